@@ -1,0 +1,40 @@
+/**
+ * The stream processor: normalised device events in, findings out. Pure: no
+ * I/O, time comes from the caller. This first part turns the events that are
+ * alarms in themselves (an SOS press, a fall the device detected) into
+ * findings; the sensor-based detectors (fall from accelerometer windows,
+ * inactivity, missed check-in, device health, environment) follow in issue 3.
+ */
+import type { AlarmKind, DeviceEvent } from '@kanjia/protocol';
+
+/** Something that needs a person's attention, found from one device's data. */
+export interface Finding {
+  kind: AlarmKind;
+  deviceId: string;
+  /** Id of the device message that proves it; alarm cases are unique per (deviceId, eventId). */
+  eventId: string;
+  /** Device timestamp of that message. */
+  eventTs: number;
+  /** Short machine-readable reason, shown in the case history. */
+  reason: string;
+}
+
+/** Findings that a single device event carries by itself. */
+export function findingsFromEvent(deviceId: string, event: DeviceEvent): Finding[] {
+  switch (event.type) {
+    case 'sos':
+      return [{ kind: 'sos', deviceId, eventId: event.id, eventTs: event.ts, reason: 'sos button pressed' }];
+    case 'fall':
+      return [
+        {
+          kind: 'fall',
+          deviceId,
+          eventId: event.id,
+          eventTs: event.ts,
+          reason: event.confidence === undefined ? 'fall detected by the device' : `fall detected by the device (confidence ${event.confidence})`,
+        },
+      ];
+    default:
+      return [];
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * The alarm case as the REST API and the socket.io feed show it, and the REST
+ * bodies that move a case along its lifecycle:
+ * open → taken → onTheWay → onSite → resolved, or cancelled.
+ */
+import { z } from 'zod';
+import { EpochMs, MessageId } from './mqtt.js';
+
+export const ALARM_KINDS = ['sos', 'fall', 'inactivity', 'missedCheckIn', 'deviceOffline', 'lowBattery', 'co', 'smoke', 'gas', 'waterLeak', 'cold', 'heat'] as const;
+export const AlarmKind = z.enum(ALARM_KINDS);
+export type AlarmKind = z.infer<typeof AlarmKind>;
+
+/** critical: a life may be at stake now; urgent: within the hour; maintenance: within the day. */
+export const SEVERITIES = ['critical', 'urgent', 'maintenance'] as const;
+export const Severity = z.enum(SEVERITIES);
+export type Severity = z.infer<typeof Severity>;
+
+export const ALARM_STATUSES = ['open', 'taken', 'onTheWay', 'onSite', 'resolved', 'cancelled'] as const;
+export const AlarmStatus = z.enum(ALARM_STATUSES);
+export type AlarmStatus = z.infer<typeof AlarmStatus>;
+
+/** Statuses in which somebody still has to act. */
+export const ACTIVE_STATUSES: readonly AlarmStatus[] = ['open', 'taken', 'onTheWay', 'onSite'];
+
+export const CONTACT_ROLES = ['helper', 'doctor', 'duty', 'family'] as const;
+export const ContactRole = z.enum(CONTACT_ROLES);
+export type ContactRole = z.infer<typeof ContactRole>;
+
+export const NOTIFICATION_STATUSES = ['pending', 'sending', 'sent', 'failed'] as const;
+export const NotificationStatus = z.enum(NOTIFICATION_STATUSES);
+export type NotificationStatus = z.infer<typeof NotificationStatus>;
+
+export const NotificationView = z.object({
+  id: z.string(),
+  channel: z.string(),
+  contactName: z.string(),
+  contactRole: ContactRole,
+  /** Phone number masked for display, e.g. 138****5678. */
+  phoneMasked: z.string(),
+  /** 0 for the first notice; n for the n-th escalation step. */
+  escalationLevel: z.number().int().nonnegative(),
+  status: NotificationStatus,
+  attempts: z.number().int().nonnegative(),
+  lastError: z.string().nullable(),
+  createdAt: EpochMs,
+  sentAt: EpochMs.nullable(),
+  nextAttemptAt: EpochMs.nullable(),
+});
+export type NotificationView = z.infer<typeof NotificationView>;
+
+export const ALARM_ACTIONS = ['opened', 'duplicate', 'escalated', 'taken', 'onTheWay', 'onSite', 'resolved', 'cancelled', 'note'] as const;
+export const AlarmAction = z.enum(ALARM_ACTIONS);
+export type AlarmAction = z.infer<typeof AlarmAction>;
+
+export const AlarmHistoryEntry = z.object({
+  at: EpochMs,
+  action: AlarmAction,
+  by: z.string().nullable(),
+  note: z.string().nullable(),
+});
+export type AlarmHistoryEntry = z.infer<typeof AlarmHistoryEntry>;
+
+export const AlarmView = z.object({
+  id: z.string(),
+  kind: AlarmKind,
+  severity: Severity,
+  status: AlarmStatus,
+  /** When the server opened the case (server clock). */
+  openedAt: EpochMs,
+  /** The device's own timestamp of the triggering event (its clock may be wrong). */
+  eventTs: EpochMs,
+  updatedAt: EpochMs,
+  deviceId: z.string(),
+  eventId: MessageId,
+  resident: z.object({ id: z.string(), name: z.string(), sex: z.enum(['F', 'M']).nullable(), age: z.number().int().nullable() }),
+  household: z.object({
+    id: z.string(),
+    address: z.string(),
+    lat: z.number(),
+    lng: z.number(),
+    keyHolderNote: z.string().nullable(),
+  }),
+  village: z.object({ id: z.string(), name: z.string(), timezone: z.string() }),
+  takenBy: z.string().nullable(),
+  takenAt: EpochMs.nullable(),
+  resolvedAt: EpochMs.nullable(),
+  resolutionNote: z.string().nullable(),
+  escalationLevel: z.number().int().nonnegative(),
+  /** When the next contact will be texted if nobody takes the case; null once taken or closed. */
+  nextEscalationAt: EpochMs.nullable(),
+  notifications: z.array(NotificationView),
+  history: z.array(AlarmHistoryEntry),
+});
+export type AlarmView = z.infer<typeof AlarmView>;
+
+/** Who acts: the name of the duty officer or helper, as typed or chosen on the dashboard. */
+const Actor = z.string().trim().min(1, 'by: say who is acting').max(64);
+const Note = z.string().trim().max(2000);
+
+export const TakeAlarmBody = z.object({ by: Actor, note: Note.optional() }).strict();
+export type TakeAlarmBody = z.infer<typeof TakeAlarmBody>;
+
+export const AlarmStepBody = z.object({ by: Actor, note: Note.optional() }).strict();
+export type AlarmStepBody = z.infer<typeof AlarmStepBody>;
+
+export const ResolveAlarmBody = z
+  .object({ by: Actor, note: Note.min(1, 'note: describe what happened before closing the case') })
+  .strict();
+export type ResolveAlarmBody = z.infer<typeof ResolveAlarmBody>;
+
+export const CancelAlarmBody = z
+  .object({ by: Actor, reason: Note.min(1, 'reason: say why the alarm is cancelled') })
+  .strict();
+export type CancelAlarmBody = z.infer<typeof CancelAlarmBody>;
+
+export const AlarmListQuery = z
+  .object({
+    status: z.enum(['active', 'closed', 'all']).default('active'),
+    limit: z.coerce.number().int().min(1).max(500).default(100),
+  })
+  .strict();
+export type AlarmListQuery = z.infer<typeof AlarmListQuery>;
+
+export const AlarmIdParams = z.object({ id: z.string().min(1).max(64) }).strict();
+
+/** Error body of every 4xx/5xx answer: a stable code and a sentence. */
+export const ApiError = z.object({ code: z.string(), message: z.string() });
+export type ApiError = z.infer<typeof ApiError>;
+
+export const HealthResponse = z.object({
+  status: z.enum(['ok', 'starting', 'degraded']),
+  checks: z.record(z.string(), z.boolean()),
+  version: z.string(),
+});
+export type HealthResponse = z.infer<typeof HealthResponse>;

@@ -1,0 +1,30 @@
+/**
+ * socket.io events between the server and the dashboard. The feed is one-way:
+ * actions go through the REST API, so every change has one validated path.
+ */
+import { z } from 'zod';
+import { AlarmView } from './alarms.js';
+
+export const SOCKET_EVENTS = {
+  /** An alarm was opened or changed; the payload is the whole case. */
+  alarmUpdate: 'alarm:update',
+  /** A device went online or offline. */
+  devicePresence: 'device:presence',
+} as const;
+
+export const AlarmUpdateEvent = AlarmView;
+export type AlarmUpdateEvent = z.infer<typeof AlarmUpdateEvent>;
+
+export const DevicePresenceEvent = z.object({
+  deviceId: z.string(),
+  online: z.boolean(),
+  at: z.number().int().nonnegative(),
+});
+export type DevicePresenceEvent = z.infer<typeof DevicePresenceEvent>;
+
+export interface ServerToClientEvents {
+  'alarm:update': (alarm: AlarmUpdateEvent) => void;
+  'device:presence': (event: DevicePresenceEvent) => void;
+}
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface ClientToServerEvents {}
