@@ -1,0 +1,127 @@
+/**
+ * The alarm path inside the server: a device event becomes a case (exactly
+ * once per device event id), the device hears `received` only after the case
+ * and its notifications are committed, the dashboard sees every change, and
+ * duty-staff actions move the case and tell the device.
+ */
+import type { EscalationScheduler, OutboxWorker } from '@kanjia/alerts';
+import { findingsFromEvent } from '@kanjia/detection';
+import type { AlarmView, DeviceCommand, DeviceEvent } from '@kanjia/protocol';
+import type { Clock } from '@kanjia/protocol';
+import { newId } from '../ids.js';
+import type { Logger } from '../logger.js';
+import type { SqliteRegistryStore } from '../registry/registry-store.js';
+import type { SqliteAlarmStore, TransitionAction } from './alarm-store.js';
+
+/** How the service reaches devices (the gateway in the embedded setup). */
+export interface CommandPublisher {
+  publishCommand(deviceId: string, command: DeviceCommand): Promise<void>;
+  isOnline(deviceId: string): boolean;
+}
+
+/** Where changes go live (socket.io). */
+export interface AlarmFeed {
+  alarmChanged(alarm: AlarmView): void;
+  devicePresence(deviceId: string, online: boolean, atMs: number): void;
+}
+
+export interface AlarmServiceDeps {
+  store: SqliteAlarmStore;
+  registry: SqliteRegistryStore;
+  commands: CommandPublisher;
+  clock: Clock;
+  logger: Logger;
+  outbox: Pick<OutboxWorker, 'kick'>;
+  escalation: Pick<EscalationScheduler, 'reschedule'>;
+  feed: AlarmFeed;
+}
+
+export class AlarmService {
+  private readonly flushing = new Map<string, Promise<void>>();
+
+  constructor(private readonly deps: AlarmServiceDeps) {}
+
+  /** Handles one validated device event; resolves once the device has been acknowledged. */
+  async handleEvent(deviceId: string, event: DeviceEvent): Promise<void> {
+    const { store, clock, logger } = this.deps;
+    const [finding] = findingsFromEvent(deviceId, event);
+    // Synchronous SQLite transaction: committed (fsync'd) when it returns.
+    const result = store.recordEvent(deviceId, event, finding, clock.nowMs());
+    if (result.duplicate) {
+      logger.info({ deviceId, eventId: event.id, type: event.type, alarmId: result.alarmId }, 'duplicate device event: acknowledged again');
+    } else if (result.opened && result.alarmId) {
+      logger.warn({ deviceId, eventId: event.id, kind: finding?.kind, alarmId: result.alarmId }, 'alarm opened');
+    }
+    if (!result.duplicate && result.alarmId) {
+      this.publishAlarm(result.alarmId);
+      this.deps.outbox.kick();
+      this.deps.escalation.reschedule();
+    }
+    const ack: DeviceCommand = { id: newId('ack'), ts: clock.nowMs(), type: 'received', eventId: event.id, ...(result.alarmId ? { alarmId: result.alarmId } : {}) };
+    try {
+      await this.deps.commands.publishCommand(deviceId, ack);
+    } catch (err) {
+      // The device keeps resending until it hears `received`; the next copy is acknowledged again.
+      logger.warn({ deviceId, eventId: event.id, err }, 'could not send received; the device will resend');
+    }
+  }
+
+  /** Applies a duty-staff action, then pushes the case and tells the device. */
+  act(alarmId: string, action: TransitionAction, by: string, note?: string): AlarmView {
+    const { store, clock } = this.deps;
+    store.transition(alarmId, action, by, note, clock.nowMs());
+    this.deps.escalation.reschedule();
+    const view = this.publishAlarm(alarmId);
+    if (view) this.flushCommands(view.deviceId);
+    if (!view) throw new Error(`alarm ${alarmId} vanished`);
+    return view;
+  }
+
+  /** Device came online or went offline. */
+  handlePresence(deviceId: string, online: boolean, atMs: number, firmware?: string, batteryPct?: number): void {
+    this.deps.registry.setPresence(deviceId, online, atMs, firmware, batteryPct);
+    this.deps.feed.devicePresence(deviceId, online, atMs);
+    if (online) this.flushCommands(deviceId);
+  }
+
+  /** Cases changed by the outbox or escalation: push them live. */
+  alarmsChanged(alarmIds: Iterable<string>): void {
+    for (const id of new Set(alarmIds)) this.publishAlarm(id);
+  }
+
+  /** Sends the commands waiting for a device (or all devices), in order, once each. */
+  flushCommands(deviceId?: string): void {
+    const pending = this.deps.store.pendingCommands(deviceId);
+    const byDevice = new Map<string, typeof pending>();
+    for (const p of pending) byDevice.set(p.deviceId, [...(byDevice.get(p.deviceId) ?? []), p]);
+    for (const [id] of byDevice) {
+      if (!this.deps.commands.isOnline(id) || this.flushing.has(id)) continue;
+      const run = this.flushDevice(id).finally(() => this.flushing.delete(id));
+      this.flushing.set(id, run);
+    }
+  }
+
+  private async flushDevice(deviceId: string): Promise<void> {
+    for (const p of this.deps.store.pendingCommands(deviceId)) {
+      try {
+        await this.deps.commands.publishCommand(deviceId, p.command);
+        this.deps.store.markCommandSent(p.id, this.deps.clock.nowMs());
+      } catch (err) {
+        this.deps.logger.warn({ deviceId, commandId: p.id, err }, 'command not delivered; kept for the next connection');
+        return;
+      }
+    }
+  }
+
+  private publishAlarm(alarmId: string): AlarmView | undefined {
+    const view = this.deps.store.view(alarmId);
+    if (view) {
+      try {
+        this.deps.feed.alarmChanged(view);
+      } catch (err) {
+        this.deps.logger.error({ alarmId, err }, 'live feed failed');
+      }
+    }
+    return view;
+  }
+}

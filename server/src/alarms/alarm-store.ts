@@ -1,0 +1,380 @@
+/**
+ * Alarm cases, their history, the notification outbox and the device-command
+ * outbox in SQLite. Every state change and the messages it causes are written
+ * in one transaction: a crash leaves either all of it or none of it.
+ */
+import type { AlarmPolicy, EscalationStore, OutboxItem, OutboxStore, SmsTemplateKey } from '@kanjia/alerts';
+import { nextEscalationStep, renderSms } from '@kanjia/alerts';
+import type { Finding } from '@kanjia/detection';
+import {
+  ACTIVE_STATUSES,
+  type AlarmAction,
+  type AlarmKind,
+  type AlarmStatus,
+  type AlarmView,
+  type DeviceCommand,
+  type DeviceEvent,
+  maskPhone,
+} from '@kanjia/protocol';
+import type { Db } from '../db/database.js';
+import { newId } from '../ids.js';
+import type { ContactRow, DeviceContext, SqliteRegistryStore } from '../registry/registry-store.js';
+
+export type AlarmErrorCode = 'ALARM_NOT_FOUND' | 'ALARM_ALREADY_TAKEN' | 'ALARM_CLOSED' | 'ALARM_WRONG_STATE';
+
+export class AlarmError extends Error {
+  constructor(
+    readonly code: AlarmErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface RecordEventResult {
+  /** The case this event opened or joined, if it is an alarm. */
+  alarmId: string | null;
+  /** True when this (device, event id) was recorded before: nothing new was written. */
+  duplicate: boolean;
+  /** True when this event opened a new case. */
+  opened: boolean;
+}
+
+export type TransitionAction = 'take' | 'onTheWay' | 'onSite' | 'resolve' | 'cancel';
+
+interface Transition {
+  from: readonly AlarmStatus[];
+  to: AlarmStatus;
+  history: AlarmAction;
+  /** Command that tells the device (beep) what happened. */
+  command: DeviceCommand['type'] | null;
+}
+
+const TRANSITIONS: Record<TransitionAction, Transition> = {
+  take: { from: ['open'], to: 'taken', history: 'taken', command: 'taken' },
+  // A helper who says "on my way" or arrives has taken the case, even if they skipped "take".
+  onTheWay: { from: ['open', 'taken'], to: 'onTheWay', history: 'onTheWay', command: 'onTheWay' },
+  onSite: { from: ['open', 'taken', 'onTheWay'], to: 'onSite', history: 'onSite', command: null },
+  resolve: { from: ACTIVE_STATUSES, to: 'resolved', history: 'resolved', command: 'resolved' },
+  cancel: { from: ACTIVE_STATUSES, to: 'cancelled', history: 'cancelled', command: 'cancelled' },
+};
+
+interface AlarmRow {
+  id: string;
+  kind: AlarmKind;
+  severity: AlarmView['severity'];
+  status: AlarmStatus;
+  device_id: string;
+  event_id: string;
+  event_ts: number;
+  resident_id: string;
+  household_id: string;
+  village_id: string;
+  opened_at: number;
+  updated_at: number;
+  taken_by: string | null;
+  taken_at: number | null;
+  resolved_at: number | null;
+  resolution_note: string | null;
+  escalation_level: number;
+  next_escalation_at: number | null;
+}
+
+export interface AlarmStoreOptions {
+  policies: Record<AlarmKind, AlarmPolicy>;
+  locale: 'zh-CN' | 'en';
+  /** Name of the SMS channel written on notification rows (e.g. aliyun, console). */
+  channel: string;
+  /** SMS sign name shown in 【】 in the rendered text. */
+  signName?: string;
+}
+
+export class SqliteAlarmStore implements OutboxStore, EscalationStore {
+  constructor(
+    private readonly db: Db,
+    private readonly registry: SqliteRegistryStore,
+    private readonly options: AlarmStoreOptions,
+  ) {}
+
+  /**
+   * Records a device event exactly once per (device, event id). An alarm
+   * finding opens a case with its first notification and the device's
+   * `received` acknowledgement is safe to send once this returns; a finding of
+   * a kind that already has an active case for the same resident joins it.
+   */
+  recordEvent(deviceId: string, event: DeviceEvent, finding: Finding | undefined, nowMs: number): RecordEventResult {
+    return this.db.transaction((): RecordEventResult => {
+      const seen = this.db.prepare('SELECT alarm_id FROM device_events WHERE device_id = ? AND event_id = ?').get(deviceId, event.id) as
+        | { alarm_id: string | null }
+        | undefined;
+      if (seen) return { alarmId: seen.alarm_id, duplicate: true, opened: false };
+
+      let alarmId: string | null = null;
+      let opened = false;
+      if (finding) {
+        const ctx = this.registry.deviceContext(deviceId);
+        if (!ctx) throw new Error(`device ${deviceId} has no household or resident in the registry`);
+        const active = this.db
+          .prepare(`SELECT id FROM alarms WHERE resident_id = ? AND kind = ? AND status IN (${ACTIVE_STATUSES.map(() => '?').join(',')}) ORDER BY opened_at DESC LIMIT 1`)
+          .get(ctx.residentId, finding.kind, ...ACTIVE_STATUSES) as { id: string } | undefined;
+        if (active) {
+          alarmId = active.id;
+          this.addHistory(alarmId, nowMs, 'duplicate', null, `${finding.reason} again (event ${event.id})`);
+          this.touch(alarmId, nowMs);
+        } else {
+          alarmId = this.openAlarm(ctx, finding, nowMs);
+          opened = true;
+        }
+      }
+      this.db
+        .prepare('INSERT INTO device_events (device_id, event_id, type, event_ts, received_at, alarm_id) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(deviceId, event.id, event.type, event.ts, nowMs, alarmId);
+      return { alarmId, duplicate: false, opened };
+    })();
+  }
+
+  private openAlarm(ctx: DeviceContext, finding: Finding, nowMs: number): string {
+    const policy = this.options.policies[finding.kind];
+    const chain = this.registry.contactChain(ctx.residentId);
+    const id = newId('alm');
+    // With nobody to escalate to after the first notice, there is no escalation timer.
+    const nextEscalationAt = nextEscalationStep(0, chain.length, policy) === null ? null : nowMs + policy.takeTimeoutMs;
+    this.db
+      .prepare(
+        `INSERT INTO alarms (id, kind, severity, status, device_id, event_id, event_ts, resident_id, household_id, village_id,
+                             opened_at, updated_at, escalation_level, next_escalation_at)
+         VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`,
+      )
+      .run(id, finding.kind, policy.severity, finding.deviceId, finding.eventId, finding.eventTs, ctx.residentId, ctx.householdId, ctx.villageId, nowMs, nowMs, nextEscalationAt);
+    this.addHistory(id, nowMs, 'opened', null, finding.reason);
+    const first = chain[0];
+    if (first) this.enqueueSms(id, ctx, finding.kind, first, 0, 'alarm', nowMs, nowMs);
+    return id;
+  }
+
+  private enqueueSms(alarmId: string, ctx: DeviceContext, kind: AlarmKind, contact: ContactRow, level: number, template: SmsTemplateKey, openedAt: number, nowMs: number): void {
+    const rendered = renderSms(template, {
+      kind,
+      residentName: ctx.residentName,
+      address: ctx.address,
+      villageName: ctx.villageName,
+      atMs: openedAt,
+      timeZone: ctx.timezone,
+      minutesUnanswered: Math.round((nowMs - openedAt) / 60_000),
+      locale: this.options.locale,
+      ...(this.options.signName ? { signName: this.options.signName } : {}),
+    });
+    this.db
+      .prepare(
+        `INSERT INTO notifications (id, alarm_id, channel, contact_id, contact_name, contact_role, phone, escalation_level, template,
+                                    params_json, text, status, attempts, created_at, next_attempt_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)`,
+      )
+      .run(newId('ntf'), alarmId, this.options.channel, contact.id, contact.name, contact.role, contact.phone, level, template, JSON.stringify(rendered.params), rendered.text, nowMs, nowMs);
+  }
+
+  /** Moves a case along its lifecycle; throws AlarmError with a stable code when the move is not allowed. */
+  transition(alarmId: string, action: TransitionAction, by: string, note: string | undefined, nowMs: number): void {
+    this.db.transaction(() => {
+      const row = this.getRow(alarmId);
+      if (!row) throw new AlarmError('ALARM_NOT_FOUND', `no alarm with id ${alarmId}`);
+      const t = TRANSITIONS[action];
+      if (action === 'take' && row.status === 'taken' && row.taken_by === by) return; // the same person clicking twice
+      if (!t.from.includes(row.status)) {
+        if (row.status === 'resolved' || row.status === 'cancelled') throw new AlarmError('ALARM_CLOSED', `alarm ${alarmId} is already ${row.status}`);
+        if (action === 'take') throw new AlarmError('ALARM_ALREADY_TAKEN', `alarm ${alarmId} was already taken by ${row.taken_by ?? 'someone'}`);
+        throw new AlarmError('ALARM_WRONG_STATE', `alarm ${alarmId} is ${row.status}; it cannot go to ${t.to}`);
+      }
+      const takes = row.taken_by === null && t.to !== 'cancelled';
+      const closes = t.to === 'resolved' || t.to === 'cancelled';
+      this.db
+        .prepare(
+          `UPDATE alarms SET status = ?, updated_at = ?, next_escalation_at = NULL,
+                  taken_by = CASE WHEN ? THEN ? ELSE taken_by END, taken_at = CASE WHEN ? THEN ? ELSE taken_at END,
+                  resolved_at = CASE WHEN ? THEN ? ELSE resolved_at END,
+                  resolution_note = CASE WHEN ? THEN ? ELSE resolution_note END
+            WHERE id = ?`,
+        )
+        .run(t.to, nowMs, takes ? 1 : 0, by, takes ? 1 : 0, nowMs, closes ? 1 : 0, nowMs, closes ? 1 : 0, note ?? null, alarmId);
+      this.addHistory(alarmId, nowMs, t.history, by, note ?? null);
+      if (t.command) this.enqueueCommand(row.device_id, alarmId, { id: newId('cmd'), ts: nowMs, type: t.command, eventId: row.event_id, alarmId } as DeviceCommand, nowMs);
+    })();
+  }
+
+  // ---- EscalationStore --------------------------------------------------------
+
+  escalateDueAlarms(nowMs: number): string[] {
+    return this.db.transaction(() => {
+      const due = this.db
+        .prepare("SELECT * FROM alarms WHERE status = 'open' AND next_escalation_at IS NOT NULL AND next_escalation_at <= ? ORDER BY next_escalation_at")
+        .all(nowMs) as AlarmRow[];
+      for (const row of due) {
+        const policy = this.options.policies[row.kind];
+        const ctx = this.registry.deviceContext(row.device_id);
+        const chain = this.registry.contactChain(row.resident_id);
+        const step = nextEscalationStep(row.escalation_level, chain.length, policy);
+        const contact = step ? chain[step.contactIndex] : undefined;
+        if (!step || !contact || !ctx) {
+          this.db.prepare('UPDATE alarms SET next_escalation_at = NULL, updated_at = ? WHERE id = ?').run(nowMs, row.id);
+          this.addHistory(row.id, nowMs, 'escalated', null, 'contact chain exhausted: nobody has taken the alarm');
+          continue;
+        }
+        this.db
+          .prepare('UPDATE alarms SET escalation_level = ?, next_escalation_at = ?, updated_at = ? WHERE id = ?')
+          .run(step.level, nowMs + policy.takeTimeoutMs, nowMs, row.id);
+        // After the last step the timer runs once more, so the history records when the chain ran out.
+        this.addHistory(row.id, nowMs, 'escalated', null, `not taken: texting ${contact.name} (${contact.role}), level ${step.level}`);
+        this.enqueueSms(row.id, ctx, row.kind, contact, step.level, 'escalation', row.opened_at, nowMs);
+      }
+      return due.map((r) => r.id);
+    })();
+  }
+
+  nextEscalationAt(): number | null {
+    const row = this.db.prepare("SELECT MIN(next_escalation_at) AS t FROM alarms WHERE status = 'open' AND next_escalation_at IS NOT NULL").get() as { t: number | null };
+    return row.t;
+  }
+
+  // ---- OutboxStore ------------------------------------------------------------
+
+  claimDueNotifications(nowMs: number, limit: number): OutboxItem[] {
+    return this.db.transaction(() => {
+      const rows = this.db
+        .prepare("SELECT id, alarm_id, phone, template, params_json, text, attempts FROM notifications WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?")
+        .all(nowMs, limit) as Array<{ id: string; alarm_id: string; phone: string; template: SmsTemplateKey; params_json: string; text: string; attempts: number }>;
+      const mark = this.db.prepare("UPDATE notifications SET status = 'sending' WHERE id = ?");
+      for (const r of rows) mark.run(r.id);
+      return rows.map((r) => ({
+        id: r.id,
+        alarmId: r.alarm_id,
+        attempts: r.attempts,
+        message: { to: r.phone, template: r.template, params: JSON.parse(r.params_json) as Record<string, string>, text: r.text, outId: r.id },
+      }));
+    })();
+  }
+
+  markNotificationSent(id: string, nowMs: number, providerRef: string | null): void {
+    this.db.prepare("UPDATE notifications SET status = 'sent', attempts = attempts + 1, sent_at = ?, provider_ref = ?, next_attempt_at = NULL, last_error = NULL WHERE id = ?").run(nowMs, providerRef, id);
+  }
+
+  markNotificationRetry(id: string, _nowMs: number, nextAttemptAtMs: number, error: string): void {
+    this.db.prepare("UPDATE notifications SET status = 'pending', attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?").run(nextAttemptAtMs, error, id);
+  }
+
+  markNotificationFailed(id: string, _nowMs: number, error: string): void {
+    this.db.prepare("UPDATE notifications SET status = 'failed', attempts = attempts + 1, next_attempt_at = NULL, last_error = ? WHERE id = ?").run(error, id);
+  }
+
+  nextNotificationDueAt(): number | null {
+    const row = this.db.prepare("SELECT MIN(next_attempt_at) AS t FROM notifications WHERE status = 'pending'").get() as { t: number | null };
+    return row.t;
+  }
+
+  requeueInterruptedNotifications(nowMs: number): number {
+    return this.db.prepare("UPDATE notifications SET status = 'pending', next_attempt_at = ? WHERE status = 'sending'").run(nowMs).changes;
+  }
+
+  // ---- device commands ---------------------------------------------------------
+
+  private enqueueCommand(deviceId: string, alarmId: string | null, command: DeviceCommand, nowMs: number): void {
+    this.db.prepare('INSERT INTO device_commands (id, device_id, alarm_id, payload_json, created_at) VALUES (?, ?, ?, ?, ?)').run(command.id, deviceId, alarmId, JSON.stringify(command), nowMs);
+  }
+
+  /** Commands not yet handed to the broker, oldest first (all devices, or one). */
+  pendingCommands(deviceId?: string): Array<{ id: string; deviceId: string; command: DeviceCommand }> {
+    const rows = (
+      deviceId === undefined
+        ? this.db.prepare('SELECT id, device_id, payload_json FROM device_commands WHERE sent_at IS NULL ORDER BY created_at, rowid').all()
+        : this.db.prepare('SELECT id, device_id, payload_json FROM device_commands WHERE sent_at IS NULL AND device_id = ? ORDER BY created_at, rowid').all(deviceId)
+    ) as Array<{ id: string; device_id: string; payload_json: string }>;
+    return rows.map((r) => ({ id: r.id, deviceId: r.device_id, command: JSON.parse(r.payload_json) as DeviceCommand }));
+  }
+
+  markCommandSent(id: string, nowMs: number): void {
+    this.db.prepare('UPDATE device_commands SET sent_at = ? WHERE id = ?').run(nowMs, id);
+  }
+
+  // ---- views ---------------------------------------------------------------
+
+  private getRow(alarmId: string): AlarmRow | undefined {
+    return this.db.prepare('SELECT * FROM alarms WHERE id = ?').get(alarmId) as AlarmRow | undefined;
+  }
+
+  private addHistory(alarmId: string, at: number, action: AlarmAction, by: string | null, note: string | null): void {
+    this.db.prepare('INSERT INTO alarm_history (alarm_id, at, action, by, note) VALUES (?, ?, ?, ?, ?)').run(alarmId, at, action, by, note);
+  }
+
+  private touch(alarmId: string, nowMs: number): void {
+    this.db.prepare('UPDATE alarms SET updated_at = ? WHERE id = ?').run(nowMs, alarmId);
+  }
+
+  /** The whole case as the dashboard shows it; phone numbers masked. */
+  view(alarmId: string): AlarmView | undefined {
+    const row = this.getRow(alarmId);
+    if (!row) return undefined;
+    const resident = this.db.prepare('SELECT id, name, sex, birth_year FROM residents WHERE id = ?').get(row.resident_id) as { id: string; name: string; sex: 'F' | 'M' | null; birth_year: number | null };
+    const household = this.db.prepare('SELECT id, address, lat, lng, key_holder_note FROM households WHERE id = ?').get(row.household_id) as {
+      id: string;
+      address: string;
+      lat: number;
+      lng: number;
+      key_holder_note: string | null;
+    };
+    const village = this.db.prepare('SELECT id, name, timezone FROM villages WHERE id = ?').get(row.village_id) as { id: string; name: string; timezone: string };
+    const notifications = this.db.prepare('SELECT * FROM notifications WHERE alarm_id = ? ORDER BY created_at, rowid').all(alarmId) as Array<Record<string, unknown>>;
+    const history = this.db.prepare('SELECT at, action, by, note FROM alarm_history WHERE alarm_id = ? ORDER BY seq').all(alarmId) as AlarmView['history'];
+    const openedYear = new Date(row.opened_at).getUTCFullYear();
+    return {
+      id: row.id,
+      kind: row.kind,
+      severity: row.severity,
+      status: row.status,
+      openedAt: row.opened_at,
+      eventTs: row.event_ts,
+      updatedAt: row.updated_at,
+      deviceId: row.device_id,
+      eventId: row.event_id,
+      resident: { id: resident.id, name: resident.name, sex: resident.sex, age: resident.birth_year === null ? null : openedYear - resident.birth_year },
+      household: { id: household.id, address: household.address, lat: household.lat, lng: household.lng, keyHolderNote: household.key_holder_note },
+      village,
+      takenBy: row.taken_by,
+      takenAt: row.taken_at,
+      resolvedAt: row.resolved_at,
+      resolutionNote: row.resolution_note,
+      escalationLevel: row.escalation_level,
+      nextEscalationAt: row.status === 'open' ? row.next_escalation_at : null,
+      notifications: notifications.map((n) => ({
+        id: n.id as string,
+        channel: n.channel as string,
+        contactName: n.contact_name as string,
+        contactRole: n.contact_role as AlarmView['notifications'][number]['contactRole'],
+        phoneMasked: maskPhone(n.phone as string),
+        escalationLevel: n.escalation_level as number,
+        status: n.status as AlarmView['notifications'][number]['status'],
+        attempts: n.attempts as number,
+        lastError: (n.last_error as string | null) ?? null,
+        createdAt: n.created_at as number,
+        sentAt: (n.sent_at as number | null) ?? null,
+        nextAttemptAt: (n.next_attempt_at as number | null) ?? null,
+      })),
+      history,
+    };
+  }
+
+  /** Cases for the queue: active ones, closed ones, or all; newest first. */
+  list(status: 'active' | 'closed' | 'all', limit: number): AlarmView[] {
+    const where =
+      status === 'active'
+        ? `WHERE status IN (${ACTIVE_STATUSES.map((s) => `'${s}'`).join(',')})`
+        : status === 'closed'
+          ? "WHERE status IN ('resolved', 'cancelled')"
+          : '';
+    const ids = this.db.prepare(`SELECT id FROM alarms ${where} ORDER BY opened_at DESC LIMIT ?`).all(limit) as Array<{ id: string }>;
+    return ids.map((r) => this.view(r.id)).filter((v): v is AlarmView => v !== undefined);
+  }
+
+  /** Number of cases opened for a device event; used by tests and the durability check. */
+  countAlarmsForEvent(deviceId: string, eventId: string): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM alarms WHERE device_id = ? AND event_id = ?').get(deviceId, eventId) as { n: number }).n;
+  }
+}

@@ -1,0 +1,275 @@
+/**
+ * The `kanjia` command line: start the system, run the demo, manage the
+ * registry, run simulated devices. `kanjia help` lists everything.
+ */
+import { DEVICE_KINDS, formatZodError, RegistryFile, type ContactInput, type DeviceKind } from '@kanjia/protocol';
+import { readFileSync } from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { z } from 'zod';
+import { loadSettings, SettingsError, type Settings } from './config.js';
+import { openDatabase } from './db/database.js';
+import { databaseFile, loadDeviceKey } from './device-key.js';
+import { RegistryError, SqliteRegistryStore } from './registry/registry-store.js';
+import { KanjiaSystem } from './system.js';
+
+const HELP = `kanjia — 智慧看家: watches over old people living alone and gets help to them fast
+
+Usage: kanjia <command> [options]
+
+  start                         start the system (settings from KANJIA_* variables; see README)
+      --config FILE             read settings from a JSON file as well (or KANJIA_CONFIG_FILE)
+  demo                          start everything with a simulated village of 20 households
+      --data-dir DIR            where the demo keeps its data (default ./data/demo)
+      --sos-after-seconds N     when a resident presses SOS (default 20; 0 = never)
+      --fresh                   forget the previous demo's data first
+  import FILE                   import a registry file (docs/registry.md); prints new device secrets once
+  village add --name N --lat X --lng Y [--township T] [--county C] [--timezone Z]
+  household add --village ID --address A --lat X --lng Y [--key-holder-note TEXT]
+  resident add --household ID --name N --contact "name,role,phone" [--contact …] [--sex F|M]
+               [--birth-year Y] [--phone P] [--id-number N] [--category C]
+                                roles: helper, doctor, duty, family; contacts are texted in the given order
+  contact add --resident ID --name N --role ROLE --phone P [--post TEXT]
+  device add --household ID --kind KIND [--resident ID] [--label TEXT]
+                                kinds: ${DEVICE_KINDS.join(', ')}
+                                prints the device id and its secret once, as JSON
+  sim device|household …        run simulated devices (kanjia sim --help)
+  help                          this text
+
+Registry commands use the data directory of KANJIA_DATA_DIR (default ./data) or --data-dir.`;
+
+class UsageError extends Error {}
+
+/** Runs one command; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'start':
+        return await startCommand(rest);
+      case 'demo': {
+        const { runDemo } = await import('./demo.js');
+        return await runDemo(rest);
+      }
+      case 'import':
+        return importCommand(rest);
+      case 'village':
+      case 'household':
+      case 'resident':
+      case 'contact':
+      case 'device':
+        return registryCommand(command, rest);
+      case 'sim': {
+        const { runSimCli } = await import('@kanjia/firmware-sim');
+        return await runSimCli(rest);
+      }
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(`${HELP}\n`);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`kanjia: ${err.message}\nRun "kanjia help" for the commands and their options.\n`);
+      return 2;
+    }
+    if (err instanceof SettingsError) {
+      process.stderr.write(`${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof z.ZodError) {
+      process.stderr.write(`kanjia: invalid input: ${formatZodError(err)}\n`);
+      return 1;
+    }
+    if (err instanceof RegistryError) {
+      process.stderr.write(`kanjia: ${err.code}: ${err.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`kanjia: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, allowPositionals = false) {
+  try {
+    return parseArgs({ args, options, allowPositionals, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+async function startCommand(args: string[]): Promise<number> {
+  const { values } = parse(args, { config: { type: 'string' } });
+  const settings = loadSettings(process.env, values.config ? { configFile: values.config } : {});
+  const system = new KanjiaSystem({ settings });
+  const running = await system.start();
+  process.stdout.write(`Kanjia ${running.httpUrl} (dashboard) · ${running.mqttUrl} (devices) · data in ${settings.dataDir}\n`);
+  await waitForSignal();
+  await system.stop();
+  return 0;
+}
+
+/** Resolves on SIGINT or SIGTERM. */
+export function waitForSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve();
+    };
+    process.on('SIGINT', done);
+    process.on('SIGTERM', done);
+  });
+}
+
+function openRegistry(dataDir: string | undefined): { registry: SqliteRegistryStore; close: () => void; settings: Settings } {
+  const settings = loadSettings(process.env, dataDir ? { overrides: { dataDir } } : {});
+  const db = openDatabase(databaseFile(settings));
+  return { registry: new SqliteRegistryStore(db, loadDeviceKey(settings)), close: () => db.close(), settings };
+}
+
+function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+function importCommand(args: string[]): number {
+  const { values, positionals } = parse(args, { 'data-dir': { type: 'string' } }, true);
+  const [file] = positionals;
+  if (!file || positionals.length > 1) throw new UsageError('import takes one registry file: kanjia import FILE');
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`${file}: ${(err as Error).message}`);
+  }
+  const parsed = RegistryFile.safeParse(json);
+  if (!parsed.success) {
+    process.stderr.write(`kanjia: ${file} is not a valid registry file:\n${parsed.error.issues.map((i) => `  - ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n')}\n`);
+    return 1;
+  }
+  const { registry, close } = openRegistry(values['data-dir']);
+  try {
+    const result = registry.importRegistry(parsed.data);
+    process.stderr.write(`Imported ${result.villages} village(s), ${result.households} household(s), ${result.residents} resident(s), ${result.devices.length} device(s). The device secrets below are shown once only: give each to its device now.\n`);
+    printJson(result);
+    return 0;
+  } finally {
+    close();
+  }
+}
+
+const num = (name: string, value: string | undefined): number | undefined => {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number, not "${value}"`);
+  return n;
+};
+
+function need<T>(name: string, value: T | undefined): T {
+  if (value === undefined || value === '') throw new UsageError(`--${name} is required`);
+  return value;
+}
+
+function parseContact(text: string): ContactInput {
+  const [name, role, phone, post] = text.split(',').map((s) => s.trim());
+  return { name: name ?? '', role: role as ContactInput['role'], phone: phone ?? '', ...(post ? { post } : {}) };
+}
+
+function registryCommand(noun: string, args: string[]): number {
+  const [verb, ...rest] = args;
+  if (verb !== 'add') throw new UsageError(`"${noun}" knows only "add": kanjia ${noun} add …`);
+  const s = { type: 'string' } as const;
+  const common = { 'data-dir': s };
+  let run: (registry: SqliteRegistryStore) => unknown;
+  switch (noun) {
+    case 'village': {
+      const { values: v } = parse(rest, { ...common, name: s, lat: s, lng: s, township: s, county: s, timezone: s });
+      run = (r) => ({
+        villageId: r.createVillage({
+          name: need('name', v.name),
+          lat: need('lat', num('lat', v.lat)),
+          lng: need('lng', num('lng', v.lng)),
+          ...(v.township ? { township: v.township } : {}),
+          ...(v.county ? { county: v.county } : {}),
+          timezone: v.timezone ?? 'Asia/Shanghai',
+          households: [],
+        }),
+      });
+      return withRegistry(v['data-dir'], run);
+    }
+    case 'household': {
+      const { values: v } = parse(rest, { ...common, village: s, address: s, lat: s, lng: s, 'key-holder-note': s });
+      run = (r) => ({
+        householdId: r.createHousehold(need('village', v.village), {
+          address: need('address', v.address),
+          lat: need('lat', num('lat', v.lat)),
+          lng: need('lng', num('lng', v.lng)),
+          ...(v['key-holder-note'] ? { keyHolderNote: v['key-holder-note'] } : {}),
+        }),
+      });
+      return withRegistry(v['data-dir'], run);
+    }
+    case 'resident': {
+      const { values: v } = parse(rest, {
+        ...common,
+        household: s,
+        name: s,
+        contact: { type: 'string', multiple: true },
+        sex: s,
+        'birth-year': s,
+        phone: s,
+        'id-number': s,
+        category: s,
+      });
+      run = (r) => ({
+        residentId: r.createResident(need('household', v.household), {
+          name: need('name', v.name),
+          contacts: (v.contact ?? []).map(parseContact),
+          ...(v.sex ? { sex: v.sex as 'F' | 'M' } : {}),
+          ...(v['birth-year'] ? { birthYear: num('birth-year', v['birth-year']) } : {}),
+          ...(v.phone ? { phone: v.phone } : {}),
+          ...(v['id-number'] ? { idNumber: v['id-number'] } : {}),
+          ...(v.category ? { category: v.category } : {}),
+        }),
+      });
+      return withRegistry(v['data-dir'], run);
+    }
+    case 'contact': {
+      const { values: v } = parse(rest, { ...common, resident: s, name: s, role: s, phone: s, post: s });
+      run = (r) => ({
+        contactId: r.addContact(need('resident', v.resident), {
+          name: need('name', v.name),
+          role: need('role', v.role) as ContactInput['role'],
+          phone: need('phone', v.phone),
+          ...(v.post ? { post: v.post } : {}),
+        }),
+      });
+      return withRegistry(v['data-dir'], run);
+    }
+    case 'device': {
+      const { values: v } = parse(rest, { ...common, household: s, kind: s, resident: s, label: s });
+      run = (r) =>
+        r.createDevice(need('household', v.household), {
+          kind: need('kind', v.kind) as DeviceKind,
+          ...(v.label ? { label: v.label } : {}),
+          ...(v.resident ? { residentId: v.resident } : {}),
+        });
+      return withRegistry(v['data-dir'], run);
+    }
+    default:
+      throw new UsageError(`unknown registry noun ${noun}`);
+  }
+}
+
+function withRegistry(dataDir: string | undefined, run: (registry: SqliteRegistryStore) => unknown): number {
+  const { registry, close } = openRegistry(dataDir);
+  try {
+    printJson(run(registry));
+    return 0;
+  } finally {
+    close();
+  }
+}

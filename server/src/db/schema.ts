@@ -1,0 +1,74 @@
+/** Schema migrations, applied in order; the index + 1 is SQLite's user_version. Never edit a released one. */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+  CREATE TABLE villages (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, township TEXT, county TEXT,
+    timezone TEXT NOT NULL, lat REAL NOT NULL, lng REAL NOT NULL, created_at INTEGER NOT NULL
+  );
+  CREATE TABLE households (
+    id TEXT PRIMARY KEY, village_id TEXT NOT NULL REFERENCES villages(id),
+    address TEXT NOT NULL, lat REAL NOT NULL, lng REAL NOT NULL, key_holder_note TEXT, created_at INTEGER NOT NULL
+  );
+  CREATE TABLE residents (
+    id TEXT PRIMARY KEY, household_id TEXT NOT NULL REFERENCES households(id),
+    name TEXT NOT NULL, sex TEXT, birth_year INTEGER, id_number TEXT, phone TEXT, category TEXT, medical_notes TEXT,
+    created_at INTEGER NOT NULL
+  );
+  -- The ordered contact chain of one resident: position 0 is texted first.
+  CREATE TABLE contacts (
+    id TEXT PRIMARY KEY, resident_id TEXT NOT NULL REFERENCES residents(id),
+    position INTEGER NOT NULL, name TEXT NOT NULL, role TEXT NOT NULL, phone TEXT NOT NULL, post TEXT,
+    UNIQUE (resident_id, position)
+  );
+  CREATE TABLE devices (
+    id TEXT PRIMARY KEY, household_id TEXT NOT NULL REFERENCES households(id), resident_id TEXT REFERENCES residents(id),
+    kind TEXT NOT NULL, label TEXT, secret_hash TEXT NOT NULL, created_at INTEGER NOT NULL,
+    online INTEGER NOT NULL DEFAULT 0, last_seen_at INTEGER, firmware TEXT, battery_pct REAL
+  );
+
+  -- Every device event seen, once per (device, event id): the dedup key of "exactly once".
+  CREATE TABLE device_events (
+    device_id TEXT NOT NULL, event_id TEXT NOT NULL, type TEXT NOT NULL, event_ts INTEGER NOT NULL,
+    received_at INTEGER NOT NULL, alarm_id TEXT,
+    PRIMARY KEY (device_id, event_id)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE alarms (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, severity TEXT NOT NULL, status TEXT NOT NULL,
+    device_id TEXT NOT NULL, event_id TEXT NOT NULL, event_ts INTEGER NOT NULL,
+    resident_id TEXT NOT NULL REFERENCES residents(id), household_id TEXT NOT NULL, village_id TEXT NOT NULL,
+    opened_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+    taken_by TEXT, taken_at INTEGER, resolved_at INTEGER, resolution_note TEXT,
+    escalation_level INTEGER NOT NULL DEFAULT 0, next_escalation_at INTEGER,
+    UNIQUE (device_id, event_id)
+  );
+  CREATE INDEX alarms_active ON alarms (status, opened_at);
+  CREATE INDEX alarms_escalation ON alarms (next_escalation_at) WHERE next_escalation_at IS NOT NULL;
+
+  CREATE TABLE alarm_history (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, alarm_id TEXT NOT NULL REFERENCES alarms(id),
+    at INTEGER NOT NULL, action TEXT NOT NULL, by TEXT, note TEXT
+  );
+  CREATE INDEX alarm_history_alarm ON alarm_history (alarm_id, seq);
+
+  -- The notification outbox: written in the alarm's transaction, drained by OutboxWorker.
+  CREATE TABLE notifications (
+    id TEXT PRIMARY KEY, alarm_id TEXT NOT NULL REFERENCES alarms(id), channel TEXT NOT NULL,
+    contact_id TEXT, contact_name TEXT NOT NULL, contact_role TEXT NOT NULL, phone TEXT NOT NULL,
+    escalation_level INTEGER NOT NULL, template TEXT NOT NULL, params_json TEXT NOT NULL, text TEXT NOT NULL,
+    status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
+    created_at INTEGER NOT NULL, next_attempt_at INTEGER, sent_at INTEGER, provider_ref TEXT
+  );
+  CREATE INDEX notifications_due ON notifications (status, next_attempt_at);
+  CREATE INDEX notifications_alarm ON notifications (alarm_id);
+
+  -- Commands to devices ("taken", "resolved"...) written with the state change, sent when the device is online.
+  CREATE TABLE device_commands (
+    id TEXT PRIMARY KEY, device_id TEXT NOT NULL, alarm_id TEXT, payload_json TEXT NOT NULL,
+    created_at INTEGER NOT NULL, sent_at INTEGER
+  );
+  CREATE INDEX device_commands_pending ON device_commands (device_id, created_at) WHERE sent_at IS NULL;
+  `,
+];

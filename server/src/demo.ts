@@ -1,0 +1,119 @@
+/**
+ * `kanjia demo` (`npm run demo`): the whole system with embedded defaults — the
+ * MQTT broker, SQLite under ./data/demo, SMS printed on the console — and a
+ * simulated village of 20 households whose devices connect over real MQTT.
+ * Within the first minute one resident presses her SOS button, so a newcomer
+ * sees the whole path: the alarm on the dashboard, the SMS, the beeps.
+ */
+import { ConsoleSmsSender } from '@kanjia/alerts';
+import { SimDevice } from '@kanjia/firmware-sim';
+import { DeviceCredentials } from '@kanjia/protocol';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { waitForSignal } from './cli.js';
+import { loadSettings } from './config.js';
+import { openDatabase } from './db/database.js';
+import { demoVillage } from './demo-village.js';
+import { databaseFile, loadDeviceKey } from './device-key.js';
+import { SqliteRegistryStore } from './registry/registry-store.js';
+import { KanjiaSystem } from './system.js';
+
+const DemoDevices = z.array(DeviceCredentials.extend({ residentName: z.string(), address: z.string() }));
+type DemoDevices = z.infer<typeof DemoDevices>;
+
+export async function runDemo(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { 'data-dir': { type: 'string' }, 'sos-after-seconds': { type: 'string' }, fresh: { type: 'boolean' } },
+    strict: true,
+  });
+  const sosAfterSeconds = Number(values['sos-after-seconds'] ?? 20);
+  if (!Number.isFinite(sosAfterSeconds) || sosAfterSeconds < 0) throw new Error('--sos-after-seconds must be a number of seconds (0 = never)');
+  const dataDir = values['data-dir'] ?? process.env.KANJIA_DATA_DIR ?? './data/demo';
+  if (values.fresh) rmSync(dataDir, { recursive: true, force: true });
+
+  // Demo defaults: console SMS, quieter logs, and a 2-minute escalation so the
+  // escalation can be watched; every KANJIA_* variable still wins.
+  const settings = loadSettings(
+    { KANJIA_LOG_LEVEL: 'warn', KANJIA_ESCALATION_TIMEOUT_SECONDS: '120', ...process.env, KANJIA_DATA_DIR: dataDir, KANJIA_SMS_PROVIDER: 'console' },
+  );
+  const devices = ensureDemoRegistry(settings.dataDir, loadDeviceKey(settings));
+
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  const system = new KanjiaSystem({ settings, smsSender: new ConsoleSmsSender({ write: (block) => out(`\n${block}\n`) }) });
+  const running = await system.start();
+
+  const sims = devices.map(
+    (d) => new SimDevice({ brokerUrl: `mqtt://127.0.0.1:${running.mqttPort}`, deviceId: d.deviceId, secret: d.secret, firmware: 'sim-1.0', batteryPct: 80 + (d.deviceId.charCodeAt(3) % 20), quiet: true }),
+  );
+  await Promise.all(sims.map((s) => s.start()));
+
+  out('');
+  out('  智慧看家 Kanjia — 演示 demo');
+  out(`  值班台 Dashboard:  ${running.httpUrl}`);
+  out(`  设备接入 MQTT:     ${running.mqttUrl}`);
+  out(`  数据 Data:         ${settings.dataDir}`);
+  out(`  模拟 ${sims.length} 台设备已上线 (${devices.length / 3} 户) — ${sims.length} simulated devices online in ${devices.length / 3} households`);
+  out(sosAfterSeconds > 0 ? `  ${sosAfterSeconds} 秒后将有一位老人按下紧急按钮 — an SOS will be pressed in ${sosAfterSeconds} s` : '  (no SOS will be pressed: --sos-after-seconds 0)');
+  out('  Ctrl+C 退出 to stop');
+  out('');
+
+  let timer: NodeJS.Timeout | undefined;
+  if (sosAfterSeconds > 0) {
+    timer = setTimeout(() => {
+      const index = devices.findIndex((d) => d.kind === 'sosButton' && d.residentName === '王秀英');
+      const who = devices[index >= 0 ? index : 0];
+      const sim = sims[index >= 0 ? index : 0];
+      if (!who || !sim) return;
+      out(`>>> 演示：${who.residentName}（${who.address}）按下了紧急呼叫按钮 — ${who.residentName} pressed her SOS button`);
+      const press = sim.pressSos();
+      press.received.then(
+        () => out(`>>> 按钮“嘀”一声：求助已收到 — the button beeps: alarm received. Open ${running.httpUrl} and click 接警 (take).`),
+        () => undefined,
+      );
+      press.taken.then(
+        () => out('>>> 按钮“嘀嘀”两声：已有人接警 — the button beeps twice: somebody has taken the alarm.'),
+        () => undefined,
+      );
+    }, sosAfterSeconds * 1000);
+  }
+
+  await waitForSignal();
+  out('\nStopping…');
+  if (timer) clearTimeout(timer);
+  await Promise.all(sims.map((s) => s.stop()));
+  await system.stop();
+  return 0;
+}
+
+/** Creates the demo village on first run and returns the simulated devices' credentials (kept in the demo's data directory only). */
+function ensureDemoRegistry(dataDir: string, deviceKey: Buffer): DemoDevices {
+  const credentialsFile = join(dataDir, 'demo-devices.json');
+  if (existsSync(credentialsFile)) return DemoDevices.parse(JSON.parse(readFileSync(credentialsFile, 'utf8')));
+  const db = openDatabase(databaseFile({ dataDir }));
+  try {
+    const registry = new SqliteRegistryStore(db, deviceKey);
+    if (registry.counts().villages > 0) {
+      throw new Error(`${dataDir} holds a registry but not the demo's device secrets; run "npm run demo -- --fresh" to start the demo over`);
+    }
+    const file = demoVillage();
+    const result = registry.importRegistry(file);
+    const households = file.villages.flatMap((v) => v.households);
+    // Devices come back in import order, three per household.
+    const perHousehold = households.map((h) => h.devices.length);
+    const devices: DemoDevices = [];
+    let i = 0;
+    households.forEach((h, hi) => {
+      for (let k = 0; k < (perHousehold[hi] ?? 0); k++) {
+        const creds = result.devices[i++];
+        if (creds) devices.push({ ...creds, residentName: h.residents[0]?.name ?? '', address: h.address });
+      }
+    });
+    writeFileSync(credentialsFile, JSON.stringify(devices, null, 2), { mode: 0o600 });
+    return devices;
+  } finally {
+    db.close();
+  }
+}

@@ -1,0 +1,207 @@
+/**
+ * The registry (台账): villages, households, residents, their contact chains
+ * and devices, in SQLite. Device secrets are kept only as keyed hashes.
+ */
+import {
+  ContactInput,
+  DeviceInput,
+  HouseholdInput,
+  RegistryFile,
+  ResidentInput,
+  VillageInput,
+  type ContactRole,
+  type DeviceCredentials,
+  type DeviceKind,
+} from '@kanjia/protocol';
+import { generateDeviceSecret, hashDeviceSecret, verifyDeviceSecret } from '@kanjia/gateway';
+import type { Db } from '../db/database.js';
+import { newDeviceId, newId } from '../ids.js';
+
+export class RegistryError extends Error {
+  constructor(
+    readonly code: 'VILLAGE_NOT_FOUND' | 'HOUSEHOLD_NOT_FOUND' | 'RESIDENT_NOT_FOUND' | 'RESIDENT_NOT_IN_HOUSEHOLD',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface ContactRow {
+  id: string;
+  position: number;
+  name: string;
+  role: ContactRole;
+  phone: string;
+}
+
+export interface DeviceContext {
+  deviceId: string;
+  kind: DeviceKind;
+  residentId: string;
+  residentName: string;
+  householdId: string;
+  address: string;
+  villageId: string;
+  villageName: string;
+  timezone: string;
+}
+
+export class SqliteRegistryStore {
+  constructor(
+    private readonly db: Db,
+    /** Key of the keyed hash under which device secrets are stored. */
+    private readonly deviceKey: Buffer,
+    private readonly nowMs: () => number = Date.now,
+  ) {}
+
+  createVillage(input: VillageInput): string {
+    const v = VillageInput.parse(input);
+    const id = newId('vil');
+    this.db
+      .prepare('INSERT INTO villages (id, name, township, county, timezone, lat, lng, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(id, v.name, v.township ?? null, v.county ?? null, v.timezone, v.lat, v.lng, this.nowMs());
+    return id;
+  }
+
+  createHousehold(villageId: string, input: Omit<HouseholdInput, 'residents' | 'devices'>): string {
+    if (!this.db.prepare('SELECT 1 FROM villages WHERE id = ?').get(villageId)) {
+      throw new RegistryError('VILLAGE_NOT_FOUND', `no village with id ${villageId}`);
+    }
+    const h = HouseholdInput.omit({ residents: true, devices: true }).parse({ address: input.address, lat: input.lat, lng: input.lng, keyHolderNote: input.keyHolderNote });
+    const id = newId('hh');
+    this.db
+      .prepare('INSERT INTO households (id, village_id, address, lat, lng, key_holder_note, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(id, villageId, h.address, h.lat, h.lng, h.keyHolderNote ?? null, this.nowMs());
+    return id;
+  }
+
+  /** Creates a resident with their ordered contact chain. */
+  createResident(householdId: string, input: ResidentInput): string {
+    if (!this.db.prepare('SELECT 1 FROM households WHERE id = ?').get(householdId)) {
+      throw new RegistryError('HOUSEHOLD_NOT_FOUND', `no household with id ${householdId}`);
+    }
+    const r = ResidentInput.parse(input);
+    const id = newId('res');
+    this.db.transaction(() => {
+      this.db
+        .prepare(
+          'INSERT INTO residents (id, household_id, name, sex, birth_year, id_number, phone, category, medical_notes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        )
+        .run(id, householdId, r.name, r.sex ?? null, r.birthYear ?? null, r.idNumber?.toUpperCase() ?? null, r.phone ?? null, r.category ?? null, r.medicalNotes ?? null, this.nowMs());
+      for (const c of r.contacts) this.appendContact(id, c);
+    })();
+    return id;
+  }
+
+  /** Adds a contact at the end of a resident's chain. */
+  addContact(residentId: string, input: ContactInput): string {
+    if (!this.db.prepare('SELECT 1 FROM residents WHERE id = ?').get(residentId)) {
+      throw new RegistryError('RESIDENT_NOT_FOUND', `no resident with id ${residentId}`);
+    }
+    return this.appendContact(residentId, ContactInput.parse(input));
+  }
+
+  private appendContact(residentId: string, c: ContactInput): string {
+    const id = newId('con');
+    const row = this.db.prepare('SELECT COALESCE(MAX(position) + 1, 0) AS next FROM contacts WHERE resident_id = ?').get(residentId) as { next: number };
+    this.db
+      .prepare('INSERT INTO contacts (id, resident_id, position, name, role, phone, post) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(id, residentId, row.next, c.name, c.role, c.phone.replace(/^\+?86/, ''), c.post ?? null);
+    return id;
+  }
+
+  /** Registers a device; the returned secret is shown once and never stored in clear. */
+  createDevice(householdId: string, input: DeviceInput & { residentId?: string }): DeviceCredentials {
+    if (!this.db.prepare('SELECT 1 FROM households WHERE id = ?').get(householdId)) {
+      throw new RegistryError('HOUSEHOLD_NOT_FOUND', `no household with id ${householdId}`);
+    }
+    const d = DeviceInput.parse({ kind: input.kind, label: input.label, resident: input.resident });
+    let residentId: string | null = input.residentId ?? null;
+    if (residentId === null && d.resident !== undefined) {
+      const row = this.db.prepare('SELECT id FROM residents WHERE household_id = ? ORDER BY created_at, rowid LIMIT 1 OFFSET ?').get(householdId, d.resident) as { id: string } | undefined;
+      if (!row) throw new RegistryError('RESIDENT_NOT_FOUND', `household ${householdId} has no resident number ${d.resident}`);
+      residentId = row.id;
+    }
+    if (residentId !== null) {
+      const row = this.db.prepare('SELECT household_id FROM residents WHERE id = ?').get(residentId) as { household_id: string } | undefined;
+      if (!row) throw new RegistryError('RESIDENT_NOT_FOUND', `no resident with id ${residentId}`);
+      if (row.household_id !== householdId) throw new RegistryError('RESIDENT_NOT_IN_HOUSEHOLD', `resident ${residentId} does not live in household ${householdId}`);
+    }
+    const deviceId = newDeviceId();
+    const secret = generateDeviceSecret();
+    this.db
+      .prepare('INSERT INTO devices (id, household_id, resident_id, kind, label, secret_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(deviceId, householdId, residentId, d.kind, d.label ?? null, hashDeviceSecret(this.deviceKey, secret), this.nowMs());
+    return { deviceId, secret, kind: d.kind, householdId, residentId };
+  }
+
+  /** Imports a whole registry file in one transaction; returns the credentials of every new device. */
+  importRegistry(file: RegistryFile): { villages: number; households: number; residents: number; devices: DeviceCredentials[] } {
+    const parsed = RegistryFile.parse(file);
+    const devices: DeviceCredentials[] = [];
+    let households = 0;
+    let residents = 0;
+    this.db.transaction(() => {
+      for (const village of parsed.villages) {
+        const villageId = this.createVillage({ ...village, households: [] });
+        for (const household of village.households) {
+          const householdId = this.createHousehold(villageId, household);
+          households++;
+          const residentIds = household.residents.map((r) => this.createResident(householdId, r));
+          residents += residentIds.length;
+          for (const device of household.devices) {
+            const residentId = device.resident === undefined ? null : residentIds[device.resident];
+            if (residentId === undefined) {
+              throw new RegistryError('RESIDENT_NOT_FOUND', `${household.address}: a device names resident ${device.resident}, but the household has ${residentIds.length}`);
+            }
+            devices.push(this.createDevice(householdId, { kind: device.kind, label: device.label, ...(residentId ? { residentId } : {}) }));
+          }
+        }
+      }
+    })();
+    return { villages: parsed.villages.length, households, residents, devices };
+  }
+
+  /** True when the device exists and the secret matches its stored keyed hash. */
+  verifyDevice(deviceId: string, secret: string): boolean {
+    const row = this.db.prepare('SELECT secret_hash FROM devices WHERE id = ?').get(deviceId) as { secret_hash: string } | undefined;
+    if (!row) return false;
+    return verifyDeviceSecret(this.deviceKey, secret, row.secret_hash);
+  }
+
+  /** Who and where a device stands for: its resident (or the household's first), household and village. */
+  deviceContext(deviceId: string): DeviceContext | undefined {
+    const row = this.db
+      .prepare(
+        `SELECT d.id AS deviceId, d.kind AS kind, h.id AS householdId, h.address AS address, v.id AS villageId, v.name AS villageName, v.timezone AS timezone,
+                COALESCE(d.resident_id, (SELECT r2.id FROM residents r2 WHERE r2.household_id = h.id ORDER BY r2.created_at, r2.rowid LIMIT 1)) AS residentId
+           FROM devices d JOIN households h ON h.id = d.household_id JOIN villages v ON v.id = h.village_id
+          WHERE d.id = ?`,
+      )
+      .get(deviceId) as Omit<DeviceContext, 'residentName'> | undefined;
+    if (!row || !row.residentId) return undefined;
+    const resident = this.db.prepare('SELECT name FROM residents WHERE id = ?').get(row.residentId) as { name: string };
+    return { ...row, residentName: resident.name };
+  }
+
+  /** The ordered contact chain of a resident. */
+  contactChain(residentId: string): ContactRow[] {
+    return this.db.prepare('SELECT id, position, name, role, phone FROM contacts WHERE resident_id = ? ORDER BY position').all(residentId) as ContactRow[];
+  }
+
+  setPresence(deviceId: string, online: boolean, atMs: number, firmware?: string, batteryPct?: number): void {
+    this.db
+      .prepare('UPDATE devices SET online = ?, last_seen_at = ?, firmware = COALESCE(?, firmware), battery_pct = COALESCE(?, battery_pct) WHERE id = ?')
+      .run(online ? 1 : 0, atMs, firmware ?? null, batteryPct ?? null, deviceId);
+  }
+
+  counts(): { villages: number; households: number; residents: number; devices: number } {
+    const one = (sql: string) => (this.db.prepare(sql).get() as { n: number }).n;
+    return {
+      villages: one('SELECT COUNT(*) AS n FROM villages'),
+      households: one('SELECT COUNT(*) AS n FROM households'),
+      residents: one('SELECT COUNT(*) AS n FROM residents'),
+      devices: one('SELECT COUNT(*) AS n FROM devices'),
+    };
+  }
+}

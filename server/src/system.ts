@@ -1,0 +1,176 @@
+/**
+ * The composition root: opens the database, starts the MQTT gateway, the
+ * outbox, the escalation scheduler, the HTTP API and the live feed, and wires
+ * them together. One process, embedded broker, SQLite: a township on one
+ * small machine (DESIGN.md "From one village to a province").
+ */
+import { AliyunSmsSender, ConsoleSmsSender, defaultPolicies, EscalationScheduler, OutboxWorker, type SmsSender } from '@kanjia/alerts';
+import { Gateway, type UplinkMessage } from '@kanjia/gateway';
+import { systemClock, type Clock, type DeviceEvent } from '@kanjia/protocol';
+import type { FastifyInstance } from 'fastify';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { AlarmService } from './alarms/alarm-service.js';
+import { SqliteAlarmStore } from './alarms/alarm-store.js';
+import type { Settings } from './config.js';
+import { openDatabase, type Db } from './db/database.js';
+import { databaseFile, loadDeviceKey } from './device-key.js';
+import { buildApp } from './http/app.js';
+import { SocketIoLiveFeed } from './http/live-feed.js';
+import { createLogger, type Logger } from './logger.js';
+import { SqliteRegistryStore } from './registry/registry-store.js';
+
+const require = createRequire(import.meta.url);
+export const VERSION = (require('../package.json') as { version: string }).version;
+const DEFAULT_DASHBOARD_DIR = fileURLToPath(new URL('../../dashboard/dist', import.meta.url));
+
+export interface SystemOptions {
+  settings: Settings;
+  clock?: Clock;
+  logger?: Logger;
+  /** Replaces the sender chosen by the settings (tests, demo). */
+  smsSender?: SmsSender;
+  dashboardDir?: string;
+}
+
+export interface RunningSystem {
+  httpUrl: string;
+  mqttUrl: string;
+  httpPort: number;
+  mqttPort: number;
+}
+
+export class KanjiaSystem {
+  readonly logger: Logger;
+  private readonly clock: Clock;
+  private db: Db | undefined;
+  private gateway: Gateway | undefined;
+  private app: FastifyInstance | undefined;
+  private feed: SocketIoLiveFeed | undefined;
+  private outbox: OutboxWorker | undefined;
+  private escalation: EscalationScheduler | undefined;
+  private ready = false;
+  private stopping: Promise<void> | undefined;
+  alarmStore: SqliteAlarmStore | undefined;
+  registry: SqliteRegistryStore | undefined;
+  alarmService: AlarmService | undefined;
+
+  constructor(private readonly options: SystemOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? createLogger(options.settings.logLevel);
+  }
+
+  async start(): Promise<RunningSystem> {
+    const { settings } = this.options;
+    const log = this.logger;
+    const deviceKey = loadDeviceKey(settings);
+    const db = openDatabase(databaseFile(settings));
+    this.db = db;
+    const registry = new SqliteRegistryStore(db, deviceKey, () => this.clock.nowMs());
+    const sender = this.options.smsSender ?? createSmsSender(settings);
+    const alarmStore = new SqliteAlarmStore(db, registry, {
+      policies: defaultPolicies(settings.escalationTimeoutSeconds * 1000),
+      locale: settings.locale,
+      channel: sender.name,
+      ...(settings.aliyun ? { signName: settings.aliyun.signName } : {}),
+    });
+    this.registry = registry;
+    this.alarmStore = alarmStore;
+
+    const feed = new SocketIoLiveFeed();
+    this.feed = feed;
+    const gateway = new Gateway({
+      port: settings.mqttPort,
+      host: settings.mqttHost,
+      authenticator: { verify: (deviceId, secret) => registry.verifyDevice(deviceId, secret) },
+      clock: this.clock,
+      logger: log.child({ component: 'gateway' }),
+    });
+    this.gateway = gateway;
+
+    // The service needs the outbox and the scheduler, which report back to the service.
+    let service: AlarmService | undefined;
+    const outbox = new OutboxWorker({
+      store: alarmStore,
+      sender,
+      clock: this.clock,
+      logger: log.child({ component: 'outbox' }),
+      onChange: (alarmId) => service?.alarmsChanged([alarmId]),
+    });
+    const escalation = new EscalationScheduler({
+      store: alarmStore,
+      clock: this.clock,
+      logger: log.child({ component: 'escalation' }),
+      onEscalated: (ids) => {
+        outbox.kick();
+        service?.alarmsChanged(ids);
+      },
+    });
+    this.outbox = outbox;
+    this.escalation = escalation;
+    service = new AlarmService({ store: alarmStore, registry, commands: gateway, clock: this.clock, logger: log.child({ component: 'alarms' }), outbox, escalation, feed });
+    this.alarmService = service;
+    const alarmService = service;
+
+    gateway.onUplink((msg: UplinkMessage) => {
+      if (msg.channel === 'events') return alarmService.handleEvent(msg.deviceId, msg.payload as DeviceEvent);
+      // Telemetry and accelerometer windows feed the detectors (issue 3).
+      return undefined;
+    });
+    gateway.onPresence((p) => alarmService.handlePresence(p.deviceId, p.online, p.atMs, p.firmware, p.batteryPct));
+
+    const app = await buildApp({
+      alarms: alarmService,
+      store: alarmStore,
+      logger: log,
+      version: VERSION,
+      dashboardDir: this.options.dashboardDir ?? DEFAULT_DASHBOARD_DIR,
+      health: () => ({ ready: this.ready, database: this.db?.open === true, mqtt: this.gateway !== undefined && this.gateway.port > 0, outbox: this.outbox !== undefined }),
+    });
+    this.app = app;
+
+    // Outbox first: what a crash left unsent goes out as soon as possible.
+    outbox.start();
+    escalation.start();
+    const { port: mqttPort } = await gateway.start();
+    await app.listen({ port: settings.httpPort, host: settings.httpHost });
+    feed.attach(app.server);
+    const address = app.server.address();
+    const httpPort = typeof address === 'object' && address ? address.port : settings.httpPort;
+    this.ready = true;
+    const shown = (host: string) => (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host);
+    const running = { httpPort, mqttPort, httpUrl: `http://${shown(settings.httpHost)}:${httpPort}/`, mqttUrl: `mqtt://${shown(settings.mqttHost)}:${mqttPort}` };
+    log.info({ ...running, sms: sender.name, dataDir: settings.dataDir }, 'kanjia ready');
+    return running;
+  }
+
+  /** Stops everything this system started; idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.ready = false;
+      this.escalation?.stop();
+      await this.outbox?.stop();
+      await this.feed?.stop();
+      await this.app?.close();
+      await this.gateway?.stop();
+      this.db?.close();
+    })();
+    return this.stopping;
+  }
+}
+
+export function createSmsSender(settings: Settings): SmsSender {
+  if (settings.smsProvider === 'aliyun' && settings.aliyun) {
+    const a = settings.aliyun;
+    return new AliyunSmsSender({
+      accessKeyId: a.accessKeyId,
+      accessKeySecret: a.accessKeySecret,
+      signName: a.signName,
+      templateCodes: { alarm: a.templateAlarm, escalation: a.templateEscalation },
+      endpoint: a.endpoint,
+      protocol: a.protocol,
+      timeoutMs: a.timeoutMs,
+    });
+  }
+  return new ConsoleSmsSender();
+}

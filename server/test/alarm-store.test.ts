@@ -1,0 +1,129 @@
+import { defaultPolicies } from '@kanjia/alerts';
+import { findingsFromEvent } from '@kanjia/detection';
+import type { DeviceEvent } from '@kanjia/protocol';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AlarmError, SqliteAlarmStore } from '../src/alarms/alarm-store.js';
+import { openDatabase, type Db } from '../src/db/database.js';
+import { SqliteRegistryStore } from '../src/registry/registry-store.js';
+import { oneHousehold, tempDataDir } from './helpers.js';
+
+const KEY = Buffer.alloc(32, 7);
+const T0 = Date.UTC(2026, 0, 15, 2, 0, 0);
+
+describe('SqliteAlarmStore', () => {
+  let tmp: ReturnType<typeof tempDataDir>;
+  let db: Db;
+  let registry: SqliteRegistryStore;
+  let store: SqliteAlarmStore;
+  let deviceId: string;
+
+  beforeEach(() => {
+    tmp = tempDataDir();
+    db = openDatabase(`${tmp.dir}/kanjia.sqlite`);
+    registry = new SqliteRegistryStore(db, KEY, () => T0);
+    store = new SqliteAlarmStore(db, registry, { policies: defaultPolicies(5 * 60_000), locale: 'zh-CN', channel: 'test' });
+    deviceId = registry.importRegistry(oneHousehold()).devices[0]!.deviceId;
+  });
+  afterEach(() => {
+    db.close();
+    tmp.cleanup();
+  });
+
+  const sos = (id: string): DeviceEvent => ({ id, ts: T0 - 1000, type: 'sos' });
+  const record = (e: DeviceEvent, now = T0) => store.recordEvent(deviceId, e, findingsFromEvent(deviceId, e)[0], now);
+
+  it('opens exactly one case per device event id, however often the event is repeated', () => {
+    const first = record(sos('e1'));
+    const again = record(sos('e1'), T0 + 5000);
+    expect(first).toMatchObject({ opened: true, duplicate: false });
+    expect(again).toEqual({ alarmId: first.alarmId, duplicate: true, opened: false });
+    expect(store.countAlarmsForEvent(deviceId, 'e1')).toBe(1);
+    expect(store.list('active', 10)).toHaveLength(1);
+  });
+
+  it('writes the first contact’s SMS in the same transaction as the case, naming resident, address and kind', () => {
+    const { alarmId } = record(sos('e1'));
+    const view = store.view(alarmId!)!;
+    expect(view.notifications).toHaveLength(1);
+    expect(view.notifications[0]).toMatchObject({ contactName: '刘建军', phoneMasked: '138****0001', status: 'pending', escalationLevel: 0 });
+    const [item] = store.claimDueNotifications(T0, 10);
+    expect(item?.message.to).toBe('13800000001');
+    expect(item?.message.text).toContain('王秀英');
+    expect(item?.message.text).toContain('石门村一组12号');
+    expect(item?.message.text).toContain('紧急呼叫');
+  });
+
+  it('joins a second SOS press of the same resident to the open case instead of opening another', () => {
+    const first = record(sos('e1'));
+    const second = record(sos('e2'), T0 + 30_000);
+    expect(second).toMatchObject({ alarmId: first.alarmId, opened: false, duplicate: false });
+    expect(store.list('all', 10)).toHaveLength(1);
+    expect(store.view(first.alarmId!)!.history.map((h) => h.action)).toEqual(['opened', 'duplicate']);
+  });
+
+  it('escalates an untaken case to the second contact after 5 minutes, then the third', () => {
+    const { alarmId } = record(sos('e1'));
+    expect(store.nextEscalationAt()).toBe(T0 + 5 * 60_000);
+    expect(store.escalateDueAlarms(T0 + 5 * 60_000 - 1)).toEqual([]);
+    expect(store.escalateDueAlarms(T0 + 5 * 60_000)).toEqual([alarmId]);
+    expect(store.escalateDueAlarms(T0 + 10 * 60_000)).toEqual([alarmId]);
+    const names = store.view(alarmId!)!.notifications.map((n) => [n.contactName, n.escalationLevel]);
+    expect(names).toEqual([
+      ['刘建军', 0],
+      ['赵春梅', 1],
+      ['村委值班室', 2],
+    ]);
+  });
+
+  it('stops escalating once the case is taken and queues `taken` for the device', () => {
+    const { alarmId } = record(sos('e1'));
+    store.transition(alarmId!, 'take', '李值班', undefined, T0 + 60_000);
+    expect(store.nextEscalationAt()).toBeNull();
+    expect(store.escalateDueAlarms(T0 + 60 * 60_000)).toEqual([]);
+    const [cmd] = store.pendingCommands(deviceId);
+    expect(cmd?.command).toMatchObject({ type: 'taken', eventId: 'e1', alarmId });
+    expect(store.view(alarmId!)).toMatchObject({ status: 'taken', takenBy: '李值班', nextEscalationAt: null });
+  });
+
+  it('refuses to take a case twice by different people, with a stable code', () => {
+    const { alarmId } = record(sos('e1'));
+    store.transition(alarmId!, 'take', '李值班', undefined, T0);
+    store.transition(alarmId!, 'take', '李值班', undefined, T0 + 1); // same person again: fine
+    expect(() => store.transition(alarmId!, 'take', '王值班', undefined, T0 + 2)).toThrowError(AlarmError);
+    try {
+      store.transition(alarmId!, 'take', '王值班', undefined, T0 + 2);
+    } catch (err) {
+      expect((err as AlarmError).code).toBe('ALARM_ALREADY_TAKEN');
+    }
+  });
+
+  it('walks the lifecycle open → taken → on the way → on site → resolved with a note, and keeps the history', () => {
+    const { alarmId } = record(sos('e1'));
+    store.transition(alarmId!, 'take', '李值班', undefined, T0 + 1);
+    store.transition(alarmId!, 'onTheWay', '刘建军', undefined, T0 + 2);
+    store.transition(alarmId!, 'onSite', '刘建军', undefined, T0 + 3);
+    store.transition(alarmId!, 'resolve', '刘建军', '老人摔倒，已送镇卫生院', T0 + 4);
+    const view = store.view(alarmId!)!;
+    expect(view.status).toBe('resolved');
+    expect(view.resolutionNote).toBe('老人摔倒，已送镇卫生院');
+    expect(view.history.map((h) => h.action)).toEqual(['opened', 'taken', 'onTheWay', 'onSite', 'resolved']);
+    expect(() => store.transition(alarmId!, 'cancel', 'x', 'y', T0 + 5)).toThrowError(/already resolved/);
+    expect(store.list('active', 10)).toHaveLength(0);
+    expect(store.list('closed', 10)).toHaveLength(1);
+  });
+
+  it('puts notifications interrupted by a crash back in the queue', () => {
+    record(sos('e1'));
+    expect(store.claimDueNotifications(T0, 10)).toHaveLength(1);
+    expect(store.claimDueNotifications(T0, 10)).toHaveLength(0); // claimed: in 'sending'
+    expect(store.requeueInterruptedNotifications(T0 + 1)).toBe(1);
+    expect(store.claimDueNotifications(T0 + 1, 10)).toHaveLength(1);
+  });
+
+  it('records a check-in press once and opens no case', () => {
+    const e: DeviceEvent = { id: 'c1', ts: T0, type: 'checkIn' };
+    expect(record(e)).toEqual({ alarmId: null, duplicate: false, opened: false });
+    expect(record(e)).toEqual({ alarmId: null, duplicate: true, opened: false });
+    expect(store.list('all', 10)).toHaveLength(0);
+  });
+});

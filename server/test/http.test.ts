@@ -1,0 +1,116 @@
+import { defaultPolicies } from '@kanjia/alerts';
+import { findingsFromEvent } from '@kanjia/detection';
+import { systemClock, type DeviceCommand } from '@kanjia/protocol';
+import type { FastifyInstance } from 'fastify';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AlarmService } from '../src/alarms/alarm-service.js';
+import { SqliteAlarmStore } from '../src/alarms/alarm-store.js';
+import { openDatabase, type Db } from '../src/db/database.js';
+import { buildApp } from '../src/http/app.js';
+import { createLogger } from '../src/logger.js';
+import { SqliteRegistryStore } from '../src/registry/registry-store.js';
+import { oneHousehold, tempDataDir } from './helpers.js';
+
+describe('REST API', () => {
+  let tmp: ReturnType<typeof tempDataDir>;
+  let db: Db;
+  let app: FastifyInstance;
+  let store: SqliteAlarmStore;
+  let alarmId: string;
+  const sent: Array<{ deviceId: string; command: DeviceCommand }> = [];
+
+  beforeEach(async () => {
+    tmp = tempDataDir();
+    db = openDatabase(`${tmp.dir}/kanjia.sqlite`);
+    const registry = new SqliteRegistryStore(db, Buffer.alloc(32, 1));
+    store = new SqliteAlarmStore(db, registry, { policies: defaultPolicies(), locale: 'zh-CN', channel: 'test' });
+    const deviceId = registry.importRegistry(oneHousehold()).devices[0]!.deviceId;
+    const logger = createLogger('silent');
+    const alarms = new AlarmService({
+      store,
+      registry,
+      clock: systemClock,
+      logger,
+      commands: { publishCommand: async (id, command) => void sent.push({ deviceId: id, command }), isOnline: () => true },
+      outbox: { kick: () => undefined },
+      escalation: { reschedule: () => undefined },
+      feed: { alarmChanged: () => undefined, devicePresence: () => undefined },
+    });
+    const event = { id: 'e1', ts: Date.now(), type: 'sos' as const };
+    alarmId = store.recordEvent(deviceId, event, findingsFromEvent(deviceId, event)[0], Date.now()).alarmId!;
+    app = await buildApp({ alarms, store, logger, version: 'test', health: () => ({ ready: true }) });
+  });
+  afterEach(async () => {
+    await app.close();
+    db.close();
+    tmp.cleanup();
+    sent.length = 0;
+  });
+
+  it('lists the active alarms with the resident, household and masked phone numbers', async () => {
+    const res = await app.inject({ method: 'GET', url: '/api/alarms' });
+    expect(res.statusCode).toBe(200);
+    const [alarm] = res.json().alarms;
+    expect(alarm).toMatchObject({ id: alarmId, kind: 'sos', severity: 'critical', status: 'open', resident: { name: '王秀英', age: 85 } });
+    expect(res.body).not.toContain('13800000001');
+    expect(res.body).not.toContain('430524194101011234');
+  });
+
+  it('takes an alarm and tells the device `taken`', async () => {
+    const res = await app.inject({ method: 'POST', url: `/api/alarms/${alarmId}/take`, payload: { by: '李值班' } });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ status: 'taken', takenBy: '李值班' });
+    await new Promise((r) => setTimeout(r, 10));
+    expect(sent.map((s) => s.command.type)).toEqual(['taken']);
+  });
+
+  it('answers 409 ALARM_ALREADY_TAKEN when a second person takes the same alarm', async () => {
+    await app.inject({ method: 'POST', url: `/api/alarms/${alarmId}/take`, payload: { by: '李值班' } });
+    const res = await app.inject({ method: 'POST', url: `/api/alarms/${alarmId}/take`, payload: { by: '王值班' } });
+    expect(res.statusCode).toBe(409);
+    expect(res.json()).toEqual({ code: 'ALARM_ALREADY_TAKEN', message: expect.stringContaining('李值班') });
+  });
+
+  it('answers 400 with a clear message for invalid bodies', async () => {
+    const cases = [
+      { url: `/api/alarms/${alarmId}/take`, payload: {}, expect: /by/ },
+      { url: `/api/alarms/${alarmId}/take`, payload: { by: '' }, expect: /say who is acting/ },
+      { url: `/api/alarms/${alarmId}/take`, payload: { by: 'x', extra: 1 }, expect: /extra|unrecognized/i },
+      { url: `/api/alarms/${alarmId}/resolve`, payload: { by: '李值班' }, expect: /note/ },
+      { url: `/api/alarms/${alarmId}/resolve`, payload: { by: '李值班', note: '   ' }, expect: /describe what happened/ },
+      { url: `/api/alarms/${alarmId}/cancel`, payload: { by: '李值班' }, expect: /reason/ },
+    ];
+    for (const c of cases) {
+      const res = await app.inject({ method: 'POST', url: c.url, payload: c.payload });
+      expect(res.statusCode, JSON.stringify(c.payload)).toBe(400);
+      expect(res.json().code).toBe('BAD_REQUEST');
+      expect(res.json().message).toMatch(c.expect);
+    }
+    const bad = await app.inject({ method: 'POST', url: `/api/alarms/${alarmId}/take`, headers: { 'content-type': 'application/json' }, payload: '{"by":' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().code).toBe('BAD_REQUEST');
+    const query = await app.inject({ method: 'GET', url: '/api/alarms?status=sometimes' });
+    expect(query.statusCode).toBe(400);
+    expect(query.json().message).toMatch(/status/);
+    // Nothing was changed by the bad requests.
+    expect(store.view(alarmId)!.status).toBe('open');
+  });
+
+  it('answers 404 ALARM_NOT_FOUND for an unknown alarm and NOT_FOUND for an unknown route', async () => {
+    const res = await app.inject({ method: 'POST', url: '/api/alarms/alm_nope/take', payload: { by: 'x' } });
+    expect(res.statusCode).toBe(404);
+    expect(res.json().code).toBe('ALARM_NOT_FOUND');
+    expect((await app.inject({ method: 'GET', url: '/api/nothing' })).json().code).toBe('NOT_FOUND');
+  });
+
+  it('answers 413 for a body over the limit', async () => {
+    const res = await app.inject({ method: 'POST', url: `/api/alarms/${alarmId}/resolve`, payload: { by: 'x', note: 'x'.repeat(100_000) } });
+    expect(res.statusCode).toBe(413);
+    expect(res.json().code).toBe('PAYLOAD_TOO_LARGE');
+  });
+
+  it('reports health', async () => {
+    const res = await app.inject({ method: 'GET', url: '/api/health' });
+    expect(res.json()).toEqual({ status: 'ok', checks: { ready: true }, version: 'test' });
+  });
+});
