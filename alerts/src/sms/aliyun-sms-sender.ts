@@ -1,0 +1,252 @@
+/**
+ * Sends SMS through Aliyun's SendSms API (dysmsapi 2017-05-25) with the official
+ * SDK, which signs with ACS3-HMAC-SHA256. `endpoint` and `protocol` are settings
+ * so the local server in src/testing can stand in for Aliyun.
+ *
+ * Aliyun answers business errors (isv.*) with HTTP 200 and a Code in the body,
+ * and authentication errors with HTTP 4xx, which the SDK throws as ClientError;
+ * both are mapped to the same stable codes here.
+ */
+import DysmsapiModule, { SendSmsRequest } from '@alicloud/dysmsapi20170525';
+import { $OpenApiUtil } from '@alicloud/openapi-core';
+import * as $dara from '@darabonba/typescript';
+import { maskPhone } from '@kanjia/protocol';
+import { SMS_PARAM_MAX_CHARS, truncateSmsParam } from '../messages/sms-templates.js';
+import { normalizeMainlandMobile, SMS_ERROR_CODES, SMS_TEMPLATE_KEYS, type SmsMessage, type SmsResult, type SmsSender, type SmsTemplateKey } from './sms-sender.js';
+
+export interface AliyunSmsSettings {
+  accessKeyId: string;
+  accessKeySecret: string;
+  /** Approved sign name (短信签名), shown by the phone in 【】. */
+  signName: string;
+  /** Approved template code (e.g. SMS_123456789) of each of our templates. */
+  templateCodes: Record<SmsTemplateKey, string>;
+  /** Host[:port] of the API; default dysmsapi.aliyuncs.com. */
+  endpoint?: string;
+  /** Default https; http only for a local stand-in. */
+  protocol?: 'https' | 'http';
+  /** Deadline for one SendSms call, connection and answer included; default 5000 ms (Aliyun advises at least 1 s). */
+  timeoutMs?: number;
+}
+
+export interface AliyunSmsSenderOptions {
+  /** Where failures are reported, one line each, phone masked; default stderr. */
+  log?: (line: string) => void;
+}
+
+export const ALIYUN_DEFAULT_ENDPOINT = 'dysmsapi.aliyuncs.com';
+export const ALIYUN_DEFAULT_TIMEOUT_MS = 5_000;
+
+/**
+ * Aliyun codes after which sending the same message again cannot succeed: the
+ * number, template, sign, key or account must be fixed first (or another channel
+ * used). Source: SendSms error-code list of Aliyun SMS.
+ */
+const PERMANENT_CODES: ReadonlySet<string> = new Set([
+  'isv.MOBILE_NUMBER_ILLEGAL',
+  'isv.MOBILE_COUNT_OVER_LIMIT',
+  'isv.TEMPLATE_MISSING_PARAMETERS',
+  'isv.TEMPLATE_PARAMS_ILLEGAL',
+  'isv.SMS_TEMPLATE_ILLEGAL',
+  'isv.SMS_SIGNATURE_ILLEGAL',
+  'isv.SMS_SIGN_ILLEGAL',
+  'isv.SMS_CONTENT_ILLEGAL',
+  'isv.INVALID_JSON_PARAM',
+  'isv.INVALID_PARAMETERS',
+  'isv.PARAM_LENGTH_LIMIT',
+  'isv.BLACK_KEY_CONTROL_LIMIT',
+  'isv.AMOUNT_NOT_ENOUGH',
+  'isv.OUT_OF_SERVICE',
+  'isv.ACCOUNT_NOT_EXISTS',
+  'isv.ACCOUNT_ABNORMAL',
+  'isv.DENY_IP_RANGE',
+  'isv.DAY_LIMIT_CONTROL',
+  'isv.MONTH_LIMIT_CONTROL',
+  'isp.RAM_PERMISSION_DENY',
+  'SignatureDoesNotMatch',
+  'IncompleteSignature',
+  'InvalidAccessKeyId.NotFound',
+  'InvalidAccessKeyId.Inactive',
+  'InvalidTimeStamp.Expired',
+  'Forbidden.RAM',
+]);
+
+/**
+ * Aliyun codes after which the same message may go through later:
+ * isv.BUSINESS_LIMIT_CONTROL is the per-number frequency limit (by default 1 per
+ * minute, 5 per hour to the same number), Throttling* the API rate limit.
+ */
+const RETRYABLE_CODES: ReadonlySet<string> = new Set([
+  'isv.BUSINESS_LIMIT_CONTROL',
+  'isp.SYSTEM_ERROR',
+  'ServiceUnavailable',
+  'InternalError',
+  'SignatureNonceUsed',
+]);
+
+/** Whether an Aliyun error code (with the HTTP status it came with) is worth retrying. */
+export function isRetryableAliyunCode(code: string, httpStatus: number): boolean {
+  if (PERMANENT_CODES.has(code)) return false;
+  if (RETRYABLE_CODES.has(code) || code.startsWith('Throttling')) return true;
+  if (httpStatus >= 500) return true;
+  // Unknown isv.* codes and other 4xx answers are about the request itself.
+  if (code.startsWith('isv.') || (httpStatus >= 400 && httpStatus < 500)) return false;
+  return true;
+}
+
+type DysmsapiClientClass = typeof DysmsapiModule.default;
+type DysmsapiClient = InstanceType<DysmsapiClientClass>;
+
+/**
+ * The SDK is CommonJS with `exports.default = Client`. Node's ESM loader makes the
+ * default import module.exports, so the class is `.default` (what TypeScript's
+ * NodeNext types say); vitest's loader applies the usual interop and makes the
+ * default import the class itself. Accept both.
+ */
+function dysmsapiClientClass(): DysmsapiClientClass {
+  const imported: unknown = DysmsapiModule;
+  const candidate = typeof imported === 'function' ? imported : (imported as { default?: unknown } | null)?.default;
+  if (typeof candidate !== 'function') throw new Error('@alicloud/dysmsapi20170525: no Client class found in the module');
+  return candidate as DysmsapiClientClass;
+}
+
+export class AliyunSmsSender implements SmsSender {
+  readonly name = 'aliyun';
+  private readonly client: DysmsapiClient;
+  private readonly timeoutMs: number;
+  private readonly log: (line: string) => void;
+
+  constructor(
+    private readonly settings: AliyunSmsSettings,
+    options: AliyunSmsSenderOptions = {},
+  ) {
+    const problems = settingsProblems(settings);
+    if (problems.length > 0) throw new Error(`AliyunSmsSender: bad settings:\n- ${problems.join('\n- ')}`);
+    this.timeoutMs = settings.timeoutMs ?? ALIYUN_DEFAULT_TIMEOUT_MS;
+    this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+    const Client = dysmsapiClientClass();
+    this.client = new Client(
+      new $OpenApiUtil.Config({
+        accessKeyId: settings.accessKeyId,
+        accessKeySecret: settings.accessKeySecret,
+        endpoint: settings.endpoint ?? ALIYUN_DEFAULT_ENDPOINT,
+        protocol: settings.protocol ?? 'https',
+        connectTimeout: this.timeoutMs,
+        readTimeout: this.timeoutMs,
+      }),
+    );
+  }
+
+  /** Sends one SMS; returns ok:false with a stable code for every provider or network failure. */
+  async send(message: SmsMessage): Promise<SmsResult> {
+    const phone = normalizeMainlandMobile(message.to);
+    if (phone === null) {
+      return this.fail(message, { retryable: false, code: 'isv.MOBILE_NUMBER_ILLEGAL', message: 'not a mainland mobile number (checked before sending)' });
+    }
+    const templateCode = this.settings.templateCodes[message.template];
+    if (templateCode === undefined) {
+      return this.fail(message, { retryable: false, code: SMS_ERROR_CODES.unknownTemplate, message: `no Aliyun template code for "${message.template}"` });
+    }
+    const params: Record<string, string> = {};
+    for (const [key, value] of Object.entries(message.params)) params[key] = truncateSmsParam(value, SMS_PARAM_MAX_CHARS);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const request = new SendSmsRequest({
+        phoneNumbers: phone,
+        signName: this.settings.signName,
+        templateCode,
+        templateParam: JSON.stringify(params),
+        outId: message.outId,
+      });
+      // The SDK retries nothing (the outbox does, with backoff), and its timeouts do
+      // not cover reading the answer's body, so one overall deadline bounds the call.
+      const runtime = new $dara.RuntimeOptions({ autoretry: false, readTimeout: this.timeoutMs, connectTimeout: this.timeoutMs });
+      const deadline = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), this.timeoutMs);
+      });
+      const call = this.client.sendSmsWithOptions(request, runtime);
+      const response = await Promise.race([call, deadline]);
+      if (response === 'timeout') {
+        // Whatever the abandoned call ends with no longer matters. SendSms is not
+        // idempotent, so the retry may text twice: for an alarm, better twice than never.
+        call.catch(() => undefined);
+        return this.fail(message, { retryable: true, code: SMS_ERROR_CODES.timeout, message: `no answer from Aliyun within ${this.timeoutMs} ms` });
+      }
+      const body = response.body;
+      const code = body?.code;
+      if (code === 'OK') return { ok: true, providerRef: body?.bizId ?? null };
+      if (typeof code !== 'string' || code === '') {
+        return this.fail(message, { retryable: true, code: SMS_ERROR_CODES.badResponse, message: `answer without a Code (HTTP ${response.statusCode ?? 'status unknown'})` });
+      }
+      return this.fail(message, {
+        retryable: isRetryableAliyunCode(code, response.statusCode ?? 200),
+        code,
+        message: scrub(`${body?.message ?? ''} (request id ${body?.requestId ?? 'unknown'})`),
+      });
+    } catch (err) {
+      return this.fail(message, classifyThrown(err));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private fail(message: SmsMessage, failure: { retryable: boolean; code: string; message: string }): SmsResult {
+    this.log(
+      `aliyun sms: ${failure.code} to ${maskPhone(message.to)} (outId ${message.outId}, template ${message.template}, ${failure.retryable ? 'retryable' : 'permanent'}): ${failure.message}`,
+    );
+    return { ok: false, ...failure };
+  }
+}
+
+function settingsProblems(settings: AliyunSmsSettings): string[] {
+  const problems: string[] = [];
+  if (!settings.accessKeyId) problems.push('accessKeyId: required');
+  if (!settings.accessKeySecret) problems.push('accessKeySecret: required');
+  if (!settings.signName) problems.push('signName: required (the approved 短信签名)');
+  for (const key of SMS_TEMPLATE_KEYS) {
+    if (!settings.templateCodes?.[key]) problems.push(`templateCodes.${key}: required (an approved template code such as SMS_123456789)`);
+  }
+  if (settings.protocol !== undefined && settings.protocol !== 'https' && settings.protocol !== 'http') problems.push('protocol: https or http');
+  if (settings.timeoutMs !== undefined && !(Number.isFinite(settings.timeoutMs) && settings.timeoutMs > 0)) problems.push('timeoutMs: a positive number of milliseconds');
+  if (settings.endpoint !== undefined && !/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(settings.endpoint)) problems.push('endpoint: host or host:port, without scheme or path');
+  return problems;
+}
+
+interface ThrownShape {
+  name?: unknown;
+  code?: unknown;
+  statusCode?: unknown;
+  message?: unknown;
+}
+
+/** Maps what the SDK throws: ClientError/ServerError/ThrottlingError carry statusCode and Code; network errors an errno. */
+function classifyThrown(err: unknown): { retryable: boolean; code: string; message: string } {
+  const e = (typeof err === 'object' && err !== null ? err : {}) as ThrownShape;
+  const text = scrub(typeof e.message === 'string' ? e.message : String(err));
+  const name = typeof e.name === 'string' ? e.name : '';
+  const errno = typeof e.code === 'string' ? e.code : '';
+  if (typeof e.statusCode === 'number') {
+    const code = errno !== '' && errno !== 'undefined' ? errno : `HTTP_${e.statusCode}`;
+    return { retryable: isRetryableAliyunCode(code, e.statusCode), code, message: text };
+  }
+  if (name.includes('Timeout') || errno === 'ETIMEDOUT') return { retryable: true, code: SMS_ERROR_CODES.timeout, message: text };
+  if (err instanceof SyntaxError) return { retryable: true, code: SMS_ERROR_CODES.badResponse, message: text };
+  // ECONNREFUSED, ECONNRESET, ENOTFOUND, EAI_AGAIN, socket hang up, …: the network, not the message.
+  return { retryable: true, code: SMS_ERROR_CODES.network, message: errno !== '' ? `${errno}: ${text}` : text };
+}
+
+/**
+ * The SDK's network errors quote the whole request URL, whose query string holds
+ * the phone number, the resident's name and address. Cut query strings and mask
+ * any mobile number left, so the message can go to logs and the dashboard.
+ */
+function scrub(text: string): string {
+  return text
+    .replace(/\?[A-Za-z][\w.-]*=[^\s]*/g, '?…')
+    // httpx glues "GET https://…" to the previous sentence.
+    .replace(/(\S)((?:GET|POST) https?:\/\/)/g, '$1 $2')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .replace(/(?<!\d)(?:\+?86)?1[3-9]\d{9}(?!\d)/g, (phone) => maskPhone(phone))
+    .slice(0, 300);
+}

@@ -1,0 +1,33 @@
+/**
+ * Prints each SMS instead of sending it: the demo channel, and the one to use
+ * before an Aliyun account is set up. The phone number is masked (house rule 12);
+ * the text is printed in full so the demo shows what the helper would read.
+ */
+import { maskPhone } from '@kanjia/protocol';
+import type { SmsMessage, SmsResult, SmsSender } from './sms-sender.js';
+
+export interface ConsoleSmsSenderOptions {
+  /** Receives one block of text per SMS, without a trailing newline; default stdout. */
+  write?: (block: string) => void;
+}
+
+export class ConsoleSmsSender implements SmsSender {
+  readonly name = 'console';
+  private readonly write: (block: string) => void;
+
+  constructor(options: ConsoleSmsSenderOptions = {}) {
+    this.write = options.write ?? ((block) => process.stdout.write(`${block}\n`));
+  }
+
+  /** Prints the SMS; always succeeds. */
+  async send(message: SmsMessage): Promise<SmsResult> {
+    this.write(
+      [
+        `──── SMS to ${maskPhone(message.to)} · ${message.template} · ${message.outId} ────`,
+        message.text,
+        '─'.repeat(40),
+      ].join('\n'),
+    );
+    return { ok: true, providerRef: null };
+  }
+}

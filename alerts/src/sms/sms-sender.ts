@@ -1,0 +1,62 @@
+/**
+ * The SMS port (CONVENTIONS.md §5): the outbox hands a rendered message to an
+ * SmsSender and gets back a result with a stable code. Adapters are named after
+ * their technology (AliyunSmsSender, ConsoleSmsSender).
+ */
+
+/** The templates an operator registers with the SMS provider (see messages/sms-templates.ts). */
+export type SmsTemplateKey = 'alarm' | 'escalation';
+
+export const SMS_TEMPLATE_KEYS: readonly SmsTemplateKey[] = ['alarm', 'escalation'];
+
+export interface SmsMessage {
+  /** Mainland mobile number, 11 digits, optionally prefixed with +86 or 86. */
+  to: string;
+  template: SmsTemplateKey;
+  /** Template variables, already cut to the provider's length limit (see renderSms). */
+  params: Record<string, string>;
+  /** The full rendered text, for channels that send free text (console, group bots). */
+  text: string;
+  /** Our notification id, passed to the provider for correlation (Aliyun OutId). */
+  outId: string;
+}
+
+export type SmsResult =
+  | { ok: true; providerRef: string | null }
+  | {
+      ok: false;
+      /** true: the same message may succeed later (throttling, network, 5xx); false: fix something or fail over. */
+      retryable: boolean;
+      /** Stable code: the provider's own (e.g. isv.MOBILE_NUMBER_ILLEGAL) or one of SMS_ERROR_CODES. */
+      code: string;
+      /** A sentence for the dashboard and logs; never contains a phone number in clear. */
+      message: string;
+    };
+
+/** Codes of failures that happen on our side of the provider's API. */
+export const SMS_ERROR_CODES = {
+  /** No answer within the sender's timeout. */
+  timeout: 'SMS_TIMEOUT',
+  /** Connection refused, reset, DNS failure and the like. */
+  network: 'SMS_NETWORK_ERROR',
+  /** The provider answered something we could not read (e.g. an HTML error page from a proxy). */
+  badResponse: 'SMS_BAD_RESPONSE',
+  /** The message names a template the sender has no provider template code for. */
+  unknownTemplate: 'SMS_UNKNOWN_TEMPLATE',
+} as const;
+
+export interface SmsSender {
+  /** Channel name shown with each notification, e.g. 'aliyun', 'console'. */
+  readonly name: string;
+  /** Sends one SMS. Never throws for provider or network errors: it returns ok:false with a stable code. */
+  send(message: SmsMessage): Promise<SmsResult>;
+}
+
+/** Mainland mobile number with optional +86 / 86 / 0086 prefix; group 1 is the 11-digit number. */
+export const MAINLAND_MOBILE = /^(?:\+86|0086|86)?(1[3-9]\d{9})$/;
+
+/** 11-digit mainland number without prefix, or null when `phone` is not a mainland mobile number. */
+export function normalizeMainlandMobile(phone: string): string | null {
+  const match = MAINLAND_MOBILE.exec(phone.replace(/[\s-]/g, ''));
+  return match?.[1] ?? null;
+}

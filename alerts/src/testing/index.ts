@@ -1,0 +1,4 @@
+/** Test doubles of @kanjia/alerts (package export @kanjia/alerts/testing). */
+export * from './acs3-signature.js';
+export * from './local-aliyun-sms-server.js';
+export { runLocalAliyunSmsCommand, LOCAL_ALIYUN_SMS_USAGE, type CommandIo, type RunningLocalAliyunSms } from './local-aliyun-sms-command.js';

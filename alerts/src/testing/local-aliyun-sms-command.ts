@@ -1,0 +1,87 @@
+/**
+ * The local Aliyun SMS server as a command, for end-to-end tests and benchmarks
+ * that run in other processes (entry point: local-aliyun-sms-cli.ts).
+ *
+ * stdout carries JSON lines only: first {"type":"listening","port","url","endpoint"},
+ * then one {"type":"sms",…AcceptedSms} per accepted SMS. The phone numbers are
+ * printed in full because this output stands for Aliyun's own delivery record and
+ * tests check who was texted; --mask-phones masks them. Rejections go to stderr.
+ */
+import { parseArgs } from 'node:util';
+import { describeRejection, LocalAliyunSmsServer, maskAcceptedSms, type LocalAliyunSmsAddress } from './local-aliyun-sms-server.js';
+
+export const LOCAL_ALIYUN_SMS_USAGE = `usage: local-aliyun-sms-cli --access-key-id ID --access-key-secret SECRET [options]
+  --port N                 port to listen on (default 0: a free one)
+  --host H                 address to listen on (default 127.0.0.1)
+  --sign-name NAME         approved sign name (repeatable; default: any)
+  --template CODE=a,b,c    approved template code and its variables (repeatable; default: any)
+  --latency-ms N           delay every answer by N ms
+  --mask-phones            mask phone numbers in the SMS lines
+The key may also come from ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET.`;
+
+export interface CommandIo {
+  stdout: (line: string) => void;
+  stderr: (line: string) => void;
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+export interface RunningLocalAliyunSms {
+  server: LocalAliyunSmsServer;
+  address: LocalAliyunSmsAddress;
+}
+
+/** Parses the arguments, starts the server and prints the listening line; throws a usage error for bad arguments. */
+export async function runLocalAliyunSmsCommand(argv: readonly string[], io: CommandIo): Promise<RunningLocalAliyunSms> {
+  const { values } = parseArgs({
+    args: [...argv],
+    strict: true,
+    allowPositionals: false,
+    options: {
+      port: { type: 'string', default: '0' },
+      host: { type: 'string', default: '127.0.0.1' },
+      'access-key-id': { type: 'string' },
+      'access-key-secret': { type: 'string' },
+      'sign-name': { type: 'string', multiple: true },
+      template: { type: 'string', multiple: true },
+      'latency-ms': { type: 'string', default: '0' },
+      'mask-phones': { type: 'boolean', default: false },
+    },
+  });
+  const problems: string[] = [];
+  const accessKeyId = values['access-key-id'] ?? io.env.ALIBABA_CLOUD_ACCESS_KEY_ID ?? '';
+  const accessKeySecret = values['access-key-secret'] ?? io.env.ALIBABA_CLOUD_ACCESS_KEY_SECRET ?? '';
+  if (accessKeyId === '') problems.push('--access-key-id is required');
+  if (accessKeySecret === '') problems.push('--access-key-secret is required');
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) problems.push('--port must be 0..65535');
+  const latencyMs = Number(values['latency-ms']);
+  if (!Number.isFinite(latencyMs) || latencyMs < 0) problems.push('--latency-ms must be a number >= 0');
+  let templates: Record<string, string[]> | undefined;
+  for (const spec of values.template ?? []) {
+    const eq = spec.indexOf('=');
+    const code = eq < 0 ? spec : spec.slice(0, eq);
+    if (code === '') {
+      problems.push(`--template ${spec}: expected CODE=var1,var2`);
+      continue;
+    }
+    templates ??= {};
+    templates[code] = eq < 0 ? [] : spec.slice(eq + 1).split(',').map((v) => v.trim()).filter((v) => v !== '');
+  }
+  if (problems.length > 0) throw new Error(`${problems.join('\n')}\n${LOCAL_ALIYUN_SMS_USAGE}`);
+
+  const maskPhones = values['mask-phones'] === true;
+  const server = new LocalAliyunSmsServer({
+    accessKeyId,
+    accessKeySecret,
+    host: values.host,
+    port,
+    ...(values['sign-name'] ? { signNames: values['sign-name'] } : {}),
+    ...(templates ? { templates } : {}),
+    onAccepted: (sms) => io.stdout(JSON.stringify({ type: 'sms', ...(maskPhones ? maskAcceptedSms(sms) : sms) })),
+    onRejected: (rejection) => io.stderr(describeRejection(rejection)),
+  });
+  server.setLatencyMs(latencyMs);
+  const address = await server.start();
+  io.stdout(JSON.stringify({ type: 'listening', ...address }));
+  return { server, address };
+}

@@ -1,0 +1,205 @@
+/**
+ * AliyunSmsSender (the official SDK, ACS3-HMAC-SHA256) against the local Aliyun
+ * server, whose signature check is written independently: a message that
+ * arrives proves the SDK and our reading of Aliyun's algorithm agree.
+ */
+import { LocalAliyunSmsServer } from '@kanjia/alerts/testing';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { renderSms, SMS_TEMPLATES } from '../src/messages/sms-templates.js';
+import { AliyunSmsSender, isRetryableAliyunCode, type AliyunSmsSettings } from '../src/sms/aliyun-sms-sender.js';
+import type { SmsMessage } from '../src/sms/sms-sender.js';
+
+const KEY = { accessKeyId: 'LTAI5tKanjiaTestKey', accessKeySecret: 'kanjia-test-secret-0123456789' };
+const SIGN_NAME = '智慧看家';
+const TEMPLATE_CODES = { alarm: 'SMS_480010001', escalation: 'SMS_480010002' };
+const PHONE = '13812345678';
+
+function alarmMessage(overrides: Partial<SmsMessage> = {}): SmsMessage {
+  const { params, text } = renderSms('alarm', {
+    kind: 'fall',
+    residentName: '王秀英',
+    address: '王庄村3组12号',
+    villageName: '王庄村',
+    atMs: Date.UTC(2026, 0, 15, 2, 0),
+    timeZone: 'Asia/Shanghai',
+  });
+  return { to: `+86${PHONE}`, template: 'alarm', params, text, outId: 'ntf-0001', ...overrides };
+}
+
+describe('AliyunSmsSender against the local Aliyun SMS server', () => {
+  let server: LocalAliyunSmsServer;
+  let endpoint: string;
+  let logs: string[];
+
+  function sender(overrides: Partial<AliyunSmsSettings> = {}): AliyunSmsSender {
+    return new AliyunSmsSender(
+      { ...KEY, signName: SIGN_NAME, templateCodes: TEMPLATE_CODES, endpoint, protocol: 'http', timeoutMs: 2_000, ...overrides },
+      { log: (line) => logs.push(line) },
+    );
+  }
+
+  beforeEach(async () => {
+    logs = [];
+    server = new LocalAliyunSmsServer({
+      ...KEY,
+      signNames: [SIGN_NAME],
+      templates: { [TEMPLATE_CODES.alarm]: SMS_TEMPLATES.alarm.variables, [TEMPLATE_CODES.escalation]: SMS_TEMPLATES.escalation.variables },
+    });
+    ({ endpoint } = await server.start());
+  });
+
+  afterEach(async () => {
+    await server.stop();
+    // House rule 12: whatever went wrong, no log line carries a phone number in clear.
+    for (const line of logs) expect(line).not.toContain(PHONE);
+  });
+
+  it('delivers a correctly signed SendSms with the sign name, template code, phone and the alarm params', async () => {
+    const message = alarmMessage();
+    const result = await sender().send(message);
+
+    const [sms] = server.accepted;
+    expect(result).toEqual({ ok: true, providerRef: sms?.bizId });
+    expect(server.rejected).toEqual([]);
+    expect(sms).toMatchObject({
+      phoneNumbers: PHONE,
+      signName: SIGN_NAME,
+      templateCode: 'SMS_480010001',
+      outId: 'ntf-0001',
+      templateParam: { kind: '跌倒', name: '王秀英', village: '王庄村', time: '10:00', address: '王庄村3组12号' },
+    });
+  });
+
+  it('sends the escalation template with its own code and the minutes', async () => {
+    const { params, text } = renderSms('escalation', {
+      kind: 'sos',
+      residentName: '李桂兰',
+      address: '李家湾5号',
+      villageName: '李家湾村',
+      atMs: Date.UTC(2026, 0, 15, 2, 0),
+      timeZone: 'Asia/Shanghai',
+      minutesUnanswered: 10,
+    });
+    const result = await sender().send({ to: PHONE, template: 'escalation', params, text, outId: 'ntf-0002' });
+    expect(result.ok).toBe(true);
+    const sms = await server.waitFor((s) => s.outId === 'ntf-0002', 1_000);
+    expect(sms.templateCode).toBe('SMS_480010002');
+    expect(sms.templateParam).toMatchObject({ kind: '紧急呼叫', minutes: '10', name: '李桂兰' });
+  });
+
+  it("signs values with characters RFC 3986 treats specially (' ( ) ! * ~ + & = and spaces) the same way as the verifier", async () => {
+    const params = { ...alarmMessage().params, name: "O'Neil (Li)! *~", address: 'No.1 a+b & c=d, 3/4 路' };
+    const result = await sender().send(alarmMessage({ params }));
+    expect(result.ok).toBe(true);
+    expect(server.accepted[0]?.templateParam).toMatchObject({ name: "O'Neil (Li)! *~", address: 'No.1 a+b & c=d, 3/4 路' });
+  });
+
+  it('cuts template values over 35 characters before Aliyun would refuse them', async () => {
+    const params = { ...alarmMessage().params, address: '某'.repeat(50) };
+    const result = await sender().send(alarmMessage({ params }));
+    expect(result.ok).toBe(true);
+    expect(server.accepted[0]?.templateParam.address).toBe(`${'某'.repeat(34)}…`);
+  });
+
+  it('is refused with SignatureDoesNotMatch, not retryable, when the access key secret is wrong', async () => {
+    const result = await sender({ accessKeySecret: 'not-the-secret' }).send(alarmMessage());
+    expect(result).toMatchObject({ ok: false, retryable: false, code: 'SignatureDoesNotMatch' });
+    expect(server.rejected.map((r) => r.code)).toEqual(['SignatureDoesNotMatch']);
+    expect(server.accepted).toEqual([]);
+    expect(logs.join('\n')).toContain('138****5678');
+  });
+
+  it('is refused with InvalidAccessKeyId.NotFound, not retryable, for an unknown access key id', async () => {
+    const result = await sender({ accessKeyId: 'LTAI5tSomebodyElse' }).send(alarmMessage());
+    expect(result).toMatchObject({ ok: false, retryable: false, code: 'InvalidAccessKeyId.NotFound' });
+  });
+
+  it.each([
+    ['isv.BUSINESS_LIMIT_CONTROL (HTTP 200, per-number frequency limit)', { code: 'isv.BUSINESS_LIMIT_CONTROL' }, 'isv.BUSINESS_LIMIT_CONTROL'],
+    ['Throttling.User (HTTP 400, API rate limit)', { code: 'Throttling.User' }, 'Throttling.User'],
+    ['HTTP 500', { httpStatus: 500 }, 'InternalError'],
+    ['HTTP 503 ServiceUnavailable', { httpStatus: 503, code: 'ServiceUnavailable' }, 'ServiceUnavailable'],
+  ])('reports %s as retryable, and the next attempt goes through', async (_label, failure, code) => {
+    server.failNext(1, failure);
+    const s = sender();
+    const first = await s.send(alarmMessage());
+    expect(first).toMatchObject({ ok: false, retryable: true, code });
+    const second = await s.send(alarmMessage());
+    expect(second.ok).toBe(true);
+    expect(server.accepted).toHaveLength(1);
+  });
+
+  it('reports template and sign problems found by Aliyun as permanent', async () => {
+    const { address: _dropped, ...withoutAddress } = alarmMessage().params;
+    expect(await sender().send(alarmMessage({ params: withoutAddress }))).toMatchObject({
+      ok: false,
+      retryable: false,
+      code: 'isv.TEMPLATE_MISSING_PARAMETERS',
+    });
+    expect(await sender({ signName: '未审核签名' }).send(alarmMessage())).toMatchObject({ ok: false, retryable: false, code: 'isv.SMS_SIGNATURE_ILLEGAL' });
+    expect(await sender({ templateCodes: { alarm: 'SMS_000', escalation: 'SMS_001' } }).send(alarmMessage())).toMatchObject({
+      ok: false,
+      retryable: false,
+      code: 'isv.SMS_TEMPLATE_ILLEGAL',
+    });
+  });
+
+  it('refuses a number that is not a mainland mobile before calling Aliyun', async () => {
+    const result = await sender().send(alarmMessage({ to: '010-12345678' }));
+    expect(result).toMatchObject({ ok: false, retryable: false, code: 'isv.MOBILE_NUMBER_ILLEGAL' });
+    expect(server.accepted).toEqual([]);
+    expect(server.rejected).toEqual([]);
+  });
+
+  it('reports a refused connection as retryable within the timeout, without personal data in the message', async () => {
+    await server.stop(); // nothing listens on the port any more
+    const started = Date.now();
+    const result = await sender({ timeoutMs: 1_000 }).send(alarmMessage());
+    const elapsedMs = Date.now() - started;
+    expect(result).toMatchObject({ ok: false, retryable: true, code: 'SMS_NETWORK_ERROR' });
+    expect(elapsedMs).toBeLessThan(1_500);
+    if (!result.ok) {
+      expect(result.message).toContain('ECONNREFUSED');
+      // The SDK's error quotes the request URL, query string included.
+      expect(result.message).not.toContain(PHONE);
+      expect(result.message).not.toContain(encodeURIComponent('王秀英'));
+    }
+  });
+
+  it('gives up after timeoutMs = 300 when Aliyun does not answer, as retryable', async () => {
+    server.setLatencyMs(5_000);
+    const started = Date.now();
+    const result = await sender({ timeoutMs: 300 }).send(alarmMessage());
+    const elapsedMs = Date.now() - started;
+    expect(result).toMatchObject({ ok: false, retryable: true, code: 'SMS_TIMEOUT' });
+    expect(elapsedMs).toBeGreaterThanOrEqual(250);
+    expect(elapsedMs).toBeLessThan(1_500);
+  });
+
+  it('refuses incomplete settings, listing every problem', () => {
+    expect(
+      () => new AliyunSmsSender({ accessKeyId: '', accessKeySecret: '', signName: '', templateCodes: { alarm: '', escalation: '' }, timeoutMs: -1 }),
+    ).toThrow(/accessKeyId[\s\S]*accessKeySecret[\s\S]*signName[\s\S]*templateCodes\.alarm[\s\S]*templateCodes\.escalation[\s\S]*timeoutMs/);
+  });
+});
+
+describe('isRetryableAliyunCode', () => {
+  it.each([
+    ['isv.MOBILE_NUMBER_ILLEGAL', 200, false],
+    ['isv.TEMPLATE_MISSING_PARAMETERS', 200, false],
+    ['isv.SMS_TEMPLATE_ILLEGAL', 200, false],
+    ['isv.SMS_SIGNATURE_ILLEGAL', 200, false],
+    ['isv.SOMETHING_NEW', 200, false],
+    ['SignatureDoesNotMatch', 400, false],
+    ['InvalidAccessKeyId.NotFound', 404, false],
+    ['isv.BUSINESS_LIMIT_CONTROL', 200, true],
+    ['Throttling.User', 400, true],
+    ['Throttling', 503, true],
+    ['isp.SYSTEM_ERROR', 200, true],
+    ['SignatureNonceUsed', 400, true],
+    ['SomethingNew', 502, true],
+    ['SomethingNew', 403, false],
+  ] as const)('%s (HTTP %i) → retryable %s', (code, status, retryable) => {
+    expect(isRetryableAliyunCode(code, status)).toBe(retryable);
+  });
+});

@@ -1,0 +1,260 @@
+/**
+ * The local Aliyun SMS server's own checks, with requests crafted by hand and
+ * sent with fetch: the signature must cover the body, the headers and the query,
+ * the date must be recent and a nonce may serve once.
+ */
+import {
+  LocalAliyunSmsServer,
+  runLocalAliyunSmsCommand,
+  signAcs3Request,
+  sha256Hex,
+  type SignedRequest,
+} from '@kanjia/alerts/testing';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AliyunSmsSender } from '../src/sms/aliyun-sms-sender.js';
+
+const KEY = { accessKeyId: 'LTAI5tKanjiaTestKey', accessKeySecret: 'kanjia-test-secret-0123456789' };
+const MINUTE_MS = 60_000;
+
+const SEND_SMS = {
+  PhoneNumbers: '13812345678',
+  SignName: '智慧看家',
+  TemplateCode: 'SMS_480010001',
+  TemplateParam: JSON.stringify({ kind: '跌倒', name: '王秀英', address: '王庄村3组12号' }),
+  OutId: 'ntf-hand-1',
+};
+
+interface CraftOptions {
+  /** Parameters in a form body instead of the query string. */
+  inBody?: boolean;
+  params?: Record<string, string>;
+  accessKeySecret?: string;
+  accessKeyId?: string;
+  dateMs?: number;
+  nonce?: string;
+  action?: string;
+}
+
+describe('LocalAliyunSmsServer', () => {
+  let server: LocalAliyunSmsServer;
+  let url: string;
+  let endpoint: string;
+
+  beforeEach(async () => {
+    server = new LocalAliyunSmsServer({ ...KEY, signNames: ['智慧看家'], templates: { SMS_480010001: ['kind', 'name', 'address'] } });
+    ({ url, endpoint } = await server.start());
+  });
+
+  afterEach(() => server.stop());
+
+  function craft(options: CraftOptions = {}): SignedRequest {
+    const params = options.params ?? SEND_SMS;
+    const body = options.inBody ? new URLSearchParams(params).toString() : '';
+    return signAcs3Request({
+      method: 'POST',
+      host: endpoint, // what fetch sends as Host
+      path: '/',
+      ...(options.inBody ? {} : { query: params }),
+      headers: {
+        'x-acs-action': options.action ?? 'SendSms',
+        'x-acs-version': '2017-05-25',
+        ...(options.inBody ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+      },
+      body,
+      accessKeyId: options.accessKeyId ?? KEY.accessKeyId,
+      accessKeySecret: options.accessKeySecret ?? KEY.accessKeySecret,
+      ...(options.dateMs === undefined ? {} : { dateMs: options.dateMs }),
+      ...(options.nonce === undefined ? {} : { nonce: options.nonce }),
+    });
+  }
+
+  async function post(request: SignedRequest, tamper: { headers?: Record<string, string>; body?: string; pathWithQuery?: string } = {}) {
+    const { host: _host, ...headers } = { ...request.headers, ...tamper.headers };
+    const body = tamper.body ?? request.body;
+    const response = await fetch(`${url}${tamper.pathWithQuery ?? request.pathWithQuery}`, {
+      method: 'POST',
+      headers,
+      ...(body === '' ? {} : { body }),
+    });
+    return { status: response.status, body: (await response.json()) as { Code: string; Message: string; BizId?: string; RequestId: string } };
+  }
+
+  it('accepts a request signed by hand, with the parameters in the query string or in a form body', async () => {
+    const inQuery = await post(craft());
+    expect(inQuery).toMatchObject({ status: 200, body: { Code: 'OK', Message: 'OK' } });
+    expect(inQuery.body.BizId).toMatch(/\^0$/);
+    const inBody = await post(craft({ inBody: true, params: { ...SEND_SMS, OutId: 'ntf-hand-2' } }));
+    expect(inBody).toMatchObject({ status: 200, body: { Code: 'OK' } });
+    expect(server.accepted.map((s) => s.outId)).toEqual(['ntf-hand-1', 'ntf-hand-2']);
+    expect(server.accepted[0]).toMatchObject({
+      phoneNumbers: '13812345678',
+      signName: '智慧看家',
+      templateCode: 'SMS_480010001',
+      templateParam: { kind: '跌倒', name: '王秀英', address: '王庄村3组12号' },
+    });
+  });
+
+  it('rejects a tampered body whose x-acs-content-sha256 was left as signed', async () => {
+    const request = craft({ inBody: true });
+    const tampered = request.body.replace('13812345678', '13912345678');
+    const { status, body } = await post(request, { body: tampered });
+    expect(status).toBe(400);
+    expect(body.Code).toBe('SignatureDoesNotMatch');
+    expect(server.accepted).toEqual([]);
+  });
+
+  it('rejects a tampered body even when x-acs-content-sha256 was recomputed to match', async () => {
+    const request = craft({ inBody: true });
+    const tampered = request.body.replace('13812345678', '13912345678');
+    const { status, body } = await post(request, { body: tampered, headers: { 'x-acs-content-sha256': sha256Hex(tampered) } });
+    expect(status).toBe(400);
+    expect(body.Code).toBe('SignatureDoesNotMatch');
+    expect(body.Message).toContain('server string to sign is:ACS3-HMAC-SHA256\n');
+  });
+
+  it('rejects a tampered query string', async () => {
+    const request = craft();
+    const { body } = await post(request, { pathWithQuery: request.pathWithQuery.replace('13812345678', '13912345678') });
+    expect(body.Code).toBe('SignatureDoesNotMatch');
+  });
+
+  it('rejects a tampered signed header (x-acs-date moved by one second)', async () => {
+    const request = craft();
+    const date = new Date(Date.parse(request.headers['x-acs-date'] ?? '') + 1_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const { status, body } = await post(request, { headers: { 'x-acs-date': date } });
+    expect(status).toBe(400);
+    expect(body.Code).toBe('SignatureDoesNotMatch');
+  });
+
+  it('rejects an x-acs-* header added after signing', async () => {
+    const { body } = await post(craft(), { headers: { 'x-acs-security-token': 'smuggled' } });
+    expect(body.Code).toBe('SignatureDoesNotMatch');
+    expect(body.Message).toContain('x-acs-security-token');
+  });
+
+  it('rejects a signature made with another secret, and an unknown access key id', async () => {
+    expect((await post(craft({ accessKeySecret: 'guess' }))).body.Code).toBe('SignatureDoesNotMatch');
+    const unknown = await post(craft({ accessKeyId: 'LTAI5tNobody' }));
+    expect(unknown).toMatchObject({ status: 404, body: { Code: 'InvalidAccessKeyId.NotFound' } });
+  });
+
+  it('rejects a request without Authorization', async () => {
+    const request = craft();
+    const { authorization: _dropped, ...headers } = request.headers;
+    const { status, body } = await post({ ...request, headers });
+    expect(status).toBe(400);
+    expect(body.Code).toBe('IncompleteSignature');
+  });
+
+  it('rejects a correctly signed request whose x-acs-date is 16 minutes old, and accepts one 14 minutes old', async () => {
+    const old = await post(craft({ dateMs: Date.now() - 16 * MINUTE_MS }));
+    expect(old).toMatchObject({ status: 400, body: { Code: 'InvalidTimeStamp.Expired' } });
+    const recent = await post(craft({ dateMs: Date.now() - 14 * MINUTE_MS }));
+    expect(recent.body.Code).toBe('OK');
+  });
+
+  it('judges x-acs-date against the injected clock', async () => {
+    const clockMs = Date.UTC(2026, 0, 15, 2, 0, 0);
+    const pinned = new LocalAliyunSmsServer({ ...KEY, clock: { nowMs: () => clockMs } });
+    const address = await pinned.start();
+    try {
+      const request = signAcs3Request({
+        method: 'POST',
+        host: address.endpoint,
+        query: SEND_SMS,
+        headers: { 'x-acs-action': 'SendSms', 'x-acs-version': '2017-05-25' },
+        ...KEY,
+        dateMs: clockMs - 5 * MINUTE_MS,
+      });
+      const { host: _host, ...headers } = request.headers;
+      const response = await fetch(`${address.url}${request.pathWithQuery}`, { method: 'POST', headers });
+      expect(((await response.json()) as { Code: string }).Code).toBe('OK');
+      expect(pinned.accepted[0]?.receivedAtMs).toBe(clockMs);
+    } finally {
+      await pinned.stop();
+    }
+  });
+
+  it('rejects a replayed nonce: the same signed request twice', async () => {
+    const request = craft({ nonce: 'nonce-used-once' });
+    expect((await post(request)).body.Code).toBe('OK');
+    const replay = await post(request);
+    expect(replay).toMatchObject({ status: 400, body: { Code: 'SignatureNonceUsed' } });
+    expect(server.accepted).toHaveLength(1);
+  });
+
+  it('answers another action with InvalidAction.NotFound', async () => {
+    expect(await post(craft({ action: 'SendBatchSms' }))).toMatchObject({ status: 404, body: { Code: 'InvalidAction.NotFound' } });
+  });
+
+  it.each([
+    ['a missing PhoneNumbers', { PhoneNumbers: '' }, 'isv.MOBILE_NUMBER_ILLEGAL'],
+    ['a landline number', { PhoneNumbers: '01012345678' }, 'isv.MOBILE_NUMBER_ILLEGAL'],
+    ['an unregistered SignName', { SignName: '别的签名' }, 'isv.SMS_SIGNATURE_ILLEGAL'],
+    ['a missing SignName', { SignName: '' }, 'isv.SMS_SIGNATURE_ILLEGAL'],
+    ['an unknown TemplateCode', { TemplateCode: 'SMS_999' }, 'isv.SMS_TEMPLATE_ILLEGAL'],
+    ['TemplateParam that is not JSON', { TemplateParam: '{name:王秀英}' }, 'isv.INVALID_JSON_PARAM'],
+    ['a missing TemplateParam', { TemplateParam: '' }, 'isv.TEMPLATE_MISSING_PARAMETERS'],
+    ['a missing template variable', { TemplateParam: JSON.stringify({ kind: '跌倒', name: '王秀英' }) }, 'isv.TEMPLATE_MISSING_PARAMETERS'],
+    ['a variable of 36 characters', { TemplateParam: JSON.stringify({ kind: '跌倒', name: '王'.repeat(36), address: 'x' }) }, 'isv.PARAM_LENGTH_LIMIT'],
+  ])('answers %s with HTTP 200 and %s, as Aliyun does', async (_label, change, code) => {
+    const { status, body } = await post(craft({ params: { ...SEND_SMS, ...change } }));
+    expect(status).toBe(200);
+    expect(body.Code).toBe(code);
+    expect(server.rejected.at(-1)).toMatchObject({ code, httpStatus: 200, injected: false });
+    expect(server.accepted).toEqual([]);
+  });
+
+  it('fails exactly the next N requests when told to', async () => {
+    server.failNext(2, { code: 'isv.BUSINESS_LIMIT_CONTROL' });
+    const codes = [];
+    for (let i = 0; i < 3; i++) codes.push((await post(craft())).body.Code);
+    expect(codes).toEqual(['isv.BUSINESS_LIMIT_CONTROL', 'isv.BUSINESS_LIMIT_CONTROL', 'OK']);
+    expect(server.rejected.map((r) => r.injected)).toEqual([true, true]);
+  });
+
+  it('waitFor resolves with an SMS that arrives later and rejects after its timeout', async () => {
+    const waiting = server.waitFor((sms) => sms.outId === 'ntf-later', 2_000);
+    await post(craft({ params: { ...SEND_SMS, OutId: 'ntf-later' } }));
+    expect((await waiting).outId).toBe('ntf-later');
+    await expect(server.waitFor((sms) => sms.outId === 'never', 50)).rejects.toThrow(/no matching SMS within 50 ms/);
+  });
+
+  it('stop() is idempotent and fails a pending waitFor', async () => {
+    const waiting = server.waitFor(() => true, 5_000);
+    await server.stop();
+    await server.stop();
+    await expect(waiting).rejects.toThrow(/stopped/);
+  });
+});
+
+describe('local Aliyun SMS command', () => {
+  it('prints a listening line, then one JSON line per accepted SMS', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const { server, address } = await runLocalAliyunSmsCommand(
+      ['--port', '0', '--access-key-id', KEY.accessKeyId, '--access-key-secret', KEY.accessKeySecret, '--template', 'SMS_1=kind,name,village,time,address'],
+      { stdout: (l) => out.push(l), stderr: (l) => err.push(l), env: {} },
+    );
+    try {
+      expect(JSON.parse(out[0] ?? '')).toEqual({ type: 'listening', port: address.port, url: `http://127.0.0.1:${address.port}`, endpoint: address.endpoint });
+      const sender = new AliyunSmsSender(
+        { ...KEY, signName: '智慧看家', templateCodes: { alarm: 'SMS_1', escalation: 'SMS_2' }, endpoint: address.endpoint, protocol: 'http' },
+        { log: (l) => err.push(l) },
+      );
+      const params = { kind: '烟雾', name: '王秀英', village: '王庄村', time: '10:00', address: '王庄村3组12号' };
+      expect((await sender.send({ to: '13812345678', template: 'alarm', params, text: '', outId: 'ntf-cli' })).ok).toBe(true);
+      expect((await sender.send({ to: '13812345678', template: 'escalation', params, text: '', outId: 'ntf-cli-2' })).ok).toBe(false);
+      expect(out).toHaveLength(2);
+      expect(JSON.parse(out[1] ?? '')).toMatchObject({ type: 'sms', phoneNumbers: '13812345678', templateCode: 'SMS_1', outId: 'ntf-cli', templateParam: params });
+      expect(err.join('\n')).toContain('isv.SMS_TEMPLATE_ILLEGAL');
+      expect(err.join('\n')).not.toContain('13812345678');
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('refuses to start without an access key, with the usage', async () => {
+    await expect(runLocalAliyunSmsCommand(['--port', '0'], { stdout: () => {}, stderr: () => {}, env: {} })).rejects.toThrow(/--access-key-id is required[\s\S]*usage/);
+  });
+});

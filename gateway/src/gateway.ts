@@ -1,0 +1,597 @@
+/**
+ * The Kanjia MQTT gateway: an aedes broker with per-device authentication,
+ * topic ACLs, payload validation, size and rate limits, and presence; it hands
+ * every valid uplink to the application in the same process.
+ */
+import { createServer } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
+import { Aedes } from 'aedes';
+import type { AedesPublishPacket, AuthenticateError, Client, PublishPacket, Subscription } from 'aedes';
+import {
+  DeviceCommand,
+  DeviceId,
+  MAX_PAYLOAD_BYTES,
+  formatZodError,
+  systemClock,
+  topics,
+} from '@kanjia/protocol';
+import type { Clock, PayloadError, UplinkChannel, UplinkPayload } from '@kanjia/protocol';
+import { authorizePublishTopic, authorizeSubscribeFilter } from './acl.js';
+import type { Principal } from './acl.js';
+import { MIN_HASH_KEY_BYTES, verifyDeviceSecret } from './device-auth.js';
+import type { DeviceAuthenticator } from './device-auth.js';
+import { deadLetter } from './dead-letter.js';
+import { limitFrameSize } from './frame-limit.js';
+import type { FrameViolation } from './frame-limit.js';
+import { ListenerSet } from './listeners.js';
+import { silentLogger } from './logger.js';
+import type { Logger } from './logger.js';
+import { PresenceTracker } from './presence.js';
+import type { PresenceChange } from './presence.js';
+import { UplinkGuard } from './uplink-guard.js';
+
+/** Suffix of a maintenance connection's client id after the device id: `:` and 1–23 safe characters. */
+const MAINTENANCE_CLIENT_ID = /^:[A-Za-z0-9_.-]{1,23}$/;
+
+/** A valid uplink message, after ACL and validation. */
+export interface UplinkMessage {
+  deviceId: string;
+  channel: UplinkChannel;
+  payload: UplinkPayload['payload'];
+  value: UplinkPayload;
+  /** Gateway clock time at which the message was admitted, ms since the epoch. */
+  receivedAtMs: number;
+}
+
+/** A trusted process (the server run separately) that reads uplinks and sends commands. */
+export interface ServiceAccount {
+  /** MQTT username and client id. Must not be a valid device id, so it can never collide with a device. */
+  username: string;
+  /** `hashDeviceSecret(hashKey, secret)` of the account's secret. */
+  secretHash: string;
+}
+
+export interface GatewayOptions {
+  /** TCP port; 0 picks a free one (see `Gateway.port` after start). */
+  port: number;
+  /** Interface to listen on; default 127.0.0.1 (say 0.0.0.0 to accept devices from the network). */
+  host?: string;
+  authenticator: DeviceAuthenticator;
+  serviceAccounts?: ReadonlyArray<ServiceAccount>;
+  /** HMAC key the service accounts' hashes were made with; required with serviceAccounts. */
+  hashKey?: Buffer;
+  clock?: Clock;
+  logger?: Logger;
+  /** Largest MQTT remaining length accepted, in bytes; default MAX_PAYLOAD_BYTES + 1024 (topic, header room). */
+  maxPacketBytes?: number;
+  /** More invalid messages than this from one device within 60 s disconnects it; default 20. 0 = the first one. */
+  invalidPerMinuteLimit?: number;
+  /** Per-device limit on all uplinks: a burst of `messages`, refilled over `perMs`; default 50 per 10 000 ms. */
+  uplinkRateLimit?: { messages: number; perMs: number };
+}
+
+/** Counters since start. */
+export interface GatewayStats {
+  /** Authenticated connections accepted. */
+  connections: number;
+  /** Authenticated connections open now. */
+  connected: number;
+  authFailures: number;
+  /** Refused publishes and subscriptions. */
+  aclDenied: number;
+  /** Dropped messages (device uplinks and service-account commands) by reason. */
+  invalidPayloads: Record<PayloadError['code'], number>;
+  /** Connections killed for announcing a packet above maxPacketBytes. */
+  oversized: number;
+  /** Connections killed for a remaining length longer than 4 bytes (MQTT 3.1.1 §2.2.3). */
+  malformedFrames: number;
+  /** Devices disconnected for exceeding the uplink rate or the invalid-message limit. */
+  floodDisconnects: number;
+  /** Valid uplinks admitted and handed to onUplink. */
+  messagesIn: number;
+  /** Commands accepted by the broker (publishCommand and service accounts). */
+  commandsOut: number;
+  /** onUplink / onPresence handlers that threw or rejected. */
+  handlerErrors: number;
+}
+
+export type GatewayErrorCode = 'GATEWAY_CONFIG' | 'GATEWAY_NOT_RUNNING' | 'GATEWAY_ALREADY_STARTED' | 'INVALID_DEVICE_ID' | 'INVALID_COMMAND' | 'PUBLISH_FAILED';
+
+/** An error with a stable code. */
+export class GatewayError extends Error {
+  constructor(
+    readonly code: GatewayErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'GatewayError';
+  }
+}
+
+const DEFAULT_HOST = '127.0.0.1';
+const DEFAULT_INVALID_PER_MINUTE = 20;
+// An accel window every 10 s, telemetry every few seconds and an SOS with its
+// retries stay far below this; a replay of events buffered while offline must
+// be paced at 5/s or less.
+const DEFAULT_UPLINK_RATE = { messages: 50, perMs: 10_000 } as const;
+// Smallest sane maxPacketBytes: a CONNECT with a last will and credentials.
+const MIN_PACKET_BYTES = 512;
+const LOG_TOPIC_CHARS = 128;
+
+interface AdmittedUplink {
+  client: Client;
+  message: UplinkMessage;
+}
+
+interface Running {
+  broker: Aedes;
+  server: Server;
+  sockets: Set<Socket>;
+  port: number;
+}
+
+/** The MQTT gateway; constructor assigns, start() listens, stop() closes everything it opened. */
+export class Gateway {
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly uplinkListeners: ListenerSet<UplinkMessage>;
+  private readonly presenceListeners: ListenerSet<PresenceChange>;
+  private readonly presence: PresenceTracker;
+  private readonly counters: GatewayStats = {
+    connections: 0,
+    connected: 0,
+    authFailures: 0,
+    aclDenied: 0,
+    invalidPayloads: { PAYLOAD_TOO_LARGE: 0, PAYLOAD_NOT_JSON: 0, PAYLOAD_INVALID: 0 },
+    oversized: 0,
+    malformedFrames: 0,
+    floodDisconnects: 0,
+    messagesIn: 0,
+    commandsOut: 0,
+    handlerErrors: 0,
+  };
+  /** Who each connection authenticated as. */
+  private readonly principals = new WeakMap<Client, Principal>();
+  /** Packets admitted by authorizePublish, picked up again in the broker's `publish` event. */
+  private readonly admitted = new WeakMap<object, AdmittedUplink>();
+  /** The device's current connection; a takeover [MQTT-3.1.4-2] replaces it. */
+  private readonly liveClients = new Map<string, Client>();
+  /** Last retained status state each device left in the broker. */
+  private readonly retainedState = new Map<string, 'online' | 'offline'>();
+  /** Connections whose last will publishes a retained `offline`. */
+  private readonly willsOffline = new WeakSet<Client>();
+  private serviceAccounts = new Map<string, string>();
+  private guard: UplinkGuard | undefined;
+  private running: Running | undefined;
+  private started = false;
+  private starting: Promise<unknown> | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(private readonly options: GatewayOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? silentLogger;
+    const countHandlerError = (): void => {
+      this.counters.handlerErrors += 1;
+    };
+    this.uplinkListeners = new ListenerSet('uplink', this.logger, countHandlerError);
+    this.presenceListeners = new ListenerSet('presence', this.logger, countHandlerError);
+    this.presence = new PresenceTracker((change) => this.presenceListeners.emit(change, { deviceId: change.deviceId }));
+  }
+
+  /** The bound TCP port once started (options.port before). */
+  get port(): number {
+    return this.running?.port ?? this.options.port;
+  }
+
+  /** Starts the broker and listens; rejects with GATEWAY_CONFIG listing every bad option. */
+  start(): Promise<{ port: number }> {
+    if (this.started || this.stopping !== undefined) {
+      return Promise.reject(new GatewayError('GATEWAY_ALREADY_STARTED', 'a gateway starts once; create a new one'));
+    }
+    this.started = true;
+    const starting = this.open();
+    this.starting = starting;
+    return starting;
+  }
+
+  private async open(): Promise<{ port: number }> {
+    const settings = this.checkOptions();
+    this.serviceAccounts = new Map((this.options.serviceAccounts ?? []).map((a) => [a.username, a.secretHash.toLowerCase()]));
+    this.guard = new UplinkGuard({
+      invalidPerMinuteLimit: settings.invalidPerMinuteLimit,
+      uplinkBurstMessages: settings.uplinkRate.messages,
+      uplinkBurstRefillMs: settings.uplinkRate.perMs,
+    });
+
+    const broker = await Aedes.createBroker({
+      authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
+      authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
+      authorizeSubscribe: (client, sub, done) => this.authorizeSubscribe(client, sub, done),
+    });
+    broker.on('client', (client) => this.clientRegistered(client));
+    broker.on('clientDisconnect', (client) => this.clientDisconnected(client));
+    broker.on('publish', (packet, client) => this.published(packet, client));
+    broker.on('clientError', (client, err) => this.logger.debug({ ...this.who(client), err: err.message }, 'client error'));
+    broker.on('connectionError', (_client, err) => this.logger.debug({ err: err.message }, 'connection error before CONNECT'));
+    // aedes emits 'error' for persistence failures; unhandled, it would crash the process.
+    (broker as NodeJS.EventEmitter).on('error', (err: Error) => this.logger.error({ err: err.message }, 'broker error'));
+
+    const sockets = new Set<Socket>();
+    const server = createServer((socket) => this.accept(broker, sockets, socket, settings.maxPacketBytes));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ port: this.options.port, host: this.options.host ?? DEFAULT_HOST }, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+      throw err;
+    }
+    server.on('error', (err) => this.logger.error({ err: err.message }, 'MQTT listener error'));
+    const port = (server.address() as AddressInfo).port;
+    this.running = { broker, server, sockets, port };
+    this.logger.info({ port, host: this.options.host ?? DEFAULT_HOST, maxPacketBytes: settings.maxPacketBytes }, 'gateway listening');
+    return { port };
+  }
+
+  /**
+   * Closes every connection, the listener and the broker. Idempotent. Devices
+   * are not reported offline: the gateway went away, not they.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.close();
+    return this.stopping;
+  }
+
+  /** Adds a handler for every valid uplink; a throwing or rejecting handler is logged and counted. */
+  onUplink(handler: (msg: UplinkMessage) => void | Promise<void>): void {
+    this.uplinkListeners.add(handler);
+  }
+
+  /** Adds a handler for every change of a device's presence. */
+  onPresence(handler: (p: PresenceChange) => void): void {
+    this.presenceListeners.add(handler);
+  }
+
+  /** Validates `command` and publishes it to the device's commands topic with QoS 1; resolves once the broker has accepted it. */
+  async publishCommand(deviceId: string, command: DeviceCommand): Promise<void> {
+    const running = this.running;
+    if (running === undefined || this.stopping !== undefined) {
+      throw new GatewayError('GATEWAY_NOT_RUNNING', 'publishCommand needs a started gateway');
+    }
+    if (!DeviceId.safeParse(deviceId).success) throw new GatewayError('INVALID_DEVICE_ID', 'not a valid device id');
+    const parsed = DeviceCommand.safeParse(command);
+    if (!parsed.success) throw new GatewayError('INVALID_COMMAND', formatZodError(parsed.error));
+    const payload = Buffer.from(JSON.stringify(parsed.data), 'utf8');
+    const packet: PublishPacket = { cmd: 'publish', topic: topics.commands(deviceId), payload, qos: 1, retain: false, dup: false };
+    await new Promise<void>((resolve, reject) => {
+      running.broker.publish(packet, (err) => {
+        if (err) reject(new GatewayError('PUBLISH_FAILED', `broker refused the command: ${err.message}`));
+        else resolve();
+      });
+    });
+    this.counters.commandsOut += 1;
+    this.logger.debug({ deviceId, type: parsed.data.type, bytes: payload.length }, 'command published');
+  }
+
+  /** True when the device is online (see README: status messages, uplinks and disconnects). */
+  isOnline(deviceId: string): boolean {
+    return this.presence.isOnline(deviceId);
+  }
+
+  /** A copy of the counters. */
+  stats(): GatewayStats {
+    return { ...this.counters, invalidPayloads: { ...this.counters.invalidPayloads } };
+  }
+
+  // ---- lifecycle -----------------------------------------------------------
+
+  private checkOptions(): { maxPacketBytes: number; invalidPerMinuteLimit: number; uplinkRate: { messages: number; perMs: number } } {
+    const o = this.options;
+    const problems: string[] = [];
+    const maxPacketBytes = o.maxPacketBytes ?? MAX_PAYLOAD_BYTES + 1024;
+    const invalidPerMinuteLimit = o.invalidPerMinuteLimit ?? DEFAULT_INVALID_PER_MINUTE;
+    const uplinkRate = o.uplinkRateLimit ?? DEFAULT_UPLINK_RATE;
+    if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65_535) problems.push(`port: ${o.port} is not a TCP port (0 picks a free one)`);
+    if (!Number.isInteger(maxPacketBytes) || maxPacketBytes < MIN_PACKET_BYTES || maxPacketBytes > 268_435_455) {
+      problems.push(`maxPacketBytes: ${maxPacketBytes} must be an integer from ${MIN_PACKET_BYTES} to 268435455 (MQTT 3.1.1 §2.2.3)`);
+    }
+    if (!Number.isInteger(invalidPerMinuteLimit) || invalidPerMinuteLimit < 0) problems.push(`invalidPerMinuteLimit: ${invalidPerMinuteLimit} must be an integer >= 0`);
+    if (!Number.isInteger(uplinkRate.messages) || uplinkRate.messages < 1) problems.push(`uplinkRateLimit.messages: ${uplinkRate.messages} must be an integer >= 1`);
+    if (!(uplinkRate.perMs > 0)) problems.push(`uplinkRateLimit.perMs: ${uplinkRate.perMs} must be > 0`);
+    const accounts = o.serviceAccounts ?? [];
+    if (accounts.length > 0 && (o.hashKey === undefined || o.hashKey.length < MIN_HASH_KEY_BYTES)) {
+      problems.push(`hashKey: service accounts need a key of at least ${MIN_HASH_KEY_BYTES} bytes`);
+    }
+    const seen = new Set<string>();
+    accounts.forEach((account, i) => {
+      if (account.username.length === 0) problems.push(`serviceAccounts[${i}].username: empty`);
+      if (DeviceId.safeParse(account.username).success) {
+        problems.push(`serviceAccounts[${i}].username: "${account.username}" could be a device id; use a character devices cannot have, e.g. "svc:${account.username}"`);
+      }
+      if (seen.has(account.username)) problems.push(`serviceAccounts[${i}].username: "${account.username}" appears twice`);
+      seen.add(account.username);
+      if (!/^[0-9a-fA-F]{64}$/.test(account.secretHash)) problems.push(`serviceAccounts[${i}].secretHash: not a hex HMAC-SHA256`);
+    });
+    if (problems.length > 0) {
+      throw new GatewayError('GATEWAY_CONFIG', `invalid gateway options:\n- ${problems.join('\n- ')}`);
+    }
+    return { maxPacketBytes, invalidPerMinuteLimit, uplinkRate };
+  }
+
+  private accept(broker: Aedes, sockets: Set<Socket>, socket: Socket, maxPacketBytes: number): void {
+    if (this.stopping !== undefined) {
+      socket.destroy();
+      return;
+    }
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    socket.on('error', () => {}); // reported through aedes' clientError; keep Node from throwing
+    const remoteAddress = socket.remoteAddress;
+    const conn = limitFrameSize(socket, maxPacketBytes, (violation) => this.frameViolation(conn, remoteAddress, violation));
+    broker.handle(conn);
+  }
+
+  private frameViolation(conn: object, remoteAddress: string | undefined, violation: FrameViolation): void {
+    // aedes hangs its Client on the stream it handles (conn.client).
+    const client = (conn as { client?: Client }).client;
+    const who = client === undefined ? {} : this.who(client);
+    if (violation.reason === 'oversized') {
+      this.counters.oversized += 1;
+      this.logger.warn({ ...who, remoteAddress, remainingLengthAtLeast: violation.remainingLengthAtLeast, maxPacketBytes: violation.maxPacketBytes }, 'oversized packet: connection closed');
+    } else {
+      this.counters.malformedFrames += 1;
+      this.logger.warn({ ...who, remoteAddress, reason: violation.message }, 'malformed packet header: connection closed');
+    }
+  }
+
+  private async close(): Promise<void> {
+    // A stop() during start() waits for the start to finish, then undoes it.
+    await this.starting?.catch(() => {});
+    const running = this.running;
+    if (running === undefined) return;
+    const { broker, server, sockets } = running;
+    const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+    await new Promise<void>((resolve) => broker.close(() => resolve()));
+    // Connections that never finished CONNECT are not aedes clients yet.
+    for (const socket of sockets) socket.destroy();
+    await serverClosed;
+    this.running = undefined;
+    this.uplinkListeners.clear();
+    this.presenceListeners.clear();
+    this.presence.clear();
+    this.guard?.clear();
+    this.liveClients.clear();
+    this.retainedState.clear();
+    this.logger.info({ stats: this.stats() }, 'gateway stopped');
+  }
+
+  // ---- aedes hooks ---------------------------------------------------------
+
+  private authenticate(
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+    done: (error: AuthenticateError | null, success: boolean | null) => void,
+  ): void {
+    this.checkCredentials(client, username, password).then(
+      (refusal) => {
+        if (refusal === undefined) return done(null, true);
+        this.counters.authFailures += 1;
+        this.logger.warn({ ...describeUsername(username, this.serviceAccounts), reason: refusal.reason, returnCode: refusal.returnCode }, 'connection refused');
+        done(Object.assign(new Error(refusal.reason), { returnCode: refusal.returnCode }) as AuthenticateError, null);
+      },
+      (err: unknown) => {
+        // checkCredentials catches the authenticator's errors; this is a bug.
+        this.logger.error({ err: String(err) }, 'authentication crashed');
+        done(Object.assign(new Error('server unavailable'), { returnCode: 3 }) as AuthenticateError, null);
+      },
+    );
+  }
+
+  /** undefined = admitted; otherwise the CONNACK return code (MQTT 3.1.1 §3.2.2.3) and why. */
+  private async checkCredentials(
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+  ): Promise<{ returnCode: 2 | 3 | 4 | 5; reason: string } | undefined> {
+    // Both are optional in MQTT 3.1.1 (§3.1.2.8, §3.1.2.9); we require both.
+    if (username === undefined || password === undefined) return { returnCode: 4, reason: 'missing username or password' };
+    const secret = password.toString('utf8');
+    const serviceHash = this.serviceAccounts.get(username);
+    if (serviceHash !== undefined) {
+      if (!verifyDeviceSecret(this.options.hashKey as Buffer, secret, serviceHash)) return { returnCode: 4, reason: 'wrong service account secret' };
+      if (client.id !== username) return { returnCode: 2, reason: 'client id must equal the service account username' };
+      this.principals.set(client, { kind: 'service', username });
+      return undefined;
+    }
+    if (!DeviceId.safeParse(username).success) return { returnCode: 4, reason: 'username is not a device id' };
+    let ok: boolean;
+    try {
+      ok = await this.options.authenticator.verify(username, secret);
+    } catch (err) {
+      this.logger.error({ deviceId: username, err: err instanceof Error ? err.message : String(err) }, 'device authenticator failed');
+      // 3 = server unavailable: the device should retry, its credentials may be fine.
+      return { returnCode: 3, reason: 'authenticator failed' };
+    }
+    if (!ok) return { returnCode: 4, reason: 'unknown device or wrong secret' };
+    // One session per device: a reconnect takes over its own stale session
+    // [MQTT-3.1.4-2], and no device can kick another off by borrowing its client
+    // id. An installer's tool may connect beside the device as `{deviceId}:{suffix}`.
+    const primary = client.id === username;
+    if (!primary && !(client.id.startsWith(username) && MAINTENANCE_CLIENT_ID.test(client.id.slice(username.length)))) {
+      return { returnCode: 2, reason: 'client id must be the device id, or {deviceId}:{suffix} for a maintenance connection' };
+    }
+    this.principals.set(client, { kind: 'device', deviceId: username, primary });
+    return undefined;
+  }
+
+  private authorizePublish(client: Client | null, packet: PublishPacket, done: (error?: Error | null) => void): void {
+    if (client === null) {
+      // Only a last will restored from shared persistence after another broker
+      // died has no client; this gateway uses in-memory persistence.
+      return done(new Error('publish without a client'));
+    }
+    const principal = this.principals.get(client);
+    if (principal === undefined) return done(new Error('not authenticated'));
+    const decision = authorizePublishTopic(principal, packet.topic);
+    if (!decision.allowed) {
+      this.counters.aclDenied += 1;
+      this.logger.warn({ ...this.who(client), topic: packet.topic.slice(0, LOG_TOPIC_CHARS) }, 'publish refused by ACL: connection closed');
+      // An error closes the connection (aedes, [MQTT-3.3.5-2]): right for an ACL violation.
+      return done(new Error('publish not authorized'));
+    }
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload, 'utf8') : packet.payload;
+
+    if (decision.kind === 'command') {
+      const result = parseCommand(payload);
+      if (!result.ok) {
+        this.counters.invalidPayloads[result.error.code] += 1;
+        this.logger.warn({ ...this.who(client), deviceId: decision.deviceId, code: result.error.code, bytes: payload.length }, 'invalid command dropped');
+        deadLetter(packet);
+        return done(null);
+      }
+      packet.retain = false; // commands are never retained
+      this.counters.commandsOut += 1;
+      return done(null);
+    }
+
+    const { deviceId, channel } = decision;
+    // aedes authorizes the last will from client.close(), after `closed` is set.
+    const isWill = client.closed;
+    // broker.close() closes every client, which would publish every will: a
+    // gateway shutting down is not its devices going offline.
+    if (isWill && this.stopping !== undefined) return done(new Error('gateway stopping'));
+    const guard = this.guard as UplinkGuard;
+    const nowMs = this.clock.nowMs();
+    const verdict = isWill ? guard.validateOnly(channel, payload) : guard.check(deviceId, channel, payload, nowMs);
+    switch (verdict.action) {
+      case 'disconnect':
+        this.counters.floodDisconnects += 1;
+        if (verdict.reason === 'invalidFlood') this.counters.invalidPayloads[verdict.error.code] += 1;
+        this.logger.warn({ deviceId, channel, reason: verdict.reason, bytes: payload.length }, 'device flooding: disconnected');
+        return done(new Error(`flood: ${verdict.reason}`));
+      case 'drop': {
+        this.counters.invalidPayloads[verdict.error.code] += 1;
+        this.logger.warn({ deviceId, channel, code: verdict.error.code, bytes: payload.length, ...describeDrop(verdict.error), will: isWill }, 'invalid uplink dropped');
+        // An error here would close the connection; a dead-letter topic that
+        // nobody may subscribe to drops the message and keeps the device.
+        if (isWill) return done(new Error('invalid last will'));
+        deadLetter(packet);
+        return done(null);
+      }
+      case 'accept': {
+        const value = verdict.value;
+        // Only presence is retained in contract v1; a retained event would be
+        // replayed to every new subscriber as if it had just happened.
+        if (channel !== 'status') packet.retain = false;
+        else if (packet.retain && value.channel === 'status') {
+          this.retainedState.set(deviceId, value.payload.state);
+          if (isWill && value.payload.state === 'offline') this.willsOffline.add(client);
+        }
+        this.admitted.set(packet, { client, message: { deviceId, channel, payload: value.payload, value, receivedAtMs: nowMs } });
+        return done(null);
+      }
+    }
+  }
+
+  private authorizeSubscribe(client: Client, sub: Subscription, done: (error: Error | null, subscription?: Subscription | null) => void): void {
+    const principal = this.principals.get(client);
+    if (principal !== undefined && authorizeSubscribeFilter(principal, sub.topic)) return done(null, sub);
+    this.counters.aclDenied += 1;
+    this.logger.warn({ ...this.who(client), filter: sub.topic.slice(0, LOG_TOPIC_CHARS) }, 'subscription refused by ACL');
+    // null (not an error) makes aedes answer return code 0x80 = failure in the
+    // SUBACK (MQTT 3.1.1 §3.9.3) and keep the connection; an error would close it.
+    done(null, null);
+  }
+
+  // ---- broker events -------------------------------------------------------
+
+  private clientRegistered(client: Client): void {
+    this.counters.connections += 1;
+    this.counters.connected += 1;
+    const principal = this.principals.get(client);
+    if (principal?.kind === 'device' && principal.primary) this.liveClients.set(principal.deviceId, client);
+    this.logger.debug(this.who(client), 'client connected');
+  }
+
+  private clientDisconnected(client: Client): void {
+    this.counters.connected -= 1;
+    this.logger.debug(this.who(client), 'client disconnected');
+    const principal = this.principals.get(client);
+    if (principal?.kind !== 'device' || this.liveClients.get(principal.deviceId) !== client) return;
+    const { deviceId } = principal;
+    this.liveClients.delete(deviceId);
+    if (this.stopping !== undefined) return;
+    const nowMs = this.clock.nowMs();
+    this.presence.connectionClosed(deviceId, nowMs);
+    // A clean DISCONNECT discards the will [MQTT-3.1.2-10], and some devices set
+    // none: correct the retained `online` so subscribers do not see a ghost.
+    if (this.retainedState.get(deviceId) === 'online' && !this.willsOffline.has(client)) this.publishOfflineFor(deviceId, nowMs);
+  }
+
+  private publishOfflineFor(deviceId: string, nowMs: number): void {
+    const broker = this.running?.broker;
+    if (broker === undefined) return;
+    this.retainedState.set(deviceId, 'offline');
+    const payload = Buffer.from(JSON.stringify({ state: 'offline', ts: nowMs }), 'utf8');
+    broker.publish({ cmd: 'publish', topic: topics.status(deviceId), payload, qos: 1, retain: true, dup: false }, (err) => {
+      if (err) this.logger.error({ deviceId, err: err.message }, 'could not publish retained offline');
+    });
+  }
+
+  /** Runs once per publish that the broker accepted; only admitted device uplinks go on to onUplink. */
+  private published(packet: AedesPublishPacket, client: Client | null): void {
+    // client === null: the broker's own publishes ($SYS heartbeats, commands, corrected status).
+    if (client === null) return;
+    const admitted = this.admitted.get(packet);
+    if (admitted === undefined || admitted.client !== client) return;
+    this.admitted.delete(packet);
+    const { message } = admitted;
+    this.counters.messagesIn += 1;
+    // A message from a connection the device has since replaced (e.g. the old
+    // connection's will after a takeover) must not overrule the live one.
+    const live = this.liveClients.get(message.deviceId);
+    const principal = this.principals.get(client);
+    const primary = principal?.kind === 'device' && principal.primary;
+    if (live === client || (live === undefined && primary)) {
+      if (message.value.channel === 'status') this.presence.statusReceived(message.deviceId, message.value.payload, message.receivedAtMs);
+      else if (!client.closed) this.presence.seen(message.deviceId, message.receivedAtMs);
+    }
+    this.uplinkListeners.emit(message, { deviceId: message.deviceId, channel: message.channel });
+  }
+
+  private who(client: Client): { deviceId?: string; username?: string } {
+    const principal = this.principals.get(client);
+    if (principal === undefined) return {};
+    return principal.kind === 'device' ? { deviceId: principal.deviceId } : { username: principal.username };
+  }
+}
+
+/** Who a refused CONNECT claimed to be, for the log: only a well-formed device id or a known service account. */
+function describeUsername(username: string | undefined, serviceAccounts: ReadonlyMap<string, string>): { deviceId?: string; username?: string } {
+  if (username === undefined) return {};
+  if (serviceAccounts.has(username)) return { username };
+  return DeviceId.safeParse(username).success ? { deviceId: username } : {};
+}
+
+/** What of a validation error may be logged: zod paths and expectations, never the payload (JSON.parse messages quote it). */
+function describeDrop(error: PayloadError): { reason?: string } {
+  return error.code === 'PAYLOAD_INVALID' ? { reason: error.message.slice(0, 300) } : {};
+}
+
+/** Parses a command published by a service account, with the same codes as parseUplink. */
+function parseCommand(payload: Buffer): { ok: true } | { ok: false; error: PayloadError } {
+  if (payload.length > MAX_PAYLOAD_BYTES) return { ok: false, error: { code: 'PAYLOAD_TOO_LARGE', message: `payload is ${payload.length} bytes` } };
+  let json: unknown;
+  try {
+    json = JSON.parse(payload.toString('utf8'));
+  } catch {
+    return { ok: false, error: { code: 'PAYLOAD_NOT_JSON', message: 'payload is not JSON' } };
+  }
+  const result = DeviceCommand.safeParse(json);
+  return result.success ? { ok: true } : { ok: false, error: { code: 'PAYLOAD_INVALID', message: formatZodError(result.error) } };
+}
