@@ -1,0 +1,166 @@
+/**
+ * The REST API of the server (same origin), with every answer checked against the
+ * protocol's zod schemas and every failure turned into an `ApiRequestError`
+ * carrying the server's stable code and its sentence, for the officer to read.
+ */
+import {
+  AlarmStepBody,
+  AlarmView,
+  ApiError,
+  CancelAlarmBody,
+  HealthResponse,
+  ResolveAlarmBody,
+  TakeAlarmBody,
+} from '@kanjia/protocol';
+import { estimateServerOffsetMs } from './time';
+import type { ListScope } from './queue';
+
+/** An old village line can stall; a button must not spin forever. */
+export const REQUEST_TIMEOUT_MS = 15_000;
+
+/** A request that did not produce the expected answer. */
+export class ApiRequestError extends Error {
+  constructor(
+    /** The server's ApiError code, or NETWORK / TIMEOUT / BAD_RESPONSE / HTTP_<status> from here. */
+    readonly code: string,
+    message: string,
+    /** HTTP status, 0 when there was no answer. */
+    readonly status: number,
+  ) {
+    super(message);
+    this.name = 'ApiRequestError';
+  }
+}
+
+export interface AlarmList {
+  alarms: AlarmView[];
+  /** Entries that failed validation: shown as a count, never silently dropped. */
+  invalid: number;
+}
+
+export type AlarmStep = 'take' | 'on-the-way' | 'on-site' | 'resolve' | 'cancel';
+
+export interface ApiOptions {
+  fetch?: typeof fetch;
+  /** Called with the server-minus-browser clock offset after each answer. */
+  onServerOffset?: (offsetMs: number) => void;
+  timeoutMs?: number;
+}
+
+/**
+ * What this file needs of a zod schema. Typed structurally so the dashboard
+ * reaches zod only through @kanjia/protocol's schemas.
+ */
+interface Schema<T> {
+  safeParse(data: unknown): { success: true; data: T } | { success: false; error: { issues: readonly Issue[] } };
+}
+interface Issue {
+  readonly path: readonly PropertyKey[];
+  readonly message: string;
+}
+
+function describeIssues(issues: readonly Issue[]): string {
+  return issues
+    .slice(0, 5)
+    .map((i) => (i.path.length > 0 ? `${i.path.map(String).join('.')}: ${i.message}` : i.message))
+    .join('; ');
+}
+
+const AlarmListEnvelope: Schema<{ alarms: unknown[] }> = {
+  safeParse(data) {
+    const alarms = typeof data === 'object' && data !== null ? (data as { alarms?: unknown }).alarms : undefined;
+    return Array.isArray(alarms)
+      ? { success: true, data: { alarms } }
+      : { success: false, error: { issues: [{ path: ['alarms'], message: 'expected an array' }] } };
+  },
+};
+
+export interface Api {
+  listAlarms(scope: ListScope): Promise<AlarmList>;
+  getAlarm(id: string): Promise<AlarmView>;
+  take(id: string, body: TakeAlarmBody): Promise<AlarmView>;
+  onTheWay(id: string, body: AlarmStepBody): Promise<AlarmView>;
+  onSite(id: string, body: AlarmStepBody): Promise<AlarmView>;
+  resolve(id: string, body: ResolveAlarmBody): Promise<AlarmView>;
+  cancel(id: string, body: CancelAlarmBody): Promise<AlarmView>;
+  health(): Promise<HealthResponse>;
+}
+
+/** The API client; `options.fetch` lets tests answer without a server. */
+export function createApi(options: ApiOptions = {}): Api {
+  const doFetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  const timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
+
+  async function request<T>(schema: Schema<T>, path: string, body?: unknown): Promise<T> {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), timeoutMs);
+    const sentAt = Date.now();
+    let res: Response;
+    try {
+      res = await doFetch(path, {
+        method: body === undefined ? 'GET' : 'POST',
+        headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: controller.signal,
+        cache: 'no-store',
+      });
+    } catch (err) {
+      if (controller.signal.aborted) throw new ApiRequestError('TIMEOUT', `no answer within ${timeoutMs / 1000} s`, 0);
+      throw new ApiRequestError('NETWORK', err instanceof Error ? err.message : String(err), 0);
+    } finally {
+      clearTimeout(timer);
+    }
+    options.onServerOffset?.(estimateServerOffsetMs(res.headers.get('date'), sentAt, Date.now()));
+
+    let json: unknown;
+    try {
+      json = await res.json();
+    } catch {
+      json = undefined;
+    }
+    if (!res.ok) {
+      const apiError = ApiError.safeParse(json);
+      if (apiError.success) throw new ApiRequestError(apiError.data.code, apiError.data.message, res.status);
+      throw new ApiRequestError(`HTTP_${res.status}`, `${res.status} ${res.statusText}`.trim(), res.status);
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      throw new ApiRequestError('BAD_RESPONSE', `${path}: ${describeIssues(parsed.error.issues)}`, res.status);
+    }
+    return parsed.data;
+  }
+
+  function step<B>(bodySchema: Schema<B>, step: AlarmStep) {
+    return (id: string, body: B): Promise<AlarmView> => {
+      // Checked here too, so a bad body never leaves the page (and says why in the officer's terms upstream).
+      const checked = bodySchema.safeParse(body);
+      if (!checked.success) return Promise.reject(new ApiRequestError('BAD_REQUEST', describeIssues(checked.error.issues), 0));
+      return request(AlarmView, `/api/alarms/${encodeURIComponent(id)}/${step}`, checked.data);
+    };
+  }
+
+  return {
+    async listAlarms(scope) {
+      const envelope = await request(AlarmListEnvelope, `/api/alarms?status=${scope}`);
+      const alarms: AlarmView[] = [];
+      let invalid = 0;
+      // One malformed case must not hide all the others.
+      for (const item of envelope.alarms) {
+        const parsed = AlarmView.safeParse(item);
+        if (parsed.success) alarms.push(parsed.data);
+        else {
+          invalid += 1;
+          console.error('[kanjia] alarm failed validation', describeIssues(parsed.error.issues));
+        }
+      }
+      return { alarms, invalid };
+    },
+    getAlarm: (id) => request(AlarmView, `/api/alarms/${encodeURIComponent(id)}`),
+    take: step(TakeAlarmBody, 'take'),
+    onTheWay: step(AlarmStepBody, 'on-the-way'),
+    onSite: step(AlarmStepBody, 'on-site'),
+    resolve: step(ResolveAlarmBody, 'resolve'),
+    cancel: step(CancelAlarmBody, 'cancel'),
+    health: () => request(HealthResponse, '/api/health'),
+  };
+}

@@ -1,0 +1,376 @@
+/**
+ * Every string the duty desk shows, in Simplified Chinese (the default: the
+ * village duty officer) and English. `en` is typed against `zh`, so a key missing
+ * from either language fails the build; test/i18n.test.ts checks that the
+ * placeholders agree too.
+ */
+import { ref, watch } from 'vue';
+
+export const LANGS = ['zh', 'en'] as const;
+export type Lang = (typeof LANGS)[number];
+
+const zh = {
+  'app.title': '智慧看家',
+  'app.desk': '值班台',
+  'punct.colon': '：',
+
+  'header.officer': '值班员',
+  'header.changeOfficer': '更换',
+  'header.noOfficer': '未填写',
+
+  // The switch names the language it switches *to*, in that language.
+  'lang.switch': 'English',
+
+  'conn.connected': '已连接',
+  'conn.connecting': '正在连接…',
+  'conn.disconnected': '连接已断开',
+  'conn.banner': '与服务器的连接已断开，正在重连… 屏幕上的信息可能不是最新的，请电话确认紧急情况。',
+  'conn.connectingBanner': '正在连接服务器…',
+
+  'load.loading': '正在加载警报…',
+  'load.failed': '无法加载警报列表：{message}。正在自动重试…',
+  'load.invalid': '有 {n} 条警报数据格式有误，无法显示。请联系技术人员。',
+  'load.retry': '立即重试',
+
+  'queue.open': '待接警',
+  'queue.active': '处置中',
+  'queue.closed': '最近已关闭',
+  'queue.showClosed': '显示最近已关闭的警报',
+  'queue.closedEmpty': '没有最近已关闭的警报',
+  'queue.closedLoading': '正在加载已关闭的警报…',
+  'queue.empty': '当前没有待处理的警报',
+  'queue.emptyHint': '系统正在值守，新警报会自动出现并响铃提醒。',
+  'queue.emptyStale': '注意：与服务器的连接已断开，此信息可能不是最新的。',
+
+  'kind.sos': '紧急呼叫',
+  'kind.fall': '跌倒',
+  'kind.inactivity': '长时间无活动',
+  'kind.missedCheckIn': '未平安打卡',
+  'kind.deviceOffline': '设备离线',
+  'kind.lowBattery': '电量低',
+  'kind.co': '一氧化碳',
+  'kind.smoke': '烟雾',
+  'kind.gas': '燃气泄漏',
+  'kind.waterLeak': '漏水',
+  'kind.cold': '室温过低',
+  'kind.heat': '室温过高',
+
+  'severity.critical': '危急',
+  'severity.urgent': '紧急',
+  'severity.maintenance': '维护',
+
+  'status.open': '待接警',
+  'status.taken': '已接警',
+  'status.onTheWay': '已出发',
+  'status.onSite': '已到场',
+  'status.resolved': '已处置',
+  'status.cancelled': '已取消',
+
+  'role.helper': '帮扶责任人',
+  'role.doctor': '村医',
+  'role.duty': '值班人员',
+  'role.family': '家属',
+
+  'notif.heading': '已发通知',
+  'notif.none': '尚未发送通知',
+  'notif.status.pending': '待发送',
+  'notif.status.sending': '发送中',
+  'notif.status.sent': '已发送',
+  'notif.status.failed': '发送失败',
+  'notif.retrying': '第 {n} 次发送失败，稍后重试：{error}',
+  'notif.levelFirst': '首次',
+  'notif.level': '升级{n}',
+  'notif.summary': '已发通知 {n} 条',
+  'notif.summaryFailed': '{n} 条发送失败',
+  'notif.sentAt': '{time} 发出',
+
+  'channel.sms': '短信',
+  'channel.voice': '语音电话',
+  'channel.wecom': '企业微信',
+  'channel.dingtalk': '钉钉',
+  'channel.console': '控制台',
+
+  'card.female': '女',
+  'card.male': '男',
+  'card.age': '{n}岁',
+  'card.address': '地址',
+  'card.keyNote': '钥匙/进门说明',
+  'card.openedAt': '发生时间',
+  'card.takenBy': '接警人：{name}（{time}）',
+  'card.notTaken': '尚无人接警',
+  'card.escalationLevel': '已升级通知 {n} 次',
+  'card.nextEscalation': '{in}将通知下一位联系人',
+  'card.escalatingNow': '正在通知下一位联系人…',
+  'card.resolution': '处置说明',
+  'card.closedAt': '关闭时间',
+  'card.deviceOffline': '设备当前离线',
+  'card.history': '处置记录',
+  'card.by': '（{name}）',
+
+  'history.opened': '警报产生',
+  'history.duplicate': '重复触发',
+  'history.escalated': '升级通知',
+  'history.taken': '接警',
+  'history.onTheWay': '出发',
+  'history.onSite': '到场',
+  'history.resolved': '处置完成',
+  'history.cancelled': '取消',
+  'history.note': '备注',
+
+  'action.take': '接警',
+  'action.onTheWay': '已出发',
+  'action.onSite': '已到场',
+  'action.resolve': '处置完成',
+  'action.cancel': '取消警报',
+  'action.running': '正在提交…',
+
+  'dialog.resolveTitle': '处置完成',
+  'dialog.resolveLabel': '处置情况（必填）',
+  'dialog.resolvePlaceholder': '例如：已到场，老人摔倒无大碍，已通知家属。',
+  'dialog.cancelTitle': '取消警报',
+  'dialog.cancelLabel': '取消原因（必填）',
+  'dialog.cancelPlaceholder': '例如：老人误按，电话确认平安。',
+  'dialog.confirm': '确认',
+  'dialog.back': '返回',
+  'dialog.noteRequired': '请先填写说明，再点确认。',
+
+  'officer.title': '请输入您的姓名',
+  'officer.hint': '接警和处置时会记录您的姓名。',
+  'officer.label': '值班员姓名',
+  'officer.save': '开始值班',
+  'officer.required': '请填写姓名。',
+  'officer.tooLong': '姓名最多 64 个字。',
+
+  'error.title': '操作失败',
+  'error.dismiss': '知道了',
+  'error.code.ALARM_ALREADY_TAKEN': '此警报已被他人接警。',
+  'error.code.ALARM_NOT_FOUND': '找不到此警报。',
+  'error.code.BAD_REQUEST': '提交的内容有误。',
+  'error.code.NETWORK': '无法连接服务器。',
+  'error.code.TIMEOUT': '服务器没有响应。',
+  'error.code.BAD_RESPONSE': '服务器返回的数据格式有误。',
+
+  'sound.locked': '提示音尚未开启 — 点击此处开启，新警报才会响铃。',
+
+  'time.justNow': '刚刚',
+  'time.secondsAgo': '{n}秒前',
+  'time.minutesAgo': '{n}分钟前',
+  'time.hoursAgo': '{h}小时{m}分钟前',
+  'time.daysAgo': '{d}天{h}小时前',
+  'time.inSeconds': '{n}秒后',
+  'time.inMinutes': '{n}分钟后',
+  'time.inHours': '{h}小时{m}分钟后',
+} as const;
+
+export type MessageKey = keyof typeof zh;
+
+const en: Record<MessageKey, string> = {
+  'app.title': 'Kanjia',
+  'app.desk': 'Duty desk',
+  'punct.colon': ': ',
+
+  'header.officer': 'Officer',
+  'header.changeOfficer': 'Change',
+  'header.noOfficer': 'not set',
+
+  'lang.switch': '中文',
+
+  'conn.connected': 'Connected',
+  'conn.connecting': 'Connecting…',
+  'conn.disconnected': 'Disconnected',
+  'conn.banner': 'Connection to the server lost, reconnecting… The screen may be out of date; confirm emergencies by phone.',
+  'conn.connectingBanner': 'Connecting to the server…',
+
+  'load.loading': 'Loading alarms…',
+  'load.failed': 'Could not load the alarm list: {message}. Retrying automatically…',
+  'load.invalid': '{n} alarm(s) have malformed data and cannot be shown. Call technical support.',
+  'load.retry': 'Retry now',
+
+  'queue.open': 'Waiting to be taken',
+  'queue.active': 'In progress',
+  'queue.closed': 'Recently closed',
+  'queue.showClosed': 'Show recently closed alarms',
+  'queue.closedEmpty': 'No recently closed alarms',
+  'queue.closedLoading': 'Loading closed alarms…',
+  'queue.empty': 'No alarms to handle right now',
+  'queue.emptyHint': 'The system is on watch; new alarms appear here automatically with a sound.',
+  'queue.emptyStale': 'Warning: the connection to the server is lost; this may be out of date.',
+
+  'kind.sos': 'SOS call',
+  'kind.fall': 'Fall',
+  'kind.inactivity': 'No activity for a long time',
+  'kind.missedCheckIn': 'Missed daily check-in',
+  'kind.deviceOffline': 'Device offline',
+  'kind.lowBattery': 'Low battery',
+  'kind.co': 'Carbon monoxide',
+  'kind.smoke': 'Smoke',
+  'kind.gas': 'Gas leak',
+  'kind.waterLeak': 'Water leak',
+  'kind.cold': 'Room too cold',
+  'kind.heat': 'Room too hot',
+
+  'severity.critical': 'Critical',
+  'severity.urgent': 'Urgent',
+  'severity.maintenance': 'Maintenance',
+
+  'status.open': 'Waiting',
+  'status.taken': 'Taken',
+  'status.onTheWay': 'On the way',
+  'status.onSite': 'On site',
+  'status.resolved': 'Resolved',
+  'status.cancelled': 'Cancelled',
+
+  'role.helper': 'Helper',
+  'role.doctor': 'Village doctor',
+  'role.duty': 'Duty officer',
+  'role.family': 'Family',
+
+  'notif.heading': 'Notifications',
+  'notif.none': 'No notifications sent yet',
+  'notif.status.pending': 'Pending',
+  'notif.status.sending': 'Sending',
+  'notif.status.sent': 'Sent',
+  'notif.status.failed': 'Failed',
+  'notif.retrying': 'Attempt {n} failed, will retry: {error}',
+  'notif.levelFirst': 'First',
+  'notif.level': 'Escal. {n}',
+  'notif.summary': '{n} notification(s)',
+  'notif.summaryFailed': '{n} failed',
+  'notif.sentAt': 'sent {time}',
+
+  'channel.sms': 'SMS',
+  'channel.voice': 'Voice call',
+  'channel.wecom': 'WeCom',
+  'channel.dingtalk': 'DingTalk',
+  'channel.console': 'Console',
+
+  'card.female': 'female',
+  'card.male': 'male',
+  'card.age': '{n} yrs',
+  'card.address': 'Address',
+  'card.keyNote': 'Keys / how to get in',
+  'card.openedAt': 'Opened',
+  'card.takenBy': 'Taken by {name} ({time})',
+  'card.notTaken': 'Nobody has taken it yet',
+  'card.escalationLevel': 'Escalated {n} time(s)',
+  'card.nextEscalation': 'Next contact will be texted {in}',
+  'card.escalatingNow': 'Texting the next contact now…',
+  'card.resolution': 'Resolution note',
+  'card.closedAt': 'Closed',
+  'card.deviceOffline': 'Device is offline now',
+  'card.history': 'Case history',
+  'card.by': ' ({name})',
+
+  'history.opened': 'Opened',
+  'history.duplicate': 'Triggered again',
+  'history.escalated': 'Escalated',
+  'history.taken': 'Taken',
+  'history.onTheWay': 'On the way',
+  'history.onSite': 'On site',
+  'history.resolved': 'Resolved',
+  'history.cancelled': 'Cancelled',
+  'history.note': 'Note',
+
+  'action.take': 'Take',
+  'action.onTheWay': 'On the way',
+  'action.onSite': 'On site',
+  'action.resolve': 'Resolve',
+  'action.cancel': 'Cancel alarm',
+  'action.running': 'Sending…',
+
+  'dialog.resolveTitle': 'Resolve',
+  'dialog.resolveLabel': 'What happened (required)',
+  'dialog.resolvePlaceholder': 'e.g. On site; she fell but is unhurt; family informed.',
+  'dialog.cancelTitle': 'Cancel the alarm',
+  'dialog.cancelLabel': 'Reason (required)',
+  'dialog.cancelPlaceholder': 'e.g. Pressed by mistake; confirmed safe by phone.',
+  'dialog.confirm': 'Confirm',
+  'dialog.back': 'Back',
+  'dialog.noteRequired': 'Please write a note first, then confirm.',
+
+  'officer.title': 'Please enter your name',
+  'officer.hint': 'Your name is recorded with every action you take.',
+  'officer.label': 'Duty officer name',
+  'officer.save': 'Start duty',
+  'officer.required': 'Please enter your name.',
+  'officer.tooLong': 'At most 64 characters.',
+
+  'error.title': 'Action failed',
+  'error.dismiss': 'OK',
+  'error.code.ALARM_ALREADY_TAKEN': 'Someone else has already taken this alarm.',
+  'error.code.ALARM_NOT_FOUND': 'This alarm was not found.',
+  'error.code.BAD_REQUEST': 'The request was not accepted.',
+  'error.code.NETWORK': 'Cannot reach the server.',
+  'error.code.TIMEOUT': 'The server did not answer.',
+  'error.code.BAD_RESPONSE': 'The server sent malformed data.',
+
+  'sound.locked': 'Alarm sound is off — click here to turn it on, or new alarms will be silent.',
+
+  'time.justNow': 'just now',
+  'time.secondsAgo': '{n} s ago',
+  'time.minutesAgo': '{n} min ago',
+  'time.hoursAgo': '{h} h {m} min ago',
+  'time.daysAgo': '{d} d {h} h ago',
+  'time.inSeconds': 'in {n} s',
+  'time.inMinutes': 'in {n} min',
+  'time.inHours': 'in {h} h {m} min',
+};
+
+export const MESSAGES: Readonly<Record<Lang, Readonly<Record<MessageKey, string>>>> = { zh, en };
+
+/** BCP 47 tags for Intl and `<html lang>`. */
+export const LOCALES: Readonly<Record<Lang, string>> = { zh: 'zh-CN', en: 'en-GB' };
+
+export type Params = Readonly<Record<string, string | number>>;
+
+/** The message for `key` in `lang` with `{name}` placeholders filled in. */
+export function translate(lang: Lang, key: MessageKey, params?: Params): string {
+  const template = MESSAGES[lang][key];
+  if (!params) return template;
+  return template.replace(/\{(\w+)\}/g, (whole, name: string) => {
+    const value = params[name];
+    return value === undefined ? whole : String(value);
+  });
+}
+
+/** Whether `key` names a message (for keys built from server data, e.g. error codes). */
+export function isMessageKey(key: string): key is MessageKey {
+  return Object.prototype.hasOwnProperty.call(zh, key);
+}
+
+export function isLang(value: unknown): value is Lang {
+  return typeof value === 'string' && (LANGS as readonly string[]).includes(value);
+}
+
+const LANG_STORAGE_KEY = 'kanjia.lang';
+
+function initialLang(): Lang {
+  try {
+    const stored = globalThis.localStorage?.getItem(LANG_STORAGE_KEY);
+    if (isLang(stored)) return stored;
+  } catch {
+    // Storage can be disabled; Chinese is the default.
+  }
+  return 'zh';
+}
+
+/** The language the page shows now; reactive, remembered in localStorage. */
+export const lang = ref<Lang>(initialLang());
+
+watch(lang, (value) => {
+  try {
+    globalThis.localStorage?.setItem(LANG_STORAGE_KEY, value);
+  } catch {
+    // Not remembering the language is harmless.
+  }
+  if (typeof document !== 'undefined') document.documentElement.lang = LOCALES[value];
+});
+
+/** `translate` in the current language; reactive inside templates and computeds. */
+export function t(key: MessageKey, params?: Params): string {
+  return translate(lang.value, key, params);
+}
+
+export function toggleLang(): void {
+  lang.value = lang.value === 'zh' ? 'en' : 'zh';
+}

@@ -1,0 +1,148 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { AlarmView } from '@kanjia/protocol';
+import { ApiRequestError, type Api, type AlarmList } from '../src/api';
+import { createDesk, type Desk } from '../src/desk';
+import type { LiveHandlers } from '../src/live';
+import type { AlarmSound } from '../src/sound';
+import { alarm, T0 } from './fixtures';
+
+interface Harness {
+  desk: Desk;
+  api: { [K in keyof Api]: ReturnType<typeof vi.fn> };
+  play: ReturnType<typeof vi.fn>;
+  live: () => LiveHandlers;
+}
+
+function harness(active: AlarmView[] = []): Harness {
+  let handlers: LiveHandlers | undefined;
+  const api = {
+    listAlarms: vi.fn(async (): Promise<AlarmList> => ({ alarms: active, invalid: 0 })),
+    getAlarm: vi.fn(),
+    take: vi.fn(),
+    onTheWay: vi.fn(),
+    onSite: vi.fn(),
+    resolve: vi.fn(),
+    cancel: vi.fn(),
+    health: vi.fn(),
+  };
+  const play = vi.fn();
+  const desk = createDesk({
+    api: api as unknown as Api,
+    sound: { play } as unknown as AlarmSound,
+    connect: (h) => {
+      handlers = h;
+      return { stop: () => undefined };
+    },
+  });
+  return {
+    desk,
+    api,
+    play,
+    live: () => {
+      if (!handlers) throw new Error('not started');
+      return handlers;
+    },
+  };
+}
+
+let h: Harness | undefined;
+beforeEach(() => {
+  vi.useFakeTimers({ now: T0 });
+});
+afterEach(() => {
+  h?.desk.stop();
+  h = undefined;
+  vi.useRealTimers();
+});
+
+describe('desk', () => {
+  it('loads the active list and rings once for the open cases it finds', async () => {
+    h = harness([alarm({ id: 'a', severity: 'urgent' }), alarm({ id: 'b', status: 'taken' })]);
+    h.desk.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(h.desk.loaded.value).toBe(true);
+    expect(h.desk.openCount.value).toBe(1);
+    expect(h.play).toHaveBeenCalledTimes(1);
+    expect(h.play).toHaveBeenCalledWith('urgent');
+  });
+
+  it('rings for a new open case from the feed, not for a change to a known one', async () => {
+    h = harness([alarm({ id: 'a', status: 'taken' })]);
+    h.desk.start();
+    await vi.advanceTimersByTimeAsync(0);
+    h.live().onAlarm(alarm({ id: 'new', severity: 'critical' }));
+    expect(h.play).toHaveBeenLastCalledWith('critical');
+    const rings = h.play.mock.calls.length;
+    h.live().onAlarm(alarm({ id: 'a', status: 'onSite', updatedAt: T0 + 1000 }));
+    expect(h.play.mock.calls.length).toBe(rings);
+    expect(h.desk.queue.value.inProgress[0]?.status).toBe('onSite');
+  });
+
+  it('rings again every 30 s while a critical case stays open, and stops once it is taken', async () => {
+    h = harness([alarm({ id: 'a' })]);
+    h.desk.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(h.play).toHaveBeenCalledTimes(1);
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(h.play).toHaveBeenCalledTimes(2);
+    h.live().onAlarm(alarm({ id: 'a', status: 'taken', updatedAt: T0 + 31_000 }));
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(h.play).toHaveBeenCalledTimes(2);
+  });
+
+  it('refetches on reconnect and drops a case that was closed meanwhile', async () => {
+    h = harness([alarm({ id: 'a' }), alarm({ id: 'b' })]);
+    h.desk.start();
+    await vi.advanceTimersByTimeAsync(0);
+    h.live().onState('disconnected');
+    expect(h.desk.connection.value).toBe('disconnected');
+    h.api.listAlarms.mockResolvedValue({ alarms: [alarm({ id: 'b' })], invalid: 0 });
+    h.live().onState('connected');
+    h.live().onConnect();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(h.desk.queue.value.open.map((x) => x.id)).toEqual(['b']);
+  });
+
+  it('take: marks the request as running, then shows the answer', async () => {
+    h = harness([alarm({ id: 'a' })]);
+    h.desk.start();
+    await vi.advanceTimersByTimeAsync(0);
+    let answer: (a: AlarmView) => void = () => undefined;
+    h.api.take.mockReturnValue(new Promise<AlarmView>((resolve) => (answer = resolve)));
+    const done = h.desk.act('a', 'take', '张三');
+    expect(h.desk.pending.value['a']).toBe('take');
+    expect(await h.desk.act('a', 'take', '张三')).toBe(false); // a second click does nothing
+    answer(alarm({ id: 'a', status: 'taken', takenBy: '张三', updatedAt: T0 + 1000 }));
+    expect(await done).toBe(true);
+    expect(h.desk.pending.value['a']).toBeUndefined();
+    expect(h.desk.queue.value.inProgress[0]?.takenBy).toBe('张三');
+    expect(h.api.take).toHaveBeenCalledWith('a', { by: '张三' });
+  });
+
+  it('shows a 409 and reloads the case that somebody else took', async () => {
+    h = harness([alarm({ id: 'a' })]);
+    h.desk.start();
+    await vi.advanceTimersByTimeAsync(0);
+    h.api.take.mockRejectedValue(new ApiRequestError('ALARM_ALREADY_TAKEN', 'taken by 李四', 409));
+    h.api.getAlarm.mockResolvedValue(alarm({ id: 'a', status: 'taken', takenBy: '李四', updatedAt: T0 + 1000 }));
+    expect(await h.desk.act('a', 'take', '张三')).toBe(false);
+    expect(h.desk.errors.value['a']).toMatchObject({ action: 'take', code: 'ALARM_ALREADY_TAKEN', message: 'taken by 李四' });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(h.desk.queue.value.inProgress[0]?.takenBy).toBe('李四');
+  });
+
+  it('keeps retrying every 5 s while the list cannot be loaded', async () => {
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    h = harness();
+    h.api.listAlarms.mockRejectedValue(new ApiRequestError('NETWORK', 'Failed to fetch', 0));
+    h.desk.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(h.desk.loadError.value).toMatchObject({ code: 'NETWORK' });
+    expect(h.desk.loaded.value).toBe(false);
+    h.api.listAlarms.mockResolvedValue({ alarms: [], invalid: 0 });
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(h.desk.loadError.value).toBeNull();
+    expect(h.desk.loaded.value).toBe(true);
+    logged.mockRestore();
+  });
+});
