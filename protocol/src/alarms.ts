@@ -133,3 +133,29 @@ export const HealthResponse = z.object({
   version: z.string(),
 });
 export type HealthResponse = z.infer<typeof HealthResponse>;
+
+/** A village as the dashboard header shows it. */
+export const VillageSummary = z.object({ id: z.string(), name: z.string(), timezone: z.string(), lat: z.number(), lng: z.number(), households: z.number().int().nonnegative() });
+export type VillageSummary = z.infer<typeof VillageSummary>;
+
+/** Operating figures for the duty room and monitoring: what was received, rejected, sent and failed since the start. */
+export const SystemStats = z.object({
+  startedAt: EpochMs,
+  gateway: z.object({
+    connected: z.number().int(),
+    connections: z.number().int(),
+    authFailures: z.number().int(),
+    aclDenied: z.number().int(),
+    invalidPayloads: z.record(z.string(), z.number().int()),
+    oversized: z.number().int(),
+    malformedFrames: z.number().int(),
+    floodDisconnects: z.number().int(),
+    messagesIn: z.number().int(),
+    commandsOut: z.number().int(),
+    handlerErrors: z.number().int(),
+  }),
+  notifications: z.object({ pending: z.number().int(), sent: z.number().int(), failed: z.number().int() }),
+  devices: z.object({ registered: z.number().int(), online: z.number().int() }),
+  liveClients: z.number().int(),
+});
+export type SystemStats = z.infer<typeof SystemStats>;

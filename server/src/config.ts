@@ -125,7 +125,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, options: { co
     }
   }
   for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith('KANJIA_') || value === undefined) continue;
+    // An empty variable counts as unset (docker-compose passes `${X:-}` as "").
+    if (!name.startsWith('KANJIA_') || value === undefined || value === '') continue;
     const path = ENV_VARS[name];
     if (path) setPath(raw, path, value);
     else if (!META_VARS.has(name)) problems.push(`${name}: unknown setting (known: ${Object.keys(ENV_VARS).join(', ')})`);

@@ -45,8 +45,20 @@ export async function runDemo(args: string[]): Promise<number> {
   const system = new KanjiaSystem({ settings, smsSender: new ConsoleSmsSender({ write: (block) => out(`\n${block}\n`) }) });
   const running = await system.start();
 
+  // The button that will be pressed speaks (its beeps are the acknowledgements); the other devices are quiet.
+  const pressedIndex = Math.max(0, devices.findIndex((d) => d.kind === 'sosButton' && d.residentName === '王秀英'));
+  const quiet = { info: () => undefined, warn: () => undefined };
+  const speaking = { info: (line: string) => out(`    ${line}`), warn: (line: string) => out(`    ${line}`) };
   const sims = devices.map(
-    (d) => new SimDevice({ brokerUrl: `mqtt://127.0.0.1:${running.mqttPort}`, deviceId: d.deviceId, secret: d.secret, firmware: 'sim-1.0', batteryPct: 80 + (d.deviceId.charCodeAt(3) % 20), quiet: true }),
+    (d, i) =>
+      new SimDevice({
+        brokerUrl: `mqtt://127.0.0.1:${running.mqttPort}`,
+        deviceId: d.deviceId,
+        secret: d.secret,
+        firmware: 'sim-1.0',
+        batteryPct: 80 + (d.deviceId.charCodeAt(3) % 20),
+        logger: i === pressedIndex ? speaking : quiet,
+      }),
   );
   await Promise.all(sims.map((s) => s.start()));
 
@@ -63,9 +75,8 @@ export async function runDemo(args: string[]): Promise<number> {
   let timer: NodeJS.Timeout | undefined;
   if (sosAfterSeconds > 0) {
     timer = setTimeout(() => {
-      const index = devices.findIndex((d) => d.kind === 'sosButton' && d.residentName === '王秀英');
-      const who = devices[index >= 0 ? index : 0];
-      const sim = sims[index >= 0 ? index : 0];
+      const who = devices[pressedIndex];
+      const sim = sims[pressedIndex];
       if (!who || !sim) return;
       out(`>>> 演示：${who.residentName}（${who.address}）按下了紧急呼叫按钮 — ${who.residentName} pressed her SOS button`);
       const press = sim.pressSos();

@@ -50,6 +50,7 @@ export class KanjiaSystem {
   private outbox: OutboxWorker | undefined;
   private escalation: EscalationScheduler | undefined;
   private ready = false;
+  private startedAt = 0;
   private stopping: Promise<void> | undefined;
   alarmStore: SqliteAlarmStore | undefined;
   registry: SqliteRegistryStore | undefined;
@@ -63,11 +64,12 @@ export class KanjiaSystem {
   async start(): Promise<RunningSystem> {
     const { settings } = this.options;
     const log = this.logger;
+    this.startedAt = this.clock.nowMs();
     const deviceKey = loadDeviceKey(settings);
     const db = openDatabase(databaseFile(settings));
     this.db = db;
     const registry = new SqliteRegistryStore(db, deviceKey, () => this.clock.nowMs());
-    const sender = this.options.smsSender ?? createSmsSender(settings);
+    const sender = this.options.smsSender ?? createSmsSender(settings, log.child({ component: 'sms' }));
     const alarmStore = new SqliteAlarmStore(db, registry, {
       policies: defaultPolicies(settings.escalationTimeoutSeconds * 1000),
       locale: settings.locale,
@@ -125,6 +127,17 @@ export class KanjiaSystem {
       logger: log,
       version: VERSION,
       dashboardDir: this.options.dashboardDir ?? DEFAULT_DASHBOARD_DIR,
+      villages: () => registry.villages(),
+      stats: () => {
+        const g = gateway.stats();
+        return {
+          startedAt: this.startedAt,
+          gateway: g,
+          notifications: alarmStore.notificationCounts(),
+          devices: { registered: registry.counts().devices, online: registry.onlineDevices() },
+          liveClients: feed.clientCount(),
+        };
+      },
       health: () => ({ ready: this.ready, database: this.db?.open === true, mqtt: this.gateway !== undefined && this.gateway.port > 0, outbox: this.outbox !== undefined }),
     });
     this.app = app;
@@ -159,7 +172,7 @@ export class KanjiaSystem {
   }
 }
 
-export function createSmsSender(settings: Settings): SmsSender {
+export function createSmsSender(settings: Settings, logger: Logger): SmsSender {
   if (settings.smsProvider === 'aliyun' && settings.aliyun) {
     const a = settings.aliyun;
     return new AliyunSmsSender({
@@ -170,7 +183,7 @@ export function createSmsSender(settings: Settings): SmsSender {
       endpoint: a.endpoint,
       protocol: a.protocol,
       timeoutMs: a.timeoutMs,
-    });
+    }, { log: (line) => logger.debug({}, line) });
   }
   return new ConsoleSmsSender();
 }

@@ -38,7 +38,17 @@ describe('REST API', () => {
     });
     const event = { id: 'e1', ts: Date.now(), type: 'sos' as const };
     alarmId = store.recordEvent(deviceId, event, findingsFromEvent(deviceId, event)[0], Date.now()).alarmId!;
-    app = await buildApp({ alarms, store, logger, version: 'test', health: () => ({ ready: true }) });
+    app = await buildApp({
+      alarms,
+      store,
+      logger,
+      version: 'test',
+      health: () => ({ ready: true }),
+      villages: () => registry.villages(),
+      stats: () => {
+        throw new Error('not used here');
+      },
+    });
   });
   afterEach(async () => {
     await app.close();
@@ -107,6 +117,11 @@ describe('REST API', () => {
     const res = await app.inject({ method: 'POST', url: `/api/alarms/${alarmId}/resolve`, payload: { by: 'x', note: 'x'.repeat(100_000) } });
     expect(res.statusCode).toBe(413);
     expect(res.json().code).toBe('PAYLOAD_TOO_LARGE');
+  });
+
+  it('lists the villages with their number of households', async () => {
+    const res = await app.inject({ method: 'GET', url: '/api/villages' });
+    expect(res.json()).toEqual({ villages: [expect.objectContaining({ name: '石门村', timezone: 'Asia/Shanghai', households: 1 })] });
   });
 
   it('reports health', async () => {

@@ -373,6 +373,13 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
     return ids.map((r) => this.view(r.id)).filter((v): v is AlarmView => v !== undefined);
   }
 
+  /** Notification rows by status, for /api/stats. */
+  notificationCounts(): { pending: number; sent: number; failed: number } {
+    const rows = this.db.prepare('SELECT status, COUNT(*) AS n FROM notifications GROUP BY status').all() as Array<{ status: string; n: number }>;
+    const count = (s: string) => rows.find((r) => r.status === s)?.n ?? 0;
+    return { pending: count('pending') + count('sending'), sent: count('sent'), failed: count('failed') };
+  }
+
   /** Number of cases opened for a device event; used by tests and the durability check. */
   countAlarmsForEvent(deviceId: string, eventId: string): number {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM alarms WHERE device_id = ? AND event_id = ?').get(deviceId, eventId) as { n: number }).n;

@@ -13,9 +13,11 @@ import {
   CancelAlarmBody,
   HealthResponse,
   ResolveAlarmBody,
+  SystemStats,
   TakeAlarmBody,
+  VillageSummary,
 } from '@kanjia/protocol';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
@@ -35,6 +37,10 @@ export interface AppDeps {
   store: SqliteAlarmStore;
   logger: Logger;
   version: string;
+  /** Villages for the dashboard header. */
+  villages: () => VillageSummary[];
+  /** Operating figures for /api/stats. */
+  stats: () => SystemStats;
   /** Named readiness checks; /api/health is ok when all are true. */
   health: () => Record<string, boolean>;
   /** Folder of the built dashboard; omitted or missing → a plain page saying how to build it. */
@@ -45,7 +51,7 @@ export interface AppDeps {
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: deps.logger.child({ component: 'http' }) as never,
+    loggerInstance: deps.logger.child({ component: 'http' }) as unknown as FastifyBaseLogger,
     bodyLimit: deps.bodyLimit ?? 64 * 1024,
     disableRequestLogging: true,
   });
@@ -59,9 +65,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }
     if (err instanceof AlarmError) return reply.code(STATUS_OF[err.code]).send({ code: err.code, message: err.message });
     const status = (err as { statusCode?: number }).statusCode ?? 500;
+    const message = err instanceof Error ? err.message : String(err);
     if (status < 500) {
       const code = status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : status === 404 ? 'NOT_FOUND' : 'BAD_REQUEST';
-      return reply.code(status).send({ code, message: err.message });
+      return reply.code(status).send({ code, message });
     }
     request.log.error({ err }, 'request failed');
     return reply.code(500).send({ code: 'INTERNAL', message: 'internal error; the details are in the server log' });
@@ -80,6 +87,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       const ok = Object.values(checks).every(Boolean);
       return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'starting', checks, version: deps.version });
     });
+
+    r.get('/api/villages', { schema: { response: { 200: z.object({ villages: z.array(VillageSummary) }) } } }, async () => ({ villages: deps.villages() }));
+
+    r.get('/api/stats', { schema: { response: { 200: SystemStats } } }, async () => deps.stats());
 
     r.get('/api/alarms', { schema: { querystring: AlarmListQuery, response: { 200: z.object({ alarms: z.array(AlarmView) }), 400: ApiError } } }, async (req) => {
       return { alarms: deps.store.list(req.query.status, req.query.limit) };

@@ -195,6 +195,17 @@ export class SqliteRegistryStore {
       .run(online ? 1 : 0, atMs, firmware ?? null, batteryPct ?? null, deviceId);
   }
 
+  /** Villages with their number of households. */
+  villages(): Array<{ id: string; name: string; timezone: string; lat: number; lng: number; households: number }> {
+    return this.db
+      .prepare('SELECT v.id, v.name, v.timezone, v.lat, v.lng, (SELECT COUNT(*) FROM households h WHERE h.village_id = v.id) AS households FROM villages v ORDER BY v.name')
+      .all() as Array<{ id: string; name: string; timezone: string; lat: number; lng: number; households: number }>;
+  }
+
+  onlineDevices(): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM devices WHERE online = 1').get() as { n: number }).n;
+  }
+
   counts(): { villages: number; households: number; residents: number; devices: number } {
     const one = (sql: string) => (this.db.prepare(sql).get() as { n: number }).n;
     return {

@@ -1,0 +1,114 @@
+/**
+ * Helpers for cross-component scenarios: free ports, the real `kanjia`
+ * command in its own process, and system binaries that must be present in CI.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const KANJIA_BIN = join(REPO_ROOT, 'bin', 'kanjia.js');
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export function tempDir(prefix = 'kanjia-e2e-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * True when `binary` is on the PATH. Missing in CI → throws (the suite must
+ * fail there); missing on a laptop → prints a loud message and the caller skips.
+ */
+export function haveBinary(binary: string, install: string): boolean {
+  const found = spawnSync('sh', ['-c', `command -v ${binary}`]).status === 0;
+  if (found) return true;
+  const message = `\n  !!! ${binary} is not installed: the tests that need it are SKIPPED.\n  !!! Install it with: ${install}\n`;
+  if (process.env.CI) throw new Error(`${binary} is required in CI (${install})`);
+  process.stderr.write(message);
+  return false;
+}
+
+/** Runs a `kanjia` command to completion; returns exit code, stdout, stderr. */
+export function runKanjia(args: string[], env: Record<string, string>): { status: number; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [KANJIA_BIN, ...args], { env: { ...cleanEnv(), ...env }, encoding: 'utf8', timeout: 60_000 });
+  return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** The environment without any KANJIA_* variable of the developer's shell. */
+export function cleanEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('KANJIA_')) env[k] = v;
+  return env;
+}
+
+export interface KanjiaProcess {
+  readonly process: ChildProcess;
+  readonly httpUrl: string;
+  output(): string;
+  /** Sends a signal and waits for the process to exit. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Starts `kanjia start` and resolves when /api/health answers ok. */
+export async function startKanjia(env: Record<string, string>, options: { timeoutMs?: number } = {}): Promise<KanjiaProcess> {
+  const httpPort = env.KANJIA_HTTP_PORT;
+  if (!httpPort) throw new Error('startKanjia needs KANJIA_HTTP_PORT');
+  const child = spawn(process.execPath, [KANJIA_BIN, 'start'], { env: { ...cleanEnv(), KANJIA_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const httpUrl = `http://127.0.0.1:${httpPort}`;
+  const deadline = Date.now() + (options.timeoutMs ?? 20_000);
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`kanjia exited with ${child.exitCode} before it was ready:\n${out}`);
+    try {
+      const res = await fetch(`${httpUrl}/api/health`);
+      if (res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`kanjia was not ready within the timeout:\n${out}`);
+    }
+    await sleep(50);
+  }
+  return {
+    process: child,
+    httpUrl,
+    output: () => out,
+    kill: async (signal: NodeJS.Signals = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(25);
+  }
+}

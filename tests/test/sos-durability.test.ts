@@ -1,0 +1,131 @@
+/**
+ * Acceptance 2: an SOS that the system acknowledged is never lost, and never
+ * doubled, whatever crashes. Over 20 runs the server process is killed with
+ * SIGKILL at a random moment while a simulated device presses SOS, then
+ * restarted; every run must end with exactly one alarm for that press and its
+ * SMS sent.
+ */
+import { LocalAliyunSmsServer } from '@kanjia/alerts/testing';
+import { SimDevice } from '@kanjia/firmware-sim';
+import type { AlarmView } from '@kanjia/protocol';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, runKanjia, sleep, startKanjia, tempDir, waitFor, type KanjiaProcess } from '../src/harness.js';
+
+const RUNS = Number(process.env.KANJIA_DURABILITY_RUNS_FOR_TESTS ?? 20);
+const silent = { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined };
+
+describe('SOS durability across SIGKILL of the server', () => {
+  const tmp = tempDir();
+  const sms = new LocalAliyunSmsServer({ accessKeyId: 'LTAIdurable', accessKeySecret: 'durable-secret' });
+  let env: Record<string, string>;
+  let device: SimDevice;
+  let deviceId: string;
+  let kanjia: KanjiaProcess | undefined;
+
+  beforeAll(async () => {
+    const aliyun = await sms.start();
+    const mqttPort = await freePort();
+    env = {
+      KANJIA_DATA_DIR: tmp.dir,
+      KANJIA_HTTP_PORT: String(await freePort()),
+      KANJIA_MQTT_PORT: String(mqttPort),
+      KANJIA_MQTT_HOST: '127.0.0.1',
+      KANJIA_SMS_PROVIDER: 'aliyun',
+      KANJIA_ALIYUN_ACCESS_KEY_ID: 'LTAIdurable',
+      KANJIA_ALIYUN_ACCESS_KEY_SECRET: 'durable-secret',
+      KANJIA_ALIYUN_SIGN_NAME: '智慧看家',
+      KANJIA_ALIYUN_TEMPLATE_ALARM: 'SMS_200001',
+      KANJIA_ALIYUN_TEMPLATE_ESCALATION: 'SMS_200002',
+      KANJIA_ALIYUN_ENDPOINT: aliyun.endpoint,
+      KANJIA_ALIYUN_PROTOCOL: 'http',
+    };
+    const registryFile = join(tmp.dir, 'registry.json');
+    writeFileSync(
+      registryFile,
+      JSON.stringify({
+        villages: [
+          {
+            name: '石门村',
+            lat: 27.11,
+            lng: 111.03,
+            households: [
+              {
+                address: '石门村二组3号',
+                lat: 27.112,
+                lng: 111.032,
+                residents: [{ name: '张德福', contacts: [{ name: '王志强', role: 'helper', phone: '13900000001' }] }],
+                devices: [{ kind: 'sosButton' }],
+              },
+            ],
+          },
+        ],
+      }),
+    );
+    const imported = runKanjia(['import', registryFile], env);
+    expect(imported.status, imported.stderr).toBe(0);
+    const creds = (JSON.parse(imported.stdout) as { devices: Array<{ deviceId: string; secret: string }> }).devices[0]!;
+    deviceId = creds.deviceId;
+    kanjia = await startKanjia(env);
+    device = new SimDevice({ brokerUrl: `mqtt://127.0.0.1:${mqttPort}`, deviceId, secret: creds.secret, resendIntervalMs: 250, reconnectPeriodMs: 100, logger: silent });
+    await device.start();
+  }, 60_000);
+
+  afterAll(async () => {
+    await device?.stop();
+    await kanjia?.kill('SIGTERM');
+    await sms.stop();
+    tmp.cleanup();
+  });
+
+  it(
+    `ends each of ${RUNS} runs with exactly one alarm and its SMS sent`,
+    async () => {
+      const outcomes: string[] = [];
+      for (let run = 0; run < RUNS; run++) {
+        // Spread the kill over the whole path: before the event arrives, between commit and
+        // `received`, and between `received` and the SMS.
+        const killAfterMs = Math.floor(Math.random() < 0.5 ? Math.random() * 15 : Math.random() * 150);
+        const press = device.pressSos();
+        let acked = false;
+        void press.received.then(() => (acked = true), () => undefined);
+        await sleep(killAfterMs);
+        await kanjia!.kill('SIGKILL');
+        const ackedBeforeKill = acked;
+        kanjia = await startKanjia(env);
+        await waitFor(`received for run ${run}`, () => (acked ? true : undefined), 20_000);
+
+        const alarm = await waitFor(
+          `alarm of run ${run} with its SMS sent`,
+          async () => {
+            const { alarms } = (await (await fetch(`${kanjia!.httpUrl}/api/alarms?status=all&limit=500`)).json()) as { alarms: AlarmView[] };
+            const mine = alarms.filter((a) => a.eventId === press.eventId);
+            if (mine.length !== 1) return mine.length > 1 ? mine[0] : undefined;
+            return mine[0]!.notifications[0]?.status === 'sent' ? mine[0] : undefined;
+          },
+          20_000,
+        );
+        const { alarms } = (await (await fetch(`${kanjia!.httpUrl}/api/alarms?status=all&limit=500`)).json()) as { alarms: AlarmView[] };
+        expect(alarms.filter((a) => a.eventId === press.eventId), `run ${run}`).toHaveLength(1);
+        const notificationId = alarm.notifications[0]!.id;
+        expect(sms.accepted.some((m) => m.outId === notificationId), `run ${run}: SMS at the provider`).toBe(true);
+        outcomes.push(`${killAfterMs}ms:${ackedBeforeKill ? 'acked' : 'not-acked'}`);
+
+        // Close the case so the next press opens a new one.
+        for (const [step, body] of [
+          ['take', { by: '测试员' }],
+          ['resolve', { by: '测试员', note: `durability run ${run}` }],
+        ] as const) {
+          const res = await fetch(`${kanjia!.httpUrl}/api/alarms/${alarm.id}/${step}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+          expect(res.status, `${step} in run ${run}`).toBe(200);
+        }
+      }
+      const acked = outcomes.filter((o) => o.endsWith(':acked')).length;
+      process.stderr.write(`durability: ${RUNS} runs, ${acked} killed after \`received\`, ${RUNS - acked} before; kill delays ${outcomes.map((o) => o.split(':')[0]).join(' ')}\n`);
+      const { alarms } = (await (await fetch(`${kanjia!.httpUrl}/api/alarms?status=all&limit=500`)).json()) as { alarms: AlarmView[] };
+      expect(alarms).toHaveLength(RUNS);
+    },
+    RUNS * 30_000,
+  );
+});

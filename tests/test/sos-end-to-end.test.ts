@@ -1,0 +1,133 @@
+/**
+ * Acceptance 1 of the walking skeleton, with real processes: `kanjia start`
+ * with the Aliyun provider pointed at a local server that implements SendSms
+ * and verifies the ACS3-HMAC-SHA256 signature; a device created through the
+ * command line; Debian's mosquitto_pub presses SOS; the alarm appears in the
+ * REST API and on a socket.io client, and the first contact's SMS arrives
+ * correctly signed, naming the resident, the address and the alarm kind.
+ */
+import { LocalAliyunSmsServer } from '@kanjia/alerts/testing';
+import { SOCKET_EVENTS, topics, type AlarmView } from '@kanjia/protocol';
+import { spawn } from 'node:child_process';
+import { io, type Socket } from 'socket.io-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, haveBinary, runKanjia, startKanjia, tempDir, waitFor, type KanjiaProcess } from '../src/harness.js';
+
+const hasMosquitto = haveBinary('mosquitto_pub', 'apt-get install mosquitto-clients');
+const ACCESS_KEY_ID = 'LTAI5tKanjiaE2E';
+const ACCESS_KEY_SECRET = 'e2e-secret-0123456789abcdef';
+
+describe.skipIf(!hasMosquitto)('one SOS press, end to end, through real processes', () => {
+  const tmp = tempDir();
+  const sms = new LocalAliyunSmsServer({
+    accessKeyId: ACCESS_KEY_ID,
+    accessKeySecret: ACCESS_KEY_SECRET,
+    signNames: ['智慧看家'],
+    templates: { SMS_100001: ['kind', 'name', 'address', 'time', 'village'], SMS_100002: ['kind', 'name', 'address', 'time', 'village', 'minutes'] },
+  });
+  let kanjia: KanjiaProcess;
+  let socket: Socket;
+  let env: Record<string, string>;
+  let mqttPort: number;
+  let device: { deviceId: string; secret: string };
+  const seen: AlarmView[] = [];
+
+  beforeAll(async () => {
+    const aliyun = await sms.start();
+    mqttPort = await freePort();
+    env = {
+      KANJIA_DATA_DIR: tmp.dir,
+      KANJIA_HTTP_PORT: String(await freePort()),
+      KANJIA_MQTT_PORT: String(mqttPort),
+      KANJIA_MQTT_HOST: '127.0.0.1',
+      KANJIA_SMS_PROVIDER: 'aliyun',
+      KANJIA_ALIYUN_ACCESS_KEY_ID: ACCESS_KEY_ID,
+      KANJIA_ALIYUN_ACCESS_KEY_SECRET: ACCESS_KEY_SECRET,
+      KANJIA_ALIYUN_SIGN_NAME: '智慧看家',
+      KANJIA_ALIYUN_TEMPLATE_ALARM: 'SMS_100001',
+      KANJIA_ALIYUN_TEMPLATE_ESCALATION: 'SMS_100002',
+      KANJIA_ALIYUN_ENDPOINT: aliyun.endpoint,
+      KANJIA_ALIYUN_PROTOCOL: 'http',
+    };
+    const cli = (args: string[]) => {
+      const r = runKanjia(args, env);
+      if (r.status !== 0) throw new Error(`kanjia ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+      return JSON.parse(r.stdout) as Record<string, string>;
+    };
+    const { villageId } = cli(['village', 'add', '--name', '石门村', '--lat', '27.1136', '--lng', '111.03']);
+    const { householdId } = cli(['household', 'add', '--village', villageId!, '--address', '石门村一组12号', '--lat', '27.1178', '--lng', '111.0241', '--key-holder-note', '钥匙在隔壁王大姐家']);
+    cli(['resident', 'add', '--household', householdId!, '--name', '王秀英', '--sex', 'F', '--birth-year', '1941', '--contact', '刘建军,helper,13800000001', '--contact', '赵春梅,doctor,13800000002']);
+    const created = cli(['device', 'add', '--household', householdId!, '--kind', 'sosButton', '--label', '床头紧急按钮']);
+    device = { deviceId: created.deviceId!, secret: created.secret! };
+
+    kanjia = await startKanjia(env);
+    socket = io(kanjia.httpUrl, { transports: ['websocket'], reconnection: false });
+    socket.on(SOCKET_EVENTS.alarmUpdate, (a: AlarmView) => seen.push(a));
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('connect_error', reject);
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    socket?.close();
+    await kanjia?.kill('SIGTERM');
+    await sms.stop();
+    tmp.cleanup();
+  });
+
+  it('the CLI printed the device id and its secret once, and the server keeps only a hash', () => {
+    expect(device.deviceId).toMatch(/^kj-[0-9a-z]{10}$/);
+    expect(device.secret.length).toBeGreaterThanOrEqual(40);
+  });
+
+  it('mosquitto_pub presses SOS: the device hears `received`, the alarm is in the REST API and on socket.io, and the first contact gets a signed SMS', async () => {
+    const commandsTopic = topics.commands(device.deviceId);
+    // A second client of the same device listens for the acknowledgement, as the button would.
+    const sub = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(mqttPort), '-u', device.deviceId, '-P', device.secret, '-i', `${device.deviceId}:listener`, '-t', commandsTopic, '-q', '1', '-C', '1', '-W', '20']);
+    let received = '';
+    sub.stdout.on('data', (d: Buffer) => (received += d.toString()));
+    const subDone = new Promise<number>((resolve) => sub.once('exit', (code) => resolve(code ?? -1)));
+    await new Promise((r) => setTimeout(r, 500)); // let the subscription settle
+
+    const event = { id: 'sos-e2e-1', ts: Date.now(), type: 'sos' };
+    const pub = spawn('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(mqttPort), '-i', `${device.deviceId}:pub`, '-u', device.deviceId, '-P', device.secret, '-t', topics.events(device.deviceId), '-q', '1', '-m', JSON.stringify(event)]);
+    const pubCode = await new Promise<number>((resolve) => pub.once('exit', (code) => resolve(code ?? -1)));
+    expect(pubCode).toBe(0);
+
+    expect(await subDone).toBe(0);
+    expect(JSON.parse(received)).toMatchObject({ type: 'received', eventId: 'sos-e2e-1' });
+
+    const res = await fetch(`${kanjia.httpUrl}/api/alarms`);
+    const { alarms } = (await res.json()) as { alarms: AlarmView[] };
+    expect(alarms).toHaveLength(1);
+    expect(alarms[0]).toMatchObject({ kind: 'sos', status: 'open', deviceId: device.deviceId, eventId: 'sos-e2e-1', resident: { name: '王秀英' }, household: { address: '石门村一组12号' } });
+
+    const live = await waitFor('the alarm on socket.io', () => seen.find((a) => a.eventId === 'sos-e2e-1'));
+    expect(live.id).toBe(alarms[0]!.id);
+
+    const text = await sms.waitFor((m) => m.phoneNumbers === '13800000001', 15_000);
+    expect(text.signName).toBe('智慧看家');
+    expect(text.templateCode).toBe('SMS_100001');
+    expect(text.templateParam).toMatchObject({ name: '王秀英', address: '石门村一组12号', kind: '紧急呼叫' });
+    expect(sms.rejected).toEqual([]);
+    // Only the first contact is texted at once; the doctor waits for the escalation.
+    expect(sms.accepted.filter((m) => m.phoneNumbers === '13800000002')).toEqual([]);
+
+    const after = await waitFor('the notification marked sent', async () => {
+      const a = (await (await fetch(`${kanjia.httpUrl}/api/alarms/${live.id}`)).json()) as AlarmView;
+      return a.notifications[0]?.status === 'sent' ? a : undefined;
+    });
+    expect(after.notifications[0]).toMatchObject({ contactName: '刘建军', phoneMasked: '138****0001', status: 'sent' });
+  });
+
+  it('the same SOS published again is acknowledged again without a second alarm', async () => {
+    const event = { id: 'sos-e2e-1', ts: Date.now(), type: 'sos' };
+    const pub = spawn('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(mqttPort), '-i', `${device.deviceId}:pub`, '-u', device.deviceId, '-P', device.secret, '-t', topics.events(device.deviceId), '-q', '1', '-m', JSON.stringify(event)]);
+    expect(await new Promise<number>((resolve) => pub.once('exit', (code) => resolve(code ?? -1)))).toBe(0);
+    await new Promise((r) => setTimeout(r, 500));
+    const { alarms } = (await (await fetch(`${kanjia.httpUrl}/api/alarms?status=all`)).json()) as { alarms: AlarmView[] };
+    expect(alarms).toHaveLength(1);
+    expect(sms.accepted.filter((m) => m.phoneNumbers === '13800000001')).toHaveLength(1);
+  });
+});
