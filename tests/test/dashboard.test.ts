@@ -1,0 +1,99 @@
+/**
+ * The duty room's first page in a real browser (Debian Chromium): an SOS
+ * pressed by a simulated button appears live, one click takes it (the button
+ * hears `taken`), and resolving with a note closes it.
+ */
+import { SimDevice } from '@kanjia/firmware-sim';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, launchChromium } from '../src/browser.js';
+import { freePort, haveBinary, runKanjia, startKanjia, tempDir, type KanjiaProcess } from '../src/harness.js';
+
+const hasChromium = haveBinary(CHROMIUM, 'apt-get install chromium');
+const silent = { info: () => undefined, warn: () => undefined };
+
+describe.skipIf(!hasChromium)('dashboard: the live alarm queue in Chromium', () => {
+  const tmp = tempDir();
+  let kanjia: KanjiaProcess;
+  let browser: Browser;
+  let page: Page;
+  let device: SimDevice;
+
+  beforeAll(async () => {
+    const mqttPort = await freePort();
+    const env = { KANJIA_DATA_DIR: tmp.dir, KANJIA_HTTP_PORT: String(await freePort()), KANJIA_MQTT_PORT: String(mqttPort), KANJIA_MQTT_HOST: '127.0.0.1' };
+    const file = join(tmp.dir, 'registry.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        villages: [
+          {
+            name: '石门村',
+            lat: 27.11,
+            lng: 111.03,
+            households: [
+              {
+                address: '石门村一组12号',
+                lat: 27.112,
+                lng: 111.031,
+                keyHolderNote: '钥匙在隔壁王大姐家',
+                residents: [{ name: '王秀英', sex: 'F', birthYear: 1941, contacts: [{ name: '刘建军', role: 'helper', phone: '13800000001' }] }],
+                devices: [{ kind: 'sosButton' }],
+              },
+            ],
+          },
+        ],
+      }),
+    );
+    const imported = runKanjia(['import', file], env);
+    expect(imported.status, imported.stderr).toBe(0);
+    const creds = (JSON.parse(imported.stdout) as { devices: Array<{ deviceId: string; secret: string }> }).devices[0]!;
+    kanjia = await startKanjia(env);
+    device = new SimDevice({ brokerUrl: `mqtt://127.0.0.1:${mqttPort}`, deviceId: creds.deviceId, secret: creds.secret, logger: silent, resendIntervalMs: 1000 });
+    await device.start();
+    browser = await launchChromium();
+    page = await browser.newPage({ viewport: { width: 1366, height: 768 }, locale: 'zh-CN' });
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await device?.stop();
+    await kanjia?.kill('SIGTERM');
+    tmp.cleanup();
+  });
+
+  it('asks the officer’s name once, then shows a reassuring empty queue in Chinese', async () => {
+    await page.goto(kanjia.httpUrl);
+    await page.getByTestId('officer-name-input').fill('李值班');
+    await page.getByTestId('officer-name-save').click();
+    await expect.poll(() => page.getByTestId('connection-state').getAttribute('data-state'), { timeout: 10_000 }).toBe('connected');
+    await expect.poll(() => page.getByTestId('empty-state').textContent(), { timeout: 10_000 }).toContain('当前没有待处理的警报');
+  });
+
+  it('shows a pressed SOS live, takes it with one click (the button hears `taken`), and resolves it with a note', async () => {
+    const press = device.pressSos();
+    await press.received;
+    const card = page.getByTestId('alarm-card');
+    await expect.poll(() => card.count(), { timeout: 10_000 }).toBe(1);
+    expect(await card.getAttribute('data-status')).toBe('open');
+    expect(await card.getByTestId('resident-name').textContent()).toContain('王秀英');
+    expect(await card.getByTestId('alarm-kind').textContent()).toContain('紧急呼叫');
+    expect(await page.title()).toMatch(/\(1\)/);
+    await page.screenshot({ path: join(tmp.dir, 'open-alarm.png') });
+
+    await card.getByTestId('take-button').click();
+    const taken = await press.taken;
+    expect(taken.eventId).toBe(press.eventId);
+    await expect.poll(() => card.getAttribute('data-status'), { timeout: 10_000 }).toBe('taken');
+
+    await card.getByTestId('resolve-button').click();
+    await page.getByTestId('resolve-note').fill('老人按错了按钮，已电话确认平安');
+    await page.getByTestId('confirm-button').click();
+    await expect.poll(() => page.getByTestId('empty-state').count(), { timeout: 10_000 }).toBe(1);
+    const res = await fetch(`${kanjia.httpUrl}/api/alarms?status=closed`);
+    const { alarms } = (await res.json()) as { alarms: Array<{ status: string; takenBy: string; resolutionNote: string }> };
+    expect(alarms[0]).toMatchObject({ status: 'resolved', takenBy: '李值班', resolutionNote: '老人按错了按钮，已电话确认平安' });
+  });
+});
