@@ -34,10 +34,10 @@ export async function runDemo(args: string[]): Promise<number> {
   const dataDir = values['data-dir'] ?? process.env.KANJIA_DATA_DIR ?? './data/demo';
   if (values.fresh) rmSync(dataDir, { recursive: true, force: true });
 
-  // Demo defaults: console SMS, quieter logs, and a 2-minute escalation so the
+  // Demo defaults: console SMS, only error logs (the demo prints its own readable lines), and a 2-minute escalation so the
   // escalation can be watched; every KANJIA_* variable still wins.
   const settings = loadSettings(
-    { KANJIA_LOG_LEVEL: 'warn', KANJIA_ESCALATION_TIMEOUT_SECONDS: '120', ...process.env, KANJIA_DATA_DIR: dataDir, KANJIA_SMS_PROVIDER: 'console' },
+    { KANJIA_LOG_LEVEL: 'error', KANJIA_ESCALATION_TIMEOUT_SECONDS: '120', ...process.env, KANJIA_DATA_DIR: dataDir, KANJIA_SMS_PROVIDER: 'console' },
   );
   const devices = ensureDemoRegistry(settings.dataDir, loadDeviceKey(settings));
 

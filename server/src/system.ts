@@ -61,7 +61,23 @@ export class KanjiaSystem {
     this.logger = options.logger ?? createLogger(options.settings.logLevel);
   }
 
+  /** Starts everything; on failure stops what did start and throws a message an operator can act on. */
   async start(): Promise<RunningSystem> {
+    try {
+      return await this.startAll();
+    } catch (err) {
+      await this.stop().catch(() => undefined);
+      const e = err as NodeJS.ErrnoException & { port?: number };
+      if (e.code === 'EADDRINUSE') {
+        const { settings } = this.options;
+        const which = e.port === settings.mqttPort ? 'KANJIA_MQTT_PORT' : 'KANJIA_HTTP_PORT';
+        throw new Error(`port ${e.port ?? '?'} is already in use (is Kanjia already running?); choose another with ${which}`);
+      }
+      throw err;
+    }
+  }
+
+  private async startAll(): Promise<RunningSystem> {
     const { settings } = this.options;
     const log = this.logger;
     this.startedAt = this.clock.nowMs();
