@@ -85,6 +85,23 @@ describe('SqliteAlarmStore', () => {
     expect(store.view(alarmId!)).toMatchObject({ status: 'taken', takenBy: '李值班', nextEscalationAt: null });
   });
 
+  it('tells every device whose press joined the case that it was taken, each about its own event', () => {
+    const household = db.prepare('SELECT household_id FROM devices WHERE id = ?').get(deviceId) as { household_id: string };
+    const pendant = registry.createDevice(household.household_id, { kind: 'pendant' }).deviceId;
+    const { alarmId } = record(sos('e1'));
+    const second: DeviceEvent = { id: 'p1', ts: T0, type: 'sos' };
+    store.recordEvent(pendant, second, findingsFromEvent(pendant, second)[0], T0 + 1000);
+    store.transition(alarmId!, 'take', '李值班', undefined, T0 + 2000);
+    const commands = store.pendingCommands().map((c) => [c.deviceId, c.command.type, 'eventId' in c.command ? c.command.eventId : null]);
+    expect(commands).toEqual(
+      expect.arrayContaining([
+        [deviceId, 'taken', 'e1'],
+        [pendant, 'taken', 'p1'],
+      ]),
+    );
+    expect(commands).toHaveLength(2);
+  });
+
   it('refuses to take a case twice by different people, with a stable code', () => {
     const { alarmId } = record(sos('e1'));
     store.transition(alarmId!, 'take', '李值班', undefined, T0);

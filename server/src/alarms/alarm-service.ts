@@ -72,8 +72,8 @@ export class AlarmService {
     store.transition(alarmId, action, by, note, clock.nowMs());
     this.deps.escalation.reschedule();
     const view = this.publishAlarm(alarmId);
-    if (view) this.flushCommands(view.deviceId);
     if (!view) throw new Error(`alarm ${alarmId} vanished`);
+    this.flushCommands();
     return view;
   }
 

@@ -197,7 +197,20 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
         )
         .run(t.to, nowMs, takes ? 1 : 0, by, takes ? 1 : 0, nowMs, closes ? 1 : 0, nowMs, closes ? 1 : 0, note ?? null, alarmId);
       this.addHistory(alarmId, nowMs, t.history, by, note ?? null);
-      if (t.command) this.enqueueCommand(row.device_id, alarmId, { id: newId('cmd'), ts: nowMs, type: t.command, eventId: row.event_id, alarmId } as DeviceCommand, nowMs);
+      if (t.command) {
+        // Every device whose press opened or joined this case hears it, each about its own latest event.
+        const pressed = this.db
+          .prepare(
+            `SELECT e.device_id, e.event_id FROM device_events e
+              WHERE e.alarm_id = ? AND e.received_at = (SELECT MAX(e2.received_at) FROM device_events e2 WHERE e2.alarm_id = e.alarm_id AND e2.device_id = e.device_id)
+              GROUP BY e.device_id`,
+          )
+          .all(alarmId) as Array<{ device_id: string; event_id: string }>;
+        const targets = pressed.length > 0 ? pressed : [{ device_id: row.device_id, event_id: row.event_id }];
+        for (const p of targets) {
+          this.enqueueCommand(p.device_id, alarmId, { id: newId('cmd'), ts: nowMs, type: t.command, eventId: p.event_id, alarmId } as DeviceCommand, nowMs);
+        }
+      }
     })();
   }
 
