@@ -9,12 +9,10 @@
  */
 import { LocalAliyunSmsServer } from '@kanjia/alerts/testing';
 import { SimDevice } from '@kanjia/firmware-sim';
-import { SOCKET_EVENTS, type AlarmView, type RegistryFile } from '@kanjia/protocol';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { SOCKET_EVENTS, type AlarmView } from '@kanjia/protocol';
 import { parseArgs } from 'node:util';
 import { io } from 'socket.io-client';
-import { freePort, runKanjia, sleep, startKanjia, tempDir } from './harness.js';
+import { household, importVillage, kanjiaEnv, sleep, startKanjia, tempDir } from './harness.js';
 
 const { values } = parseArgs({
   options: { devices: { type: 'string', default: '200' }, 'spread-ms': { type: 'string', default: '5000' }, 'timeout-ms': { type: 'string', default: '60000' } },
@@ -39,44 +37,15 @@ async function main(): Promise<void> {
   const tmp = tempDir('kanjia-bench-');
   const sms = new LocalAliyunSmsServer({ accessKeyId: 'LTAIbench', accessKeySecret: 'bench-secret' });
   const aliyun = await sms.start();
-  const mqttPort = await freePort();
-  const env = {
-    KANJIA_DATA_DIR: tmp.dir,
-    KANJIA_HTTP_PORT: String(await freePort()),
-    KANJIA_MQTT_PORT: String(mqttPort),
-    KANJIA_MQTT_HOST: '127.0.0.1',
-    KANJIA_SMS_PROVIDER: 'aliyun',
-    KANJIA_ALIYUN_ACCESS_KEY_ID: 'LTAIbench',
-    KANJIA_ALIYUN_ACCESS_KEY_SECRET: 'bench-secret',
-    KANJIA_ALIYUN_SIGN_NAME: '智慧看家',
-    KANJIA_ALIYUN_TEMPLATE_ALARM: 'SMS_300001',
-    KANJIA_ALIYUN_TEMPLATE_ESCALATION: 'SMS_300002',
-    KANJIA_ALIYUN_ENDPOINT: aliyun.endpoint,
-    KANJIA_ALIYUN_PROTOCOL: 'http',
-  };
+  const { env, mqttPort } = await kanjiaEnv(tmp.dir, { ...aliyun, accessKeyId: 'LTAIbench', accessKeySecret: 'bench-secret' });
   // One household per device, each resident with a unique name so the SMS names the press.
-  const registry: RegistryFile = {
-    villages: [
-      {
-        name: '压测村',
-        timezone: 'Asia/Shanghai',
-        lat: 27.11,
-        lng: 111.03,
-        households: Array.from({ length: DEVICES }, (_, i) => ({
-          address: `压测村${Math.floor(i / 50) + 1}组${(i % 50) + 1}号`,
-          lat: 27.11 + i * 1e-5,
-          lng: 111.03,
-          residents: [{ name: `老人${String(i).padStart(4, '0')}`, contacts: [{ name: '帮扶人', role: 'helper' as const, phone: `1380000${String(i).padStart(4, '0')}` }] }],
-          devices: [{ kind: 'sosButton' as const }],
-        })),
-      },
-    ],
-  };
-  const registryFile = join(tmp.dir, 'registry.json');
-  writeFileSync(registryFile, JSON.stringify(registry));
-  const imported = runKanjia(['import', registryFile], env);
-  if (imported.status !== 0) throw new Error(imported.stderr);
-  const creds = (JSON.parse(imported.stdout) as { devices: Array<{ deviceId: string; secret: string }> }).devices;
+  const creds = importVillage(
+    env,
+    Array.from({ length: DEVICES }, (_, i) =>
+      household(`压测村${Math.floor(i / 50) + 1}组${(i % 50) + 1}号`, `老人${String(i).padStart(4, '0')}`, [['帮扶人', 'helper', `1380000${String(i).padStart(4, '0')}`]]),
+    ),
+    '压测村',
+  );
 
   const kanjia = await startKanjia(env, { timeoutMs: 60_000 });
   const socketAt = new Map<string, number>();

@@ -3,10 +3,11 @@
  * command in its own process, and system binaries that must be present in CI.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import type { ContactRole, DeviceCredentials, HouseholdInput, RegistryFile } from '@kanjia/protocol';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -111,4 +112,63 @@ export async function waitFor<T>(what: string, check: () => T | undefined | Prom
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(25);
   }
+}
+
+/** Settings of a local SendSms server that `kanjia start` should use instead of Aliyun. */
+export interface LocalAliyunSettings {
+  endpoint: string;
+  accessKeyId: string;
+  accessKeySecret: string;
+  templateAlarm?: string;
+  templateEscalation?: string;
+}
+
+/**
+ * KANJIA_* settings for a system on free loopback ports with its data in
+ * `dataDir`; with `aliyun`, SMS go to that local SendSms server over http.
+ */
+export async function kanjiaEnv(dataDir: string, aliyun?: LocalAliyunSettings): Promise<{ env: Record<string, string>; mqttPort: number }> {
+  const mqttPort = await freePort();
+  const env: Record<string, string> = {
+    KANJIA_DATA_DIR: dataDir,
+    KANJIA_HTTP_PORT: String(await freePort()),
+    KANJIA_MQTT_PORT: String(mqttPort),
+    KANJIA_MQTT_HOST: '127.0.0.1',
+  };
+  if (aliyun) {
+    Object.assign(env, {
+      KANJIA_SMS_PROVIDER: 'aliyun',
+      KANJIA_ALIYUN_ACCESS_KEY_ID: aliyun.accessKeyId,
+      KANJIA_ALIYUN_ACCESS_KEY_SECRET: aliyun.accessKeySecret,
+      KANJIA_ALIYUN_SIGN_NAME: '智慧看家',
+      KANJIA_ALIYUN_TEMPLATE_ALARM: aliyun.templateAlarm ?? 'SMS_100001',
+      KANJIA_ALIYUN_TEMPLATE_ESCALATION: aliyun.templateEscalation ?? 'SMS_100002',
+      KANJIA_ALIYUN_ENDPOINT: aliyun.endpoint,
+      KANJIA_ALIYUN_PROTOCOL: 'http',
+    });
+  }
+  return { env, mqttPort };
+}
+
+/** A household of one resident with an SOS button; `contacts` are the chain, texted in order. */
+export function household(address: string, residentName: string, contacts: Array<[name: string, role: ContactRole, phone: string]>, extra: Partial<HouseholdInput> = {}): HouseholdInput {
+  return {
+    address,
+    lat: 27.112,
+    lng: 111.031,
+    residents: [{ name: residentName, contacts: contacts.map(([name, role, phone]) => ({ name, role, phone })) }],
+    devices: [{ kind: 'sosButton' }],
+    ...extra,
+  };
+}
+
+/** Imports a registry of one village through the real `kanjia import` command; returns the new devices' credentials in order. */
+export function importVillage(env: Record<string, string>, households: HouseholdInput[], villageName = '石门村'): DeviceCredentials[] {
+  const registry: RegistryFile = { villages: [{ name: villageName, timezone: 'Asia/Shanghai', lat: 27.11, lng: 111.03, households }] };
+  const file = join(env.KANJIA_DATA_DIR ?? tmpdir(), `registry-${Date.now()}.json`);
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, JSON.stringify(registry));
+  const imported = runKanjia(['import', file], env);
+  if (imported.status !== 0) throw new Error(`kanjia import failed (${imported.status}): ${imported.stderr}`);
+  return (JSON.parse(imported.stdout) as { devices: DeviceCredentials[] }).devices;
 }

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, haveBinary, runKanjia, startKanjia, tempDir, waitFor, type KanjiaProcess } from '../src/harness.js';
+import { haveBinary, household, importVillage, kanjiaEnv, startKanjia, tempDir, waitFor, type KanjiaProcess } from '../src/harness.js';
 
 const hasMosquitto = haveBinary('mosquitto_pub', 'apt-get install mosquitto-clients');
 
@@ -29,20 +29,11 @@ describe.skipIf(!hasMosquitto)('bad input reaches a clear refusal and loses noth
   const stats = async () => (await (await fetch(`${kanjia.httpUrl}/api/stats`)).json()) as SystemStats;
 
   beforeAll(async () => {
-    mqttPort = await freePort();
-    const env = { KANJIA_DATA_DIR: tmp.dir, KANJIA_HTTP_PORT: String(await freePort()), KANJIA_MQTT_PORT: String(mqttPort), KANJIA_MQTT_HOST: '127.0.0.1' };
-    const file = join(tmp.dir, 'registry.json');
-    const household = (address: string, name: string) => ({
-      address,
-      lat: 27.11,
-      lng: 111.03,
-      residents: [{ name, contacts: [{ name: '刘建军', role: 'helper', phone: '13800000001' }] }],
-      devices: [{ kind: 'sosButton' }],
-    });
-    writeFileSync(file, JSON.stringify({ villages: [{ name: '石门村', lat: 27.11, lng: 111.03, households: [household('一组1号', '王秀英'), household('一组2号', '李桂兰')] }] }));
-    const imported = runKanjia(['import', file], env);
-    expect(imported.status, imported.stderr).toBe(0);
-    [a, b] = (JSON.parse(imported.stdout) as { devices: Array<{ deviceId: string; secret: string }> }).devices as [typeof a, typeof b];
+    let env: Record<string, string>;
+    ({ env, mqttPort } = await kanjiaEnv(tmp.dir));
+    const devices = importVillage(env, [household('一组1号', '王秀英', [['刘建军', 'helper', '13800000001']]), household('一组2号', '李桂兰', [['刘建军', 'helper', '13800000001']])]);
+    a = devices[0]!;
+    b = devices[1]!;
     kanjia = await startKanjia(env);
   }, 60_000);
 

@@ -4,12 +4,11 @@
  * hears `taken`), and resolving with a note closes it.
  */
 import { SimDevice } from '@kanjia/firmware-sim';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM, launchChromium } from '../src/browser.js';
-import { freePort, haveBinary, runKanjia, startKanjia, tempDir, type KanjiaProcess } from '../src/harness.js';
+import { haveBinary, household, importVillage, kanjiaEnv, startKanjia, tempDir, type KanjiaProcess } from '../src/harness.js';
 
 const hasChromium = haveBinary(CHROMIUM, 'apt-get install chromium');
 const silent = { info: () => undefined, warn: () => undefined };
@@ -22,34 +21,13 @@ describe.skipIf(!hasChromium)('dashboard: the live alarm queue in Chromium', () 
   let device: SimDevice;
 
   beforeAll(async () => {
-    const mqttPort = await freePort();
-    const env = { KANJIA_DATA_DIR: tmp.dir, KANJIA_HTTP_PORT: String(await freePort()), KANJIA_MQTT_PORT: String(mqttPort), KANJIA_MQTT_HOST: '127.0.0.1' };
-    const file = join(tmp.dir, 'registry.json');
-    writeFileSync(
-      file,
-      JSON.stringify({
-        villages: [
-          {
-            name: '石门村',
-            lat: 27.11,
-            lng: 111.03,
-            households: [
-              {
-                address: '石门村一组12号',
-                lat: 27.112,
-                lng: 111.031,
-                keyHolderNote: '钥匙在隔壁王大姐家',
-                residents: [{ name: '王秀英', sex: 'F', birthYear: 1941, contacts: [{ name: '刘建军', role: 'helper', phone: '13800000001' }] }],
-                devices: [{ kind: 'sosButton' }],
-              },
-            ],
-          },
-        ],
+    const { env, mqttPort } = await kanjiaEnv(tmp.dir);
+    const creds = importVillage(env, [
+      household('石门村一组12号', '王秀英', [['刘建军', 'helper', '13800000001']], {
+        keyHolderNote: '钥匙在隔壁王大姐家',
+        residents: [{ name: '王秀英', sex: 'F', birthYear: 1941, contacts: [{ name: '刘建军', role: 'helper', phone: '13800000001' }] }],
       }),
-    );
-    const imported = runKanjia(['import', file], env);
-    expect(imported.status, imported.stderr).toBe(0);
-    const creds = (JSON.parse(imported.stdout) as { devices: Array<{ deviceId: string; secret: string }> }).devices[0]!;
+    ])[0]!;
     kanjia = await startKanjia(env);
     device = new SimDevice({ brokerUrl: `mqtt://127.0.0.1:${mqttPort}`, deviceId: creds.deviceId, secret: creds.secret, logger: silent, resendIntervalMs: 1000 });
     await device.start();

@@ -8,10 +8,8 @@
 import { LocalAliyunSmsServer } from '@kanjia/alerts/testing';
 import { SimDevice } from '@kanjia/firmware-sim';
 import type { AlarmView } from '@kanjia/protocol';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, runKanjia, sleep, startKanjia, tempDir, waitFor, type KanjiaProcess } from '../src/harness.js';
+import { household, importVillage, kanjiaEnv, sleep, startKanjia, tempDir, waitFor, type KanjiaProcess } from '../src/harness.js';
 
 const RUNS = Number(process.env.KANJIA_DURABILITY_RUNS_FOR_TESTS ?? 20);
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined };
@@ -26,46 +24,9 @@ describe('SOS durability across SIGKILL of the server', () => {
 
   beforeAll(async () => {
     const aliyun = await sms.start();
-    const mqttPort = await freePort();
-    env = {
-      KANJIA_DATA_DIR: tmp.dir,
-      KANJIA_HTTP_PORT: String(await freePort()),
-      KANJIA_MQTT_PORT: String(mqttPort),
-      KANJIA_MQTT_HOST: '127.0.0.1',
-      KANJIA_SMS_PROVIDER: 'aliyun',
-      KANJIA_ALIYUN_ACCESS_KEY_ID: 'LTAIdurable',
-      KANJIA_ALIYUN_ACCESS_KEY_SECRET: 'durable-secret',
-      KANJIA_ALIYUN_SIGN_NAME: '智慧看家',
-      KANJIA_ALIYUN_TEMPLATE_ALARM: 'SMS_200001',
-      KANJIA_ALIYUN_TEMPLATE_ESCALATION: 'SMS_200002',
-      KANJIA_ALIYUN_ENDPOINT: aliyun.endpoint,
-      KANJIA_ALIYUN_PROTOCOL: 'http',
-    };
-    const registryFile = join(tmp.dir, 'registry.json');
-    writeFileSync(
-      registryFile,
-      JSON.stringify({
-        villages: [
-          {
-            name: '石门村',
-            lat: 27.11,
-            lng: 111.03,
-            households: [
-              {
-                address: '石门村二组3号',
-                lat: 27.112,
-                lng: 111.032,
-                residents: [{ name: '张德福', contacts: [{ name: '王志强', role: 'helper', phone: '13900000001' }] }],
-                devices: [{ kind: 'sosButton' }],
-              },
-            ],
-          },
-        ],
-      }),
-    );
-    const imported = runKanjia(['import', registryFile], env);
-    expect(imported.status, imported.stderr).toBe(0);
-    const creds = (JSON.parse(imported.stdout) as { devices: Array<{ deviceId: string; secret: string }> }).devices[0]!;
+    let mqttPort: number;
+    ({ env, mqttPort } = await kanjiaEnv(tmp.dir, { ...aliyun, accessKeyId: 'LTAIdurable', accessKeySecret: 'durable-secret' }));
+    const creds = importVillage(env, [household('石门村二组3号', '张德福', [['王志强', 'helper', '13900000001']])])[0]!;
     deviceId = creds.deviceId;
     kanjia = await startKanjia(env);
     device = new SimDevice({ brokerUrl: `mqtt://127.0.0.1:${mqttPort}`, deviceId, secret: creds.secret, resendIntervalMs: 250, reconnectPeriodMs: 100, logger: silent });

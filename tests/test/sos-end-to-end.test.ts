@@ -11,7 +11,7 @@ import { SOCKET_EVENTS, topics, type AlarmView } from '@kanjia/protocol';
 import { spawn } from 'node:child_process';
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, haveBinary, runKanjia, startKanjia, tempDir, waitFor, type KanjiaProcess } from '../src/harness.js';
+import { haveBinary, kanjiaEnv, runKanjia, startKanjia, tempDir, waitFor, type KanjiaProcess } from '../src/harness.js';
 
 const hasMosquitto = haveBinary('mosquitto_pub', 'apt-get install mosquitto-clients');
 const ACCESS_KEY_ID = 'LTAI5tKanjiaE2E';
@@ -34,21 +34,7 @@ describe.skipIf(!hasMosquitto)('one SOS press, end to end, through real processe
 
   beforeAll(async () => {
     const aliyun = await sms.start();
-    mqttPort = await freePort();
-    env = {
-      KANJIA_DATA_DIR: tmp.dir,
-      KANJIA_HTTP_PORT: String(await freePort()),
-      KANJIA_MQTT_PORT: String(mqttPort),
-      KANJIA_MQTT_HOST: '127.0.0.1',
-      KANJIA_SMS_PROVIDER: 'aliyun',
-      KANJIA_ALIYUN_ACCESS_KEY_ID: ACCESS_KEY_ID,
-      KANJIA_ALIYUN_ACCESS_KEY_SECRET: ACCESS_KEY_SECRET,
-      KANJIA_ALIYUN_SIGN_NAME: '智慧看家',
-      KANJIA_ALIYUN_TEMPLATE_ALARM: 'SMS_100001',
-      KANJIA_ALIYUN_TEMPLATE_ESCALATION: 'SMS_100002',
-      KANJIA_ALIYUN_ENDPOINT: aliyun.endpoint,
-      KANJIA_ALIYUN_PROTOCOL: 'http',
-    };
+    ({ env, mqttPort } = await kanjiaEnv(tmp.dir, { ...aliyun, accessKeyId: ACCESS_KEY_ID, accessKeySecret: ACCESS_KEY_SECRET }));
     const cli = (args: string[]) => {
       const r = runKanjia(args, env);
       if (r.status !== 0) throw new Error(`kanjia ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
