@@ -113,7 +113,11 @@ export class KanjiaSystem {
       sender,
       clock: this.clock,
       logger: log.child({ component: 'outbox' }),
-      onChange: (alarmId) => service?.alarmsChanged([alarmId]),
+      onChange: (alarmId) => {
+        service?.alarmsChanged([alarmId]);
+        // A failed SMS may have made the next escalation due now.
+        escalation.reschedule();
+      },
     });
     const escalation = new EscalationScheduler({
       store: alarmStore,

@@ -129,6 +129,30 @@ describe('SqliteAlarmStore', () => {
     expect(store.list('closed', 10)).toHaveLength(1);
   });
 
+  it('texts the next contact at once when the SMS to the current one fails for good', () => {
+    const { alarmId } = record(sos('e1'));
+    const [item] = store.claimDueNotifications(T0, 10);
+    store.markNotificationFailed(item!.id, T0 + 2000, 'isv.MOBILE_NUMBER_ILLEGAL: bad number');
+    expect(store.nextEscalationAt()).toBe(T0 + 2000);
+    expect(store.escalateDueAlarms(T0 + 2000)).toEqual([alarmId]);
+    const view = store.view(alarmId!)!;
+    expect(view.notifications.map((n) => [n.contactName, n.status])).toEqual([
+      ['刘建军', 'failed'],
+      ['赵春梅', 'pending'],
+    ]);
+    expect(view.history.map((h) => h.action)).toEqual(['opened', 'escalated', 'escalated']);
+  });
+
+  it('notes a cancel press of the resident in the open case, which stays open for a person to close', () => {
+    const { alarmId } = record(sos('e1'));
+    const cancel: DeviceEvent = { id: 'c9', ts: T0, type: 'cancel', refId: 'e1' };
+    store.recordEvent(deviceId, cancel, undefined, T0 + 5000);
+    expect(store.noteResidentCancel(deviceId, 'e1', T0 + 5000)).toBe(alarmId);
+    const view = store.view(alarmId!)!;
+    expect(view.status).toBe('open');
+    expect(view.history.at(-1)).toMatchObject({ action: 'note', by: '王秀英' });
+  });
+
   it('puts notifications interrupted by a crash back in the queue', () => {
     record(sos('e1'));
     expect(store.claimDueNotifications(T0, 10)).toHaveLength(1);

@@ -47,6 +47,10 @@ export class AlarmService {
     const [finding] = findingsFromEvent(deviceId, event);
     // Synchronous SQLite transaction: committed (fsync'd) when it returns.
     const result = store.recordEvent(deviceId, event, finding, clock.nowMs());
+    if (event.type === 'cancel' && !result.duplicate) {
+      const cancelled = store.noteResidentCancel(deviceId, event.refId, clock.nowMs());
+      if (cancelled) this.publishAlarm(cancelled);
+    }
     if (result.duplicate) {
       logger.info({ deviceId, eventId: event.id, type: event.type, alarmId: result.alarmId }, 'duplicate device event: acknowledged again');
     } else if (result.opened && result.alarmId) {

@@ -274,8 +274,44 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
     this.db.prepare("UPDATE notifications SET status = 'pending', attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?").run(nextAttemptAtMs, error, id);
   }
 
-  markNotificationFailed(id: string, _nowMs: number, error: string): void {
-    this.db.prepare("UPDATE notifications SET status = 'failed', attempts = attempts + 1, next_attempt_at = NULL, last_error = ? WHERE id = ?").run(error, id);
+  /**
+   * A notification that failed for good informed nobody: if it was the
+   * latest step of a case still untaken, the next contact is due now instead
+   * of after the take timeout.
+   */
+  markNotificationFailed(id: string, nowMs: number, error: string): void {
+    this.db.transaction(() => {
+      this.db.prepare("UPDATE notifications SET status = 'failed', attempts = attempts + 1, next_attempt_at = NULL, last_error = ? WHERE id = ?").run(error, id);
+      const n = this.db.prepare('SELECT alarm_id, escalation_level, contact_name FROM notifications WHERE id = ?').get(id) as
+        | { alarm_id: string; escalation_level: number; contact_name: string }
+        | undefined;
+      if (!n) return;
+      const moved = this.db
+        .prepare("UPDATE alarms SET next_escalation_at = ?, updated_at = ? WHERE id = ? AND status = 'open' AND escalation_level = ? AND next_escalation_at > ?")
+        .run(nowMs, nowMs, n.alarm_id, n.escalation_level, nowMs).changes;
+      if (moved > 0) this.addHistory(n.alarm_id, nowMs, 'escalated', null, `SMS to ${n.contact_name} failed (${error}): the next contact is texted now`);
+    })();
+  }
+
+  /** The resident pressed cancel: the officer sees it in the case history (the case stays open until a person closes it). */
+  noteResidentCancel(deviceId: string, refId: string | undefined, nowMs: number): string | null {
+    const ctx = this.registry.deviceContext(deviceId);
+    if (!ctx) return null;
+    const byRef = refId
+      ? (this.db.prepare('SELECT alarm_id FROM device_events WHERE device_id = ? AND event_id = ?').get(deviceId, refId) as { alarm_id: string | null } | undefined)?.alarm_id
+      : undefined;
+    const active = (
+      this.db
+        .prepare(`SELECT id FROM alarms WHERE resident_id = ? AND status IN (${ACTIVE_STATUSES.map(() => '?').join(',')}) ORDER BY opened_at DESC LIMIT 1`)
+        .get(ctx.residentId, ...ACTIVE_STATUSES) as { id: string } | undefined
+    )?.id;
+    const alarmId = byRef ?? active;
+    if (!alarmId) return null;
+    const row = this.getRow(alarmId);
+    if (!row || !ACTIVE_STATUSES.includes(row.status)) return null;
+    this.addHistory(alarmId, nowMs, 'note', ctx.residentName, 'resident pressed cancel (“I am fine”): confirm by phone or visit before closing');
+    this.touch(alarmId, nowMs);
+    return alarmId;
   }
 
   nextNotificationDueAt(): number | null {
