@@ -73,6 +73,12 @@ describe('SqliteAlarmStore', () => {
       ['赵春梅', 1],
       ['村委值班室', 2],
     ]);
+    // The duty officer reads the history in Chinese.
+    expect(store.view(alarmId!)!.history.map((h) => h.note)).toEqual([
+      '老人按下了紧急呼叫按钮',
+      '无人接警，已短信通知赵春梅（村医），第1次升级',
+      '无人接警，已短信通知村委值班室（村委值班），第2次升级',
+    ]);
   });
 
   it('stops escalating once the case is taken and queues `taken` for the device', () => {

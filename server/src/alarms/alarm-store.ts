@@ -18,6 +18,7 @@ import {
 } from '@kanjia/protocol';
 import type { Db } from '../db/database.js';
 import { newId } from '../ids.js';
+import { historyNotes } from './history-notes.js';
 import type { ContactRow, DeviceContext, SqliteRegistryStore } from '../registry/registry-store.js';
 
 export type AlarmErrorCode = 'ALARM_NOT_FOUND' | 'ALARM_ALREADY_TAKEN' | 'ALARM_CLOSED' | 'ALARM_WRONG_STATE';
@@ -119,7 +120,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
           .get(ctx.residentId, finding.kind, ...ACTIVE_STATUSES) as { id: string } | undefined;
         if (active) {
           alarmId = active.id;
-          this.addHistory(alarmId, nowMs, 'duplicate', null, `${finding.reason} again (event ${event.id})`);
+          this.addHistory(alarmId, nowMs, 'duplicate', null, historyNotes.pressedAgain(this.options.locale, event.id));
           this.touch(alarmId, nowMs);
         } else {
           alarmId = this.openAlarm(ctx, finding, nowMs);
@@ -146,7 +147,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
          VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`,
       )
       .run(id, finding.kind, policy.severity, finding.deviceId, finding.eventId, finding.eventTs, ctx.residentId, ctx.householdId, ctx.villageId, nowMs, nowMs, nextEscalationAt);
-    this.addHistory(id, nowMs, 'opened', null, finding.reason);
+    this.addHistory(id, nowMs, 'opened', null, historyNotes.opened(this.options.locale, finding.kind, finding.reason));
     const first = chain[0];
     if (first) this.enqueueSms(id, ctx, finding.kind, first, 0, 'alarm', nowMs, nowMs);
     return id;
@@ -229,14 +230,14 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
         const contact = step ? chain[step.contactIndex] : undefined;
         if (!step || !contact || !ctx) {
           this.db.prepare('UPDATE alarms SET next_escalation_at = NULL, updated_at = ? WHERE id = ?').run(nowMs, row.id);
-          this.addHistory(row.id, nowMs, 'escalated', null, 'contact chain exhausted: nobody has taken the alarm');
+          this.addHistory(row.id, nowMs, 'escalated', null, historyNotes.chainExhausted(this.options.locale));
           continue;
         }
         this.db
           .prepare('UPDATE alarms SET escalation_level = ?, next_escalation_at = ?, updated_at = ? WHERE id = ?')
           .run(step.level, nowMs + policy.takeTimeoutMs, nowMs, row.id);
         // After the last step the timer runs once more, so the history records when the chain ran out.
-        this.addHistory(row.id, nowMs, 'escalated', null, `not taken: texting ${contact.name} (${contact.role}), level ${step.level}`);
+        this.addHistory(row.id, nowMs, 'escalated', null, historyNotes.escalated(this.options.locale, contact.name, contact.role, step.level));
         this.enqueueSms(row.id, ctx, row.kind, contact, step.level, 'escalation', row.opened_at, nowMs);
       }
       return due.map((r) => r.id);
@@ -289,7 +290,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
       const moved = this.db
         .prepare("UPDATE alarms SET next_escalation_at = ?, updated_at = ? WHERE id = ? AND status = 'open' AND escalation_level = ? AND next_escalation_at > ?")
         .run(nowMs, nowMs, n.alarm_id, n.escalation_level, nowMs).changes;
-      if (moved > 0) this.addHistory(n.alarm_id, nowMs, 'escalated', null, `SMS to ${n.contact_name} failed (${error}): the next contact is texted now`);
+      if (moved > 0) this.addHistory(n.alarm_id, nowMs, 'escalated', null, historyNotes.smsFailed(this.options.locale, n.contact_name, error));
     })();
   }
 
@@ -309,7 +310,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
     if (!alarmId) return null;
     const row = this.getRow(alarmId);
     if (!row || !ACTIVE_STATUSES.includes(row.status)) return null;
-    this.addHistory(alarmId, nowMs, 'note', ctx.residentName, 'resident pressed cancel (“I am fine”): confirm by phone or visit before closing');
+    this.addHistory(alarmId, nowMs, 'note', ctx.residentName, historyNotes.residentCancelled(this.options.locale));
     this.touch(alarmId, nowMs);
     return alarmId;
   }

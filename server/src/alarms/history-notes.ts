@@ -1,0 +1,42 @@
+/**
+ * Notes the system writes into a case's history, in the deployment's locale:
+ * the duty officer reads them on the dashboard, so they are Chinese by default.
+ */
+import type { AlarmKind, ContactRole } from '@kanjia/protocol';
+
+export type NoteLocale = 'zh-CN' | 'en';
+
+const ROLE: Record<NoteLocale, Record<ContactRole, string>> = {
+  'zh-CN': { helper: '帮扶责任人', doctor: '村医', duty: '村委值班', family: '家属' },
+  en: { helper: 'helper', doctor: 'village doctor', duty: 'duty staff', family: 'family' },
+};
+
+export const historyNotes = {
+  opened(locale: NoteLocale, kind: AlarmKind, reason: string): string {
+    if (locale === 'en') return reason;
+    if (kind === 'sos') return '老人按下了紧急呼叫按钮';
+    if (kind === 'fall') return '设备检测到跌倒';
+    return reason;
+  },
+  pressedAgain(locale: NoteLocale, eventId: string): string {
+    return locale === 'en' ? `triggered again (event ${eventId})` : `再次触发（事件 ${eventId}）`;
+  },
+  escalated(locale: NoteLocale, contactName: string, role: ContactRole, level: number): string {
+    return locale === 'en'
+      ? `not taken: texting ${contactName} (${ROLE.en[role]}), step ${level}`
+      : `无人接警，已短信通知${contactName}（${ROLE['zh-CN'][role]}），第${level}次升级`;
+  },
+  chainExhausted(locale: NoteLocale): string {
+    return locale === 'en' ? 'every contact has been texted and nobody has taken the alarm' : '所有联系人均已通知，仍无人接警';
+  },
+  smsFailed(locale: NoteLocale, contactName: string, error: string): string {
+    return locale === 'en'
+      ? `SMS to ${contactName} failed (${error}): the next contact is texted now`
+      : `发给${contactName}的短信发送失败（${error}），立即通知下一位联系人`;
+  },
+  residentCancelled(locale: NoteLocale): string {
+    return locale === 'en'
+      ? 'the resident pressed cancel ("I am fine"): confirm by phone or visit before closing'
+      : '老人按了取消键（表示平安）：请电话或上门确认后再关闭';
+  },
+};
