@@ -5,19 +5,10 @@
  * findings; the sensor-based detectors (fall from accelerometer windows,
  * inactivity, missed check-in, device health, environment) follow in issue 3.
  */
-import type { AlarmKind, DeviceEvent } from '@kanjia/protocol';
+import type { DeviceEvent } from '@kanjia/protocol';
+import type { Finding } from './types.js';
 
-/** Something that needs a person's attention, found from one device's data. */
-export interface Finding {
-  kind: AlarmKind;
-  deviceId: string;
-  /** Id of the device message that proves it; alarm cases are unique per (deviceId, eventId). */
-  eventId: string;
-  /** Device timestamp of that message. */
-  eventTs: number;
-  /** Short machine-readable reason, shown in the case history. */
-  reason: string;
-}
+export * from './types.js';
 
 /** Findings that a single device event carries by itself. */
 export function findingsFromEvent(deviceId: string, event: DeviceEvent): Finding[] {
