@@ -29,3 +29,8 @@ export function findingsFromEvent(deviceId: string, event: DeviceEvent): Finding
       return [];
   }
 }
+export * from './fall/index.js';
+export * from './inactivity/index.js';
+export * from './check-in/index.js';
+export * from './device-health/index.js';
+export * from './environment/index.js';
