@@ -19,7 +19,7 @@ import {
 import type { Db } from '../db/database.js';
 import { newId } from '../ids.js';
 import { historyNotes } from './history-notes.js';
-import type { ContactRow, DeviceContext, SqliteRegistryStore } from '../registry/registry-store.js';
+import type { ContactRow, ResidentContext, SqliteRegistryStore } from '../registry/registry-store.js';
 
 export type AlarmErrorCode = 'ALARM_NOT_FOUND' | 'ALARM_ALREADY_TAKEN' | 'ALARM_CLOSED' | 'ALARM_WRONG_STATE';
 
@@ -112,21 +112,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
 
       let alarmId: string | null = null;
       let opened = false;
-      if (finding) {
-        const ctx = this.registry.deviceContext(deviceId);
-        if (!ctx) throw new Error(`device ${deviceId} has no household or resident in the registry`);
-        const active = this.db
-          .prepare(`SELECT id FROM alarms WHERE resident_id = ? AND kind = ? AND status IN (${ACTIVE_STATUSES.map(() => '?').join(',')}) ORDER BY opened_at DESC LIMIT 1`)
-          .get(ctx.residentId, finding.kind, ...ACTIVE_STATUSES) as { id: string } | undefined;
-        if (active) {
-          alarmId = active.id;
-          this.addHistory(alarmId, nowMs, 'duplicate', null, historyNotes.pressedAgain(this.options.locale, event.id));
-          this.touch(alarmId, nowMs);
-        } else {
-          alarmId = this.openAlarm(ctx, finding, nowMs);
-          opened = true;
-        }
-      }
+      if (finding) ({ alarmId, opened } = this.openOrJoin(finding, nowMs));
       this.db
         .prepare('INSERT INTO device_events (device_id, event_id, type, event_ts, received_at, alarm_id) VALUES (?, ?, ?, ?, ?, ?)')
         .run(deviceId, event.id, event.type, event.ts, nowMs, alarmId);
@@ -134,7 +120,50 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
     })();
   }
 
-  private openAlarm(ctx: DeviceContext, finding: Finding, nowMs: number): string {
+  /**
+   * Raises a finding that is not a device event of its own (a detector's
+   * finding): once per (deviceId, eventId); a finding of a kind that already
+   * has an active case for the same resident joins it.
+   */
+  raiseFinding(finding: Finding, nowMs: number): { alarmId: string; opened: boolean; duplicate: boolean } {
+    return this.db.transaction(() => {
+      const existing = this.db.prepare('SELECT id FROM alarms WHERE device_id = ? AND event_id = ?').get(finding.deviceId, finding.eventId) as { id: string } | undefined;
+      if (existing) return { alarmId: existing.id, opened: false, duplicate: true };
+      return { ...this.openOrJoin(finding, nowMs), duplicate: false };
+    })();
+  }
+
+  private openOrJoin(finding: Finding, nowMs: number): { alarmId: string; opened: boolean } {
+    const ctx = this.contextOf(finding);
+    const active = this.db
+      .prepare(`SELECT id FROM alarms WHERE resident_id = ? AND kind = ? AND status IN (${ACTIVE_STATUSES.map(() => '?').join(',')}) ORDER BY opened_at DESC LIMIT 1`)
+      .get(ctx.residentId, finding.kind, ...ACTIVE_STATUSES) as { id: string } | undefined;
+    if (active) {
+      this.addHistory(active.id, nowMs, 'duplicate', null, historyNotes.pressedAgain(this.options.locale, finding.eventId));
+      this.touch(active.id, nowMs);
+      return { alarmId: active.id, opened: false };
+    }
+    return { alarmId: this.openAlarm(ctx, finding, nowMs), opened: true };
+  }
+
+  private contextOf(finding: Finding): ResidentContext {
+    const ctx = finding.subjectId ? this.registry.residentContext(finding.subjectId) : this.registry.deviceContext(finding.deviceId);
+    if (!ctx) throw new Error(`finding ${finding.kind} of device ${finding.deviceId}: no resident in the registry`);
+    return ctx;
+  }
+
+  /** Adds a line to the history of the active case of `kind` for a resident (e.g. "CO back to normal"). */
+  noteOnActiveCase(residentId: string, kind: AlarmKind, note: string, nowMs: number): string | null {
+    const active = this.db
+      .prepare(`SELECT id FROM alarms WHERE resident_id = ? AND kind = ? AND status IN (${ACTIVE_STATUSES.map(() => '?').join(',')}) ORDER BY opened_at DESC LIMIT 1`)
+      .get(residentId, kind, ...ACTIVE_STATUSES) as { id: string } | undefined;
+    if (!active) return null;
+    this.addHistory(active.id, nowMs, 'note', null, note);
+    this.touch(active.id, nowMs);
+    return active.id;
+  }
+
+  private openAlarm(ctx: ResidentContext, finding: Finding, nowMs: number): string {
     const policy = this.options.policies[finding.kind];
     const chain = this.registry.contactChain(ctx.residentId);
     const id = newId('alm');
@@ -147,13 +176,13 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
          VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`,
       )
       .run(id, finding.kind, policy.severity, finding.deviceId, finding.eventId, finding.eventTs, ctx.residentId, ctx.householdId, ctx.villageId, nowMs, nowMs, nextEscalationAt);
-    this.addHistory(id, nowMs, 'opened', null, historyNotes.opened(this.options.locale, finding.kind, finding.reason));
+    this.addHistory(id, nowMs, 'opened', null, historyNotes.opened(this.options.locale, finding.kind, finding.reason, finding.details));
     const first = chain[0];
     if (first) this.enqueueSms(id, ctx, finding.kind, first, 0, 'alarm', nowMs, nowMs);
     return id;
   }
 
-  private enqueueSms(alarmId: string, ctx: DeviceContext, kind: AlarmKind, contact: ContactRow, level: number, template: SmsTemplateKey, openedAt: number, nowMs: number): void {
+  private enqueueSms(alarmId: string, ctx: ResidentContext, kind: AlarmKind, contact: ContactRow, level: number, template: SmsTemplateKey, openedAt: number, nowMs: number): void {
     const rendered = renderSms(template, {
       kind,
       residentName: ctx.residentName,
@@ -224,7 +253,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
         .all(nowMs) as AlarmRow[];
       for (const row of due) {
         const policy = this.options.policies[row.kind];
-        const ctx = this.registry.deviceContext(row.device_id);
+        const ctx = this.registry.residentContext(row.resident_id);
         const chain = this.registry.contactChain(row.resident_id);
         const step = nextEscalationStep(row.escalation_level, chain.length, policy);
         const contact = step ? chain[step.contactIndex] : undefined;

@@ -12,11 +12,24 @@ const ROLE: Record<NoteLocale, Record<ContactRole, string>> = {
 };
 
 export const historyNotes = {
-  opened(locale: NoteLocale, kind: AlarmKind, reason: string): string {
-    if (locale === 'en') return reason;
-    if (kind === 'sos') return '老人按下了紧急呼叫按钮';
-    if (kind === 'fall') return '设备检测到跌倒';
-    return reason;
+  opened(locale: NoteLocale, kind: AlarmKind, reason: string, details?: Record<string, number | string | boolean>): string {
+    const figures = details && Object.keys(details).length > 0 ? ` (${Object.entries(details).map(([k, v]) => `${k}=${String(v)}`).join(', ')})` : '';
+    if (locale === 'en') return `${reason}${figures}`;
+    const zh: Partial<Record<AlarmKind, string>> = {
+      sos: '老人按下了紧急呼叫按钮',
+      fall: '检测到跌倒，宽限期内未取消',
+      inactivity: '长时间没有活动迹象，提醒后仍无回应',
+      missedCheckIn: '未按时平安打卡',
+      deviceOffline: '设备离线',
+      lowBattery: '设备电量低',
+      co: '一氧化碳浓度超标',
+      smoke: '检测到烟雾',
+      gas: '检测到燃气泄漏',
+      waterLeak: '检测到漏水',
+      cold: '室温过低',
+      heat: '室温过高',
+    };
+    return `${zh[kind] ?? reason}${figures}`;
   },
   pressedAgain(locale: NoteLocale, eventId: string): string {
     return locale === 'en' ? `triggered again (event ${eventId})` : `再次触发（事件 ${eventId}）`;

@@ -71,4 +71,33 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX device_commands_pending ON device_commands (device_id, created_at) WHERE sent_at IS NULL;
   `,
+  `
+  -- A door that leads out of the home: opening it and silence after means "gone out", not "collapsed".
+  ALTER TABLE devices ADD COLUMN is_exit INTEGER NOT NULL DEFAULT 0;
+  -- Away mode (visiting family, in hospital): set by the resident or the duty staff.
+  ALTER TABLE residents ADD COLUMN away INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE residents ADD COLUMN away_since INTEGER;
+
+  -- Recent sensor readings (the embedded telemetry store), pruned after the retention period.
+  CREATE TABLE telemetry (
+    device_id TEXT NOT NULL, received_at INTEGER NOT NULL, device_ts INTEGER NOT NULL, readings_json TEXT NOT NULL
+  );
+  CREATE INDEX telemetry_device_time ON telemetry (device_id, received_at);
+
+  -- Findings waiting out a grace period (a fall the person may cancel): durable, so a
+  -- crash during the 30 s does not lose the fall.
+  CREATE TABLE pending_findings (
+    device_id TEXT NOT NULL, event_id TEXT NOT NULL, kind TEXT NOT NULL, subject_id TEXT,
+    finding_json TEXT NOT NULL, created_at INTEGER NOT NULL, due_at INTEGER NOT NULL,
+    cancelled_at INTEGER, raised_at INTEGER,
+    PRIMARY KEY (device_id, event_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX pending_findings_due ON pending_findings (due_at) WHERE cancelled_at IS NULL AND raised_at IS NULL;
+
+  -- What detectors have learned (a person's routine), so a restart does not forget it.
+  CREATE TABLE detector_state (
+    detector TEXT NOT NULL, subject_id TEXT NOT NULL, state_json TEXT NOT NULL, updated_at INTEGER NOT NULL,
+    PRIMARY KEY (detector, subject_id)
+  ) WITHOUT ROWID;
+  `,
 ];

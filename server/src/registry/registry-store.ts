@@ -34,7 +34,18 @@ export interface ContactRow {
   phone: string;
 }
 
-export interface DeviceContext {
+/** Who a finding is about and where they live. */
+export interface ResidentContext {
+  residentId: string;
+  residentName: string;
+  householdId: string;
+  address: string;
+  villageId: string;
+  villageName: string;
+  timezone: string;
+}
+
+export interface DeviceContext extends ResidentContext {
   deviceId: string;
   kind: DeviceKind;
   residentId: string;
@@ -182,6 +193,17 @@ export class SqliteRegistryStore {
     if (!row || !row.residentId) return undefined;
     const resident = this.db.prepare('SELECT name FROM residents WHERE id = ?').get(row.residentId) as { name: string };
     return { ...row, residentName: resident.name };
+  }
+
+  /** A resident, their household and village. */
+  residentContext(residentId: string): ResidentContext | undefined {
+    return this.db
+      .prepare(
+        `SELECT r.id AS residentId, r.name AS residentName, h.id AS householdId, h.address AS address, v.id AS villageId, v.name AS villageName, v.timezone AS timezone
+           FROM residents r JOIN households h ON h.id = r.household_id JOIN villages v ON v.id = h.village_id
+          WHERE r.id = ?`,
+      )
+      .get(residentId) as ResidentContext | undefined;
   }
 
   /** The ordered contact chain of a resident. */
