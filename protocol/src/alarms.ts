@@ -159,3 +159,12 @@ export const SystemStats = z.object({
   liveClients: z.number().int(),
 });
 export type SystemStats = z.infer<typeof SystemStats>;
+
+/** Away mode of a resident (visiting family, in hospital): silence is then expected. */
+export const AwayBody = z.object({ by: Actor, away: z.boolean(), note: Note.optional() }).strict();
+export type AwayBody = z.infer<typeof AwayBody>;
+
+export const ResidentIdParams = z.object({ id: z.string().min(1).max(64) }).strict();
+
+export const AwayResponse = z.object({ residentId: z.string(), away: z.boolean(), awaySince: EpochMs.nullable() });
+export type AwayResponse = z.infer<typeof AwayResponse>;

@@ -47,6 +47,8 @@ export const DeviceInput = z
     label: z.string().trim().max(64).optional(),
     /** Index into the household's residents for a personal device (pendant); a shared device belongs to resident 0. */
     resident: z.number().int().min(0).optional(),
+    /** A door sensor on a door that leads out of the home (opening it, then silence, means "gone out"). */
+    exit: z.boolean().optional(),
   })
   .strict();
 export type DeviceInput = z.infer<typeof DeviceInput>;

@@ -29,8 +29,9 @@ Usage: kanjia <command> [options]
                [--birth-year Y] [--phone P] [--id-number N] [--category C]
                                 roles: helper, doctor, duty, family; contacts are texted in the given order
   contact add --resident ID --name N --role ROLE --phone P [--post TEXT]
-  device add --household ID --kind KIND [--resident ID] [--label TEXT]
+  device add --household ID --kind KIND [--resident ID] [--label TEXT] [--exit]
                                 kinds: ${DEVICE_KINDS.join(', ')}
+                                --exit: a door sensor on a door that leads outside
                                 prints the device id and its secret once, as JSON
   sim device|household …        run simulated devices (kanjia sim --help)
   help                          this text
@@ -250,10 +251,11 @@ function registryCommand(noun: string, args: string[]): number {
       return withRegistry(v['data-dir'], run);
     }
     case 'device': {
-      const { values: v } = parse(rest, { ...common, household: s, kind: s, resident: s, label: s });
+      const { values: v } = parse(rest, { ...common, household: s, kind: s, resident: s, label: s, exit: { type: 'boolean' } });
       run = (r) =>
         r.createDevice(need('household', v.household), {
           kind: need('kind', v.kind) as DeviceKind,
+          ...(v.exit ? { exit: true } : {}),
           ...(v.label ? { label: v.label } : {}),
           ...(v.resident ? { residentId: v.resident } : {}),
         });

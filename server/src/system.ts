@@ -147,6 +147,11 @@ export class KanjiaSystem {
       logger: log,
       version: VERSION,
       dashboardDir: this.options.dashboardDir ?? DEFAULT_DASHBOARD_DIR,
+      setAway: (residentId, away, by, note) => {
+        const result = registry.setAway(residentId, away, this.clock.nowMs());
+        if (result) log.info({ residentId, away, by, note }, 'away mode changed');
+        return result;
+      },
       villages: () => registry.villages(),
       stats: () => {
         const g = gateway.stats();

@@ -45,6 +45,7 @@ describe('REST API', () => {
       version: 'test',
       health: () => ({ ready: true }),
       villages: () => registry.villages(),
+      setAway: (id, away) => registry.setAway(id, away, 1_000),
       stats: () => {
         throw new Error('not used here');
       },
@@ -117,6 +118,19 @@ describe('REST API', () => {
     const res = await app.inject({ method: 'POST', url: `/api/alarms/${alarmId}/resolve`, payload: { by: 'x', note: 'x'.repeat(100_000) } });
     expect(res.statusCode).toBe(413);
     expect(res.json().code).toBe('PAYLOAD_TOO_LARGE');
+  });
+
+  it('sets and clears away mode of a resident, 404 for an unknown one', async () => {
+    const residentId = store.view(alarmId)!.resident.id;
+    const on = await app.inject({ method: 'POST', url: `/api/residents/${residentId}/away`, payload: { by: '李值班', away: true, note: '去县城女儿家住一周' } });
+    expect(on.json()).toEqual({ residentId, away: true, awaySince: 1_000 });
+    const off = await app.inject({ method: 'POST', url: `/api/residents/${residentId}/away`, payload: { by: '李值班', away: false } });
+    expect(off.json()).toEqual({ residentId, away: false, awaySince: null });
+    const unknown = await app.inject({ method: 'POST', url: '/api/residents/res_nobody/away', payload: { by: 'x', away: true } });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json().code).toBe('RESIDENT_NOT_FOUND');
+    const bad = await app.inject({ method: 'POST', url: `/api/residents/${residentId}/away`, payload: { by: 'x', away: 'yes' } });
+    expect(bad.statusCode).toBe(400);
   });
 
   it('lists the villages with their number of households', async () => {

@@ -10,8 +10,11 @@ import {
   AlarmStepBody,
   AlarmView,
   ApiError,
+  AwayBody,
+  AwayResponse,
   CancelAlarmBody,
   HealthResponse,
+  ResidentIdParams,
   ResolveAlarmBody,
   SystemStats,
   TakeAlarmBody,
@@ -37,6 +40,8 @@ export interface AppDeps {
   store: SqliteAlarmStore;
   logger: Logger;
   version: string;
+  /** Sets a resident's away mode; undefined for an unknown resident. */
+  setAway: (residentId: string, away: boolean, by: string, note: string | undefined) => AwayResponse | undefined;
   /** Villages for the dashboard header. */
   villages: () => VillageSummary[];
   /** Operating figures for /api/stats. */
@@ -112,6 +117,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     step('/api/alarms/:id/on-the-way', 'onTheWay', AlarmStepBody);
     step('/api/alarms/:id/on-site', 'onSite', AlarmStepBody);
     step('/api/alarms/:id/resolve', 'resolve', ResolveAlarmBody);
+    r.post('/api/residents/:id/away', { schema: { params: ResidentIdParams, body: AwayBody, response: { 200: AwayResponse, ...errors } } }, async (req, reply) => {
+      const result = deps.setAway(req.params.id, req.body.away, req.body.by, req.body.note);
+      if (!result) return reply.code(404).send({ code: 'RESIDENT_NOT_FOUND', message: `no resident with id ${req.params.id}` });
+      return result;
+    });
+
     r.post('/api/alarms/:id/cancel', { schema: { params: AlarmIdParams, body: CancelAlarmBody, response: { 200: AlarmView, ...errors } } }, async (req) => {
       return deps.alarms.act(req.params.id, 'cancel', req.body.by, req.body.reason);
     });

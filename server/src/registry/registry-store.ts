@@ -126,7 +126,7 @@ export class SqliteRegistryStore {
     if (!this.db.prepare('SELECT 1 FROM households WHERE id = ?').get(householdId)) {
       throw new RegistryError('HOUSEHOLD_NOT_FOUND', `no household with id ${householdId}`);
     }
-    const d = DeviceInput.parse({ kind: input.kind, label: input.label, resident: input.resident });
+    const d = DeviceInput.parse({ kind: input.kind, label: input.label, resident: input.resident, exit: input.exit });
     let residentId: string | null = input.residentId ?? null;
     if (residentId === null && d.resident !== undefined) {
       const row = this.db.prepare('SELECT id FROM residents WHERE household_id = ? ORDER BY created_at, rowid LIMIT 1 OFFSET ?').get(householdId, d.resident) as { id: string } | undefined;
@@ -141,8 +141,8 @@ export class SqliteRegistryStore {
     const deviceId = newDeviceId();
     const secret = generateDeviceSecret();
     this.db
-      .prepare('INSERT INTO devices (id, household_id, resident_id, kind, label, secret_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(deviceId, householdId, residentId, d.kind, d.label ?? null, hashDeviceSecret(this.deviceKey, secret), this.nowMs());
+      .prepare('INSERT INTO devices (id, household_id, resident_id, kind, label, secret_hash, created_at, is_exit) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(deviceId, householdId, residentId, d.kind, d.label ?? null, hashDeviceSecret(this.deviceKey, secret), this.nowMs(), d.exit ? 1 : 0);
     return { deviceId, secret, kind: d.kind, householdId, residentId };
   }
 
@@ -165,7 +165,7 @@ export class SqliteRegistryStore {
             if (residentId === undefined) {
               throw new RegistryError('RESIDENT_NOT_FOUND', `${household.address}: a device names resident ${device.resident}, but the household has ${residentIds.length}`);
             }
-            devices.push(this.createDevice(householdId, { kind: device.kind, label: device.label, ...(residentId ? { residentId } : {}) }));
+            devices.push(this.createDevice(householdId, { kind: device.kind, label: device.label, exit: device.exit, ...(residentId ? { residentId } : {}) }));
           }
         }
       }
@@ -209,6 +209,54 @@ export class SqliteRegistryStore {
   /** The ordered contact chain of a resident. */
   contactChain(residentId: string): ContactRow[] {
     return this.db.prepare('SELECT id, position, name, role, phone FROM contacts WHERE resident_id = ? ORDER BY position').all(residentId) as ContactRow[];
+  }
+
+  /** Sets or clears a resident's away mode; returns undefined for an unknown resident. */
+  setAway(residentId: string, away: boolean, atMs: number): { residentId: string; away: boolean; awaySince: number | null } | undefined {
+    const changed = this.db
+      .prepare('UPDATE residents SET away = ?, away_since = CASE WHEN ? THEN COALESCE(away_since, ?) ELSE NULL END WHERE id = ?')
+      .run(away ? 1 : 0, away ? 1 : 0, atMs, residentId).changes;
+    if (changed === 0) return undefined;
+    const row = this.db.prepare('SELECT away, away_since FROM residents WHERE id = ?').get(residentId) as { away: number; away_since: number | null };
+    return { residentId, away: row.away === 1, awaySince: row.away_since };
+  }
+
+  /** Everything the detectors need to know about the people and devices, for registering them at start. */
+  watchList(): Array<{
+    residentId: string;
+    timezone: string;
+    away: boolean;
+    awaySince: number | null;
+    devices: Array<{ deviceId: string; kind: DeviceKind; isExit: boolean; createdAt: number; online: boolean; lastSeenAt: number | null }>;
+  }> {
+    const residents = this.db
+      .prepare(
+        `SELECT r.id AS residentId, v.timezone AS timezone, r.away AS away, r.away_since AS awaySince, r.household_id AS householdId
+           FROM residents r JOIN households h ON h.id = r.household_id JOIN villages v ON v.id = h.village_id ORDER BY r.created_at, r.rowid`,
+      )
+      .all() as Array<{ residentId: string; timezone: string; away: number; awaySince: number | null; householdId: string }>;
+    const devices = this.db.prepare('SELECT id, household_id, resident_id, kind, is_exit, created_at, online, last_seen_at FROM devices ORDER BY created_at, rowid').all() as Array<{
+      id: string;
+      household_id: string;
+      resident_id: string | null;
+      kind: DeviceKind;
+      is_exit: number;
+      created_at: number;
+      online: number;
+      last_seen_at: number | null;
+    }>;
+    const firstResidentOf = new Map<string, string>();
+    for (const r of residents) if (!firstResidentOf.has(r.householdId)) firstResidentOf.set(r.householdId, r.residentId);
+    return residents.map((r) => ({
+      residentId: r.residentId,
+      timezone: r.timezone,
+      away: r.away === 1,
+      awaySince: r.awaySince,
+      // A shared device (no resident) counts for every resident of its household.
+      devices: devices
+        .filter((d) => d.household_id === r.householdId && (d.resident_id === null || d.resident_id === r.residentId))
+        .map((d) => ({ deviceId: d.id, kind: d.kind, isExit: d.is_exit === 1, createdAt: d.created_at, online: d.online === 1, lastSeenAt: d.last_seen_at })),
+    }));
   }
 
   setPresence(deviceId: string, online: boolean, atMs: number, firmware?: string, batteryPct?: number): void {
