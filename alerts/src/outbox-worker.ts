@@ -62,6 +62,7 @@ export class OutboxWorker {
   private running = false;
   private draining: Promise<void> | undefined;
   private again = false;
+  private retryAfterError = false;
   readonly stats: OutboxStats = { sent: 0, retried: 0, failed: 0 };
 
   constructor(private readonly options: OutboxWorkerOptions) {}
@@ -90,7 +91,13 @@ export class OutboxWorker {
       this.again = true;
       return;
     }
-    this.draining = this.drain().finally(() => {
+    this.draining = this.drain()
+      .catch((err: unknown) => {
+        // A database error (busy, full) must not take the process down: retry shortly.
+        this.options.logger.error({ err }, 'outbox: could not read the outbox; retrying in 5 s');
+        this.retryAfterError = true;
+      })
+      .finally(() => {
       this.draining = undefined;
       if (this.again) {
         this.again = false;
@@ -109,7 +116,21 @@ export class OutboxWorker {
   private schedule(): void {
     if (!this.running) return;
     this.options.clock.clearTimeout(this.timer);
-    const due = this.options.store.nextNotificationDueAt();
+    if (this.retryAfterError) {
+      this.retryAfterError = false;
+      this.timer = this.options.clock.setTimeout(() => {
+        this.timer = undefined;
+        this.kick();
+      }, 5_000);
+      return;
+    }
+    let due: number | null;
+    try {
+      due = this.options.store.nextNotificationDueAt();
+    } catch (err) {
+      this.options.logger.error({ err }, 'outbox: could not read the next due time; retrying in 5 s');
+      due = this.options.clock.nowMs() + 5_000;
+    }
     if (due === null) return;
     const delay = Math.max(0, due - this.options.clock.nowMs());
     this.timer = this.options.clock.setTimeout(() => {

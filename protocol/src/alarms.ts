@@ -26,7 +26,8 @@ export const CONTACT_ROLES = ['helper', 'doctor', 'duty', 'family'] as const;
 export const ContactRole = z.enum(CONTACT_ROLES);
 export type ContactRole = z.infer<typeof ContactRole>;
 
-export const NOTIFICATION_STATUSES = ['pending', 'sending', 'sent', 'failed'] as const;
+/** skipped: the case was closed before this notice went out (a late escalation SMS is not sent). */
+export const NOTIFICATION_STATUSES = ['pending', 'sending', 'sent', 'failed', 'skipped'] as const;
 export const NotificationStatus = z.enum(NOTIFICATION_STATUSES);
 export type NotificationStatus = z.infer<typeof NotificationStatus>;
 

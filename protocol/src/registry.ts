@@ -71,8 +71,18 @@ export const VillageInput = z
     name: Name,
     township: z.string().trim().max(64).optional(),
     county: z.string().trim().max(64).optional(),
-    /** IANA time zone in which times are shown and check-in windows counted. */
-    timezone: z.string().default('Asia/Shanghai'),
+    /** IANA time zone in which times are shown and check-in windows counted; default: the server's KANJIA_TIMEZONE. */
+    timezone: z
+      .string()
+      .refine((tz) => {
+        try {
+          new Intl.DateTimeFormat('en', { timeZone: tz });
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'timezone: an IANA time zone such as Asia/Shanghai')
+      .optional(),
     lat: Latitude,
     lng: Longitude,
     households: z.array(HouseholdInput).default([]),

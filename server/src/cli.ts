@@ -129,7 +129,7 @@ export function waitForSignal(): Promise<void> {
 function openRegistry(dataDir: string | undefined): { registry: SqliteRegistryStore; close: () => void; settings: Settings } {
   const settings = loadSettings(process.env, dataDir ? { overrides: { dataDir } } : {});
   const db = openDatabase(databaseFile(settings));
-  return { registry: new SqliteRegistryStore(db, loadDeviceKey(settings)), close: () => db.close(), settings };
+  return { registry: new SqliteRegistryStore(db, loadDeviceKey(settings), Date.now, settings.timezone), close: () => db.close(), settings };
 }
 
 function printJson(value: unknown): void {
@@ -195,7 +195,7 @@ function registryCommand(noun: string, args: string[]): number {
           lng: need('lng', num('lng', v.lng)),
           ...(v.township ? { township: v.township } : {}),
           ...(v.county ? { county: v.county } : {}),
-          timezone: v.timezone ?? 'Asia/Shanghai',
+          ...(v.timezone ? { timezone: v.timezone } : {}),
           households: [],
         }),
       });

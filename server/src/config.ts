@@ -44,7 +44,7 @@ export const Settings = z
           return false;
         }
       }, 'an IANA time zone such as Asia/Shanghai'),
-    /** Minutes a critical alarm may stay untaken before the next contact is texted. */
+    /** Seconds a critical alarm may stay untaken before the next contact is texted. */
     escalationTimeoutSeconds: z.coerce.number().min(1).max(24 * 3600).default(300),
     smsProvider: z.enum(['console', 'aliyun']).default('console'),
     aliyun: AliyunSettings.optional(),

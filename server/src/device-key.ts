@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Settings } from './config.js';
 
 /**
@@ -25,4 +25,45 @@ export function loadDeviceKey(settings: Pick<Settings, 'deviceKey' | 'dataDir'>)
 
 export function databaseFile(settings: Pick<Settings, 'dataDir'>): string {
   return join(settings.dataDir, 'kanjia.sqlite');
+}
+
+/**
+ * One running Kanjia per data directory: a second one would send the first
+ * one's interrupted SMS again. The lock is `kanjia.pid`; a lock left by a
+ * process that died (SIGKILL, power cut) is taken over.
+ */
+export function lockDataDir(dataDir: string): () => void {
+  mkdirSync(dataDir, { recursive: true });
+  const file = resolve(dataDir, 'kanjia.pid');
+  if (lockedHere.has(file)) throw new Error(`another Kanjia (process ${process.pid}) is running on the data directory ${dataDir}; stop it first, or use another KANJIA_DATA_DIR`);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
+      lockedHere.add(file);
+      return () => {
+        lockedHere.delete(file);
+        rmSync(file, { force: true });
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number(readFileSync(file, 'utf8').trim());
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
+        throw new Error(`another Kanjia (process ${pid}) is running on the data directory ${dataDir}; stop it first, or use another KANJIA_DATA_DIR`);
+      }
+      rmSync(file, { force: true }); // stale: its process is gone
+    }
+  }
+  throw new Error(`could not lock the data directory ${dataDir}`);
+}
+
+/** Data directories locked by systems of this process (tests run several). */
+const lockedHere = new Set<string>();
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

@@ -14,7 +14,7 @@ import { AlarmService } from './alarms/alarm-service.js';
 import { SqliteAlarmStore } from './alarms/alarm-store.js';
 import type { Settings } from './config.js';
 import { openDatabase, type Db } from './db/database.js';
-import { databaseFile, loadDeviceKey } from './device-key.js';
+import { databaseFile, loadDeviceKey, lockDataDir } from './device-key.js';
 import { buildApp } from './http/app.js';
 import { SocketIoLiveFeed } from './http/live-feed.js';
 import { createLogger, type Logger } from './logger.js';
@@ -50,6 +50,7 @@ export class KanjiaSystem {
   private outbox: OutboxWorker | undefined;
   private escalation: EscalationScheduler | undefined;
   private ready = false;
+  private releaseLock: (() => void) | undefined;
   private startedAt = 0;
   private stopping: Promise<void> | undefined;
   alarmStore: SqliteAlarmStore | undefined;
@@ -82,9 +83,10 @@ export class KanjiaSystem {
     const log = this.logger;
     this.startedAt = this.clock.nowMs();
     const deviceKey = loadDeviceKey(settings);
+    this.releaseLock = lockDataDir(settings.dataDir);
     const db = openDatabase(databaseFile(settings));
     this.db = db;
-    const registry = new SqliteRegistryStore(db, deviceKey, () => this.clock.nowMs());
+    const registry = new SqliteRegistryStore(db, deviceKey, () => this.clock.nowMs(), settings.timezone);
     const sender = this.options.smsSender ?? createSmsSender(settings, log.child({ component: 'sms' }));
     const alarmStore = new SqliteAlarmStore(db, registry, {
       policies: defaultPolicies(settings.escalationTimeoutSeconds * 1000),
@@ -167,12 +169,12 @@ export class KanjiaSystem {
     });
     this.app = app;
 
-    // Outbox first: what a crash left unsent goes out as soon as possible.
-    outbox.start();
-    escalation.start();
     const { port: mqttPort } = await gateway.start();
     await app.listen({ port: settings.httpPort, host: settings.httpHost });
     feed.attach(app.server);
+    // Then the outbox (what a crash left unsent goes out now) and the escalation timers.
+    outbox.start();
+    escalation.start();
     const address = app.server.address();
     const httpPort = typeof address === 'object' && address ? address.port : settings.httpPort;
     this.ready = true;
@@ -186,12 +188,14 @@ export class KanjiaSystem {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.ready = false;
+      // Devices first: nothing new is acknowledged that the outbox would not text.
+      await this.gateway?.stop();
       this.escalation?.stop();
       await this.outbox?.stop();
       await this.feed?.stop();
       await this.app?.close();
-      await this.gateway?.stop();
       this.db?.close();
+      this.releaseLock?.();
     })();
     return this.stopping;
   }

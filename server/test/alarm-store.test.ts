@@ -159,6 +159,28 @@ describe('SqliteAlarmStore', () => {
     expect(view.history.at(-1)).toMatchObject({ action: 'note', by: '王秀英' });
   });
 
+  it('opens a new case, which texts again, when the resident presses SOS after the first case was taken', () => {
+    const first = record(sos('e1'));
+    store.transition(first.alarmId!, 'take', '李值班', undefined, T0 + 60_000);
+    const second = record(sos('e2'), T0 + 8 * 3600_000);
+    expect(second.opened).toBe(true);
+    expect(second.alarmId).not.toBe(first.alarmId);
+    expect(store.view(second.alarmId!)!.notifications).toHaveLength(1);
+  });
+
+  it('does not send a notice that was still waiting when its case was closed', () => {
+    const { alarmId } = record(sos('e1'));
+    store.transition(alarmId!, 'cancel', '李值班', '误按', T0 + 1000);
+    expect(store.claimDueNotifications(T0 + 2000, 10)).toEqual([]);
+    expect(store.view(alarmId!)!.notifications[0]).toMatchObject({ status: 'skipped', lastError: expect.stringContaining('CASE_CLOSED') });
+  });
+
+  it('refuses a device for a household that has no resident yet', () => {
+    const villageId = registry.createVillage({ name: '空村', lat: 27, lng: 111, households: [] });
+    const householdId = registry.createHousehold(villageId, { address: '空村1号', lat: 27, lng: 111 });
+    expect(() => registry.createDevice(householdId, { kind: 'sosButton' })).toThrowError(/no resident yet/);
+  });
+
   it('puts notifications interrupted by a crash back in the queue', () => {
     record(sos('e1'));
     expect(store.claimDueNotifications(T0, 10)).toHaveLength(1);

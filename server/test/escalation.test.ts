@@ -84,6 +84,12 @@ describe('escalation along the contact chain (fake clock, real MQTT and SQLite)'
     expect(sender.sent[2]).toMatchObject({ to: '13800000003', template: 'escalation' });
   });
 
+  it('refuses a second system on the same data directory, naming the running one', async () => {
+    const settings = loadSettings({}, { overrides: { dataDir: tmp.dir, httpPort: 0, mqttPort: 0, mqttHost: '127.0.0.1', logLevel: 'silent' } });
+    const second = new KanjiaSystem({ settings, clock, smsSender: sender, logger: createLogger('silent') });
+    await expect(second.start()).rejects.toThrowError(new RegExp(`another Kanjia \\(process ${process.pid}\\)`));
+  });
+
   it('stops escalating when the alarm is taken, and the device hears `taken`', async () => {
     const press = device.pressSos();
     const received = await press.received;

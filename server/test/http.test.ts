@@ -31,7 +31,14 @@ describe('REST API', () => {
       registry,
       clock: systemClock,
       logger,
-      commands: { publishCommand: async (id, command) => void sent.push({ deviceId: id, command }), isOnline: () => true },
+      commands: {
+        // A broker that takes a while to accept: actions in quick succession overlap a flush.
+        publishCommand: async (id, command) => {
+          await new Promise((r) => setTimeout(r, 20));
+          sent.push({ deviceId: id, command });
+        },
+        isOnline: () => true,
+      },
       outbox: { kick: () => undefined },
       escalation: { reschedule: () => undefined },
       feed: { alarmChanged: () => undefined, devicePresence: () => undefined },
@@ -71,8 +78,15 @@ describe('REST API', () => {
     const res = await app.inject({ method: 'POST', url: `/api/alarms/${alarmId}/take`, payload: { by: '李值班' } });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({ status: 'taken', takenBy: '李值班' });
-    await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 60));
     expect(sent.map((s) => s.command.type)).toEqual(['taken']);
+  });
+
+  it('sends `taken` and `onTheWay` when the two are clicked within 20 ms of each other', async () => {
+    await app.inject({ method: 'POST', url: `/api/alarms/${alarmId}/take`, payload: { by: '李值班' } });
+    await app.inject({ method: 'POST', url: `/api/alarms/${alarmId}/on-the-way`, payload: { by: '刘建军' } });
+    await new Promise((r) => setTimeout(r, 150));
+    expect(sent.map((s) => s.command.type)).toEqual(['taken', 'onTheWay']);
   });
 
   it('answers 409 ALARM_ALREADY_TAKEN when a second person takes the same alarm', async () => {

@@ -95,24 +95,38 @@ export class AlarmService {
 
   /** Sends the commands waiting for a device (or all devices), in order, once each. */
   flushCommands(deviceId?: string): void {
-    const pending = this.deps.store.pendingCommands(deviceId);
+    let pending: ReturnType<SqliteAlarmStore['pendingCommands']>;
+    try {
+      pending = this.deps.store.pendingCommands(deviceId);
+    } catch (err) {
+      this.deps.logger.error({ err, deviceId }, 'could not read pending device commands');
+      return;
+    }
     const byDevice = new Map<string, typeof pending>();
     for (const p of pending) byDevice.set(p.deviceId, [...(byDevice.get(p.deviceId) ?? []), p]);
     for (const [id] of byDevice) {
       if (!this.deps.commands.isOnline(id) || this.flushing.has(id)) continue;
-      const run = this.flushDevice(id).finally(() => this.flushing.delete(id));
+      const run = this.flushDevice(id)
+        .catch((err: unknown) => this.deps.logger.error({ err, deviceId: id }, 'device command flush failed'))
+        .finally(() => this.flushing.delete(id));
       this.flushing.set(id, run);
     }
   }
 
+  /** Sends until nothing is pending: commands queued while a flush runs go out in the same flush. */
   private async flushDevice(deviceId: string): Promise<void> {
-    for (const p of this.deps.store.pendingCommands(deviceId)) {
-      try {
-        await this.deps.commands.publishCommand(deviceId, p.command);
-        this.deps.store.markCommandSent(p.id, this.deps.clock.nowMs());
-      } catch (err) {
-        this.deps.logger.warn({ deviceId, commandId: p.id, err }, 'command not delivered; kept for the next connection');
-        return;
+    for (;;) {
+      if (!this.deps.commands.isOnline(deviceId)) return;
+      const pending = this.deps.store.pendingCommands(deviceId);
+      if (pending.length === 0) return;
+      for (const p of pending) {
+        try {
+          await this.deps.commands.publishCommand(deviceId, p.command);
+          this.deps.store.markCommandSent(p.id, this.deps.clock.nowMs());
+        } catch (err) {
+          this.deps.logger.warn({ deviceId, commandId: p.id, err }, 'command not delivered; kept for the next connection');
+          return;
+        }
       }
     }
   }

@@ -135,9 +135,12 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
 
   private openOrJoin(finding: Finding, nowMs: number): { alarmId: string; opened: boolean } {
     const ctx = this.contextOf(finding);
+    // Only a case nobody has taken yet absorbs a repeat: once somebody has
+    // taken it, a new press may mean things got worse (or the case was
+    // forgotten), so it opens a new case that rings and texts again.
     const active = this.db
-      .prepare(`SELECT id FROM alarms WHERE resident_id = ? AND kind = ? AND status IN (${ACTIVE_STATUSES.map(() => '?').join(',')}) ORDER BY opened_at DESC LIMIT 1`)
-      .get(ctx.residentId, finding.kind, ...ACTIVE_STATUSES) as { id: string } | undefined;
+      .prepare("SELECT id FROM alarms WHERE resident_id = ? AND kind = ? AND status = 'open' ORDER BY opened_at DESC LIMIT 1")
+      .get(ctx.residentId, finding.kind) as { id: string } | undefined;
     if (active) {
       this.addHistory(active.id, nowMs, 'duplicate', null, historyNotes.pressedAgain(this.options.locale, finding.eventId));
       this.touch(active.id, nowMs);
@@ -282,6 +285,14 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
 
   claimDueNotifications(nowMs: number, limit: number): OutboxItem[] {
     return this.db.transaction(() => {
+      // A notice still waiting when its case was closed is not sent: nobody needs "come now" any more.
+      this.db
+        .prepare(
+          `UPDATE notifications SET status = 'skipped', next_attempt_at = NULL,
+                  last_error = COALESCE(last_error || '; ', '') || 'CASE_CLOSED: the case was closed before this notice went out'
+            WHERE status = 'pending' AND next_attempt_at <= ? AND alarm_id IN (SELECT id FROM alarms WHERE status IN ('resolved', 'cancelled'))`,
+        )
+        .run(nowMs);
       const rows = this.db
         .prepare("SELECT id, alarm_id, phone, template, params_json, text, attempts FROM notifications WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?")
         .all(nowMs, limit) as Array<{ id: string; alarm_id: string; phone: string; template: SmsTemplateKey; params_json: string; text: string; attempts: number }>;
@@ -293,7 +304,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
         attempts: r.attempts,
         message: { to: r.phone, template: r.template, params: JSON.parse(r.params_json) as Record<string, string>, text: r.text, outId: r.id },
       }));
-    })();
+    }).immediate();
   }
 
   markNotificationSent(id: string, nowMs: number, providerRef: string | null): void {
@@ -330,9 +341,10 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
     const byRef = refId
       ? (this.db.prepare('SELECT alarm_id FROM device_events WHERE device_id = ? AND event_id = ?').get(deviceId, refId) as { alarm_id: string | null } | undefined)?.alarm_id
       : undefined;
+    // Without a usable reference, a cancel press can only be about something the person raised: an SOS or a fall.
     const active = (
       this.db
-        .prepare(`SELECT id FROM alarms WHERE resident_id = ? AND status IN (${ACTIVE_STATUSES.map(() => '?').join(',')}) ORDER BY opened_at DESC LIMIT 1`)
+        .prepare(`SELECT id FROM alarms WHERE resident_id = ? AND kind IN ('sos', 'fall') AND status IN (${ACTIVE_STATUSES.map(() => '?').join(',')}) ORDER BY opened_at DESC LIMIT 1`)
         .get(ctx.residentId, ...ACTIVE_STATUSES) as { id: string } | undefined
     )?.id;
     const alarmId = byRef ?? active;

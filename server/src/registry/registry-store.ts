@@ -19,7 +19,7 @@ import { newDeviceId, newId } from '../ids.js';
 
 export class RegistryError extends Error {
   constructor(
-    readonly code: 'VILLAGE_NOT_FOUND' | 'HOUSEHOLD_NOT_FOUND' | 'RESIDENT_NOT_FOUND' | 'RESIDENT_NOT_IN_HOUSEHOLD',
+    readonly code: 'VILLAGE_NOT_FOUND' | 'HOUSEHOLD_NOT_FOUND' | 'RESIDENT_NOT_FOUND' | 'RESIDENT_NOT_IN_HOUSEHOLD' | 'HOUSEHOLD_HAS_NO_RESIDENT',
     message: string,
   ) {
     super(message);
@@ -63,6 +63,8 @@ export class SqliteRegistryStore {
     /** Key of the keyed hash under which device secrets are stored. */
     private readonly deviceKey: Buffer,
     private readonly nowMs: () => number = Date.now,
+    /** Time zone of a village that names none (KANJIA_TIMEZONE). */
+    private readonly defaultTimezone = 'Asia/Shanghai',
   ) {}
 
   createVillage(input: VillageInput): string {
@@ -70,7 +72,7 @@ export class SqliteRegistryStore {
     const id = newId('vil');
     this.db
       .prepare('INSERT INTO villages (id, name, township, county, timezone, lat, lng, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(id, v.name, v.township ?? null, v.county ?? null, v.timezone, v.lat, v.lng, this.nowMs());
+      .run(id, v.name, v.township ?? null, v.county ?? null, v.timezone ?? this.defaultTimezone, v.lat, v.lng, this.nowMs());
     return id;
   }
 
@@ -137,6 +139,10 @@ export class SqliteRegistryStore {
       const row = this.db.prepare('SELECT household_id FROM residents WHERE id = ?').get(residentId) as { household_id: string } | undefined;
       if (!row) throw new RegistryError('RESIDENT_NOT_FOUND', `no resident with id ${residentId}`);
       if (row.household_id !== householdId) throw new RegistryError('RESIDENT_NOT_IN_HOUSEHOLD', `resident ${residentId} does not live in household ${householdId}`);
+    }
+    if (residentId === null && !this.db.prepare('SELECT 1 FROM residents WHERE household_id = ?').get(householdId)) {
+      // An alarm is always about a person: a device in an empty household could never raise one.
+      throw new RegistryError('HOUSEHOLD_HAS_NO_RESIDENT', `household ${householdId} has no resident yet: add the resident (with their contacts) before the devices`);
     }
     const deviceId = newDeviceId();
     const secret = generateDeviceSecret();
