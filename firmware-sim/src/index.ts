@@ -11,3 +11,5 @@ export { lineLogger, silentLogger, stderrLogger } from './logger.js';
 export type { SimLogger } from './logger.js';
 export { describeCommand, describeEvent } from './beeps.js';
 export type { Listener } from './typed-events.js';
+export * from './dataset.js';
+export * from './dataset-replay.js';

@@ -34,6 +34,8 @@ Usage: kanjia <command> [options]
                                 --exit: a door sensor on a door that leads outside
                                 prints the device id and its secret once, as JSON
   sim device|household …        run simulated devices (kanjia sim --help)
+  eval-falls --dataset FILE     replay every fall-dataset trial through the live fall detector and print
+      [--loso] [--limit N]      sensitivity, specificity, false alarms per hour (docs: README, Evaluators)
   help                          this text
 
 Registry commands use the data directory of KANJIA_DATA_DIR (default ./data) or --data-dir.`;
@@ -59,6 +61,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'contact':
       case 'device':
         return registryCommand(command, rest);
+      case 'eval-falls': {
+        const { runEvalFalls } = await import('./eval/eval-falls.js');
+        return await runEvalFalls(rest);
+      }
       case 'sim': {
         const { runSimCli } = await import('@kanjia/firmware-sim');
         return await runSimCli(rest);
