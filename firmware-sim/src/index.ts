@@ -13,3 +13,5 @@ export { describeCommand, describeEvent } from './beeps.js';
 export type { Listener } from './typed-events.js';
 export * from './dataset.js';
 export * from './dataset-replay.js';
+export * from './routine/index.js';
+export * from './event-log.js';

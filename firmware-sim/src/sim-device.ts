@@ -43,6 +43,12 @@ export interface SimDeviceOptions {
   reconnectPeriodMs?: number;
   /** MQTT keepalive. Default 30 s: the broker notices a dead device (and publishes its will) within 45 s. */
   keepaliveSeconds?: number;
+  /**
+   * How often the device repeats its retained `online` status while connected,
+   * as a heartbeat the server's device-health check counts on (a button that
+   * sleeps reports every 4 h). Default 4 h; 0 = never.
+   */
+  heartbeatIntervalMs?: number;
   /** Default: lines on stderr. */
   logger?: SimLogger;
   /**
@@ -155,6 +161,8 @@ export class SimDevice {
   private readonly resendIntervalMs: number;
   private readonly reconnectPeriodMs: number;
   private readonly keepaliveSeconds: number;
+  private readonly heartbeatIntervalMs: number;
+  private heartbeatTimer: TimerHandle | undefined;
   private readonly logger: SimLogger;
   private readonly ids: MessageIds;
   private readonly bus: TypedEvents<SimDeviceEvents>;
@@ -207,6 +215,7 @@ export class SimDevice {
     this.resendIntervalMs = options.resendIntervalMs ?? 5000;
     this.reconnectPeriodMs = options.reconnectPeriodMs ?? 1000;
     this.keepaliveSeconds = options.keepaliveSeconds ?? 30;
+    this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? 4 * 3600_000;
     this.logger = options.logger ?? stderrLogger;
     this.ids = new MessageIds(idPrefix, this.clock);
     this.bus = new TypedEvents<SimDeviceEvents>((event, error) =>
@@ -409,9 +418,7 @@ export class SimDevice {
     });
   }
 
-  private async onConnect(client: MqttClient): Promise<void> {
-    const seq = ++this.connectionSeq;
-    this.lastProblem = undefined;
+  private publishOnline(client: MqttClient): void {
     const online: DeviceStatus = {
       id: this.ids.next(),
       ts: this.clock.nowMs(),
@@ -420,6 +427,26 @@ export class SimDevice {
       batteryPct: this.batteryPct,
     };
     client.publish(topics.status(this.deviceId), JSON.stringify(online), { qos: 1, retain: true }, () => undefined);
+  }
+
+  /** Repeats `online` every heartbeatIntervalMs for as long as this connection lasts. */
+  private scheduleHeartbeat(client: MqttClient, seq: number): void {
+    this.clock.clearTimeout(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
+    if (this.heartbeatIntervalMs <= 0) return;
+    this.heartbeatTimer = this.clock.setTimeout(() => {
+      this.heartbeatTimer = undefined;
+      if (seq !== this.connectionSeq || !client.connected || this.lifecycle === 'stopped') return;
+      this.publishOnline(client);
+      this.scheduleHeartbeat(client, seq);
+    }, this.heartbeatIntervalMs);
+  }
+
+  private async onConnect(client: MqttClient): Promise<void> {
+    const seq = ++this.connectionSeq;
+    this.lastProblem = undefined;
+    this.publishOnline(client);
+    this.scheduleHeartbeat(client, seq);
     const grants = await client.subscribeAsync(topics.commands(this.deviceId), { qos: 1 });
     if (grants.some((grant) => grant.qos > 2)) {
       const error = new SimDeviceError(
@@ -453,6 +480,8 @@ export class SimDevice {
       this.clock.clearTimeout(tracked.resendTimer);
       tracked.resendTimer = undefined;
     }
+    this.clock.clearTimeout(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
     if (!this.sessionReady) return;
     this.sessionReady = false;
     if (this.lifecycle === 'stopped') return;
@@ -563,6 +592,8 @@ export class SimDevice {
 
   private async shutdown(): Promise<void> {
     const wasOnline = this.sessionReady;
+    this.clock.clearTimeout(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
     this.lifecycle = 'stopped';
     this.sessionReady = false;
     this.connectionSeq += 1;

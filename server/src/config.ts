@@ -46,6 +46,8 @@ export const Settings = z
       }, 'an IANA time zone such as Asia/Shanghai'),
     /** Seconds a critical alarm may stay untaken before the next contact is texted. */
     escalationTimeoutSeconds: z.coerce.number().min(1).max(24 * 3600).default(300),
+    /** Seconds a detected fall waits, beeping, for the person to cancel it with a press before the alarm goes out. */
+    fallGraceSeconds: z.coerce.number().min(0).max(600).default(30),
     smsProvider: z.enum(['console', 'aliyun']).default('console'),
     aliyun: AliyunSettings.optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -70,6 +72,7 @@ export const ENV_VARS: Record<string, string[]> = {
   KANJIA_LOCALE: ['locale'],
   KANJIA_TIMEZONE: ['timezone'],
   KANJIA_ESCALATION_TIMEOUT_SECONDS: ['escalationTimeoutSeconds'],
+  KANJIA_FALL_GRACE_SECONDS: ['fallGraceSeconds'],
   KANJIA_SMS_PROVIDER: ['smsProvider'],
   KANJIA_ALIYUN_ACCESS_KEY_ID: ['aliyun', 'accessKeyId'],
   KANJIA_ALIYUN_ACCESS_KEY_SECRET: ['aliyun', 'accessKeySecret'],

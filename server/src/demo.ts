@@ -72,6 +72,9 @@ export async function runDemo(args: string[]): Promise<number> {
   out('  Ctrl+C 退出 to stop');
   out('');
 
+  const life = new DemoVillageLife(devices, sims, 'Asia/Shanghai');
+  life.start();
+
   let timer: NodeJS.Timeout | undefined;
   if (sosAfterSeconds > 0) {
     timer = setTimeout(() => {
@@ -94,6 +97,7 @@ export async function runDemo(args: string[]): Promise<number> {
   await waitForSignal();
   out('\nStopping…');
   if (timer) clearTimeout(timer);
+  life.stop();
   await Promise.all(sims.map((s) => s.stop()));
   await system.stop();
   return 0;
@@ -126,5 +130,78 @@ function ensureDemoRegistry(dataDir: string, deviceKey: Buffer): DemoDevices {
     return devices;
   } finally {
     db.close();
+  }
+}
+
+/**
+ * Everyday life in the demo village, so the detectors see what they would in
+ * real homes: the motion sensor in each 堂屋 fires now and then while people
+ * are up (06:00–21:00), and everybody presses the 平安 button once in the
+ * morning. Without it every demo household would be reported silent.
+ */
+class DemoVillageLife {
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private stopped = false;
+
+  constructor(
+    private readonly devices: DemoDevices,
+    private readonly sims: SimDevice[],
+    private readonly timeZone: string,
+  ) {}
+
+  start(): void {
+    this.devices.forEach((d, i) => {
+      const sim = this.sims[i];
+      if (!sim) return;
+      if (d.kind === 'motionSensor') this.later(Math.random() * 60_000, () => this.motion(sim));
+      if (d.kind === 'checkInButton') this.later(this.untilNextCheckIn(), () => this.checkIn(sim));
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
+
+  private motion(sim: SimDevice): void {
+    const hour = this.localHour(Date.now());
+    if (hour >= 6 && hour < 21) {
+      void sim.sendTelemetry({ motion: true }).catch(() => undefined);
+      this.later(30_000, () => void sim.sendTelemetry({ motion: false }).catch(() => undefined));
+    }
+    // Somebody moves through the main room every 5 to 40 minutes.
+    this.later((5 + Math.random() * 35) * 60_000, () => this.motion(sim));
+  }
+
+  private checkIn(sim: SimDevice): void {
+    sim.pressCheckIn();
+    this.later(this.untilNextCheckIn(), () => this.checkIn(sim));
+  }
+
+  /** Milliseconds to a random moment between 06:30 and 09:30 village time, today if still ahead, else tomorrow. */
+  private untilNextCheckIn(): number {
+    const now = Date.now();
+    const minutesNow = this.localHour(now) * 60 + this.localMinute(now);
+    const target = 6 * 60 + 30 + Math.floor(Math.random() * 180);
+    const minutes = target > minutesNow ? target - minutesNow : 24 * 60 - minutesNow + target;
+    return minutes * 60_000;
+  }
+
+  private localHour(ms: number): number {
+    return Number(new Intl.DateTimeFormat('en-GB', { timeZone: this.timeZone, hour: '2-digit', hourCycle: 'h23' }).format(ms));
+  }
+
+  private localMinute(ms: number): number {
+    return Number(new Intl.DateTimeFormat('en-GB', { timeZone: this.timeZone, minute: '2-digit' }).format(ms));
+  }
+
+  private later(ms: number, fn: () => void): void {
+    if (this.stopped) return;
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (!this.stopped) fn();
+    }, ms);
+    this.timers.add(t);
   }
 }

@@ -6,7 +6,7 @@
  */
 import { AliyunSmsSender, ConsoleSmsSender, defaultPolicies, EscalationScheduler, OutboxWorker, type SmsSender } from '@kanjia/alerts';
 import { Gateway, type UplinkMessage } from '@kanjia/gateway';
-import { systemClock, type Clock, type DeviceEvent } from '@kanjia/protocol';
+import { systemClock, type Clock } from '@kanjia/protocol';
 import type { FastifyInstance } from 'fastify';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,8 @@ import { databaseFile, loadDeviceKey, lockDataDir } from './device-key.js';
 import { buildApp } from './http/app.js';
 import { SocketIoLiveFeed } from './http/live-feed.js';
 import { createLogger, type Logger } from './logger.js';
+import { DetectionPipeline } from './pipeline/detection-pipeline.js';
+import { SqliteTelemetryStore } from './pipeline/telemetry-store.js';
 import { SqliteRegistryStore } from './registry/registry-store.js';
 
 const require = createRequire(import.meta.url);
@@ -49,6 +51,7 @@ export class KanjiaSystem {
   private feed: SocketIoLiveFeed | undefined;
   private outbox: OutboxWorker | undefined;
   private escalation: EscalationScheduler | undefined;
+  private pipeline: DetectionPipeline | undefined;
   private ready = false;
   private releaseLock: (() => void) | undefined;
   private startedAt = 0;
@@ -136,12 +139,42 @@ export class KanjiaSystem {
     this.alarmService = service;
     const alarmService = service;
 
-    gateway.onUplink((msg: UplinkMessage) => {
-      if (msg.channel === 'events') return alarmService.handleEvent(msg.deviceId, msg.payload as DeviceEvent);
-      // Telemetry and accelerometer windows feed the detectors (issue 3).
-      return undefined;
+    const pipeline = new DetectionPipeline({
+      db,
+      registry,
+      store: alarmStore,
+      telemetry: new SqliteTelemetryStore(db),
+      commands: gateway,
+      clock: this.clock,
+      logger: log.child({ component: 'detection' }),
+      fallGraceMs: settings.fallGraceSeconds * 1000,
+      onAlarmsChanged: (ids) => {
+        alarmService.alarmsChanged(ids);
+        outbox.kick();
+        escalation.reschedule();
+      },
     });
-    gateway.onPresence((p) => alarmService.handlePresence(p.deviceId, p.online, p.atMs, p.firmware, p.batteryPct));
+    this.pipeline = pipeline;
+    alarmService.observeEvents(pipeline);
+
+    // The device's clock may be wrong: detectors run on the time the server received the message.
+    gateway.onUplink((msg: UplinkMessage) => {
+      switch (msg.value.channel) {
+        case 'events':
+          return alarmService.handleEvent(msg.deviceId, msg.value.payload);
+        case 'telemetry':
+          return pipeline.onTelemetry(msg.deviceId, msg.value.payload, msg.receivedAtMs);
+        case 'accel':
+          return pipeline.onAccel(msg.deviceId, msg.value.payload, msg.receivedAtMs);
+        case 'status':
+          // Presence changes come through onPresence; a repeated `online` is the device's heartbeat.
+          return pipeline.onStatus(msg.deviceId, msg.value.payload, msg.receivedAtMs);
+      }
+    });
+    gateway.onPresence((p) => {
+      alarmService.handlePresence(p.deviceId, p.online, p.atMs, p.firmware, p.batteryPct);
+      pipeline.onPresence(p.deviceId, p.online, p.atMs, p.batteryPct);
+    });
 
     const app = await buildApp({
       alarms: alarmService,
@@ -151,7 +184,10 @@ export class KanjiaSystem {
       dashboardDir: this.options.dashboardDir ?? DEFAULT_DASHBOARD_DIR,
       setAway: (residentId, away, by, note) => {
         const result = registry.setAway(residentId, away, this.clock.nowMs());
-        if (result) log.info({ residentId, away, by, note }, 'away mode changed');
+        if (result) {
+          pipeline.setAway(residentId, away, this.clock.nowMs());
+          log.info({ residentId, away, by, note }, 'away mode changed');
+        }
         return result;
       },
       villages: () => registry.villages(),
@@ -175,6 +211,7 @@ export class KanjiaSystem {
     // Then the outbox (what a crash left unsent goes out now) and the escalation timers.
     outbox.start();
     escalation.start();
+    pipeline.start();
     const address = app.server.address();
     const httpPort = typeof address === 'object' && address ? address.port : settings.httpPort;
     this.ready = true;
@@ -190,6 +227,7 @@ export class KanjiaSystem {
       this.ready = false;
       // Devices first: nothing new is acknowledged that the outbox would not text.
       await this.gateway?.stop();
+      this.pipeline?.stop();
       this.escalation?.stop();
       await this.outbox?.stop();
       await this.feed?.stop();

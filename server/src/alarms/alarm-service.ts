@@ -6,6 +6,7 @@
  */
 import type { EscalationScheduler, OutboxWorker } from '@kanjia/alerts';
 import { findingsFromEvent } from '@kanjia/detection';
+import type { Finding } from '@kanjia/detection';
 import type { AlarmView, DeviceCommand, DeviceEvent } from '@kanjia/protocol';
 import type { Clock } from '@kanjia/protocol';
 import { newId } from '../ids.js';
@@ -17,6 +18,11 @@ import type { SqliteAlarmStore, TransitionAction } from './alarm-store.js';
 export interface CommandPublisher {
   publishCommand(deviceId: string, command: DeviceCommand): Promise<void>;
   isOnline(deviceId: string): boolean;
+}
+
+/** Sees every new device event inside the transaction that records it (the detection pipeline). */
+export interface DeviceEventObserver {
+  onDeviceEvent(deviceId: string, event: DeviceEvent, atMs: number, finding: Finding | undefined): void;
 }
 
 /** Where changes go live (socket.io). */
@@ -38,6 +44,12 @@ export interface AlarmServiceDeps {
 
 export class AlarmService {
   private readonly flushing = new Map<string, Promise<void>>();
+  private observer: DeviceEventObserver | undefined;
+
+  /** Connects the detection pipeline (it is built after the service). */
+  observeEvents(observer: DeviceEventObserver): void {
+    this.observer = observer;
+  }
 
   constructor(private readonly deps: AlarmServiceDeps) {}
 
@@ -45,8 +57,16 @@ export class AlarmService {
   async handleEvent(deviceId: string, event: DeviceEvent): Promise<void> {
     const { store, clock, logger } = this.deps;
     const [finding] = findingsFromEvent(deviceId, event);
-    // Synchronous SQLite transaction: committed (fsync'd) when it returns.
-    const result = store.recordEvent(deviceId, event, finding, clock.nowMs());
+    const now = clock.nowMs();
+    // A fall the device detected waits out its grace period in the pipeline; an SOS opens a case at once.
+    const immediate = finding?.kind === 'fall' && this.observer ? undefined : finding;
+    // One synchronous SQLite transaction: committed (fsync'd) when it returns,
+    // with whatever the pipeline held for a grace period.
+    const result = store.inTransaction(() => {
+      const r = store.recordEvent(deviceId, event, immediate, now);
+      if (!r.duplicate) this.observer?.onDeviceEvent(deviceId, event, now, finding);
+      return r;
+    });
     if (event.type === 'cancel' && !result.duplicate) {
       const cancelled = store.noteResidentCancel(deviceId, event.refId, clock.nowMs());
       if (cancelled) this.publishAlarm(cancelled);

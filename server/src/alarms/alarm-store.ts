@@ -15,6 +15,7 @@ import {
   type DeviceCommand,
   type DeviceEvent,
   maskPhone,
+  Severity,
 } from '@kanjia/protocol';
 import type { Db } from '../db/database.js';
 import { newId } from '../ids.js';
@@ -166,8 +167,17 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
     return active.id;
   }
 
-  private openAlarm(ctx: ResidentContext, finding: Finding, nowMs: number): string {
+  /** The kind's policy, unless the detector judged this occurrence more (or less) severe (e.g. the only SOS button offline is urgent). */
+  private policyFor(finding: Finding): AlarmPolicy {
     const policy = this.options.policies[finding.kind];
+    const override = Severity.safeParse(finding.details?.severity);
+    if (!override.success || override.data === policy.severity) return policy;
+    const model = { critical: this.options.policies.sos, urgent: this.options.policies.inactivity, maintenance: this.options.policies.lowBattery }[override.data];
+    return { ...policy, severity: override.data, takeTimeoutMs: model.takeTimeoutMs };
+  }
+
+  private openAlarm(ctx: ResidentContext, finding: Finding, nowMs: number): string {
+    const policy = this.policyFor(finding);
     const chain = this.registry.contactChain(ctx.residentId);
     const id = newId('alm');
     // With nobody to escalate to after the first notice, there is no escalation timer.
@@ -469,6 +479,19 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
     const rows = this.db.prepare('SELECT status, COUNT(*) AS n FROM notifications GROUP BY status').all() as Array<{ status: string; n: number }>;
     const count = (s: string) => rows.find((r) => r.status === s)?.n ?? 0;
     return { pending: count('pending') + count('sending'), sent: count('sent'), failed: count('failed') };
+  }
+
+  /** The case a (device, event id) opened or joined, if any. */
+  alarmIdFor(deviceId: string, eventId: string): string | undefined {
+    const direct = this.db.prepare('SELECT id FROM alarms WHERE device_id = ? AND event_id = ?').get(deviceId, eventId) as { id: string } | undefined;
+    if (direct) return direct.id;
+    const viaEvent = this.db.prepare('SELECT alarm_id FROM device_events WHERE device_id = ? AND event_id = ?').get(deviceId, eventId) as { alarm_id: string | null } | undefined;
+    return viaEvent?.alarm_id ?? undefined;
+  }
+
+  /** Runs `fn` in one transaction with the store's own writes (nested transactions become savepoints). */
+  inTransaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
   }
 
   /** Number of cases opened for a device event; used by tests and the durability check. */

@@ -14,10 +14,10 @@ export interface GraceGateOptions {
   db: Db;
   clock: Clock;
   logger: Logger;
-  /** Raises a finding whose grace period ran out (opens or joins a case). Runs inside the gate's transaction. */
-  raise: (finding: Finding, nowMs: number) => void;
+  /** Raises a finding whose grace period ran out (opens or joins a case); returns the case. Runs inside the gate's transaction. */
+  raise: (finding: Finding, nowMs: number) => string | void;
   /** Called after a raise has been committed (push to the dashboard, kick the outbox). */
-  afterRaise?: (finding: Finding) => void;
+  afterRaise?: (finding: Finding, alarmId: string | undefined) => void;
 }
 
 export class GraceGate {
@@ -93,7 +93,7 @@ export class GraceGate {
   private fire(): void {
     if (!this.running) return;
     const now = this.options.clock.nowMs();
-    const raised: Finding[] = [];
+    const raised: Array<{ finding: Finding; alarmId: string | undefined }> = [];
     try {
       this.options.db.transaction(() => {
         const due = this.options.db
@@ -102,9 +102,9 @@ export class GraceGate {
         const mark = this.options.db.prepare('UPDATE pending_findings SET raised_at = ? WHERE device_id = ? AND event_id = ?');
         for (const r of due) {
           const finding = JSON.parse(r.finding_json) as Finding;
-          this.options.raise(finding, now);
+          const alarmId = this.options.raise(finding, now);
           mark.run(now, r.device_id, r.event_id);
-          raised.push(finding);
+          raised.push({ finding, alarmId: alarmId ?? undefined });
         }
       })();
     } catch (err) {
@@ -112,11 +112,11 @@ export class GraceGate {
       this.timer = this.options.clock.setTimeout(() => this.fire(), 5_000);
       return;
     }
-    for (const f of raised) {
+    for (const { finding, alarmId } of raised) {
       try {
-        this.options.afterRaise?.(f);
+        this.options.afterRaise?.(finding, alarmId);
       } catch (err) {
-        this.options.logger.error({ err, deviceId: f.deviceId }, 'grace gate: afterRaise failed');
+        this.options.logger.error({ err, deviceId: finding.deviceId }, 'grace gate: afterRaise failed');
       }
     }
     this.schedule();

@@ -1,0 +1,156 @@
+/**
+ * Settings of the inactivity monitor. Every duration carries its unit; local
+ * times are minutes after local midnight in the person's own time zone.
+ * The defaults are the policy documented in ./README section of index.ts.
+ */
+
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+
+export interface InactivityConfig {
+  /** Days with signs of life before the learned limits replace the fixed ones. */
+  learnDays: number;
+  /** Rolling window of days the routine is learned from. */
+  historyDays: number;
+  /** How long an overnight absence is remembered as "this person stays away overnight". */
+  overnightMemoryDays: number;
+  /** Between the reminder on the device and the alarm. */
+  remindGraceMs: number;
+
+  // Fixed limits while the routine is not learned (the programmes' rule is 12 h of daytime silence).
+  /** Daytime silence at home before a reminder. */
+  unlearnedDayLimitMs: number;
+  /** A silence that starts after this local time (or before the wake-up time) is taken for sleep. */
+  unlearnedSleepStartMin: number;
+  /** Usual getting-up time assumed until learned. */
+  unlearnedWakeMin: number;
+  /** Reminder when not up by this local time (alarm a grace period later). */
+  unlearnedWakeRemindMin: number;
+  /** Core of the night until learned: leaving the house or being out of bed and silent then is unusual. */
+  unlearnedCoreNightStartMin: number;
+  unlearnedCoreNightEndMin: number;
+  /** Gone out through the front door during the day: how long before a reminder/alarm. */
+  unlearnedOutLimitMs: number;
+  /** Gone out at night (inside the sleep period): how long before a reminder/alarm. */
+  unlearnedNightOutLimitMs: number;
+  /** Gone out and not back by this local time: reminder/alarm (unless overnight stays are usual). */
+  unlearnedBackByMin: number;
+
+  // Learned limits.
+  /** Quantile of the longest daily gaps that start around a time of day. */
+  gapQuantile: number;
+  /** The learned gap is stretched by this factor plus `gapMarginMs`. */
+  gapFactor: number;
+  gapMarginMs: number;
+  /** Bounds of a learned daytime limit. */
+  dayLimitMinMs: number;
+  dayLimitMaxMs: number;
+  /** Samples a time-of-day slot needs (pooled with its neighbours) before its learned limit is used. */
+  minSlotSamples: number;
+  /** Nights needed before the learned sleep period is used. */
+  minNights: number;
+  /** The sleep period starts this long before the early (10th percentile) bedtime. */
+  bedtimeLeadMs: number;
+  /** Reminder this long after the late (90th percentile) getting-up time ... */
+  wakeMarginMs: number;
+  /** ... but never later than this after the usual (median) getting-up time, so the alarm comes within 2 h of it. */
+  wakeRemindMaxAfterUsualMs: number;
+  /** Gone out during the day: limit = longest recent day trip × 1.25 + 1 h, within these bounds. */
+  outLimitMinMs: number;
+  outLimitMaxMs: number;
+  /** Not back this long after the late bedtime: reminder/alarm (unless overnight stays are usual). */
+  backByAfterLateBedMs: number;
+  /** Gone out at night: limit = longest recent night trip × 1.5 + 30 min, within these bounds. */
+  nightOutLimitMinMs: number;
+  nightOutLimitMaxMs: number;
+  /** For a person who does stay away overnight: the longest absence without a word before an alarm (or 1.25 × their longest stay, if longer). */
+  overnightAwayMaxMs: number;
+  /** Out of bed at night (reliable bed sensor) and silent: limit when no night-time gaps are learned. */
+  nightAwakeLimitMs: number;
+
+  // Signals.
+  /** A motion/appliance/water sensor "on" longer than this without an "off" is stuck (a pet, a fan, a fault): its repeats stop counting. */
+  stuckOnMs: number;
+  /** Exit-door events this close together are one passage (open, close, a second try). */
+  passageMs: number;
+  /** A gap at least this long is a piece of sleep (when it is not an absence). */
+  sleepPieceMinMs: number;
+  /** Pieces of sleep separated by at most this much activity (a trip to the toilet) are one night. */
+  sleepJoinMs: number;
+  /** A night's sleep spans at least this long. */
+  sleepMinSpanMs: number;
+}
+
+export const DEFAULT_INACTIVITY_CONFIG: Readonly<InactivityConfig> = Object.freeze({
+  learnDays: 7,
+  historyDays: 28,
+  overnightMemoryDays: 90,
+  remindGraceMs: 20 * MIN,
+
+  unlearnedDayLimitMs: 4 * HOUR,
+  unlearnedSleepStartMin: 20 * 60,
+  unlearnedWakeMin: 7 * 60,
+  unlearnedWakeRemindMin: 8 * 60 + 30,
+  unlearnedCoreNightStartMin: 22 * 60,
+  unlearnedCoreNightEndMin: 5 * 60,
+  unlearnedOutLimitMs: 10 * HOUR,
+  unlearnedNightOutLimitMs: 3 * HOUR,
+  unlearnedBackByMin: 23 * 60,
+
+  gapQuantile: 0.95,
+  gapFactor: 1.3,
+  gapMarginMs: 15 * MIN,
+  dayLimitMinMs: 45 * MIN,
+  dayLimitMaxMs: 6 * HOUR,
+  minSlotSamples: 8,
+  minNights: 5,
+  bedtimeLeadMs: 30 * MIN,
+  wakeMarginMs: 30 * MIN,
+  wakeRemindMaxAfterUsualMs: 75 * MIN,
+  outLimitMinMs: 4 * HOUR,
+  outLimitMaxMs: 14 * HOUR,
+  backByAfterLateBedMs: 2 * HOUR,
+  nightOutLimitMinMs: 60 * MIN,
+  nightOutLimitMaxMs: 4 * HOUR,
+  overnightAwayMaxMs: 72 * HOUR,
+  nightAwakeLimitMs: 90 * MIN,
+
+  stuckOnMs: 60 * MIN,
+  passageMs: 3 * MIN,
+  sleepPieceMinMs: 60 * MIN,
+  sleepJoinMs: 20 * MIN,
+  sleepMinSpanMs: 150 * MIN,
+});
+
+/** Merges overrides onto the defaults; throws a list of every unusable setting. */
+export function resolveInactivityConfig(overrides: Partial<InactivityConfig> = {}): Readonly<InactivityConfig> {
+  const merged: InactivityConfig = { ...DEFAULT_INACTIVITY_CONFIG, ...overrides };
+  const problems: string[] = [];
+  for (const [key, value] of Object.entries(merged)) {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) problems.push(`${key}: must be a finite number ≥ 0 (got ${String(value)})`);
+  }
+  for (const key of ['unlearnedSleepStartMin', 'unlearnedWakeMin', 'unlearnedWakeRemindMin', 'unlearnedBackByMin', 'unlearnedCoreNightStartMin', 'unlearnedCoreNightEndMin'] as const) {
+    if (merged[key] >= 1440) problems.push(`${key}: minutes after local midnight, 0–1439 (got ${merged[key]})`);
+  }
+  if (merged.gapQuantile > 1) problems.push(`gapQuantile: 0–1 (got ${merged.gapQuantile})`);
+  if (merged.dayLimitMinMs > merged.dayLimitMaxMs) problems.push('dayLimitMinMs: must not exceed dayLimitMaxMs');
+  if (merged.outLimitMinMs > merged.outLimitMaxMs) problems.push('outLimitMinMs: must not exceed outLimitMaxMs');
+  if (merged.nightOutLimitMinMs > merged.nightOutLimitMaxMs) problems.push('nightOutLimitMinMs: must not exceed nightOutLimitMaxMs');
+  if (merged.learnDays < 1 || merged.historyDays < merged.learnDays) problems.push('learnDays: 1 … historyDays');
+  if (problems.length > 0) throw new InactivityError('INVALID_CONFIG', `inactivity config: ${problems.join('; ')}`);
+  return Object.freeze(merged);
+}
+
+export const INACTIVITY_ERROR_CODES = ['INVALID_CONFIG', 'INVALID_TIME_ZONE', 'INVALID_STATE', 'NO_DEVICES'] as const;
+export type InactivityErrorCode = (typeof INACTIVITY_ERROR_CODES)[number];
+
+/** Errors of the inactivity monitor, with a stable code (CONVENTIONS.md §8). */
+export class InactivityError extends Error {
+  override readonly name = 'InactivityError';
+  constructor(
+    readonly code: InactivityErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}

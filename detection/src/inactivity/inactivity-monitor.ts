@@ -1,0 +1,483 @@
+/**
+ * Inactivity against a learned routine: one timer per person, reset whenever
+ * they show a sign of life (zigbee2mqtt availability style). When the silence
+ * outlasts what this person's routine allows at this time of day, the person's
+ * devices are asked to remind ("are you all right? press the button"); if
+ * nothing comes within the grace period, an `inactivity` alarm is raised; any
+ * sign of life after the alarm clears it. The policy is described in index.ts.
+ */
+import type { Clock, TimerHandle } from '@kanjia/protocol';
+import type { Activity, ActivitySource, Emit } from '../types.js';
+import { InactivityError, resolveInactivityConfig, type InactivityConfig } from './config.js';
+import { formatLocalDateTime, formatLocalTime, formatMinuteOfDay, isValidTimeZone, localDayMinute, nextLocalMinute } from './local-time.js';
+import { emptyRoutineState, RoutineModel, SLOT_MIN, type RoutineLimits, type RoutineState, type SilenceContext } from './routine-model.js';
+
+const MIN = 60_000;
+/** A non-door sign of life this soon after an exit-door event belongs to the passage (a PIR set off by the door itself). */
+const PASSAGE_TAIL_MS = 15_000;
+/**
+ * A door opening this soon after a departure, with nothing in between, is
+ * taken for another departure (a visitor left, then the person), not a
+ * return: mistaking an absence for presence would raise a false alarm.
+ */
+const MIN_TRIP_MS = 5 * 60_000;
+
+export const INACTIVITY_STATE_VERSION = 1;
+
+/** What the monitor persists per person (JSON). */
+export interface InactivityState {
+  version: typeof INACTIVITY_STATE_VERSION;
+  subjectId: string;
+  timeZone: string;
+  /** Last sign of life (server receive time), null before the first. */
+  lastActivityMs: number | null;
+  /** Start of the silence being watched (the last sign of life, or when away mode ended / monitoring began). */
+  silenceSinceMs: number;
+  /** Last value of every sensor seen, and when it last changed. */
+  sensors: Record<string, { source: ActivitySource; value: 0 | 1; edgeMs: number }>;
+  /** The last passage through an exit door: `departure` while the person is taken to be out. */
+  passage: { firstMs: number; lastMs: number; kind: 'departure' | 'return' } | null;
+  /** Away mode set by the resident or the duty staff. */
+  away: { sinceMs: number } | null;
+  /** Where the current silence stands. */
+  phase: { kind: 'watch' } | { kind: 'reminded'; atMs: number } | { kind: 'alarmed'; atMs: number; eventId: string };
+  /** A bed sensor has reported. */
+  bedSeen: boolean;
+  routine: RoutineState;
+}
+
+export interface InactivityRegistration {
+  subjectId: string;
+  /** IANA zone of the person's home, e.g. `Asia/Shanghai`. */
+  timeZone: string;
+  /** Devices to remind and to name in findings; `deviceIds[0]` is the person's button. */
+  deviceIds: string[];
+  /**
+   * A state from exportState() (typically parsed from storage, hence
+   * `unknown`), to continue after a restart. Checked here: an unusable state
+   * throws INVALID_STATE.
+   */
+  state?: unknown;
+}
+
+/** The rule the monitor applies to the current silence. */
+export interface InactivityWatch {
+  context: SilenceContext;
+  /** Start of the silence. */
+  sinceMs: number;
+  /** When the reminder is due; null: no limit (away mode). */
+  remindAtMs: number | null;
+  /** remindAtMs − sinceMs. */
+  limitMs: number | null;
+  /** The limit comes from this person's learned routine (false: the fixed limits for a new installation). */
+  learned: boolean;
+  /** Why this limit, in words (for the finding's reason). */
+  basis: string;
+  /** For `out`: when the person left. */
+  departureMs?: number;
+  departedAtNight?: boolean;
+  /** The bed sensor said "occupied" when the silence began. */
+  inBed: boolean;
+}
+
+interface Person {
+  subjectId: string;
+  timeZone: string;
+  deviceIds: string[];
+  state: InactivityState;
+  routine: RoutineModel;
+  watch: InactivityWatch;
+  timer: TimerHandle | undefined;
+}
+
+/** Sources whose "off" is often automatic (a PIR timing out, a rice cooker finishing): only "on" is a sign of life. */
+const ON_ONLY: ReadonlySet<ActivitySource> = new Set(['motion', 'appliance', 'water']);
+
+function inWindow(minute: number, startMin: number, endMin: number): boolean {
+  return startMin <= endMin ? minute >= startMin && minute < endMin : minute >= startMin || minute < endMin;
+}
+
+const fmtMin = (ms: number) => Math.round(ms / MIN);
+
+/** Watches every registered person for a silence their routine does not explain. */
+export class InactivityMonitor {
+  private readonly clock: Clock;
+  private readonly emit: Emit;
+  private readonly config: Readonly<InactivityConfig>;
+  private readonly persons = new Map<string, Person>();
+  private started = false;
+
+  constructor(options: { clock: Clock; emit: Emit; config?: Partial<InactivityConfig> }) {
+    this.clock = options.clock;
+    this.emit = options.emit;
+    this.config = resolveInactivityConfig(options.config);
+  }
+
+  /** Arms a timer for every registered person. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    for (const p of this.persons.values()) this.arm(p);
+  }
+
+  /** Clears every timer; idempotent. State is kept (exportState still works). */
+  stop(): void {
+    this.started = false;
+    for (const p of this.persons.values()) this.disarm(p);
+  }
+
+  /** Adds a person (or replaces their devices/zone; a given state replaces the learned one). */
+  register(reg: InactivityRegistration): void {
+    if (!isValidTimeZone(reg.timeZone)) throw new InactivityError('INVALID_TIME_ZONE', `unknown IANA time zone "${reg.timeZone}" for ${reg.subjectId}`);
+    if (reg.deviceIds.length === 0) throw new InactivityError('NO_DEVICES', `${reg.subjectId}: at least one device (the button) is needed to remind and to raise the alarm on`);
+    const existing = this.persons.get(reg.subjectId);
+    let state: InactivityState;
+    if (reg.state !== undefined) state = checkState(reg.state, reg.subjectId);
+    else if (existing !== undefined) state = existing.state;
+    else state = newState(reg.subjectId, reg.timeZone, this.clock.nowMs());
+    state.timeZone = reg.timeZone;
+    if (existing !== undefined) this.disarm(existing);
+    const routine = new RoutineModel(this.config, reg.timeZone, state.routine);
+    const p: Person = { subjectId: reg.subjectId, timeZone: reg.timeZone, deviceIds: [...reg.deviceIds], state, routine, watch: undefined as unknown as InactivityWatch, timer: undefined };
+    p.watch = this.computeWatch(p);
+    this.persons.set(reg.subjectId, p);
+    if (this.started) this.arm(p);
+  }
+
+  /** Forgets a person and clears their timer. */
+  unregister(subjectId: string): void {
+    const p = this.persons.get(subjectId);
+    if (p === undefined) return;
+    this.disarm(p);
+    this.persons.delete(subjectId);
+  }
+
+  /**
+   * One sensor event of the person's home. `activity.atMs` must be the
+   * server's receive time (a device clock may be wrong); times in the future
+   * of the monitor's clock are taken as now. Returns whether it counted as a
+   * sign of life (false for a person not registered).
+   */
+  observe(subjectId: string, activity: Activity): boolean {
+    const p = this.persons.get(subjectId);
+    if (p === undefined) return false; // not watched (no devices yet): nothing to learn or to alarm on
+    const now = this.clock.nowMs();
+    const atMs = Math.min(activity.atMs, now);
+    if (!Number.isFinite(atMs)) return false;
+    const s = p.state;
+    if (!this.isSignOfLife(p, activity, atMs)) return false;
+    if (s.lastActivityMs !== null && atMs < s.lastActivityMs) return true; // late arrival: already covered by a later sign of life
+
+    // Learn from the silence that just ended, as it was judged when it began.
+    const w = p.watch;
+    if (s.lastActivityMs !== null && w.sinceMs === s.lastActivityMs) {
+      p.routine.recordGap(w.sinceMs, atMs, w.context, {
+        inBed: w.inBed,
+        ...(w.departureMs !== undefined ? { departureMs: w.departureMs } : {}),
+        ...(w.departedAtNight !== undefined ? { departedAtNight: w.departedAtNight } : {}),
+      });
+    }
+    this.updatePassage(p, activity, atMs);
+    s.lastActivityMs = atMs;
+    s.silenceSinceMs = atMs;
+    p.routine.markActive(atMs);
+    p.routine.closeNights(atMs);
+
+    const phase = s.phase;
+    s.phase = { kind: 'watch' };
+    p.watch = this.computeWatch(p);
+    this.arm(p);
+    if (phase.kind === 'alarmed') {
+      this.emit({
+        type: 'cleared',
+        kind: 'inactivity',
+        deviceId: this.buttonOf(p),
+        subjectId,
+        atMs,
+        reason: `sign of life (${activity.source}) after ${fmtMin(atMs - phase.atMs)} min of alarm`,
+      });
+    }
+    return true;
+  }
+
+  /** Away mode, set or cleared by the resident or the duty staff at `atMs`. Returns false for a person not registered. */
+  setAway(subjectId: string, away: boolean, atMs: number): boolean {
+    const p = this.persons.get(subjectId);
+    if (p === undefined) return false;
+    const s = p.state;
+    const at = Math.min(atMs, this.clock.nowMs());
+    const phase = s.phase;
+    if (away) {
+      if (s.away !== null) return true;
+      s.away = { sinceMs: at };
+    } else {
+      if (s.away === null) return true;
+      s.away = null;
+      // Whoever cleared it knows the person is back: watch the silence from now, home.
+      s.passage = null;
+      s.silenceSinceMs = Math.max(s.silenceSinceMs, at);
+    }
+    s.phase = { kind: 'watch' };
+    p.watch = this.computeWatch(p);
+    this.arm(p);
+    if (phase.kind === 'alarmed') {
+      this.emit({ type: 'cleared', kind: 'inactivity', deviceId: this.buttonOf(p), subjectId, atMs: at, reason: away ? 'away mode set' : 'away mode ended' });
+    }
+    return true;
+  }
+
+  /** The person's state as JSON-serialisable data (learned routine, last activity, away flag, phase); undefined if not registered. */
+  exportState(subjectId: string): InactivityState | undefined {
+    const p = this.persons.get(subjectId);
+    return p === undefined ? undefined : structuredClone(p.state);
+  }
+
+  /** The rule applied to the person's current silence (for dashboards, logs and tests). */
+  watchOf(subjectId: string): InactivityWatch | undefined {
+    const p = this.persons.get(subjectId);
+    return p === undefined ? undefined : { ...p.watch };
+  }
+
+  /** The learned figures for the person, as of now. */
+  routineOf(subjectId: string): RoutineLimits | undefined {
+    const p = this.persons.get(subjectId);
+    return p === undefined ? undefined : p.routine.limitsAt(this.clock.nowMs(), p.state.bedSeen);
+  }
+
+  private buttonOf(p: Person): string {
+    return p.deviceIds[0] ?? p.subjectId;
+  }
+
+  /**
+   * Whether an event says someone is alive and moving. A change of a door,
+   * cupboard, bed or chair counts both ways; motion, power and water count only
+   * when they switch on (the off is a timeout or a machine finishing); a sensor
+   * repeating "on" for longer than `stuckOnMs` is stuck and counts no more until
+   * it reports "off"; a repeated door/bed state is a heartbeat, not a movement.
+   */
+  private isSignOfLife(p: Person, a: Activity, atMs: number): boolean {
+    if (a.source === 'bed' && !p.state.bedSeen) {
+      p.state.bedSeen = true;
+      p.routine.invalidate();
+    }
+    if (a.value === undefined || a.source === 'button') return true;
+    const key = a.sensorId ?? a.source;
+    const prev = p.state.sensors[key];
+    if (prev === undefined || prev.value !== a.value) p.state.sensors[key] = { source: a.source, value: a.value, edgeMs: atMs };
+    if (ON_ONLY.has(a.source)) {
+      if (a.value === 0) return false;
+      if (prev?.value === 1) return atMs - prev.edgeMs < this.config.stuckOnMs;
+      return true;
+    }
+    return prev === undefined || prev.value !== a.value;
+  }
+
+  private inBed(p: Person): boolean {
+    for (const v of Object.values(p.state.sensors)) if (v.source === 'bed' && v.value === 1) return true;
+    return false;
+  }
+
+  /**
+   * Going out: a passage through an exit door is a departure when the person
+   * was taken to be home, and a return when they were taken to be out (for
+   * at least MIN_TRIP_MS). Each
+   * opening of the door begins a passage; its closing (or a momentary door
+   * event) within `passageMs` belongs to it. Any other sign of life after the
+   * passage's last minute (someone walking past a motion sensor) means
+   * someone is home.
+   */
+  private updatePassage(p: Person, a: Activity, atMs: number): void {
+    const s = p.state;
+    const passage = s.passage;
+    if (a.exit === true && a.source === 'door') {
+      if (passage !== null && a.value !== 1 && atMs - passage.lastMs <= this.config.passageMs) passage.lastMs = atMs;
+      else s.passage = { firstMs: atMs, lastMs: atMs, kind: passage?.kind === 'departure' && atMs - passage.lastMs >= MIN_TRIP_MS ? 'return' : 'departure' };
+      return;
+    }
+    if (passage !== null && atMs <= passage.lastMs + PASSAGE_TAIL_MS) return;
+    s.passage = null;
+  }
+
+  /** The rule for the silence that began at `state.silenceSinceMs`. */
+  private computeWatch(p: Person): InactivityWatch {
+    const c = this.config;
+    const s = p.state;
+    const t0 = s.silenceSinceMs;
+    const tz = p.timeZone;
+    const L = p.routine.limitsAt(Math.max(t0, this.clock.nowMs()), s.bedSeen);
+    const sleep = L.sleep;
+    const windowStart = sleep?.windowStartMin ?? c.unlearnedSleepStartMin;
+    const usualWake = sleep?.usualWakeMin ?? c.unlearnedWakeMin;
+    const wakeRemind = sleep?.wakeRemindMin ?? c.unlearnedWakeRemindMin;
+    const { minute } = localDayMinute(tz, t0);
+    const coreStart = sleep?.lateBedMin ?? c.unlearnedCoreNightStartMin;
+    const coreEnd = sleep?.earlyWakeMin ?? c.unlearnedCoreNightEndMin;
+    const departure = s.passage?.kind === 'departure' ? s.passage : null;
+    const inBed = this.inBed(p);
+    const noActivitySinceAway = s.away !== null && (s.lastActivityMs === null || s.lastActivityMs < s.away.sinceMs);
+
+    if (s.away !== null && (noActivitySinceAway || departure !== null)) {
+      return { context: 'away', sinceMs: t0, remindAtMs: null, limitMs: null, learned: L.learned, basis: 'away mode', inBed };
+    }
+    const at = (remindAtMs: number) => ({ remindAtMs, limitMs: remindAtMs - t0 });
+
+    if (departure !== null) {
+      const dep = departure.firstMs;
+      const depMinute = localDayMinute(tz, dep).minute;
+      const night = inWindow(depMinute, coreStart, coreEnd);
+      const base = { context: 'out' as const, sinceMs: t0, learned: L.learned, departureMs: dep, departedAtNight: night, inBed };
+      const left = `went out at ${formatLocalTime(tz, dep)}`;
+      if (night) {
+        const limit = L.nightOutLimitMs ?? c.unlearnedNightOutLimitMs;
+        return { ...base, ...at(dep + limit), basis: `${left}, in the middle of the night, and not back after ${fmtMin(limit)} min` };
+      }
+      if (L.overnightUsual) {
+        const limit = Math.max(c.overnightAwayMaxMs, L.longestOvernightMs * 1.25);
+        return { ...base, ...at(dep + limit), basis: `${left} and not back after ${Math.round(limit / 3_600_000)} h (stays away overnight at times)` };
+      }
+      const limit = L.outLimitMs ?? c.unlearnedOutLimitMs;
+      const backByMin = sleep !== null ? (sleep.lateBedMin + c.backByAfterLateBedMs / MIN) % 1440 : c.unlearnedBackByMin;
+      const backBy = Math.max(nextLocalMinute(tz, dep, backByMin), dep + 60 * MIN);
+      if (backBy < dep + limit) return { ...base, ...at(backBy), basis: `${left} and not back by ${formatMinuteOfDay(backByMin)} (never stays away overnight)` };
+      return { ...base, ...at(dep + limit), basis: `${left} and not back after ${(limit / 3_600_000).toFixed(1)} h` };
+    }
+
+    const slotLimit = L.learned ? L.slotLimitMs[Math.floor(minute / SLOT_MIN)] ?? null : null;
+    const inSleepWindow = inWindow(minute, windowStart, usualWake);
+    if (sleep?.bedReliable === true) {
+      // A bed sensor that has proved itself tells sleep from silence: in bed in the evening or at night is sleep ...
+      if (inBed && inWindow(minute, (windowStart + 1440 - 180) % 1440, usualWake)) return this.sleepWatch(p, t0, wakeRemind, usualWake, sleep !== null, inBed);
+      // ... out of bed in the core of the night and silent is not.
+      if (!inBed && inWindow(minute, coreStart, coreEnd)) {
+        const limit = slotLimit ?? c.nightAwakeLimitMs;
+        return { context: 'nightAwake', sinceMs: t0, ...at(t0 + limit), learned: slotLimit !== null, inBed, basis: `out of bed in the night and silent beyond ${fmtMin(limit)} min` };
+      }
+      if (!inBed && inSleepWindow) {
+        const limit = slotLimit ?? c.unlearnedDayLimitMs;
+        return { context: 'day', sinceMs: t0, ...at(t0 + limit), learned: slotLimit !== null, inBed, basis: `up (not in bed) and silent beyond ${fmtMin(limit)} min` };
+      }
+    } else if (inSleepWindow || (inBed && inWindow(minute, (windowStart + 1440 - 180) % 1440, usualWake))) {
+      return this.sleepWatch(p, t0, wakeRemind, usualWake, sleep !== null, inBed);
+    }
+    const limit = slotLimit ?? c.unlearnedDayLimitMs;
+    return {
+      context: 'day',
+      sinceMs: t0,
+      inBed,
+      ...at(t0 + limit),
+      learned: slotLimit !== null,
+      basis:
+        slotLimit !== null
+          ? `silent beyond ${fmtMin(limit)} min, the most this person's routine allows after ${formatMinuteOfDay(minute)}`
+          : `silent beyond ${fmtMin(limit)} min (fixed daytime limit while the routine is learned)`,
+    };
+  }
+
+  private sleepWatch(p: Person, t0: number, wakeRemind: number, usualWake: number, learned: boolean, inBed: boolean): InactivityWatch {
+    const remindAt = nextLocalMinute(p.timeZone, t0, wakeRemind);
+    return {
+      context: 'sleep',
+      sinceMs: t0,
+      inBed,
+      remindAtMs: remindAt,
+      limitMs: remindAt - t0,
+      learned,
+      basis: learned ? `not up by ${formatMinuteOfDay(wakeRemind)} (usually up at ${formatMinuteOfDay(usualWake)})` : `not up by ${formatMinuteOfDay(wakeRemind)} (fixed limit while the routine is learned)`,
+    };
+  }
+
+  private disarm(p: Person): void {
+    if (p.timer !== undefined) this.clock.clearTimeout(p.timer);
+    p.timer = undefined;
+  }
+
+  /** The one timer of a person: the reminder, or the alarm after a reminder. */
+  private arm(p: Person): void {
+    this.disarm(p);
+    if (!this.started) return;
+    const phase = p.state.phase;
+    const now = this.clock.nowMs();
+    if (phase.kind === 'alarmed') return;
+    if (phase.kind === 'reminded') {
+      p.timer = this.clock.setTimeout(() => this.fireAlarm(p), phase.atMs + this.config.remindGraceMs - now);
+      return;
+    }
+    const remindAt = p.watch.remindAtMs;
+    if (remindAt === null) return;
+    p.timer = this.clock.setTimeout(() => this.fireRemind(p), remindAt - now);
+  }
+
+  private fireRemind(p: Person): void {
+    p.timer = undefined;
+    const now = this.clock.nowMs();
+    p.state.phase = { kind: 'reminded', atMs: now };
+    this.arm(p);
+    this.emit({ type: 'remind', subjectId: p.subjectId, deviceIds: [...p.deviceIds], reason: 'inactivity', atMs: now });
+  }
+
+  private fireAlarm(p: Person): void {
+    p.timer = undefined;
+    const now = this.clock.nowMs();
+    const s = p.state;
+    const w = p.watch;
+    const eventId = `inactivity:${p.subjectId}:${w.sinceMs}`;
+    s.phase = { kind: 'alarmed', atMs: now, eventId };
+    const silenceMin = fmtMin(now - w.sinceMs);
+    const details: Record<string, number | string | boolean> = {
+      silenceMin,
+      limitMin: w.limitMs === null ? -1 : fmtMin(w.limitMs),
+      graceMin: fmtMin(this.config.remindGraceMs),
+      context: w.context,
+      learned: w.learned,
+      lastActivity: formatLocalDateTime(p.timeZone, w.sinceMs),
+    };
+    if (w.departureMs !== undefined) details.wentOut = formatLocalDateTime(p.timeZone, w.departureMs);
+    this.emit({
+      type: 'alarm',
+      finding: {
+        kind: 'inactivity',
+        deviceId: this.buttonOf(p),
+        subjectId: p.subjectId,
+        eventId,
+        eventTs: now,
+        reason: `no sign of life for ${silenceMin} min since ${formatLocalTime(p.timeZone, w.sinceMs)}: ${w.basis}; no answer to the reminder`,
+        details,
+      },
+    });
+  }
+}
+
+function newState(subjectId: string, timeZone: string, nowMs: number): InactivityState {
+  return {
+    version: INACTIVITY_STATE_VERSION,
+    subjectId,
+    timeZone,
+    lastActivityMs: null,
+    silenceSinceMs: nowMs,
+    sensors: {},
+    passage: null,
+    away: null,
+    phase: { kind: 'watch' },
+    bedSeen: false,
+    routine: emptyRoutineState(),
+  };
+}
+
+/** Light structural check of a persisted state (it crossed a process boundary). */
+function checkState(raw: unknown, subjectId: string): InactivityState {
+  const problems: string[] = [];
+  const v = raw as Partial<InactivityState> | null;
+  if (v === null || typeof v !== 'object') throw new InactivityError('INVALID_STATE', `${subjectId}: state must be an object`);
+  if (v.version !== INACTIVITY_STATE_VERSION) problems.push(`version: expected ${INACTIVITY_STATE_VERSION}, got ${String(v.version)}`);
+  if (v.subjectId !== subjectId) problems.push(`subjectId: the state is of ${String(v.subjectId)}`);
+  if (!(v.lastActivityMs === null || Number.isFinite(v.lastActivityMs))) problems.push('lastActivityMs: number or null');
+  if (!Number.isFinite(v.silenceSinceMs)) problems.push('silenceSinceMs: number');
+  if (typeof v.sensors !== 'object' || v.sensors === null) problems.push('sensors: object');
+  if (typeof v.phase !== 'object' || v.phase === null || !['watch', 'reminded', 'alarmed'].includes(v.phase.kind)) problems.push('phase: watch | reminded | alarmed');
+  const r = v.routine;
+  if (typeof r !== 'object' || r === null || !Array.isArray(r.activeDays) || !Array.isArray(r.nights) || !Array.isArray(r.trips) || !Array.isArray(r.pieces) || typeof r.dayGaps !== 'object') {
+    problems.push('routine: activeDays, dayGaps, pieces, nights, trips');
+  }
+  if (problems.length > 0) throw new InactivityError('INVALID_STATE', `${subjectId}: unusable inactivity state: ${problems.join('; ')}`);
+  return structuredClone(raw as InactivityState);
+}

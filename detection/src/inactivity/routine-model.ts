@@ -1,0 +1,325 @@
+/**
+ * What the inactivity monitor learns about one person, from the gaps between
+ * their signs of life:
+ *
+ * - per half hour of the local day, the longest daytime gap that began then
+ *   (naps, sitting quietly), kept for each of the last `historyDays` days;
+ * - each night's sleep (bedtime and getting-up time), joined from long gaps
+ *   separated by short trips to the toilet;
+ * - trips out of the front door (how long, whether overnight).
+ *
+ * Everything is plain JSON so the server can persist it (`RoutineState`).
+ */
+import type { InactivityConfig } from './config.js';
+import { DAY_MS, localDayMinute, toLocalMs } from './local-time.js';
+
+const MIN = 60_000;
+export const SLOT_MIN = 30;
+export const SLOTS_PER_DAY = 1440 / SLOT_MIN;
+
+/** A silence as the monitor judged it when it began. */
+export type SilenceContext = 'day' | 'sleep' | 'nightAwake' | 'out' | 'away';
+
+export interface SleepPiece {
+  /** Start and end of the gap, ms since epoch. */
+  s: number;
+  e: number;
+  /** The bed sensor said "occupied" when the gap began. */
+  bed: boolean;
+}
+
+export interface NightRecord {
+  /** Local day of the evening the night began. */
+  day: number;
+  /** Bedtime, minutes after local noon of `day` (so 21:00 is 540, 01:00 is 780). */
+  bedMin: number;
+  /** Getting-up time, minutes after local midnight ending `day` (may be negative for a night that ended before midnight). */
+  wakeMin: number;
+  /** The bed sensor said "occupied" when the night began. */
+  inBed: boolean;
+}
+
+export interface TripRecord {
+  /** Left (first door event of the passage) and next sign of life, ms since epoch. */
+  s: number;
+  e: number;
+  /** Left during the sleep period. */
+  night: boolean;
+}
+
+/** The learned routine, JSON-serialisable. */
+export interface RoutineState {
+  /** Local days (since 1970-01-01) on which the person showed signs of life, the last `historyDays`. */
+  activeDays: number[];
+  /** Local day → longest daytime gap in minutes beginning in each half hour (null: no gap began then). */
+  dayGaps: Record<string, (number | null)[]>;
+  /** Long gaps of the last two days, not yet assigned to a night. */
+  pieces: SleepPiece[];
+  nights: NightRecord[];
+  trips: TripRecord[];
+  /** Nights up to and including this local day are closed (null: none yet). */
+  closedThroughDay: number | null;
+}
+
+/** Figures derived from the state, recomputed at most once per local day or after a night/trip is added. */
+export interface RoutineLimits {
+  /** Enough days of data for learned limits. */
+  learned: boolean;
+  /** Learned daytime limit per half hour of the gap's start, ms; null: not enough samples. */
+  slotLimitMs: (number | null)[];
+  /** Sleep period from learned nights (null: use the fixed defaults). */
+  sleep: {
+    /** Silences that begin from here to the usual getting-up time may be sleep. */
+    windowStartMin: number;
+    usualWakeMin: number;
+    /** 10th and 90th percentile getting-up times. */
+    earlyWakeMin: number;
+    lateWakeMin: number;
+    wakeRemindMin: number;
+    /** 90th percentile bedtime: from here to the early getting-up time is the core of the night. */
+    lateBedMin: number;
+    bedReliable: boolean;
+    nights: number;
+  } | null;
+  /** Limits for trips out, ms (null: use the fixed defaults). */
+  outLimitMs: number | null;
+  nightOutLimitMs: number | null;
+  /** Has stayed away overnight in the last `overnightMemoryDays`. */
+  overnightUsual: boolean;
+  /** Longest such stay, ms (0: none). */
+  longestOvernightMs: number;
+}
+
+export function emptyRoutineState(): RoutineState {
+  return { activeDays: [], dayGaps: {}, pieces: [], nights: [], trips: [], closedThroughDay: null };
+}
+
+/** Value at quantile q (0–1) of sorted values, linear interpolation. */
+export function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  const pos = (sorted.length - 1) * Math.min(1, Math.max(0, q));
+  const lo = Math.floor(pos);
+  const a = sorted[lo] ?? 0;
+  const b = sorted[Math.min(sorted.length - 1, lo + 1)] ?? a;
+  return a + (b - a) * (pos - lo);
+}
+
+const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
+const mod1440 = (m: number) => ((Math.round(m) % 1440) + 1440) % 1440;
+
+/** Learns one person's routine; all times in their own zone. */
+export class RoutineModel {
+  private limits: RoutineLimits | undefined;
+  private limitsDay = NaN;
+
+  constructor(
+    private readonly config: Readonly<InactivityConfig>,
+    private readonly timeZone: string,
+    readonly state: RoutineState = emptyRoutineState(),
+  ) {}
+
+  /** Notes a day with signs of life. */
+  markActive(atMs: number): void {
+    const { day } = localDayMinute(this.timeZone, atMs);
+    const days = this.state.activeDays;
+    if (days[days.length - 1] === day) return;
+    if (days.includes(day)) return;
+    days.push(day);
+    days.sort((a, b) => a - b);
+    while (days.length > 0 && (days[0] ?? day) <= day - this.config.historyDays) days.shift();
+  }
+
+  /**
+   * Learns from a silence that just ended: [startMs, endMs) judged as `context`
+   * when it began; `departureMs` is when the person left for a trip.
+   */
+  recordGap(startMs: number, endMs: number, context: SilenceContext, opts: { inBed: boolean; departureMs?: number; departedAtNight?: boolean }): void {
+    const gapMs = endMs - startMs;
+    if (!(gapMs > 0)) return;
+    if (context === 'away') return; // announced absence: neither a trip nor a silence of this person's routine
+    if (context === 'out') {
+      // Learned limits change once a local day (limitsAt): a trip counts from tomorrow.
+      this.state.trips.push({ s: opts.departureMs ?? startMs, e: endMs, night: opts.departedAtNight ?? false });
+      this.pruneTrips(endMs);
+      return;
+    }
+    if (context === 'day' || context === 'nightAwake') {
+      const { day, minute } = localDayMinute(this.timeZone, startMs);
+      const key = String(day);
+      let row = this.state.dayGaps[key];
+      if (row === undefined) {
+        row = new Array<number | null>(SLOTS_PER_DAY).fill(null);
+        this.state.dayGaps[key] = row;
+        this.pruneDayGaps(day);
+      }
+      const slot = Math.floor(minute / SLOT_MIN);
+      const gapMin = Math.round((gapMs / MIN) * 10) / 10;
+      const prev = row[slot];
+      if (prev === null || prev === undefined || gapMin > prev) row[slot] = gapMin;
+    }
+    if (gapMs >= this.config.sleepPieceMinMs) {
+      this.state.pieces.push({ s: startMs, e: endMs, bed: opts.inBed });
+    }
+  }
+
+  /**
+   * Closes every night whose morning is over (local 16:00 of the next day has
+   * passed): joins its long gaps into the night's sleep and records bedtime
+   * and getting-up time.
+   */
+  closeNights(nowMs: number): void {
+    const { day: today, minute } = localDayMinute(this.timeZone, nowMs);
+    const lastClosable = minute >= 16 * 60 ? today - 1 : today - 2;
+    let closed = this.state.closedThroughDay ?? (this.state.activeDays[0] ?? today) - 2;
+    // After a long pause (server down, person away) skip to the recent nights.
+    if (closed < lastClosable - this.config.historyDays) closed = lastClosable - this.config.historyDays;
+    while (closed < lastClosable) {
+      closed += 1;
+      this.closeNight(closed);
+    }
+    this.state.closedThroughDay = closed;
+    // Pieces that can no longer belong to an open night.
+    const keepFromLocal = (closed + 1) * DAY_MS + 12 * 60 * MIN;
+    this.state.pieces = this.state.pieces.filter((p) => toLocalMs(this.timeZone, p.e) > keepFromLocal);
+  }
+
+  private closeNight(day: number): void {
+    const from = day * DAY_MS + 17 * 60 * MIN; // local 17:00 of the evening
+    const startBefore = (day + 1) * DAY_MS + 12 * 60 * MIN; // a night begins before local noon next day
+    const endBefore = (day + 1) * DAY_MS + 16 * 60 * MIN;
+    const pieces = this.state.pieces
+      .map((p) => ({ s: toLocalMs(this.timeZone, p.s), e: toLocalMs(this.timeZone, p.e), bed: p.bed }))
+      .filter((p) => p.s >= from && p.s < startBefore && p.e <= endBefore)
+      .sort((a, b) => a.s - b.s);
+    const chains: { s: number; e: number; bed: boolean }[] = [];
+    for (const p of pieces) {
+      const last = chains[chains.length - 1];
+      if (last !== undefined && p.s - last.e <= this.config.sleepJoinMs) last.e = Math.max(last.e, p.e);
+      else chains.push({ ...p });
+    }
+    const sleeps = chains.filter((c) => c.e - c.s >= this.config.sleepMinSpanMs);
+    const first = sleeps[0];
+    const last = sleeps[sleeps.length - 1];
+    if (first === undefined || last === undefined) return;
+    const noon = day * DAY_MS + 12 * 60 * MIN;
+    const midnight = (day + 1) * DAY_MS;
+    this.state.nights.push({
+      day,
+      bedMin: Math.round((first.s - noon) / MIN),
+      wakeMin: Math.round((last.e - midnight) / MIN),
+      inBed: first.bed,
+    });
+    while (this.state.nights.length > 0 && (this.state.nights[0]?.day ?? day) <= day - this.config.historyDays) this.state.nights.shift();
+  }
+
+  private pruneDayGaps(today: number): void {
+    for (const key of Object.keys(this.state.dayGaps)) {
+      if (Number(key) <= today - this.config.historyDays) delete this.state.dayGaps[key];
+    }
+  }
+
+  private pruneTrips(nowMs: number): void {
+    const from = nowMs - this.config.overnightMemoryDays * DAY_MS;
+    this.state.trips = this.state.trips.filter((t) => t.e >= from);
+  }
+
+  /** Derived limits for the local day of `nowMs` (computed once a day from the days before it). */
+  limitsAt(nowMs: number, bedSeen: boolean): RoutineLimits {
+    const { day } = localDayMinute(this.timeZone, nowMs);
+    if (this.limits !== undefined && this.limitsDay === day) return this.limits;
+    this.limits = this.derive(day, nowMs, bedSeen);
+    this.limitsDay = day;
+    return this.limits;
+  }
+
+  /** Forget cached limits (a bed sensor appeared, the state was replaced). */
+  invalidate(): void {
+    this.limits = undefined;
+  }
+
+  private derive(today: number, nowMs: number, bedSeen: boolean): RoutineLimits {
+    const c = this.config;
+    const recentDays = this.state.activeDays.filter((d) => d < today && d > today - c.historyDays);
+    const learned = recentDays.length >= c.learnDays;
+
+    // Daytime: per slot, the longest gaps of past days that began within ±30 min.
+    const slotLimitMs: (number | null)[] = new Array<number | null>(SLOTS_PER_DAY).fill(null);
+    if (learned) {
+      const rows = Object.entries(this.state.dayGaps)
+        .filter(([d]) => Number(d) < today && Number(d) > today - c.historyDays)
+        .map(([, row]) => row);
+      for (let k = 0; k < SLOTS_PER_DAY; k++) {
+        const samples: number[] = [];
+        for (const row of rows) {
+          for (const j of [k - 1, k, k + 1]) {
+            const v = row[(j + SLOTS_PER_DAY) % SLOTS_PER_DAY];
+            if (v !== null && v !== undefined) samples.push(v);
+          }
+        }
+        if (samples.length < c.minSlotSamples) continue;
+        samples.sort((a, b) => a - b);
+        const gapMs = quantile(samples, c.gapQuantile) * MIN;
+        slotLimitMs[k] = clamp(gapMs * c.gapFactor + c.gapMarginMs, c.dayLimitMinMs, c.dayLimitMaxMs);
+      }
+    }
+
+    // Sleep: bedtimes and getting-up times of recent nights.
+    let sleep: RoutineLimits['sleep'] = null;
+    const nights = this.state.nights.filter((n) => n.day < today && n.day >= today - c.historyDays);
+    if (nights.length >= c.minNights) {
+      const wakes = nights.map((n) => n.wakeMin).sort((a, b) => a - b);
+      const beds = nights.map((n) => n.bedMin).sort((a, b) => a - b);
+      const usualWake = quantile(wakes, 0.5);
+      const lateWake = quantile(wakes, 0.9);
+      const earlyWake = quantile(wakes, 0.1);
+      const earlyBed = quantile(beds, 0.1);
+      const lateBed = quantile(beds, 0.9);
+      sleep = {
+        windowStartMin: mod1440(720 + earlyBed - c.bedtimeLeadMs / MIN),
+        usualWakeMin: mod1440(usualWake),
+        earlyWakeMin: mod1440(earlyWake),
+        lateWakeMin: mod1440(lateWake),
+        wakeRemindMin: mod1440(Math.min(lateWake + c.wakeMarginMs / MIN, usualWake + c.wakeRemindMaxAfterUsualMs / MIN)),
+        lateBedMin: mod1440(720 + lateBed),
+        bedReliable: bedSeen && nights.filter((n) => n.inBed).length >= 0.7 * nights.length,
+        nights: nights.length,
+      };
+    }
+
+    // Trips out of the door.
+    const recentFrom = nowMs - c.historyDays * DAY_MS;
+    let longestDay = 0;
+    let longestNight = 0;
+    let overnight = false;
+    let longestOvernight = 0;
+    for (const t of this.state.trips) {
+      const crossesNight = this.containsLocalTime(t.s, t.e, 3 * 60);
+      if (crossesNight) {
+        overnight = true;
+        longestOvernight = Math.max(longestOvernight, t.e - t.s);
+      }
+      if (t.s < recentFrom) continue;
+      if (t.night) longestNight = Math.max(longestNight, t.e - t.s);
+      else if (!crossesNight) longestDay = Math.max(longestDay, t.e - t.s);
+    }
+    return {
+      learned,
+      slotLimitMs,
+      sleep,
+      outLimitMs: learned ? clamp(longestDay * 1.25 + 60 * MIN, c.outLimitMinMs, c.outLimitMaxMs) : null,
+      nightOutLimitMs: learned ? clamp(longestNight * 1.5 + 30 * MIN, c.nightOutLimitMinMs, c.nightOutLimitMaxMs) : null,
+      overnightUsual: overnight,
+      longestOvernightMs: longestOvernight,
+    };
+  }
+
+  /** Whether [s, e) contains a moment at which the local clock reads `minuteOfDay`. */
+  private containsLocalTime(s: number, e: number, minuteOfDay: number): boolean {
+    if (e - s >= DAY_MS) return true;
+    const ls = toLocalMs(this.timeZone, s);
+    const le = toLocalMs(this.timeZone, e);
+    const dayStart = Math.floor(ls / DAY_MS) * DAY_MS;
+    for (let t = dayStart + minuteOfDay * MIN; t < le; t += DAY_MS) if (t >= ls) return true;
+    return false;
+  }
+}
