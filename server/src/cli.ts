@@ -36,6 +36,8 @@ Usage: kanjia <command> [options]
   sim device|household …        run simulated devices (kanjia sim --help)
   eval-falls --dataset FILE     replay every fall-dataset trial through the live fall detector and print
       [--loso] [--limit N]      sensitivity, specificity, false alarms per hour (docs: README, Evaluators)
+  eval-inactivity               simulate person-months with incapacitations: false alarms and detection delays
+      [--persons N --months M]  against the fixed 12-hour rule; --log FILE [--cut N] replays a recorded home
   help                          this text
 
 Registry commands use the data directory of KANJIA_DATA_DIR (default ./data) or --data-dir.`;
@@ -64,6 +66,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'eval-falls': {
         const { runEvalFalls } = await import('./eval/eval-falls.js');
         return await runEvalFalls(rest);
+      }
+      case 'eval-inactivity': {
+        const { runEvalInactivity } = await import('./eval/eval-inactivity.js');
+        return await runEvalInactivity(rest);
       }
       case 'sim': {
         const { runSimCli } = await import('@kanjia/firmware-sim');
