@@ -264,8 +264,15 @@ export function formatLogTimestamp(ms: number, timeZone: string): string {
   return `${local}${sign}${String(Math.floor(a / 60)).padStart(2, '0')}:${String(a % 60).padStart(2, '0')}`;
 }
 
-/** Writes an event log (gzip JSON Lines when the path ends in .gz). */
-export async function writeEventLog(path: string, header: EventLogHeader, events: Iterable<SensorEvent>): Promise<void> {
+/** The header as a writer gives it (e.g. a simulated household's sensors). */
+export interface EventLogHeaderInput {
+  home: string;
+  timezone: string;
+  sensors: readonly { id: string; kind: string; room?: string; name?: string; exit?: boolean }[];
+}
+
+/** Writes an event log (gzip JSON Lines when the path ends in .gz); the header is validated first. */
+export async function writeEventLog(path: string, header: EventLogHeaderInput, events: Iterable<SensorEvent>): Promise<void> {
   const valid = EventLogHeader.parse(header);
   function* lines(): Generator<string> {
     yield `${JSON.stringify(valid)}\n`;

@@ -1,7 +1,7 @@
 /**
  * Settings of the inactivity monitor. Every duration carries its unit; local
  * times are minutes after local midnight in the person's own time zone.
- * The defaults are the policy documented in ./README section of index.ts.
+ * The defaults are the policy described in index.ts.
  */
 
 const MIN = 60_000;

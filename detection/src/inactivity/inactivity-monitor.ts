@@ -21,6 +21,14 @@ const PASSAGE_TAIL_MS = 15_000;
  * return: mistaking an absence for presence would raise a false alarm.
  */
 const MIN_TRIP_MS = 5 * 60_000;
+/**
+ * A PIR that keeps seeing movement repeats "on" about once a minute (Zigbee
+ * sensors: every 60–90 s); a repeat after a longer pause without an "off"
+ * in between is not a re-trigger.
+ */
+const REPEAT_WINDOW_MS = 3 * 60_000;
+/** Leaving the house this soon after getting up from sleep is a night trip (the toilet outside), judged by the night-trip limit. */
+const JUST_UP_MS = 20 * 60_000;
 
 export const INACTIVITY_STATE_VERSION = 1;
 
@@ -33,8 +41,8 @@ export interface InactivityState {
   lastActivityMs: number | null;
   /** Start of the silence being watched (the last sign of life, or when away mode ended / monitoring began). */
   silenceSinceMs: number;
-  /** Last value of every sensor seen, and when it last changed. */
-  sensors: Record<string, { source: ActivitySource; value: 0 | 1; edgeMs: number }>;
+  /** Last value of every sensor seen, when it last changed and when it last reported. */
+  sensors: Record<string, { source: ActivitySource; value: 0 | 1; edgeMs: number; lastMs: number }>;
   /** The last passage through an exit door: `departure` while the person is taken to be out. */
   passage: { firstMs: number; lastMs: number; kind: 'departure' | 'return' } | null;
   /** Away mode set by the resident or the duty staff. */
@@ -43,6 +51,8 @@ export interface InactivityState {
   phase: { kind: 'watch' } | { kind: 'reminded'; atMs: number } | { kind: 'alarmed'; atMs: number; eventId: string };
   /** A bed sensor has reported. */
   bedSeen: boolean;
+  /** When the person last got up from a silence taken for sleep lasting at least `sleepPieceMinMs` (null: not yet). */
+  lastSleepEndMs: number | null;
   routine: RoutineState;
 }
 
@@ -80,12 +90,16 @@ export interface InactivityWatch {
   inBed: boolean;
 }
 
-interface Person {
-  subjectId: string;
+/** What the rules need to know of a person. */
+interface PersonCore {
   timeZone: string;
-  deviceIds: string[];
   state: InactivityState;
   routine: RoutineModel;
+}
+
+interface Person extends PersonCore {
+  subjectId: string;
+  deviceIds: string[];
   watch: InactivityWatch;
   timer: TimerHandle | undefined;
 }
@@ -137,9 +151,8 @@ export class InactivityMonitor {
     else state = newState(reg.subjectId, reg.timeZone, this.clock.nowMs());
     state.timeZone = reg.timeZone;
     if (existing !== undefined) this.disarm(existing);
-    const routine = new RoutineModel(this.config, reg.timeZone, state.routine);
-    const p: Person = { subjectId: reg.subjectId, timeZone: reg.timeZone, deviceIds: [...reg.deviceIds], state, routine, watch: undefined as unknown as InactivityWatch, timer: undefined };
-    p.watch = this.computeWatch(p);
+    const core: PersonCore = { timeZone: reg.timeZone, state, routine: new RoutineModel(this.config, reg.timeZone, state.routine) };
+    const p: Person = { ...core, subjectId: reg.subjectId, deviceIds: [...reg.deviceIds], watch: this.computeWatch(core), timer: undefined };
     this.persons.set(reg.subjectId, p);
     if (this.started) this.arm(p);
   }
@@ -177,9 +190,10 @@ export class InactivityMonitor {
         ...(w.departedAtNight !== undefined ? { departedAtNight: w.departedAtNight } : {}),
       });
     }
+    if (w.context === 'sleep' && s.lastActivityMs !== null && w.sinceMs === s.lastActivityMs && atMs - w.sinceMs >= this.config.sleepPieceMinMs) s.lastSleepEndMs = atMs;
     this.updatePassage(p, activity, atMs);
     s.lastActivityMs = atMs;
-    s.silenceSinceMs = atMs;
+    s.silenceSinceMs = Math.max(s.silenceSinceMs, atMs);
     p.routine.markActive(atMs);
     p.routine.closeNights(atMs);
 
@@ -251,9 +265,11 @@ export class InactivityMonitor {
   /**
    * Whether an event says someone is alive and moving. A change of a door,
    * cupboard, bed or chair counts both ways; motion, power and water count only
-   * when they switch on (the off is a timeout or a machine finishing); a sensor
-   * repeating "on" for longer than `stuckOnMs` is stuck and counts no more until
-   * it reports "off"; a repeated door/bed state is a heartbeat, not a movement.
+   * when they switch on (the off is a timeout or a machine finishing). A
+   * repeated "on" counts only as a PIR re-triggering does: within
+   * REPEAT_WINDOW_MS of the sensor's previous report and less than `stuckOnMs`
+   * after it switched on; otherwise the sensor is stuck (a pet, a fan, a
+   * fault) until it reports "off". A repeated door/bed state is a heartbeat.
    */
   private isSignOfLife(p: Person, a: Activity, atMs: number): boolean {
     if (a.source === 'bed' && !p.state.bedSeen) {
@@ -263,16 +279,16 @@ export class InactivityMonitor {
     if (a.value === undefined || a.source === 'button') return true;
     const key = a.sensorId ?? a.source;
     const prev = p.state.sensors[key];
-    if (prev === undefined || prev.value !== a.value) p.state.sensors[key] = { source: a.source, value: a.value, edgeMs: atMs };
+    p.state.sensors[key] = prev === undefined || prev.value !== a.value ? { source: a.source, value: a.value, edgeMs: atMs, lastMs: atMs } : { ...prev, lastMs: atMs };
     if (ON_ONLY.has(a.source)) {
       if (a.value === 0) return false;
-      if (prev?.value === 1) return atMs - prev.edgeMs < this.config.stuckOnMs;
+      if (prev?.value === 1) return atMs - prev.lastMs <= REPEAT_WINDOW_MS && atMs - prev.edgeMs < this.config.stuckOnMs;
       return true;
     }
     return prev === undefined || prev.value !== a.value;
   }
 
-  private inBed(p: Person): boolean {
+  private inBed(p: PersonCore): boolean {
     for (const v of Object.values(p.state.sensors)) if (v.source === 'bed' && v.value === 1) return true;
     return false;
   }
@@ -299,7 +315,7 @@ export class InactivityMonitor {
   }
 
   /** The rule for the silence that began at `state.silenceSinceMs`. */
-  private computeWatch(p: Person): InactivityWatch {
+  private computeWatch(p: PersonCore): InactivityWatch {
     const c = this.config;
     const s = p.state;
     const t0 = s.silenceSinceMs;
@@ -310,8 +326,8 @@ export class InactivityMonitor {
     const usualWake = sleep?.usualWakeMin ?? c.unlearnedWakeMin;
     const wakeRemind = sleep?.wakeRemindMin ?? c.unlearnedWakeRemindMin;
     const { minute } = localDayMinute(tz, t0);
-    const coreStart = sleep?.lateBedMin ?? c.unlearnedCoreNightStartMin;
-    const coreEnd = sleep?.earlyWakeMin ?? c.unlearnedCoreNightEndMin;
+    const core = sleep === null ? { startMin: c.unlearnedCoreNightStartMin, endMin: c.unlearnedCoreNightEndMin } : sleep.coreNight;
+    const inCoreNight = (m: number) => core !== null && inWindow(m, core.startMin, core.endMin);
     const departure = s.passage?.kind === 'departure' ? s.passage : null;
     const inBed = this.inBed(p);
     const noActivitySinceAway = s.away !== null && (s.lastActivityMs === null || s.lastActivityMs < s.away.sinceMs);
@@ -324,12 +340,14 @@ export class InactivityMonitor {
     if (departure !== null) {
       const dep = departure.firstMs;
       const depMinute = localDayMinute(tz, dep).minute;
-      const night = inWindow(depMinute, coreStart, coreEnd);
+      // Leaving in the core of the night, or straight out of bed (the toilet outside).
+      const justUp = s.lastSleepEndMs !== null && dep - s.lastSleepEndMs <= JUST_UP_MS;
+      const night = inCoreNight(depMinute) || justUp;
       const base = { context: 'out' as const, sinceMs: t0, learned: L.learned, departureMs: dep, departedAtNight: night, inBed };
       const left = `went out at ${formatLocalTime(tz, dep)}`;
       if (night) {
         const limit = L.nightOutLimitMs ?? c.unlearnedNightOutLimitMs;
-        return { ...base, ...at(dep + limit), basis: `${left}, in the middle of the night, and not back after ${fmtMin(limit)} min` };
+        return { ...base, ...at(dep + limit), basis: `${left}, during the night, and not back after ${fmtMin(limit)} min` };
       }
       if (L.overnightUsual) {
         const limit = Math.max(c.overnightAwayMaxMs, L.longestOvernightMs * 1.25);
@@ -348,7 +366,7 @@ export class InactivityMonitor {
       // A bed sensor that has proved itself tells sleep from silence: in bed in the evening or at night is sleep ...
       if (inBed && inWindow(minute, (windowStart + 1440 - 180) % 1440, usualWake)) return this.sleepWatch(p, t0, wakeRemind, usualWake, sleep !== null, inBed);
       // ... out of bed in the core of the night and silent is not.
-      if (!inBed && inWindow(minute, coreStart, coreEnd)) {
+      if (!inBed && inCoreNight(minute)) {
         const limit = slotLimit ?? c.nightAwakeLimitMs;
         return { context: 'nightAwake', sinceMs: t0, ...at(t0 + limit), learned: slotLimit !== null, inBed, basis: `out of bed in the night and silent beyond ${fmtMin(limit)} min` };
       }
@@ -373,7 +391,7 @@ export class InactivityMonitor {
     };
   }
 
-  private sleepWatch(p: Person, t0: number, wakeRemind: number, usualWake: number, learned: boolean, inBed: boolean): InactivityWatch {
+  private sleepWatch(p: PersonCore, t0: number, wakeRemind: number, usualWake: number, learned: boolean, inBed: boolean): InactivityWatch {
     const remindAt = nextLocalMinute(p.timeZone, t0, wakeRemind);
     return {
       context: 'sleep',
@@ -459,6 +477,7 @@ function newState(subjectId: string, timeZone: string, nowMs: number): Inactivit
     away: null,
     phase: { kind: 'watch' },
     bedSeen: false,
+    lastSleepEndMs: null,
     routine: emptyRoutineState(),
   };
 }
@@ -479,5 +498,10 @@ function checkState(raw: unknown, subjectId: string): InactivityState {
     problems.push('routine: activeDays, dayGaps, pieces, nights, trips');
   }
   if (problems.length > 0) throw new InactivityError('INVALID_STATE', `${subjectId}: unusable inactivity state: ${problems.join('; ')}`);
-  return structuredClone(raw as InactivityState);
+  const state = structuredClone(raw as InactivityState);
+  state.lastSleepEndMs ??= null;
+  state.bedSeen ??= false;
+  state.passage ??= null;
+  state.away ??= null;
+  return state;
 }

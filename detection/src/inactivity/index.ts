@@ -1,36 +1,52 @@
 /**
  * Inactivity: no sign of life for longer than this person's learned routine
- * allows at this time of day.
+ * allows at this time of day. `InactivityMonitor` is pure and clock-injected:
+ * one timer per person, reset by every sign of life.
  *
- * Policy (defaults in DEFAULT_INACTIVITY_CONFIG):
+ * Policy (defaults in DEFAULT_INACTIVITY_CONFIG; times are local to the
+ * person's IANA zone, so limits follow DST):
  *
  * - Signs of life: a door, cupboard, bed or chair changing either way; motion,
  *   power use and water switching on (their "off" is a timeout or a machine
- *   finishing); any button press. A sensor stuck "on" for more than 1 h counts
- *   no more until it reports "off". Time is the server's receive time.
- * - Daytime: a reminder on the person's devices when the silence outlasts the
- *   learned limit for the half hour in which it began (95th percentile of the
- *   longest daily gaps begun within ±30 min over the last 28 days, × 1.25 +
- *   15 min, kept within 45 min … 6 h); the alarm 30 min later if nothing comes.
+ *   finishing); any button press. A repeated "on" counts only as a PIR
+ *   re-trigger (within 3 min of the last report, and for at most 1 h without
+ *   an "off"): a sensor stuck "on" counts no more. Time is the server's receive
+ *   time (`atMs`), never the device's clock.
+ * - Each long silence first asks the person, on their devices, to press the
+ *   button (`remind`); 20 min later without any sign of life, an `inactivity`
+ *   alarm (eventId `inactivity:{subjectId}:{lastActivityMs}`); the next sign of
+ *   life emits `cleared`.
+ * - Day: the reminder comes when the silence outlasts the learned limit for
+ *   the half hour in which it began: the 95th percentile of the longest daily
+ *   gaps begun within ±30 min over the last 28 days, × 1.3 + 15 min, within
+ *   45 min … 6 h.
  * - Night: a silence that begins in the usual sleep period (from 30 min before
  *   the early bedtime to the usual getting-up time, learned from each night's
- *   long gaps) is sleep: the reminder comes at the late getting-up time + 30 min
- *   but never later than the usual getting-up time + 75 min, so the alarm comes
- *   at most 1 h 45 min after the usual getting-up time. With a bed sensor that
- *   proves reliable (occupied at the start of ≥ 70 % of nights), being out of
- *   bed and silent at night is not sleep: the daytime-style limit (default
- *   90 min) applies.
- * - Going out: a passage through an exit door after signs of life at home is a
- *   departure; the next one is the return. While out there is no reminder until
- *   the longest recent day trip × 1.25 + 1 h (8–16 h), and not after 2 h past
- *   the late bedtime unless the person has stayed away overnight in the last
- *   90 days (then 72 h); leaving during the sleep period allows 1–4 h (longest
- *   recent night trip × 1.5 + 30 min).
+ *   sleep) is sleep: reminder at the late (90th percentile) getting-up time
+ *   + 30 min, never later than the usual (median) getting-up time + 75 min, so
+ *   the alarm comes at most 95 min after the usual getting-up time. A bed
+ *   sensor that proves reliable (occupied at the start of ≥ 70 % of nights)
+ *   tells sleep from silence: in bed is sleep; out of bed is the day rule, and
+ *   in the core of the night (late bedtime → early getting-up time) 90 min
+ *   unless learned.
+ * - Going out: a passage through an exit door after signs of life at home is
+ *   a departure, the next one (after 5 min or more) the return. While out:
+ *   no reminder until the longest recent day trip × 1.25 + 1 h (4–14 h), and
+ *   not after 2 h past the late bedtime (never stays out overnight), or, for a
+ *   person who has stayed away overnight in the last 90 days, 72 h (or 1.25 ×
+ *   their longest stay). Leaving in the core of the night, or within 20 min of
+ *   getting up from sleep (the toilet outside), allows 1–4 h (longest recent
+ *   night trip × 1.5 + 30 min).
  * - Away mode (resident or duty staff) suppresses everything while nobody is
  *   home; a sign of life at home resumes watching until the next departure.
- * - Until 7 days are learned: 4 h of daytime silence; a silence begun after
- *   20:00 or before 07:00 is sleep, reminder at 08:30 if not up; out 10 h or
- *   not back by 23:00; out at night 3 h.
+ * - Until 7 days are learned (a new installation): 4 h of daytime silence;
+ *   a silence begun after 20:00 or before 07:00 is sleep, reminder at 08:30 if
+ *   not up; out 10 h or not back by 23:00; out in the night (22:00–05:00) 3 h.
+ * - Known limits: a visitor leaving looks like the person leaving; with no
+ *   bed sensor, going to bed early looks like collapsing in the evening (found
+ *   next morning); for a person who stays away overnight at times, a collapse
+ *   right after a visitor leaves is found only after 72 h — use away mode for
+ *   planned stays so this tolerance can be lowered.
  */
 export { InactivityMonitor, INACTIVITY_STATE_VERSION } from './inactivity-monitor.js';
 export type { InactivityRegistration, InactivityState, InactivityWatch } from './inactivity-monitor.js';

@@ -76,8 +76,10 @@ export interface RoutineLimits {
     earlyWakeMin: number;
     lateWakeMin: number;
     wakeRemindMin: number;
-    /** 90th percentile bedtime: from here to the early getting-up time is the core of the night. */
+    /** 90th percentile bedtime. */
     lateBedMin: number;
+    /** The core of the night, from the late bedtime to the early getting-up time (null: they do not meet). */
+    coreNight: { startMin: number; endMin: number } | null;
     bedReliable: boolean;
     nights: number;
   } | null;
@@ -103,6 +105,9 @@ export function quantile(sorted: readonly number[], q: number): number {
   const b = sorted[Math.min(sorted.length - 1, lo + 1)] ?? a;
   return a + (b - a) * (pos - lo);
 }
+
+/** An absence counts as a night away when it lasts this long and spans 03:00. */
+const OVERNIGHT_MIN_MS = 6 * 60 * MIN;
 
 const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
 const mod1440 = (m: number) => ((Math.round(m) % 1440) + 1440) % 1440;
@@ -164,8 +169,8 @@ export class RoutineModel {
 
   /**
    * Closes every night whose morning is over (local 16:00 of the next day has
-   * passed): joins its long gaps into the night's sleep and records bedtime
-   * and getting-up time.
+   * passed): joins its long gaps separated by short stirrings (a trip to the
+   * toilet) and records bedtime and getting-up time of the night's sleep.
    */
   closeNights(nowMs: number): void {
     const { day: today, minute } = localDayMinute(this.timeZone, nowMs);
@@ -197,17 +202,24 @@ export class RoutineModel {
       if (last !== undefined && p.s - last.e <= this.config.sleepJoinMs) last.e = Math.max(last.e, p.e);
       else chains.push({ ...p });
     }
-    const sleeps = chains.filter((c) => c.e - c.s >= this.config.sleepMinSpanMs);
-    const first = sleeps[0];
-    const last = sleeps[sleeps.length - 1];
-    if (first === undefined || last === undefined) return;
+    // The night's sleep: of the long chains through some of 23:00–05:00, the
+    // one most inside it (a quiet morning or an afternoon nap is not the night).
+    const coreFrom = day * DAY_MS + 23 * 60 * MIN;
+    const coreTo = (day + 1) * DAY_MS + 5 * 60 * MIN;
+    const overlap = (c: { s: number; e: number }) => Math.max(0, Math.min(c.e, coreTo) - Math.max(c.s, coreFrom));
+    let main: { s: number; e: number; bed: boolean } | undefined;
+    for (const c of chains) {
+      if (c.e - c.s < this.config.sleepMinSpanMs || overlap(c) === 0) continue;
+      if (main === undefined || overlap(c) > overlap(main) || (overlap(c) === overlap(main) && c.e - c.s > main.e - main.s)) main = c;
+    }
+    if (main === undefined) return; // no sleep through any of 23:00–05:00: not a night to learn from
     const noon = day * DAY_MS + 12 * 60 * MIN;
     const midnight = (day + 1) * DAY_MS;
     this.state.nights.push({
       day,
-      bedMin: Math.round((first.s - noon) / MIN),
-      wakeMin: Math.round((last.e - midnight) / MIN),
-      inBed: first.bed,
+      bedMin: Math.round((main.s - noon) / MIN),
+      wakeMin: Math.round((main.e - midnight) / MIN),
+      inBed: main.bed,
     });
     while (this.state.nights.length > 0 && (this.state.nights[0]?.day ?? day) <= day - this.config.historyDays) this.state.nights.shift();
   }
@@ -281,6 +293,8 @@ export class RoutineModel {
         lateWakeMin: mod1440(lateWake),
         wakeRemindMin: mod1440(Math.min(lateWake + c.wakeMarginMs / MIN, usualWake + c.wakeRemindMaxAfterUsualMs / MIN)),
         lateBedMin: mod1440(720 + lateBed),
+        // Both as minutes after noon: bedtimes are, getting-up times are after midnight (+720).
+        coreNight: lateBed < earlyWake + 720 ? { startMin: mod1440(720 + lateBed), endMin: mod1440(earlyWake) } : null,
         bedReliable: bedSeen && nights.filter((n) => n.inBed).length >= 0.7 * nights.length,
         nights: nights.length,
       };
@@ -293,7 +307,8 @@ export class RoutineModel {
     let overnight = false;
     let longestOvernight = 0;
     for (const t of this.state.trips) {
-      const crossesNight = this.containsLocalTime(t.s, t.e, 3 * 60);
+      // A stay away overnight, not a trip to an outside toilet at 3 a.m.
+      const crossesNight = t.e - t.s >= OVERNIGHT_MIN_MS && this.containsLocalTime(t.s, t.e, 3 * 60);
       if (crossesNight) {
         overnight = true;
         longestOvernight = Math.max(longestOvernight, t.e - t.s);

@@ -272,12 +272,13 @@ export function generateRoutine(options: RoutineOptions): Routine {
 
   const truth: RoutineTruth = { sleeps: [], outs: [], naps: [], badDays: [], usualWakeMin: 0, usualBedMin: 0 };
   const act = rng.fork(5);
-  const out = (from: number, to: number, overnight = false) => {
+  /** Out through the front door and back (the PIR by the door sees the person leave and come in). */
+  const out = (from: number, to: number) => {
     house.trigger('tangwu', from - act.uniform(20, 60) * S);
     house.door(from);
     house.door(to);
     house.trigger('tangwu', to + act.uniform(15, 60) * S);
-    truth.outs.push({ s: from, e: to, overnight });
+    truth.outs.push({ s: from, e: to, overnight: false });
   };
 
   const cook = (t: number, minutes: number, cookerProb: number): number => {
@@ -301,9 +302,14 @@ export function generateRoutine(options: RoutineOptions): Routine {
   /** Home life between two times: chores, sitting, television, trips, visitors. */
   const fill = (from: number, to: number, half: 'morning' | 'afternoon' | 'evening', badDay: boolean, marketDay: boolean) => {
     let t = from;
+    // Nobody goes to the fields, the market or a neighbour in the dark, nor visits: 06:00–18:00.
+    const daylight = (ms: number) => {
+      const { minute } = localDayMinute(timeZone, ms);
+      return minute >= 6 * 60 && minute < 18 * 60;
+    };
     let visited = false;
     let hadVisitor = false;
-    if (!badDay && half !== 'evening' && to - t > 2 * HOUR) {
+    if (!badDay && half !== 'evening' && to - t > 2 * HOUR && daylight(t)) {
       // The big outing of the half day.
       if (half === 'morning' && marketDay && act.chance(person.marketProb)) {
         const leave = t + act.uniform(5, 30) * MIN;
@@ -326,18 +332,19 @@ export function generateRoutine(options: RoutineOptions): Routine {
     while (t < to - 5 * MIN) {
       const r = act.next();
       let end: number;
-      if (!badDay && half !== 'evening' && r < person.courtyardPerDay / 12) {
+      const outAllowed = !badDay && half !== 'evening' && daylight(t);
+      if (outAllowed && r < person.courtyardPerDay / 12) {
         const leave = t + act.uniform(1, 5) * MIN;
         end = Math.min(to, leave + act.uniform(10, 60) * MIN);
         if (end - leave > 5 * MIN) out(leave, end);
         end += MIN;
-      } else if (!badDay && !visited && r < person.courtyardPerDay / 12 + person.visitProb / 3) {
+      } else if (outAllowed && !visited && r < person.courtyardPerDay / 12 + person.visitProb / 3) {
         visited = true;
         const leave = t + act.uniform(1, 5) * MIN;
         end = Math.min(to, leave + act.uniform(30, 150) * MIN);
         if (end - leave > 10 * MIN) out(leave, end);
         end += MIN;
-      } else if (!hadVisitor && r > 1 - person.visitorProb / 3) {
+      } else if (!hadVisitor && daylight(t) && r > 1 - person.visitorProb / 3) {
         hadVisitor = true;
         end = Math.min(to, t + act.uniform(20, 90) * MIN);
         house.door(t + 30 * S);
@@ -500,6 +507,7 @@ export function generateRoutine(options: RoutineOptions): Routine {
   const wakes = truth.sleeps.map((s) => localDayMinute(timeZone, s.e).minute).sort((a, b) => a - b);
   const beds = truth.sleeps.map((s) => (localDayMinute(timeZone, s.s).minute + 720) % 1440).sort((a, b) => a - b);
   truth.usualWakeMin = wakes[Math.floor(wakes.length / 2)] ?? Math.round(person.wakeMin);
+  // Bedtimes as minutes after noon (no wrap at midnight), back to minutes after midnight (> 1440 after it).
   truth.usualBedMin = (beds[Math.floor(beds.length / 2)] ?? Math.round(person.bedMin) - 720) + 720;
   truth.outs.sort((a, b) => a.s - b.s);
 

@@ -85,9 +85,25 @@ const KINDS: Record<ProfileName, Kind> = {
   sociable: { wake: 360, wakeSd: 30, bed: 1290, bedSd: 40, irregular: false, napProb: 0.5, napMean: 50, fields: 0.25, market: 0.85, visit: 0.5, courtyard: 2, visitor: 0.3, bad: 0.04, toilet: 1, outhouse: 0.3, overnight: 1.2, lively: 1.0, dozes: 0.1 },
 };
 
-/** Draws a person of `profile` (or of a kind drawn from the seed), each with their own habits. */
+/**
+ * How common each kind is among people living alone in a village, when the
+ * seed chooses: a guess (most are farmers with regular early days), stated so
+ * that evaluators can report figures per kind.
+ */
+export const PROFILE_WEIGHTS: Readonly<Record<ProfileName, number>> = { earlyFarmer: 0.3, sociable: 0.25, frailIndoors: 0.25, nightOwl: 0.12, irregular: 0.08 };
+
+function pickProfile(rng: Prng): ProfileName {
+  let r = rng.next();
+  for (const name of PROFILE_NAMES) {
+    r -= PROFILE_WEIGHTS[name];
+    if (r < 0) return name;
+  }
+  return 'earlyFarmer';
+}
+
+/** Draws a person of `profile` (or of a kind drawn from the seed by PROFILE_WEIGHTS), each with their own habits. */
 export function drawPerson(rng: Prng, profile?: ProfileName): PersonHabits {
-  const name = profile ?? rng.pick(PROFILE_NAMES);
+  const name = profile ?? pickProfile(rng);
   const k = KINDS[name];
   const vary = (x: number) => x * rng.uniform(0.7, 1.3);
   const p = (x: number) => Math.min(1, vary(x));

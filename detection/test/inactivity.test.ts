@@ -1,0 +1,403 @@
+/**
+ * InactivityMonitor with the fake clock: learned limits by time of day, sleep,
+ * going out, away mode, the fixed limits of a new installation, midnight, DST,
+ * restarts. Days of routine are fed in accelerated time (milliseconds).
+ */
+import { describe, expect, it } from 'vitest';
+import { FakeClock } from '@kanjia/protocol';
+import { InactivityError, InactivityMonitor, type Activity, type DetectorOutput, type Finding, type InactivityConfig } from '@kanjia/detection';
+
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const DAY = 24 * HOUR;
+
+/** An instant given as local wall time with its UTC offset, e.g. at('2026-01-15T07:00'). */
+const at = (local: string, offset = '+08:00'): number => Date.parse(`${local}:00${offset}`);
+
+interface DayPlan {
+  /** Local date of the morning. */
+  date: string;
+  offset?: string;
+  /** Getting up, 'HH:MM'. */
+  wake: string;
+  /** Bedtime as minutes after the morning's local midnight (may exceed 1440). */
+  bedMin: number;
+  /** A nap in bed, minutes after midnight [from, to). */
+  nap?: [number, number];
+  /** Leaving through the front door and coming back, minutes after midnight [from, to). */
+  trip?: [number, number];
+  /** Motion every this many minutes while up (default 10). */
+  everyMin?: number;
+}
+
+/** A regular day as sensor events: bed, PIR (on, then off a minute later), front door. */
+function dayEvents(plan: DayPlan): Activity[] {
+  const offset = plan.offset ?? '+08:00';
+  const midnight = at(`${plan.date}T00:00`, offset);
+  const wakeMin = Number(plan.wake.slice(0, 2)) * 60 + Number(plan.wake.slice(3, 5));
+  const every = plan.everyMin ?? 10;
+  const out: Activity[] = [{ atMs: midnight + wakeMin * MIN, source: 'bed', value: 0, sensorId: 'bed' }];
+  const busy = (m: number) => (plan.nap && m >= plan.nap[0] && m < plan.nap[1]) || (plan.trip && m >= plan.trip[0] - 1 && m < plan.trip[1] + 1);
+  for (let m = wakeMin + 1; m < plan.bedMin - 5; m += every) {
+    if (busy(m)) continue;
+    out.push({ atMs: midnight + m * MIN, source: 'motion', value: 1, sensorId: 'pir' });
+    out.push({ atMs: midnight + m * MIN + 60_000, source: 'motion', value: 0, sensorId: 'pir' });
+  }
+  if (plan.nap) {
+    out.push({ atMs: midnight + plan.nap[0] * MIN, source: 'bed', value: 1, sensorId: 'bed' });
+    out.push({ atMs: midnight + plan.nap[1] * MIN, source: 'bed', value: 0, sensorId: 'bed' });
+  }
+  if (plan.trip) {
+    for (const m of plan.trip) {
+      out.push({ atMs: midnight + m * MIN, source: 'door', value: 1, exit: true, sensorId: 'front' });
+      out.push({ atMs: midnight + m * MIN + 10_000, source: 'door', value: 0, exit: true, sensorId: 'front' });
+    }
+  }
+  out.push({ atMs: midnight + plan.bedMin * MIN, source: 'bed', value: 1, sensorId: 'bed' });
+  return out.sort((a, b) => a.atMs - b.atMs);
+}
+
+const isoDate = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+function setup(startMs: number, opts: { timeZone?: string; config?: Partial<InactivityConfig> } = {}) {
+  const clock = new FakeClock(startMs);
+  const out: DetectorOutput[] = [];
+  const monitor = new InactivityMonitor({ clock, emit: (o) => out.push(o), ...(opts.config ? { config: opts.config } : {}) });
+  monitor.register({ subjectId: 'p1', timeZone: opts.timeZone ?? 'Asia/Shanghai', deviceIds: ['btn-1', 'pir-1'] });
+  monitor.start();
+  const advanceTo = (ms: number): void => clock.advance(ms - clock.nowMs());
+  const feed = (events: Activity[]): void => {
+    for (const e of events) {
+      advanceTo(e.atMs);
+      monitor.observe('p1', e);
+    }
+  };
+  const reminds = () => out.filter((o) => o.type === 'remind');
+  const alarms = () => out.flatMap((o): Finding[] => (o.type === 'alarm' ? [o.finding] : []));
+  const cleared = () => out.filter((o) => o.type === 'cleared');
+  /** Days of the same routine, the first morning on `firstDate` (local, +08:00 unless the plan says). */
+  const live = (firstDate: string, days: number, plan: Omit<DayPlan, 'date'>): void => {
+    const first = Date.parse(`${firstDate}T12:00:00Z`);
+    for (let d = 0; d < days; d++) feed(dayEvents({ ...plan, date: isoDate(first + d * DAY) }));
+  };
+  return { clock, out, monitor, advanceTo, feed, live, reminds, alarms, cleared };
+}
+
+/** Up at 06:30, busy (motion every 10 min), a nap in bed 13:00–14:00, in bed at 21:30. */
+const REGULAR = { wake: '06:30', bedMin: 21 * 60 + 30, nap: [13 * 60, 14 * 60] as [number, number] };
+
+describe('InactivityMonitor: learned daytime limits', () => {
+  it('learns 45 min for a busy morning and 93 min around the 60-min afternoon nap', () => {
+    const { live, monitor, advanceTo } = setup(at('2026-01-05T06:00'));
+    live('2026-01-05', 14, REGULAR);
+    advanceTo(at('2026-01-19T06:00'));
+    const limits = monitor.routineOf('p1');
+    expect(limits?.learned).toBe(true);
+    const slot = (hhmm: string) => limits?.slotLimitMs[(Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3))) / 30];
+    expect(slot('10:00')).toBe(45 * MIN); // 10-min gaps × 1.3 + 15 min, raised to the 45-min floor
+    expect(slot('13:00')).toBe(93 * MIN); // the 60-min nap × 1.3 + 15 min
+    expect(limits?.sleep?.usualWakeMin).toBe(6 * 60 + 30);
+    expect(limits?.sleep?.wakeRemindMin).toBe(7 * 60); // late getting-up time (06:30) + 30 min
+  });
+
+  it('silent beyond the 93-min afternoon limit: remind at 14:33, alarm 20 min later at 14:53 on the button', () => {
+    const { live, feed, advanceTo, reminds, alarms, out } = setup(at('2026-01-05T06:00'));
+    live('2026-01-05', 14, REGULAR);
+    // Day 15: up as usual, lies down at 13:00 and does not get up.
+    feed(dayEvents({ ...REGULAR, date: '2026-01-19' }).filter((e) => e.atMs <= at('2026-01-19T13:00')));
+    out.length = 0;
+    advanceTo(at('2026-01-19T14:32'));
+    expect(reminds()).toEqual([]);
+    advanceTo(at('2026-01-19T14:33'));
+    expect(reminds()).toEqual([{ type: 'remind', subjectId: 'p1', deviceIds: ['btn-1', 'pir-1'], reason: 'inactivity', atMs: at('2026-01-19T14:33') }]);
+    advanceTo(at('2026-01-19T14:52'));
+    expect(alarms()).toEqual([]);
+    advanceTo(at('2026-01-19T14:53'));
+    const [finding] = alarms();
+    expect(finding).toMatchObject({
+      kind: 'inactivity',
+      deviceId: 'btn-1',
+      subjectId: 'p1',
+      eventId: `inactivity:p1:${at('2026-01-19T13:00')}`,
+      eventTs: at('2026-01-19T14:53'),
+      details: { silenceMin: 113, limitMin: 93, graceMin: 20, context: 'day', learned: true },
+    });
+  });
+
+  it('a button press 5 min after the 14:33 reminder: no alarm, and the next sign of life needs no clearing', () => {
+    const { live, feed, advanceTo, monitor, reminds, alarms, cleared } = setup(at('2026-01-05T06:00'));
+    live('2026-01-05', 14, REGULAR);
+    feed(dayEvents({ ...REGULAR, date: '2026-01-19' }).filter((e) => e.atMs <= at('2026-01-19T13:00')));
+    advanceTo(at('2026-01-19T14:38'));
+    expect(reminds()).toHaveLength(1);
+    expect(monitor.observe('p1', { atMs: at('2026-01-19T14:38'), source: 'button', sensorId: 'btn-1' })).toBe(true);
+    advanceTo(at('2026-01-19T15:30'));
+    expect(alarms()).toEqual([]);
+    expect(cleared()).toEqual([]);
+  });
+
+  it('any sign of life after the alarm emits cleared', () => {
+    const { live, feed, advanceTo, monitor, alarms, cleared } = setup(at('2026-01-05T06:00'));
+    live('2026-01-05', 14, REGULAR);
+    feed(dayEvents({ ...REGULAR, date: '2026-01-19' }).filter((e) => e.atMs <= at('2026-01-19T10:00')));
+    advanceTo(at('2026-01-19T11:10')); // 45 min + 20 min grace after the last motion at 09:51
+    expect(alarms()).toHaveLength(1);
+    advanceTo(at('2026-01-19T11:30'));
+    monitor.observe('p1', { atMs: at('2026-01-19T11:30'), source: 'door', value: 1, sensorId: 'kitchen-door' });
+    expect(cleared()).toMatchObject([{ type: 'cleared', kind: 'inactivity', deviceId: 'btn-1', subjectId: 'p1', atMs: at('2026-01-19T11:30') }]);
+  });
+});
+
+describe('InactivityMonitor: sleep', () => {
+  it('raises nothing at 03:00 while asleep; not up at 06:30 as usual: remind 07:00, alarm 07:20 (50 min after the usual getting-up time)', () => {
+    const { live, feed, advanceTo, reminds, alarms, out } = setup(at('2026-01-05T06:00'));
+    live('2026-01-05', 14, REGULAR);
+    feed(dayEvents({ ...REGULAR, date: '2026-01-19' })); // in bed at 21:30, then a stroke in sleep
+    out.length = 0;
+    advanceTo(at('2026-01-20T03:00'));
+    expect(out).toEqual([]);
+    advanceTo(at('2026-01-20T07:00'));
+    expect(reminds().map((r) => r.type === 'remind' && r.atMs)).toEqual([at('2026-01-20T07:00')]);
+    advanceTo(at('2026-01-20T07:20'));
+    const [finding] = alarms();
+    expect(finding?.eventTs).toBe(at('2026-01-20T07:20'));
+    expect(finding?.details).toMatchObject({ context: 'sleep' });
+    expect(((finding?.eventTs ?? 0) - at('2026-01-20T06:30')) / MIN).toBeLessThanOrEqual(120);
+  });
+
+  it('out of bed at 02:00 (reliable bed sensor) and silent: remind after 90 min, not at the morning deadline', () => {
+    const { live, feed, advanceTo, alarms, reminds } = setup(at('2026-01-05T06:00'));
+    live('2026-01-05', 14, REGULAR);
+    feed(dayEvents({ ...REGULAR, date: '2026-01-19' }));
+    feed([{ atMs: at('2026-01-20T02:00'), source: 'bed', value: 0, sensorId: 'bed' }]); // gets up, falls
+    advanceTo(at('2026-01-20T03:30'));
+    expect(reminds()).toHaveLength(1);
+    advanceTo(at('2026-01-20T03:50'));
+    expect(alarms()[0]?.details).toMatchObject({ context: 'nightAwake', limitMin: 90 });
+  });
+
+  it('a person whose bedtime varies by 5 hours (20:00 … 01:00): no reminder at night, the alarm ≤ 2 h after the usual getting-up time', () => {
+    const { feed, advanceTo, alarms, reminds, out, monitor } = setup(at('2026-01-05T06:00'));
+    // [bedtime (minutes after the morning's midnight), getting up the next morning]
+    const nights: [number, string][] = [[20 * 60, '06:00'], [23 * 60, '07:30'], [25 * 60, '08:15'], [21 * 60 + 30, '06:45'], [24 * 60 + 30, '08:00'], [22 * 60, '07:00'], [20 * 60 + 45, '06:20']];
+    let wake = '07:00';
+    for (let d = 0; d < 21; d++) {
+      const [bedMin, nextWake] = nights[d % 7] ?? [22 * 60, '07:00'];
+      feed(dayEvents({ date: isoDate(Date.parse('2026-01-05T12:00:00Z') + d * DAY), wake, bedMin }));
+      wake = nextWake;
+    }
+    // 26 January: to bed at 01:00, and never up again.
+    feed(dayEvents({ date: '2026-01-26', wake, bedMin: 25 * 60 }));
+    const usual = monitor.routineOf('p1')?.sleep?.usualWakeMin ?? 0;
+    out.length = 0;
+    advanceTo(at('2026-01-27T05:00'));
+    expect(reminds()).toEqual([]);
+    advanceTo(at('2026-01-27T12:00'));
+    const alarm = alarms()[0];
+    expect(alarm?.details).toMatchObject({ context: 'sleep' });
+    const usualWakeMs = at('2026-01-27T00:00') + usual * MIN;
+    expect(((alarm?.eventTs ?? 0) - usualWakeMs) / MIN).toBeLessThanOrEqual(120);
+  });
+});
+
+describe('InactivityMonitor: going out and away mode', () => {
+  it('away mode for 3 days: no reminder, no alarm, no timer; back home: watched again', () => {
+    const { live, advanceTo, monitor, out, clock } = setup(at('2026-01-05T06:00'));
+    live('2026-01-05', 14, REGULAR);
+    advanceTo(at('2026-01-19T08:00'));
+    monitor.observe('p1', { atMs: at('2026-01-19T08:00'), source: 'door', value: 1, exit: true, sensorId: 'front' });
+    monitor.setAway('p1', true, at('2026-01-19T08:01'));
+    out.length = 0;
+    expect(clock.pendingTimers()).toBe(0);
+    advanceTo(at('2026-01-22T08:00'));
+    expect(out).toEqual([]);
+    monitor.setAway('p1', false, at('2026-01-22T08:00'));
+    expect(clock.pendingTimers()).toBe(1);
+  });
+
+  it('unlearned: out of the front door at 09:00 and away 8 h raises nothing; still out at 19:00 (10 h): remind, alarm 19:20', () => {
+    const { feed, advanceTo, out, reminds, alarms } = setup(at('2026-01-05T08:00'));
+    feed([
+      { atMs: at('2026-01-05T08:50'), source: 'motion', value: 1, sensorId: 'pir' },
+      { atMs: at('2026-01-05T09:00'), source: 'door', value: 1, exit: true, sensorId: 'front' },
+      { atMs: at('2026-01-05T09:00') + 8000, source: 'door', value: 0, exit: true, sensorId: 'front' },
+    ]);
+    advanceTo(at('2026-01-05T17:00'));
+    expect(out).toEqual([]);
+    advanceTo(at('2026-01-05T19:00'));
+    expect(reminds()).toHaveLength(1);
+    advanceTo(at('2026-01-05T19:20'));
+    expect(alarms()[0]?.details).toMatchObject({ context: 'out', learned: false });
+  });
+
+  it('learned 6-h market trips: 8 h out raises nothing; never stays out overnight, so not back by 23:30 (late bedtime + 2 h): remind, alarm 23:50', () => {
+    const { live, feed, advanceTo, out, reminds, alarms } = setup(at('2026-01-05T06:00'));
+    live('2026-01-05', 14, { wake: '06:30', bedMin: 21 * 60 + 30, trip: [8 * 60, 14 * 60] }); // out 08:00–14:00 every day
+    const day = dayEvents({ ...REGULAR, date: '2026-01-19' }).filter((e) => e.atMs < at('2026-01-19T13:30'));
+    feed(day);
+    feed([
+      { atMs: at('2026-01-19T13:30'), source: 'door', value: 1, exit: true, sensorId: 'front' },
+      { atMs: at('2026-01-19T13:30') + 8000, source: 'door', value: 0, exit: true, sensorId: 'front' },
+    ]);
+    out.length = 0;
+    advanceTo(at('2026-01-19T21:30')); // 8 h out: within 6 h × 1.25 + 1 h = 8.5 h
+    expect(out).toEqual([]);
+    advanceTo(at('2026-01-19T22:00'));
+    expect(reminds()).toHaveLength(1); // 8.5 h after 13:30 comes before 23:30
+    advanceTo(at('2026-01-19T22:20'));
+    expect(alarms()[0]?.reason).toMatch(/went out at 13:30 and not back after 8\.5 h/);
+  });
+
+  it('gone out after lunch and never back: reminder at the back-by time 23:30 when that comes first', () => {
+    const { live, feed, advanceTo, reminds, alarms, out } = setup(at('2026-01-05T06:00'));
+    live('2026-01-05', 14, { wake: '06:30', bedMin: 21 * 60 + 30, trip: [8 * 60, 14 * 60] });
+    feed(dayEvents({ ...REGULAR, date: '2026-01-19' }).filter((e) => e.atMs < at('2026-01-19T20:00')));
+    feed([{ atMs: at('2026-01-19T20:00'), source: 'door', value: 1, exit: true, sensorId: 'front' }]);
+    out.length = 0;
+    advanceTo(at('2026-01-19T23:29'));
+    expect(out).toEqual([]);
+    advanceTo(at('2026-01-19T23:30'));
+    expect(reminds()).toHaveLength(1);
+    advanceTo(at('2026-01-19T23:50'));
+    expect(alarms()[0]?.reason).toMatch(/not back by 23:30 \(never stays away overnight\)/);
+  });
+});
+
+describe('InactivityMonitor: a new installation (routine not learned)', () => {
+  it('uses the fixed 4-h daytime limit: silent from 10:00, remind 14:00, alarm 14:20', () => {
+    const { feed, advanceTo, reminds, alarms } = setup(at('2026-01-05T09:00'));
+    feed([{ atMs: at('2026-01-05T10:00'), source: 'motion', value: 1, sensorId: 'pir' }]);
+    advanceTo(at('2026-01-05T13:59'));
+    expect(reminds()).toEqual([]);
+    advanceTo(at('2026-01-05T14:00'));
+    expect(reminds()).toHaveLength(1);
+    advanceTo(at('2026-01-05T14:20'));
+    expect(alarms()[0]?.details).toMatchObject({ context: 'day', learned: false, limitMin: 240 });
+  });
+
+  it('a silence from 21:00 is sleep: nothing overnight, remind at 08:30 if not up, alarm 08:50', () => {
+    const { feed, advanceTo, reminds, alarms } = setup(at('2026-01-05T20:00'));
+    feed([{ atMs: at('2026-01-05T21:00'), source: 'bed', value: 1, sensorId: 'bed' }]);
+    advanceTo(at('2026-01-06T08:29'));
+    expect(reminds()).toEqual([]);
+    advanceTo(at('2026-01-06T08:50'));
+    expect(alarms()[0]?.details).toMatchObject({ context: 'sleep', learned: false });
+  });
+});
+
+describe('InactivityMonitor: clocks and calendars', () => {
+  it('a silence that begins at 23:50 is followed across midnight to the 07:00 reminder of the next date', () => {
+    const { live, feed, advanceTo, reminds } = setup(at('2026-01-05T06:00'));
+    live('2026-01-05', 14, REGULAR);
+    feed(dayEvents({ ...REGULAR, date: '2026-01-19' }));
+    feed([{ atMs: at('2026-01-19T23:50'), source: 'bed', value: 0, sensorId: 'bed' }, { atMs: at('2026-01-19T23:52'), source: 'bed', value: 1, sensorId: 'bed' }]);
+    advanceTo(at('2026-01-20T06:59'));
+    expect(reminds()).toEqual([]);
+    advanceTo(at('2026-01-20T07:00'));
+    expect(reminds()).toHaveLength(1);
+  });
+
+  it('DST in Europe/Amsterdam: the 07:00 wake-up reminder stays at 07:00 local (06:00 UTC in winter, 05:00 UTC after 29 March)', () => {
+    const { live, feed, advanceTo, reminds, out } = setup(at('2026-03-10T06:00', '+01:00'), { timeZone: 'Europe/Amsterdam' });
+    live('2026-03-10', 18, { ...REGULAR, offset: '+01:00' }); // 10–27 March, CET
+    feed(dayEvents({ ...REGULAR, date: '2026-03-28', offset: '+01:00' }));
+    out.length = 0;
+    advanceTo(Date.UTC(2026, 2, 29, 4, 59));
+    expect(reminds()).toEqual([]);
+    advanceTo(Date.UTC(2026, 2, 29, 5, 0)); // 07:00 CEST
+    expect(reminds().map((r) => r.type === 'remind' && r.atMs)).toEqual([Date.UTC(2026, 2, 29, 5, 0)]);
+  });
+
+  it('a device clock that is wrong: an event stamped a day in the future counts at the receive time', () => {
+    const { monitor, advanceTo, reminds } = setup(at('2026-01-05T10:00'));
+    monitor.observe('p1', { atMs: at('2026-01-06T10:00'), source: 'motion', value: 1, sensorId: 'pir' });
+    expect(monitor.watchOf('p1')?.sinceMs).toBe(at('2026-01-05T10:00'));
+    advanceTo(at('2026-01-05T14:00'));
+    expect(reminds()).toHaveLength(1);
+  });
+
+  it('a PIR stuck "on" (repeats every 10 min, never off) and a rice cooker switching itself off are not signs of life', () => {
+    const { feed, advanceTo, alarms, monitor } = setup(at('2026-01-05T09:00'));
+    feed([
+      { atMs: at('2026-01-05T10:00'), source: 'appliance', value: 1, sensorId: 'cooker' },
+      { atMs: at('2026-01-05T10:01'), source: 'motion', value: 1, sensorId: 'pir' },
+    ]);
+    for (let t = at('2026-01-05T10:11'); t < at('2026-01-05T15:00'); t += 10 * MIN) {
+      advanceTo(t);
+      expect(monitor.observe('p1', { atMs: t, source: 'motion', value: 1, sensorId: 'pir' })).toBe(false);
+    }
+    advanceTo(at('2026-01-05T10:45'));
+    expect(monitor.observe('p1', { atMs: at('2026-01-05T10:45'), source: 'appliance', value: 0, sensorId: 'cooker' })).toBe(false);
+    advanceTo(at('2026-01-05T14:21'));
+    expect(alarms()).toHaveLength(1); // 4 h + 20 min after 10:01
+  });
+});
+
+describe('InactivityMonitor: lifecycle and state', () => {
+  it('stop() leaves no timers (FakeClock.pendingTimers() = 0), is idempotent, and start() re-arms', () => {
+    const { live, monitor, clock } = setup(at('2026-01-05T06:00'));
+    live('2026-01-05', 3, REGULAR);
+    expect(clock.pendingTimers()).toBe(1);
+    monitor.stop();
+    monitor.stop();
+    expect(clock.pendingTimers()).toBe(0);
+    monitor.start();
+    expect(clock.pendingTimers()).toBe(1);
+    monitor.stop();
+    expect(clock.pendingTimers()).toBe(0);
+  });
+
+  it('exportState → JSON → register(state) in a new monitor continues where it stopped: same 14:33 reminder and 14:53 alarm', () => {
+    const a = setup(at('2026-01-05T06:00'));
+    a.live('2026-01-05', 14, REGULAR);
+    a.feed(dayEvents({ ...REGULAR, date: '2026-01-19' }).filter((e) => e.atMs <= at('2026-01-19T13:00')));
+    a.advanceTo(at('2026-01-19T13:30'));
+    const saved: unknown = JSON.parse(JSON.stringify(a.monitor.exportState('p1')));
+    a.monitor.stop();
+
+    const clock = new FakeClock(at('2026-01-19T13:30'));
+    const out: DetectorOutput[] = [];
+    const b = new InactivityMonitor({ clock, emit: (o) => out.push(o) });
+    b.register({ subjectId: 'p1', timeZone: 'Asia/Shanghai', deviceIds: ['btn-1'], state: saved });
+    b.start();
+    clock.advance(at('2026-01-19T14:33') - clock.nowMs());
+    expect(out.map((o) => o.type)).toEqual(['remind']);
+    clock.advance(20 * MIN);
+    expect(out[1]).toMatchObject({ type: 'alarm', finding: { eventId: `inactivity:p1:${at('2026-01-19T13:00')}` } });
+    expect(b.routineOf('p1')?.slotLimitMs[26]).toBe(93 * MIN);
+  });
+
+  it('a state exported after the reminder resumes with the alarm at the same 20-min grace', () => {
+    const a = setup(at('2026-01-05T09:00'));
+    a.feed([{ atMs: at('2026-01-05T10:00'), source: 'motion', value: 1, sensorId: 'pir' }]);
+    a.advanceTo(at('2026-01-05T14:05'));
+    const saved = a.monitor.exportState('p1');
+    expect(saved?.phase).toEqual({ kind: 'reminded', atMs: at('2026-01-05T14:00') });
+    const clock = new FakeClock(at('2026-01-05T14:10'));
+    const out: DetectorOutput[] = [];
+    const b = new InactivityMonitor({ clock, emit: (o) => out.push(o) });
+    b.register({ subjectId: 'p1', timeZone: 'Asia/Shanghai', deviceIds: ['btn-1'], state: saved });
+    b.start();
+    clock.advance(10 * MIN);
+    expect(out.map((o) => o.type)).toEqual(['alarm']);
+  });
+
+  it('rejects an unknown time zone, no devices and an unusable state with stable codes; ignores unknown subjects', () => {
+    const clock = new FakeClock();
+    const monitor = new InactivityMonitor({ clock, emit: () => undefined });
+    const code = (f: () => void) => {
+      try {
+        f();
+      } catch (err) {
+        return err instanceof InactivityError ? err.code : 'other';
+      }
+      return 'none';
+    };
+    expect(code(() => monitor.register({ subjectId: 'x', timeZone: 'Mars/Olympus', deviceIds: ['b'] }))).toBe('INVALID_TIME_ZONE');
+    expect(code(() => monitor.register({ subjectId: 'x', timeZone: 'Asia/Shanghai', deviceIds: [] }))).toBe('NO_DEVICES');
+    expect(code(() => monitor.register({ subjectId: 'x', timeZone: 'Asia/Shanghai', deviceIds: ['b'], state: { version: 99 } }))).toBe('INVALID_STATE');
+    expect(code(() => new InactivityMonitor({ clock, emit: () => undefined, config: { remindGraceMs: -1 } }))).toBe('INVALID_CONFIG');
+    expect(monitor.observe('nobody', { atMs: clock.nowMs(), source: 'motion', value: 1 })).toBe(false);
+    expect(monitor.exportState('nobody')).toBeUndefined();
+  });
+});
