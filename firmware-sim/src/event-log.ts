@@ -20,7 +20,7 @@ import { createGunzip, createGzip } from 'node:zlib';
 import { formatZodError } from '@kanjia/protocol';
 import { z } from 'zod';
 import { SENSOR_KINDS, type SensorEvent, type SensorKind } from './routine/generate-routine.js';
-import { fromLocalMs, isValidTimeZone, zoneOffsetMs } from './routine/local-time.js';
+import { fromLocalMs, isValidTimeZone, zoneOffsetMs } from '@kanjia/protocol';
 
 export const EVENT_LOG_ERROR_CODES = [
   /** The file cannot be opened or decompressed. */

@@ -5,3 +5,4 @@ export * from './socket.js';
 export * from './registry.js';
 export * from './clock.js';
 export * from './mask.js';
+export * from './local-time.js';

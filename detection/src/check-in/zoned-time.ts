@@ -6,39 +6,9 @@
  * day (a deployment outside China, or a test in Europe/Berlin).
  */
 
-const MINUTE_MS = 60_000;
-const DAY_MS = 24 * 60 * MINUTE_MS;
+import { fromLocalMs, toLocalMs, zoneOffsetMs } from '@kanjia/protocol';
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function formatter(timeZone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timeZone);
-  if (f === undefined) {
-    // Throws RangeError for an unknown zone: register() calls assertTimeZone first.
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-    });
-    formatters.set(timeZone, f);
-  }
-  return f;
-}
-
-/** True when Intl knows the IANA zone name. */
-export function isValidTimeZone(timeZone: string): boolean {
-  try {
-    formatter(timeZone);
-    return true;
-  } catch {
-    return false;
-  }
-}
+export { isValidTimeZone } from '@kanjia/protocol';
 
 export interface LocalParts {
   year: number;
@@ -52,20 +22,13 @@ export interface LocalParts {
 
 /** The wall-clock reading in `timeZone` at instant `ms`. */
 export function localParts(ms: number, timeZone: string): LocalParts {
-  const out: LocalParts = { year: 0, month: 0, day: 0, hour: 0, minute: 0, second: 0 };
-  for (const p of formatter(timeZone).formatToParts(new Date(ms))) {
-    if (p.type === 'year' || p.type === 'month' || p.type === 'day' || p.type === 'hour' || p.type === 'minute' || p.type === 'second') {
-      out[p.type] = Number(p.value);
-    }
-  }
-  return out;
+  const t = new Date(toLocalMs(timeZone, ms));
+  return { year: t.getUTCFullYear(), month: t.getUTCMonth() + 1, day: t.getUTCDate(), hour: t.getUTCHours(), minute: t.getUTCMinutes(), second: t.getUTCSeconds() };
 }
 
 /** Offset of local time from UTC at instant `ms`, in ms (Asia/Shanghai: +8 h). */
 export function utcOffsetMs(ms: number, timeZone: string): number {
-  const p = localParts(ms, timeZone);
-  const wallMs = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
-  return wallMs - (ms - (((ms % 1000) + 1000) % 1000));
+  return zoneOffsetMs(timeZone, ms);
 }
 
 const pad2 = (n: number): string => String(n).padStart(2, '0');
@@ -115,14 +78,7 @@ export function addDays(date: string, days: number): string {
  */
 export function zonedTimeToUtc(date: string, minuteOfDay: number, timeZone: string): number {
   const { y, m, d } = parseDate(date);
-  const wallMs = Date.UTC(y, m - 1, d, 0, minuteOfDay);
-  // Offsets a day either side: no zone changes its offset twice within two days.
-  const offsetBefore = utcOffsetMs(wallMs - DAY_MS, timeZone);
-  const offsetAfter = utcOffsetMs(wallMs + DAY_MS, timeZone);
-  const candidates = [wallMs - offsetBefore, wallMs - offsetAfter]
-    .filter((t) => t + utcOffsetMs(t, timeZone) === wallMs)
-    .sort((a, b) => a - b);
-  return candidates[0] ?? wallMs - offsetBefore;
+  return fromLocalMs(timeZone, Date.UTC(y, m - 1, d, 0, minuteOfDay));
 }
 
 /** The first instant at or after `fromMs` at which the local clock shows `minuteOfDay`. */

@@ -9,7 +9,7 @@
 import type { Clock, TimerHandle } from '@kanjia/protocol';
 import type { Activity, ActivitySource, Emit } from '../types.js';
 import { InactivityError, resolveInactivityConfig, type InactivityConfig } from './config.js';
-import { formatLocalDateTime, formatLocalTime, formatMinuteOfDay, isValidTimeZone, localDayMinute, nextLocalMinute } from './local-time.js';
+import { formatLocalDateTime, formatLocalTime, formatMinuteOfDay, isValidTimeZone, localDayMinute, nextLocalMinute } from '@kanjia/protocol';
 import { emptyRoutineState, RoutineModel, SLOT_MIN, type RoutineLimits, type RoutineState, type SilenceContext } from './routine-model.js';
 
 const MIN = 60_000;

@@ -11,7 +11,7 @@
  * Everything is plain JSON so the server can persist it (`RoutineState`).
  */
 import type { InactivityConfig } from './config.js';
-import { DAY_MS, localDayMinute, toLocalMs } from './local-time.js';
+import { DAY_MS, localDayMinute, toLocalMs } from '@kanjia/protocol';
 
 const MIN = 60_000;
 export const SLOT_MIN = 30;

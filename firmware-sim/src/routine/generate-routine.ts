@@ -15,7 +15,7 @@
  * Everything is planned in the household's own time zone, so the person still
  * gets up at 05:10 on the clock across a DST change.
  */
-import { dayIndexOf, DAY_MS, fromLocalMs, isValidTimeZone, localDayMinute } from './local-time.js';
+import { dayIndexOf, DAY_MS, fromLocalMs, isValidTimeZone, localDayMinute } from '@kanjia/protocol';
 import { hashSeed, Prng } from './prng.js';
 import { drawPerson, type PersonHabits, type ProfileName } from './profiles.js';
 

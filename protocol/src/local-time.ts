@@ -1,6 +1,6 @@
 /**
  * Local wall-clock time in a person's IANA time zone, DST-safe, from Intl only
- * (no Node 22 Temporal). Offsets are cached per zone in 15-minute buckets: every
+ * (no Node 22 Temporal), shared by the detectors and the simulator. Offsets are cached per zone in 15-minute buckets: every
  * real zone changes its offset on a quarter hour, and the inactivity monitor asks
  * for local time on every sign of life, so Intl is called about once per
  * quarter hour of data instead of once per event.
@@ -136,4 +136,11 @@ export function formatMinuteOfDay(minute: number): string {
 export function formatLocalDateTime(timeZone: string, ms: number): string {
   const local = new Date(toLocalMs(timeZone, ms));
   return `${local.toISOString().slice(0, 10)} ${local.toISOString().slice(11, 16)}`;
+}
+
+/** Local day index (days since 1970-01-01) of an ISO date `YYYY-MM-DD`. */
+export function dayIndexOf(isoDate: string): number {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(isoDate);
+  if (m === null) throw new RangeError(`date must be YYYY-MM-DD, got "${isoDate}"`);
+  return Math.floor(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) / DAY_MS);
 }
