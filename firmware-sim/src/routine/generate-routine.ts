@@ -590,7 +590,8 @@ export function incidentTail(events: readonly SensorEvent[], incident: Incident,
   return tail.filter((e) => e.atMs < endMs);
 }
 
-function firstIndexAtOrAfter(events: readonly SensorEvent[], t: number): number {
+/** Index of the first event at or after `t` in a time-ordered list (binary search). */
+export function firstIndexAtOrAfter(events: readonly SensorEvent[], t: number): number {
   let lo = 0;
   let hi = events.length;
   while (lo < hi) {

@@ -32,6 +32,7 @@
 import { InactivityMonitor, resolveInactivityConfig, InactivityError, type DetectorOutput, type InactivityConfig, type InactivityState } from '@kanjia/detection';
 import {
   EventLogError,
+  firstIndexAtOrAfter,
   generateRoutine,
   hashSeed,
   incidentTail,
@@ -278,7 +279,7 @@ function isBaselineActivity(e: SensorEvent): boolean {
 /** When the baseline finds an incident at `t`: 12 h after the last sensor firing (before or after t, stuck sensors included). */
 function baselineDetect(events: readonly SensorEvent[], t: number, tail: readonly SensorEvent[]): number | undefined {
   let last = t;
-  for (let k = firstAtOrAfter(events, t) - 1; k >= 0; k--) {
+  for (let k = firstIndexAtOrAfter(events, t) - 1; k >= 0; k--) {
     const e = events[k];
     if (e !== undefined && isBaselineActivity(e)) {
       last = e.atMs;
@@ -293,16 +294,6 @@ function baselineDetect(events: readonly SensorEvent[], t: number, tail: readonl
   return alarm - t <= GIVE_UP_MS ? alarm : undefined;
 }
 
-function firstAtOrAfter(events: readonly SensorEvent[], t: number): number {
-  let lo = 0;
-  let hi = events.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if ((events[mid]?.atMs ?? Infinity) < t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 // ---------------------------------------------------------------------------
 // Figures
