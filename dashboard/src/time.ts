@@ -3,6 +3,7 @@
  * zone (never the browser's — the duty PC's zone setting is not to be trusted),
  * and "3分钟前" / "in 2 min" relative to the server-corrected now.
  */
+import { isValidTimeZone } from '@kanjia/protocol';
 import { translate, LOCALES, type Lang } from './i18n';
 
 /** China has one civil time zone; the default when a village names none or a bad one. */
@@ -15,22 +16,9 @@ const DAY_MS = 24 * HOUR_MS;
 /** Below this an event reads as "just now"; also absorbs small clock skew. */
 const JUST_NOW_MS = 10 * SECOND_MS;
 
-const validZones = new Map<string, boolean>();
-
 /** `timezone` if Intl knows it, else Asia/Shanghai. */
 export function safeTimeZone(timezone: string | null | undefined): string {
-  if (!timezone) return DEFAULT_TIMEZONE;
-  let ok = validZones.get(timezone);
-  if (ok === undefined) {
-    try {
-      new Intl.DateTimeFormat('en', { timeZone: timezone });
-      ok = true;
-    } catch {
-      ok = false;
-    }
-    validZones.set(timezone, ok);
-  }
-  return ok ? timezone : DEFAULT_TIMEZONE;
+  return timezone && isValidTimeZone(timezone) ? timezone : DEFAULT_TIMEZONE;
 }
 
 interface ZonedParts {

@@ -10,7 +10,7 @@
 import type { SmsMessage, SmsResult, SmsSender } from '@kanjia/alerts';
 import { FallDetector } from '@kanjia/detection';
 import { readTrials, replayTrial, SimDevice, trialWindows, type FallTrial } from '@kanjia/firmware-sim';
-import { FakeClock, type AlarmView, type DeviceCommand, type RegistryFile } from '@kanjia/protocol';
+import { FakeClock, type AlarmView, type DeviceCommand } from '@kanjia/protocol';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadSettings } from '../src/config.js';
 import { openDatabase } from '../src/db/database.js';
@@ -18,7 +18,7 @@ import { databaseFile, loadDeviceKey } from '../src/device-key.js';
 import { createLogger } from '../src/logger.js';
 import { SqliteRegistryStore } from '../src/registry/registry-store.js';
 import { KanjiaSystem, type RunningSystem } from '../src/system.js';
-import { tempDataDir } from './helpers.js';
+import { oneHousehold, tempDataDir } from './helpers.js';
 
 const DATASET = new URL('../../../shared/datasets/umafall/trials.jsonl.gz', import.meta.url).pathname;
 const MINUTE = 60_000;
@@ -34,27 +34,6 @@ class RecordingSender implements SmsSender {
   }
 }
 
-function registry(): RegistryFile {
-  return {
-    villages: [
-      {
-        name: '石门村',
-        timezone: 'Asia/Shanghai',
-        lat: 27.11,
-        lng: 111.03,
-        households: [
-          {
-            address: '石门村一组12号',
-            lat: 27.112,
-            lng: 111.031,
-            residents: [{ name: '王秀英', contacts: [{ name: '刘建军', role: 'helper', phone: '13800000001' }, { name: '赵春梅', role: 'doctor', phone: '13800000002' }] }],
-            devices: [{ kind: 'sosButton' }, { kind: 'pendant' }, { kind: 'checkInButton' }, { kind: 'motionSensor' }, { kind: 'coSensor' }],
-          },
-        ],
-      },
-    ],
-  };
-}
 
 /** The first chest fall and the first chest ADL of UMAFall that the live detector judges as such. */
 async function pickTrials(): Promise<{ fall: FallTrial; adl: FallTrial }> {
@@ -100,7 +79,7 @@ describe('detectors end to end through MQTT (fake clock)', () => {
     tmp = tempDataDir();
     const settings = loadSettings({}, { overrides: { dataDir: tmp.dir, httpPort: 0, mqttPort: 0, mqttHost: '127.0.0.1', logLevel: 'silent', fallGraceSeconds: 30 } });
     const db = openDatabase(databaseFile(settings));
-    const imported = new SqliteRegistryStore(db, loadDeviceKey(settings), () => startMs).importRegistry(registry()).devices;
+    const imported = new SqliteRegistryStore(db, loadDeviceKey(settings), () => startMs).importRegistry(oneHousehold([{ kind: 'sosButton' }, { kind: 'pendant' }, { kind: 'checkInButton' }, { kind: 'motionSensor' }, { kind: 'coSensor' }])).devices;
     db.close();
     creds = Object.fromEntries(imported.map((d) => [d.kind, { deviceId: d.deviceId, secret: d.secret }]));
     clock = new FakeClock(startMs);

@@ -9,8 +9,8 @@ export function tempDataDir(): { dir: string; cleanup: () => void } {
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** One village, one household of one resident with a chain of three contacts, and an SOS button. */
-export function oneHousehold(): RegistryFile {
+/** One village, one household of one resident with a chain of three contacts, and its devices (an SOS button by default). */
+export function oneHousehold(devices: RegistryFile['villages'][number]['households'][number]['devices'] = [{ kind: 'sosButton' }]): RegistryFile {
   return {
     villages: [
       {
@@ -37,7 +37,7 @@ export function oneHousehold(): RegistryFile {
                 ],
               },
             ],
-            devices: [{ kind: 'sosButton' }],
+            devices,
           },
         ],
       },

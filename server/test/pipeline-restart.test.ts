@@ -8,7 +8,7 @@ import { databaseFile, loadDeviceKey } from '../src/device-key.js';
 import { createLogger } from '../src/logger.js';
 import { SqliteRegistryStore } from '../src/registry/registry-store.js';
 import { KanjiaSystem } from '../src/system.js';
-import { tempDataDir } from './helpers.js';
+import { oneHousehold, tempDataDir } from './helpers.js';
 
 class NullSender implements SmsSender {
   readonly name = 'null';
@@ -26,24 +26,7 @@ describe('what the detectors learned survives a restart', () => {
     tmp = tempDataDir();
     settings = loadSettings({}, { overrides: { dataDir: tmp.dir, httpPort: 0, mqttPort: 0, mqttHost: '127.0.0.1', logLevel: 'silent' } });
     const db = openDatabase(databaseFile(settings));
-    const devices = new SqliteRegistryStore(db, loadDeviceKey(settings)).importRegistry({
-      villages: [
-        {
-          name: '石门村',
-          lat: 27.11,
-          lng: 111.03,
-          households: [
-            {
-              address: '一组1号',
-              lat: 27.11,
-              lng: 111.03,
-              residents: [{ name: '王秀英', contacts: [{ name: '刘建军', role: 'helper', phone: '13800000001' }] }],
-              devices: [{ kind: 'sosButton' }, { kind: 'checkInButton' }, { kind: 'motionSensor' }],
-            },
-          ],
-        },
-      ],
-    }).devices;
+    const devices = new SqliteRegistryStore(db, loadDeviceKey(settings)).importRegistry(oneHousehold([{ kind: 'sosButton' }, { kind: 'checkInButton' }, { kind: 'motionSensor' }])).devices;
     db.close();
     creds = Object.fromEntries(devices.map((d) => [d.kind, d]));
   });

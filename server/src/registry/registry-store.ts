@@ -45,16 +45,10 @@ export interface ResidentContext {
   timezone: string;
 }
 
+/** A device and the resident it stands for (its own, or the household's first). */
 export interface DeviceContext extends ResidentContext {
   deviceId: string;
   kind: DeviceKind;
-  residentId: string;
-  residentName: string;
-  householdId: string;
-  address: string;
-  villageId: string;
-  villageName: string;
-  timezone: string;
 }
 
 export class SqliteRegistryStore {
