@@ -10,6 +10,12 @@ import { SimDeviceError } from './errors.js';
 import { lineLogger, redactUrl } from './logger.js';
 import { SimDevice, type AckHandle } from './sim-device.js';
 import { HouseholdCredentialsFile, SimHousehold, type SimDeviceCredentials } from './sim-household.js';
+import { readTrials, type FallTrial } from './dataset.js';
+import { describeIncident, IncidentSpecError, parseIncidentSpec, type LifeIncident } from './life/incidents.js';
+import { planHouseholdLife } from './life/life-plan.js';
+import { HouseholdLifeRunner } from './life/life-runner.js';
+import { PROFILE_NAMES, type ProfileName } from './routine/profiles.js';
+import { formatLocalDateTime, isValidTimeZone } from '@kanjia/protocol';
 
 /** Exit codes; stable, scripts branch on them. */
 export const SIM_EXIT = {
@@ -53,6 +59,7 @@ Simulated devices speaking MQTT contract v1 over a real connection.
 Commands:
   device     run one device; optionally press its button and wait for the acknowledgement
   household  run every device of one household from a credentials file
+  life       live the simulated life of the household's resident on its devices, in real time
 
 kanjia sim device --id <deviceId> --secret <secret> [options]
   --url <url>           broker (default ${DEFAULT_URL})
@@ -69,11 +76,31 @@ kanjia sim household --file <creds.json> [options]
   --file <path>         JSON array of { "deviceId", "secret", "kind" } (the registry's output works as is)
   --url, --press sos|checkIn, --wait-taken, --timeout-ms, --resend-ms as above
 
+kanjia sim life --file <creds.json> [options]
+  --file <path>         as for household; every device is used for what its kind senses
+  --seed <n>            the person and their days (default 1); the same seed gives the same life
+  --days <n>            days to live, from now (default 7)
+  --profile <name>      ${PROFILE_NAMES.join(' | ')} (default: drawn from the seed)
+  --tz <zone>           the home's IANA time zone (default Asia/Shanghai)
+  --incident <spec>     something going wrong, repeatable: kind@when[,key=value…], when is
+                        YYYY-MM-DDTHH:mm (village time) or +90m / +26h / +3d from now:
+                          fall@+2h                   falls, stays on the floor
+                          fall@+2h,getsUp            falls, gets up, presses cancel when the pendant beeps
+                          incapacitation@+30h,where=bed|floor
+                          co@+20h,peak=400,ramp=60,overcomes   carbon monoxide from the stove
+                          cold@+18h                  the stove goes out
+                          battery@+3d,device=sosButton         a battery runs flat
+                          powerCut@+22h,minutes=120
+  --dataset <file>      fall recordings (../shared/datasets/FORMAT.md): a fall replays the first
+                        fall trial worn at the chest on the pendant (else the pendant reports the fall itself)
+  --url, --resend-ms as above. The life plays in real time; for a village lived at
+  60× use \`kanjia demo --speed 60\` (the server must share the simulated clock).
+
 Without --press the devices stay online until Ctrl-C.
 Every command a device receives is printed on stdout as one JSON line
 {"deviceId":…,"command":{…}}; what the device "beeps" is printed on stderr.
 
-Exit codes: 0 the awaited acknowledgement arrived (or Ctrl-C without --press),
+Exit codes: 0 the awaited acknowledgement arrived (or Ctrl-C without --press, or life is over),
 1 unexpected error, 2 bad arguments or credentials file, 3 broker refused the
 credentials, 4 timed out, 130 interrupted while waiting.`;
 
@@ -88,6 +115,8 @@ export async function runSimCli(argv: readonly string[], io: SimCliIo = processI
         return await runDevice(rest, io);
       case 'household':
         return await runHousehold(rest, io);
+      case 'life':
+        return await runLife(rest, io);
       case undefined:
       case 'help':
       case '--help':
@@ -95,7 +124,7 @@ export async function runSimCli(argv: readonly string[], io: SimCliIo = processI
         io.stdout(SIM_USAGE);
         return command === undefined ? SIM_EXIT.usage : SIM_EXIT.ok;
       default:
-        throw new UsageError(`unknown command "${command}"; expected device or household`);
+        throw new UsageError(`unknown command "${command}"; expected device, household or life`);
     }
   } catch (error) {
     if (error instanceof UsageError) {
@@ -185,23 +214,11 @@ async function runHousehold(args: readonly string[], io: SimCliIo): Promise<numb
   if (values['wait-taken'] === true && press === undefined) problems.push('--wait-taken needs --press');
   if (problems.length > 0 || values.file === undefined) throw new UsageError(problems.join('; '));
 
-  let text: string;
-  try {
-    text = await readFile(values.file, 'utf8');
-  } catch (error) {
-    throw new UsageError(`cannot read ${values.file}: ${error instanceof Error ? error.message : String(error)}`);
-  }
-  const parsed = parseHouseholdFile(text);
-  if (!parsed.ok) {
-    const count = parsed.problems.length;
-    throw new UsageError(
-      `${values.file} is not a valid household credentials file (${count} problem${count === 1 ? '' : 's'}):\n${parsed.problems.map((p) => `  - ${p}`).join('\n')}`,
-    );
-  }
+  const devices = await readHouseholdFile(values.file);
 
   const household = new SimHousehold({
     brokerUrl: values.url,
-    devices: parsed.devices,
+    devices,
     resendIntervalMs: timing.resendMs,
     logger: lineLogger(io.stderr),
   });
@@ -220,6 +237,95 @@ async function runHousehold(args: readonly string[], io: SimCliIo): Promise<numb
     stop: () => household.stop(),
     press: button === undefined || press === undefined ? undefined : () => pressButton(button, press),
   });
+}
+
+async function runLife(args: readonly string[], io: SimCliIo): Promise<number> {
+  const { values } = parse(args, {
+    url: { type: 'string', default: DEFAULT_URL },
+    file: { type: 'string' },
+    seed: { type: 'string', default: '1' },
+    days: { type: 'string', default: '7' },
+    profile: { type: 'string' },
+    tz: { type: 'string', default: 'Asia/Shanghai' },
+    incident: { type: 'string', multiple: true, default: [] },
+    dataset: { type: 'string' },
+    'resend-ms': { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
+  if (values.help === true) {
+    io.stdout(SIM_USAGE);
+    return SIM_EXIT.ok;
+  }
+  const problems: string[] = [];
+  if (values.file === undefined) problems.push('--file is required');
+  const seed = positiveInt(values.seed, '--seed', problems, { allowZero: true });
+  const days = positiveInt(values.days, '--days', problems);
+  if (days !== undefined && days > 366) problems.push(`--days must be at most 366, got ${days}`);
+  const profile = oneOf(values.profile, '--profile', PROFILE_NAMES, problems) as ProfileName | undefined;
+  if (!isValidTimeZone(values.tz)) problems.push(`--tz "${values.tz}" is not an IANA time zone (e.g. Asia/Shanghai)`);
+  const resendMs = values['resend-ms'] === undefined ? undefined : positiveInt(values['resend-ms'], '--resend-ms', problems);
+  const startMs = Date.now();
+  const incidents: LifeIncident[] = [];
+  for (const spec of values.incident) {
+    try {
+      if (isValidTimeZone(values.tz)) incidents.push(parseIncidentSpec(spec, startMs, values.tz));
+    } catch (error) {
+      if (!(error instanceof IncidentSpecError)) throw error;
+      problems.push(error.message);
+    }
+  }
+  for (const i of incidents) if (i.atMs < startMs) problems.push(`incident at ${new Date(i.atMs).toISOString()} lies in the past`);
+  if (problems.length > 0 || values.file === undefined || seed === undefined || days === undefined) throw new UsageError(problems.join('; '));
+  const devices = await readHouseholdFile(values.file);
+  let fallTrial: FallTrial | undefined;
+  if (values.dataset !== undefined) {
+    for await (const trial of readTrials(values.dataset)) {
+      if (trial.label === 'fall' && trial.position === 'chest') {
+        fallTrial = trial;
+        break;
+      }
+    }
+    if (fallTrial === undefined) throw new UsageError(`${values.dataset} holds no fall trial worn at the chest`);
+  }
+
+  const plan = planHouseholdLife({ seed, startMs, days, timeZone: values.tz, devices, incidents, ...(profile ? { profile } : {}), ...(fallTrial ? { fallTrial } : {}) });
+  const person = plan.routine.person;
+  io.stderr(`kanjia sim life: a ${person.profile} person (seed ${seed}), ${days} day(s) from ${formatLocalDateTime(values.tz, startMs)} (${values.tz}), ${plan.steps.length} messages planned`);
+  for (const incident of incidents) io.stderr(`  incident: ${describeIncident(incident)}`);
+  for (const note of plan.notes) io.stderr(`  note: ${note}`);
+  const runner = new HouseholdLifeRunner({
+    brokerUrl: values.url,
+    devices,
+    plan,
+    logger: lineLogger(io.stderr),
+    ...(resendMs !== undefined ? { resendIntervalMs: resendMs } : {}),
+    onStep: (step) => io.stderr(`${formatLocalDateTime(values.tz, step.atMs)} ${step.deviceId}: ${step.why}`),
+  });
+  for (const device of devices) runner.device(device.deviceId)?.on('command', (command) => printCommand(io, device.deviceId, command));
+  return runSession(io, {
+    url: values.url,
+    timeoutMs: DEFAULT_TIMEOUT_MS,
+    waitTaken: false,
+    start: () => runner.start(),
+    stop: () => runner.stop(),
+    press: undefined,
+    until: () => runner.whenFinished(),
+  });
+}
+
+async function readHouseholdFile(file: string): Promise<SimDeviceCredentials[]> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const parsed = parseHouseholdFile(text);
+  if (!parsed.ok) {
+    const count = parsed.problems.length;
+    throw new UsageError(`${file} is not a valid household credentials file (${count} problem${count === 1 ? '' : 's'}):\n${parsed.problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+  return parsed.devices;
 }
 
 /** Validates a household credentials file; lists every problem, one per entry, with its place in the file. */
@@ -248,6 +354,8 @@ interface Session {
   start(): Promise<void>;
   stop(): Promise<void>;
   press: (() => AckHandle) | undefined;
+  /** Without a press: the session ends when this resolves (else at Ctrl-C). */
+  until?: () => Promise<void>;
 }
 
 type Outcome<T> = { kind: 'done'; value: T } | { kind: 'timeout' } | { kind: 'interrupted' };
@@ -278,8 +386,8 @@ async function runSession(io: SimCliIo, session: Session): Promise<number> {
     }
     if (started.kind === 'interrupted') return SIM_EXIT.interrupted;
     if (session.press === undefined) {
-      // Nothing awaited: stay online until Ctrl-C.
-      await race(new Promise<never>(() => undefined), false);
+      // Nothing awaited: stay online until done, or until Ctrl-C.
+      await race(session.until?.() ?? new Promise<never>(() => undefined), false);
       return SIM_EXIT.ok;
     }
     const handle = session.press();

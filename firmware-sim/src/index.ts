@@ -15,3 +15,4 @@ export * from './dataset.js';
 export * from './dataset-replay.js';
 export * from './routine/index.js';
 export * from './event-log.js';
+export * from './life/index.js';

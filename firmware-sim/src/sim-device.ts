@@ -8,6 +8,7 @@
  */
 import { connect, type MqttClient } from 'mqtt';
 import {
+  AccelWindow,
   DeviceCommand,
   DeviceEvent,
   DeviceId,
@@ -156,7 +157,7 @@ export class SimDevice {
   private readonly brokerUrl: string;
   private readonly secret: string;
   private readonly firmware: string;
-  private readonly batteryPct: number;
+  private batteryPct: number;
   private readonly clock: Clock;
   private readonly resendIntervalMs: number;
   private readonly reconnectPeriodMs: number;
@@ -298,8 +299,29 @@ export class SimDevice {
 
   /** Idempotent: publishes a retained `offline`, disconnects, clears every timer, rejects pending handles with STOPPED. */
   stop(): Promise<void> {
-    this.stopping ??= this.shutdown();
+    this.stopping ??= this.shutdown(false);
     return this.stopping;
+  }
+
+  /**
+   * The device dies (power cut, flat battery): the connection is cut without
+   * DISCONNECT or goodbye, so the broker publishes the last will, and the device
+   * does not come back. Power returning is a new boot: a new SimDevice.
+   */
+  powerOff(): Promise<void> {
+    this.stopping ??= this.shutdown(true);
+    return this.stopping;
+  }
+
+  /** The battery level reported in every later `online` status (heartbeat), 0–100. */
+  setBattery(pct: number): void {
+    if (!(pct >= 0 && pct <= 100)) throw new SimDeviceError('INVALID_OPTIONS', `${this.tag} batteryPct: must be 0–100, got ${pct}`);
+    this.batteryPct = pct;
+  }
+
+  /** The battery level the device reports. */
+  get battery(): number {
+    return this.batteryPct;
   }
 
   /**
@@ -368,6 +390,15 @@ export class SimDevice {
     const parsed = Telemetry.safeParse({ id: this.ids.next(), ts: this.clock.nowMs(), readings });
     if (!parsed.success) throw new SimDeviceError('INVALID_PAYLOAD', `${this.tag} telemetry: ${formatZodError(parsed.error)}`);
     await this.publishQos1(topics.telemetry(this.deviceId), parsed.data);
+    return parsed.data;
+  }
+
+  /** Sends one accelerometer window (a wearable's raw data) with QoS 1; resolves on PUBACK. */
+  async sendAccel(window: AccelWindow): Promise<AccelWindow> {
+    this.assertUsable();
+    const parsed = AccelWindow.safeParse(window);
+    if (!parsed.success) throw new SimDeviceError('INVALID_PAYLOAD', `${this.tag} accel window: ${formatZodError(parsed.error)}`);
+    await this.publishQos1(topics.accel(this.deviceId), parsed.data);
     return parsed.data;
   }
 
@@ -590,7 +621,7 @@ export class SimDevice {
     }
   }
 
-  private async shutdown(): Promise<void> {
+  private async shutdown(abrupt: boolean): Promise<void> {
     const wasOnline = this.sessionReady;
     this.clock.clearTimeout(this.heartbeatTimer);
     this.heartbeatTimer = undefined;
@@ -611,7 +642,13 @@ export class SimDevice {
 
     const client = this.client;
     this.client = undefined;
-    if (client !== undefined) {
+    if (client !== undefined && abrupt) {
+      client.removeAllListeners();
+      client.on('error', () => undefined);
+      // No DISCONNECT: the broker sees the connection die and publishes the will.
+      client.stream.destroy();
+      await withGrace(client.endAsync(true));
+    } else if (client !== undefined) {
       if (wasOnline && client.connected) {
         // A clean DISCONNECT makes the broker discard the will [MQTT-3.1.2-10],
         // so say "offline" ourselves or the retained status would stay "online".
@@ -626,7 +663,7 @@ export class SimDevice {
       client.on('error', () => undefined);
     }
     if (wasOnline) {
-      this.logger.info(`${this.tag} 已关机 (offline: stopped)`);
+      this.logger.info(abrupt ? `${this.tag} 断电 (offline: power lost)` : `${this.tag} 已关机 (offline: stopped)`);
       this.bus.emit('offline', { deviceId: this.deviceId, reason: 'stopped' });
     }
     this.bus.clear();

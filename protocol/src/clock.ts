@@ -60,6 +60,13 @@ export class FakeClock implements Clock {
     return this.timers.size;
   }
 
+  /** When the earliest pending timer falls due, or undefined when none is pending. */
+  nextDueMs(): number | undefined {
+    let next: number | undefined;
+    for (const t of this.timers.values()) if (next === undefined || t.dueMs < next) next = t.dueMs;
+    return next;
+  }
+
   /** Moves time forward by `ms`, firing every timer that falls due, in order. */
   advance(ms: number): void {
     const target = this.now + ms;
@@ -82,3 +89,54 @@ export class FakeClock implements Clock {
     else this.now = ms;
   }
 }
+
+/**
+ * Real time sped up: `factor` simulated milliseconds pass per real millisecond,
+ * from `startMs` (default: now). Timers fire after delay / factor real
+ * milliseconds, so a simulated village lives a day in 24 minutes at 60×. Give
+ * the server and the simulated devices the same instance so they agree on the
+ * time.
+ */
+export class ScaledClock implements Clock {
+  readonly factor: number;
+  private readonly startMs: number;
+  private readonly realStart: number;
+
+  constructor(options: { factor: number; startMs?: number }) {
+    if (!(Number.isFinite(options.factor) && options.factor >= 1 && options.factor <= 100_000)) {
+      throw new RangeError(`ScaledClock factor must be between 1 and 100000, got ${options.factor}`);
+    }
+    this.factor = options.factor;
+    this.realStart = performance.now();
+    this.startMs = options.startMs ?? Date.now();
+  }
+
+  nowMs(): number {
+    return Math.round(this.startMs + (performance.now() - this.realStart) * this.factor);
+  }
+
+  setTimeout(fn: () => void, delayMs: number): TimerHandle {
+    // Node caps a timer at 2^31-1 ms (about 24.8 days); a longer wait is chained.
+    const realMs = Math.max(0, delayMs) / this.factor;
+    const box: { t: ReturnType<typeof setTimeout> | undefined } = { t: undefined };
+    const dueMs = this.nowMs() + Math.max(0, delayMs);
+    const arm = (ms: number): void => {
+      box.t = setTimeout(() => {
+        // Chained (long waits) or woken a hair early: wait for the rest.
+        const left = dueMs - this.nowMs();
+        if (left > this.factor) arm(left / this.factor);
+        else fn();
+      }, Math.min(ms, MAX_TIMER_MS));
+    };
+    arm(realMs);
+    return box as unknown as TimerHandle;
+  }
+
+  clearTimeout(handle: TimerHandle | undefined): void {
+    if (handle === undefined) return;
+    const t = (handle as unknown as { t: ReturnType<typeof setTimeout> | undefined }).t;
+    if (t !== undefined) clearTimeout(t);
+  }
+}
+
+const MAX_TIMER_MS = 2 ** 31 - 1;

@@ -82,6 +82,8 @@ export interface RoutineOptions {
   timeZone?: string;
   /** Kind of person; drawn from the seed when absent. */
   profile?: ProfileName;
+  /** Habits that override the drawn person's (e.g. `checksIn: true` for someone enrolled in the daily check-in). */
+  habits?: Partial<PersonHabits>;
   incidents?: Incident[];
 }
 
@@ -229,7 +231,7 @@ export function generateRoutine(options: RoutineOptions): Routine {
   if (!Number.isInteger(options.days) || options.days < 1) throw new RangeError(`days must be a positive integer, got ${options.days}`);
   const seed = options.seed >>> 0;
   const rng = new Prng(hashSeed(seed, 0x5eed));
-  const person = drawPerson(rng.fork(1), options.profile);
+  const person: PersonHabits = { ...drawPerson(rng.fork(1), options.profile), ...options.habits };
   const sensors = drawSensors(rng.fork(2));
   const house = new HouseWriter(rng.fork(3), sensors, person.liveliness);
   const day0 = dayIndexOf(options.startDate);

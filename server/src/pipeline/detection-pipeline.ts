@@ -235,7 +235,10 @@ export class DetectionPipeline {
   onPresence(deviceId: string, online: boolean, atMs: number, batteryPct?: number): void {
     if (!this.device(deviceId)) return;
     this.health.presence(deviceId, online, atMs);
-    if (batteryPct !== undefined) this.health.battery(deviceId, batteryPct, atMs);
+    // Offline presence carries the last level the gateway knew: stale, and a
+    // battery reading counts as a sign of the device, which would cancel the
+    // last will it came with.
+    if (online && batteryPct !== undefined) this.health.battery(deviceId, batteryPct, atMs);
   }
 
   /** Away mode set by the resident or the duty staff. */
