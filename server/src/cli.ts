@@ -22,6 +22,8 @@ Usage: kanjia <command> [options]
       --data-dir DIR            where the demo keeps its data (default ./data/demo)
       --sos-after-seconds N     when a resident presses SOS (default 20; 0 = never)
       --fresh                   forget the previous demo's data first
+      --speed N                 live N times faster than real time (1–3600; 60 = a day in 24 min)
+      --incident NAME:SPEC      a drill in NAME's home, repeatable, e.g. 刘玉珍:co@+2h (SPEC: kanjia sim --help, life)
   import FILE                   import a registry file (docs/registry.md); prints new device secrets once
   village add --name N --lat X --lng Y [--township T] [--county C] [--timezone Z]
   household add --village ID --address A --lat X --lng Y [--key-holder-note TEXT]
@@ -33,7 +35,7 @@ Usage: kanjia <command> [options]
                                 kinds: ${DEVICE_KINDS.join(', ')}
                                 --exit: a door sensor on a door that leads outside
                                 prints the device id and its secret once, as JSON
-  sim device|household …        run simulated devices (kanjia sim --help)
+  sim device|household|life …   run simulated devices, or a resident's life on them (kanjia sim --help)
   eval-falls --dataset FILE     replay every fall-dataset trial through the live fall detector and print
       [--loso] [--limit N]      sensitivity, specificity, false alarms per hour (docs: README, Evaluators)
   eval-inactivity               simulate person-months with incapacitations: false alarms and detection delays

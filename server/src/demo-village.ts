@@ -45,7 +45,28 @@ const GROUP_OFFSETS: Array<[number, number]> = [
 
 const testPhone = (n: number) => `1990000${String(n).padStart(4, '0')}`;
 
-/** The demo registry; every household has an SOS button, a check-in button and a motion sensor. */
+/**
+ * The devices of demo household `i`: every home has an SOS button by the bed,
+ * a 平安 check-in button, a motion sensor in the 堂屋 and a contact on the
+ * front door; others add what programmes install where they can: a bed sensor, a CO alarm and a thermometer by the coal stove, a pendant for
+ * the frailest, a power meter and a second motion sensor.
+ */
+export function demoDevices(i: number): RegistryFile['villages'][number]['households'][number]['devices'] {
+  const devices: RegistryFile['villages'][number]['households'][number]['devices'] = [
+    { kind: 'sosButton', label: '床头紧急按钮' },
+    { kind: 'checkInButton', label: '平安打卡按钮' },
+    { kind: 'motionSensor', label: '堂屋人体感应' },
+    // Without a contact on the front door, a morning in the fields looks like a silent house.
+    { kind: 'doorSensor', label: '大门门磁', exit: true },
+  ];
+  if (i % 2 === 0) devices.push({ kind: 'bedSensor', label: '床垫传感器' });
+  if (i % 3 === 0) devices.push({ kind: 'coSensor', label: '煤炉旁一氧化碳报警器' }, { kind: 'thermometer', label: '堂屋温度计' });
+  if (i % 4 === 1) devices.push({ kind: 'pendant', label: '胸前跌倒报警器' });
+  if (i % 5 === 0) devices.push({ kind: 'powerMeter', label: '电表' }, { kind: 'motionSensor', label: '卧室人体感应' });
+  return devices;
+}
+
+/** The demo registry (see demoDevices for what each household has). */
 export function demoVillage(): RegistryFile {
   return {
     villages: [
@@ -79,11 +100,7 @@ export function demoVillage(): RegistryFile {
                 ],
               },
             ],
-            devices: [
-              { kind: 'sosButton' as const, label: '床头紧急按钮' },
-              { kind: 'checkInButton' as const, label: '平安打卡按钮' },
-              { kind: 'motionSensor' as const, label: '堂屋人体感应' },
-            ],
+            devices: demoDevices(i),
           };
         }),
       },

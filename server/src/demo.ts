@@ -1,13 +1,16 @@
 /**
  * `kanjia demo` (`npm run demo`): the whole system with embedded defaults — the
  * MQTT broker, SQLite under ./data/demo, SMS printed on the console — and a
- * simulated village of 20 households whose devices connect over real MQTT.
+ * simulated village of 20 households whose devices connect over real MQTT and
+ * whose residents live their days on them (firmware-sim's life runner).
  * Within the first minute one resident presses her SOS button, so a newcomer
  * sees the whole path: the alarm on the dashboard, the SMS, the beeps.
+ * `--speed 60` lives a day in 24 minutes (server and homes share the clock);
+ * `--incident 刘玉珍:co@+2h` scripts a drill.
  */
 import { ConsoleSmsSender } from '@kanjia/alerts';
-import { SimDevice } from '@kanjia/firmware-sim';
-import { DeviceCredentials } from '@kanjia/protocol';
+import { describeIncident, HouseholdLifeRunner, IncidentSpecError, parseIncidentSpec, planHouseholdLife, type LifeIncident, type SimDevice, type SimLogger } from '@kanjia/firmware-sim';
+import { DeviceCredentials, ScaledClock, systemClock, type Clock } from '@kanjia/protocol';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,11 +29,19 @@ type DemoDevices = z.infer<typeof DemoDevices>;
 export async function runDemo(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { 'data-dir': { type: 'string' }, 'sos-after-seconds': { type: 'string' }, fresh: { type: 'boolean' } },
+    options: {
+      'data-dir': { type: 'string' },
+      'sos-after-seconds': { type: 'string' },
+      fresh: { type: 'boolean' },
+      speed: { type: 'string' },
+      incident: { type: 'string', multiple: true, default: [] },
+    },
     strict: true,
   });
   const sosAfterSeconds = Number(values['sos-after-seconds'] ?? 20);
   if (!Number.isFinite(sosAfterSeconds) || sosAfterSeconds < 0) throw new Error('--sos-after-seconds must be a number of seconds (0 = never)');
+  const speed = Number(values.speed ?? 1);
+  if (!Number.isFinite(speed) || speed < 1 || speed > 3600) throw new Error('--speed must be a number from 1 (real time) to 3600 (an hour a second)');
   const dataDir = values['data-dir'] ?? process.env.KANJIA_DATA_DIR ?? './data/demo';
   if (values.fresh) rmSync(dataDir, { recursive: true, force: true });
 
@@ -40,49 +51,54 @@ export async function runDemo(args: string[]): Promise<number> {
     { KANJIA_LOG_LEVEL: 'error', KANJIA_ESCALATION_TIMEOUT_SECONDS: '120', ...process.env, KANJIA_DATA_DIR: dataDir, KANJIA_SMS_PROVIDER: 'console' },
   );
   const devices = ensureDemoRegistry(settings.dataDir, loadDeviceKey(settings));
+  // Sped up, the server and the simulated homes share one clock: a day passes in 24 minutes at 60×.
+  const clock: Clock = speed > 1 ? new ScaledClock({ factor: speed }) : systemClock;
+  const households = groupHouseholds(devices);
+  const incidents = parseDemoIncidents(values.incident, households, clock.nowMs(), settings.timezone);
 
   const out = (line: string) => process.stdout.write(`${line}\n`);
-  const system = new KanjiaSystem({ settings, smsSender: new ConsoleSmsSender({ write: (block) => out(`\n${block}\n`) }) });
+  const system = new KanjiaSystem({ settings, clock, smsSender: new ConsoleSmsSender({ write: (block) => out(`\n${block}\n`) }) });
   const running = await system.start();
 
-  // The button that will be pressed speaks (its beeps are the acknowledgements); the other devices are quiet.
-  const pressedIndex = Math.max(0, devices.findIndex((d) => d.kind === 'sosButton' && d.residentName === '王秀英'));
+  // The household whose button will be pressed speaks (its beeps are the acknowledgements); the others are quiet.
+  const pressed = Math.max(0, households.findIndex((h) => h.residentName === '王秀英'));
   const quiet = { info: () => undefined, warn: () => undefined };
-  const speaking = { info: (line: string) => out(`    ${line}`), warn: (line: string) => out(`    ${line}`) };
-  const sims = devices.map(
-    (d, i) =>
-      new SimDevice({
-        brokerUrl: `mqtt://127.0.0.1:${running.mqttPort}`,
-        deviceId: d.deviceId,
-        secret: d.secret,
-        firmware: 'sim-1.0',
-        batteryPct: 80 + (d.deviceId.charCodeAt(3) % 20),
-        logger: i === pressedIndex ? speaking : quiet,
-      }),
-  );
-  await Promise.all(sims.map((s) => s.start()));
+  // Only the lines of the button that is pressed: its beeps are what the newcomer should see.
+  const sosId = households[pressed]?.devices.find((d) => d.kind === 'sosButton')?.deviceId ?? '';
+  const mine = (line: string) => line.startsWith(`[${sosId}]`) && out(`    ${line}`);
+  const speaking = { info: mine, warn: mine };
+  const village = new DemoVillageLife({
+    brokerUrl: `mqtt://127.0.0.1:${running.mqttPort}`,
+    households,
+    clock,
+    timeZone: settings.timezone,
+    incidents,
+    loggerOf: (i) => (i === pressed ? speaking : quiet),
+    say: out,
+  });
+  await village.start();
 
   out('');
   out('  智慧看家 Kanjia — 演示 demo');
   out(`  值班台 Dashboard:  ${running.httpUrl}`);
   out(`  设备接入 MQTT:     ${running.mqttUrl}`);
   out(`  数据 Data:         ${settings.dataDir}`);
-  out(`  模拟 ${sims.length} 台设备已上线 (${devices.length / 3} 户) — ${sims.length} simulated devices online in ${devices.length / 3} households`);
+  out(`  模拟 ${devices.length} 台设备已上线 (${households.length} 户) — ${devices.length} simulated devices online in ${households.length} households, living their days`);
+  if (speed > 1) out(`  时间加速 ${speed} 倍 — time runs ${speed}× faster: a day passes in ${formatDuration(86_400_000 / speed)}`);
+  for (const [name, list] of incidents) for (const incident of list) out(`  演练 drill: ${name} — ${describeIncident(incident)}`);
   out(sosAfterSeconds > 0 ? `  ${sosAfterSeconds} 秒后将有一位老人按下紧急按钮 — an SOS will be pressed in ${sosAfterSeconds} s` : '  (no SOS will be pressed: --sos-after-seconds 0)');
   out('  Ctrl+C 退出 to stop');
   out('');
 
-  const life = new DemoVillageLife(devices, sims, 'Asia/Shanghai');
-  life.start();
-
   let timer: NodeJS.Timeout | undefined;
   if (sosAfterSeconds > 0) {
+    // Real seconds, whatever the speed: the newcomer is waiting for it.
     timer = setTimeout(() => {
-      const who = devices[pressedIndex];
-      const sim = sims[pressedIndex];
-      if (!who || !sim) return;
+      const who = households[pressed];
+      const button = who && village.sosButtonOf(pressed);
+      if (!who || !button) return;
       out(`>>> 演示：${who.residentName}（${who.address}）按下了紧急呼叫按钮 — ${who.residentName} pressed her SOS button`);
-      const press = sim.pressSos();
+      const press = button.pressSos();
       press.received.then(
         () => out(`>>> 按钮“嘀”一声：求助已收到 — the button beeps: alarm received. Open ${running.httpUrl} and click 接警 (take).`),
         () => undefined,
@@ -97,10 +113,57 @@ export async function runDemo(args: string[]): Promise<number> {
   await waitForSignal();
   out('\nStopping…');
   if (timer) clearTimeout(timer);
-  life.stop();
-  await Promise.all(sims.map((s) => s.stop()));
+  await village.stop();
   await system.stop();
   return 0;
+}
+
+interface DemoHousehold {
+  householdId: string;
+  residentName: string;
+  address: string;
+  devices: DemoDevices;
+}
+
+/** The demo's devices by household, in registry order. */
+function groupHouseholds(devices: DemoDevices): DemoHousehold[] {
+  const byId = new Map<string, DemoHousehold>();
+  for (const d of devices) {
+    let h = byId.get(d.householdId);
+    if (h === undefined) {
+      h = { householdId: d.householdId, residentName: d.residentName, address: d.address, devices: [] };
+      byId.set(d.householdId, h);
+    }
+    h.devices.push(d);
+  }
+  return [...byId.values()];
+}
+
+/** `--incident 刘玉珍:co@+2h` → incidents by resident name; every problem is listed. */
+function parseDemoIncidents(specs: readonly string[], households: readonly DemoHousehold[], startMs: number, timeZone: string): Map<string, LifeIncident[]> {
+  const byName = new Map<string, LifeIncident[]>();
+  const problems: string[] = [];
+  for (const spec of specs) {
+    const colon = spec.indexOf(':');
+    const name = colon < 0 ? '' : spec.slice(0, colon);
+    if (!households.some((h) => h.residentName === name)) {
+      problems.push(`--incident "${spec}": start with a resident of the demo village and a colon, e.g. 刘玉珍:co@+2h (residents: ${households.map((h) => h.residentName).join(' ')})`);
+      continue;
+    }
+    try {
+      byName.set(name, [...(byName.get(name) ?? []), parseIncidentSpec(spec.slice(colon + 1), startMs, timeZone)]);
+    } catch (error) {
+      if (!(error instanceof IncidentSpecError)) throw error;
+      problems.push(`--incident: ${error.message}`);
+    }
+  }
+  if (problems.length > 0) throw new Error(problems.join('\n'));
+  return byName;
+}
+
+function formatDuration(ms: number): string {
+  const minutes = Math.round(ms / 60_000);
+  return minutes >= 1 ? `${minutes} min` : `${Math.round(ms / 1000)} s`;
 }
 
 /** Creates the demo village on first run and returns the simulated devices' credentials (kept in the demo's data directory only). */
@@ -134,74 +197,64 @@ function ensureDemoRegistry(dataDir: string, deviceKey: Buffer): DemoDevices {
 }
 
 /**
- * Everyday life in the demo village, so the detectors see what they would in
- * real homes: the motion sensor in each 堂屋 fires now and then while people
- * are up (06:00–21:00), and everybody presses the 平安 button once in the
- * morning. Without it every demo household would be reported silent.
+ * Everyday life in the demo village: each household's resident lives the
+ * routine generator's days on the household's real devices (firmware-sim's
+ * HouseholdLifeRunner), so the detectors see what they would in real homes.
+ * Lives are planned three days ahead; when a plan runs out, the next three
+ * days are planned from then.
  */
 class DemoVillageLife {
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly runners: Array<HouseholdLifeRunner | undefined> = [];
   private stopped = false;
 
   constructor(
-    private readonly devices: DemoDevices,
-    private readonly sims: SimDevice[],
-    private readonly timeZone: string,
+    private readonly options: {
+      brokerUrl: string;
+      households: readonly DemoHousehold[];
+      clock: Clock;
+      timeZone: string;
+      incidents: ReadonlyMap<string, readonly LifeIncident[]>;
+      loggerOf: (index: number) => SimLogger;
+      say: (line: string) => void;
+    },
   ) {}
 
-  start(): void {
-    this.devices.forEach((d, i) => {
-      const sim = this.sims[i];
-      if (!sim) return;
-      if (d.kind === 'motionSensor') this.later(Math.random() * 60_000, () => this.motion(sim));
-      if (d.kind === 'checkInButton') this.later(this.untilNextCheckIn(), () => this.checkIn(sim));
-    });
+  async start(): Promise<void> {
+    await Promise.all(this.options.households.map((_, i) => this.live(i, 0)));
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     this.stopped = true;
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
+    await Promise.all(this.runners.map((r) => r?.stop()));
   }
 
-  private motion(sim: SimDevice): void {
-    const hour = this.localHour(Date.now());
-    if (hour >= 6 && hour < 21) {
-      void sim.sendTelemetry({ motion: true }).catch(() => undefined);
-      this.later(30_000, () => void sim.sendTelemetry({ motion: false }).catch(() => undefined));
-    }
-    // Somebody moves through the main room every 5 to 40 minutes.
-    this.later((5 + Math.random() * 35) * 60_000, () => this.motion(sim));
+  /** The household's emergency button as it is now (a device that lost power and came back is a new one). */
+  sosButtonOf(index: number): SimDevice | undefined {
+    const h = this.options.households[index];
+    const id = h?.devices.find((d) => d.kind === 'sosButton')?.deviceId;
+    return id === undefined ? undefined : this.runners[index]?.device(id);
   }
 
-  private checkIn(sim: SimDevice): void {
-    sim.pressCheckIn();
-    this.later(this.untilNextCheckIn(), () => this.checkIn(sim));
-  }
-
-  /** Milliseconds to a random moment between 06:30 and 09:30 village time, today if still ahead, else tomorrow. */
-  private untilNextCheckIn(): number {
-    const now = Date.now();
-    const minutesNow = this.localHour(now) * 60 + this.localMinute(now);
-    const target = 6 * 60 + 30 + Math.floor(Math.random() * 180);
-    const minutes = target > minutesNow ? target - minutesNow : 24 * 60 - minutesNow + target;
-    return minutes * 60_000;
-  }
-
-  private localHour(ms: number): number {
-    return Number(new Intl.DateTimeFormat('en-GB', { timeZone: this.timeZone, hour: '2-digit', hourCycle: 'h23' }).format(ms));
-  }
-
-  private localMinute(ms: number): number {
-    return Number(new Intl.DateTimeFormat('en-GB', { timeZone: this.timeZone, minute: '2-digit' }).format(ms));
-  }
-
-  private later(ms: number, fn: () => void): void {
-    if (this.stopped) return;
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      if (!this.stopped) fn();
-    }, ms);
-    this.timers.add(t);
+  private async live(index: number, round: number): Promise<void> {
+    const o = this.options;
+    const h = o.households[index];
+    if (h === undefined || this.stopped) return;
+    const plan = planHouseholdLife({
+      seed: (index + 1) * 1000 + round,
+      startMs: o.clock.nowMs(),
+      days: PLAN_DAYS,
+      timeZone: o.timeZone,
+      devices: h.devices,
+      incidents: o.incidents.get(h.residentName) ?? [],
+    });
+    if (round === 0) for (const note of plan.notes) if (o.incidents.has(h.residentName)) o.say(`  演练 drill: ${h.residentName} — ${note}`);
+    const runner = new HouseholdLifeRunner({ brokerUrl: o.brokerUrl, devices: h.devices, plan, clock: o.clock, logger: o.loggerOf(index), firmware: 'sim-1.0' });
+    const previous = this.runners[index];
+    this.runners[index] = runner;
+    await previous?.stop();
+    await runner.start();
+    void runner.whenFinished().then(() => this.live(index, round + 1));
   }
 }
+
+const PLAN_DAYS = 3;

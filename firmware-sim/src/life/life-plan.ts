@@ -235,6 +235,10 @@ export function planHouseholdLife(options: LifePlanOptions): LifePlan {
   // 2. The climate on the thermometer and the CO alarm.
   const thermometer = first('thermometer');
   const coSensor = first('coSensor');
+  for (const incident of incidents) {
+    if (incident.kind === 'coLeak' && !coSensor) notes.push(`coLeak at ${formatLocalDateTime(timeZone, incident.atMs)}: no CO alarm in this home, nothing measures it`);
+    if (incident.kind === 'coldHouse' && !thermometer) notes.push(`coldHouse at ${formatLocalDateTime(timeZone, incident.atMs)}: no thermometer in this home, nothing measures it`);
+  }
   if (thermometer || coSensor) {
     const climate = simulateClimate({ routine, incidents, seed: options.seed, ...(incapacitatedAtMs !== undefined ? { incapacitatedAtMs } : {}) });
     let lastCo = -1;

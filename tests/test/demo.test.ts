@@ -1,0 +1,63 @@
+/**
+ * The second of the two commands: `kanjia demo` (what `npm run demo` runs)
+ * starts the whole system with a simulated village, prints the dashboard URL,
+ * presses one SOS, and its residents live their days on their devices. Run
+ * sped up (--speed) so hours of village life pass during the test, with a
+ * scripted CO drill in one home.
+ */
+import { spawn } from 'node:child_process';
+import type { AlarmView } from '@kanjia/protocol';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cleanEnv, freePort, KANJIA_BIN, sleep, tempDir, waitFor } from '../src/harness.js';
+
+describe('kanjia demo', () => {
+  const cleanups: Array<() => void | Promise<void>> = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+
+  it('prints the dashboard URL, presses an SOS, and the village lives: a CO drill raises its alarm', async () => {
+    const tmp = tempDir('kanjia-demo-');
+    cleanups.push(tmp.cleanup);
+    const httpPort = await freePort();
+    const mqttPort = await freePort();
+    const child = spawn(
+      process.execPath,
+      [KANJIA_BIN, 'demo', '--data-dir', tmp.dir, '--speed', '600', '--sos-after-seconds', '2', '--incident', '刘玉珍:co@+30m,peak=500,ramp=20'],
+      { env: { ...cleanEnv(), KANJIA_HTTP_PORT: String(httpPort), KANJIA_MQTT_PORT: String(mqttPort), KANJIA_MQTT_HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    cleanups.push(async () => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await exited;
+    });
+
+    const url = await waitFor('the dashboard URL', () => /Dashboard:\s+(http:\/\/\S+)/.exec(out)?.[1], 30_000);
+    expect(url).toBe(`http://127.0.0.1:${httpPort}/`);
+    expect(out).toMatch(/模拟 \d+ 台设备已上线 \(20 户\)/);
+    expect(out).toContain('演练 drill: 刘玉珍');
+    expect((await fetch(`${url}`)).status).toBe(200);
+
+    // The SOS press of the demo, acknowledged by the button.
+    await waitFor('the SOS acknowledgement', () => (out.includes('求助已收到') ? true : undefined), 20_000);
+    const alarms = async () => ((await (await fetch(`${url}api/alarms?status=all`)).json()) as { alarms: AlarmView[] }).alarms;
+    expect((await alarms()).some((a) => a.kind === 'sos' && a.resident.name === '王秀英')).toBe(true);
+
+    // 30 simulated minutes later (3 s at 600×) the CO in 刘玉珍's home climbs; the alarm follows within the EN 50291 times.
+    const co = await waitFor('the CO drill alarm', async () => (await alarms()).find((a) => a.kind === 'co'), 30_000);
+    expect(co.resident.name).toBe('刘玉珍');
+    expect(co.severity).toBe('critical');
+    expect(out).toMatch(/SMS to 199\*\*\*\*\d{4}.*\n【智慧看家】.*刘玉珍/);
+
+    // Every simulated device is online.
+    const stats = (await (await fetch(`${url}api/stats`)).json()) as { devices: { registered: number; online: number } };
+    expect(stats.devices.online).toBe(stats.devices.registered);
+
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    await sleep(10);
+  }, 90_000);
+});
