@@ -5,7 +5,7 @@
  */
 import { LocalAliyunSmsServer } from '@kanjia/alerts/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { renderSms, SMS_TEMPLATES } from '../src/messages/sms-templates.js';
+import { renderSms, SMS_KIND_TEMPLATES, SMS_TEMPLATES, type RenderSmsInput } from '../src/messages/sms-templates.js';
 import { AliyunSmsSender, isRetryableAliyunCode, type AliyunSmsSettings } from '../src/sms/aliyun-sms-sender.js';
 import type { SmsMessage } from '../src/sms/sms-sender.js';
 
@@ -14,16 +14,17 @@ const SIGN_NAME = '智慧看家';
 const TEMPLATE_CODES = { alarm: 'SMS_480010001', escalation: 'SMS_480010002' };
 const PHONE = '13812345678';
 
+const WANG: Omit<RenderSmsInput, 'kind'> = {
+  residentName: '王秀英',
+  address: '王庄村3组12号',
+  villageName: '王庄村',
+  atMs: Date.UTC(2026, 0, 15, 2, 0),
+  timeZone: 'Asia/Shanghai',
+};
+
 function alarmMessage(overrides: Partial<SmsMessage> = {}): SmsMessage {
-  const { params, text } = renderSms('alarm', {
-    kind: 'fall',
-    residentName: '王秀英',
-    address: '王庄村3组12号',
-    villageName: '王庄村',
-    atMs: Date.UTC(2026, 0, 15, 2, 0),
-    timeZone: 'Asia/Shanghai',
-  });
-  return { to: `+86${PHONE}`, template: 'alarm', params, text, outId: 'ntf-0001', ...overrides };
+  const { params, text } = renderSms('alarm', { ...WANG, kind: 'fall' });
+  return { to: `+86${PHONE}`, template: 'alarm', kind: 'fall', params, text, outId: 'ntf-0001', ...overrides };
 }
 
 describe('AliyunSmsSender against the local Aliyun SMS server', () => {
@@ -66,8 +67,9 @@ describe('AliyunSmsSender against the local Aliyun SMS server', () => {
       signName: SIGN_NAME,
       templateCode: 'SMS_480010001',
       outId: 'ntf-0001',
-      templateParam: { kind: '跌倒', name: '王秀英', village: '王庄村', time: '10:00', address: '王庄村3组12号' },
     });
+    // The generic template: all its variables, the kind's label and the detail phrase included.
+    expect(sms?.templateParam).toEqual({ kind: '跌倒', name: '王秀英', village: '王庄村', time: '10:00', address: '王庄村3组12号', detail: '疑似跌倒' });
   });
 
   it('sends the escalation template with its own code and the minutes', async () => {
@@ -80,11 +82,77 @@ describe('AliyunSmsSender against the local Aliyun SMS server', () => {
       timeZone: 'Asia/Shanghai',
       minutesUnanswered: 10,
     });
-    const result = await sender().send({ to: PHONE, template: 'escalation', params, text, outId: 'ntf-0002' });
+    const result = await sender().send({ to: PHONE, template: 'escalation', kind: 'sos', params, text, outId: 'ntf-0002' });
     expect(result.ok).toBe(true);
     const sms = await server.waitFor((s) => s.outId === 'ntf-0002', 1_000);
     expect(sms.templateCode).toBe('SMS_480010002');
     expect(sms.templateParam).toMatchObject({ kind: '紧急呼叫', minutes: '10', name: '李桂兰' });
+  });
+
+  describe('per-kind templates', () => {
+    const CO_DETAILS = { coPpm: 320, peakPpm: 450, stagePpm: 300, localStart: '09:40' };
+    const KIND_CODES = { 'alarm.co': 'SMS_480010107', 'escalation.sos': 'SMS_480010201' } as const;
+
+    beforeEach(async () => {
+      // Aliyun knows the two generic templates and the two per-kind ones, each with its own variables.
+      await server.stop();
+      server = new LocalAliyunSmsServer({
+        ...KEY,
+        signNames: [SIGN_NAME],
+        templates: {
+          [TEMPLATE_CODES.alarm]: SMS_TEMPLATES.alarm.variables,
+          [TEMPLATE_CODES.escalation]: SMS_TEMPLATES.escalation.variables,
+          [KIND_CODES['alarm.co']]: SMS_KIND_TEMPLATES['alarm.co'].variables,
+          [KIND_CODES['escalation.sos']]: SMS_KIND_TEMPLATES['escalation.sos'].variables,
+        },
+      });
+      ({ endpoint } = await server.start());
+    });
+
+    const withKindCodes = () => sender({ templateCodes: { ...TEMPLATE_CODES, ...KIND_CODES } });
+
+    it("sends a CO alarm with the CO template's code and exactly its variables, without the generic `kind`", async () => {
+      const { params, text } = renderSms('alarm', { ...WANG, kind: 'co', details: CO_DETAILS });
+      expect(params.kind).toBe('一氧化碳'); // rendered for the generic template, filtered by the sender
+      const result = await withKindCodes().send({ to: PHONE, template: 'alarm', kind: 'co', params, text, outId: 'ntf-co-1' });
+      expect(result.ok).toBe(true);
+      const sms = await server.waitFor((s) => s.outId === 'ntf-co-1', 1_000);
+      expect(sms.templateCode).toBe('SMS_480010107');
+      expect(sms.templateParam).toEqual({ name: '王秀英', village: '王庄村', time: '10:00', detail: '浓度320ppm，最高450ppm', address: '王庄村3组12号' });
+      expect(Object.keys(sms.templateParam).sort()).toEqual([...SMS_KIND_TEMPLATES['alarm.co'].variables].sort());
+    });
+
+    it('sends a kind without its own code (a fall) with the generic template and all its variables', async () => {
+      const result = await withKindCodes().send(alarmMessage({ outId: 'ntf-fall-1' }));
+      expect(result.ok).toBe(true);
+      const sms = await server.waitFor((s) => s.outId === 'ntf-fall-1', 1_000);
+      expect(sms.templateCode).toBe(TEMPLATE_CODES.alarm);
+      expect(Object.keys(sms.templateParam).sort()).toEqual([...SMS_TEMPLATES.alarm.variables].sort());
+    });
+
+    it('picks by role and kind: an SOS escalation has its own code, the first SOS notice and a CO escalation do not', async () => {
+      const s = withKindCodes();
+      const escalationParams = (kind: 'sos' | 'co') => renderSms('escalation', { ...WANG, kind, minutesUnanswered: 10, details: CO_DETAILS }).params;
+      expect((await s.send({ to: PHONE, template: 'escalation', kind: 'sos', params: escalationParams('sos'), text: '', outId: 'ntf-e-sos' })).ok).toBe(true);
+      expect((await s.send({ to: PHONE, template: 'alarm', kind: 'sos', params: renderSms('alarm', { ...WANG, kind: 'sos' }).params, text: '', outId: 'ntf-a-sos' })).ok).toBe(true);
+      expect((await s.send({ to: PHONE, template: 'escalation', kind: 'co', params: escalationParams('co'), text: '', outId: 'ntf-e-co' })).ok).toBe(true);
+      const codeOf = (outId: string) => server.accepted.find((m) => m.outId === outId)?.templateCode;
+      expect([codeOf('ntf-e-sos'), codeOf('ntf-a-sos'), codeOf('ntf-e-co')]).toEqual(['SMS_480010201', TEMPLATE_CODES.alarm, TEMPLATE_CODES.escalation]);
+      expect(server.accepted.find((m) => m.outId === 'ntf-e-sos')?.templateParam).toEqual({ minutes: '10', name: '王秀英', village: '王庄村', time: '10:00', address: '王庄村3组12号' });
+    });
+
+    it('names the per-kind template it used when Aliyun refuses it, phone masked', async () => {
+      const { params, text } = renderSms('alarm', { ...WANG, kind: 'co', details: CO_DETAILS });
+      const result = await sender({ templateCodes: { ...TEMPLATE_CODES, 'alarm.co': 'SMS_999' } }).send({ to: PHONE, template: 'alarm', kind: 'co', params, text, outId: 'ntf-co-2' });
+      expect(result).toMatchObject({ ok: false, retryable: false, code: 'isv.SMS_TEMPLATE_ILLEGAL' });
+      expect(logs.join('\n')).toContain('template alarm.co');
+    });
+
+    it('refuses unknown per-kind keys and empty codes, listing each', () => {
+      const codes = { ...TEMPLATE_CODES, 'alarm.flood': 'SMS_1', 'sms.co': 'SMS_2', 'alarm.co': '' } as unknown as AliyunSmsSettings['templateCodes'];
+      expect(() => sender({ templateCodes: codes })).toThrow(/templateCodes\.alarm\.flood: unknown template[\s\S]*templateCodes\.sms\.co: unknown template[\s\S]*templateCodes\.alarm\.co: an approved template code/);
+      expect(() => sender({ templateCodes: { ...TEMPLATE_CODES, 'escalation.heat': 'SMS_3' } })).not.toThrow();
+    });
   });
 
   it("signs values with characters RFC 3986 treats specially (' ( ) ! * ~ + & = and spaces) the same way as the verifier", async () => {

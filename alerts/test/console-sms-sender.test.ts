@@ -15,7 +15,7 @@ describe('ConsoleSmsSender', () => {
       timeZone: 'Asia/Shanghai',
     });
 
-    const result = await sender.send({ to: '+8613812345678', template: 'alarm', params, text, outId: 'ntf-1' });
+    const result = await sender.send({ to: '+8613812345678', template: 'alarm', kind: 'sos', params, text, outId: 'ntf-1' });
 
     expect(result).toEqual({ ok: true, providerRef: null });
     expect(blocks).toHaveLength(1);
@@ -23,6 +23,8 @@ describe('ConsoleSmsSender', () => {
     expect(blocks[0]).not.toContain('13812345678');
     expect(blocks[0]).toContain(text);
     expect(blocks[0]).toContain('ntf-1');
+    expect(blocks[0]).toContain('alarm.sos');
+    expect(text).toContain('按了紧急按钮');
     expect(sender.name).toBe('console');
   });
 });

@@ -243,8 +243,8 @@ describe('local Aliyun SMS command', () => {
         { log: (l) => err.push(l) },
       );
       const params = { kind: '烟雾', name: '王秀英', village: '王庄村', time: '10:00', address: '王庄村3组12号' };
-      expect((await sender.send({ to: '13812345678', template: 'alarm', params, text: '', outId: 'ntf-cli' })).ok).toBe(true);
-      expect((await sender.send({ to: '13812345678', template: 'escalation', params, text: '', outId: 'ntf-cli-2' })).ok).toBe(false);
+      expect((await sender.send({ to: '13812345678', template: 'alarm', kind: 'smoke', params, text: '', outId: 'ntf-cli' })).ok).toBe(true);
+      expect((await sender.send({ to: '13812345678', template: 'escalation', kind: 'smoke', params, text: '', outId: 'ntf-cli-2' })).ok).toBe(false);
       expect(out).toHaveLength(2);
       expect(JSON.parse(out[1] ?? '')).toMatchObject({ type: 'sms', phoneNumbers: '13812345678', templateCode: 'SMS_1', outId: 'ntf-cli', templateParam: params });
       expect(err.join('\n')).toContain('isv.SMS_TEMPLATE_ILLEGAL');

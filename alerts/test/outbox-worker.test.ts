@@ -20,7 +20,7 @@ class MemoryOutbox implements OutboxStore {
   claimDueNotifications(nowMs: number, limit: number): OutboxItem[] {
     const due = this.rows.filter((r) => r.status === 'pending' && (r.nextAttemptAt ?? Infinity) <= nowMs).slice(0, limit);
     for (const r of due) r.status = 'sending';
-    return due.map((r) => ({ id: r.id, alarmId: r.alarmId, attempts: r.attempts, message: { to: '13800000001', template: 'alarm', params: {}, text: 't', outId: r.id } }));
+    return due.map((r) => ({ id: r.id, alarmId: r.alarmId, attempts: r.attempts, message: { to: '13800000001', template: 'alarm', kind: 'sos', params: {}, text: 't', outId: r.id } }));
   }
   private row(id: string): Row {
     const r = this.rows.find((x) => x.id === id);

@@ -1,15 +1,20 @@
-import { ALARM_KINDS } from '@kanjia/protocol';
+import { ALARM_KINDS, type AlarmKind } from '@kanjia/protocol';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   ALARM_KIND_LABELS,
+  fillTemplate,
   formatLocalTime,
   renderSms,
+  SMS_KIND_TEMPLATES,
   SMS_LOCALES,
   SMS_PARAM_MAX_CHARS,
   SMS_TEMPLATES,
+  templateVariables,
   truncateSmsParam,
   type RenderSmsInput,
 } from '../src/messages/sms-templates.js';
+import { SMS_KIND_TEMPLATE_KEYS, SMS_TEMPLATE_KEYS } from '../src/sms/sms-sender.js';
 
 /** 2026-01-15T02:00:00Z = 10:00 in Beijing time. */
 const AT_MS = Date.UTC(2026, 0, 15, 2, 0, 0);
@@ -24,26 +29,32 @@ const fall: RenderSmsInput = {
 };
 
 describe('renderSms', () => {
-  it('renders the Chinese alarm SMS: who, where, what, since when, what to do', () => {
+  it("renders the Chinese fall SMS: who, where, what, since when, then the fall's own instructions", () => {
     const { params, text } = renderSms('alarm', fall);
-    expect(params).toEqual({ kind: '跌倒', name: '王秀英', village: '王庄村', time: '10:00', address: '王庄村3组12号' });
-    expect(text).toBe('【智慧看家】跌倒报警：王秀英（王庄村），10:00起，地址：王庄村3组12号。请立即联系或前往查看。');
+    expect(params).toEqual({ kind: '跌倒', name: '王秀英', village: '王庄村', time: '10:00', address: '王庄村3组12号', detail: '疑似跌倒' });
+    expect(text).toBe('【智慧看家】跌倒报警：王秀英（王庄村）10:00疑似摔倒。地址：王庄村3组12号。请立即打电话并上门。勿急于扶起老人，先问哪里疼；伤重或叫不醒拨打120。');
   });
 
-  it('renders the Chinese escalation SMS with the minutes nobody has taken the alarm', () => {
+  it('renders the Chinese escalation SMS led by the minutes nobody has taken the alarm', () => {
     const { params, text } = renderSms('escalation', { ...fall, kind: 'sos', minutesUnanswered: 15, signName: '看家平台' });
     expect(params.minutes).toBe('15');
     expect(params.kind).toBe('紧急呼叫');
-    expect(text).toBe('【看家平台】紧急呼叫报警已15分钟无人响应：王秀英（王庄村），10:00起，地址：王庄村3组12号。请立即联系或前往查看。');
+    expect(text).toBe('【看家平台】已15分钟无人接警！紧急呼叫：王秀英（王庄村）10:00按了紧急按钮。地址：王庄村3组12号。请马上打电话，打不通立即上门查看。');
+  });
+
+  it('puts the figures of the finding in the text: a CO alarm at 320 ppm says so, and what to do about CO', () => {
+    const { params, text } = renderSms('alarm', { ...fall, kind: 'co', details: { coPpm: 320, peakPpm: 320, stagePpm: 300, localStart: '09:58' } });
+    expect(params.detail).toBe('浓度320ppm');
+    expect(text).toBe('【智慧看家】一氧化碳报警：王秀英（王庄村）家中10:00起一氧化碳浓度320ppm。地址：王庄村3组12号。请立即打电话并前往：开门窗通风，把人移到室外，必要时拨打120。');
   });
 
   it('renders the English texts', () => {
     expect(renderSms('alarm', { ...fall, locale: 'en', residentName: 'Wang Xiuying', villageName: 'Wangzhuang', address: 'Group 3 No. 12' }).text).toBe(
-      '【智慧看家】Fall alarm: Wang Xiuying (Wangzhuang) since 10:00. Address: Group 3 No. 12. Please call or go there now.',
+      '【智慧看家】Fall: Wang Xiuying (Wangzhuang) may have fallen at 10:00. Address: Group 3 No. 12. Call and go now. Do not rush to lift them; ask where it hurts. Badly hurt or not answering: call 120.',
     );
-    const escalation = renderSms('escalation', { ...fall, kind: 'co', locale: 'en', minutesUnanswered: 4.6 });
-    expect(escalation.params).toMatchObject({ kind: 'Carbon monoxide', minutes: '5' });
-    expect(escalation.text).toContain('Carbon monoxide alarm, nobody has answered for 5 min');
+    const escalation = renderSms('escalation', { ...fall, kind: 'co', locale: 'en', minutesUnanswered: 4.6, details: { coPpm: 150 } });
+    expect(escalation.params).toMatchObject({ kind: 'Carbon monoxide', minutes: '5', detail: 'CO at 150 ppm' });
+    expect(escalation.text).toContain('Not taken for 5 min! Carbon monoxide: 王秀英 (王庄村), CO at 150 ppm since 10:00.');
   });
 
   it('shows 2026-01-15T02:00Z as 10:00 in Asia/Shanghai and as 08:00 in Asia/Urumqi', () => {
@@ -87,7 +98,7 @@ describe('renderSms', () => {
     expect(() => renderSms('escalation', fall)).toThrow(/minutesUnanswered/);
   });
 
-  it('fills exactly the variables each template declares, in every locale', () => {
+  it('fills exactly the variables each generic template declares, in every locale', () => {
     for (const [key, definition] of Object.entries(SMS_TEMPLATES)) {
       for (const locale of SMS_LOCALES) {
         const placeholders = [...definition.content[locale].matchAll(/\$\{(\w+)\}/g)].map((m) => m[1]).sort();
@@ -97,6 +108,109 @@ describe('renderSms', () => {
       expect(Object.keys(rendered.params).sort()).toEqual([...definition.variables].sort());
       expect(rendered.text).not.toContain('${');
     }
+  });
+
+  it('gives the generic templates a `detail`, and the escalation the alarm text led by the minutes', () => {
+    expect(SMS_TEMPLATES.alarm.variables).toContain('detail');
+    for (const locale of SMS_LOCALES) {
+      const alarm = SMS_TEMPLATES.alarm.content[locale];
+      const escalation = SMS_TEMPLATES.escalation.content[locale];
+      expect(escalation.endsWith(alarm), locale).toBe(true);
+      expect(escalation.slice(0, escalation.length - alarm.length)).toContain('${minutes}');
+    }
+  });
+});
+
+/** Realistic details of each kind, with the keys its detector emits (detection/src/*). */
+const DETAILS: Readonly<Record<AlarmKind, Record<string, number | string | boolean> | undefined>> = {
+  sos: undefined,
+  fall: { confidence: 0.82, position: 'chest', hz: 20, peakG: 3.1, freeFallMinG: 0.4, postureChangeDeg: 75, stillnessSdG: 0.02, stillnessObservedMs: 8000 },
+  inactivity: { silenceMin: 200, limitMin: 180, graceMin: 30, context: 'day', learned: true, lastActivity: '2026-01-15 07:12' },
+  missedCheckIn: { localDate: '2026-01-15', windowStart: '07:00', windowEnd: '10:00', timeZone: 'Asia/Shanghai', daysMissed: 1, escalated: false, graceMin: 30 },
+  deviceOffline: { neverSeen: false, viaLastWill: false, silentMin: 540, heartbeatTimeoutMin: 540, lastSeenMs: AT_MS - 540 * 60_000, deviceKind: 'sosButton', isOnlyEmergencyButton: true, severity: 'urgent', urgent: true },
+  lowBattery: { batteryPct: 15, lowBatteryPct: 20, deviceKind: 'smokeSensor', isOnlyEmergencyButton: false, severity: 'maintenance', urgent: false },
+  co: { coPpm: 320, peakPpm: 450, stagePpm: 300, stageMin: 0, minutesAtStage: 0, startMs: AT_MS, localStart: '09:40', standard: 'EN 50291-1' },
+  smoke: { smoke: true, readingsInRow: 2, startMs: AT_MS, localStart: '10:00' },
+  gas: { gas: true, readingsInRow: 2, startMs: AT_MS, localStart: '10:00' },
+  waterLeak: { waterLeak: true, readingsInRow: 1, startMs: AT_MS, localStart: '10:00' },
+  cold: { temperatureC: 2.5, thresholdC: 5, minutes: 240, startMs: AT_MS, localStart: '06:00' },
+  heat: { temperatureC: 37.2, thresholdC: 35, minutes: 125, startMs: AT_MS, localStart: '08:00' },
+};
+
+/** Characters of a zh template without its ${…} placeholders. */
+const fixedChars = (content: string) => Array.from(content.replace(/\$\{\w+\}/g, '')).length;
+
+describe('the templates of each alarm kind', () => {
+  it('has one for every role and kind, and a free-text channel gets it', () => {
+    expect(Object.keys(SMS_KIND_TEMPLATES).sort()).toEqual([...SMS_KIND_TEMPLATE_KEYS].sort());
+    expect(SMS_KIND_TEMPLATE_KEYS).toHaveLength(SMS_TEMPLATE_KEYS.length * ALARM_KINDS.length);
+    for (const role of SMS_TEMPLATE_KEYS) {
+      for (const kind of ALARM_KINDS) {
+        const { params, text } = renderSms(role, { ...fall, kind, details: DETAILS[kind], minutesUnanswered: 3 });
+        expect(text, `${role}.${kind}`).toBe(`【智慧看家】${fillTemplate(SMS_KIND_TEMPLATES[`${role}.${kind}`].content['zh-CN'], params)}`);
+        expect(text, `${role}.${kind}`).not.toBe(`【智慧看家】${fillTemplate(SMS_TEMPLATES[role].content['zh-CN'], params)}`);
+      }
+    }
+  });
+
+  it.each(SMS_LOCALES.flatMap((locale) => SMS_TEMPLATE_KEYS.flatMap((role) => ALARM_KINDS.map((kind) => [role, kind, locale] as const))))(
+    'renders %s.%s in %s with every placeholder filled: who, where, since when',
+    (role, kind, locale) => {
+      const { params, text } = renderSms(role, { ...fall, kind, details: DETAILS[kind], minutesUnanswered: 12, locale });
+      expect(text).not.toMatch(/\$\{/);
+      expect(text).not.toMatch(/undefined|NaN|\[object/);
+      expect(text).toContain('王秀英');
+      expect(text).toContain('王庄村3组12号');
+      expect(text).toContain('10:00');
+      if (role === 'escalation') expect(text).toMatch(locale === 'zh-CN' ? /^【智慧看家】已12分钟无人接警！/ : /^【智慧看家】Not taken for 12 min! /);
+      // The kind's text uses only variables the generic template has, so one set of params serves both.
+      for (const variable of SMS_KIND_TEMPLATES[`${role}.${kind}`].variables) expect(params[variable], variable).toBeTruthy();
+      for (const value of Object.values(params)) expect(Array.from(value).length).toBeLessThanOrEqual(SMS_PARAM_MAX_CHARS);
+    },
+  );
+
+  it("starts each Chinese text with the kind's label, as the dashboard shows it", () => {
+    for (const kind of ALARM_KINDS) {
+      const label = ALARM_KIND_LABELS['zh-CN'][kind];
+      expect(SMS_KIND_TEMPLATES[`alarm.${kind}`].content['zh-CN'].startsWith(label), kind).toBe(true);
+    }
+  });
+
+  it('declares the same variables in Chinese and English, in the alarm and the escalation (plus minutes)', () => {
+    for (const kind of ALARM_KINDS) {
+      const alarm = SMS_KIND_TEMPLATES[`alarm.${kind}`];
+      const escalation = SMS_KIND_TEMPLATES[`escalation.${kind}`];
+      for (const locale of SMS_LOCALES) {
+        expect(templateVariables(alarm.content[locale]).sort(), `${kind}/${locale}`).toEqual([...alarm.variables].sort());
+        expect(templateVariables(escalation.content[locale]).sort(), `${kind}/${locale}`).toEqual([...escalation.variables].sort());
+      }
+      expect([...escalation.variables].sort()).toEqual([...alarm.variables, 'minutes'].sort());
+      for (const variable of escalation.variables) expect(SMS_TEMPLATES.escalation.variables, `${kind}: ${variable}`).toContain(variable);
+    }
+  });
+
+  it('keeps every Chinese alarm text within one 70-character SMS segment without its values', () => {
+    for (const kind of ALARM_KINDS) {
+      expect(fixedChars(SMS_KIND_TEMPLATES[`alarm.${kind}`].content['zh-CN']), kind).toBeLessThanOrEqual(70);
+      expect(fixedChars(SMS_KIND_TEMPLATES[`escalation.${kind}`].content['zh-CN']), kind).toBeLessThanOrEqual(70 + fixedChars('已${minutes}分钟无人接警！'));
+    }
+  });
+
+  it.each([
+    ['fall', /勿急于扶起老人/],
+    ['co', /开门窗通风.*移到室外.*120/],
+    ['gas', /关闭气源.*开窗.*切勿开关电器或使用明火/],
+    ['smoke', /有火情拨打119/],
+    ['waterLeak', /关闭总水阀/],
+    ['cold', /检查取暖.*防煤气中毒/],
+    ['heat', /降温.*多喝水/],
+    ['deviceOffline', /如是紧急按钮，请先打电话确认老人平安/],
+    ['lowBattery', /更换电池.*如是紧急按钮，请先打电话确认老人平安/],
+    ['missedCheckIn', /打电话或上门确认老人平安/],
+    ['inactivity', /立即打电话或上门查看/],
+  ] as const)('tells the helper what to do about %s', (kind, instruction) => {
+    expect(SMS_KIND_TEMPLATES[`alarm.${kind}`].content['zh-CN']).toMatch(instruction);
+    expect(SMS_KIND_TEMPLATES[`escalation.${kind}`].content['zh-CN']).toMatch(instruction);
   });
 });
 
@@ -113,5 +227,24 @@ describe('ALARM_KIND_LABELS', () => {
     expect(ALARM_KINDS.map((kind) => ALARM_KIND_LABELS['zh-CN'][kind])).toEqual([
       '紧急呼叫', '跌倒', '长时间无活动', '未平安打卡', '设备离线', '电量低', '一氧化碳', '烟雾', '燃气', '漏水', '室温过低', '室温过高',
     ]);
+  });
+});
+
+describe('docs/sms-templates.md', () => {
+  const doc = readFileSync(new URL('../../docs/sms-templates.md', import.meta.url), 'utf8');
+  /** The table row of a template key: `| \`key\` | name | \`content\` | variables |`. */
+  const rowsOf = (key: string) => doc.split('\n').filter((line) => line.startsWith(`| \`${key}\` |`));
+
+  it('lists every template in both languages exactly as the operator must register it, with its variables', () => {
+    const all = [...SMS_TEMPLATE_KEYS.map((key) => [key, SMS_TEMPLATES[key]] as const), ...SMS_KIND_TEMPLATE_KEYS.map((key) => [key, SMS_KIND_TEMPLATES[key]] as const)];
+    for (const [key, definition] of all) {
+      const rows = rowsOf(key);
+      expect(rows, key).toHaveLength(SMS_LOCALES.length);
+      SMS_LOCALES.forEach((locale, i) => {
+        const cells = rows[i]!.split(' | ');
+        expect(cells[2], `${key}/${locale}`).toBe(`\`${definition.content[locale]}\``);
+        expect(cells[3]?.replace(/ \|$/, ''), `${key}/${locale}`).toBe(definition.variables.join(', '));
+      });
+    }
   });
 });

@@ -3,20 +3,52 @@
  * Parsed once at start into a frozen object; a bad setting stops the start
  * with every problem listed (CONVENTIONS.md §4).
  */
+import { isKindTemplateKey, SMS_TEMPLATE_KEYS } from '@kanjia/alerts';
+import { ALARM_KINDS } from '@kanjia/protocol';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 
 const Port = z.coerce.number().int().min(0).max(65535);
 const Host = z.string().min(1);
+const TemplateCode = z.string().regex(/^SMS_\d+$/, 'an approved template code such as SMS_123456789');
+
+/**
+ * Codes of the optional per-kind templates, `{"alarm.co":"SMS_123456789", …}`:
+ * a JSON object in the environment variable, an object in the config file.
+ */
+const KindTemplateCodes = z.preprocess(
+  (value, ctx) => {
+    if (typeof value !== 'string') return value;
+    try {
+      return JSON.parse(value) as unknown;
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `not valid JSON (${(err as Error).message}); expected an object such as {"alarm.co":"SMS_123456789"}` });
+      return z.NEVER;
+    }
+  },
+  z
+    .record(z.string(), TemplateCode, { error: 'a JSON object of template key → code, such as {"alarm.co":"SMS_123456789"}' })
+    .superRefine((codes, ctx) => {
+      for (const key of Object.keys(codes)) {
+        if (isKindTemplateKey(key)) continue;
+        const message = (SMS_TEMPLATE_KEYS as readonly string[]).includes(key)
+          ? `the generic ${key} template has its own setting (KANJIA_ALIYUN_TEMPLATE_${key.toUpperCase()}); this one takes per-kind keys such as ${key}.co`
+          : `unknown template key: expected alarm.<kind> or escalation.<kind>, <kind> one of ${ALARM_KINDS.join(', ')}`;
+        ctx.addIssue({ code: 'custom', path: [key], message });
+      }
+    }),
+);
 
 const AliyunSettings = z
   .object({
     accessKeyId: z.string().min(1, 'required when the SMS provider is aliyun'),
     accessKeySecret: z.string().min(1, 'required when the SMS provider is aliyun'),
     signName: z.string().min(1, 'required when the SMS provider is aliyun (the approved 签名, e.g. 智慧看家)'),
-    templateAlarm: z.string().regex(/^SMS_\d+$/, 'an approved template code such as SMS_123456789'),
-    templateEscalation: z.string().regex(/^SMS_\d+$/, 'an approved template code such as SMS_123456789'),
+    templateAlarm: TemplateCode,
+    templateEscalation: TemplateCode,
+    /** Optional templates of one kind each (docs/sms-templates.md); a kind without one uses the generic template. */
+    templateCodes: KindTemplateCodes.optional(),
     endpoint: z.string().min(1).default('dysmsapi.aliyuncs.com'),
     protocol: z.enum(['https', 'http']).default('https'),
     timeoutMs: z.coerce.number().int().min(1000).max(60_000).default(10_000),
@@ -79,6 +111,7 @@ export const ENV_VARS: Record<string, string[]> = {
   KANJIA_ALIYUN_SIGN_NAME: ['aliyun', 'signName'],
   KANJIA_ALIYUN_TEMPLATE_ALARM: ['aliyun', 'templateAlarm'],
   KANJIA_ALIYUN_TEMPLATE_ESCALATION: ['aliyun', 'templateEscalation'],
+  KANJIA_ALIYUN_TEMPLATE_CODES: ['aliyun', 'templateCodes'],
   KANJIA_ALIYUN_ENDPOINT: ['aliyun', 'endpoint'],
   KANJIA_ALIYUN_PROTOCOL: ['aliyun', 'protocol'],
   KANJIA_ALIYUN_TIMEOUT_MS: ['aliyun', 'timeoutMs'],
@@ -104,9 +137,15 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
   node[path[path.length - 1] as string] = value;
 }
 
+/** The variable of a problem's path; a key inside an object-valued setting follows it, as in `KANJIA_ALIYUN_TEMPLATE_CODES "alarm.foo"`. */
 function envNameOf(path: PropertyKey[]): string | undefined {
-  const joined = path.join('.');
-  return Object.entries(ENV_VARS).find(([, p]) => p.join('.') === joined)?.[0];
+  let best: { name: string; length: number } | undefined;
+  for (const [name, p] of Object.entries(ENV_VARS)) {
+    if (p.length <= path.length && p.every((key, i) => key === path[i]) && p.length > (best?.length ?? 0)) best = { name, length: p.length };
+  }
+  if (best === undefined) return undefined;
+  const inside = path.slice(best.length);
+  return inside.length === 0 ? best.name : `${best.name} ${inside.map((key) => JSON.stringify(String(key))).join(' ')}`;
 }
 
 /**

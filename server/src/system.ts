@@ -246,7 +246,7 @@ export function createSmsSender(settings: Settings, logger: Logger): SmsSender {
       accessKeyId: a.accessKeyId,
       accessKeySecret: a.accessKeySecret,
       signName: a.signName,
-      templateCodes: { alarm: a.templateAlarm, escalation: a.templateEscalation },
+      templateCodes: { ...a.templateCodes, alarm: a.templateAlarm, escalation: a.templateEscalation },
       endpoint: a.endpoint,
       protocol: a.protocol,
       timeoutMs: a.timeoutMs,

@@ -1,9 +1,11 @@
 import { defaultPolicies } from '@kanjia/alerts';
-import { findingsFromEvent } from '@kanjia/detection';
+import { findingsFromEvent, type Finding } from '@kanjia/detection';
 import type { DeviceEvent } from '@kanjia/protocol';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AlarmError, SqliteAlarmStore } from '../src/alarms/alarm-store.js';
 import { openDatabase, type Db } from '../src/db/database.js';
+import { MIGRATIONS } from '../src/db/schema.js';
 import { SqliteRegistryStore } from '../src/registry/registry-store.js';
 import { oneHousehold, tempDataDir } from './helpers.js';
 
@@ -51,6 +53,52 @@ describe('SqliteAlarmStore', () => {
     expect(item?.message.text).toContain('王秀英');
     expect(item?.message.text).toContain('石门村一组12号');
     expect(item?.message.text).toContain('紧急呼叫');
+    expect(item?.message).toMatchObject({ template: 'alarm', kind: 'sos', params: { kind: '紧急呼叫', detail: '老人按了紧急按钮' } });
+  });
+
+  /** A CO finding as the environment monitor raises it, on the resident's SOS button's household. */
+  const coFinding = (eventId: string): Finding => ({
+    kind: 'co',
+    deviceId,
+    eventId,
+    eventTs: T0,
+    reason: 'CO 320 ppm, at or above 300 ppm: immediate alarm',
+    details: { coPpm: 320, peakPpm: 320, stagePpm: 300, stageMin: 0, minutesAtStage: 0, startMs: T0, localStart: '10:00', standard: 'EN 50291-1' },
+  });
+
+  it("texts the CO case's own words with its figures, and says them again in the escalation 5 minutes later", () => {
+    const { alarmId } = store.raiseFinding(coFinding('co-1'), T0);
+    const [first] = store.claimDueNotifications(T0, 10);
+    expect(first?.message).toMatchObject({ template: 'alarm', kind: 'co', params: { detail: '浓度320ppm' } });
+    expect(first?.message.text).toBe('【智慧看家】一氧化碳报警：王秀英（石门村）家中10:00起一氧化碳浓度320ppm。地址：石门村一组12号。请立即打电话并前往：开门窗通风，把人移到室外，必要时拨打120。');
+
+    expect(store.escalateDueAlarms(T0 + 5 * 60_000)).toEqual([alarmId]);
+    const [second] = store.claimDueNotifications(T0 + 5 * 60_000, 10);
+    expect(second?.message).toMatchObject({ to: '13800000002', template: 'escalation', kind: 'co', params: { minutes: '5', detail: '浓度320ppm' } });
+    expect(second?.message.text).toMatch(/^【智慧看家】已5分钟无人接警！一氧化碳报警：王秀英（石门村）家中10:00起一氧化碳浓度320ppm。/);
+  });
+
+  it.each([
+    ['without stored details (a case opened before they were stored)', null],
+    ['with stored details that are not JSON', '{coPpm: 3'],
+    ['with stored details that are not an object', '[320]'],
+  ])('escalates a case %s with the plain phrase of its kind', (_what, stored) => {
+    const { alarmId } = store.raiseFinding(coFinding('co-2'), T0);
+    db.prepare('UPDATE alarms SET details_json = ? WHERE id = ?').run(stored, alarmId);
+    store.claimDueNotifications(T0, 10);
+    expect(store.escalateDueAlarms(T0 + 5 * 60_000)).toEqual([alarmId]);
+    const [second] = store.claimDueNotifications(T0 + 5 * 60_000, 10);
+    expect(second?.message.params.detail).toBe('浓度超标');
+    expect(second?.message.text).toContain('一氧化碳浓度超标');
+  });
+
+  it('gives a notice written before SMS had a `detail` (pending across the upgrade) the plain phrase, so the generic template still takes it', () => {
+    record(sos('e1'));
+    const row = db.prepare('SELECT id, params_json FROM notifications').get() as { id: string; params_json: string };
+    const { detail: _dropped, ...old } = JSON.parse(row.params_json) as Record<string, string>;
+    db.prepare('UPDATE notifications SET params_json = ? WHERE id = ?').run(JSON.stringify(old), row.id);
+    const [item] = store.claimDueNotifications(T0, 10);
+    expect(item?.message.params).toEqual({ ...old, detail: '老人按了紧急按钮' });
   });
 
   it('joins a second SOS press of the same resident to the open case instead of opening another', () => {
@@ -194,5 +242,32 @@ describe('SqliteAlarmStore', () => {
     expect(record(e)).toEqual({ alarmId: null, duplicate: false, opened: false });
     expect(record(e)).toEqual({ alarmId: null, duplicate: true, opened: false });
     expect(store.list('all', 10)).toHaveLength(0);
+  });
+});
+
+describe('schema migration 3', () => {
+  it('adds details_json to the alarms of a database created at version 2, keeping its cases', () => {
+    const tmp = tempDataDir();
+    try {
+      const file = `${tmp.dir}/kanjia.sqlite`;
+      const old = new Database(file);
+      old.exec(MIGRATIONS[0]!);
+      old.exec(MIGRATIONS[1]!);
+      old.pragma('user_version = 2');
+      old.pragma('foreign_keys = OFF'); // a bare case row is enough here
+      old.exec(`INSERT INTO alarms (id, kind, severity, status, device_id, event_id, event_ts, resident_id, household_id, village_id, opened_at, updated_at)
+                VALUES ('alm-old', 'sos', 'critical', 'resolved', 'd1', 'e1', 1, 'r1', 'h1', 'v1', 1, 1)`);
+      old.close();
+      const db = openDatabase(file);
+      try {
+        expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
+        expect((db.prepare('PRAGMA table_info(alarms)').all() as Array<{ name: string }>).map((c) => c.name)).toContain('details_json');
+        expect(db.prepare("SELECT id, details_json FROM alarms WHERE id = 'alm-old'").get()).toEqual({ id: 'alm-old', details_json: null });
+      } finally {
+        db.close();
+      }
+    } finally {
+      tmp.cleanup();
+    }
   });
 });

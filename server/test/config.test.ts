@@ -1,5 +1,31 @@
+import { renderSms, SMS_KIND_TEMPLATES, SMS_TEMPLATES } from '@kanjia/alerts';
+import { LocalAliyunSmsServer } from '@kanjia/alerts/testing';
+import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadSettings, SettingsError } from '../src/config.js';
+import { createLogger } from '../src/logger.js';
+import { createSmsSender } from '../src/system.js';
+import { tempDataDir } from './helpers.js';
+
+const ALIYUN_ENV = {
+  KANJIA_SMS_PROVIDER: 'aliyun',
+  KANJIA_ALIYUN_ACCESS_KEY_ID: 'LTAIexample',
+  KANJIA_ALIYUN_ACCESS_KEY_SECRET: 'secret-0123456789',
+  KANJIA_ALIYUN_SIGN_NAME: '智慧看家',
+  KANJIA_ALIYUN_TEMPLATE_ALARM: 'SMS_100',
+  KANJIA_ALIYUN_TEMPLATE_ESCALATION: 'SMS_101',
+};
+
+/** The problems loadSettings lists for `env`, one string. */
+function problemsOf(env: Record<string, string>): string {
+  try {
+    loadSettings(env);
+  } catch (err) {
+    if (err instanceof SettingsError) return err.problems.join('\n');
+    throw err;
+  }
+  throw new Error('loadSettings accepted the settings');
+}
 
 describe('loadSettings', () => {
   it('uses embedded defaults when nothing is set', () => {
@@ -38,6 +64,67 @@ describe('loadSettings', () => {
     expect(problems).toMatch(/KANJIA_SMS_PROVIDER/);
     expect(problems).toMatch(/KANJIA_TIMEZONE/);
     expect(problems).toMatch(/KANJIA_HTTP_PROT: unknown setting/);
+  });
+
+  it('reads the per-kind template codes of KANJIA_ALIYUN_TEMPLATE_CODES (JSON) and leaves them out when unset', () => {
+    const s = loadSettings({ ...ALIYUN_ENV, KANJIA_ALIYUN_TEMPLATE_CODES: '{"alarm.co":"SMS_200","escalation.fall":"SMS_201"}' });
+    expect(s.aliyun?.templateCodes).toEqual({ 'alarm.co': 'SMS_200', 'escalation.fall': 'SMS_201' });
+    expect(loadSettings(ALIYUN_ENV).aliyun?.templateCodes).toBeUndefined();
+  });
+
+  it('takes the per-kind codes as an object in the config file', () => {
+    const tmp = tempDataDir();
+    try {
+      const file = `${tmp.dir}/kanjia.json`;
+      writeFileSync(file, JSON.stringify({ aliyun: { templateCodes: { 'alarm.smoke': 'SMS_300' } } }));
+      expect(loadSettings(ALIYUN_ENV, { configFile: file }).aliyun?.templateCodes).toEqual({ 'alarm.smoke': 'SMS_300' });
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  it.each([
+    ['not JSON', '{alarm.co: SMS_1}', /KANJIA_ALIYUN_TEMPLATE_CODES: not valid JSON/],
+    ['a JSON array', '["SMS_1"]', /KANJIA_ALIYUN_TEMPLATE_CODES: a JSON object of template key → code/],
+    ['an unknown kind', '{"alarm.flood":"SMS_1"}', /KANJIA_ALIYUN_TEMPLATE_CODES "alarm\.flood": unknown template key.*sos, fall/],
+    ['an unknown role', '{"reminder.co":"SMS_1"}', /KANJIA_ALIYUN_TEMPLATE_CODES "reminder\.co": unknown template key/],
+    ['a generic key', '{"alarm":"SMS_1"}', /KANJIA_ALIYUN_TEMPLATE_CODES "alarm": the generic alarm template has its own setting \(KANJIA_ALIYUN_TEMPLATE_ALARM\)/],
+    ['a code that is not SMS_ and digits', '{"alarm.co":"co-template"}', /KANJIA_ALIYUN_TEMPLATE_CODES "alarm\.co": an approved template code such as SMS_123456789/],
+  ])('refuses KANJIA_ALIYUN_TEMPLATE_CODES with %s, naming the variable and the key', (_what, value, problem) => {
+    expect(problemsOf({ ...ALIYUN_ENV, KANJIA_ALIYUN_TEMPLATE_CODES: value })).toMatch(problem);
+  });
+
+  it('lists a bad KANJIA_ALIYUN_TEMPLATE_CODES with the other problems, every bad key once', () => {
+    const problems = problemsOf({ ...ALIYUN_ENV, KANJIA_HTTP_PORT: 'eighty', KANJIA_ALIYUN_TEMPLATE_CODES: '{"alarm.flood":"SMS_1","escalation.co":"nope","alarm.gas":"SMS_2"}' }).split('\n');
+    expect(problems.filter((p) => p.startsWith('KANJIA_HTTP_PORT'))).toHaveLength(1);
+    expect(problems.filter((p) => p.startsWith('KANJIA_ALIYUN_TEMPLATE_CODES "alarm.flood"'))).toHaveLength(1);
+    expect(problems.filter((p) => p.startsWith('KANJIA_ALIYUN_TEMPLATE_CODES "escalation.co"'))).toHaveLength(1);
+    expect(problems.some((p) => p.includes('alarm.gas'))).toBe(false);
+  });
+
+  it("wires the per-kind codes into the Aliyun sender: a CO alarm goes out with the CO template's code", async () => {
+    const server = new LocalAliyunSmsServer({
+      accessKeyId: ALIYUN_ENV.KANJIA_ALIYUN_ACCESS_KEY_ID,
+      accessKeySecret: ALIYUN_ENV.KANJIA_ALIYUN_ACCESS_KEY_SECRET,
+      templates: { SMS_100: SMS_TEMPLATES.alarm.variables, SMS_101: SMS_TEMPLATES.escalation.variables, SMS_200: SMS_KIND_TEMPLATES['alarm.co'].variables },
+    });
+    const { endpoint } = await server.start();
+    try {
+      const settings = loadSettings({ ...ALIYUN_ENV, KANJIA_ALIYUN_ENDPOINT: endpoint, KANJIA_ALIYUN_PROTOCOL: 'http', KANJIA_ALIYUN_TEMPLATE_CODES: '{"alarm.co":"SMS_200"}' });
+      const sender = createSmsSender(settings, createLogger('silent'));
+      const input = { residentName: '王秀英', address: '石门村一组12号', villageName: '石门村', atMs: Date.UTC(2026, 0, 15, 2, 0), timeZone: 'Asia/Shanghai', details: { coPpm: 320 } };
+      for (const kind of ['co', 'smoke'] as const) {
+        const { params, text } = renderSms('alarm', { ...input, kind });
+        expect(await sender.send({ to: '13800000001', template: 'alarm', kind, params, text, outId: `ntf-${kind}` })).toMatchObject({ ok: true });
+      }
+      expect(server.accepted.map((m) => [m.outId, m.templateCode])).toEqual([
+        ['ntf-co', 'SMS_200'],
+        ['ntf-smoke', 'SMS_100'],
+      ]);
+      expect(server.accepted[0]?.templateParam).not.toHaveProperty('kind');
+    } finally {
+      await server.stop();
+    }
   });
 
   it('refuses the aliyun provider without its settings, saying which to set', () => {

@@ -163,7 +163,11 @@ describe('detectors end to end through MQTT (fake clock)', () => {
     await co.sendTelemetry({ coPpm: 400 });
     const alarm = await until('the CO alarm', async () => (await ofKind('co'))[0]);
     expect(alarm).toMatchObject({ kind: 'co', severity: 'critical' });
-    await until('the SMS', () => sender.sent.find((m) => m.params.kind === '一氧化碳'));
+    const sms = await until('the SMS', () => sender.sent.find((m) => m.params.kind === '一氧化碳'));
+    // The detector's figures reach the helper, with what to do about CO.
+    expect(sms).toMatchObject({ kind: 'co', params: { detail: '浓度400ppm' } });
+    expect(sms.text).toContain('一氧化碳浓度400ppm');
+    expect(sms.text).toContain('开门窗通风');
   });
 
   it('reminds on the device at 10:00 when the daily check-in is missing, and raises the alarm at 10:30', async () => {
@@ -178,6 +182,9 @@ describe('detectors end to end through MQTT (fake clock)', () => {
     await advance(31 * MINUTE, MINUTE);
     const alarm = await until('the missed check-in alarm', async () => (await ofKind('missedCheckIn'))[0]);
     expect(alarm).toMatchObject({ kind: 'missedCheckIn', severity: 'urgent', status: 'open' });
+    const sms = await until('the SMS', () => sender.sent.find((m) => m.kind === 'missedCheckIn'));
+    expect(sms.params.detail).toBe('07:00–10:00未按平安键');
+    expect(sms.text).toContain('07:00–10:00未按平安键，10:30报警');
   });
 
   it('raises an inactivity alarm when the house falls silent after morning activity', async () => {
@@ -194,5 +201,9 @@ describe('detectors end to end through MQTT (fake clock)', () => {
     }
     expect(alarm).toMatchObject({ kind: 'inactivity', status: 'open', resident: { name: '王秀英' } });
     expect(commands.some((c) => c.command.type === 'remind')).toBe(true);
+    // Silent since the last motion at 08:00, for as long as the detector measured.
+    const sms = await until('the SMS', () => sender.sent.find((m) => m.kind === 'inactivity'));
+    expect(sms.params.detail).toMatch(/^自08:00起已\d+小时(\d+分)?无活动$/);
+    expect(sms.text).toContain(sms.params.detail);
   });
 });

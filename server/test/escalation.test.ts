@@ -76,8 +76,9 @@ describe('escalation along the contact chain (fake clock, real MQTT and SQLite)'
 
     clock.advance(1);
     await until('second SMS', () => (sender.sent.length === 2 ? true : undefined));
-    expect(sender.sent[1]).toMatchObject({ to: '13800000002', template: 'escalation' });
+    expect(sender.sent[1]).toMatchObject({ to: '13800000002', template: 'escalation', kind: 'sos' });
     expect(sender.sent[1]?.params.minutes).toBe('5');
+    expect(sender.sent[1]?.text).toMatch(/^【智慧看家】已5分钟无人接警！紧急呼叫：王秀英（石门村）10:00按了紧急按钮。/);
 
     clock.advance(5 * MINUTE);
     await until('third SMS', () => (sender.sent.length === 3 ? true : undefined));

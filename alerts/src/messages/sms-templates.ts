@@ -1,14 +1,23 @@
 /**
  * The words of every SMS and of every alarm kind, in Simplified Chinese (the
  * default) and English. The dashboard and the SMS must use the same labels, so
- * both read ALARM_KIND_LABELS. This module imports only types: it runs in the
- * browser too.
+ * both read ALARM_KIND_LABELS. This module imports nothing but @kanjia/protocol
+ * and its siblings, and does no I/O: it runs in the browser too.
  *
  * The texts are written for a basic phone and an old reader: short, plain,
- * who / where / what / since when, then what to do.
+ * who / where / what / since when, then what to do — and what to do depends
+ * on the kind, so every kind has its own text (SMS_KIND_TEMPLATES). An SMS
+ * provider that needs each template registered (Aliyun) may have only the two
+ * generic ones (SMS_TEMPLATES); free-text channels always get the kind's own
+ * text. docs/sms-templates.md lists them all for the operator.
  */
 import type { AlarmKind } from '@kanjia/protocol';
-import type { SmsTemplateKey } from '../sms/sms-sender.js';
+import { ALARM_KINDS } from '@kanjia/protocol';
+import { kindTemplateKey, SMS_TEMPLATE_KEYS, type SmsKindTemplateKey, type SmsTemplateKey } from '../sms/sms-sender.js';
+import { alarmDetail, type AlarmDetails } from './alarm-detail.js';
+import { truncateSmsParam } from './sms-param.js';
+
+export { SMS_PARAM_MAX_CHARS, truncateSmsParam } from './sms-param.js';
 
 export const SMS_LOCALES = ['zh-CN', 'en'] as const;
 export type SmsLocale = (typeof SMS_LOCALES)[number];
@@ -16,13 +25,6 @@ export const DEFAULT_SMS_LOCALE: SmsLocale = 'zh-CN';
 
 /** Sign name (短信签名) used in `text` when none is given; the real one is registered with Aliyun. */
 export const DEFAULT_SMS_SIGN_NAME = '智慧看家';
-
-/**
- * Aliyun limits each template variable: the "other" variable types accept at most
- * 35 characters, and a longer value makes SendSms fail with isv.PARAM_LENGTH_LIMIT.
- * We cut every value to this length (ending with …) rather than lose the SMS.
- */
-export const SMS_PARAM_MAX_CHARS = 35;
 
 /** Village time zone used when a configured IANA zone is unknown to this runtime (all villages are in China). */
 export const FALLBACK_TIME_ZONE = 'Asia/Shanghai';
@@ -71,31 +73,107 @@ export interface SmsTemplateDefinition {
   readonly content: Readonly<Record<SmsLocale, string>>;
 }
 
-const CALL_TO_ACTION: Record<SmsLocale, string> = {
-  'zh-CN': '请立即联系或前往查看。',
-  en: 'Please call or go there now.',
+/** An escalation is the first notice led by how long nobody has taken the case. */
+const ESCALATION_LEAD: Readonly<Record<SmsLocale, string>> = {
+  'zh-CN': '已${minutes}分钟无人接警！',
+  en: 'Not taken for ${minutes} min! ',
 };
 
 /**
- * The registered templates. `kind` is a label from ALARM_KIND_LABELS, `time`
- * is HH:mm in the village's time zone, `minutes` a whole number.
+ * The first notice of each kind. `detail` is the phrase of alarm-detail.ts
+ * (figures of the finding); kinds whose detectors carry no figure a helper
+ * needs (sos, fall, smoke, gas, waterLeak) leave it out. Each zh text stays
+ * within 70 characters (one SMS segment) without its values, and the
+ * instructions follow common first-aid advice: do not
+ * lift a fallen old person before asking where it hurts; fresh air and out
+ * of the house for CO; no switch or flame near a gas leak; 119 for fire,
+ * 120 for an ambulance.
  */
-export const SMS_TEMPLATES: Readonly<Record<SmsTemplateKey, SmsTemplateDefinition>> = {
-  alarm: {
-    variables: ['kind', 'name', 'village', 'time', 'address'],
-    content: {
-      'zh-CN': '${kind}报警：${name}（${village}），${time}起，地址：${address}。' + CALL_TO_ACTION['zh-CN'],
-      en: '${kind} alarm: ${name} (${village}) since ${time}. Address: ${address}. ' + CALL_TO_ACTION.en,
-    },
+const KIND_ALARM_CONTENT: Readonly<Record<AlarmKind, Readonly<Record<SmsLocale, string>>>> = {
+  sos: {
+    'zh-CN': '紧急呼叫：${name}（${village}）${time}按了紧急按钮。地址：${address}。请马上打电话，打不通立即上门查看。',
+    en: 'SOS: ${name} (${village}) pressed the emergency button at ${time}. Address: ${address}. Call now; if nobody answers, go there at once.',
   },
-  escalation: {
-    variables: ['kind', 'minutes', 'name', 'village', 'time', 'address'],
-    content: {
-      'zh-CN': '${kind}报警已${minutes}分钟无人响应：${name}（${village}），${time}起，地址：${address}。' + CALL_TO_ACTION['zh-CN'],
-      en: '${kind} alarm, nobody has answered for ${minutes} min: ${name} (${village}) since ${time}. Address: ${address}. ' + CALL_TO_ACTION.en,
-    },
+  fall: {
+    'zh-CN': '跌倒报警：${name}（${village}）${time}疑似摔倒。地址：${address}。请立即打电话并上门。勿急于扶起老人，先问哪里疼；伤重或叫不醒拨打120。',
+    en: 'Fall: ${name} (${village}) may have fallen at ${time}. Address: ${address}. Call and go now. Do not rush to lift them; ask where it hurts. Badly hurt or not answering: call 120.',
+  },
+  inactivity: {
+    'zh-CN': '长时间无活动：${name}（${village}）${detail}，${time}报警。地址：${address}。请立即打电话或上门查看。',
+    en: 'Inactivity: ${name} (${village}), ${detail}, alarm at ${time}. Address: ${address}. Call or go and look now.',
+  },
+  missedCheckIn: {
+    'zh-CN': '未平安打卡：${name}（${village}）${detail}，${time}报警。地址：${address}。请打电话或上门确认老人平安。',
+    en: 'Missed check-in: ${name} (${village}), ${detail}, alarm at ${time}. Address: ${address}. Call or visit to make sure they are safe.',
+  },
+  deviceOffline: {
+    'zh-CN': '设备离线：${name}（${village}）家中${detail}，${time}报警。地址：${address}。如是紧急按钮，请先打电话确认老人平安，再检查设备电源和信号。',
+    en: 'Device offline: ${name} (${village}), ${detail}, alarm at ${time}. Address: ${address}. If it is the SOS button, first call to check on the person, then check its power and signal.',
+  },
+  lowBattery: {
+    'zh-CN': '电量低：${name}（${village}）家中${detail}，${time}报警。地址：${address}。请尽快更换电池；如是紧急按钮，请先打电话确认老人平安。',
+    en: 'Low battery: ${name} (${village}), ${detail}, alarm at ${time}. Address: ${address}. Replace the battery soon; if it is the SOS button, first call to check on the person.',
+  },
+  co: {
+    'zh-CN': '一氧化碳报警：${name}（${village}）家中${time}起一氧化碳${detail}。地址：${address}。请立即打电话并前往：开门窗通风，把人移到室外，必要时拨打120。',
+    en: 'Carbon monoxide: ${name} (${village}), ${detail} since ${time}. Address: ${address}. Call and go now: open doors and windows, get the person outside, call 120 if needed.',
+  },
+  smoke: {
+    'zh-CN': '烟雾报警：${name}（${village}）家中${time}起烟雾报警器报警。地址：${address}。请立即打电话并前往查看，有火情拨打119。',
+    en: 'Smoke: ${name} (${village}), smoke alarm going off since ${time}. Address: ${address}. Call and go now; if there is a fire, call 119.',
+  },
+  gas: {
+    'zh-CN': '燃气报警：${name}（${village}）家中${time}起检测到燃气泄漏。地址：${address}。请立即前往并告知老人：关闭气源、开窗，切勿开关电器或使用明火。',
+    en: 'Gas: ${name} (${village}), gas leak since ${time}. Address: ${address}. Go now and tell the person: shut off the gas, open windows, no switches, no flames.',
+  },
+  waterLeak: {
+    'zh-CN': '漏水报警：${name}（${village}）家中${time}起检测到漏水。地址：${address}。请尽快前往关闭总水阀，注意防滑。',
+    en: 'Water leak: ${name} (${village}), water leak since ${time}. Address: ${address}. Go soon and close the main water valve; mind wet floors.',
+  },
+  cold: {
+    'zh-CN': '室温过低：${name}（${village}）家中${detail}，${time}报警。地址：${address}。请打电话或上门检查取暖；烧煤取暖要开窗通风，防煤气中毒。',
+    en: 'Room too cold: ${name} (${village}), ${detail}, alarm at ${time}. Address: ${address}. Call or visit to check the heating; a coal stove needs an open window (CO).',
+  },
+  heat: {
+    'zh-CN': '室温过高：${name}（${village}）家中${detail}，${time}报警。地址：${address}。请打电话或上门帮老人降温、多喝水；有不适拨打120。',
+    en: 'Room too hot: ${name} (${village}), ${detail}, alarm at ${time}. Address: ${address}. Call or visit: cool the person down, give water; call 120 if unwell.',
   },
 };
+
+const GENERIC_ALARM_CONTENT: Readonly<Record<SmsLocale, string>> = {
+  'zh-CN': '${kind}报警：${name}（${village}），${time}起，${detail}。地址：${address}。请立即联系或前往查看。',
+  en: '${kind} alarm: ${name} (${village}) since ${time}, ${detail}. Address: ${address}. Please call or go there now.',
+};
+
+/** The placeholders of `content`, each once, in order of appearance. */
+export function templateVariables(content: string): string[] {
+  return [...new Set(Array.from(content.matchAll(/\$\{(\w+)\}/g), (m) => m[1] as string))];
+}
+
+/** A template of `template`'s role from the first notice's content; its variables are those of the zh text. */
+function templateOf(alarmContent: Readonly<Record<SmsLocale, string>>, template: SmsTemplateKey): SmsTemplateDefinition {
+  const content = {
+    'zh-CN': template === 'escalation' ? ESCALATION_LEAD['zh-CN'] + alarmContent['zh-CN'] : alarmContent['zh-CN'],
+    en: template === 'escalation' ? ESCALATION_LEAD.en + alarmContent.en : alarmContent.en,
+  };
+  return { variables: templateVariables(content['zh-CN']), content };
+}
+
+/**
+ * The generic templates, one per role, for every kind: the two an Aliyun
+ * account must register. `kind` is a label from ALARM_KIND_LABELS, `time` is
+ * HH:mm in the village's time zone, `minutes` a whole number, `detail` the
+ * phrase of alarmDetail. Their variables include those of every per-kind template.
+ */
+export const SMS_TEMPLATES: Readonly<Record<SmsTemplateKey, SmsTemplateDefinition>> = {
+  alarm: templateOf(GENERIC_ALARM_CONTENT, 'alarm'),
+  escalation: templateOf(GENERIC_ALARM_CONTENT, 'escalation'),
+};
+
+/** Each kind's own template of each role (`alarm.co`, `escalation.fall`, …); registering them with Aliyun is optional. */
+export const SMS_KIND_TEMPLATES: Readonly<Record<SmsKindTemplateKey, SmsTemplateDefinition>> = Object.fromEntries(
+  SMS_TEMPLATE_KEYS.flatMap((template) => ALARM_KINDS.map((kind) => [kindTemplateKey(template, kind), templateOf(KIND_ALARM_CONTENT[kind], template)])),
+) as Record<SmsKindTemplateKey, SmsTemplateDefinition>;
 
 export interface RenderSmsInput {
   kind: AlarmKind;
@@ -108,28 +186,39 @@ export interface RenderSmsInput {
   timeZone: string;
   /** Minutes the case has stayed untaken; required by the escalation template. */
   minutesUnanswered?: number;
+  /** The `details` of the finding that opened the case, for the `detail` phrase (alarmDetail); anything, missing or odd is fine. */
+  details?: AlarmDetails;
   locale?: SmsLocale;
   /** Sign name shown in 【】 at the start of `text`; defaults to DEFAULT_SMS_SIGN_NAME. */
   signName?: string;
 }
 
 export interface RenderedSms {
-  /** Template variables, each at most SMS_PARAM_MAX_CHARS characters. */
+  /**
+   * The variables of the generic template of the role, each at most
+   * SMS_PARAM_MAX_CHARS characters: a superset of those of the kind's own
+   * template, so a provider can send either.
+   */
   params: Record<string, string>;
-  /** The whole SMS as a reader sees it, 【sign】 first, with the values in full (free-text channels have no variable limit). */
+  /**
+   * The kind's own text as a reader sees it, 【sign】 first, with the values in
+   * full (free-text channels have no variable limit).
+   */
   text: string;
 }
 
-/** Renders a template's variables and full text for one alarm. */
+/** Renders the variables and the kind's full text of one alarm SMS of the given role. */
 export function renderSms(template: SmsTemplateKey, input: RenderSmsInput): RenderedSms {
   const locale = input.locale ?? DEFAULT_SMS_LOCALE;
   const definition = SMS_TEMPLATES[template];
+  const own = SMS_KIND_TEMPLATES[kindTemplateKey(template, input.kind)] ?? definition;
   const values: Record<string, string> = {
     kind: alarmKindLabel(input.kind, locale),
     name: cleanValue(input.residentName),
     village: cleanValue(input.villageName),
     time: formatLocalTime(input.atMs, input.timeZone),
     address: cleanValue(input.address),
+    detail: cleanValue(alarmDetail(input.kind, input.details, locale)),
   };
   if (definition.variables.includes('minutes')) {
     if (input.minutesUnanswered === undefined || !Number.isFinite(input.minutesUnanswered)) {
@@ -140,20 +229,13 @@ export function renderSms(template: SmsTemplateKey, input: RenderSmsInput): Rend
   const params: Record<string, string> = {};
   for (const variable of definition.variables) params[variable] = truncateSmsParam(values[variable] ?? '');
   const signName = input.signName ?? DEFAULT_SMS_SIGN_NAME;
-  const text = `【${signName}】${fillTemplate(definition.content[locale], values)}`;
+  const text = `【${signName}】${fillTemplate(own.content[locale], values)}`;
   return { params, text };
 }
 
 /** Replaces each ${var} by its value; unknown variables stay visible so a mistake shows in the text. */
 export function fillTemplate(content: string, values: Readonly<Record<string, string>>): string {
   return content.replace(/\$\{(\w+)\}/g, (placeholder, name: string) => values[name] ?? placeholder);
-}
-
-/** Cuts a value to `maxChars` characters (code points), ending with … when cut. */
-export function truncateSmsParam(value: string, maxChars = SMS_PARAM_MAX_CHARS): string {
-  const chars = Array.from(value);
-  if (chars.length <= maxChars) return value;
-  return `${chars.slice(0, Math.max(0, maxChars - 1)).join('')}…`;
 }
 
 /**

@@ -10,17 +10,34 @@
 import DysmsapiModule, { SendSmsRequest } from '@alicloud/dysmsapi20170525';
 import { $OpenApiUtil } from '@alicloud/openapi-core';
 import * as $dara from '@darabonba/typescript';
-import { maskPhone } from '@kanjia/protocol';
-import { SMS_PARAM_MAX_CHARS, truncateSmsParam } from '../messages/sms-templates.js';
-import { normalizeMainlandMobile, SMS_ERROR_CODES, SMS_TEMPLATE_KEYS, type SmsMessage, type SmsResult, type SmsSender, type SmsTemplateKey } from './sms-sender.js';
+import { ALARM_KINDS, maskPhone } from '@kanjia/protocol';
+import { SMS_KIND_TEMPLATES, SMS_PARAM_MAX_CHARS, SMS_TEMPLATES, truncateSmsParam } from '../messages/sms-templates.js';
+import {
+  isKindTemplateKey,
+  normalizeMainlandMobile,
+  SMS_ERROR_CODES,
+  SMS_TEMPLATE_KEYS,
+  type SmsKindTemplateKey,
+  type SmsMessage,
+  type SmsResult,
+  type SmsSender,
+  type SmsTemplateKey,
+} from './sms-sender.js';
+
+/**
+ * Approved template codes (e.g. SMS_123456789): the generic template of each
+ * role is required; a kind's own template (`alarm.co`, `escalation.fall`, …)
+ * is used for that kind when its code is given.
+ */
+export type AliyunTemplateCodes = Readonly<Record<SmsTemplateKey, string>> & Readonly<Partial<Record<SmsKindTemplateKey, string>>>;
 
 export interface AliyunSmsSettings {
   accessKeyId: string;
   accessKeySecret: string;
   /** Approved sign name (短信签名), shown by the phone in 【】. */
   signName: string;
-  /** Approved template code (e.g. SMS_123456789) of each of our templates. */
-  templateCodes: Record<SmsTemplateKey, string>;
+  /** Approved template code of each registered template: both generic ones, and any per-kind ones. */
+  templateCodes: AliyunTemplateCodes;
   /** Host[:port] of the API; default dysmsapi.aliyuncs.com. */
   endpoint?: string;
   /** Default https; http only for a local stand-in. */
@@ -143,12 +160,17 @@ export class AliyunSmsSender implements SmsSender {
     if (phone === null) {
       return this.fail(message, { retryable: false, code: 'isv.MOBILE_NUMBER_ILLEGAL', message: 'not a mainland mobile number (checked before sending)' });
     }
-    const templateCode = this.settings.templateCodes[message.template];
-    if (templateCode === undefined) {
+    const picked = this.pickTemplate(message);
+    if (picked === undefined) {
       return this.fail(message, { retryable: false, code: SMS_ERROR_CODES.unknownTemplate, message: `no Aliyun template code for "${message.template}"` });
     }
+    const { templateCode, variables } = picked;
+    // Exactly the variables of the template picked: a per-kind template has fewer than the generic one.
     const params: Record<string, string> = {};
-    for (const [key, value] of Object.entries(message.params)) params[key] = truncateSmsParam(value, SMS_PARAM_MAX_CHARS);
+    for (const variable of variables) {
+      const value = message.params[variable];
+      if (value !== undefined) params[variable] = truncateSmsParam(value, SMS_PARAM_MAX_CHARS);
+    }
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       const request = new SendSmsRequest({
@@ -190,9 +212,24 @@ export class AliyunSmsSender implements SmsSender {
     }
   }
 
+  /** The kind's own template when its code is configured, else the role's generic one; undefined for an unknown role. */
+  private pickTemplate(message: SmsMessage): { key: string; templateCode: string; variables: readonly string[] } | undefined {
+    const codes = this.settings.templateCodes;
+    const kindKey = `${message.template}.${message.kind}`;
+    if (isKindTemplateKey(kindKey)) {
+      const templateCode = codes[kindKey];
+      if (templateCode !== undefined) return { key: kindKey, templateCode, variables: SMS_KIND_TEMPLATES[kindKey].variables };
+    }
+    if (!(SMS_TEMPLATE_KEYS as readonly string[]).includes(message.template)) return undefined;
+    const templateCode = codes[message.template];
+    if (templateCode === undefined) return undefined;
+    return { key: message.template, templateCode, variables: SMS_TEMPLATES[message.template].variables };
+  }
+
   private fail(message: SmsMessage, failure: { retryable: boolean; code: string; message: string }): SmsResult {
+    const template = this.pickTemplate(message)?.key ?? message.template;
     this.log(
-      `aliyun sms: ${failure.code} to ${maskPhone(message.to)} (outId ${message.outId}, template ${message.template}, ${failure.retryable ? 'retryable' : 'permanent'}): ${failure.message}`,
+      `aliyun sms: ${failure.code} to ${maskPhone(message.to)} (outId ${message.outId}, template ${template}, ${failure.retryable ? 'retryable' : 'permanent'}): ${failure.message}`,
     );
     return { ok: false, ...failure };
   }
@@ -205,6 +242,14 @@ function settingsProblems(settings: AliyunSmsSettings): string[] {
   if (!settings.signName) problems.push('signName: required (the approved 短信签名)');
   for (const key of SMS_TEMPLATE_KEYS) {
     if (!settings.templateCodes?.[key]) problems.push(`templateCodes.${key}: required (an approved template code such as SMS_123456789)`);
+  }
+  for (const [key, code] of Object.entries(settings.templateCodes ?? {})) {
+    if ((SMS_TEMPLATE_KEYS as readonly string[]).includes(key)) continue;
+    if (!isKindTemplateKey(key)) {
+      problems.push(`templateCodes.${key}: unknown template (alarm, escalation, or a role and an alarm kind such as alarm.co; kinds: ${ALARM_KINDS.join(', ')})`);
+    } else if (code !== undefined && (typeof code !== 'string' || code === '')) {
+      problems.push(`templateCodes.${key}: an approved template code such as SMS_123456789, or leave the key out`);
+    }
   }
   if (settings.protocol !== undefined && settings.protocol !== 'https' && settings.protocol !== 'http') problems.push('protocol: https or http');
   if (settings.timeoutMs !== undefined && !(Number.isFinite(settings.timeoutMs) && settings.timeoutMs > 0)) problems.push('timeoutMs: a positive number of milliseconds');

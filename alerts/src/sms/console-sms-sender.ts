@@ -23,7 +23,7 @@ export class ConsoleSmsSender implements SmsSender {
   async send(message: SmsMessage): Promise<SmsResult> {
     this.write(
       [
-        `──── SMS to ${maskPhone(message.to)} · ${message.template} · ${message.outId} ────`,
+        `──── SMS to ${maskPhone(message.to)} · ${message.template}.${message.kind} · ${message.outId} ────`,
         message.text,
         '─'.repeat(40),
       ].join('\n'),

@@ -4,18 +4,47 @@
  * their technology (AliyunSmsSender, ConsoleSmsSender).
  */
 
-/** The templates an operator registers with the SMS provider (see messages/sms-templates.ts). */
+import { ALARM_KINDS, type AlarmKind } from '@kanjia/protocol';
+
+/**
+ * The role of a message — the first notice of a case or an escalation — and the
+ * key of its generic template, the one every provider account must register
+ * (see messages/sms-templates.ts).
+ */
 export type SmsTemplateKey = 'alarm' | 'escalation';
 
 export const SMS_TEMPLATE_KEYS: readonly SmsTemplateKey[] = ['alarm', 'escalation'];
 
+/** Key of the optional template of one role for one alarm kind, e.g. `alarm.co`. */
+export type SmsKindTemplateKey = `${SmsTemplateKey}.${AlarmKind}`;
+
+/** Every per-kind template key: alarm.sos … escalation.heat. */
+export const SMS_KIND_TEMPLATE_KEYS: readonly SmsKindTemplateKey[] = SMS_TEMPLATE_KEYS.flatMap((role) => ALARM_KINDS.map((kind): SmsKindTemplateKey => `${role}.${kind}`));
+
+/** The per-kind template key of a role and kind. */
+export function kindTemplateKey(template: SmsTemplateKey, kind: AlarmKind): SmsKindTemplateKey {
+  return `${template}.${kind}`;
+}
+
+/** Whether `key` names a per-kind template (`alarm.co`, `escalation.fall`, …). */
+export function isKindTemplateKey(key: string): key is SmsKindTemplateKey {
+  return (SMS_KIND_TEMPLATE_KEYS as readonly string[]).includes(key);
+}
+
 export interface SmsMessage {
   /** Mainland mobile number, 11 digits, optionally prefixed with +86 or 86. */
   to: string;
+  /** The role of the message; with `kind` it names the per-kind template. */
   template: SmsTemplateKey;
-  /** Template variables, already cut to the provider's length limit (see renderSms). */
+  /** The alarm kind: a provider with a template registered for this kind uses it. */
+  kind: AlarmKind;
+  /**
+   * The variables of the generic template of `template`, already cut to the
+   * provider's length limit (see renderSms); every per-kind template uses a
+   * subset of them, and a provider sends only those of the template it picks.
+   */
   params: Record<string, string>;
-  /** The full rendered text, for channels that send free text (console, group bots). */
+  /** The full rendered text of the per-kind template, for channels that send free text (console, group bots). */
   text: string;
   /** Our notification id, passed to the provider for correlation (Aliyun OutId). */
   outId: string;

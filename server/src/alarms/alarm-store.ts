@@ -3,8 +3,8 @@
  * outbox in SQLite. Every state change and the messages it causes are written
  * in one transaction: a crash leaves either all of it or none of it.
  */
-import type { AlarmPolicy, EscalationStore, OutboxItem, OutboxStore, SmsTemplateKey } from '@kanjia/alerts';
-import { nextEscalationStep, renderSms } from '@kanjia/alerts';
+import type { AlarmDetails, AlarmPolicy, EscalationStore, OutboxItem, OutboxStore, SmsTemplateKey } from '@kanjia/alerts';
+import { alarmDetail, nextEscalationStep, renderSms } from '@kanjia/alerts';
 import type { Finding } from '@kanjia/detection';
 import {
   ACTIVE_STATUSES,
@@ -80,6 +80,17 @@ interface AlarmRow {
   resolution_note: string | null;
   escalation_level: number;
   next_escalation_at: number | null;
+  /** JSON of the opening finding's `details`; null without details or for a case opened before migration 3. */
+  details_json: string | null;
+}
+
+/** What an SMS about a case says, whoever it goes to. */
+interface SmsSubject {
+  alarmId: string;
+  kind: AlarmKind;
+  /** The opening finding's details, for the SMS's `detail` phrase. */
+  details: AlarmDetails;
+  openedAt: number;
 }
 
 export interface AlarmStoreOptions {
@@ -185,17 +196,32 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
     this.db
       .prepare(
         `INSERT INTO alarms (id, kind, severity, status, device_id, event_id, event_ts, resident_id, household_id, village_id,
-                             opened_at, updated_at, escalation_level, next_escalation_at)
-         VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`,
+                             opened_at, updated_at, escalation_level, next_escalation_at, details_json)
+         VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
       )
-      .run(id, finding.kind, policy.severity, finding.deviceId, finding.eventId, finding.eventTs, ctx.residentId, ctx.householdId, ctx.villageId, nowMs, nowMs, nextEscalationAt);
+      .run(
+        id,
+        finding.kind,
+        policy.severity,
+        finding.deviceId,
+        finding.eventId,
+        finding.eventTs,
+        ctx.residentId,
+        ctx.householdId,
+        ctx.villageId,
+        nowMs,
+        nowMs,
+        nextEscalationAt,
+        finding.details === undefined ? null : JSON.stringify(finding.details),
+      );
     this.addHistory(id, nowMs, 'opened', null, historyNotes.opened(this.options.locale, finding.kind, finding.reason, finding.details));
     const first = chain[0];
-    if (first) this.enqueueSms(id, ctx, finding.kind, first, 0, 'alarm', nowMs, nowMs);
+    if (first) this.enqueueSms({ alarmId: id, kind: finding.kind, details: finding.details, openedAt: nowMs }, ctx, first, 0, 'alarm', nowMs);
     return id;
   }
 
-  private enqueueSms(alarmId: string, ctx: ResidentContext, kind: AlarmKind, contact: ContactRow, level: number, template: SmsTemplateKey, openedAt: number, nowMs: number): void {
+  private enqueueSms(subject: SmsSubject, ctx: ResidentContext, contact: ContactRow, level: number, template: SmsTemplateKey, nowMs: number): void {
+    const { alarmId, kind, details, openedAt } = subject;
     const rendered = renderSms(template, {
       kind,
       residentName: ctx.residentName,
@@ -204,6 +230,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
       atMs: openedAt,
       timeZone: ctx.timezone,
       minutesUnanswered: Math.round((nowMs - openedAt) / 60_000),
+      details,
       locale: this.options.locale,
       ...(this.options.signName ? { signName: this.options.signName } : {}),
     });
@@ -280,7 +307,9 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
           .run(step.level, nowMs + policy.takeTimeoutMs, nowMs, row.id);
         // After the last step the timer runs once more, so the history records when the chain ran out.
         this.addHistory(row.id, nowMs, 'escalated', null, historyNotes.escalated(this.options.locale, contact.name, contact.role, step.level));
-        this.enqueueSms(row.id, ctx, row.kind, contact, step.level, 'escalation', row.opened_at, nowMs);
+        // The escalation repeats the first notice's figures: those of the finding that opened the case.
+        const subject = { alarmId: row.id, kind: row.kind, details: parseDetails(row.details_json), openedAt: row.opened_at };
+        this.enqueueSms(subject, ctx, contact, step.level, 'escalation', nowMs);
       }
       return due.map((r) => r.id);
     })();
@@ -304,16 +333,21 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
         )
         .run(nowMs);
       const rows = this.db
-        .prepare("SELECT id, alarm_id, phone, template, params_json, text, attempts FROM notifications WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?")
-        .all(nowMs, limit) as Array<{ id: string; alarm_id: string; phone: string; template: SmsTemplateKey; params_json: string; text: string; attempts: number }>;
+        .prepare(
+          `SELECT n.id, n.alarm_id, n.phone, n.template, n.params_json, n.text, n.attempts, a.kind
+             FROM notifications n JOIN alarms a ON a.id = n.alarm_id
+            WHERE n.status = 'pending' AND n.next_attempt_at <= ? ORDER BY n.next_attempt_at LIMIT ?`,
+        )
+        .all(nowMs, limit) as Array<{ id: string; alarm_id: string; phone: string; template: SmsTemplateKey; params_json: string; text: string; attempts: number; kind: AlarmKind }>;
       const mark = this.db.prepare("UPDATE notifications SET status = 'sending' WHERE id = ?");
       for (const r of rows) mark.run(r.id);
-      return rows.map((r) => ({
-        id: r.id,
-        alarmId: r.alarm_id,
-        attempts: r.attempts,
-        message: { to: r.phone, template: r.template, params: JSON.parse(r.params_json) as Record<string, string>, text: r.text, outId: r.id },
-      }));
+      return rows.map((r) => {
+        const params = JSON.parse(r.params_json) as Record<string, string>;
+        // A row written before the templates had `detail` (pending across an upgrade) would
+        // be refused by the generic template that now has it: give it the plain phrase.
+        params.detail ??= alarmDetail(r.kind, undefined, this.options.locale);
+        return { id: r.id, alarmId: r.alarm_id, attempts: r.attempts, message: { to: r.phone, template: r.template, kind: r.kind, params, text: r.text, outId: r.id } };
+      });
     }).immediate();
   }
 
@@ -497,5 +531,16 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
   /** Number of cases opened for a device event; used by tests and the durability check. */
   countAlarmsForEvent(deviceId: string, eventId: string): number {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM alarms WHERE device_id = ? AND event_id = ?').get(deviceId, eventId) as { n: number }).n;
+  }
+}
+
+/** The stored details of a case; anything unreadable counts as none (the SMS then says the plain phrase). */
+function parseDetails(json: string | null): AlarmDetails {
+  if (json === null) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(json);
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
   }
 }

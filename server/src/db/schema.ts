@@ -100,4 +100,10 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (detector, subject_id)
   ) WITHOUT ROWID;
   `,
+  `
+  -- The figures of the finding that opened a case (its details, a JSON object such as
+  -- {"coPpm":320}): the escalation SMS says them again. NULL for a finding without
+  -- details and for the cases opened before this column existed.
+  ALTER TABLE alarms ADD COLUMN details_json TEXT;
+  `,
 ];
