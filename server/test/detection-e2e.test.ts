@@ -7,7 +7,6 @@
  * inactivity alarm; a missed check-in raises the reminder then the alarm; a CO
  * rise raises an immediate alarm.
  */
-import type { SmsMessage, SmsResult, SmsSender } from '@kanjia/alerts';
 import { FallDetector } from '@kanjia/detection';
 import { readTrials, replayTrial, SimDevice, trialWindows, type FallTrial } from '@kanjia/firmware-sim';
 import { FakeClock, type AlarmView, type DeviceCommand } from '@kanjia/protocol';
@@ -18,21 +17,13 @@ import { databaseFile, loadDeviceKey } from '../src/device-key.js';
 import { createLogger } from '../src/logger.js';
 import { SqliteRegistryStore } from '../src/registry/registry-store.js';
 import { KanjiaSystem, type RunningSystem } from '../src/system.js';
-import { oneHousehold, tempDataDir } from './helpers.js';
+import { RecordingSender, oneHousehold, tempDataDir } from './helpers.js';
 
 const DATASET = new URL('../../../shared/datasets/umafall/trials.jsonl.gz', import.meta.url).pathname;
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const silent = { info: () => undefined, warn: () => undefined };
 
-class RecordingSender implements SmsSender {
-  readonly name = 'recording';
-  readonly sent: SmsMessage[] = [];
-  async send(message: SmsMessage): Promise<SmsResult> {
-    this.sent.push(message);
-    return { ok: true, providerRef: null };
-  }
-}
 
 
 /** The first chest fall and the first chest ADL of UMAFall that the live detector judges as such. */

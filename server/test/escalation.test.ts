@@ -3,7 +3,6 @@
  * gateway, SQLite, outbox, REST): not taken in time → the second contact is
  * texted; taken → escalation stops and the device hears `taken`.
  */
-import type { SmsMessage, SmsResult, SmsSender } from '@kanjia/alerts';
 import { SimDevice } from '@kanjia/firmware-sim';
 import { FakeClock } from '@kanjia/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -13,16 +12,8 @@ import { KanjiaSystem, type RunningSystem } from '../src/system.js';
 import { openDatabase } from '../src/db/database.js';
 import { loadDeviceKey, databaseFile } from '../src/device-key.js';
 import { SqliteRegistryStore } from '../src/registry/registry-store.js';
-import { oneHousehold, tempDataDir } from './helpers.js';
+import { RecordingSender, oneHousehold, tempDataDir } from './helpers.js';
 
-class RecordingSender implements SmsSender {
-  readonly name = 'recording';
-  readonly sent: SmsMessage[] = [];
-  async send(message: SmsMessage): Promise<SmsResult> {
-    this.sent.push(message);
-    return { ok: true, providerRef: `biz-${this.sent.length}` };
-  }
-}
 
 const MINUTE = 60_000;
 const silent = { info: () => undefined, warn: () => undefined };

@@ -1,7 +1,18 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { SmsMessage, SmsResult, SmsSender } from '@kanjia/alerts';
 import type { RegistryFile } from '@kanjia/protocol';
+
+/** An SMS channel that keeps every message it is given and reports each as sent. */
+export class RecordingSender implements SmsSender {
+  readonly name = 'recording';
+  readonly sent: SmsMessage[] = [];
+  async send(message: SmsMessage): Promise<SmsResult> {
+    this.sent.push(message);
+    return { ok: true, providerRef: `biz-${this.sent.length}` };
+  }
+}
 
 /** A fresh data directory, removed by the returned cleanup. */
 export function tempDataDir(): { dir: string; cleanup: () => void } {

@@ -9,7 +9,6 @@
  * seconds and every reaction (the person cancelling after the beep, answering
  * a reminder) happens at its simulated moment.
  */
-import type { SmsMessage, SmsResult, SmsSender } from '@kanjia/alerts';
 import { HouseholdLifeRunner, planHouseholdLife, silentLogger, type LifeIncident } from '@kanjia/firmware-sim';
 import { FakeClock, formatLocalDateTime, type AlarmView, type DeviceCredentials, type RegistryFile } from '@kanjia/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,7 +18,7 @@ import { databaseFile, loadDeviceKey } from '../src/device-key.js';
 import { createLogger } from '../src/logger.js';
 import { SqliteRegistryStore } from '../src/registry/registry-store.js';
 import { KanjiaSystem, type RunningSystem } from '../src/system.js';
-import { tempDataDir } from './helpers.js';
+import { RecordingSender, tempDataDir } from './helpers.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -30,14 +29,6 @@ const START = Date.UTC(2026, 10, 30, 22, 0);
 const END = START + 36 * HOUR;
 const at = (hoursAfterStart: number) => START + hoursAfterStart * HOUR;
 
-class RecordingSender implements SmsSender {
-  readonly name = 'recording';
-  readonly sent: SmsMessage[] = [];
-  async send(message: SmsMessage): Promise<SmsResult> {
-    this.sent.push(message);
-    return { ok: true, providerRef: null };
-  }
-}
 
 const HOUSEHOLDS: Array<{ name: string; seed: number; incidents: LifeIncident[] }> = [
   { name: '平安户', seed: 11, incidents: [] },
