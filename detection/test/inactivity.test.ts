@@ -165,6 +165,41 @@ describe('InactivityMonitor: sleep', () => {
     expect(((finding?.eventTs ?? 0) - at('2026-01-20T06:30')) / MIN).toBeLessThanOrEqual(120);
   });
 
+  /** A home without a bed sensor: the living room's PIR all day, the bedroom's PIR on the way to bed at 21:30. */
+  const twoRooms = (date: string, until?: { atMin: number; lastIn: 'living' | 'bedroom' }): Activity[] => {
+    const midnight = at(`${date}T00:00`);
+    const events: Activity[] = [];
+    const end = until?.atMin ?? 21 * 60 + 25;
+    const pir = (m: number, sensorId: string) =>
+      events.push({ atMs: midnight + m * MIN, source: 'motion', value: 1, sensorId }, { atMs: midnight + m * MIN + 60_000, source: 'motion', value: 0, sensorId });
+    for (let m = 6 * 60 + 30; m <= end; m += 10) pir(m, 'pir-living');
+    if (until === undefined || until.lastIn === 'bedroom') pir(end + 3, 'pir-bedroom');
+    return events;
+  };
+
+  it('no bed sensor: quiet in the evening after the living room (not the way to bed) is judged by the evening limit, not taken for the night', () => {
+    const { feed, advanceTo, reminds, alarms, out } = setup(at('2026-01-05T06:00'));
+    for (let d = 0; d < 14; d++) feed(twoRooms(isoDate(Date.parse('2026-01-05T12:00:00Z') + d * DAY)));
+    out.length = 0;
+    // 21:20 in the living room, then nothing: she collapsed in her chair.
+    feed(twoRooms('2026-01-19', { atMin: 21 * 60 + 20, lastIn: 'living' }));
+    advanceTo(at('2026-01-20T00:00'));
+    expect(reminds()).toHaveLength(1);
+    const [finding] = alarms();
+    expect(finding?.details).toMatchObject({ context: 'day' });
+    expect(finding?.reason).toMatch(/not after going to bed/);
+    expect(finding!.eventTs).toBeLessThan(at('2026-01-19T23:30'));
+  });
+
+  it('no bed sensor: the same quiet after the bedroom (the way to bed) is the night: nothing until the morning', () => {
+    const { feed, advanceTo, out } = setup(at('2026-01-05T06:00'));
+    for (let d = 0; d < 14; d++) feed(twoRooms(isoDate(Date.parse('2026-01-05T12:00:00Z') + d * DAY)));
+    out.length = 0;
+    feed(twoRooms('2026-01-19', { atMin: 21 * 60 + 20, lastIn: 'bedroom' }));
+    advanceTo(at('2026-01-20T06:00'));
+    expect(out).toEqual([]);
+  });
+
   it('out of bed at 02:00 (reliable bed sensor) and silent: remind after 90 min, not at the morning deadline', () => {
     const { live, feed, advanceTo, alarms, reminds } = setup(at('2026-01-05T06:00'));
     live('2026-01-05', 14, REGULAR);

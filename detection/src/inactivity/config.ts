@@ -67,6 +67,13 @@ export interface InactivityConfig {
   overnightAwayMaxMs: number;
   /** Out of bed at night (reliable bed sensor) and silent: limit when no night-time gaps are learned. */
   nightAwakeLimitMs: number;
+  /**
+   * An evening silence (in the sleep window, before the core of the night)
+   * whose last sign of life is not on the person's way to bed (learned: the
+   * sensors last before their nights' sleep) is judged by the daytime limit of
+   * that half hour, or by this when none is learned.
+   */
+  eveningNotToBedLimitMs: number;
 
   // Signals.
   /** A motion/appliance/water sensor "on" longer than this without an "off" is stuck (a pet, a fan, a fault): its repeats stop counting. */
@@ -114,6 +121,7 @@ export const DEFAULT_INACTIVITY_CONFIG: Readonly<InactivityConfig> = Object.free
   nightOutLimitMaxMs: 4 * HOUR,
   overnightAwayMaxMs: 72 * HOUR,
   nightAwakeLimitMs: 90 * MIN,
+  eveningNotToBedLimitMs: 180 * MIN,
 
   stuckOnMs: 60 * MIN,
   passageMs: 3 * MIN,

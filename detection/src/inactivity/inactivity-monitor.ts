@@ -53,6 +53,8 @@ export interface InactivityState {
   bedSeen: boolean;
   /** When the person last got up from a silence taken for sleep lasting at least `sleepPieceMinMs` (null: not yet). */
   lastSleepEndMs: number | null;
+  /** The sensor of the last sign of life (sensor id, or the source without one). */
+  lastActivityKey?: string;
   routine: RoutineState;
 }
 
@@ -186,6 +188,7 @@ export class InactivityMonitor {
     if (s.lastActivityMs !== null && w.sinceMs === s.lastActivityMs) {
       p.routine.recordGap(w.sinceMs, atMs, w.context, {
         inBed: w.inBed,
+        ...(s.lastActivityKey !== undefined ? { by: s.lastActivityKey } : {}),
         ...(w.departureMs !== undefined ? { departureMs: w.departureMs } : {}),
         ...(w.departedAtNight !== undefined ? { departedAtNight: w.departedAtNight } : {}),
       });
@@ -193,8 +196,10 @@ export class InactivityMonitor {
     if (w.context === 'sleep' && s.lastActivityMs !== null && w.sinceMs === s.lastActivityMs && atMs - w.sinceMs >= this.config.sleepPieceMinMs) s.lastSleepEndMs = atMs;
     this.updatePassage(p, activity, atMs);
     s.lastActivityMs = atMs;
+    s.lastActivityKey = activity.sensorId ?? activity.source;
     s.silenceSinceMs = Math.max(s.silenceSinceMs, atMs);
     p.routine.markActive(atMs);
+    p.routine.noteEveningSensor(s.lastActivityKey, atMs);
     p.routine.closeNights(atMs);
 
     const phase = s.phase;
@@ -375,6 +380,12 @@ export class InactivityMonitor {
         return { context: 'day', sinceMs: t0, ...at(t0 + limit), learned: slotLimit !== null, inBed, basis: `up (not in bed) and silent beyond ${fmtMin(limit)} min` };
       }
     } else if (inSleepWindow || (inBed && inWindow(minute, (windowStart + 1440 - 180) % 1440, usualWake))) {
+      // Silent in the evening, but not after the way to bed (the bedroom, the bed): dozing in the chair, or a collapse.
+      const notToBed = !inBed && sleep?.bedGoingKeys != null && s.lastActivityKey !== undefined && !sleep.bedGoingKeys.includes(s.lastActivityKey);
+      if (notToBed && !inCoreNight(minute)) {
+        const limit = slotLimit ?? c.eveningNotToBedLimitMs;
+        return { context: 'day', sinceMs: t0, inBed, ...at(t0 + limit), learned: true, basis: `silent in the evening beyond ${fmtMin(limit)} min, and not after going to bed` };
+      }
       return this.sleepWatch(p, t0, wakeRemind, usualWake, sleep !== null, inBed);
     }
     const limit = slotLimit ?? c.unlearnedDayLimitMs;

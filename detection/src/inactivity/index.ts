@@ -29,6 +29,13 @@
  *   tells sleep from silence: in bed is sleep; out of bed is the day rule, and
  *   in the core of the night (late bedtime → early getting-up time) 90 min
  *   unless learned.
+ * - The way to bed: the sensors last before at least a tenth of recent nights'
+ *   sleep (the bedroom's PIR, the bed) are learned. An evening silence in the
+ *   sleep period, before its core, whose last sign of life came from another
+ *   sensor (the living room) while some evening sensor is not on the way to
+ *   bed, is not taken for the night: the day rule of its half hour applies
+ *   (3 h unless learned), so a collapse in the chair is not found only the
+ *   next morning.
  * - Going out: a passage through an exit door after signs of life at home is
  *   a departure, the next one (after 5 min or more) the return. While out:
  *   no reminder until the longest recent day trip × 1.25 + 1 h (4–14 h), and
@@ -42,9 +49,10 @@
  * - Until 7 days are learned (a new installation): 4 h of daytime silence;
  *   a silence begun after 20:00 or before 07:00 is sleep, reminder at 08:30 if
  *   not up; out 10 h or not back by 23:00; out in the night (22:00–05:00) 3 h.
- * - Known limits: a visitor leaving looks like the person leaving; with no
- *   bed sensor, going to bed early looks like collapsing in the evening (found
- *   next morning); for a person who stays away overnight at times, a collapse
+ * - Known limits: a visitor leaving looks like the person leaving; where the
+ *   sensors cannot tell the way to bed (one PIR for the whole house), and
+ *   during a lie-down in bed in the late afternoon, a collapse looks like an
+ *   early night (found next morning); for a person who stays away overnight at times, a collapse
  *   right after a visitor leaves is found only after 72 h — use away mode for
  *   planned stays so this tolerance can be lowered.
  */

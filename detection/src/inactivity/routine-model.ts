@@ -26,6 +26,8 @@ export interface SleepPiece {
   e: number;
   /** The bed sensor said "occupied" when the gap began. */
   bed: boolean;
+  /** The sensor whose sign of life the gap followed (sensor id, or the source without one). */
+  by?: string;
 }
 
 export interface NightRecord {
@@ -37,6 +39,8 @@ export interface NightRecord {
   wakeMin: number;
   /** The bed sensor said "occupied" when the night began. */
   inBed: boolean;
+  /** The sensor whose sign of life came last before the night's sleep (the way to bed). */
+  by?: string;
 }
 
 export interface TripRecord {
@@ -56,6 +60,8 @@ export interface RoutineState {
   /** Long gaps of the last two days, not yet assigned to a night. */
   pieces: SleepPiece[];
   nights: NightRecord[];
+  /** Which sensors gave signs of life on which local day's evening (first sighting per day), the last `historyDays`. */
+  eveningKeys?: { key: string; day: number }[];
   trips: TripRecord[];
   /** Nights up to and including this local day are closed (null: none yet). */
   closedThroughDay: number | null;
@@ -82,6 +88,12 @@ export interface RoutineLimits {
     coreNight: { startMin: number; endMin: number } | null;
     bedReliable: boolean;
     nights: number;
+    /**
+     * The sensors that are last before the night's sleep on at least a tenth of
+     * recent nights (the bedroom's motion sensor, the bed): the way to bed. null
+     * while too few nights say, or when every sensor of the evening is one of them.
+     */
+    bedGoingKeys: string[] | null;
   } | null;
   /** Limits for trips out, ms (null: use the fixed defaults). */
   outLimitMs: number | null;
@@ -138,7 +150,7 @@ export class RoutineModel {
    * Learns from a silence that just ended: [startMs, endMs) judged as `context`
    * when it began; `departureMs` is when the person left for a trip.
    */
-  recordGap(startMs: number, endMs: number, context: SilenceContext, opts: { inBed: boolean; departureMs?: number; departedAtNight?: boolean }): void {
+  recordGap(startMs: number, endMs: number, context: SilenceContext, opts: { inBed: boolean; by?: string; departureMs?: number; departedAtNight?: boolean }): void {
     const gapMs = endMs - startMs;
     if (!(gapMs > 0)) return;
     if (context === 'away') return; // announced absence: neither a trip nor a silence of this person's routine
@@ -163,7 +175,7 @@ export class RoutineModel {
       if (prev === null || prev === undefined || gapMin > prev) row[slot] = gapMin;
     }
     if (gapMs >= this.config.sleepPieceMinMs) {
-      this.state.pieces.push({ s: startMs, e: endMs, bed: opts.inBed });
+      this.state.pieces.push({ s: startMs, e: endMs, bed: opts.inBed, ...(opts.by !== undefined ? { by: opts.by } : {}) });
     }
   }
 
@@ -193,10 +205,10 @@ export class RoutineModel {
     const startBefore = (day + 1) * DAY_MS + 12 * 60 * MIN; // a night begins before local noon next day
     const endBefore = (day + 1) * DAY_MS + 16 * 60 * MIN;
     const pieces = this.state.pieces
-      .map((p) => ({ s: toLocalMs(this.timeZone, p.s), e: toLocalMs(this.timeZone, p.e), bed: p.bed }))
+      .map((p) => ({ s: toLocalMs(this.timeZone, p.s), e: toLocalMs(this.timeZone, p.e), bed: p.bed, by: p.by }))
       .filter((p) => p.s >= from && p.s < startBefore && p.e <= endBefore)
       .sort((a, b) => a.s - b.s);
-    const chains: { s: number; e: number; bed: boolean }[] = [];
+    const chains: { s: number; e: number; bed: boolean; by: string | undefined }[] = [];
     for (const p of pieces) {
       const last = chains[chains.length - 1];
       if (last !== undefined && p.s - last.e <= this.config.sleepJoinMs) last.e = Math.max(last.e, p.e);
@@ -207,7 +219,7 @@ export class RoutineModel {
     const coreFrom = day * DAY_MS + 23 * 60 * MIN;
     const coreTo = (day + 1) * DAY_MS + 5 * 60 * MIN;
     const overlap = (c: { s: number; e: number }) => Math.max(0, Math.min(c.e, coreTo) - Math.max(c.s, coreFrom));
-    let main: { s: number; e: number; bed: boolean } | undefined;
+    let main: { s: number; e: number; bed: boolean; by: string | undefined } | undefined;
     for (const c of chains) {
       if (c.e - c.s < this.config.sleepMinSpanMs || overlap(c) === 0) continue;
       if (main === undefined || overlap(c) > overlap(main) || (overlap(c) === overlap(main) && c.e - c.s > main.e - main.s)) main = c;
@@ -220,6 +232,7 @@ export class RoutineModel {
       bedMin: Math.round((main.s - noon) / MIN),
       wakeMin: Math.round((main.e - midnight) / MIN),
       inBed: main.bed,
+      ...(main.by !== undefined ? { by: main.by } : {}),
     });
     while (this.state.nights.length > 0 && (this.state.nights[0]?.day ?? day) <= day - this.config.historyDays) this.state.nights.shift();
   }
@@ -297,6 +310,7 @@ export class RoutineModel {
         coreNight: lateBed < earlyWake + 720 ? { startMin: mod1440(720 + lateBed), endMin: mod1440(earlyWake) } : null,
         bedReliable: bedSeen && nights.filter((n) => n.inBed).length >= 0.7 * nights.length,
         nights: nights.length,
+        bedGoingKeys: this.bedGoingKeys(nights, today),
       };
     }
 
@@ -326,6 +340,33 @@ export class RoutineModel {
       overnightUsual: overnight,
       longestOvernightMs: longestOvernight,
     };
+  }
+
+  /**
+   * The way to bed: the sensors last before at least a tenth of the recent
+   * nights' sleep. Only when they tell something: at least `minNights` nights
+   * say, and some other sensor also ends evening silences (learned from the
+   * evening's daytime gaps' sensors is not possible, so: some sensor seen in
+   * the evenings is not among them).
+   */
+  private bedGoingKeys(nights: readonly NightRecord[], today: number): string[] | null {
+    const known = nights.filter((n) => n.by !== undefined);
+    if (known.length < this.config.minNights) return null;
+    const counts = new Map<string, number>();
+    for (const n of known) counts.set(n.by as string, (counts.get(n.by as string) ?? 0) + 1);
+    const keys = [...counts].filter(([, c]) => c >= 0.1 * known.length).map(([k]) => k).sort();
+    const evening = new Set(this.state.eveningKeys?.filter((e) => e.day < today && e.day >= today - this.config.historyDays).map((e) => e.key) ?? []);
+    return [...evening].some((k) => !keys.includes(k)) ? keys : null;
+  }
+
+  /** Notes which sensors show signs of life in the evening (18:00–24:00), to know whether the way to bed is distinct. */
+  noteEveningSensor(key: string, atMs: number): void {
+    const { day, minute } = localDayMinute(this.timeZone, atMs);
+    if (minute < 18 * 60) return;
+    const list = (this.state.eveningKeys ??= []);
+    if (list.some((e) => e.key === key && e.day === day)) return;
+    list.push({ key, day });
+    while (list.length > 0 && (list[0]?.day ?? day) <= day - this.config.historyDays) list.shift();
   }
 
   /** Whether [s, e) contains a moment at which the local clock reads `minuteOfDay`. */
