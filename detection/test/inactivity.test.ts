@@ -265,6 +265,47 @@ describe('InactivityMonitor: going out and away mode', () => {
     expect(alarms()[0]?.details).toMatchObject({ context: 'out', learned: false });
   });
 
+  /** 14 regular days with two nights at a daughter's home: out at 09:00 on 8 January, back at 15:00 on the 10th. */
+  const withNightsAway = () => {
+    const t = setup(at('2026-01-05T06:00'));
+    for (let d = 0; d < 14; d++) {
+      const date = isoDate(Date.parse('2026-01-05T12:00:00Z') + d * DAY);
+      if (date === '2026-01-09') continue;
+      let events = dayEvents({ ...REGULAR, date });
+      if (date === '2026-01-08') events = events.filter((e) => e.atMs < at('2026-01-08T08:55'));
+      if (date === '2026-01-10') events = events.filter((e) => e.atMs > at('2026-01-10T15:00'));
+      t.feed(events);
+      const door = (ms: number) => t.feed([{ atMs: ms, source: 'door', value: 1, exit: true, sensorId: 'front' }, { atMs: ms + 8000, source: 'door', value: 0, exit: true, sensorId: 'front' }]);
+      if (date === '2026-01-08') door(at('2026-01-08T09:00'));
+      if (date === '2026-01-10') door(at('2026-01-10T15:00') - 60_000);
+    }
+    t.feed(dayEvents({ ...REGULAR, date: '2026-01-19' }).filter((e) => e.atMs < at('2026-01-19T09:00')));
+    return t;
+  };
+  const leaveAt = (t: ReturnType<typeof setup>, ms: number) =>
+    t.feed([{ atMs: ms, source: 'door', value: 1, exit: true, sensorId: 'front' }, { atMs: ms + 8000, source: 'door', value: 0, exit: true, sensorId: 'front' }]);
+
+  it('someone who stays away overnight at times, leaving at the hour she left for her nights away: no reminder through the night', () => {
+    const t = withNightsAway();
+    leaveAt(t, at('2026-01-19T09:30'));
+    t.out.length = 0;
+    t.advanceTo(at('2026-01-21T09:00'));
+    expect(t.out).toEqual([]);
+  });
+
+  it('the same person leaving at 15:00 (as a visitor does): judged as an ordinary trip (her longest is under 4 h), not as a night away', () => {
+    const t = withNightsAway();
+    t.feed(dayEvents({ ...REGULAR, date: '2026-01-19' }).filter((e) => e.atMs >= at('2026-01-19T09:00') && e.atMs < at('2026-01-19T14:50')));
+    leaveAt(t, at('2026-01-19T15:00'));
+    t.out.length = 0;
+    t.advanceTo(at('2026-01-19T18:59'));
+    expect(t.out).toEqual([]);
+    t.advanceTo(at('2026-01-20T00:00'));
+    expect(t.reminds().map((r) => r.type === 'remind' && r.atMs)).toEqual([at('2026-01-19T19:00')]);
+    expect(t.alarms()[0]?.details).toMatchObject({ context: 'out' });
+    expect(t.alarms()[0]?.reason).toMatch(/went out at 15:00 and not back after 4\.0 h/);
+  });
+
   it('learned 6-h market trips: 8 h out raises nothing; never stays out overnight, so not back by 23:30 (late bedtime + 2 h): remind, alarm 23:50', () => {
     const { live, feed, advanceTo, out, reminds, alarms } = setup(at('2026-01-05T06:00'));
     live('2026-01-05', 14, { wake: '06:30', bedMin: 21 * 60 + 30, trip: [8 * 60, 14 * 60] }); // out 08:00–14:00 every day

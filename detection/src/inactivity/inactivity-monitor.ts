@@ -27,6 +27,10 @@ const MIN_TRIP_MS = 5 * 60_000;
  * in between is not a re-trigger.
  */
 const REPEAT_WINDOW_MS = 3 * 60_000;
+/** A departure within this many minutes of the time of day of a past night away may be another one. */
+const OVERNIGHT_DEPARTURE_SLACK_MIN = 60;
+/** Minutes between two times of day, across midnight. */
+const minutesApart = (a: number, b: number): number => Math.min(Math.abs(a - b), 1440 - Math.abs(a - b));
 /** Leaving the house this soon after getting up from sleep is a night trip (the toilet outside), judged by the night-trip limit. */
 const JUST_UP_MS = 20 * 60_000;
 
@@ -354,7 +358,10 @@ export class InactivityMonitor {
         const limit = L.nightOutLimitMs ?? c.unlearnedNightOutLimitMs;
         return { ...base, ...at(dep + limit), basis: `${left}, during the night, and not back after ${fmtMin(limit)} min` };
       }
-      if (L.overnightUsual) {
+      // A night away begins at the hours this person has left for one before (±1 h); leaving at another hour
+      // (after a visitor has gone, say) is judged as an ordinary trip out.
+      const likeOvernight = L.overnightDepartureMins.some((m) => minutesApart(m, depMinute) <= OVERNIGHT_DEPARTURE_SLACK_MIN);
+      if (L.overnightUsual && likeOvernight) {
         const limit = Math.max(c.overnightAwayMaxMs, L.longestOvernightMs * 1.25);
         return { ...base, ...at(dep + limit), basis: `${left} and not back after ${Math.round(limit / 3_600_000)} h (stays away overnight at times)` };
       }

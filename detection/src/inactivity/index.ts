@@ -40,8 +40,9 @@
  *   a departure, the next one (after 5 min or more) the return. While out:
  *   no reminder until the longest recent day trip × 1.25 + 1 h (4–14 h), and
  *   not after 2 h past the late bedtime (never stays out overnight), or, for a
- *   person who has stayed away overnight in the last 90 days, 72 h (or 1.25 ×
- *   their longest stay). Leaving in the core of the night, or within 20 min of
+ *   person who has stayed away overnight in the last 90 days and leaves within
+ *   1 h of the time of day they left for such a stay, 72 h (or 1.25 × their
+ *   longest stay); leaving at another hour (a visitor going, say) is a trip. Leaving in the core of the night, or within 20 min of
  *   getting up from sleep (the toilet outside), allows 1–4 h (longest recent
  *   night trip × 1.5 + 30 min).
  * - Away mode (resident or duty staff) suppresses everything while nobody is
@@ -52,9 +53,10 @@
  * - Known limits: a visitor leaving looks like the person leaving; where the
  *   sensors cannot tell the way to bed (one PIR for the whole house), and
  *   during a lie-down in bed in the late afternoon, a collapse looks like an
- *   early night (found next morning); for a person who stays away overnight at times, a collapse
- *   right after a visitor leaves is found only after 72 h — use away mode for
- *   planned stays so this tolerance can be lowered.
+ *   early night (found next morning); for a person who stays away overnight
+ *   at times, a collapse right after a visitor leaves at the hour she leaves
+ *   for such stays is found only after 72 h — use away mode for planned stays
+ *   so this tolerance can be lowered.
  */
 export { InactivityMonitor, INACTIVITY_STATE_VERSION } from './inactivity-monitor.js';
 export type { InactivityRegistration, InactivityState, InactivityWatch } from './inactivity-monitor.js';

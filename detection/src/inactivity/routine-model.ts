@@ -100,6 +100,8 @@ export interface RoutineLimits {
   nightOutLimitMs: number | null;
   /** Has stayed away overnight in the last `overnightMemoryDays`. */
   overnightUsual: boolean;
+  /** Local minutes of the day at which those stays began (they tell a departure for a night away from an errand). */
+  overnightDepartureMins: number[];
   /** Longest such stay, ms (0: none). */
   longestOvernightMs: number;
 }
@@ -320,12 +322,14 @@ export class RoutineModel {
     let longestNight = 0;
     let overnight = false;
     let longestOvernight = 0;
+    const overnightDepartureMins: number[] = [];
     for (const t of this.state.trips) {
       // A stay away overnight, not a trip to an outside toilet at 3 a.m.
       const crossesNight = t.e - t.s >= OVERNIGHT_MIN_MS && this.containsLocalTime(t.s, t.e, 3 * 60);
       if (crossesNight) {
         overnight = true;
         longestOvernight = Math.max(longestOvernight, t.e - t.s);
+        overnightDepartureMins.push(localDayMinute(this.timeZone, t.s).minute);
       }
       if (t.s < recentFrom) continue;
       if (t.night) longestNight = Math.max(longestNight, t.e - t.s);
@@ -338,6 +342,7 @@ export class RoutineModel {
       outLimitMs: learned ? clamp(longestDay * 1.25 + 60 * MIN, c.outLimitMinMs, c.outLimitMaxMs) : null,
       nightOutLimitMs: learned ? clamp(longestNight * 1.5 + 30 * MIN, c.nightOutLimitMinMs, c.nightOutLimitMaxMs) : null,
       overnightUsual: overnight,
+      overnightDepartureMins,
       longestOvernightMs: longestOvernight,
     };
   }
