@@ -200,6 +200,34 @@ describe('InactivityMonitor: sleep', () => {
     expect(out).toEqual([]);
   });
 
+  it('a weekend lie-in learned (up 06:30 on weekdays, 09:30 on Saturdays and Sundays): no reminder at 07:45 on Sunday; still silent, the alarm ≤ 95 min after her Sunday time', () => {
+    const { feed, advanceTo, reminds, alarms, out } = setup(at('2026-01-05T06:00'));
+    // Monday 5 January to Saturday 24 January.
+    for (let d = 0; d < 20; d++) {
+      const date = isoDate(Date.parse('2026-01-05T12:00:00Z') + d * DAY);
+      const weekend = d % 7 >= 5;
+      feed(dayEvents({ ...REGULAR, date, wake: weekend ? '09:30' : '06:30', bedMin: weekend ? 23 * 60 + 30 : 21 * 60 + 30 }));
+    }
+    out.length = 0;
+    advanceTo(at('2026-01-25T09:00'));
+    expect(out).toEqual([]);
+    advanceTo(at('2026-01-25T12:00'));
+    expect(reminds()).toHaveLength(1);
+    const [alarm] = alarms();
+    expect(alarm?.reason).toMatch(/usually up at 09:30/);
+    expect(((alarm?.eventTs ?? 0) - at('2026-01-25T09:30')) / MIN).toBeLessThanOrEqual(95);
+    // Monday is a weekday again: 06:30 as usual.
+    const weekday = setup(at('2026-01-05T06:00'));
+    for (let d = 0; d < 21; d++) {
+      const date = isoDate(Date.parse('2026-01-05T12:00:00Z') + d * DAY);
+      const weekend = d % 7 >= 5;
+      weekday.feed(dayEvents({ ...REGULAR, date, wake: weekend ? '09:30' : '06:30', bedMin: weekend ? 23 * 60 + 30 : 21 * 60 + 30 }));
+    }
+    weekday.out.length = 0;
+    weekday.advanceTo(at('2026-01-26T08:00'));
+    expect(weekday.reminds().map((r) => r.type === 'remind' && r.atMs)).toEqual([at('2026-01-26T07:00')]);
+  });
+
   it('out of bed at 02:00 (reliable bed sensor) and silent: remind after 90 min, not at the morning deadline', () => {
     const { live, feed, advanceTo, alarms, reminds } = setup(at('2026-01-05T06:00'));
     live('2026-01-05', 14, REGULAR);

@@ -29,6 +29,8 @@ const MIN_TRIP_MS = 5 * 60_000;
 const REPEAT_WINDOW_MS = 3 * 60_000;
 /** A departure within this many minutes of the time of day of a past night away may be another one. */
 const OVERNIGHT_DEPARTURE_SLACK_MIN = 60;
+/** Local weekday of `ms`, Monday = 0. */
+const weekdayOf = (timeZone: string, ms: number): number => (localDayMinute(timeZone, ms).day + 3) % 7;
 /** Minutes between two times of day, across midnight. */
 const minutesApart = (a: number, b: number): number => Math.min(Math.abs(a - b), 1440 - Math.abs(a - b));
 /** Leaving the house this soon after getting up from sleep is a night trip (the toilet outside), judged by the night-trip limit. */
@@ -409,8 +411,20 @@ export class InactivityMonitor {
     };
   }
 
-  private sleepWatch(p: PersonCore, t0: number, wakeRemind: number, usualWake: number, learned: boolean, inBed: boolean): InactivityWatch {
-    const remindAt = nextLocalMinute(p.timeZone, t0, wakeRemind);
+  private sleepWatch(p: PersonCore, t0: number, wakeRemindMin: number, usualWakeMin: number, learned: boolean, inBed: boolean): InactivityWatch {
+    let wakeRemind = wakeRemindMin;
+    let usualWake = usualWakeMin;
+    let remindAt = nextLocalMinute(p.timeZone, t0, wakeRemind);
+    // A morning of the week on which this person lies in (the weekend): its own getting-up time.
+    const late = p.routine.limitsAt(Math.max(t0, this.clock.nowMs()), p.state.bedSeen).sleep?.lateMornings[weekdayOf(p.timeZone, remindAt)];
+    if (late) {
+      const lateAt = nextLocalMinute(p.timeZone, t0, late.wakeRemindMin);
+      if (lateAt > remindAt && lateAt - remindAt < 12 * 60 * MIN) {
+        remindAt = lateAt;
+        wakeRemind = late.wakeRemindMin;
+        usualWake = late.usualWakeMin;
+      }
+    }
     return {
       context: 'sleep',
       sinceMs: t0,

@@ -24,7 +24,11 @@
  *   the early bedtime to the usual getting-up time, learned from each night's
  *   sleep) is sleep: reminder at the late (90th percentile) getting-up time
  *   + 30 min, never later than the usual (median) getting-up time + 75 min, so
- *   the alarm comes at most 95 min after the usual getting-up time. A bed
+ *   the alarm comes at most 95 min after the usual getting-up time. A weekday
+ *   whose recent mornings (≥ 3) are all later than 90 % of the others, with a
+ *   median an hour or more later, against otherwise regular mornings (10th–90th
+ *   percentile within 2 h), gets its own usual and late getting-up times (a
+ *   weekend lie-in; Saturday and Sunday are also judged together). A bed
  *   sensor that proves reliable (occupied at the start of ≥ 70 % of nights)
  *   tells sleep from silence: in bed is sleep; out of bed is the day rule, and
  *   in the core of the night (late bedtime → early getting-up time) 90 min

@@ -94,6 +94,12 @@ export interface RoutineLimits {
      * while too few nights say, or when every sensor of the evening is one of them.
      */
     bedGoingKeys: string[] | null;
+    /**
+     * Mornings of the week on which this person consistently gets up later
+     * (Monday = 0), with their own getting-up time and reminder; null for the
+     * other days.
+     */
+    lateMornings: ({ usualWakeMin: number; wakeRemindMin: number } | null)[];
   } | null;
   /** Limits for trips out, ms (null: use the fixed defaults). */
   outLimitMs: number | null;
@@ -119,6 +125,15 @@ export function quantile(sorted: readonly number[], q: number): number {
   const b = sorted[Math.min(sorted.length - 1, lo + 1)] ?? a;
   return a + (b - a) * (pos - lo);
 }
+
+/** Weekday (Monday = 0) of the morning that ends a night: `day` is the evening's local day, and 1970-01-01 was a Thursday. */
+const weekdayOfMorning = (n: NightRecord): number => (n.day + 1 + 3) % 7;
+
+/** A weekday needs this many recent mornings, and their median this much later than the others', to have its own getting-up time. */
+const LATE_MORNING_MIN_SAMPLES = 3;
+const LATE_MORNING_MEDIAN_MS = 60 * MIN;
+/** ... and the other mornings' getting-up times within this (10th to 90th percentile). */
+const LATE_MORNING_OTHERS_SPREAD_MS = 120 * MIN;
 
 /** An absence counts as a night away when it lasts this long and spans 03:00. */
 const OVERNIGHT_MIN_MS = 6 * 60 * MIN;
@@ -294,7 +309,10 @@ export class RoutineModel {
     let sleep: RoutineLimits['sleep'] = null;
     const nights = this.state.nights.filter((n) => n.day < today && n.day >= today - c.historyDays);
     if (nights.length >= c.minNights) {
-      const wakes = nights.map((n) => n.wakeMin).sort((a, b) => a - b);
+      // The usual getting-up times are those of the ordinary mornings: a weekly lie-in has its own.
+      const lateMornings = this.lateMornings(nights);
+      const ordinary = nights.filter((n) => lateMornings[weekdayOfMorning(n)] === null);
+      const wakes = (ordinary.length >= c.minNights ? ordinary : nights).map((n) => n.wakeMin).sort((a, b) => a - b);
       const beds = nights.map((n) => n.bedMin).sort((a, b) => a - b);
       const usualWake = quantile(wakes, 0.5);
       const lateWake = quantile(wakes, 0.9);
@@ -313,6 +331,7 @@ export class RoutineModel {
         bedReliable: bedSeen && nights.filter((n) => n.inBed).length >= 0.7 * nights.length,
         nights: nights.length,
         bedGoingKeys: this.bedGoingKeys(nights, today),
+        lateMornings,
       };
     }
 
@@ -362,6 +381,33 @@ export class RoutineModel {
     const keys = [...counts].filter(([, c]) => c >= 0.1 * known.length).map(([k]) => k).sort();
     const evening = new Set(this.state.eveningKeys?.filter((e) => e.day < today && e.day >= today - this.config.historyDays).map((e) => e.key) ?? []);
     return [...evening].some((k) => !keys.includes(k)) ? keys : null;
+  }
+
+  /**
+   * Weekdays whose mornings are consistently later (a weekend lie-in), with
+   * their own getting-up time and reminder: at least three recent such
+   * mornings, every one later than 90 % of the other mornings, and their
+   * median an hour or more after the others' (so a person who simply sleeps
+   * at no fixed hour gets none by chance). Saturday and Sunday are also
+   * judged together, for someone away some weekends.
+   */
+  private lateMornings(nights: readonly NightRecord[]): NonNullable<RoutineLimits['sleep']>['lateMornings'] {
+    const c = this.config;
+    const judge = (group: ReadonlySet<number>) => {
+      const mine = nights.filter((n) => group.has(weekdayOfMorning(n))).map((n) => n.wakeMin).sort((a, b) => a - b);
+      const others = nights.filter((n) => !group.has(weekdayOfMorning(n))).map((n) => n.wakeMin).sort((a, b) => a - b);
+      if (mine.length < LATE_MORNING_MIN_SAMPLES || others.length < LATE_MORNING_MIN_SAMPLES) return null;
+      const median = quantile(mine, 0.5);
+      // Only against otherwise regular mornings: where getting-up times spread over hours anyway, a late weekday is chance.
+      if (quantile(others, 0.9) - quantile(others, 0.1) > LATE_MORNING_OTHERS_SPREAD_MS / MIN) return null;
+      if ((mine[0] ?? 0) <= quantile(others, 0.9) || median < quantile(others, 0.5) + LATE_MORNING_MEDIAN_MS / MIN) return null;
+      const late = mine[mine.length - 1] ?? median;
+      return { usualWakeMin: mod1440(median), wakeRemindMin: mod1440(Math.min(late + c.wakeMarginMs / MIN, median + c.wakeRemindMaxAfterUsualMs / MIN)) };
+    };
+    const days = [0, 1, 2, 3, 4, 5, 6].map((d) => judge(new Set([d])));
+    const weekend = judge(new Set([5, 6]));
+    if (weekend !== null) for (const d of [5, 6]) days[d] ??= weekend;
+    return days;
   }
 
   /** Notes which sensors show signs of life in the evening (18:00–24:00), to know whether the way to bed is distinct. */
