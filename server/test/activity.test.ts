@@ -2,10 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { activitiesFromReadings, activityFromEvent } from '../src/pipeline/activity.js';
 
 describe('signs of life from device messages', () => {
-  it('counts the start of motion, not every report of it', () => {
+  it('passes every motion report and the clear (the detector tells a re-trigger from a stuck sensor by their spacing)', () => {
     expect(activitiesFromReadings('motionSensor', false, { motion: true }, undefined, 5)).toEqual([{ atMs: 5, source: 'motion', value: 1 }]);
-    expect(activitiesFromReadings('motionSensor', false, { motion: true }, { motion: true }, 6)).toEqual([]);
-    expect(activitiesFromReadings('motionSensor', false, { motion: false }, { motion: true }, 7)).toEqual([]);
+    expect(activitiesFromReadings('motionSensor', false, { motion: true }, { motion: true }, 6)).toEqual([{ atMs: 6, source: 'motion', value: 1 }]);
+    expect(activitiesFromReadings('motionSensor', false, { motion: false }, { motion: true }, 7)).toEqual([{ atMs: 7, source: 'motion', value: 0 }]);
+    expect(activitiesFromReadings('motionSensor', false, { motion: false }, { motion: false }, 8)).toEqual([]);
+  });
+
+  it('water: the start and the end of a flow', () => {
+    expect(activitiesFromReadings('hub', false, { waterFlowLpm: 6 }, { waterFlowLpm: 0 }, 1)).toEqual([{ atMs: 1, source: 'water', value: 1 }]);
+    expect(activitiesFromReadings('hub', false, { waterFlowLpm: 5 }, { waterFlowLpm: 6 }, 2)).toEqual([]);
+    expect(activitiesFromReadings('hub', false, { waterFlowLpm: 0 }, { waterFlowLpm: 5 }, 3)).toEqual([{ atMs: 3, source: 'water', value: 0 }]);
   });
 
   it('marks the front door as an exit', () => {

@@ -9,10 +9,17 @@ import type { DeviceEvent, DeviceKind, Readings } from '@kanjia/protocol';
 /** Power above this, in watts, means an appliance is in use (a rice cooker, a TV); below it is standby. */
 export const APPLIANCE_ON_W = 15;
 
-/** Signs of life in one telemetry message, given the previous readings of the same device (edges, not levels). */
+/**
+ * What one telemetry message tells the inactivity detector, given the previous
+ * readings of the same device: motion reports and clears, and the edges of the
+ * levels (door, bed, power, water). The detector decides what is a sign of life.
+ */
 export function activitiesFromReadings(kind: DeviceKind, isExit: boolean, readings: Readings, previous: Readings | undefined, atMs: number): Activity[] {
   const out: Activity[] = [];
-  if (readings.motion === true && previous?.motion !== true) out.push({ atMs, source: 'motion', value: 1 });
+  // Every "motion" report goes to the detector, and the clear: it tells a PIR re-triggering
+  // (a person moving) from one stuck "on" by the reports' spacing (docs/protocol.md).
+  if (readings.motion === true) out.push({ atMs, source: 'motion', value: 1 });
+  else if (readings.motion === false && previous?.motion === true) out.push({ atMs, source: 'motion', value: 0 });
   if (readings.contactOpen !== undefined && readings.contactOpen !== previous?.contactOpen) {
     out.push({ atMs, source: 'door', value: readings.contactOpen ? 1 : 0, ...(isExit ? { exit: true } : {}) });
   }
@@ -24,8 +31,10 @@ export function activitiesFromReadings(kind: DeviceKind, isExit: boolean, readin
     const wasOn = previous?.powerW !== undefined && previous.powerW > APPLIANCE_ON_W;
     if (on !== wasOn) out.push({ atMs, source: 'appliance', value: on ? 1 : 0 });
   }
-  if (readings.waterFlowLpm !== undefined && readings.waterFlowLpm > 0 && !(previous?.waterFlowLpm !== undefined && previous.waterFlowLpm > 0)) {
-    out.push({ atMs, source: 'water', value: 1 });
+  if (readings.waterFlowLpm !== undefined) {
+    const flowing = readings.waterFlowLpm > 0;
+    const wasFlowing = previous?.waterFlowLpm !== undefined && previous.waterFlowLpm > 0;
+    if (flowing !== wasFlowing) out.push({ atMs, source: 'water', value: flowing ? 1 : 0 });
   }
   return out;
 }

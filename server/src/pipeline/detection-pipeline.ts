@@ -256,7 +256,9 @@ export class DetectionPipeline {
   }
 
   private observe(device: DeviceInfo, activity: Activity): void {
-    for (const residentId of device.residentIds) this.inactivity.observe(residentId, activity);
+    // Each device (and each kind of reading of it) is its own sensor: the detector learns which ones are on the way to bed.
+    const sensed: Activity = { ...activity, sensorId: activity.sensorId ?? `${device.deviceId}:${activity.source}` };
+    for (const residentId of device.residentIds) this.inactivity.observe(residentId, sensed);
   }
 
   private onOutput(output: DetectorOutput): void {
