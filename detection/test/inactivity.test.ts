@@ -228,6 +228,25 @@ describe('InactivityMonitor: sleep', () => {
     expect(weekday.reminds().map((r) => r.type === 'remind' && r.atMs)).toEqual([at('2026-01-26T07:00')]);
   });
 
+  it('a learned weekend lie-in: up at 07:10 on Saturday for the toilet and back to bed is still the night, no reminder before her Saturday time', () => {
+    const { feed, advanceTo, reminds, out } = setup(at('2026-01-05T06:00'));
+    for (let d = 0; d < 19; d++) {
+      const date = isoDate(Date.parse('2026-01-05T12:00:00Z') + d * DAY);
+      const weekend = d % 7 >= 5;
+      feed(dayEvents({ ...REGULAR, date, wake: weekend ? '09:00' : '06:30', bedMin: weekend ? 23 * 60 : 21 * 60 + 30 }));
+    }
+    out.length = 0;
+    feed([
+      { atMs: at('2026-01-24T07:10'), source: 'bed', value: 0, sensorId: 'bed' },
+      { atMs: at('2026-01-24T07:11'), source: 'motion', value: 1, sensorId: 'pir' },
+      { atMs: at('2026-01-24T07:15'), source: 'bed', value: 1, sensorId: 'bed' },
+    ]);
+    advanceTo(at('2026-01-24T09:00'));
+    expect(out).toEqual([]);
+    advanceTo(at('2026-01-24T11:00'));
+    expect(reminds()).toHaveLength(1);
+  });
+
   it('out of bed at 02:00 (reliable bed sensor) and silent: remind after 90 min, not at the morning deadline', () => {
     const { live, feed, advanceTo, alarms, reminds } = setup(at('2026-01-05T06:00'));
     live('2026-01-05', 14, REGULAR);

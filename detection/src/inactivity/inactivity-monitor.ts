@@ -29,8 +29,6 @@ const MIN_TRIP_MS = 5 * 60_000;
 const REPEAT_WINDOW_MS = 3 * 60_000;
 /** A departure within this many minutes of the time of day of a past night away may be another one. */
 const OVERNIGHT_DEPARTURE_SLACK_MIN = 60;
-/** Local weekday of `ms`, Monday = 0. */
-const weekdayOf = (timeZone: string, ms: number): number => (localDayMinute(timeZone, ms).day + 3) % 7;
 /** Minutes between two times of day, across midnight. */
 const minutesApart = (a: number, b: number): number => Math.min(Math.abs(a - b), 1440 - Math.abs(a - b));
 /** Leaving the house this soon after getting up from sleep is a night trip (the toilet outside), judged by the night-trip limit. */
@@ -334,9 +332,11 @@ export class InactivityMonitor {
     const L = p.routine.limitsAt(Math.max(t0, this.clock.nowMs()), s.bedSeen);
     const sleep = L.sleep;
     const windowStart = sleep?.windowStartMin ?? c.unlearnedSleepStartMin;
-    const usualWake = sleep?.usualWakeMin ?? c.unlearnedWakeMin;
-    const wakeRemind = sleep?.wakeRemindMin ?? c.unlearnedWakeRemindMin;
-    const { minute } = localDayMinute(tz, t0);
+    const { day: t0Day, minute } = localDayMinute(tz, t0);
+    // The morning this silence leads to (today's if it began before noon): a weekly lie-in has its own getting-up time.
+    const lieIn = sleep?.lateMornings[(t0Day + (minute < 720 ? 0 : 1) + 3) % 7] ?? null;
+    const usualWake = lieIn?.usualWakeMin ?? sleep?.usualWakeMin ?? c.unlearnedWakeMin;
+    const wakeRemind = lieIn?.wakeRemindMin ?? sleep?.wakeRemindMin ?? c.unlearnedWakeRemindMin;
     const core = sleep === null ? { startMin: c.unlearnedCoreNightStartMin, endMin: c.unlearnedCoreNightEndMin } : sleep.coreNight;
     const inCoreNight = (m: number) => core !== null && inWindow(m, core.startMin, core.endMin);
     const departure = s.passage?.kind === 'departure' ? s.passage : null;
@@ -411,20 +411,8 @@ export class InactivityMonitor {
     };
   }
 
-  private sleepWatch(p: PersonCore, t0: number, wakeRemindMin: number, usualWakeMin: number, learned: boolean, inBed: boolean): InactivityWatch {
-    let wakeRemind = wakeRemindMin;
-    let usualWake = usualWakeMin;
-    let remindAt = nextLocalMinute(p.timeZone, t0, wakeRemind);
-    // A morning of the week on which this person lies in (the weekend): its own getting-up time.
-    const late = p.routine.limitsAt(Math.max(t0, this.clock.nowMs()), p.state.bedSeen).sleep?.lateMornings[weekdayOf(p.timeZone, remindAt)];
-    if (late) {
-      const lateAt = nextLocalMinute(p.timeZone, t0, late.wakeRemindMin);
-      if (lateAt > remindAt && lateAt - remindAt < 12 * 60 * MIN) {
-        remindAt = lateAt;
-        wakeRemind = late.wakeRemindMin;
-        usualWake = late.usualWakeMin;
-      }
-    }
+  private sleepWatch(p: PersonCore, t0: number, wakeRemind: number, usualWake: number, learned: boolean, inBed: boolean): InactivityWatch {
+    const remindAt = nextLocalMinute(p.timeZone, t0, wakeRemind);
     return {
       context: 'sleep',
       sinceMs: t0,
