@@ -275,6 +275,7 @@ async function runLife(args: readonly string[], io: SimCliIo): Promise<number> {
     }
   }
   for (const i of incidents) if (i.atMs < startMs) problems.push(`incident at ${new Date(i.atMs).toISOString()} lies in the past`);
+  if (days !== undefined) for (const i of incidents) if (i.atMs >= startMs + days * 86_400_000) problems.push(`incident at ${new Date(i.atMs).toISOString()} lies after the ${days} day(s) simulated (--days)`);
   if (problems.length > 0 || values.file === undefined || seed === undefined || days === undefined) throw new UsageError(problems.join('; '));
   const devices = await readHouseholdFile(values.file);
   let fallTrial: FallTrial | undefined;
@@ -300,8 +301,8 @@ async function runLife(args: readonly string[], io: SimCliIo): Promise<number> {
     logger: lineLogger(io.stderr),
     ...(resendMs !== undefined ? { resendIntervalMs: resendMs } : {}),
     onStep: (step) => io.stderr(`${formatLocalDateTime(values.tz, step.atMs)} ${step.deviceId}: ${step.why}`),
+    onCommand: (deviceId, command) => printCommand(io, deviceId, command),
   });
-  for (const device of devices) runner.device(device.deviceId)?.on('command', (command) => printCommand(io, device.deviceId, command));
   return runSession(io, {
     url: values.url,
     timeoutMs: DEFAULT_TIMEOUT_MS,

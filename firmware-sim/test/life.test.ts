@@ -175,6 +175,8 @@ describe('parseIncidentSpec', () => {
     expect(() => parseIncidentSpec('co@+1h,peak=-3,colour=red', start, TZ)).toThrow(/peak=-3: a number above 0.*"colour" is not an option of co/);
     expect(() => parseIncidentSpec('battery@+1h,device=toaster', start, TZ)).toThrow(/device=toaster: one of sosButton/);
     expect(() => parseIncidentSpec('incapacitation@2026-13-01T10:00', start, TZ)).toThrow(/not a time/);
+    expect(() => parseIncidentSpec('incapacitation@2026-02-31T10:00', start, TZ)).toThrow(/not a time/);
+    expect(() => parseIncidentSpec('incapacitation@2026-02-28T24:00', start, TZ)).toThrow(/not a time/);
   });
 });
 
@@ -229,6 +231,54 @@ describe('HouseholdLifeRunner over MQTT (fake clock)', () => {
     expect(runner.stats.reminders).toBe(1);
     expect(runner.stats.answered).toBe(1);
     expect(broker.copies.filter((c) => c.event.type === 'checkIn').length).toBe(before + 1);
+  });
+});
+
+describe('HouseholdLifeRunner: carrying a life over to the next plan', () => {
+  const cleanup = new Cleanup();
+  afterEach(() => cleanup.run());
+
+  it('a device dead at the start (a power cut carried over) connects only at its powerOn step; stop() leaves no timer behind', async () => {
+    const broker = cleanup.add(new TestBroker());
+    await broker.start();
+    const clock = new FakeClock(WINTER);
+    const devices = FULL.map((kind, i) => ({ deviceId: `dev-${i}-${kind}`, secret: 's', kind }));
+    // The cut began an hour before this plan and lasts two hours.
+    const plan = planHouseholdLife({ seed: 3, startMs: WINTER, days: 1, devices, incidents: [{ kind: 'powerCut', atMs: WINTER - HOUR, minutes: 120 }] });
+    expect(plan.steps.filter((s) => s.action.type === 'powerOn').map((s) => s.deviceId).sort()).toEqual(['dev-10-hub', 'dev-7-powerMeter']);
+    const runner = new HouseholdLifeRunner({ brokerUrl: broker.url, devices, plan, clock, logger: silentLogger, dead: ['dev-7-powerMeter', 'dev-10-hub'] });
+    cleanup.defer(() => runner.stop());
+    await runner.start();
+    const connected = () => new Set(broker.connects.map((c) => c.clientId));
+    expect(connected().has('dev-7-powerMeter')).toBe(false);
+    expect(connected().has('dev-0-sosButton')).toBe(true);
+    expect(runner.deadDevices().sort()).toEqual(['dev-10-hub', 'dev-7-powerMeter']);
+    const until = WINTER + HOUR + 5 * MIN;
+    while (clock.nowMs() < until) {
+      clock.advance(Math.max(0, Math.min(clock.nextDueMs() ?? until, until) - clock.nowMs()));
+      await runner.settled();
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    expect(connected().has('dev-7-powerMeter')).toBe(true);
+    expect(runner.deadDevices()).toEqual([]);
+    // A reminder the person (up and about) would answer in a few minutes, then stop: the answer never comes, no timer is left.
+    expect(plan.capability(clock.nowMs())).toBe('awake');
+    await broker.sendCommand('dev-2-checkInButton', { id: broker.nextCommandId(), ts: clock.nowMs(), type: 'remind', reason: 'inactivity' });
+    await new Promise((r) => setTimeout(r, 100));
+    await runner.stop();
+    expect(clock.pendingTimers()).toBe(0);
+  });
+
+  it('the next plan of the same life keeps the person and the battery levels', () => {
+    const first = planHouseholdLife({ seed: 5, startMs: WINTER, days: 2, devices: devicesOf(FULL) });
+    const batteries = Object.fromEntries(devicesOf(FULL).map((d) => [d.deviceId, 42]));
+    const next = planHouseholdLife({ seed: 6, startMs: WINTER + 2 * 24 * HOUR, days: 2, devices: devicesOf(FULL), person: first.routine.person, batteryPct: batteries });
+    expect(next.routine.person).toEqual(first.routine.person);
+    const levels = next.steps.flatMap((s) => (s.action.type === 'battery' ? [s.action.pct] : []));
+    expect(levels.length).toBeGreaterThan(0);
+    expect(Math.max(...levels)).toBeLessThanOrEqual(42);
+    // The routine's optional sensors follow the devices: a bed sensor is installed, so the bed is in every plan.
+    expect(next.routine.sensors.some((s) => s.id === 'bed')).toBe(true);
   });
 });
 

@@ -52,7 +52,10 @@ export async function runDemo(args: string[]): Promise<number> {
   );
   const devices = ensureDemoRegistry(settings.dataDir, loadDeviceKey(settings));
   // Sped up, the server and the simulated homes share one clock: a day passes in 24 minutes at 60×.
-  const clock: Clock = speed > 1 ? new ScaledClock({ factor: speed }) : systemClock;
+  // A demo that ran sped up before has recorded times ahead of today's: its clock goes on from there.
+  const resumeAt = latestRecordedTime(settings.dataDir);
+  const resumes = resumeAt !== undefined && resumeAt > Date.now();
+  const clock: Clock = speed > 1 || resumes ? new ScaledClock({ factor: speed, ...(resumes ? { startMs: resumeAt + 60_000 } : {}) }) : systemClock;
   const households = groupHouseholds(devices);
   const incidents = parseDemoIncidents(values.incident, households, clock.nowMs(), settings.timezone);
 
@@ -85,6 +88,7 @@ export async function runDemo(args: string[]): Promise<number> {
   out(`  数据 Data:         ${settings.dataDir}`);
   out(`  模拟 ${devices.length} 台设备已上线 (${households.length} 户) — ${devices.length} simulated devices online in ${households.length} households, living their days`);
   if (speed > 1) out(`  时间加速 ${speed} 倍 — time runs ${speed}× faster: a day passes in ${formatDuration(86_400_000 / speed)}`);
+  if (resumes) out(`  演示时钟接着上次的模拟时间 ${new Date(clock.nowMs()).toISOString()} — the demo clock goes on from the last simulated time (--fresh starts over today)`);
   for (const [name, list] of incidents) for (const incident of list) out(`  演练 drill: ${name} — ${describeIncident(incident)}`);
   out(sosAfterSeconds > 0 ? `  ${sosAfterSeconds} 秒后将有一位老人按下紧急按钮 — an SOS will be pressed in ${sosAfterSeconds} s` : '  (no SOS will be pressed: --sos-after-seconds 0)');
   out('  Ctrl+C 退出 to stop');
@@ -151,7 +155,9 @@ function parseDemoIncidents(specs: readonly string[], households: readonly DemoH
       continue;
     }
     try {
-      byName.set(name, [...(byName.get(name) ?? []), parseIncidentSpec(spec.slice(colon + 1), startMs, timeZone)]);
+      const incident = parseIncidentSpec(spec.slice(colon + 1), startMs, timeZone);
+      if (incident.atMs < startMs) problems.push(`--incident "${spec}": that moment has passed (the demo's clock reads ${new Date(startMs).toISOString()}); give +90m, +2h … from now`);
+      else byName.set(name, [...(byName.get(name) ?? []), incident]);
     } catch (error) {
       if (!(error instanceof IncidentSpecError)) throw error;
       problems.push(`--incident: ${error.message}`);
@@ -159,6 +165,23 @@ function parseDemoIncidents(specs: readonly string[], households: readonly DemoH
   }
   if (problems.length > 0) throw new Error(problems.join('\n'));
   return byName;
+}
+
+/** The latest moment the demo's database has recorded (events, telemetry, alarms), or undefined for a new one. */
+function latestRecordedTime(dataDir: string): number | undefined {
+  const file = databaseFile({ dataDir });
+  if (!existsSync(file)) return undefined;
+  const db = openDatabase(file);
+  try {
+    let latest: number | undefined;
+    for (const sql of ['SELECT MAX(received_at) AS t FROM device_events', 'SELECT MAX(received_at) AS t FROM telemetry', 'SELECT MAX(updated_at) AS t FROM alarms', 'SELECT MAX(updated_at) AS t FROM detector_state']) {
+      const t = (db.prepare(sql).get() as { t: number | null } | undefined)?.t;
+      if (typeof t === 'number' && (latest === undefined || t > latest)) latest = t;
+    }
+    return latest;
+  } finally {
+    db.close();
+  }
 }
 
 function formatDuration(ms: number): string {
@@ -200,8 +223,8 @@ function ensureDemoRegistry(dataDir: string, deviceKey: Buffer): DemoDevices {
  * Everyday life in the demo village: each household's resident lives the
  * routine generator's days on the household's real devices (firmware-sim's
  * HouseholdLifeRunner), so the detectors see what they would in real homes.
- * Lives are planned three days ahead; when a plan runs out, the next three
- * days are planned from then.
+ * Lives are planned a week ahead; when a plan runs out, the next week of the
+ * same person is planned from then, devices that are dead staying dead.
  */
 class DemoVillageLife {
   private readonly runners: Array<HouseholdLifeRunner | undefined> = [];
@@ -235,10 +258,11 @@ class DemoVillageLife {
     return id === undefined ? undefined : this.runners[index]?.device(id);
   }
 
-  private async live(index: number, round: number): Promise<void> {
+  private async live(index: number, round: number, previous?: HouseholdLifeRunner): Promise<void> {
     const o = this.options;
     const h = o.households[index];
     if (h === undefined || this.stopped) return;
+    // The same person every round (round 0 draws her), her days new; dead devices and batteries carry over.
     const plan = planHouseholdLife({
       seed: (index + 1) * 1000 + round,
       startMs: o.clock.nowMs(),
@@ -246,15 +270,28 @@ class DemoVillageLife {
       timeZone: o.timeZone,
       devices: h.devices,
       incidents: o.incidents.get(h.residentName) ?? [],
+      ...(previous ? { person: previous.plan.routine.person, batteryPct: previous.batteries() } : {}),
     });
     if (round === 0) for (const note of plan.notes) if (o.incidents.has(h.residentName)) o.say(`  演练 drill: ${h.residentName} — ${note}`);
-    const runner = new HouseholdLifeRunner({ brokerUrl: o.brokerUrl, devices: h.devices, plan, clock: o.clock, logger: o.loggerOf(index), firmware: 'sim-1.0' });
-    const previous = this.runners[index];
-    this.runners[index] = runner;
+    const runner = new HouseholdLifeRunner({
+      brokerUrl: o.brokerUrl,
+      devices: h.devices,
+      plan,
+      clock: o.clock,
+      logger: o.loggerOf(index),
+      firmware: 'sim-1.0',
+      ...(previous ? { dead: previous.deadDevices() } : {}),
+    });
     await previous?.stop();
+    if (this.stopped) return;
+    this.runners[index] = runner;
     await runner.start();
-    void runner.whenFinished().then(() => this.live(index, round + 1));
+    runner
+      .whenFinished()
+      .then(() => this.live(index, round + 1, runner))
+      .catch((error: unknown) => o.say(`  (模拟 ${h.residentName}: ${error instanceof Error ? error.message : String(error)})`));
   }
 }
 
-const PLAN_DAYS = 3;
+/** Days planned at a time; the next days of the same life follow. */
+const PLAN_DAYS = 7;

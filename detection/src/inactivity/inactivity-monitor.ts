@@ -393,7 +393,7 @@ export class InactivityMonitor {
       const notToBed = !inBed && sleep?.bedGoingKeys != null && s.lastActivityKey !== undefined && !sleep.bedGoingKeys.includes(s.lastActivityKey);
       if (notToBed && !inCoreNight(minute)) {
         const limit = slotLimit ?? c.eveningNotToBedLimitMs;
-        return { context: 'day', sinceMs: t0, inBed, ...at(t0 + limit), learned: true, basis: `silent in the evening beyond ${fmtMin(limit)} min, and not after going to bed` };
+        return { context: 'day', sinceMs: t0, inBed, ...at(t0 + limit), learned: slotLimit !== null, basis: `silent in the evening beyond ${fmtMin(limit)} min, and not after going to bed` };
       }
       return this.sleepWatch(p, t0, wakeRemind, usualWake, sleep !== null, inBed);
     }
@@ -517,6 +517,7 @@ function checkState(raw: unknown, subjectId: string): InactivityState {
   if (typeof r !== 'object' || r === null || !Array.isArray(r.activeDays) || !Array.isArray(r.nights) || !Array.isArray(r.trips) || !Array.isArray(r.pieces) || typeof r.dayGaps !== 'object') {
     problems.push('routine: activeDays, dayGaps, pieces, nights, trips');
   }
+  if (typeof r === 'object' && r !== null && r.eveningKeys !== undefined && !Array.isArray(r.eveningKeys)) problems.push('routine.eveningKeys: array');
   if (problems.length > 0) throw new InactivityError('INVALID_STATE', `${subjectId}: unusable inactivity state: ${problems.join('; ')}`);
   const state = structuredClone(raw as InactivityState);
   state.lastSleepEndMs ??= null;

@@ -179,8 +179,11 @@ function parseWhen(when: string, startMs: number, timeZone: string): number | un
   const local = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})$/.exec(when);
   if (!local) return undefined;
   const [, y, mo, d, h, mi] = local.map(Number) as [number, number, number, number, number, number];
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59) return undefined;
-  return fromLocalMs(timeZone, Date.UTC(y, mo - 1, d, h, mi));
+  const wall = Date.UTC(y, mo - 1, d, h, mi);
+  // Date.UTC rolls 31 February over into March: a date that does not exist is refused.
+  const back = new Date(wall);
+  if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d || h > 23 || mi > 59) return undefined;
+  return fromLocalMs(timeZone, wall);
 }
 
 /** A sentence for logs: what happens and when (UTC ISO). */

@@ -10,7 +10,7 @@ import type { AccelWindow, DeviceKind, Readings } from '@kanjia/protocol';
 import { localDayMinute, formatLocalDateTime } from '@kanjia/protocol';
 import { trialWindows, type FallTrial } from '../dataset.js';
 import { applyIncidents, generateRoutine, stateAt, type Incident, type Routine, type SensorEvent } from '../routine/generate-routine.js';
-import type { ProfileName } from '../routine/profiles.js';
+import type { PersonHabits, ProfileName } from '../routine/profiles.js';
 import { hashSeed, Prng } from '../routine/prng.js';
 import { simulateClimate } from './environment.js';
 import { DEFAULT_CO_RAMP_MIN, DEFAULT_POWER_CUT_MIN, type LifeIncident } from './incidents.js';
@@ -61,6 +61,10 @@ export interface LifePlanOptions {
   incidents?: readonly LifeIncident[];
   /** A recorded fall the wearable replays when the person falls; without one, the wearable reports a detected fall itself. */
   fallTrial?: Pick<FallTrial, 'hz' | 'position' | 'samples'>;
+  /** The same person as an earlier plan (its `routine.person`): the next days of one life, not a new person. */
+  person?: PersonHabits;
+  /** Battery levels to go on from (an earlier plan's runner.batteries()); others are drawn. */
+  batteryPct?: Readonly<Record<string, number>>;
 }
 
 /** How the person can answer a reminder on the device at a moment. */
@@ -130,7 +134,9 @@ export function planHouseholdLife(options: LifePlanOptions): LifePlan {
     timeZone,
     ...(options.profile ? { profile: options.profile } : {}),
     // Someone given a 平安 button is enrolled in the daily check-in.
-    habits: { checksIn: checkInButton !== undefined },
+    habits: { ...options.person, checksIn: checkInButton !== undefined },
+    // The home's optional routine sensors are those its devices can see.
+    equipment: { bed: first('bedSensor') !== undefined, cooker: first('powerMeter') !== undefined, tv: first('powerMeter') !== undefined, tap: first('hub') !== undefined },
   };
   // The ordinary life first: incidents need to know where the person is at their moment.
   const ordinary = generateRoutine(routineOptions);
@@ -271,7 +277,8 @@ export function planHouseholdLife(options: LifePlanOptions): LifePlan {
   }
   for (const d of devices) {
     if (MAINS_POWERED.has(d.kind)) continue;
-    let level = Math.round(rng.uniform(60, 100));
+    const drawn = Math.round(rng.uniform(60, 100));
+    let level = options.batteryPct?.[d.deviceId] ?? drawn;
     const diesAt = dead.get(d.deviceId);
     for (let t = options.startMs + rng.uniform(1, 6) * HOUR; t < endMs; t += DAY) {
       if (diesAt !== undefined && t >= diesAt - 2 * DAY) break;

@@ -36,6 +36,10 @@ export interface LifeRunnerOptions {
   firmware?: string;
   /** Called for every step played, and for every reaction of the person. */
   onStep?: (step: LifeStep) => void;
+  /** Called for every command any device receives (also devices booted again after a power cut). */
+  onCommand?: (deviceId: string, command: DeviceCommand) => void;
+  /** Devices dead at the start (a flat battery or a power cut carried over from a previous plan): not connected until a powerOn step. */
+  dead?: readonly string[];
 }
 
 export interface LifeRunnerStats {
@@ -64,6 +68,8 @@ export class HouseholdLifeRunner {
   private readonly slots = new Map<string, Slot>();
   private readonly rng: Prng;
   private readonly inflight = new Set<Promise<unknown>>();
+  /** The person's pending reactions (answering a reminder, the cancel press), cleared by stop(). */
+  private readonly reactions = new Set<ReturnType<Clock['setTimeout']>>();
   private next = 0;
   private timer: ReturnType<Clock['setTimeout']> | undefined;
   private stopped = false;
@@ -80,7 +86,8 @@ export class HouseholdLifeRunner {
     const ids = new Set(options.devices.map((d) => d.deviceId));
     const missing = [...new Set(options.plan.steps.map((s) => s.deviceId))].filter((id) => !ids.has(id));
     if (missing.length > 0) throw new SimDeviceError('NO_SUCH_DEVICE', `life plan names device(s) without credentials: ${missing.join(', ')}`);
-    for (const credentials of options.devices) this.slots.set(credentials.deviceId, { credentials, device: this.makeDevice(credentials), alive: true });
+    const dead = new Set(options.dead ?? []);
+    for (const credentials of options.devices) this.slots.set(credentials.deviceId, { credentials, device: this.makeDevice(credentials), alive: !dead.has(credentials.deviceId) });
   }
 
   /** The plan being played. */
@@ -95,7 +102,7 @@ export class HouseholdLifeRunner {
 
   /** Connects every device, then plays the plan; steps already due (planning and connecting take a moment) go at once. */
   async start(): Promise<void> {
-    const results = await Promise.allSettled([...this.slots.values()].map((slot) => slot.device.start()));
+    const results = await Promise.allSettled([...this.slots.values()].filter((slot) => slot.alive).map((slot) => slot.device.start()));
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
     if (failures.length > 0) {
       await this.stop();
@@ -121,12 +128,24 @@ export class HouseholdLifeRunner {
     await this.settled();
   }
 
-  /** Stops playing and disconnects every device that is still alive. */
+  /** Stops playing, drops the person's pending reactions and disconnects every device that is still alive. */
   async stop(): Promise<void> {
     this.stopped = true;
     this.clock.clearTimeout(this.timer);
     this.timer = undefined;
+    for (const t of this.reactions) this.clock.clearTimeout(t);
+    this.reactions.clear();
     await Promise.allSettled([...this.slots.values()].map((slot) => slot.device.stop()));
+  }
+
+  /** Devices that are dead now (powered off and not back), for the next plan to carry over. */
+  deadDevices(): string[] {
+    return [...this.slots.values()].filter((slot) => !slot.alive).map((slot) => slot.credentials.deviceId);
+  }
+
+  /** The battery level each device reports now, for the next plan to go on from. */
+  batteries(): Record<string, number> {
+    return Object.fromEntries([...this.slots.values()].map((slot) => [slot.credentials.deviceId, slot.device.battery]));
   }
 
   private makeDevice(credentials: SimDeviceCredentials): SimDevice {
@@ -142,7 +161,10 @@ export class HouseholdLifeRunner {
       heartbeatIntervalMs: o.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS[credentials.kind],
       ...(o.firmware !== undefined ? { firmware: o.firmware } : {}),
     });
-    device.on('command', (command) => this.onCommand(credentials.deviceId, command));
+    device.on('command', (command) => {
+      this.options.onCommand?.(credentials.deviceId, command);
+      this.onCommand(credentials.deviceId, command);
+    });
     return device;
   }
 
@@ -296,7 +318,8 @@ export class HouseholdLifeRunner {
   }
 
   private later(ms: number, fn: () => void): void {
-    this.clock.setTimeout(() => {
+    const timer = this.clock.setTimeout(() => {
+      this.reactions.delete(timer);
       if (this.stopped) return;
       try {
         fn();
@@ -305,5 +328,6 @@ export class HouseholdLifeRunner {
         this.logger.warn(`life: ${error instanceof Error ? error.message : String(error)}`);
       }
     }, Math.round(ms));
+    this.reactions.add(timer);
   }
 }

@@ -82,8 +82,10 @@ export interface RoutineOptions {
   timeZone?: string;
   /** Kind of person; drawn from the seed when absent. */
   profile?: ProfileName;
-  /** Habits that override the drawn person's (e.g. `checksIn: true` for someone enrolled in the daily check-in). */
+  /** Habits that override the drawn person's (e.g. `checksIn: true` for someone enrolled in the daily check-in; a whole PersonHabits keeps a person across plans). */
   habits?: Partial<PersonHabits>;
+  /** Which optional sensors the home has (e.g. a bed sensor exactly when a bedSensor device is installed). */
+  equipment?: RoutineEquipment;
   incidents?: Incident[];
 }
 
@@ -122,7 +124,10 @@ export interface Routine {
 
 type RawEvent = SensorEvent;
 
-function drawSensors(rng: Prng): HouseholdSensor[] {
+/** Optional sensors of a home; drawn from the seed unless given. */
+export type RoutineEquipment = Partial<Record<'bed' | 'cooker' | 'tv' | 'tap', boolean>>;
+
+function drawSensors(rng: Prng, equipment: RoutineEquipment = {}): HouseholdSensor[] {
   const sensors: HouseholdSensor[] = [
     { id: 'm-tangwu', kind: 'motion', room: 'tangwu', name: '堂屋 motion' },
     { id: 'm-kitchen', kind: 'motion', room: 'kitchen', name: '厨房 motion' },
@@ -130,10 +135,12 @@ function drawSensors(rng: Prng): HouseholdSensor[] {
     { id: 'd-front', kind: 'door', room: 'tangwu', name: '大门 front door', exit: true },
     { id: 'btn', kind: 'button', room: 'bedroom', name: '平安 button' },
   ];
-  if (rng.chance(0.7)) sensors.push({ id: 'bed', kind: 'bed', room: 'bedroom', name: 'bed occupancy' });
-  if (rng.chance(0.8)) sensors.push({ id: 'p-cooker', kind: 'appliance', room: 'kitchen', name: 'rice cooker power' });
-  if (rng.chance(0.8)) sensors.push({ id: 'p-tv', kind: 'appliance', room: 'tangwu', name: 'TV power' });
-  if (rng.chance(0.6)) sensors.push({ id: 'w-tap', kind: 'water', room: 'kitchen', name: 'water flow' });
+  // Drawn every time (so a given choice does not shift the other draws), then overridden.
+  const has = (drawn: boolean, given: boolean | undefined) => given ?? drawn;
+  if (has(rng.chance(0.7), equipment.bed)) sensors.push({ id: 'bed', kind: 'bed', room: 'bedroom', name: 'bed occupancy' });
+  if (has(rng.chance(0.8), equipment.cooker)) sensors.push({ id: 'p-cooker', kind: 'appliance', room: 'kitchen', name: 'rice cooker power' });
+  if (has(rng.chance(0.8), equipment.tv)) sensors.push({ id: 'p-tv', kind: 'appliance', room: 'tangwu', name: 'TV power' });
+  if (has(rng.chance(0.6), equipment.tap)) sensors.push({ id: 'w-tap', kind: 'water', room: 'kitchen', name: 'water flow' });
   return sensors;
 }
 
@@ -232,7 +239,7 @@ export function generateRoutine(options: RoutineOptions): Routine {
   const seed = options.seed >>> 0;
   const rng = new Prng(hashSeed(seed, 0x5eed));
   const person: PersonHabits = { ...drawPerson(rng.fork(1), options.profile), ...options.habits };
-  const sensors = drawSensors(rng.fork(2));
+  const sensors = drawSensors(rng.fork(2), options.equipment);
   const house = new HouseWriter(rng.fork(3), sensors, person.liveliness);
   const day0 = dayIndexOf(options.startDate);
   const at = (day: number, minute: number) => fromLocalMs(timeZone, day * DAY_MS + minute * MIN);
