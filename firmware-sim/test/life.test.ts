@@ -29,6 +29,14 @@ const SUMMER = Date.UTC(2026, 5, 30, 22, 0);
 
 const FULL: DeviceKind[] = ['sosButton', 'pendant', 'checkInButton', 'motionSensor', 'motionSensor', 'doorSensor', 'bedSensor', 'powerMeter', 'coSensor', 'thermometer', 'hub'];
 const devicesOf = (kinds: DeviceKind[]): LifeDevice[] => kinds.map((kind, i) => ({ deviceId: `dev-${i}-${kind}`, kind }));
+/** Moves the fake clock from timer to timer up to `untilMs`, letting the runner's messages reach the broker in between. */
+async function playUntil(clock: FakeClock, runner: HouseholdLifeRunner, untilMs: number): Promise<void> {
+  while (clock.nowMs() < untilMs) {
+    clock.advance(Math.max(0, Math.min(clock.nextDueMs() ?? untilMs, untilMs) - clock.nowMs()));
+    await runner.settled();
+  }
+}
+
 const readingsOf = (plan: LifePlan, key: 'temperatureC' | 'coPpm' | 'powerW') =>
   plan.steps.flatMap((s) => (s.action.type === 'telemetry' && s.action.readings[key] !== undefined ? [{ atMs: s.atMs, v: s.action.readings[key] as number }] : []));
 
@@ -203,10 +211,7 @@ describe('HouseholdLifeRunner over MQTT (fake clock)', () => {
     const played: string[] = [];
     await runner.start();
     const until = WINTER + 3 * HOUR;
-    while (clock.nowMs() < until) {
-      clock.advance(Math.max(0, Math.min(clock.nextDueMs() ?? until, until) - clock.nowMs()));
-      await runner.settled();
-    }
+    await playUntil(clock, runner, until);
     for (const s of plan.steps) if (s.atMs <= until && s.action.type !== 'telemetry' && s.action.type !== 'battery') played.push(s.deviceId);
     expect(runner.stats.failed).toBe(0);
     expect(runner.stats.played).toBeGreaterThanOrEqual(plan.steps.filter((s) => s.atMs <= until).length);
@@ -215,18 +220,12 @@ describe('HouseholdLifeRunner over MQTT (fake clock)', () => {
 
     // A reminder on the check-in button while she is up: a 平安 press within minutes.
     const awakeAt = plan.steps.find((s) => s.atMs > clock.nowMs() && plan.capability(s.atMs) === 'awake')!.atMs;
-    while (clock.nowMs() < awakeAt) {
-      clock.advance(Math.max(0, Math.min(clock.nextDueMs() ?? awakeAt, awakeAt) - clock.nowMs()));
-      await runner.settled();
-    }
+    await playUntil(clock, runner, awakeAt);
     const before = broker.copies.filter((c) => c.event.type === 'checkIn').length;
     await broker.sendCommand('dev-2-checkInButton', { id: broker.nextCommandId(), ts: clock.nowMs(), type: 'remind', reason: 'inactivity' });
     await new Promise((r) => setTimeout(r, 100));
     const target = clock.nowMs() + 6 * MIN;
-    while (clock.nowMs() < target) {
-      clock.advance(Math.max(0, Math.min(clock.nextDueMs() ?? target, target) - clock.nowMs()));
-      await runner.settled();
-    }
+    await playUntil(clock, runner, target);
     await new Promise((r) => setTimeout(r, 100));
     expect(runner.stats.reminders).toBe(1);
     expect(runner.stats.answered).toBe(1);
@@ -254,10 +253,7 @@ describe('HouseholdLifeRunner: carrying a life over to the next plan', () => {
     expect(connected().has('dev-0-sosButton')).toBe(true);
     expect(runner.deadDevices().sort()).toEqual(['dev-10-hub', 'dev-7-powerMeter']);
     const until = WINTER + HOUR + 5 * MIN;
-    while (clock.nowMs() < until) {
-      clock.advance(Math.max(0, Math.min(clock.nextDueMs() ?? until, until) - clock.nowMs()));
-      await runner.settled();
-    }
+    await playUntil(clock, runner, until);
     await new Promise((r) => setTimeout(r, 100));
     expect(connected().has('dev-7-powerMeter')).toBe(true);
     expect(runner.deadDevices()).toEqual([]);
