@@ -36,6 +36,8 @@ describe('kanjia demo', () => {
     });
 
     const url = await waitFor('the dashboard URL', () => /Dashboard:\s+(http:\/\/\S+)/.exec(out)?.[1], 30_000);
+    // The banner ends with how to stop; the output may arrive in pieces.
+    await waitFor('the end of the banner', () => (out.includes('Ctrl+C') ? true : undefined), 10_000);
     expect(url).toBe(`http://127.0.0.1:${httpPort}/`);
     expect(out).toMatch(/模拟 \d+ 台设备已上线 \(20 户\)/);
     expect(out).toContain('演练 drill: 刘玉珍');
