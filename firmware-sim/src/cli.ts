@@ -292,7 +292,7 @@ async function runLife(args: readonly string[], io: SimCliIo): Promise<number> {
   const plan = planHouseholdLife({ seed, startMs, days, timeZone: values.tz, devices, incidents, ...(profile ? { profile } : {}), ...(fallTrial ? { fallTrial } : {}) });
   const person = plan.routine.person;
   io.stderr(`kanjia sim life: a ${person.profile} person (seed ${seed}), ${days} day(s) from ${formatLocalDateTime(values.tz, startMs)} (${values.tz}), ${plan.steps.length} messages planned`);
-  for (const incident of incidents) io.stderr(`  incident: ${describeIncident(incident)}`);
+  for (const incident of incidents) io.stderr(`  incident: ${describeIncident(incident, values.tz)}`);
   for (const note of plan.notes) io.stderr(`  note: ${note}`);
   const runner = new HouseholdLifeRunner({
     brokerUrl: values.url,

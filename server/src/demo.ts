@@ -89,7 +89,7 @@ export async function runDemo(args: string[]): Promise<number> {
   out(`  模拟 ${devices.length} 台设备已上线 (${households.length} 户) — ${devices.length} simulated devices online in ${households.length} households, living their days`);
   if (speed > 1) out(`  时间加速 ${speed} 倍 — time runs ${speed}× faster: a day passes in ${formatDuration(86_400_000 / speed)}`);
   if (resumes) out(`  演示时钟接着上次的模拟时间 ${new Date(clock.nowMs()).toISOString()} — the demo clock goes on from the last simulated time (--fresh starts over today)`);
-  for (const [name, list] of incidents) for (const incident of list) out(`  演练 drill: ${name} — ${describeIncident(incident)}`);
+  for (const [name, list] of incidents) for (const incident of list) out(`  演练 drill: ${name} — ${describeIncident(incident, settings.timezone)}`);
   out(sosAfterSeconds > 0 ? `  ${sosAfterSeconds} 秒后将有一位老人按下紧急按钮 — an SOS will be pressed in ${sosAfterSeconds} s` : '  (no SOS will be pressed: --sos-after-seconds 0)');
   out('  Ctrl+C 退出 to stop');
   out('');

@@ -18,7 +18,7 @@
  * `when` is a local date-time in the household's time zone (`YYYY-MM-DDTHH:mm`)
  * or an offset from the start (`+90m`, `+26h`, `+3d`).
  */
-import { DeviceKind, fromLocalMs } from '@kanjia/protocol';
+import { DeviceKind, formatLocalDateTime, fromLocalMs } from '@kanjia/protocol';
 
 const MIN = 60_000;
 
@@ -186,9 +186,9 @@ function parseWhen(when: string, startMs: number, timeZone: string): number | un
   return fromLocalMs(timeZone, wall);
 }
 
-/** A sentence for logs: what happens and when (UTC ISO). */
-export function describeIncident(incident: LifeIncident): string {
-  const at = new Date(incident.atMs).toISOString();
+/** A sentence for logs: what happens and when (in `timeZone`, else UTC ISO). */
+export function describeIncident(incident: LifeIncident, timeZone?: string): string {
+  const at = timeZone === undefined ? new Date(incident.atMs).toISOString() : formatLocalDateTime(timeZone, incident.atMs);
   switch (incident.kind) {
     case 'fall':
       return `${at} fall (${incident.getsUp === true ? 'gets up and presses cancel' : 'stays on the floor'})`;
