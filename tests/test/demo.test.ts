@@ -8,12 +8,26 @@
 import { spawn } from 'node:child_process';
 import type { AlarmView } from '@kanjia/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cleanEnv, freePort, KANJIA_BIN, sleep, tempDir, waitFor } from '../src/harness.js';
+import { cleanEnv, freePort, KANJIA_BIN, runKanjia, sleep, tempDir, waitFor } from '../src/harness.js';
 
 describe('kanjia demo', () => {
   const cleanups: Array<() => void | Promise<void>> = [];
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
+  });
+
+  it('refuses a bad --speed and a drill for somebody who does not live in the village, saying why, before starting anything', async () => {
+    const tmp = tempDir('kanjia-demo-bad-');
+    cleanups.push(tmp.cleanup);
+    const env = { KANJIA_HTTP_PORT: String(await freePort()), KANJIA_MQTT_PORT: String(await freePort()), KANJIA_MQTT_HOST: '127.0.0.1' };
+    const speed = runKanjia(['demo', '--data-dir', tmp.dir, '--speed', '0'], env);
+    expect(speed.status).not.toBe(0);
+    expect(speed.stderr).toContain('--speed must be a number from 1 (real time) to 3600');
+    const nobody = runKanjia(['demo', '--data-dir', tmp.dir, '--incident', '张三:co@+1h', '--incident', '刘玉珍:co@yesterday'], env);
+    expect(nobody.status).not.toBe(0);
+    expect(nobody.stderr).toMatch(/--incident "张三:co@\+1h": start with a resident of the demo village.*residents: 王秀英/);
+    expect(nobody.stderr).toMatch(/"yesterday" is not a time/);
+    expect(nobody.stdout).not.toContain('Dashboard');
   });
 
   it('prints the dashboard URL, presses an SOS, and the village lives: a CO drill raises its alarm', async () => {
