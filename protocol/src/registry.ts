@@ -4,6 +4,10 @@
  */
 import { z } from 'zod';
 import { ContactRole } from './alarms.js';
+import { isValidTimeZone } from './local-time.js';
+
+/** An IANA time zone this runtime knows (Asia/Shanghai); `prefix` leads the error message. */
+export const TimeZoneName = (prefix = '') => z.string().refine(isValidTimeZone, `${prefix}an IANA time zone such as Asia/Shanghai`);
 
 const Name = z.string().trim().min(1).max(64);
 /** Mainland mobile numbers (11 digits starting with 1), optionally with +86. */
@@ -72,17 +76,7 @@ export const VillageInput = z
     township: z.string().trim().max(64).optional(),
     county: z.string().trim().max(64).optional(),
     /** IANA time zone in which times are shown and check-in windows counted; default: the server's KANJIA_TIMEZONE. */
-    timezone: z
-      .string()
-      .refine((tz) => {
-        try {
-          new Intl.DateTimeFormat('en', { timeZone: tz });
-          return true;
-        } catch {
-          return false;
-        }
-      }, 'timezone: an IANA time zone such as Asia/Shanghai')
-      .optional(),
+    timezone: TimeZoneName('timezone: ').optional(),
     lat: Latitude,
     lng: Longitude,
     households: z.array(HouseholdInput).default([]),

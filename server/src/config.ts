@@ -4,7 +4,7 @@
  * with every problem listed (CONVENTIONS.md §4).
  */
 import { isKindTemplateKey, SMS_TEMPLATE_KEYS } from '@kanjia/alerts';
-import { ALARM_KINDS } from '@kanjia/protocol';
+import { ALARM_KINDS, TimeZoneName } from '@kanjia/protocol';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
@@ -65,17 +65,7 @@ export const Settings = z
     /** Language of SMS texts and the dashboard's default. */
     locale: z.enum(['zh-CN', 'en']).default('zh-CN'),
     /** Time zone of villages that do not name their own. */
-    timezone: z
-      .string()
-      .default('Asia/Shanghai')
-      .refine((tz) => {
-        try {
-          new Intl.DateTimeFormat('en', { timeZone: tz });
-          return true;
-        } catch {
-          return false;
-        }
-      }, 'an IANA time zone such as Asia/Shanghai'),
+    timezone: TimeZoneName().default('Asia/Shanghai'),
     /** Seconds a critical alarm may stay untaken before the next contact is texted. */
     escalationTimeoutSeconds: z.coerce.number().min(1).max(24 * 3600).default(300),
     /** Seconds a detected fall waits, beeping, for the person to cancel it with a press before the alarm goes out. */
