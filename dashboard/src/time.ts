@@ -3,8 +3,8 @@
  * zone (never the browser's — the duty PC's zone setting is not to be trusted),
  * and "3分钟前" / "in 2 min" relative to the server-corrected now.
  */
-import { isValidTimeZone } from '@kanjia/protocol';
-import { translate, LOCALES, type Lang } from './i18n';
+import { isValidTimeZone, toLocalMs } from '@kanjia/protocol';
+import { translate, type Lang } from './i18n';
 
 /** China has one civil time zone; the default when a village names none or a bad one. */
 export const DEFAULT_TIMEZONE = 'Asia/Shanghai';
@@ -31,38 +31,23 @@ interface ZonedParts {
   weekday: string;
 }
 
-const partFormatters = new Map<string, Intl.DateTimeFormat>();
+/** Short weekday names, Sunday first, as the Intl formats of zh-CN and en print them. */
+const WEEKDAYS: Readonly<Record<Lang, readonly string[]>> = {
+  zh: ['周日', '周一', '周二', '周三', '周四', '周五', '周六'],
+  en: ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'],
+};
 
+/** The wall clock in the village's zone (protocol's zone arithmetic, shared with the server). */
 function zonedParts(ms: number, timezone: string, lang: Lang): ZonedParts {
-  const zone = safeTimeZone(timezone);
-  const key = `${zone}|${lang}`;
-  let fmt = partFormatters.get(key);
-  if (!fmt) {
-    fmt = new Intl.DateTimeFormat(LOCALES[lang], {
-      timeZone: zone,
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-      weekday: 'short',
-      hourCycle: 'h23',
-    });
-    partFormatters.set(key, fmt);
-  }
-  const parts: Record<string, string> = {};
-  for (const p of fmt.formatToParts(ms)) parts[p.type] = p.value;
-  const num = (type: string): number => Number.parseInt(parts[type] ?? '0', 10);
+  const t = new Date(toLocalMs(safeTimeZone(timezone), ms));
   return {
-    year: num('year'),
-    month: num('month'),
-    day: num('day'),
-    // Some ICU versions print midnight as 24 even with h23.
-    hour: num('hour') % 24,
-    minute: num('minute'),
-    second: num('second'),
-    weekday: parts['weekday'] ?? '',
+    year: t.getUTCFullYear(),
+    month: t.getUTCMonth() + 1,
+    day: t.getUTCDate(),
+    hour: t.getUTCHours(),
+    minute: t.getUTCMinutes(),
+    second: t.getUTCSeconds(),
+    weekday: WEEKDAYS[lang][t.getUTCDay()] ?? '',
   };
 }
 
