@@ -197,7 +197,7 @@ async function runDevice(args: readonly string[], io: SimCliIo): Promise<number>
     waitTaken: values['wait-taken'] === true,
     start: () => device.start(),
     stop: () => device.stop(),
-    press: press === undefined ? undefined : () => pressButton(device, press),
+    press: press === undefined ? undefined : () => device.press(press),
   });
 }
 
@@ -235,7 +235,7 @@ async function runHousehold(args: readonly string[], io: SimCliIo): Promise<numb
     waitTaken: values['wait-taken'] === true,
     start: () => household.start(),
     stop: () => household.stop(),
-    press: button === undefined || press === undefined ? undefined : () => pressButton(button, press),
+    press: button === undefined || press === undefined ? undefined : () => button.press(press),
   });
 }
 
@@ -414,16 +414,6 @@ async function runSession(io: SimCliIo, session: Session): Promise<number> {
   }
 }
 
-function pressButton(device: SimDevice, button: 'sos' | 'checkIn' | 'cancel'): AckHandle {
-  switch (button) {
-    case 'sos':
-      return device.pressSos();
-    case 'checkIn':
-      return device.pressCheckIn();
-    case 'cancel':
-      return device.pressCancel();
-  }
-}
 
 function printCommand(io: SimCliIo, deviceId: string, command: DeviceCommand): void {
   io.stdout(JSON.stringify({ deviceId, command }));

@@ -1,6 +1,6 @@
 /** @kanjia/firmware-sim: simulated devices and households speaking MQTT contract v1 over a real connection. */
 export { SimDevice } from './sim-device.js';
-export type { AckHandle, EventBody, ReceivedCommand, SimDeviceEvents, SimDeviceOptions, TakenCommand } from './sim-device.js';
+export type { AckHandle, ButtonName, EventBody, ReceivedCommand, SimDeviceEvents, SimDeviceOptions, TakenCommand } from './sim-device.js';
 export { SimHousehold, SimDeviceCredentials, HouseholdCredentialsFile } from './sim-household.js';
 export type { SimHouseholdOptions } from './sim-household.js';
 export { runSimCli, parseHouseholdFile, SIM_EXIT, SIM_USAGE } from './cli.js';

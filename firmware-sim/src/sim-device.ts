@@ -60,6 +60,9 @@ export interface SimDeviceOptions {
   idPrefix?: string;
 }
 
+/** The buttons a person presses. */
+export type ButtonName = 'sos' | 'checkIn' | 'cancel';
+
 /** An event body as a caller writes it; the device adds `id` and `ts`. */
 export type EventBody = DistributiveOmit<DeviceEvent, 'id' | 'ts'>;
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -330,6 +333,18 @@ export class SimDevice {
    */
   dropConnection(): void {
     this.client?.stream.destroy();
+  }
+
+  /** Presses one of the device's buttons by name (see pressSos, pressCheckIn, pressCancel). */
+  press(button: ButtonName): AckHandle {
+    switch (button) {
+      case 'sos':
+        return this.pressSos();
+      case 'checkIn':
+        return this.pressCheckIn();
+      case 'cancel':
+        return this.pressCancel();
+    }
   }
 
   /** The SOS button (一键呼叫): sent with QoS 1 and resent, same id, until `received`. */

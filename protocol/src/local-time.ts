@@ -144,3 +144,8 @@ export function dayIndexOf(isoDate: string): number {
   if (m === null) throw new RangeError(`date must be YYYY-MM-DD, got "${isoDate}"`);
   return Math.floor(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) / DAY_MS);
 }
+
+/** Weekday of a local day index (days since 1970-01-01, a Thursday), Monday = 0 … Sunday = 6. */
+export function weekdayOfDay(day: number): number {
+  return (((day + 3) % 7) + 7) % 7;
+}

@@ -272,7 +272,7 @@ class DemoVillageLife {
       incidents: o.incidents.get(h.residentName) ?? [],
       ...(previous ? { person: previous.plan.routine.person, batteryPct: previous.batteries() } : {}),
     });
-    if (round === 0) for (const note of plan.notes) if (o.incidents.has(h.residentName)) o.say(`  演练 drill: ${h.residentName} — ${note}`);
+    if (round === 0 && o.incidents.has(h.residentName)) for (const note of plan.notes) o.say(`  演练 drill: ${h.residentName} — ${note}`);
     const runner = new HouseholdLifeRunner({
       brokerUrl: o.brokerUrl,
       devices: h.devices,

@@ -9,7 +9,7 @@
 import type { Clock, TimerHandle } from '@kanjia/protocol';
 import type { Activity, ActivitySource, Emit } from '../types.js';
 import { InactivityError, resolveInactivityConfig, type InactivityConfig } from './config.js';
-import { formatLocalDateTime, formatLocalTime, formatMinuteOfDay, isValidTimeZone, localDayMinute, nextLocalMinute } from '@kanjia/protocol';
+import { formatLocalDateTime, formatLocalTime, formatMinuteOfDay, isValidTimeZone, localDayMinute, nextLocalMinute, weekdayOfDay } from '@kanjia/protocol';
 import { emptyRoutineState, RoutineModel, SLOT_MIN, type RoutineLimits, type RoutineState, type SilenceContext } from './routine-model.js';
 
 const MIN = 60_000;
@@ -334,7 +334,7 @@ export class InactivityMonitor {
     const windowStart = sleep?.windowStartMin ?? c.unlearnedSleepStartMin;
     const { day: t0Day, minute } = localDayMinute(tz, t0);
     // The morning this silence leads to (today's if it began before noon): a weekly lie-in has its own getting-up time.
-    const lieIn = sleep?.lateMornings[(t0Day + (minute < 720 ? 0 : 1) + 3) % 7] ?? null;
+    const lieIn = sleep?.lateMornings[weekdayOfDay(t0Day + (minute < 720 ? 0 : 1))] ?? null;
     const usualWake = lieIn?.usualWakeMin ?? sleep?.usualWakeMin ?? c.unlearnedWakeMin;
     const wakeRemind = lieIn?.wakeRemindMin ?? sleep?.wakeRemindMin ?? c.unlearnedWakeRemindMin;
     const core = sleep === null ? { startMin: c.unlearnedCoreNightStartMin, endMin: c.unlearnedCoreNightEndMin } : sleep.coreNight;

@@ -11,7 +11,7 @@
  * Everything is plain JSON so the server can persist it (`RoutineState`).
  */
 import type { InactivityConfig } from './config.js';
-import { DAY_MS, localDayMinute, toLocalMs } from '@kanjia/protocol';
+import { DAY_MS, localDayMinute, toLocalMs, weekdayOfDay } from '@kanjia/protocol';
 
 const MIN = 60_000;
 export const SLOT_MIN = 30;
@@ -126,8 +126,8 @@ export function quantile(sorted: readonly number[], q: number): number {
   return a + (b - a) * (pos - lo);
 }
 
-/** Weekday (Monday = 0) of the morning that ends a night: `day` is the evening's local day, and 1970-01-01 was a Thursday. */
-const weekdayOfMorning = (n: NightRecord): number => (n.day + 1 + 3) % 7;
+/** Weekday (Monday = 0) of the morning that ends a night (`day` is the evening's local day). */
+const weekdayOfMorning = (n: NightRecord): number => weekdayOfDay(n.day + 1);
 
 /** A weekday needs this many recent mornings, and their median this much later than the others', to have its own getting-up time. */
 const LATE_MORNING_MIN_SAMPLES = 3;
@@ -369,9 +369,7 @@ export class RoutineModel {
   /**
    * The way to bed: the sensors last before at least a tenth of the recent
    * nights' sleep. Only when they tell something: at least `minNights` nights
-   * say, and some other sensor also ends evening silences (learned from the
-   * evening's daytime gaps' sensors is not possible, so: some sensor seen in
-   * the evenings is not among them).
+   * say, and some sensor seen in the evenings is not among them.
    */
   private bedGoingKeys(nights: readonly NightRecord[], today: number): string[] | null {
     const known = nights.filter((n) => n.by !== undefined);

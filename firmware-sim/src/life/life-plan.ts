@@ -9,6 +9,7 @@
 import type { AccelWindow, DeviceKind, Readings } from '@kanjia/protocol';
 import { localDayMinute, formatLocalDateTime } from '@kanjia/protocol';
 import { trialWindows, type FallTrial } from '../dataset.js';
+import type { ButtonName } from '../sim-device.js';
 import { applyIncidents, generateRoutine, stateAt, type Incident, type Routine, type SensorEvent } from '../routine/generate-routine.js';
 import type { PersonHabits, ProfileName } from '../routine/profiles.js';
 import { hashSeed, Prng } from '../routine/prng.js';
@@ -25,7 +26,7 @@ export type LifeAction =
   | { type: 'telemetry'; readings: Readings }
   | { type: 'door'; open: boolean }
   /** A press that is resent until `received` (check-in, SOS, cancel). */
-  | { type: 'press'; button: 'checkIn' | 'sos' | 'cancel' }
+  | { type: 'press'; button: ButtonName }
   /** The wearable's own fall detection fired. */
   | { type: 'fall'; confidence: number }
   | { type: 'accel'; window: AccelWindow }

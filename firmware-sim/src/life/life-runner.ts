@@ -213,7 +213,7 @@ export class HouseholdLifeRunner {
           this.track(d.sendEvent({ type: 'door', open: a.open }));
           break;
         case 'press':
-          this.press(d, a.button);
+          this.settle(d.press(a.button));
           break;
         case 'fall':
           this.settle(d.sendAcked({ type: 'fall', confidence: a.confidence }));
@@ -234,11 +234,6 @@ export class HouseholdLifeRunner {
       this.stats.failed += 1;
       this.logger.warn(`[${step.deviceId}] ${step.why}: ${error instanceof Error ? error.message : String(error)}`);
     }
-  }
-
-  private press(d: SimDevice, button: 'checkIn' | 'sos' | 'cancel'): void {
-    const handle = button === 'checkIn' ? d.pressCheckIn() : button === 'sos' ? d.pressSos() : d.pressCancel();
-    this.settle(handle);
   }
 
   /**
@@ -294,7 +289,7 @@ export class HouseholdLifeRunner {
         this.stats.answered += 1;
         const step: LifeStep = { atMs: this.clock.nowMs(), deviceId: target.credentials.deviceId, action: { type: 'press', button: button ? 'checkIn' : 'cancel' }, why: `answers the ${command.reason} reminder` };
         this.report(step);
-        this.press(target.device, button ? 'checkIn' : 'cancel');
+        this.settle(target.device.press(button ? 'checkIn' : 'cancel'));
       });
       return;
     }
@@ -307,7 +302,7 @@ export class HouseholdLifeRunner {
         if (slot === undefined || !slot.alive) return;
         this.stats.cancelledFalls += 1;
         this.report({ atMs: this.clock.nowMs(), deviceId, action: { type: 'press', button: 'cancel' }, why: 'got up after the fall: presses cancel' });
-        this.press(slot.device, 'cancel');
+        this.settle(slot.device.press('cancel'));
       });
     }
   }
