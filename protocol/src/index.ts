@@ -6,3 +6,4 @@ export * from './registry.js';
 export * from './clock.js';
 export * from './mask.js';
 export * from './local-time.js';
+export * from './users.js';
