@@ -37,7 +37,7 @@ export const UserView = z.object({
   township: z.string().nullable(),
   /** The villages a duty officer belongs to (ids); empty for the others. */
   villageIds: z.array(z.string()),
-  /** Masked (138****5678) for every viewer but admin. */
+  /** In clear only for viewers whose role sees phone numbers (admin, township, duty); else 138****5678. */
   phone: z.string().nullable(),
   createdAt: z.number().int().nonnegative(),
 });

@@ -29,6 +29,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { SqliteAuditLog } from '../auth/audit-log.js';
 import { SESSION_ABSOLUTE_MS, type SessionInfo, type SqliteUserStore } from '../auth/user-store.js';
 import type { RouteAccess, SessionUser } from './access.js';
+import { phoneFor } from './masking.js';
 
 export const SESSION_COOKIE = 'kanjia_session';
 
@@ -135,9 +136,9 @@ async function authPlugin(app: FastifyInstance, options: AuthOptions): Promise<v
   };
 
   const me = (info: { user: SessionUser; idleExpiresAt: number; expiresAt: number }) => {
-    const user = users.viewById(info.user.id, info.user.role === 'admin');
+    const user = users.viewById(info.user.id, true);
     if (!user) throw new Error(`user ${info.user.id} vanished`);
-    return { user, idleExpiresAt: info.idleExpiresAt, expiresAt: info.expiresAt };
+    return { user: { ...user, phone: phoneFor(info.user, user.phone) }, idleExpiresAt: info.idleExpiresAt, expiresAt: info.expiresAt };
   };
 
   r.post(
