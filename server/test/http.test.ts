@@ -9,6 +9,8 @@ import { openDatabase, type Db } from '../src/db/database.js';
 import { buildApp } from '../src/http/app.js';
 import { createLogger } from '../src/logger.js';
 import { SqliteRegistryStore } from '../src/registry/registry-store.js';
+import { SqliteActivityLog } from '../src/pipeline/activity-log.js';
+import { SqliteDeviceHistory } from '../src/registry/device-history.js';
 import { oneHousehold, tempDataDir } from './helpers.js';
 
 describe('REST API', () => {
@@ -51,6 +53,15 @@ describe('REST API', () => {
       logger,
       version: 'test',
       health: () => ({ ready: true }),
+      registry: {
+        registry,
+        alarms: store,
+        activity: new SqliteActivityLog(db, systemClock),
+        deviceHistory: new SqliteDeviceHistory(db),
+        nowMs: () => Date.now(),
+        routineOf: () => undefined,
+        registryChanged: () => undefined,
+      },
       villages: () => registry.villages(),
       setAway: (id, away) => registry.setAway(id, away, 1_000),
       stats: () => {

@@ -10,11 +10,9 @@ import {
   AlarmStepBody,
   AlarmView,
   ApiError,
-  AwayBody,
   AwayResponse,
   CancelAlarmBody,
   HealthResponse,
-  ResidentIdParams,
   ResolveAlarmBody,
   SystemStats,
   TakeAlarmBody,
@@ -27,6 +25,14 @@ import { z } from 'zod';
 import { AlarmError, type AlarmErrorCode, type SqliteAlarmStore, type TransitionAction } from '../alarms/alarm-store.js';
 import type { AlarmService } from '../alarms/alarm-service.js';
 import type { Logger } from '../logger.js';
+import type { SessionUser } from './access.js';
+import { registryRoutes, type RegistryRouteDeps } from './registry-routes.js';
+
+/**
+ * Until sessions land (the auth work), every request acts as this user: the
+ * open duty desk of the README ("no login yet"), which sees and edits everything.
+ */
+export const OPEN_DESK_USER: SessionUser = Object.freeze({ id: 'open-desk', name: 'open-desk', displayName: '值班台', role: 'admin', villageIds: 'all' });
 
 const STATUS_OF: Record<AlarmErrorCode, number> = {
   ALARM_NOT_FOUND: 404,
@@ -42,6 +48,10 @@ export interface AppDeps {
   version: string;
   /** Sets a resident's away mode; undefined for an unknown resident. */
   setAway: (residentId: string, away: boolean, by: string, note: string | undefined) => AwayResponse | undefined;
+  /** The registry, resident card and device health routes (registry-routes.ts). */
+  registry: Omit<RegistryRouteDeps, 'setAway' | 'logger'>;
+  /** Who is asking; absent = OPEN_DESK_USER (no login yet). Replaced by the auth plugin. */
+  userOf?: (request: import('fastify').FastifyRequest) => SessionUser | null;
   /** Villages for the dashboard header. */
   villages: () => VillageSummary[];
   /** Operating figures for /api/stats. */
@@ -78,6 +88,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }
     request.log.error({ err }, 'request failed');
     return reply.code(500).send({ code: 'INTERNAL', message: 'internal error; the details are in the server log' });
+  });
+  if (!app.hasRequestDecorator('user')) app.decorateRequest('user', null);
+  app.addHook('onRequest', async (request) => {
+    request.user = deps.userOf ? deps.userOf(request) : OPEN_DESK_USER;
   });
   app.setNotFoundHandler((request, reply) => {
     if (request.url.startsWith('/api/')) return reply.code(404).send({ code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` });
@@ -117,16 +131,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     step('/api/alarms/:id/on-the-way', 'onTheWay', AlarmStepBody);
     step('/api/alarms/:id/on-site', 'onSite', AlarmStepBody);
     step('/api/alarms/:id/resolve', 'resolve', ResolveAlarmBody);
-    r.post('/api/residents/:id/away', { schema: { params: ResidentIdParams, body: AwayBody, response: { 200: AwayResponse, ...errors } } }, async (req, reply) => {
-      const result = deps.setAway(req.params.id, req.body.away, req.body.by, req.body.note);
-      if (!result) return reply.code(404).send({ code: 'RESIDENT_NOT_FOUND', message: `no resident with id ${req.params.id}` });
-      return result;
-    });
 
     r.post('/api/alarms/:id/cancel', { schema: { params: AlarmIdParams, body: CancelAlarmBody, response: { 200: AlarmView, ...errors } } }, async (req) => {
       return deps.alarms.act(req.params.id, 'cancel', req.body.by, req.body.reason);
     });
   });
+
+  await app.register(registryRoutes, { ...deps.registry, setAway: deps.setAway, logger: deps.logger });
 
   if (deps.dashboardDir && existsSync(deps.dashboardDir)) {
     await app.register(fastifyStatic, { root: deps.dashboardDir, prefix: '/', index: ['index.html'] });
