@@ -6,6 +6,7 @@ import { createDesk } from './desk';
 import { lang, LOCALES } from './i18n';
 import { AlarmSound } from './sound';
 import './styles.css';
+import './views/views.css';
 
 const serverOffsetMs = ref(0);
 const api = createApi({
