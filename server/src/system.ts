@@ -55,6 +55,8 @@ export class KanjiaSystem {
   private ready = false;
   private releaseLock: (() => void) | undefined;
   private startedAt = 0;
+  /** Fixed part of the answer links, from the settings or the bound HTTP port. */
+  private publicUrl: string | undefined;
   private stopping: Promise<void> | undefined;
   alarmStore: SqliteAlarmStore | undefined;
   registry: SqliteRegistryStore | undefined;
@@ -95,6 +97,8 @@ export class KanjiaSystem {
       policies: defaultPolicies(settings.escalationTimeoutSeconds * 1000),
       locale: settings.locale,
       channel: sender.name,
+      // Known once the HTTP port is bound (port 0 in tests): until then no SMS is rendered.
+      publicUrl: () => this.publicUrl ?? publicUrlOf(settings, settings.httpPort),
       ...(settings.aliyun ? { signName: settings.aliyun.signName } : {}),
     });
     this.registry = registry;
@@ -214,10 +218,17 @@ export class KanjiaSystem {
     pipeline.start();
     const address = app.server.address();
     const httpPort = typeof address === 'object' && address ? address.port : settings.httpPort;
+    this.publicUrl = publicUrlOf(settings, httpPort);
+    if (settings.smsProvider === 'aliyun' && isLoopbackUrl(this.publicUrl)) {
+      log.warn(
+        { publicUrl: this.publicUrl },
+        'the answer link in every SMS points at a loopback address that no phone can open: set KANJIA_PUBLIC_URL to the address phones reach this server at (it must match the registered SMS templates)',
+      );
+    }
     this.ready = true;
     const shown = (host: string) => (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host);
     const running = { httpPort, mqttPort, httpUrl: `http://${shown(settings.httpHost)}:${httpPort}/`, mqttUrl: `mqtt://${shown(settings.mqttHost)}:${mqttPort}` };
-    log.info({ ...running, sms: sender.name, dataDir: settings.dataDir }, 'kanjia ready');
+    log.info({ ...running, publicUrl: this.publicUrl, sms: sender.name, dataDir: settings.dataDir }, 'kanjia ready');
     return running;
   }
 
@@ -239,6 +250,19 @@ export class KanjiaSystem {
   }
 }
 
+/** The `publicUrl` setting, else http://host:port of the HTTP listener (a wildcard host shown as 127.0.0.1). */
+export function publicUrlOf(settings: Settings, httpPort: number): string {
+  if (settings.publicUrl) return settings.publicUrl;
+  const host = settings.httpHost === '0.0.0.0' || settings.httpHost === '::' ? '127.0.0.1' : settings.httpHost;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${httpPort}`;
+}
+
+/** True when a phone could not open this address: localhost, 127/8, ::1. */
+export function isLoopbackUrl(url: string): boolean {
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host.endsWith('.localhost') || /^127\./.test(host) || host === '::1' || host === '0.0.0.0';
+}
+
 export function createSmsSender(settings: Settings, logger: Logger): SmsSender {
   if (settings.smsProvider === 'aliyun' && settings.aliyun) {
     const a = settings.aliyun;
@@ -246,7 +270,7 @@ export function createSmsSender(settings: Settings, logger: Logger): SmsSender {
       accessKeyId: a.accessKeyId,
       accessKeySecret: a.accessKeySecret,
       signName: a.signName,
-      templateCodes: { ...a.templateCodes, alarm: a.templateAlarm, escalation: a.templateEscalation },
+      templateCodes: { ...a.templateCodes, alarm: a.templateAlarm, escalation: a.templateEscalation, cancelled: a.templateCancelled },
       endpoint: a.endpoint,
       protocol: a.protocol,
       timeoutMs: a.timeoutMs,

@@ -106,4 +106,17 @@ export const MIGRATIONS: readonly string[] = [
   -- details and for the cases opened before this column existed.
   ALTER TABLE alarms ADD COLUMN details_json TEXT;
   `,
+  `
+  -- migration 5: answer codes of the links in alarm SMS
+  -- One row per SMS with a link: the SHA-256 of its code (never the code), the one
+  -- case and the one contact it opens, written in the transaction of its
+  -- notification row. A code stops working when its case closes or at expires_at.
+  CREATE TABLE answer_codes (
+    code_hash TEXT PRIMARY KEY, alarm_id TEXT NOT NULL REFERENCES alarms(id),
+    notification_id TEXT NOT NULL REFERENCES notifications(id), contact_id TEXT,
+    contact_name TEXT NOT NULL, contact_role TEXT NOT NULL,
+    created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX answer_codes_alarm ON answer_codes (alarm_id);
+  `,
 ];
