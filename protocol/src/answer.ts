@@ -69,3 +69,14 @@ export type AnswerStep = (typeof ANSWER_STEPS)[number];
  * expired (the case closed or 24 hours passed), too many requests.
  */
 export const ANSWER_ERROR_CODES = ['ANSWER_CODE_UNKNOWN', 'ANSWER_CODE_EXPIRED', 'RATE_LIMITED'] as const;
+
+/** Error body of the answer API: ApiError's code and sentence, with why a link expired and when to retry. */
+export const AnswerError = z.object({
+  code: z.string(),
+  message: z.string(),
+  /** ANSWER_CODE_EXPIRED: the case was closed, or the link is older than 24 hours. */
+  reason: z.enum(['closed', 'timeout']).optional(),
+  /** RATE_LIMITED: seconds until a request is accepted again. */
+  retryAfterSeconds: z.number().int().positive().optional(),
+});
+export type AnswerError = z.infer<typeof AnswerError>;

@@ -186,6 +186,7 @@ export class KanjiaSystem {
       logger: log,
       version: VERSION,
       dashboardDir: this.options.dashboardDir ?? DEFAULT_DASHBOARD_DIR,
+      answer: { alarms: alarmService, store: alarmStore, clock: this.clock },
       setAway: (residentId, away, by, note) => {
         const result = registry.setAway(residentId, away, this.clock.nowMs());
         if (result) {

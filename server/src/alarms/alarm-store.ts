@@ -12,6 +12,7 @@ import {
   type AlarmKind,
   type AlarmStatus,
   type AlarmView,
+  type AnswerView,
   type DeviceCommand,
   type DeviceEvent,
   maskAnswerCode,
@@ -336,7 +337,6 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
         )
         .run(t.to, nowMs, takes ? 1 : 0, by, takes ? 1 : 0, nowMs, closes ? 1 : 0, nowMs, closes ? 1 : 0, note ?? null, alarmId);
       this.addHistory(alarmId, nowMs, t.history, by, note ?? null);
-      if (action === 'cancel' && row.severity === 'critical') this.keepFirstNoticeOfCancelled(row, by, note ?? '', nowMs);
       if (t.command) {
         // Every device whose press opened or joined this case hears it, each about its own latest event.
         const pressed = this.db
@@ -358,33 +358,42 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
    * A critical case cancelled from the dashboard while its first SMS had not
    * gone out: that SMS still goes, saying who cancelled it and why, so the
    * first contact is never dropped silently over an officer's judgement (the
-   * button was pressed, a fall or CO was detected). Later escalation notices
-   * are skipped as for any closed case. An SMS already being sent goes out as
-   * it was; urgent and maintenance cases skip their notices as before.
+   * button was pressed, a fall or CO was detected). Done when the notice
+   * falls due rather than at the cancel, so a notice that was being sent at
+   * that moment and failed is caught too. Later escalation notices are skipped
+   * as for any closed case; so are those of urgent and maintenance cases.
    */
-  private keepFirstNoticeOfCancelled(row: AlarmRow, by: string, reason: string, nowMs: number): void {
-    const pending = this.db
-      .prepare("SELECT id, contact_name FROM notifications WHERE alarm_id = ? AND escalation_level = 0 AND status = 'pending'")
-      .all(row.id) as Array<{ id: string; contact_name: string }>;
-    const ctx = this.registry.residentContext(row.resident_id);
-    if (pending.length === 0 || !ctx) return;
-    const rendered = renderSms('cancelled', {
-      kind: row.kind,
-      residentName: ctx.residentName,
-      address: ctx.address,
-      villageName: ctx.villageName,
-      atMs: row.opened_at,
-      timeZone: ctx.timezone,
-      details: parseDetails(row.details_json),
-      locale: this.options.locale,
-      cancelledBy: by,
-      cancelReason: reason,
-      ...(this.options.signName ? { signName: this.options.signName } : {}),
-    });
-    const rewrite = this.db.prepare("UPDATE notifications SET template = 'cancelled', params_json = ?, text = ? WHERE id = ?");
-    for (const n of pending) {
-      rewrite.run(JSON.stringify(rendered.params), rendered.text, n.id);
-      this.addHistory(row.id, nowMs, 'note', null, historyNotes.cancelledNoticeKept(this.options.locale, n.contact_name));
+  private rewriteFirstNoticesOfCancelled(nowMs: number): void {
+    const due = this.db
+      .prepare(
+        `SELECT n.id AS notification_id, n.contact_name, a.id AS alarm_id, a.kind, a.resident_id, a.opened_at, a.details_json
+           FROM notifications n JOIN alarms a ON a.id = n.alarm_id
+          WHERE n.status = 'pending' AND n.next_attempt_at <= ? AND n.escalation_level = 0 AND n.template <> 'cancelled'
+            AND a.status = 'cancelled' AND a.severity = 'critical'`,
+      )
+      .all(nowMs) as Array<{ notification_id: string; contact_name: string; alarm_id: string; kind: AlarmKind; resident_id: string; opened_at: number; details_json: string | null }>;
+    for (const n of due) {
+      const cancel = this.db.prepare("SELECT by, note FROM alarm_history WHERE alarm_id = ? AND action = 'cancelled' ORDER BY seq DESC LIMIT 1").get(n.alarm_id) as
+        | { by: string | null; note: string | null }
+        | undefined;
+      const ctx = this.registry.residentContext(n.resident_id);
+      // Without its resident the text cannot be written: the notice is skipped below as before.
+      if (!ctx) continue;
+      const rendered = renderSms('cancelled', {
+        kind: n.kind,
+        residentName: ctx.residentName,
+        address: ctx.address,
+        villageName: ctx.villageName,
+        atMs: n.opened_at,
+        timeZone: ctx.timezone,
+        details: parseDetails(n.details_json),
+        locale: this.options.locale,
+        cancelledBy: cancel?.by ?? '-',
+        cancelReason: cancel?.note ?? '-',
+        ...(this.options.signName ? { signName: this.options.signName } : {}),
+      });
+      this.db.prepare("UPDATE notifications SET template = 'cancelled', params_json = ?, text = ? WHERE id = ?").run(JSON.stringify(rendered.params), rendered.text, n.notification_id);
+      this.addHistory(n.alarm_id, nowMs, 'note', null, historyNotes.cancelledNoticeKept(this.options.locale, n.contact_name));
     }
   }
 
@@ -428,8 +437,9 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
 
   claimDueNotifications(nowMs: number, limit: number): OutboxItem[] {
     return this.db.transaction(() => {
+      this.rewriteFirstNoticesOfCancelled(nowMs);
       // A notice still waiting when its case was closed is not sent: nobody needs "come now" any more.
-      // The first notice of a cancelled critical case was rewritten to say so, and goes.
+      // The first notice of a cancelled critical case now says so, and goes.
       const closedPending = "status = 'pending' AND template <> 'cancelled' AND next_attempt_at <= ? AND alarm_id IN (SELECT id FROM alarms WHERE status IN ('resolved', 'cancelled'))";
       const skipped = this.db.prepare(`SELECT id FROM notifications WHERE ${closedPending}`).all(nowMs) as Array<{ id: string }>;
       this.db
@@ -605,6 +615,29 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
         nextAttemptAt: (n.next_attempt_at as number | null) ?? null,
       })),
       history,
+    };
+  }
+
+  /** The case as the answer page shows it to the contact of `grant`: no phone numbers, no history. */
+  answerView(grant: AnswerGrant): AnswerView | undefined {
+    const view = this.view(grant.alarmId);
+    const row = this.getRow(grant.alarmId);
+    if (!view || !row) return undefined;
+    return {
+      alarmId: view.id,
+      kind: view.kind,
+      severity: view.severity,
+      status: view.status,
+      openedAt: view.openedAt,
+      detail: alarmDetail(view.kind, parseDetails(row.details_json), this.options.locale),
+      resident: { name: view.resident.name, sex: view.resident.sex, age: view.resident.age },
+      household: { address: view.household.address, keyHolderNote: view.household.keyHolderNote },
+      village: { name: view.village.name, timezone: view.village.timezone },
+      you: { name: grant.contactName, role: grant.contactRole, actor: grant.actor },
+      takenBy: view.takenBy,
+      takenAt: view.takenAt,
+      resolutionNote: view.resolutionNote,
+      expiresAt: grant.expiresAt,
     };
   }
 

@@ -27,6 +27,7 @@ import { z } from 'zod';
 import { AlarmError, type AlarmErrorCode, type SqliteAlarmStore, type TransitionAction } from '../alarms/alarm-store.js';
 import type { AlarmService } from '../alarms/alarm-service.js';
 import type { Logger } from '../logger.js';
+import { answerRoutes, type AnswerRoutesOptions } from './answer-routes.js';
 
 const STATUS_OF: Record<AlarmErrorCode, number> = {
   ALARM_NOT_FOUND: 404,
@@ -52,6 +53,8 @@ export interface AppDeps {
   dashboardDir?: string;
   /** Largest request body, bytes. */
   bodyLimit?: number;
+  /** The helper's answer page and its API (/a/<code>, /api/answer/<code>). */
+  answer?: Omit<AnswerRoutesOptions, 'dashboardDir'>;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -127,6 +130,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return deps.alarms.act(req.params.id, 'cancel', req.body.by, req.body.reason);
     });
   });
+
+  if (deps.answer) await app.register(answerRoutes, { ...deps.answer, ...(deps.dashboardDir ? { dashboardDir: deps.dashboardDir } : {}) });
 
   if (deps.dashboardDir && existsSync(deps.dashboardDir)) {
     await app.register(fastifyStatic, { root: deps.dashboardDir, prefix: '/', index: ['index.html'] });
