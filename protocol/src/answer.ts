@@ -31,8 +31,8 @@ export const AnswerView = z.object({
   severity: Severity,
   status: AlarmStatus,
   openedAt: EpochMs,
-  /** The phrase of the figures that opened the case (e.g. 浓度320ppm), in the deployment's language. */
-  detail: z.string(),
+  /** The phrase of the figures that opened the case (e.g. 浓度320ppm), in both languages of the page. */
+  detail: z.object({ 'zh-CN': z.string(), en: z.string() }),
   resident: z.object({ name: z.string(), sex: z.enum(['F', 'M']).nullable(), age: z.number().int().nullable() }),
   household: z.object({ address: z.string(), keyHolderNote: z.string().nullable() }),
   village: z.object({ name: z.string(), timezone: z.string() }),

@@ -107,7 +107,7 @@ describe('the answer link of an alarm SMS', () => {
       kind: 'sos',
       status: 'open',
       openedAt: Date.UTC(2026, 0, 15, 2, 0, 0),
-      detail: '老人按了紧急按钮',
+      detail: { 'zh-CN': '老人按了紧急按钮', en: 'SOS button pressed' },
       resident: { name: '王秀英', sex: 'F', age: 85 },
       household: { address: '石门村一组12号', keyHolderNote: '钥匙在隔壁王大姐家' },
       village: { name: '石门村', timezone: 'Asia/Shanghai' },

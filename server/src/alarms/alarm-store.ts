@@ -629,7 +629,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
       severity: view.severity,
       status: view.status,
       openedAt: view.openedAt,
-      detail: alarmDetail(view.kind, parseDetails(row.details_json), this.options.locale),
+      detail: { 'zh-CN': alarmDetail(view.kind, parseDetails(row.details_json), 'zh-CN'), en: alarmDetail(view.kind, parseDetails(row.details_json), 'en') },
       resident: { name: view.resident.name, sex: view.resident.sex, age: view.resident.age },
       household: { address: view.household.address, keyHolderNote: view.household.keyHolderNote },
       village: { name: view.village.name, timezone: view.village.timezone },
