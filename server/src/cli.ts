@@ -66,11 +66,11 @@ export async function main(argv: string[]): Promise<number> {
       case 'device':
         return registryCommand(command, rest);
       case 'eval-falls': {
-        const { runEvalFalls } = await import('./eval/eval-falls.js');
+        const { runEvalFalls } = await import('@kanjia/eval');
         return await runEvalFalls(rest);
       }
       case 'eval-inactivity': {
-        const { runEvalInactivity } = await import('./eval/eval-inactivity.js');
+        const { runEvalInactivity } = await import('@kanjia/eval');
         return await runEvalInactivity(rest);
       }
       case 'sim': {

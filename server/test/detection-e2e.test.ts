@@ -19,14 +19,15 @@ import { SqliteRegistryStore } from '../src/registry/registry-store.js';
 import { KanjiaSystem, type RunningSystem } from '../src/system.js';
 import { RecordingSender, oneHousehold, tempDataDir } from './helpers.js';
 
-const DATASET = new URL('../../../shared/datasets/umafall/trials.jsonl.gz', import.meta.url).pathname;
+// Nine real UMAFall chest trials kept in the repo (fixtures/umafall/README.md).
+const DATASET = new URL('./fixtures/umafall/chest.jsonl.gz', import.meta.url).pathname;
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const silent = { info: () => undefined, warn: () => undefined };
 
 
 
-/** The first chest fall and the first chest ADL of UMAFall that the live detector judges as such. */
+/** The first chest fall and the first chest walking or sitting ADL of the fixture that the live detector judges as such. */
 async function pickTrials(): Promise<{ fall: FallTrial; adl: FallTrial }> {
   let fall: FallTrial | undefined;
   let adl: FallTrial | undefined;
