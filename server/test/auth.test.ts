@@ -47,7 +47,7 @@ describe('auth', () => {
     const now = () => clock.nowMs();
     db = openDatabase(`${tmp.dir}/kanjia.sqlite`);
     registry = new SqliteRegistryStore(db, Buffer.alloc(32, 1), now);
-    store = new SqliteAlarmStore(db, registry, { policies: defaultPolicies(), locale: 'zh-CN', channel: 'test' });
+    store = new SqliteAlarmStore(db, registry, { policies: defaultPolicies(), locale: 'zh-CN', channel: 'test', publicUrl: 'http://127.0.0.1:8080' });
     const [devA, devB] = registry.importRegistry(twoVillages()).devices.map((d) => d.deviceId) as [string, string];
     logLines = '';
     const logger = createLogger('trace', new Writable({ write: (chunk: Buffer, _enc, done) => ((logLines += chunk.toString()), done()) }));
