@@ -7,7 +7,7 @@
 import { AliyunSmsSender, ConsoleSmsSender, defaultPolicies, EscalationScheduler, OutboxWorker, type SmsSender } from '@kanjia/alerts';
 import { Gateway, type UplinkMessage } from '@kanjia/gateway';
 import { systemClock, type Clock } from '@kanjia/protocol';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, RouteOptions } from 'fastify';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { AlarmService } from './alarms/alarm-service.js';
@@ -38,6 +38,8 @@ export interface SystemOptions {
   /** Replaces the sender chosen by the settings (tests, demo). */
   smsSender?: SmsSender;
   dashboardDir?: string;
+  /** Sees every HTTP route as it is registered (the route walk test). */
+  onRoute?: (route: RouteOptions) => void;
 }
 
 export interface RunningSystem {
@@ -206,6 +208,7 @@ export class KanjiaSystem {
       logger: log,
       version: VERSION,
       dashboardDir: this.options.dashboardDir ?? DEFAULT_DASHBOARD_DIR,
+      ...(this.options.onRoute ? { onRoute: this.options.onRoute } : {}),
       auth: { users, audit, nowMs: () => this.clock.nowMs(), onSessionEnded: (key) => feed.endSession(key) },
       trustProxy: settings.trustProxy,
       residentVillage: (residentId) => registry.residentContext(residentId)?.villageId,
