@@ -47,6 +47,7 @@ const RETRY_MS = 5_000;
 /** Untaken critical/urgent cases ring again this often, so nobody can miss them. */
 const REMINDER_MS = 30_000;
 const VILLAGES_STORAGE_KEY = 'kanjia.villages';
+const REPEAT_SOUND_STORAGE_KEY = 'kanjia.repeatSound';
 
 export interface Desk {
   /** Server-corrected now, ticking every second. */
@@ -71,6 +72,9 @@ export interface Desk {
   pending: Ref<Readonly<Record<string, ActionKind>>>;
   /** alarmId → the last failed action on it. */
   errors: Ref<Readonly<Record<string, ActionError>>>;
+  /** Untaken critical/urgent cases ring again every 30 s (on by default; remembered per PC). */
+  repeatSound: Ref<boolean>;
+  setRepeatSound(on: boolean): void;
   start(): void;
   stop(): void;
   refresh(): Promise<void>;
@@ -104,6 +108,14 @@ function loadVillages(): Village[] {
   }
 }
 
+function loadRepeatSound(): boolean {
+  try {
+    return globalThis.localStorage?.getItem(REPEAT_SOUND_STORAGE_KEY) !== '0';
+  } catch {
+    return true;
+  }
+}
+
 function saveVillages(villages: readonly Village[]): void {
   try {
     globalThis.localStorage?.setItem(VILLAGES_STORAGE_KEY, JSON.stringify(villages));
@@ -129,6 +141,7 @@ export function createDesk(deps: DeskDeps): Desk {
   const pending = ref<Readonly<Record<string, ActionKind>>>({});
   const errors = ref<Readonly<Record<string, ActionError>>>({});
   const knownVillages = shallowRef<Village[]>(loadVillages());
+  const repeatSound = ref(loadRepeatSound());
 
   /** Ids that reached us outside a list answer while that request was out (see mergeSnapshot). */
   const inflight = new Set<Set<string>>();
@@ -316,7 +329,7 @@ export function createDesk(deps: DeskDeps): Desk {
       nowMs.value = Date.now() + serverOffsetMs.value;
     }, TICK_MS);
     reminderTimer = setInterval(() => {
-      if (Date.now() - lastRingMs < REMINDER_MS - TICK_MS) return;
+      if (!repeatSound.value || Date.now() - lastRingMs < REMINDER_MS - TICK_MS) return;
       // Maintenance cases (a low battery) ring once only: a desk that beeps all
       // day for a battery gets its speakers switched off.
       const severity = highestSeverity(queue.value.open.filter((a) => a.severity !== 'maintenance'));
@@ -365,6 +378,15 @@ export function createDesk(deps: DeskDeps): Desk {
     setShowClosed,
     act,
     dismissError: (alarmId) => setError(alarmId, null),
+    repeatSound,
+    setRepeatSound: (on) => {
+      repeatSound.value = on;
+      try {
+        globalThis.localStorage?.setItem(REPEAT_SOUND_STORAGE_KEY, on ? '1' : '0');
+      } catch {
+        // Not remembered: the default (on) comes back after a reload, the safe side.
+      }
+    },
   };
 }
 

@@ -5,6 +5,7 @@
  * placeholders agree too.
  */
 import { ref, watch } from 'vue';
+import { cardEn, cardZh } from './i18n-card';
 
 export const LANGS = ['zh', 'en'] as const;
 export type Lang = (typeof LANGS)[number];
@@ -168,6 +169,7 @@ const zh = {
   'time.inSeconds': '{n}秒后',
   'time.inMinutes': '{n}分钟后',
   'time.inHours': '{h}小时{m}分钟后',
+  ...cardZh,
 } as const;
 
 export type MessageKey = keyof typeof zh;
@@ -330,6 +332,7 @@ const en: Record<MessageKey, string> = {
   'time.inSeconds': 'in {n} s',
   'time.inMinutes': 'in {n} min',
   'time.inHours': 'in {h} h {m} min',
+  ...cardEn,
 };
 
 export const MESSAGES: Readonly<Record<Lang, Readonly<Record<MessageKey, string>>>> = { zh, en };

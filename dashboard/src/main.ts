@@ -7,6 +7,7 @@ import { lang, LOCALES } from './i18n';
 import { createSession, type Session } from './session';
 import { AlarmSound } from './sound';
 import './styles.css';
+import './views/views.css';
 
 const serverOffsetMs = ref(0);
 let session: Session | undefined;

@@ -93,6 +93,19 @@ describe('desk', () => {
     expect(h.play).toHaveBeenCalledTimes(2);
   });
 
+  it('rings a new case but not again every 30 s when the repeat is switched off, and again once it is on', async () => {
+    h = harness([alarm({ id: 'a' })]);
+    h.desk.setRepeatSound(false);
+    h.desk.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(h.play).toHaveBeenCalledTimes(1);
+    await vi.advanceTimersByTimeAsync(90_000);
+    expect(h.play).toHaveBeenCalledTimes(1);
+    h.desk.setRepeatSound(true);
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(h.play).toHaveBeenCalledTimes(2);
+  });
+
   it('refetches on reconnect and drops a case that was closed meanwhile', async () => {
     h = harness([alarm({ id: 'a' }), alarm({ id: 'b' })]);
     h.desk.start();

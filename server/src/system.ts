@@ -23,6 +23,8 @@ import { SocketIoLiveFeed } from './http/live-feed.js';
 import { createLogger, type Logger } from './logger.js';
 import { DetectionPipeline } from './pipeline/detection-pipeline.js';
 import { SqliteTelemetryStore } from './pipeline/telemetry-store.js';
+import { SqliteActivityLog } from './pipeline/activity-log.js';
+import { SqliteDeviceHistory } from './registry/device-history.js';
 import { SqliteRegistryStore } from './registry/registry-store.js';
 
 const require = createRequire(import.meta.url);
@@ -55,6 +57,7 @@ export class KanjiaSystem {
   private outbox: OutboxWorker | undefined;
   private escalation: EscalationScheduler | undefined;
   private pipeline: DetectionPipeline | undefined;
+  private activity: SqliteActivityLog | undefined;
   private ready = false;
   private releaseLock: (() => void) | undefined;
   private startedAt = 0;
@@ -151,7 +154,12 @@ export class KanjiaSystem {
     this.alarmService = service;
     const alarmService = service;
 
+    const activity = new SqliteActivityLog(db, this.clock);
+    this.activity = activity;
+    const deviceHistory = new SqliteDeviceHistory(db);
     const pipeline = new DetectionPipeline({
+      activity,
+      deviceHistory,
       db,
       registry,
       store: alarmStore,
@@ -205,6 +213,15 @@ export class KanjiaSystem {
         }
         return result;
       },
+      registry: {
+        registry,
+        alarms: alarmStore,
+        activity,
+        deviceHistory,
+        nowMs: () => this.clock.nowMs(),
+        routineOf: (residentId, timeZone) => pipeline.routineOf(residentId, timeZone),
+        registryChanged: (deviceIds) => pipeline.registryChanged(deviceIds),
+      },
       villages: () => registry.villages(),
       stats: () => {
         const g = gateway.stats();
@@ -227,6 +244,7 @@ export class KanjiaSystem {
     outbox.start();
     escalation.start();
     pipeline.start();
+    activity.start();
     const address = app.server.address();
     const httpPort = typeof address === 'object' && address ? address.port : settings.httpPort;
     this.ready = true;
@@ -245,6 +263,8 @@ export class KanjiaSystem {
       // Devices first: nothing new is acknowledged that the outbox would not text.
       await this.gateway?.stop();
       this.pipeline?.stop();
+      // After the pipeline: its last signs of life are written too.
+      this.activity?.stop();
       this.escalation?.stop();
       await this.outbox?.stop();
       await this.feed?.stop();

@@ -19,6 +19,8 @@ import { openDatabase, type Db } from '../src/db/database.js';
 import { buildApp } from '../src/http/app.js';
 import { LOGIN_THROTTLE } from '../src/http/auth-plugin.js';
 import { createLogger } from '../src/logger.js';
+import { SqliteActivityLog } from '../src/pipeline/activity-log.js';
+import { SqliteDeviceHistory } from '../src/registry/device-history.js';
 import { SqliteRegistryStore } from '../src/registry/registry-store.js';
 import { cookieOf, loginAs, tempDataDir, TEST_PASSWORD, twoVillages } from './helpers.js';
 
@@ -91,6 +93,15 @@ describe('auth', () => {
         health: () => ({ ready: true }),
         villages: () => registry.villages(),
         setAway: (id, away) => registry.setAway(id, away, now()),
+        registry: {
+          registry,
+          alarms: store,
+          activity: new SqliteActivityLog(db, clock),
+          deviceHistory: new SqliteDeviceHistory(db),
+          nowMs: now,
+          routineOf: () => undefined,
+          registryChanged: () => undefined,
+        },
         stats: () => ({
           startedAt: 0,
           gateway: { connected: 0, connections: 0, authFailures: 0, aclDenied: 0, invalidPayloads: {}, oversized: 0, malformedFrames: 0, floodDisconnects: 0, messagesIn: 0, commandsOut: 0, handlerErrors: 0 },

@@ -11,6 +11,8 @@ import { SqliteUserStore } from '../src/auth/user-store.js';
 import { buildApp } from '../src/http/app.js';
 import { createLogger } from '../src/logger.js';
 import { SqliteRegistryStore } from '../src/registry/registry-store.js';
+import { SqliteActivityLog } from '../src/pipeline/activity-log.js';
+import { SqliteDeviceHistory } from '../src/registry/device-history.js';
 import { loginAs, oneHousehold, tempDataDir } from './helpers.js';
 
 describe('REST API', () => {
@@ -60,6 +62,15 @@ describe('REST API', () => {
       logger,
       version: 'test',
       health: () => ({ ready: true }),
+      registry: {
+        registry,
+        alarms: store,
+        activity: new SqliteActivityLog(db, systemClock),
+        deviceHistory: new SqliteDeviceHistory(db),
+        nowMs: () => Date.now(),
+        routineOf: () => undefined,
+        registryChanged: () => undefined,
+      },
       villages: () => registry.villages(),
       setAway: (id, away) => registry.setAway(id, away, 1_000),
       stats: () => {

@@ -12,6 +12,7 @@ import {
   type AlarmKind,
   type AlarmStatus,
   type AlarmView,
+  type CardAlarm,
   type DeviceCommand,
   type DeviceEvent,
   maskPhone,
@@ -513,6 +514,16 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
     if (scope?.residentIds) params.residents = JSON.stringify(scope.residentIds);
     const ids = this.db.prepare(`SELECT id FROM alarms ${where} ORDER BY opened_at DESC LIMIT @limit`).all(params) as Array<{ id: string }>;
     return ids.map((r) => this.view(r.id)).filter((v): v is AlarmView => v !== undefined);
+  }
+
+  /** A resident's cases, newest first, for the resident card. */
+  residentCases(residentId: string, limit: number): CardAlarm[] {
+    return this.db
+      .prepare(
+        `SELECT id, kind, severity, status, opened_at AS openedAt, taken_by AS takenBy, resolved_at AS resolvedAt, resolution_note AS resolutionNote
+           FROM alarms WHERE resident_id = ? ORDER BY opened_at DESC, rowid DESC LIMIT ?`,
+      )
+      .all(residentId, limit) as CardAlarm[];
   }
 
   /** Notification rows by status, for /api/stats. */

@@ -135,4 +135,22 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX audit_login_failed_target ON audit_log (target, at) WHERE action = 'loginFailed';
   CREATE INDEX audit_login_failed_address ON audit_log (address, at) WHERE action = 'loginFailed';
   `,
+  `
+  -- migration 7: the resident card and device health.
+  -- Conditions (a JSON array of short names) and medication, for the card.
+  ALTER TABLE residents ADD COLUMN conditions_json TEXT;
+  ALTER TABLE residents ADD COLUMN medication_notes TEXT;
+  -- Signs of life per resident and local half hour (slot_start: the UTC instant the
+  -- half hour begins), as the pipeline passes them to the inactivity detector;
+  -- pruned after the retention period. A count per slot, not every event: small.
+  CREATE TABLE activity_slots (
+    resident_id TEXT NOT NULL, slot_start INTEGER NOT NULL, signs INTEGER NOT NULL, first_at INTEGER NOT NULL,
+    PRIMARY KEY (resident_id, slot_start)
+  ) WITHOUT ROWID;
+  -- A device's presence changes (online/offline) and battery levels over time, for its history.
+  CREATE TABLE device_history (
+    device_id TEXT NOT NULL, at INTEGER NOT NULL, kind TEXT NOT NULL, value REAL
+  );
+  CREATE INDEX device_history_device_time ON device_history (device_id, at);
+  `,
 ];

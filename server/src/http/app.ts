@@ -29,6 +29,7 @@ import type { AlarmService } from '../alarms/alarm-service.js';
 import type { Logger } from '../logger.js';
 import { canSeeResident, canSeeVillage, type SessionUser } from './access.js';
 import { authRoutes, type AuthOptions } from './auth-plugin.js';
+import { registryRoutes, type RegistryRouteDeps } from './registry-routes.js';
 
 const STATUS_OF: Record<AlarmErrorCode, number> = {
   ALARM_NOT_FOUND: 404,
@@ -52,6 +53,8 @@ export interface AppDeps {
   residentVillage: (residentId: string) => string | undefined;
   /** Sets a resident's away mode; undefined for an unknown resident. */
   setAway: (residentId: string, away: boolean, by: string, note: string | undefined) => AwayResponse | undefined;
+  /** The registry, resident card and device health routes (registry-routes.ts). */
+  registry: Omit<RegistryRouteDeps, 'logger'>;
   /** Villages for the dashboard header. */
   villages: () => VillageSummary[];
   /** Operating figures for /api/stats. */
@@ -177,6 +180,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return view;
     });
   });
+
+  await app.register(registryRoutes, { ...deps.registry, logger: deps.logger });
 
   if (deps.dashboardDir && existsSync(deps.dashboardDir)) {
     const root = deps.dashboardDir;
