@@ -209,7 +209,8 @@ export class KanjiaSystem {
       version: VERSION,
       dashboardDir: this.options.dashboardDir ?? DEFAULT_DASHBOARD_DIR,
       ...(this.options.onRoute ? { onRoute: this.options.onRoute } : {}),
-      auth: { users, audit, nowMs: () => this.clock.nowMs(), onSessionEnded: (key) => feed.endSession(key) },
+      // Served as https behind a proxy that does not say so: the public address tells.
+      auth: { users, audit, nowMs: () => this.clock.nowMs(), onSessionEnded: (key) => feed.endSession(key), secureCookie: settings.publicUrl?.startsWith('https:') ?? false },
       trustProxy: settings.trustProxy,
       residentVillage: (residentId) => registry.residentContext(residentId)?.villageId,
       answer: { alarms: alarmService, store: alarmStore, clock: this.clock },
