@@ -106,4 +106,16 @@ export const MIGRATIONS: readonly string[] = [
   -- details and for the cases opened before this column existed.
   ALTER TABLE alarms ADD COLUMN details_json TEXT;
   `,
+  `
+  -- migration 6: village plan images for the offline map
+  -- A village plan image (png/jpeg in the data directory's map-plans/), placed on
+  -- the map by its south-west and north-east corners (WGS-84): the map of a
+  -- village office without internet.
+  CREATE TABLE map_plans (
+    village_id TEXT PRIMARY KEY REFERENCES villages(id),
+    file TEXT NOT NULL, content_type TEXT NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL,
+    south REAL NOT NULL, west REAL NOT NULL, north REAL NOT NULL, east REAL NOT NULL,
+    uploaded_at INTEGER NOT NULL, uploaded_by TEXT
+  );
+  `,
 ];

@@ -27,6 +27,7 @@ import { z } from 'zod';
 import { AlarmError, type AlarmErrorCode, type SqliteAlarmStore, type TransitionAction } from '../alarms/alarm-store.js';
 import type { AlarmService } from '../alarms/alarm-service.js';
 import type { Logger } from '../logger.js';
+import { mapRoutes, type MapRouteDeps } from './map-routes.js';
 
 const STATUS_OF: Record<AlarmErrorCode, number> = {
   ALARM_NOT_FOUND: 404,
@@ -52,6 +53,8 @@ export interface AppDeps {
   dashboardDir?: string;
   /** Largest request body, bytes. */
   bodyLimit?: number;
+  /** The village map's routes (/api/map/…); omitted in tests that do not need them. */
+  map?: MapRouteDeps;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -126,6 +129,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     r.post('/api/alarms/:id/cancel', { schema: { params: AlarmIdParams, body: CancelAlarmBody, response: { 200: AlarmView, ...errors } } }, async (req) => {
       return deps.alarms.act(req.params.id, 'cancel', req.body.by, req.body.reason);
     });
+
+    if (deps.map) await api.register(mapRoutes, deps.map);
   });
 
   if (deps.dashboardDir && existsSync(deps.dashboardDir)) {

@@ -2,7 +2,7 @@
  * The socket.io live feed of alarm changes and device presence. One-way:
  * actions go through the REST API so every change has one validated path.
  */
-import { SOCKET_EVENTS, type AlarmView, type ClientToServerEvents, type ServerToClientEvents } from '@kanjia/protocol';
+import { SOCKET_EVENTS, type AlarmView, type ClientToServerEvents, type HouseholdStateEvent, type ServerToClientEvents } from '@kanjia/protocol';
 import type { Server as HttpServer } from 'node:http';
 import { Server } from 'socket.io';
 import type { AlarmFeed } from '../alarms/alarm-service.js';
@@ -21,6 +21,11 @@ export class SocketIoLiveFeed implements AlarmFeed {
 
   devicePresence(deviceId: string, online: boolean, atMs: number): void {
     this.io?.emit(SOCKET_EVENTS.devicePresence, { deviceId, online, at: atMs });
+  }
+
+  /** A household's map state changed. To every client until the session layer adds village rooms (then only `village:<id>`). */
+  householdState(event: HouseholdStateEvent): void {
+    this.io?.emit(SOCKET_EVENTS.householdState, event);
   }
 
   clientCount(): number {
