@@ -9,6 +9,8 @@ import {
   ApiError,
   CancelAlarmBody,
   HealthResponse,
+  MapConfigResponse,
+  MapHouseholdsResponse,
   ResolveAlarmBody,
   TakeAlarmBody,
 } from '@kanjia/protocol';
@@ -84,6 +86,8 @@ export interface Api {
   resolve(id: string, body: ResolveAlarmBody): Promise<AlarmView>;
   cancel(id: string, body: CancelAlarmBody): Promise<AlarmView>;
   health(): Promise<HealthResponse>;
+  mapHouseholds(): Promise<MapHouseholdsResponse>;
+  mapConfig(): Promise<MapConfigResponse>;
 }
 
 /** The API client; `options.fetch` lets tests answer without a server. */
@@ -162,5 +166,7 @@ export function createApi(options: ApiOptions = {}): Api {
     resolve: step(ResolveAlarmBody, 'resolve'),
     cancel: step(CancelAlarmBody, 'cancel'),
     health: () => request(HealthResponse, '/api/health'),
+    mapHouseholds: () => request(MapHouseholdsResponse, '/api/map/households'),
+    mapConfig: () => request(MapConfigResponse, '/api/map/config'),
   };
 }

@@ -4,7 +4,7 @@
  * components only read this and call its methods.
  */
 import { computed, ref, shallowRef, type ComputedRef, type Ref } from 'vue';
-import type { AlarmView, DevicePresenceEvent, Severity } from '@kanjia/protocol';
+import type { AlarmView, DevicePresenceEvent, HouseholdStateEvent, Severity } from '@kanjia/protocol';
 import { ApiRequestError, type Api } from './api';
 import { connectLive, type ConnectionState, type LiveFeed } from './live';
 import {
@@ -48,6 +48,8 @@ const RETRY_MS = 5_000;
 const REMINDER_MS = 30_000;
 const VILLAGES_STORAGE_KEY = 'kanjia.villages';
 
+export type HouseholdListener = (event: HouseholdStateEvent, receivedAt: number) => void;
+
 export interface Desk {
   /** Server-corrected now, ticking every second. */
   nowMs: Ref<number>;
@@ -74,6 +76,8 @@ export interface Desk {
   start(): void;
   stop(): void;
   refresh(): Promise<void>;
+  /** Listens to the live `household:state` events (the map view); returns the unsubscribe. */
+  onHousehold(listener: HouseholdListener): () => void;
   setShowClosed(show: boolean): void;
   /** Runs an action; resolves true when the server accepted it. */
   act(alarmId: string, action: ActionKind, by: string, note?: string): Promise<boolean>;
@@ -306,6 +310,8 @@ export function createDesk(deps: DeskDeps): Desk {
     return zones.size === 1 && only !== undefined ? only : DEFAULT_TIMEZONE;
   });
 
+  const householdListeners = new Set<HouseholdListener>();
+
   function start(): void {
     if (running) return;
     running = true;
@@ -327,6 +333,9 @@ export function createDesk(deps: DeskDeps): Desk {
       onInvalid: () => void refresh(),
       onState: (state) => {
         connection.value = state;
+      },
+      onHousehold: (event, receivedAt) => {
+        for (const listener of householdListeners) listener(event, receivedAt);
       },
     });
   }
@@ -361,6 +370,10 @@ export function createDesk(deps: DeskDeps): Desk {
     setShowClosed,
     act,
     dismissError: (alarmId) => setError(alarmId, null),
+    onHousehold(listener) {
+      householdListeners.add(listener);
+      return () => householdListeners.delete(listener);
+    },
   };
 }
 

@@ -17,7 +17,7 @@ const sound = new AlarmSound();
 const desk = createDesk({ api, sound, serverOffsetMs });
 
 document.documentElement.lang = LOCALES[lang.value];
-createApp(App, { desk, sound }).mount('#app');
+createApp(App, { desk, sound, api }).mount('#app');
 desk.start();
 window.addEventListener('pagehide', () => desk.stop());
 // Coming back from the back/forward cache: start again (and refetch).
