@@ -11,6 +11,9 @@ import {
   HealthResponse,
   MapConfigResponse,
   MapHouseholdsResponse,
+  LoginBody,
+  LoginThrottledError,
+  MeResponse,
   ResolveAlarmBody,
   TakeAlarmBody,
 } from '@kanjia/protocol';
@@ -28,6 +31,8 @@ export class ApiRequestError extends Error {
     message: string,
     /** HTTP status, 0 when there was no answer. */
     readonly status: number,
+    /** For LOGIN_THROTTLED: seconds until a login may be tried again. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = 'ApiRequestError';
@@ -46,6 +51,8 @@ export interface ApiOptions {
   fetch?: typeof fetch;
   /** Called with the server-minus-browser clock offset after each answer. */
   onServerOffset?: (offsetMs: number) => void;
+  /** Any answer 401 (the session ended): the page goes back to the login. Not for the login itself. */
+  onUnauthenticated?: () => void;
   timeoutMs?: number;
 }
 
@@ -88,14 +95,25 @@ export interface Api {
   health(): Promise<HealthResponse>;
   mapHouseholds(): Promise<MapHouseholdsResponse>;
   mapConfig(): Promise<MapConfigResponse>;
+  /** Who is logged in; rejects with status 401 when nobody is. */
+  me(): Promise<MeResponse>;
+  login(body: LoginBody): Promise<MeResponse>;
+  logout(): Promise<void>;
 }
+
+const LogoutAnswer: Schema<{ message: string }> = {
+  safeParse(data) {
+    const message = typeof data === 'object' && data !== null ? (data as { message?: unknown }).message : undefined;
+    return typeof message === 'string' ? { success: true, data: { message } } : { success: false, error: { issues: [{ path: ['message'], message: 'expected a string' }] } };
+  },
+};
 
 /** The API client; `options.fetch` lets tests answer without a server. */
 export function createApi(options: ApiOptions = {}): Api {
   const doFetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
 
-  async function request<T>(schema: Schema<T>, path: string, body?: unknown): Promise<T> {
+  async function request<T>(schema: Schema<T>, path: string, body?: unknown, quiet401 = false): Promise<T> {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), timeoutMs);
     const sentAt = Date.now();
@@ -123,6 +141,9 @@ export function createApi(options: ApiOptions = {}): Api {
       json = undefined;
     }
     if (!res.ok) {
+      if (res.status === 401 && !quiet401) options.onUnauthenticated?.();
+      const throttled = LoginThrottledError.safeParse(json);
+      if (throttled.success) throw new ApiRequestError(throttled.data.code, throttled.data.message, res.status, throttled.data.retryAfterSeconds);
       const apiError = ApiError.safeParse(json);
       if (apiError.success) throw new ApiRequestError(apiError.data.code, apiError.data.message, res.status);
       throw new ApiRequestError(`HTTP_${res.status}`, `${res.status} ${res.statusText}`.trim(), res.status);
@@ -168,5 +189,14 @@ export function createApi(options: ApiOptions = {}): Api {
     health: () => request(HealthResponse, '/api/health'),
     mapHouseholds: () => request(MapHouseholdsResponse, '/api/map/households'),
     mapConfig: () => request(MapConfigResponse, '/api/map/config'),
+    me: () => request(MeResponse, '/api/auth/me', undefined, true),
+    login: (body) => {
+      const checked = LoginBody.safeParse(body);
+      if (!checked.success) return Promise.reject(new ApiRequestError('BAD_REQUEST', describeIssues(checked.error.issues), 0));
+      return request(MeResponse, '/api/auth/login', checked.data, true);
+    },
+    logout: async () => {
+      await request(LogoutAnswer, '/api/auth/logout', {}, true);
+    },
   };
 }

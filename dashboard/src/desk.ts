@@ -80,7 +80,7 @@ export interface Desk {
   onHousehold(listener: HouseholdListener): () => void;
   setShowClosed(show: boolean): void;
   /** Runs an action; resolves true when the server accepted it. */
-  act(alarmId: string, action: ActionKind, by: string, note?: string): Promise<boolean>;
+  act(alarmId: string, action: ActionKind, note?: string): Promise<boolean>;
   dismissError(alarmId: string): void;
 }
 
@@ -89,6 +89,8 @@ export interface DeskDeps {
   sound: AlarmSound;
   /** Replaceable for tests; the real feed by default. */
   connect?: typeof connectLive;
+  /** The live feed refused the session (ended or logged out elsewhere): back to the login. */
+  onUnauthenticated?: () => void;
   /** Learns the server clock offset from the API; wire `api`'s onServerOffset here. */
   serverOffsetMs?: Ref<number>;
 }
@@ -245,13 +247,14 @@ export function createDesk(deps: DeskDeps): Desk {
     errors.value = next;
   }
 
-  async function act(alarmId: string, action: ActionKind, by: string, note?: string): Promise<boolean> {
+  async function act(alarmId: string, action: ActionKind, note?: string): Promise<boolean> {
     if (pending.value[alarmId]) return false;
     setPending(alarmId, action);
     setError(alarmId, null);
     try {
       const trimmed = note?.trim();
-      const step = trimmed ? { by, note: trimmed } : { by };
+      // Who acts is the session's user: the server records it, the body carries only the note.
+      const step = trimmed ? { note: trimmed } : {};
       let updated: AlarmView;
       switch (action) {
         case 'take':
@@ -264,10 +267,10 @@ export function createDesk(deps: DeskDeps): Desk {
           updated = await api.onSite(alarmId, step);
           break;
         case 'resolve':
-          updated = await api.resolve(alarmId, { by, note: trimmed ?? '' });
+          updated = await api.resolve(alarmId, { note: trimmed ?? '' });
           break;
         case 'cancel':
-          updated = await api.cancel(alarmId, { by, reason: trimmed ?? '' });
+          updated = await api.cancel(alarmId, { reason: trimmed ?? '' });
           break;
       }
       applyAlarm(updated);
@@ -331,6 +334,7 @@ export function createDesk(deps: DeskDeps): Desk {
       onPresence: applyPresence,
       onConnect: () => void refresh(),
       onInvalid: () => void refresh(),
+      onUnauthenticated: () => deps.onUnauthenticated?.(),
       onState: (state) => {
         connection.value = state;
       },

@@ -81,6 +81,12 @@ export const Settings = z
     smsProvider: z.enum(['console', 'aliyun']).default('console'),
     aliyun: AliyunSettings.optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /**
+     * Behind a reverse proxy (nginx with TLS): the client's address and scheme
+     * come from X-Forwarded-For/-Proto (the login throttle's address, the
+     * cookie's Secure flag, the same-origin check). Only when the proxy sets them.
+     */
+    trustProxy: z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean({ error: 'true or false' })).default(false),
     /** Hex key (64 hex chars) for the keyed hash of device secrets; by default one is generated in the data directory. */
     deviceKey: z.string().regex(/^[0-9a-fA-F]{64}$/, '64 hex characters (32 bytes)').optional(),
     /** Map background: none (no tile is requested: offline villages), tianditu (天地图, needs mapTiandituKey) or a {z}/{x}/{y} URL template. */
@@ -130,6 +136,7 @@ export const ENV_VARS: Record<string, string[]> = {
   KANJIA_MAP_TILES: ['mapTiles'],
   KANJIA_TIANDITU_KEY: ['mapTiandituKey'],
   KANJIA_MAP_TILE_CRS: ['mapTileCrs'],
+  KANJIA_TRUST_PROXY: ['trustProxy'],
 };
 /** Read by loadSettings itself, not a setting. */
 const META_VARS = new Set(['KANJIA_CONFIG_FILE']);

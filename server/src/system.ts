@@ -15,7 +15,10 @@ import { SqliteAlarmStore } from './alarms/alarm-store.js';
 import type { Settings } from './config.js';
 import { openDatabase, type Db } from './db/database.js';
 import { databaseFile, loadDeviceKey, lockDataDir } from './device-key.js';
+import { SqliteAuditLog } from './auth/audit-log.js';
+import { SqliteUserStore } from './auth/user-store.js';
 import { buildApp } from './http/app.js';
+import { sessionFromCookie } from './http/auth-plugin.js';
 import { SocketIoLiveFeed } from './http/live-feed.js';
 import { createLogger, type Logger } from './logger.js';
 import { DetectionPipeline } from './pipeline/detection-pipeline.js';
@@ -63,6 +66,7 @@ export class KanjiaSystem {
   alarmStore: SqliteAlarmStore | undefined;
   registry: SqliteRegistryStore | undefined;
   alarmService: AlarmService | undefined;
+  users: SqliteUserStore | undefined;
 
   constructor(private readonly options: SystemOptions) {
     this.clock = options.clock ?? systemClock;
@@ -104,7 +108,15 @@ export class KanjiaSystem {
     this.registry = registry;
     this.alarmStore = alarmStore;
 
-    const feed = new SocketIoLiveFeed();
+    const users = new SqliteUserStore(db, () => this.clock.nowMs());
+    const audit = new SqliteAuditLog(db, () => this.clock.nowMs());
+    this.users = users;
+    const feed = new SocketIoLiveFeed({
+      authenticate: (cookie) => sessionFromCookie(users, cookie),
+      sessionValid: (key) => users.sessionByKey(key, false) !== undefined,
+      locateDevice: (deviceId) => registry.deviceContext(deviceId),
+      clock: this.clock,
+    });
     this.feed = feed;
     const gateway = new Gateway({
       port: settings.mqttPort,
@@ -200,6 +212,9 @@ export class KanjiaSystem {
       logger: log,
       version: VERSION,
       dashboardDir: this.options.dashboardDir ?? DEFAULT_DASHBOARD_DIR,
+      auth: { users, audit, nowMs: () => this.clock.nowMs(), onSessionEnded: (key) => feed.endSession(key) },
+      trustProxy: settings.trustProxy,
+      residentVillage: (residentId) => registry.residentContext(residentId)?.villageId,
       setAway: (residentId, away, by, note) => {
         const result = registry.setAway(residentId, away, this.clock.nowMs());
         if (result) {
@@ -239,6 +254,8 @@ export class KanjiaSystem {
     const shown = (host: string) => (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host);
     const running = { httpPort, mqttPort, httpUrl: `http://${shown(settings.httpHost)}:${httpPort}/`, mqttUrl: `mqtt://${shown(settings.mqttHost)}:${mqttPort}` };
     log.info({ ...running, sms: sender.name, dataDir: settings.dataDir }, 'kanjia ready');
+    users.prune();
+    if (users.count() === 0) log.warn({ command: FIRST_ADMIN_COMMAND }, `no users yet: nobody can log in to the dashboard. Make the first admin with: ${FIRST_ADMIN_COMMAND}`);
     return running;
   }
 
@@ -260,6 +277,9 @@ export class KanjiaSystem {
     return this.stopping;
   }
 }
+
+/** What to run when there is no user yet (printed by `kanjia start` and logged). */
+export const FIRST_ADMIN_COMMAND = 'npx kanjia user add --name admin --role admin';
 
 export function createSmsSender(settings: Settings, logger: Logger): SmsSender {
   if (settings.smsProvider === 'aliyun' && settings.aliyun) {

@@ -16,7 +16,7 @@ import { householdState } from '../src/map/household-state.js';
 import { mapTiles } from '../src/map/map-tiles.js';
 import { SqliteRegistryStore } from '../src/registry/registry-store.js';
 import { KanjiaSystem, type RunningSystem } from '../src/system.js';
-import { RecordingSender, tempDataDir } from './helpers.js';
+import { RecordingSender, systemClient, tempDataDir } from './helpers.js';
 
 const MINUTE = 60_000;
 const silent = { info: () => undefined, warn: () => undefined };
@@ -90,8 +90,9 @@ describe('the household map through the real system (fake clock)', () => {
   const devices: SimDevice[] = [];
   let creds: Array<{ deviceId: string; secret: string; kind: string; householdId: string }>;
   let villageId: string;
+  let api: ReturnType<typeof systemClient>;
 
-  const get = async <T>(path: string): Promise<T> => (await (await fetch(`${running.httpUrl}${path}`)).json()) as T;
+  const get = <T>(path: string): Promise<T> => api.get<T>(path);
   const households = async () => MapHouseholdsResponse.parse(await get('api/map/households')).households;
   const byAddress = async (address: string) => (await households()).find((h) => h.address === address)!;
   const lastEvent = (address: string) => events.filter((e) => e.address === address).at(-1);
@@ -113,7 +114,8 @@ describe('the household map through the real system (fake clock)', () => {
     db.close();
     system = new KanjiaSystem({ settings, clock, smsSender: new RecordingSender(), logger: createLogger('silent') });
     running = await system.start();
-    socket = io(running.httpUrl, { transports: ['websocket'] });
+    api = systemClient(() => system.users, running.httpUrl);
+    socket = io(running.httpUrl, { transports: ['websocket'], extraHeaders: { cookie: await api.cookie() } });
     socket.on('household:state', (payload: unknown) => events.push(HouseholdStateEvent.parse(payload)));
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
   });
@@ -153,10 +155,10 @@ describe('the household map through the real system (fake clock)', () => {
     expect((await households())[0]).toMatchObject({ address: '石门村一组1号', state: 'alarm', activeAlarms: 1 });
 
     const residentId = (await byAddress('石门村一组2号')).residents[0]!.id;
-    const res = await fetch(`${running.httpUrl}api/residents/${residentId}/away`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ by: '李值班', away: true }) });
+    const res = await api.post(`api/residents/${residentId}/away`, { away: true });
     expect(res.status).toBe(200);
     await waitForEvent('石门村一组2号', 'away');
-    await fetch(`${running.httpUrl}api/residents/${residentId}/away`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ by: '李值班', away: false }) });
+    await api.post(`api/residents/${residentId}/away`, { away: false });
     await waitForEvent('石门村一组2号', 'learning');
   });
 
@@ -176,19 +178,19 @@ describe('the household map through the real system (fake clock)', () => {
   });
 
   it('takes a village plan (png, corners), serves it, and refuses what is not one with a stable code', async () => {
-    const url = (q: string) => `${running.httpUrl}api/map/plans/${villageId}?${q}`;
+    const url = (q: string) => `api/map/plans/${villageId}?${q}`;
     const corners = 'south=27.10&west=111.02&north=27.12&east=111.04';
-    const ok = await fetch(url(corners), { method: 'PUT', headers: { 'content-type': 'image/png' }, body: PNG_1X1 });
+    const ok = await api.request(url(corners), { method: 'PUT', headers: { 'content-type': 'image/png' }, body: PNG_1X1 });
     expect(ok.status).toBe(200);
     expect(await ok.json()).toMatchObject({ villageId, contentType: 'image/png', width: 1, height: 1, bounds: { south: 27.1, west: 111.02, north: 27.12, east: 111.04 } });
     const config = MapConfigResponse.parse(await get('api/map/config'));
     expect(config.plans).toHaveLength(1);
-    const image = await fetch(`${running.httpUrl}${config.plans[0]!.url.slice(1)}`);
+    const image = await api.request(config.plans[0]!.url);
     expect(image.headers.get('content-type')).toBe('image/png');
     expect(Buffer.from(await image.arrayBuffer()).equals(PNG_1X1)).toBe(true);
 
     const refused = async (init: RequestInit, q = corners) => {
-      const r = await fetch(url(q), { method: 'PUT', ...init });
+      const r = await api.request(url(q), { method: 'PUT', ...init });
       return [r.status, ((await r.json()) as { code: string }).code];
     };
     expect(await refused({ headers: { 'content-type': 'image/png' }, body: Buffer.from('not an image at all') })).toEqual([400, 'PLAN_NOT_AN_IMAGE']);
@@ -196,8 +198,10 @@ describe('the household map through the real system (fake clock)', () => {
     expect(await refused({ headers: { 'content-type': 'image/png' }, body: Buffer.alloc(10 * 1024 * 1024 + 1) })).toEqual([413, 'PLAN_TOO_LARGE']);
     expect(await refused({ headers: { 'content-type': 'image/gif' }, body: PNG_1X1 })).toEqual([415, 'UNSUPPORTED_MEDIA_TYPE']);
     expect(await refused({ headers: { 'content-type': 'image/png' }, body: PNG_1X1 }, 'south=27.13&west=111.02&north=27.12&east=111.04')).toEqual([400, 'BAD_REQUEST']);
-    const other = await fetch(`${running.httpUrl}api/map/plans/vil_nope?${corners}`, { method: 'PUT', headers: { 'content-type': 'image/png' }, body: PNG_1X1 });
+    const other = await api.request(`api/map/plans/vil_nope?${corners}`, { method: 'PUT', headers: { 'content-type': 'image/png' }, body: PNG_1X1 });
     expect(other.status).toBe(404);
+    // Without a session: 401, as every route.
+    expect((await fetch(`${running.httpUrl}api/map/households`)).status).toBe(401);
     // The good plan is still there.
     expect(MapConfigResponse.parse(await get('api/map/config')).plans[0]?.width).toBe(1);
   });

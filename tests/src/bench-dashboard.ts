@@ -16,7 +16,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { launchChromium } from './browser.js';
-import { kanjiaEnv, runKanjia, sleep, startKanjia, tempDir } from './harness.js';
+import { addUser, kanjiaEnv, runKanjia, sleep, startKanjia, tempDir, TEST_PASSWORD } from './harness.js';
 
 const { values } = parseArgs({
   options: {
@@ -69,6 +69,7 @@ async function main(): Promise<void> {
   if (imported.status !== 0) throw new Error(`import failed: ${imported.stderr}`);
   const devices = (JSON.parse(imported.stdout) as { devices: Array<{ deviceId: string; secret: string; householdId: string }> }).devices;
   console.log(`imported ${devices.length} households in ${Date.now() - t0} ms`);
+  addUser(env, { name: 'bench', role: 'admin' });
   const kanjia = await startKanjia({ ...env, KANJIA_LOG_LEVEL: 'error' }, { timeoutMs: 60_000 });
   const browser = await launchChromium();
   const clients = new Map<string, MqttClient>();
@@ -85,8 +86,9 @@ async function main(): Promise<void> {
     });
     const loadStart = Date.now();
     await page.goto(`${kanjia.httpUrl}/?bench=1#/map`);
-    await page.getByTestId('officer-name-input').fill('压力测试');
-    await page.getByTestId('officer-name-save').click();
+    await page.getByTestId('login-name').fill('bench');
+    await page.getByTestId('login-password').fill(TEST_PASSWORD);
+    await page.getByTestId('login-submit').click();
     await page.locator('[data-testid="map-cluster"], [data-testid="map-pin"]').first().waitFor({ timeout: 120_000 });
     const loadMs = Date.now() - loadStart;
     // The first village at street level: every house its own pin.
@@ -135,7 +137,8 @@ async function main(): Promise<void> {
       toggle(i < pool.length ? (pool[i] as (typeof pool)[number]) : (pool[Math.floor(random() * pool.length)] as (typeof pool)[number]));
     }
     await sleep(3_000);
-    const stats = (await (await fetch(`${kanjia.httpUrl}/api/stats`)).json()) as { gateway: { connected: number; connections: number; authFailures: number } };
+    const cookie = (await page.context().cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+    const stats = (await (await fetch(`${kanjia.httpUrl}/api/stats`, { headers: { cookie } })).json()) as { gateway: { connected: number; connections: number; authFailures: number } };
     console.log(`gateway: ${stats.gateway.connected} connected, ${stats.gateway.connections} connections, ${stats.gateway.authFailures} refused`);
     const result = await page.evaluate(() => {
       const g = globalThis as unknown as { kanjiaMap: { samples: Array<{ ms: number; visible: boolean }> }; kanjiaLongTasks: number[]; performance: { memory?: { usedJSHeapSize: number } } };

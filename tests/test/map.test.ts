@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM, launchChromium } from '../src/browser.js';
-import { freePort, haveBinary, household, importVillage, kanjiaEnv, REPO_ROOT, startKanjia, tempDir, type KanjiaProcess } from '../src/harness.js';
+import { addUser, apiClient, freePort, haveBinary, household, importVillage, kanjiaEnv, REPO_ROOT, startKanjia, tempDir, TEST_PASSWORD, type ApiClient, type KanjiaProcess } from '../src/harness.js';
 import { solidPng } from '../src/png.js';
 
 const hasChromium = haveBinary(CHROMIUM, 'apt-get install chromium');
@@ -28,14 +28,12 @@ const HOUSES = [
   household('石门村二组3号', '张德福', [['赵春梅', 'doctor', '13800000002']], { lat: 27.1114, lng: 111.0318 }),
 ];
 
+/** Logs in as the duty officer of 石门村 (made with `kanjia user add`) and opens the map. */
 async function openMap(page: Page, url: string): Promise<void> {
   await page.goto(`${url}/#/map`);
-  // The officer's name, once per browser (until the login arrives).
-  const nameInput = page.getByTestId('officer-name-input');
-  if (await nameInput.isVisible().catch(() => false)) {
-    await nameInput.fill('李值班');
-    await page.getByTestId('officer-name-save').click();
-  }
+  await page.getByTestId('login-name').fill('liming');
+  await page.getByTestId('login-password').fill(TEST_PASSWORD);
+  await page.getByTestId('login-submit').click();
   await expect.poll(() => page.getByTestId('map-pin').count(), { timeout: 15_000 }).toBe(HOUSES.length);
 }
 
@@ -56,13 +54,16 @@ describe.skipIf(!hasChromium || !hasMosquitto)('the village map in Chromium', ()
     let page: Page;
     let mqttPort: number;
     let creds: Array<{ deviceId: string; secret: string; householdId: string }>;
+    let admin: ApiClient;
     const requests: string[] = [];
 
     beforeAll(async () => {
       const e = await kanjiaEnv(tmp.dir);
       mqttPort = e.mqttPort;
       creds = importVillage(e.env, HOUSES);
+      addUser(e.env, { name: 'liming', role: 'duty', villages: ['石门村'], displayName: '值班员 李明' });
       kanjia = await startKanjia(e.env);
+      admin = await apiClient(kanjia.httpUrl, e.env, { name: 'admin', role: 'admin' });
       page = await browser.newPage({ viewport: { width: 1366, height: 768 }, locale: 'zh-CN' });
       page.on('request', (r) => requests.push(r.url()));
     }, 60_000);
@@ -118,7 +119,7 @@ describe.skipIf(!hasChromium || !hasMosquitto)('the village map in Chromium', ()
       // The map zooms in out of the cluster and pans: let it come to rest, as an officer's eye would.
       await page.waitForTimeout(1_000);
       await pin.click({ timeout: 5_000 });
-      const { households } = (await (await fetch(`${kanjia.httpUrl}/api/map/households`)).json()) as { households: Array<{ id: string; residents: Array<{ id: string }> }> };
+      const { households } = (await admin.get('/api/map/households')) as { households: Array<{ id: string; residents: Array<{ id: string }> }> };
       const residentId = households.find((h) => h.id === creds[1]!.householdId)?.residents[0]?.id;
       await expect.poll(() => new URL(page.url()).hash).toBe(`#/residents/${residentId}`);
       await page.goBack();
@@ -130,8 +131,8 @@ describe.skipIf(!hasChromium || !hasMosquitto)('the village map in Chromium', ()
 
     it('puts an uploaded village plan under the pins (png placed by two corners)', async () => {
       const plan = solidPng(400, 300, [222, 235, 210], true);
-      const villageId = ((await (await fetch(`${kanjia.httpUrl}/api/map/config`)).json()) as { villages: Array<{ id: string }> }).villages[0]!.id;
-      const res = await fetch(`${kanjia.httpUrl}/api/map/plans/${villageId}?south=27.1105&west=111.0290&north=27.1135&east=111.0330`, { method: 'PUT', headers: { 'content-type': 'image/png' }, body: plan });
+      const villageId = ((await admin.get('/api/map/config')) as { villages: Array<{ id: string }> }).villages[0]!.id;
+      const res = await admin.request(`/api/map/plans/${villageId}?south=27.1105&west=111.0290&north=27.1135&east=111.0330`, { method: 'PUT', headers: { 'content-type': 'image/png' }, body: plan });
       expect(res.status).toBe(200);
       await page.reload();
       await expect.poll(() => page.getByTestId('map-pin').count(), { timeout: 15_000 }).toBe(3);
@@ -159,6 +160,7 @@ describe.skipIf(!hasChromium || !hasMosquitto)('the village map in Chromium', ()
       await new Promise<void>((resolve) => tiles.listen(tilePort, '127.0.0.1', () => resolve()));
       const e = await kanjiaEnv(tmp.dir);
       importVillage(e.env, HOUSES);
+      addUser(e.env, { name: 'liming', role: 'duty', villages: ['石门村'], displayName: '值班员 李明' });
       kanjia = await startKanjia({ ...e.env, KANJIA_MAP_TILES: `http://127.0.0.1:${tilePort}/tiles/{z}/{x}/{y}.png` });
     }, 60_000);
     afterAll(async () => {

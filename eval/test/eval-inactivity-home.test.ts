@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Prng, writeEventLog, type SensorEvent } from '@kanjia/firmware-sim';
 import { fromLocalMs } from '@kanjia/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runEvalInactivity } from '../src/eval/eval-inactivity.js';
+import { runEvalInactivity } from '../src/index.js';
 
 const MIN = 60_000;
 const TZ = 'Europe/Amsterdam';
