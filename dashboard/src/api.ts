@@ -9,6 +9,8 @@ import {
   ApiError,
   CancelAlarmBody,
   HealthResponse,
+  MapConfigResponse,
+  MapHouseholdsResponse,
   LoginBody,
   LoginThrottledError,
   MeResponse,
@@ -91,6 +93,8 @@ export interface Api {
   resolve(id: string, body: ResolveAlarmBody): Promise<AlarmView>;
   cancel(id: string, body: CancelAlarmBody): Promise<AlarmView>;
   health(): Promise<HealthResponse>;
+  mapHouseholds(): Promise<MapHouseholdsResponse>;
+  mapConfig(): Promise<MapConfigResponse>;
   /** Who is logged in; rejects with status 401 when nobody is. */
   me(): Promise<MeResponse>;
   login(body: LoginBody): Promise<MeResponse>;
@@ -183,6 +187,8 @@ export function createApi(options: ApiOptions = {}): Api {
     resolve: step(ResolveAlarmBody, 'resolve'),
     cancel: step(CancelAlarmBody, 'cancel'),
     health: () => request(HealthResponse, '/api/health'),
+    mapHouseholds: () => request(MapHouseholdsResponse, '/api/map/households'),
+    mapConfig: () => request(MapConfigResponse, '/api/map/config'),
     me: () => request(MeResponse, '/api/auth/me', undefined, true),
     login: (body) => {
       const checked = LoginBody.safeParse(body);

@@ -4,7 +4,7 @@
  * components only read this and call its methods.
  */
 import { computed, ref, shallowRef, type ComputedRef, type Ref } from 'vue';
-import type { AlarmView, DevicePresenceEvent, Severity } from '@kanjia/protocol';
+import type { AlarmView, DevicePresenceEvent, HouseholdStateEvent, Severity } from '@kanjia/protocol';
 import { ApiRequestError, type Api } from './api';
 import { connectLive, type ConnectionState, type LiveFeed } from './live';
 import {
@@ -49,6 +49,8 @@ const REMINDER_MS = 30_000;
 const VILLAGES_STORAGE_KEY = 'kanjia.villages';
 const REPEAT_SOUND_STORAGE_KEY = 'kanjia.repeatSound';
 
+export type HouseholdListener = (event: HouseholdStateEvent, receivedAt: number) => void;
+
 export interface Desk {
   /** Server-corrected now, ticking every second. */
   nowMs: Ref<number>;
@@ -78,6 +80,8 @@ export interface Desk {
   start(): void;
   stop(): void;
   refresh(): Promise<void>;
+  /** Listens to the live `household:state` events (the map view); returns the unsubscribe. */
+  onHousehold(listener: HouseholdListener): () => void;
   setShowClosed(show: boolean): void;
   /** Runs an action; resolves true when the server accepted it. */
   act(alarmId: string, action: ActionKind, note?: string): Promise<boolean>;
@@ -322,6 +326,8 @@ export function createDesk(deps: DeskDeps): Desk {
     return zones.size === 1 && only !== undefined ? only : DEFAULT_TIMEZONE;
   });
 
+  const householdListeners = new Set<HouseholdListener>();
+
   function start(): void {
     if (running) return;
     running = true;
@@ -344,6 +350,9 @@ export function createDesk(deps: DeskDeps): Desk {
       onUnauthenticated: () => deps.onUnauthenticated?.(),
       onState: (state) => {
         connection.value = state;
+      },
+      onHousehold: (event, receivedAt) => {
+        for (const listener of householdListeners) listener(event, receivedAt);
       },
     });
   }
@@ -386,6 +395,10 @@ export function createDesk(deps: DeskDeps): Desk {
       } catch {
         // Not remembered: the default (on) comes back after a reload, the safe side.
       }
+    },
+    onHousehold(listener) {
+      householdListeners.add(listener);
+      return () => householdListeners.delete(listener);
     },
   };
 }

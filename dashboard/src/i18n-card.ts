@@ -4,9 +4,6 @@
  * queue's strings merges cleanly). `cardEn` is typed against `cardZh`.
  */
 export const cardZh = {
-  'nav.queue': '警报',
-  'nav.residents': '老人档案',
-  'nav.devices': '设备状态',
 
   'sound.repeat': '未接警报每30秒重复响铃',
   'card.openResident': '查看档案',
@@ -102,9 +99,6 @@ export const cardZh = {
 } as const;
 
 export const cardEn: Record<keyof typeof cardZh, string> = {
-  'nav.queue': 'Alarms',
-  'nav.residents': 'Residents',
-  'nav.devices': 'Devices',
 
   'sound.repeat': 'Ring again every 30 s until taken',
   'card.openResident': 'Open record',

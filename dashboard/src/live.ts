@@ -7,6 +7,7 @@ import { io, type Socket } from 'socket.io-client';
 import {
   AlarmUpdateEvent,
   DevicePresenceEvent,
+  HouseholdStateEvent,
   SOCKET_EVENTS,
   type AlarmView,
   type ClientToServerEvents,
@@ -24,6 +25,8 @@ export interface LiveHandlers {
   /** A payload failed validation: something changed that we could not read, refetch. */
   onInvalid(): void;
   onState(state: ConnectionState): void;
+  /** A household's map state changed; `receivedAt` is performance.now() when the socket delivered it (for the latency marks). */
+  onHousehold?(event: HouseholdStateEvent, receivedAt: number): void;
   /** The server refused the handshake for want of a valid session. */
   onUnauthenticated?(): void;
 }
@@ -74,6 +77,13 @@ export function connectLive(handlers: LiveHandlers): LiveFeed {
     const parsed = DevicePresenceEvent.safeParse(payload);
     if (parsed.success) handlers.onPresence(parsed.data);
     else console.error('[kanjia] device:presence failed validation', parsed.error.issues);
+  });
+
+  socket.on(SOCKET_EVENTS.householdState, (payload: unknown) => {
+    const receivedAt = performance.now();
+    const parsed = HouseholdStateEvent.safeParse(payload);
+    if (parsed.success) handlers.onHousehold?.(parsed.data, receivedAt);
+    else console.error('[kanjia] household:state failed validation', parsed.error.issues);
   });
 
   return {

@@ -21,7 +21,7 @@ const sound = new AlarmSound();
 session = createSession({ api, sound, makeDesk: (onUnauthenticated) => createDesk({ api, sound, serverOffsetMs, onUnauthenticated }) });
 
 document.documentElement.lang = LOCALES[lang.value];
-createApp(SessionGate, { session }).mount('#app');
+createApp(SessionGate, { session, api }).mount('#app');
 void session.start();
 window.addEventListener('pagehide', () => session?.desk.value?.stop());
 // Coming back from the back/forward cache: start again (and refetch).

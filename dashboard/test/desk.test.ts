@@ -24,6 +24,8 @@ function harness(active: AlarmView[] = []): Harness {
     resolve: vi.fn(),
     cancel: vi.fn(),
     health: vi.fn(),
+    mapHouseholds: vi.fn(),
+    mapConfig: vi.fn(),
     me: vi.fn(),
     login: vi.fn(),
     logout: vi.fn(),
@@ -59,6 +61,18 @@ afterEach(() => {
 });
 
 describe('desk', () => {
+  it('hands every live household:state to the map view’s listeners until they unsubscribe', async () => {
+    h = harness();
+    h.desk.start();
+    const seen: string[] = [];
+    const off = h.desk.onHousehold((event) => seen.push(`${event.id}:${event.state}`));
+    const household = { id: 'hh_1', villageId: 'v', address: '一组1号', lat: 27.1, lng: 111, residents: [], state: 'alarm' as const, detail: null, activeAlarms: 1, changedAt: T0 };
+    h.live().onHousehold?.(household, 1);
+    off();
+    h.live().onHousehold?.({ ...household, state: 'fine', activeAlarms: 0 }, 2);
+    expect(seen).toEqual(['hh_1:alarm']);
+  });
+
   it('loads the active list and rings once for the open cases it finds', async () => {
     h = harness([alarm({ id: 'a', severity: 'urgent' }), alarm({ id: 'b', status: 'taken' })]);
     h.desk.start();

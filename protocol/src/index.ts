@@ -9,3 +9,4 @@ export * from './local-time.js';
 export * from './users.js';
 export * from './registry-api.js';
 export * from './answer.js';
+export * from './map.js';

@@ -4,12 +4,15 @@
  */
 import { z } from 'zod';
 import { AlarmView } from './alarms.js';
+import type { HouseholdStateEvent } from './map.js';
 
 export const SOCKET_EVENTS = {
   /** An alarm was opened or changed; the payload is the whole case. */
   alarmUpdate: 'alarm:update',
   /** A device went online or offline. */
   devicePresence: 'device:presence',
+  /** A household's map state changed (protocol/src/map.ts). */
+  householdState: 'household:state',
 } as const;
 
 export const AlarmUpdateEvent = AlarmView;
@@ -25,6 +28,7 @@ export type DevicePresenceEvent = z.infer<typeof DevicePresenceEvent>;
 export interface ServerToClientEvents {
   'alarm:update': (alarm: AlarmUpdateEvent) => void;
   'device:presence': (event: DevicePresenceEvent) => void;
+  'household:state': (event: HouseholdStateEvent) => void;
 }
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface ClientToServerEvents {}

@@ -40,6 +40,14 @@ const KindTemplateCodes = z.preprocess(
     }),
 );
 
+/** `none`, `tianditu`, or a tile URL template with {z}, {x} and {y} (http or https; {s} for a subdomain). */
+const MapTilesSetting = z
+  .string()
+  .refine(
+    (v) => v === 'none' || v === 'tianditu' || (/^https?:\/\/\S+$/.test(v) && ['{z}', '{x}', '{y}'].every((p) => v.includes(p))),
+    'none, tianditu, or an http(s) tile URL template with {z}, {x} and {y}, such as http://10.0.0.5/tiles/{z}/{x}/{y}.png',
+  );
+
 const AliyunSettings = z
   .object({
     accessKeyId: z.string().min(1, 'required when the SMS provider is aliyun'),
@@ -93,11 +101,23 @@ export const Settings = z
     trustProxy: z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean({ error: 'true or false' })).default(false),
     /** Hex key (64 hex chars) for the keyed hash of device secrets; by default one is generated in the data directory. */
     deviceKey: z.string().regex(/^[0-9a-fA-F]{64}$/, '64 hex characters (32 bytes)').optional(),
+    /** Map background: none (no tile is requested: offline villages), tianditu (天地图, needs mapTiandituKey) or a {z}/{x}/{y} URL template. */
+    mapTiles: MapTilesSetting.default('none'),
+    /** 天地图 browser key (tk), sent to the page with the tile URLs. */
+    mapTiandituKey: z.string().regex(/^[0-9a-zA-Z]{16,64}$/, 'the 天地图 key (tk), letters and digits').optional(),
+    /** Datum of a URL template's tiles: wgs84 (天地图, OpenStreetMap) or gcj02 (Gaode, Tencent). */
+    mapTileCrs: z.enum(['wgs84', 'gcj02']).default('wgs84'),
   })
   .strict()
   .superRefine((s, ctx) => {
     if (s.smsProvider === 'aliyun' && s.aliyun === undefined) {
       ctx.addIssue({ code: 'custom', path: ['aliyun'], message: 'the SMS provider is aliyun: set KANJIA_ALIYUN_ACCESS_KEY_ID, KANJIA_ALIYUN_ACCESS_KEY_SECRET, KANJIA_ALIYUN_SIGN_NAME, KANJIA_ALIYUN_TEMPLATE_ALARM, KANJIA_ALIYUN_TEMPLATE_ESCALATION and KANJIA_ALIYUN_TEMPLATE_CANCELLED' });
+    }
+    if (s.mapTiles === 'tianditu' && s.mapTiandituKey === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['mapTiandituKey'], message: 'the map tiles are tianditu: set KANJIA_TIANDITU_KEY to your 天地图 browser key (tk)' });
+    }
+    if (s.mapTiles === 'tianditu' && s.mapTileCrs === 'gcj02') {
+      ctx.addIssue({ code: 'custom', path: ['mapTileCrs'], message: '天地图 tiles are CGCS2000 (the same as WGS-84 on a map): leave KANJIA_MAP_TILE_CRS unset or wgs84' });
     }
   });
 export type Settings = Readonly<z.infer<typeof Settings>>;
@@ -127,6 +147,9 @@ export const ENV_VARS: Record<string, string[]> = {
   KANJIA_ALIYUN_TIMEOUT_MS: ['aliyun', 'timeoutMs'],
   KANJIA_LOG_LEVEL: ['logLevel'],
   KANJIA_DEVICE_KEY: ['deviceKey'],
+  KANJIA_MAP_TILES: ['mapTiles'],
+  KANJIA_TIANDITU_KEY: ['mapTiandituKey'],
+  KANJIA_MAP_TILE_CRS: ['mapTileCrs'],
   KANJIA_TRUST_PROXY: ['trustProxy'],
 };
 /** Read by loadSettings itself, not a setting. */

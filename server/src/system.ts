@@ -26,6 +26,9 @@ import { SqliteTelemetryStore } from './pipeline/telemetry-store.js';
 import { SqliteActivityLog } from './pipeline/activity-log.js';
 import { SqliteDeviceHistory } from './registry/device-history.js';
 import { SqliteRegistryStore } from './registry/registry-store.js';
+import { HouseholdMap } from './map/household-map.js';
+import { MapPlanStore } from './map/map-plans.js';
+import { mapTiles } from './map/map-tiles.js';
 
 const require = createRequire(import.meta.url);
 export const VERSION = (require('../package.json') as { version: string }).version;
@@ -60,6 +63,7 @@ export class KanjiaSystem {
   private escalation: EscalationScheduler | undefined;
   private pipeline: DetectionPipeline | undefined;
   private activity: SqliteActivityLog | undefined;
+  private householdMap: HouseholdMap | undefined;
   private ready = false;
   private releaseLock: (() => void) | undefined;
   private startedAt = 0;
@@ -156,7 +160,16 @@ export class KanjiaSystem {
     });
     this.outbox = outbox;
     this.escalation = escalation;
-    service = new AlarmService({ store: alarmStore, registry, commands: gateway, clock: this.clock, logger: log.child({ component: 'alarms' }), outbox, escalation, feed });
+    // The map follows every case change the live feed sends.
+    let householdMap: HouseholdMap | undefined;
+    const mapFeed = {
+      alarmChanged: (alarm: Parameters<SocketIoLiveFeed['alarmChanged']>[0]) => {
+        feed.alarmChanged(alarm);
+        householdMap?.alarmChanged(alarm);
+      },
+      devicePresence: (deviceId: string, online: boolean, atMs: number) => feed.devicePresence(deviceId, online, atMs),
+    };
+    service = new AlarmService({ store: alarmStore, registry, commands: gateway, clock: this.clock, logger: log.child({ component: 'alarms' }), outbox, escalation, feed: mapFeed });
     this.alarmService = service;
     const alarmService = service;
 
@@ -179,8 +192,12 @@ export class KanjiaSystem {
         outbox.kick();
         escalation.reschedule();
       },
+      onWatchChanged: (residentIds) => householdMap?.residentsChanged(residentIds),
     });
     this.pipeline = pipeline;
+    householdMap = new HouseholdMap({ db, watch: pipeline, clock: this.clock, logger: log.child({ component: 'map' }), emit: (h) => feed.householdState(h) });
+    this.householdMap = householdMap;
+    const map = householdMap;
     alarmService.observeEvents(pipeline);
 
     // The device's clock may be wrong: detectors run on the time the server received the message.
@@ -200,6 +217,7 @@ export class KanjiaSystem {
     gateway.onPresence((p) => {
       alarmService.handlePresence(p.deviceId, p.online, p.atMs, p.firmware, p.batteryPct);
       pipeline.onPresence(p.deviceId, p.online, p.atMs, p.batteryPct);
+      map.deviceChanged(p.deviceId);
     });
 
     const app = await buildApp({
@@ -218,6 +236,7 @@ export class KanjiaSystem {
         const result = registry.setAway(residentId, away, this.clock.nowMs());
         if (result) {
           pipeline.setAway(residentId, away, this.clock.nowMs());
+          map.awayChanged(residentId, result.away);
           log.info({ residentId, away, by, note }, 'away mode changed');
         }
         return result;
@@ -232,6 +251,7 @@ export class KanjiaSystem {
         registryChanged: (deviceIds) => pipeline.registryChanged(deviceIds),
       },
       villages: () => registry.villages(),
+      map: { households: map, plans: new MapPlanStore(db, settings.dataDir), tiles: mapTiles(settings), villages: () => registry.villages(), nowMs: () => this.clock.nowMs() },
       stats: () => {
         const g = gateway.stats();
         return {
@@ -254,6 +274,7 @@ export class KanjiaSystem {
     escalation.start();
     pipeline.start();
     activity.start();
+    map.start();
     const address = app.server.address();
     const httpPort = typeof address === 'object' && address ? address.port : settings.httpPort;
     this.publicUrl = publicUrlOf(settings, httpPort);
@@ -278,6 +299,7 @@ export class KanjiaSystem {
       this.ready = false;
       // Devices first: nothing new is acknowledged that the outbox would not text.
       await this.gateway?.stop();
+      this.householdMap?.stop();
       this.pipeline?.stop();
       // After the pipeline: its last signs of life are written too.
       this.activity?.stop();

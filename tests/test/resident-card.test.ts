@@ -136,7 +136,7 @@ describe.skipIf(!hasChromium)('resident card and device health in Chromium', () 
   });
 
   it('device health: what is wrong, worst first, and a device’s history', async () => {
-    await page.getByTestId('nav-devices').click();
+    await page.getByTestId('view-tab-devices').click();
     const rows = page.getByTestId('device-row');
     await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(3);
     const problems = await rows.evaluateAll((els) => els.map((e) => e.getAttribute('data-problems')));
@@ -154,7 +154,7 @@ describe.skipIf(!hasChromium)('resident card and device health in Chromium', () 
   });
 
   it('the queue opens the card of the person an alarm is about', async () => {
-    await page.getByTestId('nav-queue').click();
+    await page.getByTestId('view-tab-alarms').click();
     const press = devices[0]!.pressSos();
     await press.received;
     // Beside the device-health cases (the PIR offline, the button's battery): the SOS.

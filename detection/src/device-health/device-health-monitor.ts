@@ -268,6 +268,19 @@ export class DeviceHealthMonitor {
     return this.devices.get(deviceId)?.lastSeenMs;
   }
 
+  /**
+   * What is wrong with the device now, for the map (held or raised alike):
+   * offline (reported, or its last will arrived), a low battery, or never
+   * heard from since installation; null when fine or unknown.
+   */
+  problemOf(deviceId: string): 'offline' | 'lowBattery' | 'neverSeen' | null {
+    const d = this.devices.get(deviceId);
+    if (d === undefined) return null;
+    if (d.lastSeenMs === undefined) return 'neverSeen';
+    if (d.offline !== undefined || d.lastWillAtMs !== undefined) return 'offline';
+    return d.lowBattery !== undefined ? 'lowBattery' : null;
+  }
+
   private disarm(d: Device): void {
     this.clock.clearTimeout(d.timer);
     d.timer = undefined;

@@ -149,6 +149,18 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX answer_codes_alarm ON answer_codes (alarm_id);
   `,
   `
+  -- migration 6: village plan images for the offline map
+  -- A village plan image (png/jpeg in the data directory's map-plans/), placed on
+  -- the map by its south-west and north-east corners (WGS-84): the map of a
+  -- village office without internet.
+  CREATE TABLE map_plans (
+    village_id TEXT PRIMARY KEY REFERENCES villages(id),
+    file TEXT NOT NULL, content_type TEXT NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL,
+    south REAL NOT NULL, west REAL NOT NULL, north REAL NOT NULL, east REAL NOT NULL,
+    uploaded_at INTEGER NOT NULL, uploaded_by TEXT
+  );
+  `,
+  `
   -- migration 7: the resident card and device health.
   -- Conditions (a JSON array of short names) and medication, for the card.
   ALTER TABLE residents ADD COLUMN conditions_json TEXT;

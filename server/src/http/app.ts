@@ -27,6 +27,7 @@ import { z } from 'zod';
 import { AlarmError, type AlarmErrorCode, type SqliteAlarmStore, type TransitionAction } from '../alarms/alarm-store.js';
 import type { AlarmService } from '../alarms/alarm-service.js';
 import type { Logger } from '../logger.js';
+import { mapRoutes, type MapRouteDeps } from './map-routes.js';
 import { canSeeResident, canSeeVillage, type SessionUser } from './access.js';
 import { authRoutes, type AuthOptions } from './auth-plugin.js';
 import { registryRoutes, type RegistryRouteDeps } from './registry-routes.js';
@@ -68,6 +69,8 @@ export interface AppDeps {
   bodyLimit?: number;
   /** The helper's answer page and its API (/a/<code>, /api/answer/<code>). */
   answer?: Omit<AnswerRoutesOptions, 'dashboardDir'>;
+  /** The village map's routes (/api/map/…); omitted in tests that do not need them. */
+  map?: MapRouteDeps;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -182,6 +185,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       audit.record({ action: 'alarm.cancel', userId: user.id, actor: user.displayName, target: req.params.id, detail: req.body.reason, address: req.ip });
       return view;
     });
+
+    if (deps.map) await api.register(mapRoutes, deps.map);
   });
 
   await app.register(registryRoutes, { ...deps.registry, logger: deps.logger });

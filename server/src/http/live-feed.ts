@@ -8,7 +8,7 @@
  * residents; every change is emitted to the rooms of its village and resident.
  * Logout, a password reset and the end of a session disconnect the sockets.
  */
-import { SOCKET_EVENTS, type AlarmView, type ClientToServerEvents, type Clock, type ServerToClientEvents, type TimerHandle } from '@kanjia/protocol';
+import { SOCKET_EVENTS, type AlarmView, type ClientToServerEvents, type Clock, type HouseholdStateEvent, type ServerToClientEvents, type TimerHandle } from '@kanjia/protocol';
 import type { Server as HttpServer } from 'node:http';
 import { Server } from 'socket.io';
 import type { AlarmFeed } from '../alarms/alarm-service.js';
@@ -117,6 +117,14 @@ export class SocketIoLiveFeed implements AlarmFeed {
       this.sweepSessions();
       if (this.io) this.scheduleSweep();
     }, SESSION_SWEEP_MS);
+  }
+
+  /** A household's map state changed: to its village's room; a helper's resident room gets it with only that resident's name. */
+  householdState(event: HouseholdStateEvent): void {
+    const io = this.io;
+    if (!io) return;
+    io.to([ROOM_ALL, villageRoom(event.villageId)]).emit(SOCKET_EVENTS.householdState, event);
+    for (const r of event.residents) io.to(residentRoom(r.id)).emit(SOCKET_EVENTS.householdState, { ...event, residents: [r] });
   }
 
   clientCount(): number {

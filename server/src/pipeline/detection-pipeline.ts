@@ -52,6 +52,8 @@ export interface PipelineDeps {
   activity?: SqliteActivityLog;
   /** Where presence changes and battery levels are kept for the device health view. */
   deviceHistory?: SqliteDeviceHistory;
+  /** What residentWatch() or deviceProblem() says of these residents (or their devices) may have changed: the map recomputes them. */
+  onWatchChanged?: (residentIds: string[]) => void;
 }
 
 /** What the resident card shows of the inactivity detector's learned routine. */
@@ -61,6 +63,14 @@ export interface RoutineSummary {
   /** Today's when this weekday is a learned lie-in, else null. */
   todayWakeMin: number | null;
   lastActivityAt: number | null;
+}
+
+/** What the detectors say of a resident now, for the map (residentWatch). */
+export interface ResidentWatch {
+  /** The device asked the person to press and nobody answered yet. */
+  reminder: 'inactivity' | 'checkIn' | null;
+  /** The inactivity detector still uses its fixed limits (the first week). */
+  learning: boolean;
 }
 
 interface DeviceInfo {
@@ -84,6 +94,8 @@ export class DetectionPipeline {
   private readonly lastReadings = new Map<string, Readings>();
   private saveTimer: TimerHandle | undefined;
   private running = false;
+  /** Unanswered reminders by resident; for inactivity, the start of the silence it was about. */
+  private readonly reminders = new Map<string, { reason: 'inactivity' | 'checkIn'; silenceSinceMs?: number }>();
 
   constructor(private readonly deps: PipelineDeps) {
     const context = { clock: deps.clock, emit: (output: DetectorOutput) => this.onOutput(output) };
@@ -133,6 +145,8 @@ export class DetectionPipeline {
         this.residents.add(person.residentId);
         const state = this.loadState('inactivity', person.residentId);
         this.inactivity.register({ subjectId: person.residentId, timeZone: person.timezone, deviceIds, ...(state ? { state } : {}) });
+        // A reminder sent before a restart is still unanswered.
+        if ((state as { phase?: { kind?: string } } | undefined)?.phase?.kind === 'reminded') this.noteReminder(person.residentId, 'inactivity');
         if (person.away) this.inactivity.setAway(person.residentId, true, person.awaySince ?? now);
         if (person.devices.some((d) => d.kind === 'checkInButton')) {
           const snapshot = this.loadState('checkIn', person.residentId) as CheckInSnapshot | undefined;
@@ -221,7 +235,7 @@ export class DetectionPipeline {
   onDeviceEvent(deviceId: string, event: DeviceEvent, atMs: number, finding: Finding | undefined): void {
     const device = this.device(deviceId);
     if (!device) return;
-    this.health.seen(deviceId, atMs);
+    this.watchHealth(device, () => this.health.seen(deviceId, atMs));
     const subjectId = device.residentIds[0];
     if (event.type === 'fall' && finding && subjectId) this.holdFall({ ...finding, subjectId });
     if (event.type === 'cancel') {
@@ -233,7 +247,12 @@ export class DetectionPipeline {
         }
       }
     }
-    if (event.type === 'checkIn') for (const residentId of device.residentIds) this.checkIns.checkIn(residentId, atMs);
+    if (event.type === 'checkIn') {
+      for (const residentId of device.residentIds) {
+        this.checkIns.checkIn(residentId, atMs);
+        if (this.reminders.get(residentId)?.reason === 'checkIn') this.clearReminder(residentId);
+      }
+    }
     const activity = activityFromEvent(event, device.isExit, atMs);
     if (activity) this.observe(device, activity);
   }
@@ -243,11 +262,13 @@ export class DetectionPipeline {
     const device = this.device(deviceId);
     this.deps.telemetry.append(deviceId, atMs, message.ts, message.readings);
     if (!device) return;
-    this.health.seen(deviceId, atMs);
-    if (message.readings.batteryPct !== undefined) {
-      this.health.battery(deviceId, message.readings.batteryPct, atMs);
-      this.deps.deviceHistory?.battery(deviceId, message.readings.batteryPct, atMs);
-    }
+    this.watchHealth(device, () => {
+      this.health.seen(deviceId, atMs);
+      if (message.readings.batteryPct !== undefined) {
+        this.health.battery(deviceId, message.readings.batteryPct, atMs);
+        this.deps.deviceHistory?.battery(deviceId, message.readings.batteryPct, atMs);
+      }
+    });
     this.environment.reading(deviceId, message.readings, atMs);
     const previous = this.lastReadings.get(deviceId);
     this.lastReadings.set(deviceId, { ...previous, ...message.readings });
@@ -258,7 +279,7 @@ export class DetectionPipeline {
   onAccel(deviceId: string, window: AccelWindow, atMs: number): void {
     const device = this.device(deviceId);
     if (!device) return;
-    this.health.seen(deviceId, atMs);
+    this.watchHealth(device, () => this.health.seen(deviceId, atMs));
     const subjectId = device.residentIds[0];
     for (const detection of this.falls.push(deviceId, window)) {
       if (subjectId) this.holdFall({ ...fallFinding(deviceId, detection), subjectId });
@@ -267,32 +288,68 @@ export class DetectionPipeline {
 
   /** A status message: `online` repeated is the device's heartbeat, with its battery. */
   onStatus(deviceId: string, status: DeviceStatus, atMs: number): void {
-    if (status.state !== 'online' || !this.device(deviceId)) return;
-    this.health.seen(deviceId, atMs);
-    if (status.batteryPct !== undefined) {
-      this.health.battery(deviceId, status.batteryPct, atMs);
-      this.deps.deviceHistory?.battery(deviceId, status.batteryPct, atMs);
-    }
+    const device = status.state === 'online' ? this.device(deviceId) : undefined;
+    if (!device) return;
+    this.watchHealth(device, () => {
+      this.health.seen(deviceId, atMs);
+      if (status.batteryPct !== undefined) {
+        this.health.battery(deviceId, status.batteryPct, atMs);
+        this.deps.deviceHistory?.battery(deviceId, status.batteryPct, atMs);
+      }
+    });
   }
 
   /** Presence from the gateway (status, last will, connection closed). */
   onPresence(deviceId: string, online: boolean, atMs: number, batteryPct?: number): void {
-    if (!this.device(deviceId)) return;
-    this.health.presence(deviceId, online, atMs);
+    const device = this.device(deviceId);
+    if (!device) return;
     this.deps.deviceHistory?.presence(deviceId, online, atMs);
-    // Offline presence carries the last level the gateway knew: stale, and a
-    // battery reading counts as a sign of the device, which would cancel the
-    // last will it came with.
-    if (online && batteryPct !== undefined) {
-      this.health.battery(deviceId, batteryPct, atMs);
-      this.deps.deviceHistory?.battery(deviceId, batteryPct, atMs);
-    }
+    this.watchHealth(device, () => {
+      this.health.presence(deviceId, online, atMs);
+      // Offline presence carries the last level the gateway knew: stale, and a
+      // battery reading counts as a sign of the device, which would cancel the
+      // last will it came with.
+      if (online && batteryPct !== undefined) {
+        this.health.battery(deviceId, batteryPct, atMs);
+        this.deps.deviceHistory?.battery(deviceId, batteryPct, atMs);
+      }
+    });
   }
 
   /** Away mode set by the resident or the duty staff. */
   setAway(residentId: string, away: boolean, atMs: number): void {
     this.inactivity.setAway(residentId, away, atMs);
     this.checkIns.setAway(residentId, away, atMs);
+    if (this.reminders.has(residentId)) this.clearReminder(residentId);
+  }
+
+  /** What the detectors say of a resident now (unanswered reminder, still learning); undefined if not watched. */
+  residentWatch(residentId: string): ResidentWatch | undefined {
+    if (!this.residents.has(residentId)) return undefined;
+    const routine = this.inactivity.routineOf(residentId);
+    return { reminder: this.reminders.get(residentId)?.reason ?? null, learning: routine !== undefined && !routine.learned };
+  }
+
+  /** What is wrong with a device now (offline, low battery, never seen), as the health detector sees it; null when fine or unknown. */
+  deviceProblem(deviceId: string): 'offline' | 'lowBattery' | 'neverSeen' | null {
+    return this.health.problemOf(deviceId);
+  }
+
+  /** Runs device-health input and tells the map when the device's problem changed. */
+  private watchHealth(device: DeviceInfo, run: () => void): void {
+    const before = this.health.problemOf(device.deviceId);
+    run();
+    if (this.health.problemOf(device.deviceId) !== before) this.deps.onWatchChanged?.([...device.residentIds]);
+  }
+
+  private noteReminder(residentId: string, reason: 'inactivity' | 'checkIn'): void {
+    const silenceSinceMs = reason === 'inactivity' ? this.inactivity.watchOf(residentId)?.sinceMs : undefined;
+    this.reminders.set(residentId, { reason, ...(silenceSinceMs !== undefined ? { silenceSinceMs } : {}) });
+    this.deps.onWatchChanged?.([residentId]);
+  }
+
+  private clearReminder(residentId: string): void {
+    if (this.reminders.delete(residentId)) this.deps.onWatchChanged?.([residentId]);
   }
 
   private holdFall(finding: Finding): void {
@@ -309,6 +366,9 @@ export class DetectionPipeline {
     for (const residentId of device.residentIds) {
       // The card's chart counts what the detector took for a sign of life (not a PIR's own "clear", not a stuck sensor).
       if (this.inactivity.observe(residentId, sensed)) this.deps.activity?.record(residentId, device.timeZone, Math.min(activity.atMs, this.deps.clock.nowMs()));
+      // A sign of life starts a new silence: the inactivity reminder is answered.
+      const reminder = this.reminders.get(residentId);
+      if (reminder?.reason === 'inactivity' && this.inactivity.watchOf(residentId)?.sinceMs !== reminder.silenceSinceMs) this.clearReminder(residentId);
     }
   }
 
@@ -322,10 +382,14 @@ export class DetectionPipeline {
             this.deps.logger.warn({ kind: output.finding.kind, deviceId: output.finding.deviceId, alarmId: result.alarmId }, 'detector raised an alarm');
             this.deps.onAlarmsChanged([result.alarmId]);
           }
+          // The reminder went unanswered: it is the alarm now.
+          const subjectId = output.finding.subjectId;
+          if (subjectId && (output.finding.kind === 'inactivity' || output.finding.kind === 'missedCheckIn')) this.clearReminder(subjectId);
           return;
         }
         case 'remind':
           for (const deviceId of output.deviceIds) this.command(deviceId, { type: 'remind', reason: output.reason });
+          this.noteReminder(output.subjectId, output.reason);
           return;
         case 'cleared': {
           const residentId = output.subjectId ?? this.devices.get(output.deviceId)?.residentIds[0];

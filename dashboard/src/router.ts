@@ -1,0 +1,38 @@
+/**
+ * The desk's views by URL hash (#/alarms, #/map, #/residents/<id>, #/devices),
+ * so a view can be bookmarked and the back button works; no router library for
+ * four views.
+ */
+import { ref } from 'vue';
+
+export const VIEWS = ['alarms', 'map', 'residents', 'devices'] as const;
+export type ViewName = (typeof VIEWS)[number];
+
+export interface Route {
+  view: ViewName;
+  /** What follows the view, e.g. the resident id of #/residents/<id>; '' when none. */
+  param: string;
+}
+
+/** Reads a hash such as `#/residents/res_1`; anything unknown is the alarm queue. */
+export function parseRoute(hash: string): Route {
+  const [view = '', ...rest] = hash.replace(/^#\/?/, '').split('/');
+  const known = (VIEWS as readonly string[]).includes(view) ? (view as ViewName) : 'alarms';
+  return { view: known, param: known === view ? decodeURIComponent(rest.join('/')) : '' };
+}
+
+/** The hash of a view (and its parameter). */
+export function routeHash(view: ViewName, param = ''): string {
+  return param ? `#/${view}/${encodeURIComponent(param)}` : `#/${view}`;
+}
+
+/** The current route; follows the hash. */
+export const route = ref<Route>(parseRoute(globalThis.location?.hash ?? ''));
+globalThis.addEventListener?.('hashchange', () => {
+  route.value = parseRoute(globalThis.location.hash);
+});
+
+/** Goes to a view (a history entry, so the back button returns). */
+export function navigate(view: ViewName, param = ''): void {
+  globalThis.location.hash = routeHash(view, param);
+}
