@@ -172,6 +172,8 @@ interface Snapshot {
 
 interface RunResult {
   alarms: { atMs: number; reason: string; context: string }[];
+  /** Not-back-home notices (kind notBack), counted apart from the alarms. */
+  notices: { atMs: number; reason: string }[];
   reminds: number[];
   snapshots: Snapshot[];
 }
@@ -192,7 +194,7 @@ function runMonitor(opts: {
   config: Partial<InactivityConfig>;
 }): RunResult {
   const clock = new FakeClock(opts.startMs);
-  const result: RunResult = { alarms: [], reminds: [], snapshots: [] };
+  const result: RunResult = { alarms: [], notices: [], reminds: [], snapshots: [] };
   const monitor: InactivityMonitor = new InactivityMonitor({
     clock,
     config: opts.config,
@@ -203,6 +205,8 @@ function runMonitor(opts: {
         const at = opts.answer?.(o.atMs);
         // The person answers on the same clock, so the answer lands inside the grace period.
         if (at !== undefined) clock.setTimeout(() => monitor.observe(SUBJECT, { atMs: at, source: 'button', sensorId: BUTTON }), at - o.atMs);
+      } else if (o.type === 'alarm' && o.finding.kind === 'notBack') {
+        result.notices.push({ atMs: o.finding.eventTs, reason: o.finding.reason });
       } else if (o.type === 'alarm') {
         result.alarms.push({ atMs: o.finding.eventTs, reason: o.finding.reason, context: String(o.finding.details?.context ?? '') });
       }
@@ -242,7 +246,8 @@ function detect(snapshot: Snapshot, tail: readonly SensorEvent[], timeZone: stri
     clock,
     config,
     emit: (o) => {
-      if (o.type === 'alarm' && found.alarmAtMs === undefined) found = { alarmAtMs: o.finding.eventTs, context: String(o.finding.details?.context ?? '') };
+      // A not-back-home notice finds the person too (someone is asked to call).
+      if (o.type === 'alarm' && found.alarmAtMs === undefined) found = { alarmAtMs: o.finding.eventTs, context: o.finding.kind === 'notBack' ? 'notBack' : String(o.finding.details?.context ?? '') };
     },
   });
   monitor.register({ subjectId: SUBJECT, timeZone, deviceIds: [BUTTON], state: snapshot.state });
@@ -362,6 +367,7 @@ function evalSimulated(o: SimOptions, io: EvalIo): void {
   let falseAlarms = 0;
   let falseAlarmsLearned = 0;
   let reminds = 0;
+  let notices = 0;
   let baselineFalse = 0;
   const byProfile = new Map<string, { persons: number; alarms: number; reminds: number }>();
   const dayDelays: (number | undefined)[] = [];
@@ -398,6 +404,7 @@ function evalSimulated(o: SimOptions, io: EvalIo): void {
     falseAlarmsLearned += run.alarms.filter((a) => a.atMs >= learnedFrom).length;
     for (const a of run.alarms) falseReasons.set(a.context, (falseReasons.get(a.context) ?? 0) + 1);
     reminds += run.reminds.length;
+    notices += run.notices.length;
     const prof = byProfile.get(routine.person.profile) ?? { persons: 0, alarms: 0, reminds: 0 };
     prof.persons++;
     prof.alarms += run.alarms.length;
@@ -410,7 +417,7 @@ function evalSimulated(o: SimOptions, io: EvalIo): void {
       if (snap === undefined) continue;
       const tail = incidentTail(routine.events, { kind: 'incapacitation', atMs: c.atMs, where: c.where, stuckSensor: c.stuck }, routine.sensors, c.atMs + GIVE_UP_MS, seed);
       // An alarm already open for this silence (a false one a moment ago) covers the incident at once.
-      const found = snap.state.phase.kind === 'alarmed' ? { alarmAtMs: c.atMs } : detect(snap, tail, o.timeZone, o.config);
+      const found = snap.state.phase.kind === 'alarmed' || snap.state.phase.kind === 'noticed' ? { alarmAtMs: c.atMs } : detect(snap, tail, o.timeZone, o.config);
       const delay = found.alarmAtMs === undefined ? undefined : found.alarmAtMs - c.atMs;
       const base = baselineDetect(routine.events, c.atMs, tail);
       if (c.night) {
@@ -440,6 +447,7 @@ function evalSimulated(o: SimOptions, io: EvalIo): void {
   io.stdout('');
   io.stdout(`Learned routine (InactivityMonitor, reminder then alarm ${Math.round(resolveInactivityConfig(o.config).remindGraceMs / MIN)} min later):`);
   io.stdout(`  false alarms per person-month: ${per(falseAlarms)} (${falseAlarms} in all; after the first ${WARMUP_DAYS} days ${falseAlarmsLearned})`);
+  io.stdout(`  not-back-home notices per person-month (apart from alarms): ${per(notices)}`);
   io.stdout(`  reminders per person-month:    ${per(reminds)} (answered by the simulated person 90 % of the time when up, 80 % asleep)`);
   io.stdout(`  false alarms by kind of silence: ${[...falseReasons].map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`);
   io.stdout(`  day incapacitation → alarm:             ${describeDelays(day)}`);
@@ -474,6 +482,7 @@ function evalSimulated(o: SimOptions, io: EvalIo): void {
         falseAlarmsPerPersonMonth: per(falseAlarms),
         falseAlarmsPerPersonMonthAfterWarmup: Math.round((falseAlarmsLearned / (o.persons * Math.max(1, o.months - WARMUP_DAYS / 30))) * 1000) / 1000,
         remindersPerPersonMonth: per(reminds),
+        notBackPerPersonMonth: per(notices),
         day,
         night,
         nightAfterUsualWake: { ...nightWake, over2h: nightOver2h },
@@ -547,6 +556,7 @@ async function evalLog(path: string, cuts: number, seed: number, config: Partial
     snapshotAt: cutTimes,
     onOutput: (o) => {
       if (o.type === 'remind') io.stdout(`  ${localTime(o.atMs, tz)}  remind  on the device: "are you all right? press the button"`);
+      else if (o.type === 'alarm' && o.finding.kind === 'notBack') io.stdout(`  ${localTime(o.finding.eventTs, tz)}  NOTICE  ${o.finding.reason}`);
       else if (o.type === 'alarm') io.stdout(`  ${localTime(o.finding.eventTs, tz)}  ALARM   ${o.finding.reason}`);
       else if (o.type === 'cleared') io.stdout(`  ${localTime(o.atMs, tz)}  cleared ${o.reason}`);
     },
@@ -555,6 +565,8 @@ async function evalLog(path: string, cuts: number, seed: number, config: Partial
   const perDay = days > 0 ? run.alarms.length / days : 0;
   io.stdout('');
   io.stdout(`${run.alarms.length} alarms (all false in an ordinary life) in ${days.toFixed(1)} days: ${perDay.toFixed(3)} per day (${(perDay * 30).toFixed(2)} per 30 days); ${run.reminds.length} reminders`);
+  const noticesPer30 = days > 0 ? (run.notices.length / days) * 30 : 0;
+  io.stdout(`${run.notices.length} not-back-home notices (counted apart from alarms): ${noticesPer30.toFixed(2)} per 30 days`);
 
   const summary: Record<string, unknown> = {
     mode: 'log',
@@ -565,6 +577,9 @@ async function evalLog(path: string, cuts: number, seed: number, config: Partial
     alarms: run.alarms.length,
     reminders: run.reminds.length,
     falseAlarmsPerDay: Math.round(perDay * 10000) / 10000,
+    alarmsPer30Days: Math.round(perDay * 30 * 100) / 100,
+    notBackNotices: run.notices.length,
+    notBackPer30Days: Math.round(noticesPer30 * 100) / 100,
     baseline12hAlarms: baselineSilences(events, first, last).alarms,
   };
   if (cuts > 0) {
@@ -575,7 +590,8 @@ async function evalLog(path: string, cuts: number, seed: number, config: Partial
     const baseline: (number | undefined)[] = [];
     for (const snap of run.snapshots) {
       const context = snap.state.passage?.kind === 'departure' ? 'out' : 'home';
-      const found = snap.state.phase.kind === 'alarmed' ? { alarmAtMs: snap.atMs, context: 'already alarmed' } : detect(snap, [], tz, config);
+      const phase = snap.state.phase.kind;
+      const found = phase === 'alarmed' || phase === 'noticed' ? { alarmAtMs: snap.atMs, context: `already ${phase}` } : detect(snap, [], tz, config);
       const d = found.alarmAtMs === undefined ? undefined : found.alarmAtMs - snap.atMs;
       delays.push(d);
       const key = found.context ?? context;
@@ -585,11 +601,12 @@ async function evalLog(path: string, cuts: number, seed: number, config: Partial
       io.stdout(`  cut ${localTime(snap.atMs, tz)} → ${d === undefined ? 'no alarm within 48 h' : `alarm after ${fmtMinutes(Math.round(d / MIN))} (${found.context})`}`);
     }
     const all = delayFigures(delays);
-    io.stdout(`  detection delay: ${describeDelays(all)}`);
+    const missed24h = delays.filter((d) => d === undefined || d > 24 * HOUR).length;
+    io.stdout(`  detection delay (alarm or not-back notice): ${describeDelays(all)}; not found within 24 h: ${missed24h}`);
     for (const [k, v] of byContext) io.stdout(`    ${k}: ${describeDelays(delayFigures(v))}`);
     const b = delayFigures(baseline);
     io.stdout(`  baseline 12 h: ${describeDelays(b)}`);
-    summary.cuts = { ...all, byContext: Object.fromEntries([...byContext].map(([k, v]) => [k, delayFigures(v)])), baseline12h: b };
+    summary.cuts = { ...all, missed24h, byContext: Object.fromEntries([...byContext].map(([k, v]) => [k, delayFigures(v)])), baseline12h: b };
   }
   io.stdout(JSON.stringify(summary));
   return 0;
