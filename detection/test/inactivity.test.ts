@@ -100,37 +100,37 @@ describe('InactivityMonitor: learned daytime limits', () => {
     expect(limits?.sleep?.wakeRemindMin).toBe(7 * 60); // late getting-up time (06:30) + 30 min
   });
 
-  it('lying on the bed at 13:00 and not getting up (her naps last 60 min): remind at 14:45 (longest nap + 45 min), alarm 20 min later at 15:05 on the button', () => {
+  it('lying on the bed at 13:00 and not getting up (her naps last 60 min): the 93-min limit of that hour (within her longest lie-down + 45 min), remind at 14:33, alarm 20 min later at 14:53 on the button', () => {
     const { live, feed, advanceTo, reminds, alarms, out } = setup(at('2026-01-05T06:00'));
     live('2026-01-05', 14, REGULAR);
     // Day 15: up as usual, lies down at 13:00 and does not get up.
     feed(dayEvents({ ...REGULAR, date: '2026-01-19' }).filter((e) => e.atMs <= at('2026-01-19T13:00')));
     out.length = 0;
-    advanceTo(at('2026-01-19T14:44'));
+    advanceTo(at('2026-01-19T14:32'));
     expect(reminds()).toEqual([]);
-    advanceTo(at('2026-01-19T14:45'));
-    expect(reminds()).toEqual([{ type: 'remind', subjectId: 'p1', deviceIds: ['btn-1', 'pir-1'], reason: 'inactivity', atMs: at('2026-01-19T14:45') }]);
-    advanceTo(at('2026-01-19T15:04'));
+    advanceTo(at('2026-01-19T14:33'));
+    expect(reminds()).toEqual([{ type: 'remind', subjectId: 'p1', deviceIds: ['btn-1', 'pir-1'], reason: 'inactivity', atMs: at('2026-01-19T14:33') }]);
+    advanceTo(at('2026-01-19T14:52'));
     expect(alarms()).toEqual([]);
-    advanceTo(at('2026-01-19T15:05'));
+    advanceTo(at('2026-01-19T14:53'));
     const [finding] = alarms();
     expect(finding).toMatchObject({
       kind: 'inactivity',
       deviceId: 'btn-1',
       subjectId: 'p1',
       eventId: `inactivity:p1:${at('2026-01-19T13:00')}`,
-      eventTs: at('2026-01-19T15:05'),
-      details: { silenceMin: 125, limitMin: 105, graceMin: 20, context: 'rest', learned: true },
+      eventTs: at('2026-01-19T14:53'),
+      details: { silenceMin: 113, limitMin: 93, graceMin: 20, context: 'rest', learned: true },
     });
   });
 
-  it('a button press 5 min after the 14:45 reminder: no alarm, and the next sign of life needs no clearing', () => {
+  it('a button press 5 min after the 14:33 reminder: no alarm, and the next sign of life needs no clearing', () => {
     const { live, feed, advanceTo, monitor, reminds, alarms, cleared } = setup(at('2026-01-05T06:00'));
     live('2026-01-05', 14, REGULAR);
     feed(dayEvents({ ...REGULAR, date: '2026-01-19' }).filter((e) => e.atMs <= at('2026-01-19T13:00')));
-    advanceTo(at('2026-01-19T14:50'));
+    advanceTo(at('2026-01-19T14:38'));
     expect(reminds()).toHaveLength(1);
-    expect(monitor.observe('p1', { atMs: at('2026-01-19T14:50'), source: 'button', sensorId: 'btn-1' })).toBe(true);
+    expect(monitor.observe('p1', { atMs: at('2026-01-19T14:38'), source: 'button', sensorId: 'btn-1' })).toBe(true);
     advanceTo(at('2026-01-19T15:30'));
     expect(alarms()).toEqual([]);
     expect(cleared()).toEqual([]);
@@ -477,7 +477,7 @@ describe('InactivityMonitor: lifecycle and state', () => {
     expect(clock.pendingTimers()).toBe(0);
   });
 
-  it('exportState → JSON → register(state) in a new monitor continues where it stopped: same 14:45 reminder and 15:05 alarm', () => {
+  it('exportState → JSON → register(state) in a new monitor continues where it stopped: same 14:33 reminder and 14:53 alarm', () => {
     const a = setup(at('2026-01-05T06:00'));
     a.live('2026-01-05', 14, REGULAR);
     a.feed(dayEvents({ ...REGULAR, date: '2026-01-19' }).filter((e) => e.atMs <= at('2026-01-19T13:00')));
@@ -490,7 +490,7 @@ describe('InactivityMonitor: lifecycle and state', () => {
     const b = new InactivityMonitor({ clock, emit: (o) => out.push(o) });
     b.register({ subjectId: 'p1', timeZone: 'Asia/Shanghai', deviceIds: ['btn-1'], state: saved });
     b.start();
-    clock.advance(at('2026-01-19T14:45') - clock.nowMs());
+    clock.advance(at('2026-01-19T14:33') - clock.nowMs());
     expect(out.map((o) => o.type)).toEqual(['remind']);
     clock.advance(20 * MIN);
     expect(out[1]).toMatchObject({ type: 'alarm', finding: { eventId: `inactivity:p1:${at('2026-01-19T13:00')}` } });
@@ -665,16 +665,16 @@ describe('InactivityMonitor: states (a bed or seat occupied), sparse homes, late
     expect(alarms()).toEqual([]);
   });
 
-  it('a PIR held "on" (it reports changes only) is motion still seen: the silence counts from 60 min after it came on', () => {
+  it('a PIR held "on" (it reports changes only) is motion still seen: the silence counts from when it stops being held (at most 2 h after it came on)', () => {
     const { feed, advanceTo, reminds } = setup(at('2026-01-05T09:00'));
     feed([
       { atMs: at('2026-01-05T09:10'), source: 'motion', value: 1, sensorId: 'pir' },
       { atMs: at('2026-01-05T09:11'), source: 'motion', value: 0, sensorId: 'pir' },
       { atMs: at('2026-01-05T10:00'), source: 'motion', value: 1, sensorId: 'pir' },
     ]);
-    advanceTo(at('2026-01-05T14:59'));
-    expect(reminds()).toEqual([]); // 4 h from 11:00, not from 10:00
-    advanceTo(at('2026-01-05T15:00'));
+    advanceTo(at('2026-01-05T15:59'));
+    expect(reminds()).toEqual([]); // 4 h from 12:00, not from 10:00
+    advanceTo(at('2026-01-05T16:00'));
     expect(reminds()).toHaveLength(1);
   });
 });

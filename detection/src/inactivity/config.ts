@@ -101,6 +101,12 @@ export interface InactivityConfig {
   // Signals.
   /** A motion/appliance/water sensor "on" longer than this without an "off" is stuck (a pet, a fan, a fault): its repeats stop counting. */
   stuckOnMs: number;
+  /**
+   * A PIR that has reported "off" before and is held "on" (no repeats: it
+   * reports changes only) is seeing motion, for at most this long after it
+   * came on; the silence is counted from then.
+   */
+  heldMotionMaxMs: number;
   /** Exit-door events this close together are one passage (open, close, a second try). */
   passageMs: number;
   /** A gap at least this long is a piece of sleep (when it is not an absence). */
@@ -148,7 +154,7 @@ export const DEFAULT_INACTIVITY_CONFIG: Readonly<InactivityConfig> = Object.free
   nightAwakeLimitMs: 90 * MIN,
   eveningNotToBedLimitMs: 180 * MIN,
 
-  homeFloorQuantile: 0.75,
+  homeFloorQuantile: 0.5,
   homeFloorMaxMs: 3 * HOUR,
   // A seat occupied for six hours without any other sign is worth an alarm; a person who ordinarily sits longer
   // (a whole evening in front of the television) is learned, up to 8 h.
@@ -168,6 +174,7 @@ export const DEFAULT_INACTIVITY_CONFIG: Readonly<InactivityConfig> = Object.free
   noticeQuietEndMin: 7 * 60,
 
   stuckOnMs: 60 * MIN,
+  heldMotionMaxMs: 2 * HOUR,
   passageMs: 3 * MIN,
   sleepPieceMinMs: 60 * MIN,
   sleepJoinMs: 20 * MIN,

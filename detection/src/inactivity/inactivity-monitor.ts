@@ -322,7 +322,7 @@ export class InactivityMonitor {
     let until: number | null = null;
     for (const v of Object.values(p.state.sensors)) {
       if (v.source !== 'motion' || v.value !== 1 || v.lastMs !== v.edgeMs || v.reportsOff !== true) continue;
-      const end = v.edgeMs + this.config.stuckOnMs;
+      const end = v.edgeMs + this.config.heldMotionMaxMs;
       if (end > sinceMs && (until === null || end > until)) until = end;
     }
     return until;
@@ -433,9 +433,11 @@ export class InactivityMonitor {
     const slotLimit = slotOwn ?? L.homeFloorMs;
     const inSleepWindow = inWindow(minute, windowStart, usualWake);
     if (inBed && !inWindow(minute, (windowStart + 1440 - 180) % 1440, usualWake)) {
-      // Lying on the bed in the daytime: a lie-down with its own ordinary length.
-      const limit = L.restLimitMs ?? c.unlearnedRestLimitMs;
-      return { context: 'rest', sinceMs: t0, ...at(t0 + limit), learned: L.restLimitMs !== null, inBed, basis: `lying on the bed in the daytime and silent beyond ${fmtMin(limit)} min` };
+      // Lying on the bed in the daytime: a lie-down, judged by what this person does at this hour (a nap after lunch,
+      // not at 08:00) and never beyond their longest lie-down.
+      const learnedRest = L.restLimitMs === null ? null : slotOwn === null ? L.restLimitMs : Math.min(L.restLimitMs, Math.max(slotOwn, c.restLimitMinMs));
+      const limit = learnedRest ?? c.unlearnedRestLimitMs;
+      return { context: 'rest', sinceMs: t0, ...at(t0 + limit), learned: learnedRest !== null, inBed, basis: `lying on the bed in the daytime and silent beyond ${fmtMin(limit)} min` };
     }
     if (sleep?.bedReliable === true) {
       // A bed sensor that has proved itself tells sleep from silence: in bed in the evening or at night is sleep ...
@@ -544,9 +546,10 @@ export class InactivityMonitor {
     p.timer = undefined;
     const now = this.clock.nowMs();
     // A PIR held "on" (a sensor that reports only changes: no repeats, no "off" yet) is motion still being seen, for
-    // up to stuckOnMs: the silence is counted from then.
+    // up to heldMotionMaxMs: the silence is counted from then. Only for the limits that are durations of silence up and
+    // about (the night's limit is a time of the morning; a seat or bed is a state of its own).
     const w = p.watch;
-    const heldUntil = this.motionHeldUntil(p, w.sinceMs);
+    const heldUntil = w.context === 'day' || w.context === 'nightAwake' ? this.motionHeldUntil(p, w.sinceMs) : null;
     if (w.limitMs !== null && heldUntil !== null && heldUntil + w.limitMs > now) {
       p.timer = this.clock.setTimeout(() => this.fireRemind(p), heldUntil + w.limitMs - now);
       return;
