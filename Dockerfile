@@ -8,6 +8,7 @@ COPY detection/package.json detection/
 COPY alerts/package.json alerts/
 COPY gateway/package.json gateway/
 COPY firmware-sim/package.json firmware-sim/
+COPY eval/package.json eval/
 COPY server/package.json server/
 COPY dashboard/package.json dashboard/
 COPY tests/package.json tests/

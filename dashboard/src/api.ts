@@ -9,6 +9,9 @@ import {
   ApiError,
   CancelAlarmBody,
   HealthResponse,
+  LoginBody,
+  LoginThrottledError,
+  MeResponse,
   ResolveAlarmBody,
   TakeAlarmBody,
 } from '@kanjia/protocol';
@@ -26,6 +29,8 @@ export class ApiRequestError extends Error {
     message: string,
     /** HTTP status, 0 when there was no answer. */
     readonly status: number,
+    /** For LOGIN_THROTTLED: seconds until a login may be tried again. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = 'ApiRequestError';
@@ -44,6 +49,8 @@ export interface ApiOptions {
   fetch?: typeof fetch;
   /** Called with the server-minus-browser clock offset after each answer. */
   onServerOffset?: (offsetMs: number) => void;
+  /** Any answer 401 (the session ended): the page goes back to the login. Not for the login itself. */
+  onUnauthenticated?: () => void;
   timeoutMs?: number;
 }
 
@@ -84,14 +91,25 @@ export interface Api {
   resolve(id: string, body: ResolveAlarmBody): Promise<AlarmView>;
   cancel(id: string, body: CancelAlarmBody): Promise<AlarmView>;
   health(): Promise<HealthResponse>;
+  /** Who is logged in; rejects with status 401 when nobody is. */
+  me(): Promise<MeResponse>;
+  login(body: LoginBody): Promise<MeResponse>;
+  logout(): Promise<void>;
 }
+
+const LogoutAnswer: Schema<{ message: string }> = {
+  safeParse(data) {
+    const message = typeof data === 'object' && data !== null ? (data as { message?: unknown }).message : undefined;
+    return typeof message === 'string' ? { success: true, data: { message } } : { success: false, error: { issues: [{ path: ['message'], message: 'expected a string' }] } };
+  },
+};
 
 /** The API client; `options.fetch` lets tests answer without a server. */
 export function createApi(options: ApiOptions = {}): Api {
   const doFetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
 
-  async function request<T>(schema: Schema<T>, path: string, body?: unknown): Promise<T> {
+  async function request<T>(schema: Schema<T>, path: string, body?: unknown, quiet401 = false): Promise<T> {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), timeoutMs);
     const sentAt = Date.now();
@@ -119,6 +137,9 @@ export function createApi(options: ApiOptions = {}): Api {
       json = undefined;
     }
     if (!res.ok) {
+      if (res.status === 401 && !quiet401) options.onUnauthenticated?.();
+      const throttled = LoginThrottledError.safeParse(json);
+      if (throttled.success) throw new ApiRequestError(throttled.data.code, throttled.data.message, res.status, throttled.data.retryAfterSeconds);
       const apiError = ApiError.safeParse(json);
       if (apiError.success) throw new ApiRequestError(apiError.data.code, apiError.data.message, res.status);
       throw new ApiRequestError(`HTTP_${res.status}`, `${res.status} ${res.statusText}`.trim(), res.status);
@@ -162,5 +183,14 @@ export function createApi(options: ApiOptions = {}): Api {
     resolve: step(ResolveAlarmBody, 'resolve'),
     cancel: step(CancelAlarmBody, 'cancel'),
     health: () => request(HealthResponse, '/api/health'),
+    me: () => request(MeResponse, '/api/auth/me', undefined, true),
+    login: (body) => {
+      const checked = LoginBody.safeParse(body);
+      if (!checked.success) return Promise.reject(new ApiRequestError('BAD_REQUEST', describeIssues(checked.error.issues), 0));
+      return request(MeResponse, '/api/auth/login', checked.data, true);
+    },
+    logout: async () => {
+      await request(LogoutAnswer, '/api/auth/logout', {}, true);
+    },
   };
 }

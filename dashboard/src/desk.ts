@@ -47,6 +47,7 @@ const RETRY_MS = 5_000;
 /** Untaken critical/urgent cases ring again this often, so nobody can miss them. */
 const REMINDER_MS = 30_000;
 const VILLAGES_STORAGE_KEY = 'kanjia.villages';
+const REPEAT_SOUND_STORAGE_KEY = 'kanjia.repeatSound';
 
 export interface Desk {
   /** Server-corrected now, ticking every second. */
@@ -71,12 +72,15 @@ export interface Desk {
   pending: Ref<Readonly<Record<string, ActionKind>>>;
   /** alarmId → the last failed action on it. */
   errors: Ref<Readonly<Record<string, ActionError>>>;
+  /** Untaken critical/urgent cases ring again every 30 s (on by default; remembered per PC). */
+  repeatSound: Ref<boolean>;
+  setRepeatSound(on: boolean): void;
   start(): void;
   stop(): void;
   refresh(): Promise<void>;
   setShowClosed(show: boolean): void;
   /** Runs an action; resolves true when the server accepted it. */
-  act(alarmId: string, action: ActionKind, by: string, note?: string): Promise<boolean>;
+  act(alarmId: string, action: ActionKind, note?: string): Promise<boolean>;
   dismissError(alarmId: string): void;
 }
 
@@ -85,6 +89,8 @@ export interface DeskDeps {
   sound: AlarmSound;
   /** Replaceable for tests; the real feed by default. */
   connect?: typeof connectLive;
+  /** The live feed refused the session (ended or logged out elsewhere): back to the login. */
+  onUnauthenticated?: () => void;
   /** Learns the server clock offset from the API; wire `api`'s onServerOffset here. */
   serverOffsetMs?: Ref<number>;
 }
@@ -99,6 +105,14 @@ function loadVillages(): Village[] {
     );
   } catch {
     return [];
+  }
+}
+
+function loadRepeatSound(): boolean {
+  try {
+    return globalThis.localStorage?.getItem(REPEAT_SOUND_STORAGE_KEY) !== '0';
+  } catch {
+    return true;
   }
 }
 
@@ -127,6 +141,7 @@ export function createDesk(deps: DeskDeps): Desk {
   const pending = ref<Readonly<Record<string, ActionKind>>>({});
   const errors = ref<Readonly<Record<string, ActionError>>>({});
   const knownVillages = shallowRef<Village[]>(loadVillages());
+  const repeatSound = ref(loadRepeatSound());
 
   /** Ids that reached us outside a list answer while that request was out (see mergeSnapshot). */
   const inflight = new Set<Set<string>>();
@@ -241,13 +256,14 @@ export function createDesk(deps: DeskDeps): Desk {
     errors.value = next;
   }
 
-  async function act(alarmId: string, action: ActionKind, by: string, note?: string): Promise<boolean> {
+  async function act(alarmId: string, action: ActionKind, note?: string): Promise<boolean> {
     if (pending.value[alarmId]) return false;
     setPending(alarmId, action);
     setError(alarmId, null);
     try {
       const trimmed = note?.trim();
-      const step = trimmed ? { by, note: trimmed } : { by };
+      // Who acts is the session's user: the server records it, the body carries only the note.
+      const step = trimmed ? { note: trimmed } : {};
       let updated: AlarmView;
       switch (action) {
         case 'take':
@@ -260,10 +276,10 @@ export function createDesk(deps: DeskDeps): Desk {
           updated = await api.onSite(alarmId, step);
           break;
         case 'resolve':
-          updated = await api.resolve(alarmId, { by, note: trimmed ?? '' });
+          updated = await api.resolve(alarmId, { note: trimmed ?? '' });
           break;
         case 'cancel':
-          updated = await api.cancel(alarmId, { by, reason: trimmed ?? '' });
+          updated = await api.cancel(alarmId, { reason: trimmed ?? '' });
           break;
       }
       applyAlarm(updated);
@@ -313,7 +329,7 @@ export function createDesk(deps: DeskDeps): Desk {
       nowMs.value = Date.now() + serverOffsetMs.value;
     }, TICK_MS);
     reminderTimer = setInterval(() => {
-      if (Date.now() - lastRingMs < REMINDER_MS - TICK_MS) return;
+      if (!repeatSound.value || Date.now() - lastRingMs < REMINDER_MS - TICK_MS) return;
       // Maintenance cases (a low battery) ring once only: a desk that beeps all
       // day for a battery gets its speakers switched off.
       const severity = highestSeverity(queue.value.open.filter((a) => a.severity !== 'maintenance'));
@@ -325,6 +341,7 @@ export function createDesk(deps: DeskDeps): Desk {
       onPresence: applyPresence,
       onConnect: () => void refresh(),
       onInvalid: () => void refresh(),
+      onUnauthenticated: () => deps.onUnauthenticated?.(),
       onState: (state) => {
         connection.value = state;
       },
@@ -361,6 +378,15 @@ export function createDesk(deps: DeskDeps): Desk {
     setShowClosed,
     act,
     dismissError: (alarmId) => setError(alarmId, null),
+    repeatSound,
+    setRepeatSound: (on) => {
+      repeatSound.value = on;
+      try {
+        globalThis.localStorage?.setItem(REPEAT_SOUND_STORAGE_KEY, on ? '1' : '0');
+      } catch {
+        // Not remembered: the default (on) comes back after a reload, the safe side.
+      }
+    },
   };
 }
 

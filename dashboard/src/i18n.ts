@@ -5,6 +5,7 @@
  * placeholders agree too.
  */
 import { ref, watch } from 'vue';
+import { cardEn, cardZh } from './i18n-card';
 
 export const LANGS = ['zh', 'en'] as const;
 export type Lang = (typeof LANGS)[number];
@@ -14,9 +15,8 @@ const zh = {
   'app.desk': '值班台',
   'punct.colon': '：',
 
-  'header.officer': '值班员',
-  'header.changeOfficer': '更换',
-  'header.noOfficer': '未填写',
+  'header.officer': '当前用户',
+  'header.logout': '退出登录',
 
   // The switch names the language it switches *to*, in that language.
   'lang.switch': 'English',
@@ -136,12 +136,16 @@ const zh = {
   'dialog.back': '返回',
   'dialog.noteRequired': '请先填写说明，再点确认。',
 
-  'officer.title': '请输入您的姓名',
-  'officer.hint': '接警和处置时会记录您的姓名。',
-  'officer.label': '值班员姓名',
-  'officer.save': '开始值班',
-  'officer.required': '请填写姓名。',
-  'officer.tooLong': '姓名最多 64 个字。',
+  'login.title': '值班台登录',
+  'login.hint': '请输入管理员给您的用户名和密码。接警和处置都会记录在您的名下。',
+  'login.name': '用户名',
+  'login.password': '密码',
+  'login.submit': '登录',
+  'login.busy': '正在登录…',
+  'login.required': '请填写用户名和密码。',
+  'login.ended': '登录已过期或已在别处退出，请重新登录。',
+  'login.throttled': '登录失败次数过多，请 {minutes} 分钟后再试。',
+  'login.checking': '正在检查登录状态…',
 
   'error.title': '操作失败',
   'error.dismiss': '知道了',
@@ -151,6 +155,10 @@ const zh = {
   'error.code.NETWORK': '无法连接服务器。',
   'error.code.TIMEOUT': '服务器没有响应。',
   'error.code.BAD_RESPONSE': '服务器返回的数据格式有误。',
+  'error.code.LOGIN_FAILED': '用户名或密码不正确。',
+  'error.code.UNAUTHENTICATED': '登录已过期，请重新登录。',
+  'error.code.FORBIDDEN': '您的账号无权进行此操作。',
+  'error.code.CROSS_ORIGIN': '请求来自其他网站，已被拒绝。请直接打开值班台网址。',
 
   'sound.locked': '提示音尚未开启 — 点击此处开启，新警报才会响铃。',
 
@@ -162,6 +170,7 @@ const zh = {
   'time.inSeconds': '{n}秒后',
   'time.inMinutes': '{n}分钟后',
   'time.inHours': '{h}小时{m}分钟后',
+  ...cardZh,
 } as const;
 
 export type MessageKey = keyof typeof zh;
@@ -171,9 +180,8 @@ const en: Record<MessageKey, string> = {
   'app.desk': 'Duty desk',
   'punct.colon': ': ',
 
-  'header.officer': 'Officer',
-  'header.changeOfficer': 'Change',
-  'header.noOfficer': 'not set',
+  'header.officer': 'Signed in',
+  'header.logout': 'Log out',
 
   'lang.switch': '中文',
 
@@ -292,12 +300,16 @@ const en: Record<MessageKey, string> = {
   'dialog.back': 'Back',
   'dialog.noteRequired': 'Please write a note first, then confirm.',
 
-  'officer.title': 'Please enter your name',
-  'officer.hint': 'Your name is recorded with every action you take.',
-  'officer.label': 'Duty officer name',
-  'officer.save': 'Start duty',
-  'officer.required': 'Please enter your name.',
-  'officer.tooLong': 'At most 64 characters.',
+  'login.title': 'Duty desk login',
+  'login.hint': 'Enter the name and password your administrator gave you. Every action you take is recorded under your name.',
+  'login.name': 'Name',
+  'login.password': 'Password',
+  'login.submit': 'Log in',
+  'login.busy': 'Logging in…',
+  'login.required': 'Please enter your name and password.',
+  'login.ended': 'Your session has ended or you were logged out elsewhere. Please log in again.',
+  'login.throttled': 'Too many failed logins. Try again in {minutes} minutes.',
+  'login.checking': 'Checking your login…',
 
   'error.title': 'Action failed',
   'error.dismiss': 'OK',
@@ -307,6 +319,10 @@ const en: Record<MessageKey, string> = {
   'error.code.NETWORK': 'Cannot reach the server.',
   'error.code.TIMEOUT': 'The server did not answer.',
   'error.code.BAD_RESPONSE': 'The server sent malformed data.',
+  'error.code.LOGIN_FAILED': 'Wrong name or password.',
+  'error.code.UNAUTHENTICATED': 'Your session has ended. Please log in again.',
+  'error.code.FORBIDDEN': 'Your account may not do this.',
+  'error.code.CROSS_ORIGIN': 'Refused: the request came from another site. Open the duty desk address directly.',
 
   'sound.locked': 'Alarm sound is off — click here to turn it on, or new alarms will be silent.',
 
@@ -318,6 +334,7 @@ const en: Record<MessageKey, string> = {
   'time.inSeconds': 'in {n} s',
   'time.inMinutes': 'in {n} min',
   'time.inHours': 'in {h} h {m} min',
+  ...cardEn,
 };
 
 export const MESSAGES: Readonly<Record<Lang, Readonly<Record<MessageKey, string>>>> = { zh, en };

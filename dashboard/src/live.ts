@@ -1,5 +1,6 @@
 /**
- * The socket.io live feed (same origin, default path /socket.io). One-way: the
+ * The socket.io live feed (same origin, default path /socket.io; the browser
+ * sends the session cookie with the handshake). One-way: the
  * server pushes whole cases and device presence; actions go through REST.
  */
 import { io, type Socket } from 'socket.io-client';
@@ -23,6 +24,8 @@ export interface LiveHandlers {
   /** A payload failed validation: something changed that we could not read, refetch. */
   onInvalid(): void;
   onState(state: ConnectionState): void;
+  /** The server refused the handshake for want of a valid session. */
+  onUnauthenticated?(): void;
 }
 
 export interface LiveFeed {
@@ -52,6 +55,11 @@ export function connectLive(handlers: LiveHandlers): LiveFeed {
   socket.on('connect_error', (err) => {
     console.warn('[kanjia] live feed: cannot connect', err.message);
     handlers.onState('disconnected');
+    // The session ended: retrying would only be refused again.
+    if (err.message === 'UNAUTHENTICATED') {
+      socket.disconnect();
+      handlers.onUnauthenticated?.();
+    }
   });
 
   socket.on(SOCKET_EVENTS.alarmUpdate, (payload: unknown) => {

@@ -30,16 +30,17 @@ describe('api', () => {
   it('posts the take body and returns the updated case', async () => {
     const calls: FetchArgs[] = [];
     const api = createApi({ fetch: fakeFetch(200, alarm({ id: 'a 1', status: 'taken', takenBy: '张三' }), calls) });
-    const updated = await api.take('a 1', { by: '张三' });
+    const updated = await api.take('a 1', { note: '马上去' });
     expect(updated.status).toBe('taken');
     expect(calls[0]?.url).toBe('/api/alarms/a%201/take');
     expect(calls[0]?.init?.method).toBe('POST');
-    expect(JSON.parse(String(calls[0]?.init?.body))).toEqual({ by: '张三' });
+    // No actor in the body: the server takes it from the session.
+    expect(JSON.parse(String(calls[0]?.init?.body))).toEqual({ note: '马上去' });
   });
 
   it('turns an ApiError body into a thrown error with its code and message', async () => {
     const api = createApi({ fetch: fakeFetch(409, { code: 'ALARM_ALREADY_TAKEN', message: 'taken by 李四' }) });
-    const err = await api.take('a', { by: '张三' }).catch((e: unknown) => e);
+    const err = await api.take('a', {}).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiRequestError);
     expect(err).toMatchObject({ code: 'ALARM_ALREADY_TAKEN', message: 'taken by 李四', status: 409 });
   });
@@ -57,7 +58,7 @@ describe('api', () => {
   it('refuses to send a resolve without a note', async () => {
     const calls: FetchArgs[] = [];
     const api = createApi({ fetch: fakeFetch(200, alarm({ id: 'a' }), calls) });
-    await expect(api.resolve('a', { by: '张三', note: '  ' })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await expect(api.resolve('a', { note: '  ' })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
     expect(calls).toHaveLength(0);
   });
 

@@ -24,6 +24,9 @@ function harness(active: AlarmView[] = []): Harness {
     resolve: vi.fn(),
     cancel: vi.fn(),
     health: vi.fn(),
+    me: vi.fn(),
+    login: vi.fn(),
+    logout: vi.fn(),
   };
   const play = vi.fn();
   const desk = createDesk({
@@ -90,6 +93,19 @@ describe('desk', () => {
     expect(h.play).toHaveBeenCalledTimes(2);
   });
 
+  it('rings a new case but not again every 30 s when the repeat is switched off, and again once it is on', async () => {
+    h = harness([alarm({ id: 'a' })]);
+    h.desk.setRepeatSound(false);
+    h.desk.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(h.play).toHaveBeenCalledTimes(1);
+    await vi.advanceTimersByTimeAsync(90_000);
+    expect(h.play).toHaveBeenCalledTimes(1);
+    h.desk.setRepeatSound(true);
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(h.play).toHaveBeenCalledTimes(2);
+  });
+
   it('refetches on reconnect and drops a case that was closed meanwhile', async () => {
     h = harness([alarm({ id: 'a' }), alarm({ id: 'b' })]);
     h.desk.start();
@@ -109,14 +125,14 @@ describe('desk', () => {
     await vi.advanceTimersByTimeAsync(0);
     let answer: (a: AlarmView) => void = () => undefined;
     h.api.take.mockReturnValue(new Promise<AlarmView>((resolve) => (answer = resolve)));
-    const done = h.desk.act('a', 'take', '张三');
+    const done = h.desk.act('a', 'take');
     expect(h.desk.pending.value['a']).toBe('take');
-    expect(await h.desk.act('a', 'take', '张三')).toBe(false); // a second click does nothing
+    expect(await h.desk.act('a', 'take')).toBe(false); // a second click does nothing
     answer(alarm({ id: 'a', status: 'taken', takenBy: '张三', updatedAt: T0 + 1000 }));
     expect(await done).toBe(true);
     expect(h.desk.pending.value['a']).toBeUndefined();
     expect(h.desk.queue.value.inProgress[0]?.takenBy).toBe('张三');
-    expect(h.api.take).toHaveBeenCalledWith('a', { by: '张三' });
+    expect(h.api.take).toHaveBeenCalledWith('a', {});
   });
 
   it('shows a 409 and reloads the case that somebody else took', async () => {
@@ -125,7 +141,7 @@ describe('desk', () => {
     await vi.advanceTimersByTimeAsync(0);
     h.api.take.mockRejectedValue(new ApiRequestError('ALARM_ALREADY_TAKEN', 'taken by 李四', 409));
     h.api.getAlarm.mockResolvedValue(alarm({ id: 'a', status: 'taken', takenBy: '李四', updatedAt: T0 + 1000 }));
-    expect(await h.desk.act('a', 'take', '张三')).toBe(false);
+    expect(await h.desk.act('a', 'take')).toBe(false);
     expect(h.desk.errors.value['a']).toMatchObject({ action: 'take', code: 'ALARM_ALREADY_TAKEN', message: 'taken by 李四' });
     await vi.advanceTimersByTimeAsync(0);
     expect(h.desk.queue.value.inProgress[0]?.takenBy).toBe('李四');

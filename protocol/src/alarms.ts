@@ -94,23 +94,22 @@ export const AlarmView = z.object({
 });
 export type AlarmView = z.infer<typeof AlarmView>;
 
-/** Who acts: the name of the duty officer or helper, as typed or chosen on the dashboard. */
-const Actor = z.string().trim().min(1, 'by: say who is acting').max(64);
+// Who acts comes from the session (the user's display name), never from the body.
 const Note = z.string().trim().max(2000);
 
-export const TakeAlarmBody = z.object({ by: Actor, note: Note.optional() }).strict();
+export const TakeAlarmBody = z.object({ note: Note.optional() }).strict();
 export type TakeAlarmBody = z.infer<typeof TakeAlarmBody>;
 
-export const AlarmStepBody = z.object({ by: Actor, note: Note.optional() }).strict();
+export const AlarmStepBody = z.object({ note: Note.optional() }).strict();
 export type AlarmStepBody = z.infer<typeof AlarmStepBody>;
 
 export const ResolveAlarmBody = z
-  .object({ by: Actor, note: Note.min(1, 'note: describe what happened before closing the case') })
+  .object({ note: Note.min(1, 'note: describe what happened before closing the case') })
   .strict();
 export type ResolveAlarmBody = z.infer<typeof ResolveAlarmBody>;
 
 export const CancelAlarmBody = z
-  .object({ by: Actor, reason: Note.min(1, 'reason: say why the alarm is cancelled') })
+  .object({ reason: Note.min(1, 'reason: say why the alarm is cancelled') })
   .strict();
 export type CancelAlarmBody = z.infer<typeof CancelAlarmBody>;
 
@@ -162,7 +161,7 @@ export const SystemStats = z.object({
 export type SystemStats = z.infer<typeof SystemStats>;
 
 /** Away mode of a resident (visiting family, in hospital): silence is then expected. */
-export const AwayBody = z.object({ by: Actor, away: z.boolean(), note: Note.optional() }).strict();
+export const AwayBody = z.object({ away: z.boolean(), note: Note.optional() }).strict();
 export type AwayBody = z.infer<typeof AwayBody>;
 
 export const ResidentIdParams = z.object({ id: z.string().min(1).max(64) }).strict();

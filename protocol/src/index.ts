@@ -7,3 +7,4 @@ export * from './clock.js';
 export * from './mask.js';
 export * from './local-time.js';
 export * from './users.js';
+export * from './registry-api.js';

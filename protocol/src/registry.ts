@@ -39,6 +39,10 @@ export const ResidentInput = z
     /** e.g. 特困供养, 独居, 留守 */
     category: z.string().trim().max(32).optional(),
     medicalNotes: z.string().trim().max(2000).optional(),
+    /** Short names of the person's conditions (高血压, 糖尿病), shown as tags on the resident card. */
+    conditions: z.array(z.string().trim().min(1).max(32)).max(20).optional(),
+    /** What the person takes and when (降压药 早晚各一次): for the helper and the village doctor. */
+    medicationNotes: z.string().trim().max(2000).optional(),
     /** Ordered contact chain: texted one after the other until somebody takes the alarm. */
     contacts: z.array(ContactInput).min(1, 'contacts: at least one person must be texted when this resident needs help').max(20),
   })

@@ -2,7 +2,7 @@
  * The `kanjia` command line: start the system, run the demo, manage the
  * registry, run simulated devices. `kanjia help` lists everything.
  */
-import { DEVICE_KINDS, formatZodError, RegistryFile, type ContactInput, type DeviceKind } from '@kanjia/protocol';
+import { DEVICE_KINDS, formatZodError, maskPhone, RegistryFile, type ContactInput, type DeviceKind } from '@kanjia/protocol';
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { z } from 'zod';
@@ -10,7 +10,10 @@ import { loadSettings, SettingsError, type Settings } from './config.js';
 import { openDatabase } from './db/database.js';
 import { databaseFile, loadDeviceKey } from './device-key.js';
 import { RegistryError, SqliteRegistryStore } from './registry/registry-store.js';
-import { KanjiaSystem } from './system.js';
+import { CLI_ACTOR, SqliteAuditLog } from './auth/audit-log.js';
+import { generatePassword } from './auth/password.js';
+import { SqliteUserStore, UserError, type UserInput } from './auth/user-store.js';
+import { FIRST_ADMIN_COMMAND, KanjiaSystem } from './system.js';
 
 const HELP = `kanjia — 智慧看家: watches over old people living alone and gets help to them fast
 
@@ -24,6 +27,7 @@ Usage: kanjia <command> [options]
       --fresh                   forget the previous demo's data first
       --speed N                 live N times faster than real time (1–3600; 60 = a day in 24 min)
       --incident NAME:SPEC      a drill in NAME's home, repeatable, e.g. 刘玉珍:co@+2h (SPEC: kanjia sim --help, life)
+      --login NAME:PASSWORD     the demo's duty officer of 石门村 (default: shimen with a generated password, on the banner)
   import FILE                   import a registry file (docs/registry.md); prints new device secrets once
   village add --name N --lat X --lng Y [--township T] [--county C] [--timezone Z]
   household add --village ID --address A --lat X --lng Y [--key-holder-note TEXT]
@@ -35,6 +39,15 @@ Usage: kanjia <command> [options]
                                 kinds: ${DEVICE_KINDS.join(', ')}
                                 --exit: a door sensor on a door that leads outside
                                 prints the device id and its secret once, as JSON
+  user add --name NAME --role ROLE [--village ID_OR_NAME …] [--township NAME]
+           [--display-name TEXT] [--phone P] [--password P]
+                                roles: admin (everything), township (its villages: --township), duty (--village,
+                                repeatable), helper (--phone: the residents whose contact chain has this number);
+                                without --password a strong one is generated and printed once
+  user list                     the users, their roles and villages (phones masked; never a password)
+  user reset-password --name NAME [--password P]
+                                sets a new password (generated and printed once without --password) and ends
+                                every session of that user
   sim device|household|life …   run simulated devices, or a resident's life on them (kanjia sim --help)
   eval-falls --dataset FILE     replay every fall-dataset trial through the live fall detector and print
       [--loso] [--limit N]      sensitivity, specificity, false alarms per hour (docs: README, Evaluators)
@@ -65,12 +78,14 @@ export async function main(argv: string[]): Promise<number> {
       case 'contact':
       case 'device':
         return registryCommand(command, rest);
+      case 'user':
+        return await userCommand(rest);
       case 'eval-falls': {
-        const { runEvalFalls } = await import('./eval/eval-falls.js');
+        const { runEvalFalls } = await import('@kanjia/eval');
         return await runEvalFalls(rest);
       }
       case 'eval-inactivity': {
-        const { runEvalInactivity } = await import('./eval/eval-inactivity.js');
+        const { runEvalInactivity } = await import('@kanjia/eval');
         return await runEvalInactivity(rest);
       }
       case 'sim': {
@@ -99,6 +114,10 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`kanjia: invalid input: ${formatZodError(err)}\n`);
       return 1;
     }
+    if (err instanceof UserError) {
+      process.stderr.write(`kanjia: ${err.code}: ${err.message}\n`);
+      return 1;
+    }
     if (err instanceof RegistryError) {
       process.stderr.write(`kanjia: ${err.code}: ${err.message}\n`);
       return 1;
@@ -122,6 +141,9 @@ async function startCommand(args: string[]): Promise<number> {
   const system = new KanjiaSystem({ settings });
   const running = await system.start();
   process.stdout.write(`Kanjia ${running.httpUrl} (dashboard) · ${running.mqttUrl} (devices) · data in ${settings.dataDir}\n`);
+  if (system.users?.count() === 0) {
+    process.stdout.write(`No users yet: nobody can log in to the dashboard. Make the first admin (it keeps running meanwhile):\n  ${FIRST_ADMIN_COMMAND}\n`);
+  }
   await waitForSignal();
   await system.stop();
   return 0;
@@ -287,5 +309,72 @@ function withRegistry(dataDir: string | undefined, run: (registry: SqliteRegistr
     return 0;
   } finally {
     close();
+  }
+}
+
+/** `kanjia user add|list|reset-password`: the dashboard's users, on the data directory's database. */
+async function userCommand(args: string[]): Promise<number> {
+  const [verb, ...rest] = args;
+  const s = { type: 'string' } as const;
+  const withUsers = async (dataDir: string | undefined, run: (users: SqliteUserStore, audit: SqliteAuditLog) => Promise<number> | number): Promise<number> => {
+    const settings = loadSettings(process.env, dataDir ? { overrides: { dataDir } } : {});
+    const db = openDatabase(databaseFile(settings));
+    try {
+      return await run(new SqliteUserStore(db, Date.now), new SqliteAuditLog(db, Date.now));
+    } finally {
+      db.close();
+    }
+  };
+  switch (verb) {
+    case 'add': {
+      const { values: v } = parse(rest, {
+        'data-dir': s,
+        name: s,
+        role: s,
+        village: { type: 'string', multiple: true },
+        township: s,
+        'display-name': s,
+        phone: s,
+        password: s,
+      });
+      const generated = v.password === undefined ? generatePassword() : undefined;
+      const input = {
+        name: v.name ?? '',
+        role: (v.role ?? '') as UserInput['role'],
+        villages: v.village ?? [],
+        password: v.password ?? (generated as string),
+        ...(v.township !== undefined ? { township: v.township } : {}),
+        ...(v['display-name'] !== undefined ? { displayName: v['display-name'] } : {}),
+        ...(v.phone !== undefined ? { phone: v.phone } : {}),
+      };
+      return withUsers(v['data-dir'], async (users, audit) => {
+        const user = await users.create(input);
+        audit.record({ action: 'user.add', actor: CLI_ACTOR, target: user.name, detail: `role ${user.role}` });
+        if (generated) process.stderr.write(`The password below is shown once only: give it to ${user.name} now.\n`);
+        printJson({ ...user, phone: user.phone === null ? null : maskPhone(user.phone), ...(generated ? { password: generated } : {}) });
+        return 0;
+      });
+    }
+    case 'list': {
+      const { values: v } = parse(rest, { 'data-dir': s });
+      return withUsers(v['data-dir'], (users) => {
+        printJson({ users: users.list(false) });
+        return 0;
+      });
+    }
+    case 'reset-password': {
+      const { values: v } = parse(rest, { 'data-dir': s, name: s, password: s });
+      const name = need('name', v.name);
+      const generated = v.password === undefined ? generatePassword() : undefined;
+      return withUsers(v['data-dir'], async (users, audit) => {
+        const user = await users.resetPassword(name, v.password ?? (generated as string));
+        audit.record({ action: 'user.resetPassword', actor: CLI_ACTOR, target: user.name, detail: 'sessions ended' });
+        process.stderr.write(`New password set for ${user.name}; every session of ${user.name} has ended.${generated ? ' The password below is shown once only.' : ''}\n`);
+        printJson({ name: user.name, sessionsEnded: true, ...(generated ? { password: generated } : {}) });
+        return 0;
+      });
+    }
+    default:
+      throw new UsageError('"user" knows add, list and reset-password: kanjia user add --name NAME --role ROLE …');
   }
 }

@@ -73,6 +73,12 @@ export const Settings = z
     smsProvider: z.enum(['console', 'aliyun']).default('console'),
     aliyun: AliyunSettings.optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /**
+     * Behind a reverse proxy (nginx with TLS): the client's address and scheme
+     * come from X-Forwarded-For/-Proto (the login throttle's address, the
+     * cookie's Secure flag, the same-origin check). Only when the proxy sets them.
+     */
+    trustProxy: z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean({ error: 'true or false' })).default(false),
     /** Hex key (64 hex chars) for the keyed hash of device secrets; by default one is generated in the data directory. */
     deviceKey: z.string().regex(/^[0-9a-fA-F]{64}$/, '64 hex characters (32 bytes)').optional(),
   })
@@ -107,6 +113,7 @@ export const ENV_VARS: Record<string, string[]> = {
   KANJIA_ALIYUN_TIMEOUT_MS: ['aliyun', 'timeoutMs'],
   KANJIA_LOG_LEVEL: ['logLevel'],
   KANJIA_DEVICE_KEY: ['deviceKey'],
+  KANJIA_TRUST_PROXY: ['trustProxy'],
 };
 /** Read by loadSettings itself, not a setting. */
 const META_VARS = new Set(['KANJIA_CONFIG_FILE']);

@@ -20,6 +20,8 @@ import { loadSettings } from './config.js';
 import { openDatabase } from './db/database.js';
 import { demoVillage } from './demo-village.js';
 import { databaseFile, loadDeviceKey } from './device-key.js';
+import { generatePassword } from './auth/password.js';
+import { SqliteUserStore } from './auth/user-store.js';
 import { SqliteRegistryStore } from './registry/registry-store.js';
 import { KanjiaSystem } from './system.js';
 
@@ -35,6 +37,7 @@ export async function runDemo(args: string[]): Promise<number> {
       fresh: { type: 'boolean' },
       speed: { type: 'string' },
       incident: { type: 'string', multiple: true, default: [] },
+      login: { type: 'string' },
     },
     strict: true,
   });
@@ -51,6 +54,7 @@ export async function runDemo(args: string[]): Promise<number> {
     { KANJIA_LOG_LEVEL: 'error', KANJIA_ESCALATION_TIMEOUT_SECONDS: '120', ...process.env, KANJIA_DATA_DIR: dataDir, KANJIA_SMS_PROVIDER: 'console' },
   );
   const devices = ensureDemoRegistry(settings.dataDir, loadDeviceKey(settings));
+  const demoLogin = await ensureDemoLogin(settings.dataDir, values.login);
   // Sped up, the server and the simulated homes share one clock: a day passes in 24 minutes at 60×.
   // A demo that ran sped up before has recorded times ahead of today's: its clock goes on from there.
   const resumeAt = latestRecordedTime(settings.dataDir);
@@ -84,6 +88,7 @@ export async function runDemo(args: string[]): Promise<number> {
   out('');
   out('  智慧看家 Kanjia — 演示 demo');
   out(`  值班台 Dashboard:  ${running.httpUrl}`);
+  out(`  登录 Login:        ${demoLogin.name} / ${demoLogin.password}   (值班员 duty officer of ${DEMO_VILLAGE})`);
   out(`  设备接入 MQTT:     ${running.mqttUrl}`);
   out(`  数据 Data:         ${settings.dataDir}`);
   out(`  模拟 ${devices.length} 台设备已上线 (${households.length} 户) — ${devices.length} simulated devices online in ${households.length} households, living their days`);
@@ -190,6 +195,42 @@ function formatDuration(ms: number): string {
 }
 
 /** Creates the demo village on first run and returns the simulated devices' credentials (kept in the demo's data directory only). */
+const DEMO_VILLAGE = '石门村';
+const DEMO_LOGIN = z.object({ name: z.string(), password: z.string() });
+
+/**
+ * The demo's duty officer of 石门村: created if missing, with a generated
+ * password kept in the demo's data dir (demo-login.json, mode 600) so the
+ * banner can print it every time; `--login NAME:PASSWORD` chooses both (and
+ * sets that password if the user exists).
+ */
+async function ensureDemoLogin(dataDir: string, chosen: string | undefined): Promise<{ name: string; password: string }> {
+  const loginFile = join(dataDir, 'demo-login.json');
+  let wanted: { name: string; password: string } | undefined;
+  if (chosen !== undefined) {
+    const colon = chosen.indexOf(':');
+    if (colon <= 0 || colon === chosen.length - 1) throw new Error('--login takes NAME:PASSWORD, e.g. --login shimen:村委值班2026');
+    wanted = { name: chosen.slice(0, colon).toLowerCase(), password: chosen.slice(colon + 1) };
+  } else if (existsSync(loginFile)) {
+    wanted = DEMO_LOGIN.parse(JSON.parse(readFileSync(loginFile, 'utf8')));
+  }
+  const db = openDatabase(databaseFile({ dataDir }));
+  try {
+    const users = new SqliteUserStore(db, Date.now);
+    const login = wanted ?? { name: 'shimen', password: generatePassword(12) };
+    const existing = users.byName(login.name);
+    if (!existing) {
+      await users.create({ name: login.name, role: 'duty', villages: [DEMO_VILLAGE], displayName: `值班员 ${login.name}`, password: login.password });
+    } else if (!(await users.checkLogin(login.name, login.password))) {
+      await users.resetPassword(login.name, login.password);
+    }
+    writeFileSync(loginFile, JSON.stringify(login), { mode: 0o600 });
+    return login;
+  } finally {
+    db.close();
+  }
+}
+
 function ensureDemoRegistry(dataDir: string, deviceKey: Buffer): DemoDevices {
   const credentialsFile = join(dataDir, 'demo-devices.json');
   if (existsSync(credentialsFile)) return DemoDevices.parse(JSON.parse(readFileSync(credentialsFile, 'utf8')));

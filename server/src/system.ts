@@ -15,11 +15,16 @@ import { SqliteAlarmStore } from './alarms/alarm-store.js';
 import type { Settings } from './config.js';
 import { openDatabase, type Db } from './db/database.js';
 import { databaseFile, loadDeviceKey, lockDataDir } from './device-key.js';
+import { SqliteAuditLog } from './auth/audit-log.js';
+import { SqliteUserStore } from './auth/user-store.js';
 import { buildApp } from './http/app.js';
+import { sessionFromCookie } from './http/auth-plugin.js';
 import { SocketIoLiveFeed } from './http/live-feed.js';
 import { createLogger, type Logger } from './logger.js';
 import { DetectionPipeline } from './pipeline/detection-pipeline.js';
 import { SqliteTelemetryStore } from './pipeline/telemetry-store.js';
+import { SqliteActivityLog } from './pipeline/activity-log.js';
+import { SqliteDeviceHistory } from './registry/device-history.js';
 import { SqliteRegistryStore } from './registry/registry-store.js';
 
 const require = createRequire(import.meta.url);
@@ -52,6 +57,7 @@ export class KanjiaSystem {
   private outbox: OutboxWorker | undefined;
   private escalation: EscalationScheduler | undefined;
   private pipeline: DetectionPipeline | undefined;
+  private activity: SqliteActivityLog | undefined;
   private ready = false;
   private releaseLock: (() => void) | undefined;
   private startedAt = 0;
@@ -59,6 +65,7 @@ export class KanjiaSystem {
   alarmStore: SqliteAlarmStore | undefined;
   registry: SqliteRegistryStore | undefined;
   alarmService: AlarmService | undefined;
+  users: SqliteUserStore | undefined;
 
   constructor(private readonly options: SystemOptions) {
     this.clock = options.clock ?? systemClock;
@@ -100,7 +107,15 @@ export class KanjiaSystem {
     this.registry = registry;
     this.alarmStore = alarmStore;
 
-    const feed = new SocketIoLiveFeed();
+    const users = new SqliteUserStore(db, () => this.clock.nowMs());
+    const audit = new SqliteAuditLog(db, () => this.clock.nowMs());
+    this.users = users;
+    const feed = new SocketIoLiveFeed({
+      authenticate: (cookie) => sessionFromCookie(users, cookie),
+      sessionValid: (key) => users.sessionByKey(key, false) !== undefined,
+      locateDevice: (deviceId) => registry.deviceContext(deviceId),
+      clock: this.clock,
+    });
     this.feed = feed;
     const gateway = new Gateway({
       port: settings.mqttPort,
@@ -139,7 +154,12 @@ export class KanjiaSystem {
     this.alarmService = service;
     const alarmService = service;
 
+    const activity = new SqliteActivityLog(db, this.clock);
+    this.activity = activity;
+    const deviceHistory = new SqliteDeviceHistory(db);
     const pipeline = new DetectionPipeline({
+      activity,
+      deviceHistory,
       db,
       registry,
       store: alarmStore,
@@ -182,6 +202,9 @@ export class KanjiaSystem {
       logger: log,
       version: VERSION,
       dashboardDir: this.options.dashboardDir ?? DEFAULT_DASHBOARD_DIR,
+      auth: { users, audit, nowMs: () => this.clock.nowMs(), onSessionEnded: (key) => feed.endSession(key) },
+      trustProxy: settings.trustProxy,
+      residentVillage: (residentId) => registry.residentContext(residentId)?.villageId,
       setAway: (residentId, away, by, note) => {
         const result = registry.setAway(residentId, away, this.clock.nowMs());
         if (result) {
@@ -189,6 +212,15 @@ export class KanjiaSystem {
           log.info({ residentId, away, by, note }, 'away mode changed');
         }
         return result;
+      },
+      registry: {
+        registry,
+        alarms: alarmStore,
+        activity,
+        deviceHistory,
+        nowMs: () => this.clock.nowMs(),
+        routineOf: (residentId, timeZone) => pipeline.routineOf(residentId, timeZone),
+        registryChanged: (deviceIds) => pipeline.registryChanged(deviceIds),
       },
       villages: () => registry.villages(),
       stats: () => {
@@ -212,12 +244,15 @@ export class KanjiaSystem {
     outbox.start();
     escalation.start();
     pipeline.start();
+    activity.start();
     const address = app.server.address();
     const httpPort = typeof address === 'object' && address ? address.port : settings.httpPort;
     this.ready = true;
     const shown = (host: string) => (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host);
     const running = { httpPort, mqttPort, httpUrl: `http://${shown(settings.httpHost)}:${httpPort}/`, mqttUrl: `mqtt://${shown(settings.mqttHost)}:${mqttPort}` };
     log.info({ ...running, sms: sender.name, dataDir: settings.dataDir }, 'kanjia ready');
+    users.prune();
+    if (users.count() === 0) log.warn({ command: FIRST_ADMIN_COMMAND }, `no users yet: nobody can log in to the dashboard. Make the first admin with: ${FIRST_ADMIN_COMMAND}`);
     return running;
   }
 
@@ -228,6 +263,8 @@ export class KanjiaSystem {
       // Devices first: nothing new is acknowledged that the outbox would not text.
       await this.gateway?.stop();
       this.pipeline?.stop();
+      // After the pipeline: its last signs of life are written too.
+      this.activity?.stop();
       this.escalation?.stop();
       await this.outbox?.stop();
       await this.feed?.stop();
@@ -238,6 +275,9 @@ export class KanjiaSystem {
     return this.stopping;
   }
 }
+
+/** What to run when there is no user yet (printed by `kanjia start` and logged). */
+export const FIRST_ADMIN_COMMAND = 'npx kanjia user add --name admin --role admin';
 
 export function createSmsSender(settings: Settings, logger: Logger): SmsSender {
   if (settings.smsProvider === 'aliyun' && settings.aliyun) {

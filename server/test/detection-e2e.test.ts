@@ -17,16 +17,17 @@ import { databaseFile, loadDeviceKey } from '../src/device-key.js';
 import { createLogger } from '../src/logger.js';
 import { SqliteRegistryStore } from '../src/registry/registry-store.js';
 import { KanjiaSystem, type RunningSystem } from '../src/system.js';
-import { RecordingSender, oneHousehold, tempDataDir } from './helpers.js';
+import { RecordingSender, oneHousehold, systemClient, tempDataDir } from './helpers.js';
 
-const DATASET = new URL('../../../shared/datasets/umafall/trials.jsonl.gz', import.meta.url).pathname;
+// Nine real UMAFall chest trials kept in the repo (fixtures/umafall/README.md).
+const DATASET = new URL('./fixtures/umafall/chest.jsonl.gz', import.meta.url).pathname;
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const silent = { info: () => undefined, warn: () => undefined };
 
 
 
-/** The first chest fall and the first chest ADL of UMAFall that the live detector judges as such. */
+/** The first chest fall and the first chest walking or sitting ADL of the fixture that the live detector judges as such. */
 async function pickTrials(): Promise<{ fall: FallTrial; adl: FallTrial }> {
   let fall: FallTrial | undefined;
   let adl: FallTrial | undefined;
@@ -57,6 +58,7 @@ describe('detectors end to end through MQTT (fake clock)', () => {
   let clock: FakeClock;
   let sender: RecordingSender;
   let system: KanjiaSystem;
+  let api: ReturnType<typeof systemClient>;
   let running: RunningSystem;
   let creds: Record<string, { deviceId: string; secret: string }>;
   let devices: SimDevice[];
@@ -77,6 +79,7 @@ describe('detectors end to end through MQTT (fake clock)', () => {
     sender = new RecordingSender();
     system = new KanjiaSystem({ settings, clock, smsSender: sender, logger: createLogger('silent') });
     running = await system.start();
+    api = systemClient(() => system.users, running.httpUrl);
     commands = [];
     devices = [];
   }
@@ -90,7 +93,7 @@ describe('detectors end to end through MQTT (fake clock)', () => {
     return d;
   }
 
-  const alarms = async (): Promise<AlarmView[]> => ((await (await fetch(`${running.httpUrl}api/alarms?status=all`)).json()) as { alarms: AlarmView[] }).alarms;
+  const alarms = async (): Promise<AlarmView[]> => (await api.get<{ alarms: AlarmView[] }>('api/alarms?status=all')).alarms;
   const ofKind = async (kind: string) => (await alarms()).filter((a) => a.kind === kind);
   /** Moves the fake clock in steps, letting MQTT and SQLite work in between. */
   async function advance(ms: number, stepMs = 5 * MINUTE): Promise<void> {

@@ -12,7 +12,7 @@ import { KanjiaSystem, type RunningSystem } from '../src/system.js';
 import { openDatabase } from '../src/db/database.js';
 import { loadDeviceKey, databaseFile } from '../src/device-key.js';
 import { SqliteRegistryStore } from '../src/registry/registry-store.js';
-import { RecordingSender, oneHousehold, tempDataDir } from './helpers.js';
+import { RecordingSender, oneHousehold, systemClient, tempDataDir } from './helpers.js';
 
 
 const MINUTE = 60_000;
@@ -33,6 +33,7 @@ describe('escalation along the contact chain (fake clock, real MQTT and SQLite)'
   let clock: FakeClock;
   let sender: RecordingSender;
   let system: KanjiaSystem;
+  let api: ReturnType<typeof systemClient>;
   let running: RunningSystem;
   let device: SimDevice;
 
@@ -46,6 +47,7 @@ describe('escalation along the contact chain (fake clock, real MQTT and SQLite)'
     sender = new RecordingSender();
     system = new KanjiaSystem({ settings, clock, smsSender: sender, logger: createLogger('silent') });
     running = await system.start();
+    api = systemClient(() => system.users, running.httpUrl, { name: 'liming', role: 'duty', villages: ['石门村'], displayName: '值班员 李明' });
     device = new SimDevice({ brokerUrl: running.mqttUrl, deviceId: creds.deviceId, secret: creds.secret, logger: silent, resendIntervalMs: 60_000 });
     await device.start();
   });
@@ -88,11 +90,7 @@ describe('escalation along the contact chain (fake clock, real MQTT and SQLite)'
     await until('first SMS', () => (sender.sent.length === 1 ? true : undefined));
     clock.advance(2 * MINUTE);
 
-    const res = await fetch(`http://127.0.0.1:${running.httpPort}/api/alarms/${received.alarmId}/take`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ by: '李值班' }),
-    });
+    const res = await api.post(`/api/alarms/${received.alarmId}/take`, {});
     expect(res.status).toBe(200);
     const taken = await press.taken;
     expect(taken).toMatchObject({ type: 'taken', eventId: press.eventId, alarmId: received.alarmId });
@@ -100,7 +98,7 @@ describe('escalation along the contact chain (fake clock, real MQTT and SQLite)'
     clock.advance(60 * MINUTE);
     await new Promise((r) => setTimeout(r, 100));
     expect(sender.sent.map((m) => m.to)).toEqual(['13800000001']);
-    const alarm = (await (await fetch(`http://127.0.0.1:${running.httpPort}/api/alarms/${received.alarmId}`)).json()) as { status: string; nextEscalationAt: number | null; escalationLevel: number };
+    const alarm = await api.get<{ status: string; nextEscalationAt: number | null; escalationLevel: number }>(`/api/alarms/${received.alarmId}`);
     expect(alarm).toMatchObject({ status: 'taken', nextEscalationAt: null, escalationLevel: 0 });
   });
 });

@@ -14,7 +14,7 @@ import { databaseFile, loadDeviceKey } from '../src/device-key.js';
 import { createLogger } from '../src/logger.js';
 import { SqliteRegistryStore } from '../src/registry/registry-store.js';
 import { KanjiaSystem } from '../src/system.js';
-import { oneHousehold, RecordingSender, tempDataDir } from './helpers.js';
+import { oneHousehold, RecordingSender, systemClient, tempDataDir } from './helpers.js';
 
 const MIN = 60_000;
 const TZ = 'Asia/Shanghai';
@@ -40,6 +40,7 @@ describe('evening silence through MQTT: the way to bed is learned per sensor', (
     db.close();
     const system = new KanjiaSystem({ settings, clock, smsSender: new RecordingSender(), logger: createLogger('silent') });
     const running = await system.start();
+    const api = systemClient(() => system.users, running.httpUrl);
     cleanups.push(() => system.stop());
     const devices = await Promise.all(
       imported.map(async (c) => {
@@ -64,7 +65,7 @@ describe('evening silence through MQTT: the way to bed is learned per sensor', (
     }
     clock.set(local(15, 6 * 60)); // the next morning, 06:00
     await new Promise((r) => setTimeout(r, 100));
-    return ((await (await fetch(`${running.httpUrl}api/alarms?status=all`)).json()) as { alarms: AlarmView[] }).alarms;
+    return (await api.get<{ alarms: AlarmView[] }>('api/alarms?status=all')).alarms;
   }
 
   it('quiet after the 堂屋 at 21:20: the inactivity alarm comes that evening, not the next morning', async () => {

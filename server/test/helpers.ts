@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SmsMessage, SmsResult, SmsSender } from '@kanjia/alerts';
 import type { RegistryFile } from '@kanjia/protocol';
+import type { FastifyInstance } from 'fastify';
+import type { SqliteUserStore, UserInput } from '../src/auth/user-store.js';
 
 /** An SMS channel that keeps every message it is given and reports each as sent. */
 export class RecordingSender implements SmsSender {
@@ -55,3 +57,91 @@ export function oneHousehold(devices: RegistryFile['villages'][number]['househol
     ],
   };
 }
+
+/** A user for tests: a duty officer unless told otherwise; the password is fixed and long enough. */
+export const TEST_PASSWORD = 'correct-horse-battery';
+
+/**
+ * Creates a user (duty officer of `villages` by default) and logs in through
+ * the real login route; returns the Cookie header value to send with inject().
+ */
+export async function loginAs(
+  app: FastifyInstance,
+  users: SqliteUserStore,
+  user: Partial<UserInput> & { name: string },
+): Promise<string> {
+  if (!users.byName(user.name)) {
+    await users.create({ role: 'duty', password: TEST_PASSWORD, ...user } as UserInput);
+  }
+  const res = await app.inject({ method: 'POST', url: '/api/auth/login', payload: { name: user.name, password: user.password ?? TEST_PASSWORD } });
+  if (res.statusCode !== 200) throw new Error(`login of ${user.name} failed: ${res.statusCode} ${res.body}`);
+  return cookieOf(res.headers['set-cookie']);
+}
+
+/** The `name=value` of the session cookie in a Set-Cookie header. */
+export function cookieOf(setCookie: string | string[] | undefined): string {
+  const header = Array.isArray(setCookie) ? setCookie[0] : setCookie;
+  const pair = header?.split(';')[0];
+  if (!pair) throw new Error('no Set-Cookie in the answer');
+  return pair;
+}
+
+/**
+ * A logged-in HTTP client of a running system: creates the user (an admin by
+ * default) on first use, logs in through POST /api/auth/login, and logs in
+ * again when the session has ended (tests that move a fake clock by days).
+ */
+export function systemClient(users: () => SqliteUserStore | undefined, baseUrl: string, user: Partial<UserInput> = {}) {
+  const name = user.name ?? 'test-admin';
+  let cookie: string | undefined;
+  const login = async (): Promise<string> => {
+    const store = users();
+    if (!store) throw new Error('the system is not started');
+    if (!store.byName(name)) await store.create({ role: 'admin', password: TEST_PASSWORD, ...user, name } as UserInput);
+    const res = await fetch(new URL('/api/auth/login', baseUrl), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, password: user.password ?? TEST_PASSWORD }) });
+    if (res.status !== 200) throw new Error(`login of ${name} failed: ${res.status} ${await res.text()}`);
+    return cookieOf(res.headers.get('set-cookie') ?? undefined);
+  };
+  const request = async (path: string, init: RequestInit = {}): Promise<Response> => {
+    cookie ??= await login();
+    const send = () => fetch(new URL(path, baseUrl), { ...init, headers: { ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}), ...(init.headers as Record<string, string> | undefined), cookie: cookie as string } });
+    let res = await send();
+    if (res.status === 401) {
+      cookie = await login();
+      res = await send();
+    }
+    return res;
+  };
+  return {
+    request,
+    /** GET and parse JSON. */
+    get: async <T>(path: string): Promise<T> => (await (await request(path)).json()) as T,
+    /** POST a JSON body. */
+    post: (path: string, body: unknown) => request(path, { method: 'POST', body: JSON.stringify(body) }),
+    cookie: async () => (cookie ??= await login()),
+  };
+}
+
+/** 石门村 (oneHousehold: 王秀英, helper 13800000001) and 李家村 (张大爷, helper 13900000009), both of 石门镇. */
+export function twoVillages(): RegistryFile {
+  const a = oneHousehold();
+  const shimen = { ...a.villages[0]!, township: '石门镇' };
+  const lijia = {
+    name: '李家村',
+    township: '石门镇',
+    timezone: 'Asia/Shanghai',
+    lat: 27.2,
+    lng: 111.1,
+    households: [
+      {
+        address: '李家村三组5号',
+        lat: 27.201,
+        lng: 111.101,
+        residents: [{ name: '张大爷', contacts: [{ name: '李小红', role: 'helper' as const, phone: '13900000009' }] }],
+        devices: [{ kind: 'sosButton' as const }],
+      },
+    ],
+  };
+  return { villages: [shimen, lijia] };
+}
+

@@ -6,10 +6,14 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AlarmService } from '../src/alarms/alarm-service.js';
 import { SqliteAlarmStore } from '../src/alarms/alarm-store.js';
 import { openDatabase, type Db } from '../src/db/database.js';
+import { SqliteAuditLog } from '../src/auth/audit-log.js';
+import { SqliteUserStore } from '../src/auth/user-store.js';
 import { buildApp } from '../src/http/app.js';
 import { createLogger } from '../src/logger.js';
 import { SqliteRegistryStore } from '../src/registry/registry-store.js';
-import { oneHousehold, tempDataDir } from './helpers.js';
+import { SqliteActivityLog } from '../src/pipeline/activity-log.js';
+import { SqliteDeviceHistory } from '../src/registry/device-history.js';
+import { loginAs, oneHousehold, tempDataDir } from './helpers.js';
 
 describe('REST API', () => {
   let tmp: ReturnType<typeof tempDataDir>;
@@ -17,6 +21,10 @@ describe('REST API', () => {
   let app: FastifyInstance;
   let store: SqliteAlarmStore;
   let alarmId: string;
+  let users: SqliteUserStore;
+  /** Cookie of 值班员 李明, duty officer of 石门村. */
+  let liming: string;
+  const as = (cookie: string, method: 'GET' | 'POST', url: string, payload?: object) => app.inject({ method, url, headers: { cookie }, ...(payload ? { payload } : {}) });
   const sent: Array<{ deviceId: string; command: DeviceCommand }> = [];
 
   beforeEach(async () => {
@@ -45,18 +53,31 @@ describe('REST API', () => {
     });
     const event = { id: 'e1', ts: Date.now(), type: 'sos' as const };
     alarmId = store.recordEvent(deviceId, event, findingsFromEvent(deviceId, event)[0], Date.now()).alarmId!;
+    users = new SqliteUserStore(db, Date.now);
     app = await buildApp({
+      auth: { users, audit: new SqliteAuditLog(db, Date.now), nowMs: Date.now },
+      residentVillage: (id) => registry.residentContext(id)?.villageId,
       alarms,
       store,
       logger,
       version: 'test',
       health: () => ({ ready: true }),
+      registry: {
+        registry,
+        alarms: store,
+        activity: new SqliteActivityLog(db, systemClock),
+        deviceHistory: new SqliteDeviceHistory(db),
+        nowMs: () => Date.now(),
+        routineOf: () => undefined,
+        registryChanged: () => undefined,
+      },
       villages: () => registry.villages(),
       setAway: (id, away) => registry.setAway(id, away, 1_000),
       stats: () => {
         throw new Error('not used here');
       },
     });
+    liming = await loginAs(app, users, { name: 'liming', displayName: '值班员 李明', villages: ['石门村'] });
   });
   afterEach(async () => {
     await app.close();
@@ -66,7 +87,7 @@ describe('REST API', () => {
   });
 
   it('lists the active alarms with the resident, household and masked phone numbers', async () => {
-    const res = await app.inject({ method: 'GET', url: '/api/alarms' });
+    const res = await as(liming, 'GET', '/api/alarms');
     expect(res.statusCode).toBe(200);
     const [alarm] = res.json().alarms;
     expect(alarm).toMatchObject({ id: alarmId, kind: 'sos', severity: 'critical', status: 'open', resident: { name: '王秀英', age: 85 } });
@@ -74,47 +95,48 @@ describe('REST API', () => {
     expect(res.body).not.toContain('430524194101011234');
   });
 
-  it('takes an alarm and tells the device `taken`', async () => {
-    const res = await app.inject({ method: 'POST', url: `/api/alarms/${alarmId}/take`, payload: { by: '李值班' } });
+  it('takes an alarm in the name of the logged-in officer and tells the device `taken`', async () => {
+    const res = await as(liming, 'POST', `/api/alarms/${alarmId}/take`, {});
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toMatchObject({ status: 'taken', takenBy: '李值班' });
+    expect(res.json()).toMatchObject({ status: 'taken', takenBy: '值班员 李明' });
     await new Promise((r) => setTimeout(r, 60));
     expect(sent.map((s) => s.command.type)).toEqual(['taken']);
   });
 
   it('sends `taken` and `onTheWay` when the two are clicked within 20 ms of each other', async () => {
-    await app.inject({ method: 'POST', url: `/api/alarms/${alarmId}/take`, payload: { by: '李值班' } });
-    await app.inject({ method: 'POST', url: `/api/alarms/${alarmId}/on-the-way`, payload: { by: '刘建军' } });
+    await as(liming, 'POST', `/api/alarms/${alarmId}/take`, {});
+    await as(liming, 'POST', `/api/alarms/${alarmId}/on-the-way`, {});
     await new Promise((r) => setTimeout(r, 150));
     expect(sent.map((s) => s.command.type)).toEqual(['taken', 'onTheWay']);
   });
 
   it('answers 409 ALARM_ALREADY_TAKEN when a second person takes the same alarm', async () => {
-    await app.inject({ method: 'POST', url: `/api/alarms/${alarmId}/take`, payload: { by: '李值班' } });
-    const res = await app.inject({ method: 'POST', url: `/api/alarms/${alarmId}/take`, payload: { by: '王值班' } });
+    const wang = await loginAs(app, users, { name: 'wangfang', displayName: '值班员 王芳', villages: ['石门村'] });
+    await as(liming, 'POST', `/api/alarms/${alarmId}/take`, {});
+    const res = await as(wang, 'POST', `/api/alarms/${alarmId}/take`, {});
     expect(res.statusCode).toBe(409);
-    expect(res.json()).toEqual({ code: 'ALARM_ALREADY_TAKEN', message: expect.stringContaining('李值班') });
+    expect(res.json()).toEqual({ code: 'ALARM_ALREADY_TAKEN', message: expect.stringContaining('值班员 李明') });
   });
 
   it('answers 400 with a clear message for invalid bodies', async () => {
     const cases = [
-      { url: `/api/alarms/${alarmId}/take`, payload: {}, expect: /by/ },
-      { url: `/api/alarms/${alarmId}/take`, payload: { by: '' }, expect: /say who is acting/ },
-      { url: `/api/alarms/${alarmId}/take`, payload: { by: 'x', extra: 1 }, expect: /extra|unrecognized/i },
-      { url: `/api/alarms/${alarmId}/resolve`, payload: { by: '李值班' }, expect: /note/ },
-      { url: `/api/alarms/${alarmId}/resolve`, payload: { by: '李值班', note: '   ' }, expect: /describe what happened/ },
-      { url: `/api/alarms/${alarmId}/cancel`, payload: { by: '李值班' }, expect: /reason/ },
+      // The actor comes from the session: a typed name is refused, not believed.
+      { url: `/api/alarms/${alarmId}/take`, payload: { by: '李值班' }, expect: /by|unrecognized/i },
+      { url: `/api/alarms/${alarmId}/take`, payload: { extra: 1 }, expect: /extra|unrecognized/i },
+      { url: `/api/alarms/${alarmId}/resolve`, payload: {}, expect: /note/ },
+      { url: `/api/alarms/${alarmId}/resolve`, payload: { note: '   ' }, expect: /describe what happened/ },
+      { url: `/api/alarms/${alarmId}/cancel`, payload: {}, expect: /reason/ },
     ];
     for (const c of cases) {
-      const res = await app.inject({ method: 'POST', url: c.url, payload: c.payload });
+      const res = await as(liming, 'POST', c.url, c.payload);
       expect(res.statusCode, JSON.stringify(c.payload)).toBe(400);
       expect(res.json().code).toBe('BAD_REQUEST');
       expect(res.json().message).toMatch(c.expect);
     }
-    const bad = await app.inject({ method: 'POST', url: `/api/alarms/${alarmId}/take`, headers: { 'content-type': 'application/json' }, payload: '{"by":' });
+    const bad = await app.inject({ method: 'POST', url: `/api/alarms/${alarmId}/take`, headers: { cookie: liming, 'content-type': 'application/json' }, payload: '{"note":' });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().code).toBe('BAD_REQUEST');
-    const query = await app.inject({ method: 'GET', url: '/api/alarms?status=sometimes' });
+    const query = await as(liming, 'GET', '/api/alarms?status=sometimes');
     expect(query.statusCode).toBe(400);
     expect(query.json().message).toMatch(/status/);
     // Nothing was changed by the bad requests.
@@ -122,33 +144,33 @@ describe('REST API', () => {
   });
 
   it('answers 404 ALARM_NOT_FOUND for an unknown alarm and NOT_FOUND for an unknown route', async () => {
-    const res = await app.inject({ method: 'POST', url: '/api/alarms/alm_nope/take', payload: { by: 'x' } });
+    const res = await as(liming, 'POST', '/api/alarms/alm_nope/take', {});
     expect(res.statusCode).toBe(404);
     expect(res.json().code).toBe('ALARM_NOT_FOUND');
-    expect((await app.inject({ method: 'GET', url: '/api/nothing' })).json().code).toBe('NOT_FOUND');
+    expect((await as(liming, 'GET', '/api/nothing')).json().code).toBe('NOT_FOUND');
   });
 
   it('answers 413 for a body over the limit', async () => {
-    const res = await app.inject({ method: 'POST', url: `/api/alarms/${alarmId}/resolve`, payload: { by: 'x', note: 'x'.repeat(100_000) } });
+    const res = await as(liming, 'POST', `/api/alarms/${alarmId}/resolve`, { note: 'x'.repeat(100_000) });
     expect(res.statusCode).toBe(413);
     expect(res.json().code).toBe('PAYLOAD_TOO_LARGE');
   });
 
   it('sets and clears away mode of a resident, 404 for an unknown one', async () => {
     const residentId = store.view(alarmId)!.resident.id;
-    const on = await app.inject({ method: 'POST', url: `/api/residents/${residentId}/away`, payload: { by: '李值班', away: true, note: '去县城女儿家住一周' } });
+    const on = await as(liming, 'POST', `/api/residents/${residentId}/away`, { away: true, note: '去县城女儿家住一周' });
     expect(on.json()).toEqual({ residentId, away: true, awaySince: 1_000 });
-    const off = await app.inject({ method: 'POST', url: `/api/residents/${residentId}/away`, payload: { by: '李值班', away: false } });
+    const off = await as(liming, 'POST', `/api/residents/${residentId}/away`, { away: false });
     expect(off.json()).toEqual({ residentId, away: false, awaySince: null });
-    const unknown = await app.inject({ method: 'POST', url: '/api/residents/res_nobody/away', payload: { by: 'x', away: true } });
+    const unknown = await as(liming, 'POST', '/api/residents/res_nobody/away', { away: true });
     expect(unknown.statusCode).toBe(404);
     expect(unknown.json().code).toBe('RESIDENT_NOT_FOUND');
-    const bad = await app.inject({ method: 'POST', url: `/api/residents/${residentId}/away`, payload: { by: 'x', away: 'yes' } });
+    const bad = await as(liming, 'POST', `/api/residents/${residentId}/away`, { away: 'yes' });
     expect(bad.statusCode).toBe(400);
   });
 
   it('lists the villages with their number of households', async () => {
-    const res = await app.inject({ method: 'GET', url: '/api/villages' });
+    const res = await as(liming, 'GET', '/api/villages');
     expect(res.json()).toEqual({ villages: [expect.objectContaining({ name: '石门村', timezone: 'Asia/Shanghai', households: 1 })] });
   });
 

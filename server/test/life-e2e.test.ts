@@ -18,7 +18,7 @@ import { databaseFile, loadDeviceKey } from '../src/device-key.js';
 import { createLogger } from '../src/logger.js';
 import { SqliteRegistryStore } from '../src/registry/registry-store.js';
 import { KanjiaSystem, type RunningSystem } from '../src/system.js';
-import { RecordingSender, tempDataDir } from './helpers.js';
+import { RecordingSender, systemClient, tempDataDir } from './helpers.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -77,6 +77,7 @@ describe('a simulated village lives a day and a half through MQTT (fake clock)',
   const clock = new FakeClock(START - MIN);
   const sender = new RecordingSender();
   let system: KanjiaSystem;
+  let api: ReturnType<typeof systemClient>;
   let running: RunningSystem;
   const runners = new Map<string, HouseholdLifeRunner>();
   let alarms: AlarmView[] = [];
@@ -91,6 +92,7 @@ describe('a simulated village lives a day and a half through MQTT (fake clock)',
     db.close();
     system = new KanjiaSystem({ settings, clock, smsSender: sender, logger: createLogger('silent') });
     running = await system.start();
+    api = systemClient(() => system.users, running.httpUrl);
 
     const byHousehold = new Map<string, DeviceCredentials[]>();
     for (const d of devices) byHousehold.set(d.householdId, [...(byHousehold.get(d.householdId) ?? []), d]);
@@ -123,8 +125,8 @@ describe('a simulated village lives a day and a half through MQTT (fake clock)',
       last = next;
     }
     await new Promise((r) => setTimeout(r, 200));
-    alarms = ((await (await fetch(`${running.httpUrl}api/alarms?status=all`)).json()) as { alarms: AlarmView[] }).alarms;
-    const stats = (await (await fetch(`${running.httpUrl}api/stats`)).json()) as { devices: { online: number }; gateway: { connections: number } };
+    alarms = (await api.get<{ alarms: AlarmView[] }>('api/alarms?status=all')).alarms;
+    const stats = await api.get<{ devices: { online: number }; gateway: { connections: number } }>('api/stats');
     online = stats.devices.online;
     connections = stats.gateway.connections;
   }, 240_000);

@@ -17,9 +17,10 @@ import { databaseFile, loadDeviceKey } from '../src/device-key.js';
 import { createLogger } from '../src/logger.js';
 import { SqliteRegistryStore } from '../src/registry/registry-store.js';
 import { KanjiaSystem, type RunningSystem } from '../src/system.js';
-import { RecordingSender, oneHousehold, tempDataDir } from './helpers.js';
+import { RecordingSender, oneHousehold, systemClient, tempDataDir } from './helpers.js';
 
-const DATASET = new URL('../../../shared/datasets/umafall/trials.jsonl.gz', import.meta.url).pathname;
+// Real UMAFall chest trials kept in the repo (fixtures/umafall/README.md).
+const DATASET = new URL('./fixtures/umafall/chest.jsonl.gz', import.meta.url).pathname;
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const silent = { info: () => undefined, warn: () => undefined };
@@ -54,6 +55,7 @@ describe('not back home, and falls beside a bed sensor, end to end through MQTT 
   let creds: Record<string, { deviceId: string; secret: string }>;
   let devices: SimDevice[];
   let commands: Array<{ deviceId: string; command: DeviceCommand }>;
+  let api: ReturnType<typeof systemClient>;
 
   beforeAll(async () => {
     fallTrial = await pickFall();
@@ -71,6 +73,7 @@ describe('not back home, and falls beside a bed sensor, end to end through MQTT 
     sender = new RecordingSender();
     system = new KanjiaSystem({ settings, clock, smsSender: sender, logger: createLogger('silent') });
     running = await system.start();
+    api = systemClient(() => system.users, running.httpUrl);
     commands = [];
     devices = [];
   }
@@ -84,7 +87,7 @@ describe('not back home, and falls beside a bed sensor, end to end through MQTT 
     return d;
   }
 
-  const alarms = async (): Promise<AlarmView[]> => ((await (await fetch(`${running.httpUrl}api/alarms?status=all`)).json()) as { alarms: AlarmView[] }).alarms;
+  const alarms = async (): Promise<AlarmView[]> => (await api.get<{ alarms: AlarmView[] }>('api/alarms?status=all')).alarms;
   const ofKind = async (kind: string) => (await alarms()).filter((a) => a.kind === kind);
   async function advance(ms: number, stepMs = 5 * MINUTE): Promise<void> {
     for (let done = 0; done < ms; done += stepMs) {

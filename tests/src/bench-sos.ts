@@ -12,7 +12,7 @@ import { SimDevice } from '@kanjia/firmware-sim';
 import { SOCKET_EVENTS, type AlarmView } from '@kanjia/protocol';
 import { parseArgs } from 'node:util';
 import { io } from 'socket.io-client';
-import { household, importVillage, kanjiaEnv, sleep, startKanjia, tempDir } from './harness.js';
+import { apiClient, household, importVillage, kanjiaEnv, sleep, startKanjia, tempDir } from './harness.js';
 
 const { values } = parseArgs({
   options: { devices: { type: 'string', default: '200' }, 'spread-ms': { type: 'string', default: '5000' }, 'timeout-ms': { type: 'string', default: '60000' } },
@@ -49,7 +49,9 @@ async function main(): Promise<void> {
 
   const kanjia = await startKanjia(env, { timeoutMs: 60_000 });
   const socketAt = new Map<string, number>();
-  const socket = io(kanjia.httpUrl, { transports: ['websocket'] });
+  // The live feed and the API need a session, as the duty room's browser has.
+  const api = await apiClient(kanjia.httpUrl, env, { name: 'bench-admin' });
+  const socket = io(kanjia.httpUrl, { transports: ['websocket'], extraHeaders: { cookie: api.cookie } });
   socket.on(SOCKET_EVENTS.alarmUpdate, (a: AlarmView) => {
     if (!socketAt.has(a.eventId)) socketAt.set(a.eventId, performance.now());
   });
@@ -98,7 +100,7 @@ async function main(): Promise<void> {
     if (m !== undefined) toSms.push(m - t0);
     if (r !== undefined) toReceived.push(r - t0);
   }
-  const { alarms } = (await (await fetch(`${kanjia.httpUrl}/api/alarms?status=all&limit=500`)).json()) as { alarms: AlarmView[] };
+  const { alarms } = await api.get<{ alarms: AlarmView[] }>('/api/alarms?status=all&limit=500');
 
   const lines = [
     `bench:sos — ${DEVICES} devices, presses spread over ${SPREAD_MS} ms, loopback, one kanjia process (SQLite synchronous=FULL)`,

@@ -172,3 +172,62 @@ export function importVillage(env: Record<string, string>, households: Household
   if (imported.status !== 0) throw new Error(`kanjia import failed (${imported.status}): ${imported.stderr}`);
   return (JSON.parse(imported.stdout) as { devices: DeviceCredentials[] }).devices;
 }
+
+/** The password the tests give the users they make. */
+export const TEST_PASSWORD = 'correct-horse-battery';
+
+export interface TestUser {
+  name: string;
+  role?: 'admin' | 'township' | 'duty' | 'helper';
+  villages?: string[];
+  township?: string;
+  displayName?: string;
+  phone?: string;
+  password?: string;
+}
+
+/** Makes a user with the real `kanjia user add` command (an admin unless told otherwise). */
+export function addUser(env: Record<string, string>, user: TestUser): void {
+  const args = ['user', 'add', '--name', user.name, '--role', user.role ?? 'admin', '--password', user.password ?? TEST_PASSWORD];
+  for (const v of user.villages ?? []) args.push('--village', v);
+  if (user.township) args.push('--township', user.township);
+  if (user.displayName) args.push('--display-name', user.displayName);
+  if (user.phone) args.push('--phone', user.phone);
+  const r = runKanjia(args, env);
+  if (r.status !== 0) throw new Error(`kanjia user add failed (${r.status}): ${r.stderr}`);
+}
+
+/** Logs in through POST /api/auth/login; returns the Cookie header value (`kanjia_session=…`). */
+export async function login(httpUrl: string, name: string, password = TEST_PASSWORD): Promise<string> {
+  const res = await fetch(new URL('/api/auth/login', httpUrl), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, password }) });
+  if (res.status !== 200) throw new Error(`login of ${name} failed: ${res.status} ${await res.text()}`);
+  const pair = res.headers.get('set-cookie')?.split(';')[0];
+  if (!pair) throw new Error('the login answer set no cookie');
+  return pair;
+}
+
+/** A client of the REST API with a session cookie: GET json, POST json. */
+export interface ApiClient {
+  readonly cookie: string;
+  get<T>(path: string): Promise<T>;
+  post(path: string, body: unknown): Promise<Response>;
+  request(path: string, init?: RequestInit): Promise<Response>;
+}
+
+/** Creates `user` with the CLI (if `create`), logs in and returns a client that sends the cookie. */
+export async function apiClient(httpUrl: string, env: Record<string, string> | undefined, user: TestUser): Promise<ApiClient> {
+  if (env) addUser(env, user);
+  const cookie = await login(httpUrl, user.name, user.password);
+  const request = (path: string, init: RequestInit = {}) =>
+    fetch(new URL(path, httpUrl), { ...init, headers: { ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}), ...(init.headers as Record<string, string> | undefined), cookie } });
+  return {
+    cookie,
+    request,
+    get: async <T>(path: string) => {
+      const res = await request(path);
+      if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
+      return (await res.json()) as T;
+    },
+    post: (path, body) => request(path, { method: 'POST', body: JSON.stringify(body) }),
+  };
+}

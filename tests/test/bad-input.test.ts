@@ -10,13 +10,14 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { haveBinary, household, importVillage, kanjiaEnv, startKanjia, tempDir, waitFor, type KanjiaProcess } from '../src/harness.js';
+import { apiClient, haveBinary, household, importVillage, kanjiaEnv, startKanjia, tempDir, waitFor, type ApiClient, type KanjiaProcess } from '../src/harness.js';
 
 const hasMosquitto = haveBinary('mosquitto_pub', 'apt-get install mosquitto-clients');
 
 describe.skipIf(!hasMosquitto)('bad input reaches a clear refusal and loses nothing', () => {
   const tmp = tempDir();
   let kanjia: KanjiaProcess;
+  let api: ApiClient;
   let mqttPort: number;
   let a: { deviceId: string; secret: string };
   let b: { deviceId: string; secret: string };
@@ -26,7 +27,7 @@ describe.skipIf(!hasMosquitto)('bad input reaches a clear refusal and loses noth
     const r = spawnSync('mosquitto_pub', typeof message === 'string' ? [...args, '-m', message] : [...args, '-f', message.file], { encoding: 'utf8', timeout: 15_000 });
     return { status: r.status, stderr: r.stderr };
   };
-  const stats = async () => (await (await fetch(`${kanjia.httpUrl}/api/stats`)).json()) as SystemStats;
+  const stats = async () => (await api.get<SystemStats>(`/api/stats`));
 
   beforeAll(async () => {
     let env: Record<string, string>;
@@ -35,6 +36,7 @@ describe.skipIf(!hasMosquitto)('bad input reaches a clear refusal and loses noth
     a = devices[0]!;
     b = devices[1]!;
     kanjia = await startKanjia(env);
+    api = await apiClient(kanjia.httpUrl, env, { name: 'admin' });
   }, 60_000);
 
   afterAll(async () => {
@@ -56,7 +58,7 @@ describe.skipIf(!hasMosquitto)('bad input reaches a clear refusal and loses noth
     const before = (await stats()).gateway.aclDenied;
     pub(a, topics.events(b.deviceId), JSON.stringify({ id: 'spoof-1', ts: Date.now(), type: 'sos' }));
     await waitFor('the ACL refusal counted', async () => ((await stats()).gateway.aclDenied === before + 1 ? true : undefined));
-    const { alarms } = (await (await fetch(`${kanjia.httpUrl}/api/alarms?status=all`)).json()) as { alarms: AlarmView[] };
+    const { alarms } = (await api.get<{ alarms: AlarmView[] }>(`/api/alarms?status=all`));
     expect(alarms.filter((x) => x.deviceId === b.deviceId)).toEqual([]);
   });
 
@@ -76,16 +78,17 @@ describe.skipIf(!hasMosquitto)('bad input reaches a clear refusal and loses noth
     // Still alive, and nothing of the junk became an alarm; a real SOS goes through.
     expect(pub(a, topics.events(a.deviceId), JSON.stringify({ id: 'real-1', ts: Date.now(), type: 'sos' })).status).toBe(0);
     const alarm = await waitFor('the real SOS', async () => {
-      const { alarms } = (await (await fetch(`${kanjia.httpUrl}/api/alarms?status=all`)).json()) as { alarms: AlarmView[] };
+      const { alarms } = (await api.get<{ alarms: AlarmView[] }>(`/api/alarms?status=all`));
       return alarms.find((x) => x.eventId === 'real-1');
     });
     expect(alarm.resident.name).toBe('王秀英');
-    const { alarms } = (await (await fetch(`${kanjia.httpUrl}/api/alarms?status=all`)).json()) as { alarms: AlarmView[] };
+    const { alarms } = (await api.get<{ alarms: AlarmView[] }>(`/api/alarms?status=all`));
     expect(alarms.map((x) => x.eventId)).toEqual(['real-1']);
   });
 
   it('answers invalid REST bodies with 400 and a message that says what is wrong', async () => {
-    const res = await fetch(`${kanjia.httpUrl}/api/alarms/whatever/resolve`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ by: '李值班' }) });
+    // `by` is no longer a field: the actor is the session's user.
+    const res = await api.post('/api/alarms/whatever/resolve', { by: '李值班' });
     expect(res.status).toBe(400);
     expect(await res.json()).toEqual({ code: 'BAD_REQUEST', message: expect.stringMatching(/note/) });
   });

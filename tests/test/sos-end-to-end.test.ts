@@ -12,7 +12,7 @@ import { SOCKET_EVENTS, topics, type AlarmView } from '@kanjia/protocol';
 import { spawn } from 'node:child_process';
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { haveBinary, kanjiaEnv, runKanjia, startKanjia, tempDir, waitFor, type KanjiaProcess } from '../src/harness.js';
+import { apiClient, haveBinary, kanjiaEnv, runKanjia, startKanjia, tempDir, waitFor, type ApiClient, type KanjiaProcess } from '../src/harness.js';
 
 const hasMosquitto = haveBinary('mosquitto_pub', 'apt-get install mosquitto-clients');
 const ACCESS_KEY_ID = 'LTAI5tKanjiaE2E';
@@ -29,6 +29,7 @@ describe.skipIf(!hasMosquitto)('one SOS press, end to end, through real processe
   });
   let kanjia: KanjiaProcess;
   let socket: Socket;
+  let api: ApiClient;
   let env: Record<string, string>;
   let mqttPort: number;
   let device: { deviceId: string; secret: string };
@@ -49,7 +50,8 @@ describe.skipIf(!hasMosquitto)('one SOS press, end to end, through real processe
     device = { deviceId: created.deviceId!, secret: created.secret! };
 
     kanjia = await startKanjia(env);
-    socket = io(kanjia.httpUrl, { transports: ['websocket'], reconnection: false });
+    api = await apiClient(kanjia.httpUrl, env, { name: 'shimen', role: 'duty', villages: ['石门村'] });
+    socket = io(kanjia.httpUrl, { transports: ['websocket'], reconnection: false, extraHeaders: { cookie: api.cookie } });
     socket.on(SOCKET_EVENTS.alarmUpdate, (a: AlarmView) => seen.push(a));
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', () => resolve());
@@ -86,8 +88,7 @@ describe.skipIf(!hasMosquitto)('one SOS press, end to end, through real processe
     expect(await subDone).toBe(0);
     expect(JSON.parse(received)).toMatchObject({ type: 'received', eventId: 'sos-e2e-1' });
 
-    const res = await fetch(`${kanjia.httpUrl}/api/alarms`);
-    const { alarms } = (await res.json()) as { alarms: AlarmView[] };
+    const { alarms } = await api.get<{ alarms: AlarmView[] }>('/api/alarms');
     expect(alarms).toHaveLength(1);
     expect(alarms[0]).toMatchObject({ kind: 'sos', status: 'open', deviceId: device.deviceId, eventId: 'sos-e2e-1', resident: { name: '王秀英' }, household: { address: '石门村一组12号' } });
 
@@ -103,7 +104,7 @@ describe.skipIf(!hasMosquitto)('one SOS press, end to end, through real processe
     expect(sms.accepted.filter((m) => m.phoneNumbers === '13800000002')).toEqual([]);
 
     const after = await waitFor('the notification marked sent', async () => {
-      const a = (await (await fetch(`${kanjia.httpUrl}/api/alarms/${live.id}`)).json()) as AlarmView;
+      const a = (await api.get<AlarmView>(`/api/alarms/${live.id}`));
       return a.notifications[0]?.status === 'sent' ? a : undefined;
     });
     expect(after.notifications[0]).toMatchObject({ contactName: '刘建军', phoneMasked: '138****0001', status: 'sent' });
@@ -114,7 +115,7 @@ describe.skipIf(!hasMosquitto)('one SOS press, end to end, through real processe
     const pub = spawn('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(mqttPort), '-i', `${device.deviceId}:pub`, '-u', device.deviceId, '-P', device.secret, '-t', topics.events(device.deviceId), '-q', '1', '-m', JSON.stringify(event)]);
     expect(await new Promise<number>((resolve) => pub.once('exit', (code) => resolve(code ?? -1)))).toBe(0);
     await new Promise((r) => setTimeout(r, 500));
-    const { alarms } = (await (await fetch(`${kanjia.httpUrl}/api/alarms?status=all`)).json()) as { alarms: AlarmView[] };
+    const { alarms } = (await api.get<{ alarms: AlarmView[] }>(`/api/alarms?status=all`));
     expect(alarms).toHaveLength(1);
     expect(sms.accepted.filter((m) => m.phoneNumbers === '13800000001')).toHaveLength(1);
   });

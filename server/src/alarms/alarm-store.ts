@@ -12,6 +12,7 @@ import {
   type AlarmKind,
   type AlarmStatus,
   type AlarmView,
+  type CardAlarm,
   type DeviceCommand,
   type DeviceEvent,
   maskPhone,
@@ -496,16 +497,33 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
     };
   }
 
-  /** Cases for the queue: active ones, closed ones, or all; newest first. */
-  list(status: 'active' | 'closed' | 'all', limit: number): AlarmView[] {
-    const where =
-      status === 'active'
-        ? `WHERE status IN (${ACTIVE_STATUSES.map((s) => `'${s}'`).join(',')})`
-        : status === 'closed'
-          ? "WHERE status IN ('resolved', 'cancelled')"
-          : '';
-    const ids = this.db.prepare(`SELECT id FROM alarms ${where} ORDER BY opened_at DESC LIMIT ?`).all(limit) as Array<{ id: string }>;
+  /**
+   * Cases for the queue: active ones, closed ones, or all; newest first;
+   * only those of `scope`'s villages (and residents) when given.
+   */
+  list(status: 'active' | 'closed' | 'all', limit: number, scope?: { villageIds?: readonly string[]; residentIds?: readonly string[] }): AlarmView[] {
+    const conditions: string[] = [];
+    if (status === 'active') conditions.push(`status IN (${ACTIVE_STATUSES.map((s) => `'${s}'`).join(',')})`);
+    else if (status === 'closed') conditions.push("status IN ('resolved', 'cancelled')");
+    // json_each keeps the statement one prepared text whatever the size of the scope.
+    if (scope?.villageIds) conditions.push('village_id IN (SELECT value FROM json_each(@villages))');
+    if (scope?.residentIds) conditions.push('resident_id IN (SELECT value FROM json_each(@residents))');
+    const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
+    const params: Record<string, unknown> = { limit };
+    if (scope?.villageIds) params.villages = JSON.stringify(scope.villageIds);
+    if (scope?.residentIds) params.residents = JSON.stringify(scope.residentIds);
+    const ids = this.db.prepare(`SELECT id FROM alarms ${where} ORDER BY opened_at DESC LIMIT @limit`).all(params) as Array<{ id: string }>;
     return ids.map((r) => this.view(r.id)).filter((v): v is AlarmView => v !== undefined);
+  }
+
+  /** A resident's cases, newest first, for the resident card. */
+  residentCases(residentId: string, limit: number): CardAlarm[] {
+    return this.db
+      .prepare(
+        `SELECT id, kind, severity, status, opened_at AS openedAt, taken_by AS takenBy, resolved_at AS resolvedAt, resolution_note AS resolutionNote
+           FROM alarms WHERE resident_id = ? ORDER BY opened_at DESC, rowid DESC LIMIT ?`,
+      )
+      .all(residentId, limit) as CardAlarm[];
   }
 
   /** Notification rows by status, for /api/stats. */

@@ -106,4 +106,51 @@ export const MIGRATIONS: readonly string[] = [
   -- details and for the cases opened before this column existed.
   ALTER TABLE alarms ADD COLUMN details_json TEXT;
   `,
+  `
+  -- migration 4: users, their villages, sessions, the audit log
+  -- A user of the dashboard. password_hash is "scrypt$N$r$p$salt$hash" (base64): never the password.
+  CREATE TABLE users (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE COLLATE NOCASE, display_name TEXT NOT NULL,
+    role TEXT NOT NULL, township TEXT, phone TEXT, password_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL, password_changed_at INTEGER NOT NULL
+  );
+  -- The villages of a duty officer (村委值班).
+  CREATE TABLE user_villages (
+    user_id TEXT NOT NULL REFERENCES users(id), village_id TEXT NOT NULL REFERENCES villages(id),
+    PRIMARY KEY (user_id, village_id)
+  ) WITHOUT ROWID;
+  -- A login session; only the SHA-256 of the cookie's token is kept.
+  CREATE TABLE sessions (
+    token_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id),
+    created_at INTEGER NOT NULL, last_seen_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+    revoked_at INTEGER, address TEXT
+  ) WITHOUT ROWID;
+  CREATE INDEX sessions_user ON sessions (user_id);
+  -- Who did what: logins (also failed ones, with the name tried), logouts, case actions, away changes, user admin.
+  CREATE TABLE audit_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, action TEXT NOT NULL,
+    user_id TEXT, actor TEXT NOT NULL, target TEXT, detail TEXT, address TEXT
+  );
+  -- The login throttle counts failed logins per name and per address in a window.
+  CREATE INDEX audit_login_failed_target ON audit_log (target, at) WHERE action = 'loginFailed';
+  CREATE INDEX audit_login_failed_address ON audit_log (address, at) WHERE action = 'loginFailed';
+  `,
+  `
+  -- migration 7: the resident card and device health.
+  -- Conditions (a JSON array of short names) and medication, for the card.
+  ALTER TABLE residents ADD COLUMN conditions_json TEXT;
+  ALTER TABLE residents ADD COLUMN medication_notes TEXT;
+  -- Signs of life per resident and local half hour (slot_start: the UTC instant the
+  -- half hour begins), as the pipeline passes them to the inactivity detector;
+  -- pruned after the retention period. A count per slot, not every event: small.
+  CREATE TABLE activity_slots (
+    resident_id TEXT NOT NULL, slot_start INTEGER NOT NULL, signs INTEGER NOT NULL, first_at INTEGER NOT NULL,
+    PRIMARY KEY (resident_id, slot_start)
+  ) WITHOUT ROWID;
+  -- A device's presence changes (online/offline) and battery levels over time, for its history.
+  CREATE TABLE device_history (
+    device_id TEXT NOT NULL, at INTEGER NOT NULL, kind TEXT NOT NULL, value REAL
+  );
+  CREATE INDEX device_history_device_time ON device_history (device_id, at);
+  `,
 ];

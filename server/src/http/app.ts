@@ -20,13 +20,16 @@ import {
   TakeAlarmBody,
   VillageSummary,
 } from '@kanjia/protocol';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type RouteOptions } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { AlarmError, type AlarmErrorCode, type SqliteAlarmStore, type TransitionAction } from '../alarms/alarm-store.js';
 import type { AlarmService } from '../alarms/alarm-service.js';
 import type { Logger } from '../logger.js';
+import { canSeeResident, canSeeVillage, type SessionUser } from './access.js';
+import { authRoutes, type AuthOptions } from './auth-plugin.js';
+import { registryRoutes, type RegistryRouteDeps } from './registry-routes.js';
 
 const STATUS_OF: Record<AlarmErrorCode, number> = {
   ALARM_NOT_FOUND: 404,
@@ -40,8 +43,18 @@ export interface AppDeps {
   store: SqliteAlarmStore;
   logger: Logger;
   version: string;
+  /** Users, sessions and the audit log (auth-plugin.ts). */
+  auth: AuthOptions;
+  /** Behind a reverse proxy: take the client's address and scheme from X-Forwarded-*. */
+  trustProxy?: boolean;
+  /** Sees every route as it is registered (the route-walk test). */
+  onRoute?: (route: RouteOptions) => void;
+  /** The village of a resident; undefined for an unknown one (scope of the away route). */
+  residentVillage: (residentId: string) => string | undefined;
   /** Sets a resident's away mode; undefined for an unknown resident. */
   setAway: (residentId: string, away: boolean, by: string, note: string | undefined) => AwayResponse | undefined;
+  /** The registry, resident card and device health routes (registry-routes.ts). */
+  registry: Omit<RegistryRouteDeps, 'logger'>;
   /** Villages for the dashboard header. */
   villages: () => VillageSummary[];
   /** Operating figures for /api/stats. */
@@ -60,7 +73,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: deps.bodyLimit ?? 64 * 1024,
     // Per-request lines would bury the alarm log; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
+    trustProxy: deps.trustProxy ?? false,
   });
+  if (deps.onRoute) app.addHook('onRoute', deps.onRoute);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
@@ -84,54 +99,101 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return reply.code(404).type('text/plain; charset=utf-8').send('Not found');
   });
 
+  await app.register(authRoutes, deps.auth);
+  const { audit } = deps.auth;
+
   await app.register(async (api) => {
     const r = api.withTypeProvider<ZodTypeProvider>();
     const errors = { 400: ApiError, 404: ApiError, 409: ApiError };
+    /** The session user of a 'session' route (the auth hook has refused the request otherwise). */
+    const userOf = (req: FastifyRequest): SessionUser => {
+      if (!req.user) throw new Error('a session route ran without a session user');
+      return req.user;
+    };
+    const alarmNotFound = (id: string) => ({ code: 'ALARM_NOT_FOUND', message: `no alarm with id ${id}` });
+    /** The alarm if it exists and is in the user's scope: out of scope is answered exactly as missing. */
+    const alarmInScope = (user: SessionUser, id: string) => {
+      const view = deps.store.view(id);
+      return view && canSeeResident(user, view.village.id, view.resident.id) ? view : undefined;
+    };
+    const list = (ids: 'all' | ReadonlySet<string> | undefined) => (ids === undefined || ids === 'all' ? undefined : [...ids]);
 
-    r.get('/api/health', { schema: { response: { 200: HealthResponse, 503: HealthResponse } } }, async (_req, reply) => {
+    r.get('/api/health', { config: { access: 'public' }, schema: { response: { 200: HealthResponse, 503: HealthResponse } } }, async (_req, reply) => {
       const checks = deps.health();
       const ok = Object.values(checks).every(Boolean);
       return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'starting', checks, version: deps.version });
     });
 
-    r.get('/api/villages', { schema: { response: { 200: z.object({ villages: z.array(VillageSummary) }) } } }, async () => ({ villages: deps.villages() }));
+    r.get('/api/villages', { schema: { response: { 200: z.object({ villages: z.array(VillageSummary) }) } } }, async (req) => {
+      const user = userOf(req);
+      return { villages: deps.villages().filter((v) => canSeeVillage(user, v.id)) };
+    });
 
-    r.get('/api/stats', { schema: { response: { 200: SystemStats } } }, async () => deps.stats());
+    r.get('/api/stats', { config: { roles: ['admin', 'township'] }, schema: { response: { 200: SystemStats } } }, async () => deps.stats());
 
     r.get('/api/alarms', { schema: { querystring: AlarmListQuery, response: { 200: z.object({ alarms: z.array(AlarmView) }), 400: ApiError } } }, async (req) => {
-      return { alarms: deps.store.list(req.query.status, req.query.limit) };
+      const user = userOf(req);
+      const villageIds = list(user.villageIds);
+      const residentIds = list(user.residentIds);
+      return { alarms: deps.store.list(req.query.status, req.query.limit, { ...(villageIds ? { villageIds } : {}), ...(residentIds ? { residentIds } : {}) }) };
     });
 
     r.get('/api/alarms/:id', { schema: { params: AlarmIdParams, response: { 200: AlarmView, ...errors } } }, async (req, reply) => {
-      const view = deps.store.view(req.params.id);
-      if (!view) return reply.code(404).send({ code: 'ALARM_NOT_FOUND', message: `no alarm with id ${req.params.id}` });
+      const view = alarmInScope(userOf(req), req.params.id);
+      if (!view) return reply.code(404).send(alarmNotFound(req.params.id));
       return view;
     });
 
     const step = (path: string, action: TransitionAction, body: typeof TakeAlarmBody | typeof AlarmStepBody | typeof ResolveAlarmBody) =>
-      r.post(path, { schema: { params: AlarmIdParams, body, response: { 200: AlarmView, ...errors } } }, async (req) => {
-        const b = req.body as { by: string; note?: string };
-        return deps.alarms.act(req.params.id, action, b.by, b.note);
+      r.post(path, { schema: { params: AlarmIdParams, body, response: { 200: AlarmView, ...errors } } }, async (req, reply) => {
+        const user = userOf(req);
+        if (!alarmInScope(user, req.params.id)) return reply.code(404).send(alarmNotFound(req.params.id));
+        const b = req.body as { note?: string };
+        const view = deps.alarms.act(req.params.id, action, user.displayName, b.note);
+        audit.record({ action: `alarm.${action}`, userId: user.id, actor: user.displayName, target: req.params.id, detail: b.note ?? null, address: req.ip });
+        return view;
       });
     step('/api/alarms/:id/take', 'take', TakeAlarmBody);
     step('/api/alarms/:id/on-the-way', 'onTheWay', AlarmStepBody);
     step('/api/alarms/:id/on-site', 'onSite', AlarmStepBody);
     step('/api/alarms/:id/resolve', 'resolve', ResolveAlarmBody);
-    r.post('/api/residents/:id/away', { schema: { params: ResidentIdParams, body: AwayBody, response: { 200: AwayResponse, ...errors } } }, async (req, reply) => {
-      const result = deps.setAway(req.params.id, req.body.away, req.body.by, req.body.note);
-      if (!result) return reply.code(404).send({ code: 'RESIDENT_NOT_FOUND', message: `no resident with id ${req.params.id}` });
-      return result;
-    });
+    r.post(
+      '/api/residents/:id/away',
+      { config: { roles: ['admin', 'township', 'duty'] }, schema: { params: ResidentIdParams, body: AwayBody, response: { 200: AwayResponse, ...errors } } },
+      async (req, reply) => {
+        const user = userOf(req);
+        const notFound = { code: 'RESIDENT_NOT_FOUND', message: `no resident with id ${req.params.id}` };
+        const villageId = deps.residentVillage(req.params.id);
+        if (villageId === undefined || !canSeeResident(user, villageId, req.params.id)) return reply.code(404).send(notFound);
+        const result = deps.setAway(req.params.id, req.body.away, user.displayName, req.body.note);
+        if (!result) return reply.code(404).send(notFound);
+        audit.record({ action: 'resident.away', userId: user.id, actor: user.displayName, target: req.params.id, detail: `${req.body.away ? 'away' : 'home'}${req.body.note ? `: ${req.body.note}` : ''}`, address: req.ip });
+        return result;
+      },
+    );
 
-    r.post('/api/alarms/:id/cancel', { schema: { params: AlarmIdParams, body: CancelAlarmBody, response: { 200: AlarmView, ...errors } } }, async (req) => {
-      return deps.alarms.act(req.params.id, 'cancel', req.body.by, req.body.reason);
+    r.post('/api/alarms/:id/cancel', { schema: { params: AlarmIdParams, body: CancelAlarmBody, response: { 200: AlarmView, ...errors } } }, async (req, reply) => {
+      const user = userOf(req);
+      if (!alarmInScope(user, req.params.id)) return reply.code(404).send(alarmNotFound(req.params.id));
+      const view = deps.alarms.act(req.params.id, 'cancel', user.displayName, req.body.reason);
+      audit.record({ action: 'alarm.cancel', userId: user.id, actor: user.displayName, target: req.params.id, detail: req.body.reason, address: req.ip });
+      return view;
     });
   });
 
+  await app.register(registryRoutes, { ...deps.registry, logger: deps.logger });
+
   if (deps.dashboardDir && existsSync(deps.dashboardDir)) {
-    await app.register(fastifyStatic, { root: deps.dashboardDir, prefix: '/', index: ['index.html'] });
+    const root = deps.dashboardDir;
+    // The page itself holds no data: it is public, and logs in through the API.
+    await app.register(async (files) => {
+      files.addHook('onRoute', (route) => {
+        route.config = { ...route.config, access: 'public' };
+      });
+      await files.register(fastifyStatic, { root, prefix: '/', index: ['index.html'] });
+    });
   } else {
-    app.get('/', async (_req, reply) =>
+    app.get('/', { config: { access: 'public' } }, async (_req, reply) =>
       reply
         .type('text/html; charset=utf-8')
         .send('<!doctype html><meta charset="utf-8"><title>Kanjia</title><p>The dashboard is not built. Run <code>npm run build</code>.</p>'),

@@ -1,26 +1,122 @@
 /**
  * The socket.io live feed of alarm changes and device presence. One-way:
  * actions go through the REST API so every change has one validated path.
+ *
+ * Only logged-in users connect (the session cookie of the handshake), and each
+ * hears only its scope: a socket joins `village:<id>` for each village of its
+ * user (`all` for admin), a helper's socket `resident:<id>` for each of their
+ * residents; every change is emitted to the rooms of its village and resident.
+ * Logout, a password reset and the end of a session disconnect the sockets.
  */
-import { SOCKET_EVENTS, type AlarmView, type ClientToServerEvents, type ServerToClientEvents } from '@kanjia/protocol';
+import { SOCKET_EVENTS, type AlarmView, type ClientToServerEvents, type Clock, type ServerToClientEvents, type TimerHandle } from '@kanjia/protocol';
 import type { Server as HttpServer } from 'node:http';
 import { Server } from 'socket.io';
 import type { AlarmFeed } from '../alarms/alarm-service.js';
+import type { SessionInfo } from '../auth/user-store.js';
+import type { SessionUser } from './access.js';
+
+/** How often sockets are checked against their sessions (ended by expiry or in another process). */
+export const SESSION_SWEEP_MS = 60_000;
+
+export interface LiveFeedOptions {
+  /** The valid session of a handshake's Cookie header, without renewing it. */
+  authenticate: (cookieHeader: string | undefined) => SessionInfo | undefined;
+  /** Is this session still valid? (checked every SESSION_SWEEP_MS) */
+  sessionValid: (sessionKey: string) => boolean;
+  /** Village and resident of a device, for presence; undefined for an unknown device (then only admins hear it). */
+  locateDevice: (deviceId: string) => { villageId: string; residentId: string } | undefined;
+  clock: Clock;
+}
+
+interface SocketData {
+  sessionKey: string;
+  userId: string;
+}
+
+export const ROOM_ALL = 'all';
+const villageRoom = (id: string) => `village:${id}`;
+const residentRoom = (id: string) => `resident:${id}`;
+const sessionRoom = (key: string) => `session:${key}`;
+
+/** The rooms a user's socket joins: the scope of access.ts, as rooms. */
+export function roomsOf(user: SessionUser, sessionKey: string): string[] {
+  const rooms = [sessionRoom(sessionKey)];
+  if (user.villageIds === 'all') rooms.push(ROOM_ALL);
+  else if (user.residentIds !== undefined) rooms.push(...[...user.residentIds].map(residentRoom));
+  else rooms.push(...[...user.villageIds].map(villageRoom));
+  return rooms;
+}
+
+function originHost(origin: string): string | undefined {
+  try {
+    return new URL(origin).host.toLowerCase();
+  } catch {
+    return undefined; // "null" (a sandboxed frame) or garbage: never this server
+  }
+}
 
 export class SocketIoLiveFeed implements AlarmFeed {
-  private io: Server<ClientToServerEvents, ServerToClientEvents> | undefined;
+  private io: Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData> | undefined;
+  private sweepTimer: TimerHandle | undefined;
+
+  constructor(private readonly options: LiveFeedOptions) {}
 
   /** Attaches to the HTTP server that fastify listens on. */
   attach(server: HttpServer): void {
-    this.io = new Server<ClientToServerEvents, ServerToClientEvents>(server, { serveClient: false, maxHttpBufferSize: 16 * 1024 });
+    const io = new Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>(server, { serveClient: false, maxHttpBufferSize: 16 * 1024 });
+    io.use((socket, next) => {
+      const headers = socket.request.headers;
+      // A page of another site (or another port of this host) must not open the feed with the officer's cookie.
+      const origin = headers.origin;
+      if (origin !== undefined && originHost(origin) !== headers.host?.toLowerCase()) {
+        return next(Object.assign(new Error('CROSS_ORIGIN'), { data: { code: 'CROSS_ORIGIN' } }));
+      }
+      const info = this.options.authenticate(headers.cookie);
+      if (!info) return next(Object.assign(new Error('UNAUTHENTICATED'), { data: { code: 'UNAUTHENTICATED' } }));
+      socket.data = { sessionKey: info.sessionKey, userId: info.user.id };
+      void socket.join(roomsOf(info.user, info.sessionKey));
+      next();
+    });
+    this.io = io;
+    this.scheduleSweep();
   }
 
   alarmChanged(alarm: AlarmView): void {
-    this.io?.emit(SOCKET_EVENTS.alarmUpdate, alarm);
+    this.io?.to([ROOM_ALL, villageRoom(alarm.village.id), residentRoom(alarm.resident.id)]).emit(SOCKET_EVENTS.alarmUpdate, alarm);
   }
 
   devicePresence(deviceId: string, online: boolean, atMs: number): void {
-    this.io?.emit(SOCKET_EVENTS.devicePresence, { deviceId, online, at: atMs });
+    const where = this.options.locateDevice(deviceId);
+    const rooms = where ? [ROOM_ALL, villageRoom(where.villageId), residentRoom(where.residentId)] : [ROOM_ALL];
+    this.io?.to(rooms).emit(SOCKET_EVENTS.devicePresence, { deviceId, online, at: atMs });
+  }
+
+  /** Disconnects the sockets of one session (logout). */
+  endSession(sessionKey: string): void {
+    this.io?.in(sessionRoom(sessionKey)).disconnectSockets(true);
+  }
+
+  /** Disconnects every socket whose session has ended (expired, revoked). */
+  sweepSessions(): void {
+    const io = this.io;
+    if (!io) return;
+    const checked = new Map<string, boolean>();
+    for (const socket of io.of('/').sockets.values()) {
+      const key = socket.data.sessionKey;
+      let valid = checked.get(key);
+      if (valid === undefined) {
+        valid = this.options.sessionValid(key);
+        checked.set(key, valid);
+      }
+      if (!valid) socket.disconnect(true);
+    }
+  }
+
+  private scheduleSweep(): void {
+    this.sweepTimer = this.options.clock.setTimeout(() => {
+      this.sweepSessions();
+      if (this.io) this.scheduleSweep();
+    }, SESSION_SWEEP_MS);
   }
 
   clientCount(): number {
@@ -28,6 +124,8 @@ export class SocketIoLiveFeed implements AlarmFeed {
   }
 
   async stop(): Promise<void> {
+    this.options.clock.clearTimeout(this.sweepTimer);
+    this.sweepTimer = undefined;
     const io = this.io;
     this.io = undefined;
     if (!io) return;

@@ -16,7 +16,7 @@ import {
   type DetectorOutput,
   type Finding,
 } from '@kanjia/detection';
-import type { AccelWindow, Clock, DeviceCommand, DeviceEvent, DeviceKind, DeviceStatus, Readings, Telemetry, TimerHandle } from '@kanjia/protocol';
+import { localDayMinute, weekdayOfDay, type AccelWindow, type Clock, type DeviceCommand, type DeviceEvent, type DeviceKind, type DeviceStatus, type Readings, type Telemetry, type TimerHandle } from '@kanjia/protocol';
 import type { CommandPublisher } from '../alarms/alarm-service.js';
 import type { SqliteAlarmStore } from '../alarms/alarm-store.js';
 import type { Db } from '../db/database.js';
@@ -26,6 +26,8 @@ import type { SqliteRegistryStore } from '../registry/registry-store.js';
 import { activitiesFromReadings, activityFromEvent } from './activity.js';
 import { GraceGate } from './grace-gate.js';
 import type { SqliteTelemetryStore } from './telemetry-store.js';
+import type { SqliteActivityLog } from './activity-log.js';
+import type { SqliteDeviceHistory } from '../registry/device-history.js';
 
 /** Kinds that are a person's emergency button: if the only one is offline, that is urgent. */
 const EMERGENCY_BUTTONS: readonly DeviceKind[] = ['sosButton', 'pendant'];
@@ -46,6 +48,19 @@ export interface PipelineDeps {
   fallGraceMs: number;
   /** Cases opened, joined or noted: push them live, kick the outbox, reschedule escalation. */
   onAlarmsChanged: (alarmIds: string[]) => void;
+  /** Where signs of life are counted for the resident card (optional: tests of the detectors alone). */
+  activity?: SqliteActivityLog;
+  /** Where presence changes and battery levels are kept for the device health view. */
+  deviceHistory?: SqliteDeviceHistory;
+}
+
+/** What the resident card shows of the inactivity detector's learned routine. */
+export interface RoutineSummary {
+  /** Usual getting-up time, local minute of the day; null until learned. */
+  usualWakeMin: number | null;
+  /** Today's when this weekday is a learned lie-in, else null. */
+  todayWakeMin: number | null;
+  lastActivityAt: number | null;
 }
 
 interface DeviceInfo {
@@ -53,6 +68,7 @@ interface DeviceInfo {
   kind: DeviceKind;
   isExit: boolean;
   residentIds: string[];
+  timeZone: string;
 }
 
 export class DetectionPipeline {
@@ -143,7 +159,7 @@ export class DetectionPipeline {
           if (!known.residentIds.includes(person.residentId)) known.residentIds.push(person.residentId);
           continue;
         }
-        this.devices.set(d.deviceId, { deviceId: d.deviceId, kind: d.kind, isExit: d.isExit, residentIds: [person.residentId] });
+        this.devices.set(d.deviceId, { deviceId: d.deviceId, kind: d.kind, isExit: d.isExit, residentIds: [person.residentId], timeZone: person.timezone });
         this.health.register({
           deviceId: d.deviceId,
           kind: d.kind,
@@ -160,6 +176,28 @@ export class DetectionPipeline {
         }
       }
     }
+  }
+
+  /** Forgets a device removed or changed in the registry, then registers what the registry now says. */
+  registryChanged(deviceIds: readonly string[]): void {
+    for (const deviceId of deviceIds) {
+      this.devices.delete(deviceId);
+      this.lastReadings.delete(deviceId);
+      this.health.unregister(deviceId);
+      this.environment.unregister(deviceId);
+    }
+    if (this.running) this.sync();
+  }
+
+  /** The learned getting-up time and the last sign of life, for the resident card; undefined for an unknown resident. */
+  routineOf(residentId: string, timeZone: string): RoutineSummary | undefined {
+    const state = this.inactivity.exportState(residentId);
+    if (!state) return undefined;
+    const sleep = this.inactivity.routineOf(residentId)?.sleep ?? null;
+    const norm = (m: number) => ((Math.round(m) % 1440) + 1440) % 1440;
+    const weekday = weekdayOfDay(localDayMinute(timeZone, this.deps.clock.nowMs()).day);
+    const late = sleep?.lateMornings[weekday] ?? null;
+    return { usualWakeMin: sleep ? norm(sleep.usualWakeMin) : null, todayWakeMin: late ? norm(late.usualWakeMin) : null, lastActivityAt: state.lastActivityMs };
   }
 
   /** The device as the detectors know it; an unknown one triggers a sync first. */
@@ -214,7 +252,10 @@ export class DetectionPipeline {
     this.deps.telemetry.append(deviceId, atMs, message.ts, message.readings);
     if (!device) return;
     this.health.seen(deviceId, atMs);
-    if (message.readings.batteryPct !== undefined) this.health.battery(deviceId, message.readings.batteryPct, atMs);
+    if (message.readings.batteryPct !== undefined) {
+      this.health.battery(deviceId, message.readings.batteryPct, atMs);
+      this.deps.deviceHistory?.battery(deviceId, message.readings.batteryPct, atMs);
+    }
     this.environment.reading(deviceId, message.readings, atMs);
     const previous = this.lastReadings.get(deviceId);
     this.lastReadings.set(deviceId, { ...previous, ...message.readings });
@@ -236,17 +277,24 @@ export class DetectionPipeline {
   onStatus(deviceId: string, status: DeviceStatus, atMs: number): void {
     if (status.state !== 'online' || !this.device(deviceId)) return;
     this.health.seen(deviceId, atMs);
-    if (status.batteryPct !== undefined) this.health.battery(deviceId, status.batteryPct, atMs);
+    if (status.batteryPct !== undefined) {
+      this.health.battery(deviceId, status.batteryPct, atMs);
+      this.deps.deviceHistory?.battery(deviceId, status.batteryPct, atMs);
+    }
   }
 
   /** Presence from the gateway (status, last will, connection closed). */
   onPresence(deviceId: string, online: boolean, atMs: number, batteryPct?: number): void {
     if (!this.device(deviceId)) return;
     this.health.presence(deviceId, online, atMs);
+    this.deps.deviceHistory?.presence(deviceId, online, atMs);
     // Offline presence carries the last level the gateway knew: stale, and a
     // battery reading counts as a sign of the device, which would cancel the
     // last will it came with.
-    if (online && batteryPct !== undefined) this.health.battery(deviceId, batteryPct, atMs);
+    if (online && batteryPct !== undefined) {
+      this.health.battery(deviceId, batteryPct, atMs);
+      this.deps.deviceHistory?.battery(deviceId, batteryPct, atMs);
+    }
   }
 
   /** Away mode set by the resident or the duty staff. */
@@ -280,7 +328,10 @@ export class DetectionPipeline {
   private observe(device: DeviceInfo, activity: Activity): void {
     // Each device (and each kind of reading of it) is its own sensor: the detector learns which ones are on the way to bed.
     const sensed: Activity = { ...activity, sensorId: activity.sensorId ?? `${device.deviceId}:${activity.source}` };
-    for (const residentId of device.residentIds) this.inactivity.observe(residentId, sensed);
+    for (const residentId of device.residentIds) {
+      // The card's chart counts what the detector took for a sign of life (not a PIR's own "clear", not a stuck sensor).
+      if (this.inactivity.observe(residentId, sensed)) this.deps.activity?.record(residentId, device.timeZone, Math.min(activity.atMs, this.deps.clock.nowMs()));
+    }
   }
 
   private onOutput(output: DetectorOutput): void {

@@ -8,6 +8,11 @@ import {
   HouseholdInput,
   RegistryFile,
   ResidentInput,
+  UpdateContactBody,
+  UpdateDeviceBody,
+  UpdateHouseholdBody,
+  UpdateResidentBody,
+  UpdateVillageBody,
   VillageInput,
   type ContactRole,
   type DeviceCredentials,
@@ -17,9 +22,22 @@ import { generateDeviceSecret, hashDeviceSecret, verifyDeviceSecret } from '@kan
 import type { Db } from '../db/database.js';
 import { newDeviceId, newId } from '../ids.js';
 
+export type RegistryErrorCode =
+  | 'VILLAGE_NOT_FOUND'
+  | 'HOUSEHOLD_NOT_FOUND'
+  | 'RESIDENT_NOT_FOUND'
+  | 'RESIDENT_NOT_IN_HOUSEHOLD'
+  | 'HOUSEHOLD_HAS_NO_RESIDENT'
+  | 'CONTACT_NOT_FOUND'
+  | 'DEVICE_NOT_FOUND'
+  /** The last contact of a chain cannot be removed: nobody would be texted. */
+  | 'CONTACT_CHAIN_EMPTY'
+  /** A reorder that does not name every contact of the chain exactly once. */
+  | 'CONTACT_ORDER_MISMATCH';
+
 export class RegistryError extends Error {
   constructor(
-    readonly code: 'VILLAGE_NOT_FOUND' | 'HOUSEHOLD_NOT_FOUND' | 'RESIDENT_NOT_FOUND' | 'RESIDENT_NOT_IN_HOUSEHOLD' | 'HOUSEHOLD_HAS_NO_RESIDENT',
+    readonly code: RegistryErrorCode,
     message: string,
   ) {
     super(message);
@@ -92,9 +110,22 @@ export class SqliteRegistryStore {
     this.db.transaction(() => {
       this.db
         .prepare(
-          'INSERT INTO residents (id, household_id, name, sex, birth_year, id_number, phone, category, medical_notes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+          'INSERT INTO residents (id, household_id, name, sex, birth_year, id_number, phone, category, medical_notes, conditions_json, medication_notes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
         )
-        .run(id, householdId, r.name, r.sex ?? null, r.birthYear ?? null, r.idNumber?.toUpperCase() ?? null, r.phone ?? null, r.category ?? null, r.medicalNotes ?? null, this.nowMs());
+        .run(
+          id,
+          householdId,
+          r.name,
+          r.sex ?? null,
+          r.birthYear ?? null,
+          r.idNumber?.toUpperCase() ?? null,
+          r.phone?.replace(/^\+?86/, '') ?? null,
+          r.category ?? null,
+          r.medicalNotes ?? null,
+          r.conditions && r.conditions.length > 0 ? JSON.stringify(r.conditions) : null,
+          r.medicationNotes ?? null,
+          this.nowMs(),
+        );
       for (const c of r.contacts) this.appendContact(id, c);
     })();
     return id;
@@ -285,4 +316,222 @@ export class SqliteRegistryStore {
       devices: one('SELECT COUNT(*) AS n FROM devices'),
     };
   }
+
+  // --- the registry over REST: reads with the village each row belongs to (for scope), edits ---
+
+  /** One village with its number of households. */
+  village(id: string): VillageRow | undefined {
+    return this.db.prepare(`${VILLAGE_SELECT} WHERE v.id = ?`).get(id) as VillageRow | undefined;
+  }
+
+  /** Every village, by name. */
+  allVillages(): VillageRow[] {
+    return this.db.prepare(`${VILLAGE_SELECT} ORDER BY v.name, v.id`).all() as VillageRow[];
+  }
+
+  updateVillage(id: string, patch: UpdateVillageBody): void {
+    const p = UpdateVillageBody.parse(patch);
+    if (!this.village(id)) throw new RegistryError('VILLAGE_NOT_FOUND', `no village with id ${id}`);
+    this.update('villages', id, { name: p.name, township: p.township, county: p.county, timezone: p.timezone, lat: p.lat, lng: p.lng });
+  }
+
+  household(id: string): HouseholdRow | undefined {
+    return this.db.prepare(`${HOUSEHOLD_SELECT} WHERE h.id = ?`).get(id) as HouseholdRow | undefined;
+  }
+
+  householdsOf(villageId: string): HouseholdRow[] {
+    return this.db.prepare(`${HOUSEHOLD_SELECT} WHERE h.village_id = ? ORDER BY h.address, h.id`).all(villageId) as HouseholdRow[];
+  }
+
+  updateHousehold(id: string, patch: UpdateHouseholdBody): void {
+    const p = UpdateHouseholdBody.parse(patch);
+    if (!this.household(id)) throw new RegistryError('HOUSEHOLD_NOT_FOUND', `no household with id ${id}`);
+    this.update('households', id, { address: p.address, lat: p.lat, lng: p.lng, key_holder_note: p.keyHolderNote });
+  }
+
+  resident(id: string): ResidentRow | undefined {
+    return this.db.prepare(`${RESIDENT_SELECT} WHERE r.id = ?`).get(id) as ResidentRow | undefined;
+  }
+
+  /** Residents of a household, or of a village, or all, in the order they were registered. */
+  residents(filter: { householdId?: string; villageId?: string }): ResidentRow[] {
+    if (filter.householdId) return this.db.prepare(`${RESIDENT_SELECT} WHERE r.household_id = ? ORDER BY r.created_at, r.rowid`).all(filter.householdId) as ResidentRow[];
+    if (filter.villageId) return this.db.prepare(`${RESIDENT_SELECT} WHERE h.village_id = ? ORDER BY h.address, r.created_at, r.rowid`).all(filter.villageId) as ResidentRow[];
+    return this.db.prepare(`${RESIDENT_SELECT} ORDER BY v.name, h.address, r.created_at, r.rowid`).all() as ResidentRow[];
+  }
+
+  updateResident(id: string, patch: UpdateResidentBody): void {
+    const p = UpdateResidentBody.parse(patch);
+    if (!this.resident(id)) throw new RegistryError('RESIDENT_NOT_FOUND', `no resident with id ${id}`);
+    this.update('residents', id, {
+      name: p.name,
+      sex: p.sex,
+      birth_year: p.birthYear,
+      id_number: p.idNumber === undefined || p.idNumber === null ? p.idNumber : p.idNumber.toUpperCase(),
+      phone: p.phone === undefined || p.phone === null ? p.phone : p.phone.replace(/^\+?86/, ''),
+      category: p.category,
+      medical_notes: p.medicalNotes,
+      conditions_json: p.conditions === undefined ? undefined : p.conditions.length > 0 ? JSON.stringify(p.conditions) : null,
+      medication_notes: p.medicationNotes,
+    });
+  }
+
+  contact(id: string): ContactDetailRow | undefined {
+    return this.db.prepare(`${CONTACT_SELECT} WHERE c.id = ?`).get(id) as ContactDetailRow | undefined;
+  }
+
+  /** The chain with posts and the village (for the card and the REST views). */
+  contactsOf(residentId: string): ContactDetailRow[] {
+    return this.db.prepare(`${CONTACT_SELECT} WHERE c.resident_id = ? ORDER BY c.position`).all(residentId) as ContactDetailRow[];
+  }
+
+  updateContact(id: string, patch: UpdateContactBody): void {
+    const p = UpdateContactBody.parse(patch);
+    if (!this.contact(id)) throw new RegistryError('CONTACT_NOT_FOUND', `no contact with id ${id}`);
+    this.update('contacts', id, { name: p.name, role: p.role, phone: p.phone?.replace(/^\+?86/, ''), post: p.post });
+  }
+
+  /** Removes a contact and closes the gap in the chain; the last one stays (somebody must be texted). */
+  removeContact(id: string): void {
+    const c = this.contact(id);
+    if (!c) throw new RegistryError('CONTACT_NOT_FOUND', `no contact with id ${id}`);
+    this.db.transaction(() => {
+      const left = this.contactsOf(c.residentId).filter((x) => x.id !== id);
+      if (left.length === 0) throw new RegistryError('CONTACT_CHAIN_EMPTY', 'the last contact of a chain cannot be removed: add another first');
+      this.db.prepare('DELETE FROM contacts WHERE id = ?').run(id);
+      this.writeOrder(left.map((x) => x.id));
+    })();
+  }
+
+  /** Puts the chain in the given order (position 0 is texted first). */
+  reorderContacts(residentId: string, contactIds: readonly string[]): void {
+    if (!this.resident(residentId)) throw new RegistryError('RESIDENT_NOT_FOUND', `no resident with id ${residentId}`);
+    const current = this.contactsOf(residentId).map((c) => c.id);
+    const same = contactIds.length === current.length && new Set(contactIds).size === current.length && contactIds.every((cid) => current.includes(cid));
+    if (!same) throw new RegistryError('CONTACT_ORDER_MISMATCH', `the new order must name each of the resident's ${current.length} contacts exactly once`);
+    this.db.transaction(() => this.writeOrder(contactIds))();
+  }
+
+  private writeOrder(ids: readonly string[]): void {
+    // Two passes: UNIQUE (resident_id, position) would trip over a swap.
+    const set = this.db.prepare('UPDATE contacts SET position = ? WHERE id = ?');
+    ids.forEach((cid, i) => set.run(-1 - i, cid));
+    ids.forEach((cid, i) => set.run(i, cid));
+  }
+
+  device(id: string): DeviceRow | undefined {
+    return this.db.prepare(`${DEVICE_SELECT} WHERE d.id = ?`).get(id) as DeviceRow | undefined;
+  }
+
+  /** Devices of a household, a village, or all. */
+  devices(filter: { householdId?: string; villageId?: string }): DeviceRow[] {
+    if (filter.householdId) return this.db.prepare(`${DEVICE_SELECT} WHERE d.household_id = ? ORDER BY d.created_at, d.rowid`).all(filter.householdId) as DeviceRow[];
+    if (filter.villageId) return this.db.prepare(`${DEVICE_SELECT} WHERE h.village_id = ? ORDER BY h.address, d.created_at, d.rowid`).all(filter.villageId) as DeviceRow[];
+    return this.db.prepare(`${DEVICE_SELECT} ORDER BY v.name, h.address, d.created_at, d.rowid`).all() as DeviceRow[];
+  }
+
+  updateDevice(id: string, patch: UpdateDeviceBody): void {
+    const p = UpdateDeviceBody.parse(patch);
+    const d = this.device(id);
+    if (!d) throw new RegistryError('DEVICE_NOT_FOUND', `no device with id ${id}`);
+    if (p.residentId) {
+      const r = this.resident(p.residentId);
+      if (!r) throw new RegistryError('RESIDENT_NOT_FOUND', `no resident with id ${p.residentId}`);
+      if (r.householdId !== d.householdId) throw new RegistryError('RESIDENT_NOT_IN_HOUSEHOLD', `resident ${p.residentId} does not live in household ${d.householdId}`);
+    }
+    this.update('devices', id, { label: p.label, resident_id: p.residentId, is_exit: p.exit === undefined ? undefined : p.exit ? 1 : 0 });
+  }
+
+  /** Removes a device: it can no longer connect; its past alarms stay on record. */
+  removeDevice(id: string): void {
+    if (!this.device(id)) throw new RegistryError('DEVICE_NOT_FOUND', `no device with id ${id}`);
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM device_commands WHERE device_id = ? AND sent_at IS NULL').run(id);
+      this.db.prepare('DELETE FROM devices WHERE id = ?').run(id);
+    })();
+  }
+
+  /** UPDATE of the given columns; undefined leaves a column, null clears it. */
+  private update(table: 'villages' | 'households' | 'residents' | 'contacts' | 'devices', id: string, columns: Record<string, string | number | null | undefined>): void {
+    const set = Object.entries(columns).filter((e): e is [string, string | number | null] => e[1] !== undefined);
+    if (set.length === 0) return;
+    this.db.prepare(`UPDATE ${table} SET ${set.map(([c]) => `${c} = ?`).join(', ')} WHERE id = ?`).run(...set.map(([, v]) => v), id);
+  }
 }
+
+export interface VillageRow {
+  id: string;
+  name: string;
+  township: string | null;
+  county: string | null;
+  timezone: string;
+  lat: number;
+  lng: number;
+  households: number;
+}
+const VILLAGE_SELECT =
+  'SELECT v.id, v.name, v.township, v.county, v.timezone, v.lat, v.lng, (SELECT COUNT(*) FROM households h WHERE h.village_id = v.id) AS households FROM villages v';
+
+export interface HouseholdRow {
+  id: string;
+  villageId: string;
+  address: string;
+  lat: number;
+  lng: number;
+  keyHolderNote: string | null;
+}
+const HOUSEHOLD_SELECT = 'SELECT h.id, h.village_id AS villageId, h.address, h.lat, h.lng, h.key_holder_note AS keyHolderNote FROM households h';
+
+export interface ResidentRow {
+  id: string;
+  householdId: string;
+  villageId: string;
+  villageName: string;
+  timezone: string;
+  address: string;
+  name: string;
+  sex: 'F' | 'M' | null;
+  birthYear: number | null;
+  idNumber: string | null;
+  phone: string | null;
+  category: string | null;
+  medicalNotes: string | null;
+  conditionsJson: string | null;
+  medicationNotes: string | null;
+  away: number;
+  awaySince: number | null;
+}
+const RESIDENT_SELECT = `SELECT r.id, r.household_id AS householdId, h.village_id AS villageId, v.name AS villageName, v.timezone AS timezone, h.address AS address,
+    r.name, r.sex, r.birth_year AS birthYear, r.id_number AS idNumber, r.phone, r.category, r.medical_notes AS medicalNotes,
+    r.conditions_json AS conditionsJson, r.medication_notes AS medicationNotes, r.away, r.away_since AS awaySince
+  FROM residents r JOIN households h ON h.id = r.household_id JOIN villages v ON v.id = h.village_id`;
+
+export interface ContactDetailRow extends ContactRow {
+  residentId: string;
+  villageId: string;
+  post: string | null;
+}
+const CONTACT_SELECT = `SELECT c.id, c.position, c.name, c.role, c.phone, c.post, c.resident_id AS residentId, h.village_id AS villageId
+  FROM contacts c JOIN residents r ON r.id = c.resident_id JOIN households h ON h.id = r.household_id`;
+
+export interface DeviceRow {
+  id: string;
+  householdId: string;
+  villageId: string;
+  villageName: string;
+  address: string;
+  residentId: string | null;
+  residentName: string | null;
+  kind: DeviceKind;
+  label: string | null;
+  isExit: number;
+  online: number;
+  lastSeenAt: number | null;
+  firmware: string | null;
+  batteryPct: number | null;
+  createdAt: number;
+}
+const DEVICE_SELECT = `SELECT d.id, d.household_id AS householdId, h.village_id AS villageId, v.name AS villageName, h.address AS address,
+    d.resident_id AS residentId, (SELECT r.name FROM residents r WHERE r.id = d.resident_id) AS residentName, d.kind, d.label, d.is_exit AS isExit,
+    d.online, d.last_seen_at AS lastSeenAt, d.firmware, d.battery_pct AS batteryPct, d.created_at AS createdAt
+  FROM devices d JOIN households h ON h.id = d.household_id JOIN villages v ON v.id = h.village_id`;

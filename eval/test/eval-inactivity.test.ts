@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateRoutine, writeEventLog } from '@kanjia/firmware-sim';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runEvalInactivity } from '../src/eval/eval-inactivity.js';
+import { runEvalInactivity } from '../src/index.js';
 
 function capture() {
   const stdout: string[] = [];

@@ -2,13 +2,14 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Aedes } from 'aedes';
 import { DEFAULT_FALL_CONFIG, FallDetector, type FallDetection } from '@kanjia/detection';
 import { readTrials, replayTrial, trialWindows } from '@kanjia/firmware-sim';
 import { parseDeviceTopic, parseUplink, topics } from '@kanjia/protocol';
-import { countDetections, evaluateFalls, runEvalFalls, type FallEvalSummary } from '../src/eval/eval-falls.js';
+import { countDetections, evaluateFalls, runEvalFalls, type FallEvalSummary } from '../src/index.js';
 
 type Vec = [number, number, number];
 type Trial = { id: string; subject: string; age: number; label: 'fall' | 'adl'; activity: string; position: 'chest' | 'waist' | 'wrist'; hz: number; unit: 'g'; samples: Vec[] };
@@ -180,8 +181,30 @@ describe('kanjia eval-falls', () => {
     expect((await run(['--dataset', join(dir, 'absent.jsonl.gz')])).code).toBe(1);
   });
 
-  const UMAFALL = '/work/shared/datasets/umafall/trials.jsonl.gz';
-  it.skipIf(!existsSync(UMAFALL))('runs on the first 5 UMAFall trials of each position and label in CI time', async () => {
+  // 30 real UMAFall trials kept in the repo (fixtures/umafall/README.md): six subjects, two of them over 60.
+  const FIXTURE_UMAFALL = fileURLToPath(new URL('./fixtures/umafall/trials.jsonl.gz', import.meta.url));
+  it('judges the 30 UMAFall trials of the repo (12 falls, 18 ADLs, 6 subjects) per position and age group, and leaves each subject out once', async () => {
+    const { code, out } = await run(['--dataset', FIXTURE_UMAFALL, '--loso']);
+    expect(code).toBe(0);
+    const summary = lastJson(out);
+    expect(summary).toMatchObject({ dataset: 'umafall/trials.jsonl.gz', trials: 30, falls: 12, adls: 18, dataQuality: { skippedLines: 0 } });
+    for (const position of ['chest', 'waist', 'wrist'] as const) {
+      const p = summary.positions[position];
+      expect(p).toMatchObject({ falls: 4, adls: 6, byAge: { '<60': { falls: 4, adls: 4 }, '>=60': { falls: 0, adls: 2 } } });
+      const heldOut = summary.loso?.fits.filter((f) => f.position === position).flatMap((f) => f.heldOutSubjects).sort();
+      expect(heldOut).toEqual(['umafall-01', 'umafall-02', 'umafall-03', 'umafall-04', 'umafall-11', 'umafall-15']);
+      expect(summary.loso?.positions[position]).toMatchObject({ falls: 4, adls: 6 });
+    }
+    // Loose floors on real falls onto mats and ordinary activities (the full dataset's figures are in the README).
+    expect(summary.positions.chest?.sensitivity).toBeGreaterThanOrEqual(0.75);
+    expect(summary.positions.waist?.sensitivity).toBeGreaterThanOrEqual(0.75);
+    expect(summary.overall.specificity).toBeGreaterThanOrEqual(0.8);
+    expect(out.find((l) => l.startsWith('chest     >=60'))).toMatch(/^chest\s+>=60\s+0\s+0\s+—\s+2\s/);
+  });
+
+  // The whole dataset, when ../shared is beside the clone (never required).
+  const UMAFALL = fileURLToPath(new URL('../../../shared/datasets/umafall/trials.jsonl.gz', import.meta.url));
+  it.skipIf(!existsSync(UMAFALL))('runs on the first 5 trials of each position and label of the whole UMAFall file in CI time', async () => {
     const { code, out } = await run(['--dataset', UMAFALL, '--limit', '5', '--loso', '--json-only']);
     expect(code).toBe(0);
     const summary = lastJson(out);

@@ -1,0 +1,58 @@
+/**
+ * The audit log in SQLite: every login, failed login (the name tried, never
+ * the password), logout, case action, away change and user admin action. It
+ * also answers the login throttle's question "how many failures lately".
+ */
+import type { AuditAction, AuditEntry, AuditPage } from '@kanjia/protocol';
+import type { Db } from '../db/database.js';
+
+export interface AuditRecord {
+  action: AuditAction;
+  userId?: string | null;
+  actor: string;
+  target?: string | null;
+  detail?: string | null;
+  address?: string | null;
+}
+
+/** The actor of changes made on the command line. */
+export const CLI_ACTOR = 'kanjia CLI';
+
+export class SqliteAuditLog {
+  constructor(
+    private readonly db: Db,
+    private readonly nowMs: () => number,
+  ) {}
+
+  /** Appends one entry. */
+  record(entry: AuditRecord): void {
+    this.db
+      .prepare('INSERT INTO audit_log (at, action, user_id, actor, target, detail, address) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(this.nowMs(), entry.action, entry.userId ?? null, entry.actor, entry.target ?? null, entry.detail ?? null, entry.address ?? null);
+  }
+
+  /** Newest first, `limit` entries older than `before` (a seq). */
+  page(before: number | undefined, limit: number): AuditPage {
+    const rows = this.db
+      .prepare(
+        `SELECT seq, at, action, user_id AS userId, actor, target, detail, address FROM audit_log
+          WHERE (? IS NULL OR seq < ?) ORDER BY seq DESC LIMIT ?`,
+      )
+      .all(before ?? null, before ?? null, limit + 1) as AuditEntry[];
+    const entries = rows.slice(0, limit);
+    const last = entries[entries.length - 1];
+    return { entries, nextBefore: rows.length > limit && last ? last.seq : null };
+  }
+
+  /** Times of the failed logins for this name since `sinceMs` and after its last successful login, newest first. */
+  failuresForName(name: string, sinceMs: number): number[] {
+    const lastOk = this.db.prepare("SELECT MAX(at) AS at FROM audit_log WHERE action = 'login' AND target = ?").get(name) as { at: number | null };
+    const from = Math.max(sinceMs, (lastOk.at ?? -1) + 1);
+    return (this.db.prepare("SELECT at FROM audit_log WHERE action = 'loginFailed' AND target = ? AND at >= ? ORDER BY at DESC").all(name, from) as Array<{ at: number }>).map((r) => r.at);
+  }
+
+  /** Times of the failed logins from this address since `sinceMs`, newest first. */
+  failuresFromAddress(address: string, sinceMs: number): number[] {
+    return (this.db.prepare("SELECT at FROM audit_log WHERE action = 'loginFailed' AND address = ? AND at >= ? ORDER BY at DESC").all(address, sinceMs) as Array<{ at: number }>).map((r) => r.at);
+  }
+}

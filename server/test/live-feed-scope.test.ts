@@ -1,0 +1,123 @@
+/**
+ * The socket.io feed through the real system (MQTT gateway, SQLite, REST):
+ * only logged-in users connect, each hears only its villages, and logout or
+ * the end of the session disconnects the socket.
+ */
+import { SimDevice } from '@kanjia/firmware-sim';
+import { FakeClock, SOCKET_EVENTS, type AlarmView } from '@kanjia/protocol';
+import { io, type Socket } from 'socket.io-client';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SESSION_IDLE_MS } from '../src/auth/user-store.js';
+import { loadSettings } from '../src/config.js';
+import { openDatabase } from '../src/db/database.js';
+import { databaseFile, loadDeviceKey } from '../src/device-key.js';
+import { SESSION_SWEEP_MS } from '../src/http/live-feed.js';
+import { createLogger } from '../src/logger.js';
+import { SqliteRegistryStore } from '../src/registry/registry-store.js';
+import { KanjiaSystem, type RunningSystem } from '../src/system.js';
+import { RecordingSender, systemClient, tempDataDir, twoVillages } from './helpers.js';
+
+const silent = { info: () => undefined, warn: () => undefined };
+
+async function until<T>(what: string, check: () => T | undefined, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('live feed: sessions and scope', () => {
+  let tmp: ReturnType<typeof tempDataDir>;
+  let clock: FakeClock;
+  let system: KanjiaSystem;
+  let running: RunningSystem;
+  let devices: SimDevice[];
+  const sockets: Socket[] = [];
+
+  /** Connects a socket.io client with these headers; resolves once connected, rejects with the refusal. */
+  const connect = (headers: Record<string, string>) =>
+    new Promise<Socket>((resolve, reject) => {
+      const socket = io(running.httpUrl, { transports: ['websocket'], reconnection: false, extraHeaders: headers });
+      sockets.push(socket);
+      socket.once('connect', () => resolve(socket));
+      socket.once('connect_error', (err) => reject(err));
+    });
+  const heard = (socket: Socket) => {
+    const alarms: AlarmView[] = [];
+    socket.on(SOCKET_EVENTS.alarmUpdate, (a: AlarmView) => alarms.push(a));
+    return alarms;
+  };
+
+  beforeEach(async () => {
+    tmp = tempDataDir();
+    const settings = loadSettings({}, { overrides: { dataDir: tmp.dir, httpPort: 0, mqttPort: 0, mqttHost: '127.0.0.1', logLevel: 'silent' } });
+    const db = openDatabase(databaseFile(settings));
+    const creds = new SqliteRegistryStore(db, loadDeviceKey(settings)).importRegistry(twoVillages()).devices;
+    db.close();
+    clock = new FakeClock(Date.UTC(2026, 0, 15, 2, 0, 0));
+    system = new KanjiaSystem({ settings, clock, smsSender: new RecordingSender(), logger: createLogger('silent') });
+    running = await system.start();
+    devices = creds.map((c) => new SimDevice({ brokerUrl: running.mqttUrl, deviceId: c.deviceId, secret: c.secret, logger: silent, resendIntervalMs: 60_000 }));
+    await Promise.all(devices.map((d) => d.start()));
+  });
+  afterEach(async () => {
+    for (const s of sockets.splice(0)) s.close();
+    await Promise.all(devices.map((d) => d.stop()));
+    await system.stop();
+    tmp.cleanup();
+  });
+
+  it('refuses a socket without a session, and one opened from another site', async () => {
+    await expect(connect({})).rejects.toThrow('UNAUTHENTICATED');
+    await expect(connect({ cookie: 'kanjia_session=made-up' })).rejects.toThrow('UNAUTHENTICATED');
+    const duty = systemClient(() => system.users, running.httpUrl, { name: 'shimen', role: 'duty', villages: ['石门村'] });
+    await expect(connect({ cookie: await duty.cookie(), origin: 'http://evil.example' })).rejects.toThrow('CROSS_ORIGIN');
+  });
+
+  it('a duty officer of 石门村 never hears 李家村’s alarm on the socket and gets 404 for it; the admin hears both', async () => {
+    const duty = systemClient(() => system.users, running.httpUrl, { name: 'shimen', role: 'duty', villages: ['石门村'] });
+    const admin = systemClient(() => system.users, running.httpUrl);
+    const dutySocket = await connect({ cookie: await duty.cookie() });
+    const adminSocket = await connect({ cookie: await admin.cookie() });
+    const dutyHeard = heard(dutySocket);
+    const adminHeard = heard(adminSocket);
+    const [shimen, lijia] = devices as [SimDevice, SimDevice];
+
+    const b = await lijia.pressSos().received;
+    await until('李家村 alarm at the admin', () => adminHeard.find((a) => a.id === b.alarmId));
+    const a = await shimen.pressSos().received;
+    await until('石门村 alarm at the duty officer', () => dutyHeard.find((x) => x.id === a.alarmId));
+    await until('石门村 alarm at the admin', () => adminHeard.find((x) => x.id === a.alarmId));
+    expect(new Set(dutyHeard.map((x) => x.village.name))).toEqual(new Set(['石门村']));
+    expect(dutyHeard.some((x) => x.id === b.alarmId)).toBe(false);
+
+    expect((await duty.request(`/api/alarms/${b.alarmId}`)).status).toBe(404);
+    expect((await duty.post(`/api/alarms/${b.alarmId}/take`, {})).status).toBe(404);
+    // The admin takes B: the change is pushed to the admin, still not to the duty officer.
+    expect((await admin.post(`/api/alarms/${b.alarmId}/take`, {})).status).toBe(200);
+    await until('李家村 taken at the admin', () => adminHeard.find((x) => x.id === b.alarmId && x.status === 'taken'));
+    expect((await duty.post(`/api/alarms/${a.alarmId}/take`, {})).status).toBe(200);
+    await until('石门村 taken at the duty officer', () => dutyHeard.find((x) => x.id === a.alarmId && x.status === 'taken'));
+    expect(dutyHeard.some((x) => x.id === b.alarmId)).toBe(false);
+  });
+
+  it('logout disconnects the sockets of that session; the end of a session disconnects them within a minute', async () => {
+    const duty = systemClient(() => system.users, running.httpUrl, { name: 'shimen', role: 'duty', villages: ['石门村'] });
+    const socket = await connect({ cookie: await duty.cookie() });
+    const closed = new Promise<string>((resolve) => socket.once('disconnect', (reason) => resolve(reason)));
+    expect((await duty.post('/api/auth/logout', {})).status).toBe(200);
+    expect(await closed).toBe('io server disconnect');
+
+    const other = systemClient(() => system.users, running.httpUrl, { name: 'wang', role: 'duty', villages: ['石门村'] });
+    const idle = await connect({ cookie: await other.cookie() });
+    const ended = new Promise<string>((resolve) => idle.once('disconnect', (reason) => resolve(reason)));
+    clock.advance(SESSION_IDLE_MS - SESSION_SWEEP_MS);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(idle.connected).toBe(true);
+    clock.advance(2 * SESSION_SWEEP_MS);
+    expect(await ended).toBe('io server disconnect');
+  });
+});

@@ -1,0 +1,87 @@
+/**
+ * `kanjia user add|list|reset-password` and the first start without users,
+ * through the real command and a real `kanjia start` process.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { household, importVillage, kanjiaEnv, login, runKanjia, startKanjia, tempDir, waitFor } from '../src/harness.js';
+
+describe('kanjia user …', () => {
+  const tmp = tempDir('kanjia-users-');
+  afterAll(() => tmp.cleanup());
+
+  it('says how to make the first admin when started with no users, keeps running, and the admin made so can log in', async () => {
+    const { env } = await kanjiaEnv(tmp.dir);
+    importVillage(env, [household('石门村一组12号', '王秀英', [['刘建军', 'helper', '13800000001']])]);
+    const kanjia = await startKanjia({ ...env, KANJIA_LOG_LEVEL: 'info' });
+    try {
+      await waitFor('the first-admin hint', () => (kanjia.output().includes('No users yet') ? true : undefined));
+      expect(kanjia.output()).toContain('npx kanjia user add --name admin --role admin');
+      // The same hint in the log (JSON lines), for an operator who reads only the log.
+      expect(kanjia.output()).toMatch(/"msg":"no users yet: nobody can log in to the dashboard\. Make the first admin with: npx kanjia user add --name admin --role admin"/);
+
+      const added = runKanjia(['user', 'add', '--name', 'admin', '--role', 'admin'], env);
+      expect(added.status, added.stderr).toBe(0);
+      expect(added.stderr).toContain('shown once only');
+      const made = JSON.parse(added.stdout) as { name: string; role: string; password: string };
+      expect(made).toMatchObject({ name: 'admin', role: 'admin', displayName: '管理员 admin' });
+      expect(made.password).toMatch(/^[A-Za-z2-9]{16}$/);
+      // Without a restart: the running server reads the new user from SQLite.
+      expect(await login(kanjia.httpUrl, 'admin', made.password)).toMatch(/^kanjia_session=/);
+      expect(kanjia.output()).not.toContain(made.password);
+    } finally {
+      await kanjia.kill();
+    }
+    const db = readFileSync(join(tmp.dir, 'kanjia.sqlite')).toString('latin1');
+    expect(db).toContain('scrypt$32768$8$3$');
+  });
+
+  it('adds users of every role, lists them without hashes and with masked phones, and lists every problem of a bad one', () => {
+    const env = { KANJIA_DATA_DIR: tmp.dir };
+    const ok = (args: string[]) => {
+      const r = runKanjia(['user', 'add', ...args], env);
+      expect(r.status, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as Record<string, unknown>;
+    };
+    expect(ok(['--name', 'liming', '--role', 'duty', '--village', '石门村', '--display-name', '值班员 李明', '--password', 'long-enough-1'])).toMatchObject({ role: 'duty', displayName: '值班员 李明', villageIds: [expect.stringMatching(/^vil_/)] });
+    ok(['--name', 'minzheng', '--role', 'township', '--township', '石门镇', '--password', 'long-enough-2']);
+    expect(ok(['--name', 'liujianjun', '--role', 'helper', '--phone', '+86 138-0000-0001', '--password', 'long-enough-3'])).toMatchObject({ phone: '138****0001' });
+
+    const list = runKanjia(['user', 'list'], env);
+    expect(list.status).toBe(0);
+    const { users } = JSON.parse(list.stdout) as { users: Array<Record<string, unknown>> };
+    expect(users.map((u) => u.name)).toEqual(['admin', 'liming', 'liujianjun', 'minzheng']);
+    expect(list.stdout).not.toMatch(/scrypt|password|13800000001/);
+    expect(users.find((u) => u.name === 'liujianjun')).toMatchObject({ role: 'helper', phone: '138****0001' });
+
+    const bad = runKanjia(['user', 'add', '--name', 'x y', '--role', 'duty', '--password', 'short'], env);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/name: letters, digits/);
+    expect(bad.stderr).toMatch(/password: at least 8 characters/);
+    const noVillage = runKanjia(['user', 'add', '--name', 'wang', '--role', 'duty', '--password', 'long-enough-4'], env);
+    expect(noVillage.stderr).toContain('a duty officer needs at least one --village');
+    const unknownVillage = runKanjia(['user', 'add', '--name', 'wang', '--role', 'duty', '--village', '没有村', '--password', 'long-enough-4'], env);
+    expect(unknownVillage.stderr).toContain('VILLAGE_NOT_FOUND');
+    expect(runKanjia(['user', 'add', '--name', 'LiMing', '--role', 'admin', '--password', 'long-enough-5'], env).stderr).toContain('USER_EXISTS');
+  });
+
+  it('reset-password sets a new password (generated when not given) and ends the user’s sessions', async () => {
+    const { env } = await kanjiaEnv(tmp.dir);
+    const kanjia = await startKanjia(env);
+    try {
+      const cookie = await login(kanjia.httpUrl, 'liming', 'long-enough-1');
+      expect((await fetch(`${kanjia.httpUrl}/api/auth/me`, { headers: { cookie } })).status).toBe(200);
+      const reset = runKanjia(['user', 'reset-password', '--name', 'liming'], env);
+      expect(reset.status, reset.stderr).toBe(0);
+      expect(reset.stderr).toContain('every session of liming has ended');
+      const { password } = JSON.parse(reset.stdout) as { password: string };
+      expect((await fetch(`${kanjia.httpUrl}/api/auth/me`, { headers: { cookie } })).status).toBe(401);
+      await expect(login(kanjia.httpUrl, 'liming', 'long-enough-1')).rejects.toThrow(/401/);
+      expect(await login(kanjia.httpUrl, 'liming', password)).toMatch(/^kanjia_session=/);
+      expect(runKanjia(['user', 'reset-password', '--name', 'nobody', '--password', 'long-enough-9'], env).stderr).toContain('USER_NOT_FOUND');
+    } finally {
+      await kanjia.kill();
+    }
+  });
+});
