@@ -11,7 +11,7 @@ import type { SmsMessage } from '../src/sms/sms-sender.js';
 
 const KEY = { accessKeyId: 'LTAI5tKanjiaTestKey', accessKeySecret: 'kanjia-test-secret-0123456789' };
 const SIGN_NAME = '智慧看家';
-const TEMPLATE_CODES = { alarm: 'SMS_480010001', escalation: 'SMS_480010002' };
+const TEMPLATE_CODES = { alarm: 'SMS_480010001', escalation: 'SMS_480010002', cancelled: 'SMS_480010003' };
 const PHONE = '13812345678';
 
 const WANG: Omit<RenderSmsInput, 'kind'> = {
@@ -20,6 +20,8 @@ const WANG: Omit<RenderSmsInput, 'kind'> = {
   villageName: '王庄村',
   atMs: Date.UTC(2026, 0, 15, 2, 0),
   timeZone: 'Asia/Shanghai',
+  answerCode: 'k7m2p9x4q3r8',
+  publicUrl: 'https://kanjia.example.cn',
 };
 
 function alarmMessage(overrides: Partial<SmsMessage> = {}): SmsMessage {
@@ -44,7 +46,11 @@ describe('AliyunSmsSender against the local Aliyun SMS server', () => {
     server = new LocalAliyunSmsServer({
       ...KEY,
       signNames: [SIGN_NAME],
-      templates: { [TEMPLATE_CODES.alarm]: SMS_TEMPLATES.alarm.variables, [TEMPLATE_CODES.escalation]: SMS_TEMPLATES.escalation.variables },
+      templates: {
+        [TEMPLATE_CODES.alarm]: SMS_TEMPLATES.alarm.variables,
+        [TEMPLATE_CODES.escalation]: SMS_TEMPLATES.escalation.variables,
+        [TEMPLATE_CODES.cancelled]: SMS_TEMPLATES.cancelled.variables,
+      },
     });
     ({ endpoint } = await server.start());
   });
@@ -69,7 +75,25 @@ describe('AliyunSmsSender against the local Aliyun SMS server', () => {
       outId: 'ntf-0001',
     });
     // The generic template: all its variables, the kind's label and the detail phrase included.
-    expect(sms?.templateParam).toEqual({ kind: '跌倒', name: '王秀英', village: '王庄村', time: '10:00', address: '王庄村3组12号', detail: '疑似跌倒' });
+    expect(sms?.templateParam).toEqual({ kind: '跌倒', name: '王秀英', village: '王庄村', time: '10:00', address: '王庄村3组12号', detail: '疑似跌倒', code: 'k7m2p9x4q3r8' });
+  });
+
+  it('sends the link as fixed template text: only the answer code is a variable, so Aliyun takes it', async () => {
+    const message = alarmMessage();
+    expect(message.text).toContain('https://kanjia.example.cn/a/k7m2p9x4q3r8');
+    expect(Object.values(message.params).join(' ')).not.toMatch(/https?:|kanjia\.example/);
+    expect((await sender().send(message)).ok).toBe(true);
+    // Had the whole link been a variable, Aliyun would refuse it, permanently.
+    const linkAsVariable = await sender().send(alarmMessage({ params: { ...message.params, code: 'https://kanjia.example.cn/a/k7m2p9x4q3r8' }, outId: 'ntf-url' }));
+    expect(linkAsVariable).toMatchObject({ ok: false, retryable: false, code: 'isv.PARAM_NOT_SUPPORT_URL' });
+  });
+
+  it('sends the first notice of a cancelled case with the cancelled template: who cancelled it and why', async () => {
+    const { params, text } = renderSms('cancelled', { ...WANG, kind: 'sos', cancelledBy: '值班员 李明', cancelReason: '老人按错了按钮' });
+    expect((await sender().send({ to: PHONE, template: 'cancelled', kind: 'sos', params, text, outId: 'ntf-cancel' })).ok).toBe(true);
+    const sms = await server.waitFor((m) => m.outId === 'ntf-cancel', 1_000);
+    expect(sms.templateCode).toBe(TEMPLATE_CODES.cancelled);
+    expect(sms.templateParam).toMatchObject({ officer: '李明', reason: '老人按错了按钮', name: '王秀英' });
   });
 
   it('sends the escalation template with its own code and the minutes', async () => {
@@ -81,12 +105,15 @@ describe('AliyunSmsSender against the local Aliyun SMS server', () => {
       atMs: Date.UTC(2026, 0, 15, 2, 0),
       timeZone: 'Asia/Shanghai',
       minutesUnanswered: 10,
+      answerCode: 'q3r8k7m2p9x4',
+      publicUrl: 'https://kanjia.example.cn/',
     });
     const result = await sender().send({ to: PHONE, template: 'escalation', kind: 'sos', params, text, outId: 'ntf-0002' });
     expect(result.ok).toBe(true);
     const sms = await server.waitFor((s) => s.outId === 'ntf-0002', 1_000);
     expect(sms.templateCode).toBe('SMS_480010002');
-    expect(sms.templateParam).toMatchObject({ kind: '紧急呼叫', minutes: '10', name: '李桂兰' });
+    expect(sms.templateParam).toMatchObject({ kind: '紧急呼叫', minutes: '10', name: '李桂兰', code: 'q3r8k7m2p9x4' });
+    expect(text).toMatch(/点此接警：https:\/\/kanjia\.example\.cn\/a\/q3r8k7m2p9x4$/);
   });
 
   describe('per-kind templates', () => {
@@ -118,7 +145,7 @@ describe('AliyunSmsSender against the local Aliyun SMS server', () => {
       expect(result.ok).toBe(true);
       const sms = await server.waitFor((s) => s.outId === 'ntf-co-1', 1_000);
       expect(sms.templateCode).toBe('SMS_480010107');
-      expect(sms.templateParam).toEqual({ name: '王秀英', village: '王庄村', time: '10:00', detail: '浓度320ppm，最高450ppm', address: '王庄村3组12号' });
+      expect(sms.templateParam).toEqual({ name: '王秀英', village: '王庄村', time: '10:00', detail: '浓度320ppm，最高450ppm', address: '王庄村3组12号', code: 'k7m2p9x4q3r8' });
       expect(Object.keys(sms.templateParam).sort()).toEqual([...SMS_KIND_TEMPLATES['alarm.co'].variables].sort());
     });
 
@@ -138,7 +165,7 @@ describe('AliyunSmsSender against the local Aliyun SMS server', () => {
       expect((await s.send({ to: PHONE, template: 'escalation', kind: 'co', params: escalationParams('co'), text: '', outId: 'ntf-e-co' })).ok).toBe(true);
       const codeOf = (outId: string) => server.accepted.find((m) => m.outId === outId)?.templateCode;
       expect([codeOf('ntf-e-sos'), codeOf('ntf-a-sos'), codeOf('ntf-e-co')]).toEqual(['SMS_480010201', TEMPLATE_CODES.alarm, TEMPLATE_CODES.escalation]);
-      expect(server.accepted.find((m) => m.outId === 'ntf-e-sos')?.templateParam).toEqual({ minutes: '10', name: '王秀英', village: '王庄村', time: '10:00', address: '王庄村3组12号' });
+      expect(server.accepted.find((m) => m.outId === 'ntf-e-sos')?.templateParam).toEqual({ minutes: '10', name: '王秀英', village: '王庄村', time: '10:00', address: '王庄村3组12号', code: 'k7m2p9x4q3r8' });
     });
 
     it('names the per-kind template it used when Aliyun refuses it, phone masked', async () => {
@@ -205,7 +232,7 @@ describe('AliyunSmsSender against the local Aliyun SMS server', () => {
       code: 'isv.TEMPLATE_MISSING_PARAMETERS',
     });
     expect(await sender({ signName: '未审核签名' }).send(alarmMessage())).toMatchObject({ ok: false, retryable: false, code: 'isv.SMS_SIGNATURE_ILLEGAL' });
-    expect(await sender({ templateCodes: { alarm: 'SMS_000', escalation: 'SMS_001' } }).send(alarmMessage())).toMatchObject({
+    expect(await sender({ templateCodes: { alarm: 'SMS_000', escalation: 'SMS_001', cancelled: 'SMS_002' } }).send(alarmMessage())).toMatchObject({
       ok: false,
       retryable: false,
       code: 'isv.SMS_TEMPLATE_ILLEGAL',
@@ -246,8 +273,8 @@ describe('AliyunSmsSender against the local Aliyun SMS server', () => {
 
   it('refuses incomplete settings, listing every problem', () => {
     expect(
-      () => new AliyunSmsSender({ accessKeyId: '', accessKeySecret: '', signName: '', templateCodes: { alarm: '', escalation: '' }, timeoutMs: -1 }),
-    ).toThrow(/accessKeyId[\s\S]*accessKeySecret[\s\S]*signName[\s\S]*templateCodes\.alarm[\s\S]*templateCodes\.escalation[\s\S]*timeoutMs/);
+      () => new AliyunSmsSender({ accessKeyId: '', accessKeySecret: '', signName: '', templateCodes: { alarm: '', escalation: '', cancelled: '' }, timeoutMs: -1 }),
+    ).toThrow(/accessKeyId[\s\S]*accessKeySecret[\s\S]*signName[\s\S]*templateCodes\.alarm[\s\S]*templateCodes\.escalation[\s\S]*templateCodes\.cancelled[\s\S]*timeoutMs/);
   });
 });
 

@@ -205,6 +205,24 @@ describe('LocalAliyunSmsServer', () => {
     expect(server.accepted).toEqual([]);
   });
 
+  it.each([
+    ['an https link', 'https://kanjia.example.cn/a/k7m2p9x4q3r8'],
+    ['an http link with a port', 'http://127.0.0.1:8080/a/k7m2p9x4q3r8'],
+    ['a www. address without scheme', 'www.kanjia.cn/a/x'],
+    ['a bare host name', 'kanjia.example.com/a/k7m2'],
+  ])('refuses %s as a variable value with isv.PARAM_NOT_SUPPORT_URL, as Aliyun does', async (_label, link) => {
+    const { status, body } = await post(craft({ params: { ...SEND_SMS, TemplateParam: JSON.stringify({ kind: '跌倒', name: '王秀英', address: link }) } }));
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ Code: 'isv.PARAM_NOT_SUPPORT_URL', Message: '不支持url为变量: address' });
+    expect(body.RequestId).toMatch(/^[0-9A-F-]{36}$/);
+    expect(server.accepted).toEqual([]);
+  });
+
+  it('accepts an answer code, an address with a house number and a time: none of them is a link', async () => {
+    const { body } = await post(craft({ params: { ...SEND_SMS, TemplateParam: JSON.stringify({ kind: '10:00', name: 'k7m2p9x4q3r8', address: '石门村一组12号 No.3' }) } }));
+    expect(body.Code).toBe('OK');
+  });
+
   it('fails exactly the next N requests when told to', async () => {
     server.failNext(2, { code: 'isv.BUSINESS_LIMIT_CONTROL' });
     const codes = [];
@@ -239,7 +257,7 @@ describe('local Aliyun SMS command', () => {
     try {
       expect(JSON.parse(out[0] ?? '')).toEqual({ type: 'listening', port: address.port, url: `http://127.0.0.1:${address.port}`, endpoint: address.endpoint });
       const sender = new AliyunSmsSender(
-        { ...KEY, signName: '智慧看家', templateCodes: { alarm: 'SMS_1', escalation: 'SMS_2' }, endpoint: address.endpoint, protocol: 'http' },
+        { ...KEY, signName: '智慧看家', templateCodes: { alarm: 'SMS_1', escalation: 'SMS_2', cancelled: 'SMS_3' }, endpoint: address.endpoint, protocol: 'http' },
         { log: (l) => err.push(l) },
       );
       const params = { kind: '烟雾', name: '王秀英', village: '王庄村', time: '10:00', address: '王庄村3组12号' };

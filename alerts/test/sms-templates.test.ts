@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   ALARM_KIND_LABELS,
+  answerLinkOf,
   fillTemplate,
   formatLocalTime,
   renderSms,
@@ -14,7 +15,7 @@ import {
   truncateSmsParam,
   type RenderSmsInput,
 } from '../src/messages/sms-templates.js';
-import { SMS_KIND_TEMPLATE_KEYS, SMS_TEMPLATE_KEYS } from '../src/sms/sms-sender.js';
+import { SMS_KIND_ROLES, SMS_KIND_TEMPLATE_KEYS, SMS_TEMPLATE_KEYS } from '../src/sms/sms-sender.js';
 
 /** 2026-01-15T02:00:00Z = 10:00 in Beijing time. */
 const AT_MS = Date.UTC(2026, 0, 15, 2, 0, 0);
@@ -26,31 +27,34 @@ const fall: RenderSmsInput = {
   villageName: '王庄村',
   atMs: AT_MS,
   timeZone: 'Asia/Shanghai',
+  answerCode: 'k7m2p9x4q3r8',
+  publicUrl: 'https://kanjia.example.cn',
 };
+const LINK = '点此接警：https://kanjia.example.cn/a/k7m2p9x4q3r8';
 
 describe('renderSms', () => {
   it("renders the Chinese fall SMS: who, where, what, since when, then the fall's own instructions", () => {
     const { params, text } = renderSms('alarm', fall);
-    expect(params).toEqual({ kind: '跌倒', name: '王秀英', village: '王庄村', time: '10:00', address: '王庄村3组12号', detail: '疑似跌倒' });
-    expect(text).toBe('【智慧看家】跌倒报警：王秀英（王庄村）10:00疑似摔倒。地址：王庄村3组12号。请立即打电话并上门。勿急于扶起老人，先问哪里疼；伤重或叫不醒拨打120。');
+    expect(params).toEqual({ kind: '跌倒', name: '王秀英', village: '王庄村', time: '10:00', address: '王庄村3组12号', detail: '疑似跌倒', code: 'k7m2p9x4q3r8' });
+    expect(text).toBe(`【智慧看家】跌倒报警：王秀英（王庄村）10:00疑似摔倒。地址：王庄村3组12号。请立即打电话并上门。勿急于扶起老人，先问哪里疼；伤重或叫不醒拨打120。${LINK}`);
   });
 
   it('renders the Chinese escalation SMS led by the minutes nobody has taken the alarm', () => {
     const { params, text } = renderSms('escalation', { ...fall, kind: 'sos', minutesUnanswered: 15, signName: '看家平台' });
     expect(params.minutes).toBe('15');
     expect(params.kind).toBe('紧急呼叫');
-    expect(text).toBe('【看家平台】已15分钟无人接警！紧急呼叫：王秀英（王庄村）10:00按了紧急按钮。地址：王庄村3组12号。请马上打电话，打不通立即上门查看。');
+    expect(text).toBe(`【看家平台】已15分钟无人接警！紧急呼叫：王秀英（王庄村）10:00按了紧急按钮。地址：王庄村3组12号。请马上打电话，打不通立即上门查看。${LINK}`);
   });
 
   it('puts the figures of the finding in the text: a CO alarm at 320 ppm says so, and what to do about CO', () => {
     const { params, text } = renderSms('alarm', { ...fall, kind: 'co', details: { coPpm: 320, peakPpm: 320, stagePpm: 300, localStart: '09:58' } });
     expect(params.detail).toBe('浓度320ppm');
-    expect(text).toBe('【智慧看家】一氧化碳报警：王秀英（王庄村）家中10:00起一氧化碳浓度320ppm。地址：王庄村3组12号。请立即打电话并前往：开门窗通风，把人移到室外，必要时拨打120。');
+    expect(text).toBe(`【智慧看家】一氧化碳报警：王秀英（王庄村）家中10:00起一氧化碳浓度320ppm。地址：王庄村3组12号。请立即打电话并前往：开门窗通风，把人移到室外，必要时拨打120。${LINK}`);
   });
 
   it('renders the English texts', () => {
     expect(renderSms('alarm', { ...fall, locale: 'en', residentName: 'Wang Xiuying', villageName: 'Wangzhuang', address: 'Group 3 No. 12' }).text).toBe(
-      '【智慧看家】Fall: Wang Xiuying (Wangzhuang) may have fallen at 10:00. Address: Group 3 No. 12. Call and go now. Do not rush to lift them; ask where it hurts. Badly hurt or not answering: call 120.',
+      '【智慧看家】Fall: Wang Xiuying (Wangzhuang) may have fallen at 10:00. Address: Group 3 No. 12. Call and go now. Do not rush to lift them; ask where it hurts. Badly hurt or not answering: call 120. Take it here: https://kanjia.example.cn/a/k7m2p9x4q3r8',
     );
     const escalation = renderSms('escalation', { ...fall, kind: 'co', locale: 'en', minutesUnanswered: 4.6, details: { coPpm: 150 } });
     expect(escalation.params).toMatchObject({ kind: 'Carbon monoxide', minutes: '5', detail: 'CO at 150 ppm' });
@@ -98,13 +102,35 @@ describe('renderSms', () => {
     expect(() => renderSms('escalation', fall)).toThrow(/minutesUnanswered/);
   });
 
+  it('puts the public address as fixed text and only the code in a variable; a trailing slash or a path prefix is kept right', () => {
+    expect(SMS_TEMPLATES.alarm.content['zh-CN']).toContain('https://your.domain/a/${code}');
+    const { params, text } = renderSms('alarm', { ...fall, publicUrl: 'https://gov.example.cn/kanjia/' });
+    expect(text.endsWith('点此接警：https://gov.example.cn/kanjia/a/k7m2p9x4q3r8')).toBe(true);
+    expect(params.code).toBe('k7m2p9x4q3r8');
+    for (const value of Object.values(params)) expect(value).not.toMatch(/https?:|example\.cn/);
+  });
+
+  it('refuses a first notice or an escalation without its answer code: an SMS without its link would go out', () => {
+    const { answerCode: _code, ...withoutCode } = fall;
+    expect(() => renderSms('alarm', withoutCode)).toThrow(/answerCode/);
+    expect(() => renderSms('escalation', { ...withoutCode, minutesUnanswered: 3 })).toThrow(/answerCode/);
+  });
+
+  it('renders the cancelled first notice: what happened, who cancelled it and why, no link', () => {
+    const { params, text } = renderSms('cancelled', { ...fall, kind: 'sos', answerCode: undefined, cancelledBy: '值班员 李明', cancelReason: '老人按错了按钮，已电话确认' });
+    expect(text).toBe('【智慧看家】紧急呼叫报警已取消：王秀英（王庄村）10:00起，老人按了紧急按钮，已被值班员李明取消，原因：老人按错了按钮，已电话确认。地址：王庄村3组12号。如有疑问请打电话确认老人平安。');
+    expect(params).toEqual({ kind: '紧急呼叫', name: '王秀英', village: '王庄村', time: '10:00', detail: '老人按了紧急按钮', officer: '李明', reason: '老人按错了按钮，已电话确认', address: '王庄村3组12号' });
+    expect(renderSms('cancelled', { ...fall, locale: 'en', cancelledBy: 'Li Ming', cancelReason: 'pressed by mistake' }).text).toContain('cancelled by duty officer Li Ming, reason: pressed by mistake.');
+    expect(() => renderSms('cancelled', fall)).toThrow(/cancelledBy/);
+  });
+
   it('fills exactly the variables each generic template declares, in every locale', () => {
     for (const [key, definition] of Object.entries(SMS_TEMPLATES)) {
       for (const locale of SMS_LOCALES) {
         const placeholders = [...definition.content[locale].matchAll(/\$\{(\w+)\}/g)].map((m) => m[1]).sort();
         expect(placeholders, `${key}/${locale}`).toEqual([...definition.variables].sort());
       }
-      const rendered = renderSms(key as 'alarm' | 'escalation', { ...fall, minutesUnanswered: 5 });
+      const rendered = renderSms(key as 'alarm' | 'escalation' | 'cancelled', { ...fall, minutesUnanswered: 5, cancelledBy: '李明', cancelReason: '误报' });
       expect(Object.keys(rendered.params).sort()).toEqual([...definition.variables].sort());
       expect(rendered.text).not.toContain('${');
     }
@@ -144,17 +170,18 @@ const fixedChars = (content: string) => Array.from(content.replace(/\$\{\w+\}/g,
 describe('the templates of each alarm kind', () => {
   it('has one for every role and kind, and a free-text channel gets it', () => {
     expect(Object.keys(SMS_KIND_TEMPLATES).sort()).toEqual([...SMS_KIND_TEMPLATE_KEYS].sort());
-    expect(SMS_KIND_TEMPLATE_KEYS).toHaveLength(SMS_TEMPLATE_KEYS.length * ALARM_KINDS.length);
-    for (const role of SMS_TEMPLATE_KEYS) {
+    expect(SMS_KIND_TEMPLATE_KEYS).toHaveLength(SMS_KIND_ROLES.length * ALARM_KINDS.length);
+    for (const role of SMS_KIND_ROLES) {
       for (const kind of ALARM_KINDS) {
         const { params, text } = renderSms(role, { ...fall, kind, details: DETAILS[kind], minutesUnanswered: 3 });
-        expect(text, `${role}.${kind}`).toBe(`【智慧看家】${fillTemplate(SMS_KIND_TEMPLATES[`${role}.${kind}`].content['zh-CN'], params)}`);
-        expect(text, `${role}.${kind}`).not.toBe(`【智慧看家】${fillTemplate(SMS_TEMPLATES[role].content['zh-CN'], params)}`);
+        const filled = (content: string) => `【智慧看家】${fillTemplate(content, params)}`.replace('https://your.domain/', 'https://kanjia.example.cn/');
+        expect(text, `${role}.${kind}`).toBe(filled(SMS_KIND_TEMPLATES[`${role}.${kind}`].content['zh-CN']));
+        expect(text, `${role}.${kind}`).not.toBe(filled(SMS_TEMPLATES[role].content['zh-CN']));
       }
     }
   });
 
-  it.each(SMS_LOCALES.flatMap((locale) => SMS_TEMPLATE_KEYS.flatMap((role) => ALARM_KINDS.map((kind) => [role, kind, locale] as const))))(
+  it.each(SMS_LOCALES.flatMap((locale) => SMS_KIND_ROLES.flatMap((role) => ALARM_KINDS.map((kind) => [role, kind, locale] as const))))(
     'renders %s.%s in %s with every placeholder filled: who, where, since when',
     (role, kind, locale) => {
       const { params, text } = renderSms(role, { ...fall, kind, details: DETAILS[kind], minutesUnanswered: 12, locale });
@@ -164,6 +191,7 @@ describe('the templates of each alarm kind', () => {
       expect(text).toContain('王庄村3组12号');
       expect(text).toContain('10:00');
       if (role === 'escalation') expect(text).toMatch(locale === 'zh-CN' ? /^【智慧看家】已12分钟无人接警！/ : /^【智慧看家】Not taken for 12 min! /);
+      expect(text.endsWith('https://kanjia.example.cn/a/k7m2p9x4q3r8'), 'the link ends the text').toBe(true);
       // The kind's text uses only variables the generic template has, so one set of params serves both.
       for (const variable of SMS_KIND_TEMPLATES[`${role}.${kind}`].variables) expect(params[variable], variable).toBeTruthy();
       for (const value of Object.values(params)) expect(Array.from(value).length).toBeLessThanOrEqual(SMS_PARAM_MAX_CHARS);
@@ -190,10 +218,14 @@ describe('the templates of each alarm kind', () => {
     }
   });
 
-  it('keeps every Chinese alarm text within one 70-character SMS segment without its values', () => {
+  it('keeps every Chinese alarm text within one 70-character SMS segment without its values and its link', () => {
+    const withoutLink = (content: string) => {
+      expect(content.endsWith(answerLinkOf('zh-CN'))).toBe(true);
+      return content.slice(0, content.length - answerLinkOf('zh-CN').length);
+    };
     for (const kind of ALARM_KINDS) {
-      expect(fixedChars(SMS_KIND_TEMPLATES[`alarm.${kind}`].content['zh-CN']), kind).toBeLessThanOrEqual(70);
-      expect(fixedChars(SMS_KIND_TEMPLATES[`escalation.${kind}`].content['zh-CN']), kind).toBeLessThanOrEqual(70 + fixedChars('已${minutes}分钟无人接警！'));
+      expect(fixedChars(withoutLink(SMS_KIND_TEMPLATES[`alarm.${kind}`].content['zh-CN'])), kind).toBeLessThanOrEqual(70);
+      expect(fixedChars(withoutLink(SMS_KIND_TEMPLATES[`escalation.${kind}`].content['zh-CN'])), kind).toBeLessThanOrEqual(70 + fixedChars('已${minutes}分钟无人接警！'));
     }
   });
 

@@ -8,3 +8,4 @@ export * from './mask.js';
 export * from './local-time.js';
 export * from './users.js';
 export * from './registry-api.js';
+export * from './answer.js';

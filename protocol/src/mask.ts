@@ -18,3 +18,8 @@ export function maskName(name: string): string {
   const chars = Array.from(name);
   return chars.length <= 1 ? '*' : `${chars[0]}${'*'.repeat(chars.length - 1)}`;
 }
+
+/** k7m2p9x4q3r8 → k7…(12): an SMS answer code is a credential; logs show only enough to tell two apart. */
+export function maskAnswerCode(code: string): string {
+  return `${code.slice(0, 2)}…(${code.length})`;
+}

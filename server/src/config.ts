@@ -47,6 +47,8 @@ const AliyunSettings = z
     signName: z.string().min(1, 'required when the SMS provider is aliyun (the approved 签名, e.g. 智慧看家)'),
     templateAlarm: TemplateCode,
     templateEscalation: TemplateCode,
+    /** The first notice of a critical case cancelled before it went out (docs/sms-templates.md). */
+    templateCancelled: TemplateCode,
     /** Optional templates of one kind each (docs/sms-templates.md); a kind without one uses the generic template. */
     templateCodes: KindTemplateCodes.optional(),
     endpoint: z.string().min(1).default('dysmsapi.aliyuncs.com'),
@@ -61,6 +63,16 @@ export const Settings = z
     httpPort: Port.default(8080),
     mqttHost: Host.default('0.0.0.0'),
     mqttPort: Port.default(1883),
+    /**
+     * The address phones reach this server at, e.g. https://kanjia.example.cn: the fixed
+     * part of the answer link in every SMS (it must match the registered templates).
+     * Default: http://httpHost:httpPort.
+     */
+    publicUrl: z
+      .url({ protocol: /^https?$/, error: 'an http(s) address such as https://kanjia.example.cn' })
+      .refine((u) => !/[?#]/.test(u), 'the address alone, without ? or #')
+      .transform((u) => u.replace(/\/+$/, ''))
+      .optional(),
     dataDir: z.string().min(1).default('./data'),
     /** Language of SMS texts and the dashboard's default. */
     locale: z.enum(['zh-CN', 'en']).default('zh-CN'),
@@ -85,7 +97,7 @@ export const Settings = z
   .strict()
   .superRefine((s, ctx) => {
     if (s.smsProvider === 'aliyun' && s.aliyun === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['aliyun'], message: 'the SMS provider is aliyun: set KANJIA_ALIYUN_ACCESS_KEY_ID, KANJIA_ALIYUN_ACCESS_KEY_SECRET, KANJIA_ALIYUN_SIGN_NAME, KANJIA_ALIYUN_TEMPLATE_ALARM and KANJIA_ALIYUN_TEMPLATE_ESCALATION' });
+      ctx.addIssue({ code: 'custom', path: ['aliyun'], message: 'the SMS provider is aliyun: set KANJIA_ALIYUN_ACCESS_KEY_ID, KANJIA_ALIYUN_ACCESS_KEY_SECRET, KANJIA_ALIYUN_SIGN_NAME, KANJIA_ALIYUN_TEMPLATE_ALARM, KANJIA_ALIYUN_TEMPLATE_ESCALATION and KANJIA_ALIYUN_TEMPLATE_CANCELLED' });
     }
   });
 export type Settings = Readonly<z.infer<typeof Settings>>;
@@ -96,6 +108,7 @@ export const ENV_VARS: Record<string, string[]> = {
   KANJIA_HTTP_PORT: ['httpPort'],
   KANJIA_MQTT_HOST: ['mqttHost'],
   KANJIA_MQTT_PORT: ['mqttPort'],
+  KANJIA_PUBLIC_URL: ['publicUrl'],
   KANJIA_DATA_DIR: ['dataDir'],
   KANJIA_LOCALE: ['locale'],
   KANJIA_TIMEZONE: ['timezone'],
@@ -107,6 +120,7 @@ export const ENV_VARS: Record<string, string[]> = {
   KANJIA_ALIYUN_SIGN_NAME: ['aliyun', 'signName'],
   KANJIA_ALIYUN_TEMPLATE_ALARM: ['aliyun', 'templateAlarm'],
   KANJIA_ALIYUN_TEMPLATE_ESCALATION: ['aliyun', 'templateEscalation'],
+  KANJIA_ALIYUN_TEMPLATE_CANCELLED: ['aliyun', 'templateCancelled'],
   KANJIA_ALIYUN_TEMPLATE_CODES: ['aliyun', 'templateCodes'],
   KANJIA_ALIYUN_ENDPOINT: ['aliyun', 'endpoint'],
   KANJIA_ALIYUN_PROTOCOL: ['aliyun', 'protocol'],

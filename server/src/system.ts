@@ -7,7 +7,7 @@
 import { AliyunSmsSender, ConsoleSmsSender, defaultPolicies, EscalationScheduler, OutboxWorker, type SmsSender } from '@kanjia/alerts';
 import { Gateway, type UplinkMessage } from '@kanjia/gateway';
 import { systemClock, type Clock } from '@kanjia/protocol';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, RouteOptions } from 'fastify';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { AlarmService } from './alarms/alarm-service.js';
@@ -38,6 +38,8 @@ export interface SystemOptions {
   /** Replaces the sender chosen by the settings (tests, demo). */
   smsSender?: SmsSender;
   dashboardDir?: string;
+  /** Sees every HTTP route as it is registered (the route walk test). */
+  onRoute?: (route: RouteOptions) => void;
 }
 
 export interface RunningSystem {
@@ -61,6 +63,8 @@ export class KanjiaSystem {
   private ready = false;
   private releaseLock: (() => void) | undefined;
   private startedAt = 0;
+  /** Fixed part of the answer links, from the settings or the bound HTTP port. */
+  private publicUrl: string | undefined;
   private stopping: Promise<void> | undefined;
   alarmStore: SqliteAlarmStore | undefined;
   registry: SqliteRegistryStore | undefined;
@@ -102,6 +106,8 @@ export class KanjiaSystem {
       policies: defaultPolicies(settings.escalationTimeoutSeconds * 1000),
       locale: settings.locale,
       channel: sender.name,
+      // Known once the HTTP port is bound (port 0 in tests): until then no SMS is rendered.
+      publicUrl: () => this.publicUrl ?? publicUrlOf(settings, settings.httpPort),
       ...(settings.aliyun ? { signName: settings.aliyun.signName } : {}),
     });
     this.registry = registry;
@@ -202,9 +208,12 @@ export class KanjiaSystem {
       logger: log,
       version: VERSION,
       dashboardDir: this.options.dashboardDir ?? DEFAULT_DASHBOARD_DIR,
-      auth: { users, audit, nowMs: () => this.clock.nowMs(), onSessionEnded: (key) => feed.endSession(key) },
+      ...(this.options.onRoute ? { onRoute: this.options.onRoute } : {}),
+      // Served as https behind a proxy that does not say so: the public address tells.
+      auth: { users, audit, nowMs: () => this.clock.nowMs(), onSessionEnded: (key) => feed.endSession(key), secureCookie: settings.publicUrl?.startsWith('https:') ?? false },
       trustProxy: settings.trustProxy,
       residentVillage: (residentId) => registry.residentContext(residentId)?.villageId,
+      answer: { alarms: alarmService, store: alarmStore, clock: this.clock },
       setAway: (residentId, away, by, note) => {
         const result = registry.setAway(residentId, away, this.clock.nowMs());
         if (result) {
@@ -247,10 +256,17 @@ export class KanjiaSystem {
     activity.start();
     const address = app.server.address();
     const httpPort = typeof address === 'object' && address ? address.port : settings.httpPort;
+    this.publicUrl = publicUrlOf(settings, httpPort);
+    if (settings.smsProvider === 'aliyun' && isLoopbackUrl(this.publicUrl)) {
+      log.warn(
+        { publicUrl: this.publicUrl },
+        'the answer link in every SMS points at a loopback address that no phone can open: set KANJIA_PUBLIC_URL to the address phones reach this server at (it must match the registered SMS templates)',
+      );
+    }
     this.ready = true;
     const shown = (host: string) => (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host);
     const running = { httpPort, mqttPort, httpUrl: `http://${shown(settings.httpHost)}:${httpPort}/`, mqttUrl: `mqtt://${shown(settings.mqttHost)}:${mqttPort}` };
-    log.info({ ...running, sms: sender.name, dataDir: settings.dataDir }, 'kanjia ready');
+    log.info({ ...running, publicUrl: this.publicUrl, sms: sender.name, dataDir: settings.dataDir }, 'kanjia ready');
     users.prune();
     if (users.count() === 0) log.warn({ command: FIRST_ADMIN_COMMAND }, `no users yet: nobody can log in to the dashboard. Make the first admin with: ${FIRST_ADMIN_COMMAND}`);
     return running;
@@ -278,6 +294,18 @@ export class KanjiaSystem {
 
 /** What to run when there is no user yet (printed by `kanjia start` and logged). */
 export const FIRST_ADMIN_COMMAND = 'npx kanjia user add --name admin --role admin';
+/** The `publicUrl` setting, else http://host:port of the HTTP listener (a wildcard host shown as 127.0.0.1). */
+export function publicUrlOf(settings: Settings, httpPort: number): string {
+  if (settings.publicUrl) return settings.publicUrl;
+  const host = settings.httpHost === '0.0.0.0' || settings.httpHost === '::' ? '127.0.0.1' : settings.httpHost;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${httpPort}`;
+}
+
+/** True when a phone could not open this address: localhost, 127/8, ::1. */
+export function isLoopbackUrl(url: string): boolean {
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host.endsWith('.localhost') || /^127\./.test(host) || host === '::1' || host === '0.0.0.0';
+}
 
 export function createSmsSender(settings: Settings, logger: Logger): SmsSender {
   if (settings.smsProvider === 'aliyun' && settings.aliyun) {
@@ -286,7 +314,7 @@ export function createSmsSender(settings: Settings, logger: Logger): SmsSender {
       accessKeyId: a.accessKeyId,
       accessKeySecret: a.accessKeySecret,
       signName: a.signName,
-      templateCodes: { ...a.templateCodes, alarm: a.templateAlarm, escalation: a.templateEscalation },
+      templateCodes: { ...a.templateCodes, alarm: a.templateAlarm, escalation: a.templateEscalation, cancelled: a.templateCancelled },
       endpoint: a.endpoint,
       protocol: a.protocol,
       timeoutMs: a.timeoutMs,

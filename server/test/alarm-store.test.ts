@@ -23,7 +23,7 @@ describe('SqliteAlarmStore', () => {
     tmp = tempDataDir();
     db = openDatabase(`${tmp.dir}/kanjia.sqlite`);
     registry = new SqliteRegistryStore(db, KEY, () => T0);
-    store = new SqliteAlarmStore(db, registry, { policies: defaultPolicies(5 * 60_000), locale: 'zh-CN', channel: 'test' });
+    store = new SqliteAlarmStore(db, registry, { policies: defaultPolicies(5 * 60_000), locale: 'zh-CN', channel: 'test', publicUrl: 'https://kanjia.example.cn' });
     deviceId = registry.importRegistry(oneHousehold()).devices[0]!.deviceId;
   });
   afterEach(() => {
@@ -70,7 +70,7 @@ describe('SqliteAlarmStore', () => {
     const { alarmId } = store.raiseFinding(coFinding('co-1'), T0);
     const [first] = store.claimDueNotifications(T0, 10);
     expect(first?.message).toMatchObject({ template: 'alarm', kind: 'co', params: { detail: '浓度320ppm' } });
-    expect(first?.message.text).toBe('【智慧看家】一氧化碳报警：王秀英（石门村）家中10:00起一氧化碳浓度320ppm。地址：石门村一组12号。请立即打电话并前往：开门窗通风，把人移到室外，必要时拨打120。');
+    expect(first?.message.text).toMatch(/^【智慧看家】一氧化碳报警：王秀英（石门村）家中10:00起一氧化碳浓度320ppm。地址：石门村一组12号。请立即打电话并前往：开门窗通风，把人移到室外，必要时拨打120。点此接警：https:\/\/kanjia\.example\.cn\/a\/[0-9a-z]{12}$/);
 
     expect(store.escalateDueAlarms(T0 + 5 * 60_000)).toEqual([alarmId]);
     const [second] = store.claimDueNotifications(T0 + 5 * 60_000, 10);
@@ -218,7 +218,7 @@ describe('SqliteAlarmStore', () => {
 
   it('does not send a notice that was still waiting when its case was closed', () => {
     const { alarmId } = record(sos('e1'));
-    store.transition(alarmId!, 'cancel', '李值班', '误按', T0 + 1000);
+    store.transition(alarmId!, 'resolve', '李值班', '已电话确认平安', T0 + 1000);
     expect(store.claimDueNotifications(T0 + 2000, 10)).toEqual([]);
     expect(store.view(alarmId!)!.notifications[0]).toMatchObject({ status: 'skipped', lastError: expect.stringContaining('CASE_CLOSED') });
   });

@@ -31,6 +31,7 @@ describe('auth', () => {
   let tmp: ReturnType<typeof tempDataDir>;
   let db: Db;
   let app: FastifyInstance;
+  let proxied: FastifyInstance;
   let store: SqliteAlarmStore;
   let registry: SqliteRegistryStore;
   let users: SqliteUserStore;
@@ -47,7 +48,7 @@ describe('auth', () => {
     const now = () => clock.nowMs();
     db = openDatabase(`${tmp.dir}/kanjia.sqlite`);
     registry = new SqliteRegistryStore(db, Buffer.alloc(32, 1), now);
-    store = new SqliteAlarmStore(db, registry, { policies: defaultPolicies(), locale: 'zh-CN', channel: 'test' });
+    store = new SqliteAlarmStore(db, registry, { policies: defaultPolicies(), locale: 'zh-CN', channel: 'test', publicUrl: 'http://127.0.0.1:8080' });
     const [devA, devB] = registry.importRegistry(twoVillages()).devices.map((d) => d.deviceId) as [string, string];
     logLines = '';
     const logger = createLogger('trace', new Writable({ write: (chunk: Buffer, _enc, done) => ((logLines += chunk.toString()), done()) }));
@@ -70,42 +71,50 @@ describe('auth', () => {
     residentB = store.view(alarmB)!.resident.id;
     users = new SqliteUserStore(db, now);
     routes.length = 0;
+    // Behind a TLS proxy that says so (X-Forwarded-Proto) the cookie must be Secure.
+    proxied = await buildApp({ ...deps(), trustProxy: true });
     // A built dashboard, so the walk covers the static file routes too.
     const dashboardDir = join(tmp.dir, 'dashboard');
     mkdirSync(dashboardDir);
     writeFileSync(join(dashboardDir, 'index.html'), '<!doctype html><title>Kanjia</title>');
     app = await buildApp({
-      auth: { users, audit: new SqliteAuditLog(db, now), nowMs: now },
+      ...deps(),
       onRoute: (r) => routes.push(r),
-      residentVillage: (id) => registry.residentContext(id)?.villageId,
-      alarms,
-      store,
-      logger,
-      version: 'test',
       dashboardDir,
-      health: () => ({ ready: true }),
-      villages: () => registry.villages(),
-      setAway: (id, away) => registry.setAway(id, away, now()),
-      registry: {
-        registry,
-        alarms: store,
-        activity: new SqliteActivityLog(db, clock),
-        deviceHistory: new SqliteDeviceHistory(db),
-        nowMs: now,
-        routineOf: () => undefined,
-        registryChanged: () => undefined,
-      },
-      stats: () => ({
-        startedAt: 0,
-        gateway: { connected: 0, connections: 0, authFailures: 0, aclDenied: 0, invalidPayloads: {}, oversized: 0, malformedFrames: 0, floodDisconnects: 0, messagesIn: 0, commandsOut: 0, handlerErrors: 0 },
-        notifications: { pending: 0, sent: 0, failed: 0 },
-        devices: { registered: 2, online: 0 },
-        liveClients: 0,
-      }),
     });
+    function deps(): Parameters<typeof buildApp>[0] {
+      return {
+        auth: { users, audit: new SqliteAuditLog(db, now), nowMs: now },
+        residentVillage: (id) => registry.residentContext(id)?.villageId,
+        alarms,
+        store,
+        logger,
+        version: 'test',
+        health: () => ({ ready: true }),
+        villages: () => registry.villages(),
+        setAway: (id, away) => registry.setAway(id, away, now()),
+        registry: {
+          registry,
+          alarms: store,
+          activity: new SqliteActivityLog(db, clock),
+          deviceHistory: new SqliteDeviceHistory(db),
+          nowMs: now,
+          routineOf: () => undefined,
+          registryChanged: () => undefined,
+        },
+        stats: () => ({
+          startedAt: 0,
+          gateway: { connected: 0, connections: 0, authFailures: 0, aclDenied: 0, invalidPayloads: {}, oversized: 0, malformedFrames: 0, floodDisconnects: 0, messagesIn: 0, commandsOut: 0, handlerErrors: 0 },
+          notifications: { pending: 0, sent: 0, failed: 0 },
+          devices: { registered: 2, online: 0 },
+          liveClients: 0,
+        }),
+      };
+    }
   });
   afterEach(async () => {
     await app.close();
+    await proxied.close();
     db.close();
     tmp.cleanup();
   });
@@ -200,9 +209,13 @@ describe('auth', () => {
     expect(ok.json().user).toMatchObject({ name: 'shimen', role: 'duty', displayName: '值班员 shimen' });
     const setCookie = String(ok.headers['set-cookie']);
     expect(setCookie).toMatch(/^kanjia_session=[\w-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=604800$/);
-    // Over https (a proxy saying so, with trustProxy) the cookie is Secure.
     const me = await as(cookieOf(setCookie), 'GET', '/api/auth/me');
     expect(me.json().user.name).toBe('shimen');
+    // Over https (a proxy saying so, with KANJIA_TRUST_PROXY) the cookie is Secure; a client's claim without it is not believed.
+    const https = await proxied.inject({ method: 'POST', url: '/api/auth/login', payload: { name: 'shimen', password: TEST_PASSWORD }, headers: { 'x-forwarded-proto': 'https' } });
+    expect(String(https.headers['set-cookie'])).toMatch(/; Secure$/);
+    const claimed = await login('shimen', TEST_PASSWORD, { 'x-forwarded-proto': 'https' });
+    expect(String(claimed.headers['set-cookie'])).not.toContain('Secure');
   });
 
   it(`throttles logins: after ${LOGIN_THROTTLE.perName} failures for a name, 429 LOGIN_THROTTLED even with the right password, until 15 minutes have passed`, async () => {

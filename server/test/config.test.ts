@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadSettings, SettingsError } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
-import { createSmsSender } from '../src/system.js';
+import { createSmsSender, isLoopbackUrl, publicUrlOf } from '../src/system.js';
 import { tempDataDir } from './helpers.js';
 
 const ALIYUN_ENV = {
@@ -14,6 +14,7 @@ const ALIYUN_ENV = {
   KANJIA_ALIYUN_SIGN_NAME: '智慧看家',
   KANJIA_ALIYUN_TEMPLATE_ALARM: 'SMS_100',
   KANJIA_ALIYUN_TEMPLATE_ESCALATION: 'SMS_101',
+  KANJIA_ALIYUN_TEMPLATE_CANCELLED: 'SMS_102',
 };
 
 /** The problems loadSettings lists for `env`, one string. */
@@ -43,6 +44,7 @@ describe('loadSettings', () => {
       KANJIA_ALIYUN_SIGN_NAME: '智慧看家',
       KANJIA_ALIYUN_TEMPLATE_ALARM: 'SMS_100',
       KANJIA_ALIYUN_TEMPLATE_ESCALATION: 'SMS_101',
+      KANJIA_ALIYUN_TEMPLATE_CANCELLED: 'SMS_102',
       KANJIA_ALIYUN_ENDPOINT: '127.0.0.1:9999',
       KANJIA_ALIYUN_PROTOCOL: 'http',
     });
@@ -112,7 +114,7 @@ describe('loadSettings', () => {
     try {
       const settings = loadSettings({ ...ALIYUN_ENV, KANJIA_ALIYUN_ENDPOINT: endpoint, KANJIA_ALIYUN_PROTOCOL: 'http', KANJIA_ALIYUN_TEMPLATE_CODES: '{"alarm.co":"SMS_200"}' });
       const sender = createSmsSender(settings, createLogger('silent'));
-      const input = { residentName: '王秀英', address: '石门村一组12号', villageName: '石门村', atMs: Date.UTC(2026, 0, 15, 2, 0), timeZone: 'Asia/Shanghai', details: { coPpm: 320 } };
+      const input = { residentName: '王秀英', address: '石门村一组12号', villageName: '石门村', atMs: Date.UTC(2026, 0, 15, 2, 0), timeZone: 'Asia/Shanghai', details: { coPpm: 320 }, answerCode: 'k7m2p9x4q3r8', publicUrl: 'https://kanjia.example.cn' };
       for (const kind of ['co', 'smoke'] as const) {
         const { params, text } = renderSms('alarm', { ...input, kind });
         expect(await sender.send({ to: '13800000001', template: 'alarm', kind, params, text, outId: `ntf-${kind}` })).toMatchObject({ ok: true });
@@ -125,6 +127,28 @@ describe('loadSettings', () => {
     } finally {
       await server.stop();
     }
+  });
+
+  it('takes the public address for the SMS links, without its trailing slash, and refuses one that is not http(s)', () => {
+    expect(loadSettings({ KANJIA_PUBLIC_URL: 'https://kanjia.example.cn/' }).publicUrl).toBe('https://kanjia.example.cn');
+    expect(loadSettings({ KANJIA_PUBLIC_URL: 'https://gov.example.cn/kanjia' }).publicUrl).toBe('https://gov.example.cn/kanjia');
+    expect(loadSettings({}).publicUrl).toBeUndefined();
+    expect(problemsOf({ KANJIA_PUBLIC_URL: 'kanjia.example.cn' })).toMatch(/KANJIA_PUBLIC_URL: an http\(s\) address/);
+    expect(problemsOf({ KANJIA_PUBLIC_URL: 'ftp://kanjia.example.cn' })).toMatch(/KANJIA_PUBLIC_URL/);
+    expect(problemsOf({ KANJIA_PUBLIC_URL: 'https://kanjia.example.cn/?x=1' })).toMatch(/KANJIA_PUBLIC_URL: the address alone/);
+  });
+
+  it('derives the default public address from the HTTP listener, and knows a loopback address when it sees one', () => {
+    expect(publicUrlOf(loadSettings({ KANJIA_HTTP_HOST: '0.0.0.0' }), 18180)).toBe('http://127.0.0.1:18180');
+    expect(publicUrlOf(loadSettings({ KANJIA_HTTP_HOST: '192.168.1.20' }), 8080)).toBe('http://192.168.1.20:8080');
+    expect(publicUrlOf(loadSettings({ KANJIA_PUBLIC_URL: 'https://kanjia.example.cn' }), 8080)).toBe('https://kanjia.example.cn');
+    expect(['http://127.0.0.1:8080', 'http://localhost:8080', 'http://[::1]:8080'].map(isLoopbackUrl)).toEqual([true, true, true]);
+    expect(['http://192.168.1.20:8080', 'https://kanjia.example.cn'].map(isLoopbackUrl)).toEqual([false, false]);
+  });
+
+  it('refuses the aliyun provider without the cancelled template, naming it', () => {
+    const { KANJIA_ALIYUN_TEMPLATE_CANCELLED: _dropped, ...withoutCancelled } = ALIYUN_ENV;
+    expect(problemsOf(withoutCancelled)).toMatch(/KANJIA_ALIYUN_TEMPLATE_CANCELLED/);
   });
 
   it('refuses the aliyun provider without its settings, saying which to set', () => {

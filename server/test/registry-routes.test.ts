@@ -67,7 +67,7 @@ describe('registry API', () => {
     db = openDatabase(`${tmp.dir}/kanjia.sqlite`);
     clock = new FakeClock(MIDNIGHT_CST + 5 * HOUR);
     registry = new SqliteRegistryStore(db, Buffer.alloc(32, 1), () => clock.nowMs());
-    const store = new SqliteAlarmStore(db, registry, { policies: defaultPolicies(), locale: 'zh-CN', channel: 'test' });
+    const store = new SqliteAlarmStore(db, registry, { policies: defaultPolicies(), locale: 'zh-CN', channel: 'test', publicUrl: 'http://127.0.0.1:8080' });
     const imported = registry.importRegistry(twoVillages());
     const [sos, motion, deviceB] = imported.devices;
     Object.assign(ids, { sos: sos!.deviceId, motion: motion!.deviceId, deviceB: deviceB!.deviceId, householdA: sos!.householdId, residentA: sos!.residentId ?? registry.residents({ householdId: sos!.householdId })[0]!.id });

@@ -121,6 +121,7 @@ export interface LocalAliyunSettings {
   accessKeySecret: string;
   templateAlarm?: string;
   templateEscalation?: string;
+  templateCancelled?: string;
 }
 
 /**
@@ -143,6 +144,7 @@ export async function kanjiaEnv(dataDir: string, aliyun?: LocalAliyunSettings): 
       KANJIA_ALIYUN_SIGN_NAME: '智慧看家',
       KANJIA_ALIYUN_TEMPLATE_ALARM: aliyun.templateAlarm ?? 'SMS_100001',
       KANJIA_ALIYUN_TEMPLATE_ESCALATION: aliyun.templateEscalation ?? 'SMS_100002',
+      KANJIA_ALIYUN_TEMPLATE_CANCELLED: aliyun.templateCancelled ?? 'SMS_100003',
       KANJIA_ALIYUN_ENDPOINT: aliyun.endpoint,
       KANJIA_ALIYUN_PROTOCOL: 'http',
     });

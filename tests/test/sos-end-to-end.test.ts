@@ -98,7 +98,7 @@ describe.skipIf(!hasMosquitto)('one SOS press, end to end, through real processe
     const text = await sms.waitFor((m) => m.phoneNumbers === '13800000001', 15_000);
     expect(text.signName).toBe('智慧看家');
     expect(text.templateCode).toBe('SMS_100001');
-    expect(text.templateParam).toEqual({ kind: '紧急呼叫', name: '王秀英', village: '石门村', time: expect.stringMatching(/^\d{2}:\d{2}$/), address: '石门村一组12号', detail: '老人按了紧急按钮' });
+    expect(text.templateParam).toEqual({ kind: '紧急呼叫', name: '王秀英', village: '石门村', time: expect.stringMatching(/^\d{2}:\d{2}$/), address: '石门村一组12号', detail: '老人按了紧急按钮', code: expect.stringMatching(/^[0-9a-z]{12}$/) });
     expect(sms.rejected).toEqual([]);
     // Only the first contact is texted at once; the doctor waits for the escalation.
     expect(sms.accepted.filter((m) => m.phoneNumbers === '13800000002')).toEqual([]);

@@ -10,10 +10,16 @@
  * provider that needs each template registered (Aliyun) may have only the two
  * generic ones (SMS_TEMPLATES); free-text channels always get the kind's own
  * text. docs/sms-templates.md lists them all for the operator.
+ *
+ * Every first notice and escalation ends with the link to the helper's answer
+ * page. Aliyun refuses a URL in a variable (isv.PARAM_NOT_SUPPORT_URL): the
+ * registered template holds the deployment's address as fixed text and only
+ * the random answer code is a variable. The contents below hold
+ * PUBLIC_URL_PLACEHOLDER where the operator writes their own address.
  */
 import type { AlarmKind } from '@kanjia/protocol';
 import { ALARM_KINDS } from '@kanjia/protocol';
-import { kindTemplateKey, SMS_TEMPLATE_KEYS, type SmsKindTemplateKey, type SmsTemplateKey } from '../sms/sms-sender.js';
+import { kindTemplateKey, SMS_KIND_ROLES, type SmsKindRole, type SmsKindTemplateKey, type SmsTemplateKey } from '../sms/sms-sender.js';
 import { alarmDetail, type AlarmDetails } from './alarm-detail.js';
 import { truncateSmsParam } from './sms-param.js';
 
@@ -74,6 +80,26 @@ export interface SmsTemplateDefinition {
   /** Template content with ${var} placeholders, exactly as registered (Aliyun adds the 【sign】 itself). */
   readonly content: Readonly<Record<SmsLocale, string>>;
 }
+
+/**
+ * Where the registered template holds the deployment's public address (the
+ * `publicUrl` setting, e.g. https://kanjia.example.cn): docs/sms-templates.md
+ * shows it so, and renderSms writes the real address into the text.
+ */
+export const PUBLIC_URL_PLACEHOLDER = 'https://your.domain';
+
+/** Path of the helper's answer page under the public address; the code follows it. */
+export const ANSWER_PATH = '/a/';
+
+/**
+ * The link to the answer page, last in the SMS: a phone finds a URL's end at
+ * the end of the text, while Chinese punctuation right after it could be taken
+ * for part of it.
+ */
+const ANSWER_LINK: Readonly<Record<SmsLocale, string>> = {
+  'zh-CN': `点此接警：${PUBLIC_URL_PLACEHOLDER}${ANSWER_PATH}\${code}`,
+  en: ` Take it here: ${PUBLIC_URL_PLACEHOLDER}${ANSWER_PATH}\${code}`,
+};
 
 /** An escalation is the first notice led by how long nobody has taken the case. */
 const ESCALATION_LEAD: Readonly<Record<SmsLocale, string>> = {
@@ -152,34 +178,50 @@ const GENERIC_ALARM_CONTENT: Readonly<Record<SmsLocale, string>> = {
   en: '${kind} alarm: ${name} (${village}) since ${time}, ${detail}. Address: ${address}. Please call or go there now.',
 };
 
+/**
+ * The first notice of a critical case that a duty officer cancelled (a false
+ * alarm) before it went out: the contact still learns that the button was
+ * pressed, and who called it off and why, so nobody is dropped silently. No
+ * link: the case is closed, so its answer code has expired.
+ */
+const CANCELLED_CONTENT: Readonly<Record<SmsLocale, string>> = {
+  'zh-CN': '${kind}报警已取消：${name}（${village}）${time}起，${detail}，已被值班员${officer}取消，原因：${reason}。地址：${address}。如有疑问请打电话确认老人平安。',
+  en: '${kind} alarm cancelled: ${name} (${village}) since ${time}, ${detail}; cancelled by duty officer ${officer}, reason: ${reason}. Address: ${address}. If in doubt, call to make sure they are safe.',
+};
+
 /** The placeholders of `content`, each once, in order of appearance. */
 export function templateVariables(content: string): string[] {
   return [...new Set(Array.from(content.matchAll(/\$\{(\w+)\}/g), (m) => m[1] as string))];
 }
 
-/** A template of `template`'s role from the first notice's content; its variables are those of the zh text. */
-function templateOf(alarmContent: Readonly<Record<SmsLocale, string>>, template: SmsTemplateKey): SmsTemplateDefinition {
-  const content = {
-    'zh-CN': template === 'escalation' ? ESCALATION_LEAD['zh-CN'] + alarmContent['zh-CN'] : alarmContent['zh-CN'],
-    en: template === 'escalation' ? ESCALATION_LEAD.en + alarmContent.en : alarmContent.en,
-  };
+/** A template of `template`'s role from the first notice's content, the answer link last; its variables are those of the zh text. */
+function templateOf(alarmContent: Readonly<Record<SmsLocale, string>>, template: SmsKindRole): SmsTemplateDefinition {
+  const of = (locale: SmsLocale) => (template === 'escalation' ? ESCALATION_LEAD[locale] : '') + alarmContent[locale] + ANSWER_LINK[locale];
+  const content = { 'zh-CN': of('zh-CN'), en: of('en') };
   return { variables: templateVariables(content['zh-CN']), content };
+}
+
+/** The answer link of a template's content, as it ends it (for length checks and docs). */
+export function answerLinkOf(locale: SmsLocale): string {
+  return ANSWER_LINK[locale];
 }
 
 /**
  * The generic templates, one per role, for every kind: the two an Aliyun
  * account must register. `kind` is a label from ALARM_KIND_LABELS, `time` is
  * HH:mm in the village's time zone, `minutes` a whole number, `detail` the
- * phrase of alarmDetail. Their variables include those of every per-kind template.
+ * phrase of alarmDetail, `code` the answer code of the link. Their variables
+ * include those of every per-kind template. `cancelled` has no per-kind variants.
  */
 export const SMS_TEMPLATES: Readonly<Record<SmsTemplateKey, SmsTemplateDefinition>> = {
   alarm: templateOf(GENERIC_ALARM_CONTENT, 'alarm'),
   escalation: templateOf(GENERIC_ALARM_CONTENT, 'escalation'),
+  cancelled: { variables: templateVariables(CANCELLED_CONTENT['zh-CN']), content: CANCELLED_CONTENT },
 };
 
 /** Each kind's own template of each role (`alarm.co`, `escalation.fall`, …); registering them with Aliyun is optional. */
 export const SMS_KIND_TEMPLATES: Readonly<Record<SmsKindTemplateKey, SmsTemplateDefinition>> = Object.fromEntries(
-  SMS_TEMPLATE_KEYS.flatMap((template) => ALARM_KINDS.map((kind) => [kindTemplateKey(template, kind), templateOf(KIND_ALARM_CONTENT[kind], template)])),
+  SMS_KIND_ROLES.flatMap((template) => ALARM_KINDS.map((kind) => [`${template}.${kind}`, templateOf(KIND_ALARM_CONTENT[kind], template)])),
 ) as Record<SmsKindTemplateKey, SmsTemplateDefinition>;
 
 export interface RenderSmsInput {
@@ -198,6 +240,14 @@ export interface RenderSmsInput {
   locale?: SmsLocale;
   /** Sign name shown in 【】 at the start of `text`; defaults to DEFAULT_SMS_SIGN_NAME. */
   signName?: string;
+  /** The answer code of this SMS's link; required by the alarm and escalation templates. */
+  answerCode?: string;
+  /** The deployment's public address (scheme, host, optional port and path), e.g. https://kanjia.example.cn; required with answerCode. */
+  publicUrl?: string;
+  /** Cancelled template only: who cancelled (the duty officer's name). */
+  cancelledBy?: string;
+  /** Cancelled template only: why. */
+  cancelReason?: string;
 }
 
 export interface RenderedSms {
@@ -218,7 +268,8 @@ export interface RenderedSms {
 export function renderSms(template: SmsTemplateKey, input: RenderSmsInput): RenderedSms {
   const locale = input.locale ?? DEFAULT_SMS_LOCALE;
   const definition = SMS_TEMPLATES[template];
-  const own = SMS_KIND_TEMPLATES[kindTemplateKey(template, input.kind)] ?? definition;
+  const kindKey = kindTemplateKey(template, input.kind);
+  const own = (kindKey === undefined ? undefined : SMS_KIND_TEMPLATES[kindKey]) ?? definition;
   const values: Record<string, string> = {
     kind: alarmKindLabel(input.kind, locale),
     name: cleanValue(input.residentName),
@@ -233,11 +284,29 @@ export function renderSms(template: SmsTemplateKey, input: RenderSmsInput): Rend
     }
     values.minutes = String(Math.max(0, Math.round(input.minutesUnanswered)));
   }
+  let publicUrl = PUBLIC_URL_PLACEHOLDER;
+  if (definition.variables.includes('code')) {
+    if (!input.answerCode || !input.publicUrl) throw new TypeError(`renderSms: the ${template} template needs answerCode and publicUrl`);
+    values.code = input.answerCode;
+    publicUrl = trimPublicUrl(input.publicUrl);
+  }
+  if (definition.variables.includes('officer')) {
+    if (input.cancelledBy === undefined || input.cancelReason === undefined) throw new TypeError(`renderSms: the ${template} template needs cancelledBy and cancelReason`);
+    // The template says 值班员 itself: "值班员 李明" (a display name) would say it twice.
+    values.officer = cleanValue(input.cancelledBy.replace(/^\s*(值班员|duty officer)\s*/i, ''));
+    values.reason = cleanValue(input.cancelReason);
+  }
   const params: Record<string, string> = {};
   for (const variable of definition.variables) params[variable] = truncateSmsParam(values[variable] ?? '');
   const signName = input.signName ?? DEFAULT_SMS_SIGN_NAME;
-  const text = `【${signName}】${fillTemplate(own.content[locale], values)}`;
+  const content = own.content[locale].split(PUBLIC_URL_PLACEHOLDER + ANSWER_PATH).join(publicUrl + ANSWER_PATH);
+  const text = `【${signName}】${fillTemplate(content, values)}`;
   return { params, text };
+}
+
+/** A public address without the trailing slash, so the link has exactly one before `a/`. */
+export function trimPublicUrl(publicUrl: string): string {
+  return publicUrl.replace(/\/+$/, '');
 }
 
 /** Replaces each ${var} by its value; unknown variables stay visible so a mistake shows in the text. */

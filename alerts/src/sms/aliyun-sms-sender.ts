@@ -71,6 +71,7 @@ const PERMANENT_CODES: ReadonlySet<string> = new Set([
   'isv.INVALID_JSON_PARAM',
   'isv.INVALID_PARAMETERS',
   'isv.PARAM_LENGTH_LIMIT',
+  'isv.PARAM_NOT_SUPPORT_URL',
   'isv.BLACK_KEY_CONTROL_LIMIT',
   'isv.AMOUNT_NOT_ENOUGH',
   'isv.OUT_OF_SERVICE',

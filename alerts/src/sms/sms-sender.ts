@@ -7,23 +7,29 @@
 import { ALARM_KINDS, type AlarmKind } from '@kanjia/protocol';
 
 /**
- * The role of a message — the first notice of a case or an escalation — and the
- * key of its generic template, the one every provider account must register
- * (see messages/sms-templates.ts).
+ * The role of a message — the first notice of a case, an escalation, or the
+ * first notice of a critical case a duty officer cancelled before it went out —
+ * and the key of its generic template, the one every provider account must
+ * register (see messages/sms-templates.ts).
  */
-export type SmsTemplateKey = 'alarm' | 'escalation';
+export type SmsTemplateKey = 'alarm' | 'escalation' | 'cancelled';
 
-export const SMS_TEMPLATE_KEYS: readonly SmsTemplateKey[] = ['alarm', 'escalation'];
+export const SMS_TEMPLATE_KEYS: readonly SmsTemplateKey[] = ['alarm', 'escalation', 'cancelled'];
+
+/** The roles that also have a template of their own per alarm kind; `cancelled` has only the generic one. */
+export type SmsKindRole = Exclude<SmsTemplateKey, 'cancelled'>;
+
+export const SMS_KIND_ROLES: readonly SmsKindRole[] = ['alarm', 'escalation'];
 
 /** Key of the optional template of one role for one alarm kind, e.g. `alarm.co`. */
-export type SmsKindTemplateKey = `${SmsTemplateKey}.${AlarmKind}`;
+export type SmsKindTemplateKey = `${SmsKindRole}.${AlarmKind}`;
 
 /** Every per-kind template key: alarm.sos … escalation.heat. */
-export const SMS_KIND_TEMPLATE_KEYS: readonly SmsKindTemplateKey[] = SMS_TEMPLATE_KEYS.flatMap((role) => ALARM_KINDS.map((kind): SmsKindTemplateKey => `${role}.${kind}`));
+export const SMS_KIND_TEMPLATE_KEYS: readonly SmsKindTemplateKey[] = SMS_KIND_ROLES.flatMap((role) => ALARM_KINDS.map((kind): SmsKindTemplateKey => `${role}.${kind}`));
 
-/** The per-kind template key of a role and kind. */
-export function kindTemplateKey(template: SmsTemplateKey, kind: AlarmKind): SmsKindTemplateKey {
-  return `${template}.${kind}`;
+/** The per-kind template key of a role and kind; undefined for a role without per-kind templates. */
+export function kindTemplateKey(template: SmsTemplateKey, kind: AlarmKind): SmsKindTemplateKey | undefined {
+  return template === 'cancelled' ? undefined : `${template}.${kind}`;
 }
 
 /** Whether `key` names a per-kind template (`alarm.co`, `escalation.fall`, …). */

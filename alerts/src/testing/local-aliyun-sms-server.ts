@@ -9,6 +9,8 @@
  * Answers follow Aliyun: authentication errors are HTTP 4xx with a JSON
  * {RequestId, HostId, Code, Message}; SendSms business errors (isv.*) are HTTP
  * 200 with their Code; success is {Code:'OK', Message:'OK', BizId, RequestId}.
+ * A link in a variable value is refused (isv.PARAM_NOT_SUPPORT_URL), as Aliyun
+ * refuses it: a template's link must be its fixed text.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -38,6 +40,12 @@ const MAX_BODY_BYTES = 1024 * 1024;
 /** Mainland numbers with the prefixes SendSms documents: +, +86, 0086, 86. */
 const PHONE_NUMBER = /^(?:\+|\+86|0086|86)?1[3-9]\d{9}$/;
 const ACS_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
+/**
+ * What Aliyun takes for a link in a variable value (a scheme, www., or a host
+ * name with a common top-level domain): it answers isv.PARAM_NOT_SUPPORT_URL,
+ * because a link must be fixed text of the registered template.
+ */
+const URL_IN_VALUE = /(?:[a-z][a-z0-9+.-]*:\/\/|www\.)|(?:^|[^a-z0-9-])[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|cn|net|org|gov|edu|io|top|xyz|info|cc|me|vip|ai|app|dev|link)(?![a-z0-9-])/i;
 
 export interface LocalAliyunSmsServerOptions {
   accessKeyId: string;
@@ -336,6 +344,8 @@ export class LocalAliyunSmsServer {
       if (parsed === null) return this.reject(ctx, 200, 'isv.INVALID_JSON_PARAM', 'JSON参数不合法，只接受字符串值');
       templateParam = parsed;
     }
+    const urls = Object.entries(templateParam).filter(([, value]) => URL_IN_VALUE.test(value));
+    if (urls.length > 0) return this.reject(ctx, 200, 'isv.PARAM_NOT_SUPPORT_URL', `不支持url为变量: ${urls.map(([name]) => name).join(',')}`);
     const missing = (variables ?? []).filter((v) => !Object.hasOwn(templateParam, v) || templateParam[v] === '');
     if (missing.length > 0) return this.reject(ctx, 200, 'isv.TEMPLATE_MISSING_PARAMETERS', `模板变量缺少对应参数值: ${missing.join(',')}`);
     const tooLong = Object.entries(templateParam).filter(([, value]) => Array.from(value).length > this.maxParamChars);

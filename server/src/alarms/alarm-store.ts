@@ -13,14 +13,17 @@ import {
   type AlarmStatus,
   type AlarmView,
   type CardAlarm,
+  type AnswerView,
   type DeviceCommand,
   type DeviceEvent,
+  maskAnswerCode,
   maskPhone,
   Severity,
 } from '@kanjia/protocol';
 import type { Db } from '../db/database.js';
 import { newId } from '../ids.js';
-import { historyNotes } from './history-notes.js';
+import { ANSWER_CODE_TTL_MS, hashAnswerCode, newAnswerCode } from './answer-codes.js';
+import { historyNotes, roleLabel } from './history-notes.js';
 import type { ContactRow, ResidentContext, SqliteRegistryStore } from '../registry/registry-store.js';
 
 export type AlarmErrorCode = 'ALARM_NOT_FOUND' | 'ALARM_ALREADY_TAKEN' | 'ALARM_CLOSED' | 'ALARM_WRONG_STATE';
@@ -101,6 +104,24 @@ export interface AlarmStoreOptions {
   channel: string;
   /** SMS sign name shown in 【】 in the rendered text. */
   signName?: string;
+  /**
+   * The address phones reach the server at (setting `publicUrl`), for the answer
+   * link of every SMS; a function because the default is known only once the
+   * HTTP port is bound.
+   */
+  publicUrl: string | (() => string);
+}
+
+/** What an answer code opens: one case, for one contact. */
+export interface AnswerGrant {
+  alarmId: string;
+  contactName: string;
+  contactRole: ContactRow['role'];
+  /** How the case history names this contact: "帮扶责任人 刘建军". */
+  actor: string;
+  expiresAt: number;
+  /** False once the case has closed or the 24 hours have passed: the page then shows nothing of the case. */
+  live: boolean;
 }
 
 export class SqliteAlarmStore implements OutboxStore, EscalationStore {
@@ -223,7 +244,13 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
 
   private enqueueSms(subject: SmsSubject, ctx: ResidentContext, contact: ContactRow, level: number, template: SmsTemplateKey, nowMs: number): void {
     const { alarmId, kind, details, openedAt } = subject;
+    const notificationId = newId('ntf');
+    // The code is written with its notification, in the caller's transaction: a crash
+    // leaves both or neither, never an SMS whose link opens nothing.
+    const answerCode = newAnswerCode();
     const rendered = renderSms(template, {
+      answerCode,
+      publicUrl: this.publicUrl(),
       kind,
       residentName: ctx.residentName,
       address: ctx.address,
@@ -241,7 +268,50 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
                                     params_json, text, status, attempts, created_at, next_attempt_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)`,
       )
-      .run(newId('ntf'), alarmId, this.options.channel, contact.id, contact.name, contact.role, contact.phone, level, template, JSON.stringify(rendered.params), rendered.text, nowMs, nowMs);
+      .run(notificationId, alarmId, this.options.channel, contact.id, contact.name, contact.role, contact.phone, level, template, JSON.stringify(rendered.params), rendered.text, nowMs, nowMs);
+    this.db
+      .prepare('INSERT INTO answer_codes (code_hash, alarm_id, notification_id, contact_id, contact_name, contact_role, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(hashAnswerCode(answerCode), alarmId, notificationId, contact.id, contact.name, contact.role, nowMs, nowMs + ANSWER_CODE_TTL_MS);
+  }
+
+  private publicUrl(): string {
+    const { publicUrl } = this.options;
+    return typeof publicUrl === 'function' ? publicUrl() : publicUrl;
+  }
+
+  /**
+   * Once an SMS has gone (or will never go), its answer code has no business in
+   * the outbox row: it is replaced by its mask, so only the helper's phone holds it.
+   */
+  private forgetAnswerCode(notificationId: string): void {
+    const row = this.db.prepare('SELECT params_json, text FROM notifications WHERE id = ?').get(notificationId) as { params_json: string; text: string } | undefined;
+    if (!row) return;
+    const params = JSON.parse(row.params_json) as Record<string, string>;
+    const code = params.code;
+    if (code === undefined || code.length < 8) return;
+    const masked = maskAnswerCode(code);
+    params.code = masked;
+    this.db.prepare('UPDATE notifications SET params_json = ?, text = ? WHERE id = ?').run(JSON.stringify(params), row.text.split(code).join(masked), notificationId);
+  }
+
+  /** What an answer code opens, by the code's hash; undefined for a code never issued. */
+  answerGrant(codeHash: string, nowMs: number): AnswerGrant | undefined {
+    const row = this.db
+      .prepare(
+        `SELECT c.alarm_id, c.contact_name, c.contact_role, c.expires_at, a.status
+           FROM answer_codes c JOIN alarms a ON a.id = c.alarm_id WHERE c.code_hash = ?`,
+      )
+      .get(codeHash) as { alarm_id: string; contact_name: string; contact_role: ContactRow['role']; expires_at: number; status: AlarmStatus } | undefined;
+    if (!row) return undefined;
+    const closed = row.status === 'resolved' || row.status === 'cancelled';
+    return {
+      alarmId: row.alarm_id,
+      contactName: row.contact_name,
+      contactRole: row.contact_role,
+      actor: `${roleLabel(this.options.locale, row.contact_role)} ${row.contact_name}`,
+      expiresAt: row.expires_at,
+      live: !closed && nowMs < row.expires_at,
+    };
   }
 
   /** Moves a case along its lifecycle; throws AlarmError with a stable code when the move is not allowed. */
@@ -285,6 +355,49 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
     })();
   }
 
+  /**
+   * A critical case cancelled from the dashboard while its first SMS had not
+   * gone out: that SMS still goes, saying who cancelled it and why, so the
+   * first contact is never dropped silently over an officer's judgement (the
+   * button was pressed, a fall or CO was detected). Done when the notice
+   * falls due rather than at the cancel, so a notice that was being sent at
+   * that moment and failed is caught too. Later escalation notices are skipped
+   * as for any closed case; so are those of urgent and maintenance cases.
+   */
+  private rewriteFirstNoticesOfCancelled(nowMs: number): void {
+    const due = this.db
+      .prepare(
+        `SELECT n.id AS notification_id, n.contact_name, a.id AS alarm_id, a.kind, a.resident_id, a.opened_at, a.details_json
+           FROM notifications n JOIN alarms a ON a.id = n.alarm_id
+          WHERE n.status = 'pending' AND n.next_attempt_at <= ? AND n.escalation_level = 0 AND n.template <> 'cancelled'
+            AND a.status = 'cancelled' AND a.severity = 'critical'`,
+      )
+      .all(nowMs) as Array<{ notification_id: string; contact_name: string; alarm_id: string; kind: AlarmKind; resident_id: string; opened_at: number; details_json: string | null }>;
+    for (const n of due) {
+      const cancel = this.db.prepare("SELECT by, note FROM alarm_history WHERE alarm_id = ? AND action = 'cancelled' ORDER BY seq DESC LIMIT 1").get(n.alarm_id) as
+        | { by: string | null; note: string | null }
+        | undefined;
+      const ctx = this.registry.residentContext(n.resident_id);
+      // Without its resident the text cannot be written: the notice is skipped below as before.
+      if (!ctx) continue;
+      const rendered = renderSms('cancelled', {
+        kind: n.kind,
+        residentName: ctx.residentName,
+        address: ctx.address,
+        villageName: ctx.villageName,
+        atMs: n.opened_at,
+        timeZone: ctx.timezone,
+        details: parseDetails(n.details_json),
+        locale: this.options.locale,
+        cancelledBy: cancel?.by ?? '-',
+        cancelReason: cancel?.note ?? '-',
+        ...(this.options.signName ? { signName: this.options.signName } : {}),
+      });
+      this.db.prepare("UPDATE notifications SET template = 'cancelled', params_json = ?, text = ? WHERE id = ?").run(JSON.stringify(rendered.params), rendered.text, n.notification_id);
+      this.addHistory(n.alarm_id, nowMs, 'note', null, historyNotes.cancelledNoticeKept(this.options.locale, n.contact_name));
+    }
+  }
+
   // ---- EscalationStore --------------------------------------------------------
 
   escalateDueAlarms(nowMs: number): string[] {
@@ -325,14 +438,19 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
 
   claimDueNotifications(nowMs: number, limit: number): OutboxItem[] {
     return this.db.transaction(() => {
+      this.rewriteFirstNoticesOfCancelled(nowMs);
       // A notice still waiting when its case was closed is not sent: nobody needs "come now" any more.
+      // The first notice of a cancelled critical case now says so, and goes.
+      const closedPending = "status = 'pending' AND template <> 'cancelled' AND next_attempt_at <= ? AND alarm_id IN (SELECT id FROM alarms WHERE status IN ('resolved', 'cancelled'))";
+      const skipped = this.db.prepare(`SELECT id FROM notifications WHERE ${closedPending}`).all(nowMs) as Array<{ id: string }>;
       this.db
         .prepare(
           `UPDATE notifications SET status = 'skipped', next_attempt_at = NULL,
                   last_error = COALESCE(last_error || '; ', '') || 'CASE_CLOSED: the case was closed before this notice went out'
-            WHERE status = 'pending' AND next_attempt_at <= ? AND alarm_id IN (SELECT id FROM alarms WHERE status IN ('resolved', 'cancelled'))`,
+            WHERE ${closedPending}`,
         )
         .run(nowMs);
+      for (const { id } of skipped) this.forgetAnswerCode(id);
       const rows = this.db
         .prepare(
           `SELECT n.id, n.alarm_id, n.phone, n.template, n.params_json, n.text, n.attempts, a.kind
@@ -353,7 +471,10 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
   }
 
   markNotificationSent(id: string, nowMs: number, providerRef: string | null): void {
-    this.db.prepare("UPDATE notifications SET status = 'sent', attempts = attempts + 1, sent_at = ?, provider_ref = ?, next_attempt_at = NULL, last_error = NULL WHERE id = ?").run(nowMs, providerRef, id);
+    this.db.transaction(() => {
+      this.db.prepare("UPDATE notifications SET status = 'sent', attempts = attempts + 1, sent_at = ?, provider_ref = ?, next_attempt_at = NULL, last_error = NULL WHERE id = ?").run(nowMs, providerRef, id);
+      this.forgetAnswerCode(id);
+    })();
   }
 
   markNotificationRetry(id: string, _nowMs: number, nextAttemptAtMs: number, error: string): void {
@@ -368,6 +489,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
   markNotificationFailed(id: string, nowMs: number, error: string): void {
     this.db.transaction(() => {
       this.db.prepare("UPDATE notifications SET status = 'failed', attempts = attempts + 1, next_attempt_at = NULL, last_error = ? WHERE id = ?").run(error, id);
+      this.forgetAnswerCode(id);
       const n = this.db.prepare('SELECT alarm_id, escalation_level, contact_name FROM notifications WHERE id = ?').get(id) as
         | { alarm_id: string; escalation_level: number; contact_name: string }
         | undefined;
@@ -494,6 +616,29 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
         nextAttemptAt: (n.next_attempt_at as number | null) ?? null,
       })),
       history,
+    };
+  }
+
+  /** The case as the answer page shows it to the contact of `grant`: no phone numbers, no history. */
+  answerView(grant: AnswerGrant): AnswerView | undefined {
+    const view = this.view(grant.alarmId);
+    const row = this.getRow(grant.alarmId);
+    if (!view || !row) return undefined;
+    return {
+      alarmId: view.id,
+      kind: view.kind,
+      severity: view.severity,
+      status: view.status,
+      openedAt: view.openedAt,
+      detail: { 'zh-CN': alarmDetail(view.kind, parseDetails(row.details_json), 'zh-CN'), en: alarmDetail(view.kind, parseDetails(row.details_json), 'en') },
+      resident: { name: view.resident.name, sex: view.resident.sex, age: view.resident.age },
+      household: { address: view.household.address, keyHolderNote: view.household.keyHolderNote },
+      village: { name: view.village.name, timezone: view.village.timezone },
+      you: { name: grant.contactName, role: grant.contactRole, actor: grant.actor },
+      takenBy: view.takenBy,
+      takenAt: view.takenAt,
+      resolutionNote: view.resolutionNote,
+      expiresAt: grant.expiresAt,
     };
   }
 

@@ -11,6 +11,11 @@ const ROLE: Record<NoteLocale, Record<ContactRole, string>> = {
   en: { helper: 'helper', doctor: 'village doctor', duty: 'duty staff', family: 'family' },
 };
 
+/** A contact role's word ("帮扶责任人"), as the case history names a helper who acted from the SMS link. */
+export function roleLabel(locale: NoteLocale, role: ContactRole): string {
+  return ROLE[locale][role];
+}
+
 export const historyNotes = {
   opened(locale: NoteLocale, kind: AlarmKind, reason: string, details?: Record<string, number | string | boolean>): string {
     const figures = details && Object.keys(details).length > 0 ? ` (${Object.entries(details).map(([k, v]) => `${k}=${String(v)}`).join(', ')})` : '';
@@ -47,6 +52,11 @@ export const historyNotes = {
     return locale === 'en'
       ? `SMS to ${contactName} failed (${error}): the next contact is texted now`
       : `发给${contactName}的短信发送失败（${error}），立即通知下一位联系人`;
+  },
+  cancelledNoticeKept(locale: NoteLocale, contactName: string): string {
+    return locale === 'en'
+      ? `the first SMS to ${contactName} had not gone out: it is sent, saying the alarm was cancelled and why`
+      : `发给${contactName}的首条短信尚未发出：仍会发送，并说明警报已取消及原因`;
   },
   residentCancelled(locale: NoteLocale): string {
     return locale === 'en'

@@ -136,6 +136,19 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX audit_login_failed_address ON audit_log (address, at) WHERE action = 'loginFailed';
   `,
   `
+  -- migration 5: answer codes of the links in alarm SMS
+  -- One row per SMS with a link: the SHA-256 of its code (never the code), the one
+  -- case and the one contact it opens, written in the transaction of its
+  -- notification row. A code stops working when its case closes or at expires_at.
+  CREATE TABLE answer_codes (
+    code_hash TEXT PRIMARY KEY, alarm_id TEXT NOT NULL REFERENCES alarms(id),
+    notification_id TEXT NOT NULL REFERENCES notifications(id), contact_id TEXT,
+    contact_name TEXT NOT NULL, contact_role TEXT NOT NULL,
+    created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX answer_codes_alarm ON answer_codes (alarm_id);
+  `,
+  `
   -- migration 7: the resident card and device health.
   -- Conditions (a JSON array of short names) and medication, for the card.
   ALTER TABLE residents ADD COLUMN conditions_json TEXT;

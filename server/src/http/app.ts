@@ -30,6 +30,7 @@ import type { Logger } from '../logger.js';
 import { canSeeResident, canSeeVillage, type SessionUser } from './access.js';
 import { authRoutes, type AuthOptions } from './auth-plugin.js';
 import { registryRoutes, type RegistryRouteDeps } from './registry-routes.js';
+import { answerRoutes, type AnswerRoutesOptions } from './answer-routes.js';
 
 const STATUS_OF: Record<AlarmErrorCode, number> = {
   ALARM_NOT_FOUND: 404,
@@ -65,6 +66,8 @@ export interface AppDeps {
   dashboardDir?: string;
   /** Largest request body, bytes. */
   bodyLimit?: number;
+  /** The helper's answer page and its API (/a/<code>, /api/answer/<code>). */
+  answer?: Omit<AnswerRoutesOptions, 'dashboardDir'>;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -182,6 +185,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   await app.register(registryRoutes, { ...deps.registry, logger: deps.logger });
+  if (deps.answer) await app.register(answerRoutes, { ...deps.answer, ...(deps.dashboardDir ? { dashboardDir: deps.dashboardDir } : {}) });
 
   if (deps.dashboardDir && existsSync(deps.dashboardDir)) {
     const root = deps.dashboardDir;

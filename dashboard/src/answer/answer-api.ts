@@ -1,0 +1,48 @@
+/**
+ * The answer page's calls: same-origin fetches of /api/answer/<code>, every
+ * answer checked with the protocol's zod schemas (a broken answer is an
+ * error, never half a page).
+ */
+import { AnswerError, AnswerView, type AnswerStep } from '@kanjia/protocol';
+
+export type AnswerResult =
+  | { ok: true; view: AnswerView }
+  | { ok: false; status: number; code: string; message: string; reason?: 'closed' | 'timeout'; retryAfterSeconds?: number };
+
+/** The code of this page's URL: the last segment of /a/<code>. */
+export function codeFromPath(pathname: string): string {
+  const segments = pathname.split('/').filter((s) => s !== '');
+  return decodeURIComponent(segments[segments.length - 1] ?? '');
+}
+
+async function call(url: string, init?: RequestInit): Promise<AnswerResult> {
+  let res: Response;
+  try {
+    res = await fetch(url, { ...init, credentials: 'same-origin', cache: 'no-store' });
+  } catch {
+    return { ok: false, status: 0, code: 'NETWORK', message: '' };
+  }
+  const body: unknown = await res.json().catch(() => undefined);
+  if (res.ok) {
+    const view = AnswerView.safeParse(body);
+    return view.success ? { ok: true, view: view.data } : { ok: false, status: res.status, code: 'BAD_RESPONSE', message: view.error.message };
+  }
+  const error = AnswerError.safeParse(body);
+  if (!error.success) return { ok: false, status: res.status, code: `HTTP_${res.status}`, message: res.statusText };
+  const { code, message, reason, retryAfterSeconds } = error.data;
+  return { ok: false, status: res.status, code, message, ...(reason ? { reason } : {}), ...(retryAfterSeconds ? { retryAfterSeconds } : {}) };
+}
+
+/** The case this code opens. */
+export function fetchAnswer(code: string): Promise<AnswerResult> {
+  return call(`/api/answer/${encodeURIComponent(code)}`);
+}
+
+/** One step on the case shown (its id is sent, so a step never lands on another case). */
+export function postStep(code: string, step: AnswerStep, alarmId: string, note?: string): Promise<AnswerResult> {
+  return call(`/api/answer/${encodeURIComponent(code)}/${step}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(note === undefined ? { alarmId } : { alarmId, note }),
+  });
+}

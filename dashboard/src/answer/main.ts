@@ -1,0 +1,9 @@
+/** The helper's answer page (/a/<code>): a phone-sized page of one case. */
+import { createApp } from 'vue';
+import { lang, LOCALES } from '../i18n';
+import AnswerApp from './AnswerApp.vue';
+import { codeFromPath } from './answer-api';
+import './answer.css';
+
+document.documentElement.lang = LOCALES[lang.value];
+createApp(AnswerApp, { code: codeFromPath(window.location.pathname) }).mount('#app');

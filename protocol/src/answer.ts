@@ -1,0 +1,82 @@
+/**
+ * The helper's answer page (`/a/<code>`): the link in every alarm SMS opens
+ * one case for the one contact it was sent to. The code in the URL is the
+ * credential, so the page shows only what a helper on the way needs, with no
+ * phone numbers, ID numbers or health data.
+ */
+import { z } from 'zod';
+import { AlarmKind, AlarmStatus, ContactRole, Severity } from './alarms.js';
+import { EpochMs } from './mqtt.js';
+
+/** Letters of an answer code: Crockford base32 in lower case (no i, l, o, u to misread). */
+export const ANSWER_CODE_ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
+/** 12 characters of 5 bits = 60 random bits: guessing one among a village's live codes is hopeless at any request rate. */
+export const ANSWER_CODE_LENGTH = 12;
+const ANSWER_CODE_PATTERN = /^[0-9abcdefghjkmnpqrstvwxyz]{12}$/;
+
+/** An answer code as it appears in the link; upper case (a phone that capitalised it) is accepted and folded. */
+export const AnswerCode = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(ANSWER_CODE_PATTERN, 'the link is not complete: it ends with 12 letters and digits');
+
+export const AnswerCodeParams = z.object({ code: AnswerCode }).strict();
+export type AnswerCodeParams = z.infer<typeof AnswerCodeParams>;
+
+/** The case as the answer page shows it. */
+export const AnswerView = z.object({
+  alarmId: z.string(),
+  kind: AlarmKind,
+  severity: Severity,
+  status: AlarmStatus,
+  openedAt: EpochMs,
+  /** The phrase of the figures that opened the case (e.g. 浓度320ppm), in both languages of the page. */
+  detail: z.object({ 'zh-CN': z.string(), en: z.string() }),
+  resident: z.object({ name: z.string(), sex: z.enum(['F', 'M']).nullable(), age: z.number().int().nullable() }),
+  household: z.object({ address: z.string(), keyHolderNote: z.string().nullable() }),
+  village: z.object({ name: z.string(), timezone: z.string() }),
+  /** Whom this link was sent to; actions from the page are recorded as them. */
+  you: z.object({ name: z.string(), role: ContactRole, actor: z.string() }),
+  /** Who took the case ("帮扶责任人 刘建军", "值班员 李明"); null while nobody has. */
+  takenBy: z.string().nullable(),
+  takenAt: EpochMs.nullable(),
+  resolutionNote: z.string().nullable(),
+  /** When the link stops working (it also stops when the case closes). */
+  expiresAt: EpochMs,
+});
+export type AnswerView = z.infer<typeof AnswerView>;
+
+/**
+ * A step from the page. `alarmId` is the case the page shows: a code names
+ * one case, and a step about another is answered 404 as if it did not exist.
+ * There is no `by`: the actor is the contact the code was sent to.
+ */
+export const AnswerStepBody = z.object({ alarmId: z.string().min(1).max(64), note: z.string().trim().max(2000).optional() }).strict();
+export type AnswerStepBody = z.infer<typeof AnswerStepBody>;
+
+export const AnswerResolveBody = z
+  .object({ alarmId: z.string().min(1).max(64), note: z.string().trim().min(1, 'note: describe what happened before closing the case').max(2000) })
+  .strict();
+export type AnswerResolveBody = z.infer<typeof AnswerResolveBody>;
+
+/** The steps of the page, as the last segment of `POST /api/answer/<code>/<step>`. */
+export const ANSWER_STEPS = ['take', 'on-the-way', 'on-site', 'resolve'] as const;
+export type AnswerStep = (typeof ANSWER_STEPS)[number];
+
+/**
+ * Stable codes of the page's errors: unknown (mistyped or never issued),
+ * expired (the case closed or 24 hours passed), too many requests.
+ */
+export const ANSWER_ERROR_CODES = ['ANSWER_CODE_UNKNOWN', 'ANSWER_CODE_EXPIRED', 'RATE_LIMITED'] as const;
+
+/** Error body of the answer API: ApiError's code and sentence, with why a link expired and when to retry. */
+export const AnswerError = z.object({
+  code: z.string(),
+  message: z.string(),
+  /** ANSWER_CODE_EXPIRED: the case was closed, or the link is older than 24 hours. */
+  reason: z.enum(['closed', 'timeout']).optional(),
+  /** RATE_LIMITED: seconds until a request is accepted again. */
+  retryAfterSeconds: z.number().int().positive().optional(),
+});
+export type AnswerError = z.infer<typeof AnswerError>;
