@@ -17,6 +17,11 @@ export interface AlarmPolicy {
    * twice, one after the other.
    */
   chainRounds: number;
+  /**
+   * Only the first contact is ever texted, and nothing escalates: a notice
+   * (not back home) asks one helper to call, it is not an emergency.
+   */
+  firstContactOnly?: boolean;
 }
 
 const MINUTE_MS = 60_000;
@@ -39,6 +44,8 @@ export function defaultPolicies(criticalTakeTimeoutMs = 5 * MINUTE_MS): Record<A
     waterLeak: maintenance,
     deviceOffline: maintenance,
     lowBattery: maintenance,
+    // Out longer than ever before: one SMS to the first helper asking to call (held until a decent hour by the detector).
+    notBack: { severity: 'urgent', takeTimeoutMs: urgent.takeTimeoutMs, chainRounds: 1, firstContactOnly: true },
   };
 }
 
@@ -55,7 +62,7 @@ export interface EscalationStep {
  * a chain of 3 with 2 rounds texts 0,1,2,0,1,2.
  */
 export function nextEscalationStep(currentLevel: number, chainLength: number, policy: AlarmPolicy): EscalationStep | null {
-  if (chainLength <= 0) return null;
+  if (chainLength <= 0 || policy.firstContactOnly === true) return null;
   const level = currentLevel + 1;
   if (level >= chainLength * policy.chainRounds) return null;
   return { contactIndex: level % chainLength, level };

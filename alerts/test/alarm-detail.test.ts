@@ -31,6 +31,13 @@ const REALISTIC: ReadonlyArray<[string, AlarmKind, Record<string, number | strin
     'left 07:12, not back for 4 h 10 min',
   ],
   [
+    'not back home: went out at 12:44, 9 h ago',
+    'notBack',
+    { silenceMin: 540, limitMin: 520, context: 'out', learned: true, lastActivity: '2026-01-15 12:44', wentOut: '2026-01-15 12:44' },
+    '12:44出门，已9小时未归',
+    'left 12:44, not back for 9 h',
+  ],
+  [
     'the first missed check-in of the 07:00–10:00 window',
     'missedCheckIn',
     { localDate: '2026-01-15', windowStart: '07:00', windowEnd: '10:00', timeZone: 'Asia/Shanghai', daysMissed: 1, escalated: false, graceMin: 30 },

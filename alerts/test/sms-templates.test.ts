@@ -161,6 +161,7 @@ const DETAILS: Readonly<Record<AlarmKind, Record<string, number | string | boole
   waterLeak: { waterLeak: true, readingsInRow: 1, startMs: AT_MS, localStart: '10:00' },
   cold: { temperatureC: 2.5, thresholdC: 5, minutes: 240, startMs: AT_MS, localStart: '06:00' },
   heat: { temperatureC: 37.2, thresholdC: 35, minutes: 125, startMs: AT_MS, localStart: '08:00' },
+  notBack: { silenceMin: 540, limitMin: 520, context: 'out', learned: true, lastActivity: '2026-01-15 12:44', wentOut: '2026-01-15 12:44' },
 };
 
 /** Characters of a zh template without its ${…} placeholders. */
@@ -240,6 +241,7 @@ describe('the templates of each alarm kind', () => {
     ['lowBattery', /更换电池.*如是紧急按钮，请先打电话确认老人平安/],
     ['missedCheckIn', /打电话或上门确认老人平安/],
     ['inactivity', /立即打电话或上门查看/],
+    ['notBack', /打个电话问问是否平安/],
   ] as const)('tells the helper what to do about %s', (kind, instruction) => {
     expect(SMS_KIND_TEMPLATES[`alarm.${kind}`].content['zh-CN']).toMatch(instruction);
     expect(SMS_KIND_TEMPLATES[`escalation.${kind}`].content['zh-CN']).toMatch(instruction);
@@ -257,7 +259,7 @@ describe('ALARM_KIND_LABELS', () => {
 
   it('uses the words of the care team', () => {
     expect(ALARM_KINDS.map((kind) => ALARM_KIND_LABELS['zh-CN'][kind])).toEqual([
-      '紧急呼叫', '跌倒', '长时间无活动', '未平安打卡', '设备离线', '电量低', '一氧化碳', '烟雾', '燃气', '漏水', '室温过低', '室温过高',
+      '紧急呼叫', '跌倒', '长时间无活动', '未平安打卡', '设备离线', '电量低', '一氧化碳', '烟雾', '燃气', '漏水', '室温过低', '室温过高', '未归',
     ]);
   });
 });

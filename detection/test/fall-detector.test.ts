@@ -307,4 +307,15 @@ describe('FallDetector: settings', () => {
     expect(weak.fall).toBe(false);
     expect(weak.failed[0]).toMatch(/impact 1\.70 g below 2 g/);
   });
+
+  it('a hard fall (5 g after a drop to 0.1 g) followed by struggling to get up (SVM sd 0.25 g) is a fall; the same movement after a 3 g impact, or after a hard landing upright (a jump), is not', () => {
+    const p = DEFAULT_FALL_CONFIG.positions.chest;
+    const base = { atMs: 0, position: 'chest' as const, hz: 20, priorPeakG: 1, stillnessObservedMs: 3000 };
+    expect(judgeImpact({ ...base, peakG: 5, freeFallMinG: 0.1, postureChangeDeg: 70, stillnessSdG: 0.25 }, p, 1500).fall).toBe(true);
+    expect(judgeImpact({ ...base, peakG: 5, freeFallMinG: 0.1, postureChangeDeg: 70, stillnessSdG: 0.35 }, p, 1500).fall).toBe(false); // walking about
+    const ordinary = judgeImpact({ ...base, peakG: 3, freeFallMinG: 0.1, postureChangeDeg: 70, stillnessSdG: 0.25 }, p, 1500);
+    expect(ordinary.failed).toEqual([expect.stringMatching(/moving afterwards/)]);
+    expect(judgeImpact({ ...base, peakG: 5, freeFallMinG: 0.5, postureChangeDeg: 70, stillnessSdG: 0.25 }, p, 1500).fall).toBe(false); // no real drop
+    expect(judgeImpact({ ...base, peakG: 5, freeFallMinG: 0.1, postureChangeDeg: 10, stillnessSdG: 0.25 }, p, 1500).fall).toBe(false); // landed upright
+  });
 });

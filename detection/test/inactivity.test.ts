@@ -100,7 +100,7 @@ describe('InactivityMonitor: learned daytime limits', () => {
     expect(limits?.sleep?.wakeRemindMin).toBe(7 * 60); // late getting-up time (06:30) + 30 min
   });
 
-  it('silent beyond the 93-min afternoon limit: remind at 14:33, alarm 20 min later at 14:53 on the button', () => {
+  it('lying on the bed at 13:00 and not getting up (her naps last 60 min): the 93-min limit of that hour (within her longest lie-down + 45 min), remind at 14:33, alarm 20 min later at 14:53 on the button', () => {
     const { live, feed, advanceTo, reminds, alarms, out } = setup(at('2026-01-05T06:00'));
     live('2026-01-05', 14, REGULAR);
     // Day 15: up as usual, lies down at 13:00 and does not get up.
@@ -120,7 +120,7 @@ describe('InactivityMonitor: learned daytime limits', () => {
       subjectId: 'p1',
       eventId: `inactivity:p1:${at('2026-01-19T13:00')}`,
       eventTs: at('2026-01-19T14:53'),
-      details: { silenceMin: 113, limitMin: 93, graceMin: 20, context: 'day', learned: true },
+      details: { silenceMin: 113, limitMin: 93, graceMin: 20, context: 'rest', learned: true },
     });
   });
 
@@ -297,7 +297,7 @@ describe('InactivityMonitor: going out and away mode', () => {
     expect(clock.pendingTimers()).toBe(1);
   });
 
-  it('unlearned: out of the front door at 09:00 and away 8 h raises nothing; still out at 19:00 (10 h): remind, alarm 19:20', () => {
+  it('unlearned: out of the front door at 09:00 and away 8 h raises nothing; still out at 19:00 (10 h): a not-back-home notice, no reminder, no alarm', () => {
     const { feed, advanceTo, out, reminds, alarms } = setup(at('2026-01-05T08:00'));
     feed([
       { atMs: at('2026-01-05T08:50'), source: 'motion', value: 1, sensorId: 'pir' },
@@ -306,10 +306,13 @@ describe('InactivityMonitor: going out and away mode', () => {
     ]);
     advanceTo(at('2026-01-05T17:00'));
     expect(out).toEqual([]);
+    advanceTo(at('2026-01-05T18:59'));
+    expect(out).toEqual([]);
     advanceTo(at('2026-01-05T19:00'));
-    expect(reminds()).toHaveLength(1);
-    advanceTo(at('2026-01-05T19:20'));
-    expect(alarms()[0]?.details).toMatchObject({ context: 'out', learned: false });
+    expect(reminds()).toEqual([]);
+    expect(alarms()).toMatchObject([{ kind: 'notBack', eventId: `notBack:p1:${at('2026-01-05T09:00')}`, eventTs: at('2026-01-05T19:00'), details: { context: 'out', learned: false, wentOut: '2026-01-05 09:00' } }]);
+    advanceTo(at('2026-01-06T19:00'));
+    expect(out).toHaveLength(1); // one notice, nothing more
   });
 
   /** 14 regular days with two nights at a daughter's home: out at 09:00 on 8 January, back at 15:00 on the 10th. */
@@ -348,12 +351,12 @@ describe('InactivityMonitor: going out and away mode', () => {
     t.advanceTo(at('2026-01-19T18:59'));
     expect(t.out).toEqual([]);
     t.advanceTo(at('2026-01-20T00:00'));
-    expect(t.reminds().map((r) => r.type === 'remind' && r.atMs)).toEqual([at('2026-01-19T19:00')]);
-    expect(t.alarms()[0]?.details).toMatchObject({ context: 'out' });
+    expect(t.reminds()).toEqual([]);
+    expect(t.alarms().map((a) => [a.kind, a.eventTs])).toEqual([['notBack', at('2026-01-19T19:00')]]);
     expect(t.alarms()[0]?.reason).toMatch(/went out at 15:00 and not back after 4\.0 h/);
   });
 
-  it('learned 6-h market trips: 8 h out raises nothing; never stays out overnight, so not back by 23:30 (late bedtime + 2 h): remind, alarm 23:50', () => {
+  it('learned 6-h market trips: 8 h out raises nothing; not back after 8.5 h (22:00): the not-back notice waits for 07:00, nobody is texted at night', () => {
     const { live, feed, advanceTo, out, reminds, alarms } = setup(at('2026-01-05T06:00'));
     live('2026-01-05', 14, { wake: '06:30', bedMin: 21 * 60 + 30, trip: [8 * 60, 14 * 60] }); // out 08:00–14:00 every day
     const day = dayEvents({ ...REGULAR, date: '2026-01-19' }).filter((e) => e.atMs < at('2026-01-19T13:30'));
@@ -365,24 +368,28 @@ describe('InactivityMonitor: going out and away mode', () => {
     out.length = 0;
     advanceTo(at('2026-01-19T21:30')); // 8 h out: within 6 h × 1.25 + 1 h = 8.5 h
     expect(out).toEqual([]);
-    advanceTo(at('2026-01-19T22:00'));
-    expect(reminds()).toHaveLength(1); // 8.5 h after 13:30 comes before 23:30
-    advanceTo(at('2026-01-19T22:20'));
-    expect(alarms()[0]?.reason).toMatch(/went out at 13:30 and not back after 8\.5 h/);
+    advanceTo(at('2026-01-20T06:59'));
+    expect(out).toEqual([]); // 8.5 h after 13:30 is 22:00: in the quiet hours
+    advanceTo(at('2026-01-20T07:00'));
+    expect(reminds()).toEqual([]);
+    expect(alarms()).toMatchObject([{ kind: 'notBack', eventTs: at('2026-01-20T07:00') }]);
+    expect(alarms()[0]?.reason).toMatch(/went out at 13:30 and not back after 8\.5 h; held until 07:00/);
   });
 
-  it('gone out after lunch and never back: reminder at the back-by time 23:30 when that comes first', () => {
-    const { live, feed, advanceTo, reminds, alarms, out } = setup(at('2026-01-05T06:00'));
+  it('gone out at 20:00 and never back: not back by 23:30 (late bedtime + 2 h) gives the notice at 07:00; coming back clears it', () => {
+    const { live, feed, advanceTo, alarms, out } = setup(at('2026-01-05T06:00'));
     live('2026-01-05', 14, { wake: '06:30', bedMin: 21 * 60 + 30, trip: [8 * 60, 14 * 60] });
     feed(dayEvents({ ...REGULAR, date: '2026-01-19' }).filter((e) => e.atMs < at('2026-01-19T20:00')));
     feed([{ atMs: at('2026-01-19T20:00'), source: 'door', value: 1, exit: true, sensorId: 'front' }]);
     out.length = 0;
-    advanceTo(at('2026-01-19T23:29'));
+    advanceTo(at('2026-01-20T06:59'));
     expect(out).toEqual([]);
-    advanceTo(at('2026-01-19T23:30'));
-    expect(reminds()).toHaveLength(1);
-    advanceTo(at('2026-01-19T23:50'));
+    advanceTo(at('2026-01-20T07:00'));
+    expect(alarms()).toMatchObject([{ kind: 'notBack', eventTs: at('2026-01-20T07:00') }]);
     expect(alarms()[0]?.reason).toMatch(/not back by 23:30 \(never stays away overnight\)/);
+    feed([{ atMs: at('2026-01-20T08:10'), source: 'door', value: 0, exit: true, sensorId: 'front' }]); // the door (left open) shuts behind her
+    expect(out.filter((o) => o.type === 'cleared')).toMatchObject([{ kind: 'notBack', subjectId: 'p1', atMs: at('2026-01-20T08:10') }]);
+    expect(alarms()).toHaveLength(1);
   });
 });
 
@@ -522,5 +529,152 @@ describe('InactivityMonitor: lifecycle and state', () => {
     expect(code(() => new InactivityMonitor({ clock, emit: () => undefined, config: { remindGraceMs: -1 } }))).toBe('INVALID_CONFIG');
     expect(monitor.observe('nobody', { atMs: clock.nowMs(), source: 'motion', value: 1 })).toBe(false);
     expect(monitor.exportState('nobody')).toBeUndefined();
+  });
+});
+
+describe('InactivityMonitor: states (a bed or seat occupied), sparse homes, late risers, not back home', () => {
+  /** A home with few sensors, like the real recordings: up at 11:00, the seat 11:30–15:00, 16:00–21:00 and 21:10–01:30, in bed at 02:00. */
+  const sparseDay = (date: string): Activity[] => {
+    const d = (hhmm: string, plusDays = 0) => at(`${date}T${hhmm}`) + plusDays * DAY;
+    return [
+      { atMs: d('11:00'), source: 'bed', value: 0, sensorId: 'bed' },
+      { atMs: d('11:10'), source: 'water', value: 1, sensorId: 'flush' },
+      { atMs: d('11:20'), source: 'cupboard', value: 1, sensorId: 'fridge' },
+      { atMs: d('11:21'), source: 'cupboard', value: 0, sensorId: 'fridge' },
+      { atMs: d('11:30'), source: 'chair', value: 1, sensorId: 'seat' },
+      { atMs: d('15:00'), source: 'chair', value: 0, sensorId: 'seat' },
+      { atMs: d('15:05'), source: 'water', value: 1, sensorId: 'flush' },
+      { atMs: d('15:40'), source: 'cupboard', value: 1, sensorId: 'fridge' },
+      { atMs: d('15:41'), source: 'cupboard', value: 0, sensorId: 'fridge' },
+      { atMs: d('16:00'), source: 'chair', value: 1, sensorId: 'seat' },
+      { atMs: d('21:00'), source: 'chair', value: 0, sensorId: 'seat' },
+      { atMs: d('21:05'), source: 'water', value: 1, sensorId: 'flush' },
+      { atMs: d('21:10'), source: 'chair', value: 1, sensorId: 'seat' },
+      { atMs: d('01:30', 1), source: 'chair', value: 0, sensorId: 'seat' },
+      { atMs: d('01:40', 1), source: 'water', value: 1, sensorId: 'flush' },
+      { atMs: d('02:00', 1), source: 'bed', value: 1, sensorId: 'bed' },
+    ];
+  };
+  const days = (first: string, n: number) => Array.from({ length: n }, (_, k) => isoDate(Date.parse(`${first}T12:00:00Z`) + k * DAY));
+
+  it('a late riser in her first week (in bed 02:00 → 11:00, 5 h at a time in the seat): no reminder, no alarm', () => {
+    const { feed, advanceTo, out } = setup(at('2026-01-05T01:00'));
+    feed([{ atMs: at('2026-01-05T02:00'), source: 'bed', value: 1, sensorId: 'bed' }]);
+    for (const date of days('2026-01-05', 7)) feed(sparseDay(date));
+    advanceTo(at('2026-01-12T10:59'));
+    expect(out).toEqual([]);
+  });
+
+  it('bed occupied all night (learned late riser): nothing through the night; still in bed, the alarm ≤ 95 min after her usual 11:00', () => {
+    const { feed, advanceTo, out, alarms } = setup(at('2026-01-05T01:00'));
+    feed([{ atMs: at('2026-01-05T02:00'), source: 'bed', value: 1, sensorId: 'bed' }]);
+    for (const date of days('2026-01-05', 20)) feed(sparseDay(date));
+    out.length = 0;
+    // 25 January: in bed at 02:00 and never up.
+    advanceTo(at('2026-01-25T11:00'));
+    expect(out).toEqual([]);
+    advanceTo(at('2026-01-25T12:35'));
+    expect(alarms()).toMatchObject([{ kind: 'inactivity', details: { context: 'sleep' } }]);
+  });
+
+  it('the first week: in bed from 02:00 and not up, the reminder after 11 h in bed (13:00), not at 08:30', () => {
+    const { feed, advanceTo, reminds, alarms } = setup(at('2026-01-05T01:00'));
+    feed([{ atMs: at('2026-01-05T02:00'), source: 'bed', value: 1, sensorId: 'bed' }]);
+    advanceTo(at('2026-01-05T12:59'));
+    expect(reminds()).toEqual([]);
+    advanceTo(at('2026-01-05T13:00'));
+    expect(reminds()).toHaveLength(1);
+    advanceTo(at('2026-01-05T13:20'));
+    expect(alarms()[0]?.details).toMatchObject({ context: 'sleep', learned: false, limitMin: 660 });
+  });
+
+  it('a seat occupied in the first week: sitting 5 h is nothing; 6 h without any other sign, reminder; 20 min more, the alarm', () => {
+    const { feed, advanceTo, reminds, alarms } = setup(at('2026-01-05T09:00'));
+    feed([
+      { atMs: at('2026-01-05T09:50'), source: 'cupboard', value: 1, sensorId: 'fridge' },
+      { atMs: at('2026-01-05T10:00'), source: 'chair', value: 1, sensorId: 'seat' },
+    ]);
+    advanceTo(at('2026-01-05T15:59'));
+    expect(reminds()).toEqual([]);
+    advanceTo(at('2026-01-05T16:00'));
+    expect(reminds()).toHaveLength(1);
+    advanceTo(at('2026-01-05T16:20'));
+    expect(alarms()[0]?.details).toMatchObject({ context: 'seated', learned: false, limitMin: 360 });
+  });
+
+  it('a seat occupied for 5 h every evening is learned: beyond the longest sitting + 45 min (5 h 45 min), the reminder; 20 min later the alarm', () => {
+    const { feed, advanceTo, out, alarms, monitor } = setup(at('2026-01-05T01:00'));
+    feed([{ atMs: at('2026-01-05T02:00'), source: 'bed', value: 1, sensorId: 'bed' }]);
+    for (const date of days('2026-01-05', 20)) feed(sparseDay(date));
+    expect(monitor.routineOf('p1')?.seatedLimitMs).toBe(345 * MIN);
+    expect(out).toEqual([]);
+    feed(sparseDay('2026-01-25').filter((e) => e.atMs <= at('2026-01-25T16:00'))); // sits down at 16:00 and stays
+    advanceTo(at('2026-01-25T22:04'));
+    expect(alarms()).toEqual([]);
+    advanceTo(at('2026-01-25T22:05'));
+    expect(alarms()).toMatchObject([{ kind: 'inactivity', details: { context: 'seated', learned: true } }]);
+  });
+
+  it('an occupied bed at 15:00 for three hours is worth a reminder (a lie-down, not the night)', () => {
+    const { feed, advanceTo, reminds, alarms } = setup(at('2026-01-05T14:00'));
+    feed([
+      { atMs: at('2026-01-05T14:50'), source: 'motion', value: 1, sensorId: 'pir' },
+      { atMs: at('2026-01-05T15:00'), source: 'bed', value: 1, sensorId: 'bed' },
+    ]);
+    advanceTo(at('2026-01-05T17:59'));
+    expect(reminds()).toEqual([]);
+    advanceTo(at('2026-01-05T18:00'));
+    expect(reminds()).toHaveLength(1);
+    advanceTo(at('2026-01-05T18:20'));
+    expect(alarms()[0]?.details).toMatchObject({ context: 'rest', limitMin: 180 });
+  });
+
+  it('a trip out longer than ever: a not-back-home notice (kind notBack), never the urgent inactivity alarm; the person coming back clears it', () => {
+    const { live, feed, advanceTo, out, alarms, reminds, cleared } = setup(at('2026-01-05T06:00'));
+    live('2026-01-05', 14, { wake: '06:30', bedMin: 21 * 60 + 30, trip: [9 * 60, 11 * 60] }); // out 2 h every morning
+    feed(dayEvents({ ...REGULAR, date: '2026-01-19' }).filter((e) => e.atMs < at('2026-01-19T08:55')));
+    feed([
+      { atMs: at('2026-01-19T09:00'), source: 'door', value: 1, exit: true, sensorId: 'front' },
+      { atMs: at('2026-01-19T09:00') + 8000, source: 'door', value: 0, exit: true, sensorId: 'front' },
+    ]);
+    out.length = 0;
+    advanceTo(at('2026-01-19T12:59')); // 2 h × 1.25 + 1 h = 3.5 h, at least 4 h
+    expect(out).toEqual([]);
+    advanceTo(at('2026-01-19T13:00'));
+    expect(reminds()).toEqual([]); // nobody home to press a button
+    expect(alarms()).toMatchObject([{ kind: 'notBack', deviceId: 'btn-1', subjectId: 'p1', eventTs: at('2026-01-19T13:00'), details: { context: 'out', wentOut: '2026-01-19 09:00', silenceMin: 240 } }]);
+    advanceTo(at('2026-01-20T09:00'));
+    expect(alarms()).toHaveLength(1);
+    feed([{ atMs: at('2026-01-20T09:05'), source: 'door', value: 1, exit: true, sensorId: 'front' }]);
+    expect(cleared()).toMatchObject([{ kind: 'notBack', subjectId: 'p1', atMs: at('2026-01-20T09:05') }]);
+    expect(alarms().filter((a) => a.kind === 'inactivity')).toEqual([]);
+  });
+
+  it('up at 11:05 (usually 11:00) after a late night and out of the door at 11:20: a day out, not "during the night"', () => {
+    const { feed, advanceTo, alarms, monitor } = setup(at('2026-01-05T01:00'));
+    feed([{ atMs: at('2026-01-05T02:00'), source: 'bed', value: 1, sensorId: 'bed' }]);
+    for (const date of days('2026-01-05', 14)) feed(sparseDay(date));
+    feed([
+      { atMs: at('2026-01-19T11:05'), source: 'bed', value: 0, sensorId: 'bed' },
+      { atMs: at('2026-01-19T11:10'), source: 'water', value: 1, sensorId: 'flush' },
+      { atMs: at('2026-01-19T11:20'), source: 'door', value: 1, exit: true, sensorId: 'front' },
+      { atMs: at('2026-01-19T11:20') + 8000, source: 'door', value: 0, exit: true, sensorId: 'front' },
+    ]);
+    expect(monitor.watchOf('p1')).toMatchObject({ context: 'out', departedAtNight: false, notice: true });
+    advanceTo(at('2026-01-19T15:10'));
+    expect(alarms()).toEqual([]);
+  });
+
+  it('a PIR held "on" (it reports changes only) is motion still seen: the silence counts from when it stops being held (at most 2 h after it came on)', () => {
+    const { feed, advanceTo, reminds } = setup(at('2026-01-05T09:00'));
+    feed([
+      { atMs: at('2026-01-05T09:10'), source: 'motion', value: 1, sensorId: 'pir' },
+      { atMs: at('2026-01-05T09:11'), source: 'motion', value: 0, sensorId: 'pir' },
+      { atMs: at('2026-01-05T10:00'), source: 'motion', value: 1, sensorId: 'pir' },
+    ]);
+    advanceTo(at('2026-01-05T15:59'));
+    expect(reminds()).toEqual([]); // 4 h from 12:00, not from 10:00
+    advanceTo(at('2026-01-05T16:00'));
+    expect(reminds()).toHaveLength(1);
   });
 });

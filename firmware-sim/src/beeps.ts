@@ -31,6 +31,7 @@ export function describeCommand(command: DeviceCommand, eventType?: EventType): 
     case 'beep':
       return `${BEEP_PATTERN[command.pattern]} (beep ${command.pattern})`;
     case 'remind':
+      if (command.reason === 'fall') return '嘀嘀 — 是不是摔着了？没事请按键 (remind fall)';
       return command.reason === 'checkIn'
         ? '嘀嘀 — 请按平安键报平安 (remind checkIn)'
         : '嘀嘀 — 很久没有动静了，请按键报平安 (remind inactivity)';

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { EpochMs, MessageId } from './mqtt.js';
 
-export const ALARM_KINDS = ['sos', 'fall', 'inactivity', 'missedCheckIn', 'deviceOffline', 'lowBattery', 'co', 'smoke', 'gas', 'waterLeak', 'cold', 'heat'] as const;
+export const ALARM_KINDS = ['sos', 'fall', 'inactivity', 'missedCheckIn', 'deviceOffline', 'lowBattery', 'co', 'smoke', 'gas', 'waterLeak', 'cold', 'heat', 'notBack'] as const;
 export const AlarmKind = z.enum(ALARM_KINDS);
 export type AlarmKind = z.infer<typeof AlarmKind>;
 

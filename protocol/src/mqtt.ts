@@ -120,8 +120,12 @@ export const DeviceCommand = z.discriminatedUnion('type', [
   z.object({ ...commandBase, type: z.literal('cancelled'), eventId: MessageId, alarmId: z.string().optional() }).strict(),
   /** Beep (and flash) a pattern, e.g. during a fall's grace period. */
   z.object({ ...commandBase, type: z.literal('beep'), pattern: z.enum(['short', 'long', 'alarm']).default('short') }).strict(),
-  /** Ask the resident to press a button (missed check-in, inactivity warning). */
-  z.object({ ...commandBase, type: z.literal('remind'), reason: z.enum(['checkIn', 'inactivity']) }).strict(),
+  /**
+   * Ask the resident to press a button (missed check-in, inactivity warning;
+   * `fall`: a fall was detected while the bed says someone lies in it, most
+   * likely rolling over: "are you all right?", nobody is texted).
+   */
+  z.object({ ...commandBase, type: z.literal('remind'), reason: z.enum(['checkIn', 'inactivity', 'fall']) }).strict(),
 ]);
 export type DeviceCommand = z.infer<typeof DeviceCommand>;
 

@@ -32,6 +32,7 @@ const PLAIN: Readonly<Record<SmsLocale, Readonly<Record<AlarmKind, string>>>> = 
     waterLeak: '检测到漏水',
     cold: '温度过低',
     heat: '温度过高',
+    notBack: '出门后很久未归',
   },
   en: {
     sos: 'SOS button pressed',
@@ -46,6 +47,7 @@ const PLAIN: Readonly<Record<SmsLocale, Readonly<Record<AlarmKind, string>>>> = 
     waterLeak: 'water leak detected',
     cold: 'room too cold',
     heat: 'room too hot',
+    notBack: 'went out and is not back',
   },
 };
 
@@ -104,6 +106,8 @@ function specificPhrase(kind: AlarmKind, d: Readonly<Record<string, unknown>>, l
   switch (kind) {
     case 'inactivity':
       return inactivityPhrase(d, zh);
+    case 'notBack':
+      return inactivityPhrase({ ...d, context: 'out' }, zh);
     case 'missedCheckIn': {
       const days = wholeNumber(d.daysMissed);
       // Day 1 names the window; from day 2 the streak is what matters.

@@ -50,6 +50,7 @@ export const ALARM_KIND_LABELS: Readonly<Record<SmsLocale, Readonly<Record<Alarm
     waterLeak: '漏水',
     cold: '室温过低',
     heat: '室温过高',
+    notBack: '未归',
   },
   en: {
     sos: 'SOS call',
@@ -64,6 +65,7 @@ export const ALARM_KIND_LABELS: Readonly<Record<SmsLocale, Readonly<Record<Alarm
     waterLeak: 'Water leak',
     cold: 'Room too cold',
     heat: 'Room too hot',
+    notBack: 'Not back home',
   },
 };
 
@@ -163,6 +165,11 @@ const KIND_ALARM_CONTENT: Readonly<Record<AlarmKind, Readonly<Record<SmsLocale, 
   heat: {
     'zh-CN': '室温过高：${name}（${village}）家中${detail}，${time}报警。地址：${address}。请打电话或上门帮老人降温、多喝水；有不适拨打120。',
     en: 'Room too hot: ${name} (${village}), ${detail}, alarm at ${time}. Address: ${address}. Call or visit: cool the person down, give water; call 120 if unwell.',
+  },
+  // A notice, not an alarm: the house is not silent, the person went out and is later than ever before.
+  notBack: {
+    'zh-CN': '未归提醒：${name}（${village}）${detail}，比平时出门久得多，${time}提醒。地址：${address}。请给老人打个电话问问是否平安，联系不上请上门看看。',
+    en: 'Not back home: ${name} (${village}), ${detail}, out much longer than usual, notice at ${time}. Address: ${address}. Please call to ask whether they are all right; if you cannot reach them, go and look.',
   },
 };
 

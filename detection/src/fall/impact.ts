@@ -55,9 +55,20 @@ export function fallCriteria(f: ImpactFeatures, p: FallPositionParams, minStilln
     impact: f.peakG >= p.impactThresholdG || (f.peakG >= p.lowImpactThresholdG && f.freeFallMinG <= p.freeFallThresholdG),
     calmBefore: f.priorPeakG <= p.priorActivityMaxG,
     postureChanged: f.postureChangeDeg >= p.postureChangeMinDeg,
-    still: f.stillnessSdG <= p.stillnessMaxSdG,
+    still: f.stillnessSdG <= p.stillnessMaxSdG || (isHardFall(f, p) && f.stillnessSdG <= 2 * p.stillnessMaxSdG),
     observed: f.stillnessObservedMs + 1e-6 >= minStillnessObservedMs,
   };
+}
+
+/**
+ * A hard fall: an impact of twice the threshold after a real drop (the SVM
+ * below half the free-fall threshold: the body fell freely). After such a
+ * fall a person who is hurt and tries to get up moves: up to twice the
+ * stillness spread still counts as lying (walking on after a stumble has no
+ * free fall, and a jump lands upright: the posture criterion stays).
+ */
+export function isHardFall(f: ImpactFeatures, p: FallPositionParams): boolean {
+  return f.peakG >= 2 * p.impactThresholdG && f.freeFallMinG <= p.freeFallThresholdG / 2;
 }
 
 /** True when every criterion holds. */

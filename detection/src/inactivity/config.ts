@@ -75,9 +75,38 @@ export interface InactivityConfig {
    */
   eveningNotToBedLimitMs: number;
 
+  /** Quantile of every half hour's longest gap, all hours pooled, that makes the home's floor (RoutineLimits.homeFloorMs). */
+  homeFloorQuantile: number;
+  /** Upper bound of the home's floor. */
+  homeFloorMaxMs: number;
+  /** Seated (a seat sensor occupied) and silent: reminder after this until learned. */
+  unlearnedSeatedLimitMs: number;
+  /** Learned seated limit = longest ordinary stays (gapQuantile) × stayFactor + stayMarginMs, within these bounds. */
+  seatedLimitMinMs: number;
+  seatedLimitMaxMs: number;
+  /** Lying on the bed outside the sleep period and silent: reminder after this until learned. */
+  unlearnedRestLimitMs: number;
+  restLimitMinMs: number;
+  restLimitMaxMs: number;
+  stayFactor: number;
+  stayMarginMs: number;
+  /** Stays needed before a learned seated/rest limit is used. */
+  minStaySamples: number;
+  /** Until learned, a silence taken for sleep is allowed at least this long (a late riser), whatever the fixed getting-up time. */
+  unlearnedSleepMaxMs: number;
+  /** A not-back-home notice due in these local hours waits until their end (nobody is texted at night about a trip). */
+  noticeQuietStartMin: number;
+  noticeQuietEndMin: number;
+
   // Signals.
   /** A motion/appliance/water sensor "on" longer than this without an "off" is stuck (a pet, a fan, a fault): its repeats stop counting. */
   stuckOnMs: number;
+  /**
+   * A PIR that has reported "off" before and is held "on" (no repeats: it
+   * reports changes only) is seeing motion, for at most this long after it
+   * came on; the silence is counted from then.
+   */
+  heldMotionMaxMs: number;
   /** Exit-door events this close together are one passage (open, close, a second try). */
   passageMs: number;
   /** A gap at least this long is a piece of sleep (when it is not an absence). */
@@ -98,7 +127,9 @@ export const DEFAULT_INACTIVITY_CONFIG: Readonly<InactivityConfig> = Object.free
   unlearnedSleepStartMin: 20 * 60,
   unlearnedWakeMin: 7 * 60,
   unlearnedWakeRemindMin: 8 * 60 + 30,
-  unlearnedCoreNightStartMin: 22 * 60,
+  // Until the bedtime is learned, leaving while still up in the evening (22:18) is an evening out; getting up from
+  // sleep and going out is caught as a night trip anyway (left within 20 min of sleep).
+  unlearnedCoreNightStartMin: 0,
   unlearnedCoreNightEndMin: 5 * 60,
   unlearnedOutLimitMs: 10 * HOUR,
   unlearnedNightOutLimitMs: 3 * HOUR,
@@ -123,7 +154,27 @@ export const DEFAULT_INACTIVITY_CONFIG: Readonly<InactivityConfig> = Object.free
   nightAwakeLimitMs: 90 * MIN,
   eveningNotToBedLimitMs: 180 * MIN,
 
+  homeFloorQuantile: 0.5,
+  homeFloorMaxMs: 3 * HOUR,
+  // A seat occupied for six hours without any other sign is worth an alarm; a person who ordinarily sits longer
+  // (a whole evening in front of the television) is learned, up to 8 h.
+  unlearnedSeatedLimitMs: 6 * HOUR,
+  seatedLimitMinMs: 2 * HOUR,
+  seatedLimitMaxMs: 8 * HOUR,
+  // An occupied bed at 15:00 for three hours is worth a reminder.
+  unlearnedRestLimitMs: 3 * HOUR,
+  restLimitMinMs: 90 * MIN,
+  restLimitMaxMs: 4 * HOUR,
+  stayFactor: 1,
+  stayMarginMs: 45 * MIN,
+  minStaySamples: 5,
+  // Few people sleep longer than 11 h; until the getting-up time is learned a late riser is allowed that much.
+  unlearnedSleepMaxMs: 11 * HOUR,
+  noticeQuietStartMin: 22 * 60,
+  noticeQuietEndMin: 7 * 60,
+
   stuckOnMs: 60 * MIN,
+  heldMotionMaxMs: 2 * HOUR,
   passageMs: 3 * MIN,
   sleepPieceMinMs: 60 * MIN,
   sleepJoinMs: 20 * MIN,
@@ -137,10 +188,11 @@ export function resolveInactivityConfig(overrides: Partial<InactivityConfig> = {
   for (const [key, value] of Object.entries(merged)) {
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) problems.push(`${key}: must be a finite number ≥ 0 (got ${String(value)})`);
   }
-  for (const key of ['unlearnedSleepStartMin', 'unlearnedWakeMin', 'unlearnedWakeRemindMin', 'unlearnedBackByMin', 'unlearnedCoreNightStartMin', 'unlearnedCoreNightEndMin'] as const) {
+  for (const key of ['noticeQuietStartMin', 'noticeQuietEndMin', 'unlearnedSleepStartMin', 'unlearnedWakeMin', 'unlearnedWakeRemindMin', 'unlearnedBackByMin', 'unlearnedCoreNightStartMin', 'unlearnedCoreNightEndMin'] as const) {
     if (merged[key] >= 1440) problems.push(`${key}: minutes after local midnight, 0–1439 (got ${merged[key]})`);
   }
   if (merged.gapQuantile > 1) problems.push(`gapQuantile: 0–1 (got ${merged.gapQuantile})`);
+  if (merged.homeFloorQuantile > 1) problems.push(`homeFloorQuantile: 0–1 (got ${merged.homeFloorQuantile})`);
   if (merged.dayLimitMinMs > merged.dayLimitMaxMs) problems.push('dayLimitMinMs: must not exceed dayLimitMaxMs');
   if (merged.outLimitMinMs > merged.outLimitMaxMs) problems.push('outLimitMinMs: must not exceed outLimitMaxMs');
   if (merged.nightOutLimitMinMs > merged.nightOutLimitMaxMs) problems.push('nightOutLimitMinMs: must not exceed nightOutLimitMaxMs');

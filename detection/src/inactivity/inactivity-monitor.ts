@@ -46,13 +46,18 @@ export interface InactivityState {
   /** Start of the silence being watched (the last sign of life, or when away mode ended / monitoring began). */
   silenceSinceMs: number;
   /** Last value of every sensor seen, when it last changed and when it last reported. */
-  sensors: Record<string, { source: ActivitySource; value: 0 | 1; edgeMs: number; lastMs: number }>;
+  sensors: Record<string, { source: ActivitySource; value: 0 | 1; edgeMs: number; lastMs: number; reportsOff?: true }>;
   /** The last passage through an exit door: `departure` while the person is taken to be out. */
   passage: { firstMs: number; lastMs: number; kind: 'departure' | 'return' } | null;
   /** Away mode set by the resident or the duty staff. */
   away: { sinceMs: number } | null;
   /** Where the current silence stands. */
-  phase: { kind: 'watch' } | { kind: 'reminded'; atMs: number } | { kind: 'alarmed'; atMs: number; eventId: string };
+  phase:
+    | { kind: 'watch' }
+    | { kind: 'reminded'; atMs: number }
+    | { kind: 'alarmed'; atMs: number; eventId: string }
+    /** A not-back-home notice was raised for the current absence. */
+    | { kind: 'noticed'; atMs: number; eventId: string };
   /** A bed sensor has reported. */
   bedSeen: boolean;
   /** When the person last got up from a silence taken for sleep lasting at least `sleepPieceMinMs` (null: not yet). */
@@ -94,6 +99,12 @@ export interface InactivityWatch {
   departedAtNight?: boolean;
   /** The bed sensor said "occupied" when the silence began. */
   inBed: boolean;
+  /**
+   * Out of the house, not a silent house: at `remindAtMs` a not-back-home
+   * (`notBack`) notice is raised, without a reminder on the devices at home,
+   * instead of the inactivity alarm.
+   */
+  notice?: boolean;
 }
 
 /** What the rules need to know of a person. */
@@ -219,6 +230,8 @@ export class InactivityMonitor {
         atMs,
         reason: `sign of life (${activity.source}) after ${fmtMin(atMs - phase.atMs)} min of alarm`,
       });
+    } else if (phase.kind === 'noticed') {
+      this.emit({ type: 'cleared', kind: 'notBack', deviceId: this.buttonOf(p), subjectId, atMs, reason: `back home (${activity.source}) ${fmtMin(atMs - phase.atMs)} min after the notice` });
     }
     return true;
   }
@@ -243,8 +256,8 @@ export class InactivityMonitor {
     s.phase = { kind: 'watch' };
     p.watch = this.computeWatch(p);
     this.arm(p);
-    if (phase.kind === 'alarmed') {
-      this.emit({ type: 'cleared', kind: 'inactivity', deviceId: this.buttonOf(p), subjectId, atMs: at, reason: away ? 'away mode set' : 'away mode ended' });
+    if (phase.kind === 'alarmed' || phase.kind === 'noticed') {
+      this.emit({ type: 'cleared', kind: phase.kind === 'alarmed' ? 'inactivity' : 'notBack', deviceId: this.buttonOf(p), subjectId, atMs: at, reason: away ? 'away mode set' : 'away mode ended' });
     }
     return true;
   }
@@ -288,7 +301,9 @@ export class InactivityMonitor {
     if (a.value === undefined || a.source === 'button') return true;
     const key = a.sensorId ?? a.source;
     const prev = p.state.sensors[key];
-    p.state.sensors[key] = prev === undefined || prev.value !== a.value ? { source: a.source, value: a.value, edgeMs: atMs, lastMs: atMs } : { ...prev, lastMs: atMs };
+    const next = prev === undefined || prev.value !== a.value ? { source: a.source, value: a.value, edgeMs: atMs, lastMs: atMs } : { ...prev, lastMs: atMs };
+    // A sensor that has reported an "off" is one whose "on" still held means it still sees motion.
+    p.state.sensors[key] = a.value === 0 || prev?.reportsOff === true ? { ...next, reportsOff: true } : next;
     if (ON_ONLY.has(a.source)) {
       if (a.value === 0) return false;
       if (prev?.value === 1) return atMs - prev.lastMs <= REPEAT_WINDOW_MS && atMs - prev.edgeMs < this.config.stuckOnMs;
@@ -300,6 +315,30 @@ export class InactivityMonitor {
   private inBed(p: PersonCore): boolean {
     for (const v of Object.values(p.state.sensors)) if (v.source === 'bed' && v.value === 1) return true;
     return false;
+  }
+
+  /** Until when a motion sensor held "on" since the silence began counts as motion (null: none is). */
+  private motionHeldUntil(p: PersonCore, sinceMs: number): number | null {
+    let until: number | null = null;
+    for (const v of Object.values(p.state.sensors)) {
+      if (v.source !== 'motion' || v.value !== 1 || v.lastMs !== v.edgeMs || v.reportsOff !== true) continue;
+      const end = v.edgeMs + this.config.heldMotionMaxMs;
+      if (end > sinceMs && (until === null || end > until)) until = end;
+    }
+    return until;
+  }
+
+  /** A seat sensor says someone sits. */
+  private seated(p: PersonCore): boolean {
+    for (const v of Object.values(p.state.sensors)) if (v.source === 'chair' && v.value === 1) return true;
+    return false;
+  }
+
+  /** `dueMs`, or the end of the quiet hours of the village if it falls in them (a notice is not texted at night). */
+  private decentHour(tz: string, dueMs: number): number {
+    const c = this.config;
+    const { minute } = localDayMinute(tz, dueMs);
+    return inWindow(minute, c.noticeQuietStartMin, c.noticeQuietEndMin) ? nextLocalMinute(tz, dueMs, c.noticeQuietEndMin) : dueMs;
   }
 
   /**
@@ -351,8 +390,9 @@ export class InactivityMonitor {
     if (departure !== null) {
       const dep = departure.firstMs;
       const depMinute = localDayMinute(tz, dep).minute;
-      // Leaving in the core of the night, or straight out of bed (the toilet outside).
-      const justUp = s.lastSleepEndMs !== null && dep - s.lastSleepEndMs <= JUST_UP_MS;
+      // Leaving in the core of the night, or straight out of bed before the usual getting-up time (the toilet
+      // outside): an urgent matter if not back. Getting up at 12:25 and going out at 12:44 is a day out.
+      const justUp = s.lastSleepEndMs !== null && dep - s.lastSleepEndMs <= JUST_UP_MS && inWindow(localDayMinute(tz, s.lastSleepEndMs).minute, windowStart, usualWake);
       const night = inCoreNight(depMinute) || justUp;
       const base = { context: 'out' as const, sinceMs: t0, learned: L.learned, departureMs: dep, departedAtNight: night, inBed };
       const left = `went out at ${formatLocalTime(tz, dep)}`;
@@ -360,29 +400,52 @@ export class InactivityMonitor {
         const limit = L.nightOutLimitMs ?? c.unlearnedNightOutLimitMs;
         return { ...base, ...at(dep + limit), basis: `${left}, during the night, and not back after ${fmtMin(limit)} min` };
       }
+      // Out by day: not a silent house. Not back well past their own longest trips is a not-back-home notice,
+      // held until a decent hour, never the urgent alarm.
+      const notice = (dueMs: number, basis: string): InactivityWatch => {
+        const remindAtMs = this.decentHour(tz, dueMs);
+        const held = remindAtMs > dueMs ? `; held until ${formatLocalTime(tz, remindAtMs)}` : '';
+        return { ...base, remindAtMs, limitMs: remindAtMs - t0, notice: true, basis: `${basis}${held}` };
+      };
       // A night away begins at the hours this person has left for one before (±1 h); leaving at another hour
       // (after a visitor has gone, say) is judged as an ordinary trip out.
       const likeOvernight = L.overnightDepartureMins.some((m) => minutesApart(m, depMinute) <= OVERNIGHT_DEPARTURE_SLACK_MIN);
       if (L.overnightUsual && likeOvernight) {
         const limit = Math.max(c.overnightAwayMaxMs, L.longestOvernightMs * 1.25);
-        return { ...base, ...at(dep + limit), basis: `${left} and not back after ${Math.round(limit / 3_600_000)} h (stays away overnight at times)` };
+        return notice(dep + limit, `${left} and not back after ${Math.round(limit / 3_600_000)} h (stays away overnight at times)`);
       }
       const limit = L.outLimitMs ?? c.unlearnedOutLimitMs;
       const backByMin = sleep !== null ? (sleep.lateBedMin + c.backByAfterLateBedMs / MIN) % 1440 : c.unlearnedBackByMin;
       const backBy = Math.max(nextLocalMinute(tz, dep, backByMin), dep + 60 * MIN);
-      if (backBy < dep + limit) return { ...base, ...at(backBy), basis: `${left} and not back by ${formatMinuteOfDay(backByMin)} (never stays away overnight)` };
-      return { ...base, ...at(dep + limit), basis: `${left} and not back after ${(limit / 3_600_000).toFixed(1)} h` };
+      if (backBy < dep + limit) return notice(backBy, `${left} and not back by ${formatMinuteOfDay(backByMin)} (never stays away overnight)`);
+      return notice(dep + limit, `${left} and not back after ${(limit / 3_600_000).toFixed(1)} h`);
     }
 
-    const slotLimit = L.learned ? L.slotLimitMs[Math.floor(minute / SLOT_MIN)] ?? null : null;
+    // States: a seat or a bed occupied is someone sitting or lying, not a silent house.
+    const seated = !inBed && this.seated(p);
+    if (seated) {
+      const limit = L.seatedLimitMs ?? c.unlearnedSeatedLimitMs;
+      return { context: 'seated', sinceMs: t0, ...at(t0 + limit), learned: L.seatedLimitMs !== null, inBed, basis: `seated and silent beyond ${fmtMin(limit)} min${L.seatedLimitMs !== null ? ', the longest this person ordinarily sits' : ' (fixed limit while the routine is learned)'}` };
+    }
+
+    // The half hour's own learned limit, else (daytime) the home's floor: no silence is judged below how long this home's ordinary silences are.
+    const slotOwn = L.learned ? L.slotLimitMs[Math.floor(minute / SLOT_MIN)] ?? null : null;
+    const slotLimit = slotOwn ?? L.homeFloorMs;
     const inSleepWindow = inWindow(minute, windowStart, usualWake);
+    if (inBed && !inWindow(minute, (windowStart + 1440 - 180) % 1440, usualWake)) {
+      // Lying on the bed in the daytime: a lie-down, judged by what this person does at this hour (a nap after lunch,
+      // not at 08:00) and never beyond their longest lie-down.
+      const learnedRest = L.restLimitMs === null ? null : slotOwn === null ? L.restLimitMs : Math.min(L.restLimitMs, Math.max(slotOwn, c.restLimitMinMs));
+      const limit = learnedRest ?? c.unlearnedRestLimitMs;
+      return { context: 'rest', sinceMs: t0, ...at(t0 + limit), learned: learnedRest !== null, inBed, basis: `lying on the bed in the daytime and silent beyond ${fmtMin(limit)} min` };
+    }
     if (sleep?.bedReliable === true) {
       // A bed sensor that has proved itself tells sleep from silence: in bed in the evening or at night is sleep ...
       if (inBed && inWindow(minute, (windowStart + 1440 - 180) % 1440, usualWake)) return this.sleepWatch(p, t0, wakeRemind, usualWake, sleep !== null, inBed);
       // ... out of bed in the core of the night and silent is not.
       if (!inBed && inCoreNight(minute)) {
-        const limit = slotLimit ?? c.nightAwakeLimitMs;
-        return { context: 'nightAwake', sinceMs: t0, ...at(t0 + limit), learned: slotLimit !== null, inBed, basis: `out of bed in the night and silent beyond ${fmtMin(limit)} min` };
+        const limit = slotOwn ?? c.nightAwakeLimitMs;
+        return { context: 'nightAwake', sinceMs: t0, ...at(t0 + limit), learned: slotOwn !== null, inBed, basis: `out of bed in the night and silent beyond ${fmtMin(limit)} min` };
       }
       if (!inBed && inSleepWindow) {
         const limit = slotLimit ?? c.unlearnedDayLimitMs;
@@ -412,7 +475,11 @@ export class InactivityMonitor {
   }
 
   private sleepWatch(p: PersonCore, t0: number, wakeRemind: number, usualWake: number, learned: boolean, inBed: boolean): InactivityWatch {
-    const remindAt = nextLocalMinute(p.timeZone, t0, wakeRemind);
+    // Until learned, a late riser (in bed at 02:00, up at 12:00) is not woken by the fixed getting-up time.
+    const remindAt = Math.max(nextLocalMinute(p.timeZone, t0, wakeRemind), learned ? 0 : t0 + this.config.unlearnedSleepMaxMs);
+    if (!learned && remindAt > nextLocalMinute(p.timeZone, t0, wakeRemind)) {
+      return { context: 'sleep', sinceMs: t0, inBed, remindAtMs: remindAt, limitMs: remindAt - t0, learned, basis: `asleep for ${fmtMin(remindAt - t0)} min and not up (fixed limit while the routine is learned)` };
+    }
     return {
       context: 'sleep',
       sinceMs: t0,
@@ -435,19 +502,58 @@ export class InactivityMonitor {
     if (!this.started) return;
     const phase = p.state.phase;
     const now = this.clock.nowMs();
-    if (phase.kind === 'alarmed') return;
+    if (phase.kind === 'alarmed' || phase.kind === 'noticed') return;
     if (phase.kind === 'reminded') {
       p.timer = this.clock.setTimeout(() => this.fireAlarm(p), phase.atMs + this.config.remindGraceMs - now);
       return;
     }
     const remindAt = p.watch.remindAtMs;
     if (remindAt === null) return;
-    p.timer = this.clock.setTimeout(() => this.fireRemind(p), remindAt - now);
+    p.timer = this.clock.setTimeout(() => (p.watch.notice === true ? this.fireNotice(p) : this.fireRemind(p)), remindAt - now);
+  }
+
+  /** Not back home: one notice (no reminder at an empty home, no alarm). */
+  private fireNotice(p: Person): void {
+    p.timer = undefined;
+    const now = this.clock.nowMs();
+    const w = p.watch;
+    const departureMs = w.departureMs ?? w.sinceMs;
+    const eventId = `notBack:${p.subjectId}:${departureMs}`;
+    p.state.phase = { kind: 'noticed', atMs: now, eventId };
+    const silenceMin = fmtMin(now - departureMs);
+    this.emit({
+      type: 'alarm',
+      finding: {
+        kind: 'notBack',
+        deviceId: this.buttonOf(p),
+        subjectId: p.subjectId,
+        eventId,
+        eventTs: now,
+        reason: `not back home ${silenceMin} min after leaving: ${w.basis}`,
+        details: {
+          silenceMin,
+          limitMin: w.limitMs === null ? -1 : fmtMin(w.limitMs),
+          context: 'out',
+          learned: w.learned,
+          lastActivity: formatLocalDateTime(p.timeZone, w.sinceMs),
+          wentOut: formatLocalDateTime(p.timeZone, departureMs),
+        },
+      },
+    });
   }
 
   private fireRemind(p: Person): void {
     p.timer = undefined;
     const now = this.clock.nowMs();
+    // A PIR held "on" (a sensor that reports only changes: no repeats, no "off" yet) is motion still being seen, for
+    // up to heldMotionMaxMs: the silence is counted from then. Only for the limits that are durations of silence up and
+    // about (the night's limit is a time of the morning; a seat or bed is a state of its own).
+    const w = p.watch;
+    const heldUntil = w.context === 'day' || w.context === 'nightAwake' ? this.motionHeldUntil(p, w.sinceMs) : null;
+    if (w.limitMs !== null && heldUntil !== null && heldUntil + w.limitMs > now) {
+      p.timer = this.clock.setTimeout(() => this.fireRemind(p), heldUntil + w.limitMs - now);
+      return;
+    }
     p.state.phase = { kind: 'reminded', atMs: now };
     this.arm(p);
     this.emit({ type: 'remind', subjectId: p.subjectId, deviceIds: [...p.deviceIds], reason: 'inactivity', atMs: now });
@@ -512,7 +618,7 @@ function checkState(raw: unknown, subjectId: string): InactivityState {
   if (!(v.lastActivityMs === null || Number.isFinite(v.lastActivityMs))) problems.push('lastActivityMs: number or null');
   if (!Number.isFinite(v.silenceSinceMs)) problems.push('silenceSinceMs: number');
   if (typeof v.sensors !== 'object' || v.sensors === null) problems.push('sensors: object');
-  if (typeof v.phase !== 'object' || v.phase === null || !['watch', 'reminded', 'alarmed'].includes(v.phase.kind)) problems.push('phase: watch | reminded | alarmed');
+  if (typeof v.phase !== 'object' || v.phase === null || !['watch', 'reminded', 'alarmed', 'noticed'].includes(v.phase.kind)) problems.push('phase: watch | reminded | alarmed | noticed');
   const r = v.routine;
   if (typeof r !== 'object' || r === null || !Array.isArray(r.activeDays) || !Array.isArray(r.nights) || !Array.isArray(r.trips) || !Array.isArray(r.pieces) || typeof r.dayGaps !== 'object') {
     problems.push('routine: activeDays, dayGaps, pieces, nights, trips');

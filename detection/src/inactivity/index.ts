@@ -12,14 +12,28 @@
  *   re-trigger (within 3 min of the last report, and for at most 1 h without
  *   an "off"): a sensor stuck "on" counts no more. Time is the server's receive
  *   time (`atMs`), never the device's clock.
+ * - States: a sensor that stays "on" means something. A bed occupied in the
+ *   sleep period is sleep (below); a bed occupied in the daytime is a lie-down
+ *   (`rest`: the longest recent lie-down + 45 min, 1.5–4 h; 3 h until
+ *   learned); a seat occupied is someone sitting (`seated`: the longest recent
+ *   sitting + 45 min, 2–8 h; 6 h until learned), never taken for the night's
+ *   sleep. A PIR that has reported "off" before and is held "on" (a sensor
+ *   that reports changes only) is motion still being seen, for up to 2 h.
  * - Each long silence first asks the person, on their devices, to press the
  *   button (`remind`); 20 min later without any sign of life, an `inactivity`
  *   alarm (eventId `inactivity:{subjectId}:{lastActivityMs}`); the next sign of
  *   life emits `cleared`.
+ * - Out of the house is not a silent house: not back from a trip by day (the
+ *   limits below) raises one not-back-home notice (kind `notBack`, eventId
+ *   `notBack:{subjectId}:{departureMs}`), no reminder and no alarm; due in the
+ *   quiet hours (22:00–07:00) it waits until 07:00. Coming back emits
+ *   `cleared`. A departure in the night stays an urgent alarm.
  * - Day: the reminder comes when the silence outlasts the learned limit for
  *   the half hour in which it began: the 95th percentile of the longest daily
  *   gaps begun within ±30 min over the last 28 days, × 1.3 + 15 min, within
- *   45 min … 6 h.
+ *   45 min … 6 h, and never below the home's floor: the median of each day's
+ *   longest silence up and about (not in bed, not seated, not out) + 15 min,
+ *   at most 3 h (a home whose sensors see little has long ordinary silences).
  * - Night: a silence that begins in the usual sleep period (from 30 min before
  *   the early bedtime to the usual getting-up time, learned from each night's
  *   sleep) is sleep: reminder at the late (90th percentile) getting-up time
@@ -46,14 +60,18 @@
  *   not after 2 h past the late bedtime (never stays out overnight), or, for a
  *   person who has stayed away overnight in the last 90 days and leaves within
  *   1 h of the time of day they left for such a stay, 72 h (or 1.25 × their
- *   longest stay); leaving at another hour (a visitor going, say) is a trip. Leaving in the core of the night, or within 20 min of
- *   getting up from sleep (the toilet outside), allows 1–4 h (longest recent
- *   night trip × 1.5 + 30 min).
+ *   longest stay); leaving at another hour (a visitor going, say) is a trip.
+ *   These end in the not-back notice. Leaving in the core of the night, or
+ *   within 20 min of getting up from sleep before the usual getting-up time
+ *   (the toilet outside), allows 1–4 h (longest recent night trip × 1.5 +
+ *   30 min), then the urgent alarm.
  * - Away mode (resident or duty staff) suppresses everything while nobody is
  *   home; a sign of life at home resumes watching until the next departure.
  * - Until 7 days are learned (a new installation): 4 h of daytime silence;
  *   a silence begun after 20:00 or before 07:00 is sleep, reminder at 08:30 if
- *   not up; out 10 h or not back by 23:00; out in the night (22:00–05:00) 3 h.
+ *   not up, or after 11 h of sleep if that is later (a late riser); seated 6 h;
+ *   lying on the bed in the daytime 3 h; out 10 h or not back by 23:00 (the
+ *   notice); out in the night (00:00–05:00, or straight out of bed) 3 h.
  * - Known limits: a visitor leaving looks like the person leaving; where the
  *   sensors cannot tell the way to bed (one PIR for the whole house), and
  *   during a lie-down in bed in the late afternoon, a collapse looks like an

@@ -18,7 +18,12 @@ export const SLOT_MIN = 30;
 export const SLOTS_PER_DAY = 1440 / SLOT_MIN;
 
 /** A silence as the monitor judged it when it began. */
-export type SilenceContext = 'day' | 'sleep' | 'nightAwake' | 'out' | 'away';
+/**
+ * `seated`: a seat sensor says someone sits (the television, a doze); `rest`:
+ * the bed is occupied outside the sleep period (a lie-down). Both are states
+ * with their own learned durations, not silences.
+ */
+export type SilenceContext = 'day' | 'sleep' | 'nightAwake' | 'out' | 'away' | 'seated' | 'rest';
 
 export interface SleepPiece {
   /** Start and end of the gap, ms since epoch. */
@@ -63,6 +68,10 @@ export interface RoutineState {
   /** Which sensors gave signs of life on which local day's evening (first sighting per day), the last `historyDays`. */
   eveningKeys?: { key: string; day: number }[];
   trips: TripRecord[];
+  /** Local day → the longest silence of the day up and about at home (`day` context: not in bed, not seated), minutes; the last `historyDays`. */
+  freeLongest?: Record<string, number>;
+  /** Silences spent seated (`seated`) or lying down in the daytime (`rest`), minutes, by local day; the last `historyDays`. */
+  stays?: { day: number; kind: 'seated' | 'rest'; min: number }[];
   /** Nights up to and including this local day are closed (null: none yet). */
   closedThroughDay: number | null;
 }
@@ -101,6 +110,19 @@ export interface RoutineLimits {
      */
     lateMornings: ({ usualWakeMin: number; wakeRemindMin: number } | null)[];
   } | null;
+  /**
+   * How long this home's ordinary silences are, whatever their hour: a
+   * quantile (homeFloorQuantile) of each day's longest silence up and about
+   * (not in bed, not seated, not out) + gapMarginMs, within dayLimitMinMs …
+   * homeFloorMaxMs. A home whose sensors are sparse
+   * (no PIR in most rooms) has long ordinary silences: no slot's limit is
+   * below this. null until learned.
+   */
+  homeFloorMs: number | null;
+  /** Seated (seat sensor occupied) and silent: the longest this person ordinarily sits (null: fixed limit). */
+  seatedLimitMs: number | null;
+  /** Lying on the bed in the daytime and silent (null: fixed limit). */
+  restLimitMs: number | null;
   /** Limits for trips out, ms (null: use the fixed defaults). */
   outLimitMs: number | null;
   nightOutLimitMs: number | null;
@@ -177,7 +199,20 @@ export class RoutineModel {
       this.pruneTrips(endMs);
       return;
     }
-    if (context === 'day' || context === 'nightAwake') {
+    if (context === 'seated' || context === 'rest') {
+      const { day } = localDayMinute(this.timeZone, startMs);
+      const stays = (this.state.stays ??= []);
+      stays.push({ day, kind: context, min: Math.round((gapMs / MIN) * 10) / 10 });
+      while (stays.length > 0 && (stays[0]?.day ?? day) <= day - this.config.historyDays) stays.shift();
+    }
+    if (context === 'day') {
+      const { day } = localDayMinute(this.timeZone, startMs);
+      const longest = (this.state.freeLongest ??= {});
+      const min = Math.round((gapMs / MIN) * 10) / 10;
+      if ((longest[String(day)] ?? 0) < min) longest[String(day)] = min;
+      for (const key of Object.keys(longest)) if (Number(key) <= day - this.config.historyDays) delete longest[key];
+    }
+    if (context === 'day' || context === 'nightAwake' || context === 'rest') {
       const { day, minute } = localDayMinute(this.timeZone, startMs);
       const key = String(day);
       let row = this.state.dayGaps[key];
@@ -191,7 +226,8 @@ export class RoutineModel {
       const prev = row[slot];
       if (prev === null || prev === undefined || gapMin > prev) row[slot] = gapMin;
     }
-    if (gapMs >= this.config.sleepPieceMinMs) {
+    // Sitting is not sleeping: a long evening in the armchair must not become the night's bedtime.
+    if (gapMs >= this.config.sleepPieceMinMs && context !== 'seated') {
       this.state.pieces.push({ s: startMs, e: endMs, bed: opts.inBed, ...(opts.by !== undefined ? { by: opts.by } : {}) });
     }
   }
@@ -304,6 +340,29 @@ export class RoutineModel {
         slotLimitMs[k] = clamp(gapMs * c.gapFactor + c.gapMarginMs, c.dayLimitMinMs, c.dayLimitMaxMs);
       }
     }
+    // The home's own density of signs of life: the median longest gap of a half hour, over every slot of every day.
+    let homeFloorMs: number | null = null;
+    if (learned) {
+      const all: number[] = [];
+      for (const [d, longest] of Object.entries(this.state.freeLongest ?? {})) {
+        if (Number(d) < today && Number(d) > today - c.historyDays) all.push(longest);
+      }
+      if (all.length >= c.learnDays) {
+        all.sort((a, b) => a - b);
+        homeFloorMs = clamp(quantile(all, c.homeFloorQuantile) * MIN + c.gapMarginMs, c.dayLimitMinMs, c.homeFloorMaxMs);
+        for (let k = 0; k < SLOTS_PER_DAY; k++) {
+          const v = slotLimitMs[k];
+          if (v !== null && v !== undefined && v < homeFloorMs) slotLimitMs[k] = homeFloorMs;
+        }
+      }
+    }
+    // Seated and lying down in the daytime: the longest ordinary stays, stretched.
+    const stayLimit = (kind: 'seated' | 'rest', lo: number, hi: number): number | null => {
+      if (!learned) return null;
+      const mins = (this.state.stays ?? []).filter((s) => s.kind === kind && s.day < today && s.day > today - c.historyDays).map((s) => s.min).sort((a, b) => a - b);
+      if (mins.length < c.minStaySamples) return null;
+      return clamp((mins[mins.length - 1] ?? 0) * MIN * c.stayFactor + c.stayMarginMs, lo, hi);
+    };
 
     // Sleep: bedtimes and getting-up times of recent nights.
     let sleep: RoutineLimits['sleep'] = null;
@@ -357,6 +416,9 @@ export class RoutineModel {
     return {
       learned,
       slotLimitMs,
+      homeFloorMs,
+      seatedLimitMs: stayLimit('seated', c.seatedLimitMinMs, c.seatedLimitMaxMs),
+      restLimitMs: stayLimit('rest', c.restLimitMinMs, c.restLimitMaxMs),
       sleep,
       outLimitMs: learned ? clamp(longestDay * 1.25 + 60 * MIN, c.outLimitMinMs, c.outLimitMaxMs) : null,
       nightOutLimitMs: learned ? clamp(longestNight * 1.5 + 30 * MIN, c.nightOutLimitMinMs, c.nightOutLimitMaxMs) : null,

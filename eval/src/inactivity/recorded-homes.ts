@@ -134,7 +134,10 @@ export async function evaluateHome(path: string, cuts: number, seed: number, con
   if (cuts === 0) return result;
 
   for (const snap of run.snapshots) {
-    const found = snap.state.phase.kind === 'alarmed' ? { alarmAtMs: snap.atMs, kind: 'inactivity', context: 'already alarmed' } : detect(snap, [], tz, config, CUT_GIVE_UP_MS);
+    // A case already open for this silence (an alarm, or a not-back notice for this absence) covers the cut at once.
+    const phase = snap.state.phase.kind;
+    const found =
+      phase === 'alarmed' ? { alarmAtMs: snap.atMs, kind: 'inactivity', context: 'already alarmed' } : phase === 'noticed' ? { alarmAtMs: snap.atMs, kind: 'notBack', context: 'already noticed' } : detect(snap, [], tz, config, CUT_GIVE_UP_MS);
     const b = baselineDetect(events, snap.atMs, [], CUT_GIVE_UP_MS);
     result.cuts.push({
       atMs: snap.atMs,

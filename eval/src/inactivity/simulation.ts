@@ -139,7 +139,7 @@ export function simulate(o: SimOptions): SimResult {
       if (snap === undefined) continue;
       const tail = incidentTail(routine.events, { kind: 'incapacitation', atMs: c.atMs, where: c.where, stuckSensor: c.stuck }, routine.sensors, c.atMs + SIM_GIVE_UP_MS, seed);
       // An alarm already open for this silence (a false one a moment ago) covers the incident at once.
-      const found = snap.state.phase.kind === 'alarmed' ? { alarmAtMs: c.atMs } : detect(snap, tail, o.timeZone, o.config, SIM_GIVE_UP_MS);
+      const found = snap.state.phase.kind === 'alarmed' || snap.state.phase.kind === 'noticed' ? { alarmAtMs: c.atMs } : detect(snap, tail, o.timeZone, o.config, SIM_GIVE_UP_MS);
       const delay = found.alarmAtMs === undefined ? undefined : found.alarmAtMs - c.atMs;
       const base = baselineDetect(routine.events, c.atMs, tail, SIM_GIVE_UP_MS);
       if (c.night) {

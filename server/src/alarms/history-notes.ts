@@ -33,6 +33,7 @@ export const historyNotes = {
       waterLeak: '检测到漏水',
       cold: '室温过低',
       heat: '室温过高',
+      notBack: '出门后超过平时最长时间仍未回家（未归提醒，只通知第一位帮扶人）',
     };
     return `${zh[kind] ?? reason}${figures}`;
   },

@@ -107,7 +107,15 @@ export class DetectionPipeline {
       db: deps.db,
       clock: deps.clock,
       logger: deps.logger,
-      raise: (finding, nowMs) => deps.store.raiseFinding(finding, nowMs).alarmId,
+      raise: (finding, nowMs) => {
+        // A "fall" after which the bed still says someone lies in it is rolling over in bed until shown otherwise:
+        // beep and ask on the device, text nobody. A fall out of bed empties the bed first, and is a fall.
+        if (finding.kind === 'fall' && finding.subjectId !== undefined && this.inBed(finding.subjectId)) {
+          this.askAfterRollOver(finding);
+          return undefined;
+        }
+        return deps.store.raiseFinding(finding, nowMs).alarmId;
+      },
       afterRaise: (finding, alarmId) => {
         if (!alarmId) return;
         deps.logger.warn({ kind: finding.kind, deviceId: finding.deviceId, alarmId }, 'grace period over: alarm raised');
@@ -352,6 +360,20 @@ export class DetectionPipeline {
     if (this.reminders.delete(residentId)) this.deps.onWatchChanged?.([residentId]);
   }
 
+  /** A bed sensor of the person's home said "occupied" in its last reading (unknown after a restart until it reports: not in bed). */
+  private inBed(residentId: string): boolean {
+    for (const d of this.devices.values()) {
+      if (d.kind === 'bedSensor' && d.residentIds.includes(residentId) && this.lastReadings.get(d.deviceId)?.occupancy === true) return true;
+    }
+    return false;
+  }
+
+  private askAfterRollOver(finding: Finding): void {
+    this.deps.logger.info({ deviceId: finding.deviceId, eventId: finding.eventId }, 'fall detected while the bed is occupied: taken for rolling over, asked on the device, nobody texted');
+    this.command(finding.deviceId, { type: 'beep', pattern: 'long' });
+    this.command(finding.deviceId, { type: 'remind', reason: 'fall' });
+  }
+
   private holdFall(finding: Finding): void {
     if (this.gate.hold(finding, this.deps.fallGraceMs)) {
       this.deps.logger.warn({ deviceId: finding.deviceId, eventId: finding.eventId }, 'fall detected: waiting out the grace period');
@@ -405,7 +427,7 @@ export class DetectionPipeline {
   }
 
   /** Commands that need no durability (a lost beep or reminder is followed by the alarm itself). */
-  private command(deviceId: string, body: { type: 'beep'; pattern: 'short' | 'long' | 'alarm' } | { type: 'remind'; reason: 'checkIn' | 'inactivity' }): void {
+  private command(deviceId: string, body: { type: 'beep'; pattern: 'short' | 'long' | 'alarm' } | { type: 'remind'; reason: 'checkIn' | 'inactivity' | 'fall' }): void {
     const command = { id: newId('cmd'), ts: this.deps.clock.nowMs(), ...body } as DeviceCommand;
     if (!this.deps.commands.isOnline(deviceId)) return;
     this.deps.commands.publishCommand(deviceId, command).catch((err: unknown) => this.deps.logger.warn({ deviceId, err }, 'command not delivered'));
