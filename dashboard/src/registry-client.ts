@@ -3,7 +3,7 @@
  * and device health: every answer checked against protocol's schemas, every
  * failure an ApiRequestError with the server's stable code.
  */
-import { ApiError, AwayResponse, DeviceHealthList, DeviceHistory, ResidentCard, ResidentSummary, type AwayBody, type DeviceProblem } from '@kanjia/protocol';
+import { ApiError, AuditPage, AwayResponse, DeviceHealthList, DeviceHistory, ResidentCard, ResidentSummary, type AwayBody, type DeviceProblem } from '@kanjia/protocol';
 import { ApiRequestError, REQUEST_TIMEOUT_MS } from './api';
 
 interface Schema<T> {
@@ -66,4 +66,6 @@ export const registryClient = {
   setAway: (id: string, body: AwayBody) => call(AwayResponse, `/api/residents/${encodeURIComponent(id)}/away`, body),
   devices: (villageId?: string, problem?: DeviceProblem | 'any') => call(DeviceHealthList, `/api/devices${q({ villageId, problem })}`),
   deviceHistory: (id: string) => call(DeviceHistory, `/api/devices/${encodeURIComponent(id)}/history?days=7`),
+  /** The audit log, newest first (admins only); `before` pages back. */
+  audit: (before?: number) => call(AuditPage, `/api/audit${q({ before: before === undefined ? undefined : String(before), limit: '100' })}`),
 };

@@ -46,6 +46,7 @@ describe.skipIf(!hasChromium || !hasMosquitto)('the duty room: map, queue and th
     kanjia = await startKanjia(made.env);
     officer = await apiClient(kanjia.httpUrl, made.env, { name: 'liming', role: 'duty', villages: ['石门村'], displayName: '值班员 李明' });
     other = await apiClient(kanjia.httpUrl, made.env, { name: 'zhao', role: 'duty', villages: ['青山村'], displayName: '值班员 赵' });
+    await apiClient(kanjia.httpUrl, made.env, { name: 'admin', role: 'admin', displayName: '管理员' });
     // The button's own ear: mosquitto_sub with the device's maintenance client id (docs/protocol.md).
     listener = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(mqttPort), '-i', `${button.deviceId}:listener`, '-u', button.deviceId, '-P', button.secret, '-t', topics.commands(button.deviceId), '-q', '1']);
     listener.stdout?.on('data', (d: Buffer) => (heard += d.toString()));
@@ -133,5 +134,23 @@ describe.skipIf(!hasChromium || !hasMosquitto)('the duty room: map, queue and th
     expect((await other.post(`/api/alarms/${alarms[0]!.id}/take`, {})).status).toBe(404);
     const map = await other.get<{ households: Array<{ address: string }> }>('/api/map/households');
     expect(map.households.map((h) => h.address)).toEqual(['青山村三组4号']);
+  });
+
+  it('the admin reads in the audit log who did what to the case; the duty officer has no such page', async () => {
+    expect(await page.getByTestId('view-tab-audit').count()).toBe(0);
+    const admin = await browser.newPage({ viewport: { width: 1366, height: 768 }, locale: 'zh-CN' });
+    await admin.goto(`${kanjia.httpUrl}/#/audit`);
+    await admin.getByTestId('login-name').fill('admin');
+    await admin.getByTestId('login-password').fill(TEST_PASSWORD);
+    await admin.getByTestId('login-submit').click();
+    const rows = admin.getByTestId('audit-row');
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBeGreaterThan(4);
+    const actions = await rows.evaluateAll((els) => els.map((e) => e.getAttribute('data-action')));
+    // Newest first: the officer's four steps, after their login.
+    expect(actions.filter((a) => a?.startsWith('alarm.'))).toEqual(['alarm.resolve', 'alarm.onSite', 'alarm.onTheWay', 'alarm.take']);
+    expect(await admin.getByTestId('audit-table').textContent()).toContain('值班员 李明');
+    expect(await admin.getByTestId('audit-table').textContent()).toContain('老人在院子里滑倒');
+    await admin.screenshot({ path: join(SCREENSHOTS, 'audit-log.png') });
+    await admin.close();
   });
 });
