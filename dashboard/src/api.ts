@@ -60,7 +60,7 @@ export interface ApiOptions {
  * What this file needs of a zod schema. Typed structurally so the dashboard
  * reaches zod only through @kanjia/protocol's schemas.
  */
-interface Schema<T> {
+export interface Schema<T> {
   safeParse(data: unknown): { success: true; data: T } | { success: false; error: { issues: readonly Issue[] } };
 }
 interface Issue {
@@ -99,6 +99,8 @@ export interface Api {
   me(): Promise<MeResponse>;
   login(body: LoginBody): Promise<MeResponse>;
   logout(): Promise<void>;
+  /** Any other JSON route: GET, or POST with `body`; the answer checked against `schema`. */
+  request<T>(schema: Schema<T>, path: string, body?: unknown): Promise<T>;
 }
 
 const LogoutAnswer: Schema<{ message: string }> = {
@@ -198,5 +200,6 @@ export function createApi(options: ApiOptions = {}): Api {
     logout: async () => {
       await request(LogoutAnswer, '/api/auth/logout', {}, true);
     },
+    request: (schema, path, body) => request(schema, path, body),
   };
 }

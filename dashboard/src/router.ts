@@ -1,12 +1,18 @@
 /**
- * The desk's views by URL hash (#/alarms, #/map, #/residents/<id>, #/devices),
+ * The desk's views by URL hash (#/alarms, #/map, #/residents/<id>, #/devices, #/audit),
  * so a view can be bookmarked and the back button works; no router library for
  * four views.
  */
+import type { UserRole } from '@kanjia/protocol';
 import { ref } from 'vue';
 
-export const VIEWS = ['alarms', 'map', 'residents', 'devices'] as const;
+export const VIEWS = ['alarms', 'map', 'residents', 'devices', 'audit'] as const;
 export type ViewName = (typeof VIEWS)[number];
+
+/** The views a role has (the server refuses the audit log to the others anyway). */
+export function viewsFor(role: UserRole | null): readonly ViewName[] {
+  return role === 'admin' ? VIEWS : VIEWS.filter((v) => v !== 'audit');
+}
 
 export interface Route {
   view: ViewName;

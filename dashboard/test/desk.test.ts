@@ -29,6 +29,7 @@ function harness(active: AlarmView[] = []): Harness {
     me: vi.fn(),
     login: vi.fn(),
     logout: vi.fn(),
+    request: vi.fn(),
   };
   const play = vi.fn();
   const desk = createDesk({

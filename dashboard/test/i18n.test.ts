@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ALARM_ACTIONS, ALARM_KINDS, ALARM_STATUSES, CONTACT_ROLES, NOTIFICATION_STATUSES, SEVERITIES } from '@kanjia/protocol';
+import { ALARM_ACTIONS, ALARM_KINDS, AUDIT_ACTIONS, ALARM_STATUSES, CONTACT_ROLES, NOTIFICATION_STATUSES, SEVERITIES } from '@kanjia/protocol';
 import { isMessageKey, LANGS, MESSAGES, translate } from '../src/i18n';
 
 const placeholders = (s: string): string[] => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1] ?? '').sort();
@@ -28,6 +28,7 @@ describe('i18n', () => {
       ...ALARM_STATUSES.map((s) => `status.${s}`),
       ...CONTACT_ROLES.map((r) => `role.${r}`),
       ...NOTIFICATION_STATUSES.map((s) => `notif.status.${s}`),
+      ...AUDIT_ACTIONS.map((a) => `audit.action.${a}`),
       ...ALARM_ACTIONS.map((a) => `history.${a}`),
     ];
     for (const key of keys) expect(isMessageKey(key), key).toBe(true);

@@ -73,6 +73,10 @@ export const AUDIT_ACTIONS = [
   'alarm.resolve',
   'alarm.cancel',
   'resident.away',
+  /** A registry record added, changed or removed over REST (villages, households, residents, contacts, devices). */
+  'registry.change',
+  /** A village plan image uploaded or removed. */
+  'map.plan',
   'user.add',
   'user.resetPassword',
 ] as const;

@@ -231,7 +231,7 @@ export class KanjiaSystem {
       auth: { users, audit, nowMs: () => this.clock.nowMs(), onSessionEnded: (key) => feed.endSession(key), secureCookie: settings.publicUrl?.startsWith('https:') ?? false },
       trustProxy: settings.trustProxy,
       residentVillage: (residentId) => registry.residentContext(residentId)?.villageId,
-      answer: { alarms: alarmService, store: alarmStore, clock: this.clock },
+      answer: { alarms: alarmService, store: alarmStore, clock: this.clock, audit },
       setAway: (residentId, away, by, note) => {
         const result = registry.setAway(residentId, away, this.clock.nowMs());
         if (result) {
@@ -243,6 +243,7 @@ export class KanjiaSystem {
       },
       registry: {
         registry,
+        audit,
         alarms: alarmStore,
         activity,
         deviceHistory,
@@ -251,7 +252,7 @@ export class KanjiaSystem {
         registryChanged: (deviceIds) => pipeline.registryChanged(deviceIds),
       },
       villages: () => registry.villages(),
-      map: { households: map, plans: new MapPlanStore(db, settings.dataDir), tiles: mapTiles(settings), villages: () => registry.villages(), nowMs: () => this.clock.nowMs() },
+      map: { households: map, plans: new MapPlanStore(db, settings.dataDir), tiles: mapTiles(settings), villages: () => registry.villages(), nowMs: () => this.clock.nowMs(), audit },
       stats: () => {
         const g = gateway.stats();
         return {

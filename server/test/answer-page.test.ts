@@ -16,7 +16,7 @@ import { databaseFile, loadDeviceKey } from '../src/device-key.js';
 import { createLogger } from '../src/logger.js';
 import { SqliteRegistryStore } from '../src/registry/registry-store.js';
 import { KanjiaSystem, type RunningSystem } from '../src/system.js';
-import { oneHousehold, RecordingSender, tempDataDir } from './helpers.js';
+import { oneHousehold, RecordingSender, systemClient, tempDataDir } from './helpers.js';
 
 const MINUTE = 60_000;
 const LINK = /(http:\/\/127\.0\.0\.1:\d+)\/a\/([0-9a-z]{12})$/;
@@ -149,6 +149,15 @@ describe('the answer link of an alarm SMS', () => {
     const onTheWay = await post(first, 'on-the-way', { alarmId });
     expect(onTheWay.status).toBe(200);
     expect(system.alarmStore!.view(alarmId)!.history.at(-1)).toMatchObject({ action: 'onTheWay', by: '帮扶责任人 刘建军' });
+    // The admin's audit log says who acted from which SMS link (and never the code).
+    const admin = systemClient(() => system.users, running.httpUrl);
+    const { entries } = await admin.get<{ entries: Array<{ action: string; actor: string; target: string; detail: string }> }>('/api/audit');
+    const fromLinks = entries.filter((e) => e.detail?.startsWith('SMS link'));
+    expect(fromLinks.map((e) => [e.action, e.actor, e.target])).toEqual([
+      ['alarm.onTheWay', '帮扶责任人 刘建军', alarmId],
+      ['alarm.take', '村医 赵春梅', alarmId],
+    ]);
+    expect(JSON.stringify(entries)).not.toContain(first);
   });
 
   it('a code opens only its own case: a step naming another case is 404 and changes nothing, and another household’s code shows only its own resident', async () => {

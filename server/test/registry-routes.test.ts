@@ -61,6 +61,7 @@ describe('registry API', () => {
   const ids = { villageA: '', villageB: '', householdA: '', residentA: '', residentB: '', sos: '', motion: '', deviceB: '' };
   let cookies: Record<string, string>;
   let users: SqliteUserStore;
+  let audit: SqliteAuditLog;
 
   beforeEach(async () => {
     tmp = tempDataDir();
@@ -78,6 +79,7 @@ describe('registry API', () => {
 
     const logger = createLogger('silent');
     users = new SqliteUserStore(db, () => clock.nowMs());
+    audit = new SqliteAuditLog(db, () => clock.nowMs());
     const commands = { publishCommand: async () => undefined, isOnline: () => false };
     activity = new SqliteActivityLog(db, clock);
     const deviceHistory = new SqliteDeviceHistory(db);
@@ -100,10 +102,11 @@ describe('registry API', () => {
       stats: () => {
         throw new Error('not used here');
       },
-      auth: { users, audit: new SqliteAuditLog(db, () => clock.nowMs()), nowMs: () => clock.nowMs() },
+      auth: { users, audit, nowMs: () => clock.nowMs() },
       residentVillage: (id) => registry.residentContext(id)?.villageId,
       registry: {
         registry,
+        audit,
         alarms: store,
         activity,
         deviceHistory,
@@ -235,6 +238,13 @@ describe('registry API', () => {
     expect(reordered.json().contacts.map((c: { name: string }) => c.name)).toEqual(['王大姐', '村委值班室', '赵春梅', '刘建军']);
     // The escalation texts the new first contact first.
     expect(registry.contactChain(ids.residentA)[0]?.name).toBe('王大姐');
+    // Both changes are in the audit log with who made them; the body (a phone number) is not.
+    const changes = audit.page(undefined, 10).entries.filter((e) => e.action === 'registry.change');
+    expect(changes.map((e) => [e.actor, e.target, e.detail])).toEqual([
+      ['镇民政办 王', ids.residentA, 'PUT /api/residents/:id/contacts/order'],
+      ['镇民政办 王', ids.residentA, 'POST /api/residents/:id/contacts'],
+    ]);
+    expect(JSON.stringify(changes)).not.toContain('13600000004');
 
     const mismatch = await as('township', 'PUT', `/api/residents/${ids.residentA}/contacts/order`, { contactIds: reversed.slice(1) });
     expect(mismatch.statusCode).toBe(400);

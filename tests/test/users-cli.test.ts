@@ -64,7 +64,7 @@ describe('kanjia user …', () => {
     const unknownVillage = runKanjia(['user', 'add', '--name', 'wang', '--role', 'duty', '--village', '没有村', '--password', 'long-enough-4'], env);
     expect(unknownVillage.stderr).toContain('VILLAGE_NOT_FOUND');
     expect(runKanjia(['user', 'add', '--name', 'LiMing', '--role', 'admin', '--password', 'long-enough-5'], env).stderr).toContain('USER_EXISTS');
-  });
+  }, 60_000); // nine CLI processes one after the other: slow on a loaded machine
 
   it('reset-password sets a new password (generated when not given) and ends the user’s sessions', async () => {
     const { env } = await kanjiaEnv(tmp.dir);

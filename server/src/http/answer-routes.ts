@@ -8,6 +8,7 @@
  * is counted per code and per client address. Codes are never logged.
  */
 import {
+  type AuditAction,
   ANSWER_STEPS,
   AnswerCodeParams,
   AnswerError,
@@ -26,11 +27,14 @@ import type { AnswerGrant, SqliteAlarmStore, TransitionAction } from '../alarms/
 import { hashAnswerCode } from '../alarms/answer-codes.js';
 import type {} from './access.js';
 import { FixedWindowRateLimiter, type RateLimit } from './rate-limiter.js';
+import type { SqliteAuditLog } from '../auth/audit-log.js';
 
 export interface AnswerRoutesOptions {
   alarms: Pick<AlarmService, 'act'>;
   store: Pick<SqliteAlarmStore, 'answerGrant' | 'answerView'>;
   clock: Pick<Clock, 'nowMs'>;
+  /** Where each step a helper takes is recorded (who, which case, from which address). */
+  audit?: Pick<SqliteAuditLog, 'record'>;
   /** Folder of the built dashboard, which holds answer.html. */
   dashboardDir?: string;
   /** Requests per code; default 60 per 5 minutes (the page refreshes every 30 s). */
@@ -42,6 +46,7 @@ export interface AnswerRoutesOptions {
 const FIVE_MINUTES_MS = 5 * 60_000;
 
 const ACTION_OF: Record<AnswerStep, TransitionAction> = { take: 'take', 'on-the-way': 'onTheWay', 'on-site': 'onSite', resolve: 'resolve' };
+const AUDIT_OF: Record<AnswerStep, AuditAction> = { take: 'alarm.take', 'on-the-way': 'alarm.onTheWay', 'on-site': 'alarm.onSite', resolve: 'alarm.resolve' };
 
 /** Headers of every answer response: the URL is a credential, so no cache keeps it and no referrer carries it away. */
 function private_(reply: FastifyReply): FastifyReply {
@@ -114,6 +119,7 @@ export const answerRoutes: FastifyPluginAsync<AnswerRoutesOptions> = async (app,
       // A code opens one case: a step about any other answers as if that case did not exist.
       if (alarmId !== grant.alarmId) return reply.code(404).send({ code: 'ALARM_NOT_FOUND', message: `no alarm with id ${alarmId}` });
       options.alarms.act(grant.alarmId, ACTION_OF[step], grant.actor, note);
+      options.audit?.record({ action: AUDIT_OF[step], actor: grant.actor, target: grant.alarmId, detail: note ? `SMS link: ${note}` : 'SMS link', address: req.ip });
       const view = options.store.answerView(grant);
       if (!view) return reply.code(404).send({ code: 'ANSWER_CODE_UNKNOWN', message: 'no such case' });
       return reply.send(view);

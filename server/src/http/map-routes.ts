@@ -9,9 +9,13 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { HouseholdMap } from '../map/household-map.js';
 import { MAX_PLAN_BYTES, MapPlanError, PLAN_ERROR_STATUS, type MapPlanStore } from '../map/map-plans.js';
+import type { SqliteAuditLog } from '../auth/audit-log.js';
 import { canEditRegistry, canSeeVillage, type SessionUser } from './access.js';
+import { auditChanges } from './audit-changes.js';
 
 export interface MapRouteDeps {
+  /** Where plan uploads and removals are recorded. */
+  audit?: Pick<SqliteAuditLog, 'record'>;
   households: HouseholdMap;
   plans: MapPlanStore;
   tiles: MapTiles;
@@ -31,6 +35,7 @@ function seesVillage(user: SessionUser | null, villageId: string): boolean {
 /** Registers the /api/map routes (an encapsulated plugin: its image body parser stays inside). */
 export async function mapRoutes(app: FastifyInstance, deps: MapRouteDeps): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
+  auditChanges(app, deps.audit, 'map.plan');
   app.addContentTypeParser(['image/png', 'image/jpeg'], { parseAs: 'buffer', bodyLimit: MAX_PLAN_BYTES }, (_req, body, done) => done(null, body));
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof MapPlanError) return reply.code(PLAN_ERROR_STATUS[err.code]).send({ code: err.code, message: err.message });

@@ -51,6 +51,8 @@ import type { SqliteActivityLog } from '../pipeline/activity-log.js';
 import type { RoutineSummary } from '../pipeline/detection-pipeline.js';
 import type { SqliteDeviceHistory } from '../registry/device-history.js';
 import { RegistryError, type ContactDetailRow, type DeviceRow, type RegistryErrorCode, type ResidentRow, type SqliteRegistryStore } from '../registry/registry-store.js';
+import type { SqliteAuditLog } from '../auth/audit-log.js';
+import { auditChanges } from './audit-changes.js';
 import { canEditRegistry, canSeeResident, canSeeVillage, seesIdNumbers, seesPhoneNumbers, type SessionUser } from './access.js';
 
 export interface RegistryRouteDeps {
@@ -62,6 +64,8 @@ export interface RegistryRouteDeps {
   logger: Logger;
   /** The inactivity detector's learned getting-up time for the card; undefined when the resident is not watched. */
   routineOf: (residentId: string, timeZone: string) => RoutineSummary | undefined;
+  /** Where every registry change is recorded (who, what, when). */
+  audit?: Pick<SqliteAuditLog, 'record'>;
   /** Devices added, changed or removed: the detectors re-read them. */
   registryChanged: (deviceIds: readonly string[]) => void;
 }
@@ -108,6 +112,7 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
     if (roles && !roles.includes(user.role)) return reply.code(403).send({ code: 'FORBIDDEN', message: `a ${user.role} user may not do this` });
     return undefined;
   });
+  auditChanges(app, deps.audit, 'registry.change');
   app.setErrorHandler((err, _req, reply) => {
     if (err instanceof NotFound) return reply.code(404).send({ code: err.code, message: err.message });
     if (err instanceof RegistryError) return reply.code(REGISTRY_STATUS[err.code]).send({ code: err.code, message: err.message });
