@@ -258,6 +258,70 @@ describe('InactivityMonitor: sleep', () => {
     expect(alarms()[0]?.details).toMatchObject({ context: 'nightAwake', limitMin: 90 });
   });
 
+  it('out of bed at 06:35 (usually up 06:30) and no other sign: not a day begun, the morning reminder at 07:00 stands (not the 67-min daytime limit); up and about at 06:36, the daytime limit', () => {
+    // Motion every 40 min while up: the morning's daytime limit is 40 × 1.3 + 15 = 67 min.
+    const sparse = { ...REGULAR, everyMin: 40 };
+    const lone = setup(at('2026-01-05T06:00'));
+    lone.live('2026-01-05', 14, sparse);
+    lone.feed(dayEvents({ ...sparse, date: '2026-01-19' }));
+    lone.out.length = 0;
+    lone.feed([{ atMs: at('2026-01-20T06:35'), source: 'bed', value: 0, sensorId: 'bed' }]); // gets up and goes down at once
+    expect(lone.monitor.watchOf('p1')).toMatchObject({ context: 'day', remindAtMs: at('2026-01-20T07:00') });
+    lone.advanceTo(at('2026-01-20T07:20'));
+    expect(lone.alarms()[0]?.reason).toMatch(/one sign of life at 06:35 after the night and none since: not up by 07:00/);
+    const up = setup(at('2026-01-05T06:00'));
+    up.live('2026-01-05', 14, sparse);
+    up.feed(dayEvents({ ...sparse, date: '2026-01-19' }));
+    up.feed([
+      { atMs: at('2026-01-20T06:35'), source: 'bed', value: 0, sensorId: 'bed' },
+      { atMs: at('2026-01-20T06:36'), source: 'motion', value: 1, sensorId: 'pir' },
+    ]);
+    expect(up.monitor.watchOf('p1')).toMatchObject({ context: 'day', limitMs: 67 * MIN });
+  });
+
+  it('a reminder answered from bed (not up by 07:00, the button at 07:05, still lying): asked again after 90 min, not after her 3-h morning lie-down limit', () => {
+    // Up at 06:30; on some days back to bed 07:00–09:00 after breakfast: lying on the bed around 07:00 is learned long.
+    const { feed, advanceTo, reminds, monitor, out } = setup(at('2026-01-05T06:00'));
+    for (let d = 0; d < 14; d++) {
+      const date = isoDate(Date.parse('2026-01-05T12:00:00Z') + d * DAY);
+      const events = dayEvents({ ...REGULAR, date });
+      if (d % 2 === 0) {
+        const lieDown = at(`${date}T07:00`);
+        const getUp = at(`${date}T09:00`);
+        const lying: Activity[] = [{ atMs: lieDown, source: 'bed', value: 1, sensorId: 'bed' }, { atMs: getUp, source: 'bed', value: 0, sensorId: 'bed' }];
+        feed([...events.filter((e) => e.atMs < lieDown || e.atMs > getUp), ...lying].sort((a, b) => a.atMs - b.atMs));
+      } else feed(events);
+    }
+    advanceTo(at('2026-01-19T07:00'));
+    expect(reminds().at(-1)).toMatchObject({ atMs: at('2026-01-19T07:00') });
+    out.length = 0;
+    feed([{ atMs: at('2026-01-19T07:05'), source: 'button' }]);
+    expect(monitor.watchOf('p1')).toMatchObject({ context: 'rest', remindAtMs: at('2026-01-19T08:35') });
+    expect(monitor.watchOf('p1')?.basis).toMatch(/still in bed after the night, not up since 07:05/);
+    // Up at 07:10 and lying down again at 07:30: an ordinary morning lie-down, her own long limit.
+    feed([
+      { atMs: at('2026-01-19T07:10'), source: 'bed', value: 0, sensorId: 'bed' },
+      { atMs: at('2026-01-19T07:11'), source: 'motion', value: 1, sensorId: 'pir' },
+      { atMs: at('2026-01-19T07:30'), source: 'bed', value: 1, sensorId: 'bed' },
+    ]);
+    expect((monitor.watchOf('p1')?.limitMs ?? 0) / MIN).toBeGreaterThan(150);
+  });
+
+  it('a weekday is given its own late getting-up time only after four late mornings in a row (three can be chance)', () => {
+    const { feed, advanceTo, reminds, out } = setup(at('2026-01-05T06:00'));
+    // Mondays 12, 19, 26 January up at 09:30, every other morning at 06:30.
+    const mondayLate = (d: number) => d % 7 === 6 && d > 0; // the evening before a Monday
+    let wake = '06:30';
+    for (let d = 0; d < 28; d++) {
+      feed(dayEvents({ ...REGULAR, date: isoDate(Date.parse('2026-01-05T12:00:00Z') + d * DAY), wake }));
+      wake = mondayLate(d) && d < 27 ? '09:30' : '06:30';
+    }
+    out.length = 0;
+    // Monday 2 February: not up: the reminder 75 min after her usual 06:30, not at 10:00 as for a learned Monday lie-in.
+    advanceTo(at('2026-02-02T09:00'));
+    expect(reminds().map((r) => r.type === 'remind' && r.atMs)).toEqual([at('2026-02-02T07:45')]);
+  });
+
   it('a person whose bedtime varies by 5 hours (20:00 … 01:00): no reminder at night, the alarm ≤ 2 h after the usual getting-up time', () => {
     const { feed, advanceTo, alarms, reminds, out, monitor } = setup(at('2026-01-05T06:00'));
     // [bedtime (minutes after the morning's midnight), getting up the next morning]

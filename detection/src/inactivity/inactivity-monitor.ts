@@ -444,11 +444,21 @@ export class InactivityMonitor {
     const slotLimit = keyFloor !== null && (slotBase === null || keyFloor > slotBase) ? keyFloor : slotBase;
     const byKey = keyFloor !== null && slotLimit === keyFloor ? `, the longest ordinary silence after ${s.lastActivityKey ?? ''}` : '';
     const inSleepWindow = inWindow(minute, windowStart, usualWake);
+    // This morning's "not up by" reminder, while it is still ahead (the silence began after the usual getting-up time);
+    // only once the mornings are learned (until then a late riser is not woken by a fixed time).
+    const morningRemindMs = sleep !== null && inWindow(minute, usualWake, wakeRemind) ? nextLocalMinute(tz, t0, wakeRemind) : null;
     if (inBed && !inWindow(minute, (windowStart + 1440 - 180) % 1440, usualWake)) {
       // Lying on the bed in the daytime: a lie-down, judged by what this person does at this hour (a nap after lunch,
       // not at 08:00) and never beyond their longest lie-down.
       const learnedRest = L.restLimitMs === null ? null : slotOwn === null ? L.restLimitMs : Math.min(L.restLimitMs, Math.max(slotOwn, c.restLimitMinMs));
       const limit = learnedRest ?? c.unlearnedRestLimitMs;
+      // Still in bed after the night, not up since (a stir, a reminder answered from bed): a lie-in, not an afternoon
+      // nap. It is judged by this morning's reminder while that is ahead, then asked again after the shortest lie-down.
+      const lyingIn = s.lastSleepEndMs !== null && t0 - s.lastSleepEndMs <= JUST_UP_MS && minute < 720;
+      const lieInAt = lyingIn && sleep !== null ? morningRemindMs ?? t0 + c.restLimitMinMs : null;
+      if (lieInAt !== null && lieInAt < t0 + limit) {
+        return { context: 'rest', sinceMs: t0, ...at(lieInAt), learned: true, inBed, basis: `still in bed after the night, not up since ${formatLocalTime(tz, s.lastSleepEndMs ?? t0)}, and silent beyond ${fmtMin(lieInAt - t0)} min` };
+      }
       return { context: 'rest', sinceMs: t0, ...at(t0 + limit), learned: learnedRest !== null, inBed, basis: `lying on the bed in the daytime and silent beyond ${fmtMin(limit)} min` };
     }
     if (sleep?.bedReliable === true) {
@@ -473,6 +483,11 @@ export class InactivityMonitor {
       return this.sleepWatch(p, t0, wakeRemind, usualWake, sleep !== null, inBed);
     }
     const limit = slotLimit ?? c.unlearnedDayLimitMs;
+    // One sign of life ended the night and none followed (out of bed and down at once, or a sensor that came on by
+    // itself): not a day begun. This morning's "not up by" reminder still stands when it comes before the daytime limit.
+    if (!inBed && s.lastSleepEndMs === t0 && morningRemindMs !== null && morningRemindMs < t0 + limit) {
+      return { context: 'day', sinceMs: t0, inBed, ...at(morningRemindMs), learned: true, basis: `one sign of life at ${formatLocalTime(tz, t0)} after the night and none since: not up by ${formatMinuteOfDay(wakeRemind)} (usually up at ${formatMinuteOfDay(usualWake)})` };
+    }
     return {
       context: 'day',
       sinceMs: t0,

@@ -178,8 +178,13 @@ export function quantile(sorted: readonly number[], q: number): number {
 /** Weekday (Monday = 0) of the morning that ends a night (`day` is the evening's local day). */
 const weekdayOfMorning = (n: NightRecord): number => weekdayOfDay(n.day + 1);
 
-/** A weekday needs this many recent mornings, and their median this much later than the others', to have its own getting-up time. */
-const LATE_MORNING_MIN_SAMPLES = 3;
+/**
+ * A weekday needs this many recent mornings (every one of its mornings in the 4 weeks of history), and their median
+ * this much later than the others', to have its own getting-up time. With three, a person who sleeps at no fixed hour
+ * shows one weekday "late" three times running by chance (1 in 1,000 per weekday, recomputed daily, over many
+ * people and months): the reminder on such a morning came hours after the usual time.
+ */
+const LATE_MORNING_MIN_SAMPLES = 4;
 const LATE_MORNING_MEDIAN_MS = 60 * MIN;
 /** ... and the other mornings' getting-up times within this (10th to 90th percentile). */
 const LATE_MORNING_OTHERS_SPREAD_MS = 120 * MIN;
@@ -529,7 +534,7 @@ export class RoutineModel {
 
   /**
    * Weekdays whose mornings are consistently later (a weekend lie-in), with
-   * their own getting-up time and reminder: at least three recent such
+   * their own getting-up time and reminder: at least four recent such
    * mornings, every one later than 90 % of the other mornings, and their
    * median an hour or more after the others' (so a person who simply sleeps
    * at no fixed hour gets none by chance). Saturday and Sunday are also
