@@ -36,7 +36,7 @@ describe('eval-inactivity --logs', () => {
     expect(s.homes.map((h) => h.home)).toEqual(['ordonez-a', 'ordonez-b']);
     expect(out.filter((l) => /^ordonez-[ab]\s/.test(l))).toHaveLength(2);
     expect(out.some((l) => /^all\s/.test(l))).toBe(true);
-    expect(out.some((l) => l.includes('alarms/30d (12 h)') && l.includes('night median (12 h)') && l.includes('out median (12 h)'))).toBe(true);
+    expect(out.some((l) => l.includes('alarms/30d (12 h)') && l.includes('if answered/30d') && l.includes('night median (12 h)') && l.includes('out median (12 h)'))).toBe(true);
     for (const h of s.homes) {
       // The field names of the --log summary, plus notices.
       for (const v of [h.days, h.alarms, h.notices, h.reminders, h.baseline12hAlarms, h.cuts?.missed]) expect(typeof v).toBe('number');
@@ -48,6 +48,11 @@ describe('eval-inactivity --logs', () => {
       // The 12-hour rule never waits longer than 12 h after the last sign of life, so never more than 12 h after a cut.
       expect(h.cuts?.baseline12h.maxMin).toBeLessThanOrEqual(12 * 60);
       expect(h.per30Days.alarms).toBeCloseTo((h.alarms / h.days) * 30, 1);
+      // Had the person answered some reminders by the button: fewer alarms expected than recorded, never more.
+      const expected = h.ifAnsweredAsSimulated?.alarms ?? NaN;
+      expect(expected).toBeGreaterThanOrEqual(0);
+      if (h.alarms > 0) expect(expected).toBeLessThan(h.alarms);
+      else expect(expected).toBe(0);
       const alone = await run(['--log', join(HOMES, `${h.home}.jsonl.gz`), '--cut', '12', '--seed', '7']);
       expect(alone.code).toBe(0);
       expect({ ...lastJson<HomeSummary>(alone.out), file: '' }).toEqual({ ...h, file: '' });

@@ -43,6 +43,14 @@ describe('eval-inactivity', () => {
     expect(s.learned.nightAfterUsualWake.p95Min).toBeLessThanOrEqual(120);
     expect(s.learned.day.medianMin).toBeLessThan(s.baseline12h.day.medianMin / 4);
     expect(s.learned.day.n + s.learned.night.n).toBeGreaterThan(100);
+    // Every reminder ended one way: the button, a sensor, or the alarm (each unanswered reminder is one false alarm).
+    const a = s.learned.reminderAnswers;
+    expect(a.button + a.sensor + a.none).toBe(a.reminders);
+    expect(a.reminders / 40).toBeCloseTo(s.learned.remindersPerPersonMonth, 2);
+    expect(a.none / 40).toBeCloseTo(s.learned.falseAlarmsPerPersonMonth, 2);
+    expect(a.buttonShare).toBeGreaterThan(0.5);
+    expect(a.buttonShare).toBeLessThan(1);
+    expect(Object.values(a.byContext as Record<string, { reminders: number }>).reduce((n, c) => n + c.reminders, 0)).toBe(a.reminders);
   }, 60_000);
 
   it('is deterministic: the same seed prints the same figures', async () => {

@@ -30,12 +30,24 @@ export interface RaisedFinding {
   context: string;
 }
 
+/** How a reminder on the device ended: the button, another sign of life from a sensor, or nothing (the alarm). */
+export type ReminderAnswer = 'button' | 'sensor' | 'none';
+
+/** One reminder: the monitor's context of the silence it was for (`sleep`, `day`, `seated`…) and how it ended. */
+export interface ReminderOutcome {
+  atMs: number;
+  context: string;
+  answer: ReminderAnswer;
+}
+
 export interface RunResult {
   /** Findings of alarm kinds (in an ordinary life, every one is a false alarm). */
   alarms: RaisedFinding[];
   /** Findings of notice kinds (`notBack`). */
   notices: RaisedFinding[];
   reminds: number[];
+  /** Every reminder with its outcome (one still open at the end of the run counts as unanswered). */
+  reminderOutcomes: ReminderOutcome[];
   snapshots: Snapshot[];
 }
 
@@ -55,7 +67,13 @@ export function runMonitor(opts: {
   config: Partial<InactivityConfig>;
 }): RunResult {
   const clock = new FakeClock(opts.startMs);
-  const result: RunResult = { alarms: [], notices: [], reminds: [], snapshots: [] };
+  const result: RunResult = { alarms: [], notices: [], reminds: [], reminderOutcomes: [], snapshots: [] };
+  // The reminder waiting for an answer: the first sign of life after it (or the alarm) says how it ended.
+  let open: ReminderOutcome | undefined;
+  const close = (answer: ReminderAnswer) => {
+    if (open !== undefined) open.answer = answer;
+    open = undefined;
+  };
   const monitor: InactivityMonitor = new InactivityMonitor({
     clock,
     config: opts.config,
@@ -63,12 +81,20 @@ export function runMonitor(opts: {
       opts.onOutput?.(o);
       if (o.type === 'remind') {
         result.reminds.push(o.atMs);
+        open = { atMs: o.atMs, context: monitor.watchOf(SUBJECT)?.context ?? '', answer: 'none' };
+        result.reminderOutcomes.push(open);
         const at = opts.answer?.(o.atMs);
         // The person answers on the same clock, so the answer lands inside the grace period.
-        if (at !== undefined) clock.setTimeout(() => monitor.observe(SUBJECT, { atMs: at, source: 'button', sensorId: BUTTON }), at - o.atMs);
+        if (at !== undefined) {
+          clock.setTimeout(() => {
+            const pending = open !== undefined;
+            if (monitor.observe(SUBJECT, { atMs: at, source: 'button', sensorId: BUTTON }) && pending) close('button');
+          }, at - o.atMs);
+        }
       } else if (o.type === 'alarm') {
         const raised = { atMs: o.finding.eventTs, kind: o.finding.kind, reason: o.finding.reason, context: String(o.finding.details?.context ?? '') };
         (isNoticeKind(raised.kind) ? result.notices : result.alarms).push(raised);
+        if (o.finding.kind === 'inactivity') close('none');
       }
     },
   });
@@ -86,7 +112,7 @@ export function runMonitor(opts: {
     // Snapshots due before this event.
     while (si < snaps.length && (snaps[si] ?? Infinity) <= e.atMs) snapshot(snaps[si++] ?? 0);
     clock.set(e.atMs);
-    monitor.observe(SUBJECT, toActivity(e));
+    if (monitor.observe(SUBJECT, toActivity(e))) close('sensor');
   }
   for (; si < snaps.length && (snaps[si] ?? Infinity) < opts.endMs; si++) snapshot(snaps[si] ?? 0);
   clock.set(opts.endMs);

@@ -13,6 +13,7 @@ import type { DetectorOutput, InactivityConfig } from '@kanjia/detection';
 import { hashSeed, Prng, readEventLog, type EventLogStats } from '@kanjia/firmware-sim';
 import { CUT_KINDS, cutKind, sleepWindow, type CutKind, type SleepWindow } from './cut-kind.js';
 import { baselineDetect, baselineSilences, DAY, detect, HOUR, runMonitor } from './monitor-replay.js';
+import type { ReminderAnswers } from './simulation.js';
 import { countFindings, delayFigures, per30Days, type DelayFigures } from './statistics.js';
 
 /** A cut with neither an alarm nor a notice within this long is missed. */
@@ -58,6 +59,13 @@ export interface HomeSummary {
    * and becomes an alarm, so the alarm figures are pessimistic, never optimistic.
    */
   remindersAnsweredBySensor: number;
+  /**
+   * The alarms had the person answered the reminders no sensor answered as the
+   * simulated people do (ReminderAnswers.buttonShare of the monitor's context
+   * of each, measured on the simulator): an expected count, not a recorded
+   * one. Absent when no shares were given.
+   */
+  ifAnsweredAsSimulated?: { alarms: number; per30Days: number; personMonths: number };
   /** Alarms and notices by finding kind. */
   findingsByKind: Record<string, number>;
   falseAlarmsPerDay: number;
@@ -92,7 +100,23 @@ export interface HomeResult {
 }
 
 /** Replays one recorded home; throws EventLogError when the file cannot be read. */
-export async function evaluateHome(path: string, cuts: number, seed: number, config: Partial<InactivityConfig>): Promise<HomeResult> {
+/** Contexts with fewer simulated reminders that no sensor answered than this use the share of all contexts. */
+const MIN_CONTEXT_ANSWERS = 20;
+
+/** Share of the reminders no sensor answered that the simulated person answered by the button, for a context of silence. */
+export function buttonShareFor(answers: ReminderAnswers, context: string): number {
+  const c = answers.byContext[context];
+  if (c !== undefined && c.buttonShare !== null && c.button + c.none >= MIN_CONTEXT_ANSWERS) return c.buttonShare;
+  return answers.buttonShare ?? 0;
+}
+
+/** Answer shares measured on the simulator, with the size of the run they come from. */
+export interface MeasuredAnswers {
+  answers: ReminderAnswers;
+  personMonths: number;
+}
+
+export async function evaluateHome(path: string, cuts: number, seed: number, config: Partial<InactivityConfig>, measure?: () => MeasuredAnswers): Promise<HomeResult> {
   const { header, events, stats } = await readEventLog(path);
   const tz = header.timezone;
   const first = events[0]?.atMs ?? 0;
@@ -140,6 +164,11 @@ export async function evaluateHome(path: string, cuts: number, seed: number, con
     baseline12hAlarms: baselineAlarms,
     per30Days: { alarms: per30Days(found.alarms, days), notices: per30Days(found.notices, days), reminders: per30Days(run.reminds.length, days), baseline12hAlarms: per30Days(baselineAlarms, days) },
   });
+  const measured = measure?.();
+  if (measured !== undefined) {
+    const expected = run.reminderOutcomes.filter((r) => r.answer === 'none').reduce((sum, r) => sum + 1 - buttonShareFor(measured.answers, r.context), 0);
+    summary.ifAnsweredAsSimulated = { alarms: Math.round(expected * 100) / 100, per30Days: per30Days(expected, days), personMonths: measured.personMonths };
+  }
   if (cuts === 0) return result;
 
   for (const snap of run.snapshots) {
@@ -208,15 +237,17 @@ export interface HomesSummary {
     reminders: number;
     baseline12hAlarms: number;
     per30Days: { alarms: number; notices: number; reminders: number; baseline12hAlarms: number };
+    /** HomeSummary.ifAnsweredAsSimulated, summed. */
+    ifAnsweredAsSimulated?: { alarms: number; per30Days: number };
     /** Every home's cuts pooled. */
     cuts?: DelayFigures & { byKind: Record<CutKind, DelayFigures>; baseline12h: DelayFigures & { byKind: Record<CutKind, DelayFigures> } };
   };
 }
 
 /** Replays every recording of a folder. */
-export async function evaluateHomes(dir: string, cuts: number, seed: number, config: Partial<InactivityConfig>): Promise<{ results: HomeResult[]; summary: HomesSummary }> {
+export async function evaluateHomes(dir: string, cuts: number, seed: number, config: Partial<InactivityConfig>, measure?: () => MeasuredAnswers): Promise<{ results: HomeResult[]; summary: HomesSummary }> {
   const results: HomeResult[] = [];
-  for (const file of await recordingsIn(dir)) results.push(await evaluateHome(file, cuts, seed, config));
+  for (const file of await recordingsIn(dir)) results.push(await evaluateHome(file, cuts, seed, config, measure));
   const homes = results.map((r) => r.summary);
   const sum = (f: (h: HomeSummary) => number) => homes.reduce((a, h) => a + f(h), 0);
   const days = sum((h) => h.days);
@@ -229,6 +260,10 @@ export async function evaluateHomes(dir: string, cuts: number, seed: number, con
     baseline12hAlarms: sum((h) => h.baseline12hAlarms),
     per30Days: { alarms: 0, notices: 0, reminders: 0, baseline12hAlarms: 0 },
   };
+  if (measure !== undefined) {
+    const expected = sum((h) => h.ifAnsweredAsSimulated?.alarms ?? 0);
+    total.ifAnsweredAsSimulated = { alarms: Math.round(expected * 100) / 100, per30Days: per30Days(expected, days) };
+  }
   total.per30Days = { alarms: per30Days(total.alarms, days), notices: per30Days(total.notices, days), reminders: per30Days(total.reminders, days), baseline12hAlarms: per30Days(total.baseline12hAlarms, days) };
   const all = results.flatMap((r) => r.cuts);
   if (cuts > 0) {

@@ -7,6 +7,7 @@ import { WARMUP_DAYS, type SimResult } from './simulation.js';
 import { describeDelays, fmtMinutes, isNoticeKind, type DelayFigures } from './statistics.js';
 
 const ok = (b: boolean) => (b ? '✓' : '✗');
+const pct = (share: number | null) => (share === null ? '—' : `${Math.round(share * 100)} %`);
 
 /** The report of a simulated run. */
 export function simulationReport(r: SimResult): string[] {
@@ -19,6 +20,8 @@ export function simulationReport(r: SimResult): string[] {
     `Learned routine (InactivityMonitor, reminder then alarm ${r.remindGraceMin} min later):`,
     `  false alarms per person-month: ${l.falseAlarmsPerPersonMonth} (${r.falseAlarms} in all; after the first ${WARMUP_DAYS} days ${r.falseAlarmsLearned})`,
     `  reminders per person-month:    ${l.remindersPerPersonMonth} (answered by the simulated person 90 % of the time when up, 80 % asleep)`,
+    `  reminders ended by: the button ${l.reminderAnswers.button}, a sensor ${l.reminderAnswers.sensor}, nothing (the alarm) ${l.reminderAnswers.none}; ` +
+      `of those no sensor answered, the button answered ${pct(l.reminderAnswers.buttonShare)} (${Object.entries(l.reminderAnswers.byContext).map(([k, c]) => `${k} ${pct(c.buttonShare)}`).join(', ')})`,
     `  not-back notices per person-month: ${l.noticesPerPersonMonth}`,
     `  false alarms by kind of silence: ${[...r.falseAlarmsByContext].map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
     `  day incapacitation → alarm:             ${describeDelays(l.day)}`,
@@ -63,6 +66,13 @@ export function homeReport(r: HomeResult): string[] {
       `per 30 days ${p.alarms.toFixed(2)} alarms, ${p.notices.toFixed(2)} notices, ${p.reminders.toFixed(1)} reminders; 12 h rule ${p.baseline12hAlarms.toFixed(2)} alarms`,
     `reminders: ${s.remindersAnsweredBySensor} answered by a sign of life within the grace period, ${s.reminders - s.remindersAnsweredBySensor} unanswered (each an alarm: nobody can press the button in a recording, so these alarms are counted pessimistically)`,
   );
+  const expected = s.ifAnsweredAsSimulated;
+  if (expected !== undefined) {
+    lines.push(
+      `had the person answered the unanswered reminders by the button as the simulated people do (share by kind of silence, measured on ${expected.personMonths} simulated person-months): ` +
+        `${expected.alarms.toFixed(2)} alarms expected, per 30 days ${expected.per30Days.toFixed(2)} (an expectation under the simulator's assumption, not a recorded figure)`,
+    );
+  }
   const c = s.cuts;
   if (c === undefined) return lines;
   const w = s.sleepWindow;
@@ -87,14 +97,15 @@ const medians = (f: DelayFigures | undefined, b: DelayFigures | undefined) => (f
 
 /** One row per home, then the totals; the 12-hour rule's figure in brackets. */
 export function homesTable(summary: HomesSummary): string[] {
-  const header = ['home', 'days', 'alarms/30d (12 h)', 'notices/30d', 'reminders/30d', 'cuts', 'day median (12 h)', 'night median (12 h)', 'out median (12 h)', 'missed (24 h)'];
+  const header = ['home', 'days', 'alarms/30d (12 h)', 'if answered/30d', 'notices/30d', 'reminders/30d', 'cuts', 'day median (12 h)', 'night median (12 h)', 'out median (12 h)', 'missed (24 h)'];
   const rows: string[][] = [];
-  const row = (name: string, h: { days: number; per30Days: HomesSummary['total']['per30Days']; cuts?: HomesSummary['total']['cuts'] }) => {
+  const row = (name: string, h: { days: number; per30Days: HomesSummary['total']['per30Days']; ifAnsweredAsSimulated?: { per30Days: number }; cuts?: HomesSummary['total']['cuts'] }) => {
     const c = h.cuts;
     rows.push([
       name,
       h.days.toFixed(1),
       `${h.per30Days.alarms.toFixed(2)} (${h.per30Days.baseline12hAlarms.toFixed(2)})`,
+      h.ifAnsweredAsSimulated === undefined ? '—' : h.ifAnsweredAsSimulated.per30Days.toFixed(2),
       h.per30Days.notices.toFixed(2),
       h.per30Days.reminders.toFixed(1),
       String(c?.n ?? 0),
@@ -110,5 +121,6 @@ export function homesTable(summary: HomesSummary): string[] {
     `eval-inactivity: ${summary.homes.length} recorded homes in ${summary.dir}, ${summary.total.days.toFixed(1)} days (figures per 30 days; the 12-hour rule in brackets)`,
     line(header),
     ...rows.map(line),
+    'alarms: as recorded (no button in a recording: every reminder no sensor answered is an alarm); if answered: expected had the person pressed the button as the simulated people do (an assumption, see the simulated run\'s reminder answers)',
   ];
 }

@@ -8,9 +8,34 @@
 import { EventLogError } from '@kanjia/firmware-sim';
 import { processIo, type EvalIo } from '../io.js';
 import { EVAL_INACTIVITY_USAGE, InactivityUsageError, parseEvalInactivityArgs, type EvalInactivityArgs } from './args.js';
-import { evaluateHome, evaluateHomes, HomesError } from './recorded-homes.js';
+import type { InactivityConfig } from '@kanjia/detection';
+import { evaluateHome, evaluateHomes, HomesError, type MeasuredAnswers } from './recorded-homes.js';
 import { homeReport, homesTable, simulationReport } from './report.js';
 import { simulate } from './simulation.js';
+
+/** Simulated person-months the answer shares of a recording's reminders are measured on (100 person-months: a few seconds). */
+const ANSWER_PERSONS = 50;
+const ANSWER_MONTHS = 2;
+
+/**
+ * How often a person answers a reminder by the button that no sensor answered,
+ * measured on a small simulated run without incidents (a recording has no
+ * button, so its unanswered reminders are all alarms).
+ */
+function measureAnswers(seed: number, config: Partial<InactivityConfig>): () => MeasuredAnswers {
+  // Deterministic for a seed and config: measured once per process, and only once a recording has been read.
+  const key = JSON.stringify([seed, config]);
+  return () => {
+    let measured = measuredAnswers.get(key);
+    if (measured === undefined) {
+      const run = simulate({ persons: ANSWER_PERSONS, months: ANSWER_MONTHS, seed, timeZone: 'Asia/Shanghai', perMonth: 0, config });
+      measured = { answers: run.summary.learned.reminderAnswers, personMonths: run.summary.personMonths };
+      measuredAnswers.set(key, measured);
+    }
+    return measured;
+  };
+}
+const measuredAnswers = new Map<string, MeasuredAnswers>();
 
 /** Runs the evaluator; returns the exit code (0 ok, 1 unreadable log, 2 bad arguments). */
 export async function runEvalInactivity(argv: string[], io: EvalIo = processIo): Promise<number> {
@@ -35,13 +60,13 @@ export async function runEvalInactivity(argv: string[], io: EvalIo = processIo):
         return 0;
       }
       case 'log': {
-        const result = await evaluateHome(args.file, args.cuts, args.seed, args.config);
+        const result = await evaluateHome(args.file, args.cuts, args.seed, args.config, measureAnswers(args.seed, args.config));
         print(homeReport(result));
         io.stdout(JSON.stringify(result.summary));
         return 0;
       }
       case 'logs': {
-        const { summary } = await evaluateHomes(args.dir, args.cuts, args.seed, args.config);
+        const { summary } = await evaluateHomes(args.dir, args.cuts, args.seed, args.config, measureAnswers(args.seed, args.config));
         print(homesTable(summary));
         io.stdout(JSON.stringify(summary));
         return 0;

@@ -66,10 +66,38 @@ export interface SimSummary {
     night: DelayFigures;
     nightAfterUsualWake: DelayFigures & { over2h: number };
     nightAfterWholeRunUsualWake: DelayFigures;
+    /** How the reminders of the ordinary life ended, by the monitor's context of the silence (see ReminderAnswers). */
+    reminderAnswers: ReminderAnswers;
   };
   baseline12h: { falseAlarmsPerPersonMonth: number; day: DelayFigures; nightAfterUsualWake: DelayFigures };
   targets: { falseAlarmsPerPersonMonth: boolean; dayMedianUnder90Min: boolean; nightWithin2hOfUsualWake: boolean };
 }
+
+/** Reminders by how they ended: the button, a sign of life from a sensor, or nothing (the alarm). */
+export interface AnswerCounts {
+  reminders: number;
+  button: number;
+  sensor: number;
+  none: number;
+}
+
+/**
+ * The reminders of a simulated run by how they ended, in all and by the
+ * monitor's context of the silence (`sleep`, `day`, `seated`, `rest`,
+ * `nightAwake`). `buttonShare` is the share of the reminders no sensor
+ * answered that the simulated person answered by the button: what a
+ * recording (which has no button) leaves out. The simulated person presses
+ * it with probability 0.9 when up, 0.8 asleep, never when out: an
+ * assumption of the simulator, not a measurement of real people; the share
+ * measured here is what that gives for the moments reminders actually come.
+ */
+export interface ReminderAnswers extends AnswerCounts {
+  buttonShare: number | null;
+  byContext: Record<string, AnswerCounts & { buttonShare: number | null }>;
+}
+
+/** Share of the reminders no sensor answered that the button answered (null: none). */
+const buttonShareOf = (c: AnswerCounts): number | null => (c.button + c.none > 0 ? Math.round((c.button / (c.button + c.none)) * 1000) / 1000 : null);
 
 /** A simulated run: the summary and what the report prints beside it. */
 export interface SimResult {
@@ -99,6 +127,8 @@ export function simulate(o: SimOptions): SimResult {
   const baseDay: (number | undefined)[] = [];
   const baseNightAfterWake: (number | undefined)[] = [];
   const falseAlarmsByContext = new Map<string, number>();
+  const answers: AnswerCounts = { reminders: 0, button: 0, sensor: 0, none: 0 };
+  const answersByContext = new Map<string, AnswerCounts>();
   let events = 0;
 
   for (let p = 0; p < o.persons; p++) {
@@ -127,6 +157,14 @@ export function simulate(o: SimOptions): SimResult {
     notices += run.notices.length;
     for (const a of run.alarms) falseAlarmsByContext.set(a.context, (falseAlarmsByContext.get(a.context) ?? 0) + 1);
     reminds += run.reminds.length;
+    for (const r of run.reminderOutcomes) {
+      const byContext = answersByContext.get(r.context) ?? { reminders: 0, button: 0, sensor: 0, none: 0 };
+      for (const c of [answers, byContext]) {
+        c.reminders++;
+        c[r.answer]++;
+      }
+      answersByContext.set(r.context, byContext);
+    }
     const prof = byProfile.get(routine.person.profile) ?? { persons: 0, alarms: 0, reminds: 0 };
     prof.persons++;
     prof.alarms += run.alarms.length;
@@ -186,6 +224,11 @@ export function simulate(o: SimOptions): SimResult {
         night,
         nightAfterUsualWake: { ...nightWake, over2h: nightOver2h },
         nightAfterWholeRunUsualWake: nightWakeOverall,
+        reminderAnswers: {
+          ...answers,
+          buttonShare: buttonShareOf(answers),
+          byContext: Object.fromEntries([...answersByContext].sort().map(([k, c]) => [k, { ...c, buttonShare: buttonShareOf(c) }])),
+        },
       },
       baseline12h: { falseAlarmsPerPersonMonth: per(baselineFalse), day: delayFigures(baseDay), nightAfterUsualWake: delayFigures(baseNightAfterWake) },
       targets: {
