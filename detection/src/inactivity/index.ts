@@ -44,7 +44,7 @@
  *   sleep) is sleep: reminder at the late (90th percentile) getting-up time
  *   + 30 min, never later than the usual (median) getting-up time + 75 min, so
  *   the alarm comes at most 95 min after the usual getting-up time. A weekday
- *   whose recent mornings (≥ 3) are all later than 90 % of the others, with a
+ *   whose recent mornings (≥ 4) are all later than 90 % of the others, with a
  *   median an hour or more later, against otherwise regular mornings (10th–90th
  *   percentile within 2 h), gets its own usual and late getting-up times (a
  *   weekend lie-in; Saturday and Sunday are also judged together). A bed
@@ -52,6 +52,12 @@
  *   tells sleep from silence: in bed is sleep; out of bed is the day rule, and
  *   in the core of the night (late bedtime → early getting-up time) 90 min
  *   unless learned.
+ * - The morning after the night (once learned): one sign of life that ended
+ *   the night and none after it is not a day begun, so the morning's reminder
+ *   still stands when it comes before the daytime limit; still in bed after
+ *   the night (not up since: a stir, a reminder answered from bed) is a
+ *   lie-in, judged by the morning's reminder while it is ahead, then asked
+ *   again after `restLimitMinMs` (90 min), not by an afternoon lie-down's.
  * - The way to bed: the sensors last before at least a tenth of recent nights'
  *   sleep (the bedroom's PIR, the bed) are learned. An evening silence in the
  *   sleep period, before its core, whose last sign of life came from another
