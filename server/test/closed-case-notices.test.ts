@@ -334,11 +334,14 @@ describe('notices of a case that is no longer open', () => {
       const sosCase = sos('e1');
       const co = store.raiseFinding({ kind: 'co', deviceId, eventId: 'co-1', eventTs: T0, reason: 'CO 320 ppm' }, T0).alarmId;
       const broken = (db.prepare('SELECT id FROM notifications WHERE alarm_id = ?').get(sosCase) as { id: string }).id;
-      db.prepare("UPDATE notifications SET params_json = 'not json' WHERE id = ?").run(broken);
-      const problems: Array<{ notificationId: string; alarmId: string }> = [];
-      const out = store.claimDueNotifications(T0, 10, ({ notificationId, alarmId }) => problems.push({ notificationId, alarmId }));
+      // JSON.parse quotes what it cannot read: a code or a phone number must not reach the log that way.
+      db.prepare("UPDATE notifications SET params_json = 'abcd1234efgh 13800000001' WHERE id = ?").run(broken);
+      const problems: Array<{ notificationId: string; alarmId: string; error: unknown }> = [];
+      const out = store.claimDueNotifications(T0, 10, (p) => problems.push(p));
       expect(out.map((o) => o.alarmId)).toEqual([co]);
-      expect(problems).toEqual([{ notificationId: broken, alarmId: sosCase }]);
+      expect(problems).toEqual([{ notificationId: broken, alarmId: sosCase, error: expect.objectContaining({ code: 'NOTICE_UNPREPARED' }) }]);
+      const error = problems[0]!.error as Error;
+      expect(`${error.message} ${error.stack}`).not.toMatch(/abcd1234efgh|13800000001/);
       expect(store.view(sosCase)!.notifications[0]).toMatchObject({ status: 'pending', nextAttemptAt: T0 + MINUTE });
       expect(store.nextNotificationDueAt()).toBe(T0 + MINUTE);
     });

@@ -558,7 +558,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
   private putOff(notificationId: string, alarmId: string, nowMs: number, error: unknown, onProblem: ((problem: ClaimProblem) => void) | undefined): void {
     this.db.prepare("UPDATE notifications SET next_attempt_at = ? WHERE id = ? AND status = 'pending'").run(nowMs + UNPREPARED_RETRY_MS, notificationId);
     try {
-      onProblem?.({ notificationId, alarmId, error });
+      onProblem?.({ notificationId, alarmId, error: safeError(error) });
     } catch {
       // A failing reporter must not take the other SMS down with it.
     }
@@ -869,10 +869,23 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
   }
 }
 
-/** An error's text for the case history (the errors here are the store's own: no phone number in them). */
+/**
+ * An error fit for the log and the case history: a JSON error quotes what it
+ * could not read, which may be an SMS text with its answer code or a phone
+ * number, so it is replaced by a fixed sentence; any other message keeps at
+ * most 200 characters with digit runs like phone numbers masked.
+ */
+export function safeError(err: unknown): Error & { code: string } {
+  const e = err as { name?: unknown; code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : 'NOTICE_UNPREPARED';
+  const message =
+    e?.name === 'SyntaxError' ? 'a stored notification field is not readable JSON' : (typeof e?.message === 'string' ? e.message : String(err)).replace(/\d{7,}/g, (d) => maskPhone(d)).slice(0, 200);
+  return Object.assign(new Error(message), { code });
+}
+
 function errorText(err: unknown): string {
-  const e = err as { code?: unknown; message?: unknown };
-  return [typeof e?.code === 'string' ? e.code : undefined, typeof e?.message === 'string' ? e.message : String(err)].filter(Boolean).join(': ').slice(0, 200);
+  const e = safeError(err);
+  return `${e.code}: ${e.message}`;
 }
 
 /** The stored details of a case; anything unreadable counts as none (the SMS then says the plain phrase). */
