@@ -17,7 +17,7 @@ import { hashPassword, verifyPassword } from '../src/auth/password.js';
 import { SESSION_ABSOLUTE_MS, SESSION_IDLE_MS, SqliteUserStore } from '../src/auth/user-store.js';
 import { openDatabase, type Db } from '../src/db/database.js';
 import { buildApp } from '../src/http/app.js';
-import { LOGIN_THROTTLE } from '../src/http/auth-plugin.js';
+import { CHECKS_AT_ONCE, LOGIN_THROTTLE, QUEUE_MAX } from '../src/auth/login-guard.js';
 import { createLogger } from '../src/logger.js';
 import { SqliteActivityLog } from '../src/pipeline/activity-log.js';
 import { SqliteDeviceHistory } from '../src/registry/device-history.js';
@@ -218,9 +218,9 @@ describe('auth', () => {
     expect(String(claimed.headers['set-cookie'])).not.toContain('Secure');
   });
 
-  it(`throttles logins: after ${LOGIN_THROTTLE.perName} failures for a name, 429 LOGIN_THROTTLED even with the right password, until 15 minutes have passed`, async () => {
+  it(`throttles logins: after ${LOGIN_THROTTLE.perNameAndAddress} failures for a name from an address, 429 LOGIN_THROTTLED even with the right password, until 15 minutes have passed`, async () => {
     await users.create({ name: 'shimen', role: 'duty', villages: ['石门村'], password: TEST_PASSWORD });
-    for (let i = 0; i < LOGIN_THROTTLE.perName; i++) {
+    for (let i = 0; i < LOGIN_THROTTLE.perNameAndAddress; i++) {
       expect((await login('shimen', `guess-${i}`)).statusCode).toBe(401);
       clock.advance(60_000);
     }
@@ -240,6 +240,66 @@ describe('auth', () => {
     expect((await login('shimen', 'guess-again')).statusCode).toBe(401);
     expect((await login('shimen', TEST_PASSWORD)).statusCode).toBe(200);
   });
+
+  const auditCount = (action: string, target?: string) =>
+    (db.prepare('SELECT COUNT(*) AS n FROM audit_log WHERE action = ? AND (? IS NULL OR target = ?)').get(action, target ?? null, target ?? null) as { n: number }).n;
+
+  it(`of 40 parallel wrong logins for one name from one address at most ${LOGIN_THROTTLE.perNameAndAddress} are checked, the rest answer 429 at once`, async () => {
+    await users.create({ name: 'shimen', role: 'duty', villages: ['石门村'], password: TEST_PASSWORD });
+    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => login('shimen', `guess-${i}`, {}, '10.0.0.66')));
+    const codes = answers.map((a) => a.statusCode);
+    const checked = codes.filter((c) => c === 401).length;
+    expect(checked).toBeGreaterThan(0);
+    expect(checked).toBeLessThanOrEqual(LOGIN_THROTTLE.perNameAndAddress);
+    expect(codes.filter((c) => c === 429)).toHaveLength(40 - checked);
+    expect(auditCount('loginFailed', 'shimen')).toBe(checked);
+    // The right password from that address is refused too, now that the failures are written.
+    expect((await login('shimen', TEST_PASSWORD, {}, '10.0.0.66')).statusCode).toBe(429);
+  }, 30_000);
+
+  it('someone else’s failures do not lock the officer out: the right password from another address logs in', async () => {
+    await users.create({ name: 'shimen', role: 'duty', villages: ['石门村'], password: TEST_PASSWORD });
+    for (let i = 0; i < 10; i++) await login('shimen', `guess-${i}`, {}, '10.0.0.66');
+    expect((await login('shimen', TEST_PASSWORD, {}, '10.0.0.66')).statusCode).toBe(429);
+    expect((await login('shimen', TEST_PASSWORD, {}, '10.0.0.8')).statusCode).toBe(200);
+  }, 30_000);
+
+  it(`caps a name at ${LOGIN_THROTTLE.perName} failures from all addresses, except at an address where the user logged in before`, async () => {
+    await users.create({ name: 'shimen', role: 'duty', villages: ['石门村'], password: TEST_PASSWORD });
+    expect((await login('shimen', TEST_PASSWORD, {}, '10.0.0.8')).statusCode).toBe(200);
+    // A spray from many addresses, each under its own limits, in parallel batches.
+    for (let batch = 0; batch < LOGIN_THROTTLE.perName / 5; batch++) {
+      const answers = await Promise.all(Array.from({ length: 5 }, (_, i) => login('shimen', 'guess', {}, `10.9.${batch}.${i}`)));
+      expect(answers.map((a) => a.statusCode)).toEqual([401, 401, 401, 401, 401]);
+    }
+    expect((await login('shimen', TEST_PASSWORD, {}, '10.9.99.1')).json().code).toBe('LOGIN_THROTTLED');
+    expect((await login('shimen', TEST_PASSWORD, {}, '10.0.0.8')).statusCode).toBe(200);
+  }, 60_000);
+
+  it('a burst of logins beyond what the server checks at once gets 503 LOGIN_BUSY instead of a long wait', async () => {
+    const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => login(`user${i}`, 'whatever1', {}, `10.1.0.${i}`)));
+    const checked = answers.filter((a) => a.statusCode === 401).length;
+    const busy = answers.filter((a) => a.statusCode === 503);
+    expect(checked).toBeLessThanOrEqual(CHECKS_AT_ONCE + QUEUE_MAX);
+    expect(checked + busy.length).toBe(30);
+    expect(busy[0]?.json()).toEqual({ code: 'LOGIN_BUSY', message: expect.stringContaining('请几秒后再试') });
+    expect(busy[0]?.headers['retry-after']).toBe('2');
+    expect(auditCount('loginFailed')).toBe(checked);
+    // The burst over, a login goes through.
+    await users.create({ name: 'shimen', role: 'duty', villages: ['石门村'], password: TEST_PASSWORD });
+    expect((await login('shimen', TEST_PASSWORD, {}, '10.1.0.1')).statusCode).toBe(200);
+  }, 30_000);
+
+  it('a flood of refused logins writes one loginThrottled row per name and address per window, not one per request', async () => {
+    for (let i = 0; i < LOGIN_THROTTLE.perNameAndAddress; i++) await login('shimen', `guess-${i}`, {}, '10.0.0.66');
+    for (let i = 0; i < 200; i++) expect((await login('shimen', 'guess', {}, '10.0.0.66')).statusCode).toBe(429);
+    await login('shimen', 'guess', {}, '10.0.0.67');
+    expect(auditCount('loginThrottled')).toBe(1);
+    clock.advance(LOGIN_THROTTLE.windowMs);
+    for (let i = 0; i < LOGIN_THROTTLE.perNameAndAddress; i++) await login('shimen', `guess-${i}`, {}, '10.0.0.66');
+    for (let i = 0; i < 50; i++) await login('shimen', 'guess', {}, '10.0.0.66');
+    expect(auditCount('loginThrottled')).toBe(2);
+  }, 30_000);
 
   it(`throttles an address after ${LOGIN_THROTTLE.perAddress} failures whatever names it tries`, async () => {
     await users.create({ name: 'shimen', role: 'duty', villages: ['石门村'], password: TEST_PASSWORD });
