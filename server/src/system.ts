@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { AlarmService } from './alarms/alarm-service.js';
 import { SqliteAlarmStore } from './alarms/alarm-store.js';
-import type { Settings } from './config.js';
+import { trustProxyOption, trustProxyWarning, type Settings } from './config.js';
 import { openDatabase, type Db } from './db/database.js';
 import { databaseFile, loadDeviceKey, lockDataDir } from './device-key.js';
 import { SqliteAuditLog } from './auth/audit-log.js';
@@ -229,7 +229,7 @@ export class KanjiaSystem {
       ...(this.options.onRoute ? { onRoute: this.options.onRoute } : {}),
       // Served as https behind a proxy that does not say so: the public address tells.
       auth: { users, audit, nowMs: () => this.clock.nowMs(), onSessionEnded: (key) => feed.endSession(key), secureCookie: settings.publicUrl?.startsWith('https:') ?? false },
-      trustProxy: settings.trustProxy,
+      trustProxy: trustProxyOption(settings.trustProxy),
       residentVillage: (residentId) => registry.residentContext(residentId)?.villageId,
       answer: { alarms: alarmService, store: alarmStore, clock: this.clock, audit },
       setAway: (residentId, away, by, note) => {
@@ -285,6 +285,8 @@ export class KanjiaSystem {
         'the answer link in every SMS points at a loopback address that no phone can open: set KANJIA_PUBLIC_URL to the address phones reach this server at (it must match the registered SMS templates)',
       );
     }
+    const proxyWarning = trustProxyWarning(settings.trustProxy);
+    if (proxyWarning) log.warn({ trustProxy: settings.trustProxy }, proxyWarning);
     this.ready = true;
     const shown = (host: string) => (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host);
     const running = { httpPort, mqttPort, httpUrl: `http://${shown(settings.httpHost)}:${httpPort}/`, mqttUrl: `mqtt://${shown(settings.mqttHost)}:${mqttPort}` };

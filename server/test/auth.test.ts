@@ -72,7 +72,7 @@ describe('auth', () => {
     users = new SqliteUserStore(db, now);
     routes.length = 0;
     // Behind a TLS proxy that says so (X-Forwarded-Proto) the cookie must be Secure.
-    proxied = await buildApp({ ...deps(), trustProxy: true });
+    proxied = await buildApp({ ...deps(), trustProxy: ['loopback'] });
     // A built dashboard, so the walk covers the static file routes too.
     const dashboardDir = join(tmp.dir, 'dashboard');
     mkdirSync(dashboardDir);
@@ -299,6 +299,21 @@ describe('auth', () => {
     for (let i = 0; i < LOGIN_THROTTLE.perNameAndAddress; i++) await login('shimen', `guess-${i}`, {}, '10.0.0.66');
     for (let i = 0; i < 50; i++) await login('shimen', 'guess', {}, '10.0.0.66');
     expect(auditCount('loginThrottled')).toBe(2);
+  }, 30_000);
+
+  it('behind the named proxy the client’s address is the one the proxy saw: rotating X-Forwarded-For entries neither escape the throttle nor fake the audit address', async () => {
+    const viaProxy = (name: string, password: string, forwardedFor: string, remoteAddress = '127.0.0.1') =>
+      proxied.inject({ method: 'POST', url: '/api/auth/login', payload: { name, password }, headers: { 'x-forwarded-for': forwardedFor }, remoteAddress });
+    const codes: number[] = [];
+    // The client writes its own X-Forwarded-For; nginx appends the address it saw.
+    for (let i = 0; i < LOGIN_THROTTLE.perAddress + 2; i++) codes.push((await viaProxy(`spray${i}`, 'Password123', `10.1.${i}.7, 203.0.113.5`)).statusCode);
+    expect(codes.slice(0, LOGIN_THROTTLE.perAddress)).toEqual(Array(LOGIN_THROTTLE.perAddress).fill(401));
+    expect(codes.slice(LOGIN_THROTTLE.perAddress)).toEqual([429, 429]);
+    const addresses = db.prepare("SELECT DISTINCT address FROM audit_log WHERE action = 'loginFailed'").all();
+    expect(addresses).toEqual([{ address: '203.0.113.5' }]);
+    // A client that reaches the server directly (not the proxy) is not believed at all.
+    await viaProxy('direct', 'Password123', '8.8.8.8', '192.168.1.50');
+    expect(db.prepare("SELECT address FROM audit_log WHERE target = 'direct'").get()).toEqual({ address: '192.168.1.50' });
   }, 30_000);
 
   it(`throttles an address after ${LOGIN_THROTTLE.perAddress} failures whatever names it tries`, async () => {

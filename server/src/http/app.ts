@@ -47,8 +47,8 @@ export interface AppDeps {
   version: string;
   /** Users, sessions and the audit log (auth-plugin.ts). */
   auth: AuthOptions;
-  /** Behind a reverse proxy: take the client's address and scheme from X-Forwarded-*. */
-  trustProxy?: boolean;
+  /** Behind a reverse proxy: the proxies whose X-Forwarded-* to believe (config.ts trustProxyOption). */
+  trustProxy?: false | string[];
   /** Sees every route as it is registered (the route-walk test). */
   onRoute?: (route: RouteOptions) => void;
   /** The village of a resident; undefined for an unknown one (scope of the away route). */
