@@ -20,6 +20,7 @@ import { SqliteUserStore } from './auth/user-store.js';
 import { buildApp } from './http/app.js';
 import { sessionFromCookie } from './http/auth-plugin.js';
 import { SocketIoLiveFeed } from './http/live-feed.js';
+import { originAllowed, originOf, proxyTrust, rawRequestOrigin } from './http/origin.js';
 import { createLogger, type Logger } from './logger.js';
 import { DetectionPipeline } from './pipeline/detection-pipeline.js';
 import { SqliteTelemetryStore } from './pipeline/telemetry-store.js';
@@ -120,9 +121,11 @@ export class KanjiaSystem {
     const users = new SqliteUserStore(db, () => this.clock.nowMs());
     const audit = new SqliteAuditLog(db, () => this.clock.nowMs());
     this.users = users;
+    const trustsProxy = proxyTrust(trustProxyOption(settings.trustProxy));
     const feed = new SocketIoLiveFeed({
       authenticate: (cookie) => sessionFromCookie(users, cookie),
       sessionValid: (key) => users.sessionByKey(key, false) !== undefined,
+      originAllowed: (origin, request) => originAllowed(origin, rawRequestOrigin(request, trustsProxy), originOf(settings.publicUrl)),
       locateDevice: (deviceId) => registry.deviceContext(deviceId),
       clock: this.clock,
     });
@@ -228,7 +231,7 @@ export class KanjiaSystem {
       dashboardDir: this.options.dashboardDir ?? DEFAULT_DASHBOARD_DIR,
       ...(this.options.onRoute ? { onRoute: this.options.onRoute } : {}),
       // Served as https behind a proxy that does not say so: the public address tells.
-      auth: { users, audit, nowMs: () => this.clock.nowMs(), onSessionEnded: (key) => feed.endSession(key), secureCookie: settings.publicUrl?.startsWith('https:') ?? false },
+      auth: { users, audit, nowMs: () => this.clock.nowMs(), onSessionEnded: (key) => feed.endSession(key), ...(settings.publicUrl ? { publicUrl: settings.publicUrl } : {}) },
       trustProxy: trustProxyOption(settings.trustProxy),
       residentVillage: (residentId) => registry.residentContext(residentId)?.villageId,
       answer: { alarms: alarmService, store: alarmStore, clock: this.clock, audit },

@@ -84,7 +84,7 @@ describe('auth', () => {
     });
     function deps(): Parameters<typeof buildApp>[0] {
       return {
-        auth: { users, audit: new SqliteAuditLog(db, now), nowMs: now },
+        auth: { users, audit: new SqliteAuditLog(db, now), nowMs: now, publicUrl: 'https://kanjia.example.cn/' },
         residentVillage: (id) => registry.residentContext(id)?.villageId,
         alarms,
         store,
@@ -370,6 +370,20 @@ describe('auth', () => {
     expect(store.view(alarmA)!.status).toBe('open');
     const same = await app.inject({ method: 'POST', url: `/api/alarms/${alarmA}/take`, headers: { cookie, origin: 'http://localhost:80' }, payload: {} });
     expect(same.statusCode).toBe(200);
+  });
+
+  it('behind a TLS proxy that does not forward the scheme, the public address’s origin may log in (Secure cookie); the same server on the LAN over http gets a cookie without Secure', async () => {
+    await users.create({ name: 'shimen', role: 'duty', villages: ['石门村'], password: TEST_PASSWORD });
+    const viaPublic = await login('shimen', TEST_PASSWORD, { host: 'kanjia.example.cn', origin: 'https://kanjia.example.cn' });
+    expect(viaPublic.statusCode).toBe(200);
+    expect(String(viaPublic.headers['set-cookie'])).toMatch(/; Secure$/);
+    const lan = await login('shimen', TEST_PASSWORD, { host: '10.0.0.5:8080', origin: 'http://10.0.0.5:8080' });
+    expect(lan.statusCode).toBe(200);
+    expect(String(lan.headers['set-cookie'])).not.toContain('Secure');
+    expect((await login('shimen', TEST_PASSWORD, { host: 'kanjia.example.cn', origin: 'https://evil.example' })).json().code).toBe('CROSS_ORIGIN');
+    // The answer page's buttons pass the same check (a made-up code: 404, not 403).
+    const answer = await app.inject({ method: 'POST', url: '/api/answer/not-a-code/take', headers: { host: 'kanjia.example.cn', origin: 'https://kanjia.example.cn' }, payload: {} });
+    expect(answer.statusCode).not.toBe(403);
   });
 
   it('never writes a password or a session token to the log', async () => {

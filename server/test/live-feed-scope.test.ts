@@ -53,7 +53,7 @@ describe('live feed: sessions and scope', () => {
 
   beforeEach(async () => {
     tmp = tempDataDir();
-    const settings = loadSettings({}, { overrides: { dataDir: tmp.dir, httpPort: 0, mqttPort: 0, mqttHost: '127.0.0.1', logLevel: 'silent' } });
+    const settings = loadSettings({}, { overrides: { dataDir: tmp.dir, httpPort: 0, mqttPort: 0, mqttHost: '127.0.0.1', logLevel: 'silent', publicUrl: 'https://kanjia.example.cn' } });
     const db = openDatabase(databaseFile(settings));
     const creds = new SqliteRegistryStore(db, loadDeviceKey(settings)).importRegistry(twoVillages()).devices;
     db.close();
@@ -75,6 +75,19 @@ describe('live feed: sessions and scope', () => {
     await expect(connect({ cookie: 'kanjia_session=made-up' })).rejects.toThrow('UNAUTHENTICATED');
     const duty = systemClient(() => system.users, running.httpUrl, { name: 'shimen', role: 'duty', villages: ['石门村'] });
     await expect(connect({ cookie: await duty.cookie(), origin: 'http://evil.example' })).rejects.toThrow('CROSS_ORIGIN');
+  });
+
+  it('opens the feed by the same origin rule as REST: this server as reached, or the public address; the same host under another scheme is refused', async () => {
+    const duty = systemClient(() => system.users, running.httpUrl, { name: 'shimen', role: 'duty', villages: ['石门村'] });
+    const cookie = await duty.cookie();
+    const own = new URL(running.httpUrl);
+    await expect(connect({ cookie, origin: `https://${own.host}` })).rejects.toThrow('CROSS_ORIGIN');
+    expect((await connect({ cookie, origin: `http://${own.host}` })).connected).toBe(true);
+    expect((await connect({ cookie, origin: 'https://kanjia.example.cn' })).connected).toBe(true);
+    // REST answers the same three origins alike.
+    const take = (origin: string) => fetch(new URL('/api/auth/logout', running.httpUrl), { method: 'POST', headers: { cookie, origin, 'content-type': 'application/json' }, body: '{}' });
+    expect((await take(`https://${own.host}`)).status).toBe(403);
+    expect((await take('https://kanjia.example.cn')).status).toBe(200);
   });
 
   it('a duty officer of 石门村 never hears 李家村’s alarm on the socket and gets 404 for it; the admin hears both', async () => {

@@ -2,7 +2,8 @@
  * Who may reach which route. One onRequest hook for the whole app:
  *
  * 1. CSRF: a state-changing request (POST/PUT/PATCH/DELETE) whose Origin (or
- *    Referer when there is no Origin) is not this server's own origin is
+ *    Referer when there is no Origin) is not this server's own origin (or
+ *    that of KANJIA_PUBLIC_URL: origin.ts, the live feed's rule too) is
  *    refused 403 CROSS_ORIGIN, on every route, login included. A request with
  *    neither header passes: every browser sends Origin on a cross-origin POST
  *    (and on same-origin fetch POSTs), so a request without one is not a page
@@ -31,6 +32,7 @@ import { LoginGuard } from '../auth/login-guard.js';
 import { normaliseUserName, SESSION_ABSOLUTE_MS, type SessionInfo, type SqliteUserStore } from '../auth/user-store.js';
 import type { RouteAccess, SessionUser } from './access.js';
 import { phoneFor } from './masking.js';
+import { originAllowed, originOf } from './origin.js';
 
 export const SESSION_COOKIE = 'kanjia_session';
 
@@ -40,8 +42,13 @@ export interface AuthOptions {
   users: SqliteUserStore;
   audit: SqliteAuditLog;
   nowMs: () => number;
-  /** Always mark the cookie Secure (the public URL is https behind a proxy that does not say so). */
-  secureCookie?: boolean;
+  /**
+   * KANJIA_PUBLIC_URL: its origin passes the same-origin check too (a TLS proxy
+   * that does not forward the scheme), and when it is https the cookie is
+   * Secure for requests to its host (not for the same server reached as
+   * plain http on the LAN, where a Secure cookie would be dropped).
+   */
+  publicUrl?: string;
   /** A session ended (logout): its live-feed sockets are disconnected. */
   onSessionEnded?: (sessionKey: string) => void;
 }
@@ -108,13 +115,15 @@ const BILINGUAL = {
 async function authPlugin(app: FastifyInstance, options: AuthOptions): Promise<void> {
   const { users, audit, nowMs } = options;
   const guard = new LoginGuard(audit, nowMs);
+  const publicOrigin = originOf(options.publicUrl);
+  const publicHttpsHost = publicOrigin?.startsWith('https:') ? new URL(publicOrigin).host : undefined;
   app.decorateRequest('user', null);
   app.decorateRequest('sessionKey', null);
 
   app.addHook('onRequest', async (request, reply) => {
     if (STATE_CHANGING.has(request.method)) {
       const claimed = claimedOrigin(request.headers);
-      if (claimed !== undefined && claimed !== ownOrigin(request)) {
+      if (claimed !== undefined && !originAllowed(claimed, ownOrigin(request), publicOrigin)) {
         return reply.code(403).send({ code: 'CROSS_ORIGIN', message: `refused: this request comes from another site (${claimed}); use the dashboard at ${ownOrigin(request)}` });
       }
     }
@@ -133,7 +142,8 @@ async function authPlugin(app: FastifyInstance, options: AuthOptions): Promise<v
   const r = app.withTypeProvider<ZodTypeProvider>();
 
   const setCookie = (request: FastifyRequest, reply: FastifyReply, value: string, maxAgeSeconds: number) => {
-    const secure = options.secureCookie === true || request.protocol === 'https';
+    // Over https, or at the https public address behind a proxy that does not say so.
+    const secure = request.protocol === 'https' || (publicHttpsHost !== undefined && request.host.toLowerCase() === publicHttpsHost);
     reply.header('set-cookie', `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure ? '; Secure' : ''}`);
   };
 

@@ -9,7 +9,7 @@
  * Logout, a password reset and the end of a session disconnect the sockets.
  */
 import { SOCKET_EVENTS, type AlarmView, type ClientToServerEvents, type Clock, type HouseholdStateEvent, type ServerToClientEvents, type TimerHandle } from '@kanjia/protocol';
-import type { Server as HttpServer } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { Server } from 'socket.io';
 import type { AlarmFeed } from '../alarms/alarm-service.js';
 import type { SessionInfo } from '../auth/user-store.js';
@@ -23,6 +23,8 @@ export interface LiveFeedOptions {
   authenticate: (cookieHeader: string | undefined) => SessionInfo | undefined;
   /** Is this session still valid? (checked every SESSION_SWEEP_MS) */
   sessionValid: (sessionKey: string) => boolean;
+  /** May a page at this Origin open the feed? The REST rule (origin.ts). */
+  originAllowed: (origin: string, request: IncomingMessage) => boolean;
   /** Village and resident of a device, for presence; undefined for an unknown device (then only admins hear it). */
   locateDevice: (deviceId: string) => { villageId: string; residentId: string } | undefined;
   clock: Clock;
@@ -47,14 +49,6 @@ export function roomsOf(user: SessionUser, sessionKey: string): string[] {
   return rooms;
 }
 
-function originHost(origin: string): string | undefined {
-  try {
-    return new URL(origin).host.toLowerCase();
-  } catch {
-    return undefined; // "null" (a sandboxed frame) or garbage: never this server
-  }
-}
-
 export class SocketIoLiveFeed implements AlarmFeed {
   private io: Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData> | undefined;
   private sweepTimer: TimerHandle | undefined;
@@ -68,7 +62,7 @@ export class SocketIoLiveFeed implements AlarmFeed {
       const headers = socket.request.headers;
       // A page of another site (or another port of this host) must not open the feed with the officer's cookie.
       const origin = headers.origin;
-      if (origin !== undefined && originHost(origin) !== headers.host?.toLowerCase()) {
+      if (origin !== undefined && !this.options.originAllowed(origin, socket.request)) {
         return next(Object.assign(new Error('CROSS_ORIGIN'), { data: { code: 'CROSS_ORIGIN' } }));
       }
       const info = this.options.authenticate(headers.cookie);
