@@ -290,6 +290,8 @@ export class KanjiaSystem {
     }
     const proxyWarning = trustProxyWarning(settings.trustProxy);
     if (proxyWarning) log.warn({ trustProxy: settings.trustProxy }, proxyWarning);
+    const consoleWarning = consoleSmsWarning(settings);
+    if (consoleWarning) log.warn({ sms: 'console', httpHost: settings.httpHost }, consoleWarning);
     this.ready = true;
     const shown = (host: string) => (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host);
     const running = { httpPort, mqttPort, httpUrl: `http://${shown(settings.httpHost)}:${httpPort}/`, mqttUrl: `mqtt://${shown(settings.mqttHost)}:${mqttPort}` };
@@ -333,6 +335,19 @@ export function publicUrlOf(settings: Settings, httpPort: number): string {
 export function isLoopbackUrl(url: string): boolean {
   const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
   return host === 'localhost' || host.endsWith('.localhost') || /^127\./.test(host) || host === '::1' || host === '0.0.0.0';
+}
+
+/**
+ * The console SMS provider prints every SMS in full, answer link and code
+ * included (it is the provider for the demo and for trying Kanjia out), to the
+ * same stream as the log. Served beyond this machine, that output holds live
+ * links that let anyone reading it take and close cases: say so at start.
+ */
+export function consoleSmsWarning(settings: Settings): string | undefined {
+  if (settings.smsProvider !== 'console') return undefined;
+  const host = settings.httpHost.replace(/^\[|\]$/g, '');
+  if (host === 'localhost' || /^127\./.test(host) || host === '::1') return undefined;
+  return `the console SMS provider prints every SMS with its live answer link to the output (and the log), and this server listens on ${settings.httpHost}, beyond this machine: anyone who reads the output can take and close cases. It is for the demo and trying out; set KANJIA_SMS_PROVIDER=aliyun for real use`;
 }
 
 export function createSmsSender(settings: Settings, logger: Logger): SmsSender {

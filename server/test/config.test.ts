@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadSettings, SettingsError, trustProxyOption, trustProxyWarning } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
-import { createSmsSender, isLoopbackUrl, publicUrlOf } from '../src/system.js';
+import { consoleSmsWarning, createSmsSender, isLoopbackUrl, publicUrlOf } from '../src/system.js';
 import { tempDataDir } from './helpers.js';
 
 const ALIYUN_ENV = {
@@ -164,6 +164,13 @@ describe('loadSettings', () => {
     expect(trustProxyWarning(loadSettings({ KANJIA_TRUST_PROXY: '127.0.0.1' }).trustProxy)).toBeUndefined();
     expect(problemsOf({ KANJIA_TRUST_PROXY: '2' })).toMatch(/^KANJIA_TRUST_PROXY "0": not an IP address.*hop count cannot tell a proxy from a client/);
     expect(problemsOf({ KANJIA_TRUST_PROXY: '10.0.0.0/33' })).toMatch(/KANJIA_TRUST_PROXY/);
+  });
+
+  it('warns that the console SMS provider prints live answer links when the server listens beyond this machine', () => {
+    expect(consoleSmsWarning(loadSettings({ KANJIA_HTTP_HOST: '0.0.0.0' }))).toMatch(/prints every SMS with its live answer link.*listens on 0\.0\.0\.0.*KANJIA_SMS_PROVIDER=aliyun/);
+    expect(consoleSmsWarning(loadSettings({ KANJIA_HTTP_HOST: '10.0.0.5' }))).toBeDefined();
+    for (const host of ['127.0.0.1', 'localhost', '::1']) expect(consoleSmsWarning(loadSettings({ KANJIA_HTTP_HOST: host })), host).toBeUndefined();
+    expect(consoleSmsWarning(loadSettings({ ...ALIYUN_ENV, KANJIA_HTTP_HOST: '0.0.0.0' }))).toBeUndefined();
   });
 
   it('refuses a config file that is not JSON, naming the file', () => {
