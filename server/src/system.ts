@@ -124,7 +124,7 @@ export class KanjiaSystem {
     const trustsProxy = proxyTrust(trustProxyOption(settings.trustProxy));
     const feed = new SocketIoLiveFeed({
       authenticate: (cookie) => sessionFromCookie(users, cookie),
-      sessionValid: (key) => users.sessionByKey(key, false) !== undefined,
+      sessionScope: (key) => users.sessionByKey(key, false)?.user,
       originAllowed: (origin, request) => originAllowed(origin, rawRequestOrigin(request, trustsProxy), originOf(settings.publicUrl)),
       locateDevice: (deviceId) => registry.deviceContext(deviceId),
       clock: this.clock,
@@ -254,6 +254,8 @@ export class KanjiaSystem {
         routineOf: (residentId, timeZone) => pipeline.routineOf(residentId, timeZone),
         registryChanged: (deviceIds) => pipeline.registryChanged(deviceIds),
       },
+      // A contact or resident changed: a helper's residents may have too.
+      onRegistryWrite: () => feed.rescope(),
       villages: () => registry.villages(),
       map: { households: map, plans: new MapPlanStore(db, settings.dataDir), tiles: mapTiles(settings), villages: () => registry.villages(), nowMs: () => this.clock.nowMs(), audit },
       stats: () => {

@@ -69,6 +69,12 @@ export interface AppDeps {
   bodyLimit?: number;
   /** The helper's answer page and its API (/a/<code>, /api/answer/<code>). */
   answer?: Omit<AnswerRoutesOptions, 'dashboardDir'>;
+  /**
+   * A write to the registry (villages, households, residents, contacts,
+   * devices) succeeded: the scopes of helpers, which follow contact chains,
+   * may have changed (the live feed's rooms are recomputed).
+   */
+  onRegistryWrite?: () => void;
   /** The village map's routes (/api/map/…); omitted in tests that do not need them. */
   map?: MapRouteDeps;
 }
@@ -106,6 +112,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   await app.register(authRoutes, deps.auth);
+  if (deps.onRegistryWrite) {
+    const onWrite = deps.onRegistryWrite;
+    const REGISTRY = /^\/api\/(villages|households|residents|contacts|devices)(\/|$|\?)/;
+    app.addHook('onResponse', async (request, reply) => {
+      if (request.method !== 'GET' && request.method !== 'HEAD' && reply.statusCode < 400 && REGISTRY.test(request.url)) onWrite();
+    });
+  }
   const { audit } = deps.auth;
 
   await app.register(async (api) => {
