@@ -180,6 +180,22 @@ describe('auth', () => {
     expect((await as(helper, 'GET', '/api/stats')).statusCode).toBe(403);
   });
 
+  it('only admin, township and duty may cancel a case: a helper gets 403 FORBIDDEN; the cancelled SMS names the canceller’s real role', async () => {
+    const helper = await loginAs(app, users, { name: 'liujianjun', role: 'helper', phone: '13800000001' });
+    const refused = await as(helper, 'POST', `/api/alarms/${alarmA}/cancel`, { reason: '误报' });
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json().code).toBe('FORBIDDEN');
+    expect(store.view(alarmA)!.status).toBe('open');
+    // The township office cancels (display name without its title): the history and the SMS say 民政办.
+    const township = await loginAs(app, users, { name: 'zhanghong', role: 'township', township: '石门镇', displayName: '张红' });
+    expect((await as(township, 'POST', `/api/alarms/${alarmA}/cancel`, { reason: '老人按错了' })).statusCode).toBe(200);
+    expect(store.view(alarmA)!.history.find((h) => h.action === 'cancelled')?.by).toBe('民政办 张红');
+    const notices = store.claimDueNotifications(clock.nowMs(), 10).filter((n) => n.alarmId === alarmA);
+    expect(notices.map((n) => n.message.template)).toEqual(['cancelled']);
+    expect(notices[0]!.message.text).toContain('已被民政办张红取消，原因：老人按错了。');
+    expect(notices[0]!.message.text).not.toContain('值班员');
+  });
+
   it('the actor of an action is the session user, recorded in the case history and the audit log', async () => {
     const duty = await loginAs(app, users, { name: 'liming', displayName: '值班员 李明', villages: ['石门村'] });
     await as(duty, 'POST', `/api/alarms/${alarmA}/take`, { note: '马上去' });

@@ -47,6 +47,12 @@ export class UserError extends Error {
 /** Title before the name when no display name is given: "值班员 李明". */
 const ROLE_TITLE: Record<UserRole, string> = { admin: '管理员', township: '民政办', duty: '值班员', helper: '帮扶责任人' };
 
+/** The display name with the role's title first ("值班员 李明"; a display name "李明" of a township user → "民政办 李明"). */
+export function withRoleTitle(user: { role: UserRole; displayName: string }): string {
+  const title = ROLE_TITLE[user.role];
+  return user.displayName.startsWith(title) ? user.displayName : `${title} ${user.displayName}`;
+}
+
 const Phone = z
   .string()
   .trim()

@@ -19,6 +19,7 @@ import {
   SystemStats,
   TakeAlarmBody,
   VillageSummary,
+  type UserRole,
 } from '@kanjia/protocol';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type RouteOptions } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -30,6 +31,7 @@ import type { Logger } from '../logger.js';
 import { mapRoutes, type MapRouteDeps } from './map-routes.js';
 import { canSeeResident, canSeeVillage, type SessionUser } from './access.js';
 import { authRoutes, type AuthOptions } from './auth-plugin.js';
+import { withRoleTitle } from '../auth/user-store.js';
 import { registryRoutes, type RegistryRouteDeps } from './registry-routes.js';
 import { answerRoutes, type AnswerRoutesOptions } from './answer-routes.js';
 
@@ -191,10 +193,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       },
     );
 
-    r.post('/api/alarms/:id/cancel', { schema: { params: AlarmIdParams, body: CancelAlarmBody, response: { 200: AlarmView, ...errors } } }, async (req, reply) => {
+    // A helper who finds a false alarm resolves it with a note; calling a case off (and what the cancelled SMS says) is the desk's.
+    const cancelRoles: readonly UserRole[] = ['admin', 'township', 'duty'];
+    r.post('/api/alarms/:id/cancel', { config: { roles: cancelRoles }, schema: { params: AlarmIdParams, body: CancelAlarmBody, response: { 200: AlarmView, ...errors } } }, async (req, reply) => {
       const user = userOf(req);
       if (!alarmInScope(user, req.params.id)) return reply.code(404).send(alarmNotFound(req.params.id));
-      const view = deps.alarms.act(req.params.id, 'cancel', user.displayName, req.body.reason);
+      // With the role title first: the cancelled SMS names the canceller's real role (sms-templates.ts actorPhrase).
+      const view = deps.alarms.act(req.params.id, 'cancel', withRoleTitle(user), req.body.reason);
       audit.record({ action: 'alarm.cancel', userId: user.id, actor: user.displayName, target: req.params.id, detail: req.body.reason, address: req.ip });
       return view;
     });
