@@ -208,6 +208,9 @@ const zh = {
   'audit.action.map.plan': '村庄平面图',
   'audit.action.user.add': '新增用户',
   'audit.action.user.resetPassword': '重置密码',
+  'audit.action.user.disable': '停用账号',
+  'audit.action.user.enable': '启用账号',
+  'audit.action.user.setVillages': '更改负责村',
 
   'map.title': '村庄地图',
   'map.legend': '图例',
@@ -441,6 +444,9 @@ const en: Record<MessageKey, string> = {
   'audit.action.map.plan': 'Village plan',
   'audit.action.user.add': 'User added',
   'audit.action.user.resetPassword': 'Password reset',
+  'audit.action.user.disable': 'User disabled',
+  'audit.action.user.enable': 'User enabled',
+  'audit.action.user.setVillages': 'Villages changed',
 
   'map.title': 'Village map',
   'map.legend': 'Legend',

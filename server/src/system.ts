@@ -6,7 +6,7 @@
  */
 import { AliyunSmsSender, ConsoleSmsSender, defaultPolicies, EscalationScheduler, OutboxWorker, type SmsSender } from '@kanjia/alerts';
 import { Gateway, type UplinkMessage } from '@kanjia/gateway';
-import { systemClock, type Clock } from '@kanjia/protocol';
+import { systemClock, type Clock, type TimerHandle } from '@kanjia/protocol';
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -71,6 +71,7 @@ export class KanjiaSystem {
   /** Fixed part of the answer links, from the settings or the bound HTTP port. */
   private publicUrl: string | undefined;
   private stopping: Promise<void> | undefined;
+  private pruneTimer: TimerHandle | undefined;
   alarmStore: SqliteAlarmStore | undefined;
   registry: SqliteRegistryStore | undefined;
   alarmService: AlarmService | undefined;
@@ -298,15 +299,33 @@ export class KanjiaSystem {
     const shown = (host: string) => (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host);
     const running = { httpPort, mqttPort, httpUrl: `http://${shown(settings.httpHost)}:${httpPort}/`, mqttUrl: `mqtt://${shown(settings.mqttHost)}:${mqttPort}` };
     log.info({ ...running, publicUrl: this.publicUrl, sms: sender.name, dataDir: settings.dataDir }, 'kanjia ready');
-    users.prune();
+    this.pruneAuth(users, audit);
     if (users.count() === 0) log.warn({ command: FIRST_ADMIN_COMMAND }, `no users yet: nobody can log in to the dashboard. Make the first admin with: ${FIRST_ADMIN_COMMAND}`);
     return running;
+  }
+
+  /**
+   * Drops ended sessions and old failed/refused login rows now and every
+   * AUTH_PRUNE_EVERY_MS: a server that runs for months (or a flood of failed
+   * logins) must not grow the database without end.
+   */
+  private pruneAuth(users: SqliteUserStore, audit: SqliteAuditLog): void {
+    try {
+      users.prune();
+      const dropped = audit.pruneLoginNoise(LOGIN_NOISE_KEPT_MS);
+      if (dropped > 0) this.logger.info({ dropped }, 'pruned old failed and refused login rows from the audit log');
+    } catch (err) {
+      this.logger.error({ err }, 'pruning sessions and the audit log failed; retrying in an hour');
+    }
+    this.pruneTimer = this.clock.setTimeout(() => this.pruneAuth(users, audit), AUTH_PRUNE_EVERY_MS);
   }
 
   /** Stops everything this system started; idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.ready = false;
+      this.clock.clearTimeout(this.pruneTimer);
+      this.pruneTimer = undefined;
       // Devices first: nothing new is acknowledged that the outbox would not text.
       await this.gateway?.stop();
       this.householdMap?.stop();
@@ -323,6 +342,11 @@ export class KanjiaSystem {
     return this.stopping;
   }
 }
+
+/** Ended sessions and old login noise are dropped this often. */
+export const AUTH_PRUNE_EVERY_MS = 3600_000;
+/** Failed and refused login rows are kept this long (the throttle needs 15 minutes; an investigation, weeks). */
+export const LOGIN_NOISE_KEPT_MS = 90 * 24 * 3600_000;
 
 /** What to run when there is no user yet (printed by `kanjia start` and logged). */
 export const FIRST_ADMIN_COMMAND = 'npx kanjia user add --name admin --role admin';

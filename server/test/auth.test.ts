@@ -435,6 +435,26 @@ describe('auth', () => {
     expect(JSON.stringify(db.prepare('SELECT * FROM sessions').all())).not.toContain(token);
   });
 
+  it('normalises login names in full Unicode: Äbc and äbc are one user who can log in either way, also one stored before names were normalised', async () => {
+    await users.create({ name: 'Ärzte', role: 'admin', password: TEST_PASSWORD });
+    expect(users.byName('ärzte')?.name).toBe('ärzte');
+    await expect(users.create({ name: 'äRZTE', role: 'admin', password: TEST_PASSWORD })).rejects.toThrow(/already a user/);
+    expect((await login('ÄRZTE', TEST_PASSWORD)).statusCode).toBe(200);
+    // Full-width letters (a Chinese input method) are the same name.
+    await users.create({ name: 'shimen', role: 'duty', villages: ['石门村'], password: TEST_PASSWORD });
+    expect((await login('ｓｈｉｍｅｎ', TEST_PASSWORD)).json().user?.name).toBe('shimen');
+    // A row written by the old code kept its capital, which SQLite's NOCASE does not fold.
+    await users.create({ name: 'oezil', role: 'admin', password: TEST_PASSWORD });
+    db.prepare("UPDATE users SET name = 'Özil' WHERE name = 'oezil'").run();
+    expect((await login('özil', TEST_PASSWORD)).statusCode).toBe(200);
+    expect((await login('ÖZIL', TEST_PASSWORD)).statusCode).toBe(200);
+    await expect(users.create({ name: 'özil', role: 'admin', password: TEST_PASSWORD })).rejects.toThrow(/already a user/);
+    // Failures of every spelling count against one name.
+    clock.advance(1000);
+    for (const spelling of ['ärzte', 'ÄRZTE', 'Ärzte', 'ärztE', 'ÄrZtE']) expect((await login(spelling, 'wrong-password')).statusCode).toBe(401);
+    expect((await login('ärzte', TEST_PASSWORD)).statusCode).toBe(429);
+  }, 30_000);
+
   it('refuses users whose scope is incomplete, listing every problem', async () => {
     await expect(users.create({ name: 'x', role: 'duty', password: 'short' })).rejects.toThrow(/village[\s\S]*|password/);
     await expect(users.create({ name: 'x', role: 'township', password: TEST_PASSWORD })).rejects.toThrow(/--township/);
