@@ -143,7 +143,9 @@ const zh = {
   'login.submit': '登录',
   'login.busy': '正在登录…',
   'login.required': '请填写用户名和密码。',
-  'login.ended': '登录已过期或已在别处退出，请重新登录。',
+  'login.ended': '值班台已退出登录（登录过期或在别处退出）：新的报警不会在这里显示和响铃！请立即重新登录。',
+  'session.expiresSoon': '登录将于 {time} 过期，请重新登录。',
+  'session.logoutFailed': '退出登录失败（{reason}），您仍处于登录状态。请检查网络后重试。',
   'login.throttled': '登录失败次数过多，请 {minutes} 分钟后再试。',
   'login.checking': '正在检查登录状态…',
 
@@ -379,7 +381,9 @@ const en: Record<MessageKey, string> = {
   'login.submit': 'Log in',
   'login.busy': 'Logging in…',
   'login.required': 'Please enter your name and password.',
-  'login.ended': 'Your session has ended or you were logged out elsewhere. Please log in again.',
+  'login.ended': 'The duty desk is logged out (the session ended or you were logged out elsewhere): new alarms will not show or ring here! Log in again now.',
+  'session.expiresSoon': 'Your login expires at {time}. Please log in again.',
+  'session.logoutFailed': 'Logout failed ({reason}): you are still logged in. Check the network and try again.',
   'login.throttled': 'Too many failed logins. Try again in {minutes} minutes.',
   'login.checking': 'Checking your login…',
 
