@@ -615,6 +615,90 @@ describe('InactivityMonitor: states (a bed or seat occupied), sparse homes, late
     expect(alarms()).toMatchObject([{ kind: 'inactivity', details: { context: 'seated', learned: true } }]);
   });
 
+  it('a sitting after lunch is judged by the sittings begun around then (3.5 h → 4 h 15 min), not by the whole evening in front of the television', () => {
+    const { feed, advanceTo, out, alarms, monitor } = setup(at('2026-01-05T01:00'));
+    feed([{ atMs: at('2026-01-05T02:00'), source: 'bed', value: 1, sensorId: 'bed' }]);
+    for (const date of days('2026-01-05', 20)) feed(sparseDay(date));
+    const routine = monitor.routineOf('p1');
+    // Sittings begun 09:30–13:30 (11:30, 3.5 h each) against the 5-h evening ones: the after-lunch half hour has its own.
+    expect(routine?.seatedSlotLimitMs[23]).toBe(255 * MIN);
+    expect(routine?.seatedLimitMs).toBe(345 * MIN);
+    // Ordinarily seated at 18:00 (every day), not at 03:00.
+    expect(routine?.seatedUsually[36]).toBe(true);
+    expect(routine?.seatedUsually[6]).toBe(false);
+    out.length = 0;
+    feed(sparseDay('2026-01-25').filter((e) => e.atMs <= at('2026-01-25T11:30'))); // sits down at 11:30 and stays
+    advanceTo(at('2026-01-25T16:04'));
+    expect(alarms()).toEqual([]);
+    advanceTo(at('2026-01-25T16:05'));
+    expect(alarms()).toMatchObject([{ kind: 'inactivity', details: { context: 'seated', learned: true, limitMin: 255 } }]);
+  });
+
+  it('a sitting whose own limit would end in the hours she ordinarily spends seated is allowed the longest sitting', () => {
+    const { feed, advanceTo, out, alarms } = setup(at('2026-01-05T01:00'));
+    // Sits down at 13:00 (2 h) on most days, and every evening 17:00–22:00.
+    const day = (date: string): Activity[] => {
+      const d = (hhmm: string, plusDays = 0) => at(`${date}T${hhmm}`) + plusDays * DAY;
+      return [
+        { atMs: d('09:00'), source: 'bed', value: 0, sensorId: 'bed' },
+        { atMs: d('09:10'), source: 'water', value: 1, sensorId: 'flush' },
+        { atMs: d('12:50'), source: 'cupboard', value: 1, sensorId: 'fridge' },
+        { atMs: d('13:00'), source: 'chair', value: 1, sensorId: 'seat' },
+        { atMs: d('15:00'), source: 'chair', value: 0, sensorId: 'seat' },
+        { atMs: d('15:10'), source: 'water', value: 1, sensorId: 'flush' },
+        { atMs: d('17:00'), source: 'chair', value: 1, sensorId: 'seat' },
+        { atMs: d('22:00'), source: 'chair', value: 0, sensorId: 'seat' },
+        { atMs: d('22:10'), source: 'water', value: 1, sensorId: 'flush' },
+        { atMs: d('22:30'), source: 'bed', value: 1, sensorId: 'bed' },
+      ];
+    };
+    for (const date of days('2026-01-05', 20)) feed(day(date));
+    out.length = 0;
+    // Sits down at 14:30: the sittings begun around then (13:00, 2 h) would allow 2 h 45 min, to 17:15 — in her evening
+    // seat hours — so the longest sitting of all (5 h + 45 min) applies: the alarm at 20:35, not 17:35.
+    feed(day('2026-01-25').filter((e) => e.atMs < at('2026-01-25T13:00')));
+    feed([{ atMs: at('2026-01-25T14:30'), source: 'chair', value: 1, sensorId: 'seat' }]);
+    advanceTo(at('2026-01-25T20:34'));
+    expect(alarms()).toEqual([]);
+    advanceTo(at('2026-01-25T20:35'));
+    expect(alarms()).toMatchObject([{ details: { context: 'seated', limitMin: 345 } }]);
+  });
+
+  it('a sensor followed by long ordinary silences (a door-frame PIR that does not see the sofa) has its own floor; after the kitchen the home floor stays', () => {
+    const { feed, advanceTo, out, alarms, monitor } = setup(at('2026-01-05T07:00'));
+    // Every day: kitchen PIR every 10 min, the living-room door PIR at 14:00, then 20 min unseen — or, on 6 days of 14,
+    // 100 min (the sofa): too few days to move the home's floor (the median day), enough for that sensor's.
+    const day = (date: string, sofa = false): Activity[] => {
+      const d = (hhmm: string) => at(`${date}T${hhmm}`);
+      const ev: Activity[] = [{ atMs: d('07:30'), source: 'bed', value: 0, sensorId: 'bed' }];
+      const pir = (ms: number, sensorId: string) => ev.push({ atMs: ms, source: 'motion', value: 1, sensorId }, { atMs: ms + MIN, source: 'motion', value: 0, sensorId });
+      for (let m = 8 * 60; m <= 14 * 60 - 10; m += 10) pir(at(`${date}T00:00`) + m * MIN, 'kitchen');
+      pir(d('14:00'), 'living-door');
+      for (let m = 14 * 60 + (sofa ? 100 : 20); m <= 21 * 60; m += 10) pir(at(`${date}T00:00`) + m * MIN, 'kitchen');
+      ev.push({ atMs: d('21:30'), source: 'bed', value: 1, sensorId: 'bed' });
+      return ev;
+    };
+    days('2026-01-05', 14).forEach((date, k) => feed(day(date, k % 7 < 3)));
+    const routine = monitor.routineOf('p1');
+    expect(routine?.homeFloorMs).toBe(45 * MIN);
+    expect(routine?.keyFloorMs['living-door']).toBe(115 * MIN);
+    expect(routine?.keyFloorMs.kitchen).toBe(45 * MIN); // never followed by more than 10 min: the least daytime limit
+    expect(alarms()).toEqual([]);
+    out.length = 0;
+    // 19 January: into the living room at 10:00 (a busy kitchen hour: its own limit is the least, 45 min) and silent:
+    // judged by what ordinarily follows that door's PIR, the reminder at 11:55, the alarm at 12:15.
+    feed(day('2026-01-19').filter((e) => e.atMs < at('2026-01-19T10:00')));
+    feed([
+      { atMs: at('2026-01-19T10:00'), source: 'motion', value: 1, sensorId: 'living-door' },
+      { atMs: at('2026-01-19T10:01'), source: 'motion', value: 0, sensorId: 'living-door' },
+    ]);
+    expect(routine?.slotLimitMs[20]).toBe(45 * MIN);
+    advanceTo(at('2026-01-19T12:14'));
+    expect(alarms()).toEqual([]);
+    advanceTo(at('2026-01-19T12:15'));
+    expect(alarms()).toMatchObject([{ details: { context: 'day', limitMin: 115 } }]);
+  });
+
   it('an occupied bed at 15:00 for three hours is worth a reminder (a lie-down, not the night)', () => {
     const { feed, advanceTo, reminds, alarms } = setup(at('2026-01-05T14:00'));
     feed([

@@ -42,6 +42,12 @@ interface Entry {
 
 /** At this zoom (a few streets across) every house is its own pin. */
 const UNCLUSTER_ZOOM = 17;
+/**
+ * A village of up to this many households is shown pin by pin at the zoom that
+ * fits it (clusters only when the officer zooms out): a small village must be
+ * understood at a glance, not by opening circles.
+ */
+const SMALL_VILLAGE = 150;
 const NO_TILES_MAX_ZOOM = 19;
 
 function escapeHtml(text: string): string {
@@ -58,9 +64,14 @@ function pinIcon(h: MapHousehold): L.DivIcon {
   });
 }
 
+/** Where pins overlap, the one that needs someone lies on top: alarm, then an unanswered reminder, then a device problem. */
+function zIndexOf(state: HouseholdState): number {
+  return state === 'alarm' ? 3000 : state === 'reminder' ? 2000 : state === 'device' ? 1000 : 0;
+}
+
 export class VillageMap {
   private readonly map: L.Map;
-  private readonly cluster: L.MarkerClusterGroup;
+  private cluster: L.MarkerClusterGroup;
   private readonly entries = new Map<string, Entry>();
   private readonly stateOf = new WeakMap<L.Marker, HouseholdState>();
   private readonly pending = new Map<string, { household: MapHousehold; receivedAt: number }>();
@@ -88,15 +99,19 @@ export class VillageMap {
       const ne = this.latLng(plan.bounds.north, plan.bounds.east);
       L.imageOverlay(plan.url, L.latLngBounds(sw, ne), { className: 'map-plan', alt: '' }).addTo(this.map);
     }
-    this.cluster = L.markerClusterGroup({
+    this.cluster = this.clusterGroup(UNCLUSTER_ZOOM).addTo(this.map);
+  }
+
+  /** The cluster group: every house its own pin from `unclusterZoom` in. */
+  private clusterGroup(unclusterZoom: number): L.MarkerClusterGroup {
+    return L.markerClusterGroup({
       maxClusterRadius: 44,
-      disableClusteringAtZoom: UNCLUSTER_ZOOM,
+      disableClusteringAtZoom: unclusterZoom,
       showCoverageOnHover: false,
       chunkedLoading: true,
       animateAddingMarkers: false,
       iconCreateFunction: (c) => this.clusterIcon(c),
     });
-    this.cluster.addTo(this.map);
   }
 
   /** Replaces every pin (the first load, and after a reconnection). */
@@ -107,7 +122,7 @@ export class VillageMap {
     this.pending.clear();
     const markers: L.Marker[] = [];
     for (const h of households) {
-      const marker = L.marker(this.latLng(h.lat, h.lng), { icon: pinIcon(h), keyboard: true, title: '', riseOnHover: true });
+      const marker = L.marker(this.latLng(h.lat, h.lng), { icon: pinIcon(h), keyboard: true, title: '', riseOnHover: true, zIndexOffset: zIndexOf(h.state) });
       const entry: Entry = { household: h, marker };
       marker.bindTooltip(() => this.options.describe(entry.household), { direction: 'right' });
       marker.on('click', () => this.options.onOpen(entry.household));
@@ -115,8 +130,18 @@ export class VillageMap {
       this.entries.set(h.id, entry);
       markers.push(marker);
     }
+    if (fresh) {
+      this.fit();
+      if (households.length <= SMALL_VILLAGE) this.unclusterFrom(Math.min(UNCLUSTER_ZOOM, Math.floor(this.map.getZoom())));
+    }
     this.cluster.addLayers(markers);
-    if (fresh) this.fit();
+  }
+
+  /** Every house its own pin from `zoom` in: a new (empty) cluster group, since a group fixes its zoom levels when first added. */
+  private unclusterFrom(zoom: number): void {
+    if ((this.cluster.options as L.MarkerClusterGroupOptions).disableClusteringAtZoom === zoom) return;
+    this.cluster.remove();
+    this.cluster = this.clusterGroup(zoom).addTo(this.map);
   }
 
   /** A live change: applied with the others of this frame. */
@@ -173,6 +198,7 @@ export class VillageMap {
         pin.dataset.state = household.state;
         pin.innerHTML = `<b>${STATE_GLYPH[household.state]}</b>`;
       }
+      if (before !== household.state) entry.marker.setZIndexOffset(zIndexOf(household.state));
       if ((before === 'alarm') !== (household.state === 'alarm')) refresh.push(entry.marker);
       applied.push({ receivedAt, visible: pin !== null && pin !== undefined });
     }

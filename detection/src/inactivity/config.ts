@@ -77,7 +77,9 @@ export interface InactivityConfig {
 
   /** Quantile of every half hour's longest gap, all hours pooled, that makes the home's floor (RoutineLimits.homeFloorMs). */
   homeFloorQuantile: number;
-  /** Upper bound of the home's floor. */
+  /** Quantile of each day's longest silence up and about after one sensor that makes that sensor's floor (RoutineLimits.keyFloorMs). */
+  keyFloorQuantile: number;
+  /** Upper bound of the home's floor (and of a sensor's). */
   homeFloorMaxMs: number;
   /** Seated (a seat sensor occupied) and silent: reminder after this until learned. */
   unlearnedSeatedLimitMs: number;
@@ -155,6 +157,7 @@ export const DEFAULT_INACTIVITY_CONFIG: Readonly<InactivityConfig> = Object.free
   eveningNotToBedLimitMs: 180 * MIN,
 
   homeFloorQuantile: 0.5,
+  keyFloorQuantile: 0.75,
   homeFloorMaxMs: 3 * HOUR,
   // A seat occupied for six hours without any other sign is worth an alarm; a person who ordinarily sits longer
   // (a whole evening in front of the television) is learned, up to 8 h.
@@ -193,6 +196,7 @@ export function resolveInactivityConfig(overrides: Partial<InactivityConfig> = {
   }
   if (merged.gapQuantile > 1) problems.push(`gapQuantile: 0–1 (got ${merged.gapQuantile})`);
   if (merged.homeFloorQuantile > 1) problems.push(`homeFloorQuantile: 0–1 (got ${merged.homeFloorQuantile})`);
+  if (merged.keyFloorQuantile > 1) problems.push(`keyFloorQuantile: 0–1 (got ${merged.keyFloorQuantile})`);
   if (merged.dayLimitMinMs > merged.dayLimitMaxMs) problems.push('dayLimitMinMs: must not exceed dayLimitMaxMs');
   if (merged.outLimitMinMs > merged.outLimitMaxMs) problems.push('outLimitMinMs: must not exceed outLimitMaxMs');
   if (merged.nightOutLimitMinMs > merged.nightOutLimitMaxMs) problems.push('nightOutLimitMinMs: must not exceed nightOutLimitMaxMs');

@@ -424,13 +424,25 @@ export class InactivityMonitor {
     // States: a seat or a bed occupied is someone sitting or lying, not a silent house.
     const seated = !inBed && this.seated(p);
     if (seated) {
-      const limit = L.seatedLimitMs ?? c.unlearnedSeatedLimitMs;
-      return { context: 'seated', sinceMs: t0, ...at(t0 + limit), learned: L.seatedLimitMs !== null, inBed, basis: `seated and silent beyond ${fmtMin(limit)} min${L.seatedLimitMs !== null ? ', the longest this person ordinarily sits' : ' (fixed limit while the routine is learned)'}` };
+      // By the hour the sitting began (after lunch is not the evening in front of the television); but a sitting that
+      // reaches the hours this person ordinarily spends seated is not unusual by its length alone: the longest sitting.
+      const ownSlot = L.seatedSlotLimitMs[Math.floor(minute / SLOT_MIN)] ?? null;
+      const dueMinute = ownSlot === null ? 0 : localDayMinute(tz, t0 + ownSlot).minute;
+      const reachesUsual = ownSlot !== null && L.seatedUsually[Math.floor(dueMinute / SLOT_MIN)] === true && L.seatedLimitMs !== null && L.seatedLimitMs > ownSlot;
+      const bySlot = reachesUsual ? null : ownSlot;
+      const learnedSeat = bySlot ?? L.seatedLimitMs;
+      const limit = learnedSeat ?? c.unlearnedSeatedLimitMs;
+      const why = bySlot !== null ? `, the longest this person ordinarily sits when sitting down around ${formatMinuteOfDay(minute)}` : learnedSeat !== null ? ', the longest this person ordinarily sits' : ' (fixed limit while the routine is learned)';
+      return { context: 'seated', sinceMs: t0, ...at(t0 + limit), learned: learnedSeat !== null, inBed, basis: `seated and silent beyond ${fmtMin(limit)} min${why}` };
     }
 
     // The half hour's own learned limit, else (daytime) the home's floor: no silence is judged below how long this home's ordinary silences are.
     const slotOwn = L.learned ? L.slotLimitMs[Math.floor(minute / SLOT_MIN)] ?? null : null;
-    const slotLimit = slotOwn ?? L.homeFloorMs;
+    // ... and never below what ordinarily follows a sign of life from this sensor (a door-frame PIR that does not see the sofa).
+    const keyFloor = s.lastActivityKey !== undefined ? L.keyFloorMs[s.lastActivityKey] ?? null : null;
+    const slotBase = slotOwn ?? L.homeFloorMs;
+    const slotLimit = keyFloor !== null && (slotBase === null || keyFloor > slotBase) ? keyFloor : slotBase;
+    const byKey = keyFloor !== null && slotLimit === keyFloor ? `, the longest ordinary silence after ${s.lastActivityKey ?? ''}` : '';
     const inSleepWindow = inWindow(minute, windowStart, usualWake);
     if (inBed && !inWindow(minute, (windowStart + 1440 - 180) % 1440, usualWake)) {
       // Lying on the bed in the daytime: a lie-down, judged by what this person does at this hour (a nap after lunch,
@@ -469,7 +481,7 @@ export class InactivityMonitor {
       learned: slotLimit !== null,
       basis:
         slotLimit !== null
-          ? `silent beyond ${fmtMin(limit)} min, the most this person's routine allows after ${formatMinuteOfDay(minute)}`
+          ? `silent beyond ${fmtMin(limit)} min, the most this person's routine allows after ${formatMinuteOfDay(minute)}${byKey}`
           : `silent beyond ${fmtMin(limit)} min (fixed daytime limit while the routine is learned)`,
     };
   }

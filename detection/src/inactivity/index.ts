@@ -16,7 +16,9 @@
  *   sleep period is sleep (below); a bed occupied in the daytime is a lie-down
  *   (`rest`: the longest recent lie-down + 45 min, 1.5–4 h; 3 h until
  *   learned); a seat occupied is someone sitting (`seated`: the longest recent
- *   sitting + 45 min, 2–8 h; 6 h until learned), never taken for the night's
+ *   sitting begun within 2 h of that hour + 45 min, or the longest of all
+ *   when that would end in the hours the person ordinarily spends seated —
+ *   seated then on half the recent days; 2–8 h; 6 h until learned), never taken for the night's
  *   sleep. A PIR that has reported "off" before and is held "on" (a sensor
  *   that reports changes only) is motion still being seen, for up to 2 h.
  * - Each long silence first asks the person, on their devices, to press the
@@ -33,7 +35,10 @@
  *   gaps begun within ±30 min over the last 28 days, × 1.3 + 15 min, within
  *   45 min … 6 h, and never below the home's floor: the median of each day's
  *   longest silence up and about (not in bed, not seated, not out) + 15 min,
- *   at most 3 h (a home whose sensors see little has long ordinary silences).
+ *   at most 3 h (a home whose sensors see little has long ordinary silences);
+ *   nor below the floor of the sensor last seen: the 75th percentile of each
+ *   day's longest silence up and about after it + 15 min (a door-frame PIR
+ *   that does not see the sofa is ordinarily followed by long silences).
  * - Night: a silence that begins in the usual sleep period (from 30 min before
  *   the early bedtime to the usual getting-up time, learned from each night's
  *   sleep) is sleep: reminder at the late (90th percentile) getting-up time

@@ -70,8 +70,15 @@ export interface RoutineState {
   trips: TripRecord[];
   /** Local day → the longest silence of the day up and about at home (`day` context: not in bed, not seated), minutes; the last `historyDays`. */
   freeLongest?: Record<string, number>;
+  /**
+   * Sensor → local day → the longest silence up and about (`day` context) that
+   * followed a sign of life from that sensor, minutes; the last `historyDays`.
+   * A door-frame PIR that cannot see the sofa is ordinarily followed by long
+   * silences, the kitchen PIR by short ones.
+   */
+  keyLongest?: Record<string, Record<string, number>>;
   /** Silences spent seated (`seated`) or lying down in the daytime (`rest`), minutes, by local day; the last `historyDays`. */
-  stays?: { day: number; kind: 'seated' | 'rest'; min: number }[];
+  stays?: { day: number; kind: 'seated' | 'rest'; min: number; /** Local minute of the day it began (absent in older states). */ at?: number }[];
   /** Nights up to and including this local day are closed (null: none yet). */
   closedThroughDay: number | null;
 }
@@ -119,8 +126,28 @@ export interface RoutineLimits {
    * below this. null until learned.
    */
   homeFloorMs: number | null;
+  /**
+   * The same, per sensor of the last sign of life: a quantile (keyFloorQuantile)
+   * of each day's longest silence up and about after that sensor + gapMarginMs,
+   * within dayLimitMinMs … homeFloorMaxMs, for sensors seen on at least
+   * minStaySamples days. A silence after the living-room door's PIR (which does
+   * not see the sofa) is ordinarily longer than one after the kitchen's.
+   */
+  keyFloorMs: Record<string, number>;
   /** Seated (seat sensor occupied) and silent: the longest this person ordinarily sits (null: fixed limit). */
   seatedLimitMs: number | null;
+  /**
+   * Per half hour of the local day a sitting begins: the longest sitting begun
+   * within ±2 h of it + stayMarginMs (seatedLimitMinMs … seatedLimitMaxMs),
+   * when at least minStaySamples began then; null: use seatedLimitMs. Sitting
+   * down after lunch is not the whole evening in front of the television.
+   */
+  seatedSlotLimitMs: (number | null)[];
+  /**
+   * Per half hour: this person is ordinarily seated then (a sitting covered it
+   * on at least half the recent days: the evening in front of the television).
+   */
+  seatedUsually: boolean[];
   /** Lying on the bed in the daytime and silent (null: fixed limit). */
   restLimitMs: number | null;
   /** Limits for trips out, ms (null: use the fixed defaults). */
@@ -156,6 +183,9 @@ const LATE_MORNING_MIN_SAMPLES = 3;
 const LATE_MORNING_MEDIAN_MS = 60 * MIN;
 /** ... and the other mornings' getting-up times within this (10th to 90th percentile). */
 const LATE_MORNING_OTHERS_SPREAD_MS = 120 * MIN;
+
+/** Sittings begun this many minutes either side of a half hour tell how long one begun then ordinarily lasts. */
+const SEATED_SLOT_WINDOW_MIN = 120;
 
 /** An absence counts as a night away when it lasts this long and spans 03:00. */
 const OVERNIGHT_MIN_MS = 6 * 60 * MIN;
@@ -200,9 +230,9 @@ export class RoutineModel {
       return;
     }
     if (context === 'seated' || context === 'rest') {
-      const { day } = localDayMinute(this.timeZone, startMs);
+      const { day, minute } = localDayMinute(this.timeZone, startMs);
       const stays = (this.state.stays ??= []);
-      stays.push({ day, kind: context, min: Math.round((gapMs / MIN) * 10) / 10 });
+      stays.push({ day, kind: context, min: Math.round((gapMs / MIN) * 10) / 10, at: minute });
       while (stays.length > 0 && (stays[0]?.day ?? day) <= day - this.config.historyDays) stays.shift();
     }
     if (context === 'day') {
@@ -211,6 +241,15 @@ export class RoutineModel {
       const min = Math.round((gapMs / MIN) * 10) / 10;
       if ((longest[String(day)] ?? 0) < min) longest[String(day)] = min;
       for (const key of Object.keys(longest)) if (Number(key) <= day - this.config.historyDays) delete longest[key];
+      if (opts.by !== undefined) {
+        const all = (this.state.keyLongest ??= {});
+        const byDay = (all[opts.by] ??= {});
+        if ((byDay[String(day)] ?? 0) < min) byDay[String(day)] = min;
+        for (const [k, days] of Object.entries(all)) {
+          for (const d of Object.keys(days)) if (Number(d) <= day - this.config.historyDays) delete days[d];
+          if (Object.keys(days).length === 0) delete all[k];
+        }
+      }
     }
     if (context === 'day' || context === 'nightAwake' || context === 'rest') {
       const { day, minute } = localDayMinute(this.timeZone, startMs);
@@ -356,6 +395,15 @@ export class RoutineModel {
         }
       }
     }
+    // The same density per sensor: what ordinarily follows a sign of life from it.
+    const keyFloorMs: Record<string, number> = {};
+    if (learned) {
+      for (const [key, days] of Object.entries(this.state.keyLongest ?? {})) {
+        const mins = Object.entries(days).filter(([d]) => Number(d) < today && Number(d) > today - c.historyDays).map(([, m]) => m).sort((a, b) => a - b);
+        if (mins.length < c.minStaySamples) continue;
+        keyFloorMs[key] = clamp(quantile(mins, c.keyFloorQuantile) * MIN + c.gapMarginMs, c.dayLimitMinMs, c.homeFloorMaxMs);
+      }
+    }
     // Seated and lying down in the daytime: the longest ordinary stays, stretched.
     const stayLimit = (kind: 'seated' | 'rest', lo: number, hi: number): number | null => {
       if (!learned) return null;
@@ -417,7 +465,10 @@ export class RoutineModel {
       learned,
       slotLimitMs,
       homeFloorMs,
+      keyFloorMs,
       seatedLimitMs: stayLimit('seated', c.seatedLimitMinMs, c.seatedLimitMaxMs),
+      seatedSlotLimitMs: this.seatedSlotLimits(learned, today),
+      seatedUsually: this.seatedUsually(learned, today, recentDays.length),
       restLimitMs: stayLimit('rest', c.restLimitMinMs, c.restLimitMaxMs),
       sleep,
       outLimitMs: learned ? clamp(longestDay * 1.25 + 60 * MIN, c.outLimitMinMs, c.outLimitMaxMs) : null,
@@ -426,6 +477,39 @@ export class RoutineModel {
       overnightDepartureMins,
       longestOvernightMs: longestOvernight,
     };
+  }
+
+  /** RoutineLimits.seatedUsually. */
+  private seatedUsually(learned: boolean, today: number, days: number): boolean[] {
+    const c = this.config;
+    const out = new Array<boolean>(SLOTS_PER_DAY).fill(false);
+    if (!learned || days === 0) return out;
+    const covered = new Array<Set<number>>(SLOTS_PER_DAY).fill(new Set()).map(() => new Set<number>());
+    for (const st of this.state.stays ?? []) {
+      if (st.kind !== 'seated' || st.at === undefined || st.day >= today || st.day <= today - c.historyDays) continue;
+      // Seated at a half hour: the sitting spans its middle minute.
+      const firstCentre = Math.ceil((st.at - SLOT_MIN / 2) / SLOT_MIN) * SLOT_MIN + SLOT_MIN / 2;
+      for (let m = firstCentre; m < st.at + st.min; m += SLOT_MIN) covered[Math.floor(m / SLOT_MIN) % SLOTS_PER_DAY]?.add(st.day + Math.floor(m / 1440));
+    }
+    for (let k = 0; k < SLOTS_PER_DAY; k++) out[k] = (covered[k]?.size ?? 0) >= 0.5 * days;
+    return out;
+  }
+
+  /** RoutineLimits.seatedSlotLimitMs. */
+  private seatedSlotLimits(learned: boolean, today: number): (number | null)[] {
+    const c = this.config;
+    const out = new Array<number | null>(SLOTS_PER_DAY).fill(null);
+    if (!learned) return out;
+    const stays = (this.state.stays ?? []).filter((s) => s.kind === 'seated' && s.day < today && s.day > today - c.historyDays);
+    for (let k = 0; k < SLOTS_PER_DAY; k++) {
+      const centre = k * SLOT_MIN + SLOT_MIN / 2;
+      // A stay of an older state without its time of day counts for every half hour (the longest overall).
+      const near = stays.filter((s) => s.at === undefined || Math.min(Math.abs(s.at - centre), 1440 - Math.abs(s.at - centre)) <= SEATED_SLOT_WINDOW_MIN);
+      if (near.length < c.minStaySamples) continue;
+      const longest = Math.max(...near.map((s) => s.min));
+      out[k] = clamp(longest * MIN * c.stayFactor + c.stayMarginMs, c.seatedLimitMinMs, c.seatedLimitMaxMs);
+    }
+    return out;
   }
 
   /**

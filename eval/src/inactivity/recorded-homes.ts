@@ -51,6 +51,13 @@ export interface HomeSummary {
   alarms: number;
   notices: number;
   reminders: number;
+  /**
+   * Reminders followed by a sign of life from a sensor within the grace period
+   * (no alarm). A recording has no button: a reminder the person would have
+   * answered by pressing it, without moving past a sensor, counts as unanswered
+   * and becomes an alarm, so the alarm figures are pessimistic, never optimistic.
+   */
+  remindersAnsweredBySensor: number;
   /** Alarms and notices by finding kind. */
   findingsByKind: Record<string, number>;
   falseAlarmsPerDay: number;
@@ -102,6 +109,7 @@ export async function evaluateHome(path: string, cuts: number, seed: number, con
     alarms: 0,
     notices: 0,
     reminders: 0,
+    remindersAnsweredBySensor: 0,
     findingsByKind: {},
     falseAlarmsPerDay: 0,
     baseline12hAlarms: 0,
@@ -126,6 +134,7 @@ export async function evaluateHome(path: string, cuts: number, seed: number, con
     alarms: found.alarms,
     notices: found.notices,
     reminders: run.reminds.length,
+    remindersAnsweredBySensor: answeredBySensor(result.outputs),
     findingsByKind: found.byKind,
     falseAlarmsPerDay: days > 0 ? Math.round((found.alarms / days) * 10000) / 10000 : 0,
     baseline12hAlarms: baselineAlarms,
@@ -160,6 +169,17 @@ export async function evaluateHome(path: string, cuts: number, seed: number, con
     baseline12h: { ...delayFigures(result.cuts.map((c) => c.baselineDelayMs)), byKind: byKind((c) => c.baselineDelayMs) },
   };
   return result;
+}
+
+/** Reminders whose next output is not the inactivity alarm (a sign of life came within the grace period). */
+function answeredBySensor(outputs: readonly DetectorOutput[]): number {
+  let answered = 0;
+  outputs.forEach((o, i) => {
+    if (o.type !== 'remind') return;
+    const next = outputs[i + 1];
+    if (!(next?.type === 'alarm' && next.finding.kind === 'inactivity')) answered += 1;
+  });
+  return answered;
 }
 
 /** The recordings of a folder (`*.jsonl`, `*.jsonl.gz`), sorted by name; throws HomesError. */

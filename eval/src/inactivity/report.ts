@@ -49,7 +49,7 @@ export function homeReport(r: HomeResult): string[] {
   const lines = [`eval-inactivity: ${s.home} (${tz}), ${s.events} events, ${r.sensors} sensors, ${(s.days).toFixed(1)} days from ${at(r.firstMs)} to ${at(r.lastMs)}`];
   if (r.stats.skippedUnknownKind > 0) lines.push(`  skipped ${r.stats.skippedUnknownKind} events of sensors of unknown kinds`);
   if (r.stats.outOfOrder > 0) lines.push(`  ${r.stats.outOfOrder} events out of time order (sorted)`);
-  lines.push('', 'What the monitor would have raised (local time; no reminder is answered in a recording):');
+  lines.push('', 'What the monitor would have raised (local time; a recording has no button: a reminder is answered only by a sign of life from a sensor within the grace period):');
   for (const o of r.outputs) {
     if (o.type === 'remind') lines.push(`  ${at(o.atMs)}  remind  on the device: "are you all right? press the button"`);
     else if (o.type === 'alarm') lines.push(`  ${at(o.finding.eventTs)}  ${isNoticeKind(o.finding.kind) ? 'NOTICE' : 'ALARM '}  ${o.finding.reason}`);
@@ -61,6 +61,7 @@ export function homeReport(r: HomeResult): string[] {
     '',
     `${s.alarms} alarms (all false in an ordinary life), ${s.notices} not-back notices, ${s.reminders} reminders in ${s.days.toFixed(1)} days: ` +
       `per 30 days ${p.alarms.toFixed(2)} alarms, ${p.notices.toFixed(2)} notices, ${p.reminders.toFixed(1)} reminders; 12 h rule ${p.baseline12hAlarms.toFixed(2)} alarms`,
+    `reminders: ${s.remindersAnsweredBySensor} answered by a sign of life within the grace period, ${s.reminders - s.remindersAnsweredBySensor} unanswered (each an alarm: nobody can press the button in a recording, so these alarms are counted pessimistically)`,
   );
   const c = s.cuts;
   if (c === undefined) return lines;
