@@ -143,7 +143,7 @@ const zh = {
   'login.submit': '登录',
   'login.busy': '正在登录…',
   'login.required': '请填写用户名和密码。',
-  'login.ended': '值班台已退出登录（登录过期或在别处退出）：新的报警不会在这里显示和响铃！请立即重新登录。',
+  'login.ended': '值班台已退出登录（登录过期或在别处退出）：新的报警不会在这里显示和响铃！请重新登录。',
   'session.expiresSoon': '登录将于 {time} 过期，请重新登录。',
   'session.logoutFailed': '退出登录失败（{reason}），您仍处于登录状态。请检查网络后重试。',
   'login.throttled': '登录失败次数过多，请 {minutes} 分钟后再试。',
