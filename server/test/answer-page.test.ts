@@ -325,7 +325,7 @@ describe('a critical case cancelled while its first SMS is unsent', () => {
     sender.failing = false;
     clock.advance(10 * MINUTE);
     const sms = await until('the cancelled notice', () => sender.sent[0]);
-    expect(sms).toMatchObject({ to: '13800000001', template: 'cancelled', kind: 'sos', params: { officer: '李明', reason: '老人按错了按钮，已电话确认平安' } });
+    expect(sms).toMatchObject({ to: '13800000001', template: 'cancelled', kind: 'sos', params: { officer: '值班员李明', reason: '老人按错了按钮，已电话确认平安' } });
     expect(sms.text).toBe('【智慧看家】紧急呼叫报警已取消：王秀英（石门村）10:00起，老人按了紧急按钮，已被值班员李明取消，原因：老人按错了按钮，已电话确认平安。地址：石门村一组12号。如有疑问请打电话确认老人平安。');
     const view = system.alarmStore!.view(alarmId)!;
     expect(view.notifications.map((n) => [n.contactName, n.status])).toEqual([['刘建军', 'sent']]);
