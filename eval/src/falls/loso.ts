@@ -32,6 +32,7 @@ const GRID = {
   priorActivityMaxG: [2.0, 2.5, 3.0, 4.0],
   postureChangeMinDeg: [30, 45, 60],
   stillnessMaxSdG: [0.1, 0.15, 0.2],
+  maxTurnAfterSoftImpactDeg: [45],
 } as const satisfies Record<keyof FallPositionParams, readonly number[]>;
 
 /** Specificity a fitted threshold set must reach on the training subjects (the project's target). */
@@ -51,6 +52,7 @@ export function permissiveConfig(config: FallDetectorConfig): FallDetectorOption
     priorActivityMaxG: 64,
     postureChangeMinDeg: 1,
     stillnessMaxSdG: 64,
+    maxTurnAfterSoftImpactDeg: 180,
   };
   return { ...config, positions: { chest: permissive, waist: permissive, wrist: permissive } };
 }
@@ -64,7 +66,8 @@ function gridPoints(): FallPositionParams[] {
         for (const priorActivityMaxG of GRID.priorActivityMaxG)
           for (const postureChangeMinDeg of GRID.postureChangeMinDeg)
             for (const stillnessMaxSdG of GRID.stillnessMaxSdG)
-              points.push({ impactThresholdG, lowImpactThresholdG, freeFallThresholdG, priorActivityMaxG, postureChangeMinDeg, stillnessMaxSdG });
+              for (const maxTurnAfterSoftImpactDeg of GRID.maxTurnAfterSoftImpactDeg)
+                points.push({ impactThresholdG, lowImpactThresholdG, freeFallThresholdG, priorActivityMaxG, postureChangeMinDeg, stillnessMaxSdG, maxTurnAfterSoftImpactDeg });
     }
   return points;
 }
