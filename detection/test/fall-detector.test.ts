@@ -243,6 +243,13 @@ describe('FallDetector: no alarm', () => {
     expect(found[0]?.details.peakG).toBeGreaterThan(2);
   });
 
+  it('still detects fainting forward from a chair: seated, a slump with a drop to 0.5 g, a soft 1.7 g landing face down, no turn after it', () => {
+    const samples = render(50, [still(4000, 10), freeFall(600, 0.5, 100), impact(150, 1.7, 60, 95), still(8000, 95)]);
+    const found = replay(new FallDetector(), 'd1', windows(samples, 50));
+    expect(found).toHaveLength(1);
+    expect(found[0]?.details.peakG).toBeLessThan(2); // found by the soft-impact path, which the new rule narrows
+  });
+
   it('stays quiet for a 3 g wrist impact that is one of a series (clapping, 3.5 g claps in the 3 s before)', () => {
     const claps: Segment[] = [];
     for (let i = 0; i < 6; i++) claps.push(impact(100, 3.5, 30, 30), still(400, 30));
