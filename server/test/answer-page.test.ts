@@ -16,20 +16,11 @@ import { databaseFile, loadDeviceKey } from '../src/device-key.js';
 import { createLogger } from '../src/logger.js';
 import { SqliteRegistryStore } from '../src/registry/registry-store.js';
 import { KanjiaSystem, type RunningSystem } from '../src/system.js';
-import { oneHousehold, RecordingSender, systemClient, tempDataDir } from './helpers.js';
+import { oneHousehold, RecordingSender, systemClient, tempDataDir, until } from './helpers.js';
 
 const MINUTE = 60_000;
 const LINK = /(http:\/\/127\.0\.0\.1:\d+)\/a\/([0-9a-z]{12})$/;
 
-async function until<T>(what: string, check: () => T | undefined, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** The village of oneHousehold() and a second household, 李桂兰's, with a chain of her own. */
 function twoHouseholds(): RegistryFile {

@@ -15,19 +15,10 @@ import { SESSION_SWEEP_MS } from '../src/http/live-feed.js';
 import { createLogger } from '../src/logger.js';
 import { SqliteRegistryStore } from '../src/registry/registry-store.js';
 import { KanjiaSystem, type RunningSystem } from '../src/system.js';
-import { RecordingSender, systemClient, tempDataDir, twoVillages } from './helpers.js';
+import { RecordingSender, systemClient, tempDataDir, twoVillages, until } from './helpers.js';
 
 const silent = { info: () => undefined, warn: () => undefined };
 
-async function until<T>(what: string, check: () => T | undefined, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('live feed: sessions and scope', () => {
   let tmp: ReturnType<typeof tempDataDir>;
