@@ -19,10 +19,22 @@ export interface OutboxItem {
   attempts: number;
 }
 
+/** A due row the store could not get ready to send; it stays queued and is tried again later. */
+export interface ClaimProblem {
+  notificationId: string;
+  alarmId: string;
+  error: unknown;
+}
+
 /** The storage side of the outbox; SqliteAlarmStore implements it. */
 export interface OutboxStore {
-  /** Marks up to `limit` due rows (pending, next attempt <= now) as sending and returns them. */
-  claimDueNotifications(nowMs: number, limit: number): OutboxItem[];
+  /**
+   * Marks up to `limit` due rows (pending, next attempt <= now) as sending and
+   * returns them. A row that cannot be got ready (a throw while preparing it)
+   * must not hold up the others: it is left queued, put off, and reported to
+   * `onProblem`.
+   */
+  claimDueNotifications(nowMs: number, limit: number, onProblem?: (problem: ClaimProblem) => void): OutboxItem[];
   markNotificationSent(id: string, nowMs: number, providerRef: string | null): void;
   markNotificationRetry(id: string, nowMs: number, nextAttemptAtMs: number, error: string): void;
   markNotificationFailed(id: string, nowMs: number, error: string): void;
@@ -55,6 +67,8 @@ export interface OutboxStats {
   sent: number;
   retried: number;
   failed: number;
+  /** Claims of a row the store could not get ready to send (each one logged with the notification id). */
+  unprepared: number;
 }
 
 export class OutboxWorker {
@@ -63,7 +77,7 @@ export class OutboxWorker {
   private draining: Promise<void> | undefined;
   private again = false;
   private retryAfterError = false;
-  readonly stats: OutboxStats = { sent: 0, retried: 0, failed: 0 };
+  readonly stats: OutboxStats = { sent: 0, retried: 0, failed: 0, unprepared: 0 };
 
   constructor(private readonly options: OutboxWorkerOptions) {}
 
@@ -143,10 +157,15 @@ export class OutboxWorker {
     const batchSize = this.options.batchSize ?? 16;
     for (;;) {
       if (!this.running) return;
-      const items = this.options.store.claimDueNotifications(this.options.clock.nowMs(), batchSize);
+      const items = this.options.store.claimDueNotifications(this.options.clock.nowMs(), batchSize, (problem) => this.unprepared(problem));
       if (items.length === 0) return;
       await Promise.all(items.map((item) => this.sendOne(item)));
     }
+  }
+
+  private unprepared({ notificationId, alarmId, error }: ClaimProblem): void {
+    this.stats.unprepared++;
+    this.options.logger.error({ notificationId, alarmId, err: error }, 'outbox: a notification could not be prepared; it stays queued and is tried again later, the others go on');
   }
 
   private async sendOne(item: OutboxItem): Promise<void> {

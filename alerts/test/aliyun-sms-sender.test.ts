@@ -93,7 +93,7 @@ describe('AliyunSmsSender against the local Aliyun SMS server', () => {
     expect((await sender().send({ to: PHONE, template: 'cancelled', kind: 'sos', params, text, outId: 'ntf-cancel' })).ok).toBe(true);
     const sms = await server.waitFor((m) => m.outId === 'ntf-cancel', 1_000);
     expect(sms.templateCode).toBe(TEMPLATE_CODES.cancelled);
-    expect(sms.templateParam).toMatchObject({ officer: '李明', reason: '老人按错了按钮', name: '王秀英' });
+    expect(sms.templateParam).toMatchObject({ officer: '值班员李明', reason: '老人按错了按钮', name: '王秀英' });
   });
 
   it('sends the escalation template with its own code and the minutes', async () => {

@@ -119,8 +119,12 @@ describe('renderSms', () => {
   it('renders the cancelled first notice: what happened, who cancelled it and why, no link', () => {
     const { params, text } = renderSms('cancelled', { ...fall, kind: 'sos', answerCode: undefined, cancelledBy: '值班员 李明', cancelReason: '老人按错了按钮，已电话确认' });
     expect(text).toBe('【智慧看家】紧急呼叫报警已取消：王秀英（王庄村）10:00起，老人按了紧急按钮，已被值班员李明取消，原因：老人按错了按钮，已电话确认。地址：王庄村3组12号。如有疑问请打电话确认老人平安。');
-    expect(params).toEqual({ kind: '紧急呼叫', name: '王秀英', village: '王庄村', time: '10:00', detail: '老人按了紧急按钮', officer: '李明', reason: '老人按错了按钮，已电话确认', address: '王庄村3组12号' });
-    expect(renderSms('cancelled', { ...fall, locale: 'en', cancelledBy: 'Li Ming', cancelReason: 'pressed by mistake' }).text).toContain('cancelled by duty officer Li Ming, reason: pressed by mistake.');
+    expect(params).toEqual({ kind: '紧急呼叫', name: '王秀英', village: '王庄村', time: '10:00', detail: '老人按了紧急按钮', officer: '值班员李明', reason: '老人按错了按钮，已电话确认', address: '王庄村3组12号' });
+    expect(renderSms('cancelled', { ...fall, locale: 'en', cancelledBy: '值班员 Li Ming', cancelReason: 'pressed by mistake' }).text).toContain('cancelled by duty officer Li Ming, reason: pressed by mistake.');
+    // The canceller's own role, not 值班员 for everyone.
+    expect(renderSms('cancelled', { ...fall, cancelledBy: '民政办 张红', cancelReason: '误报' }).text).toContain('已被民政办张红取消');
+    expect(renderSms('cancelled', { ...fall, cancelledBy: '管理员 admin', cancelReason: '误报' }).params.officer).toBe('管理员admin');
+    expect(renderSms('cancelled', { ...fall, locale: 'en', cancelledBy: '民政办 张红', cancelReason: 'x' }).text).toContain('cancelled by township office 张红');
     expect(() => renderSms('cancelled', fall)).toThrow(/cancelledBy/);
   });
 

@@ -207,6 +207,49 @@ describe('FallDetector: no alarm', () => {
     expect(replay(new FallDetector(), 'd1', windows(samples, 50))).toHaveLength(0);
   });
 
+  it('stays quiet when lying down on a bed in two stages: sits on the edge (drop to 0.55 g, soft 1.7 g landing), then reclines 70° (soft impact, turn after it)', () => {
+    const samples = render(50, [
+      still(4000, 0),
+      freeFall(400, 0.55, 20),
+      impact(150, 1.7, 10, 20),
+      still(600, 20), // seated on the edge of the bed
+      { ms: 1000, at: (t, len) => tilt(20 + (70 * t) / len) }, // lying back onto the mattress
+      still(8000, 90),
+    ]);
+    const impacts: JudgedImpact[] = [];
+    expect(replay(new FallDetector({}, { onImpact: (i) => impacts.push(i) }), 'd1', windows(samples, 50))).toHaveLength(0);
+    const landing = impacts.find((i) => i.features.peakG > 1.5);
+    expect(landing?.features.postureChangeDeg).toBeGreaterThan(80); // as much as a fall: only the turn after the landing tells them apart
+    expect(landing?.features.turnAfterImpactDeg).toBeGreaterThan(55);
+    expect(landing?.verdict.failed).toEqual([expect.stringMatching(/^soft impact 1\.\d\d g and the trunk still turned \d+° > 45° after it/)]);
+  });
+
+  it('still detects a soft fall (drop to 0.3 g, 1.7 g onto a mat) whose trunk is down at the impact, and a two-stage fall onto the knees (soft) then the floor (2.4 g)', () => {
+    const soft = render(50, [still(4000, 0), freeFall(500, 0.3, 90), impact(150, 1.7, 60, 90), still(8000, 90)]);
+    const impacts: JudgedImpact[] = [];
+    expect(replay(new FallDetector({}, { onImpact: (i) => impacts.push(i) }), 'd1', windows(soft, 50))).toHaveLength(1);
+    expect(impacts.find((i) => i.verdict.fall)?.features.turnAfterImpactDeg).toBeLessThan(15);
+    const twoStage = render(50, [
+      still(4000, 0),
+      freeFall(400, 0.3, 20),
+      impact(150, 1.7, 10, 20), // knees on the floor, trunk still upright
+      still(300, 20),
+      freeFall(400, 0.5, 90), // the trunk goes down …
+      impact(150, 2.4, 60, 90), // … and hits the floor
+      still(8000, 90),
+    ]);
+    const found = replay(new FallDetector(), 'd1', windows(twoStage, 50));
+    expect(found).toHaveLength(1);
+    expect(found[0]?.details.peakG).toBeGreaterThan(2);
+  });
+
+  it('still detects fainting forward from a chair: seated, a slump with a drop to 0.5 g, a soft 1.7 g landing face down, no turn after it', () => {
+    const samples = render(50, [still(4000, 10), freeFall(600, 0.5, 100), impact(150, 1.7, 60, 95), still(8000, 95)]);
+    const found = replay(new FallDetector(), 'd1', windows(samples, 50));
+    expect(found).toHaveLength(1);
+    expect(found[0]?.details.peakG).toBeLessThan(2); // found by the soft-impact path, which the new rule narrows
+  });
+
   it('stays quiet for a 3 g wrist impact that is one of a series (clapping, 3.5 g claps in the 3 s before)', () => {
     const claps: Segment[] = [];
     for (let i = 0; i < 6; i++) claps.push(impact(100, 3.5, 30, 30), still(400, 30));
@@ -281,12 +324,13 @@ describe('FallDetector: settings', () => {
   it('lists every bad setting at once', () => {
     let error: unknown;
     try {
-      new FallDetector({ stillnessWindowMs: 0, positions: { wrist: { impactThresholdG: 2, lowImpactThresholdG: 3, postureChangeMinDeg: 200 } } });
+      new FallDetector({ stillnessWindowMs: 0, landingPostureEndMs: 200, positions: { wrist: { impactThresholdG: 2, lowImpactThresholdG: 3, postureChangeMinDeg: 200, maxTurnAfterSoftImpactDeg: 181 } } });
     } catch (e) {
       error = e;
     }
     expect(error).toBeInstanceOf(FallConfigError);
-    expect((error as FallConfigError).problems).toHaveLength(4); // stillnessWindowMs, minStillness > window, low > impact, > 180°
+    // stillnessWindowMs, minStillness > window, landing end ≤ start, low > impact, posture > 180°, turn > 180°
+    expect((error as FallConfigError).problems).toHaveLength(6);
   });
 
   it('takes per-position overrides and keeps the other defaults', () => {
@@ -298,7 +342,7 @@ describe('FallDetector: settings', () => {
 
   it('judgeImpact gives confidence 0.5 at the thresholds and 1 with wide margins', () => {
     const p = DEFAULT_FALL_CONFIG.positions.chest;
-    const base = { atMs: 0, position: 'chest' as const, hz: 20, freeFallMinG: 1, priorPeakG: 1, stillnessObservedMs: 3000 };
+    const base = { atMs: 0, position: 'chest' as const, hz: 20, freeFallMinG: 1, priorPeakG: 1, stillnessObservedMs: 3000, turnAfterImpactDeg: 5 };
     const edge = judgeImpact({ ...base, peakG: p.impactThresholdG, postureChangeDeg: p.postureChangeMinDeg, stillnessSdG: p.stillnessMaxSdG }, p, 1500);
     expect(edge).toEqual({ fall: true, confidence: 0.5, failed: [] });
     const clear = judgeImpact({ ...base, peakG: 2 * p.impactThresholdG, postureChangeDeg: 90, stillnessSdG: 0 }, p, 1500);
@@ -308,9 +352,20 @@ describe('FallDetector: settings', () => {
     expect(weak.failed[0]).toMatch(/impact 1\.70 g below 2 g/);
   });
 
+  it('a soft impact (1.7 g after a free fall) after which the trunk turned 60° is sitting down then lying back; 40°, not measurable, or a strong 2.2 g impact is a fall', () => {
+    const p = DEFAULT_FALL_CONFIG.positions.chest;
+    const base = { atMs: 0, position: 'chest' as const, hz: 20, freeFallMinG: 0.5, priorPeakG: 1, stillnessObservedMs: 3000, postureChangeDeg: 85, stillnessSdG: 0.03 };
+    const reclined = judgeImpact({ ...base, peakG: 1.7, turnAfterImpactDeg: 60 }, p, 1500);
+    expect(reclined.fall).toBe(false);
+    expect(reclined.failed).toEqual([expect.stringMatching(/soft impact 1\.70 g and the trunk still turned 60° > 45°/)]);
+    expect(judgeImpact({ ...base, peakG: 1.7, turnAfterImpactDeg: 40 }, p, 1500).fall).toBe(true); // a roll after a fall
+    expect(judgeImpact({ ...base, peakG: 1.7, turnAfterImpactDeg: Number.NaN }, p, 1500).fall).toBe(true);
+    expect(judgeImpact({ ...base, peakG: 2.2, turnAfterImpactDeg: 60 }, p, 1500).fall).toBe(true); // onto the knees, then down: landed hard
+  });
+
   it('a hard fall (5 g after a drop to 0.1 g) followed by struggling to get up (SVM sd 0.25 g) is a fall; the same movement after a 3 g impact, or after a hard landing upright (a jump), is not', () => {
     const p = DEFAULT_FALL_CONFIG.positions.chest;
-    const base = { atMs: 0, position: 'chest' as const, hz: 20, priorPeakG: 1, stillnessObservedMs: 3000 };
+    const base = { atMs: 0, position: 'chest' as const, hz: 20, priorPeakG: 1, stillnessObservedMs: 3000, turnAfterImpactDeg: 5 };
     expect(judgeImpact({ ...base, peakG: 5, freeFallMinG: 0.1, postureChangeDeg: 70, stillnessSdG: 0.25 }, p, 1500).fall).toBe(true);
     expect(judgeImpact({ ...base, peakG: 5, freeFallMinG: 0.1, postureChangeDeg: 70, stillnessSdG: 0.35 }, p, 1500).fall).toBe(false); // walking about
     const ordinary = judgeImpact({ ...base, peakG: 3, freeFallMinG: 0.1, postureChangeDeg: 70, stillnessSdG: 0.25 }, p, 1500);

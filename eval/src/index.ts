@@ -6,7 +6,7 @@ export type { EvalIo } from './io.js';
 export { runEvalFalls } from './falls/run.js';
 export { EVAL_FALLS_USAGE, parseEvalFallsArgs, type EvalFallsArgs } from './falls/args.js';
 export { evaluateFalls, type EvaluateFallsOptions, type FallEvalResult, type FallEvalSummary, type PositionFigures } from './falls/replay.js';
-export { countDetections, LOSO_RULE, type LosoFigures, type LosoFit } from './falls/loso.js';
+export { countDetections, leaveOneSubjectOut, LOSO_RULE, type LosoFigures, type LosoFit } from './falls/loso.js';
 export { AGE_GROUPS, type AgeGroup, type GroupFigures, type TrialOutcome } from './falls/statistics.js';
 export { runEvalInactivity } from './inactivity/run.js';
 export { EVAL_INACTIVITY_USAGE, parseEvalInactivityArgs, type EvalInactivityArgs } from './inactivity/args.js';

@@ -122,9 +122,11 @@ export class ScaledClock implements Clock {
     const dueMs = this.nowMs() + Math.max(0, delayMs);
     const arm = (ms: number): void => {
       box.t = setTimeout(() => {
-        // Chained (long waits) or woken a hair early: wait for the rest.
+        // Chained (long waits) or woken a hair early (Node's timers may fire up to a
+        // millisecond early, which is `factor` simulated ms): wait for the rest, so a
+        // timer never fires before it is due in simulated time.
         const left = dueMs - this.nowMs();
-        if (left > this.factor) arm(left / this.factor);
+        if (left > 0) arm(left / this.factor);
         else fn();
       }, Math.min(ms, MAX_TIMER_MS));
     };

@@ -79,6 +79,11 @@ export const AUDIT_ACTIONS = [
   'map.plan',
   'user.add',
   'user.resetPassword',
+  /** A user disabled (every session ended) or enabled again, on the command line. */
+  'user.disable',
+  'user.enable',
+  /** A duty officer's villages replaced, on the command line. */
+  'user.setVillages',
 ] as const;
 export const AuditAction = z.enum(AUDIT_ACTIONS);
 export type AuditAction = z.infer<typeof AuditAction>;

@@ -27,7 +27,7 @@ describe('ScaledClock', () => {
       }
     });
     expect(fired.map((f) => f.name)).toEqual(['a', 'b', 'c']);
-    for (const f of fired) expect(f.late).toBeGreaterThanOrEqual(-2000); // within one real millisecond of rounding
+    for (const f of fired) expect(f.late).toBeGreaterThanOrEqual(0); // never before it is due
   });
 
   it('cancels a timer', async () => {

@@ -40,14 +40,19 @@ Usage: kanjia <command> [options]
                                 --exit: a door sensor on a door that leads outside
                                 prints the device id and its secret once, as JSON
   user add --name NAME --role ROLE [--village ID_OR_NAME …] [--township NAME]
-           [--display-name TEXT] [--phone P] [--password P]
+           [--display-name TEXT] [--phone P] [--password-stdin | --password P]
                                 roles: admin (everything), township (its villages: --township), duty (--village,
                                 repeatable), helper (--phone: the residents whose contact chain has this number);
-                                without --password a strong one is generated and printed once
-  user list                     the users, their roles and villages (phones masked; never a password)
-  user reset-password --name NAME [--password P]
-                                sets a new password (generated and printed once without --password) and ends
-                                every session of that user
+                                without a password a strong one is generated and printed once
+                                --password-stdin: read it from standard input (--password lands in shell history)
+  user list                     the users, their roles and villages, and who is disabled (phones masked)
+  user reset-password --name NAME [--password-stdin | --password P]
+                                sets a new password (generated and printed once without one) and ends every
+                                session of that user (a disabled user stays disabled)
+  user disable --name NAME      no login works for that user any more and every session of theirs ends now
+  user enable --name NAME       lets a disabled user log in again, with their old password
+  user set-villages --name NAME --village ID_OR_NAME [--village …]
+                                replaces a duty officer's villages (open dashboards follow within a minute)
   sim device|household|life …   run simulated devices, or a resident's life on them (kanjia sim --help)
   eval-falls --dataset FILE     replay every fall-dataset trial through the live fall detector and print
       [--loso] [--limit N]      sensitivity, specificity, false alarms per hour (docs: README, Evaluators)
@@ -312,7 +317,25 @@ function withRegistry(dataDir: string | undefined, run: (registry: SqliteRegistr
   }
 }
 
-/** `kanjia user add|list|reset-password`: the dashboard's users, on the data directory's database. */
+/**
+ * The password of --password-stdin (standard input, one trailing newline
+ * dropped: `echo "$PW" | kanjia …`) or --password; undefined for neither.
+ */
+function passwordOf(v: { password?: string | undefined; 'password-stdin'?: boolean | undefined }): string | undefined {
+  if (v['password-stdin'] && v.password !== undefined) throw new UsageError('give the password either with --password-stdin or with --password, not both');
+  if (!v['password-stdin']) return v.password;
+  let text: string;
+  try {
+    text = readFileSync(0, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--password-stdin: cannot read standard input (${(err as Error).message})`);
+  }
+  const password = text.replace(/\r?\n$/, '');
+  if (password === '') throw new UsageError('--password-stdin: standard input was empty');
+  return password;
+}
+
+/** `kanjia user add|list|reset-password|disable|enable|set-villages`: the dashboard's users, on the data directory's database. */
 async function userCommand(args: string[]): Promise<number> {
   const [verb, ...rest] = args;
   const s = { type: 'string' } as const;
@@ -336,13 +359,15 @@ async function userCommand(args: string[]): Promise<number> {
         'display-name': s,
         phone: s,
         password: s,
+        'password-stdin': { type: 'boolean' },
       });
-      const generated = v.password === undefined ? generatePassword() : undefined;
+      const given = passwordOf(v);
+      const generated = given === undefined ? generatePassword() : undefined;
       const input = {
         name: v.name ?? '',
         role: (v.role ?? '') as UserInput['role'],
         villages: v.village ?? [],
-        password: v.password ?? (generated as string),
+        password: given ?? (generated as string),
         ...(v.township !== undefined ? { township: v.township } : {}),
         ...(v['display-name'] !== undefined ? { displayName: v['display-name'] } : {}),
         ...(v.phone !== undefined ? { phone: v.phone } : {}),
@@ -358,23 +383,46 @@ async function userCommand(args: string[]): Promise<number> {
     case 'list': {
       const { values: v } = parse(rest, { 'data-dir': s });
       return withUsers(v['data-dir'], (users) => {
-        printJson({ users: users.list(false) });
+        printJson({ users: users.listWithStatus() });
         return 0;
       });
     }
     case 'reset-password': {
-      const { values: v } = parse(rest, { 'data-dir': s, name: s, password: s });
+      const { values: v } = parse(rest, { 'data-dir': s, name: s, password: s, 'password-stdin': { type: 'boolean' } });
       const name = need('name', v.name);
-      const generated = v.password === undefined ? generatePassword() : undefined;
+      const given = passwordOf(v);
+      const generated = given === undefined ? generatePassword() : undefined;
       return withUsers(v['data-dir'], async (users, audit) => {
-        const user = await users.resetPassword(name, v.password ?? (generated as string));
+        const user = await users.resetPassword(name, given ?? (generated as string));
         audit.record({ action: 'user.resetPassword', actor: CLI_ACTOR, target: user.name, detail: 'sessions ended' });
         process.stderr.write(`New password set for ${user.name}; every session of ${user.name} has ended.${generated ? ' The password below is shown once only.' : ''}\n`);
         printJson({ name: user.name, sessionsEnded: true, ...(generated ? { password: generated } : {}) });
         return 0;
       });
     }
+    case 'disable':
+    case 'enable': {
+      const { values: v } = parse(rest, { 'data-dir': s, name: s });
+      const name = need('name', v.name);
+      return withUsers(v['data-dir'], (users, audit) => {
+        const user = verb === 'disable' ? users.disable(name) : users.enable(name);
+        audit.record({ action: verb === 'disable' ? 'user.disable' : 'user.enable', actor: CLI_ACTOR, target: user.name, detail: verb === 'disable' ? 'sessions ended' : null });
+        process.stderr.write(verb === 'disable' ? `${user.name} is disabled: no login works and every session of ${user.name} has ended.\n` : `${user.name} may log in again, with their old password.\n`);
+        printJson({ name: user.name, disabled: verb === 'disable' });
+        return 0;
+      });
+    }
+    case 'set-villages': {
+      const { values: v } = parse(rest, { 'data-dir': s, name: s, village: { type: 'string', multiple: true } });
+      const name = need('name', v.name);
+      return withUsers(v['data-dir'], (users, audit) => {
+        const user = users.setVillages(name, v.village ?? []);
+        audit.record({ action: 'user.setVillages', actor: CLI_ACTOR, target: user.name, detail: user.villageIds.join(', ') });
+        printJson({ ...user, phone: user.phone === null ? null : maskPhone(user.phone) });
+        return 0;
+      });
+    }
     default:
-      throw new UsageError('"user" knows add, list and reset-password: kanjia user add --name NAME --role ROLE …');
+      throw new UsageError('"user" knows add, list, reset-password, disable, enable and set-villages: kanjia user add --name NAME --role ROLE …');
   }
 }

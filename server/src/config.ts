@@ -6,6 +6,7 @@
 import { isKindTemplateKey, SMS_TEMPLATE_KEYS } from '@kanjia/alerts';
 import { ALARM_KINDS, TimeZoneName } from '@kanjia/protocol';
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 
@@ -39,6 +40,65 @@ const KindTemplateCodes = z.preprocess(
       }
     }),
 );
+
+/** One proxy address, or a CIDR block of them: 127.0.0.1, 10.0.0.0/8, ::1, fd00::/8. */
+function isAddressOrCidr(text: string): boolean {
+  const [address, bits, ...rest] = text.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  const n = Number(bits);
+  return /^\d{1,3}$/.test(bits) && n <= (family === 4 ? 32 : 128);
+}
+
+/** proxy-addr's names for address ranges (fastify passes the list to it). */
+const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+const TRUST_PROXY_HELP =
+  'false, or the addresses/CIDRs of the proxies in front, such as loopback (nginx on this machine), 127.0.0.1 or 10.0.0.0/8, comma-separated';
+/** false | the proxies' addresses; `true` is kept as a marker and read as loopback (see Settings.trustProxy). */
+const TrustProxySetting = z.preprocess(
+  (v) => {
+    if (typeof v === 'string') {
+      const t = v.trim();
+      if (t === 'false' || t === '0') return false;
+      if (t === 'true') return true;
+      return t.split(',').map((a) => a.trim()).filter((a) => a !== '');
+    }
+    return v;
+  },
+  z.union(
+    [
+      z.boolean(),
+      z
+        .array(
+          z.string().refine(
+            (a) => PROXY_RANGE_NAMES.has(a) || isAddressOrCidr(a),
+            'not an IP address, CIDR block or range name (loopback, linklocal, uniquelocal); a hop count cannot tell a proxy from a client that connects directly',
+          ),
+        )
+        .min(1),
+    ],
+    { error: TRUST_PROXY_HELP },
+  ),
+);
+
+/**
+ * What fastify's trustProxy gets. `true` (believe every hop: the client picks
+ * its own address in X-Forwarded-For) becomes loopback: a proxy on this
+ * machine, the usual nginx in front.
+ */
+export function trustProxyOption(setting: Settings['trustProxy']): false | string[] {
+  if (setting === true) return ['loopback'];
+  return setting;
+}
+
+/** A start-time warning for a trustProxy setting that does not mean what it says, else undefined. */
+export function trustProxyWarning(setting: Settings['trustProxy']): string | undefined {
+  return setting === true
+    ? 'KANJIA_TRUST_PROXY=true would let every client choose its own address (X-Forwarded-For) and so escape the login throttle: read as loopback (a proxy on this machine). Set the proxies\' addresses instead, such as loopback or 10.0.0.2'
+    : undefined;
+}
 
 /** `none`, `tianditu`, or a tile URL template with {z}, {x} and {y} (http or https; {s} for a subdomain). */
 const MapTilesSetting = z
@@ -94,11 +154,16 @@ export const Settings = z
     aliyun: AliyunSettings.optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /**
-     * Behind a reverse proxy (nginx with TLS): the client's address and scheme
-     * come from X-Forwarded-For/-Proto (the login throttle's address, the
-     * cookie's Secure flag, the same-origin check). Only when the proxy sets them.
+     * Behind a reverse proxy (nginx with TLS): which X-Forwarded-For/-Proto
+     * entries to believe for the client's address (login throttle, answer page
+     * limit, audit) and scheme (Secure cookie). `false` (default): none. A
+     * number: that many proxies in front (1 for one nginx): the address is the
+     * one the nearest of them saw, whatever the client wrote into the header.
+     * Addresses/CIDRs (`127.0.0.1,10.0.0.0/8`): only hops from these.
+     * `true` would believe the client's own leftmost entry: read as 1, with a
+     * warning at start (trustProxyWarning).
      */
-    trustProxy: z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean({ error: 'true or false' })).default(false),
+    trustProxy: TrustProxySetting.default(false),
     /** Hex key (64 hex chars) for the keyed hash of device secrets; by default one is generated in the data directory. */
     deviceKey: z.string().regex(/^[0-9a-fA-F]{64}$/, '64 hex characters (32 bytes)').optional(),
     /** Map background: none (no tile is requested: offline villages), tianditu (天地图, needs mapTiandituKey) or a {z}/{x}/{y} URL template. */

@@ -6,13 +6,13 @@
  */
 import { AliyunSmsSender, ConsoleSmsSender, defaultPolicies, EscalationScheduler, OutboxWorker, type SmsSender } from '@kanjia/alerts';
 import { Gateway, type UplinkMessage } from '@kanjia/gateway';
-import { systemClock, type Clock } from '@kanjia/protocol';
+import { systemClock, type Clock, type TimerHandle } from '@kanjia/protocol';
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { AlarmService } from './alarms/alarm-service.js';
 import { SqliteAlarmStore } from './alarms/alarm-store.js';
-import type { Settings } from './config.js';
+import { trustProxyOption, trustProxyWarning, type Settings } from './config.js';
 import { openDatabase, type Db } from './db/database.js';
 import { databaseFile, loadDeviceKey, lockDataDir } from './device-key.js';
 import { SqliteAuditLog } from './auth/audit-log.js';
@@ -20,6 +20,7 @@ import { SqliteUserStore } from './auth/user-store.js';
 import { buildApp } from './http/app.js';
 import { sessionFromCookie } from './http/auth-plugin.js';
 import { SocketIoLiveFeed } from './http/live-feed.js';
+import { originAllowed, originOf, proxyTrust, rawRequestOrigin } from './http/origin.js';
 import { createLogger, type Logger } from './logger.js';
 import { DetectionPipeline } from './pipeline/detection-pipeline.js';
 import { SqliteTelemetryStore } from './pipeline/telemetry-store.js';
@@ -70,6 +71,7 @@ export class KanjiaSystem {
   /** Fixed part of the answer links, from the settings or the bound HTTP port. */
   private publicUrl: string | undefined;
   private stopping: Promise<void> | undefined;
+  private pruneTimer: TimerHandle | undefined;
   alarmStore: SqliteAlarmStore | undefined;
   registry: SqliteRegistryStore | undefined;
   alarmService: AlarmService | undefined;
@@ -120,9 +122,11 @@ export class KanjiaSystem {
     const users = new SqliteUserStore(db, () => this.clock.nowMs());
     const audit = new SqliteAuditLog(db, () => this.clock.nowMs());
     this.users = users;
+    const trustsProxy = proxyTrust(trustProxyOption(settings.trustProxy));
     const feed = new SocketIoLiveFeed({
       authenticate: (cookie) => sessionFromCookie(users, cookie),
-      sessionValid: (key) => users.sessionByKey(key, false) !== undefined,
+      sessionScope: (key) => users.sessionByKey(key, false)?.user,
+      originAllowed: (origin, request) => originAllowed(origin, rawRequestOrigin(request, trustsProxy), originOf(settings.publicUrl)),
       locateDevice: (deviceId) => registry.deviceContext(deviceId),
       clock: this.clock,
     });
@@ -228,8 +232,8 @@ export class KanjiaSystem {
       dashboardDir: this.options.dashboardDir ?? DEFAULT_DASHBOARD_DIR,
       ...(this.options.onRoute ? { onRoute: this.options.onRoute } : {}),
       // Served as https behind a proxy that does not say so: the public address tells.
-      auth: { users, audit, nowMs: () => this.clock.nowMs(), onSessionEnded: (key) => feed.endSession(key), secureCookie: settings.publicUrl?.startsWith('https:') ?? false },
-      trustProxy: settings.trustProxy,
+      auth: { users, audit, nowMs: () => this.clock.nowMs(), onSessionEnded: (key) => feed.endSession(key), ...(settings.publicUrl ? { publicUrl: settings.publicUrl } : {}) },
+      trustProxy: trustProxyOption(settings.trustProxy),
       residentVillage: (residentId) => registry.residentContext(residentId)?.villageId,
       answer: { alarms: alarmService, store: alarmStore, clock: this.clock, audit },
       setAway: (residentId, away, by, note) => {
@@ -251,6 +255,8 @@ export class KanjiaSystem {
         routineOf: (residentId, timeZone) => pipeline.routineOf(residentId, timeZone),
         registryChanged: (deviceIds) => pipeline.registryChanged(deviceIds),
       },
+      // A contact or resident changed: a helper's residents may have too.
+      onRegistryWrite: () => feed.rescope(),
       villages: () => registry.villages(),
       map: { households: map, plans: new MapPlanStore(db, settings.dataDir), tiles: mapTiles(settings), villages: () => registry.villages(), nowMs: () => this.clock.nowMs(), audit },
       stats: () => {
@@ -285,19 +291,41 @@ export class KanjiaSystem {
         'the answer link in every SMS points at a loopback address that no phone can open: set KANJIA_PUBLIC_URL to the address phones reach this server at (it must match the registered SMS templates)',
       );
     }
+    const proxyWarning = trustProxyWarning(settings.trustProxy);
+    if (proxyWarning) log.warn({ trustProxy: settings.trustProxy }, proxyWarning);
+    const consoleWarning = consoleSmsWarning(settings);
+    if (consoleWarning) log.warn({ sms: 'console', httpHost: settings.httpHost }, consoleWarning);
     this.ready = true;
     const shown = (host: string) => (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host);
     const running = { httpPort, mqttPort, httpUrl: `http://${shown(settings.httpHost)}:${httpPort}/`, mqttUrl: `mqtt://${shown(settings.mqttHost)}:${mqttPort}` };
     log.info({ ...running, publicUrl: this.publicUrl, sms: sender.name, dataDir: settings.dataDir }, 'kanjia ready');
-    users.prune();
+    this.pruneAuth(users, audit);
     if (users.count() === 0) log.warn({ command: FIRST_ADMIN_COMMAND }, `no users yet: nobody can log in to the dashboard. Make the first admin with: ${FIRST_ADMIN_COMMAND}`);
     return running;
+  }
+
+  /**
+   * Drops ended sessions and old failed/refused login rows now and every
+   * AUTH_PRUNE_EVERY_MS: a server that runs for months (or a flood of failed
+   * logins) must not grow the database without end.
+   */
+  private pruneAuth(users: SqliteUserStore, audit: SqliteAuditLog): void {
+    try {
+      users.prune();
+      const dropped = audit.pruneLoginNoise(LOGIN_NOISE_KEPT_MS);
+      if (dropped > 0) this.logger.info({ dropped }, 'pruned old failed and refused login rows from the audit log');
+    } catch (err) {
+      this.logger.error({ err }, 'pruning sessions and the audit log failed; retrying in an hour');
+    }
+    this.pruneTimer = this.clock.setTimeout(() => this.pruneAuth(users, audit), AUTH_PRUNE_EVERY_MS);
   }
 
   /** Stops everything this system started; idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.ready = false;
+      this.clock.clearTimeout(this.pruneTimer);
+      this.pruneTimer = undefined;
       // Devices first: nothing new is acknowledged that the outbox would not text.
       await this.gateway?.stop();
       this.householdMap?.stop();
@@ -315,6 +343,11 @@ export class KanjiaSystem {
   }
 }
 
+/** Ended sessions and old login noise are dropped this often. */
+export const AUTH_PRUNE_EVERY_MS = 3600_000;
+/** Failed and refused login rows are kept this long (the throttle needs 15 minutes; an investigation, weeks). */
+export const LOGIN_NOISE_KEPT_MS = 90 * 24 * 3600_000;
+
 /** What to run when there is no user yet (printed by `kanjia start` and logged). */
 export const FIRST_ADMIN_COMMAND = 'npx kanjia user add --name admin --role admin';
 /** The `publicUrl` setting, else http://host:port of the HTTP listener (a wildcard host shown as 127.0.0.1). */
@@ -328,6 +361,19 @@ export function publicUrlOf(settings: Settings, httpPort: number): string {
 export function isLoopbackUrl(url: string): boolean {
   const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
   return host === 'localhost' || host.endsWith('.localhost') || /^127\./.test(host) || host === '::1' || host === '0.0.0.0';
+}
+
+/**
+ * The console SMS provider prints every SMS in full, answer link and code
+ * included (it is the provider for the demo and for trying Kanjia out), to the
+ * same stream as the log. Served beyond this machine, that output holds live
+ * links that let anyone reading it take and close cases: say so at start.
+ */
+export function consoleSmsWarning(settings: Settings): string | undefined {
+  if (settings.smsProvider !== 'console') return undefined;
+  const host = settings.httpHost.replace(/^\[|\]$/g, '');
+  if (host === 'localhost' || /^127\./.test(host) || host === '::1') return undefined;
+  return `the console SMS provider prints every SMS with its live answer link to the output (and the log), and this server listens on ${settings.httpHost}, beyond this machine: anyone who reads the output can take and close cases. It is for the demo and trying out; set KANJIA_SMS_PROVIDER=aliyun for real use`;
 }
 
 export function createSmsSender(settings: Settings, logger: Logger): SmsSender {

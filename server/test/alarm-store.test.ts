@@ -177,7 +177,9 @@ describe('SqliteAlarmStore', () => {
     const view = store.view(alarmId!)!;
     expect(view.status).toBe('resolved');
     expect(view.resolutionNote).toBe('老人摔倒，已送镇卫生院');
-    expect(view.history.map((h) => h.action)).toEqual(['opened', 'taken', 'onTheWay', 'onSite', 'resolved']);
+    // The first SMS never went (nothing sends here): it is skipped at the close, and the history says so.
+    expect(view.history.map((h) => h.action)).toEqual(['opened', 'taken', 'onTheWay', 'onSite', 'resolved', 'note']);
+    expect(view.history.at(-1)?.note).toBe('发给刘建军的短信未发出：警报已处理完毕');
     expect(() => store.transition(alarmId!, 'cancel', 'x', 'y', T0 + 5)).toThrowError(/already resolved/);
     expect(store.list('active', 10)).toHaveLength(0);
     expect(store.list('closed', 10)).toHaveLength(1);

@@ -17,7 +17,7 @@ import { hashPassword, verifyPassword } from '../src/auth/password.js';
 import { SESSION_ABSOLUTE_MS, SESSION_IDLE_MS, SqliteUserStore } from '../src/auth/user-store.js';
 import { openDatabase, type Db } from '../src/db/database.js';
 import { buildApp } from '../src/http/app.js';
-import { LOGIN_THROTTLE } from '../src/http/auth-plugin.js';
+import { CHECKS_AT_ONCE, LOGIN_THROTTLE, QUEUE_MAX } from '../src/auth/login-guard.js';
 import { createLogger } from '../src/logger.js';
 import { SqliteActivityLog } from '../src/pipeline/activity-log.js';
 import { SqliteDeviceHistory } from '../src/registry/device-history.js';
@@ -72,7 +72,7 @@ describe('auth', () => {
     users = new SqliteUserStore(db, now);
     routes.length = 0;
     // Behind a TLS proxy that says so (X-Forwarded-Proto) the cookie must be Secure.
-    proxied = await buildApp({ ...deps(), trustProxy: true });
+    proxied = await buildApp({ ...deps(), trustProxy: ['loopback'] });
     // A built dashboard, so the walk covers the static file routes too.
     const dashboardDir = join(tmp.dir, 'dashboard');
     mkdirSync(dashboardDir);
@@ -84,7 +84,7 @@ describe('auth', () => {
     });
     function deps(): Parameters<typeof buildApp>[0] {
       return {
-        auth: { users, audit: new SqliteAuditLog(db, now), nowMs: now },
+        auth: { users, audit: new SqliteAuditLog(db, now), nowMs: now, publicUrl: 'https://kanjia.example.cn/' },
         residentVillage: (id) => registry.residentContext(id)?.villageId,
         alarms,
         store,
@@ -180,6 +180,22 @@ describe('auth', () => {
     expect((await as(helper, 'GET', '/api/stats')).statusCode).toBe(403);
   });
 
+  it('only admin, township and duty may cancel a case: a helper gets 403 FORBIDDEN; the cancelled SMS names the canceller’s real role', async () => {
+    const helper = await loginAs(app, users, { name: 'liujianjun', role: 'helper', phone: '13800000001' });
+    const refused = await as(helper, 'POST', `/api/alarms/${alarmA}/cancel`, { reason: '误报' });
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json().code).toBe('FORBIDDEN');
+    expect(store.view(alarmA)!.status).toBe('open');
+    // The township office cancels (display name without its title): the history and the SMS say 民政办.
+    const township = await loginAs(app, users, { name: 'zhanghong', role: 'township', township: '石门镇', displayName: '张红' });
+    expect((await as(township, 'POST', `/api/alarms/${alarmA}/cancel`, { reason: '老人按错了' })).statusCode).toBe(200);
+    expect(store.view(alarmA)!.history.find((h) => h.action === 'cancelled')?.by).toBe('民政办 张红');
+    const notices = store.claimDueNotifications(clock.nowMs(), 10).filter((n) => n.alarmId === alarmA);
+    expect(notices.map((n) => n.message.template)).toEqual(['cancelled']);
+    expect(notices[0]!.message.text).toContain('已被民政办张红取消，原因：老人按错了。');
+    expect(notices[0]!.message.text).not.toContain('值班员');
+  });
+
   it('the actor of an action is the session user, recorded in the case history and the audit log', async () => {
     const duty = await loginAs(app, users, { name: 'liming', displayName: '值班员 李明', villages: ['石门村'] });
     await as(duty, 'POST', `/api/alarms/${alarmA}/take`, { note: '马上去' });
@@ -218,9 +234,9 @@ describe('auth', () => {
     expect(String(claimed.headers['set-cookie'])).not.toContain('Secure');
   });
 
-  it(`throttles logins: after ${LOGIN_THROTTLE.perName} failures for a name, 429 LOGIN_THROTTLED even with the right password, until 15 minutes have passed`, async () => {
+  it(`throttles logins: after ${LOGIN_THROTTLE.perNameAndAddress} failures for a name from an address, 429 LOGIN_THROTTLED even with the right password, until 15 minutes have passed`, async () => {
     await users.create({ name: 'shimen', role: 'duty', villages: ['石门村'], password: TEST_PASSWORD });
-    for (let i = 0; i < LOGIN_THROTTLE.perName; i++) {
+    for (let i = 0; i < LOGIN_THROTTLE.perNameAndAddress; i++) {
       expect((await login('shimen', `guess-${i}`)).statusCode).toBe(401);
       clock.advance(60_000);
     }
@@ -240,6 +256,81 @@ describe('auth', () => {
     expect((await login('shimen', 'guess-again')).statusCode).toBe(401);
     expect((await login('shimen', TEST_PASSWORD)).statusCode).toBe(200);
   });
+
+  const auditCount = (action: string, target?: string) =>
+    (db.prepare('SELECT COUNT(*) AS n FROM audit_log WHERE action = ? AND (? IS NULL OR target = ?)').get(action, target ?? null, target ?? null) as { n: number }).n;
+
+  it(`of 40 parallel wrong logins for one name from one address at most ${LOGIN_THROTTLE.perNameAndAddress} are checked, the rest answer 429 at once`, async () => {
+    await users.create({ name: 'shimen', role: 'duty', villages: ['石门村'], password: TEST_PASSWORD });
+    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => login('shimen', `guess-${i}`, {}, '10.0.0.66')));
+    const codes = answers.map((a) => a.statusCode);
+    const checked = codes.filter((c) => c === 401).length;
+    expect(checked).toBeGreaterThan(0);
+    expect(checked).toBeLessThanOrEqual(LOGIN_THROTTLE.perNameAndAddress);
+    expect(codes.filter((c) => c === 429)).toHaveLength(40 - checked);
+    expect(auditCount('loginFailed', 'shimen')).toBe(checked);
+    // The right password from that address is refused too, now that the failures are written.
+    expect((await login('shimen', TEST_PASSWORD, {}, '10.0.0.66')).statusCode).toBe(429);
+  }, 30_000);
+
+  it('someone else’s failures do not lock the officer out: the right password from another address logs in', async () => {
+    await users.create({ name: 'shimen', role: 'duty', villages: ['石门村'], password: TEST_PASSWORD });
+    for (let i = 0; i < 10; i++) await login('shimen', `guess-${i}`, {}, '10.0.0.66');
+    expect((await login('shimen', TEST_PASSWORD, {}, '10.0.0.66')).statusCode).toBe(429);
+    expect((await login('shimen', TEST_PASSWORD, {}, '10.0.0.8')).statusCode).toBe(200);
+  }, 30_000);
+
+  it(`caps a name at ${LOGIN_THROTTLE.perName} failures from all addresses, except at an address where the user logged in before`, async () => {
+    await users.create({ name: 'shimen', role: 'duty', villages: ['石门村'], password: TEST_PASSWORD });
+    expect((await login('shimen', TEST_PASSWORD, {}, '10.0.0.8')).statusCode).toBe(200);
+    // A spray from many addresses, each under its own limits, in parallel batches.
+    for (let batch = 0; batch < LOGIN_THROTTLE.perName / 5; batch++) {
+      const answers = await Promise.all(Array.from({ length: 5 }, (_, i) => login('shimen', 'guess', {}, `10.9.${batch}.${i}`)));
+      expect(answers.map((a) => a.statusCode)).toEqual([401, 401, 401, 401, 401]);
+    }
+    expect((await login('shimen', TEST_PASSWORD, {}, '10.9.99.1')).json().code).toBe('LOGIN_THROTTLED');
+    expect((await login('shimen', TEST_PASSWORD, {}, '10.0.0.8')).statusCode).toBe(200);
+  }, 60_000);
+
+  it('a burst of logins beyond what the server checks at once gets 503 LOGIN_BUSY instead of a long wait', async () => {
+    const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => login(`user${i}`, 'whatever1', {}, `10.1.0.${i}`)));
+    const checked = answers.filter((a) => a.statusCode === 401).length;
+    const busy = answers.filter((a) => a.statusCode === 503);
+    expect(checked).toBeLessThanOrEqual(CHECKS_AT_ONCE + QUEUE_MAX);
+    expect(checked + busy.length).toBe(30);
+    expect(busy[0]?.json()).toEqual({ code: 'LOGIN_BUSY', message: expect.stringContaining('请几秒后再试') });
+    expect(busy[0]?.headers['retry-after']).toBe('2');
+    expect(auditCount('loginFailed')).toBe(checked);
+    // The burst over, a login goes through.
+    await users.create({ name: 'shimen', role: 'duty', villages: ['石门村'], password: TEST_PASSWORD });
+    expect((await login('shimen', TEST_PASSWORD, {}, '10.1.0.1')).statusCode).toBe(200);
+  }, 30_000);
+
+  it('a flood of refused logins writes one loginThrottled row per name and address per window, not one per request', async () => {
+    for (let i = 0; i < LOGIN_THROTTLE.perNameAndAddress; i++) await login('shimen', `guess-${i}`, {}, '10.0.0.66');
+    for (let i = 0; i < 200; i++) expect((await login('shimen', 'guess', {}, '10.0.0.66')).statusCode).toBe(429);
+    await login('shimen', 'guess', {}, '10.0.0.67');
+    expect(auditCount('loginThrottled')).toBe(1);
+    clock.advance(LOGIN_THROTTLE.windowMs);
+    for (let i = 0; i < LOGIN_THROTTLE.perNameAndAddress; i++) await login('shimen', `guess-${i}`, {}, '10.0.0.66');
+    for (let i = 0; i < 50; i++) await login('shimen', 'guess', {}, '10.0.0.66');
+    expect(auditCount('loginThrottled')).toBe(2);
+  }, 30_000);
+
+  it('behind the named proxy the client’s address is the one the proxy saw: rotating X-Forwarded-For entries neither escape the throttle nor fake the audit address', async () => {
+    const viaProxy = (name: string, password: string, forwardedFor: string, remoteAddress = '127.0.0.1') =>
+      proxied.inject({ method: 'POST', url: '/api/auth/login', payload: { name, password }, headers: { 'x-forwarded-for': forwardedFor }, remoteAddress });
+    const codes: number[] = [];
+    // The client writes its own X-Forwarded-For; nginx appends the address it saw.
+    for (let i = 0; i < LOGIN_THROTTLE.perAddress + 2; i++) codes.push((await viaProxy(`spray${i}`, 'Password123', `10.1.${i}.7, 203.0.113.5`)).statusCode);
+    expect(codes.slice(0, LOGIN_THROTTLE.perAddress)).toEqual(Array(LOGIN_THROTTLE.perAddress).fill(401));
+    expect(codes.slice(LOGIN_THROTTLE.perAddress)).toEqual([429, 429]);
+    const addresses = db.prepare("SELECT DISTINCT address FROM audit_log WHERE action = 'loginFailed'").all();
+    expect(addresses).toEqual([{ address: '203.0.113.5' }]);
+    // A client that reaches the server directly (not the proxy) is not believed at all.
+    await viaProxy('direct', 'Password123', '8.8.8.8', '192.168.1.50');
+    expect(db.prepare("SELECT address FROM audit_log WHERE target = 'direct'").get()).toEqual({ address: '192.168.1.50' });
+  }, 30_000);
 
   it(`throttles an address after ${LOGIN_THROTTLE.perAddress} failures whatever names it tries`, async () => {
     await users.create({ name: 'shimen', role: 'duty', villages: ['石门村'], password: TEST_PASSWORD });
@@ -297,6 +388,20 @@ describe('auth', () => {
     expect(same.statusCode).toBe(200);
   });
 
+  it('behind a TLS proxy that does not forward the scheme, the public address’s origin may log in (Secure cookie); the same server on the LAN over http gets a cookie without Secure', async () => {
+    await users.create({ name: 'shimen', role: 'duty', villages: ['石门村'], password: TEST_PASSWORD });
+    const viaPublic = await login('shimen', TEST_PASSWORD, { host: 'kanjia.example.cn', origin: 'https://kanjia.example.cn' });
+    expect(viaPublic.statusCode).toBe(200);
+    expect(String(viaPublic.headers['set-cookie'])).toMatch(/; Secure$/);
+    const lan = await login('shimen', TEST_PASSWORD, { host: '10.0.0.5:8080', origin: 'http://10.0.0.5:8080' });
+    expect(lan.statusCode).toBe(200);
+    expect(String(lan.headers['set-cookie'])).not.toContain('Secure');
+    expect((await login('shimen', TEST_PASSWORD, { host: 'kanjia.example.cn', origin: 'https://evil.example' })).json().code).toBe('CROSS_ORIGIN');
+    // The answer page's buttons pass the same check (a made-up code: 404, not 403).
+    const answer = await app.inject({ method: 'POST', url: '/api/answer/not-a-code/take', headers: { host: 'kanjia.example.cn', origin: 'https://kanjia.example.cn' }, payload: {} });
+    expect(answer.statusCode).not.toBe(403);
+  });
+
   it('never writes a password or a session token to the log', async () => {
     await users.create({ name: 'shimen', role: 'duty', villages: ['石门村'], password: TEST_PASSWORD });
     await login('shimen', 'wrong-password-1');
@@ -329,6 +434,26 @@ describe('auth', () => {
     const token = cookieOf((await login('shimen', TEST_PASSWORD)).headers['set-cookie']).split('=')[1]!;
     expect(JSON.stringify(db.prepare('SELECT * FROM sessions').all())).not.toContain(token);
   });
+
+  it('normalises login names in full Unicode: Äbc and äbc are one user who can log in either way, also one stored before names were normalised', async () => {
+    await users.create({ name: 'Ärzte', role: 'admin', password: TEST_PASSWORD });
+    expect(users.byName('ärzte')?.name).toBe('ärzte');
+    await expect(users.create({ name: 'äRZTE', role: 'admin', password: TEST_PASSWORD })).rejects.toThrow(/already a user/);
+    expect((await login('ÄRZTE', TEST_PASSWORD)).statusCode).toBe(200);
+    // Full-width letters (a Chinese input method) are the same name.
+    await users.create({ name: 'shimen', role: 'duty', villages: ['石门村'], password: TEST_PASSWORD });
+    expect((await login('ｓｈｉｍｅｎ', TEST_PASSWORD)).json().user?.name).toBe('shimen');
+    // A row written by the old code kept its capital, which SQLite's NOCASE does not fold.
+    await users.create({ name: 'oezil', role: 'admin', password: TEST_PASSWORD });
+    db.prepare("UPDATE users SET name = 'Özil' WHERE name = 'oezil'").run();
+    expect((await login('özil', TEST_PASSWORD)).statusCode).toBe(200);
+    expect((await login('ÖZIL', TEST_PASSWORD)).statusCode).toBe(200);
+    await expect(users.create({ name: 'özil', role: 'admin', password: TEST_PASSWORD })).rejects.toThrow(/already a user/);
+    // Failures of every spelling count against one name.
+    clock.advance(1000);
+    for (const spelling of ['ärzte', 'ÄRZTE', 'Ärzte', 'ärztE', 'ÄrZtE']) expect((await login(spelling, 'wrong-password')).statusCode).toBe(401);
+    expect((await login('ärzte', TEST_PASSWORD)).statusCode).toBe(429);
+  }, 30_000);
 
   it('refuses users whose scope is incomplete, listing every problem', async () => {
     await expect(users.create({ name: 'x', role: 'duty', password: 'short' })).rejects.toThrow(/village[\s\S]*|password/);

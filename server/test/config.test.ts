@@ -2,9 +2,9 @@ import { renderSms, SMS_KIND_TEMPLATES, SMS_TEMPLATES } from '@kanjia/alerts';
 import { LocalAliyunSmsServer } from '@kanjia/alerts/testing';
 import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { loadSettings, SettingsError } from '../src/config.js';
+import { loadSettings, SettingsError, trustProxyOption, trustProxyWarning } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
-import { createSmsSender, isLoopbackUrl, publicUrlOf } from '../src/system.js';
+import { consoleSmsWarning, createSmsSender, isLoopbackUrl, publicUrlOf } from '../src/system.js';
 import { tempDataDir } from './helpers.js';
 
 const ALIYUN_ENV = {
@@ -153,6 +153,24 @@ describe('loadSettings', () => {
 
   it('refuses the aliyun provider without its settings, saying which to set', () => {
     expect(() => loadSettings({ KANJIA_SMS_PROVIDER: 'aliyun' })).toThrowError(/KANJIA_ALIYUN_ACCESS_KEY_ID/);
+  });
+
+  it('trusts X-Forwarded-For only from the proxies named in KANJIA_TRUST_PROXY; true is read as loopback with a warning, a hop count is refused', () => {
+    expect(trustProxyOption(loadSettings({}).trustProxy)).toBe(false);
+    expect(trustProxyOption(loadSettings({ KANJIA_TRUST_PROXY: 'loopback, 10.0.0.0/8,fd00::1' }).trustProxy)).toEqual(['loopback', '10.0.0.0/8', 'fd00::1']);
+    const legacy = loadSettings({ KANJIA_TRUST_PROXY: 'true' }).trustProxy;
+    expect(trustProxyOption(legacy)).toEqual(['loopback']);
+    expect(trustProxyWarning(legacy)).toMatch(/choose its own address.*read as loopback/);
+    expect(trustProxyWarning(loadSettings({ KANJIA_TRUST_PROXY: '127.0.0.1' }).trustProxy)).toBeUndefined();
+    expect(problemsOf({ KANJIA_TRUST_PROXY: '2' })).toMatch(/^KANJIA_TRUST_PROXY "0": not an IP address.*hop count cannot tell a proxy from a client/);
+    expect(problemsOf({ KANJIA_TRUST_PROXY: '10.0.0.0/33' })).toMatch(/KANJIA_TRUST_PROXY/);
+  });
+
+  it('warns that the console SMS provider prints live answer links when the server listens beyond this machine', () => {
+    expect(consoleSmsWarning(loadSettings({ KANJIA_HTTP_HOST: '0.0.0.0' }))).toMatch(/prints every SMS with its live answer link.*listens on 0\.0\.0\.0.*KANJIA_SMS_PROVIDER=aliyun/);
+    expect(consoleSmsWarning(loadSettings({ KANJIA_HTTP_HOST: '10.0.0.5' }))).toBeDefined();
+    for (const host of ['127.0.0.1', 'localhost', '::1']) expect(consoleSmsWarning(loadSettings({ KANJIA_HTTP_HOST: host })), host).toBeUndefined();
+    expect(consoleSmsWarning(loadSettings({ ...ALIYUN_ENV, KANJIA_HTTP_HOST: '0.0.0.0' }))).toBeUndefined();
   });
 
   it('refuses a config file that is not JSON, naming the file', () => {

@@ -17,7 +17,7 @@ import { databaseFile, loadDeviceKey } from '../src/device-key.js';
 import { createLogger } from '../src/logger.js';
 import { SqliteRegistryStore } from '../src/registry/registry-store.js';
 import { KanjiaSystem, type RunningSystem } from '../src/system.js';
-import { RecordingSender, oneHousehold, systemClient, tempDataDir } from './helpers.js';
+import { oneHousehold, RecordingSender, systemClient, tempDataDir, until } from './helpers.js';
 
 // Nine real UMAFall chest trials kept in the repo (fixtures/umafall/README.md).
 const DATASET = new URL('./fixtures/umafall/chest.jsonl.gz', import.meta.url).pathname;
@@ -40,16 +40,6 @@ async function pickTrials(): Promise<{ fall: FallTrial; adl: FallTrial }> {
     if (fall && adl) return { fall, adl };
   }
   throw new Error('no suitable trials in the dataset');
-}
-
-async function until<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 describe('detectors end to end through MQTT (fake clock)', () => {

@@ -12,21 +12,12 @@ import { KanjiaSystem, type RunningSystem } from '../src/system.js';
 import { openDatabase } from '../src/db/database.js';
 import { loadDeviceKey, databaseFile } from '../src/device-key.js';
 import { SqliteRegistryStore } from '../src/registry/registry-store.js';
-import { RecordingSender, oneHousehold, systemClient, tempDataDir } from './helpers.js';
+import { oneHousehold, RecordingSender, systemClient, tempDataDir, until } from './helpers.js';
 
 
 const MINUTE = 60_000;
 const silent = { info: () => undefined, warn: () => undefined };
 
-async function until<T>(what: string, check: () => T | undefined, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('escalation along the contact chain (fake clock, real MQTT and SQLite)', () => {
   let tmp: ReturnType<typeof tempDataDir>;

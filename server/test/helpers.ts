@@ -145,3 +145,14 @@ export function twoVillages(): RegistryFile {
   return { villages: [shimen, lijia] };
 }
 
+
+/** Polls `check` every 10 ms until it returns a value (not undefined or false); fails after `timeoutMs` saying what it waited for. */
+export async function until<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

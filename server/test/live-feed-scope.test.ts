@@ -15,19 +15,10 @@ import { SESSION_SWEEP_MS } from '../src/http/live-feed.js';
 import { createLogger } from '../src/logger.js';
 import { SqliteRegistryStore } from '../src/registry/registry-store.js';
 import { KanjiaSystem, type RunningSystem } from '../src/system.js';
-import { RecordingSender, systemClient, tempDataDir, twoVillages } from './helpers.js';
+import { RecordingSender, systemClient, tempDataDir, twoVillages, until } from './helpers.js';
 
 const silent = { info: () => undefined, warn: () => undefined };
 
-async function until<T>(what: string, check: () => T | undefined, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('live feed: sessions and scope', () => {
   let tmp: ReturnType<typeof tempDataDir>;
@@ -53,7 +44,7 @@ describe('live feed: sessions and scope', () => {
 
   beforeEach(async () => {
     tmp = tempDataDir();
-    const settings = loadSettings({}, { overrides: { dataDir: tmp.dir, httpPort: 0, mqttPort: 0, mqttHost: '127.0.0.1', logLevel: 'silent' } });
+    const settings = loadSettings({}, { overrides: { dataDir: tmp.dir, httpPort: 0, mqttPort: 0, mqttHost: '127.0.0.1', logLevel: 'silent', publicUrl: 'https://kanjia.example.cn' } });
     const db = openDatabase(databaseFile(settings));
     const creds = new SqliteRegistryStore(db, loadDeviceKey(settings)).importRegistry(twoVillages()).devices;
     db.close();
@@ -75,6 +66,19 @@ describe('live feed: sessions and scope', () => {
     await expect(connect({ cookie: 'kanjia_session=made-up' })).rejects.toThrow('UNAUTHENTICATED');
     const duty = systemClient(() => system.users, running.httpUrl, { name: 'shimen', role: 'duty', villages: ['石门村'] });
     await expect(connect({ cookie: await duty.cookie(), origin: 'http://evil.example' })).rejects.toThrow('CROSS_ORIGIN');
+  });
+
+  it('opens the feed by the same origin rule as REST: this server as reached, or the public address; the same host under another scheme is refused', async () => {
+    const duty = systemClient(() => system.users, running.httpUrl, { name: 'shimen', role: 'duty', villages: ['石门村'] });
+    const cookie = await duty.cookie();
+    const own = new URL(running.httpUrl);
+    await expect(connect({ cookie, origin: `https://${own.host}` })).rejects.toThrow('CROSS_ORIGIN');
+    expect((await connect({ cookie, origin: `http://${own.host}` })).connected).toBe(true);
+    expect((await connect({ cookie, origin: 'https://kanjia.example.cn' })).connected).toBe(true);
+    // REST answers the same three origins alike.
+    const take = (origin: string) => fetch(new URL('/api/auth/logout', running.httpUrl), { method: 'POST', headers: { cookie, origin, 'content-type': 'application/json' }, body: '{}' });
+    expect((await take(`https://${own.host}`)).status).toBe(403);
+    expect((await take('https://kanjia.example.cn')).status).toBe(200);
   });
 
   it('a duty officer of 石门村 never hears 李家村’s alarm on the socket and gets 404 for it; the admin hears both', async () => {
@@ -102,6 +106,37 @@ describe('live feed: sessions and scope', () => {
     expect((await duty.post(`/api/alarms/${a.alarmId}/take`, {})).status).toBe(200);
     await until('石门村 taken at the duty officer', () => dutyHeard.find((x) => x.id === a.alarmId && x.status === 'taken'));
     expect(dutyHeard.some((x) => x.id === b.alarmId)).toBe(false);
+  });
+
+  it('follows the user’s scope as of now: a helper taken off the chain stops hearing the case at once; a duty officer moved to another village hears the new one after the sweep', async () => {
+    const admin = systemClient(() => system.users, running.httpUrl);
+    const helper = systemClient(() => system.users, running.httpUrl, { name: 'liujianjun', role: 'helper', phone: '13800000001' });
+    const duty = systemClient(() => system.users, running.httpUrl, { name: 'shimen', role: 'duty', villages: ['石门村'] });
+    const helperHeard = heard(await connect({ cookie: await helper.cookie() }));
+    const dutyHeard = heard(await connect({ cookie: await duty.cookie() }));
+    const adminHeard = heard(await connect({ cookie: await admin.cookie() }));
+    const [shimen, lijia] = devices as [SimDevice, SimDevice];
+    const a = await shimen.pressSos().received;
+    await until('the alarm at the helper', () => helperHeard.find((x) => x.id === a.alarmId));
+    const residentId = helperHeard[0]!.resident.id;
+    const contact = system.registry!.contactsOf(residentId).find((c) => c.phone === '13800000001')!;
+    expect((await admin.request(`/api/contacts/${contact.id}`, { method: 'DELETE' })).status).toBe(200);
+    expect((await helper.request(`/api/alarms/${a.alarmId}`)).status).toBe(404);
+    expect((await admin.post(`/api/alarms/${a.alarmId}/take`, {})).status).toBe(200);
+    await until('taken at the admin', () => adminHeard.find((x) => x.id === a.alarmId && x.status === 'taken'));
+    await until('taken at the duty officer', () => dutyHeard.find((x) => x.id === a.alarmId && x.status === 'taken'));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(helperHeard.some((x) => x.id === a.alarmId && x.status === 'taken')).toBe(false);
+
+    // The CLI (another process) moves the officer to 李家村: the sweep applies it.
+    system.users!.setVillages('shimen', ['李家村']);
+    clock.advance(SESSION_SWEEP_MS);
+    const b = await lijia.pressSos().received;
+    await until('李家村 at the duty officer', () => dutyHeard.find((x) => x.id === b.alarmId));
+    expect((await admin.post(`/api/alarms/${a.alarmId}/resolve`, { note: '已处理' })).status).toBe(200);
+    await until('resolved at the admin', () => adminHeard.find((x) => x.id === a.alarmId && x.status === 'resolved'));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(dutyHeard.some((x) => x.id === a.alarmId && x.status === 'resolved')).toBe(false);
   });
 
   it('logout disconnects the sockets of that session; the end of a session disconnects them within a minute', async () => {

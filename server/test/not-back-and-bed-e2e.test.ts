@@ -17,7 +17,7 @@ import { databaseFile, loadDeviceKey } from '../src/device-key.js';
 import { createLogger } from '../src/logger.js';
 import { SqliteRegistryStore } from '../src/registry/registry-store.js';
 import { KanjiaSystem, type RunningSystem } from '../src/system.js';
-import { RecordingSender, oneHousehold, systemClient, tempDataDir } from './helpers.js';
+import { oneHousehold, RecordingSender, systemClient, tempDataDir, until } from './helpers.js';
 
 // Real UMAFall chest trials kept in the repo (fixtures/umafall/README.md).
 const DATASET = new URL('./fixtures/umafall/chest.jsonl.gz', import.meta.url).pathname;
@@ -33,16 +33,6 @@ async function pickFall(): Promise<FallTrial> {
     if (trialWindows(trial).flatMap((w) => detector.push('probe', w)).length + detector.flush('probe').length > 0) return trial;
   }
   throw new Error('no detectable fall in the dataset');
-}
-
-async function until<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 describe('not back home, and falls beside a bed sensor, end to end through MQTT (fake clock)', () => {

@@ -45,8 +45,8 @@ export function haveBinary(binary: string, install: string): boolean {
 }
 
 /** Runs a `kanjia` command to completion; returns exit code, stdout, stderr. */
-export function runKanjia(args: string[], env: Record<string, string>): { status: number; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [KANJIA_BIN, ...args], { env: { ...cleanEnv(), ...env }, encoding: 'utf8', timeout: 60_000 });
+export function runKanjia(args: string[], env: Record<string, string>, input?: string): { status: number; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [KANJIA_BIN, ...args], { env: { ...cleanEnv(), ...env }, encoding: 'utf8', timeout: 60_000, ...(input !== undefined ? { input } : {}) });
   return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
 }
 

@@ -165,6 +165,8 @@ describe.skipIf(!hasChromium || !hasMosquitto)('the village map in Chromium', ()
     }, 60_000);
     afterAll(async () => {
       await kanjia?.kill('SIGTERM');
+      // Chromium keeps its connections alive: close them, or close() waits for them.
+      tiles?.closeAllConnections();
       await new Promise((resolve) => tiles?.close(resolve));
       tmp.cleanup();
     });

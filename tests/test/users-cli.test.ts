@@ -84,4 +84,43 @@ describe('kanjia user …', () => {
       await kanjia.kill();
     }
   });
+
+  it('takes a password on standard input, disables and enables a user (ending their sessions), and changes a duty officer’s villages', async () => {
+    const { env } = await kanjiaEnv(tmp.dir);
+    const lijia = runKanjia(['village', 'add', '--name', '李家村', '--lat', '27.2', '--lng', '111.1'], env);
+    expect(lijia.status, lijia.stderr).toBe(0);
+    const added = runKanjia(['user', 'add', '--name', 'zhou', '--role', 'duty', '--village', '石门村', '--password-stdin'], env, 'from-stdin-pw-1\n');
+    expect(added.status, added.stderr).toBe(0);
+    expect(added.stdout).not.toContain('from-stdin-pw-1');
+    expect(runKanjia(['user', 'add', '--name', 'x1', '--role', 'admin', '--password-stdin', '--password', 'long-enough-7'], env).stderr).toContain('not both');
+    const kanjia = await startKanjia(env);
+    try {
+      const cookie = await login(kanjia.httpUrl, 'zhou', 'from-stdin-pw-1');
+      const villages = async () => ((await (await fetch(`${kanjia.httpUrl}/api/villages`, { headers: { cookie } })).json()) as { villages: Array<{ name: string }> }).villages.map((v) => v.name);
+      expect(await villages()).toEqual(['石门村']);
+      const moved = runKanjia(['user', 'set-villages', '--name', 'zhou', '--village', '李家村'], env);
+      expect(moved.status, moved.stderr).toBe(0);
+      // The same session, the new scope.
+      expect(await villages()).toEqual(['李家村']);
+      expect(runKanjia(['user', 'set-villages', '--name', 'liujianjun', '--village', '李家村'], env).stderr).toContain('INVALID_USER');
+      expect(runKanjia(['user', 'set-villages', '--name', 'zhou', '--village', '没有村'], env).stderr).toContain('VILLAGE_NOT_FOUND');
+
+      const disabled = runKanjia(['user', 'disable', '--name', 'ZHOU'], env);
+      expect(disabled.status, disabled.stderr).toBe(0);
+      expect(disabled.stderr).toContain('every session of zhou has ended');
+      expect((await fetch(`${kanjia.httpUrl}/api/auth/me`, { headers: { cookie } })).status).toBe(401);
+      await expect(login(kanjia.httpUrl, 'zhou', 'from-stdin-pw-1')).rejects.toThrow(/401/);
+      const list = JSON.parse(runKanjia(['user', 'list'], env).stdout) as { users: Array<{ name: string; disabled: boolean }> };
+      expect(list.users.find((u) => u.name === 'zhou')?.disabled).toBe(true);
+      expect(list.users.find((u) => u.name === 'liming')?.disabled).toBe(false);
+      // A new password for a disabled user does not enable them; enable does, with the password they have.
+      expect(runKanjia(['user', 'reset-password', '--name', 'zhou', '--password-stdin'], env, 'from-stdin-pw-2\n').status).toBe(0);
+      await expect(login(kanjia.httpUrl, 'zhou', 'from-stdin-pw-2')).rejects.toThrow(/401/);
+      expect(runKanjia(['user', 'enable', '--name', 'zhou'], env).status).toBe(0);
+      expect(await login(kanjia.httpUrl, 'zhou', 'from-stdin-pw-2')).toMatch(/^kanjia_session=/);
+      expect(runKanjia(['user', 'disable', '--name', 'nobody'], env).stderr).toContain('USER_NOT_FOUND');
+    } finally {
+      await kanjia.kill();
+    }
+  }, 120_000);
 });

@@ -179,15 +179,39 @@ const GENERIC_ALARM_CONTENT: Readonly<Record<SmsLocale, string>> = {
 };
 
 /**
- * The first notice of a critical case that a duty officer cancelled (a false
- * alarm) before it went out: the contact still learns that the button was
- * pressed, and who called it off and why, so nobody is dropped silently. No
- * link: the case is closed, so its answer code has expired.
+ * The first notice of a critical case that someone at the duty desk (a duty
+ * officer, the township office, an admin) cancelled (a false alarm) before it
+ * went out: the contact still learns that the button was pressed, and who
+ * called it off and why, so nobody is dropped silently. `officer` names the
+ * canceller with their role ("值班员李明", "民政办张红"). No link: the case is
+ * closed, so its answer code has expired.
  */
 const CANCELLED_CONTENT: Readonly<Record<SmsLocale, string>> = {
-  'zh-CN': '${kind}报警已取消：${name}（${village}）${time}起，${detail}，已被值班员${officer}取消，原因：${reason}。地址：${address}。如有疑问请打电话确认老人平安。',
-  en: '${kind} alarm cancelled: ${name} (${village}) since ${time}, ${detail}; cancelled by duty officer ${officer}, reason: ${reason}. Address: ${address}. If in doubt, call to make sure they are safe.',
+  'zh-CN': '${kind}报警已取消：${name}（${village}）${time}起，${detail}，已被${officer}取消，原因：${reason}。地址：${address}。如有疑问请打电话确认老人平安。',
+  en: '${kind} alarm cancelled: ${name} (${village}) since ${time}, ${detail}; cancelled by ${officer}, reason: ${reason}. Address: ${address}. If in doubt, call to make sure they are safe.',
 };
+
+/** The role titles a canceller's name may start with ("值班员 李明"), and how each locale says it in the cancelled SMS. */
+const ACTOR_TITLES: ReadonlyArray<{ zh: string; en: string }> = [
+  { zh: '值班员', en: 'duty officer' },
+  { zh: '民政办', en: 'township office' },
+  { zh: '管理员', en: 'administrator' },
+  { zh: '帮扶责任人', en: 'helper' },
+];
+
+/** "值班员 李明" → 值班员李明 (zh) / duty officer 李明 (en); a name without a known title is kept as it is. */
+function actorPhrase(by: string, locale: SmsLocale): string {
+  const text = by.trim();
+  for (const title of ACTOR_TITLES) {
+    for (const said of [title.zh, title.en]) {
+      if (text.toLowerCase().startsWith(said.toLowerCase())) {
+        const name = text.slice(said.length).trim();
+        return locale === 'en' ? `${title.en} ${name}`.trim() : `${title.zh}${name}`;
+      }
+    }
+  }
+  return text;
+}
 
 /** The placeholders of `content`, each once, in order of appearance. */
 export function templateVariables(content: string): string[] {
@@ -244,7 +268,7 @@ export interface RenderSmsInput {
   answerCode?: string;
   /** The deployment's public address (scheme, host, optional port and path), e.g. https://kanjia.example.cn; required with answerCode. */
   publicUrl?: string;
-  /** Cancelled template only: who cancelled (the duty officer's name). */
+  /** Cancelled template only: who cancelled, their role title first as the dashboard records it ("值班员 李明", "民政办 张红"). */
   cancelledBy?: string;
   /** Cancelled template only: why. */
   cancelReason?: string;
@@ -292,8 +316,8 @@ export function renderSms(template: SmsTemplateKey, input: RenderSmsInput): Rend
   }
   if (definition.variables.includes('officer')) {
     if (input.cancelledBy === undefined || input.cancelReason === undefined) throw new TypeError(`renderSms: the ${template} template needs cancelledBy and cancelReason`);
-    // The template says 值班员 itself: "值班员 李明" (a display name) would say it twice.
-    values.officer = cleanValue(input.cancelledBy.replace(/^\s*(值班员|duty officer)\s*/i, ''));
+    // The canceller's own role, from the title their name starts with: the template no longer says 值班员 for everyone.
+    values.officer = cleanValue(actorPhrase(input.cancelledBy, locale));
     values.reason = cleanValue(input.cancelReason);
   }
   const params: Record<string, string> = {};

@@ -50,6 +50,13 @@ export interface FallPositionParams {
   postureChangeMinDeg: number;
   /** Lying still: standard deviation of the SVM over stillnessWindowMs at most this (g). */
   stillnessMaxSdG: number;
+  /**
+   * A soft impact (below impactThresholdG, accepted only after a free fall)
+   * after which the trunk still turns by more than this (degrees, from the
+   * posture just after the impact to the final one) is sitting down and then
+   * lying back, not a fall: a fall ends where the floor stops it.
+   */
+  maxTurnAfterSoftImpactDeg: number;
 }
 
 export interface FallDetectorConfig {
@@ -67,6 +74,10 @@ export interface FallDetectorConfig {
   priorActivityStartMs: number;
   /** … to this long before it. */
   priorActivityEndMs: number;
+  /** The posture at landing (for maxTurnAfterSoftImpactDeg) is the mean acceleration from this long after the impact … */
+  landingPostureStartMs: number;
+  /** … to this long after it: past the impact pulse itself, well before the final posture is measured. */
+  landingPostureEndMs: number;
   /** Posture after the event is measured from this long after the impact (Kangas 2008: about 2 s), letting bounces and rolling settle. */
   postureAfterDelayMs: number;
   /** How long the person must then lie still in the new posture. */
@@ -99,7 +110,22 @@ export interface FallDetectorOptions extends Partial<Omit<FallDetectorConfig, 'p
  * (34°). An SVM spread of 0.15 g over 3 s is "not walking" (walking is
  * 0.1–0.3 g at the trunk) yet allows the breathing, trembling and small
  * movements of a hurt person. 3 g before the fall phase marks hopping or
- * jogging. These values were chosen with margin from those distributions,
+ * jogging.
+ *
+ * Lying down on a bed is the other trunk posture change of ordinary life, and
+ * it is done in two stages: sit on the edge of the bed (the drop onto the
+ * mattress unloads the sensor to about 0.6 g and lands at 1.5–2 g, the same
+ * figures as a soft fall), then recline, so that most of the 70–90° turn of
+ * the trunk comes after that landing. A fall is the other way round: the body
+ * turns while it falls and the floor stops it, so at the impact the trunk
+ * has (nearly) reached its final posture; what follows is a roll or a settle
+ * (in UMAFall at most about 40° after the impact's first half second). So a
+ * soft impact after which the trunk still turns by more than 45° (half way
+ * from upright to lying, as for the posture change itself) is a sitting
+ * down. The rule does not touch impacts above impactThresholdG (a fall onto
+ * the knees that then goes down to the floor lands hard), and a fall that
+ * goes down in two stages (knees or buttocks first, then the trunk) is still
+ * found at its second impact, the trunk hitting the floor. These values were chosen with margin from those distributions,
  * not fitted trial by trial; `eval-falls --loso` shows how a fitted set
  * generalises to unseen subjects.
  */
@@ -110,6 +136,7 @@ const TRUNK: FallPositionParams = {
   priorActivityMaxG: 3.0,
   postureChangeMinDeg: 45,
   stillnessMaxSdG: 0.15,
+  maxTurnAfterSoftImpactDeg: 45,
 };
 
 /**
@@ -119,7 +146,8 @@ const TRUNK: FallPositionParams = {
  * wrist therefore needs a stronger impact (2.5 g; no low-impact path) and a
  * calm before it (no peak above 2.5 g in the 1–4 s before: clapping and
  * hopping are series of impacts). The forearm ends a fall at any angle, so
- * only 30° of posture change is asked. Expect clearly lower sensitivity than
+ * only 30° of posture change is asked (the turn after a soft impact does not
+ * apply: the wrist has no soft-impact path). Expect clearly lower sensitivity than
  * at the trunk; see the evaluator's figures.
  */
 const WRIST: FallPositionParams = {
@@ -129,6 +157,7 @@ const WRIST: FallPositionParams = {
   priorActivityMaxG: 2.5,
   postureChangeMinDeg: 30,
   stillnessMaxSdG: 0.15,
+  maxTurnAfterSoftImpactDeg: 45,
 };
 
 export const DEFAULT_FALL_CONFIG: Readonly<FallDetectorConfig> = Object.freeze({
@@ -139,6 +168,8 @@ export const DEFAULT_FALL_CONFIG: Readonly<FallDetectorConfig> = Object.freeze({
   postureBeforeEndMs: 1000,
   priorActivityStartMs: 4000,
   priorActivityEndMs: 1000,
+  landingPostureStartMs: 250,
+  landingPostureEndMs: 750,
   postureAfterDelayMs: 1500,
   stillnessWindowMs: 3000,
   minStillnessObservedMs: 1500,
@@ -181,12 +212,15 @@ export function resolveFallConfig(options: FallDetectorOptions = {}): Readonly<F
   }
   if (config.postureBeforeEndMs >= config.postureBeforeStartMs) problems.push('postureBeforeEndMs: must be less than postureBeforeStartMs');
   if (config.priorActivityEndMs >= config.priorActivityStartMs) problems.push('priorActivityEndMs: must be less than priorActivityStartMs');
+  if (config.landingPostureEndMs <= config.landingPostureStartMs) problems.push('landingPostureEndMs: must be more than landingPostureStartMs');
+  if (config.landingPostureEndMs > config.postureAfterDelayMs) problems.push('landingPostureEndMs: must not exceed postureAfterDelayMs');
   if (config.minStillnessObservedMs > config.stillnessWindowMs) problems.push('minStillnessObservedMs: must not exceed stillnessWindowMs');
   for (const position of POSITIONS) {
     const p = positions[position];
     for (const key of Object.keys(TRUNK) as Array<keyof FallPositionParams>) positive(`positions.${position}.${key}`, p[key]);
     if (p.lowImpactThresholdG > p.impactThresholdG) problems.push(`positions.${position}.lowImpactThresholdG: must not exceed impactThresholdG`);
     if (p.postureChangeMinDeg > 180) problems.push(`positions.${position}.postureChangeMinDeg: must be at most 180`);
+    if (p.maxTurnAfterSoftImpactDeg > 180) problems.push(`positions.${position}.maxTurnAfterSoftImpactDeg: must be at most 180 (180 = rule off)`);
   }
   if (problems.length > 0) throw new FallConfigError(problems);
   return Object.freeze(config);

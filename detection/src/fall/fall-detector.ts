@@ -14,7 +14,9 @@
  *     peak, lowest SVM in the second before it (free fall), highest SVM 1–4 s
  *     before it (a series of impacts means clapping or hopping), the angle
  *     between the mean acceleration (≈ gravity) 2.5–1 s before and in the
- *     stillness window after, and the SVM spread in that window.
+ *     stillness window after, the angle still turned after the landing
+ *     (0.25–0.75 s after the impact to the stillness window), and the SVM
+ *     spread in that window.
  *  3. judgeImpact() decides; a detection is reported at the impact's device
  *     time. Impacts within refractoryMs of a detection belong to the same fall.
  *
@@ -69,6 +71,8 @@ interface SampleCounts {
   beforeEnd: number;
   priorStart: number;
   priorEnd: number;
+  landingStart: number;
+  landingEnd: number;
   afterDelay: number;
   still: number;
   minStill: number;
@@ -180,6 +184,8 @@ export class FallDetector {
       beforeEnd: samples(c.postureBeforeEndMs),
       priorStart: samples(c.priorActivityStartMs),
       priorEnd: samples(c.priorActivityEndMs),
+      landingStart: samples(c.landingPostureStartMs),
+      landingEnd: samples(c.landingPostureEndMs),
       afterDelay: samples(c.postureAfterDelayMs),
       still: samples(c.stillnessWindowMs),
       minStill: samples(c.minStillnessObservedMs),
@@ -282,6 +288,9 @@ export class FallDetector {
     const afterTo = Math.min(end, c + n.afterDelay + n.still);
     const observed = Math.max(0, afterTo - afterFrom);
     const after = observed >= 2 ? this.meanVector(s, afterFrom, afterTo) : undefined;
+    const landingFrom = c + n.landingStart;
+    const landingTo = Math.min(end, c + Math.max(n.landingEnd, n.landingStart + 1));
+    const landing = landingTo > landingFrom ? this.meanVector(s, landingFrom, landingTo) : undefined;
 
     let stillnessSdG = Number.NaN;
     if (observed >= 2) {
@@ -300,6 +309,7 @@ export class FallDetector {
       freeFallMinG: Number.isFinite(freeFallMinG) ? freeFallMinG : 1,
       priorPeakG,
       postureChangeDeg: before !== undefined && after !== undefined ? angleDeg(before, after) : Number.NaN,
+      turnAfterImpactDeg: landing !== undefined && after !== undefined ? angleDeg(landing, after) : Number.NaN,
       stillnessSdG,
       stillnessObservedMs: (observed * 1000) / s.hz,
     };

@@ -21,6 +21,8 @@ export interface ImpactFeatures {
   priorPeakG: number;
   /** Angle between the mean acceleration before and after the event, degrees; NaN when either could not be measured. */
   postureChangeDeg: number;
+  /** Angle between the posture just after the impact (landingPosture…Ms) and the final posture, degrees; NaN when not measured. */
+  turnAfterImpactDeg: number;
   /** Standard deviation of the SVM over the stillness window, g; NaN when not measured. */
   stillnessSdG: number;
   /** How much of the stillness window was observed, ms (less than configured only at the end of a stream). */
@@ -37,13 +39,15 @@ export interface ImpactVerdict {
 
 const clamp01 = (x: number): number => Math.min(1, Math.max(0, x));
 
-/** Which criteria of the fall rule an impact meets; a fall meets all five. */
+/** Which criteria of the fall rule an impact meets; a fall meets all six. */
 export interface FallCriteria {
   /** Impact at least impactThresholdG, or at least lowImpactThresholdG after a free fall. */
   impact: boolean;
   /** No earlier impact above priorActivityMaxG (not one of a series). */
   calmBefore: boolean;
   postureChanged: boolean;
+  /** The impact ended the descent: a strong impact, or a soft one after which the trunk turned at most maxTurnAfterSoftImpactDeg (else: sat down, then lay back). */
+  landed: boolean;
   still: boolean;
   /** Enough of the stillness window was seen (only short at the end of a stream). */
   observed: boolean;
@@ -55,6 +59,8 @@ export function fallCriteria(f: ImpactFeatures, p: FallPositionParams, minStilln
     impact: f.peakG >= p.impactThresholdG || (f.peakG >= p.lowImpactThresholdG && f.freeFallMinG <= p.freeFallThresholdG),
     calmBefore: f.priorPeakG <= p.priorActivityMaxG,
     postureChanged: f.postureChangeDeg >= p.postureChangeMinDeg,
+    // Not measurable (NaN) counts as landed: no evidence of a recline is no reason to stay quiet.
+    landed: f.peakG >= p.impactThresholdG || !(f.turnAfterImpactDeg > p.maxTurnAfterSoftImpactDeg),
     still: f.stillnessSdG <= p.stillnessMaxSdG || (isHardFall(f, p) && f.stillnessSdG <= 2 * p.stillnessMaxSdG),
     observed: f.stillnessObservedMs + 1e-6 >= minStillnessObservedMs,
   };
@@ -73,12 +79,13 @@ export function isHardFall(f: ImpactFeatures, p: FallPositionParams): boolean {
 
 /** True when every criterion holds. */
 export function isFall(c: FallCriteria): boolean {
-  return c.impact && c.calmBefore && c.postureChanged && c.still && c.observed;
+  return c.impact && c.calmBefore && c.postureChanged && c.landed && c.still && c.observed;
 }
 
 /**
  * The fall rule: an impact (strong, or weaker after free fall), no series of
- * impacts before it, a changed posture held still for the stillness window.
+ * impacts before it, a changed posture reached by the impact (not after a soft
+ * one) and held still for the stillness window.
  */
 export function judgeImpact(f: ImpactFeatures, p: FallPositionParams, minStillnessObservedMs: number): ImpactVerdict {
   const c = fallCriteria(f, p, minStillnessObservedMs);
@@ -91,6 +98,11 @@ export function judgeImpact(f: ImpactFeatures, p: FallPositionParams, minStillne
   if (!c.calmBefore) failed.push(`one of a series of impacts (${f.priorPeakG.toFixed(2)} g shortly before)`);
   if (!c.postureChanged) {
     failed.push(Number.isNaN(f.postureChangeDeg) ? 'posture change not measurable (too little data before the impact)' : `posture changed ${f.postureChangeDeg.toFixed(0)}° < ${p.postureChangeMinDeg}°`);
+  }
+  if (!c.landed) {
+    failed.push(
+      `soft impact ${f.peakG.toFixed(2)} g and the trunk still turned ${f.turnAfterImpactDeg.toFixed(0)}° > ${p.maxTurnAfterSoftImpactDeg}° after it (sat down, then lay back)`,
+    );
   }
   if (!c.still) {
     failed.push(Number.isNaN(f.stillnessSdG) ? 'stillness not measurable' : `moving afterwards (SVM sd ${f.stillnessSdG.toFixed(2)} g > ${p.stillnessMaxSdG} g)`);

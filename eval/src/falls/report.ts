@@ -74,7 +74,7 @@ export function fallReport({ summary, outcomes }: FallEvalResult, verbose: boole
       const p = fit.params;
       lines.push(
         `  ${fit.position}: impact ${p.impactThresholdG} g (${p.lowImpactThresholdG} g after free fall to ${p.freeFallThresholdG} g), ` +
-          `calm below ${p.priorActivityMaxG} g, posture ${p.postureChangeMinDeg}°, still sd ${p.stillnessMaxSdG} g — fitted for ${fit.heldOutSubjects.length} held-out subject(s)`,
+          `calm below ${p.priorActivityMaxG} g, posture ${p.postureChangeMinDeg}°, turn after a soft impact ≤ ${p.maxTurnAfterSoftImpactDeg}°, still sd ${p.stillnessMaxSdG} g — fitted for ${fit.heldOutSubjects.length} held-out subject(s)`,
       );
     }
   }

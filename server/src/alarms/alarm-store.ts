@@ -3,7 +3,7 @@
  * outbox in SQLite. Every state change and the messages it causes are written
  * in one transaction: a crash leaves either all of it or none of it.
  */
-import type { AlarmDetails, AlarmPolicy, EscalationStore, OutboxItem, OutboxStore, SmsTemplateKey } from '@kanjia/alerts';
+import type { AlarmDetails, AlarmPolicy, ClaimProblem, EscalationStore, OutboxItem, OutboxStore, SmsTemplateKey } from '@kanjia/alerts';
 import { alarmDetail, nextEscalationStep, renderSms } from '@kanjia/alerts';
 import type { Finding } from '@kanjia/detection';
 import {
@@ -87,6 +87,20 @@ interface AlarmRow {
   /** JSON of the opening finding's `details`; null without details or for a case opened before migration 3. */
   details_json: string | null;
 }
+
+/** A notification row as the settling of a case's queued notices reads it. */
+interface NoticeRow {
+  id: string;
+  contact_id: string | null;
+  contact_name: string;
+  phone: string;
+  escalation_level: number;
+  template: SmsTemplateKey;
+  status: string;
+}
+
+/** How long a notice that could not be prepared for sending waits before the outbox tries it again. */
+export const UNPREPARED_RETRY_MS = 60_000;
 
 /** What an SMS about a case says, whoever it goes to. */
 interface SmsSubject {
@@ -352,49 +366,201 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
           this.enqueueCommand(p.device_id, alarmId, { id: newId('cmd'), ts: nowMs, type: t.command, eventId: p.event_id, alarmId } as DeviceCommand, nowMs);
         }
       }
+      // Every transition leaves `open`: queued escalations are skipped now, not when they fall due.
+      this.trySettleNotices(alarmId, nowMs);
     })();
   }
 
+  // ---- queued notices of a case that is no longer open --------------------------
+  //
+  // Once a case leaves `open`, nobody needs "come now, nobody has answered" any
+  // more: a queued escalation (level > 0) is skipped, with a history note, the
+  // moment the case is taken or closed, including one waiting in retry backoff.
+  // The first notice (level 0) of a taken case still goes: the first contact
+  // hears of the press. Every notice of a closed case is skipped, except that
+  // a cancelled critical case must still reach somebody (settleCancelledCritical).
+  //
+  // Only `pending` rows are ever skipped or rewritten. A row in `sending` has
+  // been claimed and handed to the provider: it cannot be recalled, so it is
+  // left alone and its verdict decides (markNotification*): sent stays sent,
+  // a retry of a notice the case no longer needs is skipped there and then,
+  // failed may make the cancelled notice go to the next contact. The claim,
+  // the transitions and the verdicts are each one synchronous transaction on
+  // the one connection, so none of them runs in the middle of another.
+
   /**
-   * A critical case cancelled from the dashboard while its first SMS had not
-   * gone out: that SMS still goes, saying who cancelled it and why, so the
-   * first contact is never dropped silently over an officer's judgement (the
-   * button was pressed, a fall or CO was detected). Done when the notice
-   * falls due rather than at the cancel, so a notice that was being sent at
-   * that moment and failed is caught too. Later escalation notices are skipped
-   * as for any closed case; so are those of urgent and maintenance cases.
+   * Brings the queued notices of a case that has left `open` in line with its
+   * state; a no-op for an open case, and idempotent.
    */
-  private rewriteFirstNoticesOfCancelled(nowMs: number): void {
+  private settleNotices(alarmId: string, nowMs: number): void {
+    const alarm = this.getRow(alarmId);
+    if (!alarm || alarm.status === 'open') return;
+    if (alarm.status === 'cancelled' && alarm.severity === 'critical') {
+      this.settleCancelledCritical(alarm, nowMs);
+      return;
+    }
+    const closed = alarm.status === 'resolved' || alarm.status === 'cancelled';
+    for (const n of this.noticesOf(alarmId)) {
+      if (n.status === 'pending' && n.template !== 'cancelled' && (closed || n.escalation_level > 0)) this.skipNotice(n, alarm, nowMs);
+    }
+  }
+
+  /**
+   * A critical case cancelled from the dashboard (a false alarm in the
+   * officer's judgement): somebody on the chain must still learn that the
+   * button was pressed (or the fall or CO detected), and who called it off
+   * and why, so nobody is dropped silently. When some SMS of the case has
+   * gone, that somebody exists; otherwise the cancelled notice goes to the
+   * first contact of the chain not known to have failed (a `failed` row to
+   * their number), taking over that contact's queued notice or, with none, as
+   * a new one. Everything else queued is skipped.
+   *
+   * How a cancel meets the outbox's claim → send → commit of the notice to
+   * that contact (C), and what C (or the next contact, N) gets:
+   *  1. Before the claim (pending, due or in retry backoff): rewritten at the
+   *     cancel; the claim sends the cancelled text. Rewritten again at no later
+   *     point: once a `cancelled` row is pending or sending, settling stops.
+   *  2. Claimed, with the provider at the cancel (`sending`): nothing is
+   *     rewritten while the provider has it; the other queued notices are
+   *     skipped (none may say "come now"). Then the verdict:
+   *     a. sent: C has heard of the alarm; nothing more is sent (C's answer
+   *        link now says the case is closed);
+   *     b. retry: the row is back to pending and rewritten at once (case 1):
+   *        C gets the cancelled text on the next attempt;
+   *     c. failed for good: C is known to have failed; N gets the cancelled
+   *        notice (its queued notice rewritten, or a new one), and so on down
+   *        the chain; with nobody left, the history says so for the officer.
+   *  3. After the commit: sent → as 2a; retry (pending) → case 1; failed →
+   *     as 2c, decided at the cancel.
+   *  4. The process died while C's notice was `sending`: the restart puts it
+   *     back to pending and the next claim settles it as in case 1 (C may get
+   *     the alarm text and the cancelled text: at least once, never never).
+   *  5. Another contact's escalation with the provider at the cancel while C's
+   *     notice is queued: C's is rewritten (case 1); the escalation's verdict
+   *     stands if sent (that contact has heard of it too), is skipped if it is
+   *     to be retried, and if it failed nothing changes (C's notice is on its way).
+   */
+  private settleCancelledCritical(alarm: AlarmRow, nowMs: number): void {
+    const rows = this.noticesOf(alarm.id);
+    const queued = rows.filter((n) => n.status === 'pending' && n.template !== 'cancelled');
+    const skipAllBut = (keep?: string) => {
+      for (const n of queued) if (n.id !== keep) this.skipNotice(n, alarm, nowMs);
+    };
+    const onItsWay = rows.some((n) => n.template === 'cancelled' && (n.status === 'pending' || n.status === 'sending'));
+    if (onItsWay || rows.some((n) => n.status === 'sent')) return skipAllBut();
+    const ctx = this.registry.residentContext(alarm.resident_id);
+    // Without its resident the text cannot be written: the notices are skipped as for any closed case.
+    if (!ctx) return skipAllBut();
+    const failed = rows.filter((n) => n.status === 'failed');
+    const to = (contact: ContactRow) => (n: NoticeRow) => n.contact_id === contact.id || n.phone === contact.phone;
+    const chain = this.registry.contactChain(alarm.resident_id);
+    const target = chain.find((c) => !failed.some(to(c)));
+    if (!target) {
+      skipAllBut();
+      const note = historyNotes.cancelledNoticeNobody(this.options.locale);
+      const said = this.db.prepare("SELECT 1 FROM alarm_history WHERE alarm_id = ? AND action = 'note' AND note = ?").get(alarm.id, note);
+      if (!said) this.addHistory(alarm.id, nowMs, 'note', null, note);
+      return;
+    }
+    // With the provider right now: its verdict comes back here (case 2).
+    if (rows.some((n) => n.status === 'sending' && to(target)(n))) return skipAllBut();
+    const cancel = this.db.prepare("SELECT by, note FROM alarm_history WHERE alarm_id = ? AND action = 'cancelled' ORDER BY seq DESC LIMIT 1").get(alarm.id) as
+      | { by: string | null; note: string | null }
+      | undefined;
+    const rendered = renderSms('cancelled', {
+      kind: alarm.kind,
+      residentName: ctx.residentName,
+      address: ctx.address,
+      villageName: ctx.villageName,
+      atMs: alarm.opened_at,
+      timeZone: ctx.timezone,
+      details: parseDetails(alarm.details_json),
+      locale: this.options.locale,
+      cancelledBy: cancel?.by ?? '-',
+      cancelReason: cancel?.note ?? '-',
+      ...(this.options.signName ? { signName: this.options.signName } : {}),
+    });
+    const carrier = queued.find(to(target));
+    skipAllBut(carrier?.id);
+    if (carrier) {
+      // The code of the old text dies with the text; the case is closed, so it opens nothing anyway.
+      this.db.prepare("UPDATE notifications SET template = 'cancelled', params_json = ?, text = ? WHERE id = ?").run(JSON.stringify(rendered.params), rendered.text, carrier.id);
+    } else {
+      this.db
+        .prepare(
+          `INSERT INTO notifications (id, alarm_id, channel, contact_id, contact_name, contact_role, phone, escalation_level, template,
+                                      params_json, text, status, attempts, created_at, next_attempt_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'cancelled', ?, ?, 'pending', 0, ?, ?)`,
+        )
+        .run(newId('ntf'), alarm.id, this.options.channel, target.id, target.name, target.role, target.phone, Math.max(0, chain.indexOf(target)), JSON.stringify(rendered.params), rendered.text, nowMs, nowMs);
+    }
+    const note = failed.length === 0 ? historyNotes.cancelledNoticeKept(this.options.locale, target.name) : historyNotes.cancelledNoticeRedirected(this.options.locale, target.name);
+    this.addHistory(alarm.id, nowMs, 'note', null, note);
+  }
+
+  private noticesOf(alarmId: string): NoticeRow[] {
+    return this.db
+      .prepare('SELECT id, contact_id, contact_name, phone, escalation_level, template, status FROM notifications WHERE alarm_id = ? ORDER BY created_at, rowid')
+      .all(alarmId) as NoticeRow[];
+  }
+
+  private skipNotice(n: NoticeRow, alarm: AlarmRow, nowMs: number): void {
+    const taken = alarm.status !== 'resolved' && alarm.status !== 'cancelled';
+    const reason = taken ? 'CASE_TAKEN: the case was taken before this notice went out' : 'CASE_CLOSED: the case was closed before this notice went out';
+    const changed = this.db
+      .prepare("UPDATE notifications SET status = 'skipped', next_attempt_at = NULL, last_error = COALESCE(last_error || '; ', '') || ? WHERE id = ? AND status = 'pending'")
+      .run(reason, n.id).changes;
+    if (changed === 0) return;
+    this.forgetAnswerCode(n.id);
+    const why = taken ? 'taken' : alarm.status === 'resolved' ? 'resolved' : 'cancelled';
+    this.addHistory(alarm.id, nowMs, 'note', null, historyNotes.noticeSkipped(this.options.locale, n.contact_name, why));
+  }
+
+  /**
+   * settleNotices inside the caller's transaction, never throwing: a take or
+   * a verdict must not fail over a notice. On an error its writes are undone
+   * (a savepoint), the officer reads it in the history, and the outbox's claim
+   * settles (and logs) the queued notices when they fall due.
+   */
+  private trySettleNotices(alarmId: string, nowMs: number): void {
+    try {
+      this.db.transaction(() => this.settleNotices(alarmId, nowMs))();
+    } catch (err) {
+      this.addHistory(alarmId, nowMs, 'note', null, historyNotes.noticesUnsettled(this.options.locale, errorText(err)));
+    }
+  }
+
+  /**
+   * The claim's first step: due notices of cases no longer open are settled,
+   * each case in a savepoint of its own. One that throws is left queued, put
+   * off by a minute and reported; the claim goes on with every other SMS.
+   */
+  private settleDueNoticesOfNotOpen(nowMs: number, onProblem: ((problem: ClaimProblem) => void) | undefined): void {
     const due = this.db
       .prepare(
-        `SELECT n.id AS notification_id, n.contact_name, a.id AS alarm_id, a.kind, a.resident_id, a.opened_at, a.details_json
-           FROM notifications n JOIN alarms a ON a.id = n.alarm_id
-          WHERE n.status = 'pending' AND n.next_attempt_at <= ? AND n.escalation_level = 0 AND n.template <> 'cancelled'
-            AND a.status = 'cancelled' AND a.severity = 'critical'`,
+        `SELECT n.id, n.alarm_id FROM notifications n JOIN alarms a ON a.id = n.alarm_id
+          WHERE n.status = 'pending' AND n.next_attempt_at <= ? AND n.template <> 'cancelled'
+            AND (a.status IN ('resolved', 'cancelled') OR (n.escalation_level > 0 AND a.status <> 'open'))`,
       )
-      .all(nowMs) as Array<{ notification_id: string; contact_name: string; alarm_id: string; kind: AlarmKind; resident_id: string; opened_at: number; details_json: string | null }>;
-    for (const n of due) {
-      const cancel = this.db.prepare("SELECT by, note FROM alarm_history WHERE alarm_id = ? AND action = 'cancelled' ORDER BY seq DESC LIMIT 1").get(n.alarm_id) as
-        | { by: string | null; note: string | null }
-        | undefined;
-      const ctx = this.registry.residentContext(n.resident_id);
-      // Without its resident the text cannot be written: the notice is skipped below as before.
-      if (!ctx) continue;
-      const rendered = renderSms('cancelled', {
-        kind: n.kind,
-        residentName: ctx.residentName,
-        address: ctx.address,
-        villageName: ctx.villageName,
-        atMs: n.opened_at,
-        timeZone: ctx.timezone,
-        details: parseDetails(n.details_json),
-        locale: this.options.locale,
-        cancelledBy: cancel?.by ?? '-',
-        cancelReason: cancel?.note ?? '-',
-        ...(this.options.signName ? { signName: this.options.signName } : {}),
-      });
-      this.db.prepare("UPDATE notifications SET template = 'cancelled', params_json = ?, text = ? WHERE id = ?").run(JSON.stringify(rendered.params), rendered.text, n.notification_id);
-      this.addHistory(n.alarm_id, nowMs, 'note', null, historyNotes.cancelledNoticeKept(this.options.locale, n.contact_name));
+      .all(nowMs) as Array<{ id: string; alarm_id: string }>;
+    const byAlarm = new Map<string, string[]>();
+    for (const n of due) byAlarm.set(n.alarm_id, [...(byAlarm.get(n.alarm_id) ?? []), n.id]);
+    for (const [alarmId, ids] of byAlarm) {
+      try {
+        this.db.transaction(() => this.settleNotices(alarmId, nowMs))();
+      } catch (error) {
+        for (const id of ids) this.putOff(id, alarmId, nowMs, error, onProblem);
+      }
+    }
+  }
+
+  /** A notice that could not be prepared: tried again in a minute (not at once, which would spin the outbox), and reported. */
+  private putOff(notificationId: string, alarmId: string, nowMs: number, error: unknown, onProblem: ((problem: ClaimProblem) => void) | undefined): void {
+    this.db.prepare("UPDATE notifications SET next_attempt_at = ? WHERE id = ? AND status = 'pending'").run(nowMs + UNPREPARED_RETRY_MS, notificationId);
+    try {
+      onProblem?.({ notificationId, alarmId, error: safeError(error) });
+    } catch {
+      // A failing reporter must not take the other SMS down with it.
     }
   }
 
@@ -436,37 +602,36 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
 
   // ---- OutboxStore ------------------------------------------------------------
 
-  claimDueNotifications(nowMs: number, limit: number): OutboxItem[] {
+  claimDueNotifications(nowMs: number, limit: number, onProblem?: (problem: ClaimProblem) => void): OutboxItem[] {
     return this.db.transaction(() => {
-      this.rewriteFirstNoticesOfCancelled(nowMs);
-      // A notice still waiting when its case was closed is not sent: nobody needs "come now" any more.
-      // The first notice of a cancelled critical case now says so, and goes.
-      const closedPending = "status = 'pending' AND template <> 'cancelled' AND next_attempt_at <= ? AND alarm_id IN (SELECT id FROM alarms WHERE status IN ('resolved', 'cancelled'))";
-      const skipped = this.db.prepare(`SELECT id FROM notifications WHERE ${closedPending}`).all(nowMs) as Array<{ id: string }>;
-      this.db
-        .prepare(
-          `UPDATE notifications SET status = 'skipped', next_attempt_at = NULL,
-                  last_error = COALESCE(last_error || '; ', '') || 'CASE_CLOSED: the case was closed before this notice went out'
-            WHERE ${closedPending}`,
-        )
-        .run(nowMs);
-      for (const { id } of skipped) this.forgetAnswerCode(id);
+      this.settleDueNoticesOfNotOpen(nowMs, onProblem);
+      // Only what a case in its present state may send: anything of an open case, the first
+      // notice of a taken one, the cancelled notice. A notice that could not be settled above
+      // stays out of this until it is.
       const rows = this.db
         .prepare(
           `SELECT n.id, n.alarm_id, n.phone, n.template, n.params_json, n.text, n.attempts, a.kind
              FROM notifications n JOIN alarms a ON a.id = n.alarm_id
-            WHERE n.status = 'pending' AND n.next_attempt_at <= ? ORDER BY n.next_attempt_at LIMIT ?`,
+            WHERE n.status = 'pending' AND n.next_attempt_at <= ?
+              AND (n.template = 'cancelled' OR a.status = 'open' OR (n.escalation_level = 0 AND a.status NOT IN ('resolved', 'cancelled')))
+            ORDER BY n.next_attempt_at LIMIT ?`,
         )
         .all(nowMs, limit) as Array<{ id: string; alarm_id: string; phone: string; template: SmsTemplateKey; params_json: string; text: string; attempts: number; kind: AlarmKind }>;
       const mark = this.db.prepare("UPDATE notifications SET status = 'sending' WHERE id = ?");
-      for (const r of rows) mark.run(r.id);
-      return rows.map((r) => {
-        const params = JSON.parse(r.params_json) as Record<string, string>;
-        // A row written before the templates had `detail` (pending across an upgrade) would
-        // be refused by the generic template that now has it: give it the plain phrase.
-        params.detail ??= alarmDetail(r.kind, undefined, this.options.locale);
-        return { id: r.id, alarmId: r.alarm_id, attempts: r.attempts, message: { to: r.phone, template: r.template, kind: r.kind, params, text: r.text, outId: r.id } };
-      });
+      const items: OutboxItem[] = [];
+      for (const r of rows) {
+        try {
+          const params = JSON.parse(r.params_json) as Record<string, string>;
+          // A row written before the templates had `detail` (pending across an upgrade) would
+          // be refused by the generic template that now has it: give it the plain phrase.
+          params.detail ??= alarmDetail(r.kind, undefined, this.options.locale);
+          mark.run(r.id);
+          items.push({ id: r.id, alarmId: r.alarm_id, attempts: r.attempts, message: { to: r.phone, template: r.template, kind: r.kind, params, text: r.text, outId: r.id } });
+        } catch (error) {
+          this.putOff(r.id, r.alarm_id, nowMs, error, onProblem);
+        }
+      }
+      return items;
     }).immediate();
   }
 
@@ -477,8 +642,13 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
     })();
   }
 
-  markNotificationRetry(id: string, _nowMs: number, nextAttemptAtMs: number, error: string): void {
-    this.db.prepare("UPDATE notifications SET status = 'pending', attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?").run(nextAttemptAtMs, error, id);
+  /** Back to the queue for another attempt, unless its case no longer needs it (then skipped, or the cancelled notice, at once). */
+  markNotificationRetry(id: string, nowMs: number, nextAttemptAtMs: number, error: string): void {
+    this.db.transaction(() => {
+      this.db.prepare("UPDATE notifications SET status = 'pending', attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?").run(nextAttemptAtMs, error, id);
+      const n = this.db.prepare('SELECT alarm_id FROM notifications WHERE id = ?').get(id) as { alarm_id: string } | undefined;
+      if (n) this.trySettleNotices(n.alarm_id, nowMs);
+    })();
   }
 
   /**
@@ -498,6 +668,8 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
         .prepare("UPDATE alarms SET next_escalation_at = ?, updated_at = ? WHERE id = ? AND status = 'open' AND escalation_level = ? AND next_escalation_at > ?")
         .run(nowMs, nowMs, n.alarm_id, n.escalation_level, nowMs).changes;
       if (moved > 0) this.addHistory(n.alarm_id, nowMs, 'escalated', null, historyNotes.smsFailed(this.options.locale, n.contact_name, error));
+      // A cancelled critical case: the cancelled notice may now have to go to the next contact.
+      this.trySettleNotices(n.alarm_id, nowMs);
     })();
   }
 
@@ -695,6 +867,25 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
   countAlarmsForEvent(deviceId: string, eventId: string): number {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM alarms WHERE device_id = ? AND event_id = ?').get(deviceId, eventId) as { n: number }).n;
   }
+}
+
+/**
+ * An error fit for the log and the case history: a JSON error quotes what it
+ * could not read, which may be an SMS text with its answer code or a phone
+ * number, so it is replaced by a fixed sentence; any other message keeps at
+ * most 200 characters with digit runs like phone numbers masked.
+ */
+export function safeError(err: unknown): Error & { code: string } {
+  const e = err as { name?: unknown; code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : 'NOTICE_UNPREPARED';
+  const message =
+    e?.name === 'SyntaxError' ? 'a stored notification field is not readable JSON' : (typeof e?.message === 'string' ? e.message : String(err)).replace(/\d{7,}/g, (d) => maskPhone(d)).slice(0, 200);
+  return Object.assign(new Error(message), { code });
+}
+
+function errorText(err: unknown): string {
+  const e = safeError(err);
+  return `${e.code}: ${e.message}`;
 }
 
 /** The stored details of a case; anything unreadable counts as none (the SMS then says the plain phrase). */

@@ -58,6 +58,29 @@ export const historyNotes = {
       ? `the first SMS to ${contactName} had not gone out: it is sent, saying the alarm was cancelled and why`
       : `发给${contactName}的首条短信尚未发出：仍会发送，并说明警报已取消及原因`;
   },
+  /** A notice redirected because the contacts before `contactName` could not be texted. */
+  cancelledNoticeRedirected(locale: NoteLocale, contactName: string): string {
+    return locale === 'en'
+      ? `the SMS to the contacts before ${contactName} failed: ${contactName} is texted that the alarm was cancelled and why`
+      : `首位联系人的短信发送失败：改为短信告知${contactName}警报已取消及原因`;
+  },
+  cancelledNoticeNobody(locale: NoteLocale): string {
+    return locale === 'en'
+      ? 'the SMS to every contact failed: nobody was told of this cancelled alarm; the duty officer should phone them'
+      : '所有联系人的短信均发送失败：无人收到此警报取消的通知，请值班员电话告知';
+  },
+  /** A queued SMS dropped because the case no longer needs it (`why`: the case's status). */
+  noticeSkipped(locale: NoteLocale, contactName: string, why: 'taken' | 'resolved' | 'cancelled'): string {
+    const en = { taken: 'somebody has taken the alarm', resolved: 'the alarm was resolved', cancelled: 'the alarm was cancelled' }[why];
+    const zh = { taken: '警报已有人接警', resolved: '警报已处理完毕', cancelled: '警报已取消' }[why];
+    return locale === 'en' ? `the SMS to ${contactName} was not sent: ${en}` : `发给${contactName}的短信未发出：${zh}`;
+  },
+  /** Sorting out the queued SMS of a case failed; the outbox tries again when they fall due. */
+  noticesUnsettled(locale: NoteLocale, error: string): string {
+    return locale === 'en'
+      ? `the queued SMS of this alarm could not be updated (${error}); retried automatically — please make sure by phone that the contacts know`
+      : `此警报待发短信的状态更新出错（${error}），系统会自动重试；请电话确认联系人已知情`;
+  },
   residentCancelled(locale: NoteLocale): string {
     return locale === 'en'
       ? 'the resident pressed cancel ("I am fine"): confirm by phone or visit before closing'

@@ -44,15 +44,36 @@ export class SqliteAuditLog {
     return { entries, nextBefore: rows.length > limit && last ? last.seq : null };
   }
 
-  /** Times of the failed logins for this name since `sinceMs` and after its last successful login, newest first. */
+  /** Times of the failed logins of this name from any address since `sinceMs`, newest first. */
   failuresForName(name: string, sinceMs: number): number[] {
-    const lastOk = this.db.prepare("SELECT MAX(at) AS at FROM audit_log WHERE action = 'login' AND target = ?").get(name) as { at: number | null };
+    return (this.db.prepare("SELECT at FROM audit_log WHERE action = 'loginFailed' AND target = ? AND at >= ? ORDER BY at DESC").all(name, sinceMs) as Array<{ at: number }>).map((r) => r.at);
+  }
+
+  /** Times of the failed logins of this name from this address since `sinceMs` and after its last successful login from there, newest first. */
+  failuresForNameFrom(name: string, address: string, sinceMs: number): number[] {
+    const lastOk = this.db.prepare("SELECT MAX(at) AS at FROM audit_log WHERE action = 'login' AND target = ? AND address = ?").get(name, address) as { at: number | null };
     const from = Math.max(sinceMs, (lastOk.at ?? -1) + 1);
-    return (this.db.prepare("SELECT at FROM audit_log WHERE action = 'loginFailed' AND target = ? AND at >= ? ORDER BY at DESC").all(name, from) as Array<{ at: number }>).map((r) => r.at);
+    return (
+      this.db.prepare("SELECT at FROM audit_log WHERE action = 'loginFailed' AND target = ? AND address = ? AND at >= ? ORDER BY at DESC").all(name, address, from) as Array<{ at: number }>
+    ).map((r) => r.at);
   }
 
   /** Times of the failed logins from this address since `sinceMs`, newest first. */
   failuresFromAddress(address: string, sinceMs: number): number[] {
     return (this.db.prepare("SELECT at FROM audit_log WHERE action = 'loginFailed' AND address = ? AND at >= ? ORDER BY at DESC").all(address, sinceMs) as Array<{ at: number }>).map((r) => r.at);
+  }
+
+  /** Did this name log in successfully from this address since `sinceMs`? */
+  hasLoggedInFrom(name: string, address: string, sinceMs: number): boolean {
+    return this.db.prepare("SELECT 1 FROM audit_log WHERE action = 'login' AND target = ? AND address = ? AND at >= ? LIMIT 1").get(name, address, sinceMs) !== undefined;
+  }
+
+  /**
+   * Deletes failed and throttled login rows older than `olderThanMs` ago: they
+   * only feed the throttle and a recent investigation; what users did stays.
+   * Returns the number deleted.
+   */
+  pruneLoginNoise(olderThanMs: number): number {
+    return this.db.prepare("DELETE FROM audit_log WHERE action IN ('loginFailed', 'loginThrottled') AND at < ?").run(this.nowMs() - olderThanMs).changes;
   }
 }

@@ -19,6 +19,22 @@ export const SESSION_ABSOLUTE_MS = 7 * 24 * 3600_000;
 /** last_seen_at is written at most this often: not one write per request. */
 const TOUCH_EVERY_MS = 60_000;
 
+/**
+ * The one form of a login name that is stored, looked up and counted: NFKC
+ * (full-width ｓｈｉｍｅｎ is shimen) and lower case in full Unicode. SQLite's
+ * NOCASE folds ASCII only, so without this Äbc and äbc would be two users and
+ * Äbc could not log in (the login lowercased the name it looked up).
+ */
+export function normaliseUserName(name: string): string {
+  return name.trim().normalize('NFKC').toLowerCase();
+}
+
+/**
+ * A disabled user's hash is kept behind this prefix (as `passwd -l` does in
+ * /etc/shadow): no password matches it, and enabling restores the old one.
+ */
+const DISABLED_PREFIX = '!';
+
 export class UserError extends Error {
   constructor(
     readonly code: 'USER_EXISTS' | 'USER_NOT_FOUND' | 'VILLAGE_NOT_FOUND' | 'INVALID_USER',
@@ -30,6 +46,12 @@ export class UserError extends Error {
 
 /** Title before the name when no display name is given: "值班员 李明". */
 const ROLE_TITLE: Record<UserRole, string> = { admin: '管理员', township: '民政办', duty: '值班员', helper: '帮扶责任人' };
+
+/** The display name with the role's title first ("值班员 李明"; a display name "李明" of a township user → "民政办 李明"). */
+export function withRoleTitle(user: { role: UserRole; displayName: string }): string {
+  const title = ROLE_TITLE[user.role];
+  return user.displayName.startsWith(title) ? user.displayName : `${title} ${user.displayName}`;
+}
 
 const Phone = z
   .string()
@@ -79,6 +101,10 @@ export interface SessionInfo {
   expiresAt: number;
 }
 
+function isDisabled(row: UserRow): boolean {
+  return row.password_hash.startsWith(DISABLED_PREFIX);
+}
+
 /** SHA-256 of a session token, hex: what the database keeps. */
 export function sessionKeyOf(token: string): string {
   return createHash('sha256').update(token).digest('hex');
@@ -96,8 +122,9 @@ export class SqliteUserStore {
 
   /** Creates a user; throws ZodError for bad input, UserError for a taken name or an unknown village. */
   async create(input: UserInput): Promise<UserView> {
-    const u = UserInput.parse(input);
-    if (this.db.prepare('SELECT 1 FROM users WHERE name = ?').get(u.name)) throw new UserError('USER_EXISTS', `there is already a user named ${u.name}`);
+    const parsed = UserInput.parse(input);
+    const u = { ...parsed, name: normaliseUserName(parsed.name) };
+    if (this.rowByName(u.name)) throw new UserError('USER_EXISTS', `there is already a user named ${u.name}`);
     const villageIds = u.villages.map((v) => this.resolveVillage(v));
     const hash = await hashPassword(u.password);
     const id = newId('usr');
@@ -123,17 +150,81 @@ export class SqliteUserStore {
     return (this.db.prepare('SELECT * FROM users ORDER BY name').all() as UserRow[]).map((r) => this.view(r, clearPhones));
   }
 
+  /** Every user with whether they are disabled (the CLI's list); phones masked. */
+  listWithStatus(): Array<UserView & { disabled: boolean }> {
+    return (this.db.prepare('SELECT * FROM users ORDER BY name').all() as UserRow[]).map((r) => ({ ...this.view(r, false), disabled: isDisabled(r) }));
+  }
+
   byName(name: string): UserView | undefined {
-    const row = this.db.prepare('SELECT * FROM users WHERE name = ?').get(name) as UserRow | undefined;
+    const row = this.rowByName(name);
     return row ? this.view(row, true) : undefined;
   }
 
-  /** Sets a new password and ends every session of the user. */
+  /**
+   * The row of a login name in its normalised form. Rows written before names
+   * were normalised may hold a non-ASCII capital that NOCASE does not fold:
+   * those are found by comparing normalised names (a deployment has dozens of
+   * users, not millions).
+   */
+  private rowByName(name: string): UserRow | undefined {
+    const wanted = normaliseUserName(name);
+    const row = this.db.prepare('SELECT * FROM users WHERE name = ?').get(wanted) as UserRow | undefined;
+    if (row || /^[\x00-\x7f]*$/.test(wanted)) return row;
+    return (this.db.prepare('SELECT * FROM users').all() as UserRow[]).find((r) => normaliseUserName(r.name) === wanted);
+  }
+
+  private mustFind(name: string): UserRow {
+    const row = this.rowByName(name);
+    if (!row) throw new UserError('USER_NOT_FOUND', `no user named ${normaliseUserName(name)}`);
+    return row;
+  }
+
+  /** Disables a user: no login works (the same answer as a wrong password) and every session ends at once. */
+  disable(name: string): UserView {
+    const row = this.mustFind(name);
+    this.db.transaction(() => {
+      if (!isDisabled(row)) this.db.prepare('UPDATE users SET password_hash = ? WHERE id = ?').run(DISABLED_PREFIX + row.password_hash, row.id);
+      this.revokeAllOf(row.id);
+    })();
+    return this.view(row, true);
+  }
+
+  /** Enables a disabled user again with their old password. */
+  enable(name: string): UserView {
+    const row = this.mustFind(name);
+    if (isDisabled(row)) this.db.prepare('UPDATE users SET password_hash = ? WHERE id = ?').run(row.password_hash.slice(DISABLED_PREFIX.length), row.id);
+    return this.view(row, true);
+  }
+
+  /** Is this user disabled? undefined for an unknown name. */
+  isDisabled(name: string): boolean | undefined {
+    const row = this.rowByName(name);
+    return row ? isDisabled(row) : undefined;
+  }
+
+  /**
+   * Replaces the villages of a duty officer (ids or names). Their sessions stay;
+   * the new scope applies to their next request, and to their live feed at its
+   * next sweep.
+   */
+  setVillages(name: string, villages: string[]): UserView {
+    const row = this.mustFind(name);
+    if (row.role !== 'duty') throw new UserError('INVALID_USER', `${row.name} is a ${row.role} user: only duty officers have villages of their own`);
+    const wanted = z.array(z.string().trim().min(1)).min(1, 'a duty officer needs at least one --village').parse(villages);
+    const ids = new Set(wanted.map((v) => this.resolveVillage(v)));
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM user_villages WHERE user_id = ?').run(row.id);
+      for (const v of ids) this.db.prepare('INSERT INTO user_villages (user_id, village_id) VALUES (?, ?)').run(row.id, v);
+    })();
+    return this.view(row, true);
+  }
+
+  /** Sets a new password and ends every session of the user (a disabled user stays disabled). */
   async resetPassword(name: string, password: string): Promise<UserView> {
     const pw = Password.parse(password);
-    const row = this.db.prepare('SELECT * FROM users WHERE name = ?').get(name) as UserRow | undefined;
-    if (!row) throw new UserError('USER_NOT_FOUND', `no user named ${name}`);
-    const hash = await hashPassword(pw);
+    const row = this.mustFind(name);
+    // A disabled user stays disabled: the new password works once they are enabled.
+    const hash = (isDisabled(row) ? DISABLED_PREFIX : '') + (await hashPassword(pw));
     const now = this.nowMs();
     this.db.transaction(() => {
       this.db.prepare('UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?').run(hash, now, row.id);
@@ -144,8 +235,9 @@ export class SqliteUserStore {
 
   /** The user when name and password match; undefined otherwise, after the same work either way. */
   async checkLogin(name: string, password: string): Promise<UserView | undefined> {
-    const row = this.db.prepare('SELECT * FROM users WHERE name = ?').get(name) as UserRow | undefined;
-    // An unknown name is checked against a dummy hash so it takes as long as a wrong password.
+    const found = this.rowByName(name);
+    const row = found && !isDisabled(found) ? found : undefined;
+    // An unknown (or disabled) name is checked against a dummy hash so it takes as long as a wrong password.
     const ok = await verifyPassword(password, row?.password_hash ?? (await dummyHash()));
     return row && ok ? this.view(row, true) : undefined;
   }
@@ -175,7 +267,8 @@ export class SqliteUserStore {
       | undefined;
     if (!s || s.revoked_at !== null || now >= s.expires_at || now >= s.last_seen_at + SESSION_IDLE_MS) return undefined;
     const row = this.rowById(s.user_id);
-    if (!row) return undefined;
+    // Disabling revokes the sessions; this also covers one opened by a login racing the disable.
+    if (!row || isDisabled(row)) return undefined;
     let lastSeen = s.last_seen_at;
     if (touch && now - lastSeen >= TOUCH_EVERY_MS) {
       this.db.prepare('UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?').run(now, sessionKey);

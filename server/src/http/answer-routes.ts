@@ -5,7 +5,16 @@
  * dashboard's buttons do (AlarmService.act), recorded as the contact the SMS
  * went to. The code in the URL is the credential (route access 'code'): it
  * opens one case for one contact until the case closes or 24 hours pass, and
- * is counted per code and per client address. Codes are never logged.
+ * is counted per code; unknown and expired codes are counted per client
+ * address. Codes are never logged.
+ *
+ * Why valid codes do not count against the address: a village office, a
+ * township LAN or a mobile carrier's NAT puts many helpers behind one address,
+ * and one person guessing (or a script) from it would otherwise lock out every
+ * helper there for 5 minutes. The address limit then does not hide whether a
+ * code is valid (429 against 200): the codes' 60 random bits are what stops
+ * guessing (2^60 codes; at 10,000 guesses a second, thousands of years to hit
+ * one of a hundred live codes), the limit only keeps junk from one address cheap.
  */
 import {
   type AuditAction,
@@ -39,7 +48,7 @@ export interface AnswerRoutesOptions {
   dashboardDir?: string;
   /** Requests per code; default 60 per 5 minutes (the page refreshes every 30 s). */
   perCode?: RateLimit;
-  /** Requests per client address, all codes together; default 300 per 5 minutes (a village office may share one address). */
+  /** Requests with an unknown or expired code per client address; default 300 per 5 minutes (a village office may share one address). */
   perAddress?: RateLimit;
 }
 
@@ -64,9 +73,8 @@ export const answerRoutes: FastifyPluginAsync<AnswerRoutesOptions> = async (app,
     private_(reply);
   });
 
-  /** Counts the request; a refusal is sent and true returned when over either limit. */
-  const limited = (reply: FastifyReply, ip: string, codeHash: string): boolean => {
-    const waitMs = Math.max(perAddress.hit(`ip:${ip}`), perCode.hit(`code:${codeHash}`));
+  /** Sends the refusal and returns true when `waitMs` (from a limiter) says the request is over its limit. */
+  const refused = (reply: FastifyReply, waitMs: number): boolean => {
     if (waitMs === 0) return false;
     const seconds = Math.ceil(waitMs / 1000);
     void reply
@@ -76,18 +84,24 @@ export const answerRoutes: FastifyPluginAsync<AnswerRoutesOptions> = async (app,
     return true;
   };
 
-  /** The live grant of a code, or the answer that says why there is none (nothing of the case in it). */
-  const grantOr = (reply: FastifyReply, codeHash: string): AnswerGrant | undefined => {
+  /**
+   * The live grant of a code, counted against the code; or, for a code that
+   * opens nothing (unknown, expired), counted against the address, with the
+   * answer that says why (nothing of the case in it), or 429 over the limit.
+   */
+  const grantOr = (reply: FastifyReply, ip: string, codeHash: string): AnswerGrant | undefined => {
     const grant = options.store.answerGrant(codeHash, now());
-    if (!grant) {
-      void reply.code(404).send({ code: 'ANSWER_CODE_UNKNOWN', message: '此链接无效，请核对短信中的链接。This link is not valid; check it against the SMS.' });
+    if (!grant || !grant.live) {
+      if (refused(reply, perAddress.hit(`ip:${ip}`))) return undefined;
+      if (!grant) {
+        void reply.code(404).send({ code: 'ANSWER_CODE_UNKNOWN', message: '此链接无效，请核对短信中的链接。This link is not valid; check it against the SMS.' });
+      } else {
+        const reason = now() >= grant.expiresAt ? 'timeout' : 'closed';
+        void reply.code(410).send({ code: 'ANSWER_CODE_EXPIRED', message: '此链接已失效。This link has expired.', reason });
+      }
       return undefined;
     }
-    if (!grant.live) {
-      const reason = now() >= grant.expiresAt ? 'timeout' : 'closed';
-      void reply.code(410).send({ code: 'ANSWER_CODE_EXPIRED', message: '此链接已失效。This link has expired.', reason });
-      return undefined;
-    }
+    if (refused(reply, perCode.hit(`code:${codeHash}`))) return undefined;
     return grant;
   };
 
@@ -99,9 +113,7 @@ export const answerRoutes: FastifyPluginAsync<AnswerRoutesOptions> = async (app,
   });
 
   r.get('/api/answer/:code', { config: { access: 'code' }, schema: { params: AnswerCodeParams, response: { 200: AnswerView, ...errors } } }, async (req, reply) => {
-    const codeHash = hashAnswerCode(req.params.code);
-    if (limited(reply, req.ip, codeHash)) return reply;
-    const grant = grantOr(reply, codeHash);
+    const grant = grantOr(reply, req.ip, hashAnswerCode(req.params.code));
     if (!grant) return reply;
     const view = options.store.answerView(grant);
     if (!view) return reply.code(404).send({ code: 'ANSWER_CODE_UNKNOWN', message: 'no such case' });
@@ -111,9 +123,7 @@ export const answerRoutes: FastifyPluginAsync<AnswerRoutesOptions> = async (app,
   for (const step of ANSWER_STEPS) {
     const body = step === 'resolve' ? AnswerResolveBody : AnswerStepBody;
     r.post(`/api/answer/:code/${step}`, { config: { access: 'code' }, schema: { params: AnswerCodeParams, body, response: { 200: AnswerView, ...errors } } }, async (req, reply) => {
-      const codeHash = hashAnswerCode(req.params.code);
-      if (limited(reply, req.ip, codeHash)) return reply;
-      const grant = grantOr(reply, codeHash);
+      const grant = grantOr(reply, req.ip, hashAnswerCode(req.params.code));
       if (!grant) return reply;
       const { alarmId, note } = req.body as AnswerStepBody;
       // A code opens one case: a step about any other answers as if that case did not exist.

@@ -19,6 +19,7 @@ import {
   SystemStats,
   TakeAlarmBody,
   VillageSummary,
+  type UserRole,
 } from '@kanjia/protocol';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type RouteOptions } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -30,6 +31,7 @@ import type { Logger } from '../logger.js';
 import { mapRoutes, type MapRouteDeps } from './map-routes.js';
 import { canSeeResident, canSeeVillage, type SessionUser } from './access.js';
 import { authRoutes, type AuthOptions } from './auth-plugin.js';
+import { withRoleTitle } from '../auth/user-store.js';
 import { registryRoutes, type RegistryRouteDeps } from './registry-routes.js';
 import { answerRoutes, type AnswerRoutesOptions } from './answer-routes.js';
 
@@ -47,8 +49,8 @@ export interface AppDeps {
   version: string;
   /** Users, sessions and the audit log (auth-plugin.ts). */
   auth: AuthOptions;
-  /** Behind a reverse proxy: take the client's address and scheme from X-Forwarded-*. */
-  trustProxy?: boolean;
+  /** Behind a reverse proxy: the proxies whose X-Forwarded-* to believe (config.ts trustProxyOption). */
+  trustProxy?: false | string[];
   /** Sees every route as it is registered (the route-walk test). */
   onRoute?: (route: RouteOptions) => void;
   /** The village of a resident; undefined for an unknown one (scope of the away route). */
@@ -69,6 +71,12 @@ export interface AppDeps {
   bodyLimit?: number;
   /** The helper's answer page and its API (/a/<code>, /api/answer/<code>). */
   answer?: Omit<AnswerRoutesOptions, 'dashboardDir'>;
+  /**
+   * A write to the registry (villages, households, residents, contacts,
+   * devices) succeeded: the scopes of helpers, which follow contact chains,
+   * may have changed (the live feed's rooms are recomputed).
+   */
+  onRegistryWrite?: () => void;
   /** The village map's routes (/api/map/…); omitted in tests that do not need them. */
   map?: MapRouteDeps;
 }
@@ -106,6 +114,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   await app.register(authRoutes, deps.auth);
+  if (deps.onRegistryWrite) {
+    const onWrite = deps.onRegistryWrite;
+    const REGISTRY = /^\/api\/(villages|households|residents|contacts|devices)(\/|$|\?)/;
+    app.addHook('onResponse', async (request, reply) => {
+      if (request.method !== 'GET' && request.method !== 'HEAD' && reply.statusCode < 400 && REGISTRY.test(request.url)) onWrite();
+    });
+  }
   const { audit } = deps.auth;
 
   await app.register(async (api) => {
@@ -178,10 +193,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       },
     );
 
-    r.post('/api/alarms/:id/cancel', { schema: { params: AlarmIdParams, body: CancelAlarmBody, response: { 200: AlarmView, ...errors } } }, async (req, reply) => {
+    // A helper who finds a false alarm resolves it with a note; calling a case off (and what the cancelled SMS says) is the desk's.
+    const cancelRoles: readonly UserRole[] = ['admin', 'township', 'duty'];
+    r.post('/api/alarms/:id/cancel', { config: { roles: cancelRoles }, schema: { params: AlarmIdParams, body: CancelAlarmBody, response: { 200: AlarmView, ...errors } } }, async (req, reply) => {
       const user = userOf(req);
       if (!alarmInScope(user, req.params.id)) return reply.code(404).send(alarmNotFound(req.params.id));
-      const view = deps.alarms.act(req.params.id, 'cancel', user.displayName, req.body.reason);
+      // With the role title first: the cancelled SMS names the canceller's real role (sms-templates.ts actorPhrase).
+      const view = deps.alarms.act(req.params.id, 'cancel', withRoleTitle(user), req.body.reason);
       audit.record({ action: 'alarm.cancel', userId: user.id, actor: user.displayName, target: req.params.id, detail: req.body.reason, address: req.ip });
       return view;
     });

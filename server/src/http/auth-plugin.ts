@@ -2,7 +2,8 @@
  * Who may reach which route. One onRequest hook for the whole app:
  *
  * 1. CSRF: a state-changing request (POST/PUT/PATCH/DELETE) whose Origin (or
- *    Referer when there is no Origin) is not this server's own origin is
+ *    Referer when there is no Origin) is not this server's own origin (or
+ *    that of KANJIA_PUBLIC_URL: origin.ts, the live feed's rule too) is
  *    refused 403 CROSS_ORIGIN, on every route, login included. A request with
  *    neither header passes: every browser sends Origin on a cross-origin POST
  *    (and on same-origin fetch POSTs), so a request without one is not a page
@@ -27,21 +28,27 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { SqliteAuditLog } from '../auth/audit-log.js';
-import { SESSION_ABSOLUTE_MS, type SessionInfo, type SqliteUserStore } from '../auth/user-store.js';
+import { LoginGuard } from '../auth/login-guard.js';
+import { normaliseUserName, SESSION_ABSOLUTE_MS, type SessionInfo, type SqliteUserStore } from '../auth/user-store.js';
 import type { RouteAccess, SessionUser } from './access.js';
 import { phoneFor } from './masking.js';
+import { originAllowed, originOf } from './origin.js';
 
 export const SESSION_COOKIE = 'kanjia_session';
 
-/** 5 failed logins per name, 20 per address, in 15 minutes; then 429 until the oldest counted one is 15 minutes old. */
-export const LOGIN_THROTTLE = { windowMs: 15 * 60_000, perName: 5, perAddress: 20 } as const;
+export { LOGIN_THROTTLE } from '../auth/login-guard.js';
 
 export interface AuthOptions {
   users: SqliteUserStore;
   audit: SqliteAuditLog;
   nowMs: () => number;
-  /** Always mark the cookie Secure (the public URL is https behind a proxy that does not say so). */
-  secureCookie?: boolean;
+  /**
+   * KANJIA_PUBLIC_URL: its origin passes the same-origin check too (a TLS proxy
+   * that does not forward the scheme), and when it is https the cookie is
+   * Secure for requests to its host (not for the same server reached as
+   * plain http on the LAN, where a Secure cookie would be dropped).
+   */
+  publicUrl?: string;
   /** A session ended (logout): its live-feed sockets are disconnected. */
   onSessionEnded?: (sessionKey: string) => void;
 }
@@ -101,18 +108,22 @@ export function sessionFromCookie(users: SqliteUserStore, cookieHeader: string |
 
 const BILINGUAL = {
   loginFailed: '用户名或密码不正确。Wrong name or password.',
+  busy: '正在处理很多登录请求，请几秒后再试。The server is handling many logins: try again in a few seconds.',
   throttled: (minutes: number) => `登录失败次数过多，请 ${minutes} 分钟后再试。Too many failed logins: try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
 };
 
 async function authPlugin(app: FastifyInstance, options: AuthOptions): Promise<void> {
   const { users, audit, nowMs } = options;
+  const guard = new LoginGuard(audit, nowMs);
+  const publicOrigin = originOf(options.publicUrl);
+  const publicHttpsHost = publicOrigin?.startsWith('https:') ? new URL(publicOrigin).host : undefined;
   app.decorateRequest('user', null);
   app.decorateRequest('sessionKey', null);
 
   app.addHook('onRequest', async (request, reply) => {
     if (STATE_CHANGING.has(request.method)) {
       const claimed = claimedOrigin(request.headers);
-      if (claimed !== undefined && claimed !== ownOrigin(request)) {
+      if (claimed !== undefined && !originAllowed(claimed, ownOrigin(request), publicOrigin)) {
         return reply.code(403).send({ code: 'CROSS_ORIGIN', message: `refused: this request comes from another site (${claimed}); use the dashboard at ${ownOrigin(request)}` });
       }
     }
@@ -131,7 +142,8 @@ async function authPlugin(app: FastifyInstance, options: AuthOptions): Promise<v
   const r = app.withTypeProvider<ZodTypeProvider>();
 
   const setCookie = (request: FastifyRequest, reply: FastifyReply, value: string, maxAgeSeconds: number) => {
-    const secure = options.secureCookie === true || request.protocol === 'https';
+    // Over https, or at the https public address behind a proxy that does not say so.
+    const secure = request.protocol === 'https' || (publicHttpsHost !== undefined && request.host.toLowerCase() === publicHttpsHost);
     reply.header('set-cookie', `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure ? '; Secure' : ''}`);
   };
 
@@ -143,27 +155,32 @@ async function authPlugin(app: FastifyInstance, options: AuthOptions): Promise<v
 
   r.post(
     '/api/auth/login',
-    { config: { access: 'public' }, schema: { body: LoginBody, response: { 200: MeResponse, 400: ApiError, 401: ApiError, 429: LoginThrottledError } } },
+    { config: { access: 'public' }, schema: { body: LoginBody, response: { 200: MeResponse, 400: ApiError, 401: ApiError, 429: LoginThrottledError, 503: ApiError } } },
     async (request, reply) => {
-      const name = request.body.name.toLowerCase();
+      const name = normaliseUserName(request.body.name);
       const address = request.ip;
-      const now = nowMs();
-      const since = now - LOGIN_THROTTLE.windowMs;
-      const byName = audit.failuresForName(name, since);
-      const byAddress = audit.failuresFromAddress(address, since);
-      const blockedUntil = Math.max(
-        byName.length >= LOGIN_THROTTLE.perName ? (byName[LOGIN_THROTTLE.perName - 1] as number) + LOGIN_THROTTLE.windowMs : 0,
-        byAddress.length >= LOGIN_THROTTLE.perAddress ? (byAddress[LOGIN_THROTTLE.perAddress - 1] as number) + LOGIN_THROTTLE.windowMs : 0,
-      );
-      if (blockedUntil > now) {
-        const retryAfterSeconds = Math.max(1, Math.ceil((blockedUntil - now) / 1000));
-        audit.record({ action: 'loginThrottled', actor: name, target: name, address });
+      const admission = guard.admit(name, address);
+      if (!admission.ok && admission.reason === 'busy') {
+        reply.header('retry-after', '2');
+        return reply.code(503).send({ code: 'LOGIN_BUSY', message: BILINGUAL.busy });
+      }
+      if (!admission.ok) {
+        const retryAfterSeconds = Math.max(1, Math.ceil(admission.retryAfterMs / 1000));
+        // One row per name and address per window: a flood of refused attempts must not flood the log (and the disk).
+        if (admission.firstInWindow) audit.record({ action: 'loginThrottled', actor: name, target: name, address });
         reply.header('retry-after', String(retryAfterSeconds));
         return reply.code(429).send({ code: 'LOGIN_THROTTLED' as const, message: BILINGUAL.throttled(Math.ceil(retryAfterSeconds / 60)), retryAfterSeconds });
       }
-      const user = await users.checkLogin(name, request.body.password);
+      const { attempt } = admission;
+      let user: Awaited<ReturnType<SqliteUserStore['checkLogin']>>;
+      try {
+        user = await attempt.check(() => users.checkLogin(name, request.body.password));
+        if (!user) audit.record({ action: 'loginFailed', actor: name, target: name, address });
+      } finally {
+        // After the failure row is written (same tick): the reservation becomes the row, no gap between.
+        attempt.release();
+      }
       if (!user) {
-        audit.record({ action: 'loginFailed', actor: name, target: name, address });
         request.log.info({ name, address }, 'login failed');
         return reply.code(401).send({ code: 'LOGIN_FAILED', message: BILINGUAL.loginFailed });
       }

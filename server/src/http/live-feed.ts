@@ -7,22 +7,27 @@
  * user (`all` for admin), a helper's socket `resident:<id>` for each of their
  * residents; every change is emitted to the rooms of its village and resident.
  * Logout, a password reset and the end of a session disconnect the sockets.
+ * The scope is a user's as of now, not as of the connect: the sweep (and
+ * rescope(), after a registry change) moves each socket to the rooms of its
+ * user's current scope, so a helper taken off a chain stops hearing it.
  */
 import { SOCKET_EVENTS, type AlarmView, type ClientToServerEvents, type Clock, type HouseholdStateEvent, type ServerToClientEvents, type TimerHandle } from '@kanjia/protocol';
-import type { Server as HttpServer } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { Server } from 'socket.io';
 import type { AlarmFeed } from '../alarms/alarm-service.js';
 import type { SessionInfo } from '../auth/user-store.js';
 import type { SessionUser } from './access.js';
 
-/** How often sockets are checked against their sessions (ended by expiry or in another process). */
+/** How often sockets are checked against their sessions and scopes (ended or changed by expiry, or in another process: the CLI). */
 export const SESSION_SWEEP_MS = 60_000;
 
 export interface LiveFeedOptions {
   /** The valid session of a handshake's Cookie header, without renewing it. */
   authenticate: (cookieHeader: string | undefined) => SessionInfo | undefined;
-  /** Is this session still valid? (checked every SESSION_SWEEP_MS) */
-  sessionValid: (sessionKey: string) => boolean;
+  /** The user of a session with their scope as of now; undefined when it has ended (checked every SESSION_SWEEP_MS and at rescope()). */
+  sessionScope: (sessionKey: string) => SessionUser | undefined;
+  /** May a page at this Origin open the feed? The REST rule (origin.ts). */
+  originAllowed: (origin: string, request: IncomingMessage) => boolean;
   /** Village and resident of a device, for presence; undefined for an unknown device (then only admins hear it). */
   locateDevice: (deviceId: string) => { villageId: string; residentId: string } | undefined;
   clock: Clock;
@@ -47,14 +52,6 @@ export function roomsOf(user: SessionUser, sessionKey: string): string[] {
   return rooms;
 }
 
-function originHost(origin: string): string | undefined {
-  try {
-    return new URL(origin).host.toLowerCase();
-  } catch {
-    return undefined; // "null" (a sandboxed frame) or garbage: never this server
-  }
-}
-
 export class SocketIoLiveFeed implements AlarmFeed {
   private io: Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData> | undefined;
   private sweepTimer: TimerHandle | undefined;
@@ -68,7 +65,7 @@ export class SocketIoLiveFeed implements AlarmFeed {
       const headers = socket.request.headers;
       // A page of another site (or another port of this host) must not open the feed with the officer's cookie.
       const origin = headers.origin;
-      if (origin !== undefined && originHost(origin) !== headers.host?.toLowerCase()) {
+      if (origin !== undefined && !this.options.originAllowed(origin, socket.request)) {
         return next(Object.assign(new Error('CROSS_ORIGIN'), { data: { code: 'CROSS_ORIGIN' } }));
       }
       const info = this.options.authenticate(headers.cookie);
@@ -96,20 +93,29 @@ export class SocketIoLiveFeed implements AlarmFeed {
     this.io?.in(sessionRoom(sessionKey)).disconnectSockets(true);
   }
 
-  /** Disconnects every socket whose session has ended (expired, revoked). */
+  /** Disconnects every socket whose session has ended (expired, revoked); moves the others to the rooms of their user's current scope. */
   sweepSessions(): void {
     const io = this.io;
     if (!io) return;
-    const checked = new Map<string, boolean>();
+    const scopes = new Map<string, SessionUser | undefined>();
     for (const socket of io.of('/').sockets.values()) {
       const key = socket.data.sessionKey;
-      let valid = checked.get(key);
-      if (valid === undefined) {
-        valid = this.options.sessionValid(key);
-        checked.set(key, valid);
+      if (!scopes.has(key)) scopes.set(key, this.options.sessionScope(key));
+      const user = scopes.get(key);
+      if (!user) {
+        socket.disconnect(true);
+        continue;
       }
-      if (!valid) socket.disconnect(true);
+      const wanted = new Set(roomsOf(user, key));
+      for (const room of [...socket.rooms]) if (room !== socket.id && !wanted.has(room)) void socket.leave(room);
+      const missing = [...wanted].filter((room) => !socket.rooms.has(room));
+      if (missing.length > 0) void socket.join(missing);
     }
+  }
+
+  /** Scopes may have changed (a contact, resident or user changed): apply them to every socket now. */
+  rescope(): void {
+    this.sweepSessions();
   }
 
   private scheduleSweep(): void {
