@@ -233,3 +233,21 @@ export async function apiClient(httpUrl: string, env: Record<string, string> | u
     post: (path, body) => request(path, { method: 'POST', body: JSON.stringify(body) }),
   };
 }
+
+/**
+ * 王秀英's household in 石门村 made one command at a time with the registry CLI,
+ * as an installer would (helper 刘建军 13800000001, then doctor 赵春梅
+ * 13800000002); returns the SOS button's credentials.
+ */
+export function addHouseholdWithCli(env: Record<string, string>): { deviceId: string; secret: string } {
+  const cli = (args: string[]) => {
+    const r = runKanjia(args, env);
+    if (r.status !== 0) throw new Error(`kanjia ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+    return JSON.parse(r.stdout) as Record<string, string>;
+  };
+  const { villageId } = cli(['village', 'add', '--name', '石门村', '--lat', '27.1136', '--lng', '111.03']);
+  const { householdId } = cli(['household', 'add', '--village', villageId!, '--address', '石门村一组12号', '--lat', '27.1178', '--lng', '111.0241', '--key-holder-note', '钥匙在隔壁王大姐家']);
+  cli(['resident', 'add', '--household', householdId!, '--name', '王秀英', '--sex', 'F', '--birth-year', '1941', '--contact', '刘建军,helper,13800000001', '--contact', '赵春梅,doctor,13800000002']);
+  const created = cli(['device', 'add', '--household', householdId!, '--kind', 'sosButton', '--label', '床头紧急按钮']);
+  return { deviceId: created.deviceId!, secret: created.secret! };
+}

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM, launchChromium } from '../src/browser.js';
-import { apiClient, freePort, haveBinary, kanjiaEnv, REPO_ROOT, runKanjia, sleep, startKanjia, tempDir, TEST_PASSWORD, waitFor, type ApiClient, type KanjiaProcess } from '../src/harness.js';
+import { addHouseholdWithCli, apiClient, freePort, haveBinary, kanjiaEnv, REPO_ROOT, sleep, startKanjia, tempDir, TEST_PASSWORD, waitFor, type ApiClient, type KanjiaProcess } from '../src/harness.js';
 
 const hasMosquitto = haveBinary('mosquitto_pub', 'apt-get install mosquitto-clients');
 const hasChromium = haveBinary(CHROMIUM, 'apt-get install chromium');
@@ -59,16 +59,7 @@ describe.skipIf(!hasMosquitto || !hasChromium)('the helper answers from the SMS 
     publicUrl = `http://127.0.0.1:${env.KANJIA_HTTP_PORT}`;
     env.KANJIA_PUBLIC_URL = publicUrl;
     env.KANJIA_ESCALATION_TIMEOUT_SECONDS = String(ESCALATION_SECONDS);
-    const cli = (args: string[]) => {
-      const r = runKanjia(args, env);
-      if (r.status !== 0) throw new Error(`kanjia ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
-      return JSON.parse(r.stdout) as Record<string, string>;
-    };
-    const { villageId } = cli(['village', 'add', '--name', '石门村', '--lat', '27.1136', '--lng', '111.03']);
-    const { householdId } = cli(['household', 'add', '--village', villageId!, '--address', '石门村一组12号', '--lat', '27.1178', '--lng', '111.0241', '--key-holder-note', '钥匙在隔壁王大姐家']);
-    cli(['resident', 'add', '--household', householdId!, '--name', '王秀英', '--sex', 'F', '--birth-year', '1941', '--contact', '刘建军,helper,13800000001', '--contact', '赵春梅,doctor,13800000002']);
-    const created = cli(['device', 'add', '--household', householdId!, '--kind', 'sosButton', '--label', '床头紧急按钮']);
-    device = { deviceId: created.deviceId!, secret: created.secret! };
+    device = addHouseholdWithCli(env);
     kanjia = await startKanjia(env);
     api = await apiClient(kanjia.httpUrl, env, { name: 'liming', role: 'duty', villages: ['石门村'], displayName: '值班员 李明' });
     browser = await launchChromium();

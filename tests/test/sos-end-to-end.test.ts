@@ -12,7 +12,7 @@ import { SOCKET_EVENTS, topics, type AlarmView } from '@kanjia/protocol';
 import { spawn } from 'node:child_process';
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiClient, haveBinary, kanjiaEnv, runKanjia, startKanjia, tempDir, waitFor, type ApiClient, type KanjiaProcess } from '../src/harness.js';
+import { addHouseholdWithCli, apiClient, haveBinary, kanjiaEnv, startKanjia, tempDir, waitFor, type ApiClient, type KanjiaProcess } from '../src/harness.js';
 
 const hasMosquitto = haveBinary('mosquitto_pub', 'apt-get install mosquitto-clients');
 const ACCESS_KEY_ID = 'LTAI5tKanjiaE2E';
@@ -38,16 +38,7 @@ describe.skipIf(!hasMosquitto)('one SOS press, end to end, through real processe
   beforeAll(async () => {
     const aliyun = await sms.start();
     ({ env, mqttPort } = await kanjiaEnv(tmp.dir, { ...aliyun, accessKeyId: ACCESS_KEY_ID, accessKeySecret: ACCESS_KEY_SECRET }));
-    const cli = (args: string[]) => {
-      const r = runKanjia(args, env);
-      if (r.status !== 0) throw new Error(`kanjia ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
-      return JSON.parse(r.stdout) as Record<string, string>;
-    };
-    const { villageId } = cli(['village', 'add', '--name', '石门村', '--lat', '27.1136', '--lng', '111.03']);
-    const { householdId } = cli(['household', 'add', '--village', villageId!, '--address', '石门村一组12号', '--lat', '27.1178', '--lng', '111.0241', '--key-holder-note', '钥匙在隔壁王大姐家']);
-    cli(['resident', 'add', '--household', householdId!, '--name', '王秀英', '--sex', 'F', '--birth-year', '1941', '--contact', '刘建军,helper,13800000001', '--contact', '赵春梅,doctor,13800000002']);
-    const created = cli(['device', 'add', '--household', householdId!, '--kind', 'sosButton', '--label', '床头紧急按钮']);
-    device = { deviceId: created.deviceId!, secret: created.secret! };
+    device = addHouseholdWithCli(env);
 
     kanjia = await startKanjia(env);
     api = await apiClient(kanjia.httpUrl, env, { name: 'shimen', role: 'duty', villages: ['石门村'] });
