@@ -105,6 +105,11 @@ export interface InactivityWatch {
    * instead of the inactivity alarm.
    */
   notice?: boolean;
+  /**
+   * The alarm after an unanswered reminder comes no earlier than this (the
+   * silence must also outlast the longest ordinary one of this home).
+   */
+  alarmNotBeforeMs?: number;
 }
 
 /** What the rules need to know of a person. */
@@ -488,15 +493,20 @@ export class InactivityMonitor {
     if (!inBed && s.lastSleepEndMs === t0 && morningRemindMs !== null && morningRemindMs < t0 + limit) {
       return { context: 'day', sinceMs: t0, inBed, ...at(morningRemindMs), learned: true, basis: `one sign of life at ${formatLocalTime(tz, t0)} after the night and none since: not up by ${formatMinuteOfDay(wakeRemind)} (usually up at ${formatMinuteOfDay(usualWake)})` };
     }
+    // Up and about by day: an SMS only once the silence outlasts any this home has had in ordinary life lately.
+    const longest = slotLimit !== null && L.longestFreeMs !== null ? Math.min(L.longestFreeMs + c.gapMarginMs, c.alarmAfterLongestMaxMs) : null;
+    const alarmNotBefore = longest !== null && longest > limit + c.remindGraceMs ? { alarmNotBeforeMs: t0 + longest } : {};
+    const longer = longest !== null && longest > limit + c.remindGraceMs ? ` and beyond ${fmtMin(longest)} min, longer than any ordinary silence of the last ${c.historyDays} days` : '';
     return {
       context: 'day',
       sinceMs: t0,
       inBed,
       ...at(t0 + limit),
+      ...alarmNotBefore,
       learned: slotLimit !== null,
       basis:
         slotLimit !== null
-          ? `silent beyond ${fmtMin(limit)} min, the most this person's routine allows after ${formatMinuteOfDay(minute)}${byKey}`
+          ? `silent beyond ${fmtMin(limit)} min, the most this person's routine allows after ${formatMinuteOfDay(minute)}${byKey}${longer}`
           : `silent beyond ${fmtMin(limit)} min (fixed daytime limit while the routine is learned)`,
     };
   }
@@ -531,7 +541,8 @@ export class InactivityMonitor {
     const now = this.clock.nowMs();
     if (phase.kind === 'alarmed' || phase.kind === 'noticed') return;
     if (phase.kind === 'reminded') {
-      p.timer = this.clock.setTimeout(() => this.fireAlarm(p), phase.atMs + this.config.remindGraceMs - now);
+      const dueMs = Math.max(phase.atMs + this.config.remindGraceMs, p.watch.alarmNotBeforeMs ?? 0);
+      p.timer = this.clock.setTimeout(() => this.fireAlarm(p), dueMs - now);
       return;
     }
     const remindAt = p.watch.remindAtMs;

@@ -39,6 +39,10 @@
  *   nor below the floor of the sensor last seen: the 75th percentile of each
  *   day's longest silence up and about after it + 15 min (a door-frame PIR
  *   that does not see the sofa is ordinarily followed by long silences).
+ *   The alarm after an unanswered reminder also waits until the silence
+ *   outlasts the longest silence up and about of the last 28 days + 15 min,
+ *   never past 80 min on that account (a beep unheard in the next room is not
+ *   yet an SMS in a home that has been this quiet before).
  * - Night: a silence that begins in the usual sleep period (from 30 min before
  *   the early bedtime to the usual getting-up time, learned from each night's
  *   sleep) is sleep: reminder at the late (90th percentile) getting-up time

@@ -127,6 +127,14 @@ export interface RoutineLimits {
    */
   homeFloorMs: number | null;
   /**
+   * How long this home's quietest days are: a quantile
+   * (alarmAfterLongestQuantile) of each day's longest silence up and about (not
+   * in bed, not seated, not out) of the last historyDays, ms; null until
+   * learned. No daytime alarm comes before a silence longer than it
+   * (+ gapMarginMs, at most alarmAfterLongestMaxMs).
+   */
+  longestFreeMs: number | null;
+  /**
    * The same, per sensor of the last sign of life: a quantile (keyFloorQuantile)
    * of each day's longest silence up and about after that sensor + gapMarginMs,
    * within dayLimitMinMs … homeFloorMaxMs, for sensors seen on at least
@@ -400,6 +408,14 @@ export class RoutineModel {
         }
       }
     }
+    let longestFreeMs: number | null = null;
+    if (learned) {
+      const daily = Object.entries(this.state.freeLongest ?? {})
+        .filter(([d]) => Number(d) < today && Number(d) > today - c.historyDays)
+        .map(([, m]) => m)
+        .sort((a, b) => a - b);
+      if (daily.length > 0) longestFreeMs = quantile(daily, c.alarmAfterLongestQuantile) * MIN;
+    }
     // The same density per sensor: what ordinarily follows a sign of life from it.
     const keyFloorMs: Record<string, number> = {};
     if (learned) {
@@ -470,6 +486,7 @@ export class RoutineModel {
       learned,
       slotLimitMs,
       homeFloorMs,
+      longestFreeMs,
       keyFloorMs,
       seatedLimitMs: stayLimit('seated', c.seatedLimitMinMs, c.seatedLimitMaxMs),
       seatedSlotLimitMs: this.seatedSlotLimits(learned, today),
