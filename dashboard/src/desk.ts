@@ -4,7 +4,7 @@
  * components only read this and call its methods.
  */
 import { computed, ref, shallowRef, type ComputedRef, type Ref } from 'vue';
-import type { AlarmView, DevicePresenceEvent, HouseholdStateEvent, Severity } from '@kanjia/protocol';
+import type { AlarmView, DevicePresenceEvent, HouseholdStateEvent, Severity, SystemProblem } from '@kanjia/protocol';
 import { ApiRequestError, type Api } from './api';
 import { connectLive, type ConnectionState, type LiveFeed } from './live';
 import {
@@ -70,6 +70,8 @@ export interface Desk {
   timezone: ComputedRef<string>;
   /** deviceId → online, from presence events since the page loaded. */
   presence: Ref<ReadonlyMap<string, boolean>>;
+  /** The system's own problems (the SMS provider down, the disk full): the red banner; empty when all is well. */
+  systemProblems: Ref<readonly SystemProblem[]>;
   /** alarmId → the action whose request is running. */
   pending: Ref<Readonly<Record<string, ActionKind>>>;
   /** alarmId → the last failed action on it. */
@@ -142,6 +144,7 @@ export function createDesk(deps: DeskDeps): Desk {
   const closedLoaded = ref(false);
   const alarms = shallowRef<AlarmMap>(new Map());
   const presence = shallowRef<ReadonlyMap<string, boolean>>(new Map());
+  const systemProblems = shallowRef<readonly SystemProblem[]>([]);
   const pending = ref<Readonly<Record<string, ActionKind>>>({});
   const errors = ref<Readonly<Record<string, ActionError>>>({});
   const knownVillages = shallowRef<Village[]>(loadVillages());
@@ -354,6 +357,9 @@ export function createDesk(deps: DeskDeps): Desk {
       onHousehold: (event, receivedAt) => {
         for (const listener of householdListeners) listener(event, receivedAt);
       },
+      onSystemHealth: (problems) => {
+        systemProblems.value = problems;
+      },
     });
   }
 
@@ -379,6 +385,7 @@ export function createDesk(deps: DeskDeps): Desk {
     villages,
     timezone,
     presence,
+    systemProblems,
     pending,
     errors,
     start,

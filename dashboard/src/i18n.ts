@@ -27,6 +27,11 @@ const zh = {
   'conn.banner': '与服务器的连接已断开，正在重连… 屏幕上的信息可能不是最新的，请电话确认紧急情况。',
   'conn.connectingBanner': '正在连接服务器…',
 
+  // The system's own problems (protocol SYSTEM_PROBLEM_CODES): the red banner under the header.
+  'system.SMS_PROVIDER_OUTAGE': '短信平台自 {since} 起无法发送（{reason}）。告警短信暂未送达，平台恢复后会自动补发。请立即电话通知帮扶责任人！',
+  'system.STORAGE_WRITE_FAILED': '服务器自 {since} 起无法保存数据（{reason}）。新的告警可能无法记录，请立即联系技术支持，并电话确认紧急情况！',
+  'system.other': '系统故障（自 {since} 起）：{reason}。请联系技术支持。',
+
   'load.loading': '正在加载警报…',
   'load.failed': '无法加载警报列表：{message}。正在自动重试…',
   'load.invalid': '有 {n} 条警报数据格式有误，无法显示。请联系技术人员。',
@@ -264,6 +269,10 @@ const en: Record<MessageKey, string> = {
   'conn.disconnected': 'Disconnected',
   'conn.banner': 'Connection to the server lost, reconnecting… The screen may be out of date; confirm emergencies by phone.',
   'conn.connectingBanner': 'Connecting to the server…',
+
+  'system.SMS_PROVIDER_OUTAGE': 'The SMS provider has not been sending since {since} ({reason}). Alarm SMS are waiting and will be resent when it recovers. Phone the helpers now!',
+  'system.STORAGE_WRITE_FAILED': 'The server has not been able to save data since {since} ({reason}). New alarms may not be recorded: call technical support now and confirm emergencies by phone!',
+  'system.other': 'System problem (since {since}): {reason}. Call technical support.',
 
   'load.loading': 'Loading alarms…',
   'load.failed': 'Could not load the alarm list: {message}. Retrying automatically…',

@@ -9,6 +9,8 @@ import {
   DevicePresenceEvent,
   HouseholdStateEvent,
   SOCKET_EVENTS,
+  SystemHealthEvent,
+  type SystemProblem,
   type AlarmView,
   type ClientToServerEvents,
   type ServerToClientEvents,
@@ -29,6 +31,8 @@ export interface LiveHandlers {
   onHousehold?(event: HouseholdStateEvent, receivedAt: number): void;
   /** The server refused the handshake for want of a valid session. */
   onUnauthenticated?(): void;
+  /** The system's own problems (the SMS provider, storage), on connecting and on every change; empty: all well. */
+  onSystemHealth?(problems: SystemProblem[]): void;
 }
 
 export interface LiveFeed {
@@ -84,6 +88,12 @@ export function connectLive(handlers: LiveHandlers): LiveFeed {
     const parsed = HouseholdStateEvent.safeParse(payload);
     if (parsed.success) handlers.onHousehold?.(parsed.data, receivedAt);
     else console.error('[kanjia] household:state failed validation', parsed.error.issues);
+  });
+
+  socket.on(SOCKET_EVENTS.systemHealth, (payload: unknown) => {
+    const parsed = SystemHealthEvent.safeParse(payload);
+    if (parsed.success) handlers.onSystemHealth?.(parsed.data.problems);
+    else console.error('[kanjia] system:health failed validation', parsed.error.issues);
   });
 
   return {

@@ -127,9 +127,52 @@ export const AlarmIdParams = z.object({ id: z.string().min(1).max(64) }).strict(
 export const ApiError = z.object({ code: z.string(), message: z.string() });
 export type ApiError = z.infer<typeof ApiError>;
 
+/**
+ * Something wrong with the system itself (not with a resident): the SMS
+ * provider refusing or unreachable, the database unable to write. Shown to the
+ * duty room as a red banner and listed by /api/health. `code` names the
+ * problem (the dashboard has a sentence for each); `message` is the server's
+ * own sentence in English for logs and operators.
+ */
+/**
+ * The codes of system problems the dashboard has its own sentence for
+ * (dashboard/src/i18n.ts `system.<code>`); another code shows the generic
+ * sentence with the server's message.
+ */
+export const SYSTEM_PROBLEM_CODES = [
+  /** The SMS provider refuses every message (signature, credit, a disabled key, flow control) or cannot be reached: notices wait and are resent. */
+  'SMS_PROVIDER_OUTAGE',
+  /** The database could not write (disk full, locked, read-only): new alarms may not be recorded. */
+  'STORAGE_WRITE_FAILED',
+] as const;
+export type SystemProblemCode = (typeof SYSTEM_PROBLEM_CODES)[number];
+
+export const SystemProblem = z.object({
+  code: z.string().min(1).max(64),
+  /** critical: alarms may not reach people (act now: phone the helpers); warning: degraded, alarms still flow. */
+  severity: z.enum(['critical', 'warning']),
+  /** true: this node cannot do its job (a load balancer should stop sending it work): /api/health answers 503. */
+  unhealthy: z.boolean(),
+  message: z.string().max(500),
+  since: EpochMs,
+  details: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+});
+export type SystemProblem = z.infer<typeof SystemProblem>;
+
+/** The system's own state: the banner of the dashboard and /api/health. */
+export const SystemHealthEvent = z.object({
+  problems: z.array(SystemProblem),
+});
+export type SystemHealthEvent = z.infer<typeof SystemHealthEvent>;
+
+/**
+ * ok: ready, nothing wrong; starting: not ready yet (503); degraded: working,
+ * with problems (200); unhealthy: a problem stops this node doing its job (503).
+ */
 export const HealthResponse = z.object({
-  status: z.enum(['ok', 'starting', 'degraded']),
+  status: z.enum(['ok', 'starting', 'degraded', 'unhealthy']),
   checks: z.record(z.string(), z.boolean()),
+  problems: z.array(SystemProblem),
   version: z.string(),
 });
 export type HealthResponse = z.infer<typeof HealthResponse>;

@@ -3,7 +3,7 @@
  * actions go through the REST API, so every change has one validated path.
  */
 import { z } from 'zod';
-import { AlarmView } from './alarms.js';
+import { AlarmView, type SystemHealthEvent } from './alarms.js';
 import type { HouseholdStateEvent } from './map.js';
 
 export const SOCKET_EVENTS = {
@@ -13,6 +13,8 @@ export const SOCKET_EVENTS = {
   devicePresence: 'device:presence',
   /** A household's map state changed (protocol/src/map.ts). */
   householdState: 'household:state',
+  /** The system's own problems changed (or a socket connected): the whole list, empty when all is well. */
+  systemHealth: 'system:health',
 } as const;
 
 export const AlarmUpdateEvent = AlarmView;
@@ -29,6 +31,7 @@ export interface ServerToClientEvents {
   'alarm:update': (alarm: AlarmUpdateEvent) => void;
   'device:presence': (event: DevicePresenceEvent) => void;
   'household:state': (event: HouseholdStateEvent) => void;
+  'system:health': (event: SystemHealthEvent) => void;
 }
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface ClientToServerEvents {}

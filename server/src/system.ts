@@ -30,6 +30,7 @@ import { SqliteRegistryStore } from './registry/registry-store.js';
 import { HouseholdMap } from './map/household-map.js';
 import { MapPlanStore } from './map/map-plans.js';
 import { mapTiles } from './map/map-tiles.js';
+import { SystemHealth } from './system-health.js';
 
 const require = createRequire(import.meta.url);
 export const VERSION = (require('../package.json') as { version: string }).version;
@@ -76,6 +77,8 @@ export class KanjiaSystem {
   registry: SqliteRegistryStore | undefined;
   alarmService: AlarmService | undefined;
   users: SqliteUserStore | undefined;
+  /** The system's own problems (SMS provider, storage): /api/health and the dashboard's banner. */
+  systemHealth: SystemHealth | undefined;
 
   constructor(private readonly options: SystemOptions) {
     this.clock = options.clock ?? systemClock;
@@ -123,14 +126,18 @@ export class KanjiaSystem {
     const audit = new SqliteAuditLog(db, () => this.clock.nowMs());
     this.users = users;
     const trustsProxy = proxyTrust(trustProxyOption(settings.trustProxy));
+    const health = new SystemHealth(this.clock, log.child({ component: 'health' }));
+    this.systemHealth = health;
     const feed = new SocketIoLiveFeed({
       authenticate: (cookie) => sessionFromCookie(users, cookie),
       sessionScope: (key) => users.sessionByKey(key, false)?.user,
       originAllowed: (origin, request) => originAllowed(origin, rawRequestOrigin(request, trustsProxy), originOf(settings.publicUrl)),
       locateDevice: (deviceId) => registry.deviceContext(deviceId),
+      systemProblems: () => health.problems(),
       clock: this.clock,
     });
     this.feed = feed;
+    health.onChange((problems) => feed.systemHealth(problems));
     const gateway = new Gateway({
       port: settings.mqttPort,
       host: settings.mqttHost,
@@ -269,6 +276,7 @@ export class KanjiaSystem {
           liveClients: feed.clientCount(),
         };
       },
+      systemHealth: health,
       health: () => ({ ready: this.ready, database: this.db?.open === true, mqtt: this.gateway !== undefined && this.gateway.port > 0, outbox: this.outbox !== undefined }),
     });
     this.app = app;

@@ -14,6 +14,7 @@ import { SqliteRegistryStore } from '../src/registry/registry-store.js';
 import { SqliteActivityLog } from '../src/pipeline/activity-log.js';
 import { SqliteDeviceHistory } from '../src/registry/device-history.js';
 import { loginAs, oneHousehold, tempDataDir } from './helpers.js';
+import { SystemHealth } from '../src/system-health.js';
 
 describe('REST API', () => {
   let tmp: ReturnType<typeof tempDataDir>;
@@ -27,8 +28,11 @@ describe('REST API', () => {
   const as = (cookie: string, method: 'GET' | 'POST', url: string, payload?: object) => app.inject({ method, url, headers: { cookie }, ...(payload ? { payload } : {}) });
   const sent: Array<{ deviceId: string; command: DeviceCommand }> = [];
 
+  let systemHealth: SystemHealth;
+
   beforeEach(async () => {
     tmp = tempDataDir();
+    systemHealth = new SystemHealth(systemClock, createLogger('silent'));
     db = openDatabase(`${tmp.dir}/kanjia.sqlite`);
     const registry = new SqliteRegistryStore(db, Buffer.alloc(32, 1));
     store = new SqliteAlarmStore(db, registry, { policies: defaultPolicies(), locale: 'zh-CN', channel: 'test', publicUrl: 'https://kanjia.example.cn' });
@@ -62,6 +66,7 @@ describe('REST API', () => {
       logger,
       version: 'test',
       health: () => ({ ready: true }),
+      systemHealth,
       registry: {
         registry,
         alarms: store,
@@ -176,6 +181,21 @@ describe('REST API', () => {
 
   it('reports health', async () => {
     const res = await app.inject({ method: 'GET', url: '/api/health' });
-    expect(res.json()).toEqual({ status: 'ok', checks: { ready: true }, version: 'test' });
+    expect(res.json()).toEqual({ status: 'ok', checks: { ready: true }, problems: [], version: 'test' });
+  });
+
+  it('reports a system problem: degraded (200) while alarms still flow, unhealthy (503) when this node cannot do its job, ok again once cleared', async () => {
+    systemHealth.raise({ code: 'SMS_PROVIDER_OUTAGE', severity: 'critical', unhealthy: false, message: 'the SMS provider refuses every message', details: { reason: 'isv.AMOUNT_NOT_ENOUGH' } });
+    const degraded = await app.inject({ method: 'GET', url: '/api/health' });
+    expect(degraded.statusCode).toBe(200);
+    expect(degraded.json()).toMatchObject({ status: 'degraded', problems: [{ code: 'SMS_PROVIDER_OUTAGE', details: { reason: 'isv.AMOUNT_NOT_ENOUGH' } }] });
+    systemHealth.raise({ code: 'STORAGE_WRITE_FAILED', severity: 'critical', unhealthy: true, message: 'database or disk is full', details: { reason: 'SQLITE_FULL' } });
+    const unhealthy = await app.inject({ method: 'GET', url: '/api/health' });
+    expect(unhealthy.statusCode).toBe(503);
+    expect(unhealthy.json()).toMatchObject({ status: 'unhealthy' });
+    expect(unhealthy.json().problems.map((p: { code: string }) => p.code).sort()).toEqual(['SMS_PROVIDER_OUTAGE', 'STORAGE_WRITE_FAILED']);
+    systemHealth.clear('STORAGE_WRITE_FAILED');
+    systemHealth.clear('SMS_PROVIDER_OUTAGE');
+    expect((await app.inject({ method: 'GET', url: '/api/health' })).json()).toMatchObject({ status: 'ok', problems: [] });
   });
 });

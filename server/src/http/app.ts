@@ -28,6 +28,7 @@ import { z } from 'zod';
 import { AlarmError, type AlarmErrorCode, type SqliteAlarmStore, type TransitionAction } from '../alarms/alarm-store.js';
 import type { AlarmService } from '../alarms/alarm-service.js';
 import type { Logger } from '../logger.js';
+import type { SystemHealth } from '../system-health.js';
 import { mapRoutes, type MapRouteDeps } from './map-routes.js';
 import { canSeeResident, canSeeVillage, type SessionUser } from './access.js';
 import { authRoutes, type AuthOptions } from './auth-plugin.js';
@@ -65,6 +66,8 @@ export interface AppDeps {
   stats: () => SystemStats;
   /** Named readiness checks; /api/health is ok when all are true. */
   health: () => Record<string, boolean>;
+  /** The system's own problems (system-health.ts): degraded, or unhealthy (503) when one stops this node doing its job. */
+  systemHealth?: Pick<SystemHealth, 'problems' | 'unhealthy'>;
   /** Folder of the built dashboard; omitted or missing → a plain page saying how to build it. */
   dashboardDir?: string;
   /** Largest request body, bytes. */
@@ -141,8 +144,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
     r.get('/api/health', { config: { access: 'public' }, schema: { response: { 200: HealthResponse, 503: HealthResponse } } }, async (_req, reply) => {
       const checks = deps.health();
-      const ok = Object.values(checks).every(Boolean);
-      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'starting', checks, version: deps.version });
+      const ready = Object.values(checks).every(Boolean);
+      const problems = deps.systemHealth?.problems() ?? [];
+      const unhealthy = deps.systemHealth?.unhealthy() === true;
+      const status = !ready ? 'starting' : unhealthy ? 'unhealthy' : problems.length > 0 ? 'degraded' : 'ok';
+      return reply.code(ready && !unhealthy ? 200 : 503).send({ status, checks, problems, version: deps.version });
     });
 
     r.get('/api/villages', { schema: { response: { 200: z.object({ villages: z.array(VillageSummary) }) } } }, async (req) => {

@@ -11,7 +11,7 @@
  * rescope(), after a registry change) moves each socket to the rooms of its
  * user's current scope, so a helper taken off a chain stops hearing it.
  */
-import { SOCKET_EVENTS, type AlarmView, type ClientToServerEvents, type Clock, type HouseholdStateEvent, type ServerToClientEvents, type TimerHandle } from '@kanjia/protocol';
+import { SOCKET_EVENTS, type AlarmView, type ClientToServerEvents, type Clock, type HouseholdStateEvent, type ServerToClientEvents, type SystemProblem, type TimerHandle } from '@kanjia/protocol';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { Server } from 'socket.io';
 import type { AlarmFeed } from '../alarms/alarm-service.js';
@@ -30,6 +30,8 @@ export interface LiveFeedOptions {
   originAllowed: (origin: string, request: IncomingMessage) => boolean;
   /** Village and resident of a device, for presence; undefined for an unknown device (then only admins hear it). */
   locateDevice: (deviceId: string) => { villageId: string; residentId: string } | undefined;
+  /** The system's problems now, sent to each socket as it connects (then on every change: systemHealth()). */
+  systemProblems?: () => SystemProblem[];
   clock: Clock;
 }
 
@@ -74,6 +76,10 @@ export class SocketIoLiveFeed implements AlarmFeed {
       void socket.join(roomsOf(info.user, info.sessionKey));
       next();
     });
+    // Every logged-in user sees the system's own problems: an SMS outage means the duty room must phone people.
+    io.on('connection', (socket) => {
+      socket.emit(SOCKET_EVENTS.systemHealth, { problems: this.options.systemProblems?.() ?? [] });
+    });
     this.io = io;
     this.scheduleSweep();
   }
@@ -86,6 +92,11 @@ export class SocketIoLiveFeed implements AlarmFeed {
     const where = this.options.locateDevice(deviceId);
     const rooms = where ? [ROOM_ALL, villageRoom(where.villageId), residentRoom(where.residentId)] : [ROOM_ALL];
     this.io?.to(rooms).emit(SOCKET_EVENTS.devicePresence, { deviceId, online, at: atMs });
+  }
+
+  /** The system's problems changed: to every socket (each one belongs to a logged-in user). */
+  systemHealth(problems: SystemProblem[]): void {
+    this.io?.emit(SOCKET_EVENTS.systemHealth, { problems });
   }
 
   /** Disconnects the sockets of one session (logout). */
