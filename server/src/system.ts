@@ -286,6 +286,8 @@ export class KanjiaSystem {
     feed.attach(app.server);
     // Then the outbox (what a crash left unsent goes out now) and the escalation timers.
     outbox.start();
+    // Commands a crash left unacknowledged go out as their devices come online.
+    alarmService.start();
     escalation.start();
     pipeline.start();
     activity.start();
@@ -336,6 +338,7 @@ export class KanjiaSystem {
       this.pruneTimer = undefined;
       // Devices first: nothing new is acknowledged that the outbox would not text.
       await this.gateway?.stop();
+      this.alarmService?.stop();
       this.householdMap?.stop();
       this.pipeline?.stop();
       // After the pipeline: its last signs of life are written too.

@@ -13,12 +13,16 @@ import { newId } from '../ids.js';
 import type { Logger } from '../logger.js';
 import type { SqliteRegistryStore } from '../registry/registry-store.js';
 import type { SqliteAlarmStore, TransitionAction } from './alarm-store.js';
+import { DeviceCommandQueue, type CommandPublisher } from './device-commands.js';
 
-/** How the service reaches devices (the gateway in the embedded setup). */
-export interface CommandPublisher {
-  publishCommand(deviceId: string, command: DeviceCommand): Promise<void>;
-  isOnline(deviceId: string): boolean;
-}
+export type { CommandPublisher } from './device-commands.js';
+
+/**
+ * Events whose `received` is queued and resent until the device acks it: the
+ * ones a device resends until it hears `received` (docs/protocol.md). A door
+ * event's `received` is sent once.
+ */
+const QUEUED_RECEIVED: ReadonlySet<DeviceEvent['type']> = new Set(['sos', 'fall', 'checkIn', 'cancel']);
 
 /** Sees every new device event inside the transaction that records it (the detection pipeline). */
 export interface DeviceEventObserver {
@@ -43,28 +47,54 @@ export interface AlarmServiceDeps {
 }
 
 export class AlarmService {
-  private readonly flushing = new Map<string, Promise<void>>();
   private observer: DeviceEventObserver | undefined;
+  /** Commands to devices, resent until acknowledged (device-commands.ts). */
+  readonly commandQueue: DeviceCommandQueue;
 
   /** Connects the detection pipeline (it is built after the service). */
   observeEvents(observer: DeviceEventObserver): void {
     this.observer = observer;
   }
 
-  constructor(private readonly deps: AlarmServiceDeps) {}
+  constructor(private readonly deps: AlarmServiceDeps) {
+    this.commandQueue = new DeviceCommandQueue({ store: deps.store.commands, publisher: deps.commands, clock: deps.clock, logger: deps.logger });
+  }
+
+  /** Starts resending unacknowledged device commands by time. */
+  start(): void {
+    this.commandQueue.start();
+  }
+
+  /** Idempotent: stops the resend timer. */
+  stop(): void {
+    this.commandQueue.stop();
+  }
 
   /** Handles one validated device event; resolves once the device has been acknowledged. */
   async handleEvent(deviceId: string, event: DeviceEvent): Promise<void> {
     const { store, clock, logger } = this.deps;
-    const [finding] = findingsFromEvent(deviceId, event);
     const now = clock.nowMs();
+    if (event.type === 'ack') {
+      // The device acted on a command: stop resending it. It is alive (device
+      // health), but an ack is no sign of the person (activity.ts); never answered.
+      this.commandQueue.acknowledged(deviceId, event.commandId);
+      this.observer?.onDeviceEvent(deviceId, event, now, undefined);
+      return;
+    }
+    const [finding] = findingsFromEvent(deviceId, event);
     // A fall the device detected waits out its grace period in the pipeline; an SOS opens a case at once.
     const immediate = finding?.kind === 'fall' && this.observer ? undefined : finding;
+    let received: DeviceCommand & { type: 'received' } = { id: newId('ack'), ts: now, type: 'received', eventId: event.id };
     // One synchronous SQLite transaction: committed (fsync'd) when it returns,
-    // with whatever the pipeline held for a grace period.
+    // with whatever the pipeline held for a grace period, and the `received`
+    // that is resent until the device acknowledges it.
     const result = store.inTransaction(() => {
       const r = store.recordEvent(deviceId, event, immediate, now);
-      if (!r.duplicate) this.observer?.onDeviceEvent(deviceId, event, now, finding);
+      if (r.alarmId) received = { ...received, alarmId: r.alarmId };
+      if (!r.duplicate) {
+        this.observer?.onDeviceEvent(deviceId, event, now, finding);
+        if (QUEUED_RECEIVED.has(event.type)) store.commands.insert(deviceId, r.alarmId, received, now, true);
+      }
       return r;
     });
     if (event.type === 'cancel' && !result.duplicate) {
@@ -81,13 +111,10 @@ export class AlarmService {
       this.deps.outbox.kick();
       this.deps.escalation.reschedule();
     }
-    const ack: DeviceCommand = { id: newId('ack'), ts: clock.nowMs(), type: 'received', eventId: event.id, ...(result.alarmId ? { alarmId: result.alarmId } : {}) };
-    try {
-      await this.deps.commands.publishCommand(deviceId, ack);
-    } catch (err) {
-      // The device keeps resending until it hears `received`; the next copy is acknowledged again.
-      logger.warn({ deviceId, eventId: event.id, err }, 'could not send received; the device will resend');
-    }
+    // Sent to whoever holds the commands topic now, online or not: the event
+    // just came in. A repeat gets the open `received` again, same id.
+    if (result.duplicate) await this.commandQueue.answerRepeat(deviceId, received);
+    else await this.commandQueue.publishNow(deviceId, received);
   }
 
   /** Applies a duty-staff action, then pushes the case and tells the device. */
@@ -99,7 +126,7 @@ export class AlarmService {
     if (action === 'cancel') this.deps.outbox.kick();
     const view = this.publishAlarm(alarmId);
     if (!view) throw new Error(`alarm ${alarmId} vanished`);
-    this.flushCommands();
+    this.commandQueue.kick();
     return view;
   }
 
@@ -107,50 +134,12 @@ export class AlarmService {
   handlePresence(deviceId: string, online: boolean, atMs: number, firmware?: string, batteryPct?: number): void {
     this.deps.registry.setPresence(deviceId, online, atMs, firmware, batteryPct);
     this.deps.feed.devicePresence(deviceId, online, atMs);
-    if (online) this.flushCommands(deviceId);
+    if (online) this.commandQueue.deviceOnline(deviceId);
   }
 
   /** Cases changed by the outbox or escalation: push them live. */
   alarmsChanged(alarmIds: Iterable<string>): void {
     for (const id of new Set(alarmIds)) this.publishAlarm(id);
-  }
-
-  /** Sends the commands waiting for a device (or all devices), in order, once each. */
-  flushCommands(deviceId?: string): void {
-    let pending: ReturnType<SqliteAlarmStore['pendingCommands']>;
-    try {
-      pending = this.deps.store.pendingCommands(deviceId);
-    } catch (err) {
-      this.deps.logger.error({ err, deviceId }, 'could not read pending device commands');
-      return;
-    }
-    const byDevice = new Map<string, typeof pending>();
-    for (const p of pending) byDevice.set(p.deviceId, [...(byDevice.get(p.deviceId) ?? []), p]);
-    for (const [id] of byDevice) {
-      if (!this.deps.commands.isOnline(id) || this.flushing.has(id)) continue;
-      const run = this.flushDevice(id)
-        .catch((err: unknown) => this.deps.logger.error({ err, deviceId: id }, 'device command flush failed'))
-        .finally(() => this.flushing.delete(id));
-      this.flushing.set(id, run);
-    }
-  }
-
-  /** Sends until nothing is pending: commands queued while a flush runs go out in the same flush. */
-  private async flushDevice(deviceId: string): Promise<void> {
-    for (;;) {
-      if (!this.deps.commands.isOnline(deviceId)) return;
-      const pending = this.deps.store.pendingCommands(deviceId);
-      if (pending.length === 0) return;
-      for (const p of pending) {
-        try {
-          await this.deps.commands.publishCommand(deviceId, p.command);
-          this.deps.store.markCommandSent(p.id, this.deps.clock.nowMs());
-        } catch (err) {
-          this.deps.logger.warn({ deviceId, commandId: p.id, err }, 'command not delivered; kept for the next connection');
-          return;
-        }
-      }
-    }
   }
 
   private publishAlarm(alarmId: string): AlarmView | undefined {
