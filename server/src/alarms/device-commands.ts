@@ -350,7 +350,9 @@ export class DeviceCommandQueue {
     let due: OpenCommand[] = [];
     try {
       for (const c of this.deps.store.expire(nowMs)) {
-        this.deps.logger.warn({ deviceId: c.deviceId, commandId: c.id, type: c.command.type, attempts: c.attempts }, 'device command expired without an acknowledgement (device offline all that time, or firmware without the ack event)');
+        // A `received` is also covered by the device resending its event; a lost `taken` is news the person never heard.
+        const level = c.command.type === 'received' ? 'info' : 'warn';
+        this.deps.logger[level]({ deviceId: c.deviceId, commandId: c.id, type: c.command.type, attempts: c.attempts }, 'device command expired without an acknowledgement (device offline all that time, or firmware without the ack event)');
       }
       if (nowMs - this.lastPruneAt >= PRUNE_EVERY_MS) {
         this.lastPruneAt = nowMs;
