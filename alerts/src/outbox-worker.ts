@@ -177,7 +177,7 @@ export class OutboxWorker {
       result = await sender.send(item.message);
     } catch (err) {
       // A sender must not throw, but a bug in one must not strand the row in 'sending'.
-      result = { ok: false as const, retryable: true, code: 'SENDER_THREW', message: (err as Error).message };
+      result = { ok: false as const, kind: 'retryMessage' as const, code: 'SENDER_THREW', message: (err as Error).message };
     }
     const now = clock.nowMs();
     try {
@@ -188,7 +188,7 @@ export class OutboxWorker {
       } else {
         const attempts = item.attempts + 1;
         const error = `${result.code}: ${result.message}`;
-        if (result.retryable && attempts < backoff.maxAttempts) {
+        if (result.kind !== 'permanent' && attempts < backoff.maxAttempts) {
           const next = now + backoffDelayMs(attempts, backoff, this.options.random);
           store.markNotificationRetry(item.id, now, next, error);
           this.stats.retried++;

@@ -86,7 +86,7 @@ describe('OutboxWorker', () => {
   });
 
   it('retries a throttled SMS after 5 s, then 10 s, and records success', async () => {
-    const throttled: SmsResult = { ok: false, retryable: true, code: 'isv.BUSINESS_LIMIT_CONTROL', message: 'throttled' };
+    const throttled: SmsResult = { ok: false, kind: 'retryMessage', code: 'isv.BUSINESS_LIMIT_CONTROL', message: 'throttled' };
     const { clock, store, sender, worker } = setup([throttled, throttled]);
     store.add('n1', 1_000_000);
     worker.start();
@@ -107,7 +107,7 @@ describe('OutboxWorker', () => {
   });
 
   it('marks a permanent failure failed at once, with its code, and never retries it', async () => {
-    const { clock, store, sender, worker } = setup([{ ok: false, retryable: false, code: 'isv.MOBILE_NUMBER_ILLEGAL', message: 'bad number' }]);
+    const { clock, store, sender, worker } = setup([{ ok: false, kind: 'permanent', code: 'isv.MOBILE_NUMBER_ILLEGAL', message: 'bad number' }]);
     store.add('n1', 1_000_000);
     worker.start();
     await worker.idle();
@@ -119,7 +119,7 @@ describe('OutboxWorker', () => {
   });
 
   it('gives up after 3 attempts when the provider keeps failing', async () => {
-    const down: SmsResult = { ok: false, retryable: true, code: 'SMS_NETWORK_ERROR', message: 'refused' };
+    const down: SmsResult = { ok: false, kind: 'transport', code: 'SMS_NETWORK_ERROR', message: 'refused' };
     const { clock, store, worker } = setup([down, down, down, down], 3);
     store.add('n1', 1_000_000);
     worker.start();
@@ -142,7 +142,7 @@ describe('OutboxWorker', () => {
   });
 
   it('leaves no timer behind after stop()', async () => {
-    const { clock, store, worker } = setup([{ ok: false, retryable: true, code: 'X', message: 'x' }]);
+    const { clock, store, worker } = setup([{ ok: false, kind: 'retryMessage', code: 'X', message: 'x' }]);
     store.add('n1', 1_000_000);
     worker.start();
     await worker.idle();

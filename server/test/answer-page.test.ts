@@ -280,7 +280,7 @@ describe('the answer link of an alarm SMS', () => {
 class FlakySender extends RecordingSender {
   failing = true;
   override async send(message: SmsMessage): Promise<SmsResult> {
-    if (this.failing) return { ok: false, retryable: true, code: 'SMS_NETWORK_ERROR', message: 'no network' };
+    if (this.failing) return { ok: false, kind: 'transport', code: 'SMS_NETWORK_ERROR', message: 'no network' };
     return super.send(message);
   }
 }

@@ -5,18 +5,21 @@
  *
  * Aliyun answers business errors (isv.*) with HTTP 200 and a Code in the body,
  * and authentication errors with HTTP 4xx, which the SDK throws as ClientError;
- * both are mapped to the same stable codes here.
+ * both are mapped to the same stable codes here, each with its kind
+ * (aliyun-error-codes.ts): a verdict on the message or an outage of the channel.
  */
 import DysmsapiModule, { SendSmsRequest } from '@alicloud/dysmsapi20170525';
 import { $OpenApiUtil } from '@alicloud/openapi-core';
 import * as $dara from '@darabonba/typescript';
 import { ALARM_KINDS, maskPhone } from '@kanjia/protocol';
 import { SMS_KIND_TEMPLATES, SMS_PARAM_MAX_CHARS, SMS_TEMPLATES, truncateSmsParam } from '../messages/sms-templates.js';
+import { classifyAliyunFailure } from './aliyun-error-codes.js';
 import {
   isKindTemplateKey,
   normalizeMainlandMobile,
   SMS_ERROR_CODES,
   SMS_TEMPLATE_KEYS,
+  type SmsFailureKind,
   type SmsKindTemplateKey,
   type SmsMessage,
   type SmsResult,
@@ -53,64 +56,6 @@ export interface AliyunSmsSenderOptions {
 
 export const ALIYUN_DEFAULT_ENDPOINT = 'dysmsapi.aliyuncs.com';
 export const ALIYUN_DEFAULT_TIMEOUT_MS = 5_000;
-
-/**
- * Aliyun codes after which sending the same message again cannot succeed: the
- * number, template, sign, key or account must be fixed first (or another channel
- * used). Source: SendSms error-code list of Aliyun SMS.
- */
-const PERMANENT_CODES: ReadonlySet<string> = new Set([
-  'isv.MOBILE_NUMBER_ILLEGAL',
-  'isv.MOBILE_COUNT_OVER_LIMIT',
-  'isv.TEMPLATE_MISSING_PARAMETERS',
-  'isv.TEMPLATE_PARAMS_ILLEGAL',
-  'isv.SMS_TEMPLATE_ILLEGAL',
-  'isv.SMS_SIGNATURE_ILLEGAL',
-  'isv.SMS_SIGN_ILLEGAL',
-  'isv.SMS_CONTENT_ILLEGAL',
-  'isv.INVALID_JSON_PARAM',
-  'isv.INVALID_PARAMETERS',
-  'isv.PARAM_LENGTH_LIMIT',
-  'isv.PARAM_NOT_SUPPORT_URL',
-  'isv.BLACK_KEY_CONTROL_LIMIT',
-  'isv.AMOUNT_NOT_ENOUGH',
-  'isv.OUT_OF_SERVICE',
-  'isv.ACCOUNT_NOT_EXISTS',
-  'isv.ACCOUNT_ABNORMAL',
-  'isv.DENY_IP_RANGE',
-  'isv.DAY_LIMIT_CONTROL',
-  'isv.MONTH_LIMIT_CONTROL',
-  'isp.RAM_PERMISSION_DENY',
-  'SignatureDoesNotMatch',
-  'IncompleteSignature',
-  'InvalidAccessKeyId.NotFound',
-  'InvalidAccessKeyId.Inactive',
-  'InvalidTimeStamp.Expired',
-  'Forbidden.RAM',
-]);
-
-/**
- * Aliyun codes after which the same message may go through later:
- * isv.BUSINESS_LIMIT_CONTROL is the per-number frequency limit (by default 1 per
- * minute, 5 per hour to the same number), Throttling* the API rate limit.
- */
-const RETRYABLE_CODES: ReadonlySet<string> = new Set([
-  'isv.BUSINESS_LIMIT_CONTROL',
-  'isp.SYSTEM_ERROR',
-  'ServiceUnavailable',
-  'InternalError',
-  'SignatureNonceUsed',
-]);
-
-/** Whether an Aliyun error code (with the HTTP status it came with) is worth retrying. */
-export function isRetryableAliyunCode(code: string, httpStatus: number): boolean {
-  if (PERMANENT_CODES.has(code)) return false;
-  if (RETRYABLE_CODES.has(code) || code.startsWith('Throttling')) return true;
-  if (httpStatus >= 500) return true;
-  // Unknown isv.* codes and other 4xx answers are about the request itself.
-  if (code.startsWith('isv.') || (httpStatus >= 400 && httpStatus < 500)) return false;
-  return true;
-}
 
 type DysmsapiClientClass = typeof DysmsapiModule.default;
 type DysmsapiClient = InstanceType<DysmsapiClientClass>;
@@ -159,11 +104,11 @@ export class AliyunSmsSender implements SmsSender {
   async send(message: SmsMessage): Promise<SmsResult> {
     const phone = normalizeMainlandMobile(message.to);
     if (phone === null) {
-      return this.fail(message, { retryable: false, code: 'isv.MOBILE_NUMBER_ILLEGAL', message: 'not a mainland mobile number (checked before sending)' });
+      return this.fail(message, { kind: 'permanent', code: 'isv.MOBILE_NUMBER_ILLEGAL', message: 'not a mainland mobile number (checked before sending)' });
     }
     const picked = this.pickTemplate(message);
     if (picked === undefined) {
-      return this.fail(message, { retryable: false, code: SMS_ERROR_CODES.unknownTemplate, message: `no Aliyun template code for "${message.template}"` });
+      return this.fail(message, { kind: 'permanent', code: SMS_ERROR_CODES.unknownTemplate, message: `no Aliyun template code for "${message.template}"` });
     }
     const { templateCode, variables } = picked;
     // Exactly the variables of the template picked: a per-kind template has fewer than the generic one.
@@ -193,16 +138,16 @@ export class AliyunSmsSender implements SmsSender {
         // Whatever the abandoned call ends with no longer matters. SendSms is not
         // idempotent, so the retry may text twice: for an alarm, better twice than never.
         call.catch(() => undefined);
-        return this.fail(message, { retryable: true, code: SMS_ERROR_CODES.timeout, message: `no answer from Aliyun within ${this.timeoutMs} ms` });
+        return this.fail(message, { kind: 'transport', code: SMS_ERROR_CODES.timeout, message: `no answer from Aliyun within ${this.timeoutMs} ms` });
       }
       const body = response.body;
       const code = body?.code;
       if (code === 'OK') return { ok: true, providerRef: body?.bizId ?? null };
       if (typeof code !== 'string' || code === '') {
-        return this.fail(message, { retryable: true, code: SMS_ERROR_CODES.badResponse, message: `answer without a Code (HTTP ${response.statusCode ?? 'status unknown'})` });
+        return this.fail(message, { kind: 'transport', code: SMS_ERROR_CODES.badResponse, message: `answer without a Code (HTTP ${response.statusCode ?? 'status unknown'})` });
       }
       return this.fail(message, {
-        retryable: isRetryableAliyunCode(code, response.statusCode ?? 200),
+        kind: classifyAliyunFailure(code, response.statusCode ?? 200),
         code,
         message: scrub(`${body?.message ?? ''} (request id ${body?.requestId ?? 'unknown'})`),
       });
@@ -227,10 +172,10 @@ export class AliyunSmsSender implements SmsSender {
     return { key: message.template, templateCode, variables: SMS_TEMPLATES[message.template].variables };
   }
 
-  private fail(message: SmsMessage, failure: { retryable: boolean; code: string; message: string }): SmsResult {
+  private fail(message: SmsMessage, failure: Failure): SmsResult {
     const template = this.pickTemplate(message)?.key ?? message.template;
     this.log(
-      `aliyun sms: ${failure.code} to ${maskPhone(message.to)} (outId ${message.outId}, template ${template}, ${failure.retryable ? 'retryable' : 'permanent'}): ${failure.message}`,
+      `aliyun sms: ${failure.code} to ${maskPhone(message.to)} (outId ${message.outId}, template ${template}, ${failure.kind}): ${failure.message}`,
     );
     return { ok: false, ...failure };
   }
@@ -258,6 +203,13 @@ function settingsProblems(settings: AliyunSmsSettings): string[] {
   return problems;
 }
 
+/** A failed send before it becomes an SmsResult. */
+interface Failure {
+  kind: SmsFailureKind;
+  code: string;
+  message: string;
+}
+
 interface ThrownShape {
   name?: unknown;
   code?: unknown;
@@ -266,19 +218,19 @@ interface ThrownShape {
 }
 
 /** Maps what the SDK throws: ClientError/ServerError/ThrottlingError carry statusCode and Code; network errors an errno. */
-function classifyThrown(err: unknown): { retryable: boolean; code: string; message: string } {
+function classifyThrown(err: unknown): Failure {
   const e = (typeof err === 'object' && err !== null ? err : {}) as ThrownShape;
   const text = scrub(typeof e.message === 'string' ? e.message : String(err));
   const name = typeof e.name === 'string' ? e.name : '';
   const errno = typeof e.code === 'string' ? e.code : '';
   if (typeof e.statusCode === 'number') {
     const code = errno !== '' && errno !== 'undefined' ? errno : `HTTP_${e.statusCode}`;
-    return { retryable: isRetryableAliyunCode(code, e.statusCode), code, message: text };
+    return { kind: classifyAliyunFailure(code, e.statusCode), code, message: text };
   }
-  if (name.includes('Timeout') || errno === 'ETIMEDOUT') return { retryable: true, code: SMS_ERROR_CODES.timeout, message: text };
-  if (err instanceof SyntaxError) return { retryable: true, code: SMS_ERROR_CODES.badResponse, message: text };
+  if (name.includes('Timeout') || errno === 'ETIMEDOUT') return { kind: 'transport', code: SMS_ERROR_CODES.timeout, message: text };
+  if (err instanceof SyntaxError) return { kind: 'transport', code: SMS_ERROR_CODES.badResponse, message: text };
   // ECONNREFUSED, ECONNRESET, ENOTFOUND, EAI_AGAIN, socket hang up, …: the network, not the message.
-  return { retryable: true, code: SMS_ERROR_CODES.network, message: errno !== '' ? `${errno}: ${text}` : text };
+  return { kind: 'transport', code: SMS_ERROR_CODES.network, message: errno !== '' ? `${errno}: ${text}` : text };
 }
 
 /**
