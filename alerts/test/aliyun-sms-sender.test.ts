@@ -262,6 +262,21 @@ describe('AliyunSmsSender against the local Aliyun SMS server', () => {
     }
   });
 
+  it.each([
+    ['signature-error', 'account', 'SignatureDoesNotMatch'],
+    ['key-disabled', 'account', 'InvalidAccessKeyId.Inactive'],
+    ['no-credit', 'account', 'isv.AMOUNT_NOT_ENOUGH'],
+    ['out-of-service', 'account', 'isv.OUT_OF_SERVICE'],
+    ['flow-control', 'retryMessage', 'isv.BUSINESS_LIMIT_CONTROL'],
+    ['outage-503', 'transport', 'ServiceUnavailable'],
+    ['outage-reset', 'transport', 'SMS_NETWORK_ERROR'],
+  ] as const)('the local server in mode %s is a %s failure (%s) through the SDK', async (mode, kind, code) => {
+    server.setMode(mode);
+    expect(await sender().send(alarmMessage())).toMatchObject({ ok: false, kind, code });
+    server.setMode('ok');
+    expect((await sender().send(alarmMessage())).ok).toBe(true);
+  });
+
   it('gives up after timeoutMs = 300 when Aliyun does not answer, as a transport failure', async () => {
     server.setLatencyMs(5_000);
     const started = Date.now();
