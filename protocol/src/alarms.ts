@@ -46,6 +46,8 @@ export const NotificationView = z.object({
   createdAt: EpochMs,
   sentAt: EpochMs.nullable(),
   nextAttemptAt: EpochMs.nullable(),
+  /** Pending because the SMS provider is out (not this message's fault): it goes when the provider answers again. */
+  waitingForProvider: z.boolean(),
 });
 export type NotificationView = z.infer<typeof NotificationView>;
 

@@ -151,6 +151,8 @@ export const Settings = z
     /** Seconds a detected fall waits, beeping, for the person to cancel it with a press before the alarm goes out. */
     fallGraceSeconds: z.coerce.number().min(0).max(600).default(30),
     smsProvider: z.enum(['console', 'aliyun']).default('console'),
+    /** Longest wait, in seconds, between two tries of the SMS provider during an outage (the first comes after 5 s, then doubling). */
+    smsOutageProbeMaxSeconds: z.coerce.number().min(1).max(3600).default(120),
     aliyun: AliyunSettings.optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /**
@@ -200,6 +202,7 @@ export const ENV_VARS: Record<string, string[]> = {
   KANJIA_ESCALATION_TIMEOUT_SECONDS: ['escalationTimeoutSeconds'],
   KANJIA_FALL_GRACE_SECONDS: ['fallGraceSeconds'],
   KANJIA_SMS_PROVIDER: ['smsProvider'],
+  KANJIA_SMS_OUTAGE_PROBE_MAX_SECONDS: ['smsOutageProbeMaxSeconds'],
   KANJIA_ALIYUN_ACCESS_KEY_ID: ['aliyun', 'accessKeyId'],
   KANJIA_ALIYUN_ACCESS_KEY_SECRET: ['aliyun', 'accessKeySecret'],
   KANJIA_ALIYUN_SIGN_NAME: ['aliyun', 'signName'],

@@ -4,7 +4,7 @@
  * them together. One process, embedded broker, SQLite: a township on one
  * small machine (DESIGN.md "From one village to a province").
  */
-import { AliyunSmsSender, ConsoleSmsSender, defaultPolicies, EscalationScheduler, OutboxWorker, type SmsSender } from '@kanjia/alerts';
+import { AliyunSmsSender, ConsoleSmsSender, DEFAULT_OUTAGE_PROBE, defaultPolicies, EscalationScheduler, OutboxWorker, type SmsOutage, type SmsSender } from '@kanjia/alerts';
 import { Gateway, type UplinkMessage } from '@kanjia/gateway';
 import { systemClock, type Clock, type TimerHandle } from '@kanjia/protocol';
 import type { FastifyInstance, RouteOptions } from 'fastify';
@@ -80,6 +80,11 @@ export class KanjiaSystem {
   /** The system's own problems (SMS provider, storage): /api/health and the dashboard's banner. */
   systemHealth: SystemHealth | undefined;
 
+  /** The notification outbox (tests wait for it: `outboxWorker?.idle()`). */
+  get outboxWorker(): OutboxWorker | undefined {
+    return this.outbox;
+  }
+
   constructor(private readonly options: SystemOptions) {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? createLogger(options.settings.logLevel);
@@ -154,11 +159,13 @@ export class KanjiaSystem {
       sender,
       clock: this.clock,
       logger: log.child({ component: 'outbox' }),
+      outageProbe: { initialDelayMs: DEFAULT_OUTAGE_PROBE.initialDelayMs, maxDelayMs: settings.smsOutageProbeMaxSeconds * 1000 },
       onChange: (alarmId) => {
         service?.alarmsChanged([alarmId]);
-        // A failed SMS may have made the next escalation due now.
+        // A failed SMS may have made the next escalation due now; a sent one, later.
         escalation.reschedule();
       },
+      onOutage: (outage) => (outage ? health.raise(smsOutageProblem(sender.name, outage)) : health.clear('SMS_PROVIDER_OUTAGE')),
     });
     const escalation = new EscalationScheduler({
       store: alarmStore,
@@ -382,6 +389,18 @@ export function consoleSmsWarning(settings: Settings): string | undefined {
   const host = settings.httpHost.replace(/^\[|\]$/g, '');
   if (host === 'localhost' || /^127\./.test(host) || host === '::1') return undefined;
   return `the console SMS provider prints every SMS with its live answer link to the output (and the log), and this server listens on ${settings.httpHost}, beyond this machine: anyone who reads the output can take and close cases. It is for the demo and trying out; set KANJIA_SMS_PROVIDER=aliyun for real use`;
+}
+
+/** The system problem of an SMS outage: critical (alarms do not reach anybody), yet the node works: not unhealthy. */
+export function smsOutageProblem(channel: string, outage: SmsOutage): Parameters<SystemHealth['raise']>[0] {
+  const what = outage.kind === 'account' ? 'refuses every SMS' : 'cannot be reached';
+  return {
+    code: 'SMS_PROVIDER_OUTAGE',
+    severity: 'critical',
+    unhealthy: false,
+    message: `the SMS provider (${channel}) ${what}: ${outage.code}. No alarm SMS goes out; every notice waits (none is marked failed), the escalation holds, and all are sent when the provider answers again. Phone the helpers meanwhile.`,
+    details: { reason: outage.code, kind: outage.kind, channel, inferred: outage.inferred },
+  };
 }
 
 export function createSmsSender(settings: Settings, logger: Logger): SmsSender {
