@@ -89,7 +89,7 @@ export const AlarmView = z.object({
   resolvedAt: EpochMs.nullable(),
   resolutionNote: z.string().nullable(),
   escalationLevel: z.number().int().nonnegative(),
-  /** When the next contact will be texted if nobody takes the case; null once taken or closed. */
+  /** When the next contact will be texted if nobody takes the case; null once taken or closed, and while the latest SMS waits for the provider (an outage holds the escalation). */
   nextEscalationAt: EpochMs.nullable(),
   notifications: z.array(NotificationView),
   history: z.array(AlarmHistoryEntry),

@@ -136,7 +136,7 @@ describe('SMS provider outages, through the real system and the local SendSms se
       // Half an hour of outage: six times the take timeout, and still only the first contact's notice, waiting.
       await advance(30 * MINUTE);
       const after = await alarm(alarmId);
-      expect(after).toMatchObject({ status: 'open', escalationLevel: 0 });
+      expect(after).toMatchObject({ status: 'open', escalationLevel: 0, nextEscalationAt: null });
       expect(after.notifications.map((n) => [n.contactName, n.status, n.attempts, n.waitingForProvider])).toEqual([['刘建军', 'pending', 0, true]]);
       expect(after.history.map((h) => h.action)).toEqual(['opened']);
       expect(sms.accepted).toEqual([]);

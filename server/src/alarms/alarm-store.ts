@@ -832,6 +832,10 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
     const notifications = this.db.prepare('SELECT * FROM notifications WHERE alarm_id = ? ORDER BY created_at, rowid').all(alarmId) as Array<Record<string, unknown>>;
     const history = this.db.prepare('SELECT at, action, by, note FROM alarm_history WHERE alarm_id = ? ORDER BY seq').all(alarmId) as AlarmView['history'];
     const openedYear = new Date(row.opened_at).getUTCFullYear();
+    // While the latest notice waits for the SMS provider the escalation holds: there is no time to show (as NOT_HELD).
+    const held = notifications.some(
+      (n) => n.escalation_level === row.escalation_level && (n.status === 'pending' || n.status === 'sending') && n.outage_at != null && n.template !== 'cancelled',
+    );
     return {
       id: row.id,
       kind: row.kind,
@@ -850,7 +854,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
       resolvedAt: row.resolved_at,
       resolutionNote: row.resolution_note,
       escalationLevel: row.escalation_level,
-      nextEscalationAt: row.status === 'open' ? row.next_escalation_at : null,
+      nextEscalationAt: row.status === 'open' && !held ? row.next_escalation_at : null,
       notifications: notifications.map((n) => ({
         id: n.id as string,
         channel: n.channel as string,
