@@ -168,10 +168,32 @@ describe('AliyunSmsSender against the local Aliyun SMS server', () => {
       expect(server.accepted.find((m) => m.outId === 'ntf-e-sos')?.templateParam).toEqual({ minutes: '10', name: '王秀英', village: '王庄村', time: '10:00', address: '王庄村3组12号', code: 'k7m2p9x4q3r8' });
     });
 
-    it('names the per-kind template it used when Aliyun refuses it, phone masked', async () => {
+    it('sends with the generic template when Aliyun does not know the kind’s own, naming the template to fix, phone masked', async () => {
       const { params, text } = renderSms('alarm', { ...WANG, kind: 'co', details: CO_DETAILS });
       const result = await sender({ templateCodes: { ...TEMPLATE_CODES, 'alarm.co': 'SMS_999' } }).send({ to: PHONE, template: 'alarm', kind: 'co', params, text, outId: 'ntf-co-2' });
-      expect(result).toMatchObject({ ok: false, kind: 'account', code: 'isv.SMS_TEMPLATE_ILLEGAL' });
+      expect(result.ok).toBe(true);
+      expect(server.rejected.map((r) => r.code)).toEqual(['isv.SMS_TEMPLATE_ILLEGAL']);
+      const sms = await server.waitFor((m) => m.outId === 'ntf-co-2', 1_000);
+      expect(sms.templateCode).toBe(TEMPLATE_CODES.alarm);
+      expect(sms.templateParam).toMatchObject({ kind: '一氧化碳', detail: '浓度320ppm，最高450ppm' });
+      expect(logs.join('\n')).toMatch(/the template alarm\.co \(SMS_999\) was refused with isv\.SMS_TEMPLATE_ILLEGAL.*generic template alarm.*KANJIA_ALIYUN_TEMPLATE_CODES/);
+    });
+
+    it('sends with the generic template when the kind’s own was registered with other variables', async () => {
+      await server.stop();
+      server = new LocalAliyunSmsServer({ ...KEY, signNames: [SIGN_NAME], templates: { [TEMPLATE_CODES.alarm]: SMS_TEMPLATES.alarm.variables, [KIND_CODES['alarm.co']]: ['name', 'ppm'] } });
+      ({ endpoint } = await server.start());
+      const { params, text } = renderSms('alarm', { ...WANG, kind: 'co', details: CO_DETAILS });
+      expect((await withKindCodes().send({ to: PHONE, template: 'alarm', kind: 'co', params, text, outId: 'ntf-co-3' })).ok).toBe(true);
+      expect(server.rejected.map((r) => r.code)).toEqual(['isv.TEMPLATE_MISSING_PARAMETERS']);
+      expect(server.accepted.map((m) => m.templateCode)).toEqual([TEMPLATE_CODES.alarm]);
+    });
+
+    it('reports the generic template’s own refusal (a sign name Aliyun does not know is the account’s), without a second try', async () => {
+      const { params, text } = renderSms('alarm', { ...WANG, kind: 'co', details: CO_DETAILS });
+      const result = await sender({ signName: '未审核签名', templateCodes: { ...TEMPLATE_CODES, ...KIND_CODES } }).send({ to: PHONE, template: 'alarm', kind: 'co', params, text, outId: 'ntf-co-4' });
+      expect(result).toMatchObject({ ok: false, kind: 'account', code: 'isv.SMS_SIGNATURE_ILLEGAL' });
+      expect(server.rejected).toHaveLength(1);
       expect(logs.join('\n')).toContain('template alarm.co');
     });
 

@@ -100,16 +100,33 @@ export class AliyunSmsSender implements SmsSender {
     );
   }
 
-  /** Sends one SMS; returns ok:false with a stable code for every provider or network failure. */
+  /**
+   * Sends one SMS; returns ok:false with a stable code for every provider or network failure.
+   * A kind's own template that Aliyun does not know or whose variables do not match is a
+   * setup mistake of that one template: the SMS goes with the generic template instead
+   * (logged), rather than that kind's alarms being refused one after the other.
+   */
   async send(message: SmsMessage): Promise<SmsResult> {
     const phone = normalizeMainlandMobile(message.to);
     if (phone === null) {
-      return this.fail(message, { kind: 'permanent', code: 'isv.MOBILE_NUMBER_ILLEGAL', message: 'not a mainland mobile number (checked before sending)' });
+      return this.fail(message, message.template, { kind: 'permanent', code: 'isv.MOBILE_NUMBER_ILLEGAL', message: 'not a mainland mobile number (checked before sending)' });
     }
     const picked = this.pickTemplate(message);
     if (picked === undefined) {
-      return this.fail(message, { kind: 'permanent', code: SMS_ERROR_CODES.unknownTemplate, message: `no Aliyun template code for "${message.template}"` });
+      return this.fail(message, message.template, { kind: 'permanent', code: SMS_ERROR_CODES.unknownTemplate, message: `no Aliyun template code for "${message.template}"` });
     }
+    const result = await this.sendWith(message, phone, picked);
+    const generic = picked.key === message.template ? undefined : this.genericTemplate(message);
+    if (result.ok || generic === undefined || !KIND_TEMPLATE_FALLBACK_CODES.has(result.code)) return result.ok ? result : this.fail(message, picked.key, result);
+    this.log(
+      `aliyun sms: the template ${picked.key} (${picked.templateCode}) was refused with ${result.code}: outId ${message.outId} goes with the generic template ${generic.key} instead; fix its code in KANJIA_ALIYUN_TEMPLATE_CODES (docs/sms-templates.md)`,
+    );
+    const again = await this.sendWith(message, phone, generic);
+    return again.ok ? again : this.fail(message, generic.key, again);
+  }
+
+  /** One SendSms call with the template `picked`; a failure is returned unlogged. */
+  private async sendWith(message: SmsMessage, phone: string, picked: PickedTemplate): Promise<{ ok: true; providerRef: string | null } | ({ ok: false } & Failure)> {
     const { templateCode, variables } = picked;
     // Exactly the variables of the template picked: a per-kind template has fewer than the generic one.
     const params: Record<string, string> = {};
@@ -117,6 +134,7 @@ export class AliyunSmsSender implements SmsSender {
       const value = message.params[variable];
       if (value !== undefined) params[variable] = truncateSmsParam(value, SMS_PARAM_MAX_CHARS);
     }
+    const failed = (failure: Failure) => ({ ok: false as const, ...failure });
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       const request = new SendSmsRequest({
@@ -138,48 +156,64 @@ export class AliyunSmsSender implements SmsSender {
         // Whatever the abandoned call ends with no longer matters. SendSms is not
         // idempotent, so the retry may text twice: for an alarm, better twice than never.
         call.catch(() => undefined);
-        return this.fail(message, { kind: 'transport', code: SMS_ERROR_CODES.timeout, message: `no answer from Aliyun within ${this.timeoutMs} ms` });
+        return failed({ kind: 'transport', code: SMS_ERROR_CODES.timeout, message: `no answer from Aliyun within ${this.timeoutMs} ms` });
       }
       const body = response.body;
       const code = body?.code;
       if (code === 'OK') return { ok: true, providerRef: body?.bizId ?? null };
       if (typeof code !== 'string' || code === '') {
-        return this.fail(message, { kind: 'transport', code: SMS_ERROR_CODES.badResponse, message: `answer without a Code (HTTP ${response.statusCode ?? 'status unknown'})` });
+        return failed({ kind: 'transport', code: SMS_ERROR_CODES.badResponse, message: `answer without a Code (HTTP ${response.statusCode ?? 'status unknown'})` });
       }
-      return this.fail(message, {
+      return failed({
         kind: classifyAliyunFailure(code, response.statusCode ?? 200),
         code,
         message: scrub(`${body?.message ?? ''} (request id ${body?.requestId ?? 'unknown'})`),
       });
     } catch (err) {
-      return this.fail(message, classifyThrown(err));
+      return failed(classifyThrown(err));
     } finally {
       clearTimeout(timer);
     }
   }
 
-  /** The kind's own template when its code is configured, else the role's generic one; undefined for an unknown role. */
-  private pickTemplate(message: SmsMessage): { key: string; templateCode: string; variables: readonly string[] } | undefined {
-    const codes = this.settings.templateCodes;
-    const kindKey = `${message.template}.${message.kind}`;
-    if (isKindTemplateKey(kindKey)) {
-      const templateCode = codes[kindKey];
-      if (templateCode !== undefined) return { key: kindKey, templateCode, variables: SMS_KIND_TEMPLATES[kindKey].variables };
-    }
+  /** The role's generic template (every account registers it). */
+  private genericTemplate(message: SmsMessage): PickedTemplate | undefined {
     if (!(SMS_TEMPLATE_KEYS as readonly string[]).includes(message.template)) return undefined;
-    const templateCode = codes[message.template];
+    const templateCode = this.settings.templateCodes[message.template];
     if (templateCode === undefined) return undefined;
     return { key: message.template, templateCode, variables: SMS_TEMPLATES[message.template].variables };
   }
 
-  private fail(message: SmsMessage, failure: Failure): SmsResult {
-    const template = this.pickTemplate(message)?.key ?? message.template;
+  /** The kind's own template when its code is configured, else the role's generic one; undefined for an unknown role. */
+  private pickTemplate(message: SmsMessage): PickedTemplate | undefined {
+    const kindKey = `${message.template}.${message.kind}`;
+    if (isKindTemplateKey(kindKey)) {
+      const templateCode = this.settings.templateCodes[kindKey];
+      if (templateCode !== undefined) return { key: kindKey, templateCode, variables: SMS_KIND_TEMPLATES[kindKey].variables };
+    }
+    return this.genericTemplate(message);
+  }
+
+  /** Logs a failure (phone masked) with the template it was sent with, and returns it as the result. */
+  private fail(message: SmsMessage, template: string, failure: Failure): SmsResult {
     this.log(
       `aliyun sms: ${failure.code} to ${maskPhone(message.to)} (outId ${message.outId}, template ${template}, ${failure.kind}): ${failure.message}`,
     );
-    return { ok: false, ...failure };
+    return { ok: false, kind: failure.kind, code: failure.code, message: failure.message };
   }
 }
+
+interface PickedTemplate {
+  key: string;
+  templateCode: string;
+  variables: readonly string[];
+}
+
+/**
+ * Answers to a kind's own template that say the template, not the message, is wrong
+ * (not registered or not approved; its variables not those we send): the generic one is used.
+ */
+const KIND_TEMPLATE_FALLBACK_CODES: ReadonlySet<string> = new Set(['isv.SMS_TEMPLATE_ILLEGAL', 'isv.TEMPLATE_MISSING_PARAMETERS']);
 
 function settingsProblems(settings: AliyunSmsSettings): string[] {
   const problems: string[] = [];
