@@ -212,15 +212,13 @@ export class OutboxWorker {
     if (!this.running) return;
     this.options.clock.clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.channel === 'out' && !this.retryAfterError) {
-      // Paused: only the probe timer; a probe due with nothing to send waits for the next kick.
-      const delay = this.probeAtMs - this.options.clock.nowMs();
-      if (delay > 0) {
-        this.timer = this.options.clock.setTimeout(() => {
-          this.timer = undefined;
-          this.kick();
-        }, delay);
-      }
+    const probeInMs = this.probeAtMs - this.options.clock.nowMs();
+    if (this.channel === 'out' && !this.retryAfterError && probeInMs > 0) {
+      // Paused until the next probe. Once it is due, the next notice to fall due is the probe (below).
+      this.timer = this.options.clock.setTimeout(() => {
+        this.timer = undefined;
+        this.kick();
+      }, probeInMs);
       return;
     }
     if (this.retryAfterError) {

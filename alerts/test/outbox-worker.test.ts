@@ -192,7 +192,7 @@ describe('OutboxWorker during a provider outage', () => {
   });
 
   const T0 = 1_000_000;
-  function setup(maxAttempts = 3) {
+  function setup(maxAttempts = 3, retryInitialDelayMs = 5_000) {
     const clock = new FakeClock(T0);
     const store = new MemoryOutbox();
     const sender = new SwitchableSender();
@@ -203,7 +203,7 @@ describe('OutboxWorker during a provider outage', () => {
       sender,
       clock,
       logger: silent,
-      backoff: { initialDelayMs: 5_000, maxDelayMs: 300_000, maxAttempts },
+      backoff: { initialDelayMs: retryInitialDelayMs, maxDelayMs: 300_000, maxAttempts },
       outageProbe: { initialDelayMs: 5_000, maxDelayMs: 40_000 },
       random: () => 0.5,
       onOutage: (o) => outages.push(o),
@@ -377,6 +377,34 @@ describe('OutboxWorker during a provider outage', () => {
       ['y', 'sent'],
     ]);
     expect(worker.outage()).toMatchObject({ code: 'SMS_NETWORK_ERROR' });
+  });
+
+  it('probes with a notice that was in retry backoff when the outage began, once it falls due, with nothing else to wake the worker', async () => {
+    const { sender, store, worker, advance } = setup(12, 60_000);
+    sender.answer = () => LIMITED;
+    store.add('later', T0, 'pending', '13800000009');
+    worker.start();
+    await worker.idle();
+    expect(store.rows[0]).toMatchObject({ status: 'pending', attempts: 1, nextAttemptAt: T0 + 60_000 });
+    // An outage begins with another notice, whose number then turns out bad at the first probe.
+    sender.answer = () => REFUSED;
+    store.add('bad', T0, 'pending', '13800000001');
+    worker.kick();
+    await worker.idle();
+    expect(worker.outage()).toBeDefined();
+    sender.answer = (m) => (m.to === '13800000001' ? BAD_NUMBER : { ok: true, providerRef: 'biz' });
+    await advance(5_000);
+    expect(store.rows.map((r) => [r.id, r.status])).toEqual([
+      ['later', 'pending'],
+      ['bad', 'failed'],
+    ]);
+    // Nothing is due until the held notice's own time: then it is the probe, and the outage ends.
+    await advance(55_000);
+    expect(store.rows.map((r) => [r.id, r.status])).toEqual([
+      ['later', 'sent'],
+      ['bad', 'failed'],
+    ]);
+    expect(worker.outage()).toBeUndefined();
   });
 
   it('after a restart learns the outage again from its first send, and leaves no timer after stop()', async () => {
