@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { HTTP_LIMITS } from './http/http-server.js';
 
 const Port = z.coerce.number().int().min(0).max(65535);
 const Host = z.string().min(1);
@@ -129,6 +130,8 @@ export const Settings = z
   .object({
     httpHost: Host.default('127.0.0.1'),
     httpPort: Port.default(8080),
+    /** Open HTTP connections at most (http-server.ts HTTP_LIMITS); more are refused at once, so slow clients cannot take every file descriptor. */
+    httpMaxConnections: z.coerce.number().int().min(16).max(100_000).default(HTTP_LIMITS.maxConnections),
     mqttHost: Host.default('0.0.0.0'),
     mqttPort: Port.default(1883),
     /**
@@ -191,6 +194,7 @@ export type Settings = Readonly<z.infer<typeof Settings>>;
 export const ENV_VARS: Record<string, string[]> = {
   KANJIA_HTTP_HOST: ['httpHost'],
   KANJIA_HTTP_PORT: ['httpPort'],
+  KANJIA_HTTP_MAX_CONNECTIONS: ['httpMaxConnections'],
   KANJIA_MQTT_HOST: ['mqttHost'],
   KANJIA_MQTT_PORT: ['mqttPort'],
   KANJIA_PUBLIC_URL: ['publicUrl'],

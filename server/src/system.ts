@@ -241,6 +241,7 @@ export class KanjiaSystem {
       // Served as https behind a proxy that does not say so: the public address tells.
       auth: { users, audit, nowMs: () => this.clock.nowMs(), onSessionEnded: (key) => feed.endSession(key), ...(settings.publicUrl ? { publicUrl: settings.publicUrl } : {}) },
       trustProxy: trustProxyOption(settings.trustProxy),
+      httpLimits: { maxConnections: settings.httpMaxConnections },
       residentVillage: (residentId) => registry.residentContext(residentId)?.villageId,
       answer: { alarms: alarmService, store: alarmStore, clock: this.clock, audit },
       setAway: (residentId, away, by, note) => {

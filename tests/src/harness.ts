@@ -65,11 +65,19 @@ export interface KanjiaProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts `kanjia start` and resolves when /api/health answers ok. */
-export async function startKanjia(env: Record<string, string>, options: { timeoutMs?: number } = {}): Promise<KanjiaProcess> {
+/**
+ * Starts `kanjia start` and resolves when /api/health answers ok. With
+ * `openFileLimit` the process runs under `ulimit -n` of that many descriptors.
+ */
+export async function startKanjia(env: Record<string, string>, options: { timeoutMs?: number; openFileLimit?: number } = {}): Promise<KanjiaProcess> {
   const httpPort = env.KANJIA_HTTP_PORT;
   if (!httpPort) throw new Error('startKanjia needs KANJIA_HTTP_PORT');
-  const child = spawn(process.execPath, [KANJIA_BIN, 'start'], { env: { ...cleanEnv(), KANJIA_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const spawnEnv = { ...cleanEnv(), KANJIA_LOG_LEVEL: 'warn', ...env };
+  const stdio: ['ignore', 'pipe', 'pipe'] = ['ignore', 'pipe', 'pipe'];
+  const child =
+    options.openFileLimit === undefined
+      ? spawn(process.execPath, [KANJIA_BIN, 'start'], { env: spawnEnv, stdio })
+      : spawn('sh', ['-c', `ulimit -n ${Math.floor(options.openFileLimit)} && exec "$0" "$@"`, process.execPath, KANJIA_BIN, 'start'], { env: spawnEnv, stdio });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));

@@ -35,6 +35,7 @@ import { authRoutes, type AuthOptions } from './auth-plugin.js';
 import { withRoleTitle } from '../auth/user-store.js';
 import { registryRoutes, type RegistryRouteDeps } from './registry-routes.js';
 import { answerRoutes, type AnswerRoutesOptions } from './answer-routes.js';
+import { createKanjiaServer, HTTP_LIMITS, type HttpLimits, type TlsCredentials } from './http-server.js';
 
 const STATUS_OF: Record<AlarmErrorCode, number> = {
   ALARM_NOT_FOUND: 404,
@@ -82,6 +83,10 @@ export interface AppDeps {
   onRegistryWrite?: () => void;
   /** The village map's routes (/api/map/…); omitted in tests that do not need them. */
   map?: MapRouteDeps;
+  /** Deadlines and the connection cap of the listener (http-server.ts); HTTP_LIMITS where not given. */
+  httpLimits?: Partial<HttpLimits>;
+  /** Serve HTTPS with this certificate and key instead of plain HTTP. */
+  tls?: TlsCredentials;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -91,6 +96,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Per-request lines would bury the alarm log; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: deps.trustProxy ?? false,
+    serverFactory: (handler) => createKanjiaServer(handler, { limits: { ...HTTP_LIMITS, ...deps.httpLimits }, tls: deps.tls, logger: deps.logger.child({ component: 'http' }), nowMs: deps.auth.nowMs }),
   });
   if (deps.onRoute) app.addHook('onRoute', deps.onRoute);
   app.setValidatorCompiler(validatorCompiler);
