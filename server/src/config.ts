@@ -107,6 +107,11 @@ const MapTilesSetting = z
   .refine(
     (v) => v === 'none' || v === 'tianditu' || (/^https?:\/\/\S+$/.test(v) && ['{z}', '{x}', '{y}'].every((p) => v.includes(p))),
     'none, tianditu, or an http(s) tile URL template with {z}, {x} and {y}, such as http://10.0.0.5/tiles/{z}/{x}/{y}.png',
+  )
+  // The page may load images from exactly the tile server's origin (security-headers.ts): its host must be fixed.
+  .refine(
+    (v) => !/^https?:\/\//.test(v) || !/[{}]/.test((/^https?:\/\/([^/]*)/.exec(v)?.[1] ?? '').split('{s}').join('')),
+    'the host of a tile URL template may hold {s} (a subdomain) but no other placeholder, such as http://{s}.tiles.example.cn/{z}/{x}/{y}.png',
   );
 
 const AliyunSettings = z

@@ -35,6 +35,7 @@ import { authRoutes, type AuthOptions } from './auth-plugin.js';
 import { withRoleTitle } from '../auth/user-store.js';
 import { registryRoutes, type RegistryRouteDeps } from './registry-routes.js';
 import { answerRoutes, type AnswerRoutesOptions } from './answer-routes.js';
+import { securityHeadersHook } from './security-headers.js';
 import { createKanjiaServer, HTTP_LIMITS, type HttpLimits, type TlsCredentials } from './http-server.js';
 
 const STATUS_OF: Record<AlarmErrorCode, number> = {
@@ -99,6 +100,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     serverFactory: (handler) => createKanjiaServer(handler, { limits: { ...HTTP_LIMITS, ...deps.httpLimits }, tls: deps.tls, logger: deps.logger.child({ component: 'http' }), nowMs: deps.auth.nowMs }),
   });
   if (deps.onRoute) app.addHook('onRoute', deps.onRoute);
+  // First of all hooks: every answer carries them, refusals and errors included.
+  app.addHook('onRequest', securityHeadersHook(deps.map?.tiles ?? { kind: 'none' }));
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
