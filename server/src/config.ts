@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { isAllowedHostEntry } from './http/hosts.js';
 import { HTTP_LIMITS } from './http/http-server.js';
 
 const Port = z.coerce.number().int().min(0).max(65535);
@@ -101,6 +102,22 @@ export function trustProxyWarning(setting: Settings['trustProxy']): string | und
     : undefined;
 }
 
+/**
+ * Names and addresses browsers reach the server by, beyond those always
+ * allowed (hosts.ts): a comma-separated list in the variable, an array in the file.
+ */
+const AllowedHostsSetting = z.preprocess(
+  (v) => (typeof v === 'string' ? v.split(',').map((h) => h.trim()).filter((h) => h !== '') : v),
+  z.array(
+    z.string().refine(
+      isAllowedHostEntry,
+      {
+        error: (issue) => `${JSON.stringify(issue.input)} is not a host name or address: give names and addresses only, without scheme or port, comma-separated, such as kanjia.example.cn,192.168.1.10 (localhost, 127.0.0.1, ::1, the host of KANJIA_PUBLIC_URL, the bound address and, bound to 0.0.0.0, this machine's own addresses and name are always allowed; * allows any host)`,
+      },
+    ),
+  ),
+);
+
 /** `none`, `tianditu`, or a tile URL template with {z}, {x} and {y} (http or https; {s} for a subdomain). */
 const MapTilesSetting = z
   .string()
@@ -139,6 +156,8 @@ export const Settings = z
     httpMaxConnections: z.coerce.number().int().min(16).max(100_000).default(HTTP_LIMITS.maxConnections),
     mqttHost: Host.default('0.0.0.0'),
     mqttPort: Port.default(1883),
+    /** Host names and addresses the HTTP side answers to besides the defaults (hosts.ts); `*` for any. */
+    allowedHosts: AllowedHostsSetting.default([]),
     /**
      * The address phones reach this server at, e.g. https://kanjia.example.cn: the fixed
      * part of the answer link in every SMS (it must match the registered templates).
@@ -203,6 +222,7 @@ export const ENV_VARS: Record<string, string[]> = {
   KANJIA_MQTT_HOST: ['mqttHost'],
   KANJIA_MQTT_PORT: ['mqttPort'],
   KANJIA_PUBLIC_URL: ['publicUrl'],
+  KANJIA_ALLOWED_HOSTS: ['allowedHosts'],
   KANJIA_DATA_DIR: ['dataDir'],
   KANJIA_LOCALE: ['locale'],
   KANJIA_TIMEZONE: ['timezone'],

@@ -20,7 +20,9 @@ import { SqliteUserStore } from './auth/user-store.js';
 import { buildApp } from './http/app.js';
 import { sessionFromCookie } from './http/auth-plugin.js';
 import { SocketIoLiveFeed } from './http/live-feed.js';
-import { originAllowed, originOf, proxyTrust, rawRequestOrigin } from './http/origin.js';
+import { originAllowed, originOf, proxyTrust, rawRequestHost, rawRequestOrigin } from './http/origin.js';
+import { AllowedHosts, refusedHostLog } from './http/hosts.js';
+import { STATIC_SECURITY_HEADERS } from './http/security-headers.js';
 import { createLogger, type Logger } from './logger.js';
 import { DetectionPipeline } from './pipeline/detection-pipeline.js';
 import { SqliteTelemetryStore } from './pipeline/telemetry-store.js';
@@ -128,7 +130,16 @@ export class KanjiaSystem {
     const trustsProxy = proxyTrust(trustProxyOption(settings.trustProxy));
     const health = new SystemHealth(this.clock, log.child({ component: 'health' }));
     this.systemHealth = health;
+    const allowedHosts = new AllowedHosts({ extra: settings.allowedHosts, httpHost: settings.httpHost, publicUrl: settings.publicUrl, nowMs: () => this.clock.nowMs() });
+    const logRefusedHost = refusedHostLog(log.child({ component: 'http' }), () => this.clock.nowMs());
     const feed = new SocketIoLiveFeed({
+      hostAllowed: (request) => {
+        const host = rawRequestHost(request, trustsProxy);
+        if (allowedHosts.allows(host)) return true;
+        logRefusedHost(host, 'live feed', request.socket.remoteAddress);
+        return false;
+      },
+      responseHeaders: STATIC_SECURITY_HEADERS,
       authenticate: (cookie) => sessionFromCookie(users, cookie),
       sessionScope: (key) => users.sessionByKey(key, false)?.user,
       originAllowed: (origin, request) => originAllowed(origin, rawRequestOrigin(request, trustsProxy), originOf(settings.publicUrl)),
@@ -242,6 +253,7 @@ export class KanjiaSystem {
       auth: { users, audit, nowMs: () => this.clock.nowMs(), onSessionEnded: (key) => feed.endSession(key), ...(settings.publicUrl ? { publicUrl: settings.publicUrl } : {}) },
       trustProxy: trustProxyOption(settings.trustProxy),
       httpLimits: { maxConnections: settings.httpMaxConnections },
+      hosts: { allowed: allowedHosts, onRefused: (host, address) => logRefusedHost(host, 'http', address) },
       residentVillage: (residentId) => registry.residentContext(residentId)?.villageId,
       answer: { alarms: alarmService, store: alarmStore, clock: this.clock, audit },
       setAway: (residentId, away, by, note) => {
@@ -307,7 +319,7 @@ export class KanjiaSystem {
     this.ready = true;
     const shown = (host: string) => (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host);
     const running = { httpPort, mqttPort, httpUrl: `http://${shown(settings.httpHost)}:${httpPort}/`, mqttUrl: `mqtt://${shown(settings.mqttHost)}:${mqttPort}` };
-    log.info({ ...running, publicUrl: this.publicUrl, sms: sender.name, dataDir: settings.dataDir }, 'kanjia ready');
+    log.info({ ...running, publicUrl: this.publicUrl, sms: sender.name, dataDir: settings.dataDir, allowedHosts: allowedHosts.list() }, 'kanjia ready');
     this.pruneAuth(users, audit);
     if (users.count() === 0) log.warn({ command: FIRST_ADMIN_COMMAND }, `no users yet: nobody can log in to the dashboard. Make the first admin with: ${FIRST_ADMIN_COMMAND}`);
     return running;

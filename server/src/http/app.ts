@@ -36,6 +36,7 @@ import { withRoleTitle } from '../auth/user-store.js';
 import { registryRoutes, type RegistryRouteDeps } from './registry-routes.js';
 import { answerRoutes, type AnswerRoutesOptions } from './answer-routes.js';
 import { securityHeadersHook } from './security-headers.js';
+import { hostCheckHook, type AllowedHosts } from './hosts.js';
 import { createKanjiaServer, HTTP_LIMITS, type HttpLimits, type TlsCredentials } from './http-server.js';
 
 const STATUS_OF: Record<AlarmErrorCode, number> = {
@@ -88,6 +89,8 @@ export interface AppDeps {
   httpLimits?: Partial<HttpLimits>;
   /** Serve HTTPS with this certificate and key instead of plain HTTP. */
   tls?: TlsCredentials;
+  /** The hosts this server answers to (hosts.ts); others get 421 HOST_NOT_ALLOWED. Omitted: any (inject() tests). */
+  hosts?: { allowed: AllowedHosts; onRefused: (host: string | undefined, address: string | undefined) => void };
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -102,6 +105,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (deps.onRoute) app.addHook('onRoute', deps.onRoute);
   // First of all hooks: every answer carries them, refusals and errors included.
   app.addHook('onRequest', securityHeadersHook(deps.map?.tiles ?? { kind: 'none' }));
+  // Before the session check: a rebound name reads nothing, not even a 401.
+  if (deps.hosts) app.addHook('onRequest', hostCheckHook(deps.hosts.allowed, deps.hosts.onRefused));
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
