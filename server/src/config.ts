@@ -156,6 +156,13 @@ export const Settings = z
     httpMaxConnections: z.coerce.number().int().min(16).max(100_000).default(HTTP_LIMITS.maxConnections),
     mqttHost: Host.default('0.0.0.0'),
     mqttPort: Port.default(1883),
+    /** PEM certificate (with its chain) and key: HTTPS on httpPort and MQTT over TLS on mqttsPort (tls.ts). */
+    tlsCert: z.string().min(1).optional(),
+    tlsKey: z.string().min(1).optional(),
+    /** MQTT over TLS, when tlsCert and tlsKey are set. */
+    mqttsPort: Port.default(8883),
+    /** Plain MQTT on mqttPort (the village LAN); false: devices connect over TLS only. */
+    mqttPlain: z.preprocess((v) => (v === 'false' || v === '0' ? false : v === 'true' || v === '1' ? true : v), z.boolean({ error: 'true or false' })).default(true),
     /** Host names and addresses the HTTP side answers to besides the defaults (hosts.ts); `*` for any. */
     allowedHosts: AllowedHostsSetting.default([]),
     /**
@@ -205,6 +212,15 @@ export const Settings = z
     if (s.smsProvider === 'aliyun' && s.aliyun === undefined) {
       ctx.addIssue({ code: 'custom', path: ['aliyun'], message: 'the SMS provider is aliyun: set KANJIA_ALIYUN_ACCESS_KEY_ID, KANJIA_ALIYUN_ACCESS_KEY_SECRET, KANJIA_ALIYUN_SIGN_NAME, KANJIA_ALIYUN_TEMPLATE_ALARM, KANJIA_ALIYUN_TEMPLATE_ESCALATION and KANJIA_ALIYUN_TEMPLATE_CANCELLED' });
     }
+    if ((s.tlsCert === undefined) !== (s.tlsKey === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [s.tlsCert === undefined ? 'tlsCert' : 'tlsKey'], message: 'TLS needs both KANJIA_TLS_CERT (the certificate with its chain, e.g. fullchain.pem) and KANJIA_TLS_KEY (its private key, e.g. privkey.pem)' });
+    }
+    if (!s.mqttPlain && s.tlsCert === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['mqttPlain'], message: 'with plain MQTT off, devices can only connect over TLS: set KANJIA_TLS_CERT and KANJIA_TLS_KEY, or leave KANJIA_MQTT_PLAIN unset' });
+    }
+    if (s.tlsCert !== undefined && s.mqttPlain && s.mqttsPort === s.mqttPort && s.mqttPort !== 0) {
+      ctx.addIssue({ code: 'custom', path: ['mqttsPort'], message: `MQTT over TLS and plain MQTT cannot share port ${s.mqttPort}: choose another KANJIA_MQTTS_PORT (8883 is usual) or set KANJIA_MQTT_PLAIN=false` });
+    }
     if (s.mapTiles === 'tianditu' && s.mapTiandituKey === undefined) {
       ctx.addIssue({ code: 'custom', path: ['mapTiandituKey'], message: 'the map tiles are tianditu: set KANJIA_TIANDITU_KEY to your 天地图 browser key (tk)' });
     }
@@ -221,6 +237,10 @@ export const ENV_VARS: Record<string, string[]> = {
   KANJIA_HTTP_MAX_CONNECTIONS: ['httpMaxConnections'],
   KANJIA_MQTT_HOST: ['mqttHost'],
   KANJIA_MQTT_PORT: ['mqttPort'],
+  KANJIA_MQTTS_PORT: ['mqttsPort'],
+  KANJIA_MQTT_PLAIN: ['mqttPlain'],
+  KANJIA_TLS_CERT: ['tlsCert'],
+  KANJIA_TLS_KEY: ['tlsKey'],
   KANJIA_PUBLIC_URL: ['publicUrl'],
   KANJIA_ALLOWED_HOSTS: ['allowedHosts'],
   KANJIA_DATA_DIR: ['dataDir'],

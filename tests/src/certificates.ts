@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
 import { join } from 'node:path';
 
 export interface TestCertificates {
@@ -47,4 +48,21 @@ export function makeTestCertificates(dir: string, options: { days?: number; name
     key: read(`${p}server.key`),
     spkiSha256: createHash('sha256').update(spki).digest('base64'),
   };
+}
+
+/** One HTTPS request that trusts `ca` (fetch cannot be given a CA); resolves with status, headers and body. */
+export function httpsRequest(
+  url: string,
+  options: { ca: string; method?: string; headers?: Record<string, string>; body?: string },
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: options.method ?? 'GET', ca: options.ca, headers: options.headers ?? {}, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
 }
