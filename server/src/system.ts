@@ -377,6 +377,7 @@ export class KanjiaSystem {
       current,
       clock: this.clock,
       logger: this.logger.child({ component: 'tls' }),
+      ...(this.systemHealth ? { health: this.systemHealth } : {}),
       onRenewed: (renewed) => {
         server.setSecureContext({ cert: renewed.cert, key: renewed.key });
         gateway.setTlsCertificate({ cert: renewed.cert, key: renewed.key });

@@ -12,6 +12,7 @@ import type { Clock, TimerHandle } from '@kanjia/protocol';
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import type { Logger } from './logger.js';
+import type { SystemHealth } from './system-health.js';
 
 export type TlsErrorCode = 'TLS_FILE_UNREADABLE' | 'TLS_NOT_A_CERTIFICATE' | 'TLS_NOT_A_KEY' | 'TLS_KEY_MISMATCH' | 'TLS_CERT_EXPIRED';
 
@@ -28,6 +29,8 @@ export class TlsError extends Error {
 
 /** A certificate within this many days of its end draws a warning (at start and at every check). */
 export const EXPIRY_WARNING_DAYS = 30;
+/** Within this many days the duty room sees it too (system problem TLS_CERT_EXPIRING): someone must call the administrator. */
+export const EXPIRY_BANNER_DAYS = 14;
 /** How often the files are looked at for a renewal, ms. */
 export const TLS_CHECK_EVERY_MS = 3_600_000;
 const DAY_MS = 86_400_000;
@@ -124,6 +127,8 @@ export interface CertificateWatcherOptions {
   current: LoadedCertificate;
   /** A renewed pair that passed the checks: serve it. */
   onRenewed: (certificate: LoadedCertificate) => void;
+  /** Where a near end is raised as TLS_CERT_EXPIRING (and cleared by a renewal). */
+  health?: Pick<SystemHealth, 'raise' | 'clear'>;
 }
 
 /** Looks at the files every TLS_CHECK_EVERY_MS; constructor assigns, start() schedules, stop() clears. */
@@ -139,6 +144,7 @@ export class CertificateWatcher {
   }
 
   start(): void {
+    this.report();
     this.schedule();
   }
 
@@ -166,10 +172,30 @@ export class CertificateWatcher {
         this.lastError = message;
       }
     }
-    const daysLeft = Math.floor((this.current.validToMs - this.options.clock.nowMs()) / DAY_MS);
+    const daysLeft = this.report();
     if (daysLeft < EXPIRY_WARNING_DAYS) {
       logger.warn({ certFile, validTo: new Date(this.current.validToMs).toISOString(), daysLeft }, `the TLS certificate ${daysLeft < 0 ? 'has expired: devices and browsers refuse it' : `expires in ${daysLeft} days`}; renew ${certFile} (Kanjia serves the renewed files within an hour)`);
     }
+  }
+
+  /** Raises or clears TLS_CERT_EXPIRING for the certificate in use; returns its days left. */
+  private report(): number {
+    const daysLeft = Math.floor((this.current.validToMs - this.options.clock.nowMs()) / DAY_MS);
+    const health = this.options.health;
+    if (daysLeft < EXPIRY_BANNER_DAYS) {
+      const lastDay = day(this.current.validToMs);
+      health?.raise({
+        code: 'TLS_CERT_EXPIRING',
+        severity: 'warning',
+        // Plain MQTT and the LAN still work; the node is not to be taken out of service for it.
+        unhealthy: false,
+        message: `the TLS certificate ${daysLeft < 0 ? 'ended' : 'ends'} on ${lastDay}: renew ${this.options.certFile}`,
+        details: { reason: lastDay, daysLeft },
+      });
+    } else {
+      health?.clear('TLS_CERT_EXPIRING');
+    }
+    return daysLeft;
   }
 
   private schedule(): void {

@@ -15,6 +15,7 @@ import { makeTestCertificates } from '../../tests/src/certificates.js';
 import { loadSettings, SettingsError } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { KanjiaSystem } from '../src/system.js';
+import { SystemHealth } from '../src/system-health.js';
 import { CertificateWatcher, loadCertificate, TLS_CHECK_EVERY_MS, type LoadedCertificate } from '../src/tls.js';
 import { RecordingSender, tempDataDir } from './helpers.js';
 
@@ -135,13 +136,31 @@ describe('a certificate renewed on disk', () => {
     expect(lines).toHaveLength(2);
   });
 
-  it('reaches the HTTPS listener of a running system: a new connection gets the renewed certificate', async () => {
+  it('shows the duty room a certificate ending within 14 days (TLS_CERT_EXPIRING with its last day), until a renewal', () => {
+    copyFileSync(soon.certFile, certFile);
+    copyFileSync(soon.keyFile, keyFile);
+    chmodSync(keyFile, 0o600);
+    const clock = new FakeClock(now);
+    const health = new SystemHealth(clock, createLogger('silent'));
+    const current = loadCertificate(certFile, keyFile, now);
+    const watcher = new CertificateWatcher({ certFile, keyFile, clock, logger: createLogger('silent'), current, health, onRenewed: () => undefined });
+    watcher.start();
+    const lastDay = new Date(current.validToMs).toISOString().slice(0, 10);
+    expect(health.problems()).toEqual([expect.objectContaining({ code: 'TLS_CERT_EXPIRING', severity: 'warning', unhealthy: false, details: expect.objectContaining({ reason: lastDay }) })]);
+    copyFileSync(good.certFile, certFile);
+    copyFileSync(good.keyFile, keyFile);
+    clock.advance(TLS_CHECK_EVERY_MS);
+    expect(health.problems()).toEqual([]);
+    watcher.stop();
+  });
+
+  it('reaches the HTTPS listener of a running system: a new connection gets the renewed certificate (and HSTS for the public name)', async () => {
     copyFileSync(good.certFile, certFile);
     copyFileSync(good.keyFile, keyFile);
     chmodSync(keyFile, 0o600);
     const tmp = tempDataDir();
     const clock = new FakeClock(now);
-    const settings = loadSettings({}, { overrides: { dataDir: tmp.dir, httpPort: 0, mqttPort: 0, mqttsPort: 0, mqttHost: '127.0.0.1', tlsCert: certFile, tlsKey: keyFile } });
+    const settings = loadSettings({}, { overrides: { dataDir: tmp.dir, httpPort: 0, mqttPort: 0, mqttsPort: 0, mqttHost: '127.0.0.1', tlsCert: certFile, tlsKey: keyFile, publicUrl: 'https://kanjia.example.cn' } });
     const system = new KanjiaSystem({ settings, clock, smsSender: new RecordingSender(), logger: createLogger('silent') });
     const running = await system.start();
     try {
@@ -157,6 +176,18 @@ describe('a certificate renewed on disk', () => {
           req.end();
         });
       expect(await issuer(good.ca)).toBe(200);
+      // HSTS over HTTPS to the public name; not to localhost, where it would follow a developer to every port.
+      const hsts = (host: string) =>
+        new Promise<string | undefined>((resolve, reject) => {
+          const req = request({ host: 'localhost', port: running.httpPort, path: '/api/health', ca: good.ca, servername: 'localhost', agent: false, headers: { host } }, (res) => {
+            res.resume();
+            resolve(res.headers['strict-transport-security']);
+          });
+          req.on('error', reject);
+          req.end();
+        });
+      expect(await hsts('kanjia.example.cn')).toBe('max-age=15552000');
+      expect(await hsts(`localhost:${running.httpPort}`)).toBeUndefined();
       copyFileSync(other.certFile, certFile);
       copyFileSync(other.keyFile, keyFile);
       clock.advance(TLS_CHECK_EVERY_MS);
