@@ -71,7 +71,7 @@ export class SocketIoLiveFeed implements AlarmFeed {
     const io = new Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>(server, {
       serveClient: false,
       maxHttpBufferSize: 16 * 1024,
-      // Before any session exists (polling or WebSocket alike): a rebound name gets 403 and the reason.
+      // Before any session exists, polling or WebSocket alike: a rebound name is refused with the reason (403; 400 for an upgrade).
       ...(hostAllowed ? { allowRequest: (req: IncomingMessage, done: (err: string | null | undefined, ok: boolean) => void) => (hostAllowed(req) ? done(null, true) : done(`HOST_NOT_ALLOWED: ${hostRefusal(req.headers.host).message}`, false)) } : {}),
     });
     const extra = this.options.responseHeaders;
