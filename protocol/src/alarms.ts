@@ -146,6 +146,8 @@ export const SYSTEM_PROBLEM_CODES = [
   'SMS_PROVIDER_OUTAGE',
   /** The database could not write (disk full, locked, read-only): new alarms may not be recorded. */
   'STORAGE_WRITE_FAILED',
+  /** The TLS certificate ends within 14 days or has ended (details.reason: its last day): browsers and devices over TLS will fail to connect. */
+  'TLS_CERT_EXPIRING',
 ] as const;
 export type SystemProblemCode = (typeof SYSTEM_PROBLEM_CODES)[number];
 
