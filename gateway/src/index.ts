@@ -13,5 +13,7 @@ export { SummarizedLog } from './log-summary.js';
 export { TokenBucket, SlidingWindowCounter } from './rate-limit.js';
 export { PresenceTracker } from './presence.js';
 export type { PresenceChange } from './presence.js';
+export { SocketListeners, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS } from './socket-listeners.js';
+export type { TlsCertificate } from './socket-listeners.js';
 export { silentLogger } from './logger.js';
 export type { Logger } from './logger.js';

@@ -179,6 +179,14 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX device_history_device_time ON device_history (device_id, at);
   `,
   `
+  -- migration 8: notices held by an SMS provider outage
+  -- When an outage of the SMS provider (a refused account, the provider out of
+  -- reach) first kept this notice from going; NULL when it is not held. A held
+  -- notice waits (status pending, no attempt counted), the dashboard shows it as
+  -- waiting for the provider, and its case's escalation does not move past it.
+  ALTER TABLE notifications ADD COLUMN outage_at INTEGER;
+  `,
+  `
   -- migration 9: device commands resent until the device acknowledges them
   -- A command (received, taken, …) stays open until the device's 'ack' event names
   -- its id, a newer command of the same case is acknowledged, or it expires; while
