@@ -178,4 +178,11 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX device_history_device_time ON device_history (device_id, at);
   `,
+  `
+  -- migration 9: the storage probe
+  -- One scratch row the server writes (a 64 KiB blob, deleted in the same
+  -- transaction) to tell whether the database can take new data again after a
+  -- write failed: a disk that is full still lets an UPDATE in place succeed.
+  CREATE TABLE storage_probe (id INTEGER PRIMARY KEY, filler BLOB);
+  `,
 ];
