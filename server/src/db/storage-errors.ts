@@ -188,3 +188,12 @@ function currentUser(): { name: string; label: string } {
     return { name: uid, label: `uid ${uid}` };
   }
 }
+
+/** The HTTP answer to a request that failed on a storage fault (503, try again), or undefined for any other error. */
+export function storageErrorReply(err: unknown): { status: 503; code: 'STORAGE_BUSY' | 'STORAGE_WRITE_FAILED'; message: string } | undefined {
+  const fault = storageFault(err);
+  if (fault === undefined) return undefined;
+  return fault.transient
+    ? { status: 503, code: 'STORAGE_BUSY', message: 'the database is locked by another process for the moment; nothing was changed: try again in a few seconds' }
+    : { status: 503, code: 'STORAGE_WRITE_FAILED', message: `the server cannot save data now (${fault.reason}); nothing was changed. The server log and /api/health say why` };
+}

@@ -66,6 +66,29 @@ export interface WriteOptions {
   droppable?: boolean;
 }
 
+/** A write committed now (`value`) or kept until the database takes it (`pending`). */
+export type Attempt<T> = { value: T } | { pending: Promise<T> };
+
+/** What the alarm path needs of the guard; `immediateWrites` when there is none (a store used alone in a test). */
+export interface DurableWrites {
+  write<T>(label: string, fn: () => T, options?: WriteOptions): Promise<T>;
+  attempt<T>(label: string, fn: () => T, options?: WriteOptions): Attempt<T>;
+  isQueued(key: string): boolean;
+}
+
+/** Runs every write at once, as a plain call (no queue, no retry). */
+export const immediateWrites: DurableWrites = {
+  write: <T>(_label: string, fn: () => T) => {
+    try {
+      return Promise.resolve(fn());
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  },
+  attempt: <T>(_label: string, fn: () => T) => ({ value: fn() }),
+  isQueued: () => false,
+};
+
 /** Thrown by write() when the write cannot be kept: the caller logs; the device resends. */
 export class StorageError extends Error {
   constructor(
@@ -91,7 +114,7 @@ interface Job {
 const BATCH = 200;
 const PROBE_BYTES = 64 * 1024;
 
-export class StorageGuard {
+export class StorageGuard implements DurableWrites {
   private readonly timers: GuardTimers;
   private readonly queue: Job[] = [];
   private readonly byKey = new Map<string, Promise<unknown>>();
@@ -105,6 +128,8 @@ export class StorageGuard {
   private busySince: number | undefined;
   private lastFault: (StorageFault & { message: string }) | undefined;
   private probing = false;
+  private probeDueAt = 0;
+  private lastProbeAt = 0;
   private pumping = false;
   private droppedSince = 0;
   private refusedSince = 0;
@@ -159,39 +184,59 @@ export class StorageGuard {
    * throws anything that is not a storage fault, or when it cannot be kept.
    */
   write<T>(label: string, fn: () => T, options: WriteOptions = {}): Promise<T> {
+    try {
+      const attempt = this.attempt(label, fn, options);
+      return 'pending' in attempt ? attempt.pending : Promise.resolve(attempt.value);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * As write(), for callers that go on synchronously when the write commits
+   * at once (the common case: no change of timing from a plain transaction):
+   * `{ value }` when committed now, `{ pending }` when kept for later. Throws
+   * what fn throws when that is not a storage fault.
+   */
+  attempt<T>(label: string, fn: () => T, options: WriteOptions = {}): Attempt<T> {
     const { key, droppable = false } = options;
     if (key !== undefined) {
       const waiting = this.byKey.get(key);
-      if (waiting) return waiting as Promise<T>;
+      if (waiting) return { pending: waiting as Promise<T> };
     }
     if (this.queue.length === 0 || !this.running) {
       try {
-        return Promise.resolve(this.options.db.transaction(fn).immediate());
+        return { value: this.options.db.transaction(fn).immediate() };
       } catch (err) {
-        if (!this.running || storageFault(err) === undefined) return Promise.reject(err);
+        if (!this.running || storageFault(err) === undefined) throw err;
       }
     }
     if (this.queue.length >= (droppable ? this.maxDroppable() : this.maxQueued())) {
       if (droppable) this.droppedSince++;
       else this.refusedSince++;
       if ((droppable ? this.droppedSince : this.refusedSince) === 1) {
-        this.options.logger.error({ waiting: this.queue.length, label, file: this.options.file }, droppable ? 'too many writes waiting for the database: dropping telemetry and history lines until it writes again' : 'too many writes waiting for the database: refusing new ones (devices resend)');
+        this.options.logger.error(
+          { waiting: this.queue.length, label, file: this.options.file },
+          droppable ? 'too many writes waiting for the database: dropping telemetry and history lines until it writes again' : 'too many writes waiting for the database: refusing new ones (devices resend)',
+        );
       }
-      return Promise.reject(new StorageError('STORAGE_QUEUE_FULL', `${this.queue.length} writes are waiting for the database ${this.options.file}; ${label} not kept`));
+      return { pending: Promise.reject(new StorageError('STORAGE_QUEUE_FULL', `${this.queue.length} writes are waiting for the database ${this.options.file}; ${label} not kept`)) };
     }
-    const promise = new Promise<T>((resolve, reject) => {
+    const pending = new Promise<T>((resolve, reject) => {
       this.queue.push({ label, run: fn, resolve: resolve as (v: unknown) => void, reject, key, droppable, queuedAt: this.timers.nowMs() });
     });
     if (key !== undefined) {
-      this.byKey.set(key, promise);
+      this.byKey.set(key, pending);
       const forget = () => this.byKey.delete(key);
-      promise.then(forget, forget);
+      pending.then(forget, forget);
     }
     if (this.queue.length === 1) {
       this.options.logger.warn({ label, reason: this.lastFault?.reason, file: this.options.file }, 'the database cannot take writes now: keeping them in order and retrying');
+      // The duty room is told that events now wait in memory.
+      if (this.options.health.has(STORAGE_PROBLEM)) this.raise();
       this.scheduleRetry();
     }
-    return promise;
+    return { pending };
   }
 
   private maxQueued(): number {
@@ -287,6 +332,7 @@ export class StorageGuard {
     }
     this.droppedSince = 0;
     this.refusedSince = 0;
+    if (this.options.health.has(STORAGE_PROBLEM)) this.raise();
   }
 
   /** From the write watch: a write threw. */
@@ -320,8 +366,9 @@ export class StorageGuard {
       this.busyTimer = undefined;
       this.setBusyTimeout(this.normalBusyTimeout());
     }
-    // A write went through while the problem is raised: the probe says whether new data fits again.
-    if (this.running && !this.probing && this.options.health.has(STORAGE_PROBLEM) && this.probeTimer === undefined) this.scheduleProbe(0);
+    // A write went through while the problem is raised: the probe says, soon, whether new data fits again
+    // (at most once a second: on a full disk, updates in place go on succeeding).
+    if (this.running && !this.probing && this.options.health.has(STORAGE_PROBLEM)) this.scheduleProbe(Math.max(0, this.lastProbeAt + 1_000 - this.timers.nowMs()));
   }
 
   private raise(): void {
@@ -335,28 +382,32 @@ export class StorageGuard {
       message: `cannot write to the database ${this.options.file}: ${describeReason(fault.reason)} (${fault.code})${this.queue.length > 0 ? '; device events wait in memory and are recorded when it writes again' : ''}`.slice(0, 500),
       details: { reason: fault.reason, code: fault.code, path: this.options.file },
     });
-    if (this.probeTimer === undefined) this.scheduleProbe(this.options.probeEveryMs ?? 5_000);
+    this.scheduleProbe(this.options.probeEveryMs ?? 5_000);
   }
 
+  /** Arms the probe `delayMs` from now, unless it is already due sooner. */
   private scheduleProbe(delayMs: number): void {
     if (!this.running) return;
+    const dueAt = this.timers.nowMs() + delayMs;
+    if (this.probeTimer !== undefined) {
+      if (this.probeDueAt <= dueAt) return;
+      this.timers.clearTimeout(this.probeTimer);
+    }
+    this.probeDueAt = dueAt;
     this.probeTimer = this.timers.setTimeout(() => {
       this.probeTimer = undefined;
       this.probe();
     }, delayMs);
   }
 
-  /** Writes 64 KiB and takes it out again in one transaction; clears the problem when that commits and nothing waits. */
+  /** Runs the probe write; clears the problem when it commits and nothing waits. */
   private probe(): void {
     if (!this.running || this.probing) return;
     this.probing = true;
+    this.lastProbeAt = this.timers.nowMs();
     let ok = false;
     try {
-      const { db } = this.options;
-      db.transaction(() => {
-        db.prepare('INSERT INTO storage_probe (filler) VALUES (?)').run(Buffer.alloc(PROBE_BYTES));
-        db.prepare('DELETE FROM storage_probe').run();
-      }).immediate();
+      probeWrite(this.options.db);
       ok = true;
     } catch (err) {
       // The watch has seen it; a new reason (a lock now, where the disk was full) replaces the old one.
@@ -376,6 +427,18 @@ export class StorageGuard {
       this.options.health.clear(STORAGE_PROBLEM);
       return;
     }
-    if (this.probeTimer === undefined) this.scheduleProbe(this.options.probeEveryMs ?? 5_000);
+    this.scheduleProbe(this.options.probeEveryMs ?? 5_000);
   }
+}
+
+/**
+ * Writes 64 KiB and takes it out again in one immediate transaction; throws
+ * what SQLite throws. Commits only when the database can take new data: a
+ * full disk still lets an UPDATE in place through.
+ */
+export function probeWrite(db: Db): void {
+  db.transaction(() => {
+    db.prepare('INSERT INTO storage_probe (filler) VALUES (?)').run(Buffer.alloc(PROBE_BYTES));
+    db.prepare('DELETE FROM storage_probe').run();
+  }).immediate();
 }
