@@ -8,7 +8,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { z } from 'zod';
 import { loadSettings, SettingsError, type Settings } from './config.js';
 import { openDatabase, type Db } from './db/database.js';
-import { explainStartError } from './db/storage-errors.js';
+import { explainStartError, StorageStartError } from './db/storage-errors.js';
 import { OutFileError, privatizeStdoutFile, SecretOutFile, usePrivateUmask } from './private-files.js';
 import { databaseFile, loadDeviceKey } from './device-key.js';
 import { RegistryError, SqliteRegistryStore } from './registry/registry-store.js';
@@ -131,7 +131,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`kanjia: ${err.code}: ${err.message}\n`);
       return 1;
     }
-    if (err instanceof RegistryError || err instanceof OutFileError) {
+    if (err instanceof RegistryError || err instanceof OutFileError || err instanceof StorageStartError) {
       process.stderr.write(`kanjia: ${err.code}: ${err.message}\n`);
       return 1;
     }

@@ -6,7 +6,8 @@
  * file system's errno codes are sorted into a few reasons with one message
  * each, naming the path and what to do.
  */
-import { accessSync, constants, statfsSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statfsSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { userInfo } from 'node:os';
 
 /** The reason of a storage fault, as /api/health and the dashboard show it. */
@@ -107,9 +108,11 @@ export function explainStartError(err: unknown, dataDir: string, databaseFile: s
   if (code === 'ENOTDIR' || code === 'EEXIST') {
     return new StorageStartError('DATA_DIR_NOT_A_DIRECTORY', `the data directory ${dataDir} is not a directory (${code}): set KANJIA_DATA_DIR (or --data-dir) to a directory`, dataDir);
   }
-  const fault = storageFault(err);
+  // Node's recursive mkdir answers ENOENT for a parent on a read-only file system: the nearest existing ancestor tells.
+  const own = storageFault(err);
+  const fault = own ?? (code === 'ENOENT' ? ancestorFault(dataDir) : undefined);
   if (fault === undefined) return err;
-  const raw = `${fault.code}${err instanceof Error && err.message && !err.message.startsWith(fault.code) ? `: ${err.message}` : ''}`;
+  const raw = own && err instanceof Error && err.message && !err.message.startsWith(fault.code) ? `${fault.code}: ${err.message}` : fault.code;
   // The directory itself tells what SQLite's CANTOPEN or READONLY hides.
   const dirState = probeDirectory(dataDir);
   const reason = fault.reason === 'SQLITE_CANTOPEN' || fault.reason === 'SQLITE_READONLY' || fault.reason === 'EACCES' ? (dirState ?? fault.reason) : fault.reason;
@@ -155,12 +158,24 @@ export function explainStartError(err: unknown, dataDir: string, databaseFile: s
   }
 }
 
-/** What stops writing in `dir`, as a reason: read-only, not writable by this user, full; undefined when nothing is seen. */
+/** The fault of the nearest existing ancestor of `dir` (read-only, not writable, full), if any. */
+function ancestorFault(dir: string): StorageFault | undefined {
+  for (let d = dirname(dir); ; d = dirname(d)) {
+    if (existsSync(d)) {
+      const reason = probeDirectory(d);
+      return reason === undefined ? undefined : { reason, code: `${reason} on ${d}`, transient: false };
+    }
+    if (dirname(d) === d) return undefined;
+  }
+}
+
+/** What stops writing in `dir` (or, when it does not exist yet, in its nearest existing ancestor): read-only, not writable by this user, full; undefined when nothing is seen. */
 export function probeDirectory(dir: string): StorageReason | undefined {
   try {
     if (!statSync(dir).isDirectory()) return undefined;
   } catch {
-    return undefined;
+    const parent = dirname(dir);
+    return parent === dir ? undefined : probeDirectory(parent);
   }
   try {
     accessSync(dir, constants.W_OK);
