@@ -146,6 +146,8 @@ export class StorageGuard implements DurableWrites {
     this.running = true;
     this.setBusyTimeout(this.normalBusyTimeout());
     this.unwatch = watchWrites(this.options.db, { failed: (err) => this.failed(err), succeeded: () => this.succeeded() });
+    // Made after the watch: its commits are watched too.
+    this.runner = this.options.db.transaction((f: () => unknown) => f()) as unknown as NonNullable<StorageGuard['runner']>;
   }
 
   /**
@@ -165,6 +167,7 @@ export class StorageGuard implements DurableWrites {
     }
     this.unwatch?.();
     this.unwatch = undefined;
+    this.runner = undefined;
   }
 
   /** Writes waiting for the database. */
@@ -206,7 +209,7 @@ export class StorageGuard implements DurableWrites {
     }
     if (this.queue.length === 0 || !this.running) {
       try {
-        return { value: this.options.db.transaction(fn).immediate() };
+        return { value: this.inImmediateTransaction(fn) };
       } catch (err) {
         if (!this.running || storageFault(err) === undefined) throw err;
       }
@@ -237,6 +240,14 @@ export class StorageGuard implements DurableWrites {
       this.scheduleRetry();
     }
     return { pending };
+  }
+
+  /** One transaction function, made at start: `fn` runs inside BEGIN IMMEDIATE (a lock is met at BEGIN, before fn has done anything). */
+  private runner: ((fn: () => unknown) => unknown) & { immediate: (fn: () => unknown) => unknown } | undefined;
+
+  private inImmediateTransaction<T>(fn: () => T): T {
+    if (!this.runner) return this.options.db.transaction(fn).immediate();
+    return this.runner.immediate(fn) as T;
   }
 
   private maxQueued(): number {
