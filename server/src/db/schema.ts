@@ -179,6 +179,14 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX device_history_device_time ON device_history (device_id, at);
   `,
   `
+  -- migration 8: notices held by an SMS provider outage
+  -- When an outage of the SMS provider (a refused account, the provider out of
+  -- reach) first kept this notice from going; NULL when it is not held. A held
+  -- notice waits (status pending, no attempt counted), the dashboard shows it as
+  -- waiting for the provider, and its case's escalation does not move past it.
+  ALTER TABLE notifications ADD COLUMN outage_at INTEGER;
+  `,
+  `
   -- migration 9: the storage probe
   -- One scratch row the server writes (a 64 KiB blob, deleted in the same
   -- transaction) to tell whether the database can take new data again after a
