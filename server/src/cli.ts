@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { z } from 'zod';
 import { loadSettings, SettingsError, type Settings } from './config.js';
-import { openDatabase } from './db/database.js';
+import { openDatabase, type Db } from './db/database.js';
+import { explainStartError, StorageStartError } from './db/storage-errors.js';
+import { OutFileError, privatizeStdoutFile, SecretOutFile, usePrivateUmask } from './private-files.js';
 import { databaseFile, loadDeviceKey } from './device-key.js';
 import { RegistryError, SqliteRegistryStore } from './registry/registry-store.js';
 import { CLI_ACTOR, SqliteAuditLog } from './auth/audit-log.js';
@@ -28,7 +30,9 @@ Usage: kanjia <command> [options]
       --speed N                 live N times faster than real time (1–3600; 60 = a day in 24 min)
       --incident NAME:SPEC      a drill in NAME's home, repeatable, e.g. 刘玉珍:co@+2h (SPEC: kanjia sim --help, life)
       --login NAME:PASSWORD     the demo's duty officer of 石门村 (default: shimen with a generated password, on the banner)
-  import FILE                   import a registry file (docs/registry.md); prints new device secrets once
+  import FILE [--out F [--force]]
+                                import a registry file (docs/registry.md); prints new device secrets once
+                                (--out F writes them to F, readable by you only; --force replaces F)
   village add --name N --lat X --lng Y [--township T] [--county C] [--timezone Z]
   household add --village ID --address A --lat X --lng Y [--key-holder-note TEXT]
   resident add --household ID --name N --contact "name,role,phone" [--contact …] [--sex F|M]
@@ -38,15 +42,16 @@ Usage: kanjia <command> [options]
   device add --household ID --kind KIND [--resident ID] [--label TEXT] [--exit]
                                 kinds: ${DEVICE_KINDS.join(', ')}
                                 --exit: a door sensor on a door that leads outside
-                                prints the device id and its secret once, as JSON
+                                prints the device id and its secret once, as JSON (or to --out F, mode 600)
   user add --name NAME --role ROLE [--village ID_OR_NAME …] [--township NAME]
            [--display-name TEXT] [--phone P] [--password-stdin | --password P]
                                 roles: admin (everything), township (its villages: --township), duty (--village,
                                 repeatable), helper (--phone: the residents whose contact chain has this number);
-                                without a password a strong one is generated and printed once
+                                without a password a strong one is generated and printed once (or written
+                                to --out F, readable by you only; --force replaces F)
                                 --password-stdin: read it from standard input (--password lands in shell history)
   user list                     the users, their roles and villages, and who is disabled (phones masked)
-  user reset-password --name NAME [--password-stdin | --password P]
+  user reset-password --name NAME [--password-stdin | --password P] [--out F [--force]]
                                 sets a new password (generated and printed once without one) and ends every
                                 session of that user (a disabled user stays disabled)
   user disable --name NAME      no login works for that user any more and every session of theirs ends now
@@ -60,12 +65,15 @@ Usage: kanjia <command> [options]
       [--persons N --months M]  against the fixed 12-hour rule; --log FILE [--cut N] replays a recorded home
   help                          this text
 
-Registry commands use the data directory of KANJIA_DATA_DIR (default ./data) or --data-dir.`;
+Registry commands use the data directory of KANJIA_DATA_DIR (default ./data) or --data-dir.
+Every file Kanjia creates is readable by its own user only (umask 077): the data hold ID numbers and phones.`;
 
 class UsageError extends Error {}
 
 /** Runs one command; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
+  // Before any file is created: the database, its -wal/-shm, the device key, exported secrets.
+  usePrivateUmask();
   const [command, ...rest] = argv;
   try {
     switch (command) {
@@ -123,7 +131,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`kanjia: ${err.code}: ${err.message}\n`);
       return 1;
     }
-    if (err instanceof RegistryError) {
+    if (err instanceof RegistryError || err instanceof OutFileError || err instanceof StorageStartError) {
       process.stderr.write(`kanjia: ${err.code}: ${err.message}\n`);
       return 1;
     }
@@ -167,18 +175,78 @@ export function waitForSignal(): Promise<void> {
   });
 }
 
+/** The data directory's database for a command; a read-only, full or locked one is said so, with the path. */
+function openCommandDatabase(settings: Settings): Db {
+  const file = databaseFile(settings);
+  try {
+    return openDatabase(file);
+  } catch (err) {
+    throw explainStartError(err, settings.dataDir, file);
+  }
+}
+
 function openRegistry(dataDir: string | undefined): { registry: SqliteRegistryStore; close: () => void; settings: Settings } {
   const settings = loadSettings(process.env, dataDir ? { overrides: { dataDir } } : {});
-  const db = openDatabase(databaseFile(settings));
-  return { registry: new SqliteRegistryStore(db, loadDeviceKey(settings), Date.now, settings.timezone), close: () => db.close(), settings };
+  const db = openCommandDatabase(settings);
+  try {
+    return { registry: new SqliteRegistryStore(db, loadDeviceKey(settings), Date.now, settings.timezone), close: () => db.close(), settings };
+  } catch (err) {
+    db.close();
+    throw explainStartError(err, settings.dataDir, databaseFile(settings));
+  }
 }
 
 function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
+/** The options of a command that prints a secret once. */
+const SECRET_OUT_OPTIONS = { out: { type: 'string' }, force: { type: 'boolean' } } as const;
+
+/**
+ * Where a command's secret (device secrets, a generated password) goes:
+ * `--out FILE`, created 0600 before the command does anything (an existing
+ * FILE only with --force), or standard output with advice on standard error
+ * (and a file that output is redirected to narrowed to 0600).
+ */
+class SecretOutput {
+  private constructor(
+    private readonly file: SecretOutFile | undefined,
+    private readonly what: string,
+  ) {}
+
+  static of(v: { out?: string | undefined; force?: boolean | undefined }, what: string): SecretOutput {
+    if (v.force && v.out === undefined) throw new UsageError('--force goes with --out FILE (it lets FILE be replaced)');
+    return new SecretOutput(v.out !== undefined ? SecretOutFile.open(v.out, v.force === true) : undefined, what);
+  }
+
+  /** Writes the command's JSON answer; `secret` says whether it holds a secret this time (a generated password may not be). */
+  emit(value: unknown, secret = true): void {
+    const text = `${JSON.stringify(value, null, 2)}\n`;
+    if (this.file) {
+      this.file.commit(text);
+      process.stderr.write(`Written to ${this.file.path} (readable by you only, mode 600)${secret ? `: keep it private, and delete it once ${this.what} have been handed over` : ''}.\n`);
+      return;
+    }
+    if (secret) {
+      const was = privatizeStdoutFile();
+      process.stderr.write(
+        was
+          ? `Standard output is a file readable by other users (mode ${was}): it is now readable by you only (600). Next time use --out FILE.\n`
+          : `Keep ${this.what} private: do not leave them in a terminal log or a shared file; --out FILE writes them readable by you only (mode 600).\n`,
+      );
+    }
+    process.stdout.write(text);
+  }
+
+  /** The command failed: an --out file it opened is removed. */
+  discard(): void {
+    this.file?.discard();
+  }
+}
+
 function importCommand(args: string[]): number {
-  const { values, positionals } = parse(args, { 'data-dir': { type: 'string' } }, true);
+  const { values, positionals } = parse(args, { 'data-dir': { type: 'string' }, ...SECRET_OUT_OPTIONS }, true);
   const [file] = positionals;
   if (!file || positionals.length > 1) throw new UsageError('import takes one registry file: kanjia import FILE');
   let json: unknown;
@@ -192,14 +260,21 @@ function importCommand(args: string[]): number {
     process.stderr.write(`kanjia: ${file} is not a valid registry file:\n${parsed.error.issues.map((i) => `  - ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n')}\n`);
     return 1;
   }
-  const { registry, close } = openRegistry(values['data-dir']);
+  const out = SecretOutput.of(values, 'the device secrets');
+  let done = false;
   try {
-    const result = registry.importRegistry(parsed.data);
-    process.stderr.write(`Imported ${result.villages} village(s), ${result.households} household(s), ${result.residents} resident(s), ${result.devices.length} device(s). The device secrets below are shown once only: give each to its device now.\n`);
-    printJson(result);
-    return 0;
+    const { registry, close } = openRegistry(values['data-dir']);
+    try {
+      const result = registry.importRegistry(parsed.data);
+      process.stderr.write(`Imported ${result.villages} village(s), ${result.households} household(s), ${result.residents} resident(s), ${result.devices.length} device(s). The device secrets ${values.out ? `in ${values.out}` : 'below'} are shown once only: give each to its device now.\n`);
+      out.emit(result, result.devices.length > 0);
+      done = true;
+      return 0;
+    } finally {
+      close();
+    }
   } finally {
-    close();
+    if (!done) out.discard();
   }
 }
 
@@ -292,7 +367,8 @@ function registryCommand(noun: string, args: string[]): number {
       return withRegistry(v['data-dir'], run);
     }
     case 'device': {
-      const { values: v } = parse(rest, { ...common, household: s, kind: s, resident: s, label: s, exit: { type: 'boolean' } });
+      const { values: v } = parse(rest, { ...common, household: s, kind: s, resident: s, label: s, exit: { type: 'boolean' }, ...SECRET_OUT_OPTIONS });
+      const out = SecretOutput.of(v, 'the device secret');
       run = (r) =>
         r.createDevice(need('household', v.household), {
           kind: need('kind', v.kind) as DeviceKind,
@@ -300,20 +376,28 @@ function registryCommand(noun: string, args: string[]): number {
           ...(v.label ? { label: v.label } : {}),
           ...(v.resident ? { residentId: v.resident } : {}),
         });
-      return withRegistry(v['data-dir'], run);
+      return withRegistry(v['data-dir'], run, out);
     }
     default:
       throw new UsageError(`unknown registry noun ${noun}`);
   }
 }
 
-function withRegistry(dataDir: string | undefined, run: (registry: SqliteRegistryStore) => unknown): number {
-  const { registry, close } = openRegistry(dataDir);
+function withRegistry(dataDir: string | undefined, run: (registry: SqliteRegistryStore) => unknown, out?: SecretOutput): number {
+  let done = false;
   try {
-    printJson(run(registry));
-    return 0;
+    const { registry, close } = openRegistry(dataDir);
+    try {
+      const result = run(registry);
+      if (out) out.emit(result);
+      else printJson(result);
+      done = true;
+      return 0;
+    } finally {
+      close();
+    }
   } finally {
-    close();
+    if (!done) out?.discard();
   }
 }
 
@@ -339,13 +423,20 @@ function passwordOf(v: { password?: string | undefined; 'password-stdin'?: boole
 async function userCommand(args: string[]): Promise<number> {
   const [verb, ...rest] = args;
   const s = { type: 'string' } as const;
-  const withUsers = async (dataDir: string | undefined, run: (users: SqliteUserStore, audit: SqliteAuditLog) => Promise<number> | number): Promise<number> => {
-    const settings = loadSettings(process.env, dataDir ? { overrides: { dataDir } } : {});
-    const db = openDatabase(databaseFile(settings));
+  const withUsers = async (dataDir: string | undefined, run: (users: SqliteUserStore, audit: SqliteAuditLog) => Promise<number> | number, out?: SecretOutput): Promise<number> => {
+    let done = false;
     try {
-      return await run(new SqliteUserStore(db, Date.now), new SqliteAuditLog(db, Date.now));
+      const settings = loadSettings(process.env, dataDir ? { overrides: { dataDir } } : {});
+      const db = openCommandDatabase(settings);
+      try {
+        const code = await run(new SqliteUserStore(db, Date.now), new SqliteAuditLog(db, Date.now));
+        done = true;
+        return code;
+      } finally {
+        db.close();
+      }
     } finally {
-      db.close();
+      if (!done) out?.discard();
     }
   };
   switch (verb) {
@@ -360,9 +451,11 @@ async function userCommand(args: string[]): Promise<number> {
         phone: s,
         password: s,
         'password-stdin': { type: 'boolean' },
+        ...SECRET_OUT_OPTIONS,
       });
       const given = passwordOf(v);
       const generated = given === undefined ? generatePassword() : undefined;
+      const out = SecretOutput.of(v, 'the password');
       const input = {
         name: v.name ?? '',
         role: (v.role ?? '') as UserInput['role'],
@@ -375,10 +468,10 @@ async function userCommand(args: string[]): Promise<number> {
       return withUsers(v['data-dir'], async (users, audit) => {
         const user = await users.create(input);
         audit.record({ action: 'user.add', actor: CLI_ACTOR, target: user.name, detail: `role ${user.role}` });
-        if (generated) process.stderr.write(`The password below is shown once only: give it to ${user.name} now.\n`);
-        printJson({ ...user, phone: user.phone === null ? null : maskPhone(user.phone), ...(generated ? { password: generated } : {}) });
+        if (generated) process.stderr.write(`The password ${v.out ? `in ${v.out}` : 'below'} is shown once only: give it to ${user.name} now.\n`);
+        out.emit({ ...user, phone: user.phone === null ? null : maskPhone(user.phone), ...(generated ? { password: generated } : {}) }, generated !== undefined);
         return 0;
-      });
+      }, out);
     }
     case 'list': {
       const { values: v } = parse(rest, { 'data-dir': s });
@@ -388,17 +481,18 @@ async function userCommand(args: string[]): Promise<number> {
       });
     }
     case 'reset-password': {
-      const { values: v } = parse(rest, { 'data-dir': s, name: s, password: s, 'password-stdin': { type: 'boolean' } });
+      const { values: v } = parse(rest, { 'data-dir': s, name: s, password: s, 'password-stdin': { type: 'boolean' }, ...SECRET_OUT_OPTIONS });
       const name = need('name', v.name);
       const given = passwordOf(v);
       const generated = given === undefined ? generatePassword() : undefined;
+      const out = SecretOutput.of(v, 'the password');
       return withUsers(v['data-dir'], async (users, audit) => {
         const user = await users.resetPassword(name, given ?? (generated as string));
         audit.record({ action: 'user.resetPassword', actor: CLI_ACTOR, target: user.name, detail: 'sessions ended' });
-        process.stderr.write(`New password set for ${user.name}; every session of ${user.name} has ended.${generated ? ' The password below is shown once only.' : ''}\n`);
-        printJson({ name: user.name, sessionsEnded: true, ...(generated ? { password: generated } : {}) });
+        process.stderr.write(`New password set for ${user.name}; every session of ${user.name} has ended.${generated ? ` The password ${v.out ? `in ${v.out}` : 'below'} is shown once only.` : ''}\n`);
+        out.emit({ name: user.name, sessionsEnded: true, ...(generated ? { password: generated } : {}) }, generated !== undefined);
         return 0;
-      });
+      }, out);
     }
     case 'disable':
     case 'enable': {

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Settings } from './config.js';
+import { makePrivateDir, PRIVATE_FILE_MODE } from './private-files.js';
 
 /**
  * The key of the keyed hash under which device secrets are stored: from
@@ -17,9 +18,9 @@ export function loadDeviceKey(settings: Pick<Settings, 'deviceKey' | 'dataDir'>)
     if (!/^[0-9a-f]{64}$/i.test(hex)) throw new Error(`${file}: expected 64 hex characters; restore it from a backup or remove it and re-issue all device secrets`);
     return Buffer.from(hex, 'hex');
   }
-  mkdirSync(settings.dataDir, { recursive: true });
+  makePrivateDir(settings.dataDir);
   const key = randomBytes(32);
-  writeFileSync(file, `${key.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+  writeFileSync(file, `${key.toString('hex')}\n`, { mode: PRIVATE_FILE_MODE, flag: 'wx' });
   return key;
 }
 
@@ -33,12 +34,12 @@ export function databaseFile(settings: Pick<Settings, 'dataDir'>): string {
  * process that died (SIGKILL, power cut) is taken over.
  */
 export function lockDataDir(dataDir: string): () => void {
-  mkdirSync(dataDir, { recursive: true });
+  makePrivateDir(dataDir);
   const file = resolve(dataDir, 'kanjia.pid');
   if (lockedHere.has(file)) throw new Error(`another Kanjia (process ${process.pid}) is running on the data directory ${dataDir}; stop it first, or use another KANJIA_DATA_DIR`);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
+      writeFileSync(file, `${process.pid}\n`, { flag: 'wx', mode: PRIVATE_FILE_MODE });
       lockedHere.add(file);
       return () => {
         lockedHere.delete(file);

@@ -15,8 +15,11 @@ import { AlarmService } from './alarms/alarm-service.js';
 import { SqliteAlarmStore } from './alarms/alarm-store.js';
 import { SettingsError, trustProxyOption, trustProxyWarning, type Settings } from './config.js';
 import { CertificateWatcher, loadCertificate, TlsError, type LoadedCertificate } from './tls.js';
-import { openDatabase, type Db } from './db/database.js';
+import { openDatabase, SERVER_BUSY_TIMEOUT_MS, type Db } from './db/database.js';
+import { explainStartError, storageFault } from './db/storage-errors.js';
+import { probeWrite, StorageGuard, type DurableWrites } from './db/storage-guard.js';
 import { databaseFile, loadDeviceKey, lockDataDir } from './device-key.js';
+import { makePrivateDir, securePrivateTree } from './private-files.js';
 import { SqliteAuditLog } from './auth/audit-log.js';
 import { SqliteUserStore } from './auth/user-store.js';
 import { buildApp } from './http/app.js';
@@ -49,6 +52,8 @@ export interface SystemOptions {
   dashboardDir?: string;
   /** Sees every HTTP route as it is registered (the route walk test). */
   onRoute?: (route: RouteOptions) => void;
+  /** How long the start waits for another process's lock on the database before it gives up (default 10 s). */
+  storageLockWaitMs?: number;
 }
 
 export interface RunningSystem {
@@ -89,6 +94,13 @@ export class KanjiaSystem {
   users: SqliteUserStore | undefined;
   /** The system's own problems (SMS provider, storage): /api/health and the dashboard's banner. */
   systemHealth: SystemHealth | undefined;
+  /** Writes kept and retried while the database is locked or full; the STORAGE_WRITE_FAILED problem. */
+  storage: StorageGuard | undefined;
+
+  /** The open database (tests simulate a full disk on it with max_page_count). */
+  get database(): Db | undefined {
+    return this.db;
+  }
 
   /** The notification outbox (tests wait for it: `outboxWorker?.idle()`). */
   get outboxWorker(): OutboxWorker | undefined {
@@ -125,10 +137,9 @@ export class KanjiaSystem {
     // First: a certificate that cannot be used stops the start before anything is opened.
     const certificate = settings.tlsCert !== undefined && settings.tlsKey !== undefined ? loadCertificate(settings.tlsCert, settings.tlsKey, this.clock.nowMs()) : undefined;
     for (const warning of certificate?.warnings ?? []) log.warn({ certFile: settings.tlsCert }, warning);
-    const deviceKey = loadDeviceKey(settings);
-    this.releaseLock = lockDataDir(settings.dataDir);
-    const db = openDatabase(databaseFile(settings));
-    this.db = db;
+    const health = new SystemHealth(this.clock, log.child({ component: 'health' }));
+    this.systemHealth = health;
+    const { deviceKey, db, storage } = await this.openStorage(health);
     const registry = new SqliteRegistryStore(db, deviceKey, () => this.clock.nowMs(), settings.timezone);
     const sender = this.options.smsSender ?? createSmsSender(settings, log.child({ component: 'sms' }));
     const alarmStore = new SqliteAlarmStore(db, registry, {
@@ -146,8 +157,6 @@ export class KanjiaSystem {
     const audit = new SqliteAuditLog(db, () => this.clock.nowMs());
     this.users = users;
     const trustsProxy = proxyTrust(trustProxyOption(settings.trustProxy));
-    const health = new SystemHealth(this.clock, log.child({ component: 'health' }));
-    this.systemHealth = health;
     const allowedHosts = new AllowedHosts({ extra: settings.allowedHosts, httpHost: settings.httpHost, publicUrl: settings.publicUrl, nowMs: () => this.clock.nowMs() });
     const logRefusedHost = refusedHostLog(log.child({ component: 'http' }), () => this.clock.nowMs());
     const feed = new SocketIoLiveFeed({
@@ -181,7 +190,10 @@ export class KanjiaSystem {
     // The service needs the outbox and the scheduler, which report back to the service.
     let service: AlarmService | undefined;
     const outbox = new OutboxWorker({
-      store: alarmStore,
+      // What the provider answered is recorded also when the database is locked at that moment: else the row stays "sending".
+      store: withDurableResults(alarmStore, storage, ['markNotificationSent', 'markNotificationRetry', 'markNotificationFailed', 'markNotificationHeld'], (err) =>
+        log.error({ err, component: 'outbox' }, 'could not record the result of a send'),
+      ),
       sender,
       clock: this.clock,
       logger: log.child({ component: 'outbox' }),
@@ -213,11 +225,13 @@ export class KanjiaSystem {
       },
       devicePresence: (deviceId: string, online: boolean, atMs: number) => feed.devicePresence(deviceId, online, atMs),
     };
-    service = new AlarmService({ store: alarmStore, registry, commands: gateway, clock: this.clock, logger: log.child({ component: 'alarms' }), outbox, escalation, feed: mapFeed });
+    service = new AlarmService({ store: alarmStore, registry, commands: gateway, clock: this.clock, logger: log.child({ component: 'alarms' }), outbox, escalation, feed: mapFeed, writes: storage });
     this.alarmService = service;
     const alarmService = service;
 
-    const activity = new SqliteActivityLog(db, this.clock);
+    const activity = new SqliteActivityLog(db, this.clock, undefined, undefined, (err) =>
+      log.warn({ err, component: 'activity' }, 'could not write the activity counts; kept for the next minute'),
+    );
     this.activity = activity;
     const deviceHistory = new SqliteDeviceHistory(db);
     const pipeline = new DetectionPipeline({
@@ -237,6 +251,7 @@ export class KanjiaSystem {
         escalation.reschedule();
       },
       onWatchChanged: (residentIds) => householdMap?.residentsChanged(residentIds),
+      writes: storage,
     });
     this.pipeline = pipeline;
     householdMap = new HouseholdMap({ db, watch: pipeline, clock: this.clock, logger: log.child({ component: 'map' }), emit: (h) => feed.householdState(h) });
@@ -359,6 +374,40 @@ export class KanjiaSystem {
   }
 
   /**
+   * The data directory, private (0700, files 0600, wider modes fixed with a
+   * warning each), locked for this process, and its database open, migrated
+   * and shown to take a write. Another process's lock is waited out for
+   * storageLockWaitMs; every failure is a StorageStartError naming the path
+   * and what to do (read-only, full, not writable, locked).
+   */
+  private async openStorage(health: SystemHealth): Promise<{ deviceKey: Buffer; db: Db; storage: StorageGuard }> {
+    const { settings } = this.options;
+    const log = this.logger;
+    const file = databaseFile(settings);
+    const lockWaitMs = this.options.storageLockWaitMs ?? 10_000;
+    try {
+      makePrivateDir(settings.dataDir);
+      this.releaseLock = lockDataDir(settings.dataDir);
+      securePrivateTree(settings.dataDir, (fix) =>
+        fix.error
+          ? log.warn({ path: fix.path, mode: fix.oldMode }, `${fix.path} is readable by other users (mode ${fix.oldMode}) and could not be made private: ${fix.error}`)
+          : log.warn({ path: fix.path, oldMode: fix.oldMode, mode: fix.newMode }, `${fix.path} was readable by other users (mode ${fix.oldMode}): made private (${fix.newMode})`),
+      );
+      const deviceKey = loadDeviceKey(settings);
+      const waiting = () => log.warn({ file, waitMs: lockWaitMs }, 'the database is locked by another process: waiting for it before starting');
+      const db = await retryWhileLocked(() => openDatabase(file, { busyTimeoutMs: SERVER_BUSY_TIMEOUT_MS }), lockWaitMs, waiting);
+      this.db = db;
+      await retryWhileLocked(() => probeWrite(db), lockWaitMs, waiting);
+      const storage = new StorageGuard({ db, file, health, logger: log.child({ component: 'storage' }) });
+      storage.start();
+      this.storage = storage;
+      return { deviceKey, db, storage };
+    } catch (err) {
+      throw explainStartError(err, settings.dataDir, file, lockWaitMs);
+    }
+  }
+
+  /**
    * Drops ended sessions and old failed/refused login rows now and every
    * AUTH_PRUNE_EVERY_MS: a server that runs for months (or a flood of failed
    * logins) must not grow the database without end.
@@ -413,11 +462,50 @@ export class KanjiaSystem {
       await this.outbox?.stop();
       await this.feed?.stop();
       await this.app?.close();
+      // What waits for the database gets its last chance before the connection closes.
+      this.storage?.stop();
       this.db?.close();
       this.releaseLock?.();
     })();
     return this.stopping;
   }
+}
+
+/** Runs `fn` until it does not fail on another process's lock, trying every 100 ms for up to `waitMs` (without blocking the event loop). */
+async function retryWhileLocked<T>(fn: () => T, waitMs: number, onFirstWait: () => void): Promise<T> {
+  const deadline = Date.now() + waitMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return fn();
+    } catch (err) {
+      if (storageFault(err)?.transient !== true || Date.now() >= deadline) throw err;
+      if (attempt === 0) onFirstWait();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+/**
+ * The store with `methods` routed through the durable writes (kept and
+ * retried while the database is locked or full); they return nothing then,
+ * so only methods whose result the caller ignores may be listed.
+ */
+function withDurableResults<S extends object>(store: S, writes: DurableWrites, methods: ReadonlyArray<keyof S & string>, onError: (err: unknown) => void): S {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      if (typeof prop === 'string' && (methods as readonly string[]).includes(prop)) {
+        return (...args: unknown[]) => {
+          const attempt = writes.attempt(prop, () => (value as (...a: unknown[]) => unknown).apply(target, args));
+          if ('pending' in attempt) attempt.pending.catch(onError);
+          else return attempt.value;
+          return undefined;
+        };
+      }
+      return (value as (...a: unknown[]) => unknown).bind(target);
+    },
+  });
 }
 
 /** Ended sessions and old login noise are dropped this often. */

@@ -9,6 +9,8 @@ import { findingsFromEvent } from '@kanjia/detection';
 import type { Finding } from '@kanjia/detection';
 import type { AlarmView, DeviceCommand, DeviceEvent } from '@kanjia/protocol';
 import type { Clock } from '@kanjia/protocol';
+import { immediateWrites, type DurableWrites } from '../db/storage-guard.js';
+import { storageFault } from '../db/storage-errors.js';
 import { newId } from '../ids.js';
 import type { Logger } from '../logger.js';
 import type { SqliteRegistryStore } from '../registry/registry-store.js';
@@ -44,6 +46,8 @@ export interface AlarmServiceDeps {
   outbox: Pick<OutboxWorker, 'kick'>;
   escalation: Pick<EscalationScheduler, 'reschedule'>;
   feed: AlarmFeed;
+  /** Where device events and presence are written: kept and retried while the database is locked or full (storage-guard.ts). */
+  writes?: DurableWrites;
 }
 
 export class AlarmService {
@@ -56,7 +60,10 @@ export class AlarmService {
     this.observer = observer;
   }
 
+  private readonly writes: DurableWrites;
+
   constructor(private readonly deps: AlarmServiceDeps) {
+    this.writes = deps.writes ?? immediateWrites;
     this.commandQueue = new DeviceCommandQueue({ store: deps.store.commands, publisher: deps.commands, clock: deps.clock, logger: deps.logger });
   }
 
@@ -70,9 +77,15 @@ export class AlarmService {
     this.commandQueue.stop();
   }
 
-  /** Handles one validated device event; resolves once the device has been acknowledged. */
+  /**
+   * Handles one validated device event; resolves once the device has been
+   * acknowledged. The event is committed before `received` goes out; while
+   * the database cannot write it waits, in order, and the device hears
+   * `received` when it is committed (or resends, if we die meanwhile).
+   */
   async handleEvent(deviceId: string, event: DeviceEvent): Promise<void> {
     const { store, clock, logger } = this.deps;
+    // The time it arrived, also when the database takes it only later.
     const now = clock.nowMs();
     if (event.type === 'ack') {
       // The device acted on a command: stop resending it. It is alive (device
@@ -84,23 +97,46 @@ export class AlarmService {
     const [finding] = findingsFromEvent(deviceId, event);
     // A fall the device detected waits out its grace period in the pipeline; an SOS opens a case at once.
     const immediate = finding?.kind === 'fall' && this.observer ? undefined : finding;
-    let received: DeviceCommand & { type: 'received' } = { id: newId('ack'), ts: now, type: 'received', eventId: event.id };
-    // One synchronous SQLite transaction: committed (fsync'd) when it returns,
-    // with whatever the pipeline held for a grace period, and the `received`
-    // that is resent until the device acknowledges it.
-    const result = store.inTransaction(() => {
-      const r = store.recordEvent(deviceId, event, immediate, now);
-      if (r.alarmId) received = { ...received, alarmId: r.alarmId };
-      if (!r.duplicate) {
-        this.observer?.onDeviceEvent(deviceId, event, now, finding);
-        if (QUEUED_RECEIVED.has(event.type)) store.commands.insert(deviceId, r.alarmId, received, now, true);
-      }
-      return r;
-    });
-    if (event.type === 'cancel' && !result.duplicate) {
-      const cancelled = store.noteResidentCancel(deviceId, event.refId, clock.nowMs());
-      if (cancelled) this.publishAlarm(cancelled);
+    const key = `event:${deviceId}:${event.id}`;
+    // The device resent an event that is still waiting for the database: it shares that write's outcome.
+    const resentWhileWaiting = this.writes.isQueued(key);
+    const receivedId = newId('ack');
+    let written: { alarmId: string | null; duplicate: boolean; opened: boolean; cancelled: string | null };
+    try {
+      // One SQLite transaction: committed (fsync'd) when it returns, with
+      // whatever the pipeline held for a grace period, the cancel's note, and
+      // the `received` that is resent until the device acknowledges it.
+      written = await this.writes.write(
+        `device event ${event.type}`,
+        () => {
+          const r = store.inTransaction(() => {
+            const recorded = store.recordEvent(deviceId, event, immediate, now);
+            if (!recorded.duplicate) {
+              this.observer?.onDeviceEvent(deviceId, event, now, finding);
+              if (QUEUED_RECEIVED.has(event.type)) store.commands.insert(deviceId, recorded.alarmId, receivedFor(receivedId, now, event.id, recorded.alarmId), now, true);
+            }
+            return recorded;
+          });
+          let cancelled: string | null = null;
+          if (event.type === 'cancel' && !r.duplicate) {
+            try {
+              cancelled = store.inTransaction(() => store.noteResidentCancel(deviceId, event.refId, now));
+            } catch (err) {
+              // The press itself is recorded either way; only a storage fault waits and retries the whole.
+              if (storageFault(err) !== undefined) throw err;
+              logger.error({ deviceId, eventId: event.id, err }, 'could not note the resident\'s cancel on the case');
+            }
+          }
+          return { ...r, cancelled };
+        },
+        { key },
+      );
+    } catch (err) {
+      logger.error({ deviceId, eventId: event.id, type: event.type, err }, 'device event not recorded, so not acknowledged: the device resends it');
+      return;
     }
+    const result = resentWhileWaiting ? { ...written, duplicate: true } : written;
+    if (result.cancelled && !result.duplicate) this.publishAlarm(result.cancelled);
     if (result.duplicate) {
       logger.info({ deviceId, eventId: event.id, type: event.type, alarmId: result.alarmId }, 'duplicate device event: acknowledged again');
     } else if (result.opened && result.alarmId) {
@@ -113,6 +149,7 @@ export class AlarmService {
     }
     // Sent to whoever holds the commands topic now, online or not: the event
     // just came in. A repeat gets the open `received` again, same id.
+    const received = receivedFor(receivedId, now, event.id, result.alarmId);
     if (result.duplicate) await this.commandQueue.answerRepeat(deviceId, received);
     else await this.commandQueue.publishNow(deviceId, received);
   }
@@ -132,7 +169,9 @@ export class AlarmService {
 
   /** Device came online or went offline. */
   handlePresence(deviceId: string, online: boolean, atMs: number, firmware?: string, batteryPct?: number): void {
-    this.deps.registry.setPresence(deviceId, online, atMs, firmware, batteryPct);
+    this.writes
+      .write('device presence', () => this.deps.registry.setPresence(deviceId, online, atMs, firmware, batteryPct))
+      .catch((err: unknown) => this.deps.logger.warn({ deviceId, online, err }, 'could not record the device\'s presence'));
     this.deps.feed.devicePresence(deviceId, online, atMs);
     if (online) this.commandQueue.deviceOnline(deviceId);
   }
@@ -153,4 +192,9 @@ export class AlarmService {
     }
     return view;
   }
+}
+
+/** The `received` of device event `eventId`, with the case it opened or joined. */
+function receivedFor(id: string, ts: number, eventId: string, alarmId: string | null): DeviceCommand & { type: 'received' } {
+  return { id, ts, type: 'received', eventId, ...(alarmId ? { alarmId } : {}) };
 }

@@ -11,6 +11,7 @@ import type { Db } from '../db/database.js';
 import type { SessionUser } from '../http/access.js';
 import { newId } from '../ids.js';
 import { hashPassword, MIN_PASSWORD_CHARS, verifyPassword, dummyHash } from './password.js';
+import { storageFault } from '../db/storage-errors.js';
 
 /** A session not used for this long ends (a duty room's open dashboard polls every minute, so it stays in). */
 export const SESSION_IDLE_MS = 12 * 3600_000;
@@ -271,8 +272,13 @@ export class SqliteUserStore {
     if (!row || isDisabled(row)) return undefined;
     let lastSeen = s.last_seen_at;
     if (touch && now - lastSeen >= TOUCH_EVERY_MS) {
-      this.db.prepare('UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?').run(now, sessionKey);
-      lastSeen = now;
+      try {
+        this.db.prepare('UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?').run(now, sessionKey);
+        lastSeen = now;
+      } catch (err) {
+        // Renewing is worth no refused request: while the database cannot write, the session stays valid as it was and the next request renews it.
+        if (storageFault(err) === undefined) throw err;
+      }
     }
     return { user: this.scopeOf(row), sessionKey, idleExpiresAt: Math.min(lastSeen + SESSION_IDLE_MS, s.expires_at), expiresAt: s.expires_at };
   }

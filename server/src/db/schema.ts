@@ -187,7 +187,14 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE notifications ADD COLUMN outage_at INTEGER;
   `,
   `
-  -- migration 9: device commands resent until the device acknowledges them
+  -- migration 9: the storage probe
+  -- One scratch row the server writes (a 64 KiB blob, deleted in the same
+  -- transaction) to tell whether the database can take new data again after a
+  -- write failed: a disk that is full still lets an UPDATE in place succeed.
+  CREATE TABLE storage_probe (id INTEGER PRIMARY KEY, filler BLOB);
+  `,
+  `
+  -- migration 10: device commands resent until the device acknowledges them
   -- A command (received, taken, …) stays open until the device's 'ack' event names
   -- its id, a newer command of the same case is acknowledged, or it expires; while
   -- open it is resent with a doubling delay and at once when the device reconnects.

@@ -29,6 +29,7 @@ import { AlarmError, type AlarmErrorCode, type SqliteAlarmStore, type Transition
 import type { AlarmService } from '../alarms/alarm-service.js';
 import type { Logger } from '../logger.js';
 import type { SystemHealth } from '../system-health.js';
+import { storageErrorReply } from '../db/storage-errors.js';
 import { mapRoutes, type MapRouteDeps } from './map-routes.js';
 import { canSeeResident, canSeeVillage, type SessionUser } from './access.js';
 import { authRoutes, type AuthOptions } from './auth-plugin.js';
@@ -121,6 +122,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (status < 500) {
       const code = status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : status === 404 ? 'NOT_FOUND' : 'BAD_REQUEST';
       return reply.code(status).send({ code, message });
+    }
+    const storage = storageErrorReply(err);
+    if (storage) {
+      request.log.warn({ err, code: storage.code }, 'request failed: the database cannot write');
+      return reply.code(storage.status).send({ code: storage.code, message: storage.message });
     }
     request.log.error({ err }, 'request failed');
     return reply.code(500).send({ code: 'INTERNAL', message: 'internal error; the details are in the server log' });

@@ -79,11 +79,12 @@ export class MapPlanStore {
     if (size.width > MAX_PLAN_SIDE_PX || size.height > MAX_PLAN_SIDE_PX) {
       throw new MapPlanError('PLAN_TOO_MANY_PIXELS', `the plan is ${size.width}×${size.height} px; at most ${MAX_PLAN_SIDE_PX} px a side`);
     }
-    mkdirSync(this.dir, { recursive: true });
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const file = `${villageId}.${EXTENSION[detected]}`;
     // Write then rename: a crash leaves the old plan or the new one, never half an image.
     const tmp = join(this.dir, `.${file}.${process.pid}.tmp`);
-    writeFileSync(tmp, bytes);
+    // A plan shows where every watched person lives: private like the database.
+    writeFileSync(tmp, bytes, { mode: 0o600 });
     renameSync(tmp, join(this.dir, file));
     const previous = this.row(villageId);
     this.db

@@ -33,6 +33,8 @@ export class SqliteActivityLog {
     private readonly clock: Clock,
     private readonly flushEveryMs = 60_000,
     private readonly retentionMs = DEFAULT_ACTIVITY_RETENTION_MS,
+    /** A flush that could not write (the counts are kept for the next one). */
+    private readonly onError?: (err: unknown) => void,
   ) {}
 
   start(): void {
@@ -62,22 +64,32 @@ export class SqliteActivityLog {
     } else this.pending.set(key, { residentId, slotStart, signs: 1, firstAt: atMs });
   }
 
-  /** Writes the gathered counts in one transaction. */
+  /** Writes the gathered counts in one transaction; while the database cannot write, they stay gathered for the next flush. */
   flush(): void {
     if (this.pending.size === 0) return;
     const rows = [...this.pending.values()];
+    try {
+      const upsert = this.db.prepare(
+        `INSERT INTO activity_slots (resident_id, slot_start, signs, first_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (resident_id, slot_start) DO UPDATE SET signs = signs + excluded.signs, first_at = MIN(first_at, excluded.first_at)`,
+      );
+      this.db.transaction(() => {
+        for (const r of rows) upsert.run(r.residentId, r.slotStart, r.signs, r.firstAt);
+      })();
+    } catch (err) {
+      // Locked or full: the counts are kept (a thrown timer callback would end the process).
+      this.onError?.(err);
+      return;
+    }
     this.pending.clear();
-    const upsert = this.db.prepare(
-      `INSERT INTO activity_slots (resident_id, slot_start, signs, first_at) VALUES (?, ?, ?, ?)
-       ON CONFLICT (resident_id, slot_start) DO UPDATE SET signs = signs + excluded.signs, first_at = MIN(first_at, excluded.first_at)`,
-    );
-    this.db.transaction(() => {
-      for (const r of rows) upsert.run(r.residentId, r.slotStart, r.signs, r.firstAt);
-    })();
     const now = this.clock.nowMs();
     if (now - this.lastPruneMs > 3600_000) {
       this.lastPruneMs = now;
-      this.db.prepare('DELETE FROM activity_slots WHERE slot_start < ?').run(now - this.retentionMs);
+      try {
+        this.db.prepare('DELETE FROM activity_slots WHERE slot_start < ?').run(now - this.retentionMs);
+      } catch (err) {
+        this.onError?.(err);
+      }
     }
   }
 

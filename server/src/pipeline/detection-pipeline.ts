@@ -20,6 +20,7 @@ import { localDayMinute, weekdayOfDay, type AccelWindow, type Clock, type Device
 import type { CommandPublisher } from '../alarms/alarm-service.js';
 import type { SqliteAlarmStore } from '../alarms/alarm-store.js';
 import type { Db } from '../db/database.js';
+import { immediateWrites, StorageError, type Attempt, type DurableWrites, type WriteOptions } from '../db/storage-guard.js';
 import { newId } from '../ids.js';
 import type { Logger } from '../logger.js';
 import type { SqliteRegistryStore } from '../registry/registry-store.js';
@@ -54,6 +55,8 @@ export interface PipelineDeps {
   deviceHistory?: SqliteDeviceHistory;
   /** What residentWatch() or deviceProblem() says of these residents (or their devices) may have changed: the map recomputes them. */
   onWatchChanged?: (residentIds: string[]) => void;
+  /** Where alarms, notes and readings are written: kept and retried while the database is locked or full (storage-guard.ts). */
+  writes?: DurableWrites;
 }
 
 /** What the resident card shows of the inactivity detector's learned routine. */
@@ -268,13 +271,14 @@ export class DetectionPipeline {
   /** Sensor readings: stored, then to the environment, health and inactivity detectors. */
   onTelemetry(deviceId: string, message: Telemetry, atMs: number): void {
     const device = this.device(deviceId);
-    this.deps.telemetry.append(deviceId, atMs, message.ts, message.readings);
+    // Stored when the database can; the detectors see the reading now either way (a CO alarm must not wait for the disk).
+    this.durably('telemetry', () => this.deps.telemetry.append(deviceId, atMs, message.ts, message.readings), { droppable: true });
     if (!device) return;
     this.watchHealth(device, () => {
       this.health.seen(deviceId, atMs);
       if (message.readings.batteryPct !== undefined) {
         this.health.battery(deviceId, message.readings.batteryPct, atMs);
-        this.deps.deviceHistory?.battery(deviceId, message.readings.batteryPct, atMs);
+        this.history((h) => h.battery(deviceId, message.readings.batteryPct as number, atMs));
       }
     });
     this.environment.reading(deviceId, message.readings, atMs);
@@ -302,7 +306,7 @@ export class DetectionPipeline {
       this.health.seen(deviceId, atMs);
       if (status.batteryPct !== undefined) {
         this.health.battery(deviceId, status.batteryPct, atMs);
-        this.deps.deviceHistory?.battery(deviceId, status.batteryPct, atMs);
+        this.history((h) => h.battery(deviceId, status.batteryPct as number, atMs));
       }
     });
   }
@@ -311,7 +315,7 @@ export class DetectionPipeline {
   onPresence(deviceId: string, online: boolean, atMs: number, batteryPct?: number): void {
     const device = this.device(deviceId);
     if (!device) return;
-    this.deps.deviceHistory?.presence(deviceId, online, atMs);
+    this.history((h) => h.presence(deviceId, online, atMs));
     this.watchHealth(device, () => {
       this.health.presence(deviceId, online, atMs);
       // Offline presence carries the last level the gateway knew: stale, and a
@@ -319,7 +323,7 @@ export class DetectionPipeline {
       // last will it came with.
       if (online && batteryPct !== undefined) {
         this.health.battery(deviceId, batteryPct, atMs);
-        this.deps.deviceHistory?.battery(deviceId, batteryPct, atMs);
+        this.history((h) => h.battery(deviceId, batteryPct, atMs));
       }
     });
   }
@@ -399,11 +403,17 @@ export class DetectionPipeline {
     try {
       switch (output.type) {
         case 'alarm': {
-          const result = this.deps.store.raiseFinding(output.finding, now);
-          if (!result.duplicate) {
-            this.deps.logger.warn({ kind: output.finding.kind, deviceId: output.finding.deviceId, alarmId: result.alarmId }, 'detector raised an alarm');
-            this.deps.onAlarmsChanged([result.alarmId]);
-          }
+          // A detector says a thing once: while the database cannot write, its finding waits and is raised when it can.
+          this.durably(
+            `${output.finding.kind} alarm`,
+            () => this.deps.store.raiseFinding(output.finding, now),
+            {},
+            (result) => {
+              if (result.duplicate) return;
+              this.deps.logger.warn({ kind: output.finding.kind, deviceId: output.finding.deviceId, alarmId: result.alarmId }, 'detector raised an alarm');
+              this.deps.onAlarmsChanged([result.alarmId]);
+            },
+          );
           // The reminder went unanswered: it is the alarm now.
           const subjectId = output.finding.subjectId;
           if (subjectId && (output.finding.kind === 'inactivity' || output.finding.kind === 'missedCheckIn')) this.clearReminder(subjectId);
@@ -416,14 +426,51 @@ export class DetectionPipeline {
         case 'cleared': {
           const residentId = output.subjectId ?? this.devices.get(output.deviceId)?.residentIds[0];
           if (!residentId) return;
-          const alarmId = this.deps.store.noteOnActiveCase(residentId, output.kind, output.reason, now);
-          if (alarmId) this.deps.onAlarmsChanged([alarmId]);
+          this.durably('case note', () => this.deps.store.noteOnActiveCase(residentId, output.kind, output.reason, now), {}, (alarmId) => {
+            if (alarmId) this.deps.onAlarmsChanged([alarmId]);
+          });
           return;
         }
       }
     } catch (err) {
       this.deps.logger.error({ err, output: output.type }, 'detector output could not be handled');
     }
+  }
+
+  /**
+   * Runs a write now, or when the database can take it (locked, full): `then`
+   * with its result, synchronously when it committed at once. A failure is
+   * logged, never thrown into the detectors.
+   */
+  private durably<T>(label: string, fn: () => T, options: WriteOptions = {}, then?: (value: T) => void): void {
+    const writes = this.deps.writes ?? immediateWrites;
+    const fail = (err: unknown) => {
+      // Dropped telemetry is counted and logged once by the storage guard, not once per reading.
+      if (options.droppable && err instanceof StorageError) return;
+      this.deps.logger.error({ err, write: label }, options.droppable ? 'could not store a reading or history line' : 'could not record what a detector found');
+    };
+    let attempt: Attempt<T>;
+    try {
+      attempt = writes.attempt(label, fn, options);
+    } catch (err) {
+      fail(err);
+      return;
+    }
+    const done = (value: T) => {
+      try {
+        then?.(value);
+      } catch (err) {
+        this.deps.logger.error({ err, write: label }, 'handling a recorded write failed');
+      }
+    };
+    if ('pending' in attempt) attempt.pending.then(done, fail);
+    else done(attempt.value);
+  }
+
+  /** A line of the device's history (presence, battery), when the database can take it. */
+  private history(write: (history: SqliteDeviceHistory) => void): void {
+    const history = this.deps.deviceHistory;
+    if (history) this.durably('device history', () => write(history), { droppable: true });
   }
 
   /** Commands that need no durability (a lost beep or reminder is followed by the alarm itself). */
