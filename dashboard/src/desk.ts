@@ -8,6 +8,7 @@ import type { AlarmView, DevicePresenceEvent, HouseholdStateEvent, Severity, Sys
 import { ApiRequestError, type Api } from './api';
 import { connectLive, type ConnectionState, type LiveFeed } from './live';
 import {
+  applyRepeats,
   buildQueue,
   highestSeverity,
   isActive,
@@ -347,6 +348,7 @@ export function createDesk(deps: DeskDeps): Desk {
     void refresh();
     live = connect({
       onAlarm: applyAlarm,
+      onRepeats: (event) => setAlarms(applyRepeats(alarms.value, event)),
       onPresence: applyPresence,
       onConnect: () => void refresh(),
       onInvalid: () => void refresh(),

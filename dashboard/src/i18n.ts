@@ -113,6 +113,10 @@ const zh = {
   'card.deviceOffline': '设备当前离线',
   'card.history': '处置记录',
   'card.by': '（{name}）',
+  // A stuck button or a repeated finding: one case, counted (protocol AlarmView.repeats).
+  'card.pressedTimes': '按了 {n} 次（最近 {time}）',
+  'card.triggeredTimes': '触发 {n} 次（最近 {time}）',
+  'card.historyOmitted': '较早的 {n} 条系统记录已省略（谁接警、谁处置的记录都保留）',
 
   'history.opened': '警报产生',
   'history.duplicate': '重复触发',
@@ -355,6 +359,9 @@ const en: Record<MessageKey, string> = {
   'card.deviceOffline': 'Device is offline now',
   'card.history': 'Case history',
   'card.by': ' ({name})',
+  'card.pressedTimes': 'pressed {n} times (last {time})',
+  'card.triggeredTimes': 'triggered {n} times (last {time})',
+  'card.historyOmitted': '{n} older system entries left out (who took and who closed the case are always kept)',
 
   'history.opened': 'Opened',
   'history.duplicate': 'Triggered again',

@@ -96,6 +96,19 @@ describe('desk', () => {
     expect(h.desk.queue.value.inProgress[0]?.status).toBe('onSite');
   });
 
+  it('applies a live repeat count to the open case without ringing again, and keeps a newer whole case over a late count', async () => {
+    h = harness([alarm({ id: 'a' })]);
+    h.desk.start();
+    await vi.advanceTimersByTimeAsync(0);
+    const rings = h.play.mock.calls.length;
+    h.live().onRepeats?.({ id: 'a', repeats: { count: 40, firstAt: T0, lastAt: T0 + 2000 }, updatedAt: T0 + 2000 });
+    expect(h.desk.queue.value.open[0]?.repeats?.count).toBe(40);
+    expect(h.play.mock.calls.length).toBe(rings);
+    h.live().onAlarm(alarm({ id: 'a', status: 'taken', updatedAt: T0 + 3000, repeats: { count: 41, firstAt: T0, lastAt: T0 + 2500 } }));
+    h.live().onRepeats?.({ id: 'a', repeats: { count: 40, firstAt: T0, lastAt: T0 + 2000 }, updatedAt: T0 + 2000 });
+    expect(h.desk.queue.value.inProgress[0]).toMatchObject({ status: 'taken', repeats: { count: 41 } });
+  });
+
   it('rings again every 30 s while a critical case stays open, and stops once it is taken', async () => {
     h = harness([alarm({ id: 'a' })]);
     h.desk.start();

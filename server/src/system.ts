@@ -178,6 +178,8 @@ export class KanjiaSystem {
         feed.alarmChanged(alarm);
         householdMap?.alarmChanged(alarm);
       },
+      // The count of a stuck button changes nothing on the map.
+      alarmRepeated: (alarm: Parameters<SocketIoLiveFeed['alarmRepeated']>[0]) => feed.alarmRepeated(alarm),
       devicePresence: (deviceId: string, online: boolean, atMs: number) => feed.devicePresence(deviceId, online, atMs),
     };
     service = new AlarmService({ store: alarmStore, registry, commands: gateway, clock: this.clock, logger: log.child({ component: 'alarms' }), outbox, escalation, feed: mapFeed });

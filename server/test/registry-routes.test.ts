@@ -86,7 +86,7 @@ describe('registry API', () => {
     pipeline = new DetectionPipeline({
       db, registry, store, telemetry: new SqliteTelemetryStore(db), commands, clock, logger, fallGraceMs: 30_000, onAlarmsChanged: () => undefined, activity, deviceHistory,
     });
-    const alarms = new AlarmService({ store, registry, clock, logger, commands, outbox: { kick: () => undefined }, escalation: { reschedule: () => undefined }, feed: { alarmChanged: () => undefined, devicePresence: () => undefined } });
+    const alarms = new AlarmService({ store, registry, clock, logger, commands, outbox: { kick: () => undefined }, escalation: { reschedule: () => undefined }, feed: { alarmChanged: () => undefined, alarmRepeated: () => undefined, devicePresence: () => undefined } });
     alarms.observeEvents(pipeline);
     pipeline.start();
     activity.start();

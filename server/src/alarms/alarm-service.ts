@@ -7,7 +7,8 @@
 import type { EscalationScheduler, OutboxWorker } from '@kanjia/alerts';
 import { findingsFromEvent } from '@kanjia/detection';
 import type { Finding } from '@kanjia/detection';
-import type { AlarmView, DeviceCommand, DeviceEvent } from '@kanjia/protocol';
+import { ACTIVE_STATUSES, type AlarmView, type DeviceCommand, type DeviceEvent } from '@kanjia/protocol';
+import { createHash } from 'node:crypto';
 import type { Clock } from '@kanjia/protocol';
 import { newId } from '../ids.js';
 import type { Logger } from '../logger.js';
@@ -28,6 +29,8 @@ export interface DeviceEventObserver {
 /** Where changes go live (socket.io). */
 export interface AlarmFeed {
   alarmChanged(alarm: AlarmView): void;
+  /** Only `alarm.repeats` (and updatedAt) changed since the case was last sent whole. */
+  alarmRepeated(alarm: AlarmView): void;
   devicePresence(deviceId: string, online: boolean, atMs: number): void;
 }
 
@@ -44,6 +47,13 @@ export interface AlarmServiceDeps {
 
 export class AlarmService {
   private readonly flushing = new Map<string, Promise<void>>();
+  /**
+   * Per active case, a digest of the case as last pushed whole, without its
+   * repeat count: a change of the count alone then goes as a small
+   * `alarm:repeats`, anything else as the whole case (so no page can hold a
+   * stale status). Dropped when the case closes.
+   */
+  private readonly pushed = new Map<string, string>();
   private observer: DeviceEventObserver | undefined;
 
   /** Connects the detection pipeline (it is built after the service). */
@@ -78,8 +88,11 @@ export class AlarmService {
     }
     if (!result.duplicate && result.alarmId) {
       this.publishAlarm(result.alarmId);
-      this.deps.outbox.kick();
-      this.deps.escalation.reschedule();
+      // A press joining an open case queues no SMS and moves no timer.
+      if (result.opened) {
+        this.deps.outbox.kick();
+        this.deps.escalation.reschedule();
+      }
     }
     const ack: DeviceCommand = { id: newId('ack'), ts: clock.nowMs(), type: 'received', eventId: event.id, ...(result.alarmId ? { alarmId: result.alarmId } : {}) };
     try {
@@ -156,8 +169,14 @@ export class AlarmService {
   private publishAlarm(alarmId: string): AlarmView | undefined {
     const view = this.deps.store.view(alarmId);
     if (view) {
+      const { repeats: _repeats, updatedAt: _updatedAt, ...rest } = view;
+      const digest = createHash('sha256').update(JSON.stringify(rest)).digest('base64');
+      const countOnly = view.repeats != null && this.pushed.get(alarmId) === digest;
+      if (ACTIVE_STATUSES.includes(view.status)) this.pushed.set(alarmId, digest);
+      else this.pushed.delete(alarmId);
       try {
-        this.deps.feed.alarmChanged(view);
+        if (countOnly) this.deps.feed.alarmRepeated(view);
+        else this.deps.feed.alarmChanged(view);
       } catch (err) {
         this.deps.logger.error({ alarmId, err }, 'live feed failed');
       }
