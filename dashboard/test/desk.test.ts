@@ -109,6 +109,16 @@ describe('desk', () => {
     expect(h.desk.queue.value.inProgress[0]).toMatchObject({ status: 'taken', repeats: { count: 41 } });
   });
 
+  it('marks a device unstable from its presence events, and clears it when the server says stable again', () => {
+    h = harness();
+    h.desk.start();
+    h.live().onPresence({ deviceId: 'dev-1', online: false, at: T0, unstable: true });
+    expect(h.desk.unstableDevices.value.has('dev-1')).toBe(true);
+    expect(h.desk.presence.value.get('dev-1')).toBe(false);
+    h.live().onPresence({ deviceId: 'dev-1', online: false, at: T0 });
+    expect(h.desk.unstableDevices.value.has('dev-1')).toBe(false);
+  });
+
   it('rings again every 30 s while a critical case stays open, and stops once it is taken', async () => {
     h = harness([alarm({ id: 'a' })]);
     h.desk.start();

@@ -12,7 +12,7 @@ export const SOCKET_EVENTS = {
   alarmUpdate: 'alarm:update',
   /** Only the repeat count of an open case changed (a stuck button): the count, not the whole case; at most one a second per case. */
   alarmRepeats: 'alarm:repeats',
-  /** A device went online or offline. */
+  /** A device went online or offline, or its connection became unstable or stable again. */
   devicePresence: 'device:presence',
   /** A household's map state changed (protocol/src/map.ts). */
   householdState: 'household:state',
@@ -35,6 +35,12 @@ export const DevicePresenceEvent = z.object({
   deviceId: z.string(),
   online: z.boolean(),
   at: z.number().int().nonnegative(),
+  /**
+   * The connection keeps dropping: `online` says little, the page shows
+   * 连接不稳定 instead. Presence is sent at most once per 5 s per device.
+   * Absent from an older server: stable.
+   */
+  unstable: z.boolean().optional(),
 });
 export type DevicePresenceEvent = z.infer<typeof DevicePresenceEvent>;
 

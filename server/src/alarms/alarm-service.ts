@@ -31,7 +31,16 @@ export interface AlarmFeed {
   alarmChanged(alarm: AlarmView): void;
   /** Only `alarm.repeats` (and updatedAt) changed since the case was last sent whole. */
   alarmRepeated(alarm: AlarmView): void;
-  devicePresence(deviceId: string, online: boolean, atMs: number): void;
+  devicePresence(deviceId: string, online: boolean, atMs: number, unstable?: boolean): void;
+}
+
+/** How steady a device's connection is, as PresenceDebouncer says with each presence change. */
+export interface PresenceStability {
+  unstable: boolean;
+  /** While unstable: until when, if nothing changes. */
+  unstableUntilMs?: number;
+  /** False when only `unstable` changed. */
+  stateChanged: boolean;
 }
 
 export interface AlarmServiceDeps {
@@ -116,10 +125,12 @@ export class AlarmService {
     return view;
   }
 
-  /** Device came online or went offline. */
-  handlePresence(deviceId: string, online: boolean, atMs: number, firmware?: string, batteryPct?: number): void {
-    this.deps.registry.setPresence(deviceId, online, atMs, firmware, batteryPct);
-    this.deps.feed.devicePresence(deviceId, online, atMs);
+  /** Device came online or went offline (debounced: at most once per few seconds), or its connection became unstable or stable again. */
+  handlePresence(deviceId: string, online: boolean, atMs: number, firmware?: string, batteryPct?: number, stability: PresenceStability = { unstable: false, stateChanged: true }): void {
+    const until = stability.unstableUntilMs ?? null;
+    if (stability.stateChanged) this.deps.registry.setPresence(deviceId, online, atMs, firmware, batteryPct, until);
+    else this.deps.registry.setUnstable(deviceId, until);
+    this.deps.feed.devicePresence(deviceId, online, atMs, stability.unstable);
     if (online) this.flushCommands(deviceId);
   }
 

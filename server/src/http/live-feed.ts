@@ -124,10 +124,10 @@ export class SocketIoLiveFeed implements AlarmFeed {
     this.io?.to(alarmRooms(alarm)).emit(SOCKET_EVENTS.alarmRepeats, { id: alarm.id, repeats: alarm.repeats, updatedAt: alarm.updatedAt });
   }
 
-  devicePresence(deviceId: string, online: boolean, atMs: number): void {
+  devicePresence(deviceId: string, online: boolean, atMs: number, unstable = false): void {
     const where = this.options.locateDevice(deviceId);
     const rooms = where ? [ROOM_ALL, villageRoom(where.villageId), residentRoom(where.residentId)] : [ROOM_ALL];
-    this.io?.to(rooms).emit(SOCKET_EVENTS.devicePresence, { deviceId, online, at: atMs });
+    this.io?.to(rooms).emit(SOCKET_EVENTS.devicePresence, { deviceId, online, at: atMs, unstable });
   }
 
   /** The system's problems changed: to every socket (each one belongs to a logged-in user). */
