@@ -105,6 +105,7 @@ export class SocketIoLiveFeed implements AlarmFeed {
 
   /** Only the repeat count of `alarm` changed: a small `alarm:repeats`, at most one per case per REPEATS_EVERY_MS. */
   alarmRepeated(alarm: AlarmView): void {
+    if (!this.io) return;
     const window = this.repeatWindows.get(alarm.id);
     if (window) {
       window.pending = alarm;
