@@ -21,7 +21,7 @@ ENV NODE_ENV=production KANJIA_DATA_DIR=/data KANJIA_HTTP_HOST=0.0.0.0 KANJIA_MQ
 WORKDIR /app
 COPY --from=build /app /app
 VOLUME /data
-EXPOSE 8080 1883
+EXPOSE 8080 1883 8883
 USER node
-HEALTHCHECK --interval=30s --timeout=5s CMD node -e "fetch('http://127.0.0.1:8080/api/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+HEALTHCHECK --interval=30s --timeout=5s CMD node -e "require(process.env.KANJIA_TLS_CERT?'https':'http').get({host:'127.0.0.1',port:8080,path:'/api/health',rejectUnauthorized:false},r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))"
 CMD ["node", "bin/kanjia.js", "start"]

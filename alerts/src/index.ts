@@ -1,5 +1,6 @@
 export * from './sms/sms-sender.js';
 export * from './sms/aliyun-sms-sender.js';
+export * from './sms/aliyun-error-codes.js';
 export * from './sms/console-sms-sender.js';
 export * from './messages/sms-templates.js';
 export * from './messages/alarm-detail.js';

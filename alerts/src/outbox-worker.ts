@@ -4,11 +4,20 @@
  * this worker sends the rows that are due, retries with backoff, records the
  * final failure where the duty room sees it, and after a restart picks up
  * whatever a crash interrupted.
+ *
+ * A failure is a verdict on one message or an outage of the channel
+ * (SmsFailureKind). A verdict fails or retries that message. An outage — the
+ * provider refusing the account or out of reach — condemns no message: the
+ * channel pauses, every pending notice is held (no attempt counted; its case's
+ * escalation waits for it, see OutboxStore.holdPendingNotifications), one real
+ * notice at a time probes the provider with a growing delay, and the first
+ * success sends everything waiting. The state is not stored: after a restart
+ * the first send is a lone probe and learns it again.
  */
 import type { Clock, TimerHandle } from '@kanjia/protocol';
 import { maskPhone } from '@kanjia/protocol';
 import { backoffDelayMs, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
-import type { SmsMessage, SmsSender } from './sms/sms-sender.js';
+import { isOutageKind, type SmsFailureKind, type SmsMessage, type SmsResult, type SmsSender } from './sms/sms-sender.js';
 
 /** A notification row ready to be sent. */
 export interface OutboxItem {
@@ -38,6 +47,19 @@ export interface OutboxStore {
   markNotificationSent(id: string, nowMs: number, providerRef: string | null): void;
   markNotificationRetry(id: string, nowMs: number, nextAttemptAtMs: number, error: string): void;
   markNotificationFailed(id: string, nowMs: number, error: string): void;
+  /**
+   * A send the channel's outage kept from going: back to pending and due,
+   * its attempts untouched, `error` as its last error, and held (as by
+   * holdPendingNotifications) until it is sent or fails on its own account.
+   */
+  markNotificationHeld(id: string, nowMs: number, error: string): void;
+  /**
+   * The channel is out: every pending row not yet held is held from `nowMs`
+   * with `error` as its last error — shown as waiting for the provider, and
+   * its case's escalation does not move past it while it waits. Returns the
+   * alarm ids of the rows newly held.
+   */
+  holdPendingNotifications(nowMs: number, error: string): string[];
   /** Earliest next attempt of any pending row, or null when none is pending. */
   nextNotificationDueAt(): number | null;
   /** Rows left in `sending` by a crash go back to pending; returns how many. */
@@ -50,16 +72,51 @@ export interface OutboxLogger {
   error(obj: object, msg?: string): void;
 }
 
+/** How often the provider is tried during an outage: the delay doubles from the first to the longest. */
+export interface OutageProbePolicy {
+  initialDelayMs: number;
+  maxDelayMs: number;
+}
+
+/** 5 s after the outage began, then 10, 20, … up to 2 minutes between two probes. */
+export const DEFAULT_OUTAGE_PROBE: OutageProbePolicy = { initialDelayMs: 5_000, maxDelayMs: 120_000 };
+
+/**
+ * Per-message retries (retryMessage) answered for this many different numbers
+ * in a row, with nothing sent in between, are the account's limit rather than
+ * each number's: an outage.
+ */
+export const DEFAULT_OUTAGE_AFTER_RECIPIENTS = 3;
+
+/** The channel is out: since when, and what the provider last answered. */
+export interface SmsOutage {
+  sinceMs: number;
+  kind: 'account' | 'transport';
+  /** The provider's code (isv.AMOUNT_NOT_ENOUGH, SignatureDoesNotMatch, SMS_NETWORK_ERROR, …). */
+  code: string;
+  message: string;
+  /** True when the outage was concluded from per-message limits answered for several numbers. */
+  inferred: boolean;
+  /** Failed probes since it began. */
+  probes: number;
+}
+
 export interface OutboxWorkerOptions {
   store: OutboxStore;
   sender: SmsSender;
   clock: Clock;
   logger: OutboxLogger;
   backoff?: BackoffPolicy;
+  /** Delays between probes during an outage; default DEFAULT_OUTAGE_PROBE. */
+  outageProbe?: OutageProbePolicy;
+  /** See DEFAULT_OUTAGE_AFTER_RECIPIENTS. */
+  outageAfterRecipients?: number;
   /** Rows sent at once; Aliyun allows some concurrency per account. */
   batchSize?: number;
   /** Called after a row changed state, with its alarm id (the server pushes the case to the dashboard). */
   onChange?: (alarmId: string) => void;
+  /** Called when the channel goes out or its outage changes (the provider's new answer), and with null when it answers again. */
+  onOutage?: (outage: SmsOutage | null) => void;
   random?: () => number;
 }
 
@@ -67,9 +124,19 @@ export interface OutboxStats {
   sent: number;
   retried: number;
   failed: number;
+  /** Sends an outage kept from going (held, no attempt counted). */
+  held: number;
+  /** Outages of the channel since the start. */
+  outages: number;
   /** Claims of a row the store could not get ready to send (each one logged with the notification id). */
   unprepared: number;
 }
+
+/**
+ * unknown: after the start, until the provider's first answer (one send at a
+ * time); up: sending in batches; out: an outage, probing one notice at a time.
+ */
+type ChannelState = 'unknown' | 'up' | 'out';
 
 export class OutboxWorker {
   private timer: TimerHandle | undefined;
@@ -77,14 +144,28 @@ export class OutboxWorker {
   private draining: Promise<void> | undefined;
   private again = false;
   private retryAfterError = false;
-  readonly stats: OutboxStats = { sent: 0, retried: 0, failed: 0, unprepared: 0 };
+  private channel: ChannelState = 'unknown';
+  private current: SmsOutage | undefined;
+  /** Counts outages: a send that began before the current one cannot prove the provider is back. */
+  private epoch = 0;
+  /** When the next probe may go (during an outage); at or before now: at the next kick. */
+  private probeAtMs = 0;
+  /** Numbers answered a per-message retry since the last success (see DEFAULT_OUTAGE_AFTER_RECIPIENTS). */
+  private readonly limitedRecipients = new Set<string>();
+  readonly stats: OutboxStats = { sent: 0, retried: 0, failed: 0, held: 0, outages: 0, unprepared: 0 };
 
   constructor(private readonly options: OutboxWorkerOptions) {}
 
-  /** Requeues what a crash interrupted and starts sending. */
+  /** The channel's outage now, if any. */
+  outage(): SmsOutage | undefined {
+    return this.current === undefined ? undefined : { ...this.current };
+  }
+
+  /** Requeues what a crash interrupted and starts sending (the first send alone: it learns whether the provider answers). */
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.channel = 'unknown';
     const requeued = this.options.store.requeueInterruptedNotifications(this.options.clock.nowMs());
     if (requeued > 0) this.options.logger.warn({ requeued }, 'outbox: notifications interrupted by a restart are sent again');
     this.kick();
@@ -130,6 +211,16 @@ export class OutboxWorker {
   private schedule(): void {
     if (!this.running) return;
     this.options.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    const probeInMs = this.probeAtMs - this.options.clock.nowMs();
+    if (this.channel === 'out' && !this.retryAfterError && probeInMs > 0) {
+      // Paused until the next probe. Once it is due, the next notice to fall due is the probe (below).
+      this.timer = this.options.clock.setTimeout(() => {
+        this.timer = undefined;
+        this.kick();
+      }, probeInMs);
+      return;
+    }
     if (this.retryAfterError) {
       this.retryAfterError = false;
       this.timer = this.options.clock.setTimeout(() => {
@@ -155,12 +246,79 @@ export class OutboxWorker {
 
   private async drain(): Promise<void> {
     const batchSize = this.options.batchSize ?? 16;
+    const { store, clock } = this.options;
     for (;;) {
       if (!this.running) return;
-      const items = this.options.store.claimDueNotifications(this.options.clock.nowMs(), batchSize, (problem) => this.unprepared(problem));
+      if (this.channel === 'out') {
+        // Whatever was queued since (a new alarm, an escalation) waits too, and shows so.
+        this.holdNew(clock.nowMs());
+        if (this.probeAtMs > clock.nowMs()) return;
+      }
+      // One at a time until the provider has answered (after the start, during an outage): no burst into a dead channel.
+      const limit = this.channel === 'up' ? batchSize : 1;
+      const epoch = this.epoch;
+      const items = store.claimDueNotifications(clock.nowMs(), limit, (problem) => this.unprepared(problem));
       if (items.length === 0) return;
-      await Promise.all(items.map((item) => this.sendOne(item)));
+      await Promise.all(items.map((item) => this.sendOne(item, epoch)));
     }
+  }
+
+  /** Holds the pending rows not yet held (the channel is out) and tells the dashboard of their cases. */
+  private holdNew(nowMs: number): void {
+    const outage = this.current;
+    if (outage === undefined) return;
+    const alarmIds = this.options.store.holdPendingNotifications(nowMs, outageError(outage));
+    for (const alarmId of alarmIds) this.changed(alarmId, {});
+  }
+
+  /** The channel is out: pause, hold every pending notice, tell the system. */
+  private enterOutage(kind: 'account' | 'transport', code: string, message: string, inferred: boolean, nowMs: number): void {
+    if (this.channel === 'out') return;
+    this.channel = 'out';
+    this.epoch++;
+    this.stats.outages++;
+    this.limitedRecipients.clear();
+    this.current = { sinceMs: nowMs, kind, code, message, inferred, probes: 0 };
+    this.probeAtMs = nowMs + this.probeDelayMs(0);
+    this.options.logger.error(
+      { channel: this.options.sender.name, kind, code, inferred, error: message, nextProbeAt: new Date(this.probeAtMs).toISOString() },
+      'sms provider outage: no SMS can go out; every notice waits (none is failed for it) and the provider is tried with one of them at a time',
+    );
+    try {
+      this.holdNew(nowMs);
+    } catch (err) {
+      // The rows are held again at the next kick; the outage itself must still be told.
+      this.options.logger.error({ err }, 'outbox: could not mark the waiting notices; retried at the next probe');
+    }
+    this.tellOutage();
+  }
+
+  /** A send started during this outage went through: the provider answers again. */
+  private recover(nowMs: number): void {
+    const outage = this.current;
+    this.channel = 'up';
+    this.current = undefined;
+    this.probeAtMs = 0;
+    this.limitedRecipients.clear();
+    if (outage === undefined) return;
+    this.options.logger.warn(
+      { channel: this.options.sender.name, code: outage.code, lastedMs: nowMs - outage.sinceMs, probes: outage.probes },
+      'sms provider answers again: every waiting notice of an open case goes out now, the most severe and oldest first',
+    );
+    this.tellOutage();
+  }
+
+  private tellOutage(): void {
+    try {
+      this.options.onOutage?.(this.outage() ?? null);
+    } catch (err) {
+      this.options.logger.error({ err }, 'outbox: onOutage listener failed');
+    }
+  }
+
+  private probeDelayMs(failedProbes: number): number {
+    const { initialDelayMs, maxDelayMs } = this.options.outageProbe ?? DEFAULT_OUTAGE_PROBE;
+    return Math.min(maxDelayMs, initialDelayMs * 2 ** Math.min(failedProbes, 30));
   }
 
   private unprepared({ notificationId, alarmId, error }: ClaimProblem): void {
@@ -168,27 +326,59 @@ export class OutboxWorker {
     this.options.logger.error({ notificationId, alarmId, err: error }, 'outbox: a notification could not be prepared; it stays queued and is tried again later, the others go on');
   }
 
-  private async sendOne(item: OutboxItem): Promise<void> {
+  private async sendOne(item: OutboxItem, epoch: number): Promise<void> {
     const { store, sender, clock, logger } = this.options;
-    const backoff = this.options.backoff ?? DEFAULT_BACKOFF;
     const log = { notificationId: item.id, alarmId: item.alarmId, to: maskPhone(item.message.to), channel: sender.name, attempt: item.attempts + 1 };
-    let result;
+    let result: SmsResult;
     try {
       result = await sender.send(item.message);
     } catch (err) {
-      // A sender must not throw, but a bug in one must not strand the row in 'sending'.
-      result = { ok: false as const, retryable: true, code: 'SENDER_THREW', message: (err as Error).message };
+      // A sender must not throw, but a bug in one must not strand the row in 'sending' (nor pause the channel).
+      result = { ok: false, kind: 'retryMessage', code: 'SENDER_THREW', message: (err as Error).message };
     }
     const now = clock.nowMs();
+    let extra: object = {};
     try {
-      if (result.ok) {
-        store.markNotificationSent(item.id, now, result.providerRef);
-        this.stats.sent++;
-        logger.info(log, 'sms sent');
+      extra = this.record(item, result, epoch, now, log);
+    } catch (err) {
+      logger.error({ ...log, err }, 'outbox: could not record the result of a send');
+    }
+    this.changed(item.alarmId, { ...log, ...extra });
+  }
+
+  /** Writes the verdict of one send and moves the channel's state; returns what to add to the log line. */
+  private record(item: OutboxItem, result: SmsResult, epoch: number, now: number, log: object): object {
+    const { store, logger } = this.options;
+    const backoff = this.options.backoff ?? DEFAULT_BACKOFF;
+    if (result.ok) {
+      store.markNotificationSent(item.id, now, result.providerRef);
+      this.stats.sent++;
+      this.limitedRecipients.clear();
+      logger.info(log, 'sms sent');
+      // A send begun before this outage proves nothing; one begun during it is a probe that went through.
+      if (this.channel === 'unknown' || (this.channel === 'out' && epoch === this.epoch)) this.recover(now);
+      return {};
+    }
+    const error = `${result.code}: ${result.message}`;
+    const kind: SmsFailureKind = result.kind;
+    if (kind === 'permanent') {
+      store.markNotificationFailed(item.id, now, error);
+      this.stats.failed++;
+      logger.error({ ...log, error }, 'sms failed for good: this message cannot be sent; the next contact is texted');
+      // The provider did answer: during an outage the next probe need not wait.
+      if (this.channel === 'out' && epoch === this.epoch) this.probeAtMs = Math.min(this.probeAtMs, now);
+      return {};
+    }
+    if (this.channel !== 'out' && isOutageKind(kind)) {
+      this.enterOutage(kind as 'account' | 'transport', result.code, result.message, false, now);
+    } else if (this.channel !== 'out') {
+      // retryMessage: this number's limit — unless the same is answered for several numbers, then it is the account's.
+      this.limitedRecipients.add(recipientKey(item.message.to));
+      if (this.limitedRecipients.size >= (this.options.outageAfterRecipients ?? DEFAULT_OUTAGE_AFTER_RECIPIENTS)) {
+        this.enterOutage('account', result.code, `${result.message} (answered for ${this.limitedRecipients.size} different numbers, nothing sent in between: the account's limit)`, true, now);
       } else {
         const attempts = item.attempts + 1;
-        const error = `${result.code}: ${result.message}`;
-        if (result.retryable && attempts < backoff.maxAttempts) {
+        if (attempts < backoff.maxAttempts) {
           const next = now + backoffDelayMs(attempts, backoff, this.options.random);
           store.markNotificationRetry(item.id, now, next, error);
           this.stats.retried++;
@@ -196,16 +386,45 @@ export class OutboxWorker {
         } else {
           store.markNotificationFailed(item.id, now, error);
           this.stats.failed++;
-          logger.error({ ...log, error }, 'sms failed for good');
+          logger.error({ ...log, error }, 'sms failed for good after its last attempt; the next contact is texted');
         }
+        return {};
       }
-    } catch (err) {
-      logger.error({ ...log, err }, 'outbox: could not record the result of a send');
     }
+    // The channel is out: the message is not judged, it waits.
+    store.markNotificationHeld(item.id, now, error);
+    this.stats.held++;
+    const outage = this.current;
+    if (outage !== undefined && epoch === this.epoch) {
+      // A probe: try again later, and say what the provider answers now.
+      outage.probes++;
+      this.probeAtMs = now + this.probeDelayMs(outage.probes);
+      if (outage.code !== result.code) {
+        outage.code = result.code;
+        outage.message = result.message;
+        if (isOutageKind(kind)) outage.kind = kind as 'account' | 'transport';
+        this.tellOutage();
+      }
+    }
+    logger.warn({ ...log, error, ...(outage ? { outageSince: new Date(outage.sinceMs).toISOString(), nextProbeAt: new Date(this.probeAtMs).toISOString() } : {}) }, 'sms not sent: the provider is out; the notice waits');
+    return {};
+  }
+
+  private changed(alarmId: string, log: object): void {
     try {
-      this.options.onChange?.(item.alarmId);
+      this.options.onChange?.(alarmId);
     } catch (err) {
-      logger.error({ ...log, err }, 'outbox: onChange listener failed');
+      this.options.logger.error({ ...log, err }, 'outbox: onChange listener failed');
     }
   }
+}
+
+/** The last error written on every notice an outage holds. */
+function outageError(outage: SmsOutage): string {
+  return `${outage.code}: ${outage.message}`;
+}
+
+/** One key per number whatever its prefix (+86, 86, spaces). */
+function recipientKey(phone: string): string {
+  return phone.replace(/\D/g, '').slice(-11);
 }

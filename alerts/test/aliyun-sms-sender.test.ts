@@ -6,7 +6,7 @@
 import { LocalAliyunSmsServer } from '@kanjia/alerts/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { renderSms, SMS_KIND_TEMPLATES, SMS_TEMPLATES, type RenderSmsInput } from '../src/messages/sms-templates.js';
-import { AliyunSmsSender, isRetryableAliyunCode, type AliyunSmsSettings } from '../src/sms/aliyun-sms-sender.js';
+import { AliyunSmsSender, type AliyunSmsSettings } from '../src/sms/aliyun-sms-sender.js';
 import type { SmsMessage } from '../src/sms/sms-sender.js';
 
 const KEY = { accessKeyId: 'LTAI5tKanjiaTestKey', accessKeySecret: 'kanjia-test-secret-0123456789' };
@@ -85,7 +85,7 @@ describe('AliyunSmsSender against the local Aliyun SMS server', () => {
     expect((await sender().send(message)).ok).toBe(true);
     // Had the whole link been a variable, Aliyun would refuse it, permanently.
     const linkAsVariable = await sender().send(alarmMessage({ params: { ...message.params, code: 'https://kanjia.example.cn/a/k7m2p9x4q3r8' }, outId: 'ntf-url' }));
-    expect(linkAsVariable).toMatchObject({ ok: false, retryable: false, code: 'isv.PARAM_NOT_SUPPORT_URL' });
+    expect(linkAsVariable).toMatchObject({ ok: false, kind: 'permanent', code: 'isv.PARAM_NOT_SUPPORT_URL' });
   });
 
   it('sends the first notice of a cancelled case with the cancelled template: who cancelled it and why', async () => {
@@ -168,10 +168,32 @@ describe('AliyunSmsSender against the local Aliyun SMS server', () => {
       expect(server.accepted.find((m) => m.outId === 'ntf-e-sos')?.templateParam).toEqual({ minutes: '10', name: '王秀英', village: '王庄村', time: '10:00', address: '王庄村3组12号', code: 'k7m2p9x4q3r8' });
     });
 
-    it('names the per-kind template it used when Aliyun refuses it, phone masked', async () => {
+    it('sends with the generic template when Aliyun does not know the kind’s own, naming the template to fix, phone masked', async () => {
       const { params, text } = renderSms('alarm', { ...WANG, kind: 'co', details: CO_DETAILS });
       const result = await sender({ templateCodes: { ...TEMPLATE_CODES, 'alarm.co': 'SMS_999' } }).send({ to: PHONE, template: 'alarm', kind: 'co', params, text, outId: 'ntf-co-2' });
-      expect(result).toMatchObject({ ok: false, retryable: false, code: 'isv.SMS_TEMPLATE_ILLEGAL' });
+      expect(result.ok).toBe(true);
+      expect(server.rejected.map((r) => r.code)).toEqual(['isv.SMS_TEMPLATE_ILLEGAL']);
+      const sms = await server.waitFor((m) => m.outId === 'ntf-co-2', 1_000);
+      expect(sms.templateCode).toBe(TEMPLATE_CODES.alarm);
+      expect(sms.templateParam).toMatchObject({ kind: '一氧化碳', detail: '浓度320ppm，最高450ppm' });
+      expect(logs.join('\n')).toMatch(/the template alarm\.co \(SMS_999\) was refused with isv\.SMS_TEMPLATE_ILLEGAL.*generic template alarm.*KANJIA_ALIYUN_TEMPLATE_CODES/);
+    });
+
+    it('sends with the generic template when the kind’s own was registered with other variables', async () => {
+      await server.stop();
+      server = new LocalAliyunSmsServer({ ...KEY, signNames: [SIGN_NAME], templates: { [TEMPLATE_CODES.alarm]: SMS_TEMPLATES.alarm.variables, [KIND_CODES['alarm.co']]: ['name', 'ppm'] } });
+      ({ endpoint } = await server.start());
+      const { params, text } = renderSms('alarm', { ...WANG, kind: 'co', details: CO_DETAILS });
+      expect((await withKindCodes().send({ to: PHONE, template: 'alarm', kind: 'co', params, text, outId: 'ntf-co-3' })).ok).toBe(true);
+      expect(server.rejected.map((r) => r.code)).toEqual(['isv.TEMPLATE_MISSING_PARAMETERS']);
+      expect(server.accepted.map((m) => m.templateCode)).toEqual([TEMPLATE_CODES.alarm]);
+    });
+
+    it('reports the generic template’s own refusal (a sign name Aliyun does not know is the account’s), without a second try', async () => {
+      const { params, text } = renderSms('alarm', { ...WANG, kind: 'co', details: CO_DETAILS });
+      const result = await sender({ signName: '未审核签名', templateCodes: { ...TEMPLATE_CODES, ...KIND_CODES } }).send({ to: PHONE, template: 'alarm', kind: 'co', params, text, outId: 'ntf-co-4' });
+      expect(result).toMatchObject({ ok: false, kind: 'account', code: 'isv.SMS_SIGNATURE_ILLEGAL' });
+      expect(server.rejected).toHaveLength(1);
       expect(logs.join('\n')).toContain('template alarm.co');
     });
 
@@ -196,62 +218,63 @@ describe('AliyunSmsSender against the local Aliyun SMS server', () => {
     expect(server.accepted[0]?.templateParam.address).toBe(`${'某'.repeat(34)}…`);
   });
 
-  it('is refused with SignatureDoesNotMatch, not retryable, when the access key secret is wrong', async () => {
+  it('is refused with SignatureDoesNotMatch, an account failure (an outage, not a verdict on the message), when the access key secret is wrong', async () => {
     const result = await sender({ accessKeySecret: 'not-the-secret' }).send(alarmMessage());
-    expect(result).toMatchObject({ ok: false, retryable: false, code: 'SignatureDoesNotMatch' });
+    expect(result).toMatchObject({ ok: false, kind: 'account', code: 'SignatureDoesNotMatch' });
     expect(server.rejected.map((r) => r.code)).toEqual(['SignatureDoesNotMatch']);
     expect(server.accepted).toEqual([]);
     expect(logs.join('\n')).toContain('138****5678');
   });
 
-  it('is refused with InvalidAccessKeyId.NotFound, not retryable, for an unknown access key id', async () => {
+  it('is refused with InvalidAccessKeyId.NotFound, an account failure, for an unknown access key id', async () => {
     const result = await sender({ accessKeyId: 'LTAI5tSomebodyElse' }).send(alarmMessage());
-    expect(result).toMatchObject({ ok: false, retryable: false, code: 'InvalidAccessKeyId.NotFound' });
+    expect(result).toMatchObject({ ok: false, kind: 'account', code: 'InvalidAccessKeyId.NotFound' });
   });
 
   it.each([
-    ['isv.BUSINESS_LIMIT_CONTROL (HTTP 200, per-number frequency limit)', { code: 'isv.BUSINESS_LIMIT_CONTROL' }, 'isv.BUSINESS_LIMIT_CONTROL'],
-    ['Throttling.User (HTTP 400, API rate limit)', { code: 'Throttling.User' }, 'Throttling.User'],
-    ['HTTP 500', { httpStatus: 500 }, 'InternalError'],
-    ['HTTP 503 ServiceUnavailable', { httpStatus: 503, code: 'ServiceUnavailable' }, 'ServiceUnavailable'],
-  ])('reports %s as retryable, and the next attempt goes through', async (_label, failure, code) => {
+    ['isv.BUSINESS_LIMIT_CONTROL (HTTP 200, per-number frequency limit)', 'retryMessage', { code: 'isv.BUSINESS_LIMIT_CONTROL' }, 'isv.BUSINESS_LIMIT_CONTROL'],
+    ['Throttling.User (HTTP 400, API rate limit)', 'account', { code: 'Throttling.User' }, 'Throttling.User'],
+    ['isv.AMOUNT_NOT_ENOUGH (HTTP 200, no credit)', 'account', { code: 'isv.AMOUNT_NOT_ENOUGH' }, 'isv.AMOUNT_NOT_ENOUGH'],
+    ['HTTP 500', 'transport', { httpStatus: 500 }, 'InternalError'],
+    ['HTTP 503 ServiceUnavailable', 'transport', { httpStatus: 503, code: 'ServiceUnavailable' }, 'ServiceUnavailable'],
+  ] as const)('reports %s as kind %s, and the next attempt goes through', async (_label, kind, failure, code) => {
     server.failNext(1, failure);
     const s = sender();
     const first = await s.send(alarmMessage());
-    expect(first).toMatchObject({ ok: false, retryable: true, code });
+    expect(first).toMatchObject({ ok: false, kind, code });
     const second = await s.send(alarmMessage());
     expect(second.ok).toBe(true);
     expect(server.accepted).toHaveLength(1);
   });
 
-  it('reports template and sign problems found by Aliyun as permanent', async () => {
+  it('reports a missing variable as permanent for the message, and a sign name or template Aliyun does not know as the account’s', async () => {
     const { address: _dropped, ...withoutAddress } = alarmMessage().params;
     expect(await sender().send(alarmMessage({ params: withoutAddress }))).toMatchObject({
       ok: false,
-      retryable: false,
+      kind: 'permanent',
       code: 'isv.TEMPLATE_MISSING_PARAMETERS',
     });
-    expect(await sender({ signName: '未审核签名' }).send(alarmMessage())).toMatchObject({ ok: false, retryable: false, code: 'isv.SMS_SIGNATURE_ILLEGAL' });
+    expect(await sender({ signName: '未审核签名' }).send(alarmMessage())).toMatchObject({ ok: false, kind: 'account', code: 'isv.SMS_SIGNATURE_ILLEGAL' });
     expect(await sender({ templateCodes: { alarm: 'SMS_000', escalation: 'SMS_001', cancelled: 'SMS_002' } }).send(alarmMessage())).toMatchObject({
       ok: false,
-      retryable: false,
+      kind: 'account',
       code: 'isv.SMS_TEMPLATE_ILLEGAL',
     });
   });
 
   it('refuses a number that is not a mainland mobile before calling Aliyun', async () => {
     const result = await sender().send(alarmMessage({ to: '010-12345678' }));
-    expect(result).toMatchObject({ ok: false, retryable: false, code: 'isv.MOBILE_NUMBER_ILLEGAL' });
+    expect(result).toMatchObject({ ok: false, kind: 'permanent', code: 'isv.MOBILE_NUMBER_ILLEGAL' });
     expect(server.accepted).toEqual([]);
     expect(server.rejected).toEqual([]);
   });
 
-  it('reports a refused connection as retryable within the timeout, without personal data in the message', async () => {
+  it('reports a refused connection as a transport failure within the timeout, without personal data in the message', async () => {
     await server.stop(); // nothing listens on the port any more
     const started = Date.now();
     const result = await sender({ timeoutMs: 1_000 }).send(alarmMessage());
     const elapsedMs = Date.now() - started;
-    expect(result).toMatchObject({ ok: false, retryable: true, code: 'SMS_NETWORK_ERROR' });
+    expect(result).toMatchObject({ ok: false, kind: 'transport', code: 'SMS_NETWORK_ERROR' });
     expect(elapsedMs).toBeLessThan(1_500);
     if (!result.ok) {
       expect(result.message).toContain('ECONNREFUSED');
@@ -261,12 +284,27 @@ describe('AliyunSmsSender against the local Aliyun SMS server', () => {
     }
   });
 
-  it('gives up after timeoutMs = 300 when Aliyun does not answer, as retryable', async () => {
+  it.each([
+    ['signature-error', 'account', 'SignatureDoesNotMatch'],
+    ['key-disabled', 'account', 'InvalidAccessKeyId.Inactive'],
+    ['no-credit', 'account', 'isv.AMOUNT_NOT_ENOUGH'],
+    ['out-of-service', 'account', 'isv.OUT_OF_SERVICE'],
+    ['flow-control', 'retryMessage', 'isv.BUSINESS_LIMIT_CONTROL'],
+    ['outage-503', 'transport', 'ServiceUnavailable'],
+    ['outage-reset', 'transport', 'SMS_NETWORK_ERROR'],
+  ] as const)('the local server in mode %s is a %s failure (%s) through the SDK', async (mode, kind, code) => {
+    server.setMode(mode);
+    expect(await sender().send(alarmMessage())).toMatchObject({ ok: false, kind, code });
+    server.setMode('ok');
+    expect((await sender().send(alarmMessage())).ok).toBe(true);
+  });
+
+  it('gives up after timeoutMs = 300 when Aliyun does not answer, as a transport failure', async () => {
     server.setLatencyMs(5_000);
     const started = Date.now();
     const result = await sender({ timeoutMs: 300 }).send(alarmMessage());
     const elapsedMs = Date.now() - started;
-    expect(result).toMatchObject({ ok: false, retryable: true, code: 'SMS_TIMEOUT' });
+    expect(result).toMatchObject({ ok: false, kind: 'transport', code: 'SMS_TIMEOUT' });
     expect(elapsedMs).toBeGreaterThanOrEqual(250);
     expect(elapsedMs).toBeLessThan(1_500);
   });
@@ -275,26 +313,5 @@ describe('AliyunSmsSender against the local Aliyun SMS server', () => {
     expect(
       () => new AliyunSmsSender({ accessKeyId: '', accessKeySecret: '', signName: '', templateCodes: { alarm: '', escalation: '', cancelled: '' }, timeoutMs: -1 }),
     ).toThrow(/accessKeyId[\s\S]*accessKeySecret[\s\S]*signName[\s\S]*templateCodes\.alarm[\s\S]*templateCodes\.escalation[\s\S]*templateCodes\.cancelled[\s\S]*timeoutMs/);
-  });
-});
-
-describe('isRetryableAliyunCode', () => {
-  it.each([
-    ['isv.MOBILE_NUMBER_ILLEGAL', 200, false],
-    ['isv.TEMPLATE_MISSING_PARAMETERS', 200, false],
-    ['isv.SMS_TEMPLATE_ILLEGAL', 200, false],
-    ['isv.SMS_SIGNATURE_ILLEGAL', 200, false],
-    ['isv.SOMETHING_NEW', 200, false],
-    ['SignatureDoesNotMatch', 400, false],
-    ['InvalidAccessKeyId.NotFound', 404, false],
-    ['isv.BUSINESS_LIMIT_CONTROL', 200, true],
-    ['Throttling.User', 400, true],
-    ['Throttling', 503, true],
-    ['isp.SYSTEM_ERROR', 200, true],
-    ['SignatureNonceUsed', 400, true],
-    ['SomethingNew', 502, true],
-    ['SomethingNew', 403, false],
-  ] as const)('%s (HTTP %i) → retryable %s', (code, status, retryable) => {
-    expect(isRetryableAliyunCode(code, status)).toBe(retryable);
   });
 });

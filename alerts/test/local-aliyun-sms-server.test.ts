@@ -4,6 +4,7 @@
  * the date must be recent and a nonce may serve once.
  */
 import {
+  LOCAL_SMS_CONTROL_PATH,
   LocalAliyunSmsServer,
   runLocalAliyunSmsCommand,
   signAcs3Request,
@@ -238,6 +239,64 @@ describe('LocalAliyunSmsServer', () => {
     await expect(server.waitFor((sms) => sms.outId === 'never', 50)).rejects.toThrow(/no matching SMS within 50 ms/);
   });
 
+  describe('modes, switched at run time', () => {
+    it.each([
+      ['signature-error', 400, 'SignatureDoesNotMatch'],
+      ['key-disabled', 400, 'InvalidAccessKeyId.Inactive'],
+      ['no-credit', 200, 'isv.AMOUNT_NOT_ENOUGH'],
+      ['out-of-service', 200, 'isv.OUT_OF_SERVICE'],
+      ['flow-control', 200, 'isv.BUSINESS_LIMIT_CONTROL'],
+      ['outage-503', 503, 'ServiceUnavailable'],
+    ] as const)('in mode %s answers HTTP %i %s to a correctly signed SendSms, and OK again once back to ok', async (mode, status, code) => {
+      server.setMode(mode);
+      const refused = await post(craft());
+      expect(refused).toMatchObject({ status, body: { Code: code } });
+      expect(server.rejected).toMatchObject([{ code, httpStatus: status, injected: true }]);
+      server.setMode('ok');
+      expect((await post(craft())).body.Code).toBe('OK');
+      expect(server.accepted).toHaveLength(1);
+    });
+
+    it('in mode outage-reset closes the connection without an answer', async () => {
+      server.setMode('outage-reset');
+      await expect(post(craft())).rejects.toThrow(/fetch failed/);
+      expect(server.rejected).toMatchObject([{ code: 'ECONNRESET', httpStatus: 0, injected: true }]);
+      expect(server.accepted).toEqual([]);
+    });
+
+    it('still checks the signature first in the account modes: a wrong secret is SignatureDoesNotMatch, not no credit', async () => {
+      server.setMode('no-credit');
+      expect((await post(craft({ accessKeySecret: 'wrong' }))).body.Code).toBe('SignatureDoesNotMatch');
+    });
+
+    it('answers a bad number isv.MOBILE_NUMBER_ILLEGAL and a limited one isv.BUSINESS_LIMIT_CONTROL, the others OK', async () => {
+      server.setState({ badNumbers: ['+8613800000001'], limitedNumbers: ['13800000002'] });
+      const to = (n: string) => post(craft({ params: { ...SEND_SMS, PhoneNumbers: n } }));
+      expect((await to('13800000001')).body.Code).toBe('isv.MOBILE_NUMBER_ILLEGAL');
+      expect((await to('8613800000002')).body.Code).toBe('isv.BUSINESS_LIMIT_CONTROL');
+      expect((await to('13800000003')).body.Code).toBe('OK');
+      expect(server.state()).toEqual({ mode: 'ok', badNumbers: ['13800000001'], limitedNumbers: ['13800000002'], accepted: 1, rejected: 2 });
+      server.reset();
+      expect((await to('13800000001')).body.Code).toBe('OK');
+    });
+
+    it('is switched over HTTP: GET and PUT /_control, a bad body refused with BAD_CONTROL and nothing changed', async () => {
+      const put = (body: string) => fetch(`${url}${LOCAL_SMS_CONTROL_PATH}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body });
+      const changed = await put(JSON.stringify({ mode: 'no-credit', badNumbers: ['13800000009'] }));
+      expect(changed.status).toBe(200);
+      expect(await changed.json()).toEqual({ mode: 'no-credit', badNumbers: ['13800000009'], limitedNumbers: [], accepted: 0, rejected: 0 });
+      expect((await post(craft())).body.Code).toBe('isv.AMOUNT_NOT_ENOUGH');
+      for (const bad of ['{"mode":"broken"}', '{"mode":"ok","extra":1}', 'not json', '{"badNumbers":["abc"]}']) {
+        const res = await put(bad);
+        expect(res.status, bad).toBe(400);
+        expect(((await res.json()) as { code: string }).code).toBe('BAD_CONTROL');
+      }
+      expect(await (await fetch(`${url}${LOCAL_SMS_CONTROL_PATH}`)).json()).toMatchObject({ mode: 'no-credit', rejected: 1 });
+      await put('{"mode":"ok"}');
+      expect((await post(craft())).body.Code).toBe('OK');
+    });
+  });
+
   it('stop() is idempotent and fails a pending waitFor', async () => {
     const waiting = server.waitFor(() => true, 5_000);
     await server.stop();
@@ -270,6 +329,28 @@ describe('local Aliyun SMS command', () => {
     } finally {
       await server.stop();
     }
+  });
+
+  it('starts in the mode of --mode with the numbers of --bad-number, and refuses an unknown mode', async () => {
+    const out: string[] = [];
+    const { server, address } = await runLocalAliyunSmsCommand(
+      ['--port', '0', '--access-key-id', KEY.accessKeyId, '--access-key-secret', KEY.accessKeySecret, '--mode', 'outage-503', '--bad-number', '13800000001'],
+      { stdout: (l) => out.push(l), stderr: () => {}, env: {} },
+    );
+    try {
+      expect(server.state()).toMatchObject({ mode: 'outage-503', badNumbers: ['13800000001'] });
+      const sender = new AliyunSmsSender({ ...KEY, signName: '智慧看家', templateCodes: { alarm: 'SMS_1', escalation: 'SMS_2', cancelled: 'SMS_3' }, endpoint: address.endpoint, protocol: 'http' }, { log: () => {} });
+      const message = { to: '13812345678', template: 'alarm' as const, kind: 'sos' as const, params: { kind: '紧急呼叫' }, text: '', outId: 'ntf-mode' };
+      expect(await sender.send(message)).toMatchObject({ ok: false, kind: 'transport', code: 'ServiceUnavailable' });
+      await fetch(`${address.url}${LOCAL_SMS_CONTROL_PATH}`, { method: 'PUT', body: '{"mode":"ok"}' });
+      expect((await sender.send(message)).ok).toBe(true);
+      expect(await sender.send({ ...message, to: '13800000001' })).toMatchObject({ ok: false, kind: 'permanent', code: 'isv.MOBILE_NUMBER_ILLEGAL' });
+    } finally {
+      await server.stop();
+    }
+    await expect(runLocalAliyunSmsCommand(['--access-key-id', 'a', '--access-key-secret', 'b', '--mode', 'broken'], { stdout: () => {}, stderr: () => {}, env: {} })).rejects.toThrow(
+      /--mode: one of ok, signature-error/,
+    );
   });
 
   it('refuses to start without an access key, with the usage', async () => {

@@ -1,26 +1,43 @@
 import { FakeClock } from '@kanjia/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EscalationScheduler, OutboxWorker, type OutboxItem, type OutboxStore, type SmsMessage, type SmsResult, type SmsSender } from '@kanjia/alerts';
+import { EscalationScheduler, OutboxWorker, type OutboxItem, type OutboxStore, type SmsMessage, type SmsOutage, type SmsResult, type SmsSender } from '@kanjia/alerts';
 
 interface Row {
   id: string;
   alarmId: string;
+  to: string;
   status: 'pending' | 'sending' | 'sent' | 'failed';
   attempts: number;
   nextAttemptAt: number | null;
   error: string | null;
+  /** When an outage first held it; null when not held. */
+  heldAt: number | null;
 }
 
 /** The outbox port over an array: the contract SqliteAlarmStore implements. */
 class MemoryOutbox implements OutboxStore {
   rows: Row[] = [];
-  add(id: string, dueAt: number, status: Row['status'] = 'pending'): void {
-    this.rows.push({ id, alarmId: `alm-${id}`, status, attempts: 0, nextAttemptAt: dueAt, error: null });
+  add(id: string, dueAt: number, status: Row['status'] = 'pending', to = '13800000001'): void {
+    this.rows.push({ id, alarmId: `alm-${id}`, to, status, attempts: 0, nextAttemptAt: dueAt, error: null, heldAt: null });
   }
   claimDueNotifications(nowMs: number, limit: number): OutboxItem[] {
-    const due = this.rows.filter((r) => r.status === 'pending' && (r.nextAttemptAt ?? Infinity) <= nowMs).slice(0, limit);
+    const due = this.rows
+      .filter((r) => r.status === 'pending' && (r.nextAttemptAt ?? Infinity) <= nowMs)
+      .sort((a, b) => (a.nextAttemptAt ?? 0) - (b.nextAttemptAt ?? 0))
+      .slice(0, limit);
     for (const r of due) r.status = 'sending';
-    return due.map((r) => ({ id: r.id, alarmId: r.alarmId, attempts: r.attempts, message: { to: '13800000001', template: 'alarm', kind: 'sos', params: {}, text: 't', outId: r.id } }));
+    return due.map((r) => ({ id: r.id, alarmId: r.alarmId, attempts: r.attempts, message: { to: r.to, template: 'alarm', kind: 'sos', params: {}, text: 't', outId: r.id } }));
+  }
+  markNotificationHeld(id: string, now: number, error: string): void {
+    const r = this.row(id);
+    // Behind every notice already due, as the SQLite store does: the next probe takes another one.
+    const due = this.rows.filter((x) => x.status === 'pending' && (x.nextAttemptAt ?? Infinity) <= now).map((x) => x.nextAttemptAt ?? 0);
+    Object.assign(r, { status: 'pending', nextAttemptAt: Math.max(now, ...due.map((t) => t + 1)), error, heldAt: r.heldAt ?? now });
+  }
+  holdPendingNotifications(now: number, error: string): string[] {
+    const rows = this.rows.filter((r) => r.status === 'pending' && r.heldAt === null);
+    for (const r of rows) Object.assign(r, { heldAt: now, error });
+    return rows.map((r) => r.alarmId);
   }
   private row(id: string): Row {
     const r = this.rows.find((x) => x.id === id);
@@ -28,13 +45,13 @@ class MemoryOutbox implements OutboxStore {
     return r;
   }
   markNotificationSent(id: string): void {
-    Object.assign(this.row(id), { status: 'sent', attempts: this.row(id).attempts + 1, nextAttemptAt: null });
+    Object.assign(this.row(id), { status: 'sent', attempts: this.row(id).attempts + 1, nextAttemptAt: null, heldAt: null });
   }
   markNotificationRetry(id: string, _now: number, next: number, error: string): void {
-    Object.assign(this.row(id), { status: 'pending', attempts: this.row(id).attempts + 1, nextAttemptAt: next, error });
+    Object.assign(this.row(id), { status: 'pending', attempts: this.row(id).attempts + 1, nextAttemptAt: next, error, heldAt: null });
   }
   markNotificationFailed(id: string, _now: number, error: string): void {
-    Object.assign(this.row(id), { status: 'failed', attempts: this.row(id).attempts + 1, nextAttemptAt: null, error });
+    Object.assign(this.row(id), { status: 'failed', attempts: this.row(id).attempts + 1, nextAttemptAt: null, error, heldAt: null });
   }
   nextNotificationDueAt(): number | null {
     const due = this.rows.filter((r) => r.status === 'pending').map((r) => r.nextAttemptAt ?? Infinity);
@@ -86,7 +103,7 @@ describe('OutboxWorker', () => {
   });
 
   it('retries a throttled SMS after 5 s, then 10 s, and records success', async () => {
-    const throttled: SmsResult = { ok: false, retryable: true, code: 'isv.BUSINESS_LIMIT_CONTROL', message: 'throttled' };
+    const throttled: SmsResult = { ok: false, kind: 'retryMessage', code: 'isv.BUSINESS_LIMIT_CONTROL', message: 'throttled' };
     const { clock, store, sender, worker } = setup([throttled, throttled]);
     store.add('n1', 1_000_000);
     worker.start();
@@ -107,7 +124,7 @@ describe('OutboxWorker', () => {
   });
 
   it('marks a permanent failure failed at once, with its code, and never retries it', async () => {
-    const { clock, store, sender, worker } = setup([{ ok: false, retryable: false, code: 'isv.MOBILE_NUMBER_ILLEGAL', message: 'bad number' }]);
+    const { clock, store, sender, worker } = setup([{ ok: false, kind: 'permanent', code: 'isv.MOBILE_NUMBER_ILLEGAL', message: 'bad number' }]);
     store.add('n1', 1_000_000);
     worker.start();
     await worker.idle();
@@ -115,11 +132,11 @@ describe('OutboxWorker', () => {
     await worker.idle();
     expect(sender.calls).toHaveLength(1);
     expect(store.rows[0]).toMatchObject({ status: 'failed', error: 'isv.MOBILE_NUMBER_ILLEGAL: bad number' });
-    expect(worker.stats).toEqual({ sent: 0, retried: 0, failed: 1, unprepared: 0 });
+    expect(worker.stats).toEqual({ sent: 0, retried: 0, failed: 1, held: 0, outages: 0, unprepared: 0 });
   });
 
-  it('gives up after 3 attempts when the provider keeps failing', async () => {
-    const down: SmsResult = { ok: false, retryable: true, code: 'SMS_NETWORK_ERROR', message: 'refused' };
+  it('gives up after 3 attempts when the provider keeps refusing this one message', async () => {
+    const down: SmsResult = { ok: false, kind: 'retryMessage', code: 'isv.BUSINESS_LIMIT_CONTROL', message: 'limited' };
     const { clock, store, worker } = setup([down, down, down, down], 3);
     store.add('n1', 1_000_000);
     worker.start();
@@ -142,10 +159,263 @@ describe('OutboxWorker', () => {
   });
 
   it('leaves no timer behind after stop()', async () => {
-    const { clock, store, worker } = setup([{ ok: false, retryable: true, code: 'X', message: 'x' }]);
+    const { clock, store, worker } = setup([{ ok: false, kind: 'retryMessage', code: 'X', message: 'x' }]);
     store.add('n1', 1_000_000);
     worker.start();
     await worker.idle();
+    expect(clock.pendingTimers()).toBe(1);
+    await worker.stop();
+    expect(clock.pendingTimers()).toBe(0);
+  });
+});
+
+/** A provider whose answer the test switches, like the local SendSms server's modes. */
+class SwitchableSender implements SmsSender {
+  readonly name = 'switchable';
+  readonly calls: SmsMessage[] = [];
+  answer: (message: SmsMessage) => SmsResult = () => ({ ok: true, providerRef: 'biz' });
+  async send(message: SmsMessage): Promise<SmsResult> {
+    this.calls.push(message);
+    return this.answer(message);
+  }
+}
+
+const NO_CREDIT: SmsResult = { ok: false, kind: 'account', code: 'isv.AMOUNT_NOT_ENOUGH', message: '账户余额不足' };
+const REFUSED: SmsResult = { ok: false, kind: 'transport', code: 'SMS_NETWORK_ERROR', message: 'ECONNREFUSED' };
+const LIMITED: SmsResult = { ok: false, kind: 'retryMessage', code: 'isv.BUSINESS_LIMIT_CONTROL', message: '触发业务流控' };
+const BAD_NUMBER: SmsResult = { ok: false, kind: 'permanent', code: 'isv.MOBILE_NUMBER_ILLEGAL', message: '非法手机号' };
+
+describe('OutboxWorker during a provider outage', () => {
+  let worker: OutboxWorker | undefined;
+  afterEach(async () => {
+    await worker?.stop();
+  });
+
+  const T0 = 1_000_000;
+  function setup(maxAttempts = 3, retryInitialDelayMs = 5_000) {
+    const clock = new FakeClock(T0);
+    const store = new MemoryOutbox();
+    const sender = new SwitchableSender();
+    const outages: Array<SmsOutage | null> = [];
+    const changed: string[] = [];
+    worker = new OutboxWorker({
+      store,
+      sender,
+      clock,
+      logger: silent,
+      backoff: { initialDelayMs: retryInitialDelayMs, maxDelayMs: 300_000, maxAttempts },
+      outageProbe: { initialDelayMs: 5_000, maxDelayMs: 40_000 },
+      random: () => 0.5,
+      onOutage: (o) => outages.push(o),
+      onChange: (id) => changed.push(id),
+    });
+    /** Moves the fake clock and lets the worker do what fell due. */
+    const advance = async (ms: number) => {
+      clock.advance(ms);
+      await flush();
+      await worker!.idle();
+    };
+    return { clock, store, sender, outages, changed, worker, advance };
+  }
+
+  it('holds every notice without counting an attempt, probes one real notice at a time with a doubling delay up to the cap, and sends them all when the provider answers', async () => {
+    const { store, sender, outages, worker, advance } = setup();
+    sender.answer = () => NO_CREDIT;
+    for (const id of ['n1', 'n2', 'n3']) store.add(id, T0);
+    worker.start();
+    await worker.idle();
+    // The first send after the start goes alone: one request, not a burst of three.
+    expect(sender.calls.map((m) => m.outId)).toEqual(['n1']);
+    expect(outages).toMatchObject([{ kind: 'account', code: 'isv.AMOUNT_NOT_ENOUGH', sinceMs: T0, inferred: false }]);
+    expect(store.rows.map((r) => [r.status, r.attempts, r.heldAt])).toEqual([
+      ['pending', 0, T0],
+      ['pending', 0, T0],
+      ['pending', 0, T0],
+    ]);
+    expect(store.rows.every((r) => r.error === 'isv.AMOUNT_NOT_ENOUGH: 账户余额不足')).toBe(true);
+
+    // Probes at +5 s, +10 s, +20 s, +40 s, then every 40 s: each a real notice, the one waiting longest.
+    const probedAt: Array<[number, string]> = [];
+    let seen = 1;
+    for (let t = 0; t < 200_000; t += 1_000) {
+      await advance(1_000);
+      for (; seen < sender.calls.length; seen++) probedAt.push([t + 1_000, sender.calls[seen]!.outId]);
+    }
+    expect(probedAt).toEqual([
+      [5_000, 'n2'],
+      [15_000, 'n3'],
+      [35_000, 'n1'],
+      [75_000, 'n2'],
+      [115_000, 'n3'],
+      [155_000, 'n1'],
+      [195_000, 'n2'],
+    ]);
+    // Far more failures than maxAttempts = 3, and nothing failed or counted.
+    expect(store.rows.map((r) => [r.status, r.attempts])).toEqual([
+      ['pending', 0],
+      ['pending', 0],
+      ['pending', 0],
+    ]);
+    expect(worker.outage()).toMatchObject({ code: 'isv.AMOUNT_NOT_ENOUGH', probes: 7 });
+
+    sender.answer = () => ({ ok: true, providerRef: 'biz' });
+    await advance(40_000);
+    expect(store.rows.map((r) => [r.status, r.attempts, r.heldAt])).toEqual([
+      ['sent', 1, null],
+      ['sent', 1, null],
+      ['sent', 1, null],
+    ]);
+    expect(outages.at(-1)).toBeNull();
+    expect(worker.outage()).toBeUndefined();
+    expect(worker.stats).toMatchObject({ sent: 3, failed: 0, retried: 0, held: 8, outages: 1 });
+  });
+
+  it('holds a notice queued during the outage at once, without sending it, and sends it with the rest', async () => {
+    const { store, sender, changed, worker, advance } = setup();
+    sender.answer = () => REFUSED;
+    store.add('n1', T0);
+    worker.start();
+    await worker.idle();
+    expect(worker.outage()).toMatchObject({ kind: 'transport', code: 'SMS_NETWORK_ERROR' });
+    store.add('late', T0 + 1_000);
+    await advance(1_000);
+    worker.kick();
+    await worker.idle();
+    expect(sender.calls).toHaveLength(1);
+    expect(store.rows.find((r) => r.id === 'late')).toMatchObject({ status: 'pending', heldAt: T0 + 1_000 });
+    expect(changed).toContain('alm-late');
+    sender.answer = () => ({ ok: true, providerRef: 'biz' });
+    await advance(4_000);
+    expect(store.rows.map((r) => r.status)).toEqual(['sent', 'sent']);
+  });
+
+  it('says what the provider answers now when a probe meets another error, keeping when the outage began', async () => {
+    const { sender, store, outages, worker, advance } = setup();
+    sender.answer = () => REFUSED;
+    store.add('n1', T0);
+    worker.start();
+    await worker.idle();
+    sender.answer = () => ({ ok: false, kind: 'account', code: 'SignatureDoesNotMatch', message: 'signature' });
+    await advance(5_000);
+    expect(outages.map((o) => o && [o.kind, o.code, o.sinceMs])).toEqual([
+      ['transport', 'SMS_NETWORK_ERROR', T0],
+      ['account', 'SignatureDoesNotMatch', T0],
+    ]);
+  });
+
+  it('still fails a bad number during an outage (a verdict on that message), and probes the next notice at once', async () => {
+    const { sender, store, worker, advance } = setup();
+    sender.answer = () => NO_CREDIT;
+    store.add('n1', T0, 'pending', '13800000001');
+    store.add('n2', T0, 'pending', '13800000002');
+    worker.start();
+    await worker.idle();
+    sender.answer = (m) => (m.to === '13800000002' ? BAD_NUMBER : NO_CREDIT);
+    await advance(5_000);
+    expect(sender.calls.map((m) => m.outId)).toEqual(['n1', 'n2', 'n1']);
+    expect(store.rows.map((r) => [r.id, r.status])).toEqual([
+      ['n1', 'pending'],
+      ['n2', 'failed'],
+    ]);
+    expect(worker.outage()).toBeDefined();
+  });
+
+  it('takes the per-number limit answered for 3 different numbers, nothing sent between, as the account’s: an outage', async () => {
+    const { sender, store, outages, worker } = setup();
+    sender.answer = () => ({ ok: true, providerRef: 'biz' });
+    store.add('warm', T0);
+    worker.start();
+    await worker.idle();
+    sender.answer = () => LIMITED;
+    store.add('a', T0, 'pending', '13800000001');
+    store.add('b', T0, 'pending', '13800000002');
+    worker.kick();
+    await worker.idle();
+    // Two numbers limited: each its own retry, attempts counted, no outage.
+    expect(outages).toEqual([]);
+    expect(store.rows.filter((r) => r.id !== 'warm').map((r) => [r.id, r.status, r.attempts, r.heldAt])).toEqual([
+      ['a', 'pending', 1, null],
+      ['b', 'pending', 1, null],
+    ]);
+    store.add('c', T0, 'pending', '+86 138 0000 0003');
+    worker.kick();
+    await worker.idle();
+    expect(outages).toMatchObject([{ kind: 'account', code: 'isv.BUSINESS_LIMIT_CONTROL', inferred: true }]);
+    expect(store.rows.filter((r) => r.id !== 'warm').map((r) => [r.id, r.attempts, r.heldAt])).toEqual([
+      ['a', 1, T0],
+      ['b', 1, T0],
+      ['c', 0, T0],
+    ]);
+  });
+
+  it('does not take one number’s limit, however often, for an outage', async () => {
+    const { sender, store, outages, worker, advance } = setup(20);
+    sender.answer = () => LIMITED;
+    store.add('a', T0, 'pending', '13800000001');
+    store.add('b', T0 + 1, 'pending', '13800000001');
+    worker.start();
+    for (let i = 0; i < 10; i++) await advance(60_000);
+    expect(outages).toEqual([]);
+    expect(store.rows.every((r) => r.attempts > 3 && r.heldAt === null)).toBe(true);
+  });
+
+  it('is not told the provider is back by a send that began before the outage did', async () => {
+    const { sender, store, worker } = setup();
+    store.add('warm', T0);
+    worker.start();
+    await worker.idle();
+    // Two sends of one batch: the first answers the outage, the second (already under way) succeeds.
+    const answers: SmsResult[] = [REFUSED, { ok: true, providerRef: 'biz' }];
+    sender.answer = () => answers.shift() ?? REFUSED;
+    store.add('x', T0);
+    store.add('y', T0);
+    worker.kick();
+    await worker.idle();
+    expect(store.rows.map((r) => [r.id, r.status])).toEqual([
+      ['warm', 'sent'],
+      ['x', 'pending'],
+      ['y', 'sent'],
+    ]);
+    expect(worker.outage()).toMatchObject({ code: 'SMS_NETWORK_ERROR' });
+  });
+
+  it('probes with a notice that was in retry backoff when the outage began, once it falls due, with nothing else to wake the worker', async () => {
+    const { sender, store, worker, advance } = setup(12, 60_000);
+    sender.answer = () => LIMITED;
+    store.add('later', T0, 'pending', '13800000009');
+    worker.start();
+    await worker.idle();
+    expect(store.rows[0]).toMatchObject({ status: 'pending', attempts: 1, nextAttemptAt: T0 + 60_000 });
+    // An outage begins with another notice, whose number then turns out bad at the first probe.
+    sender.answer = () => REFUSED;
+    store.add('bad', T0, 'pending', '13800000001');
+    worker.kick();
+    await worker.idle();
+    expect(worker.outage()).toBeDefined();
+    sender.answer = (m) => (m.to === '13800000001' ? BAD_NUMBER : { ok: true, providerRef: 'biz' });
+    await advance(5_000);
+    expect(store.rows.map((r) => [r.id, r.status])).toEqual([
+      ['later', 'pending'],
+      ['bad', 'failed'],
+    ]);
+    // Nothing is due until the held notice's own time: then it is the probe, and the outage ends.
+    await advance(55_000);
+    expect(store.rows.map((r) => [r.id, r.status])).toEqual([
+      ['later', 'sent'],
+      ['bad', 'failed'],
+    ]);
+    expect(worker.outage()).toBeUndefined();
+  });
+
+  it('after a restart learns the outage again from its first send, and leaves no timer after stop()', async () => {
+    const { clock, sender, store, worker } = setup();
+    sender.answer = () => REFUSED;
+    store.add('n1', T0, 'sending');
+    store.add('n2', T0);
+    worker.start();
+    await worker.idle();
+    expect(sender.calls).toHaveLength(1);
+    expect(worker.outage()).toBeDefined();
     expect(clock.pendingTimers()).toBe(1);
     await worker.stop();
     expect(clock.pendingTimers()).toBe(0);

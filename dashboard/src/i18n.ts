@@ -30,6 +30,7 @@ const zh = {
   // The system's own problems (protocol SYSTEM_PROBLEM_CODES): the red banner under the header.
   'system.SMS_PROVIDER_OUTAGE': '短信平台自 {since} 起无法发送（{reason}）。告警短信暂未送达，平台恢复后会自动补发。请立即电话通知帮扶责任人！',
   'system.STORAGE_WRITE_FAILED': '服务器自 {since} 起无法保存数据（{reason}）。新的告警可能无法记录，请立即联系技术支持，并电话确认紧急情况！',
+  'system.TLS_CERT_EXPIRING': '服务器的安全证书有效期至 {reason}，即将或已经过期：过期后浏览器和通过 4G 连接的设备将无法连接。请通知系统管理员更新证书。',
   'system.other': '系统故障（自 {since} 起）：{reason}。请联系技术支持。',
 
   'load.loading': '正在加载警报…',
@@ -85,6 +86,8 @@ const zh = {
   'notif.status.failed': '发送失败',
   'notif.status.skipped': '未发送（已结案）',
   'notif.retrying': '第 {n} 次发送失败，稍后重试：{error}',
+  'notif.status.waiting': '等待短信平台恢复',
+  'notif.waiting': '短信平台故障，未能发出（{error}）。平台恢复后自动补发；请先电话通知此联系人。',
   'notif.levelFirst': '首次',
   'notif.level': '升级{n}',
   'notif.summary': '已发通知 {n} 条',
@@ -108,6 +111,7 @@ const zh = {
   'card.escalationLevel': '已升级通知 {n} 次',
   'card.nextEscalation': '{in}将通知下一位联系人',
   'card.escalatingNow': '正在通知下一位联系人…',
+  'card.escalationHeld': '短信平台恢复、此短信发出后，才会计时通知下一位联系人',
   'card.resolution': '处置说明',
   'card.closedAt': '关闭时间',
   'card.deviceOffline': '设备当前离线',
@@ -278,6 +282,7 @@ const en: Record<MessageKey, string> = {
 
   'system.SMS_PROVIDER_OUTAGE': 'The SMS provider has not been sending since {since} ({reason}). Alarm SMS are waiting and will be resent when it recovers. Phone the helpers now!',
   'system.STORAGE_WRITE_FAILED': 'The server has not been able to save data since {since} ({reason}). New alarms may not be recorded: call technical support now and confirm emergencies by phone!',
+  'system.TLS_CERT_EXPIRING': 'The server’s security certificate is valid until {reason} and is about to end or has ended: browsers and devices connecting over 4G will then fail to connect. Tell the system administrator to renew it.',
   'system.other': 'System problem (since {since}): {reason}. Call technical support.',
 
   'load.loading': 'Loading alarms…',
@@ -333,6 +338,8 @@ const en: Record<MessageKey, string> = {
   'notif.status.failed': 'Failed',
   'notif.status.skipped': 'Not sent (case closed)',
   'notif.retrying': 'Attempt {n} failed, will retry: {error}',
+  'notif.status.waiting': 'Waiting for the SMS provider',
+  'notif.waiting': 'The SMS provider is out ({error}): not sent yet, it goes out when the provider recovers. Phone this contact meanwhile.',
   'notif.levelFirst': 'First',
   'notif.level': 'Escal. {n}',
   'notif.summary': '{n} notification(s)',
@@ -356,6 +363,7 @@ const en: Record<MessageKey, string> = {
   'card.escalationLevel': 'Escalated {n} time(s)',
   'card.nextEscalation': 'Next contact will be texted {in}',
   'card.escalatingNow': 'Texting the next contact now…',
+  'card.escalationHeld': 'The next contact’s turn starts once this SMS has gone out (the SMS provider is out)',
   'card.resolution': 'Resolution note',
   'card.closedAt': 'Closed',
   'card.deviceOffline': 'Device is offline now',

@@ -1,4 +1,5 @@
 /** Composition root of the duty desk: API client, sound, login gate, desk state, Vue app. */
+import './zod-jitless';
 import { createApp, ref } from 'vue';
 import { createApi } from './api';
 import SessionGate from './components/SessionGate.vue';

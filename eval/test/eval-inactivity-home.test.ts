@@ -93,7 +93,8 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('eval-inactivity --log on a home with weekends away, late weekend mornings and a door open all day', () => {
+// Each run replays whole weeks and 100 simulated person-months: CPU-bound, bounded, slow on a loaded machine.
+describe('eval-inactivity --log on a home with weekends away, late weekend mornings and a door open all day', { timeout: 180_000 }, () => {
   it('learns the late weekend mornings and the weekend departures: after the first two weeks no false alarm, and one not-back notice (the first weekend away), held until 07:00', async () => {
     const out: string[] = [];
     expect(await runEvalInactivity(['--log', logPath], { stdout: (l) => out.push(l), stderr: (l) => out.push(l) })).toBe(0);

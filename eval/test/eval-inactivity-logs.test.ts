@@ -25,7 +25,8 @@ async function run(argv: string[]): Promise<{ code: number; out: string[]; err: 
 }
 const lastJson = <T>(out: string[]): T => JSON.parse(out[out.length - 1] ?? '{}') as T;
 
-describe('eval-inactivity --logs', () => {
+// Each run replays whole recordings and 100 simulated person-months: CPU-bound, bounded, slow on a loaded machine.
+describe('eval-inactivity --logs', { timeout: 180_000 }, () => {
   it('runs every recording of a folder: one row per home and a total, and per home the very summary --log gives', async () => {
     const { code, out, err } = await run(['--logs', HOMES, '--cut', '12', '--seed', '7']);
     expect(err).toEqual([]);

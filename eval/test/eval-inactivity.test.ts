@@ -27,7 +27,8 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('eval-inactivity', () => {
+// Each run simulates or replays whole months: CPU-bound, bounded, slow on a loaded machine.
+describe('eval-inactivity', { timeout: 180_000 }, () => {
   it('CI size (--persons 20 --months 2) runs in well under 30 s and ends with a JSON summary beating the 12-h baseline', async () => {
     const { io, stdout } = capture();
     const started = Date.now();

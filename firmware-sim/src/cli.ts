@@ -62,7 +62,9 @@ Commands:
   life       live the simulated life of the household's resident on its devices, in real time
 
 kanjia sim device --id <deviceId> --secret <secret> [options]
-  --url <url>           broker (default ${DEFAULT_URL})
+  --url <url>           broker (default ${DEFAULT_URL}); mqtts://host:8883 over TLS
+  --ca <file>           with mqtts://: the PEM of the CA that signed the server's certificate,
+                        when it is not one the system trusts (a CA of your own)
   --id <deviceId>       device id, also the MQTT username and client id
   --secret <secret>     device secret (or set KANJIA_SIM_SECRET)
   --press <button>      sos | checkIn | cancel, once connected
@@ -74,7 +76,7 @@ kanjia sim device --id <deviceId> --secret <secret> [options]
 
 kanjia sim household --file <creds.json> [options]
   --file <path>         JSON array of { "deviceId", "secret", "kind" } (the registry's output works as is)
-  --url, --press sos|checkIn, --wait-taken, --timeout-ms, --resend-ms as above
+  --url, --ca, --press sos|checkIn, --wait-taken, --timeout-ms, --resend-ms as above
 
 kanjia sim life --file <creds.json> [options]
   --file <path>         as for household; every device is used for what its kind senses
@@ -93,7 +95,7 @@ kanjia sim life --file <creds.json> [options]
                           powerCut@+22h,minutes=120
   --dataset <file>      fall recordings (../shared/datasets/FORMAT.md): a fall replays the first
                         fall trial worn at the chest on the pendant (else the pendant reports the fall itself)
-  --url, --resend-ms as above. The life plays in real time; for a village lived at
+  --url, --ca, --resend-ms as above. The life plays in real time; for a village lived at
   60× use \`kanjia demo --speed 60\` (the server must share the simulated clock).
 
 Without --press the devices stay online until Ctrl-C.
@@ -138,6 +140,7 @@ export async function runSimCli(argv: readonly string[], io: SimCliIo = processI
 
 const commonOptions = {
   url: { type: 'string', default: DEFAULT_URL },
+  ca: { type: 'string' },
   press: { type: 'string' },
   'wait-taken': { type: 'boolean', default: false },
   'timeout-ms': { type: 'string' },
@@ -176,10 +179,12 @@ async function runDevice(args: readonly string[], io: SimCliIo): Promise<number>
   if (values['wait-taken'] === true && press === undefined) problems.push('--wait-taken needs --press');
   if (problems.length > 0 || deviceId === undefined || secret === undefined) throw new UsageError(problems.join('; '));
 
+  const ca = await readCa(values.ca);
   let device: SimDevice;
   try {
     device = new SimDevice({
       brokerUrl: values.url,
+      ...(ca !== undefined ? { ca } : {}),
       deviceId,
       secret,
       firmware: values.firmware,
@@ -216,8 +221,10 @@ async function runHousehold(args: readonly string[], io: SimCliIo): Promise<numb
 
   const devices = await readHouseholdFile(values.file);
 
+  const ca = await readCa(values.ca);
   const household = new SimHousehold({
     brokerUrl: values.url,
+    ...(ca !== undefined ? { ca } : {}),
     devices,
     resendIntervalMs: timing.resendMs,
     logger: lineLogger(io.stderr),
@@ -242,6 +249,7 @@ async function runHousehold(args: readonly string[], io: SimCliIo): Promise<numb
 async function runLife(args: readonly string[], io: SimCliIo): Promise<number> {
   const { values } = parse(args, {
     url: { type: 'string', default: DEFAULT_URL },
+    ca: { type: 'string' },
     file: { type: 'string' },
     seed: { type: 'string', default: '1' },
     days: { type: 'string', default: '7' },
@@ -294,8 +302,10 @@ async function runLife(args: readonly string[], io: SimCliIo): Promise<number> {
   io.stderr(`kanjia sim life: a ${person.profile} person (seed ${seed}), ${days} day(s) from ${formatLocalDateTime(values.tz, startMs)} (${values.tz}), ${plan.steps.length} messages planned`);
   for (const incident of incidents) io.stderr(`  incident: ${describeIncident(incident, values.tz)}`);
   for (const note of plan.notes) io.stderr(`  note: ${note}`);
+  const ca = await readCa(values.ca);
   const runner = new HouseholdLifeRunner({
     brokerUrl: values.url,
+    ...(ca !== undefined ? { ca } : {}),
     devices,
     plan,
     logger: lineLogger(io.stderr),
@@ -312,6 +322,19 @@ async function runLife(args: readonly string[], io: SimCliIo): Promise<number> {
     press: undefined,
     until: () => runner.whenFinished(),
   });
+}
+
+/** The --ca file's PEM; undefined without --ca. */
+async function readCa(file: string | undefined): Promise<string | undefined> {
+  if (file === undefined) return undefined;
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--ca: cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) throw new UsageError(`--ca: ${file} is not a PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  return text;
 }
 
 async function readHouseholdFile(file: string): Promise<SimDeviceCredentials[]> {

@@ -27,8 +27,10 @@ import { redactUrl, stderrLogger, type SimLogger } from './logger.js';
 import { TypedEvents, type Listener } from './typed-events.js';
 
 export interface SimDeviceOptions {
-  /** e.g. `mqtt://127.0.0.1:1883`. */
+  /** e.g. `mqtt://127.0.0.1:1883`, or `mqtts://kanjia.example.cn:8883` over TLS. */
   brokerUrl: string;
+  /** PEM of the CA that signed the broker's certificate, for mqtts:// to a server whose certificate the system does not trust (a CA of one's own). */
+  ca?: string | Buffer;
   deviceId: string;
   /** The per-device secret; sent as the MQTT password, never logged. */
   secret: string;
@@ -158,6 +160,7 @@ type Lifecycle = 'idle' | 'starting' | 'running' | 'stopped';
 export class SimDevice {
   readonly deviceId: string;
   private readonly brokerUrl: string;
+  private readonly ca: string | Buffer | undefined;
   private readonly secret: string;
   private readonly firmware: string;
   private batteryPct: number;
@@ -212,6 +215,7 @@ export class SimDevice {
 
     this.deviceId = options.deviceId;
     this.brokerUrl = options.brokerUrl;
+    this.ca = options.ca;
     this.secret = options.secret;
     this.firmware = options.firmware ?? 'kanjia-sim/0.1.0';
     this.batteryPct = options.batteryPct ?? 100;
@@ -297,6 +301,7 @@ export class SimDevice {
       // its registry not yet loaded); start() turns the first refusal into an error.
       reconnectOnConnackError: true,
       will: { topic: topics.status(this.deviceId), payload: JSON.stringify(offline), qos: 1, retain: true },
+      ...(this.ca !== undefined ? { ca: this.ca } : {}),
     });
   }
 

@@ -40,6 +40,8 @@ export const HouseholdCredentialsFile = z
 
 export interface SimHouseholdOptions {
   brokerUrl: string;
+  /** The broker's CA for mqtts:// (SimDeviceOptions.ca). */
+  ca?: string | Buffer;
   devices: readonly SimDeviceCredentials[];
   clock?: Clock;
   logger?: SimLogger;
@@ -60,6 +62,7 @@ export class SimHousehold {
       kind: credentials.kind,
       device: new SimDevice({
         brokerUrl: options.brokerUrl,
+        ...(options.ca !== undefined ? { ca: options.ca } : {}),
         deviceId: credentials.deviceId,
         secret: credentials.secret,
         clock: options.clock,

@@ -3,8 +3,7 @@
  * topic ACLs, payload validation, size and rate limits, and presence; it hands
  * every valid uplink to the application in the same process.
  */
-import { createServer } from 'node:net';
-import type { AddressInfo, Server, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { Aedes } from 'aedes';
 import type { AedesPublishPacket, AuthenticateError, Client, PublishPacket, Subscription } from 'aedes';
 import {
@@ -27,6 +26,7 @@ import { ListenerSet } from './listeners.js';
 import { silentLogger } from './logger.js';
 import type { Logger } from './logger.js';
 import { PresenceTracker } from './presence.js';
+import { SocketListeners, type TlsCertificate } from './socket-listeners.js';
 import type { PresenceChange } from './presence.js';
 import { UplinkGuard } from './uplink-guard.js';
 
@@ -56,6 +56,10 @@ export interface GatewayOptions {
   port: number;
   /** Interface to listen on; default 127.0.0.1 (say 0.0.0.0 to accept devices from the network). */
   host?: string;
+  /** MQTT over TLS on this port with this certificate, beside the plain port (socket-listeners.ts). */
+  tls?: TlsCertificate & { port: number };
+  /** false: no plain MQTT listener, devices connect over TLS only (needs `tls`). Default true. */
+  plain?: boolean;
   authenticator: DeviceAuthenticator;
   serviceAccounts?: ReadonlyArray<ServiceAccount>;
   /** HMAC key the service accounts' hashes were made with; required with serviceAccounts. */
@@ -125,9 +129,10 @@ interface AdmittedUplink {
 
 interface Running {
   broker: Aedes;
-  server: Server;
+  listeners: SocketListeners;
   sockets: Set<Socket>;
   port: number;
+  tlsPort: number | undefined;
 }
 
 /** The MQTT gateway; constructor assigns, start() listens, stop() closes everything it opened. */
@@ -178,13 +183,23 @@ export class Gateway {
     this.presence = new PresenceTracker((change) => this.presenceListeners.emit(change, { deviceId: change.deviceId }));
   }
 
-  /** The bound TCP port once started (options.port before). */
+  /** The bound TCP port of plain MQTT once started (options.port before; 0 without a plain listener). */
   get port(): number {
     return this.running?.port ?? this.options.port;
   }
 
+  /** The bound port of MQTT over TLS once started; undefined without TLS. */
+  get tlsPort(): number | undefined {
+    return this.running?.tlsPort ?? this.options.tls?.port;
+  }
+
+  /** Serves a renewed certificate to new TLS connections. */
+  setTlsCertificate(certificate: TlsCertificate): void {
+    this.running?.listeners.setCertificate(certificate);
+  }
+
   /** Starts the broker and listens; rejects with GATEWAY_CONFIG listing every bad option. */
-  start(): Promise<{ port: number }> {
+  start(): Promise<{ port: number; tlsPort?: number }> {
     if (this.started || this.stopping !== undefined) {
       return Promise.reject(new GatewayError('GATEWAY_ALREADY_STARTED', 'a gateway starts once; create a new one'));
     }
@@ -194,7 +209,7 @@ export class Gateway {
     return starting;
   }
 
-  private async open(): Promise<{ port: number }> {
+  private async open(): Promise<{ port: number; tlsPort?: number }> {
     const settings = this.checkOptions();
     this.serviceAccounts = new Map((this.options.serviceAccounts ?? []).map((a) => [a.username, a.secretHash.toLowerCase()]));
     this.guard = new UplinkGuard({
@@ -217,24 +232,23 @@ export class Gateway {
     (broker as NodeJS.EventEmitter).on('error', (err: Error) => this.logger.error({ err: err.message }, 'broker error'));
 
     const sockets = new Set<Socket>();
-    const server = createServer((socket) => this.accept(broker, sockets, socket, settings.maxPacketBytes));
+    // Plain and TLS connections alike go through accept(): the same limits apply to both.
+    const listeners = new SocketListeners(
+      { host: this.options.host ?? DEFAULT_HOST, plainPort: this.options.plain === false ? undefined : this.options.port, tls: this.options.tls },
+      (socket) => this.accept(broker, sockets, socket, settings.maxPacketBytes),
+      this.logger,
+    );
+    let bound: { plainPort?: number; tlsPort?: number };
     try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen({ port: this.options.port, host: this.options.host ?? DEFAULT_HOST }, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
+      bound = await listeners.start();
     } catch (err) {
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       throw err;
     }
-    server.on('error', (err) => this.logger.error({ err: err.message }, 'MQTT listener error'));
-    const port = (server.address() as AddressInfo).port;
-    this.running = { broker, server, sockets, port };
-    this.logger.info({ port, host: this.options.host ?? DEFAULT_HOST, maxPacketBytes: settings.maxPacketBytes }, 'gateway listening');
-    return { port };
+    const port = bound.plainPort ?? 0;
+    this.running = { broker, listeners, sockets, port, tlsPort: bound.tlsPort };
+    this.logger.info({ port: bound.plainPort ?? null, tlsPort: bound.tlsPort ?? null, host: this.options.host ?? DEFAULT_HOST, maxPacketBytes: settings.maxPacketBytes }, 'gateway listening');
+    return { port, ...(bound.tlsPort !== undefined ? { tlsPort: bound.tlsPort } : {}) };
   }
 
   /**
@@ -296,6 +310,8 @@ export class Gateway {
     const invalidPerMinuteLimit = o.invalidPerMinuteLimit ?? DEFAULT_INVALID_PER_MINUTE;
     const uplinkRate = o.uplinkRateLimit ?? DEFAULT_UPLINK_RATE;
     if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65_535) problems.push(`port: ${o.port} is not a TCP port (0 picks a free one)`);
+    if (o.tls && (!Number.isInteger(o.tls.port) || o.tls.port < 0 || o.tls.port > 65_535)) problems.push(`tls.port: ${o.tls.port} is not a TCP port (0 picks a free one)`);
+    if (o.plain === false && !o.tls) problems.push('plain: false leaves no listener: give tls too');
     if (!Number.isInteger(maxPacketBytes) || maxPacketBytes < MIN_PACKET_BYTES || maxPacketBytes > 268_435_455) {
       problems.push(`maxPacketBytes: ${maxPacketBytes} must be an integer from ${MIN_PACKET_BYTES} to 268435455 (MQTT 3.1.1 §2.2.3)`);
     }
@@ -353,11 +369,12 @@ export class Gateway {
     await this.starting?.catch(() => {});
     const running = this.running;
     if (running === undefined) return;
-    const { broker, server, sockets } = running;
-    const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+    const { broker, listeners, sockets } = running;
+    const serverClosed = listeners.close();
     await new Promise<void>((resolve) => broker.close(() => resolve()));
     // Connections that never finished CONNECT are not aedes clients yet.
     for (const socket of sockets) socket.destroy();
+    listeners.cutHandshakes();
     await serverClosed;
     this.running = undefined;
     this.uplinkListeners.clear();

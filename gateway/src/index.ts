@@ -10,5 +10,7 @@ export type { FrameViolation } from './frame-limit.js';
 export { TokenBucket, SlidingWindowCounter } from './rate-limit.js';
 export { DEFAULT_PRESENCE_DEBOUNCE, PresenceDebouncer, PresenceTracker } from './presence.js';
 export type { DebouncedPresence, PresenceChange, PresenceDebounceSettings } from './presence.js';
+export { SocketListeners, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS } from './socket-listeners.js';
+export type { TlsCertificate } from './socket-listeners.js';
 export { silentLogger } from './logger.js';
 export type { Logger } from './logger.js';

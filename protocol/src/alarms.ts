@@ -46,6 +46,8 @@ export const NotificationView = z.object({
   createdAt: EpochMs,
   sentAt: EpochMs.nullable(),
   nextAttemptAt: EpochMs.nullable(),
+  /** Pending because the SMS provider is out (not this message's fault): it goes when the provider answers again. */
+  waitingForProvider: z.boolean(),
 });
 export type NotificationView = z.infer<typeof NotificationView>;
 
@@ -102,7 +104,7 @@ export const AlarmView = z.object({
   resolvedAt: EpochMs.nullable(),
   resolutionNote: z.string().nullable(),
   escalationLevel: z.number().int().nonnegative(),
-  /** When the next contact will be texted if nobody takes the case; null once taken or closed. */
+  /** When the next contact will be texted if nobody takes the case; null once taken or closed, and while the latest SMS waits for the provider (an outage holds the escalation). */
   nextEscalationAt: EpochMs.nullable(),
   notifications: z.array(NotificationView),
   history: z.array(AlarmHistoryEntry),
@@ -163,6 +165,8 @@ export const SYSTEM_PROBLEM_CODES = [
   'SMS_PROVIDER_OUTAGE',
   /** The database could not write (disk full, locked, read-only): new alarms may not be recorded. */
   'STORAGE_WRITE_FAILED',
+  /** The TLS certificate ends within 14 days or has ended (details.reason: its last day): browsers and devices over TLS will fail to connect. */
+  'TLS_CERT_EXPIRING',
 ] as const;
 export type SystemProblemCode = (typeof SYSTEM_PROBLEM_CODES)[number];
 

@@ -145,7 +145,7 @@ async function startCommand(args: string[]): Promise<number> {
   const settings = loadSettings(process.env, values.config ? { configFile: values.config } : {});
   const system = new KanjiaSystem({ settings });
   const running = await system.start();
-  process.stdout.write(`Kanjia ${running.httpUrl} (dashboard) · ${running.mqttUrl} (devices) · data in ${settings.dataDir}\n`);
+  process.stdout.write(`Kanjia ${running.httpUrl} (dashboard) · ${running.mqttUrl} (devices)${running.mqttsUrl && running.mqttsUrl !== running.mqttUrl ? ` · ${running.mqttsUrl} (devices over TLS)` : ''} · data in ${settings.dataDir}\n`);
   if (system.users?.count() === 0) {
     process.stdout.write(`No users yet: nobody can log in to the dashboard. Make the first admin (it keeps running meanwhile):\n  ${FIRST_ADMIN_COMMAND}\n`);
   }

@@ -9,6 +9,8 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { isAllowedHostEntry } from './http/hosts.js';
+import { HTTP_LIMITS } from './http/http-server.js';
 
 const Port = z.coerce.number().int().min(0).max(65535);
 const Host = z.string().min(1);
@@ -100,12 +102,33 @@ export function trustProxyWarning(setting: Settings['trustProxy']): string | und
     : undefined;
 }
 
+/**
+ * Names and addresses browsers reach the server by, beyond those always
+ * allowed (hosts.ts): a comma-separated list in the variable, an array in the file.
+ */
+const AllowedHostsSetting = z.preprocess(
+  (v) => (typeof v === 'string' ? v.split(',').map((h) => h.trim()).filter((h) => h !== '') : v),
+  z.array(
+    z.string().refine(
+      isAllowedHostEntry,
+      {
+        error: (issue) => `${JSON.stringify(issue.input)} is not a host name or address: give names and addresses only, without scheme or port, comma-separated, such as kanjia.example.cn,192.168.1.10 (localhost, 127.0.0.1, ::1, the host of KANJIA_PUBLIC_URL, the bound address and, bound to 0.0.0.0, this machine's own addresses and name are always allowed; * allows any host)`,
+      },
+    ),
+  ),
+);
+
 /** `none`, `tianditu`, or a tile URL template with {z}, {x} and {y} (http or https; {s} for a subdomain). */
 const MapTilesSetting = z
   .string()
   .refine(
     (v) => v === 'none' || v === 'tianditu' || (/^https?:\/\/\S+$/.test(v) && ['{z}', '{x}', '{y}'].every((p) => v.includes(p))),
     'none, tianditu, or an http(s) tile URL template with {z}, {x} and {y}, such as http://10.0.0.5/tiles/{z}/{x}/{y}.png',
+  )
+  // The page may load images from exactly the tile server's origin (security-headers.ts): its host must be fixed.
+  .refine(
+    (v) => !/^https?:\/\//.test(v) || !/[{}]/.test((/^https?:\/\/([^/]*)/.exec(v)?.[1] ?? '').split('{s}').join('')),
+    'the host of a tile URL template may hold {s} (a subdomain) but no other placeholder, such as http://{s}.tiles.example.cn/{z}/{x}/{y}.png',
   );
 
 const AliyunSettings = z
@@ -129,8 +152,19 @@ export const Settings = z
   .object({
     httpHost: Host.default('127.0.0.1'),
     httpPort: Port.default(8080),
+    /** Open HTTP connections at most (http-server.ts HTTP_LIMITS); more are refused at once, so slow clients cannot take every file descriptor. */
+    httpMaxConnections: z.coerce.number().int().min(16).max(100_000).default(HTTP_LIMITS.maxConnections),
     mqttHost: Host.default('0.0.0.0'),
     mqttPort: Port.default(1883),
+    /** PEM certificate (with its chain) and key: HTTPS on httpPort and MQTT over TLS on mqttsPort (tls.ts). */
+    tlsCert: z.string().min(1).optional(),
+    tlsKey: z.string().min(1).optional(),
+    /** MQTT over TLS, when tlsCert and tlsKey are set. */
+    mqttsPort: Port.default(8883),
+    /** Plain MQTT on mqttPort (the village LAN); false: devices connect over TLS only. */
+    mqttPlain: z.preprocess((v) => (v === 'false' || v === '0' ? false : v === 'true' || v === '1' ? true : v), z.boolean({ error: 'true or false' })).default(true),
+    /** Host names and addresses the HTTP side answers to besides the defaults (hosts.ts); `*` for any. */
+    allowedHosts: AllowedHostsSetting.default([]),
     /**
      * The address phones reach this server at, e.g. https://kanjia.example.cn: the fixed
      * part of the answer link in every SMS (it must match the registered templates).
@@ -151,6 +185,8 @@ export const Settings = z
     /** Seconds a detected fall waits, beeping, for the person to cancel it with a press before the alarm goes out. */
     fallGraceSeconds: z.coerce.number().min(0).max(600).default(30),
     smsProvider: z.enum(['console', 'aliyun']).default('console'),
+    /** Longest wait, in seconds, between two tries of the SMS provider during an outage (the first comes after 5 s, then doubling). */
+    smsOutageProbeMaxSeconds: z.coerce.number().min(1).max(3600).default(120),
     aliyun: AliyunSettings.optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /**
@@ -178,6 +214,15 @@ export const Settings = z
     if (s.smsProvider === 'aliyun' && s.aliyun === undefined) {
       ctx.addIssue({ code: 'custom', path: ['aliyun'], message: 'the SMS provider is aliyun: set KANJIA_ALIYUN_ACCESS_KEY_ID, KANJIA_ALIYUN_ACCESS_KEY_SECRET, KANJIA_ALIYUN_SIGN_NAME, KANJIA_ALIYUN_TEMPLATE_ALARM, KANJIA_ALIYUN_TEMPLATE_ESCALATION and KANJIA_ALIYUN_TEMPLATE_CANCELLED' });
     }
+    if ((s.tlsCert === undefined) !== (s.tlsKey === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [s.tlsCert === undefined ? 'tlsCert' : 'tlsKey'], message: 'TLS needs both KANJIA_TLS_CERT (the certificate with its chain, e.g. fullchain.pem) and KANJIA_TLS_KEY (its private key, e.g. privkey.pem)' });
+    }
+    if (!s.mqttPlain && s.tlsCert === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['mqttPlain'], message: 'with plain MQTT off, devices can only connect over TLS: set KANJIA_TLS_CERT and KANJIA_TLS_KEY, or leave KANJIA_MQTT_PLAIN unset' });
+    }
+    if (s.tlsCert !== undefined && s.mqttPlain && s.mqttsPort === s.mqttPort && s.mqttPort !== 0) {
+      ctx.addIssue({ code: 'custom', path: ['mqttsPort'], message: `MQTT over TLS and plain MQTT cannot share port ${s.mqttPort}: choose another KANJIA_MQTTS_PORT (8883 is usual) or set KANJIA_MQTT_PLAIN=false` });
+    }
     if (s.mapTiles === 'tianditu' && s.mapTiandituKey === undefined) {
       ctx.addIssue({ code: 'custom', path: ['mapTiandituKey'], message: 'the map tiles are tianditu: set KANJIA_TIANDITU_KEY to your 天地图 browser key (tk)' });
     }
@@ -191,15 +236,22 @@ export type Settings = Readonly<z.infer<typeof Settings>>;
 export const ENV_VARS: Record<string, string[]> = {
   KANJIA_HTTP_HOST: ['httpHost'],
   KANJIA_HTTP_PORT: ['httpPort'],
+  KANJIA_HTTP_MAX_CONNECTIONS: ['httpMaxConnections'],
   KANJIA_MQTT_HOST: ['mqttHost'],
   KANJIA_MQTT_PORT: ['mqttPort'],
+  KANJIA_MQTTS_PORT: ['mqttsPort'],
+  KANJIA_MQTT_PLAIN: ['mqttPlain'],
+  KANJIA_TLS_CERT: ['tlsCert'],
+  KANJIA_TLS_KEY: ['tlsKey'],
   KANJIA_PUBLIC_URL: ['publicUrl'],
+  KANJIA_ALLOWED_HOSTS: ['allowedHosts'],
   KANJIA_DATA_DIR: ['dataDir'],
   KANJIA_LOCALE: ['locale'],
   KANJIA_TIMEZONE: ['timezone'],
   KANJIA_ESCALATION_TIMEOUT_SECONDS: ['escalationTimeoutSeconds'],
   KANJIA_FALL_GRACE_SECONDS: ['fallGraceSeconds'],
   KANJIA_SMS_PROVIDER: ['smsProvider'],
+  KANJIA_SMS_OUTAGE_PROBE_MAX_SECONDS: ['smsOutageProbeMaxSeconds'],
   KANJIA_ALIYUN_ACCESS_KEY_ID: ['aliyun', 'accessKeyId'],
   KANJIA_ALIYUN_ACCESS_KEY_SECRET: ['aliyun', 'accessKeySecret'],
   KANJIA_ALIYUN_SIGN_NAME: ['aliyun', 'signName'],

@@ -4,15 +4,17 @@
  * them together. One process, embedded broker, SQLite: a township on one
  * small machine (DESIGN.md "From one village to a province").
  */
-import { AliyunSmsSender, ConsoleSmsSender, defaultPolicies, EscalationScheduler, OutboxWorker, type SmsSender } from '@kanjia/alerts';
+import { AliyunSmsSender, ConsoleSmsSender, DEFAULT_OUTAGE_PROBE, defaultPolicies, EscalationScheduler, OutboxWorker, type SmsOutage, type SmsSender } from '@kanjia/alerts';
 import { Gateway, PresenceDebouncer, type UplinkMessage } from '@kanjia/gateway';
 import { systemClock, type Clock, type TimerHandle } from '@kanjia/protocol';
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import { createRequire } from 'node:module';
+import type { Server as TlsServer } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { AlarmService } from './alarms/alarm-service.js';
 import { SqliteAlarmStore } from './alarms/alarm-store.js';
-import { trustProxyOption, trustProxyWarning, type Settings } from './config.js';
+import { SettingsError, trustProxyOption, trustProxyWarning, type Settings } from './config.js';
+import { CertificateWatcher, loadCertificate, TlsError, type LoadedCertificate } from './tls.js';
 import { openDatabase, type Db } from './db/database.js';
 import { databaseFile, loadDeviceKey, lockDataDir } from './device-key.js';
 import { SqliteAuditLog } from './auth/audit-log.js';
@@ -20,7 +22,9 @@ import { SqliteUserStore } from './auth/user-store.js';
 import { buildApp } from './http/app.js';
 import { sessionFromCookie } from './http/auth-plugin.js';
 import { SocketIoLiveFeed } from './http/live-feed.js';
-import { originAllowed, originOf, proxyTrust, rawRequestOrigin } from './http/origin.js';
+import { originAllowed, originOf, proxyTrust, rawRequestHost, rawRequestOrigin } from './http/origin.js';
+import { AllowedHosts, refusedHostLog } from './http/hosts.js';
+import { STATIC_SECURITY_HEADERS } from './http/security-headers.js';
 import { createLogger, type Logger } from './logger.js';
 import { DetectionPipeline } from './pipeline/detection-pipeline.js';
 import { SqliteTelemetryStore } from './pipeline/telemetry-store.js';
@@ -49,9 +53,14 @@ export interface SystemOptions {
 
 export interface RunningSystem {
   httpUrl: string;
+  /** Where devices connect: plain MQTT, or MQTT over TLS when plain is off. */
   mqttUrl: string;
   httpPort: number;
+  /** 0 when plain MQTT is off. */
   mqttPort: number;
+  /** MQTT over TLS, when a certificate is set. */
+  mqttsPort?: number;
+  mqttsUrl?: string;
 }
 
 export class KanjiaSystem {
@@ -74,12 +83,18 @@ export class KanjiaSystem {
   private publicUrl: string | undefined;
   private stopping: Promise<void> | undefined;
   private pruneTimer: TimerHandle | undefined;
+  private certificateWatcher: CertificateWatcher | undefined;
   alarmStore: SqliteAlarmStore | undefined;
   registry: SqliteRegistryStore | undefined;
   alarmService: AlarmService | undefined;
   users: SqliteUserStore | undefined;
   /** The system's own problems (SMS provider, storage): /api/health and the dashboard's banner. */
   systemHealth: SystemHealth | undefined;
+
+  /** The notification outbox (tests wait for it: `outboxWorker?.idle()`). */
+  get outboxWorker(): OutboxWorker | undefined {
+    return this.outbox;
+  }
 
   constructor(private readonly options: SystemOptions) {
     this.clock = options.clock ?? systemClock;
@@ -92,10 +107,12 @@ export class KanjiaSystem {
       return await this.startAll();
     } catch (err) {
       await this.stop().catch(() => undefined);
+      // A certificate that cannot be used is a setting to fix, listed like the others.
+      if (err instanceof TlsError) throw new SettingsError([`${err.message} (${err.code})`]);
       const e = err as NodeJS.ErrnoException & { port?: number };
       if (e.code === 'EADDRINUSE') {
         const { settings } = this.options;
-        const which = e.port === settings.mqttPort ? 'KANJIA_MQTT_PORT' : 'KANJIA_HTTP_PORT';
+        const which = e.port === settings.mqttPort ? 'KANJIA_MQTT_PORT' : settings.tlsCert !== undefined && e.port === settings.mqttsPort ? 'KANJIA_MQTTS_PORT' : 'KANJIA_HTTP_PORT';
         throw new Error(`port ${e.port ?? '?'} is already in use (is Kanjia already running?); choose another with ${which}`);
       }
       throw err;
@@ -106,6 +123,9 @@ export class KanjiaSystem {
     const { settings } = this.options;
     const log = this.logger;
     this.startedAt = this.clock.nowMs();
+    // First: a certificate that cannot be used stops the start before anything is opened.
+    const certificate = settings.tlsCert !== undefined && settings.tlsKey !== undefined ? loadCertificate(settings.tlsCert, settings.tlsKey, this.clock.nowMs()) : undefined;
+    for (const warning of certificate?.warnings ?? []) log.warn({ certFile: settings.tlsCert }, warning);
     const deviceKey = loadDeviceKey(settings);
     this.releaseLock = lockDataDir(settings.dataDir);
     const db = openDatabase(databaseFile(settings));
@@ -129,7 +149,16 @@ export class KanjiaSystem {
     const trustsProxy = proxyTrust(trustProxyOption(settings.trustProxy));
     const health = new SystemHealth(this.clock, log.child({ component: 'health' }));
     this.systemHealth = health;
+    const allowedHosts = new AllowedHosts({ extra: settings.allowedHosts, httpHost: settings.httpHost, publicUrl: settings.publicUrl, nowMs: () => this.clock.nowMs() });
+    const logRefusedHost = refusedHostLog(log.child({ component: 'http' }), () => this.clock.nowMs());
     const feed = new SocketIoLiveFeed({
+      hostAllowed: (request) => {
+        const host = rawRequestHost(request, trustsProxy);
+        if (allowedHosts.allows(host)) return true;
+        logRefusedHost(host, 'live feed', request.socket.remoteAddress);
+        return false;
+      },
+      responseHeaders: STATIC_SECURITY_HEADERS,
       authenticate: (cookie) => sessionFromCookie(users, cookie),
       sessionScope: (key) => users.sessionByKey(key, false)?.user,
       originAllowed: (origin, request) => originAllowed(origin, rawRequestOrigin(request, trustsProxy), originOf(settings.publicUrl)),
@@ -142,6 +171,8 @@ export class KanjiaSystem {
     const gateway = new Gateway({
       port: settings.mqttPort,
       host: settings.mqttHost,
+      plain: settings.mqttPlain,
+      ...(certificate ? { tls: { port: settings.mqttsPort, cert: certificate.cert, key: certificate.key } } : {}),
       authenticator: { verify: (deviceId, secret) => registry.verifyDevice(deviceId, secret) },
       clock: this.clock,
       logger: log.child({ component: 'gateway' }),
@@ -155,11 +186,13 @@ export class KanjiaSystem {
       sender,
       clock: this.clock,
       logger: log.child({ component: 'outbox' }),
+      outageProbe: { initialDelayMs: DEFAULT_OUTAGE_PROBE.initialDelayMs, maxDelayMs: settings.smsOutageProbeMaxSeconds * 1000 },
       onChange: (alarmId) => {
         service?.alarmsChanged([alarmId]);
-        // A failed SMS may have made the next escalation due now.
+        // A failed SMS may have made the next escalation due now; a sent one, later.
         escalation.reschedule();
       },
+      onOutage: (outage) => (outage ? health.raise(smsOutageProblem(sender.name, outage)) : health.clear('SMS_PROVIDER_OUTAGE')),
     });
     const escalation = new EscalationScheduler({
       store: alarmStore,
@@ -260,6 +293,9 @@ export class KanjiaSystem {
       // Served as https behind a proxy that does not say so: the public address tells.
       auth: { users, audit, nowMs: () => this.clock.nowMs(), onSessionEnded: (key) => feed.endSession(key), ...(settings.publicUrl ? { publicUrl: settings.publicUrl } : {}) },
       trustProxy: trustProxyOption(settings.trustProxy),
+      httpLimits: { maxConnections: settings.httpMaxConnections },
+      ...(certificate ? { tls: { cert: certificate.cert, key: certificate.key } } : {}),
+      hosts: { allowed: allowedHosts, onRefused: (host, address) => logRefusedHost(host, 'http', address) },
       residentVillage: (residentId) => registry.residentContext(residentId)?.villageId,
       answer: { alarms: alarmService, store: alarmStore, clock: this.clock, audit },
       setAway: (residentId, away, by, note) => {
@@ -296,13 +332,14 @@ export class KanjiaSystem {
         };
       },
       systemHealth: health,
-      health: () => ({ ready: this.ready, database: this.db?.open === true, mqtt: this.gateway !== undefined && this.gateway.port > 0, outbox: this.outbox !== undefined }),
+      health: () => ({ ready: this.ready, database: this.db?.open === true, mqtt: this.gateway !== undefined && (this.gateway.port > 0 || (this.gateway.tlsPort ?? 0) > 0), outbox: this.outbox !== undefined }),
     });
     this.app = app;
 
-    const { port: mqttPort } = await gateway.start();
+    const { port: mqttPort, tlsPort: mqttsPort } = await gateway.start();
     await app.listen({ port: settings.httpPort, host: settings.httpHost });
     feed.attach(app.server);
+    if (certificate && settings.tlsCert !== undefined && settings.tlsKey !== undefined) this.watchCertificate(settings.tlsCert, settings.tlsKey, certificate, gateway, app);
     // Then the outbox (what a crash left unsent goes out now) and the escalation timers.
     outbox.start();
     escalation.start();
@@ -324,8 +361,15 @@ export class KanjiaSystem {
     if (consoleWarning) log.warn({ sms: 'console', httpHost: settings.httpHost }, consoleWarning);
     this.ready = true;
     const shown = (host: string) => (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host);
-    const running = { httpPort, mqttPort, httpUrl: `http://${shown(settings.httpHost)}:${httpPort}/`, mqttUrl: `mqtt://${shown(settings.mqttHost)}:${mqttPort}` };
-    log.info({ ...running, publicUrl: this.publicUrl, sms: sender.name, dataDir: settings.dataDir }, 'kanjia ready');
+    const mqttsUrl = mqttsPort === undefined ? undefined : `mqtts://${shown(settings.mqttHost)}:${mqttsPort}`;
+    const running: RunningSystem = {
+      httpPort,
+      mqttPort,
+      httpUrl: `${certificate ? 'https' : 'http'}://${shown(settings.httpHost)}:${httpPort}/`,
+      mqttUrl: settings.mqttPlain || mqttsUrl === undefined ? `mqtt://${shown(settings.mqttHost)}:${mqttPort}` : mqttsUrl,
+      ...(mqttsUrl !== undefined && mqttsPort !== undefined ? { mqttsPort, mqttsUrl } : {}),
+    };
+    log.info({ ...running, publicUrl: this.publicUrl, sms: sender.name, dataDir: settings.dataDir, allowedHosts: allowedHosts.list() }, 'kanjia ready');
     this.pruneAuth(users, audit);
     if (users.count() === 0) log.warn({ command: FIRST_ADMIN_COMMAND }, `no users yet: nobody can log in to the dashboard. Make the first admin with: ${FIRST_ADMIN_COMMAND}`);
     return running;
@@ -347,10 +391,32 @@ export class KanjiaSystem {
     this.pruneTimer = this.clock.setTimeout(() => this.pruneAuth(users, audit), AUTH_PRUNE_EVERY_MS);
   }
 
+  /**
+   * Serves a renewed certificate (the files changed on disk and pass the
+   * checks) to new HTTPS and MQTT over TLS connections, without a restart.
+   */
+  private watchCertificate(certFile: string, keyFile: string, current: LoadedCertificate, gateway: Gateway, app: FastifyInstance): void {
+    const server = app.server as unknown as TlsServer;
+    this.certificateWatcher = new CertificateWatcher({
+      certFile,
+      keyFile,
+      current,
+      clock: this.clock,
+      logger: this.logger.child({ component: 'tls' }),
+      ...(this.systemHealth ? { health: this.systemHealth } : {}),
+      onRenewed: (renewed) => {
+        server.setSecureContext({ cert: renewed.cert, key: renewed.key });
+        gateway.setTlsCertificate({ cert: renewed.cert, key: renewed.key });
+      },
+    });
+    this.certificateWatcher.start();
+  }
+
   /** Stops everything this system started; idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.ready = false;
+      this.certificateWatcher?.stop();
       this.clock.clearTimeout(this.pruneTimer);
       this.pruneTimer = undefined;
       // Devices first: nothing new is acknowledged that the outbox would not text.
@@ -379,11 +445,11 @@ export const LOGIN_NOISE_KEPT_MS = 90 * 24 * 3600_000;
 
 /** What to run when there is no user yet (printed by `kanjia start` and logged). */
 export const FIRST_ADMIN_COMMAND = 'npx kanjia user add --name admin --role admin';
-/** The `publicUrl` setting, else http://host:port of the HTTP listener (a wildcard host shown as 127.0.0.1). */
+/** The `publicUrl` setting, else http(s)://host:port of the HTTP listener (a wildcard host shown as 127.0.0.1). */
 export function publicUrlOf(settings: Settings, httpPort: number): string {
   if (settings.publicUrl) return settings.publicUrl;
   const host = settings.httpHost === '0.0.0.0' || settings.httpHost === '::' ? '127.0.0.1' : settings.httpHost;
-  return `http://${host.includes(':') ? `[${host}]` : host}:${httpPort}`;
+  return `${settings.tlsCert !== undefined ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${httpPort}`;
 }
 
 /** True when a phone could not open this address: localhost, 127/8, ::1. */
@@ -403,6 +469,18 @@ export function consoleSmsWarning(settings: Settings): string | undefined {
   const host = settings.httpHost.replace(/^\[|\]$/g, '');
   if (host === 'localhost' || /^127\./.test(host) || host === '::1') return undefined;
   return `the console SMS provider prints every SMS with its live answer link to the output (and the log), and this server listens on ${settings.httpHost}, beyond this machine: anyone who reads the output can take and close cases. It is for the demo and trying out; set KANJIA_SMS_PROVIDER=aliyun for real use`;
+}
+
+/** The system problem of an SMS outage: critical (alarms do not reach anybody), yet the node works: not unhealthy. */
+export function smsOutageProblem(channel: string, outage: SmsOutage): Parameters<SystemHealth['raise']>[0] {
+  const what = outage.kind === 'account' ? 'refuses every SMS' : 'cannot be reached';
+  return {
+    code: 'SMS_PROVIDER_OUTAGE',
+    severity: 'critical',
+    unhealthy: false,
+    message: `the SMS provider (${channel}) ${what}: ${outage.code}. No alarm SMS goes out; every notice waits (none is marked failed), the escalation holds, and all are sent when the provider answers again. Phone the helpers meanwhile.`,
+    details: { reason: outage.code, kind: outage.kind, channel, inferred: outage.inferred },
+  };
 }
 
 export function createSmsSender(settings: Settings, logger: Logger): SmsSender {

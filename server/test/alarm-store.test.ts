@@ -56,6 +56,72 @@ describe('SqliteAlarmStore', () => {
     expect(item?.message).toMatchObject({ template: 'alarm', kind: 'sos', params: { kind: '紧急呼叫', detail: '老人按了紧急按钮' } });
   });
 
+  describe('notices held by an SMS outage', () => {
+    const MIN = 60_000;
+    const holdFirst = () => {
+      const { alarmId } = record(sos('e1'));
+      const [item] = store.claimDueNotifications(T0, 10);
+      store.markNotificationHeld(item!.id, T0, 'isv.AMOUNT_NOT_ENOUGH: 账户余额不足');
+      return { alarmId: alarmId!, id: item!.id };
+    };
+
+    it('keeps a held notice pending with no attempt counted, shows it waiting, and holds the case’s escalation however late it is', () => {
+      const { alarmId } = holdFirst();
+      expect(store.view(alarmId)!.notifications).toMatchObject([{ status: 'pending', attempts: 0, waitingForProvider: true, lastError: 'isv.AMOUNT_NOT_ENOUGH: 账户余额不足' }]);
+      expect(store.view(alarmId)!.nextEscalationAt).toBeNull();
+      expect(store.nextEscalationAt()).toBeNull();
+      expect(store.escalateDueAlarms(T0 + 60 * MIN)).toEqual([]);
+      expect(store.view(alarmId)!.escalationLevel).toBe(0);
+    });
+
+    it('holds every pending notice at once, new ones too, and names their cases', () => {
+      const a = record(sos('e1')).alarmId!;
+      expect(store.holdPendingNotifications(T0, 'SMS_NETWORK_ERROR: refused')).toEqual([a]);
+      expect(store.holdPendingNotifications(T0 + 1, 'SMS_NETWORK_ERROR: refused')).toEqual([]);
+      expect(store.escalateDueAlarms(T0 + 60 * MIN)).toEqual([]);
+    });
+
+    it('sent after the outage: the next contact is due a take timeout after the SMS, not after the press', () => {
+      const { alarmId, id } = holdFirst();
+      const [again] = store.claimDueNotifications(T0 + 40 * MIN, 10);
+      expect(again!.id).toBe(id);
+      store.markNotificationSent(id, T0 + 40 * MIN, 'biz');
+      expect(store.view(alarmId)!).toMatchObject({ nextEscalationAt: T0 + 45 * MIN, notifications: [{ status: 'sent', waitingForProvider: false }] });
+      expect(store.escalateDueAlarms(T0 + 45 * MIN - 1)).toEqual([]);
+      expect(store.escalateDueAlarms(T0 + 45 * MIN)).toEqual([alarmId]);
+    });
+
+    it('refused for itself after the outage (a bad number): the next contact is due now; (a per-number limit): the case escalates a take timeout from then', () => {
+      const { alarmId, id } = holdFirst();
+      store.claimDueNotifications(T0 + 40 * MIN, 10);
+      store.markNotificationFailed(id, T0 + 40 * MIN, 'isv.MOBILE_NUMBER_ILLEGAL: 非法手机号');
+      expect(store.escalateDueAlarms(T0 + 40 * MIN)).toEqual([alarmId]);
+      expect(store.view(alarmId)!.history.map((h) => h.note)).toContain('发给刘建军的短信发送失败（isv.MOBILE_NUMBER_ILLEGAL: 非法手机号），立即通知下一位联系人');
+
+      const other = store.raiseFinding({ kind: 'inactivity', deviceId, eventId: 'q1', eventTs: T0, reason: 'quiet' }, T0).alarmId;
+      const [held] = store.claimDueNotifications(T0, 10).filter((i) => i.alarmId === other);
+      store.markNotificationHeld(held!.id, T0, 'SMS_TIMEOUT: no answer');
+      store.claimDueNotifications(T0 + 60 * MIN, 10);
+      store.markNotificationRetry(held!.id, T0 + 60 * MIN, T0 + 61 * MIN, 'isv.BUSINESS_LIMIT_CONTROL: 触发天级流控');
+      expect(store.view(other)!.notifications[0]).toMatchObject({ waitingForProvider: false, attempts: 1 });
+      expect(store.view(other)!.nextEscalationAt).toBe(T0 + 60 * MIN + defaultPolicies(5 * MIN).inactivity.takeTimeoutMs);
+    });
+
+    it('claims the most severe waiting notice first, then the one waiting longest; a failed probe goes behind the others', () => {
+      const low = store.raiseFinding({ kind: 'lowBattery', deviceId, eventId: 'b1', eventTs: T0, reason: 'battery' }, T0).alarmId;
+      const first = record(sos('e1'), T0 + 1).alarmId!;
+      store.holdPendingNotifications(T0 + 2, 'x: y');
+      const [probe1] = store.claimDueNotifications(T0 + 10, 1);
+      expect(probe1!.alarmId).toBe(first);
+      store.markNotificationHeld(probe1!.id, T0 + 10, 'x: y');
+      const [probe2] = store.claimDueNotifications(T0 + 10, 1);
+      // The only critical one again: severity first.
+      expect(probe2!.alarmId).toBe(first);
+      store.markNotificationHeld(probe2!.id, T0 + 20, 'x: y');
+      expect(store.claimDueNotifications(T0 + 30, 10).map((i) => i.alarmId)).toEqual([first, low]);
+    });
+  });
+
   /** A CO finding as the environment monitor raises it, on the resident's SOS button's household. */
   const coFinding = (eventId: string): Finding => ({
     kind: 'co',

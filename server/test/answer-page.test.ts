@@ -276,11 +276,12 @@ describe('the answer link of an alarm SMS', () => {
   });
 });
 
-/** A channel that fails (retryably) until told otherwise: the first SMS stays unsent. */
+/** A channel that fails until told otherwise (by default no network: an outage): the first SMS stays unsent. */
 class FlakySender extends RecordingSender {
   failing = true;
+  failure: SmsResult = { ok: false, kind: 'transport', code: 'SMS_NETWORK_ERROR', message: 'no network' };
   override async send(message: SmsMessage): Promise<SmsResult> {
-    if (this.failing) return { ok: false, retryable: true, code: 'SMS_NETWORK_ERROR', message: 'no network' };
+    if (this.failing) return this.failure;
     return super.send(message);
   }
 }
@@ -311,7 +312,8 @@ describe('a critical case cancelled while its first SMS is unsent', () => {
   it('still sends it, saying the duty officer cancelled it and why; nobody else is texted', async () => {
     await system.alarmService!.handleEvent(deviceId, { id: 'e1', ts: clock.nowMs(), type: 'sos' });
     const alarmId = system.alarmStore!.alarmIdFor(deviceId, 'e1')!;
-    await until('a failed first attempt', () => (system.alarmStore!.view(alarmId)!.notifications[0]?.attempts === 1 ? true : undefined));
+    // The provider is out of reach: the notice waits for it (no attempt counted, not failed).
+    await until('the first notice waiting for the provider', () => (system.alarmStore!.view(alarmId)!.notifications[0]?.waitingForProvider ? true : undefined));
     system.alarmService!.act(alarmId, 'cancel', '值班员 李明', '老人按错了按钮，已电话确认平安');
     sender.failing = false;
     clock.advance(10 * MINUTE);
@@ -326,6 +328,8 @@ describe('a critical case cancelled while its first SMS is unsent', () => {
 
   it('skips the first SMS of a cancelled urgent case (inactivity), and the pending escalation of a cancelled SOS', async () => {
     const store = system.alarmStore!;
+    // The limit of SMS to one number: each notice retried on its own, and the escalation runs (no outage holds it).
+    sender.failure = { ok: false, kind: 'retryMessage', code: 'isv.BUSINESS_LIMIT_CONTROL', message: 'limited' };
     const inactivity = store.raiseFinding({ kind: 'inactivity', deviceId, eventId: 'in-1', eventTs: clock.nowMs(), reason: 'silent 4 h' }, clock.nowMs()).alarmId;
     system.alarmService!.act(inactivity, 'cancel', '值班员 李明', '老人在邻居家');
     await system.alarmService!.handleEvent(deviceId, { id: 'e2', ts: clock.nowMs(), type: 'sos' });

@@ -48,8 +48,9 @@ class GateSender implements SmsSender {
 }
 
 const OK: SmsResult = { ok: true, providerRef: 'biz-1' };
-const FOR_GOOD: SmsResult = { ok: false, retryable: false, code: 'isv.MOBILE_NUMBER_ILLEGAL', message: 'bad number' };
-const AGAIN: SmsResult = { ok: false, retryable: true, code: 'Throttling', message: 'try later' };
+const FOR_GOOD: SmsResult = { ok: false, kind: 'permanent', code: 'isv.MOBILE_NUMBER_ILLEGAL', message: 'bad number' };
+// The provider's limit of SMS to one number: this message is retried, the others go on.
+const AGAIN: SmsResult = { ok: false, kind: 'retryMessage', code: 'isv.BUSINESS_LIMIT_CONTROL', message: 'try later' };
 
 describe('notices of a case that is no longer open', () => {
   let tmp: ReturnType<typeof tempDataDir>;

@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { httpsRequest } from './certificates.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const KANJIA_BIN = join(REPO_ROOT, 'bin', 'kanjia.js');
@@ -65,22 +66,33 @@ export interface KanjiaProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts `kanjia start` and resolves when /api/health answers ok. */
-export async function startKanjia(env: Record<string, string>, options: { timeoutMs?: number } = {}): Promise<KanjiaProcess> {
+/**
+ * Starts `kanjia start` and resolves when /api/health answers ok. With
+ * `openFileLimit` the process runs under `ulimit -n` of that many descriptors;
+ * with `tls` it serves HTTPS (KANJIA_TLS_CERT in `env`), checked with that CA
+ * at https://localhost:port.
+ */
+export async function startKanjia(env: Record<string, string>, options: { timeoutMs?: number; openFileLimit?: number; tls?: { ca: string } } = {}): Promise<KanjiaProcess> {
   const httpPort = env.KANJIA_HTTP_PORT;
   if (!httpPort) throw new Error('startKanjia needs KANJIA_HTTP_PORT');
-  const child = spawn(process.execPath, [KANJIA_BIN, 'start'], { env: { ...cleanEnv(), KANJIA_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const spawnEnv = { ...cleanEnv(), KANJIA_LOG_LEVEL: 'warn', ...env };
+  const stdio: ['ignore', 'pipe', 'pipe'] = ['ignore', 'pipe', 'pipe'];
+  const child =
+    options.openFileLimit === undefined
+      ? spawn(process.execPath, [KANJIA_BIN, 'start'], { env: spawnEnv, stdio })
+      : spawn('sh', ['-c', `ulimit -n ${Math.floor(options.openFileLimit)} && exec "$0" "$@"`, process.execPath, KANJIA_BIN, 'start'], { env: spawnEnv, stdio });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const httpUrl = `http://127.0.0.1:${httpPort}`;
+  const tls = options.tls;
+  const httpUrl = tls ? `https://localhost:${httpPort}` : `http://127.0.0.1:${httpPort}`;
+  const healthy = tls ? async () => (await httpsRequest(`${httpUrl}/api/health`, { ca: tls.ca })).status === 200 : async () => (await fetch(`${httpUrl}/api/health`)).ok;
   const deadline = Date.now() + (options.timeoutMs ?? 20_000);
   for (;;) {
     if (child.exitCode !== null) throw new Error(`kanjia exited with ${child.exitCode} before it was ready:\n${out}`);
     try {
-      const res = await fetch(`${httpUrl}/api/health`);
-      if (res.ok) break;
+      if (await healthy()) break;
     } catch {
       // not listening yet
     }

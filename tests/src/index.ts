@@ -1,2 +1,3 @@
 export * from './harness.js';
 export * from './png.js';
+export * from './certificates.js';

@@ -5,18 +5,21 @@
  *
  * Aliyun answers business errors (isv.*) with HTTP 200 and a Code in the body,
  * and authentication errors with HTTP 4xx, which the SDK throws as ClientError;
- * both are mapped to the same stable codes here.
+ * both are mapped to the same stable codes here, each with its kind
+ * (aliyun-error-codes.ts): a verdict on the message or an outage of the channel.
  */
 import DysmsapiModule, { SendSmsRequest } from '@alicloud/dysmsapi20170525';
 import { $OpenApiUtil } from '@alicloud/openapi-core';
 import * as $dara from '@darabonba/typescript';
 import { ALARM_KINDS, maskPhone } from '@kanjia/protocol';
 import { SMS_KIND_TEMPLATES, SMS_PARAM_MAX_CHARS, SMS_TEMPLATES, truncateSmsParam } from '../messages/sms-templates.js';
+import { classifyAliyunFailure } from './aliyun-error-codes.js';
 import {
   isKindTemplateKey,
   normalizeMainlandMobile,
   SMS_ERROR_CODES,
   SMS_TEMPLATE_KEYS,
+  type SmsFailureKind,
   type SmsKindTemplateKey,
   type SmsMessage,
   type SmsResult,
@@ -53,64 +56,6 @@ export interface AliyunSmsSenderOptions {
 
 export const ALIYUN_DEFAULT_ENDPOINT = 'dysmsapi.aliyuncs.com';
 export const ALIYUN_DEFAULT_TIMEOUT_MS = 5_000;
-
-/**
- * Aliyun codes after which sending the same message again cannot succeed: the
- * number, template, sign, key or account must be fixed first (or another channel
- * used). Source: SendSms error-code list of Aliyun SMS.
- */
-const PERMANENT_CODES: ReadonlySet<string> = new Set([
-  'isv.MOBILE_NUMBER_ILLEGAL',
-  'isv.MOBILE_COUNT_OVER_LIMIT',
-  'isv.TEMPLATE_MISSING_PARAMETERS',
-  'isv.TEMPLATE_PARAMS_ILLEGAL',
-  'isv.SMS_TEMPLATE_ILLEGAL',
-  'isv.SMS_SIGNATURE_ILLEGAL',
-  'isv.SMS_SIGN_ILLEGAL',
-  'isv.SMS_CONTENT_ILLEGAL',
-  'isv.INVALID_JSON_PARAM',
-  'isv.INVALID_PARAMETERS',
-  'isv.PARAM_LENGTH_LIMIT',
-  'isv.PARAM_NOT_SUPPORT_URL',
-  'isv.BLACK_KEY_CONTROL_LIMIT',
-  'isv.AMOUNT_NOT_ENOUGH',
-  'isv.OUT_OF_SERVICE',
-  'isv.ACCOUNT_NOT_EXISTS',
-  'isv.ACCOUNT_ABNORMAL',
-  'isv.DENY_IP_RANGE',
-  'isv.DAY_LIMIT_CONTROL',
-  'isv.MONTH_LIMIT_CONTROL',
-  'isp.RAM_PERMISSION_DENY',
-  'SignatureDoesNotMatch',
-  'IncompleteSignature',
-  'InvalidAccessKeyId.NotFound',
-  'InvalidAccessKeyId.Inactive',
-  'InvalidTimeStamp.Expired',
-  'Forbidden.RAM',
-]);
-
-/**
- * Aliyun codes after which the same message may go through later:
- * isv.BUSINESS_LIMIT_CONTROL is the per-number frequency limit (by default 1 per
- * minute, 5 per hour to the same number), Throttling* the API rate limit.
- */
-const RETRYABLE_CODES: ReadonlySet<string> = new Set([
-  'isv.BUSINESS_LIMIT_CONTROL',
-  'isp.SYSTEM_ERROR',
-  'ServiceUnavailable',
-  'InternalError',
-  'SignatureNonceUsed',
-]);
-
-/** Whether an Aliyun error code (with the HTTP status it came with) is worth retrying. */
-export function isRetryableAliyunCode(code: string, httpStatus: number): boolean {
-  if (PERMANENT_CODES.has(code)) return false;
-  if (RETRYABLE_CODES.has(code) || code.startsWith('Throttling')) return true;
-  if (httpStatus >= 500) return true;
-  // Unknown isv.* codes and other 4xx answers are about the request itself.
-  if (code.startsWith('isv.') || (httpStatus >= 400 && httpStatus < 500)) return false;
-  return true;
-}
 
 type DysmsapiClientClass = typeof DysmsapiModule.default;
 type DysmsapiClient = InstanceType<DysmsapiClientClass>;
@@ -155,16 +100,33 @@ export class AliyunSmsSender implements SmsSender {
     );
   }
 
-  /** Sends one SMS; returns ok:false with a stable code for every provider or network failure. */
+  /**
+   * Sends one SMS; returns ok:false with a stable code for every provider or network failure.
+   * A kind's own template that Aliyun does not know or whose variables do not match is a
+   * setup mistake of that one template: the SMS goes with the generic template instead
+   * (logged), rather than that kind's alarms being refused one after the other.
+   */
   async send(message: SmsMessage): Promise<SmsResult> {
     const phone = normalizeMainlandMobile(message.to);
     if (phone === null) {
-      return this.fail(message, { retryable: false, code: 'isv.MOBILE_NUMBER_ILLEGAL', message: 'not a mainland mobile number (checked before sending)' });
+      return this.fail(message, message.template, { kind: 'permanent', code: 'isv.MOBILE_NUMBER_ILLEGAL', message: 'not a mainland mobile number (checked before sending)' });
     }
     const picked = this.pickTemplate(message);
     if (picked === undefined) {
-      return this.fail(message, { retryable: false, code: SMS_ERROR_CODES.unknownTemplate, message: `no Aliyun template code for "${message.template}"` });
+      return this.fail(message, message.template, { kind: 'permanent', code: SMS_ERROR_CODES.unknownTemplate, message: `no Aliyun template code for "${message.template}"` });
     }
+    const result = await this.sendWith(message, phone, picked);
+    const generic = picked.key === message.template ? undefined : this.genericTemplate(message);
+    if (result.ok || generic === undefined || !KIND_TEMPLATE_FALLBACK_CODES.has(result.code)) return result.ok ? result : this.fail(message, picked.key, result);
+    this.log(
+      `aliyun sms: the template ${picked.key} (${picked.templateCode}) was refused with ${result.code}: outId ${message.outId} goes with the generic template ${generic.key} instead; fix its code in KANJIA_ALIYUN_TEMPLATE_CODES (docs/sms-templates.md)`,
+    );
+    const again = await this.sendWith(message, phone, generic);
+    return again.ok ? again : this.fail(message, generic.key, again);
+  }
+
+  /** One SendSms call with the template `picked`; a failure is returned unlogged. */
+  private async sendWith(message: SmsMessage, phone: string, picked: PickedTemplate): Promise<{ ok: true; providerRef: string | null } | ({ ok: false } & Failure)> {
     const { templateCode, variables } = picked;
     // Exactly the variables of the template picked: a per-kind template has fewer than the generic one.
     const params: Record<string, string> = {};
@@ -172,6 +134,7 @@ export class AliyunSmsSender implements SmsSender {
       const value = message.params[variable];
       if (value !== undefined) params[variable] = truncateSmsParam(value, SMS_PARAM_MAX_CHARS);
     }
+    const failed = (failure: Failure) => ({ ok: false as const, ...failure });
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       const request = new SendSmsRequest({
@@ -193,48 +156,64 @@ export class AliyunSmsSender implements SmsSender {
         // Whatever the abandoned call ends with no longer matters. SendSms is not
         // idempotent, so the retry may text twice: for an alarm, better twice than never.
         call.catch(() => undefined);
-        return this.fail(message, { retryable: true, code: SMS_ERROR_CODES.timeout, message: `no answer from Aliyun within ${this.timeoutMs} ms` });
+        return failed({ kind: 'transport', code: SMS_ERROR_CODES.timeout, message: `no answer from Aliyun within ${this.timeoutMs} ms` });
       }
       const body = response.body;
       const code = body?.code;
       if (code === 'OK') return { ok: true, providerRef: body?.bizId ?? null };
       if (typeof code !== 'string' || code === '') {
-        return this.fail(message, { retryable: true, code: SMS_ERROR_CODES.badResponse, message: `answer without a Code (HTTP ${response.statusCode ?? 'status unknown'})` });
+        return failed({ kind: 'transport', code: SMS_ERROR_CODES.badResponse, message: `answer without a Code (HTTP ${response.statusCode ?? 'status unknown'})` });
       }
-      return this.fail(message, {
-        retryable: isRetryableAliyunCode(code, response.statusCode ?? 200),
+      return failed({
+        kind: classifyAliyunFailure(code, response.statusCode ?? 200),
         code,
         message: scrub(`${body?.message ?? ''} (request id ${body?.requestId ?? 'unknown'})`),
       });
     } catch (err) {
-      return this.fail(message, classifyThrown(err));
+      return failed(classifyThrown(err));
     } finally {
       clearTimeout(timer);
     }
   }
 
-  /** The kind's own template when its code is configured, else the role's generic one; undefined for an unknown role. */
-  private pickTemplate(message: SmsMessage): { key: string; templateCode: string; variables: readonly string[] } | undefined {
-    const codes = this.settings.templateCodes;
-    const kindKey = `${message.template}.${message.kind}`;
-    if (isKindTemplateKey(kindKey)) {
-      const templateCode = codes[kindKey];
-      if (templateCode !== undefined) return { key: kindKey, templateCode, variables: SMS_KIND_TEMPLATES[kindKey].variables };
-    }
+  /** The role's generic template (every account registers it). */
+  private genericTemplate(message: SmsMessage): PickedTemplate | undefined {
     if (!(SMS_TEMPLATE_KEYS as readonly string[]).includes(message.template)) return undefined;
-    const templateCode = codes[message.template];
+    const templateCode = this.settings.templateCodes[message.template];
     if (templateCode === undefined) return undefined;
     return { key: message.template, templateCode, variables: SMS_TEMPLATES[message.template].variables };
   }
 
-  private fail(message: SmsMessage, failure: { retryable: boolean; code: string; message: string }): SmsResult {
-    const template = this.pickTemplate(message)?.key ?? message.template;
+  /** The kind's own template when its code is configured, else the role's generic one; undefined for an unknown role. */
+  private pickTemplate(message: SmsMessage): PickedTemplate | undefined {
+    const kindKey = `${message.template}.${message.kind}`;
+    if (isKindTemplateKey(kindKey)) {
+      const templateCode = this.settings.templateCodes[kindKey];
+      if (templateCode !== undefined) return { key: kindKey, templateCode, variables: SMS_KIND_TEMPLATES[kindKey].variables };
+    }
+    return this.genericTemplate(message);
+  }
+
+  /** Logs a failure (phone masked) with the template it was sent with, and returns it as the result. */
+  private fail(message: SmsMessage, template: string, failure: Failure): SmsResult {
     this.log(
-      `aliyun sms: ${failure.code} to ${maskPhone(message.to)} (outId ${message.outId}, template ${template}, ${failure.retryable ? 'retryable' : 'permanent'}): ${failure.message}`,
+      `aliyun sms: ${failure.code} to ${maskPhone(message.to)} (outId ${message.outId}, template ${template}, ${failure.kind}): ${failure.message}`,
     );
-    return { ok: false, ...failure };
+    return { ok: false, kind: failure.kind, code: failure.code, message: failure.message };
   }
 }
+
+interface PickedTemplate {
+  key: string;
+  templateCode: string;
+  variables: readonly string[];
+}
+
+/**
+ * Answers to a kind's own template that say the template, not the message, is wrong
+ * (not registered or not approved; its variables not those we send): the generic one is used.
+ */
+const KIND_TEMPLATE_FALLBACK_CODES: ReadonlySet<string> = new Set(['isv.SMS_TEMPLATE_ILLEGAL', 'isv.TEMPLATE_MISSING_PARAMETERS']);
 
 function settingsProblems(settings: AliyunSmsSettings): string[] {
   const problems: string[] = [];
@@ -258,6 +237,13 @@ function settingsProblems(settings: AliyunSmsSettings): string[] {
   return problems;
 }
 
+/** A failed send before it becomes an SmsResult. */
+interface Failure {
+  kind: SmsFailureKind;
+  code: string;
+  message: string;
+}
+
 interface ThrownShape {
   name?: unknown;
   code?: unknown;
@@ -266,19 +252,19 @@ interface ThrownShape {
 }
 
 /** Maps what the SDK throws: ClientError/ServerError/ThrottlingError carry statusCode and Code; network errors an errno. */
-function classifyThrown(err: unknown): { retryable: boolean; code: string; message: string } {
+function classifyThrown(err: unknown): Failure {
   const e = (typeof err === 'object' && err !== null ? err : {}) as ThrownShape;
   const text = scrub(typeof e.message === 'string' ? e.message : String(err));
   const name = typeof e.name === 'string' ? e.name : '';
   const errno = typeof e.code === 'string' ? e.code : '';
   if (typeof e.statusCode === 'number') {
     const code = errno !== '' && errno !== 'undefined' ? errno : `HTTP_${e.statusCode}`;
-    return { retryable: isRetryableAliyunCode(code, e.statusCode), code, message: text };
+    return { kind: classifyAliyunFailure(code, e.statusCode), code, message: text };
   }
-  if (name.includes('Timeout') || errno === 'ETIMEDOUT') return { retryable: true, code: SMS_ERROR_CODES.timeout, message: text };
-  if (err instanceof SyntaxError) return { retryable: true, code: SMS_ERROR_CODES.badResponse, message: text };
+  if (name.includes('Timeout') || errno === 'ETIMEDOUT') return { kind: 'transport', code: SMS_ERROR_CODES.timeout, message: text };
+  if (err instanceof SyntaxError) return { kind: 'transport', code: SMS_ERROR_CODES.badResponse, message: text };
   // ECONNREFUSED, ECONNRESET, ENOTFOUND, EAI_AGAIN, socket hang up, …: the network, not the message.
-  return { retryable: true, code: SMS_ERROR_CODES.network, message: errno !== '' ? `${errno}: ${text}` : text };
+  return { kind: 'transport', code: SMS_ERROR_CODES.network, message: errno !== '' ? `${errno}: ${text}` : text };
 }
 
 /**

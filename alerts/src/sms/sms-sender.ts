@@ -56,12 +56,36 @@ export interface SmsMessage {
   outId: string;
 }
 
+/**
+ * What a failed send says about the message and about the channel; the
+ * outbox acts on it (alerts/README.md "When the provider fails"):
+ * - `permanent`: this message can never go as it is (a bad number, a template
+ *   variable the provider refuses): it fails, and the case's escalation moves
+ *   on to the next contact at once.
+ * - `retryMessage`: this one message may go later (the provider's limit of SMS
+ *   to one number, a sender bug): it is retried with backoff, its attempts
+ *   counted; the other messages go on.
+ * - `account`: the provider refuses the account (signature, key, credit,
+ *   sign name or template, the account's own quota or API rate limit):
+ *   every message would fail the same way — an outage of the channel.
+ * - `transport`: the provider cannot be reached or is broken (timeout,
+ *   refused or reset connection, 5xx, an unreadable answer) — an outage too.
+ */
+export type SmsFailureKind = 'permanent' | 'retryMessage' | 'account' | 'transport';
+
+export const SMS_FAILURE_KINDS: readonly SmsFailureKind[] = ['permanent', 'retryMessage', 'account', 'transport'];
+
+/** Whether a failure of this kind is an outage of the whole channel rather than a verdict on one message. */
+export function isOutageKind(kind: SmsFailureKind): boolean {
+  return kind === 'account' || kind === 'transport';
+}
+
 export type SmsResult =
   | { ok: true; providerRef: string | null }
   | {
       ok: false;
-      /** true: the same message may succeed later (throttling, network, 5xx); false: fix something or fail over. */
-      retryable: boolean;
+      /** What the failure says about this message and the channel (see SmsFailureKind). */
+      kind: SmsFailureKind;
       /** Stable code: the provider's own (e.g. isv.MOBILE_NUMBER_ILLEGAL) or one of SMS_ERROR_CODES. */
       code: string;
       /** A sentence for the dashboard and logs; never contains a phone number in clear. */

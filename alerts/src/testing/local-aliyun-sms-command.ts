@@ -6,9 +6,18 @@
  * then one {"type":"sms",…AcceptedSms} per accepted SMS. The phone numbers are
  * printed in full because this output stands for Aliyun's own delivery record and
  * tests check who was texted; --mask-phones masks them. Rejections go to stderr.
+ * The mode (--mode, and PUT /_control while it runs) plays the provider's failures.
  */
 import { parseArgs } from 'node:util';
-import { describeRejection, LocalAliyunSmsServer, maskAcceptedSms, type LocalAliyunSmsAddress } from './local-aliyun-sms-server.js';
+import {
+  describeRejection,
+  LOCAL_SMS_CONTROL_PATH,
+  LOCAL_SMS_MODES,
+  LocalAliyunSmsServer,
+  LocalSmsControl,
+  maskAcceptedSms,
+  type LocalAliyunSmsAddress,
+} from './local-aliyun-sms-server.js';
 
 export const LOCAL_ALIYUN_SMS_USAGE = `usage: local-aliyun-sms-cli --access-key-id ID --access-key-secret SECRET [options]
   --port N                 port to listen on (default 0: a free one)
@@ -17,6 +26,11 @@ export const LOCAL_ALIYUN_SMS_USAGE = `usage: local-aliyun-sms-cli --access-key-
   --template CODE=a,b,c    approved template code and its variables (repeatable; default: any)
   --latency-ms N           delay every answer by N ms
   --mask-phones            mask phone numbers in the SMS lines
+  --mode MODE              how to answer: ${LOCAL_SMS_MODES.join(', ')} (default ok)
+  --bad-number N           answer isv.MOBILE_NUMBER_ILLEGAL for this number (repeatable)
+  --limited-number N       answer isv.BUSINESS_LIMIT_CONTROL for this number (repeatable)
+While it runs, GET ${LOCAL_SMS_CONTROL_PATH} shows the mode and PUT ${LOCAL_SMS_CONTROL_PATH} with
+{"mode":"no-credit","badNumbers":["13800000001"]} changes it (no authentication: keep it on loopback).
 The key may also come from ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET.`;
 
 export interface CommandIo {
@@ -45,6 +59,9 @@ export async function runLocalAliyunSmsCommand(argv: readonly string[], io: Comm
       template: { type: 'string', multiple: true },
       'latency-ms': { type: 'string', default: '0' },
       'mask-phones': { type: 'boolean', default: false },
+      mode: { type: 'string', default: 'ok' },
+      'bad-number': { type: 'string', multiple: true },
+      'limited-number': { type: 'string', multiple: true },
     },
   });
   const problems: string[] = [];
@@ -67,7 +84,14 @@ export async function runLocalAliyunSmsCommand(argv: readonly string[], io: Comm
     templates ??= {};
     templates[code] = eq < 0 ? [] : spec.slice(eq + 1).split(',').map((v) => v.trim()).filter((v) => v !== '');
   }
-  if (problems.length > 0) throw new Error(`${problems.join('\n')}\n${LOCAL_ALIYUN_SMS_USAGE}`);
+  const control = LocalSmsControl.safeParse({ mode: values.mode, badNumbers: values['bad-number'] ?? [], limitedNumbers: values['limited-number'] ?? [] });
+  if (!control.success) {
+    for (const issue of control.error.issues) {
+      const flag = { mode: '--mode', badNumbers: '--bad-number', limitedNumbers: '--limited-number' }[String(issue.path[0]) as 'mode'] ?? '--?';
+      problems.push(`${flag}: ${issue.path[0] === 'mode' ? `one of ${LOCAL_SMS_MODES.join(', ')}` : 'a phone number of digits'}`);
+    }
+  }
+  if (problems.length > 0 || !control.success) throw new Error(`${problems.join('\n')}\n${LOCAL_ALIYUN_SMS_USAGE}`);
 
   const maskPhones = values['mask-phones'] === true;
   const server = new LocalAliyunSmsServer({
@@ -81,6 +105,7 @@ export async function runLocalAliyunSmsCommand(argv: readonly string[], io: Comm
     onRejected: (rejection) => io.stderr(describeRejection(rejection)),
   });
   server.setLatencyMs(latencyMs);
+  server.setState(control.data);
   const address = await server.start();
   io.stdout(JSON.stringify({ type: 'listening', ...address }));
   return { server, address };

@@ -11,11 +11,19 @@
  * 200 with their Code; success is {Code:'OK', Message:'OK', BizId, RequestId}.
  * A link in a variable value is refused (isv.PARAM_NOT_SUPPORT_URL), as Aliyun
  * refuses it: a template's link must be its fixed text.
+ *
+ * Its mode is switched at run time (setMode, or PUT /_control with
+ * {"mode": …}) to play the provider's failures: a signature error or a disabled
+ * key (the key was rotated or switched off in the console), no credit, the
+ * account stopped, flow control on the account, an outage (503, or the
+ * connection reset without an answer); and some numbers can be made bad
+ * (isv.MOBILE_NUMBER_ILLEGAL) or limited (the per-number flow control).
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { maskPhone, systemClock, type Clock } from '@kanjia/protocol';
+import { z } from 'zod';
 import {
   ACS3_ALGORITHM,
   acs3Signature,
@@ -47,6 +55,43 @@ const ACS_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
  */
 const URL_IN_VALUE = /(?:[a-z][a-z0-9+.-]*:\/\/|www\.)|(?:^|[^a-z0-9-])[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|cn|net|org|gov|edu|io|top|xyz|info|cc|me|vip|ai|app|dev|link)(?![a-z0-9-])/i;
 
+/**
+ * How the server answers every authenticated SendSms (see LocalAliyunSmsServer):
+ * - ok: as Aliyun does when all is well;
+ * - signature-error: SignatureDoesNotMatch (HTTP 400), as after the secret was changed;
+ * - key-disabled: InvalidAccessKeyId.Inactive (HTTP 400), the key switched off;
+ * - no-credit: isv.AMOUNT_NOT_ENOUGH (HTTP 200), the balance used up;
+ * - out-of-service: isv.OUT_OF_SERVICE (HTTP 200), the account stopped;
+ * - flow-control: isv.BUSINESS_LIMIT_CONTROL (HTTP 200) for every number, the account's flow control;
+ * - outage-503: ServiceUnavailable (HTTP 503) before any check;
+ * - outage-reset: the connection is reset without an answer.
+ */
+export const LOCAL_SMS_MODES = ['ok', 'signature-error', 'key-disabled', 'no-credit', 'out-of-service', 'flow-control', 'outage-503', 'outage-reset'] as const;
+export type LocalSmsMode = (typeof LOCAL_SMS_MODES)[number];
+
+/** Path of the control endpoint: GET the state, PUT (or POST) a LocalSmsControl as JSON. */
+export const LOCAL_SMS_CONTROL_PATH = '/_control';
+
+/** What the control endpoint (and setState) changes; numbers as SendSms receives them (11 digits). */
+export const LocalSmsControl = z
+  .object({
+    mode: z.enum(LOCAL_SMS_MODES).optional(),
+    /** Answered isv.MOBILE_NUMBER_ILLEGAL (a number that cannot receive SMS). */
+    badNumbers: z.array(z.string().regex(/^\+?\d{5,20}$/)).max(1000).optional(),
+    /** Answered isv.BUSINESS_LIMIT_CONTROL (the per-number limit reached). */
+    limitedNumbers: z.array(z.string().regex(/^\+?\d{5,20}$/)).max(1000).optional(),
+  })
+  .strict();
+export type LocalSmsControl = z.infer<typeof LocalSmsControl>;
+
+export interface LocalSmsState {
+  mode: LocalSmsMode;
+  badNumbers: string[];
+  limitedNumbers: string[];
+  accepted: number;
+  rejected: number;
+}
+
 export interface LocalAliyunSmsServerOptions {
   accessKeyId: string;
   accessKeySecret: string;
@@ -68,6 +113,8 @@ export interface LocalAliyunSmsServerOptions {
   onAccepted?: (sms: AcceptedSms) => void;
   /** Called for each rejected request. */
   onRejected?: (rejection: RejectedRequest) => void;
+  /** The mode to start in; default ok. */
+  mode?: LocalSmsMode;
 }
 
 export interface AcceptedSms {
@@ -84,12 +131,13 @@ export interface AcceptedSms {
 
 export interface RejectedRequest {
   code: string;
+  /** 0 when the connection was reset without an answer. */
   httpStatus: number;
   message: string;
   requestId: string;
   outId: string | null;
   receivedAtMs: number;
-  /** True when the failure was ordered with failNext(). */
+  /** True when the failure was ordered: failNext(), a mode other than ok, a bad or limited number. */
   injected: boolean;
 }
 
@@ -132,6 +180,9 @@ export class LocalAliyunSmsServer {
   private readonly replyTimers = new Set<ReturnType<typeof setTimeout>>();
   private failures: Array<Required<InjectedFailure>> = [];
   private latencyMs = 0;
+  private modeNow: LocalSmsMode = 'ok';
+  private readonly badNumbers = new Set<string>();
+  private readonly limitedNumbers = new Set<string>();
   private bizSeq = 0;
   private readonly clock: Pick<Clock, 'nowMs'>;
   private readonly maxClockSkewMs: number;
@@ -141,6 +192,7 @@ export class LocalAliyunSmsServer {
     this.clock = options.clock ?? systemClock;
     this.maxClockSkewMs = options.maxClockSkewMs ?? ACS_MAX_CLOCK_SKEW_MS;
     this.maxParamChars = options.maxParamChars ?? ALIYUN_MAX_PARAM_CHARS;
+    this.modeNow = options.mode ?? 'ok';
   }
 
   /** Listens (127.0.0.1, port 0 unless told otherwise); resolves with where. */
@@ -194,12 +246,39 @@ export class LocalAliyunSmsServer {
     return this.rejectedList;
   }
 
-  /** Forgets what was accepted and rejected, the pending failures and the latency. */
+  /** Forgets what was accepted and rejected, the pending failures and the latency; back to mode ok with no bad or limited numbers. */
   reset(): void {
     this.acceptedList.length = 0;
     this.rejectedList.length = 0;
     this.failures = [];
     this.latencyMs = 0;
+    this.setState({ mode: 'ok', badNumbers: [], limitedNumbers: [] });
+  }
+
+  /** The mode every authenticated SendSms is answered in from now on (see LOCAL_SMS_MODES). */
+  setMode(mode: LocalSmsMode): void {
+    this.modeNow = mode;
+  }
+
+  get mode(): LocalSmsMode {
+    return this.modeNow;
+  }
+
+  /** Changes what `control` names (mode, bad numbers, limited numbers); what it leaves out stays. */
+  setState(control: LocalSmsControl): void {
+    if (control.mode !== undefined) this.modeNow = control.mode;
+    const replace = (set: Set<string>, numbers: readonly string[] | undefined) => {
+      if (numbers === undefined) return;
+      set.clear();
+      for (const n of numbers) set.add(n.replace(/^(?:\+86|0086|86|\+)(?=1\d{10}$)/, ''));
+    };
+    replace(this.badNumbers, control.badNumbers);
+    replace(this.limitedNumbers, control.limitedNumbers);
+  }
+
+  /** The mode, the bad and limited numbers, and how many requests were accepted and rejected. */
+  state(): LocalSmsState {
+    return { mode: this.modeNow, badNumbers: [...this.badNumbers], limitedNumbers: [...this.limitedNumbers], accepted: this.acceptedList.length, rejected: this.rejectedList.length };
   }
 
   /** The next `count` authenticated SendSms requests fail with this code / HTTP status. */
@@ -237,14 +316,49 @@ export class LocalAliyunSmsServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const receivedAtMs = this.clock.nowMs();
     const requestId = randomUUID().toUpperCase();
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === LOCAL_SMS_CONTROL_PATH) {
+      await this.control(req, res);
+      return;
+    }
+    const ctx = { receivedAtMs, requestId, outId: null };
+    if (this.modeNow === 'outage-reset') {
+      // No answer at all: the caller sees the connection reset (ECONNRESET, socket hang up).
+      this.reject(ctx, 0, 'ECONNRESET', 'connection reset without an answer (mode outage-reset)', true);
+      req.socket.destroy();
+      return;
+    }
+    if (this.modeNow === 'outage-503') {
+      req.resume();
+      this.reply(res, this.reject(ctx, 503, 'ServiceUnavailable', 'The request has failed due to a temporary failure of the server (mode outage-503).', true));
+      return;
+    }
     let body: Buffer;
     try {
       body = await readBody(req, MAX_BODY_BYTES);
     } catch {
-      this.reply(res, this.reject({ receivedAtMs, requestId, outId: null }, 413, 'RequestTooLarge', 'The request body is too large.'));
+      this.reply(res, this.reject(ctx, 413, 'RequestTooLarge', 'The request body is too large.'));
       return;
     }
     this.reply(res, this.process(req, body, receivedAtMs, requestId));
+  }
+
+  /** GET: the state; PUT or POST a LocalSmsControl (JSON): changes it and answers the new state; 400 BAD_CONTROL otherwise. */
+  private async control(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method === 'GET') return this.send(res, { status: 200, body: { ...this.state() } });
+    if (req.method !== 'PUT' && req.method !== 'POST') return this.send(res, { status: 405, body: { code: 'BAD_CONTROL', message: 'GET the state, or PUT {"mode": …, "badNumbers": […], "limitedNumbers": […]}' } });
+    let parsed: ReturnType<typeof LocalSmsControl.safeParse>;
+    try {
+      parsed = LocalSmsControl.safeParse(JSON.parse((await readBody(req, 64 * 1024)).toString('utf8')));
+    } catch {
+      return this.send(res, { status: 400, body: { code: 'BAD_CONTROL', message: 'the body must be JSON' } });
+    }
+    if (!parsed.success) {
+      const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
+      return this.send(res, { status: 400, body: { code: 'BAD_CONTROL', message: `${problems} (modes: ${LOCAL_SMS_MODES.join(', ')})` } });
+    }
+    this.setState(parsed.data);
+    this.send(res, { status: 200, body: { ...this.state() } });
   }
 
   /** Checks one request as Aliyun would, records the outcome and returns the answer. */
@@ -284,6 +398,7 @@ export class LocalAliyunSmsServer {
       return this.reject(ctx, 400, 'IncompleteSignature', `The Authorization header is missing or is not ${ACS3_ALGORITHM} Credential=…,SignedHeaders=…,Signature=….`);
     }
     if (auth.accessKeyId !== this.options.accessKeyId) return this.reject(ctx, 404, 'InvalidAccessKeyId.NotFound', 'Specified access key is not found.');
+    if (this.modeNow === 'key-disabled') return this.reject(ctx, 400, 'InvalidAccessKeyId.Inactive', 'Specified access key is disabled (mode key-disabled).', true);
     const date = header('x-acs-date');
     const nonce = header('x-acs-signature-nonce');
     const contentSha256 = header('x-acs-content-sha256');
@@ -312,6 +427,8 @@ export class LocalAliyunSmsServer {
       payloadSha256Hex: bodySha256,
     });
     const toSign = stringToSign(canonical);
+    // As if the secret had been changed in the console: the caller's signature no longer matches.
+    if (this.modeNow === 'signature-error') return this.reject(ctx, 400, 'SignatureDoesNotMatch', 'Specified signature does not match our calculation (mode signature-error).', true);
     if (!signaturesEqual(acs3Signature(this.options.accessKeySecret, toSign), auth.signature)) {
       return this.reject(ctx, 400, 'SignatureDoesNotMatch', `Specified signature does not match our calculation. server string to sign is:${toSign}`);
     }
@@ -321,12 +438,19 @@ export class LocalAliyunSmsServer {
 
     const injected = this.failures.shift();
     if (injected !== undefined) return this.reject(ctx, injected.httpStatus, injected.code, injected.message, true);
+    // The account's business errors come before the message's, with HTTP 200 as from Aliyun.
+    if (this.modeNow === 'no-credit') return this.reject(ctx, 200, 'isv.AMOUNT_NOT_ENOUGH', '账户余额不足', true);
+    if (this.modeNow === 'out-of-service') return this.reject(ctx, 200, 'isv.OUT_OF_SERVICE', '业务停机', true);
+    if (this.modeNow === 'flow-control') return this.reject(ctx, 200, 'isv.BUSINESS_LIMIT_CONTROL', '触发业务流控', true);
 
     // What: SendSms parameters. Business errors come with HTTP 200, as from Aliyun.
     const phoneNumbers = params.get('PhoneNumbers') ?? '';
     const numbers = phoneNumbers.split(',').map((n) => n.trim());
     if (phoneNumbers === '' || !numbers.every((n) => PHONE_NUMBER.test(n))) return this.reject(ctx, 200, 'isv.MOBILE_NUMBER_ILLEGAL', '非法手机号');
     if (numbers.length > MAX_PHONE_NUMBERS) return this.reject(ctx, 200, 'isv.MOBILE_COUNT_OVER_LIMIT', '手机号码数量超过限制');
+    const bare = numbers.map((n) => n.replace(/^(?:\+86|0086|86|\+)(?=1\d{10}$)/, ''));
+    if (bare.some((n) => this.badNumbers.has(n))) return this.reject(ctx, 200, 'isv.MOBILE_NUMBER_ILLEGAL', '非法手机号', true);
+    if (bare.some((n) => this.limitedNumbers.has(n))) return this.reject(ctx, 200, 'isv.BUSINESS_LIMIT_CONTROL', '触发天级流控Permits:10', true);
     const signName = params.get('SignName') ?? '';
     if (signName === '' || (this.options.signNames !== undefined && !this.options.signNames.includes(signName))) {
       return this.reject(ctx, 200, 'isv.SMS_SIGNATURE_ILLEGAL', '该账号下找不到对应签名');

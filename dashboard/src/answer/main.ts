@@ -1,4 +1,5 @@
 /** The helper's answer page (/a/<code>): a phone-sized page of one case. */
+import '../zod-jitless';
 import { createApp } from 'vue';
 import { lang, LOCALES } from '../i18n';
 import AnswerApp from './AnswerApp.vue';

@@ -22,6 +22,8 @@ const PRESS_SETTLE_MS = 2000;
 
 export interface LifeRunnerOptions {
   brokerUrl: string;
+  /** The broker's CA for mqtts:// (SimDeviceOptions.ca). */
+  ca?: string | Buffer;
   devices: readonly SimDeviceCredentials[];
   plan: LifePlan;
   clock?: Clock;
@@ -152,6 +154,7 @@ export class HouseholdLifeRunner {
     const o = this.options;
     const device = new SimDevice({
       brokerUrl: o.brokerUrl,
+      ...(o.ca !== undefined ? { ca: o.ca } : {}),
       deviceId: credentials.deviceId,
       secret: credentials.secret,
       clock: this.clock,

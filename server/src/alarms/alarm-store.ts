@@ -120,6 +120,10 @@ interface NoticeRow {
   status: string;
 }
 
+/** SQL (alarms aliased `a`): the case's latest notice is not held by an SMS outage. */
+const NOT_HELD = `NOT EXISTS (SELECT 1 FROM notifications h WHERE h.alarm_id = a.id AND h.escalation_level = a.escalation_level
+                               AND h.status IN ('pending', 'sending') AND h.outage_at IS NOT NULL AND h.template <> 'cancelled')`;
+
 /** How long a notice that could not be prepared for sending waits before the outbox tries it again. */
 export const UNPREPARED_RETRY_MS = 60_000;
 
@@ -535,7 +539,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
     const taken = alarm.status !== 'resolved' && alarm.status !== 'cancelled';
     const reason = taken ? 'CASE_TAKEN: the case was taken before this notice went out' : 'CASE_CLOSED: the case was closed before this notice went out';
     const changed = this.db
-      .prepare("UPDATE notifications SET status = 'skipped', next_attempt_at = NULL, last_error = COALESCE(last_error || '; ', '') || ? WHERE id = ? AND status = 'pending'")
+      .prepare("UPDATE notifications SET status = 'skipped', next_attempt_at = NULL, outage_at = NULL, last_error = COALESCE(last_error || '; ', '') || ? WHERE id = ? AND status = 'pending'")
       .run(reason, n.id).changes;
     if (changed === 0) return;
     this.forgetAnswerCode(n.id);
@@ -592,11 +596,16 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
   }
 
   // ---- EscalationStore --------------------------------------------------------
+  //
+  // A case whose latest notice is held by an SMS outage does not escalate:
+  // the contact could not be told, so their time to take it has not begun
+  // (it begins when the SMS goes: markNotificationSent). Nothing is lost: the
+  // case stays open and red, and the banner says to phone the helpers.
 
   escalateDueAlarms(nowMs: number): string[] {
     return this.db.transaction(() => {
       const due = this.db
-        .prepare("SELECT * FROM alarms WHERE status = 'open' AND next_escalation_at IS NOT NULL AND next_escalation_at <= ? ORDER BY next_escalation_at")
+        .prepare(`SELECT * FROM alarms a WHERE status = 'open' AND next_escalation_at IS NOT NULL AND next_escalation_at <= ? AND ${NOT_HELD} ORDER BY next_escalation_at`)
         .all(nowMs) as AlarmRow[];
       for (const row of due) {
         const policy = this.options.policies[row.kind];
@@ -623,11 +632,14 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
   }
 
   nextEscalationAt(): number | null {
-    const row = this.db.prepare("SELECT MIN(next_escalation_at) AS t FROM alarms WHERE status = 'open' AND next_escalation_at IS NOT NULL").get() as { t: number | null };
+    const row = this.db.prepare(`SELECT MIN(next_escalation_at) AS t FROM alarms a WHERE status = 'open' AND next_escalation_at IS NOT NULL AND ${NOT_HELD}`).get() as { t: number | null };
     return row.t;
   }
 
   // ---- OutboxStore ------------------------------------------------------------
+  //
+  // The most severe first, then the longest due: after an outage every waiting
+  // notice is due at once, and an SOS goes before a low battery.
 
   claimDueNotifications(nowMs: number, limit: number, onProblem?: (problem: ClaimProblem) => void): OutboxItem[] {
     return this.db.transaction(() => {
@@ -641,7 +653,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
              FROM notifications n JOIN alarms a ON a.id = n.alarm_id
             WHERE n.status = 'pending' AND n.next_attempt_at <= ?
               AND (n.template = 'cancelled' OR a.status = 'open' OR (n.escalation_level = 0 AND a.status NOT IN ('resolved', 'cancelled')))
-            ORDER BY n.next_attempt_at LIMIT ?`,
+            ORDER BY CASE a.severity WHEN 'critical' THEN 0 WHEN 'urgent' THEN 1 ELSE 2 END, n.next_attempt_at, n.created_at LIMIT ?`,
         )
         .all(nowMs, limit) as Array<{ id: string; alarm_id: string; phone: string; template: SmsTemplateKey; params_json: string; text: string; attempts: number; kind: AlarmKind }>;
       const mark = this.db.prepare("UPDATE notifications SET status = 'sending' WHERE id = ?");
@@ -662,20 +674,85 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
     }).immediate();
   }
 
+  /**
+   * Sent: after an outage held it, the contact's time to take the case counts
+   * from now, not from when the notice was queued; its answer link lives 24
+   * hours from the SMS.
+   */
   markNotificationSent(id: string, nowMs: number, providerRef: string | null): void {
     this.db.transaction(() => {
-      this.db.prepare("UPDATE notifications SET status = 'sent', attempts = attempts + 1, sent_at = ?, provider_ref = ?, next_attempt_at = NULL, last_error = NULL WHERE id = ?").run(nowMs, providerRef, id);
+      const held = this.db.prepare('SELECT outage_at FROM notifications WHERE id = ?').get(id) as { outage_at: number | null } | undefined;
+      this.db
+        .prepare("UPDATE notifications SET status = 'sent', attempts = attempts + 1, sent_at = ?, provider_ref = ?, next_attempt_at = NULL, last_error = NULL, outage_at = NULL WHERE id = ?")
+        .run(nowMs, providerRef, id);
       this.forgetAnswerCode(id);
+      if (held?.outage_at != null) this.escalationCountsFrom(id, nowMs);
+      this.db.prepare('UPDATE answer_codes SET expires_at = MAX(expires_at, ?) WHERE notification_id = ?').run(nowMs + ANSWER_CODE_TTL_MS, id);
     })();
   }
 
   /** Back to the queue for another attempt, unless its case no longer needs it (then skipped, or the cancelled notice, at once). */
   markNotificationRetry(id: string, nowMs: number, nextAttemptAtMs: number, error: string): void {
     this.db.transaction(() => {
-      this.db.prepare("UPDATE notifications SET status = 'pending', attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?").run(nextAttemptAtMs, error, id);
+      const held = this.db.prepare('SELECT outage_at FROM notifications WHERE id = ?').get(id) as { outage_at: number | null } | undefined;
+      this.db.prepare("UPDATE notifications SET status = 'pending', attempts = attempts + 1, next_attempt_at = ?, last_error = ?, outage_at = NULL WHERE id = ?").run(nextAttemptAtMs, error, id);
+      // Held through an outage, now refused on its own account: the case's escalation runs again, from now.
+      if (held?.outage_at != null) this.escalationCountsFrom(id, nowMs);
       const n = this.db.prepare('SELECT alarm_id FROM notifications WHERE id = ?').get(id) as { alarm_id: string } | undefined;
       if (n) this.trySettleNotices(n.alarm_id, nowMs);
     })();
+  }
+
+  /** Kept back by an outage of the channel: waiting and due, no attempt counted, held (see holdPendingNotifications). */
+  markNotificationHeld(id: string, nowMs: number, error: string): void {
+    this.db.transaction(() => {
+      // Due again, but behind every notice already due (a millisecond after the last of them):
+      // the next probe takes another one, so one notice the provider refuses for itself cannot hide its recovery.
+      const behind = this.db.prepare("SELECT MAX(next_attempt_at) AS t FROM notifications WHERE status = 'pending' AND next_attempt_at <= ?").get(nowMs) as { t: number | null };
+      this.db
+        .prepare("UPDATE notifications SET status = 'pending', next_attempt_at = ?, last_error = ?, outage_at = COALESCE(outage_at, ?) WHERE id = ? AND status = 'sending'")
+        .run(Math.max(nowMs, (behind.t ?? 0) + 1), error, nowMs, id);
+      const n = this.db.prepare('SELECT alarm_id FROM notifications WHERE id = ?').get(id) as { alarm_id: string } | undefined;
+      if (n) this.trySettleNotices(n.alarm_id, nowMs);
+    })();
+  }
+
+  /**
+   * The SMS channel is out: every pending notice not yet held is held from
+   * now. A held notice keeps its place in the queue and its attempts; it shows
+   * as waiting for the provider; and while it waits, the escalation of its
+   * case does not go past it (escalateDueAlarms): the next contact is not
+   * texted early because this one could not be. Returns the cases touched.
+   */
+  holdPendingNotifications(nowMs: number, error: string): string[] {
+    return this.db.transaction(() => {
+      const rows = this.db.prepare("SELECT DISTINCT alarm_id FROM notifications WHERE status = 'pending' AND outage_at IS NULL").all() as Array<{ alarm_id: string }>;
+      if (rows.length > 0) this.db.prepare("UPDATE notifications SET outage_at = ?, last_error = ? WHERE status = 'pending' AND outage_at IS NULL").run(nowMs, error);
+      return rows.map((r) => r.alarm_id);
+    })();
+  }
+
+  /**
+   * When the notice `notificationId` is the latest step of an untaken case,
+   * the contact has until `fromMs` + the take timeout before the next one is
+   * texted (never earlier than already set).
+   */
+  private escalationCountsFrom(notificationId: string, fromMs: number): void {
+    const row = this.db
+      .prepare(
+        `SELECT a.id, a.kind, a.severity FROM notifications n JOIN alarms a ON a.id = n.alarm_id
+          WHERE n.id = ? AND a.status = 'open' AND a.escalation_level = n.escalation_level AND a.next_escalation_at IS NOT NULL`,
+      )
+      .get(notificationId) as { id: string; kind: AlarmKind; severity: Severity } | undefined;
+    if (!row) return;
+    this.db.prepare('UPDATE alarms SET next_escalation_at = MAX(next_escalation_at, ?) WHERE id = ?').run(fromMs + this.takeTimeoutMs(row), row.id);
+  }
+
+  /** The take timeout of a case: its kind's, or that of its severity when the detector judged it otherwise (as policyFor). */
+  private takeTimeoutMs(row: { kind: AlarmKind; severity: Severity }): number {
+    const policy = this.options.policies[row.kind];
+    if (row.severity === policy.severity) return policy.takeTimeoutMs;
+    return { critical: this.options.policies.sos, urgent: this.options.policies.inactivity, maintenance: this.options.policies.lowBattery }[row.severity].takeTimeoutMs;
   }
 
   /**
@@ -685,15 +762,16 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
    */
   markNotificationFailed(id: string, nowMs: number, error: string): void {
     this.db.transaction(() => {
-      this.db.prepare("UPDATE notifications SET status = 'failed', attempts = attempts + 1, next_attempt_at = NULL, last_error = ? WHERE id = ?").run(error, id);
+      this.db.prepare("UPDATE notifications SET status = 'failed', attempts = attempts + 1, next_attempt_at = NULL, last_error = ?, outage_at = NULL WHERE id = ?").run(error, id);
       this.forgetAnswerCode(id);
       const n = this.db.prepare('SELECT alarm_id, escalation_level, contact_name FROM notifications WHERE id = ?').get(id) as
         | { alarm_id: string; escalation_level: number; contact_name: string }
         | undefined;
       if (!n) return;
+      // Also when the time had passed while the notice was held by an outage: the next contact is due now either way.
       const moved = this.db
-        .prepare("UPDATE alarms SET next_escalation_at = ?, updated_at = ? WHERE id = ? AND status = 'open' AND escalation_level = ? AND next_escalation_at > ?")
-        .run(nowMs, nowMs, n.alarm_id, n.escalation_level, nowMs).changes;
+        .prepare("UPDATE alarms SET next_escalation_at = MIN(next_escalation_at, ?), updated_at = ? WHERE id = ? AND status = 'open' AND escalation_level = ? AND next_escalation_at IS NOT NULL")
+        .run(nowMs, nowMs, n.alarm_id, n.escalation_level).changes;
       if (moved > 0) this.addHistory(n.alarm_id, nowMs, 'escalated', null, historyNotes.smsFailed(this.options.locale, n.contact_name, error));
       // A cancelled critical case: the cancelled notice may now have to go to the next contact.
       this.trySettleNotices(n.alarm_id, nowMs);
@@ -795,6 +873,10 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
     const notifications = this.db.prepare('SELECT * FROM notifications WHERE alarm_id = ? ORDER BY created_at, rowid').all(alarmId) as Array<Record<string, unknown>>;
     const history = this.db.prepare('SELECT at, action, by, note FROM alarm_history WHERE alarm_id = ? ORDER BY seq').all(alarmId) as AlarmView['history'];
     const openedYear = new Date(row.opened_at).getUTCFullYear();
+    // While the latest notice waits for the SMS provider the escalation holds: there is no time to show (as NOT_HELD).
+    const held = notifications.some(
+      (n) => n.escalation_level === row.escalation_level && (n.status === 'pending' || n.status === 'sending') && n.outage_at != null && n.template !== 'cancelled',
+    );
     return {
       id: row.id,
       kind: row.kind,
@@ -813,7 +895,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
       resolvedAt: row.resolved_at,
       resolutionNote: row.resolution_note,
       escalationLevel: row.escalation_level,
-      nextEscalationAt: row.status === 'open' ? row.next_escalation_at : null,
+      nextEscalationAt: row.status === 'open' && !held ? row.next_escalation_at : null,
       repeats: row.repeat_count > 1 ? { count: row.repeat_count, firstAt: row.opened_at, lastAt: row.repeat_last_at ?? row.opened_at } : null,
       ...(row.history_omitted > 0 ? { historyOmitted: row.history_omitted } : {}),
       notifications: notifications.map((n) => ({
@@ -829,6 +911,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
         createdAt: n.created_at as number,
         sentAt: (n.sent_at as number | null) ?? null,
         nextAttemptAt: (n.next_attempt_at as number | null) ?? null,
+        waitingForProvider: n.status === 'pending' && n.outage_at !== null && n.outage_at !== undefined,
       })),
       history,
     };

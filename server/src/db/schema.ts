@@ -179,6 +179,14 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX device_history_device_time ON device_history (device_id, at);
   `,
   `
+  -- migration 8: notices held by an SMS provider outage
+  -- When an outage of the SMS provider (a refused account, the provider out of
+  -- reach) first kept this notice from going; NULL when it is not held. A held
+  -- notice waits (status pending, no attempt counted), the dashboard shows it as
+  -- waiting for the provider, and its case's escalation does not move past it.
+  ALTER TABLE notifications ADD COLUMN outage_at INTEGER;
+  `,
+  `
   -- migration 10: a stuck button folded into a count on its case, the case history capped, unstable presence.
   -- How often the case was triggered in all (1: once) and when last; history entries dropped by the cap.
   ALTER TABLE alarms ADD COLUMN repeat_count INTEGER NOT NULL DEFAULT 1;

@@ -35,6 +35,9 @@ import { authRoutes, type AuthOptions } from './auth-plugin.js';
 import { withRoleTitle } from '../auth/user-store.js';
 import { registryRoutes, type RegistryRouteDeps } from './registry-routes.js';
 import { answerRoutes, type AnswerRoutesOptions } from './answer-routes.js';
+import { securityHeadersHook } from './security-headers.js';
+import { hostCheckHook, type AllowedHosts } from './hosts.js';
+import { createKanjiaServer, HTTP_LIMITS, type HttpLimits, type TlsCredentials } from './http-server.js';
 
 const STATUS_OF: Record<AlarmErrorCode, number> = {
   ALARM_NOT_FOUND: 404,
@@ -82,6 +85,12 @@ export interface AppDeps {
   onRegistryWrite?: () => void;
   /** The village map's routes (/api/map/…); omitted in tests that do not need them. */
   map?: MapRouteDeps;
+  /** Deadlines and the connection cap of the listener (http-server.ts); HTTP_LIMITS where not given. */
+  httpLimits?: Partial<HttpLimits>;
+  /** Serve HTTPS with this certificate and key instead of plain HTTP. */
+  tls?: TlsCredentials;
+  /** The hosts this server answers to (hosts.ts); others get 421 HOST_NOT_ALLOWED. Omitted: any (inject() tests). */
+  hosts?: { allowed: AllowedHosts; onRefused: (host: string | undefined, address: string | undefined) => void };
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -91,8 +100,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Per-request lines would bury the alarm log; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: deps.trustProxy ?? false,
+    serverFactory: (handler) => createKanjiaServer(handler, { limits: { ...HTTP_LIMITS, ...deps.httpLimits }, tls: deps.tls, logger: deps.logger.child({ component: 'http' }), nowMs: deps.auth.nowMs }),
   });
   if (deps.onRoute) app.addHook('onRoute', deps.onRoute);
+  // First of all hooks: every answer carries them, refusals and errors included.
+  app.addHook('onRequest', securityHeadersHook(deps.map?.tiles ?? { kind: 'none' }));
+  // Before the session check: a rebound name reads nothing, not even a 401.
+  if (deps.hosts) app.addHook('onRequest', hostCheckHook(deps.hosts.allowed, deps.hosts.onRefused));
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 

@@ -17,6 +17,7 @@ import { Server } from 'socket.io';
 import type { AlarmFeed } from '../alarms/alarm-service.js';
 import type { SessionInfo } from '../auth/user-store.js';
 import type { SessionUser } from './access.js';
+import { hostRefusal } from './hosts.js';
 
 /** How often sockets are checked against their sessions and scopes (ended or changed by expiry, or in another process: the CLI). */
 export const SESSION_SWEEP_MS = 60_000;
@@ -33,6 +34,10 @@ export interface LiveFeedOptions {
   authenticate: (cookieHeader: string | undefined) => SessionInfo | undefined;
   /** The user of a session with their scope as of now; undefined when it has ended (checked every SESSION_SWEEP_MS and at rescope()). */
   sessionScope: (sessionKey: string) => SessionUser | undefined;
+  /** Is the handshake's host one this server answers to (hosts.ts)? Omitted: any. */
+  hostAllowed?: (request: IncomingMessage) => boolean;
+  /** Set on every answer of the feed's HTTP side (security-headers.ts). */
+  responseHeaders?: Readonly<Record<string, string>>;
   /** May a page at this Origin open the feed? The REST rule (origin.ts). */
   originAllowed: (origin: string, request: IncomingMessage) => boolean;
   /** Village and resident of a device, for presence; undefined for an unknown device (then only admins hear it). */
@@ -74,7 +79,15 @@ export class SocketIoLiveFeed implements AlarmFeed {
 
   /** Attaches to the HTTP server that fastify listens on. */
   attach(server: HttpServer): void {
-    const io = new Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>(server, { serveClient: false, maxHttpBufferSize: 16 * 1024 });
+    const hostAllowed = this.options.hostAllowed;
+    const io = new Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>(server, {
+      serveClient: false,
+      maxHttpBufferSize: 16 * 1024,
+      // Before any session exists, polling or WebSocket alike: a rebound name is refused with the reason (403; 400 for an upgrade).
+      ...(hostAllowed ? { allowRequest: (req: IncomingMessage, done: (err: string | null | undefined, ok: boolean) => void) => (hostAllowed(req) ? done(null, true) : done(`HOST_NOT_ALLOWED: ${hostRefusal(req.headers.host).message}`, false)) } : {}),
+    });
+    const extra = this.options.responseHeaders;
+    if (extra) io.engine.on('headers', (headers: Record<string, string>) => Object.assign(headers, extra));
     io.use((socket, next) => {
       const headers = socket.request.headers;
       // A page of another site (or another port of this host) must not open the feed with the officer's cookie.

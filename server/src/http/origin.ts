@@ -57,6 +57,11 @@ export function rawRequestOrigin(request: IncomingMessage, trustsPeer: (peer: st
   return `${proto}://${host}`.toLowerCase();
 }
 
+/** The Host of a raw request as fastify reads it: a trusted proxy's X-Forwarded-Host, else Host (socket.io handshakes). */
+export function rawRequestHost(request: IncomingMessage, trustsPeer: (peer: string | undefined) => boolean): string | undefined {
+  return (trustsPeer(request.socket.remoteAddress) ? lastEntry(request.headers['x-forwarded-host']) : undefined) ?? request.headers.host;
+}
+
 /** The origin of a public address (https://kanjia.example.cn/x → https://kanjia.example.cn); undefined when there is none. */
 export function originOf(url: string | undefined): string | undefined {
   if (!url) return undefined;
