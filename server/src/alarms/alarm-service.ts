@@ -7,7 +7,8 @@
 import type { EscalationScheduler, OutboxWorker } from '@kanjia/alerts';
 import { findingsFromEvent } from '@kanjia/detection';
 import type { Finding } from '@kanjia/detection';
-import type { AlarmView, DeviceCommand, DeviceEvent } from '@kanjia/protocol';
+import { ACTIVE_STATUSES, type AlarmView, type DeviceCommand, type DeviceEvent } from '@kanjia/protocol';
+import { createHash } from 'node:crypto';
 import type { Clock } from '@kanjia/protocol';
 import { immediateWrites, type DurableWrites } from '../db/storage-guard.js';
 import { storageFault } from '../db/storage-errors.js';
@@ -30,7 +31,18 @@ export interface DeviceEventObserver {
 /** Where changes go live (socket.io). */
 export interface AlarmFeed {
   alarmChanged(alarm: AlarmView): void;
-  devicePresence(deviceId: string, online: boolean, atMs: number): void;
+  /** Only `alarm.repeats` (and updatedAt) changed since the case was last sent whole. */
+  alarmRepeated(alarm: AlarmView): void;
+  devicePresence(deviceId: string, online: boolean, atMs: number, unstable?: boolean): void;
+}
+
+/** How steady a device's connection is, as PresenceDebouncer says with each presence change. */
+export interface PresenceStability {
+  unstable: boolean;
+  /** While unstable: until when, if nothing changes. */
+  unstableUntilMs?: number;
+  /** False when only `unstable` changed. */
+  stateChanged: boolean;
 }
 
 export interface AlarmServiceDeps {
@@ -48,6 +60,13 @@ export interface AlarmServiceDeps {
 
 export class AlarmService {
   private readonly flushing = new Map<string, Promise<void>>();
+  /**
+   * Per active case, a digest of the case as last pushed whole, without its
+   * repeat count: a change of the count alone then goes as a small
+   * `alarm:repeats`, anything else as the whole case (so no page can hold a
+   * stale status). Dropped when the case closes.
+   */
+  private readonly pushed = new Map<string, string>();
   private observer: DeviceEventObserver | undefined;
 
   /** Connects the detection pipeline (it is built after the service). */
@@ -116,8 +135,11 @@ export class AlarmService {
     }
     if (!result.duplicate && result.alarmId) {
       this.publishAlarm(result.alarmId);
-      this.deps.outbox.kick();
-      this.deps.escalation.reschedule();
+      // A press joining an open case queues no SMS and moves no timer.
+      if (result.opened) {
+        this.deps.outbox.kick();
+        this.deps.escalation.reschedule();
+      }
     }
     const ack: DeviceCommand = { id: newId('ack'), ts: clock.nowMs(), type: 'received', eventId: event.id, ...(result.alarmId ? { alarmId: result.alarmId } : {}) };
     try {
@@ -141,12 +163,16 @@ export class AlarmService {
     return view;
   }
 
-  /** Device came online or went offline. */
-  handlePresence(deviceId: string, online: boolean, atMs: number, firmware?: string, batteryPct?: number): void {
+  /** Device came online or went offline (debounced: at most once per few seconds), or its connection became unstable or stable again. */
+  handlePresence(deviceId: string, online: boolean, atMs: number, firmware?: string, batteryPct?: number, stability: PresenceStability = { unstable: false, stateChanged: true }): void {
+    const until = stability.unstableUntilMs ?? null;
     this.writes
-      .write('device presence', () => this.deps.registry.setPresence(deviceId, online, atMs, firmware, batteryPct))
+      .write('device presence', () => {
+        if (stability.stateChanged) this.deps.registry.setPresence(deviceId, online, atMs, firmware, batteryPct, until);
+        else this.deps.registry.setUnstable(deviceId, until);
+      })
       .catch((err: unknown) => this.deps.logger.warn({ deviceId, online, err }, 'could not record the device\'s presence'));
-    this.deps.feed.devicePresence(deviceId, online, atMs);
+    this.deps.feed.devicePresence(deviceId, online, atMs, stability.unstable);
     if (online) this.flushCommands(deviceId);
   }
 
@@ -196,8 +222,14 @@ export class AlarmService {
   private publishAlarm(alarmId: string): AlarmView | undefined {
     const view = this.deps.store.view(alarmId);
     if (view) {
+      const { repeats: _repeats, updatedAt: _updatedAt, ...rest } = view;
+      const digest = createHash('sha256').update(JSON.stringify(rest)).digest('base64');
+      const countOnly = view.repeats != null && this.pushed.get(alarmId) === digest;
+      if (ACTIVE_STATUSES.includes(view.status)) this.pushed.set(alarmId, digest);
+      else this.pushed.delete(alarmId);
       try {
-        this.deps.feed.alarmChanged(view);
+        if (countOnly) this.deps.feed.alarmRepeated(view);
+        else this.deps.feed.alarmChanged(view);
       } catch (err) {
         this.deps.logger.error({ alarmId, err }, 'live feed failed');
       }
