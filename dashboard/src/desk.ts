@@ -8,6 +8,7 @@ import type { AlarmView, DevicePresenceEvent, HouseholdStateEvent, Severity, Sys
 import { ApiRequestError, type Api } from './api';
 import { connectLive, type ConnectionState, type LiveFeed } from './live';
 import {
+  applyRepeats,
   buildQueue,
   highestSeverity,
   isActive,
@@ -70,6 +71,8 @@ export interface Desk {
   timezone: ComputedRef<string>;
   /** deviceId → online, from presence events since the page loaded. */
   presence: Ref<ReadonlyMap<string, boolean>>;
+  /** Devices whose connection keeps dropping (presence `unstable`): the card says so instead of offline. */
+  unstableDevices: Ref<ReadonlySet<string>>;
   /** The system's own problems (the SMS provider down, the disk full): the red banner; empty when all is well. */
   systemProblems: Ref<readonly SystemProblem[]>;
   /** alarmId → the action whose request is running. */
@@ -144,6 +147,7 @@ export function createDesk(deps: DeskDeps): Desk {
   const closedLoaded = ref(false);
   const alarms = shallowRef<AlarmMap>(new Map());
   const presence = shallowRef<ReadonlyMap<string, boolean>>(new Map());
+  const unstableDevices = shallowRef<ReadonlySet<string>>(new Set());
   const systemProblems = shallowRef<readonly SystemProblem[]>([]);
   const pending = ref<Readonly<Record<string, ActionKind>>>({});
   const errors = ref<Readonly<Record<string, ActionError>>>({});
@@ -318,6 +322,12 @@ export function createDesk(deps: DeskDeps): Desk {
     const next = new Map(presence.value);
     next.set(event.deviceId, event.online);
     presence.value = next;
+    if ((event.unstable === true) !== unstableDevices.value.has(event.deviceId)) {
+      const unstable = new Set(unstableDevices.value);
+      if (event.unstable === true) unstable.add(event.deviceId);
+      else unstable.delete(event.deviceId);
+      unstableDevices.value = unstable;
+    }
   }
 
   const queue = computed(() => buildQueue(alarms.value));
@@ -347,6 +357,7 @@ export function createDesk(deps: DeskDeps): Desk {
     void refresh();
     live = connect({
       onAlarm: applyAlarm,
+      onRepeats: (event) => setAlarms(applyRepeats(alarms.value, event)),
       onPresence: applyPresence,
       onConnect: () => void refresh(),
       onInvalid: () => void refresh(),
@@ -385,6 +396,7 @@ export function createDesk(deps: DeskDeps): Desk {
     villages,
     timezone,
     presence,
+    unstableDevices,
     systemProblems,
     pending,
     errors,

@@ -1,10 +1,12 @@
 /**
  * The socket.io live feed (same origin, default path /socket.io; the browser
  * sends the session cookie with the handshake). One-way: the
- * server pushes whole cases and device presence; actions go through REST.
+ * server pushes whole cases (and the count alone of a case triggered again)
+ * and device presence; actions go through REST.
  */
 import { io, type Socket } from 'socket.io-client';
 import {
+  AlarmRepeatsEvent,
   AlarmUpdateEvent,
   DevicePresenceEvent,
   HouseholdStateEvent,
@@ -21,6 +23,8 @@ export type ConnectionState = 'connecting' | 'connected' | 'disconnected';
 
 export interface LiveHandlers {
   onAlarm(alarm: AlarmView): void;
+  /** Only the repeat count of an open case changed (a stuck button). */
+  onRepeats?(event: AlarmRepeatsEvent): void;
   onPresence(event: DevicePresenceEvent): void;
   /** After every (re)connection: updates may have been missed, refetch. */
   onConnect(): void;
@@ -74,6 +78,14 @@ export function connectLive(handlers: LiveHandlers): LiveFeed {
     if (parsed.success) handlers.onAlarm(parsed.data);
     else {
       console.error('[kanjia] alarm:update failed validation', parsed.error.issues);
+      handlers.onInvalid();
+    }
+  });
+  socket.on(SOCKET_EVENTS.alarmRepeats, (payload: unknown) => {
+    const parsed = AlarmRepeatsEvent.safeParse(payload);
+    if (parsed.success) handlers.onRepeats?.(parsed.data);
+    else {
+      console.error('[kanjia] alarm:repeats failed validation', parsed.error.issues);
       handlers.onInvalid();
     }
   });

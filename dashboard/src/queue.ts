@@ -3,7 +3,7 @@
  * screen, and how a REST snapshot and the socket.io feed merge without an older
  * copy of a case overwriting a newer one.
  */
-import { ACTIVE_STATUSES, type AlarmStatus, type AlarmView, type Severity } from '@kanjia/protocol';
+import { ACTIVE_STATUSES, type AlarmRepeatsEvent, type AlarmStatus, type AlarmView, type Severity } from '@kanjia/protocol';
 
 export type AlarmMap = ReadonlyMap<string, AlarmView>;
 
@@ -79,6 +79,20 @@ export function upsert(alarms: AlarmMap, alarm: AlarmView): AlarmMap {
   if (!isNewer(alarm, alarms.get(alarm.id))) return alarms;
   const next = new Map(alarms);
   next.set(alarm.id, alarm);
+  return next;
+}
+
+/**
+ * The map with a case's new repeat count (`alarm:repeats`). Only the count and
+ * updatedAt change: the server sends the whole case whenever anything else
+ * did. A case the map does not hold, or holds in a newer copy, is left alone
+ * (the list answer or that newer copy has the count).
+ */
+export function applyRepeats(alarms: AlarmMap, event: AlarmRepeatsEvent): AlarmMap {
+  const current = alarms.get(event.id);
+  if (current === undefined || event.updatedAt < current.updatedAt) return alarms;
+  const next = new Map(alarms);
+  next.set(event.id, { ...current, repeats: event.repeats, updatedAt: event.updatedAt });
   return next;
 }
 

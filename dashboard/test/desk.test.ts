@@ -96,6 +96,29 @@ describe('desk', () => {
     expect(h.desk.queue.value.inProgress[0]?.status).toBe('onSite');
   });
 
+  it('applies a live repeat count to the open case without ringing again, and keeps a newer whole case over a late count', async () => {
+    h = harness([alarm({ id: 'a' })]);
+    h.desk.start();
+    await vi.advanceTimersByTimeAsync(0);
+    const rings = h.play.mock.calls.length;
+    h.live().onRepeats?.({ id: 'a', repeats: { count: 40, firstAt: T0, lastAt: T0 + 2000 }, updatedAt: T0 + 2000 });
+    expect(h.desk.queue.value.open[0]?.repeats?.count).toBe(40);
+    expect(h.play.mock.calls.length).toBe(rings);
+    h.live().onAlarm(alarm({ id: 'a', status: 'taken', updatedAt: T0 + 3000, repeats: { count: 41, firstAt: T0, lastAt: T0 + 2500 } }));
+    h.live().onRepeats?.({ id: 'a', repeats: { count: 40, firstAt: T0, lastAt: T0 + 2000 }, updatedAt: T0 + 2000 });
+    expect(h.desk.queue.value.inProgress[0]).toMatchObject({ status: 'taken', repeats: { count: 41 } });
+  });
+
+  it('marks a device unstable from its presence events, and clears it when the server says stable again', () => {
+    h = harness();
+    h.desk.start();
+    h.live().onPresence({ deviceId: 'dev-1', online: false, at: T0, unstable: true });
+    expect(h.desk.unstableDevices.value.has('dev-1')).toBe(true);
+    expect(h.desk.presence.value.get('dev-1')).toBe(false);
+    h.live().onPresence({ deviceId: 'dev-1', online: false, at: T0 });
+    expect(h.desk.unstableDevices.value.has('dev-1')).toBe(false);
+  });
+
   it('rings again every 30 s while a critical case stays open, and stops once it is taken', async () => {
     h = harness([alarm({ id: 'a' })]);
     h.desk.start();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildQueue, highestSeverity, mergeSnapshot, newlyOpened, upsert, villagesOf, withoutClosed, type AlarmMap } from '../src/queue';
+import { applyRepeats, buildQueue, highestSeverity, mergeSnapshot, newlyOpened, upsert, villagesOf, withoutClosed, type AlarmMap } from '../src/queue';
 import { alarm, MIN, T0 } from './fixtures';
 
 const mapOf = (...alarms: ReturnType<typeof alarm>[]): AlarmMap => new Map(alarms.map((a) => [a.id, a]));
@@ -116,5 +116,23 @@ describe('helpers', () => {
       '石桥村',
       '河口村',
     ]);
+  });
+});
+
+describe('applyRepeats', () => {
+  const repeats = (count: number, lastAt: number) => ({ count, firstAt: T0, lastAt });
+
+  it('sets the count and updatedAt of the case it holds, and nothing else', () => {
+    const map = new Map([['a', alarm({ id: 'a', status: 'open', escalationLevel: 1 })]]);
+    const next = applyRepeats(map, { id: 'a', repeats: repeats(200, T0 + 10_000), updatedAt: T0 + 10_000 });
+    expect(next.get('a')).toEqual({ ...map.get('a'), repeats: repeats(200, T0 + 10_000), updatedAt: T0 + 10_000 });
+    expect(map.get('a')!.repeats).toBeUndefined();
+  });
+
+  it('ignores a count older than the copy it holds (the take answer came first) and a case it does not hold', () => {
+    const taken = alarm({ id: 'a', status: 'taken', updatedAt: T0 + 5000, repeats: repeats(40, T0 + 4000) });
+    const map = new Map([['a', taken]]);
+    expect(applyRepeats(map, { id: 'a', repeats: repeats(30, T0 + 3000), updatedAt: T0 + 3000 })).toBe(map);
+    expect(applyRepeats(map, { id: 'b', repeats: repeats(3, T0), updatedAt: T0 + 9000 })).toBe(map);
   });
 });

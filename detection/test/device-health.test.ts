@@ -161,6 +161,17 @@ describe('DeviceHealthMonitor: the only emergency button and the night hold', ()
     expect(out).toEqual([]);
   });
 
+  it('a message read before the last will but handed on after it (a connection that said online and dropped) does not cancel the will', () => {
+    const { monitor, add, advanceTo, alarms } = setup(at('2026-01-15T10:00'));
+    add('btn-1', 'sosButton', { lastSeenMs: at('2026-01-15T10:00'), isOnlyEmergencyButton: true });
+    monitor.start();
+    advanceTo(at('2026-01-15T10:05'));
+    monitor.presence('btn-1', false, at('2026-01-15T10:05'));
+    monitor.seen('btn-1', at('2026-01-15T10:05') - 5);
+    advanceTo(at('2026-01-15T10:15'));
+    expect(alarms().map((f) => f.kind)).toEqual(['deviceOffline']);
+  });
+
   it('a maintenance finding at 21:00 is held until 08:00 the next morning', () => {
     const { monitor, add, advanceTo, alarms } = setup(at('2026-01-15T18:00'));
     add('door-1', 'doorSensor', { lastSeenMs: at('2026-01-15T18:00') });

@@ -813,8 +813,11 @@ export class Gateway {
     const principal = this.principals.get(client);
     const primary = principal?.kind === 'device' && principal.primary;
     if (live === client || (live === undefined && primary)) {
-      if (message.value.channel === 'status') this.presence.statusReceived(message.deviceId, message.value.payload, message.receivedAtMs);
-      else if (!client.closed) this.presence.seen(message.deviceId, message.receivedAtMs);
+      // An `online` handed on after its connection closed (a button that says
+      // online and drops at once) is stale: only a will speaks for a closed connection.
+      if (message.value.channel === 'status') {
+        if (message.value.payload.state === 'offline' || !client.closed) this.presence.statusReceived(message.deviceId, message.value.payload, message.receivedAtMs);
+      } else if (!client.closed) this.presence.seen(message.deviceId, message.receivedAtMs);
     }
     this.uplinkListeners.emit(message, { deviceId: message.deviceId, channel: message.channel });
   }

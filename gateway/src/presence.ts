@@ -4,7 +4,7 @@
  * is, a closed connection means offline whatever the last message said, and any
  * other valid uplink from a live connection means it is there.
  */
-import type { DeviceStatus } from '@kanjia/protocol';
+import type { Clock, DeviceStatus, TimerHandle } from '@kanjia/protocol';
 
 /** One change of a device's presence, as handed to `Gateway.onPresence` listeners. */
 export interface PresenceChange {
@@ -73,5 +73,141 @@ export class PresenceTracker {
     if (firmware !== undefined) change.firmware = firmware;
     if (batteryPct !== undefined) change.batteryPct = batteryPct;
     this.emit(change);
+  }
+}
+
+/**
+ * How presence is calmed down for the people who watch it (PresenceDebouncer).
+ * A drop and a return is 2 changes: a router restart or a short power cut
+ * gives one or two of those, a 4G link at the edge of its cell or a button
+ * cut for flooding gives dozens a minute.
+ */
+export interface PresenceDebounceSettings {
+  /** A device's changes are passed on at most this often; the state at the end of the wait wins. */
+  holdMs: number;
+  /** More changes than this within flapWindowMs make the connection unstable. */
+  flapLimit: number;
+  flapWindowMs: number;
+  /** An unstable connection is stable again after this long without a change. */
+  stableAfterMs: number;
+}
+
+/** 5 s hold (the dashboard must not flicker; a real drop still shows within seconds); unstable at more than 6 changes within 2 min (back for the 4th time after 3 drops); stable after 5 quiet minutes. */
+export const DEFAULT_PRESENCE_DEBOUNCE: Readonly<PresenceDebounceSettings> = Object.freeze({
+  holdMs: 5_000,
+  flapLimit: 6,
+  flapWindowMs: 2 * 60_000,
+  stableAfterMs: 5 * 60_000,
+});
+
+/** A presence change as passed on by PresenceDebouncer. */
+export interface DebouncedPresence extends PresenceChange {
+  /** The connection keeps dropping: online/offline say little until it has been quiet for stableAfterMs. */
+  unstable: boolean;
+  /** While unstable: when it will count as stable if nothing changes. */
+  unstableUntilMs?: number;
+  /** False when only `unstable` changed: the state is the one passed on before. */
+  stateChanged: boolean;
+}
+
+interface DebounceState {
+  latest: PresenceChange;
+  /** What was passed on last; undefined before the first. */
+  sent: { online: boolean; unstable: boolean } | undefined;
+  sentAtMs: number;
+  /** Times of the latest raw changes, at most flapLimit + 1 (all the flap rule needs). */
+  changes: number[];
+  unstableUntilMs: number | undefined;
+  timer: TimerHandle | undefined;
+}
+
+/**
+ * Sits between the raw presence changes (PresenceTracker) and what people see
+ * and what is stored: passes each device's changes on at most once per
+ * holdMs (the first at once, then the latest state at the end of the wait, so
+ * the last state always arrives), and marks a device whose connection keeps
+ * dropping as unstable. Pure apart from its clock; one timer per device at most.
+ */
+export class PresenceDebouncer {
+  private readonly devices = new Map<string, DebounceState>();
+  private readonly settings: PresenceDebounceSettings;
+  private stopped = false;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly emit: (change: DebouncedPresence) => void,
+    settings: Partial<PresenceDebounceSettings> = {},
+  ) {
+    this.settings = { ...DEFAULT_PRESENCE_DEBOUNCE, ...settings };
+  }
+
+  /** A raw change of a device's presence (every flip, as PresenceTracker reports it). */
+  change(change: PresenceChange): void {
+    if (this.stopped) return;
+    const now = this.clock.nowMs();
+    let d = this.devices.get(change.deviceId);
+    if (d === undefined) {
+      d = { latest: change, sent: undefined, sentAtMs: Number.NEGATIVE_INFINITY, changes: [], unstableUntilMs: undefined, timer: undefined };
+      this.devices.set(change.deviceId, d);
+    }
+    d.latest = change;
+    d.changes.push(now);
+    if (d.changes.length > this.settings.flapLimit + 1) d.changes.shift();
+    const recent = d.changes.filter((t) => now - t <= this.settings.flapWindowMs).length;
+    // Once unstable, every change restarts the quiet period.
+    if (recent > this.settings.flapLimit || d.unstableUntilMs !== undefined) d.unstableUntilMs = now + this.settings.stableAfterMs;
+    this.settle(d, now);
+  }
+
+  /** True while the device's connection counts as unstable. */
+  isUnstable(deviceId: string): boolean {
+    return this.devices.get(deviceId)?.unstableUntilMs !== undefined;
+  }
+
+  /** Passes on every change still held (so what is stored ends right), then clears every timer; idempotent. */
+  stop(): void {
+    if (this.stopped) return;
+    const now = this.clock.nowMs();
+    for (const d of this.devices.values()) {
+      this.clock.clearTimeout(d.timer);
+      d.timer = undefined;
+      if (this.differs(d)) this.passOn(d, now);
+    }
+    this.stopped = true;
+    this.devices.clear();
+  }
+
+  private differs(d: DebounceState): boolean {
+    const unstable = d.unstableUntilMs !== undefined;
+    return d.sent === undefined || d.sent.online !== d.latest.online || d.sent.unstable !== unstable;
+  }
+
+  private settle(d: DebounceState, now: number): void {
+    this.clock.clearTimeout(d.timer);
+    d.timer = undefined;
+    if (d.unstableUntilMs !== undefined && now >= d.unstableUntilMs) d.unstableUntilMs = undefined;
+    let wakeAt: number | undefined;
+    if (this.differs(d)) {
+      const due = d.sentAtMs + this.settings.holdMs;
+      if (now >= due) this.passOn(d, now);
+      else wakeAt = due;
+    }
+    if (d.unstableUntilMs !== undefined) wakeAt = Math.min(wakeAt ?? Number.POSITIVE_INFINITY, d.unstableUntilMs);
+    if (wakeAt !== undefined) {
+      d.timer = this.clock.setTimeout(() => {
+        d.timer = undefined;
+        this.settle(d, this.clock.nowMs());
+      }, wakeAt - now);
+    }
+  }
+
+  private passOn(d: DebounceState, now: number): void {
+    const unstable = d.unstableUntilMs !== undefined;
+    const stateChanged = d.sent === undefined || d.sent.online !== d.latest.online;
+    d.sent = { online: d.latest.online, unstable };
+    d.sentAtMs = now;
+    const out: DebouncedPresence = { ...d.latest, unstable, stateChanged };
+    if (d.unstableUntilMs !== undefined) out.unstableUntilMs = d.unstableUntilMs;
+    this.emit(out);
   }
 }

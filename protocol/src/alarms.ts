@@ -63,6 +63,21 @@ export const AlarmHistoryEntry = z.object({
 });
 export type AlarmHistoryEntry = z.infer<typeof AlarmHistoryEntry>;
 
+/**
+ * A case triggered more than once while nobody had taken it (a stuck SOS
+ * button, a device reporting its fall again, a detector finding the same
+ * thing): the presses are counted here, not written one by one into the history.
+ */
+export const AlarmRepeats = z.object({
+  /** How many times the case was triggered in all, the first time included (≥ 2). */
+  count: z.number().int().min(2),
+  /** The first trigger (the case's opening, server clock). */
+  firstAt: EpochMs,
+  /** The latest trigger (server clock). */
+  lastAt: EpochMs,
+});
+export type AlarmRepeats = z.infer<typeof AlarmRepeats>;
+
 export const AlarmView = z.object({
   id: z.string(),
   kind: AlarmKind,
@@ -93,6 +108,10 @@ export const AlarmView = z.object({
   nextEscalationAt: EpochMs.nullable(),
   notifications: z.array(NotificationView),
   history: z.array(AlarmHistoryEntry),
+  /** Repeated triggers folded into a count; null (or absent, from an older server) when triggered once. */
+  repeats: AlarmRepeats.nullable().optional(),
+  /** Older history entries dropped to keep the history bounded (never who took or closed the case); absent = none. */
+  historyOmitted: z.number().int().nonnegative().optional(),
 });
 export type AlarmView = z.infer<typeof AlarmView>;
 

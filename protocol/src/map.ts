@@ -12,7 +12,7 @@ import { Latitude, Longitude } from './registry.js';
  * A household's state, in order of precedence: the first that applies wins.
  * - alarm (报警): an active case (other than a device-health case);
  * - reminder (待确认): the device asked the person to press and nobody answered yet;
- * - device (设备异常): a device offline, on a low battery, never seen, or none installed;
+ * - device (设备异常): a device offline, unstable, on a low battery, never seen, or none installed;
  * - away (外出): every resident is in away mode;
  * - learning (学习中): the inactivity detector is still in its first week for a resident;
  * - fine (平安).
@@ -22,7 +22,8 @@ export const HouseholdState = z.enum(HOUSEHOLD_STATES);
 export type HouseholdState = z.infer<typeof HouseholdState>;
 
 /** Why a reminder or device state: what the list beside the map says. */
-export const HOUSEHOLD_STATE_DETAILS = ['inactivity', 'checkIn', 'offline', 'lowBattery', 'neverSeen', 'noDevice'] as const;
+/** unstable: a device's connection keeps dropping (shown instead of a pin that flickers between device and fine). */
+export const HOUSEHOLD_STATE_DETAILS = ['inactivity', 'checkIn', 'offline', 'lowBattery', 'neverSeen', 'noDevice', 'unstable'] as const;
 export const HouseholdStateDetail = z.enum(HOUSEHOLD_STATE_DETAILS);
 export type HouseholdStateDetail = z.infer<typeof HouseholdStateDetail>;
 

@@ -74,7 +74,7 @@ export const DeviceListQuery = z
   .object({
     villageId: Id.optional(),
     /** Only devices with this problem; `any` = any problem. */
-    problem: z.enum(['any', 'offline', 'lowBattery', 'neverSeen']).optional(),
+    problem: z.enum(['any', 'offline', 'lowBattery', 'neverSeen', 'unstable']).optional(),
   })
   .strict();
 export type DeviceListQuery = z.infer<typeof DeviceListQuery>;
@@ -106,7 +106,8 @@ export const ContactView = z.object({
 });
 export type ContactView = z.infer<typeof ContactView>;
 
-export const DEVICE_PROBLEMS = ['offline', 'lowBattery', 'neverSeen'] as const;
+/** unstable: the connection keeps dropping (more than 6 changes in 2 min, until 5 quiet minutes): shown instead of online/offline. */
+export const DEVICE_PROBLEMS = ['offline', 'lowBattery', 'neverSeen', 'unstable'] as const;
 export const DeviceProblem = z.enum(DEVICE_PROBLEMS);
 export type DeviceProblem = z.infer<typeof DeviceProblem>;
 
@@ -241,7 +242,7 @@ export const DeviceHealthRow = DeviceView.extend({
 export type DeviceHealthRow = z.infer<typeof DeviceHealthRow>;
 export const DeviceHealthList = z.object({
   devices: z.array(DeviceHealthRow),
-  counts: z.object({ total: z.number().int(), offline: z.number().int(), lowBattery: z.number().int(), neverSeen: z.number().int() }),
+  counts: z.object({ total: z.number().int(), offline: z.number().int(), lowBattery: z.number().int(), neverSeen: z.number().int(), unstable: z.number().int().optional() }),
 });
 export type DeviceHealthList = z.infer<typeof DeviceHealthList>;
 export const DeviceHistory = z.object({ device: DeviceHealthRow, entries: z.array(DeviceHistoryEntry) });

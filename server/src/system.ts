@@ -5,7 +5,7 @@
  * small machine (DESIGN.md "From one village to a province").
  */
 import { AliyunSmsSender, ConsoleSmsSender, DEFAULT_OUTAGE_PROBE, defaultPolicies, EscalationScheduler, OutboxWorker, type SmsOutage, type SmsSender } from '@kanjia/alerts';
-import { Gateway, type UplinkMessage } from '@kanjia/gateway';
+import { Gateway, PresenceDebouncer, type UplinkMessage } from '@kanjia/gateway';
 import { systemClock, type Clock, type TimerHandle } from '@kanjia/protocol';
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import { createRequire } from 'node:module';
@@ -80,6 +80,7 @@ export class KanjiaSystem {
   private pipeline: DetectionPipeline | undefined;
   private activity: SqliteActivityLog | undefined;
   private householdMap: HouseholdMap | undefined;
+  private presence: PresenceDebouncer | undefined;
   private ready = false;
   private releaseLock: (() => void) | undefined;
   private startedAt = 0;
@@ -223,7 +224,9 @@ export class KanjiaSystem {
         feed.alarmChanged(alarm);
         householdMap?.alarmChanged(alarm);
       },
-      devicePresence: (deviceId: string, online: boolean, atMs: number) => feed.devicePresence(deviceId, online, atMs),
+      // The count of a stuck button changes nothing on the map.
+      alarmRepeated: (alarm: Parameters<SocketIoLiveFeed['alarmRepeated']>[0]) => feed.alarmRepeated(alarm),
+      devicePresence: (deviceId: string, online: boolean, atMs: number, unstable?: boolean) => feed.devicePresence(deviceId, online, atMs, unstable),
     };
     service = new AlarmService({ store: alarmStore, registry, commands: gateway, clock: this.clock, logger: log.child({ component: 'alarms' }), outbox, escalation, feed: mapFeed, writes: storage });
     this.alarmService = service;
@@ -254,7 +257,23 @@ export class KanjiaSystem {
       writes: storage,
     });
     this.pipeline = pipeline;
-    householdMap = new HouseholdMap({ db, watch: pipeline, clock: this.clock, logger: log.child({ component: 'map' }), emit: (h) => feed.householdState(h) });
+    // What people see and what is stored follow presence calmed down: at most one
+    // change per device every few seconds, `unstable` for a connection that keeps dropping.
+    const presence = new PresenceDebouncer(this.clock, (p) => {
+      try {
+        alarmService.handlePresence(p.deviceId, p.online, p.atMs, p.firmware, p.batteryPct, p);
+        if (p.stateChanged) pipeline.onPresence(p.deviceId, p.online, p.atMs, p.batteryPct);
+        householdMap?.deviceChanged(p.deviceId);
+      } catch (err) {
+        log.error({ err, deviceId: p.deviceId }, 'presence change could not be handled');
+      }
+    });
+    this.presence = presence;
+    const watch = {
+      residentWatch: (residentId: string) => pipeline.residentWatch(residentId),
+      deviceProblem: (deviceId: string) => (presence.isUnstable(deviceId) ? ('unstable' as const) : pipeline.deviceProblem(deviceId)),
+    };
+    householdMap = new HouseholdMap({ db, watch, clock: this.clock, logger: log.child({ component: 'map' }), emit: (h) => feed.householdState(h) });
     this.householdMap = householdMap;
     const map = householdMap;
     alarmService.observeEvents(pipeline);
@@ -274,9 +293,9 @@ export class KanjiaSystem {
       }
     });
     gateway.onPresence((p) => {
-      alarmService.handlePresence(p.deviceId, p.online, p.atMs, p.firmware, p.batteryPct);
-      pipeline.onPresence(p.deviceId, p.online, p.atMs, p.batteryPct);
-      map.deviceChanged(p.deviceId);
+      // Commands waiting for a device that is back go at once, debounced or not.
+      if (p.online) alarmService.flushCommands(p.deviceId);
+      presence.change(p);
     });
 
     const app = await buildApp({
@@ -454,6 +473,8 @@ export class KanjiaSystem {
       // Devices first: nothing new is acknowledged that the outbox would not text.
       await this.gateway?.stop();
       this.alarmService?.stop();
+      // What it held (the last drops) is stored before the rest stops.
+      this.presence?.stop();
       this.householdMap?.stop();
       this.pipeline?.stop();
       // After the pipeline: its last signs of life are written too.

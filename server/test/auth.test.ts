@@ -60,7 +60,7 @@ describe('auth', () => {
       commands: { publishCommand: async () => undefined, isOnline: () => false },
       outbox: { kick: () => undefined },
       escalation: { reschedule: () => undefined },
-      feed: { alarmChanged: () => undefined, devicePresence: () => undefined },
+      feed: { alarmChanged: () => undefined, alarmRepeated: () => undefined, devicePresence: () => undefined },
     });
     const open = (deviceId: string) => {
       const event = { id: `e-${deviceId}`, ts: now(), type: 'sos' as const };

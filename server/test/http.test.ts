@@ -53,7 +53,7 @@ describe('REST API', () => {
       },
       outbox: { kick: () => undefined },
       escalation: { reschedule: () => undefined },
-      feed: { alarmChanged: () => undefined, devicePresence: () => undefined },
+      feed: { alarmChanged: () => undefined, alarmRepeated: () => undefined, devicePresence: () => undefined },
     });
     const event = { id: 'e1', ts: Date.now(), type: 'sos' as const };
     alarmId = store.recordEvent(deviceId, event, findingsFromEvent(deviceId, event)[0], Date.now()).alarmId!;

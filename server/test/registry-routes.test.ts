@@ -86,7 +86,7 @@ describe('registry API', () => {
     pipeline = new DetectionPipeline({
       db, registry, store, telemetry: new SqliteTelemetryStore(db), commands, clock, logger, fallGraceMs: 30_000, onAlarmsChanged: () => undefined, activity, deviceHistory,
     });
-    const alarms = new AlarmService({ store, registry, clock, logger, commands, outbox: { kick: () => undefined }, escalation: { reschedule: () => undefined }, feed: { alarmChanged: () => undefined, devicePresence: () => undefined } });
+    const alarms = new AlarmService({ store, registry, clock, logger, commands, outbox: { kick: () => undefined }, escalation: { reschedule: () => undefined }, feed: { alarmChanged: () => undefined, alarmRepeated: () => undefined, devicePresence: () => undefined } });
     alarms.observeEvents(pipeline);
     pipeline.start();
     activity.start();
@@ -374,7 +374,7 @@ describe('registry API', () => {
     registry.setPresence(ids.sos, false, clock.nowMs());
 
     const list = (await as('duty', 'GET', '/api/devices')).json();
-    expect(list.counts).toEqual({ total: 2, offline: 1, lowBattery: 1, neverSeen: 1 });
+    expect(list.counts).toEqual({ total: 2, offline: 1, lowBattery: 1, neverSeen: 1, unstable: 0 });
     expect(list.devices.map((d: { kind: string; problems: string[] }) => [d.kind, d.problems])).toEqual([
       ['sosButton', ['offline', 'lowBattery']],
       ['motionSensor', ['neverSeen']],

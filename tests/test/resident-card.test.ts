@@ -75,6 +75,11 @@ describe.skipIf(!hasChromium)('resident card and device health in Chromium', () 
     }
     // The PIR goes away (its battery pulled): offline by the broker's last will.
     await pir.powerOff();
+    // A drop this soon after connecting is passed on at the end of the 5 s presence hold (PresenceDebouncer).
+    await waitFor('the PIR offline in the registry', async () => {
+      const { devices: list } = await api.get<{ devices: Array<{ id: string; online: boolean }> }>('/api/devices');
+      return list.find((d) => d.id === motionId)?.online === false ? true : undefined;
+    }, 15_000);
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1366, height: 768 }, locale: 'zh-CN' });
   }, 60_000);

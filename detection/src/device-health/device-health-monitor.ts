@@ -221,6 +221,12 @@ export class DeviceHealthMonitor {
     if (d === undefined) return false;
     const t = Math.min(atMs, this.clock.nowMs());
     d.lastSeenMs = maxDefined(d.lastSeenMs, t);
+    // A message older than the last will (handed on after its connection had
+    // closed: a connection that flapped) does not say the device is back.
+    if (d.lastWillAtMs !== undefined && t < d.lastWillAtMs) {
+      if (this.started) this.arm(d);
+      return true;
+    }
     d.lastWillAtMs = undefined;
     if (d.offline !== undefined) {
       const offline = d.offline;

@@ -7,7 +7,8 @@
 import type { EscalationScheduler, OutboxWorker } from '@kanjia/alerts';
 import { findingsFromEvent } from '@kanjia/detection';
 import type { Finding } from '@kanjia/detection';
-import type { AlarmView, DeviceCommand, DeviceEvent } from '@kanjia/protocol';
+import { ACTIVE_STATUSES, type AlarmView, type DeviceCommand, type DeviceEvent } from '@kanjia/protocol';
+import { createHash } from 'node:crypto';
 import type { Clock } from '@kanjia/protocol';
 import { immediateWrites, type DurableWrites } from '../db/storage-guard.js';
 import { storageFault } from '../db/storage-errors.js';
@@ -34,7 +35,18 @@ export interface DeviceEventObserver {
 /** Where changes go live (socket.io). */
 export interface AlarmFeed {
   alarmChanged(alarm: AlarmView): void;
-  devicePresence(deviceId: string, online: boolean, atMs: number): void;
+  /** Only `alarm.repeats` (and updatedAt) changed since the case was last sent whole. */
+  alarmRepeated(alarm: AlarmView): void;
+  devicePresence(deviceId: string, online: boolean, atMs: number, unstable?: boolean): void;
+}
+
+/** How steady a device's connection is, as PresenceDebouncer says with each presence change. */
+export interface PresenceStability {
+  unstable: boolean;
+  /** While unstable: until when, if nothing changes. */
+  unstableUntilMs?: number;
+  /** False when only `unstable` changed. */
+  stateChanged: boolean;
 }
 
 export interface AlarmServiceDeps {
@@ -51,6 +63,13 @@ export interface AlarmServiceDeps {
 }
 
 export class AlarmService {
+  /**
+   * Per active case, a digest of the case as last pushed whole, without its
+   * repeat count: a change of the count alone then goes as a small
+   * `alarm:repeats`, anything else as the whole case (so no page can hold a
+   * stale status). Dropped when the case closes.
+   */
+  private readonly pushed = new Map<string, string>();
   private observer: DeviceEventObserver | undefined;
   /** Commands to devices, resent until acknowledged (device-commands.ts). */
   readonly commandQueue: DeviceCommandQueue;
@@ -144,8 +163,11 @@ export class AlarmService {
     }
     if (!result.duplicate && result.alarmId) {
       this.publishAlarm(result.alarmId);
-      this.deps.outbox.kick();
-      this.deps.escalation.reschedule();
+      // A press joining an open case queues no SMS and moves no timer.
+      if (result.opened) {
+        this.deps.outbox.kick();
+        this.deps.escalation.reschedule();
+      }
     }
     // Sent to whoever holds the commands topic now, online or not: the event
     // just came in. A repeat gets the open `received` again, same id.
@@ -167,13 +189,22 @@ export class AlarmService {
     return view;
   }
 
-  /** Device came online or went offline. */
-  handlePresence(deviceId: string, online: boolean, atMs: number, firmware?: string, batteryPct?: number): void {
+  /** Device came online or went offline (debounced: at most once per few seconds), or its connection became unstable or stable again. */
+  handlePresence(deviceId: string, online: boolean, atMs: number, firmware?: string, batteryPct?: number, stability: PresenceStability = { unstable: false, stateChanged: true }): void {
+    const until = stability.unstableUntilMs ?? null;
     this.writes
-      .write('device presence', () => this.deps.registry.setPresence(deviceId, online, atMs, firmware, batteryPct))
+      .write('device presence', () => {
+        if (stability.stateChanged) this.deps.registry.setPresence(deviceId, online, atMs, firmware, batteryPct, until);
+        else this.deps.registry.setUnstable(deviceId, until);
+      })
       .catch((err: unknown) => this.deps.logger.warn({ deviceId, online, err }, 'could not record the device\'s presence'));
-    this.deps.feed.devicePresence(deviceId, online, atMs);
-    if (online) this.commandQueue.deviceOnline(deviceId);
+    this.deps.feed.devicePresence(deviceId, online, atMs, stability.unstable);
+    // The commands waiting for it went when it came back (flushCommands, on the raw presence).
+  }
+
+  /** The device is back online (raw presence, not debounced): its open commands go now, whatever their backoff. */
+  flushCommands(deviceId: string): void {
+    this.commandQueue.deviceOnline(deviceId);
   }
 
   /** Cases changed by the outbox or escalation: push them live. */
@@ -184,8 +215,14 @@ export class AlarmService {
   private publishAlarm(alarmId: string): AlarmView | undefined {
     const view = this.deps.store.view(alarmId);
     if (view) {
+      const { repeats: _repeats, updatedAt: _updatedAt, ...rest } = view;
+      const digest = createHash('sha256').update(JSON.stringify(rest)).digest('base64');
+      const countOnly = view.repeats != null && this.pushed.get(alarmId) === digest;
+      if (ACTIVE_STATUSES.includes(view.status)) this.pushed.set(alarmId, digest);
+      else this.pushed.delete(alarmId);
       try {
-        this.deps.feed.alarmChanged(view);
+        if (countOnly) this.deps.feed.alarmRepeated(view);
+        else this.deps.feed.alarmChanged(view);
       } catch (err) {
         this.deps.logger.error({ alarmId, err }, 'live feed failed');
       }

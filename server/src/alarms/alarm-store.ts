@@ -47,6 +47,21 @@ export interface RecordEventResult {
   opened: boolean;
 }
 
+/**
+ * A repeated trigger of an open case after this long since the one before is
+ * a new line in the history ("she pressed again 40 minutes later" is news for
+ * the officer); repeats closer together only count (a stuck button: one line).
+ */
+export const REPEAT_NOTE_AFTER_MS = 10 * 60_000;
+
+/**
+ * The most history entries a case keeps. Beyond it the oldest system entries
+ * (repeats, escalations, notes nobody signed) are dropped and counted; what a
+ * person did (opened, took, went, arrived, resolved, cancelled, the resident's
+ * cancel press) is never dropped.
+ */
+export const HISTORY_CAP = 200;
+
 export type TransitionAction = 'take' | 'onTheWay' | 'onSite' | 'resolve' | 'cancel';
 
 interface Transition {
@@ -87,6 +102,12 @@ interface AlarmRow {
   next_escalation_at: number | null;
   /** JSON of the opening finding's `details`; null without details or for a case opened before migration 3. */
   details_json: string | null;
+  /** Triggers in all, the first included (migration 10). */
+  repeat_count: number;
+  /** The latest repeated trigger; null when triggered once. */
+  repeat_last_at: number | null;
+  /** History entries dropped by HISTORY_CAP. */
+  history_omitted: number;
 }
 
 /** A notification row as the settling of a case's queued notices reads it. */
@@ -197,11 +218,17 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
     // taken it, a new press may mean things got worse (or the case was
     // forgotten), so it opens a new case that rings and texts again.
     const active = this.db
-      .prepare("SELECT id FROM alarms WHERE resident_id = ? AND kind = ? AND status = 'open' ORDER BY opened_at DESC LIMIT 1")
-      .get(ctx.residentId, finding.kind) as { id: string } | undefined;
+      .prepare("SELECT id, opened_at, repeat_count, repeat_last_at FROM alarms WHERE resident_id = ? AND kind = ? AND status = 'open' ORDER BY opened_at DESC LIMIT 1")
+      .get(ctx.residentId, finding.kind) as Pick<AlarmRow, 'id' | 'opened_at' | 'repeat_count' | 'repeat_last_at'> | undefined;
     if (active) {
-      this.addHistory(active.id, nowMs, 'duplicate', null, historyNotes.pressedAgain(this.options.locale, finding.eventId));
-      this.touch(active.id, nowMs);
+      // Folded into a count: a stuck button pressing 20 times a second is one
+      // history line and a number, not a line per press.
+      const count = active.repeat_count + 1;
+      const previousAt = active.repeat_last_at ?? active.opened_at;
+      if (active.repeat_count === 1 || nowMs - previousAt >= REPEAT_NOTE_AFTER_MS) {
+        this.addHistory(active.id, nowMs, 'duplicate', null, historyNotes.pressedAgain(this.options.locale, finding.eventId, count));
+      }
+      this.db.prepare('UPDATE alarms SET repeat_count = ?, repeat_last_at = ?, updated_at = ? WHERE id = ?').run(count, Math.max(nowMs, previousAt), nowMs, active.id);
       return { alarmId: active.id, opened: false };
     }
     return { alarmId: this.openAlarm(ctx, finding, nowMs), opened: true };
@@ -807,6 +834,20 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
 
   private addHistory(alarmId: string, at: number, action: AlarmAction, by: string | null, note: string | null): void {
     this.db.prepare('INSERT INTO alarm_history (alarm_id, at, action, by, note) VALUES (?, ?, ?, ?, ?)').run(alarmId, at, action, by, note);
+    this.capHistory(alarmId);
+  }
+
+  /** Keeps a case's history within HISTORY_CAP: the oldest unsigned system entries go, counted in history_omitted. */
+  private capHistory(alarmId: string): void {
+    const { n } = this.db.prepare('SELECT COUNT(*) AS n FROM alarm_history WHERE alarm_id = ?').get(alarmId) as { n: number };
+    if (n <= HISTORY_CAP) return;
+    const dropped = this.db
+      .prepare(
+        `DELETE FROM alarm_history WHERE seq IN (
+           SELECT seq FROM alarm_history WHERE alarm_id = ? AND by IS NULL AND action <> 'opened' ORDER BY seq LIMIT ?)`,
+      )
+      .run(alarmId, n - HISTORY_CAP).changes;
+    if (dropped > 0) this.db.prepare('UPDATE alarms SET history_omitted = history_omitted + ? WHERE id = ?').run(dropped, alarmId);
   }
 
   private touch(alarmId: string, nowMs: number): void {
@@ -852,6 +893,8 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
       resolutionNote: row.resolution_note,
       escalationLevel: row.escalation_level,
       nextEscalationAt: row.status === 'open' && !held ? row.next_escalation_at : null,
+      repeats: row.repeat_count > 1 ? { count: row.repeat_count, firstAt: row.opened_at, lastAt: row.repeat_last_at ?? row.opened_at } : null,
+      ...(row.history_omitted > 0 ? { historyOmitted: row.history_omitted } : {}),
       notifications: notifications.map((n) => ({
         id: n.id as string,
         channel: n.channel as string,

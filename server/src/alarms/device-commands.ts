@@ -76,7 +76,7 @@ export function isQueuedCommand(command: DeviceCommand): command is Extract<Devi
   return command.type in COMMAND_TTL_MS;
 }
 
-/** The device_commands table (migration 10). Synchronous better-sqlite3, like the other stores. */
+/** The device_commands table (migration 11). Synchronous better-sqlite3, like the other stores. */
 export class SqliteDeviceCommandStore {
   constructor(private readonly db: Db) {}
 

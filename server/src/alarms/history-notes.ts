@@ -37,8 +37,11 @@ export const historyNotes = {
     };
     return `${zh[kind] ?? reason}${figures}`;
   },
-  pressedAgain(locale: NoteLocale, eventId: string): string {
-    return locale === 'en' ? `triggered again (event ${eventId})` : `再次触发（事件 ${eventId}）`;
+  /** Written when repeats start and after a pause (REPEAT_NOTE_AFTER_MS): the count itself is kept on the case. */
+  pressedAgain(locale: NoteLocale, eventId: string, count: number): string {
+    return locale === 'en'
+      ? `triggered again (${count} times in all, event ${eventId}); further repeats are counted on the case, not listed one by one`
+      : `再次触发（共${count}次，事件 ${eventId}）；之后的重复触发只计次数，不再逐条记录`;
   },
   escalated(locale: NoteLocale, contactName: string, role: ContactRole, level: number): string {
     return locale === 'en'

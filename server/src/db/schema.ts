@@ -194,7 +194,20 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TABLE storage_probe (id INTEGER PRIMARY KEY, filler BLOB);
   `,
   `
-  -- migration 10: device commands resent until the device acknowledges them
+  -- migration 10: a stuck button folded into a count on its case, the case history capped, unstable presence.
+  -- How often the case was triggered in all (1: once) and when last; history entries dropped by the cap.
+  ALTER TABLE alarms ADD COLUMN repeat_count INTEGER NOT NULL DEFAULT 1;
+  ALTER TABLE alarms ADD COLUMN repeat_last_at INTEGER;
+  ALTER TABLE alarms ADD COLUMN history_omitted INTEGER NOT NULL DEFAULT 0;
+  -- Cases from before were given one "triggered again" entry per repeat: count them.
+  UPDATE alarms SET
+    repeat_count = 1 + (SELECT COUNT(*) FROM alarm_history h WHERE h.alarm_id = alarms.id AND h.action = 'duplicate'),
+    repeat_last_at = (SELECT MAX(h.at) FROM alarm_history h WHERE h.alarm_id = alarms.id AND h.action = 'duplicate');
+  -- Until when a device whose connection keeps dropping counts as unstable (null: stable).
+  ALTER TABLE devices ADD COLUMN unstable_until INTEGER;
+  `,
+  `
+  -- migration 11: device commands resent until the device acknowledges them
   -- A command (received, taken, …) stays open until the device's 'ack' event names
   -- its id, a newer command of the same case is acknowledged, or it expires; while
   -- open it is resent with a doubling delay and at once when the device reconnects.

@@ -22,6 +22,13 @@ import { hostRefusal } from './hosts.js';
 /** How often sockets are checked against their sessions and scopes (ended or changed by expiry, or in another process: the CLI). */
 export const SESSION_SWEEP_MS = 60_000;
 
+/**
+ * At most one `alarm:repeats` per case this often: the first at once, the
+ * rest of the window folded into one at its end, so a button pressed 20 times
+ * a second costs each dashboard a few hundred bytes a second, not a case per press.
+ */
+export const REPEATS_EVERY_MS = 1_000;
+
 export interface LiveFeedOptions {
   /** The valid session of a handshake's Cookie header, without renewing it. */
   authenticate: (cookieHeader: string | undefined) => SessionInfo | undefined;
@@ -50,6 +57,9 @@ const villageRoom = (id: string) => `village:${id}`;
 const residentRoom = (id: string) => `resident:${id}`;
 const sessionRoom = (key: string) => `session:${key}`;
 
+/** Where a case goes: everyone, its village, its resident (a helper). */
+const alarmRooms = (alarm: AlarmView) => [ROOM_ALL, villageRoom(alarm.village.id), residentRoom(alarm.resident.id)];
+
 /** The rooms a user's socket joins: the scope of access.ts, as rooms. */
 export function roomsOf(user: SessionUser, sessionKey: string): string[] {
   const rooms = [sessionRoom(sessionKey)];
@@ -62,6 +72,8 @@ export function roomsOf(user: SessionUser, sessionKey: string): string[] {
 export class SocketIoLiveFeed implements AlarmFeed {
   private io: Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData> | undefined;
   private sweepTimer: TimerHandle | undefined;
+  /** Per case with an `alarm:repeats` sent in the current window: the one to send at its end, if any. */
+  private readonly repeatWindows = new Map<string, { timer: TimerHandle; pending: AlarmView | undefined }>();
 
   constructor(private readonly options: LiveFeedOptions) {}
 
@@ -98,13 +110,38 @@ export class SocketIoLiveFeed implements AlarmFeed {
   }
 
   alarmChanged(alarm: AlarmView): void {
-    this.io?.to([ROOM_ALL, villageRoom(alarm.village.id), residentRoom(alarm.resident.id)]).emit(SOCKET_EVENTS.alarmUpdate, alarm);
+    // The whole case carries the latest count: a repeat waiting for its window is superseded.
+    const window = this.repeatWindows.get(alarm.id);
+    if (window) window.pending = undefined;
+    this.io?.to(alarmRooms(alarm)).emit(SOCKET_EVENTS.alarmUpdate, alarm);
   }
 
-  devicePresence(deviceId: string, online: boolean, atMs: number): void {
+  /** Only the repeat count of `alarm` changed: a small `alarm:repeats`, at most one per case per REPEATS_EVERY_MS. */
+  alarmRepeated(alarm: AlarmView): void {
+    if (!this.io) return;
+    const window = this.repeatWindows.get(alarm.id);
+    if (window) {
+      window.pending = alarm;
+      return;
+    }
+    this.emitRepeats(alarm);
+  }
+
+  private emitRepeats(alarm: AlarmView): void {
+    const timer = this.options.clock.setTimeout(() => {
+      const pending = this.repeatWindows.get(alarm.id)?.pending;
+      this.repeatWindows.delete(alarm.id);
+      if (pending) this.emitRepeats(pending);
+    }, REPEATS_EVERY_MS);
+    this.repeatWindows.set(alarm.id, { timer, pending: undefined });
+    if (!alarm.repeats) return;
+    this.io?.to(alarmRooms(alarm)).emit(SOCKET_EVENTS.alarmRepeats, { id: alarm.id, repeats: alarm.repeats, updatedAt: alarm.updatedAt });
+  }
+
+  devicePresence(deviceId: string, online: boolean, atMs: number, unstable = false): void {
     const where = this.options.locateDevice(deviceId);
     const rooms = where ? [ROOM_ALL, villageRoom(where.villageId), residentRoom(where.residentId)] : [ROOM_ALL];
-    this.io?.to(rooms).emit(SOCKET_EVENTS.devicePresence, { deviceId, online, at: atMs });
+    this.io?.to(rooms).emit(SOCKET_EVENTS.devicePresence, { deviceId, online, at: atMs, unstable });
   }
 
   /** The system's problems changed: to every socket (each one belongs to a logged-in user). */
@@ -164,6 +201,8 @@ export class SocketIoLiveFeed implements AlarmFeed {
   async stop(): Promise<void> {
     this.options.clock.clearTimeout(this.sweepTimer);
     this.sweepTimer = undefined;
+    for (const w of this.repeatWindows.values()) this.options.clock.clearTimeout(w.timer);
+    this.repeatWindows.clear();
     const io = this.io;
     this.io = undefined;
     if (!io) return;

@@ -360,11 +360,11 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
     const count = (p: DeviceProblem) => all.filter((d) => d.problems.includes(p)).length;
     const wanted = req.query.problem;
     // The worst first: never seen and offline before a low battery, then by address.
-    const rank = (d: DeviceHealthRow) => (d.problems.includes('offline') ? 0 : d.problems.includes('neverSeen') ? 1 : d.problems.includes('lowBattery') ? 2 : 3);
+    const rank = (d: DeviceHealthRow) => (d.problems.includes('offline') ? 0 : d.problems.includes('neverSeen') ? 1 : d.problems.includes('unstable') ? 2 : d.problems.includes('lowBattery') ? 3 : 4);
     const devices = all
       .filter((d) => wanted === undefined || (wanted === 'any' ? d.problems.length > 0 : d.problems.includes(wanted)))
       .sort((a, b) => rank(a) - rank(b) || a.villageName.localeCompare(b.villageName) || a.address.localeCompare(b.address));
-    return { devices, counts: { total: all.length, offline: count('offline'), lowBattery: count('lowBattery'), neverSeen: count('neverSeen') } };
+    return { devices, counts: { total: all.length, offline: count('offline'), lowBattery: count('lowBattery'), neverSeen: count('neverSeen'), unstable: count('unstable') } };
   });
 
   r.get('/api/devices/:id/history', { schema: { params, querystring: DeviceHistoryQuery, response: { 200: DeviceHistory, ...errors } } }, async (req) => {
@@ -401,9 +401,11 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
 }
 
 /** What is wrong with a device now, by the device-health detector's rules. */
-export function deviceProblems(d: Pick<DeviceRow, 'kind' | 'online' | 'lastSeenAt' | 'batteryPct'>, nowMs: number): DeviceProblem[] {
+export function deviceProblems(d: Pick<DeviceRow, 'kind' | 'online' | 'lastSeenAt' | 'batteryPct'> & { unstableUntil?: number | null }, nowMs: number): DeviceProblem[] {
   const out: DeviceProblem[] = [];
   if (d.lastSeenAt === null) out.push('neverSeen');
+  // A connection that keeps dropping is said to be unstable, not online one minute and offline the next.
+  else if (d.unstableUntil != null && d.unstableUntil > nowMs) out.push('unstable');
   else if (d.online !== 1 || nowMs - d.lastSeenAt > DEFAULT_HEARTBEAT_TIMEOUT_MS[d.kind]) out.push('offline');
   if (d.batteryPct !== null && d.batteryPct <= DEFAULT_DEVICE_HEALTH_SETTINGS.lowBatteryPct) out.push('lowBattery');
   return out;

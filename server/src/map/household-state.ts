@@ -6,7 +6,7 @@
 import type { AlarmKind, HouseholdState, HouseholdStateDetail } from '@kanjia/protocol';
 import type { ResidentWatch } from '../pipeline/detection-pipeline.js';
 
-export type DeviceProblem = 'offline' | 'lowBattery' | 'neverSeen';
+export type DeviceProblem = 'offline' | 'lowBattery' | 'neverSeen' | 'unstable';
 
 /** Cases about a device, not a person in danger: on the map they are a device problem, not an alarm. */
 export const DEVICE_CASE_KINDS: ReadonlySet<AlarmKind> = new Set<AlarmKind>(['deviceOffline', 'lowBattery']);
@@ -36,6 +36,7 @@ function deviceDetail(input: HouseholdStateInput): HouseholdStateDetail | null {
   if (input.deviceProblems.length === 0) return 'noDevice';
   // The worst first: an offline device watches nothing; one never seen may still be on its way.
   if (input.deviceProblems.includes('offline') || input.activeAlarmKinds.includes('deviceOffline')) return 'offline';
+  if (input.deviceProblems.includes('unstable')) return 'unstable';
   if (input.deviceProblems.includes('neverSeen')) return 'neverSeen';
   if (input.deviceProblems.includes('lowBattery') || input.activeAlarmKinds.includes('lowBattery')) return 'lowBattery';
   return null;

@@ -290,10 +290,24 @@ export class SqliteRegistryStore {
     }));
   }
 
-  setPresence(deviceId: string, online: boolean, atMs: number, firmware?: string, batteryPct?: number): void {
+  /**
+   * The device's presence as people see it (debounced, PresenceDebouncer);
+   * `unstableUntilMs`: until when its connection counts as unstable (null:
+   * stable; undefined: unchanged). last_seen_at never goes back: a presence
+   * change held for a few seconds may be older than the device's last message.
+   */
+  setPresence(deviceId: string, online: boolean, atMs: number, firmware?: string, batteryPct?: number, unstableUntilMs?: number | null): void {
     this.db
-      .prepare('UPDATE devices SET online = ?, last_seen_at = ?, firmware = COALESCE(?, firmware), battery_pct = COALESCE(?, battery_pct) WHERE id = ?')
-      .run(online ? 1 : 0, atMs, firmware ?? null, batteryPct ?? null, deviceId);
+      .prepare(
+        `UPDATE devices SET online = ?, last_seen_at = MAX(COALESCE(last_seen_at, 0), ?), firmware = COALESCE(?, firmware), battery_pct = COALESCE(?, battery_pct),
+                unstable_until = CASE WHEN ? THEN ? ELSE unstable_until END WHERE id = ?`,
+      )
+      .run(online ? 1 : 0, atMs, firmware ?? null, batteryPct ?? null, unstableUntilMs === undefined ? 0 : 1, unstableUntilMs ?? null, deviceId);
+  }
+
+  /** Only the device's connection became unstable or stable again (its presence unchanged). */
+  setUnstable(deviceId: string, unstableUntilMs: number | null): void {
+    this.db.prepare('UPDATE devices SET unstable_until = ? WHERE id = ?').run(unstableUntilMs, deviceId);
   }
 
   /** Villages with their number of households. */
@@ -530,8 +544,10 @@ export interface DeviceRow {
   firmware: string | null;
   batteryPct: number | null;
   createdAt: number;
+  /** Until when the device's connection counts as unstable (migration 10); null: stable. */
+  unstableUntil: number | null;
 }
 const DEVICE_SELECT = `SELECT d.id, d.household_id AS householdId, h.village_id AS villageId, v.name AS villageName, h.address AS address,
     d.resident_id AS residentId, (SELECT r.name FROM residents r WHERE r.id = d.resident_id) AS residentName, d.kind, d.label, d.is_exit AS isExit,
-    d.online, d.last_seen_at AS lastSeenAt, d.firmware, d.battery_pct AS batteryPct, d.created_at AS createdAt
+    d.online, d.last_seen_at AS lastSeenAt, d.firmware, d.battery_pct AS batteryPct, d.created_at AS createdAt, d.unstable_until AS unstableUntil
   FROM devices d JOIN households h ON h.id = d.household_id JOIN villages v ON v.id = h.village_id`;
