@@ -17,8 +17,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, launchChromium } from '../src/browser.js';
-import { addHouseholdWithCli, apiClient, freePort, haveBinary, kanjiaEnv, REPO_ROOT, sleep, startKanjia, tempDir, TEST_PASSWORD, waitFor, type ApiClient, type KanjiaProcess } from '../src/harness.js';
+import { CHROMIUM, launchChromium, logIn } from '../src/browser.js';
+import { addHouseholdWithCli, apiClient, freePort, haveBinary, kanjiaEnv, REPO_ROOT, sleep, startKanjia, tempDir, waitFor, type ApiClient, type KanjiaProcess } from '../src/harness.js';
 
 const hasMosquitto = haveBinary('mosquitto_pub', 'apt-get install mosquitto-clients');
 const hasChromium = haveBinary(CHROMIUM, 'apt-get install chromium');
@@ -140,9 +140,7 @@ describe.skipIf(!hasMosquitto || !hasChromium)('the helper answers from the SMS 
     // The duty room sees who took it, live.
     const desk = await browser.newPage({ viewport: { width: 1366, height: 768 }, locale: 'zh-CN' });
     await desk.goto(kanjia.httpUrl);
-    await desk.getByTestId('login-name').fill('liming');
-    await desk.getByTestId('login-password').fill(TEST_PASSWORD);
-    await desk.getByTestId('login-submit').click();
+    await logIn(desk, 'liming');
     await expect.poll(() => desk.getByTestId('taken-by').first().textContent(), { timeout: 10_000 }).toContain('帮扶责任人 刘建军');
     await desk.screenshot({ path: join(SCREENSHOTS, 'answer-desk-taken.png') });
     await desk.close();
