@@ -60,6 +60,15 @@ export interface SimDeviceOptions {
    * Give a distinct prefix per run when the clock is a FakeClock that always starts at the same time.
    */
   idPrefix?: string;
+  /**
+   * Uplink pacing, as docs/protocol.md asks of every device: at most `burst`
+   * messages at once, then `perSecond` (resends, acks and the reconnect flush
+   * included), under the gateway's default of 50 per 10 s, which cuts a device
+   * off. A stuck button's presses queue and go out in order, one copy of each at
+   * a time. Default 40 and 4; `perSecond: 0` = not paced (load tests that
+   * measure the gateway's own limit).
+   */
+  uplink?: { burst: number; perSecond: number };
 }
 
 /** The buttons a person presses. */
@@ -120,6 +129,8 @@ function deferred<T>(): Deferred<T> {
 interface TrackedEvent {
   readonly event: DeviceEvent;
   copiesSent: number;
+  /** A copy is waiting for its turn in the uplink queue (never more than one). */
+  queued: boolean;
   resendTimer: TimerHandle | undefined;
   receivedDone: boolean;
   takenDone: boolean;
@@ -196,6 +207,13 @@ export class SimDevice {
   /** Ids of the commands already acted on, oldest first. */
   private readonly seenCommandIds = new Set<string>();
   private acksSent = 0;
+  private readonly uplinkBurst: number;
+  private readonly uplinkPerSecond: number;
+  private uplinkTokens: number;
+  private uplinkTokensAt = 0;
+  /** Uplinks waiting for a token, in order: `run` publishes (the session is up), `drop` when the connection closed first. */
+  private readonly uplinkQueue: Array<{ run: (client: MqttClient) => void; drop: () => void }> = [];
+  private uplinkTimer: TimerHandle | undefined;
 
   constructor(options: SimDeviceOptions) {
     const problems: string[] = [];
@@ -214,6 +232,9 @@ export class SimDevice {
     ] as const) {
       if (value !== undefined && !(Number.isFinite(value) && value > 0)) problems.push(`${name}: must be a positive number, got ${value}`);
     }
+    if (options.uplink !== undefined && !(options.uplink.burst >= 1 && options.uplink.perSecond >= 0 && Number.isFinite(options.uplink.burst + options.uplink.perSecond))) {
+      problems.push(`uplink: burst ≥ 1 and perSecond ≥ 0, got ${JSON.stringify(options.uplink)}`);
+    }
     if (options.batteryPct !== undefined && !(options.batteryPct >= 0 && options.batteryPct <= 100)) {
       problems.push(`batteryPct: must be 0–100, got ${options.batteryPct}`);
     }
@@ -230,6 +251,9 @@ export class SimDevice {
     this.reconnectPeriodMs = options.reconnectPeriodMs ?? 1000;
     this.keepaliveSeconds = options.keepaliveSeconds ?? 30;
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? 4 * 3600_000;
+    this.uplinkBurst = options.uplink?.burst ?? 40;
+    this.uplinkPerSecond = options.uplink?.perSecond ?? 4;
+    this.uplinkTokens = this.uplinkBurst;
     this.logger = options.logger ?? stderrLogger;
     this.ids = new MessageIds(idPrefix, this.clock);
     this.bus = new TypedEvents<SimDeviceEvents>((event, error) =>
@@ -385,6 +409,7 @@ export class SimDevice {
     const tracked: TrackedEvent = {
       event,
       copiesSent: 0,
+      queued: false,
       resendTimer: undefined,
       receivedDone: false,
       takenDone: false,
@@ -452,15 +477,62 @@ export class SimDevice {
   private transmit(tracked: TrackedEvent): void {
     this.clock.clearTimeout(tracked.resendTimer);
     tracked.resendTimer = undefined;
-    const client = this.client;
-    if (!this.sessionReady || client === undefined || tracked.receivedDone) return;
-    tracked.copiesSent += 1;
-    if (tracked.copiesSent > 1) {
-      this.logger.debug?.(`${this.tag} resend ${tracked.event.type} ${tracked.event.id} (copy ${tracked.copiesSent}, no "received" yet)`);
+    if (!this.sessionReady || this.client === undefined || tracked.receivedDone || tracked.queued) return;
+    tracked.queued = true;
+    this.uplink(
+      (client) => {
+        tracked.queued = false;
+        if (tracked.receivedDone) return;
+        tracked.copiesSent += 1;
+        if (tracked.copiesSent > 1) {
+          this.logger.debug?.(`${this.tag} resend ${tracked.event.type} ${tracked.event.id} (copy ${tracked.copiesSent}, no "received" yet)`);
+        }
+        // The PUBACK is not what we wait for; a failed copy is simply followed by the next one.
+        client.publish(topics.events(this.deviceId), JSON.stringify(tracked.event), { qos: 1 }, () => undefined);
+        tracked.resendTimer = this.clock.setTimeout(() => this.transmit(tracked), this.resendIntervalMs);
+      },
+      () => {
+        // The connection closed first: the next connect transmits every pending event again.
+        tracked.queued = false;
+      },
+    );
+  }
+
+  /** Runs `run` now if a token is left and nothing waits, else in turn; `drop` if the connection closes first. */
+  private uplink(run: (client: MqttClient) => void, drop: () => void): void {
+    if (this.uplinkQueue.length === 0 && this.takeUplinkToken() && this.client !== undefined) {
+      run(this.client);
+      return;
     }
-    // The PUBACK is not what we wait for; a failed copy is simply followed by the next one.
-    client.publish(topics.events(this.deviceId), JSON.stringify(tracked.event), { qos: 1 }, () => undefined);
-    tracked.resendTimer = this.clock.setTimeout(() => this.transmit(tracked), this.resendIntervalMs);
+    this.uplinkQueue.push({ run, drop });
+    this.scheduleUplinkDrain();
+  }
+
+  private takeUplinkToken(): boolean {
+    if (this.uplinkPerSecond <= 0) return true;
+    const now = this.clock.nowMs();
+    this.uplinkTokens = Math.min(this.uplinkBurst, this.uplinkTokens + ((now - this.uplinkTokensAt) / 1000) * this.uplinkPerSecond);
+    this.uplinkTokensAt = now;
+    if (this.uplinkTokens < 1) return false;
+    this.uplinkTokens -= 1;
+    return true;
+  }
+
+  private scheduleUplinkDrain(): void {
+    if (this.uplinkTimer !== undefined || this.uplinkQueue.length === 0) return;
+    const waitMs = this.uplinkPerSecond <= 0 ? 0 : Math.max(1, Math.ceil(((1 - this.uplinkTokens) / this.uplinkPerSecond) * 1000));
+    this.uplinkTimer = this.clock.setTimeout(() => {
+      this.uplinkTimer = undefined;
+      while (this.uplinkQueue.length > 0 && this.sessionReady && this.client !== undefined && this.takeUplinkToken()) this.uplinkQueue.shift()?.run(this.client);
+      this.scheduleUplinkDrain();
+    }, waitMs);
+  }
+
+  /** The connection closed: what waits for the uplink is dropped (events go again on the next connect, a lost ack only brings its command again). */
+  private dropUplinkQueue(): void {
+    this.clock.clearTimeout(this.uplinkTimer);
+    this.uplinkTimer = undefined;
+    for (const item of this.uplinkQueue.splice(0)) item.drop();
   }
 
   private publishQos1(topic: string, payload: unknown): Promise<void> {
@@ -472,11 +544,16 @@ export class SimDevice {
         reject(error);
       };
       this.unackedPublishes.add(fail);
-      client.publish(topic, JSON.stringify(payload), { qos: 1 }, (error) => {
-        if (!this.unackedPublishes.delete(fail)) return; // already rejected by stop()
-        if (error) reject(new SimDeviceError('PUBLISH_FAILED', `${this.tag} publish on ${topic} failed: ${error.message}`, { cause: error }));
-        else resolve();
-      });
+      const send = (c: MqttClient): void => {
+        c.publish(topic, JSON.stringify(payload), { qos: 1 }, (error) => {
+          if (!this.unackedPublishes.delete(fail)) return; // already rejected by stop()
+          if (error) reject(new SimDeviceError('PUBLISH_FAILED', `${this.tag} publish on ${topic} failed: ${error.message}`, { cause: error }));
+          else resolve();
+        });
+      };
+      // Offline, mqtt.js keeps the message for the next connection, as before: only a connected device is paced.
+      if (!this.sessionReady) send(client);
+      else this.uplink(send, () => send(client));
     });
   }
 
@@ -488,6 +565,8 @@ export class SimDevice {
       firmware: this.firmware,
       batteryPct: this.batteryPct,
     };
+    // It counts at the gateway like any uplink: it spends a token (it is never held back: it opens the session).
+    this.takeUplinkToken();
     client.publish(topics.status(this.deviceId), JSON.stringify(online), { qos: 1, retain: true }, () => undefined);
   }
 
@@ -540,6 +619,7 @@ export class SimDevice {
 
   private onClose(): void {
     this.connectionSeq += 1;
+    this.dropUplinkQueue();
     // No resends while offline: the next connect flushes every pending event at once, in order.
     for (const tracked of this.tracked.values()) {
       this.clock.clearTimeout(tracked.resendTimer);
@@ -660,8 +740,11 @@ export class SimDevice {
     const client = this.client;
     if (client === undefined || this.lifecycle === 'stopped') return;
     const ack: DeviceEvent = { id: this.ids.next(), ts: this.clock.nowMs(), type: 'ack', commandId };
-    client.publish(topics.events(this.deviceId), JSON.stringify(ack), { qos: 1 }, () => undefined);
     this.acksSent += 1;
+    this.uplink(
+      (c) => c.publish(topics.events(this.deviceId), JSON.stringify(ack), { qos: 1 }, () => undefined),
+      () => undefined,
+    );
   }
 
   private forgetIfDone(tracked: TrackedEvent): void {
@@ -680,6 +763,7 @@ export class SimDevice {
     const wasOnline = this.sessionReady;
     this.clock.clearTimeout(this.heartbeatTimer);
     this.heartbeatTimer = undefined;
+    this.dropUplinkQueue();
     this.lifecycle = 'stopped';
     this.sessionReady = false;
     this.connectionSeq += 1;
