@@ -6,7 +6,7 @@
 import {
   AlarmStepBody,
   AlarmView,
-  ApiError,
+  ApiErrorAnswer,
   CancelAlarmBody,
   HealthResponse,
   MapConfigResponse,
@@ -26,7 +26,10 @@ export const REQUEST_TIMEOUT_MS = 15_000;
 /** A request that did not produce the expected answer. */
 export class ApiRequestError extends Error {
   constructor(
-    /** The server's ApiError code, or NETWORK / TIMEOUT / BAD_RESPONSE / HTTP_<status> from here. */
+    /**
+     * The server's ApiError code (an ApiErrorCode, or one a newer server added: read with
+     * isApiErrorCode), or a DashboardErrorCode (NETWORK / TIMEOUT / BAD_RESPONSE) or HTTP_<status> from here.
+     */
     readonly code: string,
     message: string,
     /** HTTP status, 0 when there was no answer. */
@@ -146,7 +149,7 @@ export function createApi(options: ApiOptions = {}): Api {
       if (res.status === 401 && !quiet401) options.onUnauthenticated?.();
       const throttled = LoginThrottledError.safeParse(json);
       if (throttled.success) throw new ApiRequestError(throttled.data.code, throttled.data.message, res.status, throttled.data.retryAfterSeconds);
-      const apiError = ApiError.safeParse(json);
+      const apiError = ApiErrorAnswer.safeParse(json);
       if (apiError.success) throw new ApiRequestError(apiError.data.code, apiError.data.message, res.status);
       throw new ApiRequestError(`HTTP_${res.status}`, `${res.status} ${res.statusText}`.trim(), res.status);
     }
