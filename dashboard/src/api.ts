@@ -9,6 +9,7 @@ import {
   ApiErrorAnswer,
   CancelAlarmBody,
   HealthResponse,
+  KanjiaError,
   MapConfigResponse,
   MapHouseholdsResponse,
   LoginBody,
@@ -23,22 +24,22 @@ import type { ListScope } from './queue';
 /** An old village line can stall; a button must not spin forever. */
 export const REQUEST_TIMEOUT_MS = 15_000;
 
-/** A request that did not produce the expected answer. */
-export class ApiRequestError extends Error {
+/** A request that did not produce the expected answer. Its code is a string, not a catalog code: a newer server may answer one this build does not know. */
+export class ApiRequestError extends KanjiaError<string> {
+  override readonly name = 'ApiRequestError';
   constructor(
     /**
      * The server's ApiError code (an ApiErrorCode, or one a newer server added: read with
      * isApiErrorCode), or a DashboardErrorCode (NETWORK / TIMEOUT / BAD_RESPONSE) or HTTP_<status> from here.
      */
-    readonly code: string,
+    code: string,
     message: string,
     /** HTTP status, 0 when there was no answer. */
     readonly status: number,
     /** For LOGIN_THROTTLED: seconds until a login may be tried again. */
     readonly retryAfterSeconds?: number,
   ) {
-    super(message);
-    this.name = 'ApiRequestError';
+    super(code, message);
   }
 }
 

@@ -230,11 +230,13 @@ const BRAND = Symbol.for('kanjia.error');
  * The base of every Kanjia error: a stable `code` from the catalog, a message
  * for people, optional `details` for logs and machines, and the `cause`.
  * Subclasses set their own `name` and narrow `code`; they need no constructor
- * of their own unless they carry more. `instanceof KanjiaError` holds across
+ * of their own unless they carry more. `C` is a catalog code everywhere (use
+ * CatalogCodes<…>) except the dashboard's ApiRequestError, which carries what a
+ * possibly newer server answered. `instanceof KanjiaError` holds across
  * packages, even when two copies of this module are loaded (a brand, not the
  * prototype chain, answers it).
  */
-export class KanjiaError<C extends ErrorCode = ErrorCode> extends Error {
+export class KanjiaError<C extends string = ErrorCode> extends Error {
   override name = 'KanjiaError';
   readonly code: C;
   readonly details: Readonly<Record<string, unknown>> | undefined;
