@@ -83,6 +83,18 @@ function setup(startMs: number, opts: { timeZone?: string; config?: Partial<Inac
   return { clock, out, monitor, advanceTo, feed, live, reminds, alarms, cleared };
 }
 
+/** Out of bed 07:30, the kitchen PIR every 10 min 07:40–21:00 except within `quiet` (local minutes, exclusive), in bed 21:30. */
+function kitchenDay(date: string, quiet?: [number, number]): Activity[] {
+  const ev: Activity[] = [{ atMs: at(`${date}T07:30`), source: 'bed', value: 0, sensorId: 'bed' }];
+  for (let m = 7 * 60 + 40; m <= 21 * 60; m += 10) {
+    if (quiet && m > quiet[0] && m < quiet[1]) continue;
+    const ms = at(`${date}T00:00`) + m * MIN;
+    ev.push({ atMs: ms, source: 'motion', value: 1, sensorId: 'kitchen' }, { atMs: ms + MIN, source: 'motion', value: 0, sensorId: 'kitchen' });
+  }
+  ev.push({ atMs: at(`${date}T21:30`), source: 'bed', value: 1, sensorId: 'bed' });
+  return ev;
+}
+
 /** Up at 06:30, busy (motion every 10 min), a nap in bed 13:00–14:00, in bed at 21:30. */
 const REGULAR = { wake: '06:30', bedMin: 21 * 60 + 30, nap: [13 * 60, 14 * 60] as [number, number] };
 
@@ -765,25 +777,15 @@ describe('InactivityMonitor: states (a bed or seat occupied), sparse homes, late
 
   it('up and about by day, the reminder comes at the limit but the SMS only once the silence outlasts the longest this home has had (+15 min, at most 80 min)', () => {
     const { feed, advanceTo, out, alarms, reminds, monitor } = setup(at('2026-01-05T07:00'));
-    // Kitchen PIR every 10 min 07:40–21:00; on one day of 14, 60 min unseen from 16:00 (a meal at a table no sensor sees).
-    const day = (date: string, quietAfternoon = false): Activity[] => {
-      const ev: Activity[] = [{ atMs: at(`${date}T07:30`), source: 'bed', value: 0, sensorId: 'bed' }];
-      for (let m = 7 * 60 + 40; m <= 21 * 60; m += 10) {
-        if (quietAfternoon && m > 16 * 60 && m < 17 * 60) continue;
-        const ms = at(`${date}T00:00`) + m * MIN;
-        ev.push({ atMs: ms, source: 'motion', value: 1, sensorId: 'kitchen' }, { atMs: ms + MIN, source: 'motion', value: 0, sensorId: 'kitchen' });
-      }
-      ev.push({ atMs: at(`${date}T21:30`), source: 'bed', value: 1, sensorId: 'bed' });
-      return ev;
-    };
-    days('2026-01-05', 14).forEach((date, k) => feed(day(date, k === 9)));
+    // On one day of 14, 60 min unseen from 16:00 (a meal at a table no sensor sees).
+    days('2026-01-05', 14).forEach((date, k) => feed(kitchenDay(date, k === 9 ? [16 * 60, 17 * 60] : undefined)));
     const routine = monitor.routineOf('p1');
     expect(routine?.longestFreeMs).toBe(60 * MIN);
     expect(routine?.slotLimitMs[20]).toBe(45 * MIN);
     out.length = 0;
     // 19 January: the kitchen at 10:00, then nothing. The reminder at 10:45 as ever; the alarm not at 11:05 but at
     // 11:15 (60 + 15 min).
-    feed(day('2026-01-19').filter((e) => e.atMs <= at('2026-01-19T10:00') + MIN));
+    feed(kitchenDay('2026-01-19').filter((e) => e.atMs <= at('2026-01-19T10:00') + MIN));
     advanceTo(at('2026-01-19T10:45'));
     expect(reminds()).toHaveLength(1);
     advanceTo(at('2026-01-19T11:14'));
@@ -795,19 +797,9 @@ describe('InactivityMonitor: states (a bed or seat occupied), sparse homes, late
 
   it('the wait for the longest ordinary silence is capped at 80 min: a home once silent for 3 h is not left 3 h', () => {
     const { feed, advanceTo, out, alarms } = setup(at('2026-01-05T07:00'));
-    const day = (date: string, quiet = false): Activity[] => {
-      const ev: Activity[] = [{ atMs: at(`${date}T07:30`), source: 'bed', value: 0, sensorId: 'bed' }];
-      for (let m = 7 * 60 + 40; m <= 21 * 60; m += 10) {
-        if (quiet && m > 14 * 60 && m < 17 * 60) continue;
-        const ms = at(`${date}T00:00`) + m * MIN;
-        ev.push({ atMs: ms, source: 'motion', value: 1, sensorId: 'kitchen' }, { atMs: ms + MIN, source: 'motion', value: 0, sensorId: 'kitchen' });
-      }
-      ev.push({ atMs: at(`${date}T21:30`), source: 'bed', value: 1, sensorId: 'bed' });
-      return ev;
-    };
-    days('2026-01-05', 14).forEach((date, k) => feed(day(date, k === 9)));
+    days('2026-01-05', 14).forEach((date, k) => feed(kitchenDay(date, k === 9 ? [14 * 60, 17 * 60] : undefined)));
     out.length = 0;
-    feed(day('2026-01-19').filter((e) => e.atMs <= at('2026-01-19T10:00') + MIN));
+    feed(kitchenDay('2026-01-19').filter((e) => e.atMs <= at('2026-01-19T10:00') + MIN));
     advanceTo(at('2026-01-19T11:19'));
     expect(alarms()).toEqual([]);
     advanceTo(at('2026-01-19T11:20'));

@@ -11,6 +11,7 @@ const RECEIVED_TEXT: Record<EventType, string> = {
   cancel: '嘀 — 取消请求已收到',
   fall: '嘀 — 已收到跌倒报警',
   door: '嘀 — 已收到',
+  ack: '嘀 — 已收到',
 };
 
 const BEEP_PATTERN = { short: '嘀', long: '嘀————', alarm: '嘀嘀嘀嘀嘀' } as const;
@@ -44,9 +45,10 @@ const PRESS_TEXT: Record<EventType, string> = {
   cancel: '按下取消键',
   fall: '检测到跌倒',
   door: '门磁变化',
+  ack: '确认指令',
 };
 
 /** The line for an event the device raises, e.g. `按下一键呼叫 (pressed sos btn-0001-m1x-1)`. */
 export function describeEvent(type: EventType, eventId: string): string {
-  return `${PRESS_TEXT[type]} (${type === 'fall' || type === 'door' ? 'sent' : 'pressed'} ${type} ${eventId})`;
+  return `${PRESS_TEXT[type]} (${type === 'fall' || type === 'door' || type === 'ack' ? 'sent' : 'pressed'} ${type} ${eventId})`;
 }

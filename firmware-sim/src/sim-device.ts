@@ -130,6 +130,9 @@ interface TrackedEvent {
 /** Acknowledged events still waiting for `taken` (a check-in never gets one); the oldest beyond this are forgotten. */
 const MAX_AWAITING_TAKEN = 64;
 
+/** Command ids remembered to recognise a repeat (the server resends until acknowledged); the oldest beyond this are forgotten. */
+const MAX_SEEN_COMMAND_IDS = 512;
+
 /** Real-time guard for the goodbye on stop(): network I/O, not domain time, so not the injected clock. */
 const STOP_GRACE_MS = 1000;
 
@@ -190,6 +193,9 @@ export class SimDevice {
   /** Last connection problem logged, so a broker down for an hour gives one line, not 3600. */
   private lastProblem: string | undefined;
   private lastAlarmEventId: string | undefined;
+  /** Ids of the commands already acted on, oldest first. */
+  private readonly seenCommandIds = new Set<string>();
+  private acksSent = 0;
 
   constructor(options: SimDeviceOptions) {
     const problems: string[] = [];
@@ -234,6 +240,11 @@ export class SimDevice {
   /** True while a session is up (status published, commands subscribed). */
   get online(): boolean {
     return this.sessionReady;
+  }
+
+  /** `ack` events published so far (one per copy of a command received). */
+  get commandAcksSent(): number {
+    return this.acksSent;
   }
 
   /** Ids of events still waiting for their `received`, in press order. */
@@ -496,8 +507,9 @@ export class SimDevice {
   private async onConnect(client: MqttClient): Promise<void> {
     const seq = ++this.connectionSeq;
     this.lastProblem = undefined;
-    this.publishOnline(client);
-    this.scheduleHeartbeat(client, seq);
+    // Subscribe before saying `online`: the server sends the commands waiting for
+    // this device the moment it sees it online, and a command published before
+    // the subscription exists reaches nobody (docs/protocol.md, session start).
     const grants = await client.subscribeAsync(topics.commands(this.deviceId), { qos: 1 });
     if (grants.some((grant) => grant.qos > 2)) {
       const error = new SimDeviceError(
@@ -508,6 +520,8 @@ export class SimDevice {
       return;
     }
     if (seq !== this.connectionSeq || !client.connected || this.lifecycle === 'stopped') return;
+    this.publishOnline(client);
+    this.scheduleHeartbeat(client, seq);
 
     this.sessionReady = true;
     const reconnect = this.connectedBefore;
@@ -599,6 +613,18 @@ export class SimDevice {
   }
 
   private onCommand(command: DeviceCommand): void {
+    // Every copy is acknowledged (the server resends until it hears this), but a
+    // command id already seen is the same command again: no second beep.
+    this.sendCommandAck(command.id);
+    if (this.seenCommandIds.has(command.id)) {
+      this.logger.debug?.(`${this.tag} no beep: command ${command.id} (${command.type}) again`);
+      return;
+    }
+    this.seenCommandIds.add(command.id);
+    for (const old of this.seenCommandIds) {
+      if (this.seenCommandIds.size <= MAX_SEEN_COMMAND_IDS) break;
+      this.seenCommandIds.delete(old);
+    }
     const tracked = 'eventId' in command ? this.tracked.get(command.eventId) : undefined;
     const duplicate =
       (command.type === 'received' && tracked?.receivedDone !== false) || (command.type === 'taken' && tracked?.takenDone !== false);
@@ -627,6 +653,15 @@ export class SimDevice {
       }
       this.bus.emit('taken', { command, event: tracked?.event });
     }
+  }
+
+  /** Publishes the `ack` of a command on the events topic, QoS 1, once; a lost ack only means the command comes again. */
+  private sendCommandAck(commandId: string): void {
+    const client = this.client;
+    if (client === undefined || this.lifecycle === 'stopped') return;
+    const ack: DeviceEvent = { id: this.ids.next(), ts: this.clock.nowMs(), type: 'ack', commandId };
+    client.publish(topics.events(this.deviceId), JSON.stringify(ack), { qos: 1 }, () => undefined);
+    this.acksSent += 1;
   }
 
   private forgetIfDone(tracked: TrackedEvent): void {

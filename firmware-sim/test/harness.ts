@@ -20,6 +20,8 @@ export type AckPolicy = (copy: EventCopy, copyIndex: number) => 'ack' | 'ignore'
 export class TestBroker {
   /** Every valid event copy, in arrival order, across restarts. */
   readonly copies: EventCopy[] = [];
+  /** Every `ack` event the devices sent (one per copy of a command they received). */
+  readonly acks: EventCopy[] = [];
   /** Every CONNECT seen by authenticate: client id, username, password. */
   readonly connects: Array<{ clientId: string; username: string | undefined; password: string | undefined }> = [];
   ackPolicy: AckPolicy = () => 'ack';
@@ -117,6 +119,11 @@ export class TestBroker {
     const parsed = DeviceEvent.safeParse(JSON.parse(payload.toString()));
     if (parsedTopic === undefined || !parsed.success) return;
     const copy: EventCopy = { deviceId: parsedTopic.deviceId, event: parsed.data };
+    // A device's `ack` of a command is no event to answer (as in the real server).
+    if (copy.event.type === 'ack') {
+      this.acks.push(copy);
+      return;
+    }
     this.copies.push(copy);
     const index = (this.copyCount.get(copy.event.id) ?? 0) + 1;
     this.copyCount.set(copy.event.id, index);

@@ -238,6 +238,27 @@ describe('SimDevice acknowledged presses', () => {
     expect(lines.filter((line) => line.includes('已收到求助'))).toHaveLength(1);
   });
 
+  it('acks every copy of a command with an `ack` event naming its id, and beeps once per command id: a resent `onTheWay` is acked again but silent', async () => {
+    const broker = await startBroker();
+    const lines: string[] = [];
+    const device = makeDevice(broker, lines);
+    await device.start();
+    const commands: string[] = [];
+    device.on('command', (c) => commands.push(c.id));
+    const handle = device.pressSos();
+    const received = await handle.received;
+    const onTheWay = { id: 'cmd-way-1', ts: Date.now(), type: 'onTheWay', eventId: handle.eventId } as const;
+    await broker.sendCommand(DEVICE, onTheWay);
+    await broker.sendCommand(DEVICE, onTheWay);
+    await waitFor('3 acks', () => broker.acks.length === 3);
+    expect(broker.acks.map((a) => (a.event.type === 'ack' ? a.event.commandId : null))).toEqual([received.id, 'cmd-way-1', 'cmd-way-1']);
+    // Each ack is an event of its own (a fresh id), and none is answered with `received`.
+    expect(new Set(broker.acks.map((a) => a.event.id)).size).toBe(3);
+    expect(broker.copies.map((c) => c.event.type)).toEqual(['sos']);
+    expect(commands).toEqual([received.id, 'cmd-way-1']);
+    expect(lines.filter((line) => line.includes('救助人员正在路上'))).toHaveLength(1);
+  });
+
   it('check-in and cancel use the same mechanism; cancel refers to the latest SOS by default', async () => {
     const broker = await startBroker();
     const device = makeDevice(broker, []);

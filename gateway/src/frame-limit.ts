@@ -1,19 +1,35 @@
 /**
- * Transport-level packet size limit. aedes' parser (mqtt-packet) buffers a
- * whole packet whatever its announced length, so a client could make the
- * broker hold up to 256 MiB per connection. This scanner reads only the MQTT
- * fixed headers as bytes arrive and kills the connection as soon as a packet
- * announces a remaining length above the limit — before its body is buffered
- * or handed to aedes.
+ * Transport-level limits on the raw byte stream of a connection, applied
+ * before anything reaches aedes:
+ *
+ * - Packet size. aedes' parser (mqtt-packet) buffers a whole packet whatever
+ *   its announced length, so a client could make the broker hold up to 256 MiB
+ *   per connection. A scanner reads only the MQTT fixed headers as bytes
+ *   arrive and kills the connection as soon as a packet announces a remaining
+ *   length above the limit — before its body is buffered or handed to aedes.
+ * - Before login, a much smaller budget: a connection whose CONNECT has not
+ *   been accepted yet may send at most `preLoginMaxBytes` in all (a CONNECT
+ *   with a will and credentials is a few hundred bytes), so a crowd of
+ *   unauthenticated sockets holds kilobytes, not megabytes.
+ * - PINGREQ rate: a client that pings more often than its keep-alive needs is
+ *   cut, since aedes answers every PING.
  */
 import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
+import { SlidingWindowCounter } from './rate-limit.js';
 
 /** What the scanner found wrong with the byte stream. */
 export type FrameViolation =
   /** `remainingLengthAtLeast`: the length decoded so far, which is already over the limit. */
-  | { reason: 'oversized'; remainingLengthAtLeast: number; maxPacketBytes: number }
-  | { reason: 'malformed'; message: string };
+  | { reason: 'oversized'; remainingLengthAtLeast: number; maxPacketBytes: number; beforeLogin: boolean }
+  | { reason: 'malformed'; message: string }
+  /** More bytes than allowed before the CONNECT was accepted. */
+  | { reason: 'preLogin'; bytes: number; preLoginMaxBytes: number }
+  /** More PINGREQ packets than allowed in the window. */
+  | { reason: 'pingFlood'; limit: number; windowMs: number };
+
+/** MQTT 3.1.1 §2.2.1 control packet types the guard looks at. */
+const PINGREQ = 12;
 
 const enum State {
   FixedHeaderByte,
@@ -33,9 +49,17 @@ export class FrameSizeScanner {
   private multiplier = 1;
   private lengthBytes = 0;
   private violation: FrameViolation | undefined;
+  /** True while the connection has not logged in (only reported in the violation). */
+  beforeLogin = false;
 
-  /** @param maxPacketBytes  largest remaining length (variable header + payload) accepted, in bytes */
-  constructor(readonly maxPacketBytes: number) {
+  /**
+   * @param maxPacketBytes  largest remaining length (variable header + payload) accepted, in bytes; may be changed between chunks (at login)
+   * @param onPacketType  called with each packet's type (the high 4 bits of its first byte, §2.2.1); a violation it returns ends the scan
+   */
+  constructor(
+    public maxPacketBytes: number,
+    private readonly onPacketType?: (type: number) => FrameViolation | undefined,
+  ) {
     if (!Number.isInteger(maxPacketBytes) || maxPacketBytes < 2) {
       throw new RangeError(`maxPacketBytes must be an integer >= 2, got ${maxPacketBytes}`);
     }
@@ -47,13 +71,16 @@ export class FrameSizeScanner {
     let i = 0;
     while (i < chunk.length) {
       switch (this.state) {
-        case State.FixedHeaderByte:
+        case State.FixedHeaderByte: {
+          const violation = this.onPacketType?.((chunk[i] as number) >> 4);
+          if (violation !== undefined) return (this.violation = violation);
           i += 1;
           this.state = State.RemainingLength;
           this.remaining = 0;
           this.multiplier = 1;
           this.lengthBytes = 0;
           break;
+        }
         case State.RemainingLength: {
           const byte = chunk[i] as number;
           i += 1;
@@ -62,7 +89,7 @@ export class FrameSizeScanner {
           this.multiplier *= 128;
           // The length only grows with each byte, so refuse as soon as it is too big.
           if (this.remaining > this.maxPacketBytes) {
-            return (this.violation = { reason: 'oversized', remainingLengthAtLeast: this.remaining, maxPacketBytes: this.maxPacketBytes });
+            return (this.violation = { reason: 'oversized', remainingLengthAtLeast: this.remaining, maxPacketBytes: this.maxPacketBytes, beforeLogin: this.beforeLogin });
           }
           if ((byte & 0x80) !== 0) {
             // §2.2.3: at most four bytes encode the remaining length.
@@ -87,14 +114,42 @@ export class FrameSizeScanner {
   }
 }
 
+export interface ConnectionGuardOptions {
+  /** Largest remaining length once logged in, bytes. */
+  maxPacketBytes: number;
+  /** Bytes a connection may send in all before its CONNECT is accepted; also its largest packet until then. */
+  preLoginMaxBytes: number;
+  /** PINGREQ packets allowed within `windowMs` (real time); one more cuts the connection. None: no limit. */
+  pingLimit?: { count: number; windowMs: number };
+}
+
+/** The guarded stream to hand to `broker.handle()`, and the switch to the logged-in limits. */
+export interface GuardedConnection {
+  readonly stream: Duplex;
+  /** True once admit() was called. */
+  readonly admitted: boolean;
+  /** The CONNECT was accepted: the full packet size applies from now on. */
+  admit(): void;
+}
+
 /**
  * Wraps a TCP socket in a Duplex that passes every byte through unchanged but
  * scans it first; on a violation it destroys the socket without passing on the
- * offending chunk and calls `onViolation` once. Hand the returned stream to
- * `broker.handle()` instead of the socket.
+ * offending chunk and calls `onViolation` once.
  */
-export function limitFrameSize(socket: Socket, maxPacketBytes: number, onViolation: (v: FrameViolation) => void): Duplex {
-  const scanner = new FrameSizeScanner(maxPacketBytes);
+export function guardConnection(socket: Socket, options: ConnectionGuardOptions, onViolation: (v: FrameViolation) => void): GuardedConnection {
+  // Real time: a PING flood is about the socket, not the simulated clock.
+  const pingLimit = options.pingLimit;
+  const pings = pingLimit === undefined ? undefined : new SlidingWindowCounter(pingLimit.count, pingLimit.windowMs);
+  const scanner = new FrameSizeScanner(
+    Math.min(options.preLoginMaxBytes, options.maxPacketBytes),
+    pings === undefined || pingLimit === undefined
+      ? undefined
+      : (type) => (type === PINGREQ && !pings.hit(performance.now()) ? { reason: 'pingFlood', limit: pingLimit.count, windowMs: pingLimit.windowMs } : undefined),
+  );
+  scanner.beforeLogin = true;
+  let admitted = false;
+  let preLoginBytes = 0;
   let violated = false;
 
   const guarded = new Duplex({
@@ -120,16 +175,21 @@ export function limitFrameSize(socket: Socket, maxPacketBytes: number, onViolati
     },
   });
 
+  const fail = (violation: FrameViolation): void => {
+    violated = true;
+    socket.pause();
+    socket.destroy();
+    onViolation(violation);
+  };
+
   socket.on('data', (chunk: Buffer) => {
     if (violated) return;
-    const violation = scanner.push(chunk);
-    if (violation !== undefined) {
-      violated = true;
-      socket.pause();
-      socket.destroy();
-      onViolation(violation);
-      return;
+    if (!admitted) {
+      preLoginBytes += chunk.length;
+      if (preLoginBytes > options.preLoginMaxBytes) return fail({ reason: 'preLogin', bytes: preLoginBytes, preLoginMaxBytes: options.preLoginMaxBytes });
     }
+    const violation = scanner.push(chunk);
+    if (violation !== undefined) return fail(violation);
     if (!guarded.push(chunk)) socket.pause();
   });
   socket.on('end', () => guarded.push(null));
@@ -137,5 +197,25 @@ export function limitFrameSize(socket: Socket, maxPacketBytes: number, onViolati
   socket.on('close', () => guarded.destroy());
   // Backpressure on writes needs no wiring: each write's callback waits for the
   // socket's, so the wrapper's own buffer fills and drains with the socket's.
-  return guarded;
+  return {
+    stream: guarded,
+    get admitted() {
+      return admitted;
+    },
+    admit() {
+      admitted = true;
+      scanner.beforeLogin = false;
+      scanner.maxPacketBytes = options.maxPacketBytes;
+    },
+  };
+}
+
+/**
+ * The packet-size limit alone (no login budget, no PING limit): wraps a socket
+ * as guardConnection() does, already admitted.
+ */
+export function limitFrameSize(socket: Socket, maxPacketBytes: number, onViolation: (v: FrameViolation) => void): Duplex {
+  const guard = guardConnection(socket, { maxPacketBytes, preLoginMaxBytes: Number.MAX_SAFE_INTEGER }, onViolation);
+  guard.admit();
+  return guard.stream;
 }

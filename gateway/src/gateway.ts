@@ -5,7 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import { Aedes } from 'aedes';
-import type { AedesPublishPacket, AuthenticateError, Client, PublishPacket, Subscription } from 'aedes';
+import type { AedesPublishPacket, AuthenticateError, Client, ConnectPacket, PublishPacket, Subscription } from 'aedes';
 import {
   DeviceCommand,
   DeviceId,
@@ -20,11 +20,15 @@ import type { Principal } from './acl.js';
 import { MIN_HASH_KEY_BYTES, verifyDeviceSecret } from './device-auth.js';
 import type { DeviceAuthenticator } from './device-auth.js';
 import { deadLetter } from './dead-letter.js';
-import { limitFrameSize } from './frame-limit.js';
-import type { FrameViolation } from './frame-limit.js';
+import { guardConnection } from './frame-limit.js';
+import type { FrameViolation, GuardedConnection } from './frame-limit.js';
 import { ListenerSet } from './listeners.js';
+import { SummarizedLog } from './log-summary.js';
 import { silentLogger } from './logger.js';
 import type { Logger } from './logger.js';
+import { DEFAULT_LOGIN_THROTTLE, LoginThrottle } from './login-throttle.js';
+import type { LoginKey, LoginThrottleOptions, LoginTicket } from './login-throttle.js';
+import { SlidingWindowCounter } from './rate-limit.js';
 import { PresenceTracker } from './presence.js';
 import { SocketListeners, type TlsCertificate } from './socket-listeners.js';
 import type { PresenceChange } from './presence.js';
@@ -72,7 +76,39 @@ export interface GatewayOptions {
   invalidPerMinuteLimit?: number;
   /** Per-device limit on all uplinks: a burst of `messages`, refilled over `perMs`; default 50 per 10 000 ms. */
   uplinkRateLimit?: { messages: number; perMs: number };
+  /** Keep-alive a CONNECT may ask for, seconds; outside (0 included) it is refused with CONNACK 5. Default 10–1200. */
+  keepAliveSeconds?: { min: number; max: number };
+  /** Bytes a connection may send before its CONNECT is accepted (also its largest packet until then); default 1024. */
+  preLoginMaxBytes?: number;
+  /** A connection not logged in this long after the TCP connect is closed, ms (real time); default 10 000. */
+  connectTimeoutMs?: number;
+  /** PINGREQs allowed per connection within `windowMs` (real time); one more closes it. Default 20 per 60 000 ms. */
+  pingLimit?: { count: number; windowMs: number };
+  /** Refused subscriptions allowed per device within `windowMs` (real time); one more closes the connection. Default 5 per 60 000 ms. */
+  refusedSubscribeLimit?: { count: number; windowMs: number };
+  /** How wrong-secret logins are slowed (login-throttle.ts); default DEFAULT_LOGIN_THROTTLE. */
+  loginThrottle?: Partial<LoginThrottleOptions>;
+  /** Repeated refusals are logged once per device/address and kind per this interval, with a count, ms; default 60 000. */
+  logSummaryIntervalMs?: number;
 }
+
+/** Connections refused or cut by the connection limits, by limit. */
+export type RefusalCounts = {
+  /** CONNECT with a keep-alive outside the allowed range (CONNACK 5). */
+  keepAlive: number;
+  /** More bytes than preLoginMaxBytes before the CONNECT was accepted. */
+  preLogin: number;
+  /** No login within connectTimeoutMs. */
+  connectTimeout: number;
+  /** Too many PINGREQs. */
+  pingFlood: number;
+  /** Too many refused subscriptions. */
+  subscribeFlood: number;
+  /** Wrong-secret refusals held back before the CONNACK. */
+  loginDelayed: number;
+  /** CONNECTs closed unchecked: their address had as many refusals held as allowed. */
+  loginUnchecked: number;
+};
 
 /** Counters since start. */
 export interface GatewayStats {
@@ -97,6 +133,8 @@ export interface GatewayStats {
   commandsOut: number;
   /** onUplink / onPresence handlers that threw or rejected. */
   handlerErrors: number;
+  /** Connections refused or cut by the connection limits. */
+  refused: RefusalCounts;
 }
 
 export type GatewayErrorCode = CatalogCodes<'GATEWAY_CONFIG' | 'GATEWAY_NOT_RUNNING' | 'GATEWAY_ALREADY_STARTED' | 'INVALID_DEVICE_ID' | 'INVALID_COMMAND' | 'GATEWAY_PUBLISH_FAILED'>;
@@ -114,6 +152,24 @@ const DEFAULT_INVALID_PER_MINUTE = 20;
 const DEFAULT_UPLINK_RATE = { messages: 50, perMs: 10_000 } as const;
 // Smallest sane maxPacketBytes: a CONNECT with a last will and credentials.
 const MIN_PACKET_BYTES = 512;
+// Keep-alive bounds, seconds. The floor: a device pinging more often than every
+// 10 s wastes its battery and our sockets; 0 would turn dead-connection
+// detection off, so a dead device would stay "online" for ever. The ceiling:
+// aedes drops a silent connection after 1.5 × keep-alive, so 20 min means a
+// dead device is noticed (and its will published) within 30 min; 65 535 s
+// would be 27 h.
+const DEFAULT_KEEPALIVE_SECONDS = { min: 10, max: 1200 } as const;
+// A CONNECT with a will and credentials is a few hundred bytes (64-character
+// ids, a 43-character secret, the status topic and an offline payload).
+const DEFAULT_PRE_LOGIN_MAX_BYTES = 1024;
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+// A client pings at most once per keep-alive when idle (10 s at the floor: 6 a
+// minute); some ping at half of it. 20 a minute leaves room, a flood is cut.
+const DEFAULT_PING_LIMIT = { count: 20, windowMs: 60_000 } as const;
+// A device subscribes to exactly one filter; a refusal is a firmware bug or probing.
+const DEFAULT_REFUSED_SUBSCRIBE_LIMIT = { count: 5, windowMs: 60_000 } as const;
+// Devices and service accounts whose refused subscriptions are counted at once; the oldest are forgotten.
+const MAX_SUBSCRIBE_COUNTERS = 10_000;
 const LOG_TOPIC_CHARS = 128;
 
 interface AdmittedUplink {
@@ -127,6 +183,30 @@ interface Running {
   sockets: Set<Socket>;
   port: number;
   tlsPort: number | undefined;
+}
+
+interface Settings {
+  maxPacketBytes: number;
+  invalidPerMinuteLimit: number;
+  uplinkRate: { messages: number; perMs: number };
+  keepAlive: { min: number; max: number };
+  preLoginMaxBytes: number;
+  connectTimeoutMs: number;
+  pingLimit: { count: number; windowMs: number };
+  refusedSubscribeLimit: { count: number; windowMs: number };
+  loginThrottle: LoginThrottleOptions;
+  logSummaryIntervalMs: number;
+}
+
+/** What the gateway knows of one TCP connection before and after aedes takes it. */
+interface ConnectionInfo {
+  remoteAddress: string | undefined;
+  guard: GuardedConnection;
+  deadline: ReturnType<typeof setTimeout>;
+  /** The keep-alive its CONNECT asked for, seconds. */
+  keepalive?: number;
+  /** Its place in the login throttle while its CONNECT is checked (or its refusal held). */
+  ticket?: LoginTicket;
 }
 
 /** The MQTT gateway; constructor assigns, start() listens, stop() closes everything it opened. */
@@ -148,6 +228,7 @@ export class Gateway {
     messagesIn: 0,
     commandsOut: 0,
     handlerErrors: 0,
+    refused: { keepAlive: 0, preLogin: 0, connectTimeout: 0, pingFlood: 0, subscribeFlood: 0, loginDelayed: 0, loginUnchecked: 0 },
   };
   /** Who each connection authenticated as. */
   private readonly principals = new WeakMap<Client, Principal>();
@@ -161,6 +242,16 @@ export class Gateway {
   private readonly willsOffline = new WeakSet<Client>();
   private serviceAccounts = new Map<string, string>();
   private guard: UplinkGuard | undefined;
+  private settings: Settings | undefined;
+  private throttle: LoginThrottle | undefined;
+  /** Refusal log lines, one per source and kind per interval (log-summary.ts). */
+  private refusals: SummarizedLog;
+  /** Each guarded stream handed to aedes (client.conn) and what is known of its connection. */
+  private readonly connections = new WeakMap<object, ConnectionInfo>();
+  /** Refused subscriptions per device or service account. */
+  private readonly subscribeRefusals = new Map<string, SlidingWindowCounter>();
+  /** Refusals held back by the login throttle, cancelled on stop. */
+  private readonly heldRefusals = new Set<LoginTicket>();
   private running: Running | undefined;
   private started = false;
   private starting: Promise<unknown> | undefined;
@@ -175,6 +266,7 @@ export class Gateway {
     this.uplinkListeners = new ListenerSet('uplink', this.logger, countHandlerError);
     this.presenceListeners = new ListenerSet('presence', this.logger, countHandlerError);
     this.presence = new PresenceTracker((change) => this.presenceListeners.emit(change, { deviceId: change.deviceId }));
+    this.refusals = new SummarizedLog(this.logger);
   }
 
   /** The bound TCP port of plain MQTT once started (options.port before; 0 without a plain listener). */
@@ -205,6 +297,9 @@ export class Gateway {
 
   private async open(): Promise<{ port: number; tlsPort?: number }> {
     const settings = this.checkOptions();
+    this.settings = settings;
+    this.throttle = new LoginThrottle(settings.loginThrottle);
+    this.refusals = new SummarizedLog(this.logger, { intervalMs: settings.logSummaryIntervalMs });
     this.serviceAccounts = new Map((this.options.serviceAccounts ?? []).map((a) => [a.username, a.secretHash.toLowerCase()]));
     this.guard = new UplinkGuard({
       invalidPerMinuteLimit: settings.invalidPerMinuteLimit,
@@ -213,6 +308,9 @@ export class Gateway {
     });
 
     const broker = await Aedes.createBroker({
+      // Our own deadline (accept()) also covers a CONNECT that arrives but is never accepted.
+      connectTimeout: settings.connectTimeoutMs + 1_000,
+      preConnect: (client, packet, done) => this.preConnect(client, packet, done),
       authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
       authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
       authorizeSubscribe: (client, sub, done) => this.authorizeSubscribe(client, sub, done),
@@ -229,7 +327,7 @@ export class Gateway {
     // Plain and TLS connections alike go through accept(): the same limits apply to both.
     const listeners = new SocketListeners(
       { host: this.options.host ?? DEFAULT_HOST, plainPort: this.options.plain === false ? undefined : this.options.port, tls: this.options.tls },
-      (socket) => this.accept(broker, sockets, socket, settings.maxPacketBytes),
+      (socket) => this.accept(broker, sockets, socket, settings),
       this.logger,
     );
     let bound: { plainPort?: number; tlsPort?: number };
@@ -292,17 +390,35 @@ export class Gateway {
 
   /** A copy of the counters. */
   stats(): GatewayStats {
-    return { ...this.counters, invalidPayloads: { ...this.counters.invalidPayloads } };
+    return { ...this.counters, invalidPayloads: { ...this.counters.invalidPayloads }, refused: { ...this.counters.refused } };
   }
 
   // ---- lifecycle -----------------------------------------------------------
 
-  private checkOptions(): { maxPacketBytes: number; invalidPerMinuteLimit: number; uplinkRate: { messages: number; perMs: number } } {
+  private checkOptions(): Settings {
     const o = this.options;
     const problems: string[] = [];
     const maxPacketBytes = o.maxPacketBytes ?? MAX_PAYLOAD_BYTES + 1024;
     const invalidPerMinuteLimit = o.invalidPerMinuteLimit ?? DEFAULT_INVALID_PER_MINUTE;
     const uplinkRate = o.uplinkRateLimit ?? DEFAULT_UPLINK_RATE;
+    const keepAlive = o.keepAliveSeconds ?? DEFAULT_KEEPALIVE_SECONDS;
+    const preLoginMaxBytes = o.preLoginMaxBytes ?? DEFAULT_PRE_LOGIN_MAX_BYTES;
+    const connectTimeoutMs = o.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    const pingLimit = o.pingLimit ?? DEFAULT_PING_LIMIT;
+    const refusedSubscribeLimit = o.refusedSubscribeLimit ?? DEFAULT_REFUSED_SUBSCRIBE_LIMIT;
+    const loginThrottle = { ...DEFAULT_LOGIN_THROTTLE, ...o.loginThrottle };
+    const logSummaryIntervalMs = o.logSummaryIntervalMs ?? 60_000;
+    // MQTT 3.1.1 §3.1.2.10: the keep-alive is a 16-bit number of seconds.
+    if (!(Number.isInteger(keepAlive.min) && Number.isInteger(keepAlive.max) && keepAlive.min >= 1 && keepAlive.min <= keepAlive.max && keepAlive.max <= 65_535)) {
+      problems.push(`keepAliveSeconds: ${keepAlive.min}–${keepAlive.max} must be whole seconds with 1 <= min <= max <= 65535`);
+    }
+    if (!Number.isInteger(preLoginMaxBytes) || preLoginMaxBytes < MIN_PACKET_BYTES) problems.push(`preLoginMaxBytes: ${preLoginMaxBytes} must be an integer >= ${MIN_PACKET_BYTES} (a CONNECT with a will and credentials)`);
+    if (!(connectTimeoutMs > 0)) problems.push(`connectTimeoutMs: ${connectTimeoutMs} must be > 0`);
+    for (const [name, limit] of [['pingLimit', pingLimit], ['refusedSubscribeLimit', refusedSubscribeLimit]] as const) {
+      if (!(Number.isInteger(limit.count) && limit.count >= 0 && limit.windowMs > 0)) problems.push(`${name}: ${limit.count} per ${limit.windowMs} ms must be an integer >= 0 per a window > 0`);
+    }
+    if (!(loginThrottle.maxDelayMs < connectTimeoutMs)) problems.push(`loginThrottle.maxDelayMs: ${loginThrottle.maxDelayMs} must be below connectTimeoutMs (${connectTimeoutMs}), or the refusal never arrives`);
+    if (!(logSummaryIntervalMs > 0)) problems.push(`logSummaryIntervalMs: ${logSummaryIntervalMs} must be > 0`);
     if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65_535) problems.push(`port: ${o.port} is not a TCP port (0 picks a free one)`);
     if (o.tls && (!Number.isInteger(o.tls.port) || o.tls.port < 0 || o.tls.port > 65_535)) problems.push(`tls.port: ${o.tls.port} is not a TCP port (0 picks a free one)`);
     if (o.plain === false && !o.tls) problems.push('plain: false leaves no listener: give tls too');
@@ -326,35 +442,71 @@ export class Gateway {
       seen.add(account.username);
       if (!/^[0-9a-fA-F]{64}$/.test(account.secretHash)) problems.push(`serviceAccounts[${i}].secretHash: not a hex HMAC-SHA256`);
     });
+    try {
+      new LoginThrottle(loginThrottle);
+    } catch (err) {
+      problems.push(`loginThrottle: ${(err as Error).message}`);
+    }
     if (problems.length > 0) {
       throw new GatewayError('GATEWAY_CONFIG', `invalid gateway options:\n- ${problems.join('\n- ')}`);
     }
-    return { maxPacketBytes, invalidPerMinuteLimit, uplinkRate };
+    return { maxPacketBytes, invalidPerMinuteLimit, uplinkRate, keepAlive, preLoginMaxBytes, connectTimeoutMs, pingLimit, refusedSubscribeLimit, loginThrottle, logSummaryIntervalMs };
   }
 
-  private accept(broker: Aedes, sockets: Set<Socket>, socket: Socket, maxPacketBytes: number): void {
+  private accept(broker: Aedes, sockets: Set<Socket>, socket: Socket, settings: Settings): void {
     if (this.stopping !== undefined) {
       socket.destroy();
       return;
     }
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
     socket.on('error', () => {}); // reported through aedes' clientError; keep Node from throwing
     const remoteAddress = socket.remoteAddress;
-    const conn = limitFrameSize(socket, maxPacketBytes, (violation) => this.frameViolation(conn, remoteAddress, violation));
-    broker.handle(conn);
+    const guard = guardConnection(
+      socket,
+      { maxPacketBytes: settings.maxPacketBytes, preLoginMaxBytes: settings.preLoginMaxBytes, pingLimit: settings.pingLimit },
+      (violation) => this.frameViolation(guard.stream, remoteAddress, violation),
+    );
+    // Real time: a socket that has not logged in by then is closed, whatever
+    // the simulated clock says. aedes' own timer stops at the CONNECT's arrival;
+    // this one also ends a CONNECT whose check never comes back.
+    const deadline = setTimeout(() => {
+      if (guard.admitted || socket.destroyed) return;
+      this.counters.refused.connectTimeout += 1;
+      this.refusals.info('no login within the connect timeout: connection closed', { remoteAddress }, { connectTimeoutMs: settings.connectTimeoutMs });
+      socket.destroy();
+    }, settings.connectTimeoutMs);
+    deadline.unref();
+    const info: ConnectionInfo = { remoteAddress, guard, deadline };
+    socket.once('close', () => {
+      sockets.delete(socket);
+      clearTimeout(deadline);
+      info.ticket?.closed();
+    });
+    this.connections.set(guard.stream, info);
+    broker.handle(guard.stream);
   }
 
   private frameViolation(conn: object, remoteAddress: string | undefined, violation: FrameViolation): void {
     // aedes hangs its Client on the stream it handles (conn.client).
     const client = (conn as { client?: Client }).client;
-    const who = client === undefined ? {} : this.who(client);
-    if (violation.reason === 'oversized') {
-      this.counters.oversized += 1;
-      this.logger.warn({ ...who, remoteAddress, remainingLengthAtLeast: violation.remainingLengthAtLeast, maxPacketBytes: violation.maxPacketBytes }, 'oversized packet: connection closed');
-    } else {
-      this.counters.malformedFrames += 1;
-      this.logger.warn({ ...who, remoteAddress, reason: violation.message }, 'malformed packet header: connection closed');
+    const who = { ...(client === undefined ? {} : this.who(client)), remoteAddress };
+    switch (violation.reason) {
+      case 'oversized':
+        this.counters.oversized += 1;
+        this.refusals.warn('oversized packet: connection closed', who, { remainingLengthAtLeast: violation.remainingLengthAtLeast, maxPacketBytes: violation.maxPacketBytes, beforeLogin: violation.beforeLogin });
+        return;
+      case 'malformed':
+        this.counters.malformedFrames += 1;
+        this.refusals.warn('malformed packet header: connection closed', who, { reason: violation.message });
+        return;
+      case 'preLogin':
+        this.counters.refused.preLogin += 1;
+        this.refusals.warn('too many bytes before login: connection closed', who, { bytes: violation.bytes, preLoginMaxBytes: violation.preLoginMaxBytes });
+        return;
+      case 'pingFlood':
+        this.counters.refused.pingFlood += 1;
+        this.refusals.warn('PING flood: connection closed', who, { limit: violation.limit, windowMs: violation.windowMs });
+        return;
     }
   }
 
@@ -375,6 +527,11 @@ export class Gateway {
     this.presenceListeners.clear();
     this.presence.clear();
     this.guard?.clear();
+    for (const ticket of this.heldRefusals) ticket.cancel();
+    this.heldRefusals.clear();
+    this.throttle?.clear();
+    this.subscribeRefusals.clear();
+    this.refusals.stop();
     this.liveClients.clear();
     this.retainedState.clear();
     this.logger.info({ stats: this.stats() }, 'gateway stopped');
@@ -382,59 +539,117 @@ export class Gateway {
 
   // ---- aedes hooks ---------------------------------------------------------
 
+  /** Before the CONNECT is looked at: notes its keep-alive; closes it unchecked when its address has used its held refusals. */
+  private preConnect(client: Client, packet: ConnectPacket, done: (error: Error | null, success: boolean) => void): void {
+    const info = this.connections.get(client.conn);
+    if (info !== undefined) info.keepalive = packet.keepalive;
+    const key = this.loginKey(packet.username, info);
+    const ticket = (this.throttle as LoginThrottle).begin(key);
+    if (ticket !== undefined) {
+      if (info !== undefined) info.ticket = ticket;
+      return done(null, true);
+    }
+    this.counters.refused.loginUnchecked += 1;
+    this.refusals.warn('too many wrong logins pending from this address: connection closed unchecked', { remoteAddress: key.address });
+    // An error closes the connection without a CONNACK: nothing is checked, nothing answered.
+    done(new Error('login throttled'), false);
+  }
+
   private authenticate(
     client: Client,
     username: string | undefined,
     password: Buffer | undefined,
     done: (error: AuthenticateError | null, success: boolean | null) => void,
   ): void {
-    this.checkCredentials(client, username, password).then(
+    const info = this.connections.get(client.conn);
+    const key = this.loginKey(username, info);
+    this.checkCredentials(client, username, password, info).then(
       (refusal) => {
-        if (refusal === undefined) return done(null, true);
-        this.counters.authFailures += 1;
-        this.logger.warn({ ...describeUsername(username, this.serviceAccounts), reason: refusal.reason, returnCode: refusal.returnCode }, 'connection refused');
-        done(Object.assign(new Error(refusal.reason), { returnCode: refusal.returnCode }) as AuthenticateError, null);
+        const ticket = info?.ticket;
+        if (refusal === undefined) {
+          ticket?.succeeded();
+          info?.guard.admit();
+          if (info !== undefined) clearTimeout(info.deadline);
+          return done(null, true);
+        }
+        if (refusal.kind === 'credentials') this.counters.authFailures += 1;
+        if (refusal.kind === 'keepAlive') this.counters.refused.keepAlive += 1;
+        const answer = (): void => done(Object.assign(new Error(refusal.reason), { returnCode: refusal.returnCode }) as AuthenticateError, null);
+        // Only a wrong secret is slowed; a correct one never waits (login-throttle.ts).
+        let delayMs = 0;
+        if (refusal.kind !== 'credentials' || ticket === undefined) {
+          ticket?.refused();
+        } else {
+          this.heldRefusals.add(ticket);
+          delayMs = ticket.failed(() => {
+            this.heldRefusals.delete(ticket);
+            answer();
+          });
+          if (delayMs > 0) this.counters.refused.loginDelayed += 1;
+        }
+        this.refusals.warn(
+          'connection refused',
+          { ...describeUsername(username, this.serviceAccounts), remoteAddress: key.address },
+          { reason: refusal.reason, returnCode: refusal.returnCode, ...(delayMs > 0 ? { delayMs } : {}) },
+          refusal.reason,
+        );
+        if (refusal.kind !== 'credentials' || ticket === undefined) answer();
       },
       (err: unknown) => {
         // checkCredentials catches the authenticator's errors; this is a bug.
+        info?.ticket?.refused();
         this.logger.error({ err: String(err) }, 'authentication crashed');
         done(Object.assign(new Error('server unavailable'), { returnCode: 3 }) as AuthenticateError, null);
       },
     );
   }
 
-  /** undefined = admitted; otherwise the CONNACK return code (MQTT 3.1.1 §3.2.2.3) and why. */
+  /** Whose failures a login counts against: the device id or service account it claims, and its address. */
+  private loginKey(username: string | undefined, info: ConnectionInfo | undefined): LoginKey {
+    const claimed = username !== undefined && (this.serviceAccounts.has(username) || DeviceId.safeParse(username).success) ? username : undefined;
+    return { deviceId: claimed, address: info?.remoteAddress };
+  }
+
+  /** undefined = admitted; otherwise the CONNACK return code (MQTT 3.1.1 §3.2.2.3), why, and which kind of refusal. */
   private async checkCredentials(
     client: Client,
     username: string | undefined,
     password: Buffer | undefined,
-  ): Promise<{ returnCode: 2 | 3 | 4 | 5; reason: string } | undefined> {
+    info: ConnectionInfo | undefined,
+  ): Promise<{ returnCode: 2 | 3 | 4 | 5; reason: string; kind: 'credentials' | 'keepAlive' | 'clientId' | 'unavailable' } | undefined> {
+    // MQTT 3.1.1 has no return code for a bad keep-alive; 5 (not authorized) says
+    // "these settings may not connect", and the device must not retry unchanged.
+    const keepAlive = (this.settings as Settings).keepAlive;
+    const keepalive = info?.keepalive;
+    if (keepalive === undefined || keepalive < keepAlive.min || keepalive > keepAlive.max) {
+      return { returnCode: 5, reason: `keep-alive ${keepalive ?? '?'} s outside ${keepAlive.min}-${keepAlive.max} s`, kind: 'keepAlive' };
+    }
     // Both are optional in MQTT 3.1.1 (§3.1.2.8, §3.1.2.9); we require both.
-    if (username === undefined || password === undefined) return { returnCode: 4, reason: 'missing username or password' };
+    if (username === undefined || password === undefined) return { returnCode: 4, reason: 'missing username or password', kind: 'credentials' };
     const secret = password.toString('utf8');
     const serviceHash = this.serviceAccounts.get(username);
     if (serviceHash !== undefined) {
-      if (!verifyDeviceSecret(this.options.hashKey as Buffer, secret, serviceHash)) return { returnCode: 4, reason: 'wrong service account secret' };
-      if (client.id !== username) return { returnCode: 2, reason: 'client id must equal the service account username' };
+      if (!verifyDeviceSecret(this.options.hashKey as Buffer, secret, serviceHash)) return { returnCode: 4, reason: 'wrong service account secret', kind: 'credentials' };
+      if (client.id !== username) return { returnCode: 2, reason: 'client id must equal the service account username', kind: 'clientId' };
       this.principals.set(client, { kind: 'service', username });
       return undefined;
     }
-    if (!DeviceId.safeParse(username).success) return { returnCode: 4, reason: 'username is not a device id' };
+    if (!DeviceId.safeParse(username).success) return { returnCode: 4, reason: 'username is not a device id', kind: 'credentials' };
     let ok: boolean;
     try {
       ok = await this.options.authenticator.verify(username, secret);
     } catch (err) {
       this.logger.error({ deviceId: username, err: err instanceof Error ? err.message : String(err) }, 'device authenticator failed');
       // 3 = server unavailable: the device should retry, its credentials may be fine.
-      return { returnCode: 3, reason: 'authenticator failed' };
+      return { returnCode: 3, reason: 'authenticator failed', kind: 'unavailable' };
     }
-    if (!ok) return { returnCode: 4, reason: 'unknown device or wrong secret' };
+    if (!ok) return { returnCode: 4, reason: 'unknown device or wrong secret', kind: 'credentials' };
     // One session per device: a reconnect takes over its own stale session
     // [MQTT-3.1.4-2], and no device can kick another off by borrowing its client
     // id. An installer's tool may connect beside the device as `{deviceId}:{suffix}`.
     const primary = client.id === username;
     if (!primary && !(client.id.startsWith(username) && MAINTENANCE_CLIENT_ID.test(client.id.slice(username.length)))) {
-      return { returnCode: 2, reason: 'client id must be the device id, or {deviceId}:{suffix} for a maintenance connection' };
+      return { returnCode: 2, reason: 'client id must be the device id, or {deviceId}:{suffix} for a maintenance connection', kind: 'clientId' };
     }
     this.principals.set(client, { kind: 'device', deviceId: username, primary });
     return undefined;
@@ -451,7 +666,7 @@ export class Gateway {
     const decision = authorizePublishTopic(principal, packet.topic);
     if (!decision.allowed) {
       this.counters.aclDenied += 1;
-      this.logger.warn({ ...this.who(client), topic: packet.topic.slice(0, LOG_TOPIC_CHARS) }, 'publish refused by ACL: connection closed');
+      this.refusals.warn('publish refused by ACL: connection closed', this.who(client), { topic: packet.topic.slice(0, LOG_TOPIC_CHARS) });
       // An error closes the connection (aedes, [MQTT-3.3.5-2]): right for an ACL violation.
       return done(new Error('publish not authorized'));
     }
@@ -461,7 +676,7 @@ export class Gateway {
       const result = parseCommand(payload);
       if (!result.ok) {
         this.counters.invalidPayloads[result.error.code] += 1;
-        this.logger.warn({ ...this.who(client), deviceId: decision.deviceId, code: result.error.code, bytes: payload.length }, 'invalid command dropped');
+        this.refusals.warn('invalid command dropped', { ...this.who(client), deviceId: decision.deviceId }, { code: result.error.code, bytes: payload.length }, result.error.code);
         deadLetter(packet);
         return done(null);
       }
@@ -483,11 +698,11 @@ export class Gateway {
       case 'disconnect':
         this.counters.floodDisconnects += 1;
         if (verdict.reason === 'invalidFlood') this.counters.invalidPayloads[verdict.error.code] += 1;
-        this.logger.warn({ deviceId, channel, reason: verdict.reason, bytes: payload.length }, 'device flooding: disconnected');
+        this.refusals.warn('device flooding: disconnected', { deviceId }, { channel, reason: verdict.reason, bytes: payload.length }, verdict.reason);
         return done(new Error(`flood: ${verdict.reason}`));
       case 'drop': {
         this.counters.invalidPayloads[verdict.error.code] += 1;
-        this.logger.warn({ deviceId, channel, code: verdict.error.code, bytes: payload.length, ...describeDrop(verdict.error), will: isWill }, 'invalid uplink dropped');
+        this.refusals.warn('invalid uplink dropped', { deviceId }, { channel, code: verdict.error.code, bytes: payload.length, ...describeDrop(verdict.error), will: isWill }, `${channel}:${verdict.error.code}`);
         // An error here would close the connection; a dead-letter topic that
         // nobody may subscribe to drops the message and keeps the device.
         if (isWill) return done(new Error('invalid last will'));
@@ -513,10 +728,33 @@ export class Gateway {
     const principal = this.principals.get(client);
     if (principal !== undefined && authorizeSubscribeFilter(principal, sub.topic)) return done(null, sub);
     this.counters.aclDenied += 1;
-    this.logger.warn({ ...this.who(client), filter: sub.topic.slice(0, LOG_TOPIC_CHARS) }, 'subscription refused by ACL');
+    const who = { ...this.who(client), remoteAddress: this.connections.get(client.conn)?.remoteAddress };
+    if (!this.refusedSubscribeAllowed(who.deviceId ?? who.username ?? `@${who.remoteAddress ?? '?'}`)) {
+      this.counters.refused.subscribeFlood += 1;
+      const limit = (this.settings as Settings).refusedSubscribeLimit;
+      this.refusals.warn('refused subscriptions flooding: connection closed', who, { limit: limit.count, windowMs: limit.windowMs });
+      // An error closes the connection (aedes' subscribe handler).
+      return done(new Error('refused subscriptions flooding'));
+    }
+    this.refusals.warn('subscription refused by ACL', who, { filter: sub.topic.slice(0, LOG_TOPIC_CHARS) });
     // null (not an error) makes aedes answer return code 0x80 = failure in the
     // SUBACK (MQTT 3.1.1 §3.9.3) and keep the connection; an error would close it.
     done(null, null);
+  }
+
+  /** Counts one refused subscription of `key` (real time, kept across reconnects); false once over the limit. */
+  private refusedSubscribeAllowed(key: string): boolean {
+    const limit = (this.settings as Settings).refusedSubscribeLimit;
+    let counter = this.subscribeRefusals.get(key);
+    if (counter === undefined) {
+      counter = new SlidingWindowCounter(limit.count, limit.windowMs);
+      this.subscribeRefusals.set(key, counter);
+      for (const oldest of this.subscribeRefusals.keys()) {
+        if (this.subscribeRefusals.size <= MAX_SUBSCRIBE_COUNTERS) break;
+        this.subscribeRefusals.delete(oldest);
+      }
+    }
+    return counter.hit(performance.now());
   }
 
   // ---- broker events -------------------------------------------------------

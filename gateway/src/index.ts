@@ -1,12 +1,15 @@
 export { Gateway, GatewayError } from './gateway.js';
 export { DEAD_LETTER_TOPIC } from './dead-letter.js';
-export type { GatewayOptions, GatewayStats, GatewayErrorCode, ServiceAccount, UplinkMessage } from './gateway.js';
+export type { GatewayOptions, GatewayStats, GatewayErrorCode, RefusalCounts, ServiceAccount, UplinkMessage } from './gateway.js';
 export { generateDeviceSecret, hashDeviceSecret, verifyDeviceSecret, DEVICE_SECRET_BYTES, MIN_HASH_KEY_BYTES } from './device-auth.js';
 export type { DeviceAuthenticator } from './device-auth.js';
 export { authorizePublishTopic, authorizeSubscribeFilter } from './acl.js';
 export type { Principal, PublishDecision } from './acl.js';
-export { FrameSizeScanner, limitFrameSize } from './frame-limit.js';
-export type { FrameViolation } from './frame-limit.js';
+export { FrameSizeScanner, guardConnection, limitFrameSize } from './frame-limit.js';
+export type { ConnectionGuardOptions, FrameViolation, GuardedConnection } from './frame-limit.js';
+export { DEFAULT_LOGIN_THROTTLE, LoginThrottle } from './login-throttle.js';
+export type { LoginKey, LoginThrottleOptions } from './login-throttle.js';
+export { SummarizedLog } from './log-summary.js';
 export { TokenBucket, SlidingWindowCounter } from './rate-limit.js';
 export { DEFAULT_PRESENCE_DEBOUNCE, PresenceDebouncer, PresenceTracker } from './presence.js';
 export type { DebouncedPresence, PresenceChange, PresenceDebounceSettings } from './presence.js';

@@ -43,7 +43,7 @@ describe('FrameSizeScanner', () => {
     const header = Buffer.from([0x30, ...encodeLength(200 * 1024)]);
     const data = Buffer.concat([packet(10), header, Buffer.alloc(1000)]);
     const { violation, atByte } = scanInPieces(129 * 1024, data, 1);
-    expect(violation).toEqual({ reason: 'oversized', remainingLengthAtLeast: 200 * 1024, maxPacketBytes: 129 * 1024 });
+    expect(violation).toEqual({ reason: 'oversized', remainingLengthAtLeast: 200 * 1024, maxPacketBytes: 129 * 1024, beforeLogin: false });
     // 12 bytes of the first packet, 1 header byte, 3 length bytes: the last length byte is byte 15.
     expect(atByte).toBe(12 + 1 + 2);
   });

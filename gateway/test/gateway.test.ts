@@ -124,7 +124,7 @@ describe('topic ACLs', () => {
 
 describe('payload validation', () => {
   it('drops malformed JSON, an unknown event type and a schema violation, counts each code, keeps the connection and delivers the next valid event', async () => {
-    const { gateway, port, uplinks, logger } = await h.gateway();
+    const { gateway, port, uplinks, logger } = await h.gateway({ logSummaryIntervalMs: 200 });
     const server = await h.service(port);
     const seen = collect(server);
     await server.subscribeAsync('kanjia/v1/devices/+/events', { qos: 1 });
@@ -144,9 +144,12 @@ describe('payload validation', () => {
     await settle();
     expect(seen.map((m) => JSON.parse(m.payload).id)).toEqual(['valid-1']);
 
+    // One line per device and code at once, with the reason; the repeat only counted, then summed up.
     const drops = logger.lines.filter((l) => l.msg === 'invalid uplink dropped');
-    expect(drops).toHaveLength(3);
-    expect(drops.every((l) => l.obj['deviceId'] === 'dev-001' && typeof l.obj['code'] === 'string')).toBe(true);
+    expect(drops.map((l) => l.obj['code'])).toEqual(['PAYLOAD_NOT_JSON', 'PAYLOAD_INVALID']);
+    expect(drops.every((l) => l.obj['deviceId'] === 'dev-001')).toBe(true);
+    await waitFor(() => logger.lines.some((l) => l.msg === 'invalid uplink dropped (repeated)'), 3_000, 'the summary line');
+    expect(logger.lines.filter((l) => l.msg === 'invalid uplink dropped (repeated)').map((l) => l.obj)).toEqual([{ deviceId: 'dev-001', repeats: 1, intervalMs: 200 }]);
     const logged = JSON.stringify(logger.lines);
     for (const secretish of ['王秀英', '13812345678', 'not json']) expect(logged).not.toContain(secretish);
   });

@@ -66,6 +66,50 @@ describe.skipIf(!haveMosquitto)('mosquitto clients (mosquitto_pub / mosquitto_su
     expect(uplinks).toEqual([]);
   });
 
+  it('mosquitto_pub with a keep-alive of 1 201 s (above the 20-minute ceiling) is refused "not authorised"', async () => {
+    const { gateway, port, uplinks } = await h.gateway();
+    const result = await run('mosquitto_pub', [...credentials(port, 'dev-001'), '-k', '1201', '-t', topics.events('dev-001'), '-q', '1', '-m', sos('m-k')]);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr.toLowerCase()).toContain('not authorised');
+    expect(gateway.stats().refused.keepAlive).toBe(1);
+    expect(uplinks).toEqual([]);
+  });
+
+  it('mosquitto_pub with a 2 000-character password is cut before login (over the 1 024 bytes allowed) and never answered', async () => {
+    const { gateway, port } = await h.gateway();
+    const result = await run('mosquitto_pub', [...credentials(port, 'dev-001', 'x'.repeat(2000)), '-t', topics.events('dev-001'), '-q', '1', '-m', sos('m-p')]);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr.toLowerCase()).toContain('connection was lost');
+    expect(gateway.stats()).toMatchObject({ authFailures: 0, refused: { preLogin: 1 } });
+  });
+
+  it('mosquitto_pub with wrong secrets in a row: after 2 free refusals each waits longer (300, 600, 600 ms); the right secret still gets in at once', async () => {
+    const { port } = await h.gateway({ loginThrottle: { freeFailures: 2, baseDelayMs: 300, maxDelayMs: 600 } });
+    const took: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      const result = await run('mosquitto_pub', [...credentials(port, 'dev-001', `wrong-${i}`), '-t', topics.events('dev-001'), '-q', '1', '-m', sos('m-w')]);
+      took.push(performance.now() - t0);
+      expect(result.stderr.toLowerCase()).toContain('bad user name or password');
+    }
+    expect(took[2]).toBeGreaterThanOrEqual(295);
+    expect(took[3]).toBeGreaterThanOrEqual(595);
+    expect(took[4]).toBeGreaterThanOrEqual(595);
+    const ok = await run('mosquitto_pub', [...credentials(port, 'dev-002'), '-t', topics.events('dev-002'), '-q', '1', '-m', sos('m-ok')]);
+    expect(ok).toMatchObject({ code: 0, stderr: '' });
+  });
+
+  it('mosquitto_sub asking for 7 foreign topics is cut at the 6th refusal, and again at once on each of its reconnects; the log has 1 line of each kind', async () => {
+    const { gateway, port, logger } = await h.gateway();
+    const filters = ['a', 'b', 'c', 'd', 'e', 'f', 'g'].flatMap((t) => ['-t', `kanjia/v1/devices/dev-002/${t}`]);
+    await run('mosquitto_sub', [...credentials(port, 'dev-001'), ...filters, '-q', '1', '-W', '2']);
+    const stats = gateway.stats();
+    expect(stats.refused.subscribeFlood).toBeGreaterThanOrEqual(2);
+    expect(stats.aclDenied).toBeGreaterThanOrEqual(7);
+    expect(logger.lines.filter((l) => l.msg === 'subscription refused by ACL')).toHaveLength(1);
+    expect(logger.lines.filter((l) => l.msg === 'refused subscriptions flooding: connection closed')).toHaveLength(1);
+  });
+
   it('mosquitto_pub to another device topic is cut off by the ACL: 1 denial, nothing delivered', async () => {
     const { gateway, port, uplinks } = await h.gateway();
     const result = await run('mosquitto_pub', [...credentials(port, 'dev-001'), '-t', topics.events('dev-002'), '-q', '1', '-m', sos('m-2')]);

@@ -216,6 +216,8 @@ export const SystemStats = z.object({
     messagesIn: z.number().int(),
     commandsOut: z.number().int(),
     handlerErrors: z.number().int(),
+    /** Connections refused or cut by the MQTT connection limits, by limit (keepAlive, preLogin, connectTimeout, pingFlood, subscribeFlood, loginDelayed, loginUnchecked). */
+    refused: z.record(z.string(), z.number().int()).optional(),
   }),
   notifications: z.object({ pending: z.number().int(), sent: z.number().int(), failed: z.number().int() }),
   devices: z.object({ registered: z.number().int(), online: z.number().int() }),

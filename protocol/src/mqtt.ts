@@ -23,7 +23,7 @@ export const EpochMs = z.number().int().nonnegative().max(8.64e15);
 
 const uplinkBase = { id: MessageId, ts: EpochMs };
 
-export const EVENT_TYPES = ['sos', 'checkIn', 'cancel', 'fall', 'door'] as const;
+export const EVENT_TYPES = ['sos', 'checkIn', 'cancel', 'fall', 'door', 'ack'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 /** One event from a device (`.../events`, QoS 1). */
@@ -38,6 +38,13 @@ export const DeviceEvent = z.discriminatedUnion('type', [
   z.object({ ...uplinkBase, type: z.literal('fall'), confidence: z.number().min(0).max(1).optional() }).strict(),
   /** A door contact changed. */
   z.object({ ...uplinkBase, type: z.literal('door'), open: z.boolean() }).strict(),
+  /**
+   * The device has acted on command `commandId` (beeped, shown it): the server
+   * stops resending that command. Sent for every copy of a command, once each,
+   * and never answered with `received`. Added within v1: a device that never
+   * acks is served as before, its commands are resent until they expire.
+   */
+  z.object({ ...uplinkBase, type: z.literal('ack'), commandId: MessageId }).strict(),
 ]);
 export type DeviceEvent = z.infer<typeof DeviceEvent>;
 
@@ -109,7 +116,11 @@ export type CommandType = (typeof COMMAND_TYPES)[number];
 
 const commandBase = { id: MessageId, ts: EpochMs };
 
-/** Commands to a device (`.../commands`, QoS 1). */
+/**
+ * Commands to a device (`.../commands`, QoS 1). Each carries a server-made `id`
+ * that the device answers with an `ack` event; a repeat of the same `id` is the
+ * same command again (acknowledge it, do not beep twice).
+ */
 export const DeviceCommand = z.discriminatedUnion('type', [
   /** The alarm raised by event `eventId` is recorded durably: beep "received". */
   z.object({ ...commandBase, type: z.literal('received'), eventId: MessageId, alarmId: z.string().optional() }).strict(),

@@ -357,6 +357,8 @@ export class KanjiaSystem {
     if (certificate && settings.tlsCert !== undefined && settings.tlsKey !== undefined) this.watchCertificate(settings.tlsCert, settings.tlsKey, certificate, gateway, app);
     // Then the outbox (what a crash left unsent goes out now) and the escalation timers.
     outbox.start();
+    // Commands a crash left unacknowledged go out as their devices come online.
+    alarmService.start();
     escalation.start();
     pipeline.start();
     activity.start();
@@ -470,6 +472,7 @@ export class KanjiaSystem {
       this.pruneTimer = undefined;
       // Devices first: nothing new is acknowledged that the outbox would not text.
       await this.gateway?.stop();
+      this.alarmService?.stop();
       // What it held (the last drops) is stored before the rest stops.
       this.presence?.stop();
       this.householdMap?.stop();

@@ -29,4 +29,8 @@ describe('signs of life from device messages', () => {
   it('counts a button press', () => {
     expect(activityFromEvent({ id: 'c', ts: 0, type: 'checkIn' }, false, 9)).toEqual({ atMs: 9, source: 'button', value: 1 });
   });
+
+  it('does not count a device acknowledging a command: the device answers by itself, the person may be lying on the floor', () => {
+    expect(activityFromEvent({ id: 'a', ts: 0, type: 'ack', commandId: 'cmd_1' }, false, 9)).toBeUndefined();
+  });
 });

@@ -16,7 +16,7 @@ import { databaseFile, loadDeviceKey } from '../src/device-key.js';
 import { createLogger } from '../src/logger.js';
 import { SqliteRegistryStore } from '../src/registry/registry-store.js';
 import { KanjiaSystem, type RunningSystem } from '../src/system.js';
-import { lockDatabase } from './db-lock.js';
+import { lockDatabase } from '../../tests/src/db-lock.js';
 import { oneHousehold, RecordingSender, tempDataDir, TEST_PASSWORD, until } from './helpers.js';
 
 const silent = { info: () => undefined, warn: () => undefined };

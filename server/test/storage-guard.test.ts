@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase, type Db } from '../src/db/database.js';
 import { STORAGE_PROBLEM, StorageError, StorageGuard } from '../src/db/storage-guard.js';
 import { SystemHealth } from '../src/system-health.js';
-import { lockDatabase } from './db-lock.js';
+import { lockDatabase } from '../../tests/src/db-lock.js';
 import { tempDataDir, until } from './helpers.js';
 
 function quietLogger() {

@@ -11,8 +11,8 @@ import { SimDevice } from '@kanjia/firmware-sim';
 import { createServer, type Server } from 'node:http';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, launchChromium } from '../src/browser.js';
-import { addUser, freePort, haveBinary, household, importVillage, kanjiaEnv, startKanjia, tempDir, TEST_PASSWORD, type KanjiaProcess } from '../src/harness.js';
+import { CHROMIUM, launchChromium, logIn } from '../src/browser.js';
+import { addUser, freePort, haveBinary, household, importVillage, kanjiaEnv, startKanjia, tempDir, type KanjiaProcess } from '../src/harness.js';
 import { solidPng } from '../src/png.js';
 
 const hasChromium = haveBinary(CHROMIUM, 'apt-get install chromium');
@@ -73,9 +73,7 @@ describe.skipIf(!hasChromium)('the dashboard under its Content-Security-Policy i
       const violations = await watchPolicy(page);
       const first = await page.goto(`${kanjia.httpUrl}/#/alarms`);
       expect(first?.headers()['content-security-policy']).toContain("script-src 'self'");
-      await page.getByTestId('login-name').fill('admin');
-      await page.getByTestId('login-password').fill(TEST_PASSWORD);
-      await page.getByTestId('login-submit').click();
+      await logIn(page, 'admin');
       await expect.poll(() => page.getByTestId('alarm-card').count(), { timeout: 15_000 }).toBe(1);
 
       await page.getByTestId('view-tab-map').click();

@@ -7,7 +7,7 @@ import { SimDevice } from '@kanjia/firmware-sim';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, launchChromium } from '../src/browser.js';
+import { CHROMIUM, launchChromium, logIn } from '../src/browser.js';
 import { addUser, apiClient, haveBinary, household, importVillage, kanjiaEnv, runKanjia, startKanjia, tempDir, TEST_PASSWORD, type KanjiaProcess } from '../src/harness.js';
 
 const hasChromium = haveBinary(CHROMIUM, 'apt-get install chromium');
@@ -97,9 +97,7 @@ describe.skipIf(!hasChromium)('dashboard: the live alarm queue in Chromium', () 
   });
 
   it('a session ended elsewhere (password reset) brings the login back at the next request, saying why', async () => {
-    await page.getByTestId('login-name').fill('liming');
-    await page.getByTestId('login-password').fill(TEST_PASSWORD);
-    await page.getByTestId('login-submit').click();
+    await logIn(page, 'liming');
     await expect.poll(() => page.getByTestId('connection-state').getAttribute('data-state'), { timeout: 10_000 }).toBe('connected');
     expect(await page.getByTestId('login-ended').count()).toBe(0);
     const reset = runKanjia(['user', 'reset-password', '--name', 'liming', '--password', 'another-long-password'], env);

@@ -14,7 +14,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, launchChromium } from '../src/browser.js';
+import { CHROMIUM, launchChromium, logIn } from '../src/browser.js';
 import { apiClient, haveBinary, household, importVillage, kanjiaEnv, REPO_ROOT, startKanjia, tempDir, TEST_PASSWORD, waitFor, type ApiClient, type KanjiaProcess } from '../src/harness.js';
 
 const hasChromium = haveBinary(CHROMIUM, 'apt-get install chromium');
@@ -140,9 +140,7 @@ describe.skipIf(!hasChromium || !hasMosquitto)('the duty room: map, queue and th
     expect(await page.getByTestId('view-tab-audit').count()).toBe(0);
     const admin = await browser.newPage({ viewport: { width: 1366, height: 768 }, locale: 'zh-CN' });
     await admin.goto(`${kanjia.httpUrl}/#/audit`);
-    await admin.getByTestId('login-name').fill('admin');
-    await admin.getByTestId('login-password').fill(TEST_PASSWORD);
-    await admin.getByTestId('login-submit').click();
+    await logIn(admin, 'admin');
     const rows = admin.getByTestId('audit-row');
     await expect.poll(() => rows.count(), { timeout: 10_000 }).toBeGreaterThan(4);
     const actions = await rows.evaluateAll((els) => els.map((e) => e.getAttribute('data-action')));

@@ -13,8 +13,8 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, launchChromium } from '../src/browser.js';
-import { addUser, apiClient, freePort, haveBinary, household, importVillage, kanjiaEnv, REPO_ROOT, startKanjia, tempDir, TEST_PASSWORD, type ApiClient, type KanjiaProcess } from '../src/harness.js';
+import { CHROMIUM, launchChromium, logIn } from '../src/browser.js';
+import { addUser, apiClient, freePort, haveBinary, household, importVillage, kanjiaEnv, REPO_ROOT, startKanjia, tempDir, type ApiClient, type KanjiaProcess } from '../src/harness.js';
 import { solidPng } from '../src/png.js';
 
 const hasChromium = haveBinary(CHROMIUM, 'apt-get install chromium');
@@ -31,9 +31,7 @@ const HOUSES = [
 /** Logs in as the duty officer of 石门村 (made with `kanjia user add`) and opens the map. */
 async function openMap(page: Page, url: string): Promise<void> {
   await page.goto(`${url}/#/map`);
-  await page.getByTestId('login-name').fill('liming');
-  await page.getByTestId('login-password').fill(TEST_PASSWORD);
-  await page.getByTestId('login-submit').click();
+  await logIn(page, 'liming');
   await expect.poll(() => page.getByTestId('map-pin').count(), { timeout: 15_000 }).toBe(HOUSES.length);
 }
 

@@ -11,8 +11,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, launchChromium } from '../src/browser.js';
-import { REPO_ROOT, apiClient, haveBinary, importVillage, kanjiaEnv, startKanjia, tempDir, TEST_PASSWORD, waitFor, type ApiClient, type KanjiaProcess } from '../src/harness.js';
+import { CHROMIUM, launchChromium, logIn } from '../src/browser.js';
+import { REPO_ROOT, apiClient, haveBinary, importVillage, kanjiaEnv, startKanjia, tempDir, waitFor, type ApiClient, type KanjiaProcess } from '../src/harness.js';
 
 const hasChromium = haveBinary(CHROMIUM, 'apt-get install chromium');
 const silent = { info: () => undefined, warn: () => undefined };
@@ -93,9 +93,7 @@ describe.skipIf(!hasChromium)('resident card and device health in Chromium', () 
 
   it('lists the residents and opens the card: who, how to get in, whom to call, devices, today', async () => {
     await page.goto(`${kanjia.httpUrl}/#/residents`);
-    await page.getByTestId('login-name').fill('liming');
-    await page.getByTestId('login-password').fill(TEST_PASSWORD);
-    await page.getByTestId('login-submit').click();
+    await logIn(page, 'liming');
     const row = page.getByTestId('resident-row');
     await expect.poll(() => row.count(), { timeout: 10_000 }).toBe(1);
     expect(await row.textContent()).toContain('王秀英');

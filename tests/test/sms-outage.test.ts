@@ -16,8 +16,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, launchChromium } from '../src/browser.js';
-import { addUser, apiClient, haveBinary, REPO_ROOT, household, importVillage, kanjiaEnv, sleep, startKanjia, tempDir, TEST_PASSWORD, waitFor, type ApiClient, type KanjiaProcess } from '../src/harness.js';
+import { CHROMIUM, launchChromium, logIn } from '../src/browser.js';
+import { addUser, apiClient, haveBinary, REPO_ROOT, household, importVillage, kanjiaEnv, sleep, startKanjia, tempDir, waitFor, type ApiClient, type KanjiaProcess } from '../src/harness.js';
 
 const hasChromium = haveBinary(CHROMIUM, 'apt-get install chromium');
 const silent = { info: () => undefined, warn: () => undefined };
@@ -59,9 +59,7 @@ describe.skipIf(!hasChromium)('SMS provider without credit, then fixed: real pro
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1366, height: 768 }, locale: 'zh-CN' });
     await page.goto(kanjia.httpUrl);
-    await page.getByTestId('login-name').fill('liming');
-    await page.getByTestId('login-password').fill(TEST_PASSWORD);
-    await page.getByTestId('login-submit').click();
+    await logIn(page, 'liming');
     await waitFor('the live feed connected', async () => ((await page.getByTestId('connection-state').getAttribute('data-state')) === 'connected' ? true : undefined));
   }, 60_000);
 

@@ -2,17 +2,43 @@
  * Acceptance 2: an SOS that the system acknowledged is never lost, and never
  * doubled, whatever crashes. Over 20 runs the server process is killed with
  * SIGKILL at a random moment while a simulated device presses SOS, then
- * restarted; every run must end with exactly one alarm for that press and its
- * SMS sent.
+ * restarted, and the device loses its connection at random moments around
+ * the press (before it, while it is sent, around the kill; once or twice) and
+ * comes back 100 ms later; every run must end with exactly one alarm for that
+ * press, its SMS at the provider, and the button having beeped `received` and
+ * its `ack` of that `received` recorded by the server (issue 9: commands
+ * acknowledged by the device); then the case is taken while the button's
+ * network drops once more, and the button must still beep `taken`.
  */
 import { LocalAliyunSmsServer } from '@kanjia/alerts/testing';
 import { SimDevice } from '@kanjia/firmware-sim';
 import type { AlarmView } from '@kanjia/protocol';
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, household, importVillage, kanjiaEnv, sleep, startKanjia, tempDir, waitFor, type ApiClient, type KanjiaProcess } from '../src/harness.js';
 
 const RUNS = Number(process.env.KANJIA_DURABILITY_RUNS_FOR_TESTS ?? 20);
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined };
+
+/**
+ * How the server's `received` commands for one device event ended, read from
+ * its database (read-only, beside the running process: WAL lets a reader in).
+ */
+function receivedEndings(dataDir: string, deviceId: string, eventId: string): Array<string | null> {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(join(dataDir, 'kanjia.sqlite'), { readonly: true, fileMustExist: true });
+    const rows = db
+      .prepare("SELECT end_reason FROM device_commands WHERE device_id = ? AND json_extract(payload_json, '$.type') = 'received' AND json_extract(payload_json, '$.eventId') = ?")
+      .all(deviceId, eventId) as Array<{ end_reason: string | null }>;
+    return rows.map((r) => r.end_reason);
+  } catch {
+    return []; // the server is starting (or was just killed): ask again
+  } finally {
+    db?.close();
+  }
+}
 
 describe('SOS durability across SIGKILL of the server', () => {
   const tmp = tempDir();
@@ -44,14 +70,24 @@ describe('SOS durability across SIGKILL of the server', () => {
   });
 
   it(
-    `ends each of ${RUNS} runs with exactly one alarm and its SMS sent`,
+    `ends each of ${RUNS} runs, the device dropping its connection around the press, with exactly one alarm, its SMS sent and the button's received acknowledged`,
     async () => {
       const outcomes: string[] = [];
       for (let run = 0; run < RUNS; run++) {
         // Spread the kill over the whole path: before the event arrives, between commit and
         // `received`, and between `received` and the SMS.
         const killAfterMs = Math.floor(Math.random() < 0.5 ? Math.random() * 15 : Math.random() * 150);
+        // The button's network drops from 50 ms before the press to 200 ms after
+        // it (so also between the commit and `received`, and around the kill),
+        // in every other run a second time later on; it reconnects after 100 ms.
+        const dropsAtMs = [Math.floor(Math.random() * 250 - 50), ...(run % 2 === 1 ? [Math.floor(Math.random() * 600)] : [])];
+        const dropTimers: Array<ReturnType<typeof setTimeout>> = [];
+        if (dropsAtMs[0]! < 0) {
+          device.dropConnection();
+          await sleep(-dropsAtMs[0]!);
+        }
         const press = device.pressSos();
+        for (const at of dropsAtMs) if (at >= 0) dropTimers.push(setTimeout(() => device.dropConnection(), at));
         let acked = false;
         void press.received.then(() => (acked = true), () => undefined);
         await sleep(killAfterMs);
@@ -59,6 +95,9 @@ describe('SOS durability across SIGKILL of the server', () => {
         const ackedBeforeKill = acked;
         kanjia = await startKanjia(env);
         await waitFor(`received for run ${run}`, () => (acked ? true : undefined), 20_000);
+        // The `received` the button beeped for is the server's, and the server heard its ack.
+        await waitFor(`the ack of received in run ${run}`, () => (receivedEndings(tmp.dir, deviceId, press.eventId).includes('acked') ? true : undefined), 20_000);
+        for (const t of dropTimers) clearTimeout(t);
 
         const alarm = await waitFor(
           `alarm of run ${run} with its SMS sent`,
@@ -74,19 +113,23 @@ describe('SOS durability across SIGKILL of the server', () => {
         expect(alarms.filter((a) => a.eventId === press.eventId), `run ${run}`).toHaveLength(1);
         const notificationId = alarm.notifications[0]!.id;
         expect(sms.accepted.some((m) => m.outId === notificationId), `run ${run}: SMS at the provider`).toBe(true);
-        outcomes.push(`${killAfterMs}ms:${ackedBeforeKill ? 'acked' : 'not-acked'}`);
+        outcomes.push(`${killAfterMs}ms/drop${dropsAtMs.map((d) => `${d}`).join('+')}ms:${ackedBeforeKill ? 'acked' : 'not-acked'}`);
 
+        // Somebody takes it while the button's network drops again, at once or
+        // up to 30 ms later: the button still beeps `taken` (resent on reconnect).
+        const dropAtTake = setTimeout(() => device.dropConnection(), Math.floor(Math.random() * 30));
+        let taken = false;
+        void press.taken.then(() => (taken = true), () => undefined);
+        const took = await api.post(`/api/alarms/${alarm.id}/take`, {});
+        expect(took.status, `take in run ${run}`).toBe(200);
+        await waitFor(`taken at the button in run ${run}`, () => (taken ? true : undefined), 20_000);
+        clearTimeout(dropAtTake);
         // Close the case so the next press opens a new one.
-        for (const [step, body] of [
-          ['take', {}],
-          ['resolve', { note: `durability run ${run}` }],
-        ] as const) {
-          const res = await api.post(`/api/alarms/${alarm.id}/${step}`, body);
-          expect(res.status, `${step} in run ${run}`).toBe(200);
-        }
+        const resolved = await api.post(`/api/alarms/${alarm.id}/resolve`, { note: `durability run ${run}` });
+        expect(resolved.status, `resolve in run ${run}`).toBe(200);
       }
       const acked = outcomes.filter((o) => o.endsWith(':acked')).length;
-      process.stderr.write(`durability: ${RUNS} runs, ${acked} killed after \`received\`, ${RUNS - acked} before; kill delays ${outcomes.map((o) => o.split(':')[0]).join(' ')}\n`);
+      process.stderr.write(`durability: ${RUNS} runs, ${acked} killed after \`received\`, ${RUNS - acked} before; kill delay/device drops ${outcomes.map((o) => o.split(':')[0]).join(' ')}\n`);
       const { alarms } = (await api.get<{ alarms: AlarmView[] }>(`/api/alarms?status=all&limit=500`));
       expect(alarms).toHaveLength(RUNS);
     },

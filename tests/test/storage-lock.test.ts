@@ -15,9 +15,9 @@ import mqtt from 'mqtt';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, launchChromium } from '../src/browser.js';
+import { CHROMIUM, launchChromium, logIn } from '../src/browser.js';
 import { lockDatabase } from '../src/db-lock.js';
-import { addUser, apiClient, haveBinary, household, importVillage, kanjiaEnv, sleep, startKanjia, tempDir, TEST_PASSWORD, waitFor, type KanjiaProcess } from '../src/harness.js';
+import { addUser, apiClient, haveBinary, household, importVillage, kanjiaEnv, sleep, startKanjia, tempDir, waitFor, type KanjiaProcess } from '../src/harness.js';
 
 const hasChromium = haveBinary(CHROMIUM, 'apt-get install chromium');
 const ACCESS_KEY_ID = 'LTAI5tKanjiaLock';
@@ -60,9 +60,7 @@ describe.skipIf(!hasChromium)('a database locked by another process for 12 s', (
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1366, height: 768 }, locale: 'zh-CN' });
     await page.goto(kanjia.httpUrl);
-    await page.getByTestId('login-name').fill('liming');
-    await page.getByTestId('login-password').fill(TEST_PASSWORD);
-    await page.getByTestId('login-submit').click();
+    await logIn(page, 'liming');
     await waitFor('the dashboard connected', async () => ((await page.getByTestId('connection-state').getAttribute('data-state')) === 'connected' ? true : undefined), 15_000);
   }, 90_000);
 

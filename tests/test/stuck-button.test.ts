@@ -23,8 +23,8 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, launchChromium } from '../src/browser.js';
-import { apiClient, haveBinary, household, importVillage, kanjiaEnv, REPO_ROOT, sleep, startKanjia, tempDir, TEST_PASSWORD, waitFor, type ApiClient, type KanjiaProcess } from '../src/harness.js';
+import { CHROMIUM, launchChromium, logIn } from '../src/browser.js';
+import { apiClient, haveBinary, household, importVillage, kanjiaEnv, REPO_ROOT, sleep, startKanjia, tempDir, waitFor, type ApiClient, type KanjiaProcess } from '../src/harness.js';
 
 const hasChromium = haveBinary(CHROMIUM, 'apt-get install chromium');
 const silent = { info: () => undefined, warn: () => undefined };
@@ -215,9 +215,7 @@ describe.skipIf(!hasChromium)('a stuck button and a flapping connection, through
 
       page = await browser.newPage({ viewport: { width: 1366, height: 768 }, locale: 'zh-CN' });
       await page.goto(kanjia.httpUrl);
-      await page.getByTestId('login-name').fill('admin');
-      await page.getByTestId('login-password').fill(TEST_PASSWORD);
-      await page.getByTestId('login-submit').click();
+      await logIn(page, 'admin');
       const card = page.locator(`[data-testid="alarm-card"][data-alarm-id="${alarmId}"]`);
       await card.waitFor({ timeout: 15_000 });
       await waitFor('the page’s live feed', async () => ((await page.getByTestId('connection-banner').count()) === 0 ? true : undefined), 15_000);

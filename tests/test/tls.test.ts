@@ -15,7 +15,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, launchChromium } from '../src/browser.js';
+import { CHROMIUM, launchChromium, logIn } from '../src/browser.js';
 import { httpsRequest, makeTestCertificates, type TestCertificates } from '../src/certificates.js';
 import { addUser, cleanEnv, freePort, haveBinary, household, importVillage, KANJIA_BIN, kanjiaEnv, startKanjia, tempDir, TEST_PASSWORD, type KanjiaProcess } from '../src/harness.js';
 
@@ -103,9 +103,7 @@ describe.skipIf(!hasMosquitto || !hasChromium || !hasOpenssl)('HTTPS and MQTT ov
       const first = await page.goto(`${kanjia.httpUrl}/#/alarms`);
       expect(first?.headers()['strict-transport-security']).toBeUndefined(); // localhost: no HSTS
       expect(first?.headers()['content-security-policy']).toContain(`wss://localhost:${env.KANJIA_HTTP_PORT}`);
-      await page.getByTestId('login-name').fill('admin');
-      await page.getByTestId('login-password').fill(TEST_PASSWORD);
-      await page.getByTestId('login-submit').click();
+      await logIn(page, 'admin');
       await expect.poll(() => page.getByTestId('alarm-card').count(), { timeout: 15_000 }).toBe(2);
       expect(await page.getByTestId('connection-banner').count()).toBe(0);
 

@@ -16,12 +16,16 @@ import { newId } from '../ids.js';
 import type { Logger } from '../logger.js';
 import type { SqliteRegistryStore } from '../registry/registry-store.js';
 import type { SqliteAlarmStore, TransitionAction } from './alarm-store.js';
+import { DeviceCommandQueue, type CommandPublisher } from './device-commands.js';
 
-/** How the service reaches devices (the gateway in the embedded setup). */
-export interface CommandPublisher {
-  publishCommand(deviceId: string, command: DeviceCommand): Promise<void>;
-  isOnline(deviceId: string): boolean;
-}
+export type { CommandPublisher } from './device-commands.js';
+
+/**
+ * Events whose `received` is queued and resent until the device acks it: the
+ * ones a device resends until it hears `received` (docs/protocol.md). A door
+ * event's `received` is sent once.
+ */
+const QUEUED_RECEIVED: ReadonlySet<DeviceEvent['type']> = new Set(['sos', 'fall', 'checkIn', 'cancel']);
 
 /** Sees every new device event inside the transaction that records it (the detection pipeline). */
 export interface DeviceEventObserver {
@@ -59,7 +63,6 @@ export interface AlarmServiceDeps {
 }
 
 export class AlarmService {
-  private readonly flushing = new Map<string, Promise<void>>();
   /**
    * Per active case, a digest of the case as last pushed whole, without its
    * repeat count: a change of the count alone then goes as a small
@@ -68,6 +71,8 @@ export class AlarmService {
    */
   private readonly pushed = new Map<string, string>();
   private observer: DeviceEventObserver | undefined;
+  /** Commands to devices, resent until acknowledged (device-commands.ts). */
+  readonly commandQueue: DeviceCommandQueue;
 
   /** Connects the detection pipeline (it is built after the service). */
   observeEvents(observer: DeviceEventObserver): void {
@@ -78,6 +83,17 @@ export class AlarmService {
 
   constructor(private readonly deps: AlarmServiceDeps) {
     this.writes = deps.writes ?? immediateWrites;
+    this.commandQueue = new DeviceCommandQueue({ store: deps.store.commands, publisher: deps.commands, clock: deps.clock, logger: deps.logger });
+  }
+
+  /** Starts resending unacknowledged device commands by time. */
+  start(): void {
+    this.commandQueue.start();
+  }
+
+  /** Idempotent: stops the resend timer. */
+  stop(): void {
+    this.commandQueue.stop();
   }
 
   /**
@@ -88,24 +104,36 @@ export class AlarmService {
    */
   async handleEvent(deviceId: string, event: DeviceEvent): Promise<void> {
     const { store, clock, logger } = this.deps;
-    const [finding] = findingsFromEvent(deviceId, event);
     // The time it arrived, also when the database takes it only later.
     const now = clock.nowMs();
+    if (event.type === 'ack') {
+      // The device acted on a command: stop resending it. It is alive (device
+      // health), but an ack is no sign of the person (activity.ts); never answered.
+      this.commandQueue.acknowledged(deviceId, event.commandId);
+      this.observer?.onDeviceEvent(deviceId, event, now, undefined);
+      return;
+    }
+    const [finding] = findingsFromEvent(deviceId, event);
     // A fall the device detected waits out its grace period in the pipeline; an SOS opens a case at once.
     const immediate = finding?.kind === 'fall' && this.observer ? undefined : finding;
     const key = `event:${deviceId}:${event.id}`;
     // The device resent an event that is still waiting for the database: it shares that write's outcome.
     const resentWhileWaiting = this.writes.isQueued(key);
+    const receivedId = newId('ack');
     let written: { alarmId: string | null; duplicate: boolean; opened: boolean; cancelled: string | null };
     try {
       // One SQLite transaction: committed (fsync'd) when it returns, with
-      // whatever the pipeline held for a grace period and the cancel's note.
+      // whatever the pipeline held for a grace period, the cancel's note, and
+      // the `received` that is resent until the device acknowledges it.
       written = await this.writes.write(
         `device event ${event.type}`,
         () => {
           const r = store.inTransaction(() => {
             const recorded = store.recordEvent(deviceId, event, immediate, now);
-            if (!recorded.duplicate) this.observer?.onDeviceEvent(deviceId, event, now, finding);
+            if (!recorded.duplicate) {
+              this.observer?.onDeviceEvent(deviceId, event, now, finding);
+              if (QUEUED_RECEIVED.has(event.type)) store.commands.insert(deviceId, recorded.alarmId, receivedFor(receivedId, now, event.id, recorded.alarmId), now, true);
+            }
             return recorded;
           });
           let cancelled: string | null = null;
@@ -141,13 +169,11 @@ export class AlarmService {
         this.deps.escalation.reschedule();
       }
     }
-    const ack: DeviceCommand = { id: newId('ack'), ts: clock.nowMs(), type: 'received', eventId: event.id, ...(result.alarmId ? { alarmId: result.alarmId } : {}) };
-    try {
-      await this.deps.commands.publishCommand(deviceId, ack);
-    } catch (err) {
-      // The device keeps resending until it hears `received`; the next copy is acknowledged again.
-      logger.warn({ deviceId, eventId: event.id, err }, 'could not send received; the device will resend');
-    }
+    // Sent to whoever holds the commands topic now, online or not: the event
+    // just came in. A repeat gets the open `received` again, same id.
+    const received = receivedFor(receivedId, now, event.id, result.alarmId);
+    if (result.duplicate) await this.commandQueue.answerRepeat(deviceId, received);
+    else await this.commandQueue.publishNow(deviceId, received);
   }
 
   /** Applies a duty-staff action, then pushes the case and tells the device. */
@@ -159,7 +185,7 @@ export class AlarmService {
     if (action === 'cancel') this.deps.outbox.kick();
     const view = this.publishAlarm(alarmId);
     if (!view) throw new Error(`alarm ${alarmId} vanished`);
-    this.flushCommands();
+    this.commandQueue.kick();
     return view;
   }
 
@@ -173,50 +199,17 @@ export class AlarmService {
       })
       .catch((err: unknown) => this.deps.logger.warn({ deviceId, online, err }, 'could not record the device\'s presence'));
     this.deps.feed.devicePresence(deviceId, online, atMs, stability.unstable);
-    if (online) this.flushCommands(deviceId);
+    // The commands waiting for it went when it came back (flushCommands, on the raw presence).
+  }
+
+  /** The device is back online (raw presence, not debounced): its open commands go now, whatever their backoff. */
+  flushCommands(deviceId: string): void {
+    this.commandQueue.deviceOnline(deviceId);
   }
 
   /** Cases changed by the outbox or escalation: push them live. */
   alarmsChanged(alarmIds: Iterable<string>): void {
     for (const id of new Set(alarmIds)) this.publishAlarm(id);
-  }
-
-  /** Sends the commands waiting for a device (or all devices), in order, once each. */
-  flushCommands(deviceId?: string): void {
-    let pending: ReturnType<SqliteAlarmStore['pendingCommands']>;
-    try {
-      pending = this.deps.store.pendingCommands(deviceId);
-    } catch (err) {
-      this.deps.logger.error({ err, deviceId }, 'could not read pending device commands');
-      return;
-    }
-    const byDevice = new Map<string, typeof pending>();
-    for (const p of pending) byDevice.set(p.deviceId, [...(byDevice.get(p.deviceId) ?? []), p]);
-    for (const [id] of byDevice) {
-      if (!this.deps.commands.isOnline(id) || this.flushing.has(id)) continue;
-      const run = this.flushDevice(id)
-        .catch((err: unknown) => this.deps.logger.error({ err, deviceId: id }, 'device command flush failed'))
-        .finally(() => this.flushing.delete(id));
-      this.flushing.set(id, run);
-    }
-  }
-
-  /** Sends until nothing is pending: commands queued while a flush runs go out in the same flush. */
-  private async flushDevice(deviceId: string): Promise<void> {
-    for (;;) {
-      if (!this.deps.commands.isOnline(deviceId)) return;
-      const pending = this.deps.store.pendingCommands(deviceId);
-      if (pending.length === 0) return;
-      for (const p of pending) {
-        try {
-          await this.deps.commands.publishCommand(deviceId, p.command);
-          this.deps.store.markCommandSent(p.id, this.deps.clock.nowMs());
-        } catch (err) {
-          this.deps.logger.warn({ deviceId, commandId: p.id, err }, 'command not delivered; kept for the next connection');
-          return;
-        }
-      }
-    }
   }
 
   private publishAlarm(alarmId: string): AlarmView | undefined {
@@ -236,4 +229,9 @@ export class AlarmService {
     }
     return view;
   }
+}
+
+/** The `received` of device event `eventId`, with the case it opened or joined. */
+function receivedFor(id: string, ts: number, eventId: string, alarmId: string | null): DeviceCommand & { type: 'received' } {
+  return { id, ts, type: 'received', eventId, ...(alarmId ? { alarmId } : {}) };
 }

@@ -26,6 +26,7 @@ import type { Db } from '../db/database.js';
 import { newId } from '../ids.js';
 import { ANSWER_CODE_TTL_MS, hashAnswerCode, newAnswerCode } from './answer-codes.js';
 import { historyNotes, roleLabel } from './history-notes.js';
+import { SqliteDeviceCommandStore, isQueuedCommand } from './device-commands.js';
 import type { ContactRow, ResidentContext, SqliteRegistryStore } from '../registry/registry-store.js';
 
 export type AlarmErrorCode = CatalogCodes<'ALARM_NOT_FOUND' | 'ALARM_ALREADY_TAKEN' | 'ALARM_CLOSED' | 'ALARM_WRONG_STATE'>;
@@ -161,11 +162,16 @@ export interface AnswerGrant {
 }
 
 export class SqliteAlarmStore implements OutboxStore, EscalationStore {
+  /** The commands to devices, written in this store's transactions (device-commands.ts). */
+  readonly commands: SqliteDeviceCommandStore;
+
   constructor(
     private readonly db: Db,
     private readonly registry: SqliteRegistryStore,
     private readonly options: AlarmStoreOptions,
-  ) {}
+  ) {
+    this.commands = new SqliteDeviceCommandStore(db);
+  }
 
   /**
    * Records a device event exactly once per (device, event id). An alarm
@@ -809,21 +815,12 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
   // ---- device commands ---------------------------------------------------------
 
   private enqueueCommand(deviceId: string, alarmId: string | null, command: DeviceCommand, nowMs: number): void {
-    this.db.prepare('INSERT INTO device_commands (id, device_id, alarm_id, payload_json, created_at) VALUES (?, ?, ?, ?, ?)').run(command.id, deviceId, alarmId, JSON.stringify(command), nowMs);
+    if (isQueuedCommand(command)) this.commands.insert(deviceId, alarmId, command, nowMs);
   }
 
-  /** Commands not yet handed to the broker, oldest first (all devices, or one). */
+  /** Commands the device has not acknowledged yet, oldest first (all devices, or one). */
   pendingCommands(deviceId?: string): Array<{ id: string; deviceId: string; command: DeviceCommand }> {
-    const rows = (
-      deviceId === undefined
-        ? this.db.prepare('SELECT id, device_id, payload_json FROM device_commands WHERE sent_at IS NULL ORDER BY created_at, rowid').all()
-        : this.db.prepare('SELECT id, device_id, payload_json FROM device_commands WHERE sent_at IS NULL AND device_id = ? ORDER BY created_at, rowid').all(deviceId)
-    ) as Array<{ id: string; device_id: string; payload_json: string }>;
-    return rows.map((r) => ({ id: r.id, deviceId: r.device_id, command: JSON.parse(r.payload_json) as DeviceCommand }));
-  }
-
-  markCommandSent(id: string, nowMs: number): void {
-    this.db.prepare('UPDATE device_commands SET sent_at = ? WHERE id = ?').run(nowMs, id);
+    return this.commands.open(deviceId).map((c) => ({ id: c.id, deviceId: c.deviceId, command: c.command }));
   }
 
   // ---- views ---------------------------------------------------------------

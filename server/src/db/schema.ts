@@ -206,4 +206,23 @@ export const MIGRATIONS: readonly string[] = [
   -- Until when a device whose connection keeps dropping counts as unstable (null: stable).
   ALTER TABLE devices ADD COLUMN unstable_until INTEGER;
   `,
+  `
+  -- migration 11: device commands resent until the device acknowledges them
+  -- A command (received, taken, …) stays open until the device's 'ack' event names
+  -- its id, a newer command of the same case is acknowledged, or it expires; while
+  -- open it is resent with a doubling delay and at once when the device reconnects.
+  -- sent_at keeps its meaning: the first time the broker took it.
+  ALTER TABLE device_commands ADD COLUMN expires_at INTEGER;
+  ALTER TABLE device_commands ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE device_commands ADD COLUMN next_attempt_at INTEGER;
+  -- end_reason: 'acked', 'superseded', 'expired', or 'published' (ended under the
+  -- old rule, when the broker took it, before this migration).
+  ALTER TABLE device_commands ADD COLUMN ended_at INTEGER;
+  ALTER TABLE device_commands ADD COLUMN end_reason TEXT;
+  UPDATE device_commands SET ended_at = sent_at, end_reason = 'published', attempts = 1 WHERE sent_at IS NOT NULL;
+  UPDATE device_commands SET expires_at = created_at + 86400000, next_attempt_at = created_at;
+  DROP INDEX device_commands_pending;
+  CREATE INDEX device_commands_open ON device_commands (device_id, created_at) WHERE ended_at IS NULL;
+  CREATE INDEX device_commands_due ON device_commands (next_attempt_at) WHERE ended_at IS NULL;
+  `,
 ];

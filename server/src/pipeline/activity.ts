@@ -48,6 +48,9 @@ export function activityFromEvent(event: DeviceEvent, isExit: boolean, atMs: num
       return { atMs, source: 'button', value: 1 };
     case 'door':
       return { atMs, source: 'door', value: event.open ? 1 : 0, ...(isExit ? { exit: true } : {}) };
+    case 'ack':
+      // The device answering a command by itself: it is alive, the person may not be.
+      return undefined;
     default:
       return undefined;
   }

@@ -458,7 +458,7 @@ export class SqliteRegistryStore {
   removeDevice(id: string): void {
     if (!this.device(id)) throw new RegistryError('DEVICE_NOT_FOUND', `no device with id ${id}`);
     this.db.transaction(() => {
-      this.db.prepare('DELETE FROM device_commands WHERE device_id = ? AND sent_at IS NULL').run(id);
+      this.db.prepare('DELETE FROM device_commands WHERE device_id = ? AND ended_at IS NULL').run(id);
       this.db.prepare('DELETE FROM devices WHERE id = ?').run(id);
     })();
   }
