@@ -6,9 +6,10 @@
 import {
   AlarmStepBody,
   AlarmView,
-  ApiError,
+  ApiErrorAnswer,
   CancelAlarmBody,
   HealthResponse,
+  KanjiaError,
   MapConfigResponse,
   MapHouseholdsResponse,
   LoginBody,
@@ -23,19 +24,22 @@ import type { ListScope } from './queue';
 /** An old village line can stall; a button must not spin forever. */
 export const REQUEST_TIMEOUT_MS = 15_000;
 
-/** A request that did not produce the expected answer. */
-export class ApiRequestError extends Error {
+/** A request that did not produce the expected answer. Its code is a string, not a catalog code: a newer server may answer one this build does not know. */
+export class ApiRequestError extends KanjiaError<string> {
+  override readonly name = 'ApiRequestError';
   constructor(
-    /** The server's ApiError code, or NETWORK / TIMEOUT / BAD_RESPONSE / HTTP_<status> from here. */
-    readonly code: string,
+    /**
+     * The server's ApiError code (an ApiErrorCode, or one a newer server added: read with
+     * isApiErrorCode), or a DashboardErrorCode (NETWORK / TIMEOUT / BAD_RESPONSE) or HTTP_<status> from here.
+     */
+    code: string,
     message: string,
     /** HTTP status, 0 when there was no answer. */
     readonly status: number,
     /** For LOGIN_THROTTLED: seconds until a login may be tried again. */
     readonly retryAfterSeconds?: number,
   ) {
-    super(message);
-    this.name = 'ApiRequestError';
+    super(code, message);
   }
 }
 
@@ -146,7 +150,7 @@ export function createApi(options: ApiOptions = {}): Api {
       if (res.status === 401 && !quiet401) options.onUnauthenticated?.();
       const throttled = LoginThrottledError.safeParse(json);
       if (throttled.success) throw new ApiRequestError(throttled.data.code, throttled.data.message, res.status, throttled.data.retryAfterSeconds);
-      const apiError = ApiError.safeParse(json);
+      const apiError = ApiErrorAnswer.safeParse(json);
       if (apiError.success) throw new ApiRequestError(apiError.data.code, apiError.data.message, res.status);
       throw new ApiRequestError(`HTTP_${res.status}`, `${res.status} ${res.statusText}`.trim(), res.status);
     }

@@ -95,8 +95,6 @@ export const cardZh = {
   'devkind.bedSensor': '床垫传感器',
   'devkind.hub': '网关',
 
-  'error.code.RESIDENT_NOT_FOUND': '找不到这位老人（或不在您的管辖范围内）。',
-  'error.code.DEVICE_NOT_FOUND': '找不到此设备。',
 } as const;
 
 export const cardEn: Record<keyof typeof cardZh, string> = {
@@ -191,6 +189,4 @@ export const cardEn: Record<keyof typeof cardZh, string> = {
   'devkind.bedSensor': 'Bed sensor',
   'devkind.hub': 'Hub',
 
-  'error.code.RESIDENT_NOT_FOUND': 'Resident not found (or not in your area).',
-  'error.code.DEVICE_NOT_FOUND': 'Device not found.',
 };

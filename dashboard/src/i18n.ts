@@ -165,17 +165,6 @@ const zh = {
 
   'error.title': '操作失败',
   'error.dismiss': '知道了',
-  'error.code.ALARM_ALREADY_TAKEN': '此警报已被他人接警。',
-  'error.code.ALARM_NOT_FOUND': '找不到此警报。',
-  'error.code.BAD_REQUEST': '提交的内容有误。',
-  'error.code.NETWORK': '无法连接服务器。',
-  'error.code.TIMEOUT': '服务器没有响应。',
-  'error.code.BAD_RESPONSE': '服务器返回的数据格式有误。',
-  'error.code.LOGIN_FAILED': '用户名或密码不正确。',
-  'error.code.LOGIN_BUSY': '服务器正在处理很多登录请求，请几秒后再试。',
-  'error.code.UNAUTHENTICATED': '登录已过期，请重新登录。',
-  'error.code.FORBIDDEN': '您的账号无权进行此操作。',
-  'error.code.CROSS_ORIGIN': '请求来自其他网站，已被拒绝。请直接打开值班台网址。',
 
   'sound.locked': '提示音尚未开启 — 点击此处开启，新警报才会响铃。',
 
@@ -416,17 +405,6 @@ const en: Record<MessageKey, string> = {
 
   'error.title': 'Action failed',
   'error.dismiss': 'OK',
-  'error.code.ALARM_ALREADY_TAKEN': 'Someone else has already taken this alarm.',
-  'error.code.ALARM_NOT_FOUND': 'This alarm was not found.',
-  'error.code.BAD_REQUEST': 'The request was not accepted.',
-  'error.code.NETWORK': 'Cannot reach the server.',
-  'error.code.TIMEOUT': 'The server did not answer.',
-  'error.code.BAD_RESPONSE': 'The server sent malformed data.',
-  'error.code.LOGIN_FAILED': 'Wrong name or password.',
-  'error.code.LOGIN_BUSY': 'The server is handling many logins: try again in a few seconds.',
-  'error.code.UNAUTHENTICATED': 'Your session has ended. Please log in again.',
-  'error.code.FORBIDDEN': 'Your account may not do this.',
-  'error.code.CROSS_ORIGIN': 'Refused: the request came from another site. Open the duty desk address directly.',
 
   'sound.locked': 'Alarm sound is off — click here to turn it on, or new alarms will be silent.',
 

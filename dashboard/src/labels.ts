@@ -1,6 +1,7 @@
 /** Display words for protocol values, in the current language. */
 import type { AlarmAction, AlarmKind, AlarmStatus, ContactRole, NotificationStatus, Severity } from '@kanjia/protocol';
-import { isMessageKey, t } from './i18n';
+import { isMessageKey, lang, t } from './i18n';
+import { errorSentence } from './i18n-errors';
 
 export const kindLabel = (kind: AlarmKind): string => t(`kind.${kind}`);
 export const severityLabel = (severity: Severity): string => t(`severity.${severity}`);
@@ -16,14 +17,11 @@ export function channelLabel(channel: string): string {
 }
 
 /**
- * What to tell the officer about a failed request: our sentence for a known
- * code, and the server's own words (which may carry the detail, e.g. who took it).
+ * What to tell the officer about a failed request: our sentence for the code
+ * (i18n-errors.ts; a generic one naming a code this build does not know), and
+ * the server's own words (which may carry the detail, e.g. who took it).
  */
 export function errorText(code: string, message: string): { headline: string; detail: string | null } {
-  const key = `error.code.${code}`;
-  if (isMessageKey(key)) {
-    const headline = t(key);
-    return { headline, detail: message && message !== headline ? message : null };
-  }
-  return { headline: message || code, detail: null };
+  const headline = errorSentence(lang.value, code);
+  return { headline, detail: message && message !== headline ? message : null };
 }

@@ -45,6 +45,11 @@ describe('api', () => {
     expect(err).toMatchObject({ code: 'ALARM_ALREADY_TAKEN', message: 'taken by 李四', status: 409 });
   });
 
+  it('keeps a code this build does not know (a newer server) with its message, for the generic sentence', async () => {
+    const api = createApi({ fetch: fakeFetch(409, { code: 'SOMETHING_NEW', message: 'from a newer server' }) });
+    await expect(api.getAlarm('a')).rejects.toMatchObject({ code: 'SOMETHING_NEW', message: 'from a newer server', status: 409 });
+  });
+
   it('reports a non-ApiError failure by its HTTP status', async () => {
     const api = createApi({ fetch: fakeFetch(502, 'bad gateway') });
     await expect(api.getAlarm('a')).rejects.toMatchObject({ code: 'HTTP_502', status: 502 });

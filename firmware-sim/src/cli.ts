@@ -15,7 +15,7 @@ import { describeIncident, IncidentSpecError, parseIncidentSpec, type LifeIncide
 import { planHouseholdLife } from './life/life-plan.js';
 import { HouseholdLifeRunner } from './life/life-runner.js';
 import { PROFILE_NAMES, type ProfileName } from './routine/profiles.js';
-import { formatLocalDateTime, isValidTimeZone } from '@kanjia/protocol';
+import { formatLocalDateTime, isValidTimeZone, KanjiaError } from '@kanjia/protocol';
 
 /** Exit codes; stable, scripts branch on them. */
 export const SIM_EXIT = {
@@ -106,7 +106,13 @@ Exit codes: 0 the awaited acknowledgement arrived (or Ctrl-C without --press, or
 1 unexpected error, 2 bad arguments or credentials file, 3 broker refused the
 credentials, 4 timed out, 130 interrupted while waiting.`;
 
-class UsageError extends Error {}
+/** A bad command line or credentials file: exit code 2. */
+class UsageError extends KanjiaError<'SIM_USAGE'> {
+  override readonly name = 'UsageError';
+  constructor(message: string) {
+    super('SIM_USAGE', message);
+  }
+}
 
 /** Runs the simulator CLI with `argv` (without `node` and the script); resolves with the exit code. */
 export async function runSimCli(argv: readonly string[], io: SimCliIo = processIo): Promise<number> {

@@ -13,7 +13,7 @@
  * a time, so do not replay as a device that a SimDevice is running.
  */
 import { connectAsync, type MqttClient } from 'mqtt';
-import { AccelWindow, DeviceId, formatZodError, systemClock, topics, type Clock, type DeviceStatus } from '@kanjia/protocol';
+import { AccelWindow, DeviceId, formatZodError, KanjiaError, systemClock, topics, type CatalogCodes, type Clock, type DeviceStatus } from '@kanjia/protocol';
 import { DEFAULT_WINDOW_MS, trialWindows, type FallTrial } from './dataset.js';
 import { redactUrl, silentLogger, type SimLogger } from './logger.js';
 
@@ -50,15 +50,8 @@ export interface ReplayResult {
   endTs: number;
 }
 
-export class ReplayError extends Error {
+export class ReplayError extends KanjiaError<CatalogCodes<'REPLAY_INVALID_OPTIONS' | 'REPLAY_FAILED' | 'REPLAY_ABORTED'>> {
   override readonly name = 'ReplayError';
-  constructor(
-    readonly code: 'REPLAY_INVALID_OPTIONS' | 'REPLAY_FAILED' | 'REPLAY_ABORTED',
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 /** Replays a trial over MQTT as device `deviceId`; resolves when every window has been acknowledged by the broker. */

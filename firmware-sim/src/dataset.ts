@@ -13,7 +13,7 @@ import { open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { BODY_POSITIONS, MessageId, formatZodError, type AccelWindow } from '@kanjia/protocol';
+import { BODY_POSITIONS, KanjiaError, MessageId, formatZodError, type AccelWindow, type ErrorCode } from '@kanjia/protocol';
 import { z } from 'zod';
 
 /** Largest |acceleration| a window may carry (MQTT contract v1, AccelWindow). */
@@ -65,19 +65,19 @@ export const FallTrial = z.object({
 });
 export type FallTrial = z.infer<typeof FallTrial>;
 
-export const DATASET_ERROR_CODES = ['DATASET_NOT_FOUND', 'DATASET_UNREADABLE', 'DATASET_INVALID_LINE', 'DATASET_DUPLICATE_ID', 'WINDOWING_INVALID_OPTIONS'] as const;
+export const DATASET_ERROR_CODES = ['DATASET_NOT_FOUND', 'DATASET_UNREADABLE', 'DATASET_INVALID_LINE', 'DATASET_DUPLICATE_ID', 'WINDOWING_INVALID_OPTIONS'] as const satisfies readonly ErrorCode[];
 export type DatasetErrorCode = (typeof DATASET_ERROR_CODES)[number];
 
-export class DatasetError extends Error {
+export class DatasetError extends KanjiaError<DatasetErrorCode> {
   override readonly name = 'DatasetError';
   constructor(
-    readonly code: DatasetErrorCode,
+    code: DatasetErrorCode,
     message: string,
     /** 1-based line number, for DATASET_INVALID_LINE and DATASET_DUPLICATE_ID. */
     readonly line?: number,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(code, message, options);
   }
 }
 

@@ -1,3 +1,5 @@
+import { KanjiaError, type ErrorCode } from '@kanjia/protocol';
+
 /** Stable error codes of the simulator (CONVENTIONS.md §8): callers branch on `code`, people read `message`. */
 export const SIM_ERROR_CODES = [
   /** An option passed to a constructor is unusable (bad device id, interval ≤ 0, …). */
@@ -17,22 +19,14 @@ export const SIM_ERROR_CODES = [
   /** The broker refused the subscription to the device's commands topic (SUBACK 0x80). */
   'SUBSCRIBE_REFUSED',
   /** A QoS 1 publish failed (connection closed before PUBACK and the client was ended). */
-  'PUBLISH_FAILED',
+  'SIM_PUBLISH_FAILED',
   /** The household has no device of the kind asked for. */
   'NO_SUCH_DEVICE',
   /** The device stopped tracking an acknowledged event before its `taken` came (too many events awaiting it). */
   'NO_LONGER_TRACKED',
-] as const;
+] as const satisfies readonly ErrorCode[];
 export type SimErrorCode = (typeof SIM_ERROR_CODES)[number];
 
-export class SimDeviceError extends Error {
+export class SimDeviceError extends KanjiaError<SimErrorCode> {
   override readonly name = 'SimDeviceError';
-
-  constructor(
-    readonly code: SimErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }

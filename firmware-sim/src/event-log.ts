@@ -17,7 +17,7 @@ import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
-import { formatZodError } from '@kanjia/protocol';
+import { formatZodError, KanjiaError, type ErrorCode } from '@kanjia/protocol';
 import { z } from 'zod';
 import { SENSOR_KINDS, type SensorEvent, type SensorKind } from './routine/generate-routine.js';
 import { fromLocalMs, isValidTimeZone, zoneOffsetMs } from '@kanjia/protocol';
@@ -33,17 +33,18 @@ export const EVENT_LOG_ERROR_CODES = [
   'EVENT_LOG_BAD_EVENT',
   /** An event names a sensor the header does not list. */
   'EVENT_LOG_UNKNOWN_SENSOR',
-] as const;
+] as const satisfies readonly ErrorCode[];
 export type EventLogErrorCode = (typeof EVENT_LOG_ERROR_CODES)[number];
 
-export class EventLogError extends Error {
+export class EventLogError extends KanjiaError<EventLogErrorCode> {
   override readonly name = 'EventLogError';
   constructor(
-    readonly code: EventLogErrorCode,
+    code: EventLogErrorCode,
     message: string,
+    /** 1-based line number of the bad line. */
     readonly line?: number,
   ) {
-    super(message);
+    super(code, message);
   }
 }
 

@@ -547,7 +547,7 @@ export class SimDevice {
       const send = (c: MqttClient): void => {
         c.publish(topic, JSON.stringify(payload), { qos: 1 }, (error) => {
           if (!this.unackedPublishes.delete(fail)) return; // already rejected by stop()
-          if (error) reject(new SimDeviceError('PUBLISH_FAILED', `${this.tag} publish on ${topic} failed: ${error.message}`, { cause: error }));
+          if (error) reject(new SimDeviceError('SIM_PUBLISH_FAILED', `${this.tag} publish on ${topic} failed: ${error.message}`, { cause: error }));
           else resolve();
         });
       };

@@ -14,7 +14,7 @@ import {
   systemClock,
   topics,
 } from '@kanjia/protocol';
-import type { Clock, PayloadError, UplinkChannel, UplinkPayload } from '@kanjia/protocol';
+import { KanjiaError, type CatalogCodes, type Clock, type PayloadError, type UplinkChannel, type UplinkPayload } from '@kanjia/protocol';
 import { authorizePublishTopic, authorizeSubscribeFilter } from './acl.js';
 import type { Principal } from './acl.js';
 import { MIN_HASH_KEY_BYTES, verifyDeviceSecret } from './device-auth.js';
@@ -137,17 +137,11 @@ export interface GatewayStats {
   refused: RefusalCounts;
 }
 
-export type GatewayErrorCode = 'GATEWAY_CONFIG' | 'GATEWAY_NOT_RUNNING' | 'GATEWAY_ALREADY_STARTED' | 'INVALID_DEVICE_ID' | 'INVALID_COMMAND' | 'PUBLISH_FAILED';
+export type GatewayErrorCode = CatalogCodes<'GATEWAY_CONFIG' | 'GATEWAY_NOT_RUNNING' | 'GATEWAY_ALREADY_STARTED' | 'INVALID_DEVICE_ID' | 'INVALID_COMMAND' | 'GATEWAY_PUBLISH_FAILED'>;
 
 /** An error with a stable code. */
-export class GatewayError extends Error {
-  constructor(
-    readonly code: GatewayErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'GatewayError';
-  }
+export class GatewayError extends KanjiaError<GatewayErrorCode> {
+  override readonly name = 'GatewayError';
 }
 
 const DEFAULT_HOST = '127.0.0.1';
@@ -381,7 +375,7 @@ export class Gateway {
     const packet: PublishPacket = { cmd: 'publish', topic: topics.commands(deviceId), payload, qos: 1, retain: false, dup: false };
     await new Promise<void>((resolve, reject) => {
       running.broker.publish(packet, (err) => {
-        if (err) reject(new GatewayError('PUBLISH_FAILED', `broker refused the command: ${err.message}`));
+        if (err) reject(new GatewayError('GATEWAY_PUBLISH_FAILED', `broker refused the command: ${err.message}`));
         else resolve();
       });
     });

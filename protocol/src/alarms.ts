@@ -144,9 +144,6 @@ export type AlarmListQuery = z.infer<typeof AlarmListQuery>;
 
 export const AlarmIdParams = z.object({ id: z.string().min(1).max(64) }).strict();
 
-/** Error body of every 4xx/5xx answer: a stable code and a sentence. */
-export const ApiError = z.object({ code: z.string(), message: z.string() });
-export type ApiError = z.infer<typeof ApiError>;
 
 /**
  * Something wrong with the system itself (not with a resident): the SMS

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { AlarmKind, AlarmStatus, ContactRole, Severity } from './alarms.js';
 import { EpochMs } from './mqtt.js';
+import { ApiError, ApiErrorAnswer, type CatalogCodes } from './errors.js';
 
 /** Letters of an answer code: Crockford base32 in lower case (no i, l, o, u to misread). */
 export const ANSWER_CODE_ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
@@ -68,15 +69,18 @@ export type AnswerStep = (typeof ANSWER_STEPS)[number];
  * Stable codes of the page's errors: unknown (mistyped or never issued),
  * expired (the case closed or 24 hours passed), too many requests.
  */
-export const ANSWER_ERROR_CODES = ['ANSWER_CODE_UNKNOWN', 'ANSWER_CODE_EXPIRED', 'RATE_LIMITED'] as const;
+export const ANSWER_ERROR_CODES = ['ANSWER_CODE_UNKNOWN', 'ANSWER_CODE_EXPIRED', 'RATE_LIMITED'] as const satisfies readonly CatalogCodes<'ANSWER_CODE_UNKNOWN' | 'ANSWER_CODE_EXPIRED' | 'RATE_LIMITED'>[];
 
-/** Error body of the answer API: ApiError's code and sentence, with why a link expired and when to retry. */
-export const AnswerError = z.object({
-  code: z.string(),
-  message: z.string(),
+const ANSWER_ERROR_EXTRA = {
   /** ANSWER_CODE_EXPIRED: the case was closed, or the link is older than 24 hours. */
   reason: z.enum(['closed', 'timeout']).optional(),
   /** RATE_LIMITED: seconds until a request is accepted again. */
   retryAfterSeconds: z.number().int().positive().optional(),
-});
+};
+
+/** Error body of the answer API: ApiError's code and sentence, with why a link expired and when to retry. */
+export const AnswerError = ApiError.extend(ANSWER_ERROR_EXTRA);
+/** AnswerError as the page reads it: any code, so a newer server's code still shows (see ApiErrorAnswer). */
+export const AnswerErrorAnswer = ApiErrorAnswer.extend(ANSWER_ERROR_EXTRA);
+export type AnswerErrorAnswer = z.infer<typeof AnswerErrorAnswer>;
 export type AnswerError = z.infer<typeof AnswerError>;

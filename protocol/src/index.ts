@@ -10,3 +10,4 @@ export * from './users.js';
 export * from './registry-api.js';
 export * from './answer.js';
 export * from './map.js';
+export * from './errors.js';

@@ -2,7 +2,7 @@
  * The `kanjia` command line: start the system, run the demo, manage the
  * registry, run simulated devices. `kanjia help` lists everything.
  */
-import { DEVICE_KINDS, formatZodError, maskPhone, RegistryFile, type ContactInput, type DeviceKind } from '@kanjia/protocol';
+import { DEVICE_KINDS, formatZodError, KanjiaError, maskPhone, RegistryFile, type ContactInput, type DeviceKind } from '@kanjia/protocol';
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { z } from 'zod';
@@ -68,7 +68,13 @@ Usage: kanjia <command> [options]
 Registry commands use the data directory of KANJIA_DATA_DIR (default ./data) or --data-dir.
 Every file Kanjia creates is readable by its own user only (umask 077): the data hold ID numbers and phones.`;
 
-class UsageError extends Error {}
+/** A bad command line: exit code 2. */
+class UsageError extends KanjiaError<'CLI_USAGE'> {
+  override readonly name = 'UsageError';
+  constructor(message: string) {
+    super('CLI_USAGE', message);
+  }
+}
 
 /** Runs one command; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {

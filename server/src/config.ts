@@ -4,7 +4,7 @@
  * with every problem listed (CONVENTIONS.md §4).
  */
 import { isKindTemplateKey, SMS_TEMPLATE_KEYS } from '@kanjia/alerts';
-import { ALARM_KINDS, TimeZoneName } from '@kanjia/protocol';
+import { ALARM_KINDS, KanjiaError, TimeZoneName } from '@kanjia/protocol';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
@@ -272,9 +272,10 @@ export const ENV_VARS: Record<string, string[]> = {
 /** Read by loadSettings itself, not a setting. */
 const META_VARS = new Set(['KANJIA_CONFIG_FILE']);
 
-export class SettingsError extends Error {
+export class SettingsError extends KanjiaError<'SETTINGS_INVALID'> {
+  override readonly name = 'SettingsError';
   constructor(readonly problems: string[]) {
-    super(`Kanjia cannot start; fix these settings:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    super('SETTINGS_INVALID', `Kanjia cannot start; fix these settings:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }
 }
 

@@ -6,6 +6,7 @@
  * file's mode) is private; files and directories left wider by an older
  * version, a copy or a restore are narrowed at start, with one warning each.
  */
+import { KanjiaError, type CatalogCodes } from '@kanjia/protocol';
 import { chmodSync, closeSync, fstatSync, fchmodSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
@@ -140,14 +141,8 @@ export class SecretOutFile {
   }
 }
 
-export class OutFileError extends Error {
-  constructor(
-    readonly code: 'OUT_FILE_EXISTS' | 'OUT_FILE_NOT_WRITABLE',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'OutFileError';
-  }
+export class OutFileError extends KanjiaError<CatalogCodes<'OUT_FILE_EXISTS' | 'OUT_FILE_NOT_WRITABLE'>> {
+  override readonly name = 'OutFileError';
 }
 
 /**

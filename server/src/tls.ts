@@ -8,23 +8,17 @@
  * pair that passes the same checks is served to new connections, HTTPS and
  * MQTT alike, without a restart.
  */
-import type { Clock, TimerHandle } from '@kanjia/protocol';
+import { KanjiaError, type CatalogCodes, type Clock, type TimerHandle } from '@kanjia/protocol';
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import type { Logger } from './logger.js';
 import type { SystemHealth } from './system-health.js';
 
-export type TlsErrorCode = 'TLS_FILE_UNREADABLE' | 'TLS_NOT_A_CERTIFICATE' | 'TLS_NOT_A_KEY' | 'TLS_KEY_MISMATCH' | 'TLS_CERT_EXPIRED';
+export type TlsErrorCode = CatalogCodes<'TLS_FILE_UNREADABLE' | 'TLS_NOT_A_CERTIFICATE' | 'TLS_NOT_A_KEY' | 'TLS_KEY_MISMATCH' | 'TLS_CERT_EXPIRED'>;
 
 /** A certificate or key that cannot be used, with a message an operator can act on. */
-export class TlsError extends Error {
-  constructor(
-    readonly code: TlsErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'TlsError';
-  }
+export class TlsError extends KanjiaError<TlsErrorCode> {
+  override readonly name = 'TlsError';
 }
 
 /** A certificate within this many days of its end draws a warning (at start and at every check). */

@@ -18,7 +18,9 @@ describe('kanjia user …', () => {
     try {
       await waitFor('the first-admin hint', () => (kanjia.output().includes('No users yet') ? true : undefined));
       expect(kanjia.output()).toContain('npx kanjia user add --name admin --role admin');
-      // The same hint in the log (JSON lines), for an operator who reads only the log.
+      // The same hint in the log (JSON lines), for an operator who reads only the log; the log is written on its
+      // own stream, so it may come a little after the banner.
+      await waitFor('the first-admin hint in the log', () => (kanjia.output().includes('"msg":"no users yet') ? true : undefined));
       expect(kanjia.output()).toMatch(/"msg":"no users yet: nobody can log in to the dashboard\. Make the first admin with: npx kanjia user add --name admin --role admin"/);
 
       const added = runKanjia(['user', 'add', '--name', 'admin', '--role', 'admin'], env);

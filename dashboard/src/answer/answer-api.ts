@@ -3,7 +3,7 @@
  * answer checked with the protocol's zod schemas (a broken answer is an
  * error, never half a page).
  */
-import { AnswerError, AnswerView, type AnswerStep } from '@kanjia/protocol';
+import { AnswerErrorAnswer, AnswerView, type AnswerStep } from '@kanjia/protocol';
 
 export type AnswerResult =
   | { ok: true; view: AnswerView }
@@ -27,7 +27,8 @@ async function call(url: string, init?: RequestInit): Promise<AnswerResult> {
     const view = AnswerView.safeParse(body);
     return view.success ? { ok: true, view: view.data } : { ok: false, status: res.status, code: 'BAD_RESPONSE', message: view.error.message };
   }
-  const error = AnswerError.safeParse(body);
+  // Any code: a newer server's code still shows (as the generic sentence), not as a broken answer.
+  const error = AnswerErrorAnswer.safeParse(body);
   if (!error.success) return { ok: false, status: res.status, code: `HTTP_${res.status}`, message: res.statusText };
   const { code, message, reason, retryAfterSeconds } = error.data;
   return { ok: false, status: res.status, code, message, ...(reason ? { reason } : {}), ...(retryAfterSeconds ? { retryAfterSeconds } : {}) };

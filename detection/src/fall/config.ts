@@ -30,7 +30,7 @@
  *   measured as the angle between the gravity vector before and after the
  *   event, which does not depend on how the device is worn.
  */
-import type { BodyPosition } from '@kanjia/protocol';
+import { KanjiaError, type BodyPosition } from '@kanjia/protocol';
 
 /** Thresholds that differ by where the device is worn. */
 export interface FallPositionParams {
@@ -182,11 +182,10 @@ export const DEFAULT_FALL_CONFIG: Readonly<FallDetectorConfig> = Object.freeze({
   }),
 });
 
-export class FallConfigError extends Error {
-  readonly code = 'FALL_CONFIG_INVALID';
+export class FallConfigError extends KanjiaError<'FALL_CONFIG_INVALID'> {
+  override readonly name = 'FallConfigError';
   constructor(readonly problems: string[]) {
-    super(`fall detector settings: ${problems.join('; ')}`);
-    this.name = 'FallConfigError';
+    super('FALL_CONFIG_INVALID', `fall detector settings: ${problems.join('; ')}`);
   }
 }
 

@@ -3,6 +3,7 @@
  * times are minutes after local midnight in the person's own time zone.
  * The defaults are the policy described in index.ts.
  */
+import { KanjiaError, type ErrorCode } from '@kanjia/protocol';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -220,16 +221,10 @@ export function resolveInactivityConfig(overrides: Partial<InactivityConfig> = {
   return Object.freeze(merged);
 }
 
-export const INACTIVITY_ERROR_CODES = ['INVALID_CONFIG', 'INVALID_TIME_ZONE', 'INVALID_STATE', 'NO_DEVICES'] as const;
+export const INACTIVITY_ERROR_CODES = ['INVALID_CONFIG', 'INVALID_TIME_ZONE', 'INVALID_STATE', 'NO_DEVICES'] as const satisfies readonly ErrorCode[];
 export type InactivityErrorCode = (typeof INACTIVITY_ERROR_CODES)[number];
 
 /** Errors of the inactivity monitor, with a stable code (CONVENTIONS.md §8). */
-export class InactivityError extends Error {
+export class InactivityError extends KanjiaError<InactivityErrorCode> {
   override readonly name = 'InactivityError';
-  constructor(
-    readonly code: InactivityErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
 }

@@ -1,6 +1,7 @@
 /** The command line of `kanjia eval-falls`. */
 import { parseArgs } from 'node:util';
 import { DEFAULT_WINDOW_MS } from '@kanjia/firmware-sim';
+import { KanjiaError } from '@kanjia/protocol';
 
 export const EVAL_FALLS_USAGE = `Usage: kanjia eval-falls --dataset FILE [--loso] [--limit N] [--window-ms MS] [--skip-invalid] [--verbose] [--json-only]
 
@@ -13,8 +14,11 @@ export const EVAL_FALLS_USAGE = `Usage: kanjia eval-falls --dataset FILE [--loso
   --json-only      print only the JSON summary line`;
 
 /** A bad command line; an empty message means `--help` was asked for. */
-export class FallsUsageError extends Error {
-  readonly code = 'EVAL_USAGE';
+export class FallsUsageError extends KanjiaError<'EVAL_USAGE'> {
+  override readonly name = 'FallsUsageError';
+  constructor(message: string) {
+    super('EVAL_USAGE', message);
+  }
 }
 
 export interface EvalFallsArgs {

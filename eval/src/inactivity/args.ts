@@ -1,7 +1,7 @@
 /** The command line of `kanjia eval-inactivity`: simulated person-months, one recorded home, or a folder of them. */
 import { parseArgs } from 'node:util';
 import { InactivityError, resolveInactivityConfig, type InactivityConfig } from '@kanjia/detection';
-import { isValidTimeZone } from '@kanjia/protocol';
+import { isValidTimeZone, KanjiaError } from '@kanjia/protocol';
 
 export const EVAL_INACTIVITY_USAGE = `Usage: kanjia eval-inactivity [--persons N] [--months M] [--seed S] [--tz ZONE] [--incidents-per-month K] [--config JSON]
        kanjia eval-inactivity --log FILE [--cut N] [--seed S] [--config JSON]
@@ -24,10 +24,10 @@ export type EvalInactivityArgs =
   | { mode: 'logs'; dir: string; cuts: number; seed: number; config: Partial<InactivityConfig> };
 
 /** Every problem of a bad command line, for one message. */
-export class InactivityUsageError extends Error {
-  readonly code = 'EVAL_USAGE';
+export class InactivityUsageError extends KanjiaError<'EVAL_USAGE'> {
+  override readonly name = 'InactivityUsageError';
   constructor(readonly problems: string[]) {
-    super(problems.join('; '));
+    super('EVAL_USAGE', problems.join('; '));
   }
 }
 

@@ -11,6 +11,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DetectorOutput, InactivityConfig } from '@kanjia/detection';
 import { hashSeed, Prng, readEventLog, type EventLogStats } from '@kanjia/firmware-sim';
+import { KanjiaError, type CatalogCodes } from '@kanjia/protocol';
 import { CUT_KINDS, cutKind, sleepWindow, type CutKind, type SleepWindow } from './cut-kind.js';
 import { baselineDetect, baselineSilences, DAY, detect, HOUR, runMonitor } from './monitor-replay.js';
 import type { ReminderAnswers } from './simulation.js';
@@ -20,16 +21,10 @@ import { countFindings, delayFigures, per30Days, type DelayFigures } from './sta
 export const CUT_GIVE_UP_MS = 24 * HOUR;
 
 /** Stable code of an error reading a folder of recordings. */
-export type HomesErrorCode = 'EVAL_LOGS_UNREADABLE' | 'EVAL_LOGS_EMPTY';
+export type HomesErrorCode = CatalogCodes<'EVAL_LOGS_UNREADABLE' | 'EVAL_LOGS_EMPTY'>;
 
-export class HomesError extends Error {
+export class HomesError extends KanjiaError<HomesErrorCode> {
   override readonly name = 'HomesError';
-  constructor(
-    readonly code: HomesErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 /** Delays of the cuts, with the 12-hour rule's on the same cuts. */

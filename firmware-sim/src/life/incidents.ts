@@ -18,7 +18,7 @@
  * `when` is a local date-time in the household's time zone (`YYYY-MM-DDTHH:mm`)
  * or an offset from the start (`+90m`, `+26h`, `+3d`).
  */
-import { DeviceKind, formatLocalDateTime, fromLocalMs } from '@kanjia/protocol';
+import { DeviceKind, formatLocalDateTime, fromLocalMs, KanjiaError } from '@kanjia/protocol';
 
 const MIN = 60_000;
 
@@ -79,8 +79,11 @@ const NAMES: Readonly<Record<string, LifeIncidentKind>> = {
   powerCut: 'powerCut',
 };
 
-export class IncidentSpecError extends Error {
+export class IncidentSpecError extends KanjiaError<'INCIDENT_SPEC_INVALID'> {
   override readonly name = 'IncidentSpecError';
+  constructor(message: string) {
+    super('INCIDENT_SPEC_INVALID', message);
+  }
 }
 
 /**

@@ -8,6 +8,8 @@ import { alarmDetail, nextEscalationStep, renderSms } from '@kanjia/alerts';
 import type { Finding } from '@kanjia/detection';
 import {
   ACTIVE_STATUSES,
+  KanjiaError,
+  type CatalogCodes,
   type AlarmAction,
   type AlarmKind,
   type AlarmStatus,
@@ -27,15 +29,10 @@ import { historyNotes, roleLabel } from './history-notes.js';
 import { SqliteDeviceCommandStore, isQueuedCommand } from './device-commands.js';
 import type { ContactRow, ResidentContext, SqliteRegistryStore } from '../registry/registry-store.js';
 
-export type AlarmErrorCode = 'ALARM_NOT_FOUND' | 'ALARM_ALREADY_TAKEN' | 'ALARM_CLOSED' | 'ALARM_WRONG_STATE';
+export type AlarmErrorCode = CatalogCodes<'ALARM_NOT_FOUND' | 'ALARM_ALREADY_TAKEN' | 'ALARM_CLOSED' | 'ALARM_WRONG_STATE'>;
 
-export class AlarmError extends Error {
-  constructor(
-    readonly code: AlarmErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
+export class AlarmError extends KanjiaError<AlarmErrorCode> {
+  override readonly name = 'AlarmError';
 }
 
 export interface RecordEventResult {

@@ -4,7 +4,7 @@
  * not let anyone in. Sessions end after 12 h without use (sliding) or 7 days
  * after the login, whichever comes first, and at logout or a password reset.
  */
-import { maskPhone, UserName, UserRole, type UserView } from '@kanjia/protocol';
+import { KanjiaError, maskPhone, UserName, type CatalogCodes, UserRole, type UserView } from '@kanjia/protocol';
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Db } from '../db/database.js';
@@ -36,13 +36,8 @@ export function normaliseUserName(name: string): string {
  */
 const DISABLED_PREFIX = '!';
 
-export class UserError extends Error {
-  constructor(
-    readonly code: 'USER_EXISTS' | 'USER_NOT_FOUND' | 'VILLAGE_NOT_FOUND' | 'INVALID_USER',
-    message: string,
-  ) {
-    super(message);
-  }
+export class UserError extends KanjiaError<CatalogCodes<'USER_EXISTS' | 'USER_NOT_FOUND' | 'VILLAGE_NOT_FOUND' | 'INVALID_USER'>> {
+  override readonly name = 'UserError';
 }
 
 /** Title before the name when no display name is given: "值班员 李明". */

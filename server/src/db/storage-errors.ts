@@ -6,6 +6,7 @@
  * file system's errno codes are sorted into a few reasons with one message
  * each, naming the path and what to do.
  */
+import { KanjiaError, type CatalogCodes } from '@kanjia/protocol';
 import { accessSync, constants, existsSync, statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { userInfo } from 'node:os';
@@ -81,17 +82,17 @@ export function describeReason(reason: StorageReason): string {
   }
 }
 
-export type StartErrorCode = 'DATA_DIR_READ_ONLY' | 'DATA_DIR_FULL' | 'DATA_DIR_NOT_WRITABLE' | 'DATA_DIR_NOT_A_DIRECTORY' | 'DATABASE_LOCKED' | 'DATABASE_DAMAGED' | 'DATA_DIR_IO_ERROR';
+export type StartErrorCode = CatalogCodes<'DATA_DIR_READ_ONLY' | 'DATA_DIR_FULL' | 'DATA_DIR_NOT_WRITABLE' | 'DATA_DIR_NOT_A_DIRECTORY' | 'DATABASE_LOCKED' | 'DATABASE_DAMAGED' | 'DATA_DIR_IO_ERROR'>;
 
 /** A start that failed on the data directory; the message names the path and what to do. */
-export class StorageStartError extends Error {
+export class StorageStartError extends KanjiaError<StartErrorCode> {
+  override readonly name = 'StorageStartError';
   constructor(
-    readonly code: StartErrorCode,
+    code: StartErrorCode,
     message: string,
     readonly path: string,
   ) {
-    super(message);
-    this.name = 'StorageStartError';
+    super(code, message, { details: { path } });
   }
 }
 
@@ -204,11 +205,11 @@ function currentUser(): { name: string; label: string } {
   }
 }
 
-/** The HTTP answer to a request that failed on a storage fault (503, try again), or undefined for any other error. */
-export function storageErrorReply(err: unknown): { status: 503; code: 'STORAGE_BUSY' | 'STORAGE_WRITE_FAILED'; message: string } | undefined {
+/** The HTTP answer to a request that failed on a storage fault (503 by the catalog, try again), or undefined for any other error. */
+export function storageErrorReply(err: unknown): { code: CatalogCodes<'STORAGE_BUSY' | 'STORAGE_WRITE_FAILED'>; message: string } | undefined {
   const fault = storageFault(err);
   if (fault === undefined) return undefined;
   return fault.transient
-    ? { status: 503, code: 'STORAGE_BUSY', message: 'the database is locked by another process for the moment; nothing was changed: try again in a few seconds' }
-    : { status: 503, code: 'STORAGE_WRITE_FAILED', message: `the server cannot save data now (${fault.reason}); nothing was changed. The server log and /api/health say why` };
+    ? { code: 'STORAGE_BUSY', message: 'the database is locked by another process for the moment; nothing was changed: try again in a few seconds' }
+    : { code: 'STORAGE_WRITE_FAILED', message: `the server cannot save data now (${fault.reason}); nothing was changed. The server log and /api/health say why` };
 }

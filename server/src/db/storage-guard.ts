@@ -17,6 +17,7 @@
  * The device's own resend is the safety net for what is queued here when the
  * process dies: nothing queued was acknowledged.
  */
+import { KanjiaError, type CatalogCodes } from '@kanjia/protocol';
 import type { Logger } from '../logger.js';
 import type { SystemHealth } from '../system-health.js';
 import type { Db } from './database.js';
@@ -90,14 +91,8 @@ export const immediateWrites: DurableWrites = {
 };
 
 /** Thrown by write() when the write cannot be kept: the caller logs; the device resends. */
-export class StorageError extends Error {
-  constructor(
-    readonly code: 'STORAGE_QUEUE_FULL' | 'STORAGE_STOPPED',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'StorageError';
-  }
+export class StorageError extends KanjiaError<CatalogCodes<'STORAGE_QUEUE_FULL' | 'STORAGE_STOPPED'>> {
+  override readonly name = 'StorageError';
 }
 
 interface Job {

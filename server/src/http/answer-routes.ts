@@ -37,6 +37,7 @@ import { hashAnswerCode } from '../alarms/answer-codes.js';
 import type {} from './access.js';
 import { FixedWindowRateLimiter, type RateLimit } from './rate-limiter.js';
 import type { SqliteAuditLog } from '../auth/audit-log.js';
+import { apiError, sendApiError } from './api-errors.js';
 
 export interface AnswerRoutesOptions {
   alarms: Pick<AlarmService, 'act'>;
@@ -80,7 +81,7 @@ export const answerRoutes: FastifyPluginAsync<AnswerRoutesOptions> = async (app,
     void reply
       .code(429)
       .header('retry-after', String(seconds))
-      .send({ code: 'RATE_LIMITED', message: `请求太频繁，请${seconds}秒后再试。Too many requests: try again in ${seconds} s.`, retryAfterSeconds: seconds });
+      .send(apiError('RATE_LIMITED', `请求太频繁，请${seconds}秒后再试。Too many requests: try again in ${seconds} s.`, { retryAfterSeconds: seconds }));
     return true;
   };
 
@@ -94,10 +95,10 @@ export const answerRoutes: FastifyPluginAsync<AnswerRoutesOptions> = async (app,
     if (!grant || !grant.live) {
       if (refused(reply, perAddress.hit(`ip:${ip}`))) return undefined;
       if (!grant) {
-        void reply.code(404).send({ code: 'ANSWER_CODE_UNKNOWN', message: '此链接无效，请核对短信中的链接。This link is not valid; check it against the SMS.' });
+        void sendApiError(reply, 'ANSWER_CODE_UNKNOWN', '此链接无效，请核对短信中的链接。This link is not valid; check it against the SMS.');
       } else {
         const reason = now() >= grant.expiresAt ? 'timeout' : 'closed';
-        void reply.code(410).send({ code: 'ANSWER_CODE_EXPIRED', message: '此链接已失效。This link has expired.', reason });
+        void sendApiError(reply, 'ANSWER_CODE_EXPIRED', '此链接已失效。This link has expired.', { reason });
       }
       return undefined;
     }
@@ -116,7 +117,7 @@ export const answerRoutes: FastifyPluginAsync<AnswerRoutesOptions> = async (app,
     const grant = grantOr(reply, req.ip, hashAnswerCode(req.params.code));
     if (!grant) return reply;
     const view = options.store.answerView(grant);
-    if (!view) return reply.code(404).send({ code: 'ANSWER_CODE_UNKNOWN', message: 'no such case' });
+    if (!view) return reply.code(404).send(apiError('ANSWER_CODE_UNKNOWN', 'no such case'));
     return reply.send(view);
   });
 
@@ -127,11 +128,11 @@ export const answerRoutes: FastifyPluginAsync<AnswerRoutesOptions> = async (app,
       if (!grant) return reply;
       const { alarmId, note } = req.body as AnswerStepBody;
       // A code opens one case: a step about any other answers as if that case did not exist.
-      if (alarmId !== grant.alarmId) return reply.code(404).send({ code: 'ALARM_NOT_FOUND', message: `no alarm with id ${alarmId}` });
+      if (alarmId !== grant.alarmId) return reply.code(404).send(apiError('ALARM_NOT_FOUND', `no alarm with id ${alarmId}`));
       options.alarms.act(grant.alarmId, ACTION_OF[step], grant.actor, note);
       options.audit?.record({ action: AUDIT_OF[step], actor: grant.actor, target: grant.alarmId, detail: note ? `SMS link: ${note}` : 'SMS link', address: req.ip });
       const view = options.store.answerView(grant);
-      if (!view) return reply.code(404).send({ code: 'ANSWER_CODE_UNKNOWN', message: 'no such case' });
+      if (!view) return reply.code(404).send(apiError('ANSWER_CODE_UNKNOWN', 'no such case'));
       return reply.send(view);
     });
   }

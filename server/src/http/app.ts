@@ -25,7 +25,8 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { hasZodFastifySchemaValidationErrors, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
-import { AlarmError, type AlarmErrorCode, type SqliteAlarmStore, type TransitionAction } from '../alarms/alarm-store.js';
+import type { SqliteAlarmStore, TransitionAction } from '../alarms/alarm-store.js';
+import { apiError, errorAnswer, sendApiError } from './api-errors.js';
 import type { AlarmService } from '../alarms/alarm-service.js';
 import type { Logger } from '../logger.js';
 import type { SystemHealth } from '../system-health.js';
@@ -39,13 +40,6 @@ import { answerRoutes, type AnswerRoutesOptions } from './answer-routes.js';
 import { securityHeadersHook } from './security-headers.js';
 import { hostCheckHook, type AllowedHosts } from './hosts.js';
 import { createKanjiaServer, HTTP_LIMITS, type HttpLimits, type TlsCredentials } from './http-server.js';
-
-const STATUS_OF: Record<AlarmErrorCode, number> = {
-  ALARM_NOT_FOUND: 404,
-  ALARM_ALREADY_TAKEN: 409,
-  ALARM_CLOSED: 409,
-  ALARM_WRONG_STATE: 409,
-};
 
 export interface AppDeps {
   alarms: AlarmService;
@@ -114,25 +108,28 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setErrorHandler((err, request, reply) => {
     if (hasZodFastifySchemaValidationErrors(err)) {
       const message = err.validation.map((v) => `${err.validationContext ?? 'request'}${v.instancePath.replace(/\//g, '.')}: ${v.message}`).join('; ');
-      return reply.code(400).send({ code: 'BAD_REQUEST', message });
+      return sendApiError(reply, 'BAD_REQUEST', message);
     }
-    if (err instanceof AlarmError) return reply.code(STATUS_OF[err.code]).send({ code: err.code, message: err.message });
+    // AlarmError, RegistryError, MapPlanError, ApiProblem…: the catalog's status for the code.
+    const known = errorAnswer(err);
+    if (known) return reply.code(known.status).send(known.body);
     const status = (err as { statusCode?: number }).statusCode ?? 500;
     const message = err instanceof Error ? err.message : String(err);
     if (status < 500) {
+      // Fastify's own refusals keep the status fastify chose (408, 431…: BAD_REQUEST is documented so).
       const code = status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : status === 404 ? 'NOT_FOUND' : 'BAD_REQUEST';
-      return reply.code(status).send({ code, message });
+      return reply.code(status).send(apiError(code, message));
     }
     const storage = storageErrorReply(err);
     if (storage) {
       request.log.warn({ err, code: storage.code }, 'request failed: the database cannot write');
-      return reply.code(storage.status).send({ code: storage.code, message: storage.message });
+      return sendApiError(reply, storage.code, storage.message);
     }
     request.log.error({ err }, 'request failed');
-    return reply.code(500).send({ code: 'INTERNAL', message: 'internal error; the details are in the server log' });
+    return sendApiError(reply, 'INTERNAL', 'internal error; the details are in the server log');
   });
   app.setNotFoundHandler((request, reply) => {
-    if (request.url.startsWith('/api/')) return reply.code(404).send({ code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` });
+    if (request.url.startsWith('/api/')) return sendApiError(reply, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`);
     return reply.code(404).type('text/plain; charset=utf-8').send('Not found');
   });
 
@@ -154,7 +151,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       if (!req.user) throw new Error('a session route ran without a session user');
       return req.user;
     };
-    const alarmNotFound = (id: string) => ({ code: 'ALARM_NOT_FOUND', message: `no alarm with id ${id}` });
+    const alarmNotFound = (id: string) => apiError('ALARM_NOT_FOUND', `no alarm with id ${id}`);
     /** The alarm if it exists and is in the user's scope: out of scope is answered exactly as missing. */
     const alarmInScope = (user: SessionUser, id: string) => {
       const view = deps.store.view(id);
@@ -209,7 +206,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       { config: { roles: ['admin', 'township', 'duty'] }, schema: { params: ResidentIdParams, body: AwayBody, response: { 200: AwayResponse, ...errors } } },
       async (req, reply) => {
         const user = userOf(req);
-        const notFound = { code: 'RESIDENT_NOT_FOUND', message: `no resident with id ${req.params.id}` };
+        const notFound = apiError('RESIDENT_NOT_FOUND', `no resident with id ${req.params.id}`);
         const villageId = deps.residentVillage(req.params.id);
         if (villageId === undefined || !canSeeResident(user, villageId, req.params.id)) return reply.code(404).send(notFound);
         const result = deps.setAway(req.params.id, req.body.away, user.displayName, req.body.note);

@@ -33,6 +33,7 @@ import { normaliseUserName, SESSION_ABSOLUTE_MS, type SessionInfo, type SqliteUs
 import type { RouteAccess, SessionUser } from './access.js';
 import { phoneFor } from './masking.js';
 import { originAllowed, originOf } from './origin.js';
+import { apiError, sendApiError } from './api-errors.js';
 
 export const SESSION_COOKIE = 'kanjia_session';
 
@@ -124,18 +125,18 @@ async function authPlugin(app: FastifyInstance, options: AuthOptions): Promise<v
     if (STATE_CHANGING.has(request.method)) {
       const claimed = claimedOrigin(request.headers);
       if (claimed !== undefined && !originAllowed(claimed, ownOrigin(request), publicOrigin)) {
-        return reply.code(403).send({ code: 'CROSS_ORIGIN', message: `refused: this request comes from another site (${claimed}); use the dashboard at ${ownOrigin(request)}` });
+        return sendApiError(reply, 'CROSS_ORIGIN', `refused: this request comes from another site (${claimed}); use the dashboard at ${ownOrigin(request)}`);
       }
     }
     const access: RouteAccess = request.routeOptions.config.access ?? 'session';
     if (access !== 'session') return;
     const info = sessionFromCookie(users, request.headers.cookie, true);
-    if (!info) return reply.code(401).send({ code: 'UNAUTHENTICATED', message: 'log in first (no session, or it has ended)' });
+    if (!info) return sendApiError(reply, 'UNAUTHENTICATED', 'log in first (no session, or it has ended)');
     request.user = info.user;
     request.sessionKey = info.sessionKey;
     const roles = request.routeOptions.config.roles;
     if (roles && !roles.includes(info.user.role)) {
-      return reply.code(403).send({ code: 'FORBIDDEN', message: `the role ${info.user.role} may not do this` });
+      return sendApiError(reply, 'FORBIDDEN', `the role ${info.user.role} may not do this`);
     }
   });
 
@@ -162,14 +163,14 @@ async function authPlugin(app: FastifyInstance, options: AuthOptions): Promise<v
       const admission = guard.admit(name, address);
       if (!admission.ok && admission.reason === 'busy') {
         reply.header('retry-after', '2');
-        return reply.code(503).send({ code: 'LOGIN_BUSY', message: BILINGUAL.busy });
+        return reply.code(503).send(apiError('LOGIN_BUSY', BILINGUAL.busy));
       }
       if (!admission.ok) {
         const retryAfterSeconds = Math.max(1, Math.ceil(admission.retryAfterMs / 1000));
         // One row per name and address per window: a flood of refused attempts must not flood the log (and the disk).
         if (admission.firstInWindow) audit.record({ action: 'loginThrottled', actor: name, target: name, address });
         reply.header('retry-after', String(retryAfterSeconds));
-        return reply.code(429).send({ code: 'LOGIN_THROTTLED' as const, message: BILINGUAL.throttled(Math.ceil(retryAfterSeconds / 60)), retryAfterSeconds });
+        return reply.code(429).send(apiError('LOGIN_THROTTLED', BILINGUAL.throttled(Math.ceil(retryAfterSeconds / 60)), { retryAfterSeconds }));
       }
       const { attempt } = admission;
       let user: Awaited<ReturnType<SqliteUserStore['checkLogin']>>;
@@ -182,7 +183,7 @@ async function authPlugin(app: FastifyInstance, options: AuthOptions): Promise<v
       }
       if (!user) {
         request.log.info({ name, address }, 'login failed');
-        return reply.code(401).send({ code: 'LOGIN_FAILED', message: BILINGUAL.loginFailed });
+        return reply.code(401).send(apiError('LOGIN_FAILED', BILINGUAL.loginFailed));
       }
       const session = users.createSession(user.id, address);
       audit.record({ action: 'login', userId: user.id, actor: user.displayName, target: name, address });

@@ -18,6 +18,8 @@ import { hostname as osHostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from '../logger.js';
+import { apiErrorStatus, type CatalogCodes } from '@kanjia/protocol';
+import { sendApiError } from './api-errors.js';
 
 /** Re-read the machine's interfaces at most this often, on a miss (an address from DHCP may change). */
 const INTERFACES_REFRESH_MS = 30_000;
@@ -121,7 +123,7 @@ export class AllowedHosts {
 }
 
 /** The answer to a request for a host this server does not answer to (also the live feed's refusal). */
-export function hostRefusal(host: string | undefined): { code: 'HOST_NOT_ALLOWED'; message: string } {
+export function hostRefusal(host: string | undefined): { code: CatalogCodes<'HOST_NOT_ALLOWED'>; message: string } {
   const shown = host === undefined ? '(none)' : JSON.stringify(host.slice(0, 100));
   return {
     code: 'HOST_NOT_ALLOWED',
@@ -158,7 +160,7 @@ export function hostCheckHook(hosts: AllowedHosts, onRefused: (host: string | un
     onRefused(host, request.ip);
     const refusal = hostRefusal(host);
     // 421 Misdirected Request (RFC 9110 §15.5.20): this server is not the one for that name.
-    if (request.url.startsWith('/api/')) return reply.code(421).send(refusal);
-    return reply.code(421).type('text/plain; charset=utf-8').send(`${refusal.code}: ${refusal.message}`);
+    if (request.url.startsWith('/api/')) return sendApiError(reply, refusal.code, refusal.message);
+    return reply.code(apiErrorStatus(refusal.code)).type('text/plain; charset=utf-8').send(`${refusal.code}: ${refusal.message}`);
   };
 }

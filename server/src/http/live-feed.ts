@@ -11,7 +11,7 @@
  * rescope(), after a registry change) moves each socket to the rooms of its
  * user's current scope, so a helper taken off a chain stops hearing it.
  */
-import { SOCKET_EVENTS, type AlarmView, type ClientToServerEvents, type Clock, type HouseholdStateEvent, type ServerToClientEvents, type SystemProblem, type TimerHandle } from '@kanjia/protocol';
+import { SOCKET_EVENTS, type AlarmView, type ApiErrorCode, type ClientToServerEvents, type Clock, type HouseholdStateEvent, type ServerToClientEvents, type SystemProblem, type TimerHandle } from '@kanjia/protocol';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { Server } from 'socket.io';
 import type { AlarmFeed } from '../alarms/alarm-service.js';
@@ -93,10 +93,10 @@ export class SocketIoLiveFeed implements AlarmFeed {
       // A page of another site (or another port of this host) must not open the feed with the officer's cookie.
       const origin = headers.origin;
       if (origin !== undefined && !this.options.originAllowed(origin, socket.request)) {
-        return next(Object.assign(new Error('CROSS_ORIGIN'), { data: { code: 'CROSS_ORIGIN' } }));
+        return next(Object.assign(new Error('CROSS_ORIGIN'), { data: { code: 'CROSS_ORIGIN' satisfies ApiErrorCode } }));
       }
       const info = this.options.authenticate(headers.cookie);
-      if (!info) return next(Object.assign(new Error('UNAUTHENTICATED'), { data: { code: 'UNAUTHENTICATED' } }));
+      if (!info) return next(Object.assign(new Error('UNAUTHENTICATED'), { data: { code: 'UNAUTHENTICATED' satisfies ApiErrorCode } }));
       socket.data = { sessionKey: info.sessionKey, userId: info.user.id };
       void socket.join(roomsOf(info.user, info.sessionKey));
       next();

@@ -8,7 +8,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { HouseholdMap } from '../map/household-map.js';
-import { MAX_PLAN_BYTES, MapPlanError, PLAN_ERROR_STATUS, type MapPlanStore } from '../map/map-plans.js';
+import { MAX_PLAN_BYTES, type MapPlanStore } from '../map/map-plans.js';
+import { apiError, sendApiError } from './api-errors.js';
 import type { SqliteAuditLog } from '../auth/audit-log.js';
 import { canEditRegistry, canSeeVillage, type SessionUser } from './access.js';
 import { auditChanges } from './audit-changes.js';
@@ -38,12 +39,11 @@ export async function mapRoutes(app: FastifyInstance, deps: MapRouteDeps): Promi
   auditChanges(app, deps.audit, 'map.plan');
   app.addContentTypeParser(['image/png', 'image/jpeg'], { parseAs: 'buffer', bodyLimit: MAX_PLAN_BYTES }, (_req, body, done) => done(null, body));
   app.setErrorHandler((err, req, reply) => {
-    if (err instanceof MapPlanError) return reply.code(PLAN_ERROR_STATUS[err.code]).send({ code: err.code, message: err.message });
-    // Fastify's own 413 for a body over the limit: the plan is too large.
-    if ((err as { statusCode?: number }).statusCode === 413) return reply.code(413).send({ code: 'PLAN_TOO_LARGE', message: `the plan is larger than ${MAX_PLAN_BYTES} bytes (10 MiB)` });
+    // Fastify's own 413 for a body over the limit: the plan is too large. MapPlanError and the rest: the app's handler.
+    if ((err as { statusCode?: number }).statusCode === 413) return sendApiError(reply, 'PLAN_TOO_LARGE', `the plan is larger than ${MAX_PLAN_BYTES} bytes (10 MiB)`);
     throw err;
   });
-  const notFound = (villageId: string) => ({ code: 'VILLAGE_NOT_FOUND', message: `no village with id ${villageId}` });
+  const notFound = (villageId: string) => apiError('VILLAGE_NOT_FOUND', `no village with id ${villageId}`);
 
   r.get('/api/map/households', { schema: { response: { 200: MapHouseholdsResponse } } }, async (req) => ({ households: deps.households.list(userOf(req)) }));
 
@@ -74,9 +74,9 @@ export async function mapRoutes(app: FastifyInstance, deps: MapRouteDeps): Promi
     async (req, reply) => {
       const user = userOf(req);
       if (!seesVillage(user, req.params.villageId)) return reply.code(404).send(notFound(req.params.villageId));
-      if (user !== null && !canEditRegistry(user)) return reply.code(403).send({ code: 'FORBIDDEN', message: 'only the registry keepers (admin, township) may change the village plan' });
+      if (user !== null && !canEditRegistry(user)) return sendApiError(reply, 'FORBIDDEN', 'only the registry keepers (admin, township) may change the village plan');
       const body = req.body;
-      if (!Buffer.isBuffer(body)) return reply.code(415).send({ code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send the plan as the body with content-type image/png or image/jpeg' });
+      if (!Buffer.isBuffer(body)) return sendApiError(reply, 'UNSUPPORTED_MEDIA_TYPE', 'send the plan as the body with content-type image/png or image/jpeg');
       const contentType = (req.headers['content-type'] ?? '').split(';')[0]?.trim() ?? '';
       const plan = deps.plans.save(req.params.villageId, contentType, body, req.query, user?.displayName ?? null, deps.nowMs());
       req.log.info({ villageId: req.params.villageId, width: plan.width, height: plan.height, bytes: body.length }, 'village plan uploaded');
@@ -90,7 +90,7 @@ export async function mapRoutes(app: FastifyInstance, deps: MapRouteDeps): Promi
     async (req, reply) => {
       const user = userOf(req);
       if (!seesVillage(user, req.params.villageId)) return reply.code(404).send(notFound(req.params.villageId));
-      if (user !== null && !canEditRegistry(user)) return reply.code(403).send({ code: 'FORBIDDEN', message: 'only the registry keepers (admin, township) may change the village plan' });
+      if (user !== null && !canEditRegistry(user)) return sendApiError(reply, 'FORBIDDEN', 'only the registry keepers (admin, township) may change the village plan');
       deps.plans.remove(req.params.villageId);
       return { removed: true as const };
     },

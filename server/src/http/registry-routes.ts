@@ -50,7 +50,8 @@ import type { Logger } from '../logger.js';
 import type { SqliteActivityLog } from '../pipeline/activity-log.js';
 import type { RoutineSummary } from '../pipeline/detection-pipeline.js';
 import type { SqliteDeviceHistory } from '../registry/device-history.js';
-import { RegistryError, type ContactDetailRow, type DeviceRow, type RegistryErrorCode, type ResidentRow, type SqliteRegistryStore } from '../registry/registry-store.js';
+import { sendApiError } from './api-errors.js';
+import { RegistryError, type ContactDetailRow, type DeviceRow, type ResidentRow, type SqliteRegistryStore } from '../registry/registry-store.js';
 import type { SqliteAuditLog } from '../auth/audit-log.js';
 import { auditChanges } from './audit-changes.js';
 import { canEditRegistry, canSeeResident, canSeeVillage, seesIdNumbers, seesPhoneNumbers, type SessionUser } from './access.js';
@@ -74,26 +75,6 @@ const EDITORS: readonly UserRole[] = ['admin', 'township'];
 /** Past cases on the card. */
 const PAST_CASES = 20;
 
-const REGISTRY_STATUS: Record<RegistryErrorCode, number> = {
-  VILLAGE_NOT_FOUND: 404,
-  HOUSEHOLD_NOT_FOUND: 404,
-  RESIDENT_NOT_FOUND: 404,
-  CONTACT_NOT_FOUND: 404,
-  DEVICE_NOT_FOUND: 404,
-  RESIDENT_NOT_IN_HOUSEHOLD: 400,
-  CONTACT_ORDER_MISMATCH: 400,
-  HOUSEHOLD_HAS_NO_RESIDENT: 409,
-  CONTACT_CHAIN_EMPTY: 409,
-};
-
-class NotFound extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 /** Registers the registry routes on `app` (an encapsulated plugin). */
 export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDeps): Promise<void> {
@@ -107,18 +88,13 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
   // Before the body is validated: a helper's write is refused as such, whatever it carries.
   app.addHook('preValidation', async (req, reply) => {
     const user = req.user;
-    if (!user) return reply.code(401).send({ code: 'UNAUTHENTICATED', message: 'log in first' });
+    if (!user) return sendApiError(reply, 'UNAUTHENTICATED', 'log in first');
     const roles = req.routeOptions.config.roles;
-    if (roles && !roles.includes(user.role)) return reply.code(403).send({ code: 'FORBIDDEN', message: `a ${user.role} user may not do this` });
+    if (roles && !roles.includes(user.role)) return sendApiError(reply, 'FORBIDDEN', `a ${user.role} user may not do this`);
     return undefined;
   });
   auditChanges(app, deps.audit, 'registry.change');
-  app.setErrorHandler((err, _req, reply) => {
-    if (err instanceof NotFound) return reply.code(404).send({ code: err.code, message: err.message });
-    if (err instanceof RegistryError) return reply.code(REGISTRY_STATUS[err.code]).send({ code: err.code, message: err.message });
-    // Validation and everything else: the app's handler (stable codes, 500 logged).
-    throw err;
-  });
+  // A RegistryError (not found, out of scope alike, or refused) is answered by the app's error handler with the catalog's status.
 
   const userOf = (req: FastifyRequest): SessionUser => req.user as SessionUser;
   const now = () => deps.nowMs();
@@ -126,29 +102,29 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
   // --- scope: everything answers 404 outside it, with the code of "no such" ---
   const village = (user: SessionUser, id: string) => {
     const v = registry.village(id);
-    if (!v || !canSeeVillage(user, v.id)) throw new NotFound('VILLAGE_NOT_FOUND', `no village with id ${id}`);
+    if (!v || !canSeeVillage(user, v.id)) throw new RegistryError('VILLAGE_NOT_FOUND', `no village with id ${id}`);
     return v;
   };
   const household = (user: SessionUser, id: string) => {
     const h = registry.household(id);
     // A helper sees a household only through one of their residents.
     const visible = h && canSeeVillage(user, h.villageId) && (user.residentIds === undefined || registry.residents({ householdId: h.id }).some((x) => user.residentIds?.has(x.id)));
-    if (!h || !visible) throw new NotFound('HOUSEHOLD_NOT_FOUND', `no household with id ${id}`);
+    if (!h || !visible) throw new RegistryError('HOUSEHOLD_NOT_FOUND', `no household with id ${id}`);
     return h;
   };
   const resident = (user: SessionUser, id: string) => {
     const row = registry.resident(id);
-    if (!row || !canSeeResident(user, row.villageId, row.id)) throw new NotFound('RESIDENT_NOT_FOUND', `no resident with id ${id}`);
+    if (!row || !canSeeResident(user, row.villageId, row.id)) throw new RegistryError('RESIDENT_NOT_FOUND', `no resident with id ${id}`);
     return row;
   };
   const contact = (user: SessionUser, id: string) => {
     const c = registry.contact(id);
-    if (!c || !canSeeResident(user, c.villageId, c.residentId)) throw new NotFound('CONTACT_NOT_FOUND', `no contact with id ${id}`);
+    if (!c || !canSeeResident(user, c.villageId, c.residentId)) throw new RegistryError('CONTACT_NOT_FOUND', `no contact with id ${id}`);
     return c;
   };
   const device = (user: SessionUser, id: string) => {
     const d = registry.device(id);
-    if (!d || !deviceVisible(user, d)) throw new NotFound('DEVICE_NOT_FOUND', `no device with id ${id}`);
+    if (!d || !deviceVisible(user, d)) throw new RegistryError('DEVICE_NOT_FOUND', `no device with id ${id}`);
     return d;
   };
   const deviceVisible = (user: SessionUser, d: DeviceRow): boolean => {
@@ -208,7 +184,7 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
   const healthRow = (d: DeviceRow): DeviceHealthRow => ({ ...deviceView(d), address: d.address, villageName: d.villageName, residentName: d.residentName });
   const householdView = (user: SessionUser, id: string): HouseholdView => {
     const h = registry.household(id);
-    if (!h) throw new NotFound('HOUSEHOLD_NOT_FOUND', `no household with id ${id}`);
+    if (!h) throw new RegistryError('HOUSEHOLD_NOT_FOUND', `no household with id ${id}`);
     return {
       ...h,
       residents: residentsOfHousehold(user, h.id).map((x) => residentView(user, x)),
@@ -377,7 +353,7 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
     const user = userOf(req);
     const row = resident(user, req.params.id);
     const h = registry.household(row.householdId);
-    if (!h) throw new NotFound('RESIDENT_NOT_FOUND', `no resident with id ${req.params.id}`);
+    if (!h) throw new RegistryError('RESIDENT_NOT_FOUND', `no resident with id ${req.params.id}`);
     const cases = deps.alarms.residentCases(row.id, PAST_CASES + 20);
     const open = cases.filter((c) => ACTIVE_STATUSES.includes(c.status));
     const routine = deps.routineOf(row.id, row.timezone);

@@ -4,7 +4,7 @@
  * it is) with its south-west and north-east corners; the file goes to the
  * data directory's map-plans/, its placement to SQLite.
  */
-import type { MapPlan, MapPlanBounds } from '@kanjia/protocol';
+import { KanjiaError, type CatalogCodes, type MapPlan, type MapPlanBounds } from '@kanjia/protocol';
 import { imageSize } from 'image-size';
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,25 +15,11 @@ export const MAX_PLAN_BYTES = 10 * 1024 * 1024;
 /** Browsers on old duty-room PCs fail to decode huge images; 8192 px a side is plenty for a village. */
 export const MAX_PLAN_SIDE_PX = 8192;
 
-export type MapPlanErrorCode = 'PLAN_NOT_AN_IMAGE' | 'PLAN_TYPE_MISMATCH' | 'PLAN_TOO_LARGE' | 'PLAN_TOO_MANY_PIXELS' | 'PLAN_NOT_FOUND' | 'VILLAGE_NOT_FOUND';
+export type MapPlanErrorCode = CatalogCodes<'PLAN_NOT_AN_IMAGE' | 'PLAN_TYPE_MISMATCH' | 'PLAN_TOO_LARGE' | 'PLAN_TOO_MANY_PIXELS' | 'PLAN_NOT_FOUND' | 'VILLAGE_NOT_FOUND'>;
 
-export class MapPlanError extends Error {
-  constructor(
-    readonly code: MapPlanErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
+export class MapPlanError extends KanjiaError<MapPlanErrorCode> {
+  override readonly name = 'MapPlanError';
 }
-
-export const PLAN_ERROR_STATUS: Record<MapPlanErrorCode, number> = {
-  PLAN_NOT_AN_IMAGE: 400,
-  PLAN_TYPE_MISMATCH: 400,
-  PLAN_TOO_LARGE: 413,
-  PLAN_TOO_MANY_PIXELS: 400,
-  PLAN_NOT_FOUND: 404,
-  VILLAGE_NOT_FOUND: 404,
-};
 
 type PlanType = 'image/png' | 'image/jpeg';
 const EXTENSION: Record<PlanType, string> = { 'image/png': 'png', 'image/jpeg': 'jpg' };

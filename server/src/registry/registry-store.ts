@@ -17,12 +17,14 @@ import {
   type ContactRole,
   type DeviceCredentials,
   type DeviceKind,
+  KanjiaError,
+  type CatalogCodes,
 } from '@kanjia/protocol';
 import { generateDeviceSecret, hashDeviceSecret, verifyDeviceSecret } from '@kanjia/gateway';
 import type { Db } from '../db/database.js';
 import { newDeviceId, newId } from '../ids.js';
 
-export type RegistryErrorCode =
+export type RegistryErrorCode = CatalogCodes<
   | 'VILLAGE_NOT_FOUND'
   | 'HOUSEHOLD_NOT_FOUND'
   | 'RESIDENT_NOT_FOUND'
@@ -33,15 +35,11 @@ export type RegistryErrorCode =
   /** The last contact of a chain cannot be removed: nobody would be texted. */
   | 'CONTACT_CHAIN_EMPTY'
   /** A reorder that does not name every contact of the chain exactly once. */
-  | 'CONTACT_ORDER_MISMATCH';
+  | 'CONTACT_ORDER_MISMATCH'
+>;
 
-export class RegistryError extends Error {
-  constructor(
-    readonly code: RegistryErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
+export class RegistryError extends KanjiaError<RegistryErrorCode> {
+  override readonly name = 'RegistryError';
 }
 
 export interface ContactRow {
