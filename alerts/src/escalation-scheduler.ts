@@ -21,6 +21,9 @@ export interface EscalationSchedulerOptions {
   onEscalated: (alarmIds: string[]) => void;
 }
 
+/** The longest the scheduler sleeps without looking at the store again. */
+export const WATCHDOG_MS = 60_000;
+
 export class EscalationScheduler {
   private timer: TimerHandle | undefined;
   private running = false;
@@ -39,14 +42,19 @@ export class EscalationScheduler {
     this.timer = undefined;
   }
 
-  /** A case was opened, taken or closed: the next due time may have changed. */
+  /**
+   * A case was opened, taken or closed: the next due time may have changed.
+   * Never sleeps longer than WATCHDOG_MS: a change that reached the database
+   * without a call here (a result written late, after a lock) is still acted
+   * on within a minute.
+   */
   reschedule(): void {
     if (!this.running) return;
     this.options.clock.clearTimeout(this.timer);
     this.timer = undefined;
+    const now = this.options.clock.nowMs();
     const due = this.options.store.nextEscalationAt();
-    if (due === null) return;
-    const delay = Math.max(0, due - this.options.clock.nowMs());
+    const delay = Math.min(WATCHDOG_MS, due === null ? WATCHDOG_MS : Math.max(0, due - now));
     this.timer = this.options.clock.setTimeout(() => {
       this.timer = undefined;
       this.tick();

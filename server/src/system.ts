@@ -192,8 +192,19 @@ export class KanjiaSystem {
     let service: AlarmService | undefined;
     const outbox = new OutboxWorker({
       // What the provider answered is recorded also when the database is locked at that moment: else the row stays "sending".
-      store: withDurableResults(alarmStore, storage, ['markNotificationSent', 'markNotificationRetry', 'markNotificationFailed', 'markNotificationHeld'], (err) =>
-        log.error({ err, component: 'outbox' }, 'could not record the result of a send'),
+      store: withDurableResults(
+        alarmStore,
+        storage,
+        ['markNotificationSent', 'markNotificationRetry', 'markNotificationFailed', 'markNotificationHeld'],
+        (err) => log.error({ err, component: 'outbox' }, 'could not record the result of a send'),
+        // Written late (the database was locked or full when the provider answered): what the outbox and the
+        // escalation read then was the row as it was. Now that it is written, they and the dashboard look again.
+        (args) => {
+          const alarmId = typeof args[0] === 'string' ? alarmStore.alarmOfNotification(args[0]) : undefined;
+          if (alarmId !== undefined) service?.alarmsChanged([alarmId]);
+          escalation.reschedule();
+          outbox.kick();
+        },
       ),
       sender,
       clock: this.clock,
@@ -509,9 +520,17 @@ async function retryWhileLocked<T>(fn: () => T, waitMs: number, onFirstWait: () 
 /**
  * The store with `methods` routed through the durable writes (kept and
  * retried while the database is locked or full); they return nothing then,
- * so only methods whose result the caller ignores may be listed.
+ * so only methods whose result the caller ignores may be listed. A write
+ * that had to wait calls `onLanded` with its arguments once it is written:
+ * whoever read the store meanwhile saw the row as it was before.
  */
-function withDurableResults<S extends object>(store: S, writes: DurableWrites, methods: ReadonlyArray<keyof S & string>, onError: (err: unknown) => void): S {
+function withDurableResults<S extends object>(
+  store: S,
+  writes: DurableWrites,
+  methods: ReadonlyArray<keyof S & string>,
+  onError: (err: unknown) => void,
+  onLanded: (args: unknown[]) => void,
+): S {
   return new Proxy(store, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver) as unknown;
@@ -519,8 +538,18 @@ function withDurableResults<S extends object>(store: S, writes: DurableWrites, m
       if (typeof prop === 'string' && (methods as readonly string[]).includes(prop)) {
         return (...args: unknown[]) => {
           const attempt = writes.attempt(prop, () => (value as (...a: unknown[]) => unknown).apply(target, args));
-          if ('pending' in attempt) attempt.pending.catch(onError);
-          else return attempt.value;
+          if ('pending' in attempt) {
+            attempt.pending.then(
+              () => {
+                try {
+                  onLanded(args);
+                } catch (err) {
+                  onError(err);
+                }
+              },
+              onError,
+            );
+          } else return attempt.value;
           return undefined;
         };
       }

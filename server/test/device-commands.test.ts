@@ -189,6 +189,25 @@ describe('device commands acknowledged by the device', () => {
     expect(d.got.every((c) => c.type !== 'received' || c.eventId === 'sos-1')).toBe(true);
   });
 
+  it('keeps one `received` per case: a second press joining the case ends the first press\'s (superseded), and the first press sent again is still answered', async () => {
+    const d = device(() => false);
+    await d.connect();
+    await d.press('sos-1');
+    const first = await until('received 1', () => d.copies('received').find((c) => c.type === 'received' && c.eventId === 'sos-1'));
+    await d.press('sos-2');
+    const second = await until('received 2', () => d.copies('received').find((c) => c.type === 'received' && c.eventId === 'sos-2'));
+    await until('the first ended', () => endReason(first.id) === 'superseded');
+    expect(endReason(second.id)).toBeNull(); // still open
+    // Resends go for the newest only.
+    const before = d.copies('received').length;
+    clock.advance(resendDelayMs(1));
+    await until('a resend', () => d.copies('received').length > before);
+    expect(d.copies('received').slice(before).every((c) => c.type === 'received' && c.eventId === 'sos-2')).toBe(true);
+    // The device, not having heard sos-1, sends it again: answered at once.
+    await d.press('sos-1');
+    await until('sos-1 answered again', () => d.copies('received').filter((c) => c.type === 'received' && c.eventId === 'sos-1').length === 2);
+  });
+
   it('keeps an unacknowledged `received` through a restart of the server and sends it when the device comes online again', async () => {
     const d = device(() => false);
     await d.connect();

@@ -803,6 +803,12 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
     return alarmId;
   }
 
+  /** The case a notification belongs to; undefined for an unknown id. */
+  alarmOfNotification(notificationId: string): string | undefined {
+    const row = this.db.prepare('SELECT alarm_id FROM notifications WHERE id = ?').get(notificationId) as { alarm_id: string } | undefined;
+    return row?.alarm_id;
+  }
+
   nextNotificationDueAt(): number | null {
     const row = this.db.prepare("SELECT MIN(next_attempt_at) AS t FROM notifications WHERE status = 'pending'").get() as { t: number | null };
     return row.t;

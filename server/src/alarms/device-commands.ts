@@ -87,6 +87,16 @@ export class SqliteDeviceCommandStore {
    */
   insert(deviceId: string, alarmId: string | null, command: Extract<DeviceCommand, { type: QueuedCommandType }>, nowMs: number, sentNow = false): void {
     const expiresAt = nowMs + COMMAND_TTL_MS[command.type];
+    // One kept `received` per device and case: a stuck button's 200 presses of one case are not 200 commands resent
+    // (and flushed on every reconnect). An older press whose `received` is so ended is still answered: the device
+    // resends it until heard, and a repeat with no open `received` gets a fresh one (answerRepeat).
+    if (command.type === 'received' && alarmId !== null) {
+      this.db
+        .prepare(
+          "UPDATE device_commands SET ended_at = ?, end_reason = 'superseded' WHERE device_id = ? AND alarm_id = ? AND ended_at IS NULL AND json_extract(payload_json, '$.type') = 'received'",
+        )
+        .run(nowMs, deviceId, alarmId);
+    }
     this.db
       .prepare(
         'INSERT INTO device_commands (id, device_id, alarm_id, payload_json, created_at, sent_at, expires_at, attempts, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
