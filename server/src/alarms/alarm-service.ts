@@ -132,7 +132,9 @@ export class AlarmService {
             const recorded = store.recordEvent(deviceId, event, immediate, now);
             if (!recorded.duplicate) {
               this.observer?.onDeviceEvent(deviceId, event, now, finding);
-              if (QUEUED_RECEIVED.has(event.type)) store.commands.insert(deviceId, recorded.alarmId, receivedFor(receivedId, now, event.id, recorded.alarmId), now, true);
+              // Sent right after this commit: its first resend counts from the commit, not from the arrival (a lock
+              // may lie between them), so the resend timer is not set in the past.
+              if (QUEUED_RECEIVED.has(event.type)) store.commands.insert(deviceId, recorded.alarmId, receivedFor(receivedId, now, event.id, recorded.alarmId), clock.nowMs(), true);
             }
             return recorded;
           });
