@@ -474,6 +474,25 @@ export class KanjiaSystem {
     this.certificateWatcher.start();
   }
 
+  /**
+   * Closes the HTTP server: idle keep-alive connections at once (fastify), and
+   * whatever a browser still holds open after HTTP_CLOSE_GRACE_MS, so a stop
+   * never waits on a dashboard left open.
+   */
+  private async closeHttp(): Promise<void> {
+    const app = this.app;
+    if (!app) return;
+    const force = setTimeout(() => {
+      this.logger.warn({ graceMs: HTTP_CLOSE_GRACE_MS }, 'stopping: HTTP connections still open after the grace period are closed');
+      app.server.closeAllConnections();
+    }, HTTP_CLOSE_GRACE_MS);
+    try {
+      await app.close();
+    } finally {
+      clearTimeout(force);
+    }
+  }
+
   /** Stops everything this system started; idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
@@ -493,7 +512,7 @@ export class KanjiaSystem {
       this.escalation?.stop();
       await this.outbox?.stop();
       await this.feed?.stop();
-      await this.app?.close();
+      await this.closeHttp();
       // What waits for the database gets its last chance before the connection closes.
       this.storage?.stop();
       this.db?.close();
@@ -557,6 +576,9 @@ function withDurableResults<S extends object>(
     },
   });
 }
+
+/** How long a stop waits for open HTTP connections (a request under way) before closing them. */
+export const HTTP_CLOSE_GRACE_MS = 3_000;
 
 /** Ended sessions and old login noise are dropped this often. */
 export const AUTH_PRUNE_EVERY_MS = 3600_000;
