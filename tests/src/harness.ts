@@ -108,7 +108,14 @@ export async function startKanjia(env: Record<string, string>, options: { timeou
     output: () => out,
     kill: async (signal: NodeJS.Signals = 'SIGTERM') => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      // A stop that hangs is a bug to see, not a test to hang: after 15 s say so with the process's last words,
+      // then end it (an alarm is safe across a SIGKILL: sos-durability.test.ts).
+      const stuck = setTimeout(() => {
+        process.stderr.write(`[harness] kanjia did not exit within 15 s of ${signal}; killing it. Its output ends:\n${out.slice(-4000)}\n`);
+        child.kill('SIGKILL');
+      }, 15_000);
       await exited;
+      clearTimeout(stuck);
     },
   };
 }

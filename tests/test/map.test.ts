@@ -162,12 +162,16 @@ describe.skipIf(!hasChromium || !hasMosquitto)('the village map in Chromium', ()
       kanjia = await startKanjia({ ...e.env, KANJIA_MAP_TILES: `http://127.0.0.1:${tilePort}/tiles/{z}/{x}/{y}.png` });
     }, 60_000);
     afterAll(async () => {
+      const t0 = Date.now();
       await kanjia?.kill('SIGTERM');
+      const killedMs = Date.now() - t0;
       // Chromium keeps its connections alive: close them, or close() waits for them.
       tiles?.closeAllConnections();
       await new Promise((resolve) => tiles?.close(resolve));
+      // This hook once ran past 30 s in CI (not reproduced alone): say which step was slow if it happens again.
+      if (Date.now() - t0 > 5_000) process.stderr.write(`[map.test] slow teardown: kanjia stopped in ${killedMs} ms, the tile server closed ${Date.now() - t0 - killedMs} ms later\n`);
       tmp.cleanup();
-    });
+    }, 60_000);
 
     it('draws the pins over the configured tiles, which the page fetched', async () => {
       const page = await browser.newPage({ viewport: { width: 1366, height: 768 }, locale: 'zh-CN' });
