@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { SmsMessage, SmsResult, SmsSender } from '@kanjia/alerts';
 import type { RegistryFile } from '@kanjia/protocol';
 import type { FastifyInstance } from 'fastify';
+import { io, type Socket } from 'socket.io-client';
 import type { SqliteUserStore, UserInput } from '../src/auth/user-store.js';
 
 /** An SMS channel that keeps every message it is given and reports each as sent. */
@@ -155,4 +156,14 @@ export async function until<T>(what: string, check: () => T | undefined | false 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** A socket.io client of the live feed, connected with `cookie` (a logged-in user's); rejects if the handshake is refused. */
+export async function connectedFeed(baseUrl: string, cookie: string): Promise<Socket> {
+  const s = io(baseUrl, { transports: ['websocket'], reconnection: false, extraHeaders: { cookie } });
+  await new Promise<void>((resolve, reject) => {
+    s.once('connect', () => resolve());
+    s.once('connect_error', reject);
+  });
+  return s;
 }

@@ -7,7 +7,7 @@ import { DeviceHealthMonitor, type DetectorOutput } from '@kanjia/detection';
 import { DEFAULT_PRESENCE_DEBOUNCE, PresenceDebouncer } from '@kanjia/gateway';
 import { SimDevice } from '@kanjia/firmware-sim';
 import { FakeClock, SOCKET_EVENTS, type DeviceHealthList, type DevicePresenceEvent, type MapHouseholdsResponse } from '@kanjia/protocol';
-import { io, type Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadSettings } from '../src/config.js';
 import { openDatabase } from '../src/db/database.js';
@@ -16,7 +16,7 @@ import { createLogger } from '../src/logger.js';
 import { SqliteRegistryStore } from '../src/registry/registry-store.js';
 import { householdState } from '../src/map/household-state.js';
 import { KanjiaSystem, type RunningSystem } from '../src/system.js';
-import { oneHousehold, RecordingSender, systemClient, tempDataDir, until } from './helpers.js';
+import { oneHousehold, RecordingSender, systemClient, tempDataDir, until, connectedFeed } from './helpers.js';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 0, 15, 2, 0, 0); // 10:00 in the village: findings are not held for the morning
@@ -110,12 +110,8 @@ describe('presence flapping through the real system', () => {
 
   it('20 drops in a row: the dashboard hears 2 presence changes, the second "unstable"; the registry, the device list and the map say unstable and end offline', async () => {
     const admin = systemClient(() => system.users, running.httpUrl);
-    const s = io(running.httpUrl, { transports: ['websocket'], reconnection: false, extraHeaders: { cookie: await admin.cookie() } });
+    const s = await connectedFeed(running.httpUrl, await admin.cookie());
     socket = s;
-    await new Promise<void>((resolve, reject) => {
-      s.once('connect', () => resolve());
-      s.once('connect_error', reject);
-    });
     const heard: DevicePresenceEvent[] = [];
     s.on(SOCKET_EVENTS.devicePresence, (p: DevicePresenceEvent) => heard.push(p));
 

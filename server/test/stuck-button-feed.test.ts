@@ -6,7 +6,7 @@
  */
 import { SimDevice } from '@kanjia/firmware-sim';
 import { FakeClock, SOCKET_EVENTS, type AlarmRepeatsEvent, type AlarmView } from '@kanjia/protocol';
-import { io, type Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadSettings } from '../src/config.js';
 import { openDatabase } from '../src/db/database.js';
@@ -15,7 +15,7 @@ import { REPEATS_EVERY_MS } from '../src/http/live-feed.js';
 import { createLogger } from '../src/logger.js';
 import { SqliteRegistryStore } from '../src/registry/registry-store.js';
 import { KanjiaSystem, type RunningSystem } from '../src/system.js';
-import { oneHousehold, RecordingSender, systemClient, tempDataDir, until } from './helpers.js';
+import { oneHousehold, RecordingSender, systemClient, tempDataDir, until, connectedFeed } from './helpers.js';
 
 const silent = { info: () => undefined, warn: () => undefined };
 /** Under the gateway's burst of 50 uplinks (the device's own `online` status is one): the fake clock refills nothing. */
@@ -50,12 +50,8 @@ describe('stuck button: the live feed', () => {
 
   it(`${PRESSES} presses: each heard, one case counted ${PRESSES}, the case sent whole a few times and the count in at most one alarm:repeats a second`, async () => {
     const admin = systemClient(() => system.users, running.httpUrl);
-    const s = io(running.httpUrl, { transports: ['websocket'], reconnection: false, extraHeaders: { cookie: await admin.cookie() } });
+    const s = await connectedFeed(running.httpUrl, await admin.cookie());
     socket = s;
-    await new Promise<void>((resolve, reject) => {
-      s.once('connect', () => resolve());
-      s.once('connect_error', reject);
-    });
     const events: Array<{ whole: AlarmView } | { repeats: AlarmRepeatsEvent }> = [];
     s.on(SOCKET_EVENTS.alarmUpdate, (a: AlarmView) => events.push({ whole: a }));
     s.on(SOCKET_EVENTS.alarmRepeats, (r: AlarmRepeatsEvent) => events.push({ repeats: r }));

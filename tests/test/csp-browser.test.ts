@@ -8,12 +8,11 @@
  * page is refused and reported, so the watch does see violations.
  */
 import { SimDevice } from '@kanjia/firmware-sim';
-import { createServer, type Server } from 'node:http';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM, launchChromium, logIn } from '../src/browser.js';
-import { addUser, freePort, haveBinary, household, importVillage, kanjiaEnv, startKanjia, tempDir, type KanjiaProcess } from '../src/harness.js';
-import { solidPng } from '../src/png.js';
+import { startTileServer, type TileServer } from '../src/tile-server.js';
+import { addUser, haveBinary, household, importVillage, kanjiaEnv, startKanjia, tempDir, type KanjiaProcess } from '../src/harness.js';
 
 const hasChromium = haveBinary(CHROMIUM, 'apt-get install chromium');
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined };
@@ -36,22 +35,17 @@ describe.skipIf(!hasChromium)('the dashboard under its Content-Security-Policy i
   const tmp = tempDir();
   let browser: Browser;
   let kanjia: KanjiaProcess;
-  let tiles: Server;
+  let tiles: TileServer | undefined;
   let device: SimDevice;
-  const tileRequests: string[] = [];
-  const tile = solidPng(256, 256, [200, 220, 240], true);
+  let tileRequests: string[] = [];
 
   beforeAll(async () => {
-    const tilePort = await freePort();
-    tiles = createServer((req, res) => {
-      tileRequests.push(req.url ?? '');
-      res.writeHead(200, { 'content-type': 'image/png' }).end(tile);
-    });
-    await new Promise<void>((resolve) => tiles.listen(tilePort, '127.0.0.1', () => resolve()));
+    tiles = await startTileServer();
+    tileRequests = tiles.requests;
     const e = await kanjiaEnv(tmp.dir);
     const [button] = importVillage(e.env, [household('石门村一组12号', '王秀英', [['刘建军', 'helper', '13800000001']], { devices: [{ kind: 'sosButton' }, { kind: 'motionSensor', label: '堂屋' }] })]);
     addUser(e.env, { name: 'admin', role: 'admin' });
-    kanjia = await startKanjia({ ...e.env, KANJIA_MAP_TILES: `http://127.0.0.1:${tilePort}/tiles/{z}/{x}/{y}.png` });
+    kanjia = await startKanjia({ ...e.env, KANJIA_MAP_TILES: tiles.template });
     device = new SimDevice({ brokerUrl: `mqtt://127.0.0.1:${e.mqttPort}`, deviceId: button!.deviceId, secret: button!.secret, logger: silent });
     await device.start();
     await device.pressSos().received;
@@ -62,8 +56,7 @@ describe.skipIf(!hasChromium)('the dashboard under its Content-Security-Policy i
     await browser?.close();
     await device?.stop();
     await kanjia?.kill('SIGTERM');
-    tiles?.closeAllConnections();
-    await new Promise((resolve) => tiles?.close(resolve));
+    await tiles?.close();
     tmp.cleanup();
   });
 

@@ -9,12 +9,12 @@
 import { topics } from '@kanjia/protocol';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM, launchChromium, logIn } from '../src/browser.js';
-import { addUser, apiClient, freePort, haveBinary, household, importVillage, kanjiaEnv, REPO_ROOT, startKanjia, tempDir, type ApiClient, type KanjiaProcess } from '../src/harness.js';
+import { startTileServer, type TileServer } from '../src/tile-server.js';
+import { addUser, apiClient, haveBinary, household, importVillage, kanjiaEnv, REPO_ROOT, startKanjia, tempDir, type ApiClient, type KanjiaProcess } from '../src/harness.js';
 import { solidPng } from '../src/png.js';
 
 const hasChromium = haveBinary(CHROMIUM, 'apt-get install chromium');
@@ -144,30 +144,22 @@ describe.skipIf(!hasChromium || !hasMosquitto)('the village map in Chromium', ()
   describe('online: tiles from a local tile server', () => {
     const tmp = tempDir();
     let kanjia: KanjiaProcess;
-    let tiles: Server;
-    const tileRequests: string[] = [];
-    const tile = solidPng(256, 256, [200, 220, 240], true);
+    let tiles: TileServer | undefined;
+    let tileRequests: string[] = [];
 
     beforeAll(async () => {
-      const tilePort = await freePort();
-      tiles = createServer((req, res) => {
-        tileRequests.push(req.url ?? '');
-        if (!/^\/tiles\/\d+\/\d+\/\d+\.png$/.test(req.url ?? '')) return res.writeHead(404).end();
-        res.writeHead(200, { 'content-type': 'image/png', 'access-control-allow-origin': '*' }).end(tile);
-      });
-      await new Promise<void>((resolve) => tiles.listen(tilePort, '127.0.0.1', () => resolve()));
+      tiles = await startTileServer();
+      tileRequests = tiles.requests;
       const e = await kanjiaEnv(tmp.dir);
       importVillage(e.env, HOUSES);
       addUser(e.env, { name: 'liming', role: 'duty', villages: ['石门村'], displayName: '值班员 李明' });
-      kanjia = await startKanjia({ ...e.env, KANJIA_MAP_TILES: `http://127.0.0.1:${tilePort}/tiles/{z}/{x}/{y}.png` });
+      kanjia = await startKanjia({ ...e.env, KANJIA_MAP_TILES: tiles.template });
     }, 60_000);
     afterAll(async () => {
       const t0 = Date.now();
       await kanjia?.kill('SIGTERM');
       const killedMs = Date.now() - t0;
-      // Chromium keeps its connections alive: close them, or close() waits for them.
-      tiles?.closeAllConnections();
-      await new Promise((resolve) => tiles?.close(resolve));
+      await tiles?.close();
       // This hook once ran past 30 s in CI (not reproduced alone): say which step was slow if it happens again.
       if (Date.now() - t0 > 5_000) process.stderr.write(`[map.test] slow teardown: kanjia stopped in ${killedMs} ms, the tile server closed ${Date.now() - t0 - killedMs} ms later\n`);
       tmp.cleanup();
