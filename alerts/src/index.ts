@@ -8,3 +8,4 @@ export * from './policy.js';
 export * from './backoff.js';
 export * from './outbox-worker.js';
 export * from './escalation-scheduler.js';
+export * from './case/index.js';

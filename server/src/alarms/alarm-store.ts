@@ -3,8 +3,27 @@
  * outbox in SQLite. Every state change and the messages it causes are written
  * in one transaction: a crash leaves either all of it or none of it.
  */
-import type { AlarmDetails, AlarmPolicy, ClaimProblem, EscalationStore, OutboxItem, OutboxStore, SmsTemplateKey } from '@kanjia/alerts';
-import { alarmDetail, nextEscalationStep, renderSms } from '@kanjia/alerts';
+import type { AlarmDetails, AlarmPolicy, CaseSmsSubject, ClaimProblem, EscalationStore, Notice, OutboxItem, OutboxStore, SmsTemplateKey, TransitionAction } from '@kanjia/alerts';
+import {
+  ABSORBS_REPEATS,
+  HISTORY_CAP,
+  alarmDetail,
+  cancelledNoticeSms,
+  caseNoticeSms,
+  decideTransition,
+  firstEscalationAt,
+  foldRepeat,
+  historyNotes,
+  maySend,
+  needsSettling,
+  nextEscalationStep,
+  parseCaseDetails,
+  planSettlement,
+  policyForOccurrence,
+  roleLabel,
+  skipReason,
+  takeTimeoutOf,
+} from '@kanjia/alerts';
 import type { Finding } from '@kanjia/detection';
 import {
   ACTIVE_STATUSES,
@@ -25,7 +44,6 @@ import {
 import type { Db } from '../db/database.js';
 import { newId } from '../ids.js';
 import { ANSWER_CODE_TTL_MS, hashAnswerCode, newAnswerCode } from './answer-codes.js';
-import { historyNotes, roleLabel } from './history-notes.js';
 import { SqliteDeviceCommandStore, isQueuedCommand } from './device-commands.js';
 import type { ContactRow, ResidentContext, SqliteRegistryStore } from '../registry/registry-store.js';
 
@@ -44,39 +62,8 @@ export interface RecordEventResult {
   opened: boolean;
 }
 
-/**
- * A repeated trigger of an open case after this long since the one before is
- * a new line in the history ("she pressed again 40 minutes later" is news for
- * the officer); repeats closer together only count (a stuck button: one line).
- */
-export const REPEAT_NOTE_AFTER_MS = 10 * 60_000;
-
-/**
- * The most history entries a case keeps. Beyond it the oldest system entries
- * (repeats, escalations, notes nobody signed) are dropped and counted; what a
- * person did (opened, took, went, arrived, resolved, cancelled, the resident's
- * cancel press) is never dropped.
- */
-export const HISTORY_CAP = 200;
-
-export type TransitionAction = 'take' | 'onTheWay' | 'onSite' | 'resolve' | 'cancel';
-
-interface Transition {
-  from: readonly AlarmStatus[];
-  to: AlarmStatus;
-  history: AlarmAction;
-  /** Command that tells the device (beep) what happened. */
-  command: DeviceCommand['type'] | null;
-}
-
-const TRANSITIONS: Record<TransitionAction, Transition> = {
-  take: { from: ['open'], to: 'taken', history: 'taken', command: 'taken' },
-  // A helper who says "on my way" or arrives has taken the case, even if they skipped "take".
-  onTheWay: { from: ['open', 'taken'], to: 'onTheWay', history: 'onTheWay', command: 'onTheWay' },
-  onSite: { from: ['open', 'taken', 'onTheWay'], to: 'onSite', history: 'onSite', command: null },
-  resolve: { from: ACTIVE_STATUSES, to: 'resolved', history: 'resolved', command: 'resolved' },
-  cancel: { from: ACTIVE_STATUSES, to: 'cancelled', history: 'cancelled', command: 'cancelled' },
-};
+/** Re-exported for the API layers: the case rules live in @kanjia/alerts (case/). */
+export type { TransitionAction } from '@kanjia/alerts';
 
 interface AlarmRow {
   id: string;
@@ -107,17 +94,6 @@ interface AlarmRow {
   history_omitted: number;
 }
 
-/** A notification row as the settling of a case's queued notices reads it. */
-interface NoticeRow {
-  id: string;
-  contact_id: string | null;
-  contact_name: string;
-  phone: string;
-  escalation_level: number;
-  template: SmsTemplateKey;
-  status: string;
-}
-
 /** SQL (alarms aliased `a`): the case's latest notice is not held by an SMS outage. */
 const NOT_HELD = `NOT EXISTS (SELECT 1 FROM notifications h WHERE h.alarm_id = a.id AND h.escalation_level = a.escalation_level
                                AND h.status IN ('pending', 'sending') AND h.outage_at IS NOT NULL AND h.template <> 'cancelled')`;
@@ -125,13 +101,9 @@ const NOT_HELD = `NOT EXISTS (SELECT 1 FROM notifications h WHERE h.alarm_id = a
 /** How long a notice that could not be prepared for sending waits before the outbox tries it again. */
 export const UNPREPARED_RETRY_MS = 60_000;
 
-/** What an SMS about a case says, whoever it goes to. */
-interface SmsSubject {
+/** What an SMS about a case says, and which case it belongs to. */
+interface SmsSubject extends CaseSmsSubject {
   alarmId: string;
-  kind: AlarmKind;
-  /** The opening finding's details, for the SMS's `detail` phrase. */
-  details: AlarmDetails;
-  openedAt: number;
 }
 
 export interface AlarmStoreOptions {
@@ -211,21 +183,13 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
 
   private openOrJoin(finding: Finding, nowMs: number): { alarmId: string; opened: boolean } {
     const ctx = this.contextOf(finding);
-    // Only a case nobody has taken yet absorbs a repeat: once somebody has
-    // taken it, a new press may mean things got worse (or the case was
-    // forgotten), so it opens a new case that rings and texts again.
     const active = this.db
-      .prepare("SELECT id, opened_at, repeat_count, repeat_last_at FROM alarms WHERE resident_id = ? AND kind = ? AND status = 'open' ORDER BY opened_at DESC LIMIT 1")
-      .get(ctx.residentId, finding.kind) as Pick<AlarmRow, 'id' | 'opened_at' | 'repeat_count' | 'repeat_last_at'> | undefined;
+      .prepare('SELECT id, opened_at, repeat_count, repeat_last_at FROM alarms WHERE resident_id = ? AND kind = ? AND status = ? ORDER BY opened_at DESC LIMIT 1')
+      .get(ctx.residentId, finding.kind, ABSORBS_REPEATS) as Pick<AlarmRow, 'id' | 'opened_at' | 'repeat_count' | 'repeat_last_at'> | undefined;
     if (active) {
-      // Folded into a count: a stuck button pressing 20 times a second is one
-      // history line and a number, not a line per press.
-      const count = active.repeat_count + 1;
-      const previousAt = active.repeat_last_at ?? active.opened_at;
-      if (active.repeat_count === 1 || nowMs - previousAt >= REPEAT_NOTE_AFTER_MS) {
-        this.addHistory(active.id, nowMs, 'duplicate', null, historyNotes.pressedAgain(this.options.locale, finding.eventId, count));
-      }
-      this.db.prepare('UPDATE alarms SET repeat_count = ?, repeat_last_at = ?, updated_at = ? WHERE id = ?').run(count, Math.max(nowMs, previousAt), nowMs, active.id);
+      const folded = foldRepeat({ openedAt: active.opened_at, repeatCount: active.repeat_count, repeatLastAt: active.repeat_last_at }, nowMs);
+      if (folded.noteInHistory) this.addHistory(active.id, nowMs, 'duplicate', null, historyNotes.pressedAgain(this.options.locale, finding.eventId, folded.repeatCount));
+      this.db.prepare('UPDATE alarms SET repeat_count = ?, repeat_last_at = ?, updated_at = ? WHERE id = ?').run(folded.repeatCount, folded.repeatLastAt, nowMs, active.id);
       return { alarmId: active.id, opened: false };
     }
     return { alarmId: this.openAlarm(ctx, finding, nowMs), opened: true };
@@ -248,21 +212,11 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
     return active.id;
   }
 
-  /** The kind's policy, unless the detector judged this occurrence more (or less) severe (e.g. the only SOS button offline is urgent). */
-  private policyFor(finding: Finding): AlarmPolicy {
-    const policy = this.options.policies[finding.kind];
-    const override = Severity.safeParse(finding.details?.severity);
-    if (!override.success || override.data === policy.severity) return policy;
-    const model = { critical: this.options.policies.sos, urgent: this.options.policies.inactivity, maintenance: this.options.policies.lowBattery }[override.data];
-    return { ...policy, severity: override.data, takeTimeoutMs: model.takeTimeoutMs };
-  }
-
   private openAlarm(ctx: ResidentContext, finding: Finding, nowMs: number): string {
-    const policy = this.policyFor(finding);
+    const policy: AlarmPolicy = policyForOccurrence(this.options.policies, finding.kind, finding.details?.severity);
     const chain = this.registry.contactChain(ctx.residentId);
     const id = newId('alm');
-    // With nobody to escalate to after the first notice, there is no escalation timer.
-    const nextEscalationAt = nextEscalationStep(0, chain.length, policy) === null ? null : nowMs + policy.takeTimeoutMs;
+    const nextEscalationAt = firstEscalationAt(policy, chain.length, nowMs);
     this.db
       .prepare(
         `INSERT INTO alarms (id, kind, severity, status, device_id, event_id, event_ts, resident_id, household_id, village_id,
@@ -286,30 +240,17 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
       );
     this.addHistory(id, nowMs, 'opened', null, historyNotes.opened(this.options.locale, finding.kind, finding.reason, finding.details));
     const first = chain[0];
-    if (first) this.enqueueSms({ alarmId: id, kind: finding.kind, details: finding.details, openedAt: nowMs }, ctx, first, 0, 'alarm', nowMs);
+    if (first) this.enqueueSms(smsSubject(id, finding.kind, finding.details, nowMs, ctx), first, 0, 'alarm', nowMs);
     return id;
   }
 
-  private enqueueSms(subject: SmsSubject, ctx: ResidentContext, contact: ContactRow, level: number, template: SmsTemplateKey, nowMs: number): void {
-    const { alarmId, kind, details, openedAt } = subject;
+  private enqueueSms(subject: SmsSubject, contact: ContactRow, level: number, template: 'alarm' | 'escalation', nowMs: number): void {
+    const { alarmId } = subject;
     const notificationId = newId('ntf');
     // The code is written with its notification, in the caller's transaction: a crash
     // leaves both or neither, never an SMS whose link opens nothing.
     const answerCode = newAnswerCode();
-    const rendered = renderSms(template, {
-      answerCode,
-      publicUrl: this.publicUrl(),
-      kind,
-      residentName: ctx.residentName,
-      address: ctx.address,
-      villageName: ctx.villageName,
-      atMs: openedAt,
-      timeZone: ctx.timezone,
-      minutesUnanswered: Math.round((nowMs - openedAt) / 60_000),
-      details,
-      locale: this.options.locale,
-      ...(this.options.signName ? { signName: this.options.signName } : {}),
-    });
+    const rendered = caseNoticeSms(template, subject, { answerCode, publicUrl: this.publicUrl() }, nowMs, this.smsOptions());
     this.db
       .prepare(
         `INSERT INTO notifications (id, alarm_id, channel, contact_id, contact_name, contact_role, phone, escalation_level, template,
@@ -320,6 +261,10 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
     this.db
       .prepare('INSERT INTO answer_codes (code_hash, alarm_id, notification_id, contact_id, contact_name, contact_role, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
       .run(hashAnswerCode(answerCode), alarmId, notificationId, contact.id, contact.name, contact.role, nowMs, nowMs + ANSWER_CODE_TTL_MS);
+  }
+
+  private smsOptions(): { locale: 'zh-CN' | 'en'; signName?: string } {
+    return { locale: this.options.locale, ...(this.options.signName ? { signName: this.options.signName } : {}) };
   }
 
   private publicUrl(): string {
@@ -367,15 +312,10 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
     this.db.transaction(() => {
       const row = this.getRow(alarmId);
       if (!row) throw new AlarmError('ALARM_NOT_FOUND', `no alarm with id ${alarmId}`);
-      const t = TRANSITIONS[action];
-      if (action === 'take' && row.status === 'taken' && row.taken_by === by) return; // the same person clicking twice
-      if (!t.from.includes(row.status)) {
-        if (row.status === 'resolved' || row.status === 'cancelled') throw new AlarmError('ALARM_CLOSED', `alarm ${alarmId} is already ${row.status}`);
-        if (action === 'take') throw new AlarmError('ALARM_ALREADY_TAKEN', `alarm ${alarmId} was already taken by ${row.taken_by ?? 'someone'}`);
-        throw new AlarmError('ALARM_WRONG_STATE', `alarm ${alarmId} is ${row.status}; it cannot go to ${t.to}`);
-      }
-      const takes = row.taken_by === null && t.to !== 'cancelled';
-      const closes = t.to === 'resolved' || t.to === 'cancelled';
+      const t = decideTransition({ id: row.id, status: row.status, takenBy: row.taken_by }, action, by);
+      if (t.kind === 'unchanged') return;
+      if (t.kind === 'refused') throw new AlarmError(t.code, t.message);
+      const { takes, closes } = t;
       this.db
         .prepare(
           `UPDATE alarms SET status = ?, updated_at = ?, next_escalation_at = NULL,
@@ -407,20 +347,10 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
 
   // ---- queued notices of a case that is no longer open --------------------------
   //
-  // Once a case leaves `open`, nobody needs "come now, nobody has answered" any
-  // more: a queued escalation (level > 0) is skipped, with a history note, the
-  // moment the case is taken or closed, including one waiting in retry backoff.
-  // The first notice (level 0) of a taken case still goes: the first contact
-  // hears of the press. Every notice of a closed case is skipped, except that
-  // a cancelled critical case must still reach somebody (settleCancelledCritical).
-  //
-  // Only `pending` rows are ever skipped or rewritten. A row in `sending` has
-  // been claimed and handed to the provider: it cannot be recalled, so it is
-  // left alone and its verdict decides (markNotification*): sent stays sent,
-  // a retry of a notice the case no longer needs is skipped there and then,
-  // failed may make the cancelled notice go to the next contact. The claim,
-  // the transitions and the verdicts are each one synchronous transaction on
-  // the one connection, so none of them runs in the middle of another.
+  // The rules are planSettlement's (@kanjia/alerts, case/notices.ts); this
+  // carries a plan out. The claim, the transitions and the verdicts are each
+  // one synchronous transaction on the one connection, so none of them runs
+  // in the middle of another.
 
   /**
    * Brings the queued notices of a case that has left `open` in line with its
@@ -429,96 +359,28 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
   private settleNotices(alarmId: string, nowMs: number): void {
     const alarm = this.getRow(alarmId);
     if (!alarm || alarm.status === 'open') return;
-    if (alarm.status === 'cancelled' && alarm.severity === 'critical') {
-      this.settleCancelledCritical(alarm, nowMs);
-      return;
-    }
-    const closed = alarm.status === 'resolved' || alarm.status === 'cancelled';
-    for (const n of this.noticesOf(alarmId)) {
-      if (n.status === 'pending' && n.template !== 'cancelled' && (closed || n.escalation_level > 0)) this.skipNotice(n, alarm, nowMs);
-    }
-  }
-
-  /**
-   * A critical case cancelled from the dashboard (a false alarm in the
-   * officer's judgement): somebody on the chain must still learn that the
-   * button was pressed (or the fall or CO detected), and who called it off
-   * and why, so nobody is dropped silently. When some SMS of the case has
-   * gone, that somebody exists; otherwise the cancelled notice goes to the
-   * first contact of the chain not known to have failed (a `failed` row to
-   * their number), taking over that contact's queued notice or, with none, as
-   * a new one. Everything else queued is skipped.
-   *
-   * How a cancel meets the outbox's claim → send → commit of the notice to
-   * that contact (C), and what C (or the next contact, N) gets:
-   *  1. Before the claim (pending, due or in retry backoff): rewritten at the
-   *     cancel; the claim sends the cancelled text. Rewritten again at no later
-   *     point: once a `cancelled` row is pending or sending, settling stops.
-   *  2. Claimed, with the provider at the cancel (`sending`): nothing is
-   *     rewritten while the provider has it; the other queued notices are
-   *     skipped (none may say "come now"). Then the verdict:
-   *     a. sent: C has heard of the alarm; nothing more is sent (C's answer
-   *        link now says the case is closed);
-   *     b. retry: the row is back to pending and rewritten at once (case 1):
-   *        C gets the cancelled text on the next attempt;
-   *     c. failed for good: C is known to have failed; N gets the cancelled
-   *        notice (its queued notice rewritten, or a new one), and so on down
-   *        the chain; with nobody left, the history says so for the officer.
-   *  3. After the commit: sent → as 2a; retry (pending) → case 1; failed →
-   *     as 2c, decided at the cancel.
-   *  4. The process died while C's notice was `sending`: the restart puts it
-   *     back to pending and the next claim settles it as in case 1 (C may get
-   *     the alarm text and the cancelled text: at least once, never never).
-   *  5. Another contact's escalation with the provider at the cancel while C's
-   *     notice is queued: C's is rewritten (case 1); the escalation's verdict
-   *     stands if sent (that contact has heard of it too), is skipped if it is
-   *     to be retried, and if it failed nothing changes (C's notice is on its way).
-   */
-  private settleCancelledCritical(alarm: AlarmRow, nowMs: number): void {
-    const rows = this.noticesOf(alarm.id);
-    const queued = rows.filter((n) => n.status === 'pending' && n.template !== 'cancelled');
-    const skipAllBut = (keep?: string) => {
-      for (const n of queued) if (n.id !== keep) this.skipNotice(n, alarm, nowMs);
-    };
-    const onItsWay = rows.some((n) => n.template === 'cancelled' && (n.status === 'pending' || n.status === 'sending'));
-    if (onItsWay || rows.some((n) => n.status === 'sent')) return skipAllBut();
-    const ctx = this.registry.residentContext(alarm.resident_id);
-    // Without its resident the text cannot be written: the notices are skipped as for any closed case.
-    if (!ctx) return skipAllBut();
-    const failed = rows.filter((n) => n.status === 'failed');
-    const to = (contact: ContactRow) => (n: NoticeRow) => n.contact_id === contact.id || n.phone === contact.phone;
-    const chain = this.registry.contactChain(alarm.resident_id);
-    const target = chain.find((c) => !failed.some(to(c)));
-    if (!target) {
-      skipAllBut();
+    const notices = this.noticesOf(alarmId);
+    const cancelledCritical = alarm.status === 'cancelled' && alarm.severity === 'critical';
+    const ctx = cancelledCritical ? this.registry.residentContext(alarm.resident_id) : undefined;
+    const chain = cancelledCritical && ctx ? this.registry.contactChain(alarm.resident_id) : [];
+    const plan = planSettlement(alarm, notices, chain, ctx !== undefined);
+    const byId = new Map(notices.map((n) => [n.id, n]));
+    for (const id of plan.skip) this.skipNotice(byId.get(id) as Notice, alarm, nowMs);
+    if (plan.nobodyLeft) {
       const note = historyNotes.cancelledNoticeNobody(this.options.locale);
       const said = this.db.prepare("SELECT 1 FROM alarm_history WHERE alarm_id = ? AND action = 'note' AND note = ?").get(alarm.id, note);
       if (!said) this.addHistory(alarm.id, nowMs, 'note', null, note);
-      return;
     }
-    // With the provider right now: its verdict comes back here (case 2).
-    if (rows.some((n) => n.status === 'sending' && to(target)(n))) return skipAllBut();
+    const target = plan.cancelledNotice;
+    if (!target || !ctx) return;
     const cancel = this.db.prepare("SELECT by, note FROM alarm_history WHERE alarm_id = ? AND action = 'cancelled' ORDER BY seq DESC LIMIT 1").get(alarm.id) as
       | { by: string | null; note: string | null }
       | undefined;
-    const rendered = renderSms('cancelled', {
-      kind: alarm.kind,
-      residentName: ctx.residentName,
-      address: ctx.address,
-      villageName: ctx.villageName,
-      atMs: alarm.opened_at,
-      timeZone: ctx.timezone,
-      details: parseDetails(alarm.details_json),
-      locale: this.options.locale,
-      cancelledBy: cancel?.by ?? '-',
-      cancelReason: cancel?.note ?? '-',
-      ...(this.options.signName ? { signName: this.options.signName } : {}),
-    });
-    const carrier = queued.find(to(target));
-    skipAllBut(carrier?.id);
-    if (carrier) {
+    const rendered = cancelledNoticeSms(smsSubject(alarm.id, alarm.kind, parseCaseDetails(alarm.details_json), alarm.opened_at, ctx), cancel, this.smsOptions());
+    const contact = chain[target.chainIndex] as ContactRow;
+    if (target.carrierId !== undefined) {
       // The code of the old text dies with the text; the case is closed, so it opens nothing anyway.
-      this.db.prepare("UPDATE notifications SET template = 'cancelled', params_json = ?, text = ? WHERE id = ?").run(JSON.stringify(rendered.params), rendered.text, carrier.id);
+      this.db.prepare("UPDATE notifications SET template = 'cancelled', params_json = ?, text = ? WHERE id = ?").run(JSON.stringify(rendered.params), rendered.text, target.carrierId);
     } else {
       this.db
         .prepare(
@@ -526,28 +388,30 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
                                       params_json, text, status, attempts, created_at, next_attempt_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'cancelled', ?, ?, 'pending', 0, ?, ?)`,
         )
-        .run(newId('ntf'), alarm.id, this.options.channel, target.id, target.name, target.role, target.phone, Math.max(0, chain.indexOf(target)), JSON.stringify(rendered.params), rendered.text, nowMs, nowMs);
+        .run(newId('ntf'), alarm.id, this.options.channel, contact.id, contact.name, contact.role, contact.phone, target.chainIndex, JSON.stringify(rendered.params), rendered.text, nowMs, nowMs);
     }
-    const note = failed.length === 0 ? historyNotes.cancelledNoticeKept(this.options.locale, target.name) : historyNotes.cancelledNoticeRedirected(this.options.locale, target.name);
+    const note = target.redirected ? historyNotes.cancelledNoticeRedirected(this.options.locale, contact.name) : historyNotes.cancelledNoticeKept(this.options.locale, contact.name);
     this.addHistory(alarm.id, nowMs, 'note', null, note);
   }
 
-  private noticesOf(alarmId: string): NoticeRow[] {
+  private noticesOf(alarmId: string): Notice[] {
     return this.db
-      .prepare('SELECT id, contact_id, contact_name, phone, escalation_level, template, status FROM notifications WHERE alarm_id = ? ORDER BY created_at, rowid')
-      .all(alarmId) as NoticeRow[];
+      .prepare(
+        `SELECT id, contact_id AS contactId, contact_name AS contactName, phone, escalation_level AS escalationLevel, template, status
+           FROM notifications WHERE alarm_id = ? ORDER BY created_at, rowid`,
+      )
+      .all(alarmId) as Notice[];
   }
 
-  private skipNotice(n: NoticeRow, alarm: AlarmRow, nowMs: number): void {
-    const taken = alarm.status !== 'resolved' && alarm.status !== 'cancelled';
-    const reason = taken ? 'CASE_TAKEN: the case was taken before this notice went out' : 'CASE_CLOSED: the case was closed before this notice went out';
+  private skipNotice(n: Notice, alarm: AlarmRow, nowMs: number): void {
+    const why = skipReason(alarm.status);
+    const reason = why === 'taken' ? 'CASE_TAKEN: the case was taken before this notice went out' : 'CASE_CLOSED: the case was closed before this notice went out';
     const changed = this.db
       .prepare("UPDATE notifications SET status = 'skipped', next_attempt_at = NULL, outage_at = NULL, last_error = COALESCE(last_error || '; ', '') || ? WHERE id = ? AND status = 'pending'")
       .run(reason, n.id).changes;
     if (changed === 0) return;
     this.forgetAnswerCode(n.id);
-    const why = taken ? 'taken' : alarm.status === 'resolved' ? 'resolved' : 'cancelled';
-    this.addHistory(alarm.id, nowMs, 'note', null, historyNotes.noticeSkipped(this.options.locale, n.contact_name, why));
+    this.addHistory(alarm.id, nowMs, 'note', null, historyNotes.noticeSkipped(this.options.locale, n.contactName, why));
   }
 
   /**
@@ -572,13 +436,13 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
   private settleDueNoticesOfNotOpen(nowMs: number, onProblem: ((problem: ClaimProblem) => void) | undefined): void {
     const due = this.db
       .prepare(
-        `SELECT n.id, n.alarm_id FROM notifications n JOIN alarms a ON a.id = n.alarm_id
-          WHERE n.status = 'pending' AND n.next_attempt_at <= ? AND n.template <> 'cancelled'
-            AND (a.status IN ('resolved', 'cancelled') OR (n.escalation_level > 0 AND a.status <> 'open'))`,
+        `SELECT n.id, n.alarm_id, n.template, n.escalation_level AS escalationLevel, a.status AS caseStatus
+           FROM notifications n JOIN alarms a ON a.id = n.alarm_id
+          WHERE n.status = 'pending' AND n.next_attempt_at <= ? AND a.status <> 'open'`,
       )
-      .all(nowMs) as Array<{ id: string; alarm_id: string }>;
+      .all(nowMs) as Array<{ id: string; alarm_id: string; template: SmsTemplateKey; escalationLevel: number; caseStatus: AlarmStatus }>;
     const byAlarm = new Map<string, string[]>();
-    for (const n of due) byAlarm.set(n.alarm_id, [...(byAlarm.get(n.alarm_id) ?? []), n.id]);
+    for (const n of due) if (needsSettling(n, n.caseStatus)) byAlarm.set(n.alarm_id, [...(byAlarm.get(n.alarm_id) ?? []), n.id]);
     for (const [alarmId, ids] of byAlarm) {
       try {
         this.db.transaction(() => this.settleNotices(alarmId, nowMs))();
@@ -612,6 +476,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
         .all(nowMs) as AlarmRow[];
       for (const row of due) {
         const policy = this.options.policies[row.kind];
+        const takeTimeoutMs = takeTimeoutOf(this.options.policies, row.kind, row.severity);
         const ctx = this.registry.residentContext(row.resident_id);
         const chain = this.registry.contactChain(row.resident_id);
         const step = nextEscalationStep(row.escalation_level, chain.length, policy);
@@ -623,12 +488,11 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
         }
         this.db
           .prepare('UPDATE alarms SET escalation_level = ?, next_escalation_at = ?, updated_at = ? WHERE id = ?')
-          .run(step.level, nowMs + policy.takeTimeoutMs, nowMs, row.id);
+          .run(step.level, nowMs + takeTimeoutMs, nowMs, row.id);
         // After the last step the timer runs once more, so the history records when the chain ran out.
         this.addHistory(row.id, nowMs, 'escalated', null, historyNotes.escalated(this.options.locale, contact.name, contact.role, step.level));
         // The escalation repeats the first notice's figures: those of the finding that opened the case.
-        const subject = { alarmId: row.id, kind: row.kind, details: parseDetails(row.details_json), openedAt: row.opened_at };
-        this.enqueueSms(subject, ctx, contact, step.level, 'escalation', nowMs);
+        this.enqueueSms(smsSubject(row.id, row.kind, parseCaseDetails(row.details_json), row.opened_at, ctx), contact, step.level, 'escalation', nowMs);
       }
       return due.map((r) => r.id);
     })();
@@ -647,21 +511,31 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
   claimDueNotifications(nowMs: number, limit: number, onProblem?: (problem: ClaimProblem) => void): OutboxItem[] {
     return this.db.transaction(() => {
       this.settleDueNoticesOfNotOpen(nowMs, onProblem);
-      // Only what a case in its present state may send: anything of an open case, the first
-      // notice of a taken one, the cancelled notice. A notice that could not be settled above
-      // stays out of this until it is.
+      // Only what a case in its present state may send (maySend). Every due notice it may not
+      // was settled above, or put off by a minute when that failed, so the filter below drops
+      // nothing the LIMIT counted, unless settling itself is wrong: then it still sends nothing.
       const rows = this.db
         .prepare(
-          `SELECT n.id, n.alarm_id, n.phone, n.template, n.params_json, n.text, n.attempts, a.kind
+          `SELECT n.id, n.alarm_id, n.phone, n.template, n.escalation_level AS escalationLevel, n.params_json, n.text, n.attempts, a.kind, a.status AS caseStatus
              FROM notifications n JOIN alarms a ON a.id = n.alarm_id
             WHERE n.status = 'pending' AND n.next_attempt_at <= ?
-              AND (n.template = 'cancelled' OR a.status = 'open' OR (n.escalation_level = 0 AND a.status NOT IN ('resolved', 'cancelled')))
             ORDER BY CASE a.severity WHEN 'critical' THEN 0 WHEN 'urgent' THEN 1 ELSE 2 END, n.next_attempt_at, n.created_at LIMIT ?`,
         )
-        .all(nowMs, limit) as Array<{ id: string; alarm_id: string; phone: string; template: SmsTemplateKey; params_json: string; text: string; attempts: number; kind: AlarmKind }>;
+        .all(nowMs, limit) as Array<{
+        id: string;
+        alarm_id: string;
+        phone: string;
+        template: SmsTemplateKey;
+        escalationLevel: number;
+        params_json: string;
+        text: string;
+        attempts: number;
+        kind: AlarmKind;
+        caseStatus: AlarmStatus;
+      }>;
       const mark = this.db.prepare("UPDATE notifications SET status = 'sending' WHERE id = ?");
       const items: OutboxItem[] = [];
-      for (const r of rows) {
+      for (const r of rows.filter((row) => maySend(row, row.caseStatus))) {
         try {
           const params = JSON.parse(r.params_json) as Record<string, string>;
           // A row written before the templates had `detail` (pending across an upgrade) would
@@ -748,14 +622,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
       )
       .get(notificationId) as { id: string; kind: AlarmKind; severity: Severity } | undefined;
     if (!row) return;
-    this.db.prepare('UPDATE alarms SET next_escalation_at = MAX(next_escalation_at, ?) WHERE id = ?').run(fromMs + this.takeTimeoutMs(row), row.id);
-  }
-
-  /** The take timeout of a case: its kind's, or that of its severity when the detector judged it otherwise (as policyFor). */
-  private takeTimeoutMs(row: { kind: AlarmKind; severity: Severity }): number {
-    const policy = this.options.policies[row.kind];
-    if (row.severity === policy.severity) return policy.takeTimeoutMs;
-    return { critical: this.options.policies.sos, urgent: this.options.policies.inactivity, maintenance: this.options.policies.lowBattery }[row.severity].takeTimeoutMs;
+    this.db.prepare('UPDATE alarms SET next_escalation_at = MAX(next_escalation_at, ?) WHERE id = ?').run(fromMs + takeTimeoutOf(this.options.policies, row.kind, row.severity), row.id);
   }
 
   /**
@@ -840,7 +707,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
     this.capHistory(alarmId);
   }
 
-  /** Keeps a case's history within HISTORY_CAP: the oldest unsigned system entries go, counted in history_omitted. */
+  /** Keeps a case's history within HISTORY_CAP: the oldest entries isDroppableHistory allows go (the SQL says the same), counted in history_omitted. */
   private capHistory(alarmId: string): void {
     const { n } = this.db.prepare('SELECT COUNT(*) AS n FROM alarm_history WHERE alarm_id = ?').get(alarmId) as { n: number };
     if (n <= HISTORY_CAP) return;
@@ -928,7 +795,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
       severity: view.severity,
       status: view.status,
       openedAt: view.openedAt,
-      detail: { 'zh-CN': alarmDetail(view.kind, parseDetails(row.details_json), 'zh-CN'), en: alarmDetail(view.kind, parseDetails(row.details_json), 'en') },
+      detail: { 'zh-CN': alarmDetail(view.kind, parseCaseDetails(row.details_json), 'zh-CN'), en: alarmDetail(view.kind, parseCaseDetails(row.details_json), 'en') },
       resident: { name: view.resident.name, sex: view.resident.sex, age: view.resident.age },
       household: { address: view.household.address, keyHolderNote: view.household.keyHolderNote },
       village: { name: view.village.name, timezone: view.village.timezone },
@@ -1014,13 +881,7 @@ function errorText(err: unknown): string {
   return `${e.code}: ${e.message}`;
 }
 
-/** The stored details of a case; anything unreadable counts as none (the SMS then says the plain phrase). */
-function parseDetails(json: string | null): AlarmDetails {
-  if (json === null) return undefined;
-  try {
-    const parsed: unknown = JSON.parse(json);
-    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
+/** The subject of a case's SMS: the case, and where its resident lives. */
+function smsSubject(alarmId: string, kind: AlarmKind, details: AlarmDetails, openedAt: number, ctx: ResidentContext): SmsSubject {
+  return { alarmId, kind, details, openedAt, residentName: ctx.residentName, address: ctx.address, villageName: ctx.villageName, timeZone: ctx.timezone };
 }
