@@ -44,15 +44,18 @@ export interface OutboxStore {
    * `onProblem`.
    */
   claimDueNotifications(nowMs: number, limit: number, onProblem?: (problem: ClaimProblem) => void): OutboxItem[];
-  markNotificationSent(id: string, nowMs: number, providerRef: string | null): void;
-  markNotificationRetry(id: string, nowMs: number, nextAttemptAtMs: number, error: string): void;
-  markNotificationFailed(id: string, nowMs: number, error: string): void;
+  // The verdicts below may return the promise of their commit (a store whose writes wait for a
+  // grouped commit, or for a locked database): the worker holds the send's place in its window,
+  // and tells onChange, only once it has landed.
+  markNotificationSent(id: string, nowMs: number, providerRef: string | null): void | Promise<void>;
+  markNotificationRetry(id: string, nowMs: number, nextAttemptAtMs: number, error: string): void | Promise<void>;
+  markNotificationFailed(id: string, nowMs: number, error: string): void | Promise<void>;
   /**
    * A send the channel's outage kept from going: back to pending and due,
    * its attempts untouched, `error` as its last error, and held (as by
    * holdPendingNotifications) until it is sent or fails on its own account.
    */
-  markNotificationHeld(id: string, nowMs: number, error: string): void;
+  markNotificationHeld(id: string, nowMs: number, error: string): void | Promise<void>;
   /**
    * The channel is out: every pending row not yet held is held from `nowMs`
    * with `error` as its last error — shown as waiting for the provider, and
@@ -111,8 +114,12 @@ export interface OutboxWorkerOptions {
   outageProbe?: OutageProbePolicy;
   /** See DEFAULT_OUTAGE_AFTER_RECIPIENTS. */
   outageAfterRecipients?: number;
-  /** Rows sent at once; Aliyun allows some concurrency per account. */
-  batchSize?: number;
+  /**
+   * Sends under way at most, a continuous window: each send that ends makes
+   * room for the next due one (no batch waits for its slowest). Default
+   * DEFAULT_SEND_WINDOW; Aliyun allows some concurrency per account.
+   */
+  concurrency?: number;
   /** Called after a row changed state, with its alarm id (the server pushes the case to the dashboard). */
   onChange?: (alarmId: string) => void;
   /** Called when the channel goes out or its outage changes (the provider's new answer), and with null when it answers again. */
@@ -132,17 +139,27 @@ export interface OutboxStats {
   unprepared: number;
 }
 
+/** Sends under way at most when the channel is up (OutboxWorkerOptions.concurrency). */
+export const DEFAULT_SEND_WINDOW = 32;
+
 /**
  * unknown: after the start, until the provider's first answer (one send at a
- * time); up: sending in batches; out: an outage, probing one notice at a time.
+ * time); up: up to `concurrency` sends under way; out: an outage, probing one
+ * notice at a time.
  */
 type ChannelState = 'unknown' | 'up' | 'out';
 
 export class OutboxWorker {
   private timer: TimerHandle | undefined;
   private running = false;
-  private draining: Promise<void> | undefined;
+  /** The sends under way (each until its verdict is written). */
+  private readonly inFlight = new Set<Promise<void>>();
+  private filling = false;
   private again = false;
+  private kickScheduled = false;
+  /** Resolves at stop: a send does not wait past it for its verdict's commit (the storage's own stop decides that one). */
+  private stopped: Promise<void> = new Promise(() => undefined);
+  private signalStopped: () => void = () => undefined;
   private retryAfterError = false;
   private channel: ChannelState = 'unknown';
   private current: SmsOutage | undefined;
@@ -166,6 +183,7 @@ export class OutboxWorker {
     if (this.running) return;
     this.running = true;
     this.channel = 'unknown';
+    this.stopped = new Promise((resolve) => (this.signalStopped = resolve));
     const requeued = this.options.store.requeueInterruptedNotifications(this.options.clock.nowMs());
     if (requeued > 0) this.options.logger.warn({ requeued }, 'outbox: notifications interrupted by a restart are sent again');
     this.kick();
@@ -174,38 +192,89 @@ export class OutboxWorker {
   /** Stops scheduling; waits for the sends under way. Idempotent. */
   async stop(): Promise<void> {
     this.running = false;
+    this.signalStopped();
     this.options.clock.clearTimeout(this.timer);
     this.timer = undefined;
-    await this.draining;
+    await this.idle();
   }
 
-  /** Something was added to the outbox: send what is due now. */
+  /** Something was added to the outbox, or a send ended: send what is due, as far as the window has room. */
   kick(): void {
     if (!this.running) return;
-    if (this.draining) {
+    if (this.filling) {
       this.again = true;
       return;
     }
-    this.draining = this.drain()
-      .catch((err: unknown) => {
-        // A database error (busy, full) must not take the process down: retry shortly.
-        this.options.logger.error({ err }, 'outbox: could not read the outbox; retrying in 5 s');
-        this.retryAfterError = true;
-      })
-      .finally(() => {
-      this.draining = undefined;
-      if (this.again) {
+    this.filling = true;
+    try {
+      do {
         this.again = false;
-        this.kick();
-      } else {
-        this.schedule();
-      }
-    });
+        this.fill();
+      } while (this.again && this.running);
+    } finally {
+      this.filling = false;
+    }
+    this.schedule();
   }
 
   /** Resolves when nothing is being sent right now (for tests and shutdown). */
   async idle(): Promise<void> {
-    while (this.draining) await this.draining;
+    while (this.inFlight.size > 0 || this.kickScheduled) {
+      if (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+      // The look that the last send to end asked for (kickSoon) has not run yet.
+      else await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** The window's size now: one at a time until the provider has answered (after the start, during an outage). */
+  private windowSize(): number {
+    return this.channel === 'up' ? Math.max(1, this.options.concurrency ?? DEFAULT_SEND_WINDOW) : 1;
+  }
+
+  /** Claims due notices for the room left in the window and starts sending them. */
+  private fill(): void {
+    const { store, clock } = this.options;
+    try {
+      for (;;) {
+        if (!this.running) return;
+        if (this.channel === 'out') {
+          // Whatever was queued since (a new alarm, an escalation) waits too, and shows so.
+          this.holdNew(clock.nowMs());
+          if (this.probeAtMs > clock.nowMs()) return;
+        }
+        const room = this.windowSize() - this.inFlight.size;
+        if (room <= 0) return;
+        const epoch = this.epoch;
+        const items = store.claimDueNotifications(clock.nowMs(), room, (problem) => this.unprepared(problem));
+        if (items.length === 0) return;
+        for (const item of items) this.track(this.sendOne(item, epoch));
+      }
+    } catch (err) {
+      // A database error (busy, full) must not take the process down: retry shortly.
+      this.options.logger.error({ err }, 'outbox: could not read the outbox; retrying in 5 s');
+      this.retryAfterError = true;
+    }
+  }
+
+  /** Keeps a send's place in the window until it has ended, then lets the next one in. */
+  private track(send: Promise<void>): void {
+    const tracked: Promise<void> = send
+      .catch((err: unknown) => this.options.logger.error({ err }, 'outbox: a send ended unexpectedly'))
+      .finally(() => {
+        this.inFlight.delete(tracked);
+        this.kickSoon();
+      });
+    this.inFlight.add(tracked);
+  }
+
+  /** Sends that end in the same turn of the event loop make one claim for their room, not one each. */
+  private kickSoon(): void {
+    if (this.kickScheduled) return;
+    this.kickScheduled = true;
+    setImmediate(() => {
+      this.kickScheduled = false;
+      this.kick();
+    });
   }
 
   private schedule(): void {
@@ -221,6 +290,8 @@ export class OutboxWorker {
       }, probeInMs);
       return;
     }
+    // A full window: the next send to end looks again.
+    if (this.inFlight.size >= this.windowSize()) return;
     if (this.retryAfterError) {
       this.retryAfterError = false;
       this.timer = this.options.clock.setTimeout(() => {
@@ -237,30 +308,12 @@ export class OutboxWorker {
       due = this.options.clock.nowMs() + 5_000;
     }
     if (due === null) return;
-    const delay = Math.max(0, due - this.options.clock.nowMs());
+    // Due already yet not claimed (a notice put off as it was claimed has moved): look again shortly, never spin.
+    const delay = due > this.options.clock.nowMs() ? due - this.options.clock.nowMs() : 50;
     this.timer = this.options.clock.setTimeout(() => {
       this.timer = undefined;
       this.kick();
     }, delay);
-  }
-
-  private async drain(): Promise<void> {
-    const batchSize = this.options.batchSize ?? 16;
-    const { store, clock } = this.options;
-    for (;;) {
-      if (!this.running) return;
-      if (this.channel === 'out') {
-        // Whatever was queued since (a new alarm, an escalation) waits too, and shows so.
-        this.holdNew(clock.nowMs());
-        if (this.probeAtMs > clock.nowMs()) return;
-      }
-      // One at a time until the provider has answered (after the start, during an outage): no burst into a dead channel.
-      const limit = this.channel === 'up' ? batchSize : 1;
-      const epoch = this.epoch;
-      const items = store.claimDueNotifications(clock.nowMs(), limit, (problem) => this.unprepared(problem));
-      if (items.length === 0) return;
-      await Promise.all(items.map((item) => this.sendOne(item, epoch)));
-    }
   }
 
   /** Holds the pending rows not yet held (the channel is out) and tells the dashboard of their cases. */
@@ -337,37 +390,38 @@ export class OutboxWorker {
       result = { ok: false, kind: 'retryMessage', code: 'SENDER_THREW', message: (err as Error).message };
     }
     const now = clock.nowMs();
-    let extra: object = {};
     try {
-      extra = this.record(item, result, epoch, now, log);
+      // Its place in the window is kept until the verdict is written: a retry is then pending again, with its time.
+      const landed = this.record(item, result, epoch, now, log);
+      if (landed !== undefined) await Promise.race([landed, this.stopped]);
     } catch (err) {
       logger.error({ ...log, err }, 'outbox: could not record the result of a send');
     }
-    this.changed(item.alarmId, { ...log, ...extra });
+    this.changed(item.alarmId, log);
   }
 
-  /** Writes the verdict of one send and moves the channel's state; returns what to add to the log line. */
-  private record(item: OutboxItem, result: SmsResult, epoch: number, now: number, log: object): object {
+  /** Writes the verdict of one send and moves the channel's state; returns the verdict's commit when the store gives one. */
+  private record(item: OutboxItem, result: SmsResult, epoch: number, now: number, log: object): void | Promise<void> {
     const { store, logger } = this.options;
     const backoff = this.options.backoff ?? DEFAULT_BACKOFF;
     if (result.ok) {
-      store.markNotificationSent(item.id, now, result.providerRef);
+      const landed = store.markNotificationSent(item.id, now, result.providerRef);
       this.stats.sent++;
       this.limitedRecipients.clear();
       logger.info(log, 'sms sent');
       // A send begun before this outage proves nothing; one begun during it is a probe that went through.
       if (this.channel === 'unknown' || (this.channel === 'out' && epoch === this.epoch)) this.recover(now);
-      return {};
+      return landed;
     }
     const error = `${result.code}: ${result.message}`;
     const kind: SmsFailureKind = result.kind;
     if (kind === 'permanent') {
-      store.markNotificationFailed(item.id, now, error);
+      const landed = store.markNotificationFailed(item.id, now, error);
       this.stats.failed++;
       logger.error({ ...log, error }, 'sms failed for good: this message cannot be sent; the next contact is texted');
       // The provider did answer: during an outage the next probe need not wait.
       if (this.channel === 'out' && epoch === this.epoch) this.probeAtMs = Math.min(this.probeAtMs, now);
-      return {};
+      return landed;
     }
     if (this.channel !== 'out' && isOutageKind(kind)) {
       this.enterOutage(kind as 'account' | 'transport', result.code, result.message, false, now);
@@ -380,19 +434,19 @@ export class OutboxWorker {
         const attempts = item.attempts + 1;
         if (attempts < backoff.maxAttempts) {
           const next = now + backoffDelayMs(attempts, backoff, this.options.random);
-          store.markNotificationRetry(item.id, now, next, error);
+          const landed = store.markNotificationRetry(item.id, now, next, error);
           this.stats.retried++;
           logger.warn({ ...log, error, nextAttemptAt: new Date(next).toISOString() }, 'sms failed, will retry');
-        } else {
-          store.markNotificationFailed(item.id, now, error);
-          this.stats.failed++;
-          logger.error({ ...log, error }, 'sms failed for good after its last attempt; the next contact is texted');
+          return landed;
         }
-        return {};
+        const landed = store.markNotificationFailed(item.id, now, error);
+        this.stats.failed++;
+        logger.error({ ...log, error }, 'sms failed for good after its last attempt; the next contact is texted');
+        return landed;
       }
     }
     // The channel is out: the message is not judged, it waits.
-    store.markNotificationHeld(item.id, now, error);
+    const landed = store.markNotificationHeld(item.id, now, error);
     this.stats.held++;
     const outage = this.current;
     if (outage !== undefined && epoch === this.epoch) {
@@ -407,7 +461,7 @@ export class OutboxWorker {
       }
     }
     logger.warn({ ...log, error, ...(outage ? { outageSince: new Date(outage.sinceMs).toISOString(), nextProbeAt: new Date(this.probeAtMs).toISOString() } : {}) }, 'sms not sent: the provider is out; the notice waits');
-    return {};
+    return landed;
   }
 
   private changed(alarmId: string, log: object): void {

@@ -453,3 +453,107 @@ describe('EscalationScheduler', () => {
     expect(clock.pendingTimers()).toBe(0);
   });
 });
+
+describe('OutboxWorker: the continuous send window', () => {
+  /** A sender whose every send waits until the test answers it. */
+  class HandSender implements SmsSender {
+    readonly name = 'hand';
+    readonly open = new Map<string, (r: SmsResult) => void>();
+    maxOpen = 0;
+    send(message: SmsMessage): Promise<SmsResult> {
+      return new Promise((resolve) => {
+        this.open.set(message.outId, (r) => {
+          this.open.delete(message.outId);
+          resolve(r);
+        });
+        this.maxOpen = Math.max(this.maxOpen, this.open.size);
+      });
+    }
+    answer(id: string, r: SmsResult = { ok: true, providerRef: `biz-${id}` }): void {
+      const f = this.open.get(id);
+      if (!f) throw new Error(`${id} is not with the provider`);
+      f(r);
+    }
+  }
+  const until = async (what: string, cond: () => boolean) => {
+    for (let i = 0; i < 200 && !cond(); i++) await flush();
+    if (!cond()) throw new Error(`timed out waiting for ${what}`);
+  };
+  let worker: OutboxWorker | undefined;
+  afterEach(async () => {
+    for (const answer of sender?.open.values() ?? []) answer({ ok: true, providerRef: 'end' });
+    await worker?.stop();
+  });
+  let sender: HandSender | undefined;
+
+  function setup(concurrency: number, rows: number) {
+    const clock = new FakeClock(1_000_000);
+    const store = new MemoryOutbox();
+    for (let i = 1; i <= rows; i++) store.add(`n${i}`, 1_000_000 - rows + i);
+    sender = new HandSender();
+    worker = new OutboxWorker({ store, sender, clock, logger: silent, concurrency, random: () => 0.5 });
+    return { store, sender, worker };
+  }
+
+  it('never has more sends under way than its window, and a slow send does not hold up the others', async () => {
+    const { store, sender, worker } = setup(3, 8);
+    worker.start();
+    // The first send learns whether the provider answers: alone.
+    await until('the first send', () => sender.open.size === 1);
+    sender.answer('n1');
+    await until('the window full', () => sender.open.size === 3);
+    expect([...sender.open.keys()]).toEqual(['n2', 'n3', 'n4']);
+    // n2 hangs at the provider; n3 and n4 answer: n5 and n6 go at once, without waiting for n2.
+    sender.answer('n3');
+    sender.answer('n4');
+    await until('the next two', () => sender.open.has('n5') && sender.open.has('n6'));
+    expect(sender.open.has('n2')).toBe(true);
+    for (const id of ['n2', 'n5', 'n6']) sender.answer(id);
+    await until('the rest', () => sender.open.has('n7') && sender.open.has('n8'));
+    sender.answer('n7');
+    sender.answer('n8');
+    await worker.idle();
+    expect(sender.maxOpen).toBe(3);
+    expect(store.rows.every((r) => r.status === 'sent')).toBe(true);
+  });
+
+  it("keeps a send's place until its verdict has landed, and tells onChange only then", async () => {
+    const clock = new FakeClock(1_000_000);
+    const store = new MemoryOutbox();
+    store.add('n1', 1_000_000);
+    store.add('n2', 1_000_000);
+    let land: (() => void) | undefined;
+    const changed: string[] = [];
+    // A store whose verdicts wait for a grouped commit, as the server's does.
+    const slow: OutboxStore = Object.assign(Object.create(store) as MemoryOutbox, {
+      markNotificationSent: (id: string, now: number, ref: string | null) =>
+        new Promise<void>((resolve) => {
+          land = () => {
+            store.markNotificationSent(id);
+            resolve();
+          };
+          void now;
+          void ref;
+        }),
+    });
+    sender = new HandSender();
+    worker = new OutboxWorker({ store: slow, sender, clock, logger: silent, concurrency: 1, onChange: (id) => changed.push(id) });
+    worker.start();
+    await until('the first send', () => sender!.open.size === 1);
+    sender.answer('n1');
+    await until('the verdict written', () => land !== undefined);
+    await flush();
+    // Sent, not yet recorded: nothing told, and the one-place window stays taken.
+    expect(changed).toEqual([]);
+    expect(sender.open.size).toBe(0);
+    land!();
+    await until('n2 sent', () => sender!.open.has('n2'));
+    expect(changed).toEqual(['alm-n1']);
+    expect(store.rows[0]!.status).toBe('sent');
+    land = undefined;
+    sender.answer('n2');
+    await until('the second verdict', () => land !== undefined);
+    land!();
+    await worker.idle();
+  });
+});

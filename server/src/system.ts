@@ -191,21 +191,10 @@ export class KanjiaSystem {
     // The service needs the outbox and the scheduler, which report back to the service.
     let service: AlarmService | undefined;
     const outbox = new OutboxWorker({
-      // What the provider answered is recorded also when the database is locked at that moment: else the row stays "sending".
-      store: withDurableResults(
-        alarmStore,
-        storage,
-        ['markNotificationSent', 'markNotificationRetry', 'markNotificationFailed', 'markNotificationHeld'],
-        (err) => log.error({ err, component: 'outbox' }, 'could not record the result of a send'),
-        // Written late (the database was locked or full when the provider answered): what the outbox and the
-        // escalation read then was the row as it was. Now that it is written, they and the dashboard look again.
-        (args) => {
-          const alarmId = typeof args[0] === 'string' ? alarmStore.alarmOfNotification(args[0]) : undefined;
-          if (alarmId !== undefined) service?.alarmsChanged([alarmId]);
-          escalation.reschedule();
-          outbox.kick();
-        },
-      ),
+      // What the provider answered is recorded through the durable writes: grouped with the other writes of the
+      // moment (one commit for many SMS), and kept while the database is locked or full (else the row stays
+      // "sending"). The worker waits for each to land before it tells the dashboard and sends the next.
+      store: withDurableResults(alarmStore, storage, ['markNotificationSent', 'markNotificationRetry', 'markNotificationFailed', 'markNotificationHeld']),
       sender,
       clock: this.clock,
       logger: log.child({ component: 'outbox' }),
@@ -428,7 +417,8 @@ export class KanjiaSystem {
       const db = await retryWhileLocked(() => openDatabase(file, { busyTimeoutMs: SERVER_BUSY_TIMEOUT_MS }), lockWaitMs, waiting);
       this.db = db;
       await retryWhileLocked(() => probeWrite(db), lockWaitMs, waiting);
-      const storage = new StorageGuard({ db, file, health, logger: log.child({ component: 'storage' }) });
+      // Grouped commits: the events of one turn of the event loop share one transaction (one fsync).
+      const storage = new StorageGuard({ db, file, health, logger: log.child({ component: 'storage' }), groupCommits: true });
       storage.start();
       this.storage = storage;
       return { deviceKey, db, storage };
@@ -537,40 +527,18 @@ async function retryWhileLocked<T>(fn: () => T, waitMs: number, onFirstWait: () 
 }
 
 /**
- * The store with `methods` routed through the durable writes (kept and
- * retried while the database is locked or full); they return nothing then,
- * so only methods whose result the caller ignores may be listed. A write
- * that had to wait calls `onLanded` with its arguments once it is written:
- * whoever read the store meanwhile saw the row as it was before.
+ * The store with `methods` routed through the durable writes (grouped
+ * commits; kept and retried while the database is locked or full): each
+ * returns the promise of its commit instead of its result, so only methods
+ * whose callers take that (OutboxStore's verdicts) may be listed.
  */
-function withDurableResults<S extends object>(
-  store: S,
-  writes: DurableWrites,
-  methods: ReadonlyArray<keyof S & string>,
-  onError: (err: unknown) => void,
-  onLanded: (args: unknown[]) => void,
-): S {
+function withDurableResults<S extends object>(store: S, writes: DurableWrites, methods: ReadonlyArray<keyof S & string>): S {
   return new Proxy(store, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver) as unknown;
       if (typeof value !== 'function') return value;
       if (typeof prop === 'string' && (methods as readonly string[]).includes(prop)) {
-        return (...args: unknown[]) => {
-          const attempt = writes.attempt(prop, () => (value as (...a: unknown[]) => unknown).apply(target, args));
-          if ('pending' in attempt) {
-            attempt.pending.then(
-              () => {
-                try {
-                  onLanded(args);
-                } catch (err) {
-                  onError(err);
-                }
-              },
-              onError,
-            );
-          } else return attempt.value;
-          return undefined;
-        };
+        return (...args: unknown[]) => writes.write(prop, () => (value as (...a: unknown[]) => unknown).apply(target, args)).then(() => undefined);
       }
       return (value as (...a: unknown[]) => unknown).bind(target);
     },

@@ -2,7 +2,7 @@ import { systemClock } from '@kanjia/protocol';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase, type Db } from '../src/db/database.js';
-import { STORAGE_PROBLEM, StorageError, StorageGuard } from '../src/db/storage-guard.js';
+import { GROUP_MAX, STORAGE_PROBLEM, StorageError, StorageGuard } from '../src/db/storage-guard.js';
 import { SystemHealth } from '../src/system-health.js';
 import { lockDatabase } from '../../tests/src/db-lock.js';
 import { tempDataDir, until } from './helpers.js';
@@ -123,5 +123,80 @@ describe('StorageGuard', () => {
     guard.stop();
     await expect(w).rejects.toMatchObject({ code: 'STORAGE_STOPPED' });
     await lock.release();
+  });
+
+  describe('grouped commits', () => {
+    it('commits the writes of one turn of the event loop in one transaction, and each resolves only after that commit', async () => {
+      const { db, file, guard, insert } = setup({ groupCommits: true });
+      // Another connection sees only what is committed: inside the group, none of it.
+      const other = openDatabase(file, { busyTimeoutMs: 25 });
+      cleanups.push(() => other.close());
+      const seenByOther: number[] = [];
+      const settled: number[] = [];
+      const writes = [1, 2, 3, 4, 5].map((seq) =>
+        guard
+          .write(`event ${seq}`, () => {
+            seenByOther.push((other.prepare('SELECT COUNT(*) AS n FROM t').get() as { n: number }).n);
+            return insert(seq)();
+          })
+          .then(() => settled.push(seq)),
+      );
+      // Nothing has run yet: the group commits after this turn.
+      expect(seenByOther).toEqual([]);
+      await Promise.all(writes);
+      // Had each been its own transaction, the other connection would have seen 0, 1, 2, 3, 4.
+      expect(seenByOther).toEqual([0, 0, 0, 0, 0]);
+      expect(settled).toEqual([1, 2, 3, 4, 5]);
+      expect((other.prepare('SELECT COUNT(*) AS n FROM t').get() as { n: number }).n).toBe(5);
+      expect(db.prepare('SELECT seq FROM t ORDER BY rowid').all()).toEqual([1, 2, 3, 4, 5].map((seq) => ({ seq })));
+    });
+
+    it("undoes only the write whose own code fails (a savepoint each), the others of the group commit", async () => {
+      const { db, guard, insert } = setup({ groupCommits: true });
+      const results = await Promise.allSettled([guard.write('a', insert(1)), guard.write('b', insert(1)), guard.write('c', insert(3))]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect(String((results[1] as PromiseRejectedResult).reason)).toMatch(/UNIQUE/);
+      expect(db.prepare('SELECT seq FROM t ORDER BY rowid').all()).toEqual([{ seq: 1 }, { seq: 3 }]);
+    });
+
+    it('shares one outcome between writes with the same key in a group (a device resending what is not committed yet)', async () => {
+      const { db, guard, insert } = setup({ groupCommits: true });
+      const first = guard.write('sos', insert(7), { key: 'event:d1:e1' });
+      expect(guard.isQueued('event:d1:e1')).toBe(true);
+      const again = guard.write('sos again', insert(7), { key: 'event:d1:e1' });
+      expect(await Promise.all([first, again])).toEqual([1, 1]);
+      expect(guard.isQueued('event:d1:e1')).toBe(false);
+      expect(db.prepare('SELECT COUNT(*) AS n FROM t').get()).toEqual({ n: 1 });
+    });
+
+    it('keeps a group that meets a lock, in order behind nothing lost, and commits it when the lock goes', async () => {
+      const { db, file, guard, insert } = setup({ groupCommits: true });
+      const lock = await lockDatabase(file);
+      const settled: number[] = [];
+      const writes = [1, 2, 3].map((seq) => guard.write(`event ${seq}`, insert(seq)).then(() => settled.push(seq)));
+      await until('the group queued for retry', () => guard.queued() === 3);
+      // Later writes go behind the group.
+      const later = guard.write('event 4', insert(4)).then(() => settled.push(4));
+      await new Promise((r) => setTimeout(r, 100));
+      expect(settled).toEqual([]);
+      await lock.release();
+      await Promise.all([...writes, later]);
+      expect(settled).toEqual([1, 2, 3, 4]);
+      expect(db.prepare('SELECT seq FROM t ORDER BY rowid').all()).toEqual([1, 2, 3, 4].map((seq) => ({ seq })));
+    });
+
+    it('commits a full group at once, without waiting for the turn to end', () => {
+      const { db, guard, insert } = setup({ groupCommits: true });
+      for (let seq = 1; seq <= GROUP_MAX; seq++) void guard.write(`w${seq}`, insert(seq));
+      expect(db.prepare('SELECT COUNT(*) AS n FROM t').get()).toEqual({ n: GROUP_MAX });
+    });
+
+    it('tries a group still waiting at stop once more, and rejects it with STORAGE_STOPPED only if it cannot be written', async () => {
+      const { db, guard, insert } = setup({ groupCommits: true });
+      const w = guard.write('event 1', insert(1));
+      guard.stop();
+      await expect(w).resolves.toBe(1);
+      expect(db.prepare('SELECT COUNT(*) AS n FROM t').get()).toEqual({ n: 1 });
+    });
   });
 });

@@ -472,7 +472,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
   escalateDueAlarms(nowMs: number): string[] {
     return this.db.transaction(() => {
       const due = this.db
-        .prepare(`SELECT * FROM alarms a WHERE status = 'open' AND next_escalation_at IS NOT NULL AND next_escalation_at <= ? AND ${NOT_HELD} ORDER BY next_escalation_at`)
+        .prepare(`SELECT * FROM alarms a INDEXED BY alarms_open_escalation WHERE status = 'open' AND next_escalation_at IS NOT NULL AND next_escalation_at <= ? AND ${NOT_HELD} ORDER BY next_escalation_at`)
         .all(nowMs) as AlarmRow[];
       for (const row of due) {
         const policy = this.options.policies[row.kind];
@@ -499,8 +499,11 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
   }
 
   nextEscalationAt(): number | null {
-    const row = this.db.prepare(`SELECT MIN(next_escalation_at) AS t FROM alarms a WHERE status = 'open' AND next_escalation_at IS NOT NULL AND ${NOT_HELD}`).get() as { t: number | null };
-    return row.t;
+    // In index order (alarms_open_escalation), stopping at the first case not held: not a MIN over every open case.
+    const row = this.db
+      .prepare(`SELECT next_escalation_at AS t FROM alarms a INDEXED BY alarms_open_escalation WHERE status = 'open' AND next_escalation_at IS NOT NULL AND ${NOT_HELD} ORDER BY next_escalation_at LIMIT 1`)
+      .get() as { t: number } | undefined;
+    return row?.t ?? null;
   }
 
   // ---- OutboxStore ------------------------------------------------------------

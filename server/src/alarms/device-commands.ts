@@ -80,6 +80,11 @@ export function isQueuedCommand(command: DeviceCommand): command is Extract<Devi
 export class SqliteDeviceCommandStore {
   constructor(private readonly db: Db) {}
 
+  /** Runs `fn` in one transaction (the store's own writes inside it become savepoints): one commit for a batch. */
+  inTransaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
   /**
    * Writes a command to send; call inside the transaction of the change it
    * reports. `sentNow`: the caller publishes it right after the commit (a
@@ -342,15 +347,24 @@ export class DeviceCommandQueue {
     const nowMs = this.deps.clock.nowMs();
     const byDevice = new Map<string, string[]>();
     for (const a of acks) byDevice.set(a.deviceId, [...(byDevice.get(a.deviceId) ?? []), a.commandId]);
-    for (const [deviceId, ids] of byDevice) {
-      try {
-        const ended = this.deps.store.acknowledge(deviceId, ids, nowMs);
-        const known = new Set(ended.map((e) => e.id));
-        this.deps.logger.debug({ deviceId, acked: ended.filter((e) => e.reason === 'acked').length, superseded: ended.filter((e) => e.reason === 'superseded').length, unknown: ids.filter((id) => !known.has(id)).length }, 'device acknowledged commands');
-      } catch (err) {
-        // Not fatal: the commands are resent, and the device acknowledges them again.
-        this.deps.logger.error({ deviceId, err }, 'could not record the acknowledgement of device commands');
+    const ackAll = () => {
+      for (const [deviceId, ids] of byDevice) {
+        try {
+          // A savepoint per device inside the one transaction: one device's failure keeps the others.
+          const ended = this.deps.store.acknowledge(deviceId, ids, nowMs);
+          const known = new Set(ended.map((e) => e.id));
+          this.deps.logger.debug({ deviceId, acked: ended.filter((e) => e.reason === 'acked').length, superseded: ended.filter((e) => e.reason === 'superseded').length, unknown: ids.filter((id) => !known.has(id)).length }, 'device acknowledged commands');
+        } catch (err) {
+          // Not fatal: the commands are resent, and the device acknowledges them again.
+          this.deps.logger.error({ deviceId, err }, 'could not record the acknowledgement of device commands');
+        }
       }
+    };
+    try {
+      // Every acknowledgement of this turn in one commit (after a reconnect storm, thousands), not one per device.
+      this.deps.store.inTransaction(ackAll);
+    } catch (err) {
+      this.deps.logger.error({ devices: byDevice.size, err }, 'could not record the acknowledgements of device commands; they are resent and acknowledged again');
     }
   }
 

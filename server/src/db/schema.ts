@@ -225,4 +225,17 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX device_commands_open ON device_commands (device_id, created_at) WHERE ended_at IS NULL;
   CREATE INDEX device_commands_due ON device_commands (next_attempt_at) WHERE ended_at IS NULL;
   `,
+  `
+  -- migration 12: an index for every query on the alarm path (issue 10's profile: each SOS scanned every open case)
+  -- The open case of a resident and kind that a repeat joins; a resident's cases for the card.
+  CREATE INDEX alarms_resident_kind ON alarms (resident_id, kind, status, opened_at);
+  -- The next escalation due: the first entry of this index, not a MIN over every case.
+  CREATE INDEX alarms_open_escalation ON alarms (next_escalation_at) WHERE status = 'open' AND next_escalation_at IS NOT NULL;
+  -- The devices whose presses joined a case (the commands of a transition).
+  CREATE INDEX device_events_alarm ON device_events (alarm_id, device_id, received_at) WHERE alarm_id IS NOT NULL;
+  -- The notices of one escalation step of a case (held by an outage or not).
+  CREATE INDEX notifications_alarm_level ON notifications (alarm_id, escalation_level);
+  -- The answer code of a notice (renewed when the SMS goes).
+  CREATE INDEX answer_codes_notification ON answer_codes (notification_id);
+  `,
 ];

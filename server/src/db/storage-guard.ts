@@ -58,6 +58,14 @@ export interface StorageGuardOptions {
   maxQueued?: number;
   /** Droppable writes (telemetry, history) are refused once this many wait (default 1,000), keeping room for events. */
   maxDroppableQueued?: number;
+  /**
+   * Grouped commits: write() does not commit at once but with every other
+   * write() of the same turn of the event loop, in one transaction (each in a
+   * savepoint of its own), at most GROUP_MAX at a time: one fsync for a burst
+   * instead of one per event. Whoever waits for a write still hears only after
+   * its commit. attempt() is not grouped. Default false (the server sets it).
+   */
+  groupCommits?: boolean;
 }
 
 export interface WriteOptions {
@@ -107,11 +115,16 @@ interface Job {
 
 /** Queued writes committed in one transaction (each in its own savepoint): one fsync for a backlog. */
 const BATCH = 200;
+/** Grouped writes committed in one transaction at most (a larger group commits at once, the rest in the next). */
+export const GROUP_MAX = 200;
 const PROBE_BYTES = 64 * 1024;
 
 export class StorageGuard implements DurableWrites {
   private readonly timers: GuardTimers;
   private readonly queue: Job[] = [];
+  /** Grouped writes of this turn of the event loop, not yet tried (groupCommits). */
+  private readonly group: Job[] = [];
+  private groupScheduled = false;
   private readonly byKey = new Map<string, Promise<unknown>>();
   private running = false;
   private unwatch: (() => void) | undefined;
@@ -155,6 +168,8 @@ export class StorageGuard implements DurableWrites {
     this.running = false;
     for (const t of [this.retryTimer, this.probeTimer, this.busyTimer]) if (t !== undefined) this.timers.clearTimeout(t);
     this.retryTimer = this.probeTimer = this.busyTimer = undefined;
+    // This turn's group goes behind anything queued, and is tried with it.
+    this.queue.push(...this.group.splice(0));
     if (this.queue.length > 0) this.commitBatch(this.queue.length);
     if (this.queue.length > 0) {
       this.options.logger.error({ waiting: this.queue.length, file: this.options.file }, 'stopping with writes the database never took; devices resend what was not acknowledged');
@@ -182,6 +197,7 @@ export class StorageGuard implements DurableWrites {
    * throws anything that is not a storage fault, or when it cannot be kept.
    */
   write<T>(label: string, fn: () => T, options: WriteOptions = {}): Promise<T> {
+    if (this.options.groupCommits === true && this.running && this.queue.length === 0) return this.grouped(label, fn, options);
     try {
       const attempt = this.attempt(label, fn, options);
       return 'pending' in attempt ? attempt.pending : Promise.resolve(attempt.value);
@@ -235,6 +251,54 @@ export class StorageGuard implements DurableWrites {
       this.scheduleRetry();
     }
     return { pending };
+  }
+
+  /** write() with groupCommits: joins this turn's group, which commits at setImmediate (or at once when full). */
+  private grouped<T>(label: string, fn: () => T, options: WriteOptions): Promise<T> {
+    const { key, droppable = false } = options;
+    if (key !== undefined) {
+      const waiting = this.byKey.get(key);
+      if (waiting) return waiting as Promise<T>;
+    }
+    const pending = new Promise<T>((resolve, reject) => {
+      this.group.push({ label, run: fn, resolve: resolve as (v: unknown) => void, reject, key, droppable, queuedAt: this.timers.nowMs() });
+    });
+    if (key !== undefined) {
+      this.byKey.set(key, pending);
+      const forget = () => this.byKey.delete(key);
+      pending.then(forget, forget);
+    }
+    if (this.group.length >= GROUP_MAX) this.commitGroup();
+    else if (!this.groupScheduled) {
+      this.groupScheduled = true;
+      setImmediate(() => {
+        this.groupScheduled = false;
+        this.commitGroup();
+      });
+    }
+    return pending;
+  }
+
+  /**
+   * Commits this turn's group in one transaction. When the database does not
+   * take it (locked, full) the whole group joins the retry queue, in order;
+   * behind writes already queued, so order holds.
+   */
+  private commitGroup(): void {
+    if (this.group.length === 0) return;
+    const jobs = this.group.splice(0);
+    if (this.running && this.queue.length === 0 && this.commitJobs(jobs)) return;
+    if (!this.running) {
+      for (const job of jobs) job.reject(new StorageError('STORAGE_STOPPED', `${job.label}: not written before the server stopped`));
+      return;
+    }
+    const wasEmpty = this.queue.length === 0;
+    this.queue.push(...jobs);
+    if (wasEmpty) {
+      this.options.logger.warn({ label: jobs[0]?.label, writes: jobs.length, reason: this.lastFault?.reason, file: this.options.file }, 'the database cannot take writes now: keeping them in order and retrying');
+      if (this.options.health.has(STORAGE_PROBLEM)) this.raise();
+      this.scheduleRetry();
+    }
   }
 
   /** One transaction function, made at start: `fn` runs inside BEGIN IMMEDIATE (a lock is met at BEGIN, before fn has done anything). */
@@ -302,6 +366,17 @@ export class StorageGuard implements DurableWrites {
   /** Tries the first `n` queued writes in one transaction; false (all kept) when the database did not take it. */
   private commitBatch(n: number): boolean {
     const batch = this.queue.slice(0, n);
+    if (!this.commitJobs(batch)) return false;
+    this.queue.splice(0, batch.length);
+    return true;
+  }
+
+  /**
+   * Runs `batch` in one immediate transaction, each job in a savepoint, and
+   * settles each job's promise after the commit; false (nothing settled) when
+   * the database did not take the transaction.
+   */
+  private commitJobs(batch: readonly Job[]): boolean {
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; err: unknown }> = [];
     const { db } = this.options;
     try {
@@ -318,10 +393,9 @@ export class StorageGuard implements DurableWrites {
         }
       }).immediate();
     } catch (err) {
-      if (storageFault(err) === undefined) this.options.logger.error({ err, file: this.options.file }, 'retrying queued writes failed unexpectedly; trying again');
+      if (storageFault(err) === undefined) this.options.logger.error({ err, file: this.options.file }, 'committing a batch of writes failed unexpectedly; trying again');
       return false;
     }
-    this.queue.splice(0, batch.length);
     batch.forEach((job, i) => {
       const outcome = outcomes[i];
       if (outcome?.ok) job.resolve(outcome.value);

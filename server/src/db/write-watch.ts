@@ -28,8 +28,11 @@ export function watchWrites(db: Db, observer: WriteObserver): () => void {
     }
     observer.failed(err);
   };
+  // Statements stay wrapped in the connection's cache after the watch is removed: they then only pass the call on.
+  let active = true;
   const watched = <F extends AnyFn>(fn: F, self: unknown): F =>
     function (this: unknown, ...args: unknown[]) {
+      if (!active) return fn.apply(self ?? this, args);
       let result: unknown;
       try {
         result = fn.apply(self ?? this, args);
@@ -41,13 +44,17 @@ export function watchWrites(db: Db, observer: WriteObserver): () => void {
       return result;
     } as F;
 
+  const before = Object.fromEntries((['prepare', 'exec', 'transaction'] as const).map((name) => [name, Object.getOwnPropertyDescriptor(db, name)]));
   const prepare = db.prepare;
   const exec = db.exec;
   const transaction = db.transaction;
   const patched = db as unknown as Record<string, unknown>;
+  // The connection hands out the same statement for the same text (database.ts): it is wrapped once.
+  const wrapped = new WeakSet<Database.Statement>();
   patched.prepare = function (source: string) {
     const stmt = prepare.call(db, source) as Database.Statement;
-    if (!stmt.readonly) {
+    if (!stmt.readonly && !wrapped.has(stmt)) {
+      wrapped.add(stmt);
       const s = stmt as unknown as Record<string, unknown>;
       // RETURNING makes a write answer rows: get/all/iterate write as well.
       for (const name of ['run', 'get', 'all'] as const) s[name] = watched(s[name] as AnyFn, stmt);
@@ -61,9 +68,12 @@ export function watchWrites(db: Db, observer: WriteObserver): () => void {
     for (const v of Object.values(variants)) Object.assign(v, variants);
     return variants.default;
   };
+  // What was there before (the statement cache's prepare is an own property of the connection) comes back.
   return () => {
-    delete patched.prepare;
-    delete patched.exec;
-    delete patched.transaction;
+    active = false;
+    for (const [name, descriptor] of Object.entries(before)) {
+      if (descriptor) Object.defineProperty(db, name, descriptor);
+      else delete patched[name];
+    }
   };
 }

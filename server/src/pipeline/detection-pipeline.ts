@@ -451,7 +451,8 @@ export class DetectionPipeline {
     };
     let attempt: Attempt<T>;
     try {
-      attempt = writes.attempt(label, fn, options);
+      // A reading or a history line waits for the next grouped commit (one fsync for many); what a detector found commits now.
+      attempt = options.droppable ? { pending: writes.write(label, fn, options) } : writes.attempt(label, fn, options);
     } catch (err) {
       fail(err);
       return;
