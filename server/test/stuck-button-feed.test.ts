@@ -73,9 +73,11 @@ describe('stuck button: the live feed', () => {
     await until(`the count ${PRESSES} on the socket`, () => events.length > 0 && countOf(events.at(-1)!) === PRESSES);
     const wholes = events.filter((e) => 'whole' in e);
     const counts = events.filter((e) => 'repeats' in e);
-    // Whole: opened, repeats started (a history line), the SMS's own changes; counts: the first at once, the rest folded.
+    // Whole: opened, repeats started (a history line), the SMS's own changes; counts: the first at once, the rest folded
+    // into one more when the window closes (none more when the presses were committed together and the first said it all).
     expect(wholes.length).toBeLessThanOrEqual(5);
-    expect(counts.length).toBe(2);
+    expect(counts.length).toBeGreaterThanOrEqual(1);
+    expect(counts.length).toBeLessThanOrEqual(2);
 
     // Anything else goes whole, with the count.
     expect((await admin.post(`/api/alarms/${alarmId}/take`, {})).status).toBe(200);
