@@ -120,12 +120,22 @@ export class SqliteDeviceCommandStore {
     return rows.map(toOpenCommand);
   }
 
-  /** Open, unexpired commands whose next copy is due at `nowMs`, oldest first. */
-  due(nowMs: number): OpenCommand[] {
-    const rows = this.db
-      .prepare('SELECT * FROM device_commands WHERE ended_at IS NULL AND next_attempt_at <= ? AND expires_at > ? ORDER BY created_at, rowid')
-      .all(nowMs, nowMs) as CommandRow[];
+  /** Open, unexpired commands whose next copy is due at `nowMs`, oldest first: all devices or one. */
+  due(nowMs: number, deviceId?: string): OpenCommand[] {
+    const rows = (
+      deviceId === undefined
+        ? this.db.prepare('SELECT * FROM device_commands WHERE ended_at IS NULL AND next_attempt_at <= ? AND expires_at > ? ORDER BY created_at, rowid').all(nowMs, nowMs)
+        : this.db
+            .prepare('SELECT * FROM device_commands WHERE ended_at IS NULL AND device_id = ? AND next_attempt_at <= ? AND expires_at > ? ORDER BY created_at, rowid')
+            .all(deviceId, nowMs, nowMs)
+    ) as CommandRow[];
     return rows.map(toOpenCommand);
+  }
+
+  /** The devices with a command due at `nowMs` (the resend pass reads each one's own afterwards). */
+  dueDevices(nowMs: number): string[] {
+    const rows = this.db.prepare('SELECT DISTINCT device_id FROM device_commands INDEXED BY device_commands_due WHERE ended_at IS NULL AND next_attempt_at <= ? AND expires_at > ?').all(nowMs, nowMs) as Array<{ device_id: string }>;
+    return rows.map((r) => r.device_id);
   }
 
   /** The open `received` of one device event, if any (a repeated event is answered with it again). */
@@ -306,7 +316,9 @@ export class DeviceCommandQueue {
       this.deps.logger.warn({ deviceId, commandId: command.id, type: command.type, err }, 'command not published now; it is resent (or answered again when the device repeats its event)');
       return false;
     } finally {
-      this.arm();
+      // A command just sent is due again at the earliest after the first resend delay: a timer by then is
+      // enough (the pass re-arms exactly), no query per event.
+      this.arm(this.deps.clock.nowMs() + COMMAND_FIRST_RESEND_MS);
     }
   }
 
@@ -371,7 +383,7 @@ export class DeviceCommandQueue {
   /** Expires what is past its time, sends what is due to the devices online, and re-arms the timer. */
   private pass(): void {
     const nowMs = this.deps.clock.nowMs();
-    let due: OpenCommand[] = [];
+    let due: string[] = [];
     try {
       for (const c of this.deps.store.expire(nowMs)) {
         // A `received` is also covered by the device resending its event; a lost `taken` is news the person never heard.
@@ -383,13 +395,13 @@ export class DeviceCommandQueue {
         const pruned = this.deps.store.prune(nowMs - ENDED_COMMANDS_KEPT_MS);
         if (pruned > 0) this.deps.logger.info({ pruned }, 'pruned old ended device commands');
       }
-      due = this.deps.store.due(nowMs);
+      due = this.deps.store.dueDevices(nowMs);
     } catch (err) {
       this.deps.logger.error({ err }, 'could not read the device command queue; trying again shortly');
       this.arm(nowMs + COMMAND_FIRST_RESEND_MS);
       return;
     }
-    for (const deviceId of new Set(due.map((c) => c.deviceId))) this.sendOpen(deviceId, false);
+    for (const deviceId of due) this.sendOpen(deviceId, false);
     this.arm();
   }
 
@@ -415,7 +427,8 @@ export class DeviceCommandQueue {
 
   private async sendBatch(deviceId: string, all: boolean): Promise<void> {
     const nowMs = this.deps.clock.nowMs();
-    const commands = all ? this.deps.store.open(deviceId, nowMs) : this.deps.store.due(nowMs).filter((c) => c.deviceId === deviceId);
+    // This device's own: not every due command of every device once per device (quadratic when many wait).
+    const commands = all ? this.deps.store.open(deviceId, nowMs) : this.deps.store.due(nowMs, deviceId);
     const sent: string[] = [];
     try {
       for (const c of commands) {

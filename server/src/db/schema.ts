@@ -237,5 +237,14 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX notifications_alarm_level ON notifications (alarm_id, escalation_level);
   -- The answer code of a notice (renewed when the SMS goes).
   CREATE INDEX answer_codes_notification ON answer_codes (notification_id);
+  -- The next expiry of an open device command, and the expired ones (the resend timer).
+  CREATE INDEX device_commands_expiry ON device_commands (expires_at) WHERE ended_at IS NULL;
+  -- The registry's joins on every event: a household's first resident, a household's and a resident's devices, a village's households.
+  CREATE INDEX residents_household ON residents (household_id, created_at);
+  CREATE INDEX devices_household ON devices (household_id);
+  CREATE INDEX devices_resident ON devices (resident_id);
+  CREATE INDEX households_village ON households (village_id);
+  -- The open commands of a device that are due (device_commands_open has no next_attempt_at).
+  CREATE INDEX device_commands_device_due ON device_commands (device_id, next_attempt_at) WHERE ended_at IS NULL;
   `,
 ];

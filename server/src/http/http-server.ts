@@ -34,7 +34,10 @@ export const HTTP_LIMITS: Readonly<HttpLimits> = Object.freeze({
   requestTimeoutMs: 120_000,
   // The dashboard refreshes every minute and the live feed is one long-lived WebSocket: an idle
   // kept-alive connection would only hold a file descriptor.
-  keepAliveTimeoutMs: 10_000,
+  // Shorter than headersTimeoutMs: a client reuses a kept-alive socket until a second before this
+  // (undici reads the Keep-Alive hint), and a request sent then must not meet the head deadline of
+  // a server whose event loop is late (seen as "other side closed" at a login under load).
+  keepAliveTimeoutMs: 5_000,
   // socket.io pings every 25 s, so a live feed is never this silent; a stalled download is.
   idleTimeoutMs: 60_000,
   // Node's default (30 s) would let a slow head live up to 40 s instead of 10.
