@@ -146,13 +146,37 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
   }
 
   /**
+   * One transaction function for all of this store's work, remade only when the
+   * connection's `transaction` changes (the write watch installed or removed):
+   * better-sqlite3 builds a new function, with four variants, on every
+   * `transaction()` call, and the store makes several per event.
+   */
+  private tx: { source: Db['transaction']; run: ((fn: () => unknown) => unknown) & { immediate: (fn: () => unknown) => unknown } } | undefined;
+
+  private runner(): NonNullable<SqliteAlarmStore['tx']>['run'] {
+    const source = this.db.transaction;
+    if (this.tx?.source !== source) this.tx = { source, run: this.db.transaction((fn: () => unknown) => fn()) as NonNullable<SqliteAlarmStore['tx']>['run'] };
+    return this.tx.run;
+  }
+
+  /** `fn` in a transaction (a savepoint when nested): committed when it returns, undone when it throws. */
+  private run<T>(fn: () => T): T {
+    return this.runner()(fn) as T;
+  }
+
+  /** As run(), beginning with BEGIN IMMEDIATE when outermost. */
+  private runImmediate<T>(fn: () => T): T {
+    return this.runner().immediate(fn) as T;
+  }
+
+  /**
    * Records a device event exactly once per (device, event id). An alarm
    * finding opens a case with its first notification and the device's
    * `received` acknowledgement is safe to send once this returns; a finding of
    * a kind that already has an active case for the same resident joins it.
    */
   recordEvent(deviceId: string, event: DeviceEvent, finding: Finding | undefined, nowMs: number): RecordEventResult {
-    return this.db.transaction((): RecordEventResult => {
+    return this.run((): RecordEventResult => {
       const seen = this.db.prepare('SELECT alarm_id FROM device_events WHERE device_id = ? AND event_id = ?').get(deviceId, event.id) as
         | { alarm_id: string | null }
         | undefined;
@@ -165,7 +189,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
         .prepare('INSERT INTO device_events (device_id, event_id, type, event_ts, received_at, alarm_id) VALUES (?, ?, ?, ?, ?, ?)')
         .run(deviceId, event.id, event.type, event.ts, nowMs, alarmId);
       return { alarmId, duplicate: false, opened };
-    })();
+    });
   }
 
   /**
@@ -174,11 +198,11 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
    * has an active case for the same resident joins it.
    */
   raiseFinding(finding: Finding, nowMs: number): { alarmId: string; opened: boolean; duplicate: boolean } {
-    return this.db.transaction(() => {
+    return this.run(() => {
       const existing = this.db.prepare('SELECT id FROM alarms WHERE device_id = ? AND event_id = ?').get(finding.deviceId, finding.eventId) as { id: string } | undefined;
       if (existing) return { alarmId: existing.id, opened: false, duplicate: true };
       return { ...this.openOrJoin(finding, nowMs), duplicate: false };
-    })();
+    });
   }
 
   private openOrJoin(finding: Finding, nowMs: number): { alarmId: string; opened: boolean } {
@@ -309,7 +333,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
 
   /** Moves a case along its lifecycle; throws AlarmError with a stable code when the move is not allowed. */
   transition(alarmId: string, action: TransitionAction, by: string, note: string | undefined, nowMs: number): void {
-    this.db.transaction(() => {
+    this.run(() => {
       const row = this.getRow(alarmId);
       if (!row) throw new AlarmError('ALARM_NOT_FOUND', `no alarm with id ${alarmId}`);
       const t = decideTransition({ id: row.id, status: row.status, takenBy: row.taken_by }, action, by);
@@ -342,7 +366,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
       }
       // Every transition leaves `open`: queued escalations are skipped now, not when they fall due.
       this.trySettleNotices(alarmId, nowMs);
-    })();
+    });
   }
 
   // ---- queued notices of a case that is no longer open --------------------------
@@ -422,7 +446,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
    */
   private trySettleNotices(alarmId: string, nowMs: number): void {
     try {
-      this.db.transaction(() => this.settleNotices(alarmId, nowMs))();
+      this.run(() => this.settleNotices(alarmId, nowMs));
     } catch (err) {
       this.addHistory(alarmId, nowMs, 'note', null, historyNotes.noticesUnsettled(this.options.locale, errorText(err)));
     }
@@ -445,7 +469,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
     for (const n of due) if (needsSettling(n, n.caseStatus)) byAlarm.set(n.alarm_id, [...(byAlarm.get(n.alarm_id) ?? []), n.id]);
     for (const [alarmId, ids] of byAlarm) {
       try {
-        this.db.transaction(() => this.settleNotices(alarmId, nowMs))();
+        this.run(() => this.settleNotices(alarmId, nowMs));
       } catch (error) {
         for (const id of ids) this.putOff(id, alarmId, nowMs, error, onProblem);
       }
@@ -470,7 +494,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
   // case stays open and red, and the banner says to phone the helpers.
 
   escalateDueAlarms(nowMs: number): string[] {
-    return this.db.transaction(() => {
+    return this.run(() => {
       const due = this.db
         .prepare(`SELECT * FROM alarms a INDEXED BY alarms_open_escalation WHERE status = 'open' AND next_escalation_at IS NOT NULL AND next_escalation_at <= ? AND ${NOT_HELD} ORDER BY next_escalation_at`)
         .all(nowMs) as AlarmRow[];
@@ -495,7 +519,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
         this.enqueueSms(smsSubject(row.id, row.kind, parseCaseDetails(row.details_json), row.opened_at, ctx), contact, step.level, 'escalation', nowMs);
       }
       return due.map((r) => r.id);
-    })();
+    });
   }
 
   nextEscalationAt(): number | null {
@@ -512,7 +536,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
   // notice is due at once, and an SOS goes before a low battery.
 
   claimDueNotifications(nowMs: number, limit: number, onProblem?: (problem: ClaimProblem) => void): OutboxItem[] {
-    return this.db.transaction(() => {
+    return this.runImmediate(() => {
       this.settleDueNoticesOfNotOpen(nowMs, onProblem);
       // Only what a case in its present state may send (maySend). Every due notice it may not
       // was settled above, or put off by a minute when that failed, so the filter below drops
@@ -551,7 +575,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
         }
       }
       return items;
-    }).immediate();
+    });
   }
 
   /**
@@ -560,7 +584,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
    * hours from the SMS.
    */
   markNotificationSent(id: string, nowMs: number, providerRef: string | null): void {
-    this.db.transaction(() => {
+    this.run(() => {
       const held = this.db.prepare('SELECT outage_at FROM notifications WHERE id = ?').get(id) as { outage_at: number | null } | undefined;
       this.db
         .prepare("UPDATE notifications SET status = 'sent', attempts = attempts + 1, sent_at = ?, provider_ref = ?, next_attempt_at = NULL, last_error = NULL, outage_at = NULL WHERE id = ?")
@@ -568,24 +592,24 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
       this.forgetAnswerCode(id);
       if (held?.outage_at != null) this.escalationCountsFrom(id, nowMs);
       this.db.prepare('UPDATE answer_codes SET expires_at = MAX(expires_at, ?) WHERE notification_id = ?').run(nowMs + ANSWER_CODE_TTL_MS, id);
-    })();
+    });
   }
 
   /** Back to the queue for another attempt, unless its case no longer needs it (then skipped, or the cancelled notice, at once). */
   markNotificationRetry(id: string, nowMs: number, nextAttemptAtMs: number, error: string): void {
-    this.db.transaction(() => {
+    this.run(() => {
       const held = this.db.prepare('SELECT outage_at FROM notifications WHERE id = ?').get(id) as { outage_at: number | null } | undefined;
       this.db.prepare("UPDATE notifications SET status = 'pending', attempts = attempts + 1, next_attempt_at = ?, last_error = ?, outage_at = NULL WHERE id = ?").run(nextAttemptAtMs, error, id);
       // Held through an outage, now refused on its own account: the case's escalation runs again, from now.
       if (held?.outage_at != null) this.escalationCountsFrom(id, nowMs);
       const n = this.db.prepare('SELECT alarm_id FROM notifications WHERE id = ?').get(id) as { alarm_id: string } | undefined;
       if (n) this.trySettleNotices(n.alarm_id, nowMs);
-    })();
+    });
   }
 
   /** Kept back by an outage of the channel: waiting and due, no attempt counted, held (see holdPendingNotifications). */
   markNotificationHeld(id: string, nowMs: number, error: string): void {
-    this.db.transaction(() => {
+    this.run(() => {
       // Due again, but behind every notice already due (a millisecond after the last of them):
       // the next probe takes another one, so one notice the provider refuses for itself cannot hide its recovery.
       const behind = this.db.prepare("SELECT MAX(next_attempt_at) AS t FROM notifications WHERE status = 'pending' AND next_attempt_at <= ?").get(nowMs) as { t: number | null };
@@ -594,7 +618,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
         .run(Math.max(nowMs, (behind.t ?? 0) + 1), error, nowMs, id);
       const n = this.db.prepare('SELECT alarm_id FROM notifications WHERE id = ?').get(id) as { alarm_id: string } | undefined;
       if (n) this.trySettleNotices(n.alarm_id, nowMs);
-    })();
+    });
   }
 
   /**
@@ -605,11 +629,11 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
    * texted early because this one could not be. Returns the cases touched.
    */
   holdPendingNotifications(nowMs: number, error: string): string[] {
-    return this.db.transaction(() => {
+    return this.run(() => {
       const rows = this.db.prepare("SELECT DISTINCT alarm_id FROM notifications WHERE status = 'pending' AND outage_at IS NULL").all() as Array<{ alarm_id: string }>;
       if (rows.length > 0) this.db.prepare("UPDATE notifications SET outage_at = ?, last_error = ? WHERE status = 'pending' AND outage_at IS NULL").run(nowMs, error);
       return rows.map((r) => r.alarm_id);
-    })();
+    });
   }
 
   /**
@@ -634,7 +658,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
    * of after the take timeout.
    */
   markNotificationFailed(id: string, nowMs: number, error: string): void {
-    this.db.transaction(() => {
+    this.run(() => {
       this.db.prepare("UPDATE notifications SET status = 'failed', attempts = attempts + 1, next_attempt_at = NULL, last_error = ?, outage_at = NULL WHERE id = ?").run(error, id);
       this.forgetAnswerCode(id);
       const n = this.db.prepare('SELECT alarm_id, escalation_level, contact_name FROM notifications WHERE id = ?').get(id) as
@@ -648,7 +672,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
       if (moved > 0) this.addHistory(n.alarm_id, nowMs, 'escalated', null, historyNotes.smsFailed(this.options.locale, n.contact_name, error));
       // A cancelled critical case: the cancelled notice may now have to go to the next contact.
       this.trySettleNotices(n.alarm_id, nowMs);
-    })();
+    });
   }
 
   /** The resident pressed cancel: the officer sees it in the case history (the case stays open until a person closes it). */
@@ -729,17 +753,33 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
 
   /** The whole case as the dashboard shows it; phone numbers masked. */
   view(alarmId: string): AlarmView | undefined {
-    const row = this.getRow(alarmId);
-    if (!row) return undefined;
-    const resident = this.db.prepare('SELECT id, name, sex, birth_year FROM residents WHERE id = ?').get(row.resident_id) as { id: string; name: string; sex: 'F' | 'M' | null; birth_year: number | null };
-    const household = this.db.prepare('SELECT id, address, lat, lng, key_holder_note FROM households WHERE id = ?').get(row.household_id) as {
-      id: string;
-      address: string;
-      lat: number;
-      lng: number;
-      key_holder_note: string | null;
-    };
-    const village = this.db.prepare('SELECT id, name, timezone FROM villages WHERE id = ?').get(row.village_id) as { id: string; name: string; timezone: string };
+    // The case, its resident, household and village in one statement (this runs on every change of every case).
+    const joined = this.db
+      .prepare(
+        `SELECT a.*, r.name AS r_name, r.sex AS r_sex, r.birth_year AS r_birth_year,
+                h.address AS h_address, h.lat AS h_lat, h.lng AS h_lng, h.key_holder_note AS h_key_holder_note,
+                v.name AS v_name, v.timezone AS v_timezone
+           FROM alarms a JOIN residents r ON r.id = a.resident_id JOIN households h ON h.id = a.household_id JOIN villages v ON v.id = a.village_id
+          WHERE a.id = ?`,
+      )
+      .get(alarmId) as
+      | (AlarmRow & {
+          r_name: string;
+          r_sex: 'F' | 'M' | null;
+          r_birth_year: number | null;
+          h_address: string;
+          h_lat: number;
+          h_lng: number;
+          h_key_holder_note: string | null;
+          v_name: string;
+          v_timezone: string;
+        })
+      | undefined;
+    if (!joined) return undefined;
+    const row: AlarmRow = joined;
+    const resident = { id: row.resident_id, name: joined.r_name, sex: joined.r_sex, birth_year: joined.r_birth_year };
+    const household = { id: row.household_id, address: joined.h_address, lat: joined.h_lat, lng: joined.h_lng, key_holder_note: joined.h_key_holder_note };
+    const village = { id: row.village_id, name: joined.v_name, timezone: joined.v_timezone };
     const notifications = this.db.prepare('SELECT * FROM notifications WHERE alarm_id = ? ORDER BY created_at, rowid').all(alarmId) as Array<Record<string, unknown>>;
     const history = this.db.prepare('SELECT at, action, by, note FROM alarm_history WHERE alarm_id = ? ORDER BY seq').all(alarmId) as AlarmView['history'];
     const openedYear = new Date(row.opened_at).getUTCFullYear();
@@ -856,7 +896,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
 
   /** Runs `fn` in one transaction with the store's own writes (nested transactions become savepoints). */
   inTransaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return this.run(fn);
   }
 
   /** Number of cases opened for a device event; used by tests and the durability check. */
