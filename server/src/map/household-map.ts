@@ -51,6 +51,8 @@ export class HouseholdMap {
   private householdOfDevice = new Map<string, string>();
   /** Active cases: alarm id → household and kind. */
   private readonly activeAlarms = new Map<string, { householdId: string; kind: AlarmKind }>();
+  /** The same by household: alarm id → kind (a refresh reads its household's, not every active case of the county). */
+  private readonly activeByHousehold = new Map<string, Map<string, AlarmKind>>();
   private readonly states = new Map<string, MapHousehold>();
   private timer: TimerHandle | undefined;
   private running = false;
@@ -91,8 +93,8 @@ export class HouseholdMap {
   alarmChanged(alarm: AlarmView): void {
     const active = ACTIVE.has(alarm.status);
     const known = this.activeAlarms.get(alarm.id);
-    if (active) this.activeAlarms.set(alarm.id, { householdId: alarm.household.id, kind: alarm.kind });
-    else this.activeAlarms.delete(alarm.id);
+    if (known) this.forgetActive(alarm.id, known.householdId);
+    if (active) this.setActive(alarm.id, alarm.household.id, alarm.kind);
     if (!this.households.has(alarm.household.id)) this.reload();
     this.refresh([alarm.household.id, ...(known && known.householdId !== alarm.household.id ? [known.householdId] : [])]);
   }
@@ -136,13 +138,27 @@ export class HouseholdMap {
     if (this.running) this.timer = this.deps.clock.setTimeout(() => this.sweep(), this.deps.sweepEveryMs ?? MAP_SWEEP_EVERY_MS);
   }
 
+  private setActive(alarmId: string, householdId: string, kind: AlarmKind): void {
+    this.activeAlarms.set(alarmId, { householdId, kind });
+    let ofHousehold = this.activeByHousehold.get(householdId);
+    if (ofHousehold === undefined) this.activeByHousehold.set(householdId, (ofHousehold = new Map()));
+    ofHousehold.set(alarmId, kind);
+  }
+
+  private forgetActive(alarmId: string, householdId: string): void {
+    this.activeAlarms.delete(alarmId);
+    const ofHousehold = this.activeByHousehold.get(householdId);
+    ofHousehold?.delete(alarmId);
+    if (ofHousehold?.size === 0) this.activeByHousehold.delete(householdId);
+  }
+
   private refresh(householdIds: Iterable<string>): void {
     const now = this.deps.clock.nowMs();
     for (const id of householdIds) {
       const h = this.households.get(id);
       if (!h) continue;
       const kinds: AlarmKind[] = [];
-      for (const a of this.activeAlarms.values()) if (a.householdId === id) kinds.push(a.kind);
+      for (const kind of this.activeByHousehold.get(id)?.values() ?? []) kinds.push(kind);
       const { state, detail } = householdState({
         activeAlarmKinds: kinds,
         residents: h.residents.map((r) => ({ away: r.away, watch: this.deps.watch.residentWatch(r.id) })),
@@ -193,7 +209,8 @@ export class HouseholdMap {
     const marks = ACTIVE_STATUSES.map(() => '?').join(', ');
     const rows = this.deps.db.prepare(`SELECT id, household_id AS householdId, kind FROM alarms WHERE status IN (${marks})`).all(...ACTIVE_STATUSES) as Array<{ id: string; householdId: string; kind: AlarmKind }>;
     this.activeAlarms.clear();
-    for (const r of rows) this.activeAlarms.set(r.id, { householdId: r.householdId, kind: r.kind });
+    this.activeByHousehold.clear();
+    for (const r of rows) this.setActive(r.id, r.householdId, r.kind);
   }
 }
 
