@@ -338,4 +338,39 @@ describe('schema migration 3', () => {
       tmp.cleanup();
     }
   });
+
+  it('gives the notices of a database from before migration 12 their place in the outbox by their case severity', () => {
+    const tmp = tempDataDir();
+    try {
+      const file = `${tmp.dir}/kanjia.sqlite`;
+      const old = new Database(file);
+      for (const sql of MIGRATIONS.slice(0, 11)) old.exec(sql);
+      old.pragma('user_version = 11');
+      old.pragma('foreign_keys = OFF');
+      const insertAlarm = old.prepare(`INSERT INTO alarms (id, kind, severity, status, device_id, event_id, event_ts, resident_id, household_id, village_id, opened_at, updated_at)
+                VALUES (?, ?, ?, 'open', 'd1', ?, 1, 'r1', 'h1', 'v1', 1, 1)`);
+      const insertNotice = old.prepare(`INSERT INTO notifications (id, alarm_id, channel, contact_name, contact_role, phone, escalation_level, template, params_json, text, status, created_at, next_attempt_at)
+                VALUES (?, ?, 'console', '刘', 'helper', '13800000001', 0, 'alarm', '{}', 't', 'pending', ?, ?)`);
+      // Queued in the wrong order for severity: the low battery first.
+      insertAlarm.run('alm-battery', 'lowBattery', 'maintenance', 'e1');
+      insertAlarm.run('alm-inactive', 'inactivity', 'urgent', 'e2');
+      insertAlarm.run('alm-sos', 'sos', 'critical', 'e3');
+      insertNotice.run('n-battery', 'alm-battery', 1, 1);
+      insertNotice.run('n-inactive', 'alm-inactive', 2, 2);
+      insertNotice.run('n-sos', 'alm-sos', 3, 3);
+      old.close();
+      const db = openDatabase(file);
+      try {
+        expect(db.prepare('SELECT id, priority FROM notifications ORDER BY priority, next_attempt_at').all()).toEqual([
+          { id: 'n-sos', priority: 0 },
+          { id: 'n-inactive', priority: 1 },
+          { id: 'n-battery', priority: 2 },
+        ]);
+      } finally {
+        db.close();
+      }
+    } finally {
+      tmp.cleanup();
+    }
+  });
 });

@@ -104,7 +104,12 @@ export const UNPREPARED_RETRY_MS = 60_000;
 /** What an SMS about a case says, and which case it belongs to. */
 interface SmsSubject extends CaseSmsSubject {
   alarmId: string;
+  /** The outbox's order (notifications.priority): the case's severity rank. */
+  priority: number;
 }
+
+/** A notice's place in the outbox by its case's severity: after an outage an SOS goes before a low battery. */
+const NOTICE_PRIORITY: Readonly<Record<Severity, number>> = { critical: 0, urgent: 1, maintenance: 2 };
 
 export interface AlarmStoreOptions {
   policies: Record<AlarmKind, AlarmPolicy>;
@@ -264,7 +269,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
       );
     this.addHistory(id, nowMs, 'opened', null, historyNotes.opened(this.options.locale, finding.kind, finding.reason, finding.details));
     const first = chain[0];
-    if (first) this.enqueueSms(smsSubject(id, finding.kind, finding.details, nowMs, ctx), first, 0, 'alarm', nowMs);
+    if (first) this.enqueueSms(smsSubject(id, finding.kind, policy.severity, finding.details, nowMs, ctx), first, 0, 'alarm', nowMs);
     return id;
   }
 
@@ -278,10 +283,10 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
     this.db
       .prepare(
         `INSERT INTO notifications (id, alarm_id, channel, contact_id, contact_name, contact_role, phone, escalation_level, template,
-                                    params_json, text, status, attempts, created_at, next_attempt_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)`,
+                                    params_json, text, status, attempts, created_at, next_attempt_at, priority)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)`,
       )
-      .run(notificationId, alarmId, this.options.channel, contact.id, contact.name, contact.role, contact.phone, level, template, JSON.stringify(rendered.params), rendered.text, nowMs, nowMs);
+      .run(notificationId, alarmId, this.options.channel, contact.id, contact.name, contact.role, contact.phone, level, template, JSON.stringify(rendered.params), rendered.text, nowMs, nowMs, subject.priority);
     this.db
       .prepare('INSERT INTO answer_codes (code_hash, alarm_id, notification_id, contact_id, contact_name, contact_role, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
       .run(hashAnswerCode(answerCode), alarmId, notificationId, contact.id, contact.name, contact.role, nowMs, nowMs + ANSWER_CODE_TTL_MS);
@@ -400,7 +405,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
     const cancel = this.db.prepare("SELECT by, note FROM alarm_history WHERE alarm_id = ? AND action = 'cancelled' ORDER BY seq DESC LIMIT 1").get(alarm.id) as
       | { by: string | null; note: string | null }
       | undefined;
-    const rendered = cancelledNoticeSms(smsSubject(alarm.id, alarm.kind, parseCaseDetails(alarm.details_json), alarm.opened_at, ctx), cancel, this.smsOptions());
+    const rendered = cancelledNoticeSms(smsSubject(alarm.id, alarm.kind, alarm.severity, parseCaseDetails(alarm.details_json), alarm.opened_at, ctx), cancel, this.smsOptions());
     const contact = chain[target.chainIndex] as ContactRow;
     if (target.carrierId !== undefined) {
       // The code of the old text dies with the text; the case is closed, so it opens nothing anyway.
@@ -409,10 +414,10 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
       this.db
         .prepare(
           `INSERT INTO notifications (id, alarm_id, channel, contact_id, contact_name, contact_role, phone, escalation_level, template,
-                                      params_json, text, status, attempts, created_at, next_attempt_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'cancelled', ?, ?, 'pending', 0, ?, ?)`,
+                                      params_json, text, status, attempts, created_at, next_attempt_at, priority)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'cancelled', ?, ?, 'pending', 0, ?, ?, ?)`,
         )
-        .run(newId('ntf'), alarm.id, this.options.channel, contact.id, contact.name, contact.role, contact.phone, target.chainIndex, JSON.stringify(rendered.params), rendered.text, nowMs, nowMs);
+        .run(newId('ntf'), alarm.id, this.options.channel, contact.id, contact.name, contact.role, contact.phone, target.chainIndex, JSON.stringify(rendered.params), rendered.text, nowMs, nowMs, NOTICE_PRIORITY[alarm.severity]);
     }
     const note = target.redirected ? historyNotes.cancelledNoticeRedirected(this.options.locale, contact.name) : historyNotes.cancelledNoticeKept(this.options.locale, contact.name);
     this.addHistory(alarm.id, nowMs, 'note', null, note);
@@ -516,7 +521,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
         // After the last step the timer runs once more, so the history records when the chain ran out.
         this.addHistory(row.id, nowMs, 'escalated', null, historyNotes.escalated(this.options.locale, contact.name, contact.role, step.level));
         // The escalation repeats the first notice's figures: those of the finding that opened the case.
-        this.enqueueSms(smsSubject(row.id, row.kind, parseCaseDetails(row.details_json), row.opened_at, ctx), contact, step.level, 'escalation', nowMs);
+        this.enqueueSms(smsSubject(row.id, row.kind, row.severity, parseCaseDetails(row.details_json), row.opened_at, ctx), contact, step.level, 'escalation', nowMs);
       }
       return due.map((r) => r.id);
     });
@@ -544,9 +549,9 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
       const rows = this.db
         .prepare(
           `SELECT n.id, n.alarm_id, n.phone, n.template, n.escalation_level AS escalationLevel, n.params_json, n.text, n.attempts, a.kind, a.status AS caseStatus
-             FROM notifications n JOIN alarms a ON a.id = n.alarm_id
+             FROM notifications n INDEXED BY notifications_claim JOIN alarms a ON a.id = n.alarm_id
             WHERE n.status = 'pending' AND n.next_attempt_at <= ?
-            ORDER BY CASE a.severity WHEN 'critical' THEN 0 WHEN 'urgent' THEN 1 ELSE 2 END, n.next_attempt_at, n.created_at LIMIT ?`,
+            ORDER BY n.priority, n.next_attempt_at, n.created_at LIMIT ?`,
         )
         .all(nowMs, limit) as Array<{
         id: string;
@@ -925,6 +930,6 @@ function errorText(err: unknown): string {
 }
 
 /** The subject of a case's SMS: the case, and where its resident lives. */
-function smsSubject(alarmId: string, kind: AlarmKind, details: AlarmDetails, openedAt: number, ctx: ResidentContext): SmsSubject {
-  return { alarmId, kind, details, openedAt, residentName: ctx.residentName, address: ctx.address, villageName: ctx.villageName, timeZone: ctx.timezone };
+function smsSubject(alarmId: string, kind: AlarmKind, severity: Severity, details: AlarmDetails, openedAt: number, ctx: ResidentContext): SmsSubject {
+  return { alarmId, priority: NOTICE_PRIORITY[severity], kind, details, openedAt, residentName: ctx.residentName, address: ctx.address, villageName: ctx.villageName, timeZone: ctx.timezone };
 }

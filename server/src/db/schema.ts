@@ -244,6 +244,11 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX devices_household ON devices (household_id);
   CREATE INDEX devices_resident ON devices (resident_id);
   CREATE INDEX households_village ON households (village_id);
+  -- The outbox's order without a sort of the whole backlog: the case's severity rank on each notice
+  -- (0 critical, 1 urgent, 2 maintenance; a case's severity never changes), then the due time.
+  ALTER TABLE notifications ADD COLUMN priority INTEGER NOT NULL DEFAULT 2;
+  UPDATE notifications SET priority = (SELECT CASE a.severity WHEN 'critical' THEN 0 WHEN 'urgent' THEN 1 ELSE 2 END FROM alarms a WHERE a.id = notifications.alarm_id);
+  CREATE INDEX notifications_claim ON notifications (status, priority, next_attempt_at, created_at);
   -- The open commands of a device that are due (device_commands_open has no next_attempt_at).
   CREATE INDEX device_commands_device_due ON device_commands (device_id, next_attempt_at) WHERE ended_at IS NULL;
   `,
