@@ -8,8 +8,7 @@
  * provider errors, event-loop lag, SQLite commit time. And who may read it:
  * the bearer token on the main port, the separate listener, the settings.
  */
-import { SMS_TEMPLATES } from '@kanjia/alerts';
-import { LocalAliyunSmsServer } from '@kanjia/alerts/testing';
+import type { LocalAliyunSmsServer } from '@kanjia/alerts/testing';
 import { SimDevice } from '@kanjia/firmware-sim';
 import { topics } from '@kanjia/protocol';
 import Database from 'better-sqlite3';
@@ -17,14 +16,11 @@ import mqtt from 'mqtt';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSettings, SettingsError } from '../src/config.js';
-import { openDatabase } from '../src/db/database.js';
 import { watchWrites } from '../src/db/write-watch.js';
-import { databaseFile, loadDeviceKey } from '../src/device-key.js';
 import { createLogger } from '../src/logger.js';
 import { timeTransactions } from '../src/metrics/sqlite-timing.js';
-import { SqliteRegistryStore } from '../src/registry/registry-store.js';
 import { KanjiaSystem, type RunningSystem } from '../src/system.js';
-import { tempDataDir, twoVillages, until } from './helpers.js';
+import { importBeforeStart, localAliyunSms, tempDataDir, twoVillages, until } from './helpers.js';
 import { parsePrometheusText, valueOf, type Family } from './prometheus-text.js';
 
 const KEY = { accessKeyId: 'LTAI5tKanjiaMetrics', accessKeySecret: 'metrics-secret-0123456789abcdef' };
@@ -68,32 +64,14 @@ describe('/metrics after real traffic through a running system', () => {
   const metricsUrl = () => new URL('/metrics', running.httpUrl).href;
 
   beforeAll(async () => {
-    sms = new LocalAliyunSmsServer({
-      ...KEY,
-      signNames: ['智慧看家'],
-      templates: { [TEMPLATES.alarm]: SMS_TEMPLATES.alarm.variables, [TEMPLATES.escalation]: SMS_TEMPLATES.escalation.variables, [TEMPLATES.cancelled]: SMS_TEMPLATES.cancelled.variables },
-    });
-    const { endpoint } = await sms.start();
+    const local = await localAliyunSms(KEY, TEMPLATES);
+    sms = local.sms;
     sms.setState({ badNumbers: [BAD_HELPER] });
     const settings = loadSettings(
       {},
-      {
-        overrides: {
-          dataDir: tmp.dir,
-          httpPort: 0,
-          mqttPort: 0,
-          mqttHost: '127.0.0.1',
-          logLevel: 'silent',
-          metricsToken: TOKEN,
-          metricsAddress: '127.0.0.1:0',
-          smsProvider: 'aliyun',
-          aliyun: { ...KEY, signName: '智慧看家', templateAlarm: TEMPLATES.alarm, templateEscalation: TEMPLATES.escalation, templateCancelled: TEMPLATES.cancelled, endpoint, protocol: 'http', timeoutMs: 2_000 },
-        },
-      },
+      { overrides: { dataDir: tmp.dir, httpPort: 0, mqttPort: 0, mqttHost: '127.0.0.1', logLevel: 'silent', metricsToken: TOKEN, metricsAddress: '127.0.0.1:0', smsProvider: 'aliyun', aliyun: local.aliyun } },
     );
-    const db = openDatabase(databaseFile(settings));
-    creds = new SqliteRegistryStore(db, loadDeviceKey(settings)).importRegistry(twoVillages()).devices;
-    db.close();
+    creds = importBeforeStart(settings, twoVillages());
     system = new KanjiaSystem({ settings, logger: createLogger('silent') });
     running = await system.start();
 

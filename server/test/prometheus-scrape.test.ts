@@ -15,12 +15,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, haveBinary } from '../../tests/src/harness.js';
 import { loadSettings } from '../src/config.js';
-import { openDatabase } from '../src/db/database.js';
-import { databaseFile, loadDeviceKey } from '../src/device-key.js';
 import { createLogger } from '../src/logger.js';
-import { SqliteRegistryStore } from '../src/registry/registry-store.js';
 import { KanjiaSystem, type RunningSystem } from '../src/system.js';
-import { oneHousehold, RecordingSender, tempDataDir, until } from './helpers.js';
+import { importBeforeStart, oneHousehold, RecordingSender, tempDataDir, until } from './helpers.js';
 
 const HAVE_PROMETHEUS = haveBinary('prometheus', 'apt-get install prometheus');
 const TOKEN = 'prometheus-scrape-token-0123456789abcdef';
@@ -54,9 +51,7 @@ describe.skipIf(!HAVE_PROMETHEUS)('Prometheus scrapes /metrics', () => {
 
   beforeAll(async () => {
     const settings = loadSettings({}, { overrides: { dataDir: tmp.dir, httpPort: 0, mqttPort: 0, mqttHost: '127.0.0.1', logLevel: 'silent', metricsToken: TOKEN, metricsAddress: '127.0.0.1:0' } });
-    const db = openDatabase(databaseFile(settings));
-    const creds = new SqliteRegistryStore(db, loadDeviceKey(settings)).importRegistry(oneHousehold()).devices;
-    db.close();
+    const creds = importBeforeStart(settings, oneHousehold());
     system = new KanjiaSystem({ settings, smsSender: new RecordingSender(), logger: createLogger('silent') });
     running = await system.start();
     device = new SimDevice({ brokerUrl: running.mqttUrl, deviceId: creds[0]!.deviceId, secret: creds[0]!.secret, logger: silent, resendIntervalMs: 60_000 });
