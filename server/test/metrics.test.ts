@@ -46,6 +46,7 @@ const REQUIRED: Array<[string, Family['type']]> = [
   ['kanjia_sms_provider_errors_total', 'counter'],
   ['nodejs_eventloop_lag_seconds', 'gauge'],
   ['nodejs_eventloop_lag_p99_seconds', 'gauge'],
+  ['kanjia_eventloop_delay_seconds', 'histogram'],
   ['kanjia_sqlite_commit_duration_seconds', 'histogram'],
 ];
 
@@ -167,6 +168,24 @@ describe('/metrics after real traffic through a running system', () => {
     expect(valueOf(families, 'kanjia_system_unhealthy')).toBe(0);
     expect(valueOf(families, 'kanjia_storage_queued_writes')).toBe(0);
     expect(families.get('kanjia_build_info')!.samples[0]!.labels.version).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it('shows an event loop blocked for 400 ms in the delay histogram, above its 0.25 s bucket', async () => {
+    const delay = async () => {
+      const f = parsePrometheusText(await (await scrape(metricsUrl(), `Bearer ${TOKEN}`)).text());
+      return { above: valueOf(f, 'kanjia_eventloop_delay_seconds_count') - valueOf(f, 'kanjia_eventloop_delay_seconds_bucket', { le: '0.25' }), count: valueOf(f, 'kanjia_eventloop_delay_seconds_count') };
+    };
+    const before = await delay();
+    // A few ticks of the sampling timer first: the first interval after the scrape's reset is not recorded.
+    await new Promise((r) => setTimeout(r, 50));
+    const end = Date.now() + 400;
+    while (Date.now() < end) {
+      // blocking on purpose
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    const after = await delay();
+    expect(after.count).toBeGreaterThan(before.count);
+    expect(after.above).toBeGreaterThan(before.above);
   });
 
   it('puts no device id, phone number or name in a label', () => {

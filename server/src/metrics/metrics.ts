@@ -21,6 +21,7 @@ import type { GatewayStats, UplinkMessage } from '@kanjia/gateway';
 import { ALARM_KINDS, SEVERITIES, type SystemProblem } from '@kanjia/protocol';
 import { performance } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { eventLoopDelayText, watchEventLoopDelay } from './event-loop-delay.js';
 
 /** The uplink kinds (MQTT channels) counted by `kanjia_mqtt_messages_in_total`. */
 export const UPLINK_KINDS = ['events', 'telemetry', 'accel', 'status'] as const satisfies ReadonlyArray<UplinkMessage['value']['channel']>;
@@ -76,6 +77,7 @@ function processMetrics(): Registry {
     processRegistry = new Registry();
     // 10 ms resolution of the event-loop delay histogram (nodejs_eventloop_lag_p50/p90/p99_seconds…).
     collectDefaultMetrics({ register: processRegistry, eventLoopMonitoringPrecision: 10 });
+    watchEventLoopDelay();
   }
   return processRegistry;
 }
@@ -97,6 +99,8 @@ export class KanjiaMetrics {
   private readonly smsErrorCodes = new Set<string>();
 
   constructor(private readonly options: MetricsOptions) {
+    // Started with the system, so the first scrape has the process's figures since then.
+    processMetrics();
     const registers = [this.registry];
     new Gauge({ name: 'kanjia_build_info', help: 'Always 1; the running version as a label.', labelNames: ['version'], registers }).set({ version: options.version }, 1);
 
@@ -169,7 +173,7 @@ export class KanjiaMetrics {
   /** The exposition: this system's metrics, then the process's (Prometheus text format 0.0.4). */
   async render(): Promise<string> {
     const [own, node] = await Promise.all([this.registry.metrics(), processMetrics().metrics()]);
-    return `${own}\n${node}`;
+    return `${own}\n${eventLoopDelayText()}\n${node}`;
   }
 
   /** The Content-Type of render()'s text. */
