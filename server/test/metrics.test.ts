@@ -8,6 +8,7 @@
  * provider errors, event-loop lag, SQLite commit time. And who may read it:
  * the bearer token on the main port, the separate listener, the settings.
  */
+import type { SmsResult } from '@kanjia/alerts';
 import type { LocalAliyunSmsServer } from '@kanjia/alerts/testing';
 import { SimDevice } from '@kanjia/firmware-sim';
 import { topics } from '@kanjia/protocol';
@@ -18,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSettings, SettingsError } from '../src/config.js';
 import { watchWrites } from '../src/db/write-watch.js';
 import { createLogger } from '../src/logger.js';
+import { KanjiaMetrics, MAX_SMS_ERROR_CODES } from '../src/metrics/metrics.js';
 import { timeTransactions } from '../src/metrics/sqlite-timing.js';
 import { KanjiaSystem, type RunningSystem } from '../src/system.js';
 import { importBeforeStart, localAliyunSms, tempDataDir, twoVillages, until } from './helpers.js';
@@ -299,5 +301,58 @@ describe('SQLite commit timing', () => {
       db.close();
       tmp.cleanup();
     }
+  });
+});
+
+describe('KanjiaMetrics on its own', () => {
+  const stats = (connections: number) => ({
+    connections,
+    connected: 1,
+    authFailures: 0,
+    aclDenied: 0,
+    invalidPayloads: { PAYLOAD_TOO_LARGE: 0, PAYLOAD_NOT_JSON: 0, PAYLOAD_INVALID: 0 },
+    oversized: 0,
+    malformedFrames: 0,
+    floodDisconnects: 0,
+    messagesIn: 0,
+    commandsOut: 0,
+    handlerErrors: 0,
+    refused: { keepAlive: 0, preLogin: 0, connectTimeout: 0, pingFlood: 0, subscribeFlood: 0, loginDelayed: 0, loginUnchecked: 0 },
+  });
+
+  it(`gives at most ${MAX_SMS_ERROR_CODES} provider error codes a label of their own, the rest are "other"`, async () => {
+    const metrics = new KanjiaMetrics({ version: '0.0.0' });
+    let n = 0;
+    const failing = { name: 'failing', send: async (): Promise<SmsResult> => ({ ok: false, kind: 'permanent', code: `isv.CODE_${n++}`, message: 'refused' }) };
+    const sender = metrics.meteredSender(failing, () => undefined, () => 0);
+    const message = { to: '13800000001', template: 'alarm' as const, kind: 'sos' as const, params: {}, text: '', outId: 'ntf_1' };
+    for (let i = 0; i < MAX_SMS_ERROR_CODES + 6; i++) await sender.send(message);
+    await sender.send(message); // a 71st code
+    const f = parsePrometheusText(await metrics.render());
+    const samples = f.get('kanjia_sms_provider_errors_total')!.samples;
+    expect(samples).toHaveLength(MAX_SMS_ERROR_CODES + 1);
+    expect(valueOf(f, 'kanjia_sms_provider_errors_total', { code: 'other' })).toBe(7);
+    expect(valueOf(f, 'kanjia_sms_provider_errors_total', { code: 'isv.CODE_0', kind: 'permanent' })).toBe(1);
+    expect(sender.name).toBe('failing');
+  });
+
+  it('shows a gauge as unknown (NaN) when its source throws, keeps a counter at its last value, and says which source failed', async () => {
+    const failed: string[] = [];
+    const metrics = new KanjiaMetrics({ version: '0.0.0', onCollectError: (source) => failed.push(source) });
+    let broken = false;
+    metrics.collectFrom({
+      gateway: () => {
+        if (broken) throw new Error('the gateway is gone');
+        return stats(5);
+      },
+    });
+    let f = parsePrometheusText(await metrics.render());
+    expect(valueOf(f, 'kanjia_mqtt_connections_accepted_total')).toBe(5);
+    broken = true;
+    f = parsePrometheusText(await metrics.render());
+    expect(valueOf(f, 'kanjia_mqtt_connections_accepted_total')).toBe(5);
+    expect(valueOf(f, 'kanjia_mqtt_connections_open')).toBeNaN();
+    expect(f.get('kanjia_mqtt_connections_refused_total')!.samples.length).toBeGreaterThan(0);
+    expect(failed).toContain('gateway');
   });
 });

@@ -236,9 +236,12 @@ export class KanjiaMetrics {
         labelNames,
         registers,
         collect() {
-          // A source that could not be read leaves the gauge out of this scrape rather than showing an old value.
+          const list = values();
           this.reset();
-          for (const [labels, value] of values() ?? []) this.set(labels, value);
+          // A source that could not be read shows no old value: a labelled gauge has no series in this
+          // scrape, one without labels (which prom-client always writes) is NaN — unknown, not 0.
+          if (list === undefined && labelNames.length === 0) this.set(NaN);
+          for (const [labels, value] of list ?? []) this.set(labels, value);
         },
       });
     const fromGateway = (pick: (g: GatewayStats) => Array<[Record<string, string>, number]>) => () => {
