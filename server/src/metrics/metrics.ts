@@ -212,8 +212,6 @@ export class KanjiaMetrics {
 
   /** The figures read on scrape: gauges set, counters mirrored from what the parts count since the start. */
   private collected(registers: Registry[]): void {
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
-    const self = this;
     /** A counter whose value is another part's count since start, read at each scrape. */
     const mirrored = <L extends string>(name: string, help: string, labelNames: L[], values: () => Array<[Partial<Record<L, string>>, number]> | undefined) =>
       new Counter<L>({
@@ -245,7 +243,7 @@ export class KanjiaMetrics {
         },
       });
     const fromGateway = (pick: (g: GatewayStats) => Array<[Record<string, string>, number]>) => () => {
-      const g = self.read('gateway', self.sources.gateway);
+      const g = this.read('gateway', this.sources.gateway);
       return g === undefined ? undefined : pick(g);
     };
 
@@ -274,14 +272,14 @@ export class KanjiaMetrics {
     mirrored('kanjia_mqtt_handler_errors_total', 'Uplink and presence handlers that threw or rejected (each one logged).', [], fromGateway((g) => [[{}, g.handlerErrors]]));
 
     gauge('kanjia_alarm_cases_active', 'Cases somebody still has to act on (open, taken, on the way, on site), by kind and severity.', ['kind', 'severity'], () => {
-      const rows = self.read('active cases', self.sources.store && (() => self.sources.store!.activeCases()));
+      const rows = this.read('active cases', this.sources.store && (() => this.sources.store!.activeCases()));
       if (rows === undefined) return undefined;
       const values = new Map<string, [Record<string, string>, number]>();
       for (const kind of ALARM_KINDS) for (const severity of SEVERITIES) values.set(`${kind}/${severity}`, [{ kind, severity }, 0]);
       for (const r of rows) values.set(`${r.kind}/${r.severity}`, [{ kind: r.kind, severity: r.severity }, r.count]);
       return [...values.values()];
     });
-    const outboxRows = () => self.read('outbox rows', self.sources.store && (() => self.sources.store!.outboxRows()));
+    const outboxRows = () => this.read('outbox rows', this.sources.store && (() => this.sources.store!.outboxRows()));
     gauge('kanjia_outbox_pending', 'Notifications waiting to go out (pending or being sent, those held by a provider outage included).', [], () => {
       const rows = outboxRows();
       return rows && [[{}, rows.pending]];
@@ -291,7 +289,7 @@ export class KanjiaMetrics {
       return rows && [[{}, rows.failed]];
     });
     const fromOutbox = (pick: (o: OutboxStats) => number) => () => {
-      const o = self.read('outbox', self.sources.outbox);
+      const o = this.read('outbox', this.sources.outbox);
       return o === undefined ? undefined : ([[{}, pick(o)]] as Array<[Record<string, string>, number]>);
     };
     mirrored('kanjia_outbox_sent_total', 'SMS the provider accepted.', [], fromOutbox((o) => o.sent));
@@ -302,27 +300,27 @@ export class KanjiaMetrics {
     mirrored('kanjia_outbox_unprepared_total', 'Notifications the store could not get ready to send (each logged, tried again a minute later).', [], fromOutbox((o) => o.unprepared));
 
     gauge('kanjia_storage_queued_writes', 'Writes waiting in memory for the database (locked or full), in order.', [], () => {
-      const s = self.read('storage', self.sources.storage);
+      const s = this.read('storage', this.sources.storage);
       return s && [[{}, s.queued]];
     });
     mirrored('kanjia_storage_failed_writes_total', 'Writes that met a storage fault (busy, full, read-only, I/O error).', [], () => {
-      const s = self.read('storage', self.sources.storage);
+      const s = this.read('storage', this.sources.storage);
       return s && [[{}, s.failedWrites]];
     });
     gauge('kanjia_system_problem', 'System problems now (SMS_PROVIDER_OUTAGE, STORAGE_WRITE_FAILED, TLS_CERT_EXPIRING…: docs/errors.md), 1 each while raised.', ['code', 'severity'], () => {
-      const h = self.read('health', self.sources.health);
+      const h = this.read('health', this.sources.health);
       return h && h.problems.map((p) => [{ code: p.code, severity: p.severity }, 1]);
     });
     gauge('kanjia_system_unhealthy', '1 while a problem stops this node doing its job (/api/health 503).', [], () => {
-      const h = self.read('health', self.sources.health);
+      const h = this.read('health', this.sources.health);
       return h && [[{}, h.unhealthy ? 1 : 0]];
     });
     gauge('kanjia_ready', '1 once the system has started and until it stops.', [], () => {
-      const r = self.read('ready', self.sources.ready);
+      const r = this.read('ready', this.sources.ready);
       return r === undefined ? undefined : [[{}, r ? 1 : 0]];
     });
     gauge('kanjia_live_feed_clients', 'Dashboards connected to the live feed.', [], () => {
-      const n = self.read('live feed', self.sources.liveClients);
+      const n = this.read('live feed', this.sources.liveClients);
       return n === undefined ? undefined : [[{}, n]];
     });
   }
