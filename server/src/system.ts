@@ -39,7 +39,7 @@ import { MapPlanStore } from './map/map-plans.js';
 import { mapTiles } from './map/map-tiles.js';
 import { SystemHealth } from './system-health.js';
 import { KanjiaMetrics } from './metrics/metrics.js';
-import { MetricsListener, metricsRoutes } from './metrics/metrics-http.js';
+import { MetricsListener, metricsRoutes, openMetricsListener } from './metrics/metrics-http.js';
 import { SqliteMetricsQueries } from './metrics/metrics-queries.js';
 import { timeTransactions } from './metrics/sqlite-timing.js';
 
@@ -389,7 +389,7 @@ export class KanjiaSystem {
     const { port: mqttPort, tlsPort: mqttsPort } = await gateway.start();
     await app.listen({ port: settings.httpPort, host: settings.httpHost });
     feed.attach(app.server);
-    const metricsUrl = await this.startMetricsListener(metrics);
+    const metricsUrl = settings.metricsAddress && (await openMetricsListener({ metrics, address: settings.metricsAddress, token: settings.metricsToken, logger: log.child({ component: 'metrics' }), opened: (l) => (this.metricsListener = l) }));
     if (certificate && settings.tlsCert !== undefined && settings.tlsKey !== undefined) this.watchCertificate(settings.tlsCert, settings.tlsKey, certificate, gateway, app);
     // Then the outbox (what a crash left unsent goes out now) and the escalation timers.
     outbox.start();
@@ -421,7 +421,7 @@ export class KanjiaSystem {
       httpUrl: `${certificate ? 'https' : 'http'}://${shown(settings.httpHost)}:${httpPort}/`,
       mqttUrl: settings.mqttPlain || mqttsUrl === undefined ? `mqtt://${shown(settings.mqttHost)}:${mqttPort}` : mqttsUrl,
       ...(mqttsUrl !== undefined && mqttsPort !== undefined ? { mqttsPort, mqttsUrl } : {}),
-      ...(metricsUrl !== undefined ? { metricsUrl } : {}),
+      ...(metricsUrl ? { metricsUrl } : {}),
     };
     log.info({ ...running, publicUrl: this.publicUrl, sms: sender.name, dataDir: settings.dataDir, allowedHosts: allowedHosts.list() }, 'kanjia ready');
     this.pruneAuth(users, audit);
@@ -463,19 +463,6 @@ export class KanjiaSystem {
     } catch (err) {
       throw explainStartError(err, settings.dataDir, file, lockWaitMs);
     }
-  }
-
-  /** The listener of KANJIA_METRICS_ADDRESS, when set; returns its URL. */
-  private async startMetricsListener(metrics: KanjiaMetrics): Promise<string | undefined> {
-    const { metricsAddress, metricsToken } = this.options.settings;
-    if (metricsAddress === undefined) return undefined;
-    const listener = new MetricsListener({ metrics, host: metricsAddress.host, port: metricsAddress.port, token: metricsToken, logger: this.logger.child({ component: 'metrics' }) });
-    this.metricsListener = listener;
-    const port = await listener.start().catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'EADDRINUSE') throw new SettingsError([`KANJIA_METRICS_ADDRESS: ${metricsAddress.host}:${metricsAddress.port} is already in use; choose another port`]);
-      throw err;
-    });
-    return `http://${metricsAddress.host.includes(':') ? `[${metricsAddress.host}]` : metricsAddress.host}:${port}/metrics`;
   }
 
   /**

@@ -14,6 +14,7 @@ import { SimDevice } from '@kanjia/firmware-sim';
 import { topics } from '@kanjia/protocol';
 import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSettings, SettingsError } from '../src/config.js';
@@ -259,6 +260,25 @@ describe('who may scrape, by the settings', () => {
       expect(((await res.json()) as { message: string }).message).toMatch(/metrics are off on this port: set KANJIA_METRICS_TOKEN/);
     } finally {
       await system.stop();
+      tmp.cleanup();
+    }
+  });
+  it('stops the start with KANJIA_METRICS_ADDRESS named when its port is taken, and leaves nothing listening', async () => {
+    const tmp = tempDataDir();
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    const settings = loadSettings({}, { overrides: { dataDir: tmp.dir, httpPort: 0, mqttPort: 0, mqttHost: '127.0.0.1', logLevel: 'silent', metricsAddress: `127.0.0.1:${port}` } });
+    const system = new KanjiaSystem({ settings, logger: createLogger('silent') });
+    try {
+      await expect(system.start()).rejects.toThrow(new RegExp(`KANJIA_METRICS_ADDRESS: 127\\.0\\.0\\.1:${port} is already in use`));
+      // The start undid itself: the data directory is free for the next one.
+      const again = new KanjiaSystem({ settings: { ...settings, metricsAddress: { host: '127.0.0.1', port: 0 } }, logger: createLogger('silent') });
+      await again.start();
+      await again.stop();
+    } finally {
+      await system.stop();
+      await new Promise((r) => taken.close(r));
       tmp.cleanup();
     }
   });

@@ -14,6 +14,7 @@ import type { FastifyInstance } from 'fastify';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { SettingsError } from '../config.js';
 import { apiError } from '../http/api-errors.js';
 import type { KanjiaMetrics } from './metrics.js';
 
@@ -135,4 +136,26 @@ export class MetricsListener {
     res.writeHead(200, { 'content-type': this.options.metrics.contentType, 'cache-control': 'no-store' });
     res.end(req.method === 'HEAD' ? undefined : body);
   }
+}
+
+/**
+ * Starts the listener of KANJIA_METRICS_ADDRESS (`opened` gets it first, so a
+ * stop closes it whatever happens next); resolves with its URL. A port in use
+ * is a setting to fix, said as one.
+ */
+export async function openMetricsListener(options: {
+  metrics: KanjiaMetrics;
+  address: { host: string; port: number };
+  token: string | undefined;
+  logger: MetricsListenerOptions['logger'];
+  opened: (listener: MetricsListener) => void;
+}): Promise<string> {
+  const { host, port } = options.address;
+  const listener = new MetricsListener({ metrics: options.metrics, host, port, token: options.token, logger: options.logger });
+  options.opened(listener);
+  const bound = await listener.start().catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'EADDRINUSE') throw new SettingsError([`KANJIA_METRICS_ADDRESS: ${host}:${port} is already in use; choose another port`]);
+    throw err;
+  });
+  return `http://${host.includes(':') ? `[${host}]` : host}:${bound}${METRICS_PATH}`;
 }
