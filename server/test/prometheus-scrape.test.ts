@@ -9,9 +9,10 @@
  * skipped with a message saying how to install it.
  */
 import { SimDevice } from '@kanjia/firmware-sim';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, haveBinary } from '../../tests/src/harness.js';
 import { loadSettings } from '../src/config.js';
@@ -21,6 +22,9 @@ import { importBeforeStart, oneHousehold, RecordingSender, tempDataDir, until } 
 
 const HAVE_PROMETHEUS = haveBinary('prometheus', 'apt-get install prometheus');
 const TOKEN = 'prometheus-scrape-token-0123456789abcdef';
+/** The alerting rules the README offers, and their promtool unit tests. */
+const RULES = fileURLToPath(new URL('../../docs/prometheus/kanjia-alerts.yml', import.meta.url));
+const RULE_TESTS = fileURLToPath(new URL('./fixtures/kanjia-alerts.test.yml', import.meta.url));
 const silent = { info: () => undefined, warn: () => undefined };
 
 interface VectorResult {
@@ -68,6 +72,8 @@ describe.skipIf(!HAVE_PROMETHEUS)('Prometheus scrapes /metrics', () => {
         'global:',
         '  scrape_interval: 1s',
         '  scrape_timeout: 1s',
+        // The offered rules are loaded too: a rule Prometheus cannot read stops it.
+        `rule_files: [${JSON.stringify(RULES)}]`,
         'scrape_configs:',
         '  - job_name: kanjia',
         `    authorization: { type: Bearer, credentials_file: ${JSON.stringify(tokenFile)} }`,
@@ -124,6 +130,17 @@ describe.skipIf(!HAVE_PROMETHEUS)('Prometheus scrapes /metrics', () => {
     const targets = (await (await fetch(`${prometheusUrl}/api/v1/targets`)).json()) as { data: { activeTargets: Array<{ labels: { job: string }; lastError: string }> } };
     const noToken = targets.data.activeTargets.find((t) => t.labels.job === 'kanjia-no-token');
     expect(noToken?.lastError).toMatch(/401/);
+  });
+
+  it('loads the offered alerting rules, which pass promtool check and their unit tests (an outage, a node down, a failed SMS)', async () => {
+    const rules = (await (await fetch(`${prometheusUrl}/api/v1/rules`)).json()) as { data: { groups: Array<{ rules: Array<{ name: string; health: string }> }> } };
+    const loaded = rules.data.groups.flatMap((g) => g.rules);
+    expect(loaded.map((r) => r.name)).toContain('KanjiaSmsProviderOutage');
+    expect(loaded.filter((r) => r.health === 'err')).toEqual([]);
+    for (const args of [['check', 'rules', RULES], ['test', 'rules', RULE_TESTS]]) {
+      const run = spawnSync('promtool', args, { encoding: 'utf8', timeout: 30_000 });
+      expect(run.status, `promtool ${args.join(' ')}:\n${run.stdout}${run.stderr}`).toBe(0);
+    }
   });
 
   it('answers queries on our series: the connection, the open SOS case, commit times, event-loop lag', async () => {
