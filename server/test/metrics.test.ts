@@ -11,6 +11,7 @@
 import type { SmsResult } from '@kanjia/alerts';
 import type { LocalAliyunSmsServer } from '@kanjia/alerts/testing';
 import { SimDevice } from '@kanjia/firmware-sim';
+import { Gateway } from '@kanjia/gateway';
 import { topics } from '@kanjia/protocol';
 import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
@@ -325,20 +326,8 @@ describe('SQLite commit timing', () => {
 });
 
 describe('KanjiaMetrics on its own', () => {
-  const stats = (connections: number) => ({
-    connections,
-    connected: 1,
-    authFailures: 0,
-    aclDenied: 0,
-    invalidPayloads: { PAYLOAD_TOO_LARGE: 0, PAYLOAD_NOT_JSON: 0, PAYLOAD_INVALID: 0 },
-    oversized: 0,
-    malformedFrames: 0,
-    floodDisconnects: 0,
-    messagesIn: 0,
-    commandsOut: 0,
-    handlerErrors: 0,
-    refused: { keepAlive: 0, preLogin: 0, connectTimeout: 0, pingFlood: 0, subscribeFlood: 0, loginDelayed: 0, loginUnchecked: 0 },
-  });
+  /** A gateway's own counts (all 0: it never started), with `connections` accepted. */
+  const stats = (connections: number) => ({ ...new Gateway({ port: 0, authenticator: { verify: () => false } }).stats(), connections });
 
   it(`gives at most ${MAX_SMS_ERROR_CODES} provider error codes a label of their own, the rest are "other"`, async () => {
     const metrics = new KanjiaMetrics({ version: '0.0.0' });

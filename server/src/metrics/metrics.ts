@@ -212,32 +212,28 @@ export class KanjiaMetrics {
 
   /** The figures read on scrape: gauges set, counters mirrored from what the parts count since the start. */
   private collected(registers: Registry[]): void {
-    /** A counter whose value is another part's count since start, read at each scrape. */
-    const mirrored = <L extends string>(name: string, help: string, labelNames: L[], values: () => Array<[Partial<Record<L, string>>, number]> | undefined) =>
+    type Values<L extends string> = () => Array<[Partial<Record<L, string>>, number]> | undefined;
+    const declared = <L extends string>(name: string, help: string, labelNames: L[]) => ({ name, help, labelNames, registers });
+    /** A counter whose value is another part's count since start, read at each scrape; one that cannot be read keeps its last count (never back to 0). */
+    const mirrored = <L extends string>(name: string, help: string, labelNames: L[], values: Values<L>) =>
       new Counter<L>({
-        name,
-        help,
-        labelNames,
-        registers,
+        ...declared(name, help, labelNames),
         collect() {
           const list = values();
-          // A source that could not be read keeps the last count (a counter must not fall back to 0).
-          if (list === undefined) return;
-          this.reset();
-          for (const [labels, value] of list) this.inc(labels, value);
+          if (list !== undefined) this.reset();
+          for (const [labels, value] of list ?? []) this.inc(labels, value);
         },
       });
-    const gauge = <L extends string>(name: string, help: string, labelNames: L[], values: () => Array<[Partial<Record<L, string>>, number]> | undefined) =>
+    /**
+     * A gauge read at each scrape. One that cannot be read shows no old value: a labelled gauge has
+     * no series in that scrape, one without labels (which prom-client always writes) is NaN — unknown, not 0.
+     */
+    const gauge = <L extends string>(name: string, help: string, labelNames: L[], values: Values<L>) =>
       new Gauge<L>({
-        name,
-        help,
-        labelNames,
-        registers,
+        ...declared(name, help, labelNames),
         collect() {
           const list = values();
           this.reset();
-          // A source that could not be read shows no old value: a labelled gauge has no series in this
-          // scrape, one without labels (which prom-client always writes) is NaN — unknown, not 0.
           if (list === undefined && labelNames.length === 0) this.set(NaN);
           for (const [labels, value] of list ?? []) this.set(labels, value);
         },
