@@ -131,6 +131,29 @@ const MapTilesSetting = z
     'the host of a tile URL template may hold {s} (a subdomain) but no other placeholder, such as http://{s}.tiles.example.cn/{z}/{x}/{y}.png',
   );
 
+/**
+ * KANJIA_METRICS_ADDRESS: `HOST:PORT` (`127.0.0.1:9464`, `[::1]:9464`) or a
+ * port alone (on 127.0.0.1) of the listener that serves only /metrics
+ * (metrics/metrics-http.ts). Port 0: any free port (tests).
+ */
+const MetricsAddress = z
+  .string()
+  .transform((text, ctx) => {
+    const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$|^(\d{1,5})$/.exec(text.trim());
+    const host = match?.[1] ?? match?.[2] ?? (match?.[4] !== undefined ? '127.0.0.1' : undefined);
+    const port = Number(match?.[3] ?? match?.[4]);
+    if (host === undefined || !(port <= 65535) || (host !== 'localhost' && isIP(host) === 0)) {
+      ctx.addIssue({ code: 'custom', message: 'HOST:PORT with an IP address (or localhost) such as 127.0.0.1:9464 or [::1]:9464, or a port alone (on 127.0.0.1)' });
+      return z.NEVER;
+    }
+    return { host, port };
+  });
+
+/** Whether a metrics listener's host is this machine only. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || /^127\./.test(host) || host === '::1';
+}
+
 const AliyunSettings = z
   .object({
     accessKeyId: z.string().min(1, 'required when the SMS provider is aliyun'),
@@ -208,6 +231,13 @@ export const Settings = z
     mapTiandituKey: z.string().regex(/^[0-9a-zA-Z]{16,64}$/, 'the 天地图 key (tk), letters and digits').optional(),
     /** Datum of a URL template's tiles: wgs84 (天地图, OpenStreetMap) or gcj02 (Gaode, Tencent). */
     mapTileCrs: z.enum(['wgs84', 'gcj02']).default('wgs84'),
+    /** A listener of its own for Prometheus (metrics-http.ts); absent: none (GET /metrics on the main port with the token only). */
+    metricsAddress: MetricsAddress.optional(),
+    /** Bearer token of GET /metrics (on the main port, and on metricsAddress when set); absent: /metrics on the main port answers 401. */
+    metricsToken: z
+      .string()
+      .regex(/^[A-Za-z0-9._~+/-]{24,256}=*$/, 'at least 24 characters of A–Z, a–z, 0–9 and ._~+/- (e.g. the output of openssl rand -hex 32)')
+      .optional(),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -222,6 +252,9 @@ export const Settings = z
     }
     if (s.tlsCert !== undefined && s.mqttPlain && s.mqttsPort === s.mqttPort && s.mqttPort !== 0) {
       ctx.addIssue({ code: 'custom', path: ['mqttsPort'], message: `MQTT over TLS and plain MQTT cannot share port ${s.mqttPort}: choose another KANJIA_MQTTS_PORT (8883 is usual) or set KANJIA_MQTT_PLAIN=false` });
+    }
+    if (s.metricsAddress !== undefined && s.metricsToken === undefined && !isLoopbackHost(s.metricsAddress.host)) {
+      ctx.addIssue({ code: 'custom', path: ['metricsAddress'], message: `${s.metricsAddress.host} listens beyond this machine: set KANJIA_METRICS_TOKEN too (Prometheus sends it with authorization.credentials_file), or keep the metrics on 127.0.0.1` });
     }
     if (s.mapTiles === 'tianditu' && s.mapTiandituKey === undefined) {
       ctx.addIssue({ code: 'custom', path: ['mapTiandituKey'], message: 'the map tiles are tianditu: set KANJIA_TIANDITU_KEY to your 天地图 browser key (tk)' });
@@ -268,6 +301,8 @@ export const ENV_VARS: Record<string, string[]> = {
   KANJIA_TIANDITU_KEY: ['mapTiandituKey'],
   KANJIA_MAP_TILE_CRS: ['mapTileCrs'],
   KANJIA_TRUST_PROXY: ['trustProxy'],
+  KANJIA_METRICS_ADDRESS: ['metricsAddress'],
+  KANJIA_METRICS_TOKEN: ['metricsToken'],
 };
 /** Read by loadSettings itself, not a setting. */
 const META_VARS = new Set(['KANJIA_CONFIG_FILE']);

@@ -38,6 +38,10 @@ import { HouseholdMap } from './map/household-map.js';
 import { MapPlanStore } from './map/map-plans.js';
 import { mapTiles } from './map/map-tiles.js';
 import { SystemHealth } from './system-health.js';
+import { KanjiaMetrics } from './metrics/metrics.js';
+import { MetricsListener, metricsRoutes, openMetricsListener } from './metrics/metrics-http.js';
+import { SqliteMetricsQueries } from './metrics/metrics-queries.js';
+import { timeTransactions } from './metrics/sqlite-timing.js';
 
 const require = createRequire(import.meta.url);
 export const VERSION = (require('../package.json') as { version: string }).version;
@@ -66,6 +70,8 @@ export interface RunningSystem {
   /** MQTT over TLS, when a certificate is set. */
   mqttsPort?: number;
   mqttsUrl?: string;
+  /** The separate metrics listener's URL (KANJIA_METRICS_ADDRESS), when set. */
+  metricsUrl?: string;
 }
 
 export class KanjiaSystem {
@@ -97,6 +103,9 @@ export class KanjiaSystem {
   systemHealth: SystemHealth | undefined;
   /** Writes kept and retried while the database is locked or full; the STORAGE_WRITE_FAILED problem. */
   storage: StorageGuard | undefined;
+  /** The Prometheus figures of /metrics (metrics/metrics.ts). */
+  metrics: KanjiaMetrics | undefined;
+  private metricsListener: MetricsListener | undefined;
 
   /** The open database (tests simulate a full disk on it with max_page_count). */
   get database(): Db | undefined {
@@ -140,9 +149,13 @@ export class KanjiaSystem {
     for (const warning of certificate?.warnings ?? []) log.warn({ certFile: settings.tlsCert }, warning);
     const health = new SystemHealth(this.clock, log.child({ component: 'health' }));
     this.systemHealth = health;
+    const metrics = new KanjiaMetrics({ version: VERSION, onCollectError: (source, err) => log.warn({ err, source }, 'metrics: a figure could not be read; left out of this scrape') });
+    this.metrics = metrics;
     const { deviceKey, db, storage } = await this.openStorage(health);
+    const metricQueries = new SqliteMetricsQueries(db);
     const registry = new SqliteRegistryStore(db, deviceKey, () => this.clock.nowMs(), settings.timezone);
-    const sender = this.options.smsSender ?? createSmsSender(settings, log.child({ component: 'sms' }));
+    // Every provider answer counted, and each accepted SMS's time since it was queued.
+    const sender = metrics.meteredSender(this.options.smsSender ?? createSmsSender(settings, log.child({ component: 'sms' })), metricQueries.notificationQueuedAt, () => this.clock.nowMs());
     const alarmStore = new SqliteAlarmStore(db, registry, {
       policies: defaultPolicies(settings.escalationTimeoutSeconds * 1000),
       locale: settings.locale,
@@ -187,6 +200,7 @@ export class KanjiaSystem {
       logger: log.child({ component: 'gateway' }),
     });
     this.gateway = gateway;
+    metrics.countUplinks(gateway);
 
     // The service needs the outbox and the scheduler, which report back to the service.
     let service: AlarmService | undefined;
@@ -350,10 +364,21 @@ export class KanjiaSystem {
       health: () => ({ ready: this.ready, database: this.db?.open === true, mqtt: this.gateway !== undefined && (this.gateway.port > 0 || (this.gateway.tlsPort ?? 0) > 0), outbox: this.outbox !== undefined }),
     });
     this.app = app;
+    await app.register(metricsRoutes, { metrics, token: settings.metricsToken });
+    metrics.collectFrom({
+      gateway: () => gateway.stats(),
+      outbox: () => outbox.stats,
+      store: metricQueries,
+      storage: () => ({ queued: storage.queued(), failedWrites: storage.failedWrites }),
+      health: () => ({ problems: health.problems(), unhealthy: health.unhealthy() }),
+      ready: () => this.ready,
+      liveClients: () => feed.clientCount(),
+    });
 
     const { port: mqttPort, tlsPort: mqttsPort } = await gateway.start();
     await app.listen({ port: settings.httpPort, host: settings.httpHost });
     feed.attach(app.server);
+    const metricsUrl = settings.metricsAddress && (await openMetricsListener({ metrics, address: settings.metricsAddress, token: settings.metricsToken, logger: log.child({ component: 'metrics' }), opened: (l) => (this.metricsListener = l) }));
     if (certificate && settings.tlsCert !== undefined && settings.tlsKey !== undefined) this.watchCertificate(settings.tlsCert, settings.tlsKey, certificate, gateway, app);
     // Then the outbox (what a crash left unsent goes out now) and the escalation timers.
     outbox.start();
@@ -385,6 +410,7 @@ export class KanjiaSystem {
       httpUrl: `${certificate ? 'https' : 'http'}://${shown(settings.httpHost)}:${httpPort}/`,
       mqttUrl: settings.mqttPlain || mqttsUrl === undefined ? `mqtt://${shown(settings.mqttHost)}:${mqttPort}` : mqttsUrl,
       ...(mqttsUrl !== undefined && mqttsPort !== undefined ? { mqttsPort, mqttsUrl } : {}),
+      ...(metricsUrl ? { metricsUrl } : {}),
     };
     log.info({ ...running, publicUrl: this.publicUrl, sms: sender.name, dataDir: settings.dataDir, allowedHosts: allowedHosts.list() }, 'kanjia ready');
     this.pruneAuth(users, audit);
@@ -416,6 +442,8 @@ export class KanjiaSystem {
       const waiting = () => log.warn({ file, waitMs: lockWaitMs }, 'the database is locked by another process: waiting for it before starting');
       const db = await retryWhileLocked(() => openDatabase(file, { busyTimeoutMs: SERVER_BUSY_TIMEOUT_MS }), lockWaitMs, waiting);
       this.db = db;
+      // Before the storage guard makes its transaction function: its commits are timed too.
+      if (this.metrics) timeTransactions(db, this.metrics.observeCommit);
       await retryWhileLocked(() => probeWrite(db), lockWaitMs, waiting);
       // Grouped commits: the events of one turn of the event loop share one transaction (one fsync).
       const storage = new StorageGuard({ db, file, health, logger: log.child({ component: 'storage' }), groupCommits: true });
@@ -502,6 +530,7 @@ export class KanjiaSystem {
       this.escalation?.stop();
       await this.outbox?.stop();
       await this.feed?.stop();
+      await this.metricsListener?.stop();
       await this.closeHttp();
       // What waits for the database gets its last chance before the connection closes.
       this.storage?.stop();

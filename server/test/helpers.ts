@@ -1,11 +1,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { SmsMessage, SmsResult, SmsSender } from '@kanjia/alerts';
+import { SMS_TEMPLATES, type SmsMessage, type SmsResult, type SmsSender } from '@kanjia/alerts';
+import { LocalAliyunSmsServer } from '@kanjia/alerts/testing';
 import type { RegistryFile } from '@kanjia/protocol';
 import type { FastifyInstance } from 'fastify';
 import { io, type Socket } from 'socket.io-client';
 import type { SqliteUserStore, UserInput } from '../src/auth/user-store.js';
+import type { Settings } from '../src/config.js';
+import { openDatabase } from '../src/db/database.js';
+import { databaseFile, loadDeviceKey } from '../src/device-key.js';
+import { SqliteRegistryStore } from '../src/registry/registry-store.js';
 
 /** An SMS channel that keeps every message it is given and reports each as sent. */
 export class RecordingSender implements SmsSender {
@@ -166,4 +171,33 @@ export async function connectedFeed(baseUrl: string, cookie: string): Promise<So
     s.once('connect_error', reject);
   });
   return s;
+}
+
+/**
+ * A local SendSms server (alerts/testing) that knows the three generic templates
+ * under `templates`' codes and the sign name 智慧看家, started; and the `aliyun`
+ * settings that reach it with `key`.
+ */
+export async function localAliyunSms(
+  key: { accessKeyId: string; accessKeySecret: string },
+  templates: { alarm: string; escalation: string; cancelled: string },
+): Promise<{ sms: LocalAliyunSmsServer; aliyun: Record<string, unknown> }> {
+  const sms = new LocalAliyunSmsServer({
+    ...key,
+    signNames: ['智慧看家'],
+    templates: { [templates.alarm]: SMS_TEMPLATES.alarm.variables, [templates.escalation]: SMS_TEMPLATES.escalation.variables, [templates.cancelled]: SMS_TEMPLATES.cancelled.variables },
+  });
+  const { endpoint } = await sms.start();
+  const aliyun = { ...key, signName: '智慧看家', templateAlarm: templates.alarm, templateEscalation: templates.escalation, templateCancelled: templates.cancelled, endpoint, protocol: 'http', timeoutMs: 2_000 };
+  return { sms, aliyun };
+}
+
+/** Imports `registry` into the database of `settings` before the system starts; returns each device's id and secret. */
+export function importBeforeStart(settings: Settings, registry: RegistryFile): Array<{ deviceId: string; secret: string }> {
+  const db = openDatabase(databaseFile(settings));
+  try {
+    return new SqliteRegistryStore(db, loadDeviceKey(settings)).importRegistry(registry).devices;
+  } finally {
+    db.close();
+  }
 }
