@@ -136,3 +136,81 @@ describe('SOS durability across SIGKILL of the server', () => {
     RUNS * 30_000,
   );
 });
+
+/**
+ * The same guarantee for a burst: presses from many devices in the same moment
+ * are committed together (grouped commits: one transaction for the events of
+ * a turn of the event loop), and a SIGKILL in the middle of the burst must
+ * still leave exactly one case per press, each device having heard its
+ * `received`, each SMS sent.
+ */
+describe('a burst of SOS across SIGKILL of the server (grouped commits)', () => {
+  const DEVICES = 40;
+  const BURST_RUNS = Number(process.env.KANJIA_DURABILITY_BURST_RUNS_FOR_TESTS ?? 4);
+  const tmp = tempDir();
+  const sms = new LocalAliyunSmsServer({ accessKeyId: 'LTAIburst', accessKeySecret: 'burst-secret' });
+  let env: Record<string, string>;
+  let api: ApiClient;
+  let devices: SimDevice[] = [];
+  let kanjia: KanjiaProcess | undefined;
+
+  beforeAll(async () => {
+    const aliyun = await sms.start();
+    let mqttPort: number;
+    ({ env, mqttPort } = await kanjiaEnv(tmp.dir, { ...aliyun, accessKeyId: 'LTAIburst', accessKeySecret: 'burst-secret' }));
+    const creds = importVillage(
+      env,
+      Array.from({ length: DEVICES }, (_, i) => household(`石门村三组${i + 1}号`, `老人${i + 1}`, [['帮扶人', 'helper', `1390000${String(i).padStart(4, '0')}`]])),
+    );
+    kanjia = await startKanjia(env);
+    api = await apiClient(kanjia.httpUrl, env, { name: 'admin' });
+    devices = creds.map((c) => new SimDevice({ brokerUrl: `mqtt://127.0.0.1:${mqttPort}`, deviceId: c.deviceId, secret: c.secret, resendIntervalMs: 250, reconnectPeriodMs: 100, logger: silent }));
+    await Promise.all(devices.map((d) => d.start()));
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all(devices.map((d) => d.stop()));
+    await kanjia?.kill('SIGTERM');
+    await sms.stop();
+    tmp.cleanup();
+  });
+
+  it(
+    `ends each of ${BURST_RUNS} bursts of ${DEVICES} presses, the server killed in the middle, with one case per press, every received heard and every SMS sent`,
+    async () => {
+      for (let run = 0; run < BURST_RUNS; run++) {
+        // The presses spread over 100 ms, the kill somewhere inside them: some groups committed, one perhaps
+        // being written, the rest not yet arrived.
+        let heard = 0;
+        const pressing = devices.map(async (d) => {
+          await sleep(Math.floor(Math.random() * 100));
+          const p = d.pressSos();
+          void p.received.then(() => heard++, () => undefined);
+          return p;
+        });
+        await sleep(20 + Math.floor(Math.random() * 60));
+        await kanjia!.kill('SIGKILL');
+        const presses = await Promise.all(pressing);
+        const heardBeforeKill = heard;
+        kanjia = await startKanjia(env);
+        await waitFor(`every received of burst ${run}`, () => (heard === DEVICES ? true : undefined), 30_000);
+        const eventIds = new Set(presses.map((p) => p.eventId));
+        const cases = await waitFor(
+          `every case of burst ${run} with its SMS sent`,
+          async () => {
+            const { alarms } = await api.get<{ alarms: AlarmView[] }>('/api/alarms?status=all&limit=500');
+            const mine = alarms.filter((a) => eventIds.has(a.eventId));
+            return mine.length >= DEVICES && mine.every((a) => a.notifications[0]?.status === 'sent') ? mine : undefined;
+          },
+          30_000,
+        );
+        expect(cases, `burst ${run}: one case per press`).toHaveLength(DEVICES);
+        expect(new Set(cases.map((a) => a.eventId)).size).toBe(DEVICES);
+        for (const a of cases) expect(sms.accepted.some((m) => m.outId === a.notifications[0]!.id), `burst ${run}: the SMS of ${a.eventId}`).toBe(true);
+        process.stderr.write(`durability burst ${run}: ${heardBeforeKill} of ${DEVICES} received before the kill\n`);
+        for (const a of cases) expect((await api.post(`/api/alarms/${a.id}/resolve`, { note: `burst ${run}` })).status).toBe(200);
+      }
+    },
+    BURST_RUNS * 60_000,
+  );
+});
