@@ -7,21 +7,12 @@ import { systemClock } from '@kanjia/protocol';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Logger } from '../src/logger.js';
 import { TsdbTelemetry } from '../src/telemetry/tsdb-telemetry.js';
 import { TsdbWriter, type TsdbWriterOptions } from '../src/telemetry/tsdb-writer.js';
 import { tempDataDir, until } from './helpers.js';
-import { freePort, haveVictoriaMetrics, VictoriaMetrics } from './victoria-metrics.js';
+import { freePort, haveVictoriaMetrics, recordingLogger, VictoriaMetrics } from './victoria-metrics.js';
 
 const available = haveVictoriaMetrics();
-
-/** A logger that keeps every line (level, fields, message). */
-export function recordingLogger(): Logger & { lines: Array<{ level: string; obj: object; msg: string | undefined }> } {
-  const lines: Array<{ level: string; obj: object; msg: string | undefined }> = [];
-  const at = (level: string) => (obj: object, msg?: string) => void lines.push({ level, obj, msg });
-  const logger = { lines, trace: at('trace'), debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), fatal: at('fatal'), child: () => logger };
-  return logger;
-}
 
 const places = {
   device: (id: string) => (id.startsWith('kj-') ? { kind: 'coSensor', householdId: 'hh_1', villageId: 'vil_1' } : undefined),

@@ -6,6 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { z } from 'zod';
+import type { Logger } from '../src/logger.js';
 
 const INSTALL = 'apt-get install victoria-metrics';
 
@@ -99,4 +100,12 @@ export class VictoriaMetrics {
   async sampleCount(match: string): Promise<number> {
     return (await this.export(match)).reduce((n, s) => n + s.values.length, 0);
   }
+}
+
+/** A logger that keeps every line (level, fields, message). */
+export function recordingLogger(): Logger & { lines: Array<{ level: string; obj: object; msg: string | undefined }> } {
+  const lines: Array<{ level: string; obj: object; msg: string | undefined }> = [];
+  const at = (level: string) => (obj: object, msg?: string) => void lines.push({ level, obj, msg });
+  const logger = { lines, trace: at('trace'), debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), fatal: at('fatal'), child: () => logger };
+  return logger;
 }
