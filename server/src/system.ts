@@ -32,7 +32,7 @@ import { createLogger, type Logger } from './logger.js';
 import { DetectionPipeline } from './pipeline/detection-pipeline.js';
 import { SqliteTelemetryStore } from './pipeline/telemetry-store.js';
 import { SQLITE_TELEMETRY_WINDOW_WITH_TSDB_MS, TimeSeriesTelemetry } from './telemetry/time-series.js';
-import { SqliteActivityLog } from './pipeline/activity-log.js';
+import { DEFAULT_ACTIVITY_RETENTION_MS, SqliteActivityLog } from './pipeline/activity-log.js';
 import { SqliteDeviceHistory } from './registry/device-history.js';
 import { SqliteRegistryStore } from './registry/registry-store.js';
 import { HouseholdMap } from './map/household-map.js';
@@ -383,7 +383,7 @@ export class KanjiaSystem {
     this.app = app;
 
     // What an earlier run buffered for the time-series database is sent first.
-    await tsdb?.start();
+    await tsdb?.start(() => activity.writtenSince(this.clock.nowMs() - DEFAULT_ACTIVITY_RETENTION_MS));
     const { port: mqttPort, tlsPort: mqttsPort } = await gateway.start();
     await app.listen({ port: settings.httpPort, host: settings.httpHost });
     feed.attach(app.server);

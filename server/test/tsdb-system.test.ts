@@ -7,6 +7,7 @@
  */
 import { SimDevice } from '@kanjia/firmware-sim';
 import type { ResidentCard } from '@kanjia/protocol';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadSettings, type Settings } from '../src/config.js';
@@ -117,5 +118,32 @@ describe.skipIf(!available)('kanjia with a time-series database (victoria-metric
       return s[0]?.values.length === 2 ? s : undefined;
     }, 15_000);
     expect(series[0]?.values).toEqual([7, 8]);
+  });
+
+  it('gives a newly configured database the signs of life SQLite already holds, once, so the card chart does not start empty', async () => {
+    const db = openDatabase(databaseFile(settings));
+    const residentId = (db.prepare('SELECT id FROM residents').get() as { id: string }).id;
+    const day = 24 * 3600_000;
+    const slot = Math.floor((Date.now() - 3 * day) / 1800_000) * 1800_000;
+    const insert = db.prepare('INSERT INTO activity_slots (resident_id, slot_start, signs, first_at) VALUES (?, ?, ?, ?)');
+    insert.run(residentId, slot, 4, slot + 60_000);
+    insert.run(residentId, slot + 1800_000, 2, slot + 1800_000 + 5_000);
+    db.close();
+    const first = await boot();
+    const series = await until('the held signs of life in victoria-metrics', async () => {
+      const s = await vm.export(`kanjia_activity_signs{resident="${residentId}"}`);
+      return s[0]?.values.length === 2 ? s : undefined;
+    }, 15_000);
+    expect(series[0]?.values).toEqual([4, 2]);
+    expect(series[0]?.timestamps).toEqual([slot + 60_000, slot + 1800_000 + 5_000]);
+    await first.system.stop();
+    systems = [];
+    // The next start with the same database does not send them again.
+    const second = await boot();
+    await second.system.stop();
+    systems = [];
+    expect(await vm.sampleCount(`kanjia_activity_signs{resident="${residentId}"}`)).toBe(2);
+    // Nor queue them for later: the buffer it left is empty.
+    expect(readdirSync(join(settings.dataDir, 'tsdb-buffer')).filter((f) => f.endsWith('.lp'))).toEqual([]);
   });
 });

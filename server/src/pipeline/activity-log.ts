@@ -146,6 +146,13 @@ export class SqliteActivityLog {
     return activityDays(rows, timeZone, nowMs, days);
   }
 
+  /** Every written count since `sinceMs`, oldest first (what a newly configured time-series database is given once). */
+  writtenSince(sinceMs: number): Array<Readonly<Pending>> {
+    return this.db
+      .prepare('SELECT resident_id AS residentId, slot_start AS slotStart, signs, first_at AS firstAt FROM activity_slots WHERE slot_start >= ? ORDER BY first_at')
+      .all(sinceMs) as Pending[];
+  }
+
   /** Counts of a resident gathered and not written yet, from `sinceMs` (what a time-series database does not hold yet either). */
   unwritten(residentId: string, sinceMs: number): SlotCount[] {
     const out: SlotCount[] = [];

@@ -5,6 +5,7 @@
  * with registry ids, and the resident card's chart read back from it.
  */
 import type { Clock, Readings } from '@kanjia/protocol';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Settings } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -17,6 +18,8 @@ import { safeUrl, TsdbWriter, type TsdbWriterStats } from './tsdb-writer.js';
 export const TSDB_BUFFER_DIR = 'tsdb-buffer';
 /** With a time-series database, SQLite keeps readings this long: the detectors replay 2 h; the rest is the database's. */
 export const SQLITE_TELEMETRY_WINDOW_WITH_TSDB_MS = 3 * 24 * 3600_000;
+/** In the buffer directory: which database was given the signs of life SQLite held (time-series.ts backfill). */
+const BACKFILL_MARKER = '.activity-history-sent';
 /** How long the card waits for the database before it reads SQLite. */
 const CHART_TIMEOUT_MS = 3_000;
 
@@ -25,6 +28,7 @@ type InfluxSettings = NonNullable<Settings['influx']>;
 export class TimeSeriesTelemetry {
   private readonly writer: TsdbWriter;
   private readonly points: TsdbTelemetry;
+  private readonly bufferDir: string;
 
   constructor(
     private readonly settings: InfluxSettings,
@@ -33,12 +37,13 @@ export class TimeSeriesTelemetry {
     clock: Clock,
     private readonly logger: Logger,
   ) {
+    this.bufferDir = join(dataDir, TSDB_BUFFER_DIR);
     this.writer = new TsdbWriter({
       url: settings.url,
       token: settings.token,
       org: settings.org,
       bucket: settings.bucket,
-      bufferDir: join(dataDir, TSDB_BUFFER_DIR),
+      bufferDir: this.bufferDir,
       maxBufferBytes: settings.bufferMb * 1024 * 1024,
       clock,
       logger,
@@ -59,13 +64,36 @@ export class TimeSeriesTelemetry {
     );
   }
 
-  async start(): Promise<void> {
+  /**
+   * Opens the buffer (what an earlier run left goes first). The first start
+   * with this database (url and bucket) also gives it the signs of life
+   * SQLite already holds (`history`), so the card's chart does not start
+   * empty the day the database is configured; a marker in the buffer
+   * directory says it was done.
+   */
+  async start(history?: () => ReadonlyArray<ActivityCounts>): Promise<void> {
     await this.writer.start();
+    if (history) await this.backfill(history);
     this.logger.info({ url: safeUrl(this.settings.url), org: this.settings.org, bucket: this.settings.bucket, query: this.settings.query, bufferMb: this.settings.bufferMb }, 'telemetry also goes to the time-series database');
   }
 
   stop(): Promise<void> {
     return this.writer.stop();
+  }
+
+  private async backfill(history: () => ReadonlyArray<ActivityCounts>): Promise<void> {
+    const marker = join(this.bufferDir, BACKFILL_MARKER);
+    const target = `${safeUrl(this.settings.url)} ${this.settings.org} ${this.settings.bucket}`;
+    const done = await readFile(marker, 'utf8').catch(() => undefined);
+    if (done?.trim() === target) return;
+    try {
+      const rows = history();
+      this.points.activity(rows);
+      await writeFile(marker, `${target}\n`, { mode: 0o600 });
+      if (rows.length > 0) this.logger.info({ url: safeUrl(this.settings.url), counts: rows.length }, 'gave the time-series database the signs of life SQLite holds, for the resident card charts');
+    } catch (err) {
+      this.logger.warn({ err }, 'could not give the time-series database the signs of life SQLite holds; the card charts read SQLite for days before today');
+    }
   }
 
   /** Never throws: the detectors are called after it with the same reading. */
