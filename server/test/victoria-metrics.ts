@@ -3,33 +3,17 @@
  * time-series writer: its own loopback port and temporary storage, stopped
  * and started again on the same port and data to play a server restart.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { z } from 'zod';
 import type { Logger } from '../src/logger.js';
-
-const INSTALL = 'apt-get install victoria-metrics';
+import { freePort, haveBinary } from '../../tests/src/harness.js';
 
 /** True when victoria-metrics is installed. Missing in CI: throws (the suite must fail); elsewhere a loud message and the suite skips. */
 export function haveVictoriaMetrics(): boolean {
-  if (spawnSync('sh', ['-c', 'command -v victoria-metrics']).status === 0) return true;
-  if (process.env.CI) throw new Error(`victoria-metrics is required in CI (${INSTALL})`);
-  process.stderr.write(`\n  !!! victoria-metrics is not installed: the time-series database tests are SKIPPED.\n  !!! Install it with: ${INSTALL}\n`);
-  return false;
+  return haveBinary('victoria-metrics', 'apt-get install victoria-metrics');
 }
 
-/** A port nobody listens on now (for the server, or for an address that refuses). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const address = s.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 const ExportLine = z.object({ metric: z.record(z.string(), z.string()), values: z.array(z.number()), timestamps: z.array(z.number()) });
 export type ExportedSeries = z.infer<typeof ExportLine>;

@@ -75,6 +75,8 @@ const DEFAULT_FLUSH_MS = 1_000;
 const DEFAULT_BATCH_LINES = 5_000;
 const DEFAULT_MIN_RETRY_MS = 1_000;
 const DEFAULT_MAX_RETRY_MS = 60_000;
+/** How long a stop waits for a send under way (real time: a stop must not hang on a silent server). */
+const STOP_GRACE_MS = 2_000;
 /** Refusals of the data itself: sending the batch again cannot help. */
 const REFUSED_FOR_GOOD = new Set([400, 413, 422]);
 
@@ -142,8 +144,12 @@ export class TsdbWriter {
     this.retryTimer = undefined;
     this.cut();
     await this.spooling;
-    await this.sending;
-    await this.api.close().catch(() => undefined);
+    // A send under way gets a short grace; one that hangs on a silent server is left: its batch stays on disk for the next start.
+    let grace: NodeJS.Timeout | undefined;
+    await Promise.race([this.sending, new Promise<void>((resolve) => (grace = setTimeout(resolve, STOP_GRACE_MS)))]);
+    clearTimeout(grace);
+    await Promise.race([this.api.close().catch(() => undefined), new Promise<void>((resolve) => (grace = setTimeout(resolve, STOP_GRACE_MS)))]);
+    clearTimeout(grace);
   }
 
   /** One line of line protocol, sent with the next batch. */
