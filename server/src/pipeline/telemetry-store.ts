@@ -37,7 +37,7 @@ export interface TelemetryRow {
 }
 
 export interface TelemetryStoreOptions {
-  /** Timers of the batch; without one, rows are written at once (a store used alone). */
+  /** Timers of the batch, real time in the server (systemClock); without one, rows are written at once (a store used alone). */
   clock?: Clock;
   retentionMs?: number;
   flushEveryMs?: number;

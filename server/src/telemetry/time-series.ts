@@ -4,7 +4,7 @@
  * buffer in `<dataDir>/tsdb-buffer`, the readings and signs of life tagged
  * with registry ids, and the resident card's chart read back from it.
  */
-import type { Clock, Readings } from '@kanjia/protocol';
+import { systemClock, type Clock, type Readings } from '@kanjia/protocol';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Settings } from '../config.js';
@@ -45,7 +45,8 @@ export class TimeSeriesTelemetry {
       bucket: settings.bucket,
       bufferDir: this.bufferDir,
       maxBufferBytes: settings.bufferMb * 1024 * 1024,
-      clock,
+      // Batches and retries in the world's time: the server's outage and the disk are real even when the demo runs sped up.
+      clock: systemClock,
       logger,
     });
     this.points = new TsdbTelemetry(
