@@ -5,6 +5,7 @@
  */
 import { systemClock } from '@kanjia/protocol';
 import { readdirSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TsdbTelemetry } from '../src/telemetry/tsdb-telemetry.js';
@@ -162,5 +163,43 @@ describe.skipIf(!available)('time-series writer against a real victoria-metrics'
     const values = series[0]?.values ?? [];
     expect(values[values.length - 1]).toBe(999);
     expect(values).toEqual(Array.from({ length: values.length }, (_, i) => 1000 - values.length + i));
+  });
+});
+
+describe('time-series writer against a server that refuses a batch for good', () => {
+  it('gives up a batch answered 400 (counted and logged), sends the next ones, and keeps a batch answered 401 until the token is taken', async () => {
+    const tmp = tempDataDir();
+    const answers = [400, 401, 204, 204];
+    const bodies: string[] = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        bodies.push(body);
+        const status = answers.shift() ?? 204;
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(status === 204 ? '' : JSON.stringify({ code: status === 400 ? 'invalid' : 'unauthorized', message: 'refused' }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    const logger = recordingLogger();
+    const w = new TsdbWriter({ url, token: 't', org: 'o', bucket: 'b', bufferDir: join(tmp.dir, 'buf'), clock: systemClock, logger, flushEveryMs: 20, minRetryDelayMs: 20, maxRetryDelayMs: 50 });
+    try {
+      await w.start();
+      w.write('kanjia_telemetry,device=kj-1 co_ppm=1 1000');
+      await until('the first batch refused', () => w.stats().rejectedLines === 1, 10_000);
+      w.write('kanjia_telemetry,device=kj-1 co_ppm=2 2000');
+      await until('the second batch sent after the 401', () => w.stats().sentLines === 1 && w.stats().bufferedLines === 0, 10_000);
+      // 400: given up; 401: the same batch again, then taken.
+      expect(bodies).toEqual(['kanjia_telemetry,device=kj-1 co_ppm=1 1000', 'kanjia_telemetry,device=kj-1 co_ppm=2 2000', 'kanjia_telemetry,device=kj-1 co_ppm=2 2000']);
+      expect(logger.lines.filter((l) => l.level === 'error' && /refused a batch of readings for good/.test(l.msg ?? ''))).toHaveLength(1);
+      expect(logger.lines.some((l) => l.level === 'warn' && /refuses the token/.test(l.msg ?? ''))).toBe(true);
+    } finally {
+      await w.stop();
+      await new Promise((resolve) => server.close(resolve));
+      tmp.cleanup();
+    }
   });
 });
