@@ -171,6 +171,35 @@ const AliyunSettings = z
   })
   .strict();
 
+/**
+ * The time-series database for telemetry (telemetry/, README "Telemetry in a
+ * time-series database"): InfluxDB 2, or anything that takes its
+ * /api/v2/write line protocol (VictoriaMetrics). Unset: SQLite only.
+ */
+const INFLUX_NEEDS = 'required when any KANJIA_INFLUX_* setting is given (KANJIA_INFLUX_URL, KANJIA_INFLUX_ORG and KANJIA_INFLUX_BUCKET; KANJIA_INFLUX_TOKEN for InfluxDB 2)';
+const InfluxSettings = z
+  .object({
+    url: z
+      .url({ protocol: /^https?$/, error: (issue) => (issue.input === undefined ? INFLUX_NEEDS : 'an http(s) address of the server, such as http://127.0.0.1:8086 (InfluxDB 2) or http://127.0.0.1:8428 (VictoriaMetrics)') })
+      .refine((u) => !/[?#]/.test(u), 'the address alone, without ? or #')
+      .refine((u) => { try { const p = new URL(u); return p.username === '' && p.password === ''; } catch { return true; } }, 'no user or password in the address: give the token as KANJIA_INFLUX_TOKEN')
+      .transform((u) => u.replace(/\/+$/, '')),
+    /** API token (InfluxDB 2: a token with write and read access to the bucket); never logged. */
+    token: z.string().min(1).optional(),
+    org: z.string({ error: INFLUX_NEEDS }).min(1, INFLUX_NEEDS),
+    bucket: z.string({ error: INFLUX_NEEDS }).min(1, INFLUX_NEEDS),
+    /** How the resident card's chart is read back: flux (InfluxDB 2) or prometheus (VictoriaMetrics' query API). */
+    query: z.enum(['flux', 'prometheus'], { error: 'flux (InfluxDB 2) or prometheus (VictoriaMetrics)' }).default('flux'),
+    /** MiB of line protocol the on-disk buffer keeps at most while the server is away; beyond, the oldest is given up. */
+    bufferMb: z.coerce.number({ error: 'a whole number of MiB, such as 256' }).int('a whole number of MiB, such as 256').min(1).max(1_000_000).default(256),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.query === 'flux' && s.token === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['token'], message: 'InfluxDB 2 (KANJIA_INFLUX_QUERY=flux, the default) needs an API token: set KANJIA_INFLUX_TOKEN, or KANJIA_INFLUX_QUERY=prometheus for VictoriaMetrics' });
+    }
+  });
+
 export const Settings = z
   .object({
     httpHost: Host.default('127.0.0.1'),
@@ -238,6 +267,8 @@ export const Settings = z
       .string()
       .regex(/^[A-Za-z0-9._~+/-]{24,256}=*$/, 'at least 24 characters of A–Z, a–z, 0–9 and ._~+/- (e.g. the output of openssl rand -hex 32)')
       .optional(),
+    /** Telemetry also to a time-series database (InfluxDB 2 or VictoriaMetrics); unset: SQLite only. */
+    influx: InfluxSettings.optional(),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -303,6 +334,12 @@ export const ENV_VARS: Record<string, string[]> = {
   KANJIA_TRUST_PROXY: ['trustProxy'],
   KANJIA_METRICS_ADDRESS: ['metricsAddress'],
   KANJIA_METRICS_TOKEN: ['metricsToken'],
+  KANJIA_INFLUX_URL: ['influx', 'url'],
+  KANJIA_INFLUX_TOKEN: ['influx', 'token'],
+  KANJIA_INFLUX_ORG: ['influx', 'org'],
+  KANJIA_INFLUX_BUCKET: ['influx', 'bucket'],
+  KANJIA_INFLUX_QUERY: ['influx', 'query'],
+  KANJIA_INFLUX_BUFFER_MB: ['influx', 'bufferMb'],
 };
 /** Read by loadSettings itself, not a setting. */
 const META_VARS = new Set(['KANJIA_CONFIG_FILE']);

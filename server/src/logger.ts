@@ -15,7 +15,7 @@ export interface Logger {
   child(bindings: Record<string, unknown>): Logger;
 }
 
-export const REDACTED_KEYS = ['phone', 'phoneNumbers', 'PhoneNumbers', 'idNumber', 'secret', 'password', 'accessKeySecret', 'medicalNotes', 'answerCode'];
+export const REDACTED_KEYS = ['phone', 'phoneNumbers', 'PhoneNumbers', 'idNumber', 'secret', 'password', 'accessKeySecret', 'medicalNotes', 'answerCode', 'token'];
 
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
   const paths = REDACTED_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]);

@@ -31,7 +31,8 @@ import { STATIC_SECURITY_HEADERS } from './http/security-headers.js';
 import { createLogger, type Logger } from './logger.js';
 import { DetectionPipeline } from './pipeline/detection-pipeline.js';
 import { SqliteTelemetryStore } from './pipeline/telemetry-store.js';
-import { SqliteActivityLog } from './pipeline/activity-log.js';
+import { SQLITE_TELEMETRY_WINDOW_WITH_TSDB_MS, TimeSeriesTelemetry } from './telemetry/time-series.js';
+import { DEFAULT_ACTIVITY_RETENTION_MS, SqliteActivityLog } from './pipeline/activity-log.js';
 import { SqliteDeviceHistory } from './registry/device-history.js';
 import { SqliteRegistryStore } from './registry/registry-store.js';
 import { HouseholdMap } from './map/household-map.js';
@@ -85,6 +86,9 @@ export class KanjiaSystem {
   private escalation: EscalationScheduler | undefined;
   private pipeline: DetectionPipeline | undefined;
   private activity: SqliteActivityLog | undefined;
+  private telemetry: SqliteTelemetryStore | undefined;
+  /** The time-series database, when KANJIA_INFLUX_URL is set. */
+  tsdb: TimeSeriesTelemetry | undefined;
   private householdMap: HouseholdMap | undefined;
   private presence: PresenceDebouncer | undefined;
   private ready = false;
@@ -246,10 +250,26 @@ export class KanjiaSystem {
     this.alarmService = service;
     const alarmService = service;
 
-    const activity = new SqliteActivityLog(db, this.clock, undefined, undefined, (err) =>
-      log.warn({ err, component: 'activity' }, 'could not write the activity counts; kept for the next minute'),
+    // Telemetry (and the card's signs of life) also to a time-series database when one is configured.
+    const tsdb = settings.influx ? new TimeSeriesTelemetry(settings.influx, settings.dataDir, registry, this.clock, log.child({ component: 'tsdb' })) : undefined;
+    this.tsdb = tsdb;
+    const activity = new SqliteActivityLog(
+      db,
+      this.clock,
+      undefined,
+      undefined,
+      (err) => log.warn({ err, component: 'activity' }, 'could not write the activity counts; kept for the next minute'),
+      tsdb ? (rows) => tsdb.activity(rows) : undefined,
     );
     this.activity = activity;
+    const telemetry = new SqliteTelemetryStore(db, {
+      // Batches in the world's time (fsyncs saved per real second); a simulated clock driven from timer to timer would stop at each one.
+      clock: systemClock,
+      writes: storage,
+      ...(tsdb ? { retentionMs: SQLITE_TELEMETRY_WINDOW_WITH_TSDB_MS } : {}),
+      onDropped: (rows, err) => log.warn({ err, rows, component: 'telemetry' }, 'the database cannot take the readings in time: giving up the oldest (the detectors saw them; counted until it writes again)'),
+    });
+    this.telemetry = telemetry;
     const deviceHistory = new SqliteDeviceHistory(db);
     const pipeline = new DetectionPipeline({
       activity,
@@ -257,7 +277,7 @@ export class KanjiaSystem {
       db,
       registry,
       store: alarmStore,
-      telemetry: new SqliteTelemetryStore(db),
+      telemetry,
       commands: gateway,
       clock: this.clock,
       logger: log.child({ component: 'detection' }),
@@ -298,6 +318,7 @@ export class KanjiaSystem {
         case 'events':
           return alarmService.handleEvent(msg.deviceId, msg.value.payload);
         case 'telemetry':
+          tsdb?.reading(msg.deviceId, msg.receivedAtMs, msg.value.payload.readings);
           return pipeline.onTelemetry(msg.deviceId, msg.value.payload, msg.receivedAtMs);
         case 'accel':
           return pipeline.onAccel(msg.deviceId, msg.value.payload, msg.receivedAtMs);
@@ -340,7 +361,7 @@ export class KanjiaSystem {
         registry,
         audit,
         alarms: alarmStore,
-        activity,
+        activity: tsdb ? tsdb.chart(activity) : activity,
         deviceHistory,
         nowMs: () => this.clock.nowMs(),
         routineOf: (residentId, timeZone) => pipeline.routineOf(residentId, timeZone),
@@ -375,6 +396,8 @@ export class KanjiaSystem {
       liveClients: () => feed.clientCount(),
     });
 
+    // What an earlier run buffered for the time-series database is sent first.
+    await tsdb?.start(() => activity.writtenSince(this.clock.nowMs() - DEFAULT_ACTIVITY_RETENTION_MS));
     const { port: mqttPort, tlsPort: mqttsPort } = await gateway.start();
     await app.listen({ port: settings.httpPort, host: settings.httpHost });
     feed.attach(app.server);
@@ -387,6 +410,7 @@ export class KanjiaSystem {
     escalation.start();
     pipeline.start();
     activity.start();
+    telemetry.start();
     map.start();
     const address = app.server.address();
     const httpPort = typeof address === 'object' && address ? address.port : settings.httpPort;
@@ -527,6 +551,9 @@ export class KanjiaSystem {
       this.pipeline?.stop();
       // After the pipeline: its last signs of life are written too.
       this.activity?.stop();
+      this.telemetry?.stop();
+      // What the time-series database did not take yet is on disk for the next start.
+      await this.tsdb?.stop();
       this.escalation?.stop();
       await this.outbox?.stop();
       await this.feed?.stop();

@@ -47,7 +47,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { SqliteAlarmStore } from '../alarms/alarm-store.js';
 import type { Logger } from '../logger.js';
-import type { SqliteActivityLog } from '../pipeline/activity-log.js';
+import type { ActivityChartSource } from '../telemetry/activity-chart.js';
 import type { RoutineSummary } from '../pipeline/detection-pipeline.js';
 import type { SqliteDeviceHistory } from '../registry/device-history.js';
 import { sendApiError } from './api-errors.js';
@@ -59,7 +59,8 @@ import { canEditRegistry, canSeeResident, canSeeVillage, seesIdNumbers, seesPhon
 export interface RegistryRouteDeps {
   registry: SqliteRegistryStore;
   alarms: SqliteAlarmStore;
-  activity: SqliteActivityLog;
+  /** The card's 7-day chart: the SQLite activity log, or the time-series database (telemetry/activity-chart.ts). */
+  activity: ActivityChartSource;
   deviceHistory: SqliteDeviceHistory;
   nowMs: () => number;
   logger: Logger;
@@ -365,7 +366,7 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
       openAlarms: open,
       pastAlarms: cases.filter((c) => !ACTIVE_STATUSES.includes(c.status)).slice(0, PAST_CASES),
       activity: {
-        days: deps.activity.days(row.id, row.timezone, now(), 7),
+        days: await deps.activity.days(row.id, row.timezone, now(), 7),
         usualWakeMin: routine?.usualWakeMin ?? null,
         todayWakeMin: routine?.todayWakeMin ?? null,
         lastActivityAt: routine?.lastActivityAt ?? null,

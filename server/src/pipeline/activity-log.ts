@@ -15,11 +15,48 @@ export const DEFAULT_ACTIVITY_RETENTION_MS = 35 * DAY_MS;
 /** The "first sign of life" of a day counts from 04:00: a toilet trip at 02:00 is not getting up. */
 const DAY_STARTS_MIN = 4 * 60;
 
-interface Pending {
+export interface Pending {
   residentId: string;
   slotStart: number;
   signs: number;
   firstAt: number;
+}
+
+/** Signs of life counted in one half hour (a row of activity_slots). */
+export interface SlotCount {
+  slotStart: number;
+  signs: number;
+  firstAt: number;
+}
+
+/** The start of the local half hour holding `atMs`: a local :00 or :30 (zones with a :45 offset too). */
+export function slotStartOf(timeZone: string, atMs: number): number {
+  return atMs - (((toLocalMs(timeZone, atMs) % SLOT_MS) + SLOT_MS) % SLOT_MS);
+}
+
+/** The first moment the chart of the last `days` local days shows (local midnight). */
+export function firstChartMs(timeZone: string, nowMs: number, days: number): number {
+  return fromLocalMs(timeZone, (localDayMinute(timeZone, nowMs).day - days + 1) * DAY_MS);
+}
+
+/** The chart of the last `days` local days, oldest first, from counts per half hour (any order; one slot may come in several parts). */
+export function activityDays(rows: readonly SlotCount[], timeZone: string, nowMs: number, days: number): ActivityDay[] {
+  const today = localDayMinute(timeZone, nowMs).day;
+  const firstDay = today - days + 1;
+  const out: ActivityDay[] = [];
+  for (let d = firstDay; d <= today; d++) {
+    out.push({ date: new Date(d * DAY_MS).toISOString().slice(0, 10), slots: new Array<number>(SLOTS_PER_DAY).fill(0), firstMin: null });
+  }
+  for (const r of rows) {
+    const { day, minute } = localDayMinute(timeZone, r.slotStart);
+    const entry = out[day - firstDay];
+    if (!entry) continue;
+    const slot = Math.floor(minute / 30);
+    entry.slots[slot] = (entry.slots[slot] ?? 0) + r.signs;
+    const first = localDayMinute(timeZone, r.firstAt).minute;
+    if (first >= DAY_STARTS_MIN && (entry.firstMin === null || first < entry.firstMin)) entry.firstMin = first;
+  }
+  return out;
 }
 
 export class SqliteActivityLog {
@@ -35,6 +72,8 @@ export class SqliteActivityLog {
     private readonly retentionMs = DEFAULT_ACTIVITY_RETENTION_MS,
     /** A flush that could not write (the counts are kept for the next one). */
     private readonly onError?: (err: unknown) => void,
+    /** Sees the counts a flush has just written (the time-series database, telemetry/). */
+    private readonly onFlushed?: (rows: ReadonlyArray<Readonly<Pending>>) => void,
   ) {}
 
   start(): void {
@@ -54,8 +93,7 @@ export class SqliteActivityLog {
 
   /** One sign of life of a resident at `atMs` (server time) in the village's zone. */
   record(residentId: string, timeZone: string, atMs: number): void {
-    // The half hour starts on a local :00 or :30 (zones with a :45 offset too).
-    const slotStart = atMs - (((toLocalMs(timeZone, atMs) % SLOT_MS) + SLOT_MS) % SLOT_MS);
+    const slotStart = slotStartOf(timeZone, atMs);
     const key = `${residentId}|${slotStart}`;
     const p = this.pending.get(key);
     if (p) {
@@ -82,6 +120,11 @@ export class SqliteActivityLog {
       return;
     }
     this.pending.clear();
+    try {
+      this.onFlushed?.(rows);
+    } catch (err) {
+      this.onError?.(err);
+    }
     const now = this.clock.nowMs();
     if (now - this.lastPruneMs > 3600_000) {
       this.lastPruneMs = now;
@@ -95,26 +138,25 @@ export class SqliteActivityLog {
 
   /** The last `days` local days up to and including today, oldest first, with what is not yet written. */
   days(residentId: string, timeZone: string, nowMs: number, days = 7): ActivityDay[] {
-    const today = localDayMinute(timeZone, nowMs).day;
-    const firstDay = today - days + 1;
-    const fromMs = fromLocalMs(timeZone, firstDay * DAY_MS);
+    const fromMs = firstChartMs(timeZone, nowMs, days);
     const rows = this.db
       .prepare('SELECT slot_start AS slotStart, signs, first_at AS firstAt FROM activity_slots WHERE resident_id = ? AND slot_start >= ? ORDER BY slot_start')
-      .all(residentId, fromMs) as Array<{ slotStart: number; signs: number; firstAt: number }>;
+      .all(residentId, fromMs) as SlotCount[];
     for (const p of this.pending.values()) if (p.residentId === residentId && p.slotStart >= fromMs) rows.push(p);
-    const out: ActivityDay[] = [];
-    for (let d = firstDay; d <= today; d++) {
-      out.push({ date: new Date(d * DAY_MS).toISOString().slice(0, 10), slots: new Array<number>(SLOTS_PER_DAY).fill(0), firstMin: null });
-    }
-    for (const r of rows) {
-      const { day, minute } = localDayMinute(timeZone, r.slotStart);
-      const entry = out[day - firstDay];
-      if (!entry) continue;
-      const slot = Math.floor(minute / 30);
-      entry.slots[slot] = (entry.slots[slot] ?? 0) + r.signs;
-      const first = localDayMinute(timeZone, r.firstAt).minute;
-      if (first >= DAY_STARTS_MIN && (entry.firstMin === null || first < entry.firstMin)) entry.firstMin = first;
-    }
+    return activityDays(rows, timeZone, nowMs, days);
+  }
+
+  /** Every written count since `sinceMs`, oldest first (what a newly configured time-series database is given once). */
+  writtenSince(sinceMs: number): Array<Readonly<Pending>> {
+    return this.db
+      .prepare('SELECT resident_id AS residentId, slot_start AS slotStart, signs, first_at AS firstAt FROM activity_slots WHERE slot_start >= ? ORDER BY first_at')
+      .all(sinceMs) as Pending[];
+  }
+
+  /** Counts of a resident gathered and not written yet, from `sinceMs` (what a time-series database does not hold yet either). */
+  unwritten(residentId: string, sinceMs: number): SlotCount[] {
+    const out: SlotCount[] = [];
+    for (const p of this.pending.values()) if (p.residentId === residentId && p.slotStart >= sinceMs) out.push({ slotStart: p.slotStart, signs: p.signs, firstAt: p.firstAt });
     return out;
   }
 
