@@ -394,6 +394,7 @@ export class KanjiaSystem {
       health: () => ({ problems: health.problems(), unhealthy: health.unhealthy() }),
       ready: () => this.ready,
       liveClients: () => feed.clientCount(),
+      ...(tsdb ? { tsdb: () => tsdb.stats() } : {}),
     });
 
     // What an earlier run buffered for the time-series database is sent first.

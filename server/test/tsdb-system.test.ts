@@ -22,6 +22,8 @@ import { freePort, haveVictoriaMetrics, VictoriaMetrics } from './victoria-metri
 const available = haveVictoriaMetrics();
 const silent = { info: () => undefined, warn: () => undefined };
 
+const METRICS_TOKEN = 'tsdb-metrics-token-0123456789abcdef';
+
 describe.skipIf(!available)('kanjia with a time-series database (victoria-metrics)', () => {
   let tmp: ReturnType<typeof tempDataDir>;
   let vm: VictoriaMetrics;
@@ -36,7 +38,7 @@ describe.skipIf(!available)('kanjia with a time-series database (victoria-metric
     await vm.start();
     settings = loadSettings(
       { KANJIA_INFLUX_URL: vm.url, KANJIA_INFLUX_ORG: 'county', KANJIA_INFLUX_BUCKET: 'kanjia', KANJIA_INFLUX_QUERY: 'prometheus' },
-      { overrides: { dataDir: join(tmp.dir, 'data'), httpPort: 0, mqttPort: 0, mqttHost: '127.0.0.1', logLevel: 'silent' } },
+      { overrides: { dataDir: join(tmp.dir, 'data'), httpPort: 0, mqttPort: 0, mqttHost: '127.0.0.1', logLevel: 'silent', metricsToken: METRICS_TOKEN } },
     );
     const db = openDatabase(databaseFile(settings));
     const imported = new SqliteRegistryStore(db, loadDeviceKey(settings), () => Date.now()).importRegistry(oneHousehold([{ kind: 'coSensor' }, { kind: 'motionSensor' }])).devices;
@@ -78,6 +80,18 @@ describe.skipIf(!available)('kanjia with a time-series database (victoria-metric
     const placed = system.registry?.device(creds.coSensor?.deviceId ?? '');
     expect(series[0]?.metric).toEqual({ __name__: 'kanjia_telemetry_co_ppm', device: creds.coSensor?.deviceId, kind: 'coSensor', household: placed?.householdId, village: placed?.villageId });
     expect(series[0]?.values).toEqual([4, 5, 6]);
+    // /metrics says what the writer did: the three lines sent, nothing dropped, the database up.
+    const scrape = async () => {
+      const res = await fetch(new URL('/metrics', running.httpUrl), { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+      return res.text();
+    };
+    const metric = (text: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+    const text = await until('the writer figures on /metrics', async () => {
+      const t = await scrape();
+      return metric(t, 'kanjia_tsdb_sent_lines_total') >= 3 ? t : undefined;
+    }, 10_000);
+    expect(metric(text, 'kanjia_tsdb_dropped_lines_total')).toBe(0);
+    expect(metric(text, 'kanjia_tsdb_up')).toBe(1);
     // No names or phone numbers in any tag.
     expect(JSON.stringify(series)).not.toMatch(/王秀英|石门村|138000/);
     const db = openDatabase(databaseFile(settings));

@@ -16,6 +16,7 @@
  * Node's own figures (event-loop lag from monitorEventLoopDelay, heap, GC, CPU)
  * are prom-client's default metrics, one set per process.
  */
+import type { TsdbWriterStats } from '../telemetry/tsdb-writer.js';
 import type { OutboxStats, SmsMessage, SmsResult, SmsSender } from '@kanjia/alerts';
 import type { GatewayStats, UplinkMessage } from '@kanjia/gateway';
 import { ALARM_KINDS, SEVERITIES, type SystemProblem } from '@kanjia/protocol';
@@ -57,6 +58,8 @@ export interface MetricSources {
   health?: () => { problems: readonly SystemProblem[]; unhealthy: boolean };
   ready?: () => boolean;
   liveClients?: () => number;
+  /** The time-series database writer (KANJIA_INFLUX_*), when one is configured. */
+  tsdb?: () => TsdbWriterStats;
 }
 
 export interface MetricsOptions {
@@ -136,7 +139,14 @@ export class KanjiaMetrics {
   /** Where the scrape-time figures come from; replaces what was given before. */
   collectFrom(sources: MetricSources): void {
     this.sources = sources;
+    if (sources.tsdb && this.declareTsdb) {
+      this.declareTsdb();
+      this.declareTsdb = undefined;
+    }
   }
+
+  /** Declares the time-series writer's series, once (collected() makes it). */
+  private declareTsdb: (() => void) | undefined;
 
   /** One outermost write transaction took `seconds` (sqlite-timing.ts calls it). */
   readonly observeCommit = (seconds: number): void => {
@@ -315,6 +325,20 @@ export class KanjiaMetrics {
       const r = this.read('ready', this.sources.ready);
       return r === undefined ? undefined : [[{}, r ? 1 : 0]];
     });
+    const fromTsdb = (pick: (t: TsdbWriterStats) => number) => () => {
+      const t = this.read('tsdb', this.sources.tsdb);
+      return t === undefined ? undefined : ([[{}, pick(t)]] as Array<[Record<string, string>, number]>);
+    };
+    // Declared once a time-series database is configured (collectFrom with `tsdb`): without one these series are absent, not 0 or NaN.
+    this.declareTsdb = () => {
+      mirrored('kanjia_tsdb_sent_lines_total', 'Readings (line-protocol lines) the time-series database has taken.', [], fromTsdb((t) => t.sentLines));
+      mirrored('kanjia_tsdb_dropped_lines_total', 'Readings given up because the on-disk buffer was full (KANJIA_INFLUX_BUFFER_MB), the oldest first.', [], fromTsdb((t) => t.droppedLines));
+      mirrored('kanjia_tsdb_rejected_lines_total', 'Readings the time-series database refused for good (400, 413, 422).', [], fromTsdb((t) => t.rejectedLines));
+      gauge('kanjia_tsdb_buffered_bytes', 'Bytes in the on-disk buffer of the time-series writer (waiting, or being sent).', [], fromTsdb((t) => t.bufferedBytes));
+      gauge('kanjia_tsdb_pending_lines', 'Readings gathered in memory for the next batch to the time-series database.', [], fromTsdb((t) => t.pendingLines));
+      gauge('kanjia_tsdb_up', '1 while the time-series database takes writes, 0 while it is away (the batches wait on disk).', [], fromTsdb((t) => (t.serverUp ? 1 : 0)));
+    };
+
     gauge('kanjia_live_feed_clients', 'Dashboards connected to the live feed.', [], () => {
       const n = this.read('live feed', this.sources.liveClients);
       return n === undefined ? undefined : [[{}, n]];
