@@ -12,7 +12,12 @@
  *   with a will and credentials is a few hundred bytes), so a crowd of
  *   unauthenticated sockets holds kilobytes, not megabytes.
  * - PINGREQ rate: a client that pings more often than its keep-alive needs is
- *   cut, since aedes answers every PING.
+ *   cut, since every PING is answered.
+ * - Keep-alive while the broker is behind: once logged in, a PINGREQ is
+ *   answered here, at once, and taken out of the stream, and every packet seen
+ *   counts as the client's sign of life. When the gateway holds a connection's
+ *   PUBLISHes back (intake.ts), aedes reads nothing more from it for a while;
+ *   the device must not be cut (by its own keep-alive or aedes') for our slowness.
  */
 import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
@@ -30,6 +35,9 @@ export type FrameViolation =
 
 /** MQTT 3.1.1 §2.2.1 control packet types the guard looks at. */
 const PINGREQ = 12;
+/** A PINGREQ is exactly these two bytes (§3.12); a PINGRESP these (§3.13). */
+const PINGREQ_BYTE = 0xc0;
+const PINGRESP = Buffer.from([0xd0, 0x00]);
 
 const enum State {
   FixedHeaderByte,
@@ -54,11 +62,11 @@ export class FrameSizeScanner {
 
   /**
    * @param maxPacketBytes  largest remaining length (variable header + payload) accepted, in bytes; may be changed between chunks (at login)
-   * @param onPacketType  called with each packet's type (the high 4 bits of its first byte, §2.2.1); a violation it returns ends the scan
+   * @param onPacketType  called with each packet's type (the high 4 bits of its first byte, §2.2.1) and that byte's index in the chunk; a violation it returns ends the scan
    */
   constructor(
     public maxPacketBytes: number,
-    private readonly onPacketType?: (type: number) => FrameViolation | undefined,
+    private readonly onPacketType?: (type: number, index: number) => FrameViolation | undefined,
   ) {
     if (!Number.isInteger(maxPacketBytes) || maxPacketBytes < 2) {
       throw new RangeError(`maxPacketBytes must be an integer >= 2, got ${maxPacketBytes}`);
@@ -72,7 +80,7 @@ export class FrameSizeScanner {
     while (i < chunk.length) {
       switch (this.state) {
         case State.FixedHeaderByte: {
-          const violation = this.onPacketType?.((chunk[i] as number) >> 4);
+          const violation = this.onPacketType?.((chunk[i] as number) >> 4, i);
           if (violation !== undefined) return (this.violation = violation);
           i += 1;
           this.state = State.RemainingLength;
@@ -121,6 +129,15 @@ export interface ConnectionGuardOptions {
   preLoginMaxBytes: number;
   /** PINGREQ packets allowed within `windowMs` (real time); one more cuts the connection. None: no limit. */
   pingLimit?: { count: number; windowMs: number };
+  /**
+   * Asked once per chunk after login: true = answer its PINGREQs here and take
+   * them out of the stream (false or none: they go on to aedes, which answers).
+   */
+  answerPings?: () => boolean;
+  /** That many PINGREQs of the chunk were answered here. */
+  onPingsAnswered?: (count: number) => void;
+  /** After login, a chunk began at least one packet: the client is alive (keep-alive, MQTT 3.1.1 §3.1.2.10). */
+  onActivity?: () => void;
 }
 
 /** The guarded stream to hand to `broker.handle()`, and the switch to the logged-in limits. */
@@ -133,20 +150,28 @@ export interface GuardedConnection {
 }
 
 /**
- * Wraps a TCP socket in a Duplex that passes every byte through unchanged but
- * scans it first; on a violation it destroys the socket without passing on the
- * offending chunk and calls `onViolation` once.
+ * Wraps a TCP socket in a Duplex that passes every byte through unchanged
+ * (but the PINGREQs it answers itself, see answerPings) and scans it first; on
+ * a violation it destroys the socket without passing on the offending chunk and
+ * calls `onViolation` once.
  */
 export function guardConnection(socket: Socket, options: ConnectionGuardOptions, onViolation: (v: FrameViolation) => void): GuardedConnection {
   // Real time: a PING flood is about the socket, not the simulated clock.
   const pingLimit = options.pingLimit;
   const pings = pingLimit === undefined ? undefined : new SlidingWindowCounter(pingLimit.count, pingLimit.windowMs);
-  const scanner = new FrameSizeScanner(
-    Math.min(options.preLoginMaxBytes, options.maxPacketBytes),
-    pings === undefined || pingLimit === undefined
-      ? undefined
-      : (type) => (type === PINGREQ && !pings.hit(performance.now()) ? { reason: 'pingFlood', limit: pingLimit.count, windowMs: pingLimit.windowMs } : undefined),
-  );
+  // Per chunk, while scanning it: the chunk, whether its PINGs are answered here, where they are.
+  let scanning: Buffer | undefined;
+  let answering = false;
+  let pingsAt: number[] | undefined;
+  let sawPacket = false;
+  const scanner = new FrameSizeScanner(Math.min(options.preLoginMaxBytes, options.maxPacketBytes), (type, index) => {
+    sawPacket = true;
+    if (type !== PINGREQ) return undefined;
+    if (pings !== undefined && pingLimit !== undefined && !pings.hit(performance.now())) return { reason: 'pingFlood', limit: pingLimit.count, windowMs: pingLimit.windowMs };
+    // Only a whole, well-formed PINGREQ inside this chunk; anything else goes to aedes as it is.
+    if (answering && scanning !== undefined && scanning[index] === PINGREQ_BYTE && scanning[index + 1] === 0) (pingsAt ??= []).push(index);
+    return undefined;
+  });
   scanner.beforeLogin = true;
   let admitted = false;
   let preLoginBytes = 0;
@@ -188,9 +213,23 @@ export function guardConnection(socket: Socket, options: ConnectionGuardOptions,
       preLoginBytes += chunk.length;
       if (preLoginBytes > options.preLoginMaxBytes) return fail({ reason: 'preLogin', bytes: preLoginBytes, preLoginMaxBytes: options.preLoginMaxBytes });
     }
+    scanning = chunk;
+    answering = admitted && options.answerPings?.() === true;
+    pingsAt = undefined;
+    sawPacket = false;
     const violation = scanner.push(chunk);
+    scanning = undefined;
     if (violation !== undefined) return fail(violation);
-    if (!guarded.push(chunk)) socket.pause();
+    if (admitted && sawPacket) options.onActivity?.();
+    let forward = chunk;
+    // (Filled by the scanner's callback: TypeScript cannot see that.)
+    const answered = pingsAt as number[] | undefined;
+    if (answered !== undefined) {
+      socket.write(answered.length === 1 ? PINGRESP : Buffer.concat(answered.map(() => PINGRESP)));
+      forward = withoutPings(chunk, answered);
+      options.onPingsAnswered?.(answered.length);
+    }
+    if (forward.length > 0 && !guarded.push(forward)) socket.pause();
   });
   socket.on('end', () => guarded.push(null));
   socket.on('error', (err) => guarded.destroy(err));
@@ -208,6 +247,19 @@ export function guardConnection(socket: Socket, options: ConnectionGuardOptions,
       scanner.maxPacketBytes = options.maxPacketBytes;
     },
   };
+}
+
+/** The chunk without the two-byte PINGREQs that start at `offsets` (ascending). */
+function withoutPings(chunk: Buffer, offsets: number[]): Buffer {
+  if (offsets.length * 2 === chunk.length) return chunk.subarray(0, 0);
+  const parts: Buffer[] = [];
+  let from = 0;
+  for (const at of offsets) {
+    if (at > from) parts.push(chunk.subarray(from, at));
+    from = at + 2;
+  }
+  if (from < chunk.length) parts.push(chunk.subarray(from));
+  return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
 }
 
 /**

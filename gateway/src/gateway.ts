@@ -33,6 +33,8 @@ import { PresenceTracker } from './presence.js';
 import { SocketListeners, type TlsCertificate } from './socket-listeners.js';
 import type { PresenceChange } from './presence.js';
 import { UplinkGuard } from './uplink-guard.js';
+import { IntakeWindow } from './intake.js';
+import type { IntakeCounts, IntakeSlot } from './intake.js';
 
 /** Suffix of a maintenance connection's client id after the device id: `:` and 1–23 safe characters. */
 const MAINTENANCE_CLIENT_ID = /^:[A-Za-z0-9_.-]{1,23}$/;
@@ -43,7 +45,7 @@ export interface UplinkMessage {
   channel: UplinkChannel;
   payload: UplinkPayload['payload'];
   value: UplinkPayload;
-  /** Gateway clock time at which the message was admitted, ms since the epoch. */
+  /** Gateway clock time at which the message arrived and was validated, ms since the epoch (before any wait for room: intake.ts). */
   receivedAtMs: number;
 }
 
@@ -90,6 +92,12 @@ export interface GatewayOptions {
   loginThrottle?: Partial<LoginThrottleOptions>;
   /** Repeated refusals are logged once per device/address and kind per this interval, with a count, ms; default 60 000. */
   logSummaryIntervalMs?: number;
+  /**
+   * Uplinks handed to onUplink whose handlers have not settled yet, in all and
+   * per connection (intake.ts). Over either, the next PUBLISH waits: its PUBACK
+   * is delayed and its connection is read no further. Default 1 000 and 16.
+   */
+  inFlightUplinks?: { total: number; perConnection: number };
 }
 
 /** Connections refused or cut by the connection limits, by limit. */
@@ -135,6 +143,11 @@ export interface GatewayStats {
   handlerErrors: number;
   /** Connections refused or cut by the connection limits. */
   refused: RefusalCounts;
+  /** The bounded intake of uplinks (inFlightUplinks): now and since start. */
+  backpressure: IntakeCounts & {
+    /** PINGREQs answered by the gateway's transport guard (always, once logged in: also while a connection is held back). */
+    pingsAnswered: number;
+  };
 }
 
 export type GatewayErrorCode = CatalogCodes<'GATEWAY_CONFIG' | 'GATEWAY_NOT_RUNNING' | 'GATEWAY_ALREADY_STARTED' | 'INVALID_DEVICE_ID' | 'INVALID_COMMAND' | 'GATEWAY_PUBLISH_FAILED'>;
@@ -171,10 +184,19 @@ const DEFAULT_REFUSED_SUBSCRIBE_LIMIT = { count: 5, windowMs: 60_000 } as const;
 // Devices and service accounts whose refused subscriptions are counted at once; the oldest are forgotten.
 const MAX_SUBSCRIBE_COUNTERS = 10_000;
 const LOG_TOPIC_CHARS = 128;
+// In flight at once: an SOS is in the application from its arrival until its
+// case is committed and `received` published (a few ms; longer when commits
+// are grouped or the disk is slow). 1 000 is several seconds of the 2 000 SOS/s
+// target's work, far more than grouped commits need, and bounds the memory of
+// what waits; 16 per connection is more than a device has in flight (it waits
+// for `received`) and keeps one replaying device from taking the window.
+const DEFAULT_IN_FLIGHT_UPLINKS = { total: 1_000, perConnection: 16 } as const;
 
 interface AdmittedUplink {
   client: Client;
   message: UplinkMessage;
+  /** Its place in the intake window; none for a last will (its connection is closing: it never waits). */
+  slot: IntakeSlot | undefined;
 }
 
 interface Running {
@@ -196,6 +218,7 @@ interface Settings {
   refusedSubscribeLimit: { count: number; windowMs: number };
   loginThrottle: LoginThrottleOptions;
   logSummaryIntervalMs: number;
+  inFlightUplinks: { total: number; perConnection: number };
 }
 
 /** What the gateway knows of one TCP connection before and after aedes takes it. */
@@ -229,7 +252,10 @@ export class Gateway {
     commandsOut: 0,
     handlerErrors: 0,
     refused: { keepAlive: 0, preLogin: 0, connectTimeout: 0, pingFlood: 0, subscribeFlood: 0, loginDelayed: 0, loginUnchecked: 0 },
+    backpressure: { inFlight: 0, waiting: 0, delayed: 0, pingsAnswered: 0 },
   };
+  /** Uplinks in the application, bounded (made at start from the settings). */
+  private intake: IntakeWindow<Client> | undefined;
   /** Who each connection authenticated as. */
   private readonly principals = new WeakMap<Client, Principal>();
   /** Packets admitted by authorizePublish, picked up again in the broker's `publish` event. */
@@ -265,7 +291,7 @@ export class Gateway {
     };
     this.uplinkListeners = new ListenerSet('uplink', this.logger, countHandlerError);
     this.presenceListeners = new ListenerSet('presence', this.logger, countHandlerError);
-    this.presence = new PresenceTracker((change) => this.presenceListeners.emit(change, { deviceId: change.deviceId }));
+    this.presence = new PresenceTracker((change) => void this.presenceListeners.emit(change, { deviceId: change.deviceId }));
     this.refusals = new SummarizedLog(this.logger);
   }
 
@@ -301,6 +327,7 @@ export class Gateway {
     this.throttle = new LoginThrottle(settings.loginThrottle);
     this.refusals = new SummarizedLog(this.logger, { intervalMs: settings.logSummaryIntervalMs });
     this.serviceAccounts = new Map((this.options.serviceAccounts ?? []).map((a) => [a.username, a.secretHash.toLowerCase()]));
+    this.intake = new IntakeWindow<Client>(settings.inFlightUplinks);
     this.guard = new UplinkGuard({
       invalidPerMinuteLimit: settings.invalidPerMinuteLimit,
       uplinkBurstMessages: settings.uplinkRate.messages,
@@ -399,7 +426,12 @@ export class Gateway {
 
   /** A copy of the counters. */
   stats(): GatewayStats {
-    return { ...this.counters, invalidPayloads: { ...this.counters.invalidPayloads }, refused: { ...this.counters.refused } };
+    return {
+      ...this.counters,
+      invalidPayloads: { ...this.counters.invalidPayloads },
+      refused: { ...this.counters.refused },
+      backpressure: { ...this.counters.backpressure, ...this.intake?.counts() },
+    };
   }
 
   // ---- lifecycle -----------------------------------------------------------
@@ -417,6 +449,7 @@ export class Gateway {
     const refusedSubscribeLimit = o.refusedSubscribeLimit ?? DEFAULT_REFUSED_SUBSCRIBE_LIMIT;
     const loginThrottle = { ...DEFAULT_LOGIN_THROTTLE, ...o.loginThrottle };
     const logSummaryIntervalMs = o.logSummaryIntervalMs ?? 60_000;
+    const inFlightUplinks = o.inFlightUplinks ?? DEFAULT_IN_FLIGHT_UPLINKS;
     // MQTT 3.1.1 §3.1.2.10: the keep-alive is a 16-bit number of seconds.
     if (!(Number.isInteger(keepAlive.min) && Number.isInteger(keepAlive.max) && keepAlive.min >= 1 && keepAlive.min <= keepAlive.max && keepAlive.max <= 65_535)) {
       problems.push(`keepAliveSeconds: ${keepAlive.min}–${keepAlive.max} must be whole seconds with 1 <= min <= max <= 65535`);
@@ -428,6 +461,9 @@ export class Gateway {
     }
     if (!(loginThrottle.maxDelayMs < connectTimeoutMs)) problems.push(`loginThrottle.maxDelayMs: ${loginThrottle.maxDelayMs} must be below connectTimeoutMs (${connectTimeoutMs}), or the refusal never arrives`);
     if (!(logSummaryIntervalMs > 0)) problems.push(`logSummaryIntervalMs: ${logSummaryIntervalMs} must be > 0`);
+    if (!(Number.isInteger(inFlightUplinks.total) && Number.isInteger(inFlightUplinks.perConnection) && inFlightUplinks.perConnection >= 1 && inFlightUplinks.perConnection <= inFlightUplinks.total)) {
+      problems.push(`inFlightUplinks: ${inFlightUplinks.perConnection} per connection, ${inFlightUplinks.total} in all must be integers with 1 <= perConnection <= total`);
+    }
     if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65_535) problems.push(`port: ${o.port} is not a TCP port (0 picks a free one)`);
     if (o.tls && (!Number.isInteger(o.tls.port) || o.tls.port < 0 || o.tls.port > 65_535)) problems.push(`tls.port: ${o.tls.port} is not a TCP port (0 picks a free one)`);
     if (o.plain === false && !o.tls) problems.push('plain: false leaves no listener: give tls too');
@@ -459,7 +495,7 @@ export class Gateway {
     if (problems.length > 0) {
       throw new GatewayError('GATEWAY_CONFIG', `invalid gateway options:\n- ${problems.join('\n- ')}`);
     }
-    return { maxPacketBytes, invalidPerMinuteLimit, uplinkRate, keepAlive, preLoginMaxBytes, connectTimeoutMs, pingLimit, refusedSubscribeLimit, loginThrottle, logSummaryIntervalMs };
+    return { maxPacketBytes, invalidPerMinuteLimit, uplinkRate, keepAlive, preLoginMaxBytes, connectTimeoutMs, pingLimit, refusedSubscribeLimit, loginThrottle, logSummaryIntervalMs, inFlightUplinks };
   }
 
   private accept(broker: Aedes, sockets: Set<Socket>, socket: Socket, settings: Settings): void {
@@ -470,9 +506,30 @@ export class Gateway {
     sockets.add(socket);
     socket.on('error', () => {}); // reported through aedes' clientError; keep Node from throwing
     const remoteAddress = socket.remoteAddress;
+    // aedes hangs its Client on the stream it handles (conn.client).
+    const clientOf = (): Client | undefined => (guard.stream as { client?: Client }).client;
     const guard = guardConnection(
       socket,
-      { maxPacketBytes: settings.maxPacketBytes, preLoginMaxBytes: settings.preLoginMaxBytes, pingLimit: settings.pingLimit },
+      {
+        maxPacketBytes: settings.maxPacketBytes,
+        preLoginMaxBytes: settings.preLoginMaxBytes,
+        pingLimit: settings.pingLimit,
+        // After the CONNACK (never a PINGRESP before it), and only while we can
+        // keep aedes' keep-alive timer going ourselves.
+        answerPings: () => {
+          const client = clientOf();
+          return client !== undefined && (client as unknown as { connackSent?: boolean }).connackSent === true && !client.closed && keepAliveTimer(client) !== undefined;
+        },
+        onPingsAnswered: (count) => {
+          this.counters.backpressure.pingsAnswered += count;
+        },
+        // [MQTT-3.1.2-24] counts packets received, not packets processed: one
+        // held back unread (intake.ts) is still the device's sign of life.
+        onActivity: () => {
+          const client = clientOf();
+          if (client !== undefined) keepAliveTimer(client)?.refresh();
+        },
+      },
       (violation) => this.frameViolation(guard.stream, remoteAddress, violation),
     );
     // Real time: a socket that has not logged in by then is closed, whatever
@@ -490,13 +547,14 @@ export class Gateway {
       sockets.delete(socket);
       clearTimeout(deadline);
       info.ticket?.closed();
+      const client = clientOf();
+      if (client !== undefined) this.intake?.drop(client);
     });
     this.connections.set(guard.stream, info);
     broker.handle(guard.stream);
   }
 
   private frameViolation(conn: object, remoteAddress: string | undefined, violation: FrameViolation): void {
-    // aedes hangs its Client on the stream it handles (conn.client).
     const client = (conn as { client?: Client }).client;
     const who = { ...(client === undefined ? {} : this.who(client)), remoteAddress };
     switch (violation.reason) {
@@ -536,6 +594,7 @@ export class Gateway {
     this.presenceListeners.clear();
     this.presence.clear();
     this.guard?.clear();
+    this.intake?.clear();
     for (const ticket of this.heldRefusals) ticket.cancel();
     this.heldRefusals.clear();
     this.throttle?.clear();
@@ -727,8 +786,17 @@ export class Gateway {
           this.retainedState.set(deviceId, value.payload.state);
           if (isWill && value.payload.state === 'offline') this.willsOffline.add(client);
         }
-        this.admitted.set(packet, { client, message: { deviceId, channel, payload: value.payload, value, receivedAtMs: nowMs } });
-        return done(null);
+        const message: UplinkMessage = { deviceId, channel, payload: value.payload, value, receivedAtMs: nowMs };
+        if (isWill) {
+          this.admitted.set(packet, { client, message, slot: undefined });
+          return done(null);
+        }
+        // Waits for room in the intake window: until then no PUBACK, and aedes
+        // reads nothing more from this connection (intake.ts).
+        return (this.intake as IntakeWindow<Client>).acquire(client, (slot) => {
+          this.admitted.set(packet, { client, message, slot });
+          done(null);
+        });
       }
     }
   }
@@ -806,9 +874,13 @@ export class Gateway {
     // client === null: the broker's own publishes ($SYS heartbeats, commands, corrected status).
     if (client === null) return;
     const admitted = this.admitted.get(packet);
-    if (admitted === undefined || admitted.client !== client) return;
+    if (admitted === undefined) return;
     this.admitted.delete(packet);
-    const { message } = admitted;
+    const { message, slot } = admitted;
+    if (admitted.client !== client) {
+      if (slot !== undefined) this.intake?.release(slot);
+      return;
+    }
     this.counters.messagesIn += 1;
     // A message from a connection the device has since replaced (e.g. the old
     // connection's will after a takeover) must not overrule the live one.
@@ -822,7 +894,13 @@ export class Gateway {
         if (message.value.payload.state === 'offline' || !client.closed) this.presence.statusReceived(message.deviceId, message.value.payload, message.receivedAtMs);
       } else if (!client.closed) this.presence.seen(message.deviceId, message.receivedAtMs);
     }
-    this.uplinkListeners.emit(message, { deviceId: message.deviceId, channel: message.channel });
+    if (slot !== undefined) slot.handedOn = true;
+    const settled = this.uplinkListeners.emit(message, { deviceId: message.deviceId, channel: message.channel });
+    if (slot === undefined) return;
+    // The slot is free once every handler is done with the message (for an SOS: committed, `received` published).
+    const intake = this.intake as IntakeWindow<Client>;
+    if (settled === undefined) intake.release(slot);
+    else void settled.then(() => intake.release(slot));
   }
 
   private who(client: Client): { deviceId?: string; username?: string } {
@@ -830,6 +908,18 @@ export class Gateway {
     if (principal === undefined) return {};
     return principal.kind === 'device' ? { deviceId: principal.deviceId } : { username: principal.username };
   }
+}
+
+/**
+ * aedes' keep-alive timer of a client ([MQTT-3.1.2-24]: 1.5 × keep-alive
+ * without a packet closes it), which it refreshes per packet it handles. Not
+ * public API: when a future aedes names it otherwise, this is undefined, and
+ * the guard leaves PINGs to aedes again (the test "aedes keeps its keep-alive
+ * timer where the gateway looks for it" says so).
+ */
+export function keepAliveTimer(client: Client): { refresh(): unknown } | undefined {
+  const timer = (client as unknown as { _keepaliveTimer?: { refresh?: unknown } | null })._keepaliveTimer;
+  return timer !== null && timer !== undefined && typeof timer.refresh === 'function' ? (timer as { refresh(): unknown }) : undefined;
 }
 
 /** Who a refused CONNECT claimed to be, for the log: only a well-formed device id or a known service account. */

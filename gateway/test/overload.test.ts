@@ -7,7 +7,9 @@
 import type { Packet } from 'mqtt-packet';
 import { afterEach, describe, expect, it } from 'vitest';
 import { topics } from '@kanjia/protocol';
+import { Aedes } from 'aedes';
 import type { DeviceAuthenticator, UplinkMessage } from '../src/index.js';
+import { keepAliveTimer } from '../src/gateway.js';
 import { Harness, RawClient, connectPacket, sos, waitFor } from './helpers.js';
 
 const h = new Harness();
@@ -92,4 +94,80 @@ describe('overload', () => {
     await waitFor(() => devices.every((d) => d.count('puback') === 500), 30_000, 'every PUBACK');
     expect(gateway.stats().connected).toBe(10);
   }, 90_000);
+
+  it('holds a burst larger than its window (8 in all, 4 per connection) back instead of dropping: 5 devices × 50 SOS each handed on once, never more in flight, every device still connected', async () => {
+    const { gateway, port, uplinks } = await h.gateway({ authenticator: fleet, uplinkRateLimit: UNLIMITED_RATE, inFlightUplinks: { total: 8, perConnection: 4 } });
+    const devices: RawClient[] = [];
+    for (let i = 0; i < 5; i++) devices.push(await rawDevice(port, deviceId(i)));
+    const inFlight = new Map<string, number>();
+    let total = 0;
+    let maxTotal = 0;
+    let maxPerDevice = 0;
+    gateway.onUplink(async (m) => {
+      total += 1;
+      inFlight.set(m.deviceId, (inFlight.get(m.deviceId) ?? 0) + 1);
+      maxTotal = Math.max(maxTotal, total);
+      maxPerDevice = Math.max(maxPerDevice, inFlight.get(m.deviceId) as number);
+      await new Promise((r) => setTimeout(r, 2));
+      total -= 1;
+      inFlight.set(m.deviceId, (inFlight.get(m.deviceId) as number) - 1);
+    });
+    devices.forEach((d, i) => d.send(...sosBurst(deviceId(i), 50)));
+    await waitFor(() => uplinks.length >= 250 || devices.some((d) => d.closed), 30_000, '250 SOS handed on');
+    const seen = tally(uplinks);
+    expect(seen.size).toBe(250);
+    expect([...seen.values()].every((n) => n === 1)).toBe(true);
+    expect(maxTotal).toBeLessThanOrEqual(8);
+    expect(maxPerDevice).toBeLessThanOrEqual(4);
+    await waitFor(() => devices.every((d) => d.count('puback') === 50), 10_000, 'every PUBACK');
+    expect(devices.filter((d) => d.closed)).toHaveLength(0);
+    const stats = gateway.stats();
+    expect(stats.connected).toBe(5);
+    expect(stats.backpressure.delayed).toBeGreaterThan(0);
+    await waitFor(() => gateway.stats().backpressure.inFlight === 0, 5_000, 'the window to drain');
+    expect(gateway.stats().backpressure.waiting).toBe(0);
+  });
+
+  it('answers PINGs and keeps a 1 s keep-alive device connected while its PUBLISHes wait 3 s for a stalled application, then hands on all 20 once', async () => {
+    const { gateway, port, uplinks } = await h.gateway({
+      authenticator: fleet,
+      uplinkRateLimit: UNLIMITED_RATE,
+      keepAliveSeconds: { min: 1, max: 1200 },
+      inFlightUplinks: { total: 8, perConnection: 4 },
+    });
+    // aedes cuts a 1 s keep-alive after 1.5 s without a packet it has handled.
+    const device = await rawDevice(port, deviceId(0), 1);
+    const stalled: Array<() => void> = [];
+    let open = false;
+    gateway.onUplink(() => (open ? undefined : new Promise<void>((resolve) => stalled.push(resolve))));
+    device.send(...sosBurst(deviceId(0), 20));
+    await waitFor(() => uplinks.length === 4, 5_000, 'the first 4 SOS');
+    for (let ping = 0; ping < 12; ping++) {
+      device.send({ cmd: 'pingreq' });
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await waitFor(() => device.count('pingresp') === 12, 2_000, '12 PINGRESPs');
+    expect(device.closed).toBe(false);
+    expect(uplinks).toHaveLength(4);
+    expect(device.count('puback')).toBeLessThanOrEqual(4);
+    expect(gateway.stats().backpressure).toMatchObject({ inFlight: 4, waiting: 16, pingsAnswered: 12 });
+    open = true;
+    for (const resolve of stalled.splice(0)) resolve();
+    await waitFor(() => uplinks.length === 20, 5_000, 'all 20 SOS');
+    await waitFor(() => device.count('puback') === 20, 5_000, 'all 20 PUBACKs');
+    expect([...tally(uplinks).values()].every((n) => n === 1)).toBe(true);
+    expect(device.closed).toBe(false);
+  });
+
+  it('aedes keeps its keep-alive timer where the gateway looks for it (else PINGs would wait for aedes again)', async () => {
+    const { gateway, port } = await h.gateway({ authenticator: fleet });
+    const device = await rawDevice(port, deviceId(0), 30);
+    device.send({ cmd: 'pingreq' });
+    await waitFor(() => device.count('pingresp') === 1, 2_000, 'PINGRESP');
+    // Answered by the gateway's guard, which can only do so with aedes' timer in hand.
+    expect(gateway.stats().backpressure.pingsAnswered).toBe(1);
+    const broker = (gateway as unknown as { running: { broker: Aedes } }).running.broker;
+    const client = Object.values((broker as unknown as { clients: Record<string, Parameters<typeof keepAliveTimer>[0]> }).clients)[0];
+    expect(client && keepAliveTimer(client)).toBeDefined();
+  });
 });
