@@ -28,7 +28,7 @@ import { silentLogger } from './logger.js';
 import type { Logger } from './logger.js';
 import { DEFAULT_LOGIN_THROTTLE, LoginThrottle } from './login-throttle.js';
 import type { LoginKey, LoginThrottleOptions, LoginTicket } from './login-throttle.js';
-import { SlidingWindowCounter } from './rate-limit.js';
+import { SlidingWindowCounter, TokenBucket } from './rate-limit.js';
 import { PresenceTracker } from './presence.js';
 import { SocketListeners, type TlsCertificate } from './socket-listeners.js';
 import type { PresenceChange } from './presence.js';
@@ -98,6 +98,13 @@ export interface GatewayOptions {
    * is delayed and its connection is read no further. Default 1 000 and 16.
    */
   inFlightUplinks?: { total: number; perConnection: number };
+  /**
+   * Device logins accepted for checking: a burst of `connects`, refilled over
+   * `perMs` (real time). One more is refused with CONNACK 3 (server
+   * unavailable) before its secret is checked, and retries later. Service
+   * accounts are never paced. Default 500 per 1 000 ms.
+   */
+  connectRateLimit?: { connects: number; perMs: number };
 }
 
 /** Connections refused or cut by the connection limits, by limit. */
@@ -116,6 +123,8 @@ export type RefusalCounts = {
   loginDelayed: number;
   /** CONNECTs closed unchecked: their address had as many refusals held as allowed. */
   loginUnchecked: number;
+  /** CONNECTs refused with CONNACK 3 by the connect-rate limit (a reconnect storm paced). */
+  connectRate: number;
 };
 
 /** Counters since start. */
@@ -191,6 +200,11 @@ const LOG_TOPIC_CHARS = 128;
 // what waits; 16 per connection is more than a device has in flight (it waits
 // for `received`) and keeps one replaying device from taking the window.
 const DEFAULT_IN_FLIGHT_UPLINKS = { total: 1_000, perConnection: 16 } as const;
+// After a power cut 10 000 devices must be back within ~20 s (issue 10): 500
+// a second, the first 500 at once. A login costs the secret's check, a session,
+// a subscription and the retained status (~1–2 ms of CPU here), so 500/s is
+// about half of one of the 2 cores, the rest being left to the alarms.
+const DEFAULT_CONNECT_RATE = { connects: 500, perMs: 1_000 } as const;
 
 interface AdmittedUplink {
   client: Client;
@@ -219,6 +233,7 @@ interface Settings {
   loginThrottle: LoginThrottleOptions;
   logSummaryIntervalMs: number;
   inFlightUplinks: { total: number; perConnection: number };
+  connectRate: { connects: number; perMs: number };
 }
 
 /** What the gateway knows of one TCP connection before and after aedes takes it. */
@@ -230,6 +245,8 @@ interface ConnectionInfo {
   keepalive?: number;
   /** Its place in the login throttle while its CONNECT is checked (or its refusal held). */
   ticket?: LoginTicket;
+  /** Over the connect-rate limit: answered CONNACK 3 unchecked. */
+  paced?: boolean;
 }
 
 /** The MQTT gateway; constructor assigns, start() listens, stop() closes everything it opened. */
@@ -251,11 +268,13 @@ export class Gateway {
     messagesIn: 0,
     commandsOut: 0,
     handlerErrors: 0,
-    refused: { keepAlive: 0, preLogin: 0, connectTimeout: 0, pingFlood: 0, subscribeFlood: 0, loginDelayed: 0, loginUnchecked: 0 },
+    refused: { keepAlive: 0, preLogin: 0, connectTimeout: 0, pingFlood: 0, subscribeFlood: 0, loginDelayed: 0, loginUnchecked: 0, connectRate: 0 },
     backpressure: { inFlight: 0, waiting: 0, delayed: 0, pingsAnswered: 0 },
   };
   /** Uplinks in the application, bounded (made at start from the settings). */
   private intake: IntakeWindow<Client> | undefined;
+  /** The connect-rate limit (real time), made at start. */
+  private connectBucket: TokenBucket | undefined;
   /** Who each connection authenticated as. */
   private readonly principals = new WeakMap<Client, Principal>();
   /** Packets admitted by authorizePublish, picked up again in the broker's `publish` event. */
@@ -328,6 +347,7 @@ export class Gateway {
     this.refusals = new SummarizedLog(this.logger, { intervalMs: settings.logSummaryIntervalMs });
     this.serviceAccounts = new Map((this.options.serviceAccounts ?? []).map((a) => [a.username, a.secretHash.toLowerCase()]));
     this.intake = new IntakeWindow<Client>(settings.inFlightUplinks);
+    this.connectBucket = new TokenBucket(settings.connectRate.connects, settings.connectRate.perMs, performance.now());
     this.guard = new UplinkGuard({
       invalidPerMinuteLimit: settings.invalidPerMinuteLimit,
       uplinkBurstMessages: settings.uplinkRate.messages,
@@ -450,6 +470,7 @@ export class Gateway {
     const loginThrottle = { ...DEFAULT_LOGIN_THROTTLE, ...o.loginThrottle };
     const logSummaryIntervalMs = o.logSummaryIntervalMs ?? 60_000;
     const inFlightUplinks = o.inFlightUplinks ?? DEFAULT_IN_FLIGHT_UPLINKS;
+    const connectRate = o.connectRateLimit ?? DEFAULT_CONNECT_RATE;
     // MQTT 3.1.1 §3.1.2.10: the keep-alive is a 16-bit number of seconds.
     if (!(Number.isInteger(keepAlive.min) && Number.isInteger(keepAlive.max) && keepAlive.min >= 1 && keepAlive.min <= keepAlive.max && keepAlive.max <= 65_535)) {
       problems.push(`keepAliveSeconds: ${keepAlive.min}–${keepAlive.max} must be whole seconds with 1 <= min <= max <= 65535`);
@@ -463,6 +484,9 @@ export class Gateway {
     if (!(logSummaryIntervalMs > 0)) problems.push(`logSummaryIntervalMs: ${logSummaryIntervalMs} must be > 0`);
     if (!(Number.isInteger(inFlightUplinks.total) && Number.isInteger(inFlightUplinks.perConnection) && inFlightUplinks.perConnection >= 1 && inFlightUplinks.perConnection <= inFlightUplinks.total)) {
       problems.push(`inFlightUplinks: ${inFlightUplinks.perConnection} per connection, ${inFlightUplinks.total} in all must be integers with 1 <= perConnection <= total`);
+    }
+    if (!(Number.isInteger(connectRate.connects) && connectRate.connects >= 1 && connectRate.perMs > 0)) {
+      problems.push(`connectRateLimit: ${connectRate.connects} per ${connectRate.perMs} ms must be an integer >= 1 per a time > 0`);
     }
     if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65_535) problems.push(`port: ${o.port} is not a TCP port (0 picks a free one)`);
     if (o.tls && (!Number.isInteger(o.tls.port) || o.tls.port < 0 || o.tls.port > 65_535)) problems.push(`tls.port: ${o.tls.port} is not a TCP port (0 picks a free one)`);
@@ -495,7 +519,7 @@ export class Gateway {
     if (problems.length > 0) {
       throw new GatewayError('GATEWAY_CONFIG', `invalid gateway options:\n- ${problems.join('\n- ')}`);
     }
-    return { maxPacketBytes, invalidPerMinuteLimit, uplinkRate, keepAlive, preLoginMaxBytes, connectTimeoutMs, pingLimit, refusedSubscribeLimit, loginThrottle, logSummaryIntervalMs, inFlightUplinks };
+    return { maxPacketBytes, invalidPerMinuteLimit, uplinkRate, keepAlive, preLoginMaxBytes, connectTimeoutMs, pingLimit, refusedSubscribeLimit, loginThrottle, logSummaryIntervalMs, inFlightUplinks, connectRate };
   }
 
   private accept(broker: Aedes, sockets: Set<Socket>, socket: Socket, settings: Settings): void {
@@ -611,6 +635,12 @@ export class Gateway {
   private preConnect(client: Client, packet: ConnectPacket, done: (error: Error | null, success: boolean) => void): void {
     const info = this.connections.get(client.conn);
     if (info !== undefined) info.keepalive = packet.keepalive;
+    // Paced before anything costly (the secret's check, the session): the server's own accounts never wait.
+    const service = packet.username !== undefined && this.serviceAccounts.has(packet.username);
+    if (!service && info !== undefined && !(this.connectBucket as TokenBucket).take(performance.now())) {
+      info.paced = true;
+      return done(null, true);
+    }
     const key = this.loginKey(packet.username, info);
     const ticket = (this.throttle as LoginThrottle).begin(key);
     if (ticket !== undefined) {
@@ -630,6 +660,14 @@ export class Gateway {
     done: (error: AuthenticateError | null, success: boolean | null) => void,
   ): void {
     const info = this.connections.get(client.conn);
+    if (info?.paced === true) {
+      this.counters.refused.connectRate += 1;
+      const limit = (this.settings as Settings).connectRate;
+      // One line per interval for the whole storm (with a count), not one per address.
+      this.refusals.info('connect rate exceeded: refused with CONNACK 3, the devices retry', {}, { connects: limit.connects, perMs: limit.perMs, remoteAddress: info.remoteAddress });
+      // 3 = server unavailable (MQTT 3.1.1 §3.2.2.3): the device's credentials may be fine, it must retry later.
+      return done(Object.assign(new Error('connect rate exceeded'), { returnCode: 3 }) as AuthenticateError, null);
+    }
     const key = this.loginKey(username, info);
     this.checkCredentials(client, username, password, info).then(
       (refusal) => {
