@@ -21,7 +21,7 @@ import { MIN_HASH_KEY_BYTES, verifyDeviceSecret } from './device-auth.js';
 import type { DeviceAuthenticator } from './device-auth.js';
 import { deadLetter } from './dead-letter.js';
 import { guardConnection } from './frame-limit.js';
-import type { FrameViolation, GuardedConnection } from './frame-limit.js';
+import type { ConnectionGuardOptions, FrameViolation, GuardedConnection } from './frame-limit.js';
 import { ListenerSet } from './listeners.js';
 import { SummarizedLog } from './log-summary.js';
 import { silentLogger } from './logger.js';
@@ -240,7 +240,8 @@ interface Settings {
 interface ConnectionInfo {
   remoteAddress: string | undefined;
   guard: GuardedConnection;
-  deadline: ReturnType<typeof setTimeout>;
+  /** Until login; dropped then (an idle connection keeps no timer of ours). */
+  deadline?: ReturnType<typeof setTimeout>;
   /** The keep-alive its CONNECT asked for, seconds. */
   keepalive?: number;
   /** Its place in the login throttle while its CONNECT is checked (or its refusal held). */
@@ -271,6 +272,10 @@ export class Gateway {
     refused: { keepAlive: 0, preLogin: 0, connectTimeout: 0, pingFlood: 0, subscribeFlood: 0, loginDelayed: 0, loginUnchecked: 0, connectRate: 0 },
     backpressure: { inFlight: 0, waiting: 0, delayed: 0, pingsAnswered: 0 },
   };
+  /** The sockets accepted and not closed yet (the same set as `running.sockets`, there from before `running`). */
+  private startingSockets: Set<Socket> | undefined;
+  /** The guard's options and hooks, shared by every connection. */
+  private guardOptions: ConnectionGuardOptions | undefined;
   /** Uplinks in the application, bounded (made at start from the settings). */
   private intake: IntakeWindow<Client> | undefined;
   /** The connect-rate limit (real time), made at start. */
@@ -380,6 +385,7 @@ export class Gateway {
     (broker as NodeJS.EventEmitter).on('error', (err: Error) => this.logger.error({ err: err.message }, 'broker error'));
 
     const sockets = new Set<Socket>();
+    this.startingSockets = sockets;
     // Plain and TLS connections alike go through accept(): the same limits apply to both.
     const listeners = new SocketListeners(
       { host: this.options.host ?? DEFAULT_HOST, plainPort: this.options.plain === false ? undefined : this.options.port, tls: this.options.tls },
@@ -529,54 +535,71 @@ export class Gateway {
     }
     sockets.add(socket);
     socket.on('error', () => {}); // reported through aedes' clientError; keep Node from throwing
+    // mqtt-packet writes a packet in pieces under cork(); a QoS 1 round trip must
+    // not wait for Nagle's algorithm and the peer's delayed ACK (~40 ms).
+    socket.setNoDelay(true);
     const remoteAddress = socket.remoteAddress;
-    // aedes hangs its Client on the stream it handles (conn.client).
-    const clientOf = (): Client | undefined => (guard.stream as { client?: Client }).client;
-    const guard = guardConnection(
-      socket,
-      {
-        maxPacketBytes: settings.maxPacketBytes,
-        preLoginMaxBytes: settings.preLoginMaxBytes,
-        pingLimit: settings.pingLimit,
-        // After the CONNACK (never a PINGRESP before it), and only while we can
-        // keep aedes' keep-alive timer going ourselves.
-        answerPings: () => {
-          const client = clientOf();
-          return client !== undefined && (client as unknown as { connackSent?: boolean }).connackSent === true && !client.closed && keepAliveTimer(client) !== undefined;
-        },
-        onPingsAnswered: (count) => {
-          this.counters.backpressure.pingsAnswered += count;
-        },
-        // [MQTT-3.1.2-24] counts packets received, not packets processed: one
-        // held back unread (intake.ts) is still the device's sign of life.
-        onActivity: () => {
-          const client = clientOf();
-          if (client !== undefined) keepAliveTimer(client)?.refresh();
-        },
-      },
-      (violation) => this.frameViolation(guard.stream, remoteAddress, violation),
-    );
+    const guard = guardConnection(socket, this.connectionHooks(settings), this.onFrameViolation);
     // Real time: a socket that has not logged in by then is closed, whatever
     // the simulated clock says. aedes' own timer stops at the CONNECT's arrival;
     // this one also ends a CONNECT whose check never comes back.
-    const deadline = setTimeout(() => {
-      if (guard.admitted || socket.destroyed) return;
-      this.counters.refused.connectTimeout += 1;
-      this.refusals.info('no login within the connect timeout: connection closed', { remoteAddress }, { connectTimeoutMs: settings.connectTimeoutMs });
-      socket.destroy();
-    }, settings.connectTimeoutMs);
+    const deadline = setTimeout(this.onLoginDeadline, settings.connectTimeoutMs, socket);
     deadline.unref();
     const info: ConnectionInfo = { remoteAddress, guard, deadline };
-    socket.once('close', () => {
-      sockets.delete(socket);
-      clearTimeout(deadline);
-      info.ticket?.closed();
-      const client = clientOf();
-      if (client !== undefined) this.intake?.drop(client);
-    });
-    this.connections.set(guard.stream, info);
-    broker.handle(guard.stream);
+    socket.once('close', this.onSocketClosed);
+    this.connections.set(socket, info);
+    broker.handle(socket);
   }
+
+  /** The guard's limits and hooks, one object for every connection (nothing per connection is made from it). */
+  private connectionHooks(settings: Settings): ConnectionGuardOptions {
+    this.guardOptions ??= {
+      maxPacketBytes: settings.maxPacketBytes,
+      preLoginMaxBytes: settings.preLoginMaxBytes,
+      pingLimit: settings.pingLimit,
+      // After the CONNACK (never a PINGRESP before it), and only while we can
+      // keep aedes' keep-alive timer going ourselves.
+      answerPings: (socket) => {
+        const client = clientOf(socket);
+        return client !== undefined && (client as unknown as { connackSent?: boolean }).connackSent === true && !client.closed && keepAliveTimer(client) !== undefined;
+      },
+      onPingsAnswered: (_socket, count) => {
+        this.counters.backpressure.pingsAnswered += count;
+      },
+      // [MQTT-3.1.2-24] counts packets received, not packets processed: one
+      // held back unread (intake.ts) is still the device's sign of life.
+      onActivity: (socket) => {
+        const client = clientOf(socket);
+        if (client !== undefined) keepAliveTimer(client)?.refresh();
+      },
+    };
+    return this.guardOptions;
+  }
+
+  private readonly onFrameViolation = (violation: FrameViolation, socket: Socket): void => {
+    this.frameViolation(socket, this.connections.get(socket)?.remoteAddress, violation);
+  };
+
+  private readonly onLoginDeadline = (socket: Socket): void => {
+    const info = this.connections.get(socket);
+    if (info === undefined || info.guard.admitted || socket.destroyed) return;
+    this.counters.refused.connectTimeout += 1;
+    this.refusals.info('no login within the connect timeout: connection closed', { remoteAddress: info.remoteAddress }, { connectTimeoutMs: (this.settings as Settings).connectTimeoutMs });
+    socket.destroy();
+  };
+
+  /** A socket's 'close' (this = the socket): one function for every connection. */
+  private readonly onSocketClosed = ((gateway: Gateway) =>
+    function socketClosed(this: Socket): void {
+      gateway.startingSockets?.delete(this);
+      const info = gateway.connections.get(this);
+      if (info !== undefined) {
+        clearTimeout(info.deadline);
+        info.ticket?.closed();
+      }
+      const client = clientOf(this);
+      if (client !== undefined) gateway.intake?.drop(client);
+    })(this);
 
   private frameViolation(conn: object, remoteAddress: string | undefined, violation: FrameViolation): void {
     const client = (conn as { client?: Client }).client;
@@ -675,7 +698,12 @@ export class Gateway {
         if (refusal === undefined) {
           ticket?.succeeded();
           info?.guard.admit();
-          if (info !== undefined) clearTimeout(info.deadline);
+          if (info !== undefined) {
+            // Nothing left to do for either: an idle connection keeps neither.
+            clearTimeout(info.deadline);
+            info.deadline = undefined;
+            info.ticket = undefined;
+          }
           return done(null, true);
         }
         if (refusal.kind === 'credentials') this.counters.authFailures += 1;
@@ -946,6 +974,11 @@ export class Gateway {
     if (principal === undefined) return {};
     return principal.kind === 'device' ? { deviceId: principal.deviceId } : { username: principal.username };
   }
+}
+
+/** The aedes Client on a socket: aedes hangs it on the stream it handles (conn.client). */
+function clientOf(socket: Socket): Client | undefined {
+  return (socket as { client?: Client }).client;
 }
 
 /**
