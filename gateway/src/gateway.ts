@@ -34,6 +34,7 @@ import { SocketListeners, type TlsCertificate } from './socket-listeners.js';
 import type { PresenceChange } from './presence.js';
 import { UplinkGuard } from './uplink-guard.js';
 import { IntakeWindow } from './intake.js';
+import { TopicEmitter } from './topic-emitter.js';
 import type { IntakeCounts, IntakeSlot } from './intake.js';
 
 /** Suffix of a maintenance connection's client id after the device id: `:` and 1–23 safe characters. */
@@ -371,6 +372,8 @@ export class Gateway {
       // overload.test.ts). What is in flight is bounded by our own backpressure
       // (uplinks) and by the server (commands), not by this queue, which had no bound.
       concurrency: 0,
+      // The same without a cap, and exact topics (every device's commands) in a Map (topic-emitter.ts).
+      mq: new TopicEmitter(),
       preConnect: (client, packet, done) => this.preConnect(client, packet, done),
       authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
       authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
@@ -846,8 +849,11 @@ export class Gateway {
       case 'accept': {
         const value = verdict.value;
         // Only presence is retained in contract v1; a retained event would be
-        // replayed to every new subscriber as if it had just happened.
-        if (channel !== 'status') packet.retain = false;
+        // replayed to every new subscriber as if it had just happened. And only
+        // a service account may subscribe to a status topic: without one, a
+        // retained status is never read, and storing it (a packet per device,
+        // matched against every SUBSCRIBE) is memory and CPU for nothing.
+        if (channel !== 'status' || this.serviceAccounts.size === 0) packet.retain = false;
         else if (packet.retain && value.channel === 'status') {
           this.retainedState.set(deviceId, value.payload.state);
           if (isWill && value.payload.state === 'offline') this.willsOffline.add(client);
