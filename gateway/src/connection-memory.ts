@@ -55,6 +55,9 @@ const SECRET = 'connection-memory-probe-secret-0123456789abcdef';
 const MAX_DEVICES = 15_000;
 /** Devices connecting at once: the probe measures idle connections, not a storm. */
 const CONNECT_WINDOW = 100;
+/** Before each sample: this many full GCs, this far apart (bounded: a few seconds). */
+const SETTLE_ROUNDS = 4;
+const SETTLE_MS = 500;
 
 type ChildRequest = { cmd: 'sample' } | { cmd: 'snapshot'; dir: string } | { cmd: 'stop' };
 type ChildReply = { port: number } | { sample: MemorySample } | { snapshot: string } | { stopped: true };
@@ -146,10 +149,14 @@ async function connectDevice(port: number, deviceId: string): Promise<Socket> {
   return socket;
 }
 
-function sample(): MemorySample {
+/** Memory at rest: full GCs with idle time between (V8 gives back the pages of the connect's garbage only then). */
+async function sample(): Promise<MemorySample> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc === undefined) throw new Error('run with --expose-gc');
-  gc();
+  for (let i = 0; i < SETTLE_ROUNDS; i++) {
+    gc();
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
+  }
   gc();
   const m = process.memoryUsage();
   return { rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers };
@@ -162,7 +169,7 @@ async function serve(): Promise<void> {
   const { port } = await gateway.start();
   process.on('message', (m: ChildRequest) => {
     const send = (r: ChildReply): void => void process.send?.(r);
-    if (m.cmd === 'sample') send({ sample: sample() });
+    if (m.cmd === 'sample') void sample().then((memory) => send({ sample: memory }));
     else if (m.cmd === 'snapshot') send({ snapshot: writeHeapSnapshot(`${m.dir}/gateway-${process.pid}.heapsnapshot`) });
     else void gateway.stop().then(() => {
       send({ stopped: true });
