@@ -4,7 +4,7 @@
  * application handler, and what must hold then (issue 10): no crash, nothing
  * lost, nobody disconnected.
  */
-import type { Packet } from 'mqtt-packet';
+import { generate, type Packet } from 'mqtt-packet';
 import { afterEach, describe, expect, it } from 'vitest';
 import { topics } from '@kanjia/protocol';
 import { Aedes } from 'aedes';
@@ -159,8 +159,8 @@ describe('overload', () => {
     expect(device.closed).toBe(false);
   });
 
-  it('aedes keeps its keep-alive timer where the gateway looks for it (else PINGs would wait for aedes again)', async () => {
-    const { gateway, port } = await h.gateway({ authenticator: fleet });
+  it('aedes keeps what the gateway relies on where it looks: the keep-alive timer (else PINGs wait for aedes again) and a parser list that a plain BufferList replaces (a PUBLISH split over 3 writes still parses)', async () => {
+    const { gateway, port, uplinks } = await h.gateway({ authenticator: fleet });
     const device = await rawDevice(port, deviceId(0), 30);
     device.send({ cmd: 'pingreq' });
     await waitFor(() => device.count('pingresp') === 1, 2_000, 'PINGRESP');
@@ -169,5 +169,13 @@ describe('overload', () => {
     const broker = (gateway as unknown as { running: { broker: Aedes } }).running.broker;
     const client = Object.values((broker as unknown as { clients: Record<string, Parameters<typeof keepAliveTimer>[0]> }).clients)[0];
     expect(client && keepAliveTimer(client)).toBeDefined();
+    const list = (client as unknown as { _parser: { _list: object } })._parser._list;
+    expect(list.constructor.name).toBe('BufferList');
+    const bytes = generate(sosBurst(deviceId(0), 1)[0] as Packet);
+    for (const piece of [bytes.subarray(0, 1), bytes.subarray(1, 20), bytes.subarray(20)]) {
+      device.socket.write(piece);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await waitFor(() => uplinks.length === 1, 2_000, 'the split PUBLISH');
   });
 });
