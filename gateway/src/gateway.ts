@@ -708,6 +708,7 @@ export class Gateway {
             info.deadline = undefined;
             info.ticket = undefined;
           }
+          forgetConnectPacket(client);
           return done(null, true);
         }
         if (refusal.kind === 'credentials') this.counters.authFailures += 1;
@@ -996,6 +997,24 @@ function leanParserBuffer(client: Client): void {
   const parser = (client as unknown as { _parser?: { _list?: unknown } })._parser;
   const list = parser?._list;
   if (parser !== undefined && list instanceof BufferListStream && list.length === 0) parser._list = new BufferList();
+}
+
+/**
+ * After login, let the CONNECT packet go: mqtt-packet's parser keeps it whole
+ * as its `settings` (it reads only `protocolVersion` and `bridgeMode` from it
+ * later), and its password and will payload are slices of the socket chunk it
+ * came in, which they keep alive. The will payload is copied out; the parser
+ * keeps what it reads. Not public API: without them where expected, nothing
+ * is changed.
+ */
+function forgetConnectPacket(client: Client): void {
+  const parser = (client as unknown as { _parser?: { settings?: { cmd?: string; protocolVersion?: number; bridgeMode?: boolean } } })._parser;
+  const settings = parser?.settings;
+  if (parser !== undefined && settings?.cmd === 'connect') {
+    parser.settings = { protocolVersion: settings.protocolVersion, ...(settings.bridgeMode === true ? { bridgeMode: true } : {}) };
+  }
+  const will = (client as unknown as { _will?: { payload?: unknown } | null })._will;
+  if (will !== null && will !== undefined && Buffer.isBuffer(will.payload)) will.payload = Buffer.from(will.payload);
 }
 
 /** The aedes Client on a socket: aedes hangs it on the stream it handles (conn.client). */
