@@ -538,7 +538,7 @@ export class Gateway {
       return;
     }
     sockets.add(socket);
-    socket.on('error', () => {}); // reported through aedes' clientError; keep Node from throwing
+    socket.on('error', ignoreSocketError); // reported through aedes' clientError; keep Node from throwing
     // mqtt-packet writes a packet in pieces under cork(); a QoS 1 round trip must
     // not wait for Nagle's algorithm and the peer's delayed ACK (~40 ms).
     socket.setNoDelay(true);
@@ -1016,6 +1016,9 @@ function forgetConnectPacket(client: Client): void {
   const will = (client as unknown as { _will?: { payload?: unknown } | null })._will;
   if (will !== null && will !== undefined && Buffer.isBuffer(will.payload)) will.payload = Buffer.from(will.payload);
 }
+
+/** One listener for every socket's 'error' (aedes reports them as clientError). */
+function ignoreSocketError(): void {}
 
 /** The aedes Client on a socket: aedes hangs it on the stream it handles (conn.client). */
 function clientOf(socket: Socket): Client | undefined {
