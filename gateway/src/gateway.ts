@@ -364,17 +364,19 @@ export class Gateway {
     const broker = await Aedes.createBroker({
       // Our own deadline (accept()) also covers a CONNECT that arrives but is never accepted.
       connectTimeout: settings.connectTimeoutMs + 1_000,
-      // No cap on the deliveries aedes' message emitter (mqemitter) runs at once.
-      // With its default of 100 it queues the rest, and when one delivery ends it
-      // runs the queue on the same stack; a message nobody subscribes to (every
-      // device uplink: the application takes them in-process) ends synchronously,
-      // through our handlers and back into the parser (nextBatch), and a queue of
-      // a few thousand overflowed the stack at 500 SOS/s (issue 10; test:
+      // Our message emitter, without a cap on the deliveries run at once
+      // (topic-emitter.ts). aedes' own (mqemitter) has a default of 100 and
+      // queues the rest, and when one delivery ends it runs the queue on the same
+      // stack; a message nobody subscribes to (every device uplink: the
+      // application takes them in-process) ends synchronously, through our
+      // handlers and back into the parser (nextBatch), and a queue of a few
+      // thousand overflowed the stack at 500 SOS/s (issue 10; test:
       // overload.test.ts). What is in flight is bounded by our own backpressure
-      // (uplinks) and by the server (commands), not by this queue, which had no bound.
-      concurrency: 0,
-      // The same without a cap, and exact topics (every device's commands) in a Map (topic-emitter.ts).
+      // (uplinks, intake.ts) and by the server (commands), not by that queue,
+      // which had no bound itself.
       mq: new TopicEmitter(),
+      // With our mq, aedes uses this only for each socket's listener limit: 0 = none.
+      concurrency: 0,
       preConnect: (client, packet, done) => this.preConnect(client, packet, done),
       authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
       authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
