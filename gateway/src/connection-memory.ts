@@ -38,6 +38,8 @@ export interface ConnectionMemory {
   after: MemorySample;
   /** (after - before) / devices, bytes. */
   perConnection: MemorySample;
+  /** How long the devices took to connect, 100 at a time (session start included), ms. */
+  connectMs: number;
   /** The heap snapshot written, when asked for. */
   snapshot?: string;
 }
@@ -89,12 +91,14 @@ export async function measureConnectionMemory(options: ConnectionMemoryOptions =
   try {
     const { port } = (await reply()) as { port: number };
     const { sample: before } = (await ask({ cmd: 'sample' })) as { sample: MemorySample };
+    const connectStart = performance.now();
     for (let next = 0; next < devices; ) {
       if (Date.now() > deadline) throw new Error(`only ${next} of ${devices} devices connected in time`);
       const batch = Array.from({ length: Math.min(CONNECT_WINDOW, devices - next) }, (_, k) => connectDevice(port, `mem-${String(next + k).padStart(5, '0')}`));
       sockets.push(...(await Promise.all(batch)));
       next += batch.length;
     }
+    const connectMs = Math.round(performance.now() - connectStart);
     const { sample: after } = (await ask({ cmd: 'sample' })) as { sample: MemorySample };
     const snapshot = options.snapshotDir === undefined ? undefined : ((await ask({ cmd: 'snapshot', dir: options.snapshotDir })) as { snapshot: string }).snapshot;
     const per = (k: keyof MemorySample): number => Math.round((after[k] - before[k]) / devices);
@@ -102,6 +106,7 @@ export async function measureConnectionMemory(options: ConnectionMemoryOptions =
       devices,
       before,
       after,
+      connectMs,
       perConnection: { rss: per('rss'), heapTotal: per('heapTotal'), heapUsed: per('heapUsed'), external: per('external'), arrayBuffers: per('arrayBuffers') },
       ...(snapshot !== undefined ? { snapshot } : {}),
     };
@@ -188,7 +193,7 @@ async function main(argv: string[]): Promise<void> {
   const count = argv.find((a, i) => /^\d+$/.test(a) && argv[i - 1] !== '--snapshot');
   const result = await measureConnectionMemory({ ...(count !== undefined ? { devices: Number(count) } : {}), ...(snapshotDir !== undefined ? { snapshotDir } : {}) });
   const p = result.perConnection;
-  console.log(`idle device connections: ${result.devices}`);
+  console.log(`idle device connections: ${result.devices}, connected in ${result.connectMs} ms (${Math.round((result.devices * 1000) / result.connectMs)}/s, 100 at a time)`);
   console.log(`per connection  RSS ${kb(p.rss)}  heap ${kb(p.heapUsed)} used, ${kb(p.heapTotal)} reserved  external ${kb(p.external)}  (array buffers ${kb(p.arrayBuffers)})`);
   if (result.snapshot !== undefined) console.log(`heap snapshot: ${result.snapshot}`);
   console.log(JSON.stringify({ connectionMemory: result }));
