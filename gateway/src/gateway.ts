@@ -5,6 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import { Aedes } from 'aedes';
+import { BufferList, BufferListStream } from 'bl';
 import type { AedesPublishPacket, AuthenticateError, Client, ConnectPacket, PublishPacket, Subscription } from 'aedes';
 import {
   DeviceCommand,
@@ -21,18 +22,21 @@ import { MIN_HASH_KEY_BYTES, verifyDeviceSecret } from './device-auth.js';
 import type { DeviceAuthenticator } from './device-auth.js';
 import { deadLetter } from './dead-letter.js';
 import { guardConnection } from './frame-limit.js';
-import type { FrameViolation, GuardedConnection } from './frame-limit.js';
+import type { ConnectionGuardOptions, FrameViolation, GuardedConnection } from './frame-limit.js';
 import { ListenerSet } from './listeners.js';
 import { SummarizedLog } from './log-summary.js';
 import { silentLogger } from './logger.js';
 import type { Logger } from './logger.js';
 import { DEFAULT_LOGIN_THROTTLE, LoginThrottle } from './login-throttle.js';
 import type { LoginKey, LoginThrottleOptions, LoginTicket } from './login-throttle.js';
-import { SlidingWindowCounter } from './rate-limit.js';
+import { SlidingWindowCounter, TokenBucket } from './rate-limit.js';
 import { PresenceTracker } from './presence.js';
 import { SocketListeners, type TlsCertificate } from './socket-listeners.js';
 import type { PresenceChange } from './presence.js';
 import { UplinkGuard } from './uplink-guard.js';
+import { IntakeWindow } from './intake.js';
+import { TopicEmitter } from './topic-emitter.js';
+import type { IntakeCounts, IntakeSlot } from './intake.js';
 
 /** Suffix of a maintenance connection's client id after the device id: `:` and 1–23 safe characters. */
 const MAINTENANCE_CLIENT_ID = /^:[A-Za-z0-9_.-]{1,23}$/;
@@ -43,7 +47,7 @@ export interface UplinkMessage {
   channel: UplinkChannel;
   payload: UplinkPayload['payload'];
   value: UplinkPayload;
-  /** Gateway clock time at which the message was admitted, ms since the epoch. */
+  /** Gateway clock time at which the message arrived and was validated, ms since the epoch (before any wait for room: intake.ts). */
   receivedAtMs: number;
 }
 
@@ -90,6 +94,19 @@ export interface GatewayOptions {
   loginThrottle?: Partial<LoginThrottleOptions>;
   /** Repeated refusals are logged once per device/address and kind per this interval, with a count, ms; default 60 000. */
   logSummaryIntervalMs?: number;
+  /**
+   * Uplinks handed to onUplink whose handlers have not settled yet, in all and
+   * per connection (intake.ts). Over either, the next PUBLISH waits: its PUBACK
+   * is delayed and its connection is read no further. Default 1 000 and 16.
+   */
+  inFlightUplinks?: { total: number; perConnection: number };
+  /**
+   * Device logins accepted for checking: a burst of `connects`, refilled over
+   * `perMs` (real time). One more is refused with CONNACK 3 (server
+   * unavailable) before its secret is checked, and retries later. Service
+   * accounts are never paced. Default 500 per 1 000 ms.
+   */
+  connectRateLimit?: { connects: number; perMs: number };
 }
 
 /** Connections refused or cut by the connection limits, by limit. */
@@ -108,6 +125,8 @@ export type RefusalCounts = {
   loginDelayed: number;
   /** CONNECTs closed unchecked: their address had as many refusals held as allowed. */
   loginUnchecked: number;
+  /** CONNECTs refused with CONNACK 3 by the connect-rate limit (a reconnect storm paced). */
+  connectRate: number;
 };
 
 /** Counters since start. */
@@ -135,6 +154,11 @@ export interface GatewayStats {
   handlerErrors: number;
   /** Connections refused or cut by the connection limits. */
   refused: RefusalCounts;
+  /** The bounded intake of uplinks (inFlightUplinks): now and since start. */
+  backpressure: IntakeCounts & {
+    /** PINGREQs answered by the gateway's transport guard (always, once logged in: also while a connection is held back). */
+    pingsAnswered: number;
+  };
 }
 
 export type GatewayErrorCode = CatalogCodes<'GATEWAY_CONFIG' | 'GATEWAY_NOT_RUNNING' | 'GATEWAY_ALREADY_STARTED' | 'INVALID_DEVICE_ID' | 'INVALID_COMMAND' | 'GATEWAY_PUBLISH_FAILED'>;
@@ -171,10 +195,25 @@ const DEFAULT_REFUSED_SUBSCRIBE_LIMIT = { count: 5, windowMs: 60_000 } as const;
 // Devices and service accounts whose refused subscriptions are counted at once; the oldest are forgotten.
 const MAX_SUBSCRIBE_COUNTERS = 10_000;
 const LOG_TOPIC_CHARS = 128;
+// In flight at once: an SOS is in the application from its arrival until its
+// case is committed and `received` published (a few ms; longer when commits
+// are grouped or the disk is slow). 1 000 is several seconds of the 2 000 SOS/s
+// target's work, far more than grouped commits need, and bounds the memory of
+// what waits; 16 per connection is more than a device has in flight (it waits
+// for `received`) and keeps one replaying device from taking the window.
+const DEFAULT_IN_FLIGHT_UPLINKS = { total: 1_000, perConnection: 16 } as const;
+// After a power cut 10 000 devices must be back within ~20 s (issue 10): 500
+// a second, the first 500 at once. A login (the secret's check, a session, a
+// subscription) took ~0.6 ms here (connection-memory.ts: 10 000 devices in
+// ~5.8 s, 2 cores, devices on the same machine), so 500/s is about a third of
+// one core, the rest being left to the alarms.
+const DEFAULT_CONNECT_RATE = { connects: 500, perMs: 1_000 } as const;
 
 interface AdmittedUplink {
   client: Client;
   message: UplinkMessage;
+  /** Its place in the intake window; none for a last will (its connection is closing: it never waits). */
+  slot: IntakeSlot | undefined;
 }
 
 interface Running {
@@ -196,17 +235,22 @@ interface Settings {
   refusedSubscribeLimit: { count: number; windowMs: number };
   loginThrottle: LoginThrottleOptions;
   logSummaryIntervalMs: number;
+  inFlightUplinks: { total: number; perConnection: number };
+  connectRate: { connects: number; perMs: number };
 }
 
 /** What the gateway knows of one TCP connection before and after aedes takes it. */
 interface ConnectionInfo {
   remoteAddress: string | undefined;
   guard: GuardedConnection;
-  deadline: ReturnType<typeof setTimeout>;
+  /** Until login; dropped then (an idle connection keeps no timer of ours). */
+  deadline?: ReturnType<typeof setTimeout>;
   /** The keep-alive its CONNECT asked for, seconds. */
   keepalive?: number;
   /** Its place in the login throttle while its CONNECT is checked (or its refusal held). */
   ticket?: LoginTicket;
+  /** Over the connect-rate limit: answered CONNACK 3 unchecked. */
+  paced?: boolean;
 }
 
 /** The MQTT gateway; constructor assigns, start() listens, stop() closes everything it opened. */
@@ -228,8 +272,17 @@ export class Gateway {
     messagesIn: 0,
     commandsOut: 0,
     handlerErrors: 0,
-    refused: { keepAlive: 0, preLogin: 0, connectTimeout: 0, pingFlood: 0, subscribeFlood: 0, loginDelayed: 0, loginUnchecked: 0 },
+    refused: { keepAlive: 0, preLogin: 0, connectTimeout: 0, pingFlood: 0, subscribeFlood: 0, loginDelayed: 0, loginUnchecked: 0, connectRate: 0 },
+    backpressure: { inFlight: 0, waiting: 0, delayed: 0, pingsAnswered: 0 },
   };
+  /** The sockets accepted and not closed yet (the same set as `running.sockets`, there from before `running`). */
+  private startingSockets: Set<Socket> | undefined;
+  /** The guard's options and hooks, shared by every connection. */
+  private guardOptions: ConnectionGuardOptions | undefined;
+  /** Uplinks in the application, bounded (made at start from the settings). */
+  private intake: IntakeWindow<Client> | undefined;
+  /** The connect-rate limit (real time), made at start. */
+  private connectBucket: TokenBucket | undefined;
   /** Who each connection authenticated as. */
   private readonly principals = new WeakMap<Client, Principal>();
   /** Packets admitted by authorizePublish, picked up again in the broker's `publish` event. */
@@ -265,7 +318,7 @@ export class Gateway {
     };
     this.uplinkListeners = new ListenerSet('uplink', this.logger, countHandlerError);
     this.presenceListeners = new ListenerSet('presence', this.logger, countHandlerError);
-    this.presence = new PresenceTracker((change) => this.presenceListeners.emit(change, { deviceId: change.deviceId }));
+    this.presence = new PresenceTracker((change) => void this.presenceListeners.emit(change, { deviceId: change.deviceId }));
     this.refusals = new SummarizedLog(this.logger);
   }
 
@@ -301,6 +354,8 @@ export class Gateway {
     this.throttle = new LoginThrottle(settings.loginThrottle);
     this.refusals = new SummarizedLog(this.logger, { intervalMs: settings.logSummaryIntervalMs });
     this.serviceAccounts = new Map((this.options.serviceAccounts ?? []).map((a) => [a.username, a.secretHash.toLowerCase()]));
+    this.intake = new IntakeWindow<Client>(settings.inFlightUplinks);
+    this.connectBucket = new TokenBucket(settings.connectRate.connects, settings.connectRate.perMs, performance.now());
     this.guard = new UplinkGuard({
       invalidPerMinuteLimit: settings.invalidPerMinuteLimit,
       uplinkBurstMessages: settings.uplinkRate.messages,
@@ -310,6 +365,19 @@ export class Gateway {
     const broker = await Aedes.createBroker({
       // Our own deadline (accept()) also covers a CONNECT that arrives but is never accepted.
       connectTimeout: settings.connectTimeoutMs + 1_000,
+      // Our message emitter, without a cap on the deliveries run at once
+      // (topic-emitter.ts). aedes' own (mqemitter) has a default of 100 and
+      // queues the rest, and when one delivery ends it runs the queue on the same
+      // stack; a message nobody subscribes to (every device uplink: the
+      // application takes them in-process) ends synchronously, through our
+      // handlers and back into the parser (nextBatch), and a queue of a few
+      // thousand overflowed the stack at 500 SOS/s (issue 10; test:
+      // overload.test.ts). What is in flight is bounded by our own backpressure
+      // (uplinks, intake.ts) and by the server (commands), not by that queue,
+      // which had no bound itself.
+      mq: new TopicEmitter(),
+      // With our mq, aedes uses this only for each socket's listener limit: 0 = none.
+      concurrency: 0,
       preConnect: (client, packet, done) => this.preConnect(client, packet, done),
       authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
       authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
@@ -324,6 +392,7 @@ export class Gateway {
     (broker as NodeJS.EventEmitter).on('error', (err: Error) => this.logger.error({ err: err.message }, 'broker error'));
 
     const sockets = new Set<Socket>();
+    this.startingSockets = sockets;
     // Plain and TLS connections alike go through accept(): the same limits apply to both.
     const listeners = new SocketListeners(
       { host: this.options.host ?? DEFAULT_HOST, plainPort: this.options.plain === false ? undefined : this.options.port, tls: this.options.tls },
@@ -390,7 +459,12 @@ export class Gateway {
 
   /** A copy of the counters. */
   stats(): GatewayStats {
-    return { ...this.counters, invalidPayloads: { ...this.counters.invalidPayloads }, refused: { ...this.counters.refused } };
+    return {
+      ...this.counters,
+      invalidPayloads: { ...this.counters.invalidPayloads },
+      refused: { ...this.counters.refused },
+      backpressure: { ...this.counters.backpressure, ...this.intake?.counts() },
+    };
   }
 
   // ---- lifecycle -----------------------------------------------------------
@@ -408,6 +482,8 @@ export class Gateway {
     const refusedSubscribeLimit = o.refusedSubscribeLimit ?? DEFAULT_REFUSED_SUBSCRIBE_LIMIT;
     const loginThrottle = { ...DEFAULT_LOGIN_THROTTLE, ...o.loginThrottle };
     const logSummaryIntervalMs = o.logSummaryIntervalMs ?? 60_000;
+    const inFlightUplinks = o.inFlightUplinks ?? DEFAULT_IN_FLIGHT_UPLINKS;
+    const connectRate = o.connectRateLimit ?? DEFAULT_CONNECT_RATE;
     // MQTT 3.1.1 §3.1.2.10: the keep-alive is a 16-bit number of seconds.
     if (!(Number.isInteger(keepAlive.min) && Number.isInteger(keepAlive.max) && keepAlive.min >= 1 && keepAlive.min <= keepAlive.max && keepAlive.max <= 65_535)) {
       problems.push(`keepAliveSeconds: ${keepAlive.min}–${keepAlive.max} must be whole seconds with 1 <= min <= max <= 65535`);
@@ -419,6 +495,12 @@ export class Gateway {
     }
     if (!(loginThrottle.maxDelayMs < connectTimeoutMs)) problems.push(`loginThrottle.maxDelayMs: ${loginThrottle.maxDelayMs} must be below connectTimeoutMs (${connectTimeoutMs}), or the refusal never arrives`);
     if (!(logSummaryIntervalMs > 0)) problems.push(`logSummaryIntervalMs: ${logSummaryIntervalMs} must be > 0`);
+    if (!(Number.isInteger(inFlightUplinks.total) && Number.isInteger(inFlightUplinks.perConnection) && inFlightUplinks.perConnection >= 1 && inFlightUplinks.perConnection <= inFlightUplinks.total)) {
+      problems.push(`inFlightUplinks: ${inFlightUplinks.perConnection} per connection, ${inFlightUplinks.total} in all must be integers with 1 <= perConnection <= total`);
+    }
+    if (!(Number.isInteger(connectRate.connects) && connectRate.connects >= 1 && connectRate.perMs > 0)) {
+      problems.push(`connectRateLimit: ${connectRate.connects} per ${connectRate.perMs} ms must be an integer >= 1 per a time > 0`);
+    }
     if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65_535) problems.push(`port: ${o.port} is not a TCP port (0 picks a free one)`);
     if (o.tls && (!Number.isInteger(o.tls.port) || o.tls.port < 0 || o.tls.port > 65_535)) problems.push(`tls.port: ${o.tls.port} is not a TCP port (0 picks a free one)`);
     if (o.plain === false && !o.tls) problems.push('plain: false leaves no listener: give tls too');
@@ -450,7 +532,7 @@ export class Gateway {
     if (problems.length > 0) {
       throw new GatewayError('GATEWAY_CONFIG', `invalid gateway options:\n- ${problems.join('\n- ')}`);
     }
-    return { maxPacketBytes, invalidPerMinuteLimit, uplinkRate, keepAlive, preLoginMaxBytes, connectTimeoutMs, pingLimit, refusedSubscribeLimit, loginThrottle, logSummaryIntervalMs };
+    return { maxPacketBytes, invalidPerMinuteLimit, uplinkRate, keepAlive, preLoginMaxBytes, connectTimeoutMs, pingLimit, refusedSubscribeLimit, loginThrottle, logSummaryIntervalMs, inFlightUplinks, connectRate };
   }
 
   private accept(broker: Aedes, sockets: Set<Socket>, socket: Socket, settings: Settings): void {
@@ -459,35 +541,74 @@ export class Gateway {
       return;
     }
     sockets.add(socket);
-    socket.on('error', () => {}); // reported through aedes' clientError; keep Node from throwing
+    socket.on('error', ignoreSocketError); // reported through aedes' clientError; keep Node from throwing
+    // mqtt-packet writes a packet in pieces under cork(); a QoS 1 round trip must
+    // not wait for Nagle's algorithm and the peer's delayed ACK (~40 ms).
+    socket.setNoDelay(true);
     const remoteAddress = socket.remoteAddress;
-    const guard = guardConnection(
-      socket,
-      { maxPacketBytes: settings.maxPacketBytes, preLoginMaxBytes: settings.preLoginMaxBytes, pingLimit: settings.pingLimit },
-      (violation) => this.frameViolation(guard.stream, remoteAddress, violation),
-    );
+    const guard = guardConnection(socket, this.connectionHooks(settings), this.onFrameViolation);
     // Real time: a socket that has not logged in by then is closed, whatever
     // the simulated clock says. aedes' own timer stops at the CONNECT's arrival;
     // this one also ends a CONNECT whose check never comes back.
-    const deadline = setTimeout(() => {
-      if (guard.admitted || socket.destroyed) return;
-      this.counters.refused.connectTimeout += 1;
-      this.refusals.info('no login within the connect timeout: connection closed', { remoteAddress }, { connectTimeoutMs: settings.connectTimeoutMs });
-      socket.destroy();
-    }, settings.connectTimeoutMs);
+    const deadline = setTimeout(this.onLoginDeadline, settings.connectTimeoutMs, socket);
     deadline.unref();
     const info: ConnectionInfo = { remoteAddress, guard, deadline };
-    socket.once('close', () => {
-      sockets.delete(socket);
-      clearTimeout(deadline);
-      info.ticket?.closed();
-    });
-    this.connections.set(guard.stream, info);
-    broker.handle(guard.stream);
+    socket.once('close', this.onSocketClosed);
+    this.connections.set(socket, info);
+    leanParserBuffer(broker.handle(socket));
   }
 
+  /** The guard's limits and hooks, one object for every connection (nothing per connection is made from it). */
+  private connectionHooks(settings: Settings): ConnectionGuardOptions {
+    this.guardOptions ??= {
+      maxPacketBytes: settings.maxPacketBytes,
+      preLoginMaxBytes: settings.preLoginMaxBytes,
+      pingLimit: settings.pingLimit,
+      // After the CONNACK (never a PINGRESP before it), and only while we can
+      // keep aedes' keep-alive timer going ourselves.
+      answerPings: (socket) => {
+        const client = clientOf(socket);
+        return client !== undefined && (client as unknown as { connackSent?: boolean }).connackSent === true && !client.closed && keepAliveTimer(client) !== undefined;
+      },
+      onPingsAnswered: (_socket, count) => {
+        this.counters.backpressure.pingsAnswered += count;
+      },
+      // [MQTT-3.1.2-24] counts packets received, not packets processed: one
+      // held back unread (intake.ts) is still the device's sign of life.
+      onActivity: (socket) => {
+        const client = clientOf(socket);
+        if (client !== undefined) keepAliveTimer(client)?.refresh();
+      },
+    };
+    return this.guardOptions;
+  }
+
+  private readonly onFrameViolation = (violation: FrameViolation, socket: Socket): void => {
+    this.frameViolation(socket, this.connections.get(socket)?.remoteAddress, violation);
+  };
+
+  private readonly onLoginDeadline = (socket: Socket): void => {
+    const info = this.connections.get(socket);
+    if (info === undefined || info.guard.admitted || socket.destroyed) return;
+    this.counters.refused.connectTimeout += 1;
+    this.refusals.info('no login within the connect timeout: connection closed', { remoteAddress: info.remoteAddress }, { connectTimeoutMs: (this.settings as Settings).connectTimeoutMs });
+    socket.destroy();
+  };
+
+  /** A socket's 'close' (this = the socket): one function for every connection. */
+  private readonly onSocketClosed = ((gateway: Gateway) =>
+    function socketClosed(this: Socket): void {
+      gateway.startingSockets?.delete(this);
+      const info = gateway.connections.get(this);
+      if (info !== undefined) {
+        clearTimeout(info.deadline);
+        info.ticket?.closed();
+      }
+      const client = clientOf(this);
+      if (client !== undefined) gateway.intake?.drop(client);
+    })(this);
+
   private frameViolation(conn: object, remoteAddress: string | undefined, violation: FrameViolation): void {
-    // aedes hangs its Client on the stream it handles (conn.client).
     const client = (conn as { client?: Client }).client;
     const who = { ...(client === undefined ? {} : this.who(client)), remoteAddress };
     switch (violation.reason) {
@@ -527,6 +648,7 @@ export class Gateway {
     this.presenceListeners.clear();
     this.presence.clear();
     this.guard?.clear();
+    this.intake?.clear();
     for (const ticket of this.heldRefusals) ticket.cancel();
     this.heldRefusals.clear();
     this.throttle?.clear();
@@ -543,6 +665,12 @@ export class Gateway {
   private preConnect(client: Client, packet: ConnectPacket, done: (error: Error | null, success: boolean) => void): void {
     const info = this.connections.get(client.conn);
     if (info !== undefined) info.keepalive = packet.keepalive;
+    // Paced before anything costly (the secret's check, the session): the server's own accounts never wait.
+    const service = packet.username !== undefined && this.serviceAccounts.has(packet.username);
+    if (!service && info !== undefined && !(this.connectBucket as TokenBucket).take(performance.now())) {
+      info.paced = true;
+      return done(null, true);
+    }
     const key = this.loginKey(packet.username, info);
     const ticket = (this.throttle as LoginThrottle).begin(key);
     if (ticket !== undefined) {
@@ -562,6 +690,14 @@ export class Gateway {
     done: (error: AuthenticateError | null, success: boolean | null) => void,
   ): void {
     const info = this.connections.get(client.conn);
+    if (info?.paced === true) {
+      this.counters.refused.connectRate += 1;
+      const limit = (this.settings as Settings).connectRate;
+      // One line per interval for the whole storm (with a count), not one per address.
+      this.refusals.info('connect rate exceeded: refused with CONNACK 3, the devices retry', {}, { connects: limit.connects, perMs: limit.perMs, remoteAddress: info.remoteAddress });
+      // 3 = server unavailable (MQTT 3.1.1 §3.2.2.3): the device's credentials may be fine, it must retry later.
+      return done(Object.assign(new Error('connect rate exceeded'), { returnCode: 3 }) as AuthenticateError, null);
+    }
     const key = this.loginKey(username, info);
     this.checkCredentials(client, username, password, info).then(
       (refusal) => {
@@ -569,7 +705,13 @@ export class Gateway {
         if (refusal === undefined) {
           ticket?.succeeded();
           info?.guard.admit();
-          if (info !== undefined) clearTimeout(info.deadline);
+          if (info !== undefined) {
+            // Nothing left to do for either: an idle connection keeps neither.
+            clearTimeout(info.deadline);
+            info.deadline = undefined;
+            info.ticket = undefined;
+          }
+          forgetConnectPacket(client);
           return done(null, true);
         }
         if (refusal.kind === 'credentials') this.counters.authFailures += 1;
@@ -712,14 +854,26 @@ export class Gateway {
       case 'accept': {
         const value = verdict.value;
         // Only presence is retained in contract v1; a retained event would be
-        // replayed to every new subscriber as if it had just happened.
-        if (channel !== 'status') packet.retain = false;
+        // replayed to every new subscriber as if it had just happened. And only
+        // a service account may subscribe to a status topic: without one, a
+        // retained status is never read, and storing it (a packet per device,
+        // matched against every SUBSCRIBE) is memory and CPU for nothing.
+        if (channel !== 'status' || this.serviceAccounts.size === 0) packet.retain = false;
         else if (packet.retain && value.channel === 'status') {
           this.retainedState.set(deviceId, value.payload.state);
           if (isWill && value.payload.state === 'offline') this.willsOffline.add(client);
         }
-        this.admitted.set(packet, { client, message: { deviceId, channel, payload: value.payload, value, receivedAtMs: nowMs } });
-        return done(null);
+        const message: UplinkMessage = { deviceId, channel, payload: value.payload, value, receivedAtMs: nowMs };
+        if (isWill) {
+          this.admitted.set(packet, { client, message, slot: undefined });
+          return done(null);
+        }
+        // Waits for room in the intake window: until then no PUBACK, and aedes
+        // reads nothing more from this connection (intake.ts).
+        return (this.intake as IntakeWindow<Client>).acquire(client, (slot) => {
+          this.admitted.set(packet, { client, message, slot });
+          done(null);
+        });
       }
     }
   }
@@ -797,9 +951,13 @@ export class Gateway {
     // client === null: the broker's own publishes ($SYS heartbeats, commands, corrected status).
     if (client === null) return;
     const admitted = this.admitted.get(packet);
-    if (admitted === undefined || admitted.client !== client) return;
+    if (admitted === undefined) return;
     this.admitted.delete(packet);
-    const { message } = admitted;
+    const { message, slot } = admitted;
+    if (admitted.client !== client) {
+      if (slot !== undefined) this.intake?.release(slot);
+      return;
+    }
     this.counters.messagesIn += 1;
     // A message from a connection the device has since replaced (e.g. the old
     // connection's will after a takeover) must not overrule the live one.
@@ -813,7 +971,13 @@ export class Gateway {
         if (message.value.payload.state === 'offline' || !client.closed) this.presence.statusReceived(message.deviceId, message.value.payload, message.receivedAtMs);
       } else if (!client.closed) this.presence.seen(message.deviceId, message.receivedAtMs);
     }
-    this.uplinkListeners.emit(message, { deviceId: message.deviceId, channel: message.channel });
+    if (slot !== undefined) slot.handedOn = true;
+    const settled = this.uplinkListeners.emit(message, { deviceId: message.deviceId, channel: message.channel });
+    if (slot === undefined) return;
+    // The slot is free once every handler is done with the message (for an SOS: committed, `received` published).
+    const intake = this.intake as IntakeWindow<Client>;
+    if (settled === undefined) intake.release(slot);
+    else void settled.then(() => intake.release(slot));
   }
 
   private who(client: Client): { deviceId?: string; username?: string } {
@@ -821,6 +985,59 @@ export class Gateway {
     if (principal === undefined) return {};
     return principal.kind === 'device' ? { deviceId: principal.deviceId } : { username: principal.username };
   }
+}
+
+/**
+ * mqtt-packet's parser keeps the bytes of a packet not yet whole in a `bl`
+ * BufferListStream: a full Duplex (two stream states, listeners), about 0.5 KB
+ * per idle connection, of which the parser uses only the list. A plain
+ * BufferList has every method it calls (append, consume, length, readUInt8/16/32,
+ * slice, toString). Not public API: when a future aedes or mqtt-packet has no
+ * empty `_list` there, nothing is changed. After a parse error the parser makes
+ * a new stream again, and the connection is closed anyway.
+ */
+function leanParserBuffer(client: Client): void {
+  const parser = (client as unknown as { _parser?: { _list?: unknown } })._parser;
+  const list = parser?._list;
+  if (parser !== undefined && list instanceof BufferListStream && list.length === 0) parser._list = new BufferList();
+}
+
+/**
+ * After login, let the CONNECT packet go: mqtt-packet's parser keeps it whole
+ * as its `settings` (it reads only `protocolVersion` and `bridgeMode` from it
+ * later), and its password and will payload are slices of the socket chunk it
+ * came in, which they keep alive. The will payload is copied out; the parser
+ * keeps what it reads. Not public API: without them where expected, nothing
+ * is changed.
+ */
+function forgetConnectPacket(client: Client): void {
+  const parser = (client as unknown as { _parser?: { settings?: { cmd?: string; protocolVersion?: number; bridgeMode?: boolean } } })._parser;
+  const settings = parser?.settings;
+  if (parser !== undefined && settings?.cmd === 'connect') {
+    parser.settings = { protocolVersion: settings.protocolVersion, ...(settings.bridgeMode === true ? { bridgeMode: true } : {}) };
+  }
+  const will = (client as unknown as { _will?: { payload?: unknown } | null })._will;
+  if (will !== null && will !== undefined && Buffer.isBuffer(will.payload)) will.payload = Buffer.from(will.payload);
+}
+
+/** One listener for every socket's 'error' (aedes reports them as clientError). */
+function ignoreSocketError(): void {}
+
+/** The aedes Client on a socket: aedes hangs it on the stream it handles (conn.client). */
+function clientOf(socket: Socket): Client | undefined {
+  return (socket as { client?: Client }).client;
+}
+
+/**
+ * aedes' keep-alive timer of a client ([MQTT-3.1.2-24]: 1.5 × keep-alive
+ * without a packet closes it), which it refreshes per packet it handles. Not
+ * public API: when a future aedes names it otherwise, this is undefined, and
+ * the guard leaves PINGs to aedes again (the test "aedes keeps its keep-alive
+ * timer where the gateway looks for it" says so).
+ */
+export function keepAliveTimer(client: Client): { refresh(): unknown } | undefined {
+  const timer = (client as unknown as { _keepaliveTimer?: { refresh?: unknown } | null })._keepaliveTimer;
+  return timer !== null && timer !== undefined && typeof timer.refresh === 'function' ? (timer as { refresh(): unknown }) : undefined;
 }
 
 /** Who a refused CONNECT claimed to be, for the log: only a well-formed device id or a known service account. */

@@ -17,3 +17,6 @@ export { SocketListeners, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS } from './socket-list
 export type { TlsCertificate } from './socket-listeners.js';
 export { silentLogger } from './logger.js';
 export type { Logger } from './logger.js';
+export { measureConnectionMemory } from './connection-memory.js';
+export type { ConnectionMemory, ConnectionMemoryOptions, MemorySample } from './connection-memory.js';
+export type { IntakeCounts } from './intake.js';

@@ -29,18 +29,25 @@ export class ListenerSet<T> {
     this.listeners.length = 0;
   }
 
-  /** Calls every listener with `value`; never throws. `context` is merged into error logs. */
-  emit(value: T, context: object = {}): void {
+  /**
+   * Calls every listener with `value`; never throws. `context` is merged into
+   * error logs. Returns undefined when every listener returned synchronously,
+   * else a promise that settles (never rejects) once every returned promise has.
+   */
+  emit(value: T, context: object = {}): Promise<void> | undefined {
+    let pending: Array<Promise<void>> | undefined;
     for (const listener of this.listeners) {
       try {
         const result = listener(value);
         if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
-          (result as Promise<void>).then(undefined, (err: unknown) => this.fail(err, context));
+          (pending ??= []).push((result as Promise<void>).then(undefined, (err: unknown) => this.fail(err, context)));
         }
       } catch (err) {
         this.fail(err, context);
       }
     }
+    if (pending === undefined) return undefined;
+    return pending.length === 1 ? pending[0] : Promise.all(pending).then(() => {});
   }
 
   private fail(err: unknown, context: object): void {

@@ -29,7 +29,8 @@ const MINUTE_MS = 60_000;
 
 interface DeviceLimits {
   bucket: TokenBucket;
-  invalid: SlidingWindowCounter;
+  /** Made at the device's first invalid message: most never send one. */
+  invalid?: SlidingWindowCounter;
 }
 
 /** Decides, message by message, whether a device's uplink is admitted. */
@@ -60,6 +61,7 @@ export class UplinkGuard {
   private validate(limits: DeviceLimits, channel: UplinkChannel, payload: Uint8Array, nowMs: number): UplinkVerdict {
     const result = parseUplink(channel, payload);
     if (result.ok) return { action: 'accept', value: result.value };
+    limits.invalid ??= new SlidingWindowCounter(this.options.invalidPerMinuteLimit, MINUTE_MS);
     if (!limits.invalid.hit(nowMs)) return { action: 'disconnect', reason: 'invalidFlood', error: result.error };
     return { action: 'drop', error: result.error };
   }
@@ -67,10 +69,7 @@ export class UplinkGuard {
   private limitsOf(deviceId: string, nowMs: number): DeviceLimits {
     let limits = this.limits.get(deviceId);
     if (limits === undefined) {
-      limits = {
-        bucket: new TokenBucket(this.options.uplinkBurstMessages, this.options.uplinkBurstRefillMs, nowMs),
-        invalid: new SlidingWindowCounter(this.options.invalidPerMinuteLimit, MINUTE_MS),
-      };
+      limits = { bucket: new TokenBucket(this.options.uplinkBurstMessages, this.options.uplinkBurstRefillMs, nowMs) };
       this.limits.set(deviceId, limits);
     }
     return limits;

@@ -5,67 +5,19 @@
  * refused-SUBSCRIBE floods, wrong-secret logins slowed without slowing anyone
  * else, and refusals logged once per source with a count.
  */
-import { connect as tcpConnect, type Socket } from 'node:net';
-import { generate, parser, type Packet } from 'mqtt-packet';
+import { generate, type Packet } from 'mqtt-packet';
 import { afterEach, describe, expect, it } from 'vitest';
 import { topics } from '@kanjia/protocol';
 import { LoginThrottle } from '../src/index.js';
-import { HashTableAuthenticator, Harness, SECRETS, settle, subscribeGranted, waitFor } from './helpers.js';
+import { HashTableAuthenticator, Harness, RawClient, SECRETS, connectPacket, settle, subscribeGranted, waitFor } from './helpers.js';
 
 const h = new Harness();
-const raws: RawClient[] = [];
 afterEach(async () => {
-  for (const r of raws.splice(0)) r.socket.destroy();
+  RawClient.closeAll();
   await h.close();
 });
 
 const refusalCode = (p: Promise<unknown>) => p.then(() => 'connected', (err: { code?: number }) => err.code ?? 'closed');
-
-/** An MQTT client at the byte level: sends what it is told, records every packet it gets and when the socket closed. */
-class RawClient {
-  readonly packets: Packet[] = [];
-  closed = false;
-  private readonly parser = parser({ protocolVersion: 4 });
-
-  constructor(readonly socket: Socket) {
-    this.parser.on('packet', (p: Packet) => this.packets.push(p));
-    socket.on('data', (chunk: Buffer) => this.parser.parse(chunk));
-    socket.on('close', () => (this.closed = true));
-    socket.on('error', () => {});
-  }
-
-  static async open(port: number): Promise<RawClient> {
-    const socket = tcpConnect({ host: '127.0.0.1', port });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    });
-    const raw = new RawClient(socket);
-    raws.push(raw);
-    return raw;
-  }
-
-  send(...packets: Packet[]): void {
-    this.socket.write(Buffer.concat(packets.map((p) => generate(p))));
-  }
-
-  count(cmd: Packet['cmd']): number {
-    return this.packets.filter((p) => p.cmd === cmd).length;
-  }
-}
-
-function connectPacket(deviceId: string, options: { keepalive?: number; password?: string } = {}): Packet {
-  return {
-    cmd: 'connect',
-    protocolId: 'MQTT',
-    protocolVersion: 4,
-    clean: true,
-    clientId: deviceId,
-    keepalive: options.keepalive ?? 30,
-    username: deviceId,
-    password: Buffer.from(options.password ?? SECRETS[deviceId] ?? 'x'),
-  };
-}
 
 describe('keep-alive', () => {
   it('refuses a keep-alive of 0, 9 s and 65 535 s with CONNACK 5 and says why in the log; admits 10 s and 1 200 s', async () => {

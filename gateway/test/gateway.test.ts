@@ -180,6 +180,17 @@ describe('payload validation', () => {
     await settle();
     expect(seen).toEqual([]);
   });
+  it('keeps no retained status in the broker without service accounts (nobody else may read one), and still reports the device online', async () => {
+    const { gateway, port, uplinks } = await h.gateway({ serviceAccounts: [] });
+    const device = await h.device(port, 'dev-001', { withWill: true });
+    await device.publishAsync(topics.status('dev-001'), online, { qos: 1, retain: true });
+    await waitFor(() => uplinks.length === 1);
+    expect(gateway.isOnline('dev-001')).toBe(true);
+    const broker = (gateway as unknown as { running: { broker: { persistence: { createRetainedStreamCombi(p: string[]): AsyncIterable<unknown> } } } }).running.broker;
+    const retained: unknown[] = [];
+    for await (const packet of broker.persistence.createRetainedStreamCombi(['#'])) retained.push(packet);
+    expect(retained).toEqual([]);
+  });
 });
 
 describe('size and rate limits', () => {

@@ -4,6 +4,7 @@
  */
 import { connect as tcpConnect } from 'node:net';
 import type { Socket } from 'node:net';
+import { generate, parser, type Packet } from 'mqtt-packet';
 import { connectAsync } from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { FakeClock, topics } from '@kanjia/protocol';
@@ -178,4 +179,66 @@ export async function subscribeGranted(client: MqttClient, filters: string[]): P
     if (granted === undefined) throw err;
     return granted;
   }
+}
+
+/** An MQTT client at the byte level: sends what it is told, records every packet it gets and when the socket closed. */
+export class RawClient {
+  private static readonly open_ = new Set<RawClient>();
+  readonly packets: Packet[] = [];
+  closed = false;
+  private readonly parser = parser({ protocolVersion: 4 });
+
+  /** @param autoAck  answer every QoS 1 PUBLISH the gateway sends with a PUBACK, as a device does */
+  constructor(
+    readonly socket: Socket,
+    autoAck = false,
+  ) {
+    this.parser.on('packet', (p: Packet) => {
+      this.packets.push(p);
+      if (autoAck && p.cmd === 'publish' && p.qos === 1) this.send({ cmd: 'puback', messageId: p.messageId as number });
+    });
+    socket.on('data', (chunk: Buffer) => this.parser.parse(chunk));
+    socket.on('close', () => (this.closed = true));
+    socket.on('error', () => {});
+  }
+
+  static async open(port: number, options: { autoAck?: boolean } = {}): Promise<RawClient> {
+    const socket = tcpConnect({ host: '127.0.0.1', port });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    const raw = new RawClient(socket, options.autoAck);
+    RawClient.open_.add(raw);
+    return raw;
+  }
+
+  /** Destroys every socket opened with open() (call it in afterEach). */
+  static closeAll(): void {
+    for (const raw of RawClient.open_) raw.socket.destroy();
+    RawClient.open_.clear();
+  }
+
+  /** Writes the packets in one socket write. */
+  send(...packets: Packet[]): void {
+    this.socket.write(Buffer.concat(packets.map((p) => generate(p))));
+  }
+
+  count(cmd: Packet['cmd']): number {
+    return this.packets.filter((p) => p.cmd === cmd).length;
+  }
+}
+
+/** A CONNECT of a registered device (its own secret unless `password`), keep-alive 30 s. */
+export function connectPacket(deviceId: string, options: { keepalive?: number; password?: string } = {}): Packet {
+  return {
+    cmd: 'connect',
+    protocolId: 'MQTT',
+    protocolVersion: 4,
+    clean: true,
+    clientId: deviceId,
+    keepalive: options.keepalive ?? 30,
+    username: deviceId,
+    password: Buffer.from(options.password ?? SECRETS[deviceId] ?? 'x'),
+  };
 }

@@ -215,6 +215,10 @@ export const Settings = z
     mqttsPort: Port.default(8883),
     /** Plain MQTT on mqttPort (the village LAN); false: devices connect over TLS only. */
     mqttPlain: z.preprocess((v) => (v === 'false' || v === '0' ? false : v === 'true' || v === '1' ? true : v), z.boolean({ error: 'true or false' })).default(true),
+    /** Gateway pacing and backpressure (gateway/README.md); unset: the gateway's defaults (500/s, 1 000, 16). */
+    mqttConnectsPerSecond: z.coerce.number().int().min(1).max(100_000).optional(),
+    mqttInFlightUplinks: z.coerce.number().int().min(1).max(1_000_000).optional(),
+    mqttInFlightPerConnection: z.coerce.number().int().min(1).max(10_000).optional(),
     /** Host names and addresses the HTTP side answers to besides the defaults (hosts.ts); `*` for any. */
     allowedHosts: AllowedHostsSetting.default([]),
     /**
@@ -278,6 +282,9 @@ export const Settings = z
     if ((s.tlsCert === undefined) !== (s.tlsKey === undefined)) {
       ctx.addIssue({ code: 'custom', path: [s.tlsCert === undefined ? 'tlsCert' : 'tlsKey'], message: 'TLS needs both KANJIA_TLS_CERT (the certificate with its chain, e.g. fullchain.pem) and KANJIA_TLS_KEY (its private key, e.g. privkey.pem)' });
     }
+    if ((s.mqttInFlightPerConnection ?? 16) > (s.mqttInFlightUplinks ?? 1_000)) {
+      ctx.addIssue({ code: 'custom', path: ['mqttInFlightPerConnection'], message: `${s.mqttInFlightPerConnection ?? 16} uplinks per connection cannot exceed the ${s.mqttInFlightUplinks ?? 1_000} in all (KANJIA_MQTT_IN_FLIGHT_UPLINKS)` });
+    }
     if (!s.mqttPlain && s.tlsCert === undefined) {
       ctx.addIssue({ code: 'custom', path: ['mqttPlain'], message: 'with plain MQTT off, devices can only connect over TLS: set KANJIA_TLS_CERT and KANJIA_TLS_KEY, or leave KANJIA_MQTT_PLAIN unset' });
     }
@@ -305,6 +312,9 @@ export const ENV_VARS: Record<string, string[]> = {
   KANJIA_MQTT_PORT: ['mqttPort'],
   KANJIA_MQTTS_PORT: ['mqttsPort'],
   KANJIA_MQTT_PLAIN: ['mqttPlain'],
+  KANJIA_MQTT_CONNECTS_PER_SECOND: ['mqttConnectsPerSecond'],
+  KANJIA_MQTT_IN_FLIGHT_UPLINKS: ['mqttInFlightUplinks'],
+  KANJIA_MQTT_IN_FLIGHT_PER_CONNECTION: ['mqttInFlightPerConnection'],
   KANJIA_TLS_CERT: ['tlsCert'],
   KANJIA_TLS_KEY: ['tlsKey'],
   KANJIA_PUBLIC_URL: ['publicUrl'],

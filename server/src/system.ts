@@ -202,6 +202,10 @@ export class KanjiaSystem {
       authenticator: { verify: (deviceId, secret) => registry.verifyDevice(deviceId, secret) },
       clock: this.clock,
       logger: log.child({ component: 'gateway' }),
+      ...(settings.mqttConnectsPerSecond !== undefined ? { connectRateLimit: { connects: settings.mqttConnectsPerSecond, perMs: 1_000 } } : {}),
+      ...(settings.mqttInFlightUplinks !== undefined || settings.mqttInFlightPerConnection !== undefined
+        ? { inFlightUplinks: { total: settings.mqttInFlightUplinks ?? 1_000, perConnection: settings.mqttInFlightPerConnection ?? 16 } }
+        : {}),
     });
     this.gateway = gateway;
     metrics.countUplinks(gateway);

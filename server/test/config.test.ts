@@ -68,6 +68,14 @@ describe('loadSettings', () => {
     expect(problems).toMatch(/KANJIA_HTTP_PROT: unknown setting/);
   });
 
+  it('reads the gateway pacing and backpressure settings (unset: the gateway defaults) and refuses more per connection than in all', () => {
+    expect(loadSettings({})).not.toHaveProperty('mqttConnectsPerSecond');
+    const s = loadSettings({ KANJIA_MQTT_CONNECTS_PER_SECOND: '800', KANJIA_MQTT_IN_FLIGHT_UPLINKS: '2000', KANJIA_MQTT_IN_FLIGHT_PER_CONNECTION: '8' });
+    expect(s).toMatchObject({ mqttConnectsPerSecond: 800, mqttInFlightUplinks: 2000, mqttInFlightPerConnection: 8 });
+    expect(problemsOf({ KANJIA_MQTT_CONNECTS_PER_SECOND: '0' })).toContain('KANJIA_MQTT_CONNECTS_PER_SECOND');
+    expect(problemsOf({ KANJIA_MQTT_IN_FLIGHT_UPLINKS: '10' })).toMatch(/KANJIA_MQTT_IN_FLIGHT_PER_CONNECTION.*16 uplinks per connection cannot exceed the 10 in all/);
+  });
+
   it('reads the per-kind template codes of KANJIA_ALIYUN_TEMPLATE_CODES (JSON) and leaves them out when unset', () => {
     const s = loadSettings({ ...ALIYUN_ENV, KANJIA_ALIYUN_TEMPLATE_CODES: '{"alarm.co":"SMS_200","escalation.fall":"SMS_201"}' });
     expect(s.aliyun?.templateCodes).toEqual({ 'alarm.co': 'SMS_200', 'escalation.fall': 'SMS_201' });
