@@ -52,6 +52,11 @@ const REQUIRED: Array<[string, Family['type']]> = [
   ['nodejs_eventloop_lag_p99_seconds', 'gauge'],
   ['kanjia_eventloop_delay_seconds', 'histogram'],
   ['kanjia_sqlite_commit_duration_seconds', 'histogram'],
+  // The gateway's backpressure (issue 10: bounded queues that slow intake).
+  ['kanjia_mqtt_uplinks_in_flight', 'gauge'],
+  ['kanjia_mqtt_uplinks_waiting', 'gauge'],
+  ['kanjia_mqtt_uplinks_delayed_total', 'counter'],
+  ['kanjia_mqtt_pings_answered_total', 'counter'],
 ];
 
 describe('/metrics after real traffic through a running system', () => {

@@ -274,6 +274,10 @@ export class KanjiaMetrics {
       ['reason'],
       fromGateway((g) => Object.entries(g.invalidPayloads).map(([reason, n]) => [{ reason }, n])),
     );
+    gauge('kanjia_mqtt_uplinks_in_flight', 'Uplinks handed to the application and not yet handled (an SOS: until committed and received sent); bounded by KANJIA_MQTT_IN_FLIGHT_UPLINKS.', [], fromGateway((g) => [[{}, g.backpressure.inFlight]]));
+    gauge('kanjia_mqtt_uplinks_waiting', 'Uplinks held back by the bound (their PUBACK delayed, their connection not read): the gateway is behind, no device is dropped.', [], fromGateway((g) => [[{}, g.backpressure.waiting]]));
+    mirrored('kanjia_mqtt_uplinks_delayed_total', 'Uplinks that had to wait for room in the bound.', [], fromGateway((g) => [[{}, g.backpressure.delayed]]));
+    mirrored('kanjia_mqtt_pings_answered_total', 'PINGREQs answered by the gateway itself (also while a connection is held back).', [], fromGateway((g) => [[{}, g.backpressure.pingsAnswered]]));
     mirrored('kanjia_mqtt_commands_out_total', 'Commands to devices accepted by the broker.', [], fromGateway((g) => [[{}, g.commandsOut]]));
     mirrored('kanjia_mqtt_handler_errors_total', 'Uplink and presence handlers that threw or rejected (each one logged).', [], fromGateway((g) => [[{}, g.handlerErrors]]));
 
