@@ -18,3 +18,6 @@ export * from './dataset-replay.js';
 export * from './routine/index.js';
 export * from './event-log.js';
 export * from './life/index.js';
+export { LoadFleet } from './load/load-fleet.js';
+export type { FleetCounters, LoadFleetOptions } from './load/load-fleet.js';
+export { LoadDevice } from './load/load-device.js';
