@@ -7,10 +7,13 @@
  * stops resending an SOS at its `received` and resends it with the contract's
  * backoff (../resend.ts) until then.
  *
- * Why not SimDevice (mqtt.js): 10,000 of them in one process cost about
- * 3× the memory and most of a core to connect (see bench-load's figures);
- * this keeps only what the contract needs. It is for load runs on loopback,
- * not a second reference device: behaviour questions are answered by SimDevice.
+ * Why not SimDevice (mqtt.js): measured with tests/src/bench/client-cost.ts
+ * (2,000 connections to a bare aedes, on the shared 2-core machine under load),
+ * a SimDevice costs its process 15–19 KB of heap and 0.6 ms of CPU per
+ * connection, a LoadDevice 3.5–7 KB and 0.36–0.42 ms: the bench's own process
+ * then holds 10,000 devices beside the SMS server and the live feed. It keeps
+ * only what the contract needs, for load runs on loopback; it is not a second
+ * reference device: behaviour questions are answered by SimDevice.
  */
 import net from 'node:net';
 import * as mqttPacket from 'mqtt-packet';

@@ -67,7 +67,9 @@ export async function startMosquitto(dir: string): Promise<PeerProcess> {
   const port = await freePort();
   const conf = join(dir, 'mosquitto.conf');
   writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'max_connections -1', 'persistence false', 'log_dest none', ''].join('\n'));
-  return startChild('mosquitto', 'mosquitto', ['-c', conf], port, () => listening(port), 10_000);
+  // Debian installs it in /usr/sbin, which a normal user's PATH may not hold.
+  const binary = spawnSync('sh', ['-c', 'command -v mosquitto']).status === 0 ? 'mosquitto' : '/usr/sbin/mosquitto';
+  return startChild('mosquitto', binary, ['-c', conf], port, () => listening(port), 10_000);
 }
 
 const here = fileURLToPath(new URL('.', import.meta.url));
