@@ -330,6 +330,8 @@ interface PastCapacity {
   offeredPerS: number;
   seconds: number;
   presses: number;
+  /** Devices online when the burst began: all of them, unless a storm has not ended (then each presses more often, and may meet the gateway's uplink limit: the load mode does not pace). */
+  devicesOnlineAtStart: number;
   crashed: boolean;
   devicesDisconnected: number;
   /** Presses without a `received` when the window ended (their devices would go on resending: not proven lost, not answered). */
@@ -348,6 +350,7 @@ interface PastCapacity {
  */
 async function pastCapacity(fleet: LoadFleet, pid: number, receivedAt: Map<string, number>): Promise<PastCapacity> {
   const disconnects0 = fleet.counters.disconnects;
+  const devicesOnlineAtStart = fleet.counters.online;
   const total = PLAN.pastRate * PLAN.pastSeconds;
   const pressed: Array<{ id: string; at: number }> = [];
   let k = 0;
@@ -394,6 +397,7 @@ async function pastCapacity(fleet: LoadFleet, pid: number, receivedAt: Map<strin
     offeredPerS: PLAN.pastRate,
     seconds: PLAN.pastSeconds,
     presses: pressed.length,
+    devicesOnlineAtStart,
     crashed: !alive(pid),
     devicesDisconnected: fleet.counters.disconnects - disconnects0,
     unanswered: pressed.filter((p) => !receivedAt.has(p.id)).length,

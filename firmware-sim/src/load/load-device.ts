@@ -14,6 +14,11 @@
  * then holds 10,000 devices beside the SMS server and the live feed. It keeps
  * only what the contract needs, for load runs on loopback; it is not a second
  * reference device: behaviour questions are answered by SimDevice.
+ *
+ * Unlike SimDevice it does not pace its uplinks (docs/protocol.md §4, 50 per
+ * 10 s): a load run keeps each device far below that by spreading its presses
+ * over the fleet (bench:load presses round-robin; 5,000 SOS/s over 10,000
+ * devices is one press per device every 2 s, with its ack).
  */
 import net from 'node:net';
 import * as mqttPacket from 'mqtt-packet';
