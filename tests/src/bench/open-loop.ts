@@ -94,7 +94,11 @@ export interface SearchResult {
   cpuMsPerSos: number | null;
 }
 
-/** Steps through `rates` (ascending), `prepare` before each; stops after the first rate not sustained. */
+/**
+ * Steps through `rates` (ascending), `prepare` before each; after the first
+ * rate not sustained, tries once the rate halfway to the last one sustained
+ * (when it is at least 10 % from both), then stops.
+ */
 export async function searchMaxRate(
   target: LoadTarget,
   rates: readonly number[],
@@ -103,15 +107,28 @@ export async function searchMaxRate(
 ): Promise<SearchResult> {
   const steps: StepResult[] = [];
   let best: StepResult | undefined;
-  for (const rate of rates) {
+  const run = async (rate: number): Promise<StepResult> => {
     await options.prepare?.(Math.round(rate * seconds));
     const step = await openLoopStep(target, rate, seconds, options);
     steps.push(step);
     options.log(
       `  ${String(rate).padStart(5)}/s × ${seconds} s: ${step.presses} presses, lost ${step.lost}, p50 ${step.latency.p50 ?? 'n/a'} ms, p99 ${step.latency.p99 ?? 'n/a'} ms, ${step.steady ? 'steady' : 'NOT steady'}, CPU ${step.cpuMsPerSos ?? 'n/a'} ms/SOS → ${step.sustained ? 'sustained' : 'NOT sustained'}`,
     );
-    if (!step.sustained) break;
-    best = step;
+    return step;
+  };
+  for (const rate of rates) {
+    const step = await run(rate);
+    if (step.sustained) {
+      best = step;
+      continue;
+    }
+    const low = best?.offeredPerS ?? 0;
+    const mid = Math.round((low + rate) / 2);
+    if (mid - low >= 0.1 * rate && rate - mid >= 0.1 * rate) {
+      const between = await run(mid);
+      if (between.sustained) best = between;
+    }
+    break;
   }
   return { steps, maxSustainablePerS: best?.offeredPerS ?? 0, cpuMsPerSos: best?.cpuMsPerSos ?? null };
 }
