@@ -82,6 +82,17 @@ describe('LoadFleet (firmware-sim load mode) over a real aedes', () => {
     expect(new Set(seen).size).toBe(10);
   });
 
+  it('presses once without tracking for a broker with nothing behind it: one copy, no resend', async () => {
+    const { broker, fleet } = await setUp(1, { resendIntervalMs: 100 });
+    broker.ackPolicy = () => 'ignore';
+    await fleet.start(10_000);
+    const id = fleet.pressSos(0, { once: true });
+    await waitFor('the copy', () => broker.copies.length === 1);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(broker.copiesOf(id)).toHaveLength(1);
+    expect(fleet.counters.pending).toBe(0);
+  });
+
   it('refuses a non-loopback host', () => {
     expect(() => new LoadFleet({ host: '10.0.0.1', port: 1883, devices: creds(1) })).toThrow(/loopback/);
   });

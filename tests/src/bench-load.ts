@@ -207,6 +207,22 @@ async function main(): Promise<void> {
       fresh = provisioned.devices.map((_d, i) => i);
       log(`  (cancelled ${cancelled} open cases in ${Math.round(performance.now() - started)} ms so that every device presses afresh)`);
     };
+    // Each step starts from a quiet server (what the last phase left queued, telemetry included, is not the step's): a probe SOS every 500 ms until one's SMS comes within 250 ms, for at most 30 s.
+    const settle = async (): Promise<void> => {
+      const started = performance.now();
+      for (let n = 0; n < 60; n++) {
+        const id = pressFresh();
+        if (id === undefined) return;
+        const at = performance.now();
+        await sleep(500);
+        const arrived = smsAt.get(id);
+        if (arrived !== undefined && arrived - at < 250) {
+          if (n > 0) log(`  (quiet after ${Math.round(performance.now() - started)} ms)`);
+          return;
+        }
+      }
+      log('  (still busy after 30 s of probes; the step starts anyway)');
+    };
     const kanjiaTarget: LoadTarget = { press: pressFresh, arrivedAt: (id) => smsAt.get(id), cpuMs: () => procSample(pid).cpuMs };
     const search = await searchMaxRate(kanjiaTarget, PLAN.kanjiaRates.filter((r) => r * PLAN.searchSeconds <= DEVICES), PLAN.searchSeconds, {
       drainMs: PLAN.drainMs,
@@ -214,8 +230,9 @@ async function main(): Promise<void> {
       prepare: async (presses) => {
         // A device still away since the storm would buffer its press: the step measures online devices only.
         fresh = fresh.filter((i) => fleet.devices[i]!.online);
-        if (fresh.length < presses) await resetCases();
+        if (fresh.length < presses + 60) await resetCases();
         fresh = fresh.filter((i) => fleet.devices[i]!.online);
+        await settle();
       },
     });
 
@@ -250,6 +267,17 @@ async function main(): Promise<void> {
     // ── 5. Past capacity ───────────────────────────────────────────────────
     log(`past capacity: ${PLAN.pastRate} SOS/s offered for ${PLAN.pastSeconds} s …`);
     const past = await pastCapacity(fleet, pid, receivedAt);
+    if (past.crashed) {
+      await sleep(500); // its last words
+      const exit = `exit code ${kanjia.process.exitCode ?? 'none'}, signal ${kanjia.process.signalCode ?? 'none'}`;
+      const lastError = kanjia
+        .output()
+        .split('\n')
+        .filter((l) => /error|Error|fatal|FATAL/.test(l))
+        .slice(-1)[0];
+      past.exit = lastError === undefined ? exit : `${exit}; last error line: ${lastError.slice(0, 400)}`;
+      log(`  kanjia DIED (${exit}). Its output ends:\n${kanjia.output().slice(-4000)}`);
+    }
     log(`  crashed ${past.crashed}, disconnected ${past.devicesDisconnected}, unanswered ${past.unanswered}, backlog drained in ${past.backlogDrainedMs ?? 'n/a'} ms, recovered in ${past.recoveryMs ?? 'n/a'} ms`);
     json.kanjia = { ...kanjiaConnect, sos: { ...sos, table: undefined }, storm, search, pastCapacity: past };
     fleet.stop();
@@ -290,7 +318,8 @@ async function main(): Promise<void> {
       let next = 0;
       const peerSearch = async (name: string, procs: PeerProcess[]): Promise<SearchResult> => {
         log(`peer: Mosquitto + ${name}, SOS → SMS request search (${PLAN.peerRates.join(', ')} SOS/s × ${PLAN.searchSeconds} s) …`);
-        const target: LoadTarget = { press: () => mf.pressSos(next++), arrivedAt: (id) => peerAt.get(id), cpuMs: () => procs.reduce((sum, p) => sum + procSample(p.pid).cpuMs, 0) };
+        // One copy per press: nothing behind Mosquitto answers `received`, and resends would flood the next steps and the next peer.
+        const target: LoadTarget = { press: () => mf.pressSos(next++, { once: true }), arrivedAt: (id) => peerAt.get(id), cpuMs: () => procs.reduce((sum, p) => sum + procSample(p.pid).cpuMs, 0) };
         return searchMaxRate(target, PLAN.peerRates, PLAN.searchSeconds, { drainMs: PLAN.drainMs, log });
       };
       const forwarder = await startForwarder(mosquitto.port, aliyun.url);
@@ -337,6 +366,8 @@ interface PastCapacity {
   /** Devices online when the burst began: all of them, unless a storm has not ended (then each presses more often, and may meet the gateway's uplink limit: the load mode does not pace). */
   devicesOnlineAtStart: number;
   crashed: boolean;
+  /** When it crashed: how it ended, and its last error line. */
+  exit?: string;
   devicesDisconnected: number;
   /** Presses without a `received` when the window ended (their devices would go on resending: not proven lost, not answered). */
   unanswered: number;
@@ -446,7 +477,7 @@ function printTable(
   searchRow('mosquitto + Node-RED', peers.mosquittoNodeRed as SearchResult | { skipped: string } | undefined);
   lines.push(
     '',
-    `past capacity (${past.offeredPerS} SOS/s offered for ${past.seconds} s, ${past.presses} presses): crashed ${past.crashed ? 'YES' : 'no'}, devices disconnected ${past.devicesDisconnected}, without \`received\` ${past.windowMs / 1000} s after the burst ${past.unanswered}, backlog drained ${past.backlogDrainedMs ?? 'n/a'} ms after the burst, recovered (3 probes in a row received < 1 s) ${past.recoveryMs ?? 'n/a'} ms after`,
+    `past capacity (${past.offeredPerS} SOS/s offered for ${past.seconds} s, ${past.presses} presses): crashed ${past.crashed ? `YES (${past.exit ?? 'no exit status'})` : 'no'}, devices disconnected ${past.devicesDisconnected}, without \`received\` ${past.windowMs / 1000} s after the burst ${past.unanswered}, backlog drained ${past.backlogDrainedMs ?? 'n/a'} ms after the burst, recovered (3 probes in a row received < 1 s) ${past.recoveryMs ?? 'n/a'} ms after`,
     `run: ${json.runSeconds as number} s`,
   );
   process.stdout.write(`${lines.join('\n')}\n`);

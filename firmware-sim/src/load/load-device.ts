@@ -142,10 +142,17 @@ export class LoadDevice {
     this.write({ cmd: 'pingreq' });
   }
 
-  /** Presses SOS: sent now if online (else on the next session), resent with backoff until `received`. Returns the event id. */
-  pressSos(): string {
+  /**
+   * Presses SOS: sent now if online (else on the next session), resent with backoff until `received`. Returns the event id.
+   * `once`: one copy now, not tracked, nothing resent — for a broker with no Kanjia behind it (no `received` will ever come); offline, nothing is sent.
+   */
+  pressSos(options: { once?: boolean } = {}): string {
     const id = this.nextId();
     const payload = JSON.stringify({ id, ts: Date.now(), type: 'sos' });
+    if (options.once === true) {
+      if (this.state === 'online') this.publish(topics.events(this.deviceId), payload);
+      return id;
+    }
     const event: PendingEvent = { payload, pressedAtMs: this.settings.now(), copies: 0, resends: 0, timer: undefined };
     this.pending.set(id, event);
     this.transmit(id, event);

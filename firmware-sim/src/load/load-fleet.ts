@@ -134,9 +134,9 @@ export class LoadFleet {
     for (const d of this.devices) d.drop();
   }
 
-  /** Presses SOS on device `i`; returns the event id. */
-  pressSos(i: number): string {
-    return this.devices[i % this.devices.length]!.pressSos();
+  /** Presses SOS on device `i` (see LoadDevice.pressSos for `once`); returns the event id. */
+  pressSos(i: number, options: { once?: boolean } = {}): string {
+    return this.devices[i % this.devices.length]!.pressSos(options);
   }
 
   /** Background telemetry: `perSecond` messages a second in all, round-robin over the online devices, in 10 ms ticks. 0 stops it. */
