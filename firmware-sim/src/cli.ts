@@ -70,7 +70,7 @@ kanjia sim device --id <deviceId> --secret <secret> [options]
   --press <button>      sos | checkIn | cancel, once connected
   --wait-taken          with --press: wait for "taken" (someone took the alarm), not only "received"
   --timeout-ms <ms>     give up on the connection and the awaited acknowledgement after this (default ${DEFAULT_TIMEOUT_MS})
-  --resend-ms <ms>      resend an unacknowledged press every <ms> (default 5000)
+  --resend-ms <ms>      resend an unacknowledged press after <ms> to 2×<ms>, the wait doubling up to 12×<ms> (default 5000)
   --firmware <text>     firmware reported in the online status
   --battery <pct>       battery reported in the online status (default 100)
 

@@ -1,5 +1,7 @@
 /** @kanjia/firmware-sim: simulated devices and households speaking MQTT contract v1 over a real connection. */
 export { SimDevice } from './sim-device.js';
+export { RESEND_BASE_MS, RESEND_CAP_MS, resendDelayMs, resendPolicy, flushDelayMs, seededRandom } from './resend.js';
+export type { RandomSource, ResendPolicy } from './resend.js';
 export type { AckHandle, ButtonName, EventBody, ReceivedCommand, SimDeviceEvents, SimDeviceOptions, TakenCommand } from './sim-device.js';
 export { SimHousehold, SimDeviceCredentials, HouseholdCredentialsFile } from './sim-household.js';
 export type { SimHouseholdOptions } from './sim-household.js';
@@ -16,3 +18,6 @@ export * from './dataset-replay.js';
 export * from './routine/index.js';
 export * from './event-log.js';
 export * from './life/index.js';
+export { LoadFleet } from './load/load-fleet.js';
+export type { FleetCounters, LoadFleetOptions } from './load/load-fleet.js';
+export { LoadDevice } from './load/load-device.js';

@@ -22,6 +22,7 @@ import {
   type TimerHandle,
 } from '@kanjia/protocol';
 import { describeCommand, describeEvent } from './beeps.js';
+import { defaultFlushJitterMs, flushDelayMs, resendDelayMs, resendPolicy, type RandomSource, type ResendPolicy } from './resend.js';
 import { SimDeviceError } from './errors.js';
 import { redactUrl, stderrLogger, type SimLogger } from './logger.js';
 import { TypedEvents, type Listener } from './typed-events.js';
@@ -40,8 +41,18 @@ export interface SimDeviceOptions {
   batteryPct?: number;
   /** Timestamps and resend timers. Default: the system clock. */
   clock?: Clock;
-  /** Interval between copies of an event still waiting for its `received`. Default 5000 ms. */
+  /**
+   * Base of the resend backoff for an event still waiting for its `received`
+   * (docs/protocol.md, the SOS rule): the n-th resend waits a random half to
+   * all of min(cap, base × 2^n). Default 5000 ms (first resend 5–10 s after the press).
+   */
   resendIntervalMs?: number;
+  /** Longest wait between two copies. Default 12 × resendIntervalMs (60 s). */
+  resendMaxIntervalMs?: number;
+  /** On a reconnect the buffered events go after a random 0 to this many ms (then paced). Default min(1000, resendIntervalMs); 0 = at once. */
+  reconnectFlushJitterMs?: number;
+  /** Uniform [0, 1) numbers for the jitter. Default Math.random; `seededRandom(seed)` for a reproducible schedule. */
+  random?: RandomSource;
   /** Interval between reconnection attempts. Default 1000 ms. */
   reconnectPeriodMs?: number;
   /** MQTT keepalive. Default 30 s: the broker notices a dead device (and publishes its will) within 45 s. */
@@ -129,6 +140,8 @@ function deferred<T>(): Deferred<T> {
 interface TrackedEvent {
   readonly event: DeviceEvent;
   copiesSent: number;
+  /** Resends scheduled so far: the next wait is resendDelayMs(policy, resends + 1). Starts again only with a new event (a `received` ends this one). */
+  resends: number;
   /** A copy is waiting for its turn in the uplink queue (never more than one). */
   queued: boolean;
   resendTimer: TimerHandle | undefined;
@@ -179,7 +192,10 @@ export class SimDevice {
   private readonly firmware: string;
   private batteryPct: number;
   private readonly clock: Clock;
-  private readonly resendIntervalMs: number;
+  private readonly resend: ResendPolicy;
+  private readonly reconnectFlushJitterMs: number;
+  private readonly random: RandomSource;
+  private flushTimer: TimerHandle | undefined;
   private readonly reconnectPeriodMs: number;
   private readonly keepaliveSeconds: number;
   private readonly heartbeatIntervalMs: number;
@@ -227,6 +243,7 @@ export class SimDevice {
     if (!/^[A-Za-z0-9._:-]{1,40}$/.test(idPrefix)) problems.push(`idPrefix "${idPrefix}": 1–40 characters of A–Z, a–z, 0–9, . _ : -`);
     for (const [name, value] of [
       ['resendIntervalMs', options.resendIntervalMs],
+      ['resendMaxIntervalMs', options.resendMaxIntervalMs],
       ['reconnectPeriodMs', options.reconnectPeriodMs],
       ['keepaliveSeconds', options.keepaliveSeconds],
     ] as const) {
@@ -234,6 +251,12 @@ export class SimDevice {
     }
     if (options.uplink !== undefined && !(options.uplink.burst >= 1 && options.uplink.perSecond >= 0 && Number.isFinite(options.uplink.burst + options.uplink.perSecond))) {
       problems.push(`uplink: burst ≥ 1 and perSecond ≥ 0, got ${JSON.stringify(options.uplink)}`);
+    }
+    if (options.reconnectFlushJitterMs !== undefined && !(Number.isFinite(options.reconnectFlushJitterMs) && options.reconnectFlushJitterMs >= 0)) {
+      problems.push(`reconnectFlushJitterMs: must be a number ≥ 0, got ${options.reconnectFlushJitterMs}`);
+    }
+    if (options.resendMaxIntervalMs !== undefined && options.resendMaxIntervalMs < (options.resendIntervalMs ?? 5000)) {
+      problems.push(`resendMaxIntervalMs: must be at least resendIntervalMs (${options.resendIntervalMs ?? 5000}), got ${options.resendMaxIntervalMs}`);
     }
     if (options.batteryPct !== undefined && !(options.batteryPct >= 0 && options.batteryPct <= 100)) {
       problems.push(`batteryPct: must be 0–100, got ${options.batteryPct}`);
@@ -247,7 +270,9 @@ export class SimDevice {
     this.firmware = options.firmware ?? 'kanjia-sim/0.1.0';
     this.batteryPct = options.batteryPct ?? 100;
     this.clock = options.clock ?? systemClock;
-    this.resendIntervalMs = options.resendIntervalMs ?? 5000;
+    this.resend = resendPolicy(options.resendIntervalMs ?? 5000, options.resendMaxIntervalMs);
+    this.reconnectFlushJitterMs = options.reconnectFlushJitterMs ?? defaultFlushJitterMs(this.resend.baseMs);
+    this.random = options.random ?? Math.random;
     this.reconnectPeriodMs = options.reconnectPeriodMs ?? 1000;
     this.keepaliveSeconds = options.keepaliveSeconds ?? 30;
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? 4 * 3600_000;
@@ -402,13 +427,14 @@ export class SimDevice {
     return this.sendAcked(refId === undefined ? { type: 'cancel' } : { type: 'cancel', refId });
   }
 
-  /** Sends any event with the app-level acknowledgement: resent every resendIntervalMs until `received`. */
+  /** Sends any event with the app-level acknowledgement: resent with backoff (resendIntervalMs doubling, with jitter) until `received`. */
   sendAcked(body: EventBody): AckHandle {
     this.assertUsable();
     const event = this.makeEvent(body);
     const tracked: TrackedEvent = {
       event,
       copiesSent: 0,
+      resends: 0,
       queued: false,
       resendTimer: undefined,
       receivedDone: false,
@@ -489,7 +515,8 @@ export class SimDevice {
         }
         // The PUBACK is not what we wait for; a failed copy is simply followed by the next one.
         client.publish(topics.events(this.deviceId), JSON.stringify(tracked.event), { qos: 1 }, () => undefined);
-        tracked.resendTimer = this.clock.setTimeout(() => this.transmit(tracked), this.resendIntervalMs);
+        tracked.resends += 1;
+        tracked.resendTimer = this.clock.setTimeout(() => this.transmit(tracked), resendDelayMs(this.resend, tracked.resends, this.random));
       },
       () => {
         // The connection closed first: the next connect transmits every pending event again.
@@ -613,14 +640,28 @@ export class SimDevice {
     this.startWaiter?.resolve();
     this.startWaiter = undefined;
     this.bus.emit('online', { deviceId: this.deviceId, reconnect });
-    // Map iteration follows insertion, i.e. press order.
+    if (!reconnect || this.reconnectFlushJitterMs <= 0) {
+      this.flushPending();
+      return;
+    }
+    // Back from a power cut with thousands of others: not all in the same millisecond (docs/protocol.md, the SOS rule 4).
+    this.flushTimer = this.clock.setTimeout(() => {
+      this.flushTimer = undefined;
+      if (seq === this.connectionSeq && this.sessionReady) this.flushPending();
+    }, flushDelayMs(this.reconnectFlushJitterMs, this.random));
+  }
+
+  /** Transmits every pending event, in press order (Map iteration follows insertion), through the paced uplink. */
+  private flushPending(): void {
     for (const tracked of this.tracked.values()) this.transmit(tracked);
   }
 
   private onClose(): void {
     this.connectionSeq += 1;
+    this.clock.clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
     this.dropUplinkQueue();
-    // No resends while offline: the next connect flushes every pending event at once, in order.
+    // No resends while offline: the next connect flushes every pending event, in order (the backoff goes on from where it was).
     for (const tracked of this.tracked.values()) {
       this.clock.clearTimeout(tracked.resendTimer);
       tracked.resendTimer = undefined;
@@ -761,6 +802,8 @@ export class SimDevice {
 
   private async shutdown(abrupt: boolean): Promise<void> {
     const wasOnline = this.sessionReady;
+    this.clock.clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
     this.clock.clearTimeout(this.heartbeatTimer);
     this.heartbeatTimer = undefined;
     this.dropUplinkQueue();

@@ -112,12 +112,13 @@ describe('SimDevice presence', () => {
 });
 
 describe('SimDevice acknowledged presses', () => {
-  it('resends the SOS with the same id every 100 ms until `received`: 3 copies when the server ignores the first 2, then no more for 1000 ms', async () => {
+  it('resends the SOS with the same id until `received`, after 100 ms then 200 ms (base 100, no jitter): 3 copies when the server ignores the first 2, then no more for 1000 ms', async () => {
     const broker = await startBroker();
     broker.ackPolicy = (_copy, copyIndex) => (copyIndex <= 2 ? 'ignore' : 'ack');
     // The fake clock drives the resend timer, so no copy can sneak in while the `received` is on its way.
     const clock = new FakeClock();
-    const device = makeDevice(broker, [], { clock, resendIntervalMs: 100 });
+    // random() = 0: each wait is the lower end of its window, base × 2^n / 2 = 100, 200, 400 ms.
+    const device = makeDevice(broker, [], { clock, resendIntervalMs: 100, random: () => 0 });
     await device.start();
     let received = false;
 
@@ -129,7 +130,10 @@ describe('SimDevice acknowledged presses', () => {
     expect(broker.copies).toHaveLength(1);
     clock.advance(1);
     await waitFor('copy 2', () => broker.copies.length === 2);
-    clock.advance(100);
+    clock.advance(199);
+    await sleep(50);
+    expect(broker.copies).toHaveLength(2);
+    clock.advance(1);
     await waitFor('copy 3', () => broker.copies.length === 3);
     await waitFor('the received', () => received);
     clock.advance(1000);
@@ -138,13 +142,13 @@ describe('SimDevice acknowledged presses', () => {
     expect(await handle.received).toMatchObject({ type: 'received', eventId: handle.eventId });
     expect(broker.copies).toHaveLength(3);
     for (const copy of broker.copies) expect(copy).toEqual({ deviceId: DEVICE, event: handle.event });
-    expect(handle.event).toMatchObject({ type: 'sos', ts: clock.nowMs() - 1200 });
+    expect(handle.event).toMatchObject({ type: 'sos', ts: clock.nowMs() - 1300 });
     expect(handle.copiesSent).toBe(3);
     expect(device.pendingEventIds).toEqual([]);
     expect(clock.pendingTimers()).toBe(1); // only the heartbeat is left
   });
 
-  it('resends on the real clock too: 3 copies about 100 ms apart when the server ignores the first 2', async () => {
+  it('resends on the real clock too: 3 copies, at least 100 ms then 200 ms apart, when the server ignores the first 2', async () => {
     const broker = await startBroker();
     broker.ackPolicy = (_copy, copyIndex) => (copyIndex <= 2 ? 'ignore' : 'ack');
     const device = makeDevice(broker, []);
@@ -154,15 +158,15 @@ describe('SimDevice acknowledged presses', () => {
     const handle = device.pressSos();
     await handle.received;
 
-    expect(Date.now() - pressedAt).toBeGreaterThanOrEqual(190);
+    expect(Date.now() - pressedAt).toBeGreaterThanOrEqual(290);
     expect(broker.copiesOf(handle.eventId)).toHaveLength(3);
   });
 
-  it('resends every 5000 ms by default, timed by the injected clock: no 2nd copy at 4999 ms, the 2nd at 5000 ms', async () => {
+  it('resends first after 5000 ms by default (the lower end of 5–10 s), timed by the injected clock: no 2nd copy at 4999 ms, the 2nd at 5000 ms', async () => {
     const broker = await startBroker();
     broker.ackPolicy = () => 'ignore';
     const clock = new FakeClock(Date.UTC(2026, 0, 15, 2, 0, 0));
-    const device = makeDevice(broker, [], { clock, resendIntervalMs: undefined });
+    const device = makeDevice(broker, [], { clock, resendIntervalMs: undefined, random: () => 0 });
     await device.start();
 
     const handle = device.pressSos();

@@ -12,6 +12,7 @@ import { SimDevice } from '@kanjia/firmware-sim';
 import { SOCKET_EVENTS, type AlarmView } from '@kanjia/protocol';
 import { parseArgs } from 'node:util';
 import { io } from 'socket.io-client';
+import { latencyLine as summary } from './bench/stats.js';
 import { apiClient, household, importVillage, kanjiaEnv, sleep, startKanjia, tempDir } from './harness.js';
 
 const { values } = parseArgs({
@@ -22,16 +23,6 @@ const SPREAD_MS = Math.min(60_000, Math.max(0, Number(values['spread-ms'])));
 const TIMEOUT_MS = Math.min(300_000, Math.max(1000, Number(values['timeout-ms'])));
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined };
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const i = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
-  return sorted[Math.max(0, i)]!;
-}
-
-function summary(name: string, ms: number[]): string {
-  const s = [...ms].sort((a, b) => a - b);
-  return `${name.padEnd(28)} n=${String(s.length).padStart(5)}  p50=${percentile(s, 50).toFixed(1).padStart(8)} ms  p99=${percentile(s, 99).toFixed(1).padStart(8)} ms  max=${(s[s.length - 1] ?? NaN).toFixed(1).padStart(8)} ms`;
-}
 
 async function main(): Promise<void> {
   const tmp = tempDir('kanjia-bench-');
