@@ -236,14 +236,7 @@ export class StorageGuard implements DurableWrites {
       }
       return { pending: Promise.reject(new StorageError('STORAGE_QUEUE_FULL', `${this.queue.length} writes are waiting for the database ${this.options.file}; ${label} not kept`)) };
     }
-    const pending = new Promise<T>((resolve, reject) => {
-      this.queue.push({ label, run: fn, resolve: resolve as (v: unknown) => void, reject, key, droppable, queuedAt: this.timers.nowMs() });
-    });
-    if (key !== undefined) {
-      this.byKey.set(key, pending);
-      const forget = () => this.byKey.delete(key);
-      pending.then(forget, forget);
-    }
+    const pending = this.enlist(this.queue, label, fn, key, droppable);
     if (this.queue.length === 1) {
       this.options.logger.warn({ label, reason: this.lastFault?.reason, file: this.options.file }, 'the database cannot take writes now: keeping them in order and retrying');
       // The duty room is told that events now wait in memory.
@@ -253,6 +246,19 @@ export class StorageGuard implements DurableWrites {
     return { pending };
   }
 
+  /** Adds a job to `list` (the retry queue or this turn's group); a keyed one shares its outcome until settled. */
+  private enlist<T>(list: Job[], label: string, fn: () => T, key: string | undefined, droppable: boolean): Promise<T> {
+    const pending = new Promise<T>((resolve, reject) => {
+      list.push({ label, run: fn, resolve: resolve as (v: unknown) => void, reject, key, droppable, queuedAt: this.timers.nowMs() });
+    });
+    if (key !== undefined) {
+      this.byKey.set(key, pending);
+      const forget = () => this.byKey.delete(key);
+      pending.then(forget, forget);
+    }
+    return pending;
+  }
+
   /** write() with groupCommits: joins this turn's group, which commits at setImmediate (or at once when full). */
   private grouped<T>(label: string, fn: () => T, options: WriteOptions): Promise<T> {
     const { key, droppable = false } = options;
@@ -260,14 +266,7 @@ export class StorageGuard implements DurableWrites {
       const waiting = this.byKey.get(key);
       if (waiting) return waiting as Promise<T>;
     }
-    const pending = new Promise<T>((resolve, reject) => {
-      this.group.push({ label, run: fn, resolve: resolve as (v: unknown) => void, reject, key, droppable, queuedAt: this.timers.nowMs() });
-    });
-    if (key !== undefined) {
-      this.byKey.set(key, pending);
-      const forget = () => this.byKey.delete(key);
-      pending.then(forget, forget);
-    }
+    const pending = this.enlist(this.group, label, fn, key, droppable);
     if (this.group.length >= GROUP_MAX) this.commitGroup();
     else if (!this.groupScheduled) {
       this.groupScheduled = true;
