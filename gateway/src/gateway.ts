@@ -864,7 +864,10 @@ export class Gateway {
           if (isWill && value.payload.state === 'offline') this.willsOffline.add(client);
         }
         const message: UplinkMessage = { deviceId, channel, payload: value.payload, value, receivedAtMs: nowMs };
-        if (isWill) {
+        // A QoS 2 uplink takes no slot: aedes answers a resent QoS 2 PUBLISH (its id already stored) with a PUBREC
+        // and no `publish` event, so a slot taken for it would never be given back and, 16 of them later, the
+        // connection would stall for good (its PINGs still answered). The contract's uplinks are QoS 1 (docs/protocol.md).
+        if (isWill || packet.qos === 2) {
           this.admitted.set(packet, { client, message, slot: undefined });
           return done(null);
         }

@@ -96,6 +96,23 @@ describe('overload', () => {
     expect(gateway.stats().connected).toBe(10);
   }, 90_000);
 
+  // aedes answers a QoS 2 PUBLISH whose id it already holds (a resend with DUP) with a PUBREC and no
+  // `publish` event: a slot taken for it would never come back, and the connection would stall for good.
+  it('takes a resent QoS 2 uplink without a slot of the window: the next SOS of that connection still goes through', async () => {
+    const { gateway, port, uplinks } = await h.gateway({ authenticator: fleet, uplinkRateLimit: UNLIMITED_RATE, inFlightUplinks: { total: 8, perConnection: 1 } });
+    const device = await rawDevice(port, deviceId(0));
+    const qos2 = { cmd: 'publish', topic: topics.events(deviceId(0)), payload: Buffer.from(sos(`${deviceId(0)}-q2`)), qos: 2, messageId: 7, retain: false } as const;
+    // No PUBREL: the broker keeps message 7, and the resend (DUP) is answered with a PUBREC only.
+    device.send({ ...qos2, dup: false } as Packet);
+    await waitFor(() => device.count('pubrec') === 1, 5_000, 'the PUBREC');
+    device.send({ ...qos2, dup: true } as Packet);
+    await waitFor(() => device.count('pubrec') === 2, 5_000, 'the second PUBREC');
+    device.send(...sosBurst(deviceId(0), 1, 20, 'after'));
+    await waitFor(() => uplinks.some((u) => (u.payload as { id: string }).id === `${deviceId(0)}-after0`), 5_000, 'the SOS after the resent QoS 2');
+    await waitFor(() => gateway.stats().backpressure.inFlight === 0, 5_000, 'the window to drain');
+    expect(device.closed).toBe(false);
+  });
+
   it('holds a burst larger than its window (8 in all, 4 per connection) back instead of dropping: 5 devices × 50 SOS each handed on once, never more in flight, every device still connected', async () => {
     const { gateway, port, uplinks } = await h.gateway({ authenticator: fleet, uplinkRateLimit: UNLIMITED_RATE, inFlightUplinks: { total: 8, perConnection: 4 } });
     const devices: RawClient[] = [];

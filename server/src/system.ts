@@ -287,9 +287,16 @@ export class KanjiaSystem {
       logger: log.child({ component: 'detection' }),
       fallGraceMs: settings.fallGraceSeconds * 1000,
       onAlarmsChanged: (ids) => {
-        alarmService.alarmsChanged(ids);
-        outbox.kick();
-        escalation.reschedule();
+        const tell = () => {
+          alarmService.alarmsChanged(ids);
+          outbox.kick();
+          escalation.reschedule();
+        };
+        // A detector's write made inside a device event's transaction (a check-in press clearing a reminder's case
+        // note, inside a grouped commit) has not committed yet: no SMS claimed and no case pushed before it has,
+        // else a rollback would leave an SMS sent for a case that is not there. A microtask runs after the COMMIT.
+        if (db.inTransaction) queueMicrotask(tell);
+        else tell();
       },
       onWatchChanged: (residentIds) => householdMap?.residentsChanged(residentIds),
       writes: storage,

@@ -185,6 +185,22 @@ describe('StorageGuard', () => {
       expect(db.prepare('SELECT seq FROM t ORDER BY rowid').all()).toEqual([1, 2, 3, 4].map((seq) => ({ seq })));
     });
 
+    it('keeps the order writes were made when an attempt between them meets a lock: the group goes first', async () => {
+      const { db, file, guard, insert } = setup({ groupCommits: true });
+      const lock = await lockDatabase(file);
+      const order: number[] = [];
+      const a = guard.write('event A', insert(1)).then(() => order.push(1));
+      // An attempt (a detector's finding) in the same turn meets the lock and is kept...
+      const b = guard.attempt('finding B', insert(2));
+      expect('pending' in b).toBe(true);
+      // ...and a later event of the same turn goes behind it.
+      const c = guard.write('event C', insert(3)).then(() => order.push(3));
+      await lock.release();
+      await Promise.all([a, 'pending' in b ? b.pending.then(() => order.push(2)) : undefined, c]);
+      expect(db.prepare('SELECT seq FROM t ORDER BY rowid').all()).toEqual([1, 2, 3].map((seq) => ({ seq })));
+      expect(order).toEqual([1, 2, 3]);
+    });
+
     it('commits a full group at once, without waiting for the turn to end', () => {
       const { db, guard, insert } = setup({ groupCommits: true });
       for (let seq = 1; seq <= GROUP_MAX; seq++) void guard.write(`w${seq}`, insert(seq));

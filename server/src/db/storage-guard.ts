@@ -236,6 +236,8 @@ export class StorageGuard implements DurableWrites {
       }
       return { pending: Promise.reject(new StorageError('STORAGE_QUEUE_FULL', `${this.queue.length} writes are waiting for the database ${this.options.file}; ${label} not kept`)) };
     }
+    // This turn's group was asked for before this write: it goes first, so writes commit in the order they were made.
+    if (this.group.length > 0) this.queue.push(...this.group.splice(0));
     const pending = this.enlist(this.queue, label, fn, key, droppable);
     if (this.queue.length === 1) {
       this.options.logger.warn({ label, reason: this.lastFault?.reason, file: this.options.file }, 'the database cannot take writes now: keeping them in order and retrying');
@@ -267,7 +269,9 @@ export class StorageGuard implements DurableWrites {
       if (waiting) return waiting as Promise<T>;
     }
     const pending = this.enlist(this.group, label, fn, key, droppable);
-    if (this.group.length >= GROUP_MAX) this.commitGroup();
+    // Full: committed now, unless a write made inside a transaction filled it (then its commit would only release a
+    // savepoint, and the promises would resolve before the real COMMIT): it waits for setImmediate like any group.
+    if (this.group.length >= GROUP_MAX && !this.options.db.inTransaction) this.commitGroup();
     else if (!this.groupScheduled) {
       this.groupScheduled = true;
       setImmediate(() => {
