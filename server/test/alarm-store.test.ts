@@ -56,6 +56,19 @@ describe('SqliteAlarmStore', () => {
     expect(item?.message).toMatchObject({ template: 'alarm', kind: 'sos', params: { kind: '紧急呼叫', detail: '老人按了紧急按钮' } });
   });
 
+  it("keeps a case's own severity on every escalation step: the only SOS button offline (urgent) climbs every 15 minutes, not every 4 hours", () => {
+    const MIN = 60_000;
+    const { alarmId } = store.raiseFinding(
+      { kind: 'deviceOffline', deviceId, eventId: 'offline-1', eventTs: T0, reason: 'the only SOS button is offline', details: { severity: 'urgent' } },
+      T0,
+    );
+    const urgentTake = defaultPolicies(5 * MIN).inactivity.takeTimeoutMs;
+    expect(store.view(alarmId)!).toMatchObject({ severity: 'urgent', nextEscalationAt: T0 + urgentTake });
+    expect(store.escalateDueAlarms(T0 + urgentTake)).toEqual([alarmId]);
+    // The second step after the same 15 minutes, where the kind's own policy (maintenance) would wait 4 hours.
+    expect(store.view(alarmId)!).toMatchObject({ escalationLevel: 1, nextEscalationAt: T0 + 2 * urgentTake });
+  });
+
   describe('notices held by an SMS outage', () => {
     const MIN = 60_000;
     const holdFirst = () => {
