@@ -125,10 +125,12 @@ describe.skipIf(!hasChromium)('SMS provider without credit, then fixed: real pro
     // The doctor's time counts from the helper's SMS, not from the press seconds earlier.
     expect(doctor.receivedAtMs - helper.receivedAtMs).toBeGreaterThanOrEqual(ESCALATION_SECONDS * 1000 - 200);
     expect(doctor.templateCode).toBe('SMS_100002');
-    const { alarms } = await api.get<{ alarms: AlarmView[] }>('/api/alarms');
-    expect(alarms[0]!.notifications.map((n) => [n.contactName, n.status])).toEqual([
-      ['刘建军', 'sent'],
-      ['赵春梅', 'sent'],
-    ]);
+    // The provider's answer is written with the next grouped commit: the row says sent a moment after the request.
+    await expect
+      .poll(async () => (await api.get<{ alarms: AlarmView[] }>('/api/alarms')).alarms[0]!.notifications.map((n) => [n.contactName, n.status]), { timeout: 10_000 })
+      .toEqual([
+        ['刘建军', 'sent'],
+        ['赵春梅', 'sent'],
+      ]);
   });
 });
