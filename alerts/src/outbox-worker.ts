@@ -380,7 +380,7 @@ export class OutboxWorker {
   }
 
   private async sendOne(item: OutboxItem, epoch: number): Promise<void> {
-    const { store, sender, clock, logger } = this.options;
+    const { sender, clock, logger } = this.options;
     const log = { notificationId: item.id, alarmId: item.alarmId, to: maskPhone(item.message.to), channel: sender.name, attempt: item.attempts + 1 };
     let result: SmsResult;
     try {
