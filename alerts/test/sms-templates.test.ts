@@ -66,6 +66,16 @@ describe('renderSms', () => {
     expect(renderSms('alarm', { ...fall, timeZone: 'Asia/Urumqi' }).params.time).toBe('08:00');
   });
 
+  it('formats each minute afresh, in each zone, however the calls interleave (the last minute is remembered per zone)', () => {
+    const at = Date.UTC(2026, 0, 15, 2, 0, 59, 999);
+    expect(formatLocalTime(at, 'Asia/Shanghai')).toBe('10:00');
+    expect(formatLocalTime(at, 'Asia/Kathmandu')).toBe('07:45');
+    expect(formatLocalTime(at + 1, 'Asia/Shanghai')).toBe('10:01');
+    expect(formatLocalTime(at, 'Asia/Shanghai')).toBe('10:00');
+    expect(formatLocalTime(at + 1, 'Asia/Kathmandu')).toBe('07:46');
+    expect(formatLocalTime(at + 3600_000, 'Asia/Urumqi')).toBe('09:00');
+  });
+
   it('shows half past midnight as 00:30, not 24:30', () => {
     expect(formatLocalTime(Date.UTC(2026, 0, 15, 16, 30), 'Asia/Shanghai')).toBe('00:30');
   });

@@ -365,6 +365,21 @@ function timeFormat(timeZone: string): Intl.DateTimeFormat {
  * is worse than a time shown in Beijing time.
  */
 export function formatLocalTime(atMs: number, timeZone: string): string {
+  // HH:mm changes once a minute: the SMS of a burst in the same zone and minute share one formatting (formatToParts is
+  // the costly part of rendering an alarm SMS). Every zone's offset is whole minutes, so the minute since the epoch is
+  // a safe key.
+  const minute = Math.floor(atMs / 60_000);
+  const last = lastFormatted.get(timeZone);
+  if (last !== undefined && last.minute === minute) return last.text;
+  const text = formatMinute(atMs, timeZone);
+  lastFormatted.set(timeZone, { minute, text });
+  return text;
+}
+
+/** Per zone, the last minute formatted (formatLocalTime). */
+const lastFormatted = new Map<string, { minute: number; text: string }>();
+
+function formatMinute(atMs: number, timeZone: string): string {
   let format: Intl.DateTimeFormat;
   try {
     format = timeFormat(timeZone);

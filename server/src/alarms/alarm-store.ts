@@ -41,7 +41,7 @@ import {
   maskPhone,
   Severity,
 } from '@kanjia/protocol';
-import type { Db } from '../db/database.js';
+import { transactionRunner, withRelaxedCommit, type Db } from '../db/database.js';
 import { newId } from '../ids.js';
 import { ANSWER_CODE_TTL_MS, hashAnswerCode, newAnswerCode } from './answer-codes.js';
 import { SqliteDeviceCommandStore, isQueuedCommand } from './device-commands.js';
@@ -150,28 +150,14 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
     this.commands = new SqliteDeviceCommandStore(db);
   }
 
-  /**
-   * One transaction function for all of this store's work, remade only when the
-   * connection's `transaction` changes (the write watch installed or removed):
-   * better-sqlite3 builds a new function, with four variants, on every
-   * `transaction()` call, and the store makes several per event.
-   */
-  private tx: { source: Db['transaction']; run: ((fn: () => unknown) => unknown) & { immediate: (fn: () => unknown) => unknown } } | undefined;
-
-  private runner(): NonNullable<SqliteAlarmStore['tx']>['run'] {
-    const source = this.db.transaction;
-    if (this.tx?.source !== source) this.tx = { source, run: this.db.transaction((fn: () => unknown) => fn()) as NonNullable<SqliteAlarmStore['tx']>['run'] };
-    return this.tx.run;
-  }
-
   /** `fn` in a transaction (a savepoint when nested): committed when it returns, undone when it throws. */
   private run<T>(fn: () => T): T {
-    return this.runner()(fn) as T;
+    return transactionRunner(this.db)(fn);
   }
 
   /** As run(), beginning with BEGIN IMMEDIATE when outermost. */
   private runImmediate<T>(fn: () => T): T {
-    return this.runner().immediate(fn) as T;
+    return transactionRunner(this.db).immediate(fn);
   }
 
   /**
@@ -541,7 +527,9 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
   // notice is due at once, and an SOS goes before a low battery.
 
   claimDueNotifications(nowMs: number, limit: number, onProblem?: (problem: ClaimProblem) => void): OutboxItem[] {
-    return this.runImmediate(() => {
+    // Not fsync'd on its own (withRelaxedCommit): a claim lost to a power cut leaves its notices pending, which is
+    // where a crash puts a `sending` notice back anyway; the SMS goes out either way.
+    return withRelaxedCommit(this.db, () => this.runImmediate(() => {
       this.settleDueNoticesOfNotOpen(nowMs, onProblem);
       // Only what a case in its present state may send (maySend). Every due notice it may not
       // was settled above, or put off by a minute when that failed, so the filter below drops
@@ -580,7 +568,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
         }
       }
       return items;
-    });
+    }));
   }
 
   /**
@@ -785,7 +773,13 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
     const resident = { id: row.resident_id, name: joined.r_name, sex: joined.r_sex, birth_year: joined.r_birth_year };
     const household = { id: row.household_id, address: joined.h_address, lat: joined.h_lat, lng: joined.h_lng, key_holder_note: joined.h_key_holder_note };
     const village = { id: row.village_id, name: joined.v_name, timezone: joined.v_timezone };
-    const notifications = this.db.prepare('SELECT * FROM notifications WHERE alarm_id = ? ORDER BY created_at, rowid').all(alarmId) as Array<Record<string, unknown>>;
+    // Only what the view shows: not the SMS text or its parameters (a row's largest columns).
+    const notifications = this.db
+      .prepare(
+        `SELECT id, channel, contact_name, contact_role, phone, escalation_level, status, attempts, last_error, created_at, sent_at, next_attempt_at, outage_at, template
+           FROM notifications WHERE alarm_id = ? ORDER BY created_at, rowid`,
+      )
+      .all(alarmId) as Array<Record<string, unknown>>;
     const history = this.db.prepare('SELECT at, action, by, note FROM alarm_history WHERE alarm_id = ? ORDER BY seq').all(alarmId) as AlarmView['history'];
     const openedYear = new Date(row.opened_at).getUTCFullYear();
     // While the latest notice waits for the SMS provider the escalation holds: there is no time to show (as NOT_HELD).

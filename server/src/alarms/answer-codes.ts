@@ -5,7 +5,8 @@
  * outbox row until the SMS has gone out, then it is blanked there too.
  */
 import { ANSWER_CODE_ALPHABET, ANSWER_CODE_LENGTH } from '@kanjia/protocol';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { takeRandom } from '../ids.js';
 
 /** A link works for 24 hours at most (and never after its case closes): long enough for a night, short enough for a lost phone. */
 export const ANSWER_CODE_TTL_MS = 24 * 3600_000;
@@ -13,9 +14,9 @@ export const ANSWER_CODE_TTL_MS = 24 * 3600_000;
 /** A new answer code from the system's CSPRNG: 12 characters of 32 = 60 bits. */
 export function newAnswerCode(): string {
   // 256 is a multiple of 32, so `b % 32` is uniform.
-  const bytes = randomBytes(ANSWER_CODE_LENGTH);
+  const bytes = takeRandom(ANSWER_CODE_LENGTH);
   let code = '';
-  for (const b of bytes) code += ANSWER_CODE_ALPHABET[b % 32];
+  for (let i = 0; i < bytes.length; i++) code += ANSWER_CODE_ALPHABET[bytes[i]! % 32];
   return code;
 }
 

@@ -13,7 +13,7 @@
  * times more than once, and nothing is resent after the expiry.
  */
 import type { Clock, DeviceCommand, TimerHandle } from '@kanjia/protocol';
-import type { Db } from '../db/database.js';
+import { transactionRunner, withRelaxedCommit, type Db } from '../db/database.js';
 import type { Logger } from '../logger.js';
 
 /** The commands that go through the queue: the ones the alarm path relies on. */
@@ -82,7 +82,12 @@ export class SqliteDeviceCommandStore {
 
   /** Runs `fn` in one transaction (the store's own writes inside it become savepoints): one commit for a batch. */
   inTransaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return transactionRunner(this.db)(fn);
+  }
+
+  /** As inTransaction, for the devices' acknowledgements: not fsync'd on its own (withRelaxedCommit: a lost mark means a resend the device recognises). */
+  inAckTransaction<T>(fn: () => T): T {
+    return withRelaxedCommit(this.db, () => transactionRunner(this.db)(fn));
   }
 
   /**
@@ -156,9 +161,9 @@ export class SqliteDeviceCommandStore {
               next_attempt_at = @now + (@first * (1 << MIN(attempts, 30)))
         WHERE id = @id AND ended_at IS NULL`,
     );
-    this.db.transaction(() => {
+    transactionRunner(this.db)(() => {
       for (const id of ids) update.run({ id, now: nowMs, first: COMMAND_FIRST_RESEND_MS });
-    })();
+    });
   }
 
   /**
@@ -176,7 +181,7 @@ export class SqliteDeviceCommandStore {
         WHERE device_id = ? AND alarm_id = ? AND ended_at IS NULL AND (created_at < ? OR (created_at = ? AND rowid < ?))
           AND json_extract(payload_json, '$.type') <> 'received'`,
     );
-    this.db.transaction(() => {
+    transactionRunner(this.db)(() => {
       for (const commandId of commandIds) {
         const row = find.get(deviceId, commandId) as { id: string; alarm_id: string | null; created_at: number; seq: number; type: string } | undefined;
         if (row === undefined) continue;
@@ -188,7 +193,7 @@ export class SqliteDeviceCommandStore {
           ended.push({ id: o.id, reason: 'superseded' });
         }
       }
-    })();
+    });
     return ended;
   }
 
@@ -374,7 +379,7 @@ export class DeviceCommandQueue {
     };
     try {
       // Every acknowledgement of this turn in one commit (after a reconnect storm, thousands), not one per device.
-      this.deps.store.inTransaction(ackAll);
+      this.deps.store.inAckTransaction(ackAll);
     } catch (err) {
       this.deps.logger.error({ devices: byDevice.size, err }, 'could not record the acknowledgements of device commands; they are resent and acknowledged again');
     }

@@ -20,8 +20,7 @@
 import { KanjiaError, type CatalogCodes } from '@kanjia/protocol';
 import type { Logger } from '../logger.js';
 import type { SystemHealth } from '../system-health.js';
-import type { Db } from './database.js';
-import { SERVER_BUSY_TIMEOUT_MS } from './database.js';
+import { SERVER_BUSY_TIMEOUT_MS, transactionRunner, type Db } from './database.js';
 import { describeReason, storageFault, type StorageFault } from './storage-errors.js';
 import { watchWrites } from './write-watch.js';
 
@@ -154,8 +153,6 @@ export class StorageGuard implements DurableWrites {
     this.running = true;
     this.setBusyTimeout(this.normalBusyTimeout());
     this.unwatch = watchWrites(this.options.db, { failed: (err) => this.failed(err), succeeded: () => this.succeeded() });
-    // Made after the watch: its commits are watched too.
-    this.runner = this.options.db.transaction((f: () => unknown) => f()) as unknown as NonNullable<StorageGuard['runner']>;
   }
 
   /**
@@ -177,7 +174,6 @@ export class StorageGuard implements DurableWrites {
     }
     this.unwatch?.();
     this.unwatch = undefined;
-    this.runner = undefined;
   }
 
   /** Writes waiting for the database. */
@@ -304,12 +300,9 @@ export class StorageGuard implements DurableWrites {
     }
   }
 
-  /** One transaction function, made at start: `fn` runs inside BEGIN IMMEDIATE (a lock is met at BEGIN, before fn has done anything). */
-  private runner: ((fn: () => unknown) => unknown) & { immediate: (fn: () => unknown) => unknown } | undefined;
-
+  /** `fn` inside BEGIN IMMEDIATE: a lock is met at BEGIN, before fn has done anything. */
   private inImmediateTransaction<T>(fn: () => T): T {
-    if (!this.runner) return this.options.db.transaction(fn).immediate();
-    return this.runner.immediate(fn) as T;
+    return transactionRunner(this.options.db).immediate(fn);
   }
 
   private maxQueued(): number {
@@ -382,19 +375,22 @@ export class StorageGuard implements DurableWrites {
   private commitJobs(batch: readonly Job[]): boolean {
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; err: unknown }> = [];
     const { db } = this.options;
+    // The connection's one transaction function (a new one per job was a cost of its own at a thousand writes a
+    // second); called inside the transaction it opens a savepoint.
+    const runner = transactionRunner(db);
     try {
-      db.transaction(() => {
+      runner.immediate(() => {
         outcomes.length = 0;
         for (const job of batch) {
           try {
             // A savepoint each: one write's own error (a bug, a constraint) does not undo the others.
-            outcomes.push({ ok: true, value: db.transaction(job.run)() });
+            outcomes.push({ ok: true, value: runner(job.run) });
           } catch (err) {
             if (storageFault(err) !== undefined) throw err;
             outcomes.push({ ok: false, err });
           }
         }
-      }).immediate();
+      });
     } catch (err) {
       if (storageFault(err) === undefined) this.options.logger.error({ err, file: this.options.file }, 'committing a batch of writes failed unexpectedly; trying again');
       return false;
