@@ -55,7 +55,8 @@ export interface AlarmServiceDeps {
   commands: CommandPublisher;
   clock: Clock;
   logger: Logger;
-  outbox: Pick<OutboxWorker, 'kick'>;
+  /** kickSoon, when there, for the cases an event opened: the events of one grouped commit make one claim. */
+  outbox: Pick<OutboxWorker, 'kick'> & Partial<Pick<OutboxWorker, 'kickSoon'>>;
   escalation: Pick<EscalationScheduler, 'reschedule'>;
   feed: AlarmFeed;
   /** Where device events and presence are written: kept and retried while the database is locked or full (storage-guard.ts). */
@@ -167,7 +168,9 @@ export class AlarmService {
       this.publishAlarm(result.alarmId);
       // A press joining an open case queues no SMS and moves no timer.
       if (result.opened) {
-        this.deps.outbox.kick();
+        const { outbox } = this.deps;
+        if (outbox.kickSoon) outbox.kickSoon();
+        else outbox.kick();
         this.deps.escalation.reschedule();
       }
     }
