@@ -54,7 +54,7 @@ const TELEMETRY_PER_S = bounded(values['telemetry-per-s'] ?? (QUICK ? '50' : '10
 /** Phase sizes: the default run, or the smallest one that still exercises every phase. */
 const PLAN = QUICK
   ? { sosPresses: 20, sosSpreadMs: 2000, stormPresses: 10, searchSeconds: 1, kanjiaRates: [20, 40], peerRates: [50, 100], pastRate: 200, pastSeconds: 2, recoveryMs: 30_000, drainMs: 5000, stormMs: 30_000 }
-  : { sosPresses: 300, sosSpreadMs: 10_000, stormPresses: 200, searchSeconds: 4, kanjiaRates: [100, 200, 400, 800, 1600, 2400], peerRates: [250, 500, 1000, 1500, 2000, 2500, 3000, 4000], pastRate: 5000, pastSeconds: 20, recoveryMs: 90_000, drainMs: 15_000, stormMs: 90_000 };
+  : { sosPresses: 300, sosSpreadMs: 10_000, stormPresses: 200, searchSeconds: 4, kanjiaRates: [100, 200, 400, 600, 800, 1000, 1200, 1600, 2000, 2400], peerRates: [250, 500, 1000, 1500, 2000, 2500, 3000, 4000], pastRate: 5000, pastSeconds: 20, recoveryMs: 90_000, drainMs: 15_000, stormMs: 90_000 };
 
 function bounded(value: string, min: number, max: number, flag: string): number {
   const n = Number(value);
