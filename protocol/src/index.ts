@@ -8,6 +8,7 @@ export * from './mask.js';
 export * from './local-time.js';
 export * from './users.js';
 export * from './registry-api.js';
+export * from './township.js';
 export * from './answer.js';
 export * from './map.js';
 export * from './errors.js';

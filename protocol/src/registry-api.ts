@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { AlarmKind, AlarmStatus, ContactRole, Severity } from './alarms.js';
 import { EpochMs } from './mqtt.js';
 import { ContactInput, DeviceKind, HouseholdInput, IdNumber, PhoneNumber, ResidentInput, VillageInput } from './registry.js';
+import { CareLevel, LivingSituation, PersonCategory } from './township.js';
 
 const Id = z.string().min(1).max(64);
 export const RegistryIdParams = z.object({ id: Id }).strict();
@@ -40,6 +41,14 @@ export const UpdateResidentBody = z
     medicalNotes: r.medicalNotes.unwrap().nullable(),
     conditions: r.conditions.unwrap(),
     medicationNotes: r.medicationNotes.unwrap().nullable(),
+    careLevel: r.careLevel.unwrap(),
+    livingSituation: r.livingSituation.unwrap().nullable(),
+    measures: r.measures.unwrap().nullable(),
+    notes: r.notes.unwrap().nullable(),
+    guardianName: r.guardianName.unwrap().nullable(),
+    guardianWorkplace: r.guardianWorkplace.unwrap().nullable(),
+    guardianPhone: PhoneNumber.nullable(),
+    joinedOn: r.joinedOn.unwrap(),
   })
   .partial()
   .strict();
@@ -142,10 +151,23 @@ export const ResidentView = z.object({
   idNumberMasked: z.boolean(),
   phone: z.string().nullable(),
   phoneMasked: z.boolean(),
-  category: z.string().nullable(),
+  /** The policy's category code (township.ts PERSON_CATEGORIES has the labels). */
+  category: PersonCategory.nullable(),
   medicalNotes: z.string().nullable(),
   conditions: z.array(z.string()),
   medicationNotes: z.string().nullable(),
+  // The person record (docs/township.md); GET /api/registry/people/:id has all of it with the next visit.
+  careLevel: CareLevel,
+  livingSituation: LivingSituation.nullable(),
+  measures: z.string().nullable(),
+  notes: z.string().nullable(),
+  guardianName: z.string().nullable(),
+  guardianWorkplace: z.string().nullable(),
+  /** Masked like the other phones. */
+  guardianPhone: z.string().nullable(),
+  joinedOn: z.string(),
+  /** The day the person left the registry (YYYY-MM-DD); null: in the registry. */
+  leftOn: z.string().nullable(),
   away: z.boolean(),
   awaySince: EpochMs.nullable(),
   contacts: z.array(ContactView),

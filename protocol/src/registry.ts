@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { ContactRole } from './alarms.js';
 import { isValidTimeZone } from './local-time.js';
+import { CheckedIdNumber, PersonCategoryInput, PersonRecordFields } from './township.js';
 
 /** An IANA time zone this runtime knows (Asia/Shanghai); `prefix` leads the error message. */
 export const TimeZoneName = (prefix = '') => z.string().refine(isValidTimeZone, `${prefix}an IANA time zone such as Asia/Shanghai`);
@@ -15,8 +16,8 @@ export const PhoneNumber = z
   .string()
   .trim()
   .regex(/^(\+?86)?1[3-9]\d{9}$/, 'phone: an 11-digit mainland mobile number such as 13812345678');
-/** Resident ID number (身份证号): 17 digits and a check digit or X. */
-export const IdNumber = z.string().trim().regex(/^\d{17}[\dXx]$/, 'idNumber: 18 characters, 17 digits and a digit or X');
+/** Resident ID number (身份证号): 17 digits and a check digit or X, checked as GB 11643-1999 says (township.ts). */
+export const IdNumber = CheckedIdNumber;
 export const Latitude = z.number().min(-90).max(90);
 export const Longitude = z.number().min(-180).max(180);
 
@@ -36,13 +37,24 @@ export const ResidentInput = z
     birthYear: z.number().int().min(1900).max(2100).optional(),
     idNumber: IdNumber.optional(),
     phone: PhoneNumber.optional(),
-    /** e.g. 特困供养, 独居, 留守 */
-    category: z.string().trim().max(32).optional(),
+    /** The policy's category (township.ts PERSON_CATEGORIES): its code, or a text naming one (特困供养, 独居, 留守 …). */
+    category: PersonCategoryInput.optional(),
     medicalNotes: z.string().trim().max(2000).optional(),
     /** Short names of the person's conditions (高血压, 糖尿病), shown as tags on the resident card. */
     conditions: z.array(z.string().trim().min(1).max(32)).max(20).optional(),
     /** What the person takes and when (降压药 早晚各一次): for the helper and the village doctor. */
     medicationNotes: z.string().trim().max(2000).optional(),
+    // The person record (一人一档, docs/township.md).
+    /** ordinary (一般, the default) or especiallyDifficult (特别困难): sets the visit frequency. */
+    careLevel: PersonRecordFields.careLevel.optional(),
+    livingSituation: PersonRecordFields.livingSituation.optional(),
+    measures: PersonRecordFields.measures.optional(),
+    notes: PersonRecordFields.notes.optional(),
+    guardianName: PersonRecordFields.guardianName.optional(),
+    guardianWorkplace: PersonRecordFields.guardianWorkplace.optional(),
+    guardianPhone: PhoneNumber.optional(),
+    /** Joined the registry on (YYYY-MM-DD, village time); default: the day it is created. */
+    joinedOn: PersonRecordFields.joinedOn.optional(),
     /** Ordered contact chain: texted one after the other until somebody takes the alarm. */
     contacts: z.array(ContactInput).min(1, 'contacts: at least one person must be texted when this resident needs help').max(20),
   })
