@@ -380,6 +380,7 @@ export class KanjiaSystem {
       },
       // A contact or resident changed: a helper's residents may have too.
       onRegistryWrite: () => feed.rescope(),
+      spreadsheets: { registry, db, audit, nowMs: () => this.clock.nowMs(), timezone: settings.timezone, onImported: () => feed.rescope() },
       villages: () => registry.villages(),
       map: { households: map, plans: new MapPlanStore(db, settings.dataDir), tiles: mapTiles(settings), villages: () => registry.villages(), nowMs: () => this.clock.nowMs(), audit },
       stats: () => {

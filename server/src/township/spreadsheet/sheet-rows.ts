@@ -6,7 +6,7 @@
  */
 import { columnName, findHeader, type ColumnMap, type HeaderRow, type SheetField } from './columns.js';
 import { parseHelpers, type CellHelper } from './helpers-cell.js';
-import { checkIdNumber, parseCareLevel, parseCategory, type CareLevelValue, type CategoryValue } from './person-fields.js';
+import { checkIdNumber, parseCareLevel, parseCategory, parseLiving, type CareLevelValue, type CategoryValue, type LivingValue } from './person-fields.js';
 import type { RawCell, RawSheet } from './sheet-reader.js';
 
 /** A problem of one row: why it cannot be imported (or, as a warning, what will be missing). */
@@ -39,7 +39,7 @@ export interface SheetPerson {
   guardian?: string;
   guardianPhone?: string;
   guardianWorkplace?: string;
-  living?: string;
+  living?: LivingValue;
   health?: string;
 }
 
@@ -134,6 +134,13 @@ function parseRow(sheet: string, rowNumber: number, cells: readonly RawCell[], c
     else problem('careLevel', c.message);
   }
 
+  let living: LivingValue | undefined;
+  if (text('living') !== '') {
+    const c = parseLiving(text('living'));
+    if (c.ok) living = c.value;
+    else problem('living', c.message);
+  }
+
   let phone: string | undefined;
   if (text('phone') !== '') {
     const p = text('phone').replace(/[\s-]/g, '');
@@ -171,6 +178,7 @@ function parseRow(sheet: string, rowNumber: number, cells: readonly RawCell[], c
     ...(birthYear ? { birthYear } : {}),
     ...(category ? { category } : {}),
     ...(careLevel ? { careLevel } : {}),
+    ...(living ? { living } : {}),
     ...(phone ? { phone } : {}),
     ...(guardianPhone ? { guardianPhone } : {}),
     ...opt('measures', optional('measures', 2000)),
@@ -179,7 +187,6 @@ function parseRow(sheet: string, rowNumber: number, cells: readonly RawCell[], c
     ...opt('address', optional('address', 200)),
     ...opt('guardian', optional('guardian', 64)),
     ...opt('guardianWorkplace', optional('guardianWorkplace', 200)),
-    ...opt('living', optional('living', 200)),
     ...opt('health', optional('health', 2000)),
   };
 }
