@@ -6,7 +6,7 @@
  * landscape with the header repeated on every printed page. Phone and ID
  * numbers come as the caller may see them (the REST route masks them).
  */
-import { DAY_MS, labelOf, localDayMinute, PERSON_CATEGORIES, type PersonCategoryCode } from '@kanjia/protocol';
+import { DAY_MS, idNumberFacts, labelOf, localDayMinute, PERSON_CATEGORIES, type PersonCategoryCode } from '@kanjia/protocol';
 import ExcelJS from 'exceljs';
 import type { ResidentRow, SqliteRegistryStore, VillageRow } from '../../registry/registry-store.js';
 import { formatHelpers } from './helpers-cell.js';
@@ -141,7 +141,7 @@ function addVillageSheet(workbook: ExcelJS.Workbook, registry: SqliteRegistrySto
     const values: Array<string | number> = [
       i + 1,
       r.name,
-      r.sex === 'F' ? '女' : r.sex === 'M' ? '男' : '',
+      sexLabel(r),
       r.idNumber ? options.idNumber(r.idNumber) : '',
       categoryLabel(r.category),
       formatHelpers(helpers),
@@ -157,6 +157,12 @@ function addVillageSheet(workbook: ExcelJS.Workbook, registry: SqliteRegistrySto
       cell.alignment = { vertical: 'middle', wrapText: c >= 4, ...(c === 0 || c === 2 ? { horizontal: 'center' } : {}) };
     });
   });
+}
+
+/** 男 or 女: as recorded, else as the ID number says (its 17th digit). */
+function sexLabel(r: ResidentRow): string {
+  const sex = r.sex ?? (r.idNumber && /^\d{17}[\dX]$/.test(r.idNumber) ? idNumberFacts(r.idNumber).sex : null);
+  return sex === 'F' ? '女' : sex === 'M' ? '男' : '';
 }
 
 /** The category's label as the policy names it; an old free-text category as it was written. */
