@@ -85,6 +85,9 @@ export const ERROR_CATALOG = {
   CONTACT_ORDER_MISMATCH: { from: 'registry', status: 400, meaning: 'A reorder of a contact chain does not name every contact of the chain exactly once.', action: 'Reload the chain and send all its contacts in the new order.' },
   HOUSEHOLD_HAS_NO_RESIDENT: { from: 'registry', status: 409, meaning: 'The household has no resident to give the device or the change to.', action: 'Add the resident first.' },
   CONTACT_CHAIN_EMPTY: { from: 'registry', status: 409, meaning: 'The last contact of a chain cannot be removed: nobody would be texted.', action: 'Add the new contact first, then remove the old one.' },
+  RESIDENT_HAS_LEFT: { from: 'registry', status: 409, meaning: 'The person has left the registry (离册): they cannot leave again, nor be visited (docs/township.md).', action: 'Restore the record first (POST /api/residents/:id/restore) if they are back.' },
+  RESIDENT_NOT_LEFT: { from: 'registry', status: 409, meaning: 'A restore of a person who is in the registry: there is nothing to restore.', action: 'Nothing to do; reload the record.' },
+  VISITOR_NOT_A_HELPER: { from: 'registry', status: 400, meaning: 'A visit names as its visitor a contact that is not a helper (帮扶责任人) in this person’s chain.', action: 'Choose one of the person’s helpers, or leave the visitor out to record the visit as your own.' },
 
   // --- map ---
   PLAN_NOT_AN_IMAGE: { from: 'map', status: 400, meaning: 'The uploaded village plan is not a png or jpeg image.', action: 'Upload the plan as png or jpeg.' },

@@ -59,7 +59,8 @@ export const ResidentInput = z
     contacts: z.array(ContactInput).min(1, 'contacts: at least one person must be texted when this resident needs help').max(20),
   })
   .strict();
-export type ResidentInput = z.infer<typeof ResidentInput>;
+/** As given (a category may be a Chinese text); ResidentInput.parse turns it into codes. */
+export type ResidentInput = z.input<typeof ResidentInput>;
 
 export const DeviceInput = z
   .object({
@@ -102,6 +103,8 @@ export type VillageInput = z.infer<typeof VillageInput>;
 
 export const RegistryFile = z.object({ villages: z.array(VillageInput).min(1) }).strict();
 export type RegistryFile = z.infer<typeof RegistryFile>;
+/** A registry file as written (categories may be Chinese texts, devices may be absent). */
+export type RegistryFileInput = z.input<typeof RegistryFile>;
 
 /** What the registry prints once per created device: the only time the secret is shown. */
 export const DeviceCredentials = z.object({ deviceId: z.string(), secret: z.string(), kind: DeviceKind, householdId: z.string(), residentId: z.string().nullable() });

@@ -4,7 +4,7 @@
  * with every problem listed (CONVENTIONS.md §4).
  */
 import { isKindTemplateKey, SMS_TEMPLATE_KEYS } from '@kanjia/alerts';
-import { ALARM_KINDS, KanjiaError, TimeZoneName } from '@kanjia/protocol';
+import { ALARM_KINDS, DEFAULT_VISIT_FREQUENCY, KanjiaError, parseVisitFrequency, TimeZoneName, type VisitFrequency } from '@kanjia/protocol';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
@@ -14,6 +14,15 @@ import { HTTP_LIMITS } from './http/http-server.js';
 
 const Port = z.coerce.number().int().min(0).max(65535);
 const Host = z.string().min(1);
+/** `2/month`, `1/week`: visits per week or month of a care level (township.ts). */
+const VisitFrequencySetting = z.string().transform((text, ctx): VisitFrequency => {
+  try {
+    return parseVisitFrequency(text);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});
 const TemplateCode = z.string().regex(/^SMS_\d+$/, 'an approved template code such as SMS_123456789');
 
 /**
@@ -273,6 +282,9 @@ export const Settings = z
       .optional(),
     /** Telemetry also to a time-series database (InfluxDB 2 or VictoriaMetrics); unset: SQLite only. */
     influx: InfluxSettings.optional(),
+    /** How often people are visited (探访), per care level (docs/township.md); the policies: ordinary 2/month, especially difficult 1/week; some townships 1/month. */
+    visitFrequencyOrdinary: VisitFrequencySetting.default(DEFAULT_VISIT_FREQUENCY.ordinary),
+    visitFrequencyEspeciallyDifficult: VisitFrequencySetting.default(DEFAULT_VISIT_FREQUENCY.especiallyDifficult),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -350,6 +362,8 @@ export const ENV_VARS: Record<string, string[]> = {
   KANJIA_INFLUX_BUCKET: ['influx', 'bucket'],
   KANJIA_INFLUX_QUERY: ['influx', 'query'],
   KANJIA_INFLUX_BUFFER_MB: ['influx', 'bufferMb'],
+  KANJIA_VISIT_FREQUENCY_ORDINARY: ['visitFrequencyOrdinary'],
+  KANJIA_VISIT_FREQUENCY_ESPECIALLY_DIFFICULT: ['visitFrequencyEspeciallyDifficult'],
 };
 /** Read by loadSettings itself, not a setting. */
 const META_VARS = new Set(['KANJIA_CONFIG_FILE']);

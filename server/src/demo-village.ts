@@ -4,7 +4,7 @@
  * 隆回县, 湖南省). Phone numbers use the 1990000xxxx test range, which is not
  * assigned to real subscribers.
  */
-import type { RegistryFile } from '@kanjia/protocol';
+import { categoryFromText, type RegistryFile } from '@kanjia/protocol';
 
 const CENTER = { lat: 27.1136, lng: 111.03 };
 
@@ -91,7 +91,7 @@ export function demoVillage(): RegistryFile {
                 name: p.name,
                 sex: p.sex,
                 birthYear: p.birthYear,
-                category: p.category,
+                category: categoryFromText(p.category) ?? 'other',
                 contacts: [
                   { name: helper, role: 'helper' as const, phone: testPhone(100 + (i % HELPERS.length)), post: '帮扶责任人' },
                   { name: '赵春梅', role: 'doctor' as const, phone: testPhone(200), post: '村医' },

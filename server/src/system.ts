@@ -34,6 +34,7 @@ import { SqliteTelemetryStore } from './pipeline/telemetry-store.js';
 import { SQLITE_TELEMETRY_WINDOW_WITH_TSDB_MS, TimeSeriesTelemetry } from './telemetry/time-series.js';
 import { DEFAULT_ACTIVITY_RETENTION_MS, SqliteActivityLog } from './pipeline/activity-log.js';
 import { SqliteDeviceHistory } from './registry/device-history.js';
+import { SqliteTownshipStore } from './township/township-store.js';
 import { SqliteRegistryStore } from './registry/registry-store.js';
 import { HouseholdMap } from './map/household-map.js';
 import { MapPlanStore } from './map/map-plans.js';
@@ -158,6 +159,8 @@ export class KanjiaSystem {
     const { deviceKey, db, storage } = await this.openStorage(health);
     const metricQueries = new SqliteMetricsQueries(db);
     const registry = new SqliteRegistryStore(db, deviceKey, () => this.clock.nowMs(), settings.timezone);
+    // The township's person records, their history and visits (docs/township.md).
+    const township = new SqliteTownshipStore(db, registry, () => this.clock.nowMs(), { ordinary: settings.visitFrequencyOrdinary, especiallyDifficult: settings.visitFrequencyEspeciallyDifficult });
     // Every provider answer counted, and each accepted SMS's time since it was queued.
     const sender = metrics.meteredSender(this.options.smsSender ?? createSmsSender(settings, log.child({ component: 'sms' })), metricQueries.notificationQueuedAt, () => this.clock.nowMs());
     const alarmStore = new SqliteAlarmStore(db, registry, {
@@ -250,7 +253,12 @@ export class KanjiaSystem {
       alarmRepeated: (alarm: Parameters<SocketIoLiveFeed['alarmRepeated']>[0]) => feed.alarmRepeated(alarm),
       devicePresence: (deviceId: string, online: boolean, atMs: number, unstable?: boolean) => feed.devicePresence(deviceId, online, atMs, unstable),
     };
-    service = new AlarmService({ store: alarmStore, registry, commands: gateway, clock: this.clock, logger: log.child({ component: 'alarms' }), outbox, escalation, feed: mapFeed, writes: storage });
+    service = new AlarmService({ store: alarmStore, registry, commands: gateway, clock: this.clock, logger: log.child({ component: 'alarms' }), outbox, escalation, feed: mapFeed, writes: storage,
+      // A resolved case asks for a follow-up visit within 24 hours (issue 11).
+      onResolved: (alarm) => {
+        if (alarm.resolvedAt !== null && township.openFollowUp(alarm.id, alarm.resident.id, alarm.resolvedAt)) log.info({ alarmId: alarm.id, residentId: alarm.resident.id }, 'follow-up visit due within 24 hours');
+      },
+    });
     this.alarmService = service;
     const alarmService = service;
 
@@ -377,7 +385,9 @@ export class KanjiaSystem {
         nowMs: () => this.clock.nowMs(),
         routineOf: (residentId, timeZone) => pipeline.routineOf(residentId, timeZone),
         registryChanged: (deviceIds) => pipeline.registryChanged(deviceIds),
+        township,
       },
+      township: { registry, township, audit, nowMs: () => this.clock.nowMs(), registryChanged: (deviceIds) => pipeline.registryChanged(deviceIds) },
       // A contact or resident changed: a helper's residents may have too.
       onRegistryWrite: () => feed.rescope(),
       spreadsheets: { registry, db, audit, nowMs: () => this.clock.nowMs(), timezone: settings.timezone, onImported: () => feed.rescope() },

@@ -48,7 +48,7 @@ export function oneHousehold(devices: RegistryFile['villages'][number]['househol
                 name: '王秀英',
                 sex: 'F',
                 birthYear: 1941,
-                idNumber: '430524194101011234',
+                idNumber: '430524194101011240',
                 contacts: [
                   { name: '刘建军', role: 'helper', phone: '13800000001' },
                   { name: '赵春梅', role: 'doctor', phone: '13800000002' },

@@ -211,18 +211,18 @@ describe('registry API', () => {
   it('masks phone and ID numbers per role', async () => {
     await as('admin', 'PATCH', `/api/residents/${ids.residentA}`, { phone: '13712345678' });
     const admin = (await as('admin', 'GET', `/api/residents/${ids.residentA}`)).json();
-    expect(admin).toMatchObject({ idNumber: '430524194101011234', idNumberMasked: false, phone: '13712345678', phoneMasked: false });
+    expect(admin).toMatchObject({ idNumber: '430524194101011240', idNumberMasked: false, phone: '13712345678', phoneMasked: false });
     expect(admin.contacts[0]).toMatchObject({ phone: '13800000001', phoneMasked: false });
 
     const duty = await as('duty', 'GET', `/api/residents/${ids.residentA}/card`);
-    expect(duty.json().resident).toMatchObject({ idNumber: '430524********1234', idNumberMasked: true, phone: '13712345678', phoneMasked: false });
+    expect(duty.json().resident).toMatchObject({ idNumber: '430524********1240', idNumberMasked: true, phone: '13712345678', phoneMasked: false });
     expect(duty.json().resident.contacts[0].phone).toBe('13800000001');
-    expect(duty.body).not.toContain('430524194101011234');
+    expect(duty.body).not.toContain('430524194101011240');
 
     const helper = await as('helper', 'GET', `/api/residents/${ids.residentA}/card`);
-    expect(helper.json().resident).toMatchObject({ idNumber: '430524********1234', phone: '137****5678', phoneMasked: true });
+    expect(helper.json().resident).toMatchObject({ idNumber: '430524********1240', phone: '137****5678', phoneMasked: true });
     expect(helper.json().resident.contacts.map((c: { phone: string }) => c.phone)).toEqual(['138****0001', '138****0002', '138****0003']);
-    for (const clear of ['13712345678', '13800000001', '13800000002', '430524194101011234']) expect(helper.body).not.toContain(clear);
+    for (const clear of ['13712345678', '13800000001', '13800000002', '430524194101011240']) expect(helper.body).not.toContain(clear);
     expect(helper.json()).toMatchObject({ canSetAway: false, canEdit: false });
   });
 

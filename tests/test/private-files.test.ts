@@ -20,7 +20,7 @@ const registry = (address: string): RegistryFile => ({
       timezone: 'Asia/Shanghai',
       lat: 27.11,
       lng: 111.03,
-      households: [{ address, lat: 27.112, lng: 111.031, residents: [{ name: '王秀英', idNumber: '430524194101011234', contacts: [{ name: '刘建军', role: 'helper', phone: '13800000001' }] }], devices: [{ kind: 'sosButton' }] }],
+      households: [{ address, lat: 27.112, lng: 111.031, residents: [{ name: '王秀英', idNumber: '430524194101011240', contacts: [{ name: '刘建军', role: 'helper', phone: '13800000001' }] }], devices: [{ kind: 'sosButton' }] }],
     },
   ],
 });

@@ -42,8 +42,8 @@ describe.skipIf(!hasChromium)('resident card and device health in Chromium', () 
             name: '王秀英',
             sex: 'F',
             birthYear: 1941,
-            idNumber: '430524194101011234',
-            category: '独居',
+            idNumber: '430524194101011240',
+            category: 'leftBehindOrAlone',
             conditions: ['高血压', '糖尿病'],
             medicationNotes: '硝苯地平 早晚各一片；二甲双胍 饭后',
             contacts: [
@@ -110,7 +110,7 @@ describe.skipIf(!hasChromium)('resident card and device health in Chromium', () 
     const calls = card.getByTestId('contact-call');
     expect(await calls.count()).toBe(3);
     expect(await calls.nth(0).getAttribute('href')).toBe('tel:13800000001');
-    expect(await card.getByTestId('card-id-number').textContent()).toBe('430524********1234');
+    expect(await card.getByTestId('card-id-number').textContent()).toBe('430524********1240');
 
     await expect.poll(async () => card.getByTestId('card-devices').locator('[data-problems="lowBattery"]').count(), { timeout: 10_000 }).toBe(1);
     await expect.poll(async () => (await card.getByTestId('card-devices').textContent()) ?? '', { timeout: 10_000 }).toMatch(/人体感应器 · 堂屋\s*离线/);

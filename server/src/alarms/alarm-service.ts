@@ -61,6 +61,8 @@ export interface AlarmServiceDeps {
   feed: AlarmFeed;
   /** Where device events and presence are written: kept and retried while the database is locked or full (storage-guard.ts). */
   writes?: DurableWrites;
+  /** A case was resolved (the township opens a follow-up visit); a throw is logged, never undoes the resolution. */
+  onResolved?: (alarm: AlarmView) => void;
 }
 
 export class AlarmService {
@@ -191,6 +193,13 @@ export class AlarmService {
     const view = this.publishAlarm(alarmId);
     if (!view) throw new Error(`alarm ${alarmId} vanished`);
     this.commandQueue.kick();
+    if (action === 'resolve' && this.deps.onResolved) {
+      try {
+        this.deps.onResolved(view);
+      } catch (err) {
+        this.deps.logger.error({ alarmId, err }, 'after the case was resolved: the follow-up visit could not be opened');
+      }
+    }
     return view;
   }
 

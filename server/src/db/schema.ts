@@ -252,4 +252,62 @@ export const MIGRATIONS: readonly string[] = [
   -- The open commands of a device that are due (device_commands_open has no next_attempt_at).
   CREATE INDEX device_commands_device_due ON device_commands (device_id, next_attempt_at) WHERE ended_at IS NULL;
   `,
+  `
+  -- migration 13: the person record (一人一档), its history, leaving the registry, visits (issue 11, docs/township.md)
+  ALTER TABLE residents ADD COLUMN care_level TEXT NOT NULL DEFAULT 'ordinary';
+  ALTER TABLE residents ADD COLUMN living_situation TEXT;
+  ALTER TABLE residents ADD COLUMN measures TEXT;
+  ALTER TABLE residents ADD COLUMN notes TEXT;
+  ALTER TABLE residents ADD COLUMN guardian_name TEXT;
+  ALTER TABLE residents ADD COLUMN guardian_workplace TEXT;
+  ALTER TABLE residents ADD COLUMN guardian_phone TEXT;
+  -- Local dates (YYYY-MM-DD, the village's time). Those registered before: the day of created_at in UTC+8 (China's one time zone).
+  ALTER TABLE residents ADD COLUMN joined_on TEXT;
+  UPDATE residents SET joined_on = date(created_at / 1000, 'unixepoch', '+8 hours');
+  ALTER TABLE residents ADD COLUMN left_on TEXT;
+  ALTER TABLE residents ADD COLUMN leave_reason TEXT;
+  ALTER TABLE residents ADD COLUMN leave_note TEXT;
+  ALTER TABLE residents ADD COLUMN left_recorded_at INTEGER;
+  ALTER TABLE residents ADD COLUMN left_by TEXT;
+  -- The free-text categories of before become the policies' codes (township.ts categoryFromText); an unknown text becomes other and is kept in the notes.
+  UPDATE residents SET notes = '类别: ' || category WHERE category IS NOT NULL AND category NOT LIKE '%特困%' AND category NOT LIKE '%分散供养%' AND category NOT LIKE '%五保%'
+    AND category NOT LIKE '%残疾%' AND category NOT LIKE '%低保%' AND category NOT LIKE '%返贫%' AND category NOT LIKE '%致贫%' AND category NOT LIKE '%监测%'
+    AND category NOT LIKE '%留守%' AND category NOT LIKE '%独居%' AND category NOT LIKE '%空巢%'
+    AND category NOT IN ('dispersedSupport', 'severeDisability', 'minimumLiving', 'povertyMonitored', 'leftBehindOrAlone', 'other', '其他', '其它');
+  UPDATE residents SET category = CASE
+      WHEN category IN ('dispersedSupport', 'severeDisability', 'minimumLiving', 'povertyMonitored', 'leftBehindOrAlone', 'other') THEN category
+      WHEN category LIKE '%特困%' OR category LIKE '%分散供养%' OR category LIKE '%五保%' THEN 'dispersedSupport'
+      WHEN category LIKE '%残疾%' THEN 'severeDisability'
+      WHEN category LIKE '%低保%' THEN 'minimumLiving'
+      WHEN category LIKE '%返贫%' OR category LIKE '%致贫%' OR category LIKE '%监测%' THEN 'povertyMonitored'
+      WHEN category LIKE '%留守%' OR category LIKE '%独居%' OR category LIKE '%空巢%' THEN 'leftBehindOrAlone'
+      ELSE 'other' END
+    WHERE category IS NOT NULL;
+  CREATE INDEX residents_left ON residents (left_on);
+
+  -- Every change to a person record: who, when, and the fields with their old and new values
+  -- (in clear, like the residents table; masked when read for a role that may not see them).
+  CREATE TABLE person_history (
+    id INTEGER PRIMARY KEY, resident_id TEXT NOT NULL REFERENCES residents(id), at INTEGER NOT NULL,
+    user_id TEXT, actor TEXT NOT NULL, action TEXT NOT NULL, changes_json TEXT NOT NULL
+  );
+  CREATE INDEX person_history_resident ON person_history (resident_id, at);
+
+  -- Visits (探访). visitor_contact_id: the helper of the chain who visited; null: the user who recorded it.
+  CREATE TABLE visits (
+    id TEXT PRIMARY KEY, resident_id TEXT NOT NULL REFERENCES residents(id), visited_at INTEGER NOT NULL,
+    visitor_name TEXT NOT NULL, visitor_contact_id TEXT, recorded_by_user TEXT, recorded_by TEXT NOT NULL,
+    mode TEXT NOT NULL, health TEXT NOT NULL, health_note TEXT, mood TEXT NOT NULL, safety_json TEXT, hygiene TEXT,
+    needs TEXT, measures TEXT, follow_up TEXT, notes TEXT, created_at INTEGER NOT NULL
+  );
+  CREATE INDEX visits_resident ON visits (resident_id, visited_at);
+
+  -- A visit owed outside the regular frequency: a resolved alarm asks for one within 24 hours.
+  -- Closed by the first visit recorded after it was opened.
+  CREATE TABLE visit_follow_ups (
+    alarm_id TEXT PRIMARY KEY, resident_id TEXT NOT NULL REFERENCES residents(id), created_at INTEGER NOT NULL,
+    due_at INTEGER NOT NULL, visit_id TEXT, closed_at INTEGER
+  );
+  CREATE INDEX visit_follow_ups_open ON visit_follow_ups (resident_id, due_at) WHERE visit_id IS NULL;
+  `,
 ];

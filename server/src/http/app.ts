@@ -37,6 +37,7 @@ import { authRoutes, type AuthOptions } from './auth-plugin.js';
 import { withRoleTitle } from '../auth/user-store.js';
 import { registryRoutes, type RegistryRouteDeps } from './registry-routes.js';
 import { spreadsheetRoutes, type SpreadsheetRouteDeps } from './spreadsheet-routes.js';
+import { townshipRoutes, type TownshipRouteDeps } from './township-routes.js';
 import { answerRoutes, type AnswerRoutesOptions } from './answer-routes.js';
 import { securityHeadersHook } from './security-headers.js';
 import { hostCheckHook, type AllowedHosts } from './hosts.js';
@@ -59,6 +60,8 @@ export interface AppDeps {
   setAway: (residentId: string, away: boolean, by: string, note: string | undefined) => AwayResponse | undefined;
   /** The registry, resident card and device health routes (registry-routes.ts). */
   registry: Omit<RegistryRouteDeps, 'logger'>;
+  /** The township's registry list, person records, history, leaving and visits (township-routes.ts). */
+  township?: Omit<TownshipRouteDeps, 'logger'>;
   /** Villages for the dashboard header. */
   villages: () => VillageSummary[];
   /** Operating figures for /api/stats. */
@@ -235,6 +238,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(registryRoutes, { ...deps.registry, logger: deps.logger });
   if (deps.spreadsheets) await app.register(spreadsheetRoutes, deps.spreadsheets);
+  if (deps.township) await app.register(townshipRoutes, { ...deps.township, logger: deps.logger });
   if (deps.answer) await app.register(answerRoutes, { ...deps.answer, ...(deps.dashboardDir ? { dashboardDir: deps.dashboardDir } : {}) });
 
   if (deps.dashboardDir && existsSync(deps.dashboardDir)) {

@@ -14,7 +14,7 @@ export function phoneFor(user: SessionUser, phone: string | null): string | null
   return seesPhoneNumbers(user) ? phone : maskPhone(phone);
 }
 
-/** The ID number (身份证号) in clear for admin/township, else 430524********1234. */
+/** The ID number (身份证号) in clear for admin/township, else 430524********1240. */
 export function idNumberFor(user: SessionUser, idNumber: string): string;
 export function idNumberFor(user: SessionUser, idNumber: string | null): string | null;
 export function idNumberFor(user: SessionUser, idNumber: string | null): string | null {

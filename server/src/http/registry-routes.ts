@@ -39,7 +39,7 @@ import {
   DAY_MS,
   maskIdNumber,
   maskPhone,
-  localDayMinute,
+  ageOn,
 } from '@kanjia/protocol';
 import { DEFAULT_DEVICE_HEALTH_SETTINGS, DEFAULT_HEARTBEAT_TIMEOUT_MS } from '@kanjia/detection';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -50,8 +50,9 @@ import type { Logger } from '../logger.js';
 import type { ActivityChartSource } from '../telemetry/activity-chart.js';
 import type { RoutineSummary } from '../pipeline/detection-pipeline.js';
 import type { SqliteDeviceHistory } from '../registry/device-history.js';
-import { sendApiError } from './api-errors.js';
-import { RegistryError, type ContactDetailRow, type DeviceRow, type ResidentRow, type SqliteRegistryStore } from '../registry/registry-store.js';
+import { ApiProblem, sendApiError } from './api-errors.js';
+import { localDateOf, RegistryError, type ContactDetailRow, type DeviceRow, type ResidentRow, type SqliteRegistryStore } from '../registry/registry-store.js';
+import type { HistoryAction, SqliteTownshipStore } from '../township/township-store.js';
 import type { SqliteAuditLog } from '../auth/audit-log.js';
 import { auditChanges } from './audit-changes.js';
 import { canEditRegistry, canSeeResident, canSeeVillage, seesIdNumbers, seesPhoneNumbers, type SessionUser } from './access.js';
@@ -70,9 +71,13 @@ export interface RegistryRouteDeps {
   audit?: Pick<SqliteAuditLog, 'record'>;
   /** Devices added, changed or removed: the detectors re-read them. */
   registryChanged: (deviceIds: readonly string[]) => void;
+  /** Where each change to a person record is kept, field by field (docs/township.md); absent: not kept. */
+  township?: Pick<SqliteTownshipStore, 'recorded' | 'recordCreated'>;
 }
 
 const EDITORS: readonly UserRole[] = ['admin', 'township'];
+/** The person record's fields (not the chain or devices) may also be edited by the duty officer of the village, the ID number excepted (docs/township.md). */
+const RECORD_EDITORS: readonly UserRole[] = ['admin', 'township', 'duty'];
 /** Past cases on the card. */
 const PAST_CASES = 20;
 
@@ -99,6 +104,9 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
 
   const userOf = (req: FastifyRequest): SessionUser => req.user as SessionUser;
   const now = () => deps.nowMs();
+  /** Runs a change of a person record and keeps its history (who, which fields, old → new). */
+  const recorded = <T>(user: SessionUser, residentId: string, action: HistoryAction, change: () => T): T =>
+    deps.township ? deps.township.recorded(residentId, { userId: user.id, name: user.displayName }, action, change) : change();
 
   // --- scope: everything answers 404 outside it, with the code of "no such" ---
   const village = (user: SessionUser, id: string) => {
@@ -141,7 +149,6 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
   const residentView = (user: SessionUser, row: ResidentRow): ResidentView => {
     const phones = seesPhoneNumbers(user);
     const ids = seesIdNumbers(user);
-    const year = Number(new Date(localDayMinute(row.timezone, now()).day * DAY_MS).toISOString().slice(0, 4));
     return {
       id: row.id,
       householdId: row.householdId,
@@ -149,7 +156,7 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
       name: row.name,
       sex: row.sex,
       birthYear: row.birthYear,
-      age: row.birthYear === null ? null : year - row.birthYear,
+      age: ageOn(localDateOf(row.timezone, now()), row),
       idNumber: row.idNumber === null ? null : ids ? row.idNumber : maskIdNumber(row.idNumber),
       idNumberMasked: !ids,
       phone: row.phone === null ? null : phones ? row.phone : maskPhone(row.phone),
@@ -158,6 +165,15 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
       medicalNotes: row.medicalNotes,
       conditions: row.conditionsJson ? (JSON.parse(row.conditionsJson) as string[]) : [],
       medicationNotes: row.medicationNotes,
+      careLevel: row.careLevel,
+      livingSituation: row.livingSituation,
+      measures: row.measures,
+      notes: row.notes,
+      guardianName: row.guardianName,
+      guardianWorkplace: row.guardianWorkplace,
+      guardianPhone: row.guardianPhone === null ? null : phones ? row.guardianPhone : maskPhone(row.guardianPhone),
+      joinedOn: row.joinedOn,
+      leftOn: row.leftOn,
       away: row.away === 1,
       awaySince: row.awaySince,
       contacts: registry.contactsOf(row.id).map((c) => contactView(user, c)),
@@ -235,7 +251,9 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
   // --- residents ---
   r.post('/api/households/:id/residents', { config: { roles: EDITORS }, schema: { params, body: CreateResidentBody, response: { 201: ResidentView, ...errors } } }, async (req, reply) => {
     household(userOf(req), req.params.id);
+    const user = userOf(req);
     const id = registry.createResident(req.params.id, req.body);
+    deps.township?.recordCreated(id, { userId: user.id, name: user.displayName });
     // Shared devices of the household now stand for this resident too.
     deps.registryChanged(registry.devices({ householdId: req.params.id }).map((d) => d.id));
     return reply.code(201).send(residentView(userOf(req), resident(userOf(req), id)));
@@ -244,7 +262,8 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
   r.get('/api/residents', { schema: { querystring: ResidentListQuery, response: { 200: z.object({ residents: z.array(ResidentSummary) }), ...errors } } }, async (req) => {
     const user = userOf(req);
     if (req.query.villageId) village(user, req.query.villageId);
-    const rows = registry.residents(req.query.villageId ? { villageId: req.query.villageId } : {}).filter((x) => canSeeResident(user, x.villageId, x.id));
+    // The active list: those who left the registry are in GET /api/registry/people?status=left.
+    const rows = registry.residents(req.query.villageId ? { villageId: req.query.villageId } : {}).filter((x) => x.leftOn === null && canSeeResident(user, x.villageId, x.id));
     const nowMs = now();
     return {
       residents: rows.map((x): ResidentSummary => {
@@ -268,9 +287,12 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
 
   r.get('/api/residents/:id', { schema: { params, response: { 200: ResidentView, ...errors } } }, async (req) => residentView(userOf(req), resident(userOf(req), req.params.id)));
 
-  r.patch('/api/residents/:id', { config: { roles: EDITORS }, schema: { params, body: UpdateResidentBody, response: { 200: ResidentView, ...errors } } }, async (req) => {
-    resident(userOf(req), req.params.id);
-    registry.updateResident(req.params.id, req.body);
+  r.patch('/api/residents/:id', { config: { roles: RECORD_EDITORS }, schema: { params, body: UpdateResidentBody, response: { 200: ResidentView, ...errors } } }, async (req) => {
+    const user = userOf(req);
+    resident(user, req.params.id);
+    // A duty officer sees the ID number masked: they may not overwrite what they cannot read.
+    if (req.body.idNumber !== undefined && !seesIdNumbers(user)) throw new ApiProblem('FORBIDDEN', `a ${user.role} user may not change the ID number (身份证号): ask the township office`);
+    recorded(user, req.params.id, 'updated', () => registry.updateResident(req.params.id, req.body));
     return residentView(userOf(req), resident(userOf(req), req.params.id));
   });
 
@@ -280,25 +302,25 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
 
   r.post('/api/residents/:id/contacts', { config: { roles: EDITORS }, schema: { params, body: CreateContactBody, response: { 201: ChainResponse, ...errors } } }, async (req, reply) => {
     resident(userOf(req), req.params.id);
-    registry.addContact(req.params.id, req.body);
+    recorded(userOf(req), req.params.id, 'contacts', () => registry.addContact(req.params.id, req.body));
     return reply.code(201).send(chain(userOf(req), req.params.id));
   });
 
   r.put('/api/residents/:id/contacts/order', { config: { roles: EDITORS }, schema: { params, body: ReorderContactsBody, response: { 200: ChainResponse, ...errors } } }, async (req) => {
     resident(userOf(req), req.params.id);
-    registry.reorderContacts(req.params.id, req.body.contactIds);
+    recorded(userOf(req), req.params.id, 'contacts', () => registry.reorderContacts(req.params.id, req.body.contactIds));
     return chain(userOf(req), req.params.id);
   });
 
   r.patch('/api/contacts/:id', { config: { roles: EDITORS }, schema: { params, body: UpdateContactBody, response: { 200: ChainResponse, ...errors } } }, async (req) => {
     const c = contact(userOf(req), req.params.id);
-    registry.updateContact(c.id, req.body);
+    recorded(userOf(req), c.residentId, 'contacts', () => registry.updateContact(c.id, req.body));
     return chain(userOf(req), c.residentId);
   });
 
   r.delete('/api/contacts/:id', { config: { roles: EDITORS }, schema: { params, response: { 200: ChainResponse, ...errors } } }, async (req) => {
     const c = contact(userOf(req), req.params.id);
-    registry.removeContact(c.id);
+    recorded(userOf(req), c.residentId, 'contacts', () => registry.removeContact(c.id));
     return chain(userOf(req), c.residentId);
   });
 

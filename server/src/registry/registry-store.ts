@@ -7,6 +7,7 @@ import {
   DeviceInput,
   HouseholdInput,
   RegistryFile,
+  type RegistryFileInput,
   ResidentInput,
   UpdateContactBody,
   UpdateDeviceBody,
@@ -17,8 +18,15 @@ import {
   type ContactRole,
   type DeviceCredentials,
   type DeviceKind,
+  type CareLevelCode,
+  type LeaveReasonCode,
+  type LivingSituationCode,
+  type PersonCategoryCode,
   KanjiaError,
   type CatalogCodes,
+  idNumberSexProblem,
+  localDayMinute,
+  DAY_MS,
 } from '@kanjia/protocol';
 import { generateDeviceSecret, hashDeviceSecret, verifyDeviceSecret } from '@kanjia/gateway';
 import type { Db } from '../db/database.js';
@@ -36,6 +44,8 @@ export type RegistryErrorCode = CatalogCodes<
   | 'CONTACT_CHAIN_EMPTY'
   /** A reorder that does not name every contact of the chain exactly once. */
   | 'CONTACT_ORDER_MISMATCH'
+  /** A person record that contradicts itself (the sex against the ID number's 17th digit). */
+  | 'BAD_REQUEST'
 >;
 
 export class RegistryError extends KanjiaError<RegistryErrorCode> {
@@ -104,11 +114,15 @@ export class SqliteRegistryStore {
       throw new RegistryError('HOUSEHOLD_NOT_FOUND', `no household with id ${householdId}`);
     }
     const r = ResidentInput.parse(input);
+    checkSexAgainstIdNumber(r.idNumber, r.sex);
     const id = newId('res');
+    const timezone = (this.db.prepare('SELECT v.timezone AS tz FROM households h JOIN villages v ON v.id = h.village_id WHERE h.id = ?').get(householdId) as { tz: string }).tz;
     this.db.transaction(() => {
       this.db
         .prepare(
-          'INSERT INTO residents (id, household_id, name, sex, birth_year, id_number, phone, category, medical_notes, conditions_json, medication_notes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+          `INSERT INTO residents (id, household_id, name, sex, birth_year, id_number, phone, category, medical_notes, conditions_json, medication_notes, created_at,
+             care_level, living_situation, measures, notes, guardian_name, guardian_workplace, guardian_phone, joined_on)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(
           id,
@@ -123,6 +137,14 @@ export class SqliteRegistryStore {
           r.conditions && r.conditions.length > 0 ? JSON.stringify(r.conditions) : null,
           r.medicationNotes ?? null,
           this.nowMs(),
+          r.careLevel ?? 'ordinary',
+          r.livingSituation ?? null,
+          r.measures ?? null,
+          r.notes ?? null,
+          r.guardianName ?? null,
+          r.guardianWorkplace ?? null,
+          r.guardianPhone?.replace(/^\+?86/, '') ?? null,
+          r.joinedOn ?? localDateOf(timezone, this.nowMs()),
         );
       for (const c of r.contacts) this.appendContact(id, c);
     })();
@@ -176,7 +198,7 @@ export class SqliteRegistryStore {
   }
 
   /** Imports a whole registry file in one transaction; returns the credentials of every new device. */
-  importRegistry(file: RegistryFile): { villages: number; households: number; residents: number; devices: DeviceCredentials[] } {
+  importRegistry(file: RegistryFileInput): { villages: number; households: number; residents: number; devices: DeviceCredentials[] } {
     const parsed = RegistryFile.parse(file);
     const devices: DeviceCredentials[] = [];
     let households = 0;
@@ -260,8 +282,9 @@ export class SqliteRegistryStore {
   }> {
     const residents = this.db
       .prepare(
+        // Those who left the registry are not watched: no inactivity, check-in or device-health alarms for an empty home (docs/township.md).
         `SELECT r.id AS residentId, v.timezone AS timezone, r.away AS away, r.away_since AS awaySince, r.household_id AS householdId
-           FROM residents r JOIN households h ON h.id = r.household_id JOIN villages v ON v.id = h.village_id ORDER BY r.created_at, r.rowid`,
+           FROM residents r JOIN households h ON h.id = r.household_id JOIN villages v ON v.id = h.village_id WHERE r.left_on IS NULL ORDER BY r.created_at, r.rowid`,
       )
       .all() as Array<{ residentId: string; timezone: string; away: number; awaySince: number | null; householdId: string }>;
     const devices = this.db.prepare('SELECT id, household_id, resident_id, kind, is_exit, created_at, online, last_seen_at FROM devices ORDER BY created_at, rowid').all() as Array<{
@@ -372,9 +395,16 @@ export class SqliteRegistryStore {
     return this.db.prepare(`${RESIDENT_SELECT} ORDER BY v.name, h.address, r.created_at, r.rowid`).all() as ResidentRow[];
   }
 
+  /** Residents matching a WHERE clause over r (residents), h (households) and v (villages), by village, address and registration (the township's search). */
+  residentsWhere(where: string, args: ReadonlyArray<string | number>): ResidentRow[] {
+    return this.db.prepare(`${RESIDENT_SELECT}${where ? ` WHERE ${where}` : ''} ORDER BY v.name, h.address, r.created_at, r.rowid`).all(...args) as ResidentRow[];
+  }
+
   updateResident(id: string, patch: UpdateResidentBody): void {
     const p = UpdateResidentBody.parse(patch);
-    if (!this.resident(id)) throw new RegistryError('RESIDENT_NOT_FOUND', `no resident with id ${id}`);
+    const before = this.resident(id);
+    if (!before) throw new RegistryError('RESIDENT_NOT_FOUND', `no resident with id ${id}`);
+    checkSexAgainstIdNumber(p.idNumber === undefined ? before.idNumber : p.idNumber, p.sex === undefined ? before.sex : p.sex);
     this.update('residents', id, {
       name: p.name,
       sex: p.sex,
@@ -385,6 +415,14 @@ export class SqliteRegistryStore {
       medical_notes: p.medicalNotes,
       conditions_json: p.conditions === undefined ? undefined : p.conditions.length > 0 ? JSON.stringify(p.conditions) : null,
       medication_notes: p.medicationNotes,
+      care_level: p.careLevel,
+      living_situation: p.livingSituation,
+      measures: p.measures,
+      notes: p.notes,
+      guardian_name: p.guardianName,
+      guardian_workplace: p.guardianWorkplace,
+      guardian_phone: p.guardianPhone === undefined || p.guardianPhone === null ? p.guardianPhone : p.guardianPhone.replace(/^\+?86/, ''),
+      joined_on: p.joinedOn,
     });
   }
 
@@ -506,16 +544,35 @@ export interface ResidentRow {
   birthYear: number | null;
   idNumber: string | null;
   phone: string | null;
-  category: string | null;
+  category: PersonCategoryCode | null;
   medicalNotes: string | null;
   conditionsJson: string | null;
   medicationNotes: string | null;
   away: number;
   awaySince: number | null;
+  // The person record (migration 13).
+  careLevel: CareLevelCode;
+  livingSituation: LivingSituationCode | null;
+  measures: string | null;
+  notes: string | null;
+  guardianName: string | null;
+  guardianWorkplace: string | null;
+  guardianPhone: string | null;
+  joinedOn: string;
+  /** null: in the registry. */
+  leftOn: string | null;
+  leaveReason: LeaveReasonCode | null;
+  leaveNote: string | null;
+  leftRecordedAt: number | null;
+  leftBy: string | null;
+  createdAt: number;
 }
 const RESIDENT_SELECT = `SELECT r.id, r.household_id AS householdId, h.village_id AS villageId, v.name AS villageName, v.timezone AS timezone, h.address AS address,
     r.name, r.sex, r.birth_year AS birthYear, r.id_number AS idNumber, r.phone, r.category, r.medical_notes AS medicalNotes,
-    r.conditions_json AS conditionsJson, r.medication_notes AS medicationNotes, r.away, r.away_since AS awaySince
+    r.conditions_json AS conditionsJson, r.medication_notes AS medicationNotes, r.away, r.away_since AS awaySince,
+    r.care_level AS careLevel, r.living_situation AS livingSituation, r.measures, r.notes, r.guardian_name AS guardianName,
+    r.guardian_workplace AS guardianWorkplace, r.guardian_phone AS guardianPhone, r.joined_on AS joinedOn, r.left_on AS leftOn,
+    r.leave_reason AS leaveReason, r.leave_note AS leaveNote, r.left_recorded_at AS leftRecordedAt, r.left_by AS leftBy, r.created_at AS createdAt
   FROM residents r JOIN households h ON h.id = r.household_id JOIN villages v ON v.id = h.village_id`;
 
 export interface ContactDetailRow extends ContactRow {
@@ -549,3 +606,15 @@ const DEVICE_SELECT = `SELECT d.id, d.household_id AS householdId, h.village_id 
     d.resident_id AS residentId, (SELECT r.name FROM residents r WHERE r.id = d.resident_id) AS residentName, d.kind, d.label, d.is_exit AS isExit,
     d.online, d.last_seen_at AS lastSeenAt, d.firmware, d.battery_pct AS batteryPct, d.created_at AS createdAt, d.unstable_until AS unstableUntil
   FROM devices d JOIN households h ON h.id = d.household_id JOIN villages v ON v.id = h.village_id`;
+
+/** The local date (YYYY-MM-DD) of `ms` in `timeZone`. */
+export function localDateOf(timeZone: string, ms: number): string {
+  return new Date(localDayMinute(timeZone, ms).day * DAY_MS).toISOString().slice(0, 10);
+}
+
+/** Refuses a record whose sex contradicts its ID number's 17th digit (GB 11643-1999). */
+function checkSexAgainstIdNumber(idNumber: string | null | undefined, sex: 'F' | 'M' | null | undefined): void {
+  if (!idNumber || !sex) return;
+  const problem = idNumberSexProblem(idNumber, sex);
+  if (problem) throw new RegistryError('BAD_REQUEST', problem);
+}
