@@ -11,13 +11,14 @@ import { openDatabase, type Db } from './db/database.js';
 import { explainStartError, StorageStartError } from './db/storage-errors.js';
 import { OutFileError, privatizeStdoutFile, SecretOutFile, usePrivateUmask } from './private-files.js';
 import { databaseFile, loadDeviceKey } from './device-key.js';
-import { RegistryError, SqliteRegistryStore } from './registry/registry-store.js';
+import { localDateOf, RegistryError, SqliteRegistryStore } from './registry/registry-store.js';
 import { CLI_ACTOR, SqliteAuditLog } from './auth/audit-log.js';
 import { generatePassword } from './auth/password.js';
 import { SqliteUserStore, UserError, type UserInput } from './auth/user-store.js';
 import { FIRST_ADMIN_COMMAND, KanjiaSystem } from './system.js';
 import { applyImportPlan, planImport } from './township/spreadsheet/import-plan.js';
-import { localToday, registryXlsx } from './township/spreadsheet/registry-export.js';
+import { SqliteTownshipStore } from './township/township-store.js';
+import { registryXlsx } from './township/spreadsheet/registry-export.js';
 import { formatPreview } from './township/spreadsheet/preview-text.js';
 import { SpreadsheetError } from './township/spreadsheet/spreadsheet-errors.js';
 
@@ -318,7 +319,7 @@ async function importSheetCommand(args: string[]): Promise<number> {
   } catch (err) {
     throw new Error(`${file}: ${(err as Error).message}`);
   }
-  const { registry, db, close } = openRegistry(values['data-dir']);
+  const { registry, db, close, settings } = openRegistry(values['data-dir']);
   try {
     const villageId = values.village === undefined ? undefined : villageNamed(registry, values.village);
     const plan = await planImport(bytes, registry, { villageIds: 'all' }, villageId === undefined ? {} : { villageId });
@@ -330,10 +331,11 @@ async function importSheetCommand(args: string[]): Promise<number> {
     if (values.confirm !== plan.digest) {
       throw new SpreadsheetError('IMPORT_PLAN_CHANGED', `the file or the registry changed since the preview with digest ${values.confirm}: nothing was imported; the new preview is above (its digest: ${plan.digest})`);
     }
-    const result = applyImportPlan(db, registry, plan);
+    const result = applyImportPlan(db, registry, plan, { store: new SqliteTownshipStore(db, registry, Date.now, { ordinary: settings.visitFrequencyOrdinary, especiallyDifficult: settings.visitFrequencyEspeciallyDifficult }), by: { userId: null, name: CLI_ACTOR } });
     new SqliteAuditLog(db, Date.now).record({ action: 'registry.import', actor: CLI_ACTOR, target: file, detail: `${result.created} created, ${result.updated} updated, ${result.skipped} rows not imported` });
     process.stderr.write(`Imported: ${result.created} created, ${result.updated} updated, ${result.skipped} row(s) not imported, ${result.householdsCreated} household(s) created (placed at the village centre: move their pins on the map).\n`);
-    printJson(result);
+    const { householdIds: _households, ...answer } = result;
+    printJson(answer);
     return 0;
   } finally {
     close();
@@ -351,7 +353,7 @@ async function exportCommand(args: string[]): Promise<number> {
   try {
     const villageId = values.village === undefined ? undefined : villageNamed(registry, values.village);
     out = SecretOutFile.open(outPath, values.force === true);
-    const today = localToday(settings.timezone, Date.now());
+    const today = localDateOf(settings.timezone, Date.now());
     const { bytes, villages, people } = await registryXlsx(registry, { villageIds: 'all', ...(villageId ? { villageId } : {}), phone: (p) => p, idNumber: (id) => id, today });
     out.commit(bytes);
     out = undefined;

@@ -18,6 +18,7 @@ import { createLogger } from '../src/logger.js';
 import { SqliteActivityLog } from '../src/pipeline/activity-log.js';
 import { SqliteDeviceHistory } from '../src/registry/device-history.js';
 import { SqliteRegistryStore } from '../src/registry/registry-store.js';
+import { SqliteTownshipStore } from '../src/township/township-store.js';
 import { SAMPLE_HEADER, validId, wrongCheckDigit, xlsxOf } from './fixtures/spreadsheets.js';
 import { loginAs, tempDataDir } from './helpers.js';
 
@@ -32,6 +33,7 @@ describe('registry spreadsheets over REST', () => {
   let registry: SqliteRegistryStore;
   let audit: SqliteAuditLog;
   let rescoped: number;
+  let township: SqliteTownshipStore;
   const ids = { shimen: '', qingshan: '', wang: '' };
   let cookies: Record<string, string>;
 
@@ -65,6 +67,7 @@ describe('registry spreadsheets over REST', () => {
     const commands = { publishCommand: async () => undefined, isOnline: () => false };
     const alarms = new AlarmService({ store, registry, clock, logger, commands, outbox: { kick: () => undefined }, escalation: { reschedule: () => undefined }, feed: { alarmChanged: () => undefined, alarmRepeated: () => undefined, devicePresence: () => undefined } });
     rescoped = 0;
+    township = new SqliteTownshipStore(db, registry, () => clock.nowMs(), { ordinary: { count: 2, per: 'month' }, especiallyDifficult: { count: 1, per: 'week' } });
     app = await buildApp({
       alarms,
       store,
@@ -88,7 +91,7 @@ describe('registry spreadsheets over REST', () => {
         routineOf: () => undefined,
         registryChanged: () => undefined,
       },
-      spreadsheets: { registry, db, audit, nowMs: () => clock.nowMs(), timezone: 'Asia/Shanghai', onImported: () => rescoped++ },
+      spreadsheets: { registry, db, audit, township, nowMs: () => clock.nowMs(), timezone: 'Asia/Shanghai', onImported: () => rescoped++ },
     });
     const login = (user: Parameters<typeof loginAs>[2]) => loginAs(app, users, user);
     cookies = {
@@ -160,10 +163,32 @@ describe('registry spreadsheets over REST', () => {
     expect(rescoped).toBe(1);
     expect(audit.page(undefined, 10).entries).toContainEqual(expect.objectContaining({ action: 'registry.import', actor: '镇民政办 王', target: '台账.xlsx', detail: '2 created, 0 updated, 2 rows not imported' }));
 
+    // Each new person's history says who created the record.
+    const zhang = registry.residents({ villageId: ids.shimen }).find((r) => r.name === '张桂花')!;
+    expect(township.history(zhang.id, 10).map((h) => [h.action, h.by])).toEqual([['created', '镇民政办 王']]);
+
     // Confirming the old preview again: the registry has changed (the people exist now), so nothing is imported twice.
     const twice = await upload('township', file, { confirmDigest: body.preview.digest });
     expect(twice.statusCode).toBe(409);
     expect(registry.counts().residents).toBe(before.residents + 2);
+  });
+
+  it('records an update in the person’s history, and refuses a row of a person who left the registry', async () => {
+    const file = await xlsxOf([{ name: '石门村', rows: [SAMPLE_HEADER, [1, '王秀英', '女', ID.wang, '分散供养特困人员', '何平（网格员）13800000014', '每月送米', null, '腿脚不便']] }]);
+    const preview = (await upload('admin', file)).json().preview;
+    expect(preview.rows).toEqual([expect.objectContaining({ action: 'update', residentId: ids.wang, newContacts: 1 })]);
+    expect((await upload('admin', file, { confirmDigest: preview.digest })).json()).toMatchObject({ imported: true, updated: 1 });
+    expect(registry.resident(ids.wang)).toMatchObject({ measures: '每月送米', notes: '腿脚不便' });
+    const [entry] = township.history(ids.wang, 10);
+    expect(entry).toMatchObject({ action: 'updated', by: '管理员' });
+
+    township.leave(ids.wang, { reason: 'careHome', date: '2026-12-02' }, { userId: null, name: 'test' });
+    const after = (await upload('admin', file)).json().preview;
+    expect(after.rows).toEqual([]);
+    expect(after.problems).toEqual([expect.objectContaining({ row: 2, column: '身份证号码', message: expect.stringContaining('已于 2026-12-02 离册') })]);
+    // Nor is the person who left in the exported registry.
+    const exported = await readBack((await as('admin', 'GET', `/api/registry/export.xlsx?villageId=${ids.shimen}`)).rawPayload);
+    expect(exported.getWorksheet('石门村')!.rowCount).toBe(3);
   });
 
   it('lets a duty officer import into their own villages only, and a helper not at all', async () => {

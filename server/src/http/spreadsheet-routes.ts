@@ -26,9 +26,10 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { SqliteAuditLog } from '../auth/audit-log.js';
 import type { Db } from '../db/database.js';
-import { RegistryError, type SqliteRegistryStore } from '../registry/registry-store.js';
+import type { SqliteTownshipStore } from '../township/township-store.js';
+import { localDateOf, RegistryError, type SqliteRegistryStore } from '../registry/registry-store.js';
 import { applyImportPlan, planImport, type ImportPlan } from '../township/spreadsheet/import-plan.js';
-import { localToday, registryXlsx } from '../township/spreadsheet/registry-export.js';
+import { registryXlsx } from '../township/spreadsheet/registry-export.js';
 import { SpreadsheetError } from '../township/spreadsheet/spreadsheet-errors.js';
 import { canSeeVillage, type SessionUser } from './access.js';
 import { sendApiError } from './api-errors.js';
@@ -42,8 +43,13 @@ export interface SpreadsheetRouteDeps {
   nowMs: () => number;
   /** The time zone of the export's date (KANJIA_TIMEZONE). */
   timezone: string;
-  /** An import wrote residents and contacts: helpers' scopes follow contact chains (the live feed re-scopes). */
-  onImported?: () => void;
+  /** Where each imported person's history is kept (docs/township.md); absent: not kept. */
+  township?: Pick<SqliteTownshipStore, 'recorded' | 'recordCreated'>;
+  /**
+   * An import wrote residents and contacts: helpers' scopes follow contact chains (the live feed
+   * re-scopes), and the shared devices of these households now stand for the new people too.
+   */
+  onImported?: (deviceIds: readonly string[]) => void;
 }
 
 /** Who may import: the registry keepers, and a duty officer into their own villages. */
@@ -89,7 +95,7 @@ export async function spreadsheetRoutes(app: FastifyInstance, deps: SpreadsheetR
       if (body.confirmDigest !== plan.digest) {
         return reply.code(409).send({ code: 'IMPORT_PLAN_CHANGED', message: '文件或台账在预览之后有了变化：没有导入任何内容，请查看新的预览后再确认', preview });
       }
-      const result = applyImportPlan(deps.db, deps.registry, plan);
+      const result = applyImportPlan(deps.db, deps.registry, plan, deps.township ? { store: deps.township, by: { userId: user.id, name: user.displayName } } : undefined);
       deps.audit?.record({
         action: 'registry.import',
         userId: user.id,
@@ -98,8 +104,9 @@ export async function spreadsheetRoutes(app: FastifyInstance, deps: SpreadsheetR
         detail: `${result.created} created, ${result.updated} updated, ${result.skipped} rows not imported`,
         address: req.ip,
       });
-      if (result.created + result.updated > 0) deps.onImported?.();
-      return { imported: true as const, ...result };
+      if (result.created + result.updated > 0) deps.onImported?.(result.householdIds.flatMap((householdId) => deps.registry.devices({ householdId }).map((d) => d.id)));
+      const { householdIds: _households, ...answer } = result;
+      return { imported: true as const, ...answer };
     },
   );
 
@@ -108,7 +115,7 @@ export async function spreadsheetRoutes(app: FastifyInstance, deps: SpreadsheetR
     const { villageId } = req.query;
     const village = villageId === undefined ? undefined : deps.registry.village(villageId);
     if (villageId !== undefined && (!village || !canSeeVillage(user, villageId))) throw new RegistryError('VILLAGE_NOT_FOUND', `no village with id ${villageId}`);
-    const today = localToday(deps.timezone, deps.nowMs());
+    const today = localDateOf(deps.timezone, deps.nowMs());
     const { bytes, villages, people } = await registryXlsx(deps.registry, {
       villageIds: user.villageIds,
       ...(user.residentIds ? { residentIds: user.residentIds } : {}),

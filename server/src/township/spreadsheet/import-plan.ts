@@ -9,6 +9,7 @@ import type { ContactInput, ResidentInput, UpdateResidentBody } from '@kanjia/pr
 import { createHash } from 'node:crypto';
 import type { Db } from '../../db/database.js';
 import { RegistryError, type SqliteRegistryStore } from '../../registry/registry-store.js';
+import type { Actor, SqliteTownshipStore } from '../township-store.js';
 import { columnName, type SheetField } from './columns.js';
 import { readSpreadsheet, type CsvEncoding, type SpreadsheetFormat } from './sheet-reader.js';
 import { parseSheet, type RowProblem, type SheetPerson } from './sheet-rows.js';
@@ -85,10 +86,10 @@ export async function planImport(bytes: Uint8Array, registry: SqliteRegistryStor
   if (options.villageId !== undefined && !target) throw new RegistryError('VILLAGE_NOT_FOUND', `no village with id ${options.villageId}`);
 
   // Every resident with an ID number, scope or not: an ID number is one person in the whole deployment.
-  const residentsById = new Map<string, { id: string; villageId: string; name: string }>();
+  const residentsById = new Map<string, { id: string; villageId: string; name: string; leftOn: string | null }>();
   const namesByVillage = new Map<string, Set<string>>();
   for (const r of registry.residents({})) {
-    if (r.idNumber) residentsById.set(r.idNumber.toUpperCase(), { id: r.id, villageId: r.villageId, name: r.name });
+    if (r.idNumber) residentsById.set(r.idNumber.toUpperCase(), { id: r.id, villageId: r.villageId, name: r.name, leftOn: r.leftOn });
     if (!namesByVillage.has(r.villageId)) namesByVillage.set(r.villageId, new Set());
     namesByVillage.get(r.villageId)?.add(r.name);
   }
@@ -121,6 +122,10 @@ export async function planImport(bytes: Uint8Array, registry: SqliteRegistryStor
         if (existing && existing.villageId !== village.id) {
           const other = inScope(existing.villageId) ? `（${registry.village(existing.villageId)?.name ?? ''}）` : '（不在您的管辖范围内）';
           problem('idNumber', `这个身份证号码已登记在另一个村${other}：同一个人只能登记一次`);
+          continue;
+        }
+        if (existing?.leftOn) {
+          problem('idNumber', `${existing.name}已于 ${existing.leftOn} 离册：如已返回，请先在台账中恢复在册，再导入`);
           continue;
         }
         if (existing) residentId = existing.id;
@@ -194,11 +199,20 @@ export interface ImportResult {
   skipped: number;
   householdsCreated: number;
   residentIds: string[];
+  /** The households that gained or changed a resident (their shared devices now stand for the new people too). */
+  householdIds: string[];
 }
 
-/** Writes a plan in one transaction: a failure imports nothing. */
-export function applyImportPlan(db: Db, registry: SqliteRegistryStore, plan: ImportPlan): ImportResult {
-  const result: ImportResult = { created: 0, updated: 0, skipped: new Set(plan.problems.map((p) => `${p.sheet}\u0000${p.row}`)).size, householdsCreated: 0, residentIds: [] };
+/** Where the import's changes go in the people's history (docs/township.md), and under whose name. */
+export interface ImportHistory {
+  store: Pick<SqliteTownshipStore, 'recorded' | 'recordCreated'>;
+  by: Actor;
+}
+
+/** Writes a plan in one transaction: a failure imports nothing. Each person's history says the import did it. */
+export function applyImportPlan(db: Db, registry: SqliteRegistryStore, plan: ImportPlan, history?: ImportHistory): ImportResult {
+  const result: ImportResult = { created: 0, updated: 0, skipped: new Set(plan.problems.map((p) => `${p.sheet}\u0000${p.row}`)).size, householdsCreated: 0, residentIds: [], householdIds: [] };
+  const touched = new Set<string>();
   db.transaction(() => {
     const households = new Map<string, string>();
     const householdOf = (p: PlannedPerson): string => {
@@ -236,7 +250,11 @@ export function applyImportPlan(db: Db, registry: SqliteRegistryStore, plan: Imp
           ...(f.guardianWorkplace ? { guardianWorkplace: f.guardianWorkplace } : {}),
           ...(f.guardianPhone ? { guardianPhone: f.guardianPhone } : {}),
         };
-        result.residentIds.push(registry.createResident(householdOf(p), input));
+        const householdId = householdOf(p);
+        const id = registry.createResident(householdId, input);
+        history?.store.recordCreated(id, history.by);
+        touched.add(householdId);
+        result.residentIds.push(id);
         result.created++;
       } else if (p.residentId !== null) {
         // The sheet's values replace the record's; a column the sheet leaves empty changes nothing.
@@ -255,12 +273,20 @@ export function applyImportPlan(db: Db, registry: SqliteRegistryStore, plan: Imp
           ...(f.guardianWorkplace ? { guardianWorkplace: f.guardianWorkplace } : {}),
           ...(f.guardianPhone ? { guardianPhone: f.guardianPhone } : {}),
         };
-        registry.updateResident(p.residentId, patch);
-        for (const c of p.contacts) registry.addContact(p.residentId, c);
-        result.residentIds.push(p.residentId);
+        const residentId = p.residentId;
+        const change = () => {
+          registry.updateResident(residentId, patch);
+          for (const c of p.contacts) registry.addContact(residentId, c);
+        };
+        if (history) history.store.recorded(residentId, history.by, 'updated', change);
+        else change();
+        const householdId = registry.resident(residentId)?.householdId;
+        if (householdId) touched.add(householdId);
+        result.residentIds.push(residentId);
         result.updated++;
       }
     }
   })();
+  result.householdIds = [...touched];
   return result;
 }

@@ -6,7 +6,7 @@
  * landscape with the header repeated on every printed page. Phone and ID
  * numbers come as the caller may see them (the REST route masks them).
  */
-import { DAY_MS, idNumberFacts, labelOf, localDayMinute, PERSON_CATEGORIES, type PersonCategoryCode } from '@kanjia/protocol';
+import { idNumberFacts, labelOf, PERSON_CATEGORIES } from '@kanjia/protocol';
 import ExcelJS from 'exceljs';
 import type { ResidentRow, SqliteRegistryStore, VillageRow } from '../../registry/registry-store.js';
 import { formatHelpers } from './helpers-cell.js';
@@ -64,7 +64,8 @@ export function buildRegistryWorkbook(registry: SqliteRegistryStore, options: Ex
     const residents = registry
       .residents({ villageId: village.id })
       .filter((r) => options.residentIds === undefined || options.residentIds.has(r.id))
-      .filter((r) => !hasLeft(r));
+      // A person who left the registry is kept for the reports, not listed in it.
+      .filter((r) => r.leftOn === null);
     people += residents.length;
     addVillageSheet(workbook, registry, village, residents, options, sheetName(village.name, usedNames));
   }
@@ -76,17 +77,6 @@ export async function registryXlsx(registry: SqliteRegistryStore, options: Expor
   const { workbook, villages, people } = buildRegistryWorkbook(registry, options);
   const bytes = Buffer.from(await workbook.xlsx.writeBuffer());
   return { bytes, villages, people };
-}
-
-/** Today's date in `timeZone`, YYYY-MM-DD: the date written under the export's title. */
-export function localToday(timeZone: string, nowMs: number): string {
-  return new Date(localDayMinute(timeZone, nowMs).day * DAY_MS).toISOString().slice(0, 10);
-}
-
-/** A person who left the registry is kept for the reports, not listed in the registry. */
-function hasLeft(r: ResidentRow): boolean {
-  const leftOn = (r as ResidentRow & { leftOn?: string | null }).leftOn;
-  return leftOn !== undefined && leftOn !== null;
 }
 
 /** Excel's sheet names: at most 31 characters, none of []:*?/\, unique. */
@@ -143,11 +133,11 @@ function addVillageSheet(workbook: ExcelJS.Workbook, registry: SqliteRegistrySto
       r.name,
       sexLabel(r),
       r.idNumber ? options.idNumber(r.idNumber) : '',
-      categoryLabel(r.category),
+      labelOf(PERSON_CATEGORIES, r.category),
       formatHelpers(helpers),
-      textField(r, 'measures'),
+      r.measures ?? '',
       r.phone ? options.phone(r.phone) : '',
-      textField(r, 'notes'),
+      r.notes ?? '',
     ];
     values.forEach((v, c) => {
       const cell = row.getCell(c + 1);
@@ -165,14 +155,3 @@ function sexLabel(r: ResidentRow): string {
   return sex === 'F' ? '女' : sex === 'M' ? '男' : '';
 }
 
-/** The category's label as the policy names it; an old free-text category as it was written. */
-function categoryLabel(category: string | null): string {
-  if (category === null) return '';
-  return labelOf(PERSON_CATEGORIES, category as PersonCategoryCode);
-}
-
-/** A person-record text field (帮扶措施, 备注) of the row; empty when the record has none. */
-function textField(r: ResidentRow, field: 'measures' | 'notes'): string {
-  const value = (r as ResidentRow & Partial<Record<typeof field, string | null>>)[field];
-  return value ?? '';
-}
