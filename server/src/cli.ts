@@ -323,7 +323,8 @@ async function importSheetCommand(args: string[]): Promise<number> {
   try {
     const villageId = values.village === undefined ? undefined : villageNamed(registry, values.village);
     const plan = await planImport(bytes, registry, { villageIds: 'all' }, villageId === undefined ? {} : { villageId });
-    process.stdout.write(formatPreview(file, plan));
+    // The preview is the answer of a preview; with --confirm the answer is the result (JSON) and the preview goes to standard error.
+    (values.confirm === undefined ? process.stdout : process.stderr).write(formatPreview(file, plan));
     if (values.confirm === undefined) {
       process.stdout.write(`\nNothing was imported. To import exactly this: kanjia import registry ${file}${values.village ? ` --village ${values.village}` : ''} --confirm ${plan.digest}\n`);
       return 0;
