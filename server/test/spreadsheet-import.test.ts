@@ -187,6 +187,42 @@ describe('importing a registry spreadsheet', () => {
     }
   });
 
+  it('explains the other bad cells: sex against the ID number, an ID in scientific notation, a landline, unknown levels', async () => {
+    const file = Buffer.from(
+      csvText([
+        ['姓名', '性别', '身份证号码', '护理等级', '居住情况', '联系电话', '帮扶人', '帮扶人电话', '所属村'],
+        ['甲', '男', ID.zhang, '一般', '独居', '', '张三', '13800000031', '石门村'],
+        ['乙', '', '4.30524E+17', '一般', '独居', '', '张三', '13800000031', '石门村'],
+        ['丙', '', '', '很好', '独居', '', '张三', '13800000031', '石门村'],
+        ['丁', '', '', '一般', '住山上', '', '张三', '13800000031', '石门村'],
+        ['戊', '', '', '一般', '独居', '0734-1234567', '张三', '13800000031', '石门村'],
+        ['己', '', '', '', '', '', '', '13800000031', '石门村'],
+        ['庚', '不详', '', '特别困难', '与配偶同住', '13900000041', '张三', '13800000031', '石门村'],
+      ]),
+    );
+    const plan = await planImport(file, registry, { villageIds: 'all' });
+    expect(plan.problems.map((p) => [p.row, p.column, p.message])).toEqual([
+      [2, '性别', '性别“男”与身份证号码（女）不符'],
+      [3, '身份证号码', expect.stringContaining('被存成了数字')],
+      [4, '护理等级', '未知的护理等级“很好”：应为“一般”或“特别困难”'],
+      [5, '居住情况', expect.stringContaining('未知的居住情况“住山上”')],
+      [6, '联系电话', '联系电话“0734-1234567”不是 11 位手机号码'],
+      [7, '帮扶责任人（职务）', '有帮扶责任人电话，却没有帮扶责任人姓名'],
+      [8, '性别', '性别“不详”应为“男”或“女”'],
+    ]);
+    expect(plan.people).toEqual([]);
+  });
+
+  it('refuses a sheet of more than 5000 rows and an xlsx that would unzip to too much, before reading it', async () => {
+    const rows = [['姓名', '帮扶人'], ...Array.from({ length: 5001 }, (_, i) => [`人${i}`, '张三 13800000031'])];
+    await expect(planImport(Buffer.from(csvText(rows)), registry, { villageIds: 'all' })).rejects.toMatchObject({ code: 'SPREADSHEET_TOO_LARGE' });
+    // A real workbook whose central directory declares a part of 4 GB (a zip bomb declares so).
+    const bomb = await xlsxOf([{ name: 'A', rows: [['姓名', '帮扶人'], ['甲', '张三 13800000031']] }]);
+    const central = bomb.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
+    bomb.writeUInt32LE(0xfffffff0, central + 24);
+    await expect(planImport(bomb, registry, { villageIds: 'all' })).rejects.toMatchObject({ code: 'SPREADSHEET_TOO_LARGE', message: expect.stringContaining('解压后超过') });
+  });
+
   it('refuses files that are not spreadsheets, or have no header or no rows, with a clear code', async () => {
     const refused = async (bytes: Uint8Array) => {
       try {

@@ -33,7 +33,7 @@ export interface ReadSpreadsheet {
   sheets: RawSheet[];
 }
 
-/** Rows past this are not read: a township registry has hundreds, not tens of thousands. */
+/** A sheet with more rows is refused (SPREADSHEET_TOO_LARGE): a township registry has hundreds, not tens of thousands. */
 export const MAX_ROWS_PER_SHEET = 5000;
 /** Columns past this are ignored (a registry has about 15). */
 const MAX_COLUMNS = 60;
@@ -56,6 +56,7 @@ export async function readSpreadsheet(bytes: Uint8Array): Promise<ReadSpreadshee
 }
 
 async function readXlsx(bytes: Uint8Array): Promise<RawSheet[]> {
+  checkZipSize(bytes);
   const workbook = new ExcelJS.Workbook();
   try {
     // ExcelJS's typing wants its own Buffer; a Node Buffer over the same bytes is what it reads.
@@ -64,17 +65,56 @@ async function readXlsx(bytes: Uint8Array): Promise<RawSheet[]> {
     throw new SpreadsheetError('SPREADSHEET_UNREADABLE', `无法读取这个 .xlsx 文件（${(err as Error).message}）：请确认它是 Excel 或 WPS 保存的表格`);
   }
   return workbook.worksheets.map((sheet) => {
+    if (sheet.actualRowCount > MAX_ROWS_PER_SHEET) throw tooManyRows(sheet.name);
     const rows: RawCell[][] = [];
-    const last = Math.min(sheet.rowCount, MAX_ROWS_PER_SHEET);
-    for (let r = 1; r <= last; r++) {
-      const row = sheet.getRow(r);
+    // Only rows with values: a sheet formatted down to row 1048576 is not read row by row.
+    sheet.eachRow({ includeEmpty: false }, (row, r) => {
+      while (rows.length < r - 1) rows.push([]);
       const cells: RawCell[] = [];
       const width = Math.min(row.cellCount, MAX_COLUMNS);
       for (let c = 1; c <= width; c++) cells.push(cellOf(row.getCell(c)));
       rows.push(cells);
-    }
+    });
     return { name: sheet.name, rows };
   });
+}
+
+function tooManyRows(sheet: string): SpreadsheetError {
+  return new SpreadsheetError('SPREADSHEET_TOO_LARGE', `工作表“${sheet}”超过了 ${MAX_ROWS_PER_SHEET} 行的上限：请按村拆分后分别导入`);
+}
+
+/** What the parts of an .xlsx may add up to once unzipped: a 5 MiB file of text is about 50 MiB. */
+export const MAX_UNZIPPED_BYTES = 150 * 1024 * 1024;
+
+/**
+ * Refuses an .xlsx whose parts would unzip to more than MAX_UNZIPPED_BYTES
+ * (a zip bomb, or a sheet of a million rows), from the sizes its central
+ * directory declares (PKWARE APPNOTE 4.3.12, 4.3.16), before ExcelJS inflates
+ * anything. ZIP64 sizes are beyond any registry: refused too.
+ */
+function checkZipSize(bytes: Uint8Array): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let eocd = -1;
+  // The end-of-central-directory record is the last 22 bytes, followed by a comment of at most 65535.
+  for (let i = bytes.length - 22; i >= Math.max(0, bytes.length - 22 - 65535); i--) {
+    if (view.getUint32(i, true) === 0x06054b50) {
+      eocd = i;
+      break;
+    }
+  }
+  if (eocd < 0) throw new SpreadsheetError('SPREADSHEET_UNREADABLE', '这个 .xlsx 文件不完整（找不到 zip 目录）：请重新保存后再上传');
+  const entries = view.getUint16(eocd + 10, true);
+  let at = view.getUint32(eocd + 16, true);
+  let total = 0;
+  for (let n = 0; n < entries; n++) {
+    if (at + 46 > bytes.length || view.getUint32(at, true) !== 0x02014b50) throw new SpreadsheetError('SPREADSHEET_UNREADABLE', '这个 .xlsx 文件已损坏：请重新保存后再上传');
+    const size = view.getUint32(at + 24, true);
+    total += size === 0xffffffff ? Number.POSITIVE_INFINITY : size;
+    at += 46 + view.getUint16(at + 28, true) + view.getUint16(at + 30, true) + view.getUint16(at + 32, true);
+  }
+  if (total > MAX_UNZIPPED_BYTES) {
+    throw new SpreadsheetError('SPREADSHEET_TOO_LARGE', `这个 .xlsx 文件解压后超过 ${MAX_UNZIPPED_BYTES / 1024 / 1024} MiB：请按村拆分，或删去图片和无用的工作表`);
+  }
 }
 
 /** The text of a cell as Excel shows it (rich text joined, a formula's result, a date as YYYY-MM-DD). */
@@ -148,10 +188,12 @@ async function readCsv(text: string): Promise<RawCell[][]> {
   const workbook = new ExcelJS.Workbook();
   let sheet: ExcelJS.Worksheet;
   try {
-    sheet = await workbook.csv.read(Readable.from([text]), { map: (value: unknown) => value, parserOptions: { delimiter, ignoreEmpty: false, trim: false, maxRows: MAX_ROWS_PER_SHEET } });
+    // One row more than the limit, to tell a file at the limit from one over it.
+    sheet = await workbook.csv.read(Readable.from([text]), { map: (value: unknown) => value, parserOptions: { delimiter, ignoreEmpty: false, trim: false, maxRows: MAX_ROWS_PER_SHEET + 1 } });
   } catch (err) {
     throw new SpreadsheetError('SPREADSHEET_UNREADABLE', `无法读取这个 CSV 文件（${(err as Error).message}）`);
   }
+  if (sheet.rowCount > MAX_ROWS_PER_SHEET) throw tooManyRows('CSV');
   const rows: RawCell[][] = [];
   for (let r = 1; r <= sheet.rowCount; r++) {
     const row = sheet.getRow(r);
