@@ -102,6 +102,8 @@ export class KanjiaSystem {
   private certificateWatcher: CertificateWatcher | undefined;
   alarmStore: SqliteAlarmStore | undefined;
   registry: SqliteRegistryStore | undefined;
+  /** Person records' history, leaving, visits (docs/township.md). */
+  township: SqliteTownshipStore | undefined;
   alarmService: AlarmService | undefined;
   users: SqliteUserStore | undefined;
   /** The system's own problems (SMS provider, storage): /api/health and the dashboard's banner. */
@@ -172,6 +174,7 @@ export class KanjiaSystem {
       ...(settings.aliyun ? { signName: settings.aliyun.signName } : {}),
     });
     this.registry = registry;
+    this.township = township;
     this.alarmStore = alarmStore;
 
     const users = new SqliteUserStore(db, () => this.clock.nowMs());
