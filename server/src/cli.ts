@@ -349,7 +349,7 @@ async function exportCommand(args: string[]): Promise<number> {
   if (what !== 'registry') throw new UsageError('export knows "registry": kanjia export registry --out FILE.xlsx [--village NAME]');
   const { values } = parse(rest, { 'data-dir': { type: 'string' }, village: { type: 'string' }, out: { type: 'string' }, force: { type: 'boolean' } });
   const outPath = need('out', values.out);
-  const { registry, close, settings } = openRegistry(values['data-dir']);
+  const { registry, db, close, settings } = openRegistry(values['data-dir']);
   let out: SecretOutFile | undefined;
   try {
     const villageId = values.village === undefined ? undefined : villageNamed(registry, values.village);
@@ -358,6 +358,7 @@ async function exportCommand(args: string[]): Promise<number> {
     const { bytes, villages, people } = await registryXlsx(registry, { villageIds: 'all', ...(villageId ? { villageId } : {}), phone: (p) => p, idNumber: (id) => id, today });
     out.commit(bytes);
     out = undefined;
+    new SqliteAuditLog(db, Date.now).record({ action: 'registry.export', actor: CLI_ACTOR, target: villageId ?? null, detail: `${villages.length} village(s), ${people} people, full numbers, to ${outPath}` });
     process.stderr.write(`Written to ${outPath}: ${villages.length} village(s), ${people} people, with full ID and phone numbers (readable by you only, mode 600; keep it private).\n`);
     return 0;
   } finally {
