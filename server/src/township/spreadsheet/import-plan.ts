@@ -12,6 +12,7 @@ import { RegistryError, type SqliteRegistryStore } from '../../registry/registry
 import type { Actor, SqliteTownshipStore } from '../township-store.js';
 import { columnName, type SheetField } from './columns.js';
 import { readSpreadsheet, type CsvEncoding, type SpreadsheetFormat } from './sheet-reader.js';
+import type { CareLevelValue, CategoryValue, LivingValue } from './person-fields.js';
 import { parseSheet, type RowProblem, type SheetPerson } from './sheet-rows.js';
 import { SpreadsheetError } from './spreadsheet-errors.js';
 
@@ -209,6 +210,42 @@ export interface ImportHistory {
   by: Actor;
 }
 
+/** The person record's fields a row can give, typed to fit both a new resident and an update. */
+interface RecordFields {
+  name: string;
+  sex?: 'F' | 'M';
+  birthYear?: number;
+  phone?: string;
+  category?: CategoryValue;
+  careLevel?: CareLevelValue;
+  livingSituation?: LivingValue;
+  measures?: string;
+  notes?: string;
+  medicalNotes?: string;
+  guardianName?: string;
+  guardianWorkplace?: string;
+  guardianPhone?: string;
+}
+
+/** The record's fields a row gives (the ID number and the chain apart): an empty cell gives none. */
+function recordFields(f: SheetPerson): RecordFields {
+  return {
+    name: f.name,
+    ...(f.sex ? { sex: f.sex } : {}),
+    ...(f.birthYear ? { birthYear: f.birthYear } : {}),
+    ...(f.phone ? { phone: f.phone } : {}),
+    ...(f.category ? { category: f.category } : {}),
+    ...(f.careLevel ? { careLevel: f.careLevel } : {}),
+    ...(f.living ? { livingSituation: f.living } : {}),
+    ...(f.measures ? { measures: f.measures } : {}),
+    ...(f.notes ? { notes: f.notes } : {}),
+    ...(f.health ? { medicalNotes: f.health } : {}),
+    ...(f.guardian ? { guardianName: f.guardian } : {}),
+    ...(f.guardianWorkplace ? { guardianWorkplace: f.guardianWorkplace } : {}),
+    ...(f.guardianPhone ? { guardianPhone: f.guardianPhone } : {}),
+  };
+}
+
 /** Writes a plan in one transaction: a failure imports nothing. Each person's history says the import did it. */
 export function applyImportPlan(db: Db, registry: SqliteRegistryStore, plan: ImportPlan, history?: ImportHistory): ImportResult {
   const result: ImportResult = { created: 0, updated: 0, skipped: new Set(plan.problems.map((p) => `${p.sheet}\u0000${p.row}`)).size, householdsCreated: 0, residentIds: [], householdIds: [] };
@@ -233,23 +270,7 @@ export function applyImportPlan(db: Db, registry: SqliteRegistryStore, plan: Imp
     for (const p of plan.people) {
       const f = p.person;
       if (p.action === 'create') {
-        const input: ResidentInput = {
-          name: f.name,
-          contacts: p.contacts,
-          ...(f.sex ? { sex: f.sex } : {}),
-          ...(f.birthYear ? { birthYear: f.birthYear } : {}),
-          ...(f.idNumber ? { idNumber: f.idNumber } : {}),
-          ...(f.phone ? { phone: f.phone } : {}),
-          ...(f.category ? { category: f.category } : {}),
-          ...(f.careLevel ? { careLevel: f.careLevel } : {}),
-          ...(f.living ? { livingSituation: f.living } : {}),
-          ...(f.measures ? { measures: f.measures } : {}),
-          ...(f.notes ? { notes: f.notes } : {}),
-          ...(f.health ? { medicalNotes: f.health } : {}),
-          ...(f.guardian ? { guardianName: f.guardian } : {}),
-          ...(f.guardianWorkplace ? { guardianWorkplace: f.guardianWorkplace } : {}),
-          ...(f.guardianPhone ? { guardianPhone: f.guardianPhone } : {}),
-        };
+        const input: ResidentInput = { ...recordFields(f), contacts: p.contacts, ...(f.idNumber ? { idNumber: f.idNumber } : {}) };
         const householdId = householdOf(p);
         const id = registry.createResident(householdId, input);
         history?.store.recordCreated(id, history.by);
@@ -258,21 +279,7 @@ export function applyImportPlan(db: Db, registry: SqliteRegistryStore, plan: Imp
         result.created++;
       } else if (p.residentId !== null) {
         // The sheet's values replace the record's; a column the sheet leaves empty changes nothing.
-        const patch: UpdateResidentBody = {
-          name: f.name,
-          ...(f.sex ? { sex: f.sex } : {}),
-          ...(f.birthYear ? { birthYear: f.birthYear } : {}),
-          ...(f.phone ? { phone: f.phone } : {}),
-          ...(f.category ? { category: f.category } : {}),
-          ...(f.careLevel ? { careLevel: f.careLevel } : {}),
-          ...(f.living ? { livingSituation: f.living } : {}),
-          ...(f.measures ? { measures: f.measures } : {}),
-          ...(f.notes ? { notes: f.notes } : {}),
-          ...(f.health ? { medicalNotes: f.health } : {}),
-          ...(f.guardian ? { guardianName: f.guardian } : {}),
-          ...(f.guardianWorkplace ? { guardianWorkplace: f.guardianWorkplace } : {}),
-          ...(f.guardianPhone ? { guardianPhone: f.guardianPhone } : {}),
-        };
+        const patch: UpdateResidentBody = recordFields(f);
         const residentId = p.residentId;
         const change = () => {
           registry.updateResident(residentId, patch);

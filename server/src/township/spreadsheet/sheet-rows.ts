@@ -141,18 +141,15 @@ function parseRow(sheet: string, rowNumber: number, cells: readonly RawCell[], c
     else problem('living', c.message);
   }
 
-  let phone: string | undefined;
-  if (text('phone') !== '') {
-    const p = text('phone').replace(/[\s-]/g, '');
-    if (MOBILE.test(p)) phone = p.replace(/^\+?86/, '');
-    else problem('phone', `联系电话“${text('phone')}”不是 11 位手机号码`);
-  }
-  let guardianPhone: string | undefined;
-  if (text('guardianPhone') !== '') {
-    const p = text('guardianPhone').replace(/[\s-]/g, '');
-    if (MOBILE.test(p)) guardianPhone = p.replace(/^\+?86/, '');
-    else problem('guardianPhone', `监护人电话“${text('guardianPhone')}”不是 11 位手机号码`);
-  }
+  const mobile = (f: 'phone' | 'guardianPhone', label: string): string | undefined => {
+    if (text(f) === '') return undefined;
+    const p = text(f).replace(/[\s-]/g, '');
+    if (MOBILE.test(p)) return p.replace(/^\+?86/, '');
+    problem(f, `${label}“${text(f)}”不是 11 位手机号码`);
+    return undefined;
+  };
+  const phone = mobile('phone', '联系电话');
+  const guardianPhone = mobile('guardianPhone', '监护人电话');
 
   const helpers = parseHelpers(text('helpers'), text('helperPhone'));
   for (const h of helpers) if (h.name.length > 64) problem('helpers', `帮扶责任人“${h.name}”的名字太长`);
