@@ -151,6 +151,31 @@ describe('importing a registry spreadsheet', () => {
     ]);
   });
 
+  it('puts people of the same address into one household, an existing one when the village has it', async () => {
+    const file = await xlsxOf([
+      {
+        name: '石门村',
+        rows: [
+          ['姓名', '住址', '帮扶责任人', '监护人', '监护人电话'],
+          ['甲', '石门村二组3号', '张三（组长）13800000031', null, null],
+          ['乙', '石门村二组3号', '张三（组长）13800000031', '王小军', '13700000001'],
+          ['丙', '石门村一组12号', '李四 13800000032', null, null],
+        ],
+      },
+    ]);
+    const result = applyImportPlan(db, registry, await planImport(file, registry, { villageIds: 'all' }));
+    expect(result).toMatchObject({ created: 3, householdsCreated: 1 });
+    const byName = new Map(registry.residents({ villageId: shimen }).map((r) => [r.name, r]));
+    expect(byName.get('甲')?.householdId).toBe(byName.get('乙')?.householdId);
+    expect(byName.get('丙')?.householdId).toBe(byName.get('王秀英')?.householdId);
+    // A guardian with a phone joins the chain last, as family.
+    expect(registry.contactsOf(byName.get('乙')!.id).map((c) => [c.name, c.role, c.post])).toEqual([
+      ['张三', 'helper', '组长'],
+      ['王小军', 'family', '监护人'],
+    ]);
+    expect(byName.get('乙')).toMatchObject({ guardianName: '王小军', guardianPhone: '13700000001' });
+  });
+
   it('asks for the village when neither the rows, the sheet nor the caller name one', async () => {
     const file = await xlsxOf([{ name: 'Sheet1', rows: [['姓名', '帮扶责任人'], ['甲', '张三 13800000031']] }]);
     const plan = await planImport(file, registry, { villageIds: 'all' });

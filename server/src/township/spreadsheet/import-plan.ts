@@ -251,19 +251,21 @@ export function applyImportPlan(db: Db, registry: SqliteRegistryStore, plan: Imp
   const result: ImportResult = { created: 0, updated: 0, skipped: new Set(plan.problems.map((p) => `${p.sheet}\u0000${p.row}`)).size, householdsCreated: 0, residentIds: [], householdIds: [] };
   const touched = new Set<string>();
   db.transaction(() => {
-    const households = new Map<string, string>();
+    // Each village's households by address, read once (an import of thousands of rows must not re-read them per row).
+    const households = new Map<string, Map<string, string>>();
     const householdOf = (p: PlannedPerson): string => {
-      const key = `${p.villageId}\u0000${p.address}`;
-      const known = households.get(key) ?? registry.householdsOf(p.villageId).find((h) => h.address === p.address)?.id;
-      if (known) {
-        households.set(key, known);
-        return known;
+      let byAddress = households.get(p.villageId);
+      if (!byAddress) {
+        byAddress = new Map(registry.householdsOf(p.villageId).map((h) => [h.address, h.id] as const));
+        households.set(p.villageId, byAddress);
       }
+      const known = byAddress.get(p.address);
+      if (known) return known;
       const village = registry.village(p.villageId);
       if (!village) throw new SpreadsheetError('IMPORT_PLAN_CHANGED', `村 ${p.villageName} 已不存在`);
       // The spreadsheet has no map position: the household starts at the village centre until someone moves its pin.
       const id = registry.createHousehold(p.villageId, { address: p.address, lat: village.lat, lng: village.lng });
-      households.set(key, id);
+      byAddress.set(p.address, id);
       result.householdsCreated++;
       return id;
     };
