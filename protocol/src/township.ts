@@ -107,6 +107,13 @@ export interface Labelled<C extends string> {
   en: string;
 }
 
+/** A zod enum of the codes of `list`, refused with "field: one of code (中文), …" (`joiner` ' or ' for two). */
+function labelledEnum<C extends string>(list: readonly Labelled<C>[], field: string, joiner = ', ') {
+  const codes = list.map((c) => c.code) as [C, ...C[]];
+  const choices = list.map((c) => `${c.code} (${c.zh})`).join(joiner);
+  return z.enum(codes, { error: () => `${field}: ${list.length > 2 ? 'one of ' : ''}${choices}` });
+}
+
 /** 人员类别: the categories exactly as the policies name them. */
 export const PERSON_CATEGORIES = [
   { code: 'dispersedSupport', zh: '分散供养特困人员', en: 'people in extreme poverty under dispersed state support' },
@@ -116,7 +123,7 @@ export const PERSON_CATEGORIES = [
   { code: 'leftBehindOrAlone', zh: '留守老人 / 独居老人（需帮扶）', en: 'left-behind or solitary elderly needing help' },
   { code: 'other', zh: '其他', en: 'other' },
 ] as const satisfies readonly Labelled<string>[];
-export const PersonCategory = z.enum(PERSON_CATEGORIES.map((c) => c.code) as [PersonCategoryCode, ...PersonCategoryCode[]]);
+export const PersonCategory = labelledEnum<PersonCategoryCode>(PERSON_CATEGORIES, 'category');
 export type PersonCategoryCode = (typeof PERSON_CATEGORIES)[number]['code'];
 
 /**
@@ -138,7 +145,6 @@ export function categoryFromText(text: string): PersonCategoryCode | undefined {
   return undefined;
 }
 
-const CATEGORY_HINT = `one of ${PERSON_CATEGORIES.map((c) => `${c.code} (${c.zh})`).join(', ')}`;
 /** A category in a body: its code, or a text that names one (categoryFromText). */
 export const PersonCategoryInput = z
   .string()
@@ -146,7 +152,7 @@ export const PersonCategoryInput = z
   .transform((s, ctx) => {
     const code = categoryFromText(s);
     if (code === undefined) {
-      ctx.addIssue({ code: 'custom', message: `category: ${CATEGORY_HINT}` });
+      ctx.addIssue({ code: 'custom', message: `category: one of ${PERSON_CATEGORIES.map((c) => `${c.code} (${c.zh})`).join(', ')}` });
       return z.NEVER;
     }
     return code;
@@ -158,9 +164,7 @@ export const CARE_LEVELS = [
   { code: 'especiallyDifficult', zh: '特别困难', en: 'especially difficult' },
 ] as const satisfies readonly Labelled<string>[];
 export type CareLevelCode = (typeof CARE_LEVELS)[number]['code'];
-export const CareLevel = z.enum(CARE_LEVELS.map((c) => c.code) as [CareLevelCode, ...CareLevelCode[]], {
-  error: () => `careLevel: ${CARE_LEVELS.map((c) => `${c.code} (${c.zh})`).join(' or ')}`,
-});
+export const CareLevel = labelledEnum<CareLevelCode>(CARE_LEVELS, 'careLevel', ' or ');
 
 /** 居住情况 */
 export const LIVING_SITUATIONS = [
@@ -172,9 +176,7 @@ export const LIVING_SITUATIONS = [
   { code: 'other', zh: '其他', en: 'other' },
 ] as const satisfies readonly Labelled<string>[];
 export type LivingSituationCode = (typeof LIVING_SITUATIONS)[number]['code'];
-export const LivingSituation = z.enum(LIVING_SITUATIONS.map((c) => c.code) as [LivingSituationCode, ...LivingSituationCode[]], {
-  error: () => `livingSituation: one of ${LIVING_SITUATIONS.map((c) => `${c.code} (${c.zh})`).join(', ')}`,
-});
+export const LivingSituation = labelledEnum<LivingSituationCode>(LIVING_SITUATIONS, 'livingSituation');
 
 /** Why a person left the registry (离册原因). */
 export const LEAVE_REASONS = [
@@ -185,9 +187,7 @@ export const LEAVE_REASONS = [
   { code: 'other', zh: '其他', en: 'other' },
 ] as const satisfies readonly Labelled<string>[];
 export type LeaveReasonCode = (typeof LEAVE_REASONS)[number]['code'];
-export const LeaveReason = z.enum(LEAVE_REASONS.map((c) => c.code) as [LeaveReasonCode, ...LeaveReasonCode[]], {
-  error: () => `reason: one of ${LEAVE_REASONS.map((c) => `${c.code} (${c.zh})`).join(', ')}`,
-});
+export const LeaveReason = labelledEnum<LeaveReasonCode>(LEAVE_REASONS, 'reason');
 
 /** The label of a code in `list` for `locale` ('zh' by default); the code itself when unknown. */
 export function labelOf<C extends string>(list: readonly Labelled<C>[], code: C | null | undefined, locale: 'zh' | 'en' = 'zh'): string {

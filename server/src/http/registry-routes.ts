@@ -50,7 +50,8 @@ import type { Logger } from '../logger.js';
 import type { ActivityChartSource } from '../telemetry/activity-chart.js';
 import type { RoutineSummary } from '../pipeline/detection-pipeline.js';
 import type { SqliteDeviceHistory } from '../registry/device-history.js';
-import { ApiProblem, sendApiError } from './api-errors.js';
+import { ApiProblem } from './api-errors.js';
+import { checkRoles } from './role-check.js';
 import { localDateOf, RegistryError, type ContactDetailRow, type DeviceRow, type ResidentRow, type SqliteRegistryStore } from '../registry/registry-store.js';
 import type { HistoryAction, SqliteTownshipStore } from '../township/township-store.js';
 import type { SqliteAuditLog } from '../auth/audit-log.js';
@@ -89,16 +90,8 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
   const errors = { 400: ApiError, 401: ApiError, 403: ApiError, 404: ApiError, 409: ApiError };
   const params = RegistryIdParams;
 
-  // The role check of `config.roles` (the auth plugin's contract): enforced here as well, so
-  // these routes refuse a write whatever plugin sets request.user.
-  // Before the body is validated: a helper's write is refused as such, whatever it carries.
-  app.addHook('preValidation', async (req, reply) => {
-    const user = req.user;
-    if (!user) return sendApiError(reply, 'UNAUTHENTICATED', 'log in first');
-    const roles = req.routeOptions.config.roles;
-    if (roles && !roles.includes(user.role)) return sendApiError(reply, 'FORBIDDEN', `a ${user.role} user may not do this`);
-    return undefined;
-  });
+  // A helper's write is refused as such, whatever it carries (role-check.ts).
+  checkRoles(app);
   auditChanges(app, deps.audit, 'registry.change');
   // A RegistryError (not found, out of scope alike, or refused) is answered by the app's error handler with the catalog's status.
 

@@ -45,11 +45,11 @@ import { z } from 'zod';
 import type { Logger } from '../logger.js';
 import { localDateOf, RegistryError, type ResidentRow, type SqliteRegistryStore } from '../registry/registry-store.js';
 import type { SqliteAuditLog } from '../auth/audit-log.js';
-import { ID_FIELDS, isContactField, PHONE_FIELDS, type Actor, type HistoryRow, type SqliteTownshipStore, type VisitRow } from '../township/township-store.js';
+import { ID_FIELDS, isContactField, PHONE_FIELDS, type Actor, type HistoryRow, type SqliteTownshipStore } from '../township/township-store.js';
 import { auditChanges } from './audit-changes.js';
 import { canEditRegistry, canSeeResident, canSeeVillage, seesIdNumbers, seesPhoneNumbers, type SessionUser } from './access.js';
-import { sendApiError } from './api-errors.js';
-import { phoneFor } from './masking.js';
+import { checkRoles } from './role-check.js';
+import { idNumberFor, phoneFor } from './masking.js';
 
 export interface TownshipRouteDeps {
   registry: SqliteRegistryStore;
@@ -72,14 +72,7 @@ export async function townshipRoutes(app: FastifyInstance, deps: TownshipRouteDe
   const errors = { 400: ApiError, 401: ApiError, 403: ApiError, 404: ApiError, 409: ApiError };
   const params = RegistryIdParams;
 
-  // The role check of `config.roles`, before the body is validated (as registry-routes.ts).
-  app.addHook('preValidation', async (req, reply) => {
-    const user = req.user;
-    if (!user) return sendApiError(reply, 'UNAUTHENTICATED', 'log in first');
-    const roles = req.routeOptions.config.roles;
-    if (roles && !roles.includes(user.role)) return sendApiError(reply, 'FORBIDDEN', `a ${user.role} user may not do this`);
-    return undefined;
-  });
+  checkRoles(app);
   auditChanges(app, deps.audit, 'registry.change');
 
   const userOf = (req: FastifyRequest): SessionUser => req.user as SessionUser;
@@ -100,30 +93,27 @@ export async function townshipRoutes(app: FastifyInstance, deps: TownshipRouteDe
       .map((c) => ({ contactId: c.id, name: c.name, post: c.post, phone: phoneFor(user, c.phone), phoneMasked: !seesPhoneNumbers(user) }));
   const leftOf = (row: ResidentRow): LeftInfo | null =>
     row.leftOn === null || row.leaveReason === null ? null : { date: row.leftOn, reason: row.leaveReason, note: row.leaveNote, recordedAt: row.leftRecordedAt ?? 0, by: row.leftBy ?? '' };
-  const summary = (user: SessionUser, row: ResidentRow, lastVisitAt: number | null, nextVisit: VisitDue | null): PersonSummary => {
-    const ids = seesIdNumbers(user);
-    return {
-      id: row.id,
-      name: row.name,
-      sex: row.sex,
-      age: ageOn(localDateOf(row.timezone, now()), row),
-      idNumber: row.idNumber === null ? null : ids ? row.idNumber : maskIdNumber(row.idNumber),
-      idNumberMasked: !ids,
-      phone: phoneFor(user, row.phone),
-      phoneMasked: !seesPhoneNumbers(user),
-      category: row.category,
-      careLevel: row.careLevel,
-      villageId: row.villageId,
-      villageName: row.villageName,
-      householdId: row.householdId,
-      address: row.address,
-      helpers: helpersOf(user, row.id),
-      joinedOn: row.joinedOn,
-      left: leftOf(row),
-      lastVisitAt,
-      nextVisit,
-    };
-  };
+  const summary = (user: SessionUser, row: ResidentRow, lastVisitAt: number | null, nextVisit: VisitDue | null): PersonSummary => ({
+    id: row.id,
+    name: row.name,
+    sex: row.sex,
+    age: ageOn(localDateOf(row.timezone, now()), row),
+    idNumber: idNumberFor(user, row.idNumber),
+    idNumberMasked: !seesIdNumbers(user),
+    phone: phoneFor(user, row.phone),
+    phoneMasked: !seesPhoneNumbers(user),
+    category: row.category,
+    careLevel: row.careLevel,
+    villageId: row.villageId,
+    villageName: row.villageName,
+    householdId: row.householdId,
+    address: row.address,
+    helpers: helpersOf(user, row.id),
+    joinedOn: row.joinedOn,
+    left: leftOf(row),
+    lastVisitAt,
+    nextVisit,
+  });
   const record = (user: SessionUser, row: ResidentRow): PersonRecord => {
     const lastVisitAt = township.lastVisitAt(row.id);
     const frequency = township.frequencies[row.careLevel];
@@ -154,7 +144,6 @@ export async function townshipRoutes(app: FastifyInstance, deps: TownshipRouteDe
     return { field: c.field, old: mask(c.old), new: mask(c.new) };
   };
   const historyEntry = (user: SessionUser, h: HistoryRow): HistoryEntry => ({ ...h, changes: h.changes.map((c) => maskChange(user, c)) });
-  const visitView = (v: VisitRow): VisitView => v;
   /** Devices standing for the person (their own and the household's shared ones): re-read by the detectors. */
   const devicesOf = (row: ResidentRow) => registry.devices({ householdId: row.householdId }).filter((d) => d.residentId === null || d.residentId === row.id).map((d) => d.id);
 
@@ -211,12 +200,12 @@ export async function townshipRoutes(app: FastifyInstance, deps: TownshipRouteDe
     const user = userOf(req);
     resident(user, req.params.id);
     const visit = township.addVisit(req.params.id, req.body, actorOf(user));
-    return reply.code(201).send(visitView(visit));
+    return reply.code(201).send(visit);
   });
 
   r.get('/api/residents/:id/visits', { schema: { params, querystring: VisitListQuery, response: { 200: VisitList, ...errors } } }, async (req) => {
     const row = resident(userOf(req), req.params.id);
-    return { visits: township.visits(row.id, req.query.limit).map(visitView), nextVisit: township.nextVisit(row, now()) };
+    return { visits: township.visits(row.id, req.query.limit), nextVisit: township.nextVisit(row, now()) };
   });
 
   r.get('/api/visits/overdue', { schema: { querystring: OverdueQuery, response: { 200: OverdueVisits, ...errors } } }, async (req) => {
