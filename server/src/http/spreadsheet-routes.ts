@@ -32,8 +32,8 @@ import { applyImportPlan, planImport, type ImportPlan } from '../township/spread
 import { registryXlsx } from '../township/spreadsheet/registry-export.js';
 import { SpreadsheetError } from '../township/spreadsheet/spreadsheet-errors.js';
 import { canSeeVillage, type SessionUser } from './access.js';
-import { sendApiError } from './api-errors.js';
 import { idNumberFor, phoneFor } from './masking.js';
+import { checkRoles } from './role-check.js';
 
 export interface SpreadsheetRouteDeps {
   registry: SqliteRegistryStore;
@@ -62,14 +62,8 @@ const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.s
 export async function spreadsheetRoutes(app: FastifyInstance, deps: SpreadsheetRouteDeps): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const userOf = (req: FastifyRequest): SessionUser => req.user as SessionUser;
-  // As in registry-routes.ts: the roles of `config.roles` are enforced here too, before the body is read.
-  app.addHook('preValidation', async (req, reply) => {
-    const user = req.user;
-    if (!user) return sendApiError(reply, 'UNAUTHENTICATED', 'log in first');
-    const roles = req.routeOptions.config.roles;
-    if (roles && !roles.includes(user.role)) return sendApiError(reply, 'FORBIDDEN', `a ${user.role} user may not do this`);
-    return undefined;
-  });
+  // The roles of `config.roles`, enforced here too, before the body is read.
+  checkRoles(app);
 
   r.post(
     '/api/registry/import',
