@@ -52,8 +52,12 @@ export interface SpreadsheetRouteDeps {
   onImported?: (deviceIds: readonly string[]) => void;
 }
 
-/** Who may import: the registry keepers, and a duty officer into their own villages. */
-const IMPORTERS: readonly UserRole[] = ['admin', 'township', 'duty'];
+/**
+ * Who may import: the registry keepers (admin, the township office). An import sets ID numbers and
+ * contact chains, which a duty officer may not change by hand either (docs/township.md); they
+ * export their villages.
+ */
+const IMPORTERS: readonly UserRole[] = ['admin', 'township'];
 /** The JSON body around the base64 file: a third larger than the file, and a little more. */
 const BODY_LIMIT_BYTES = Math.ceil((MAX_SPREADSHEET_BYTES * 4) / 3) + 64 * 1024;
 const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
