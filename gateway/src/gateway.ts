@@ -29,7 +29,8 @@ import { silentLogger } from './logger.js';
 import type { Logger } from './logger.js';
 import { DEFAULT_LOGIN_THROTTLE, LoginThrottle } from './login-throttle.js';
 import type { LoginKey, LoginThrottleOptions, LoginTicket } from './login-throttle.js';
-import { SlidingWindowCounter, TokenBucket } from './rate-limit.js';
+import { SlidingWindowCounter } from './rate-limit.js';
+import { ConnectLine, type ConnectLineCounts, type LineTicket } from './connect-line.js';
 import { PresenceTracker } from './presence.js';
 import { SocketListeners, type TlsCertificate } from './socket-listeners.js';
 import type { PresenceChange } from './presence.js';
@@ -102,11 +103,13 @@ export interface GatewayOptions {
   inFlightUplinks?: { total: number; perConnection: number };
   /**
    * Device logins accepted for checking: a burst of `connects`, refilled over
-   * `perMs` (real time). One more is refused with CONNACK 3 (server
-   * unavailable) before its secret is checked, and retries later. Service
-   * accounts are never paced. Default 500 per 1 000 ms.
+   * `perMs` (real time). One more waits, unanswered, for its turn in a
+   * first-come line if that comes within `maxWaitMs` (connect-line.ts);
+   * beyond, it is refused with CONNACK 3 (server unavailable) before its
+   * secret is checked, and retries later. Service accounts are never paced.
+   * Default 500 per 1 000 ms, waiting at most 5 000 ms (0: refused at once).
    */
-  connectRateLimit?: { connects: number; perMs: number };
+  connectRateLimit?: { connects: number; perMs: number; maxWaitMs?: number };
 }
 
 /** Connections refused or cut by the connection limits, by limit. */
@@ -154,6 +157,8 @@ export interface GatewayStats {
   handlerErrors: number;
   /** Connections refused or cut by the connection limits. */
   refused: RefusalCounts;
+  /** Logins over the connect rate that waited for their turn (connectRateLimit.maxWaitMs): now and since start. */
+  connectLine: ConnectLineCounts;
   /** The bounded intake of uplinks (inFlightUplinks): now and since start. */
   backpressure: IntakeCounts & {
     /** PINGREQs answered by the gateway's transport guard (always, once logged in: also while a connection is held back). */
@@ -208,6 +213,11 @@ const DEFAULT_IN_FLIGHT_UPLINKS = { total: 1_000, perConnection: 16 } as const;
 // ~5.8 s, 2 cores, devices on the same machine), so 500/s is about a third of
 // one core, the rest being left to the alarms.
 const DEFAULT_CONNECT_RATE = { connects: 500, perMs: 1_000 } as const;
+// A login over the rate waits this long at most for its turn (connect-line.ts),
+// and never more than half the connect timeout, so a device served at the end of its wait still has
+// time to finish its session start; devices wait 10 s or more for a CONNACK
+// (mqtt.js 30 s; docs/protocol.md asks for at least 10 s).
+const DEFAULT_CONNECT_WAIT_MS = 5_000;
 
 interface AdmittedUplink {
   client: Client;
@@ -236,7 +246,7 @@ interface Settings {
   loginThrottle: LoginThrottleOptions;
   logSummaryIntervalMs: number;
   inFlightUplinks: { total: number; perConnection: number };
-  connectRate: { connects: number; perMs: number };
+  connectRate: { connects: number; perMs: number; maxWaitMs: number };
 }
 
 /** What the gateway knows of one TCP connection before and after aedes takes it. */
@@ -251,6 +261,8 @@ interface ConnectionInfo {
   ticket?: LoginTicket;
   /** Over the connect-rate limit: answered CONNACK 3 unchecked. */
   paced?: boolean;
+  /** Its place in the connect line while it waits for its turn. */
+  lineTicket?: LineTicket;
 }
 
 /** The MQTT gateway; constructor assigns, start() listens, stop() closes everything it opened. */
@@ -273,6 +285,7 @@ export class Gateway {
     commandsOut: 0,
     handlerErrors: 0,
     refused: { keepAlive: 0, preLogin: 0, connectTimeout: 0, pingFlood: 0, subscribeFlood: 0, loginDelayed: 0, loginUnchecked: 0, connectRate: 0 },
+    connectLine: { waiting: 0, waited: 0 },
     backpressure: { inFlight: 0, waiting: 0, delayed: 0, pingsAnswered: 0 },
   };
   /** The sockets accepted and not closed yet (the same set as `running.sockets`, there from before `running`). */
@@ -281,8 +294,8 @@ export class Gateway {
   private guardOptions: ConnectionGuardOptions | undefined;
   /** Uplinks in the application, bounded (made at start from the settings). */
   private intake: IntakeWindow<Client> | undefined;
-  /** The connect-rate limit (real time), made at start. */
-  private connectBucket: TokenBucket | undefined;
+  /** The connect-rate limit and its waiting line (real time), made at start. */
+  private connectLine: ConnectLine | undefined;
   /** Who each connection authenticated as. */
   private readonly principals = new WeakMap<Client, Principal>();
   /** Packets admitted by authorizePublish, picked up again in the broker's `publish` event. */
@@ -355,7 +368,7 @@ export class Gateway {
     this.refusals = new SummarizedLog(this.logger, { intervalMs: settings.logSummaryIntervalMs });
     this.serviceAccounts = new Map((this.options.serviceAccounts ?? []).map((a) => [a.username, a.secretHash.toLowerCase()]));
     this.intake = new IntakeWindow<Client>(settings.inFlightUplinks);
-    this.connectBucket = new TokenBucket(settings.connectRate.connects, settings.connectRate.perMs, performance.now());
+    this.connectLine = new ConnectLine(settings.connectRate);
     this.guard = new UplinkGuard({
       invalidPerMinuteLimit: settings.invalidPerMinuteLimit,
       uplinkBurstMessages: settings.uplinkRate.messages,
@@ -463,6 +476,7 @@ export class Gateway {
       ...this.counters,
       invalidPayloads: { ...this.counters.invalidPayloads },
       refused: { ...this.counters.refused },
+      connectLine: this.connectLine?.counts() ?? { ...this.counters.connectLine },
       backpressure: { ...this.counters.backpressure, ...this.intake?.counts() },
     };
   }
@@ -483,7 +497,8 @@ export class Gateway {
     const loginThrottle = { ...DEFAULT_LOGIN_THROTTLE, ...o.loginThrottle };
     const logSummaryIntervalMs = o.logSummaryIntervalMs ?? 60_000;
     const inFlightUplinks = o.inFlightUplinks ?? DEFAULT_IN_FLIGHT_UPLINKS;
-    const connectRate = o.connectRateLimit ?? DEFAULT_CONNECT_RATE;
+    // Unset, the wait is at most half the connect timeout (a short timeout in a test or a small installation shortens it).
+    const connectRate = { maxWaitMs: Math.min(DEFAULT_CONNECT_WAIT_MS, Math.floor(connectTimeoutMs / 2)), ...(o.connectRateLimit ?? DEFAULT_CONNECT_RATE) };
     // MQTT 3.1.1 §3.1.2.10: the keep-alive is a 16-bit number of seconds.
     if (!(Number.isInteger(keepAlive.min) && Number.isInteger(keepAlive.max) && keepAlive.min >= 1 && keepAlive.min <= keepAlive.max && keepAlive.max <= 65_535)) {
       problems.push(`keepAliveSeconds: ${keepAlive.min}–${keepAlive.max} must be whole seconds with 1 <= min <= max <= 65535`);
@@ -500,6 +515,9 @@ export class Gateway {
     }
     if (!(Number.isInteger(connectRate.connects) && connectRate.connects >= 1 && connectRate.perMs > 0)) {
       problems.push(`connectRateLimit: ${connectRate.connects} per ${connectRate.perMs} ms must be an integer >= 1 per a time > 0`);
+    }
+    if (!(connectRate.maxWaitMs >= 0 && connectRate.maxWaitMs < connectTimeoutMs)) {
+      problems.push(`connectRateLimit.maxWaitMs: ${connectRate.maxWaitMs} must be >= 0 and below connectTimeoutMs (${connectTimeoutMs}), or a waiting login is cut before its turn`);
     }
     if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65_535) problems.push(`port: ${o.port} is not a TCP port (0 picks a free one)`);
     if (o.tls && (!Number.isInteger(o.tls.port) || o.tls.port < 0 || o.tls.port > 65_535)) problems.push(`tls.port: ${o.tls.port} is not a TCP port (0 picks a free one)`);
@@ -603,6 +621,7 @@ export class Gateway {
       if (info !== undefined) {
         clearTimeout(info.deadline);
         info.ticket?.closed();
+        info.lineTicket?.cancel();
       }
       const client = clientOf(this);
       if (client !== undefined) gateway.intake?.drop(client);
@@ -649,6 +668,7 @@ export class Gateway {
     this.presence.clear();
     this.guard?.clear();
     this.intake?.clear();
+    this.connectLine?.stop();
     for (const ticket of this.heldRefusals) ticket.cancel();
     this.heldRefusals.clear();
     this.throttle?.clear();
@@ -667,10 +687,26 @@ export class Gateway {
     if (info !== undefined) info.keepalive = packet.keepalive;
     // Paced before anything costly (the secret's check, the session): the server's own accounts never wait.
     const service = packet.username !== undefined && this.serviceAccounts.has(packet.username);
-    if (!service && info !== undefined && !(this.connectBucket as TokenBucket).take(performance.now())) {
-      info.paced = true;
-      return done(null, true);
+    if (!service && info !== undefined) {
+      const verdict = (this.connectLine as ConnectLine).admit(() => {
+        info.lineTicket = undefined;
+        // Its socket closed meanwhile (the ticket was cancelled then): nothing to answer.
+        if (!client.conn.destroyed) this.beginLogin(packet, info, done);
+      });
+      if (verdict === 'refused') {
+        info.paced = true;
+        return done(null, true);
+      }
+      if (verdict !== 'now') {
+        info.lineTicket = verdict;
+        return;
+      }
     }
+    this.beginLogin(packet, info, done);
+  }
+
+  /** Its turn has come: the login throttle decides whether its secret is checked at all. */
+  private beginLogin(packet: ConnectPacket, info: ConnectionInfo | undefined, done: (error: Error | null, success: boolean) => void): void {
     const key = this.loginKey(packet.username, info);
     const ticket = (this.throttle as LoginThrottle).begin(key);
     if (ticket !== undefined) {
