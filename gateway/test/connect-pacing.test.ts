@@ -44,7 +44,7 @@ describe('connect-rate limit', () => {
 
   it('without a waiting line, serves the first 2 of 8 devices at once and every refused one on a later retry (2 per 400 ms)', async () => {
     const fleet: DeviceAuthenticator = { verify: (_id, secret) => secret === FLEET_SECRET };
-    const { gateway, port } = await h.gateway({ authenticator: fleet, connectRateLimit: { connects: 2, perMs: 400, maxWaitMs: 0 } });
+    const { gateway, port } = await h.gateway({ authenticator: fleet, connectRateLimit: { connects: 2, perMs: 400 }, connectWaitMs: 0 });
     const first = await Promise.all(Array.from({ length: 8 }, (_, i) => codeOf(h.device(port, deviceId(i), { secret: FLEET_SECRET }))));
     expect(first.filter((c) => c === 'connected')).toHaveLength(2);
     expect(first.filter((c) => c === 3)).toHaveLength(6);
@@ -63,7 +63,7 @@ describe('connect-rate limit', () => {
   it('lets the logins over the rate wait for their turn within 3.75 s (2 per 1 500 ms: 2 at once, 5 wait, the 8th is refused with CONNACK 3)', async () => {
     let checked = 0;
     const fleet: DeviceAuthenticator = { verify: (_id, secret) => (checked++, secret === FLEET_SECRET) };
-    const { gateway, port } = await h.gateway({ authenticator: fleet, connectRateLimit: { connects: 2, perMs: 1_500, maxWaitMs: 3_750 } });
+    const { gateway, port } = await h.gateway({ authenticator: fleet, connectRateLimit: { connects: 2, perMs: 1_500 }, connectWaitMs: 3_750 });
     const codes: Array<Promise<string | number>> = [];
     for (let i = 0; i < 8; i++) {
       codes.push(codeOf(h.device(port, deviceId(i), { secret: FLEET_SECRET })));
@@ -83,7 +83,7 @@ describe('connect-rate limit', () => {
 
   it('gives the place of a device that hangs up while it waits to the next in line', async () => {
     const fleet: DeviceAuthenticator = { verify: (_id, secret) => secret === FLEET_SECRET };
-    const { gateway, port } = await h.gateway({ authenticator: fleet, connectRateLimit: { connects: 1, perMs: 2_000, maxWaitMs: 4_000 } });
+    const { gateway, port } = await h.gateway({ authenticator: fleet, connectRateLimit: { connects: 1, perMs: 2_000 }, connectWaitMs: 4_000 });
     expect(await codeOf(h.device(port, deviceId(0), { secret: FLEET_SECRET }))).toBe('connected');
     // The line holds 2 (1 per 2 000 ms within 4 s): device 1 waits, then hangs up before its turn.
     const quitter = await h.socket(port);
@@ -102,7 +102,7 @@ describe('connect-rate limit', () => {
   it('refuses a connect-rate limit that cannot work, naming the option', async () => {
     const fleet: DeviceAuthenticator = { verify: () => false };
     await expect(h.gateway({ authenticator: fleet, connectRateLimit: { connects: 0, perMs: 1_000 } })).rejects.toThrow(/connectRateLimit: 0 per 1000 ms/);
-    await expect(h.gateway({ authenticator: fleet, connectTimeoutMs: 2_000, connectRateLimit: { connects: 5, perMs: 1_000, maxWaitMs: 2_000 } })).rejects.toThrow(/connectRateLimit.maxWaitMs: 2000 must be >= 0 and below connectTimeoutMs \(2000\)/);
+    await expect(h.gateway({ authenticator: fleet, connectTimeoutMs: 2_000, connectWaitMs: 2_000 })).rejects.toThrow(/connectWaitMs: 2000 must be >= 0 and below connectTimeoutMs \(2000\)/);
     await expect(h.gateway({ authenticator: fleet, inFlightUplinks: { total: 4, perConnection: 8 } })).rejects.toThrow(/inFlightUplinks: 8 per connection, 4 in all/);
   });
 });

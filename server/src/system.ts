@@ -203,6 +203,7 @@ export class KanjiaSystem {
       clock: this.clock,
       logger: log.child({ component: 'gateway' }),
       ...(settings.mqttConnectsPerSecond !== undefined ? { connectRateLimit: { connects: settings.mqttConnectsPerSecond, perMs: 1_000 } } : {}),
+      ...(settings.mqttConnectWaitMs !== undefined ? { connectWaitMs: settings.mqttConnectWaitMs } : {}),
       ...(settings.mqttInFlightUplinks !== undefined || settings.mqttInFlightPerConnection !== undefined
         ? { inFlightUplinks: { total: settings.mqttInFlightUplinks ?? 1_000, perConnection: settings.mqttInFlightPerConnection ?? 16 } }
         : {}),
