@@ -4,6 +4,7 @@
  * every valid uplink to the application in the same process.
  */
 import type { Socket } from 'node:net';
+import { Readable } from 'node:stream';
 import { Aedes } from 'aedes';
 import { BufferList, BufferListStream } from 'bl';
 import type { AedesPublishPacket, AuthenticateError, Client, ConnectPacket, PublishPacket, Subscription } from 'aedes';
@@ -405,6 +406,7 @@ export class Gateway {
       authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
       authorizeSubscribe: (client, sub, done) => this.authorizeSubscribe(client, sub, done),
     });
+    leanPersistenceStreams(broker);
     broker.on('client', (client) => this.clientRegistered(client));
     broker.on('clientDisconnect', (client) => this.clientDisconnected(client));
     broker.on('publish', (packet, client) => this.published(packet, client));
@@ -1066,6 +1068,54 @@ function forgetConnectPacket(client: Client): void {
   }
   const will = (client as unknown as { _will?: { payload?: unknown } | null })._will;
   if (will !== null && will !== undefined && Buffer.isBuffer(will.payload)) will.payload = Buffer.from(will.payload);
+}
+
+/**
+ * The two streams aedes asks its persistence for at every session start, made
+ * cheap: the outgoing queue (emptyQueue, after the CONNACK) and the retained
+ * messages (after the SUBACK). aedes-persistence's default (CallBackPersistence)
+ * wraps each stream of its in-memory store in a second `Readable.from()`, read
+ * through an async iterator; aedes pipes the outgoing one through a Transform
+ * in a `pipeline()`. For a device both are empty, and measured with a sampling
+ * heap profiler over 10,000 logins (a real `kanjia start`), that machinery was
+ * ~11 KB a login that lived long enough to be promoted to the old space: the
+ * burst left it there as garbage, and the heap (the process's RSS) grew by it
+ * (issue 10: <= 12 KB of RSS per idle connection). Promoted bytes a login,
+ * live ones included: 25.8 KB before, 14.3 KB after.
+ *
+ * - A clean session's outgoing queue is an ended stream. Its own queue is
+ *   empty at CONNECT (its subscriptions are not persisted, so nothing is
+ *   queued for it), and a clean session discards whatever an earlier
+ *   persistent session of its client id left [MQTT-3.1.2-6] (aedes delivers
+ *   none of it either: session-streams.test.ts).
+ * - Every other stream is the store's own, without the wrapper: the same
+ *   packets in the same order.
+ *
+ * Not public API: without `asyncPersistence` and its two methods where
+ * expected, nothing is changed (overload.test.ts "aedes keeps what the
+ * gateway relies on where it looks" says so).
+ */
+export function leanPersistenceStreams(broker: Aedes): boolean {
+  const persistence = (broker as unknown as { persistence?: Record<string, unknown> }).persistence;
+  const inner = persistence?.asyncPersistence as Record<string, unknown> | undefined;
+  if (persistence === undefined || inner === undefined) return false;
+  const outgoingStream = inner.outgoingStream;
+  const createRetainedStreamCombi = inner.createRetainedStreamCombi;
+  if (typeof outgoingStream !== 'function' || typeof createRetainedStreamCombi !== 'function') return false;
+  if (typeof persistence.outgoingStream !== 'function' || typeof persistence.createRetainedStreamCombi !== 'function') return false;
+  persistence.outgoingStream = (client: Client) => (client.clean ? endedStream() : (outgoingStream.call(inner, client) as Readable));
+  persistence.createRetainedStreamCombi = (patterns: string[]) => createRetainedStreamCombi.call(inner, patterns) as Readable;
+  return true;
+}
+
+/** A stream of packets that ends at its first read. */
+function endedStream(): Readable {
+  return new Readable({
+    objectMode: true,
+    read() {
+      this.push(null);
+    },
+  });
 }
 
 /** One listener for every socket's 'error' (aedes reports them as clientError). */
