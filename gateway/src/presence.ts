@@ -211,3 +211,80 @@ export class PresenceDebouncer {
     this.emit(out);
   }
 }
+
+/**
+ * Hands changes on at most once per `intervalMs`: the first of a quiet moment
+ * at once (a device dropping alone is seen without delay), those that follow
+ * within the interval together at its end, in order. A reconnect storm is a
+ * presence change per device (offline by its will, online again): handled one
+ * by one, each arrived in its own turn of the event loop, and the grouped
+ * writes made one commit (one fsync) for each of those turns; in batches they
+ * share one commit per interval. On the injected clock, as the debouncer
+ * before it: a simulated day sees the same 100 ms.
+ */
+export class Batcher<T> {
+  private items: T[] = [];
+  /** The interval running since the last hand-over; undefined: quiet. */
+  private timer: TimerHandle | undefined;
+  private stopped = false;
+
+  /** Items handed over but not handled yet: at most `maxPerTurn` a turn of the event loop. */
+  private handing: T[] = [];
+  private turn: ReturnType<typeof setImmediate> | undefined;
+
+  /**
+   * `maxPerTurn`: a batch is handled this many at a time, one turn of the event
+   * loop each, so a storm's batch of hundreds does not hold up an SOS arriving
+   * meanwhile. Default unbounded.
+   */
+  constructor(
+    private readonly clock: Clock,
+    private readonly handle: (items: T[]) => void,
+    private readonly intervalMs: number,
+    private readonly maxPerTurn = Number.POSITIVE_INFINITY,
+  ) {
+    if (!(intervalMs >= 0)) throw new RangeError(`intervalMs: ${intervalMs} must be >= 0`);
+    if (!(maxPerTurn >= 1)) throw new RangeError(`maxPerTurn: ${maxPerTurn} must be >= 1`);
+  }
+
+  /** Hands `item` on at once when quiet (or stopped), else with the others at the end of the interval. */
+  add(item: T): void {
+    this.items.push(item);
+    if (this.timer === undefined || this.stopped) this.handOver();
+  }
+
+  /** Hands on everything queued now, and clears the timers; later items go at once. Idempotent. */
+  stop(): void {
+    this.stopped = true;
+    this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    clearImmediate(this.turn);
+    this.turn = undefined;
+    for (const item of this.items.splice(0)) this.handing.push(item);
+    this.handSome();
+  }
+
+  private handOver(): void {
+    if (this.items.length === 0) return;
+    const items = this.items;
+    this.items = [];
+    if (!this.stopped && this.intervalMs > 0) {
+      this.timer = this.clock.setTimeout(() => {
+        this.timer = undefined;
+        this.handOver();
+      }, this.intervalMs);
+    }
+    for (const item of items) this.handing.push(item);
+    // Behind what is still being handed over (its next turn is scheduled).
+    if (this.turn === undefined) this.handSome();
+  }
+
+  private handSome(): void {
+    this.turn = undefined;
+    const count = this.stopped ? this.handing.length : Math.min(this.handing.length, this.maxPerTurn);
+    if (count === 0) return;
+    const items = this.handing.splice(0, count);
+    if (this.handing.length > 0) this.turn = setImmediate(() => this.handSome());
+    this.handle(items);
+  }
+}
