@@ -14,7 +14,7 @@ const h = new Harness();
 afterEach(() => h.close());
 
 const TS = Date.UTC(2026, 0, 15, 2, 0, 0);
-const command = (id: string): DeviceCommand => ({ id, ts: TS, type: 'beep' });
+const command = (id: string): DeviceCommand => ({ id, ts: TS, type: 'beep', pattern: 'short' });
 
 function collect(client: MqttClient): string[] {
   const got: string[] = [];
