@@ -213,19 +213,23 @@ export class PresenceDebouncer {
 }
 
 /**
- * Hands changes on at most once per `intervalMs`: the first of a quiet moment
- * at once (a device dropping alone is seen without delay), those that follow
- * within the interval together at its end, in order. A reconnect storm is a
- * presence change per device (offline by its will, online again): handled one
- * by one, each arrived in its own turn of the event loop, and the grouped
- * writes made one commit (one fsync) for each of those turns; in batches they
- * share one commit per interval. On the injected clock, as the debouncer
- * before it: a simulated day sees the same 100 ms.
+ * Hands items on at most once per `intervalMs`: the first of a quiet moment
+ * at once, those that follow within the interval together at its end, in
+ * order. After a reconnect storm every device sends its `online` status (with
+ * its battery level, written to the device's history): handled one by one,
+ * each arrived in its own turn of the event loop, and the grouped writes made
+ * one commit (one fsync) for each of those turns; in batches they share one
+ * commit per interval (server system.ts). The interval ends after `intervalMs` of
+ * the injected clock or of real time, whichever comes first: a simulated day
+ * driven from timer to timer sees its changes 100 ms of its own time late
+ * (not the seconds it moves on during 100 real ms), and a clock that stands
+ * still (a test's) does not hold them back.
  */
 export class Batcher<T> {
   private items: T[] = [];
-  /** The interval running since the last hand-over; undefined: quiet. */
+  /** The interval running since the last hand-over, on the clock and in real time; undefined: quiet. */
   private timer: TimerHandle | undefined;
+  private realTimer: ReturnType<typeof setTimeout> | undefined;
   private stopped = false;
 
   /** Items handed over but not handled yet: at most `maxPerTurn` a turn of the event loop. */
@@ -256,8 +260,7 @@ export class Batcher<T> {
   /** Hands on everything queued now, and clears the timers; later items go at once. Idempotent. */
   stop(): void {
     this.stopped = true;
-    this.clock.clearTimeout(this.timer);
-    this.timer = undefined;
+    this.endInterval();
     clearImmediate(this.turn);
     this.turn = undefined;
     for (const item of this.items.splice(0)) this.handing.push(item);
@@ -269,14 +272,23 @@ export class Batcher<T> {
     const items = this.items;
     this.items = [];
     if (!this.stopped && this.intervalMs > 0) {
-      this.timer = this.clock.setTimeout(() => {
-        this.timer = undefined;
+      const end = (): void => {
+        this.endInterval();
         this.handOver();
-      }, this.intervalMs);
+      };
+      this.timer = this.clock.setTimeout(end, this.intervalMs);
+      this.realTimer = setTimeout(end, this.intervalMs);
     }
     for (const item of items) this.handing.push(item);
     // Behind what is still being handed over (its next turn is scheduled).
     if (this.turn === undefined) this.handSome();
+  }
+
+  private endInterval(): void {
+    this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    clearTimeout(this.realTimer);
+    this.realTimer = undefined;
   }
 
   private handSome(): void {

@@ -1,4 +1,4 @@
-/** Batcher (presence.ts): the first change of a quiet moment at once, those that follow within 100 ms together, in order. */
+/** Batcher (presence.ts): the first item of a quiet moment at once, those that follow within 100 ms together, in order (the server batches device statuses with it). */
 import { FakeClock } from '@kanjia/protocol';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { Batcher } from '../src/index.js';
@@ -9,7 +9,7 @@ beforeEach(() => {
 });
 
 describe('Batcher', () => {
-  it('hands the first change on at once, the 3 that follow within 100 ms together at its end, and a change after a quiet 100 ms at once again', () => {
+  it('hands the first item on at once, the 3 that follow within 100 ms together at its end, and one after a quiet 100 ms at once again', () => {
     const batches: string[][] = [];
     const batcher = new Batcher<string>(clock, (items) => batches.push(items), 100);
     batcher.add('a');
@@ -33,7 +33,7 @@ describe('Batcher', () => {
     batcher.stop();
   });
 
-  it('hands what it holds on at stop() and later changes at once, with no timer left', () => {
+  it('hands what it holds on at stop() and later items at once, with no timer left', () => {
     const batches: string[][] = [];
     const batcher = new Batcher<string>(clock, (items) => batches.push(items), 100);
     batcher.add('a');
@@ -46,7 +46,7 @@ describe('Batcher', () => {
     expect(clock.pendingTimers()).toBe(0);
   });
 
-  it('with 0 ms hands each change on at once; refuses a negative interval', () => {
+  it('with 0 ms hands each item on at once; refuses a negative interval', () => {
     const batches: string[][] = [];
     const batcher = new Batcher<string>(clock, (items) => batches.push(items), 0);
     batcher.add('a');
@@ -54,6 +54,21 @@ describe('Batcher', () => {
     expect(batches).toEqual([['a'], ['b']]);
     expect(clock.pendingTimers()).toBe(0);
     expect(() => new Batcher<string>(clock, () => {}, -1)).toThrow(RangeError);
+  });
+});
+
+describe('Batcher on a clock that stands still', () => {
+  it('hands the items held on after 100 ms of real time when the injected clock does not move', async () => {
+    const batches: string[][] = [];
+    const batcher = new Batcher<string>(clock, (items) => batches.push(items), 100);
+    batcher.add('a');
+    batcher.add('b');
+    expect(batches).toEqual([['a']]);
+    const started = Date.now();
+    while (batches.length < 2 && Date.now() - started < 2_000) await new Promise((r) => setTimeout(r, 10));
+    expect(batches).toEqual([['a'], ['b']]);
+    batcher.stop();
+    expect(clock.pendingTimers()).toBe(0);
   });
 });
 
