@@ -2,6 +2,8 @@
 export { SimDevice } from './sim-device.js';
 export { RESEND_BASE_MS, RESEND_CAP_MS, resendDelayMs, resendPolicy, flushDelayMs, seededRandom } from './resend.js';
 export type { RandomSource, ResendPolicy } from './resend.js';
+export { REFUSED_RETRY, refusedRetryDelayMs } from './reconnect.js';
+export type { RefusedRetryPolicy } from './reconnect.js';
 export type { AckHandle, ButtonName, EventBody, ReceivedCommand, SimDeviceEvents, SimDeviceOptions, TakenCommand } from './sim-device.js';
 export { SimHousehold, SimDeviceCredentials, HouseholdCredentialsFile } from './sim-household.js';
 export type { SimHouseholdOptions } from './sim-household.js';

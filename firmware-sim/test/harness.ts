@@ -36,7 +36,8 @@ export class TestBroker {
   private commandSeq = 0;
   port = 0;
 
-  constructor(private readonly authenticate?: (clientId: string, username: string | undefined, password: string | undefined) => boolean) {}
+  /** `authenticate` may also answer a CONNACK return code to refuse with (e.g. 3, server unavailable); false is 4. */
+  constructor(private readonly authenticate?: (clientId: string, username: string | undefined, password: string | undefined) => boolean | number) {}
 
   get url(): string {
     return `mqtt://127.0.0.1:${this.port}`;
@@ -48,12 +49,14 @@ export class TestBroker {
       authenticate: (client, username, password, done) => {
         const pw = password?.toString('utf8');
         this.connects.push({ clientId: client.id, username, password: pw });
-        if (this.authenticate === undefined || this.authenticate(client.id, username, pw)) {
+        const verdict = this.authenticate === undefined ? true : this.authenticate(client.id, username, pw);
+        if (verdict === true) {
           done(null, true);
           return;
         }
-        // 4 = bad user name or password (MQTT 3.1.1 §3.2.2.3).
-        done(Object.assign(new Error('bad user name or password'), { returnCode: 4 }), null);
+        // 4 = bad user name or password (MQTT 3.1.1 §3.2.2.3), unless another code was asked for.
+        const returnCode = typeof verdict === 'number' ? verdict : 4;
+        done(Object.assign(new Error(returnCode === 4 ? 'bad user name or password' : 'refused'), { returnCode }), null);
       },
     };
     const aedes = await Aedes.createBroker(options);

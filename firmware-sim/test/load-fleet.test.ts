@@ -69,6 +69,26 @@ describe('LoadFleet (firmware-sim load mode) over a real aedes', () => {
     expect(broker.copiesOf(id).length).toBeGreaterThanOrEqual(1);
   });
 
+  it('waits after a CONNACK 3 (server unavailable) as the contract says, longer after each further one, and a cut after its session starts again about reconnectPeriodMs', async () => {
+    let refusals = 0;
+    const broker = cleanup.add(new TestBroker(() => (refusals++ < 2 ? 3 : true)));
+    await broker.start();
+    // Scaled down: 600–800 ms after the first refusal, 600–1 000 ms after the second; a cut 5–15 ms.
+    const fleet = new LoadFleet({ host: '127.0.0.1', port: broker.port, devices: creds(1), reconnectPeriodMs: 10, refusedRetry: { minMs: 600, firstMaxMs: 800, capMs: 10_000 } });
+    cleanup.add({ stop: async () => fleet.stop() });
+    const started = performance.now();
+    await fleet.start(10_000);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(1_200);
+    expect(fleet.counters.refused).toEqual({ 3: 2 });
+    expect(broker.connects).toHaveLength(3);
+    // The refusals are forgotten once a session starts: a cut waits about reconnectPeriodMs, not 600 ms or more.
+    const cut = performance.now();
+    fleet.devices[0]!.drop();
+    await waitFor('back after the cut', () => fleet.counters.disconnects === 1 && fleet.counters.online === 1, 5_000);
+    expect(performance.now() - cut).toBeLessThan(600);
+    expect(broker.connects).toHaveLength(4);
+  });
+
   it('sends background telemetry at the asked total rate, round-robin, as valid v1 telemetry', async () => {
     const { broker, fleet } = await setUp(10);
     const seen: unknown[] = [];

@@ -4,8 +4,10 @@
  * every valid uplink to the application in the same process.
  */
 import type { Socket } from 'node:net';
+import { Readable } from 'node:stream';
 import { Aedes } from 'aedes';
 import { BufferList, BufferListStream } from 'bl';
+import { generate as generatePacket } from 'mqtt-packet';
 import type { AedesPublishPacket, AuthenticateError, Client, ConnectPacket, PublishPacket, Subscription } from 'aedes';
 import {
   DeviceCommand,
@@ -29,7 +31,8 @@ import { silentLogger } from './logger.js';
 import type { Logger } from './logger.js';
 import { DEFAULT_LOGIN_THROTTLE, LoginThrottle } from './login-throttle.js';
 import type { LoginKey, LoginThrottleOptions, LoginTicket } from './login-throttle.js';
-import { SlidingWindowCounter, TokenBucket } from './rate-limit.js';
+import { SlidingWindowCounter } from './rate-limit.js';
+import { ConnectLine, type ConnectLineCounts, type LineTicket } from './connect-line.js';
 import { PresenceTracker } from './presence.js';
 import { SocketListeners, type TlsCertificate } from './socket-listeners.js';
 import type { PresenceChange } from './presence.js';
@@ -102,11 +105,19 @@ export interface GatewayOptions {
   inFlightUplinks?: { total: number; perConnection: number };
   /**
    * Device logins accepted for checking: a burst of `connects`, refilled over
-   * `perMs` (real time). One more is refused with CONNACK 3 (server
-   * unavailable) before its secret is checked, and retries later. Service
-   * accounts are never paced. Default 500 per 1 000 ms.
+   * `perMs` (real time). One more waits for its turn (connectWaitMs); beyond,
+   * it is refused with CONNACK 3 (server unavailable) before its secret is
+   * checked, and retries later. Service accounts are never paced. Default
+   * 1 000 per 1 000 ms.
    */
   connectRateLimit?: { connects: number; perMs: number };
+  /**
+   * A login over connectRateLimit waits, unanswered, for its turn in a
+   * first-come line if that comes within this many ms (connect-line.ts); else
+   * CONNACK 3 at once. 0: always refused at once. Below connectTimeoutMs;
+   * default 5 000 (at most half the connect timeout).
+   */
+  connectWaitMs?: number;
 }
 
 /** Connections refused or cut by the connection limits, by limit. */
@@ -154,6 +165,8 @@ export interface GatewayStats {
   handlerErrors: number;
   /** Connections refused or cut by the connection limits. */
   refused: RefusalCounts;
+  /** Logins over the connect rate that waited for their turn (connectWaitMs): now and since start. */
+  connectLine: ConnectLineCounts;
   /** The bounded intake of uplinks (inFlightUplinks): now and since start. */
   backpressure: IntakeCounts & {
     /** PINGREQs answered by the gateway's transport guard (always, once logged in: also while a connection is held back). */
@@ -202,12 +215,20 @@ const LOG_TOPIC_CHARS = 128;
 // what waits; 16 per connection is more than a device has in flight (it waits
 // for `received`) and keeps one replaying device from taking the window.
 const DEFAULT_IN_FLIGHT_UPLINKS = { total: 1_000, perConnection: 16 } as const;
-// After a power cut 10 000 devices must be back within ~20 s (issue 10): 500
-// a second, the first 500 at once. A login (the secret's check, a session, a
-// subscription) took ~0.6 ms here (connection-memory.ts: 10 000 devices in
-// ~5.8 s, 2 cores, devices on the same machine), so 500/s is about a third of
-// one core, the rest being left to the alarms.
-const DEFAULT_CONNECT_RATE = { connects: 500, perMs: 1_000 } as const;
+// After a power cut 10 000 devices must be back within 20 s (issue 10): 1 000
+// a second, the first 1 000 at once. Measured (a real `kanjia start`, 10 000 load
+// devices cut at once, 2 cores shared with the devices' process): a login costs
+// the whole process ~1 ms of CPU (the secret's check, the session, the presence
+// write, the live feed), so 1 000/s is most of the event loop for ~10 s. All
+// back in 10.4 s, SOS pressed meanwhile on devices already back answered in
+// p50 4 ms, p99 54–158 ms, none lost. 1 500/s was slower (17.9 s: the loop
+// saturated, every login waited for the others); 500/s made the 20 s a floor.
+const DEFAULT_CONNECT_RATE = { connects: 1_000, perMs: 1_000 } as const;
+// A login over the rate waits this long at most for its turn (connect-line.ts),
+// and never more than half the connect timeout, so a device served at the end of its wait still has
+// time to finish its session start; devices wait 10 s or more for a CONNACK
+// (mqtt.js 30 s; docs/protocol.md asks for at least 10 s).
+const DEFAULT_CONNECT_WAIT_MS = 5_000;
 
 interface AdmittedUplink {
   client: Client;
@@ -236,7 +257,7 @@ interface Settings {
   loginThrottle: LoginThrottleOptions;
   logSummaryIntervalMs: number;
   inFlightUplinks: { total: number; perConnection: number };
-  connectRate: { connects: number; perMs: number };
+  connectRate: { connects: number; perMs: number; maxWaitMs: number };
 }
 
 /** What the gateway knows of one TCP connection before and after aedes takes it. */
@@ -251,6 +272,8 @@ interface ConnectionInfo {
   ticket?: LoginTicket;
   /** Over the connect-rate limit: answered CONNACK 3 unchecked. */
   paced?: boolean;
+  /** Its place in the connect line while it waits for its turn. */
+  lineTicket?: LineTicket;
 }
 
 /** The MQTT gateway; constructor assigns, start() listens, stop() closes everything it opened. */
@@ -273,6 +296,7 @@ export class Gateway {
     commandsOut: 0,
     handlerErrors: 0,
     refused: { keepAlive: 0, preLogin: 0, connectTimeout: 0, pingFlood: 0, subscribeFlood: 0, loginDelayed: 0, loginUnchecked: 0, connectRate: 0 },
+    connectLine: { waiting: 0, waited: 0 },
     backpressure: { inFlight: 0, waiting: 0, delayed: 0, pingsAnswered: 0 },
   };
   /** The sockets accepted and not closed yet (the same set as `running.sockets`, there from before `running`). */
@@ -281,8 +305,8 @@ export class Gateway {
   private guardOptions: ConnectionGuardOptions | undefined;
   /** Uplinks in the application, bounded (made at start from the settings). */
   private intake: IntakeWindow<Client> | undefined;
-  /** The connect-rate limit (real time), made at start. */
-  private connectBucket: TokenBucket | undefined;
+  /** The connect-rate limit and its waiting line (real time), made at start. */
+  private connectLine: ConnectLine | undefined;
   /** Who each connection authenticated as. */
   private readonly principals = new WeakMap<Client, Principal>();
   /** Packets admitted by authorizePublish, picked up again in the broker's `publish` event. */
@@ -355,7 +379,7 @@ export class Gateway {
     this.refusals = new SummarizedLog(this.logger, { intervalMs: settings.logSummaryIntervalMs });
     this.serviceAccounts = new Map((this.options.serviceAccounts ?? []).map((a) => [a.username, a.secretHash.toLowerCase()]));
     this.intake = new IntakeWindow<Client>(settings.inFlightUplinks);
-    this.connectBucket = new TokenBucket(settings.connectRate.connects, settings.connectRate.perMs, performance.now());
+    this.connectLine = new ConnectLine(settings.connectRate);
     this.guard = new UplinkGuard({
       invalidPerMinuteLimit: settings.invalidPerMinuteLimit,
       uplinkBurstMessages: settings.uplinkRate.messages,
@@ -383,6 +407,8 @@ export class Gateway {
       authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
       authorizeSubscribe: (client, sub, done) => this.authorizeSubscribe(client, sub, done),
     });
+    leanPersistenceStreams(broker);
+    warmPacketWriter();
     broker.on('client', (client) => this.clientRegistered(client));
     broker.on('clientDisconnect', (client) => this.clientDisconnected(client));
     broker.on('publish', (packet, client) => this.published(packet, client));
@@ -463,6 +489,7 @@ export class Gateway {
       ...this.counters,
       invalidPayloads: { ...this.counters.invalidPayloads },
       refused: { ...this.counters.refused },
+      connectLine: this.connectLine?.counts() ?? { ...this.counters.connectLine },
       backpressure: { ...this.counters.backpressure, ...this.intake?.counts() },
     };
   }
@@ -483,7 +510,8 @@ export class Gateway {
     const loginThrottle = { ...DEFAULT_LOGIN_THROTTLE, ...o.loginThrottle };
     const logSummaryIntervalMs = o.logSummaryIntervalMs ?? 60_000;
     const inFlightUplinks = o.inFlightUplinks ?? DEFAULT_IN_FLIGHT_UPLINKS;
-    const connectRate = o.connectRateLimit ?? DEFAULT_CONNECT_RATE;
+    // Unset, the wait is at most half the connect timeout (a short timeout in a test or a small installation shortens it).
+    const connectRate = { ...(o.connectRateLimit ?? DEFAULT_CONNECT_RATE), maxWaitMs: o.connectWaitMs ?? Math.min(DEFAULT_CONNECT_WAIT_MS, Math.floor(connectTimeoutMs / 2)) };
     // MQTT 3.1.1 §3.1.2.10: the keep-alive is a 16-bit number of seconds.
     if (!(Number.isInteger(keepAlive.min) && Number.isInteger(keepAlive.max) && keepAlive.min >= 1 && keepAlive.min <= keepAlive.max && keepAlive.max <= 65_535)) {
       problems.push(`keepAliveSeconds: ${keepAlive.min}–${keepAlive.max} must be whole seconds with 1 <= min <= max <= 65535`);
@@ -500,6 +528,9 @@ export class Gateway {
     }
     if (!(Number.isInteger(connectRate.connects) && connectRate.connects >= 1 && connectRate.perMs > 0)) {
       problems.push(`connectRateLimit: ${connectRate.connects} per ${connectRate.perMs} ms must be an integer >= 1 per a time > 0`);
+    }
+    if (!(connectRate.maxWaitMs >= 0 && connectRate.maxWaitMs < connectTimeoutMs)) {
+      problems.push(`connectWaitMs: ${connectRate.maxWaitMs} must be >= 0 and below connectTimeoutMs (${connectTimeoutMs}), or a waiting login is cut before its turn`);
     }
     if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65_535) problems.push(`port: ${o.port} is not a TCP port (0 picks a free one)`);
     if (o.tls && (!Number.isInteger(o.tls.port) || o.tls.port < 0 || o.tls.port > 65_535)) problems.push(`tls.port: ${o.tls.port} is not a TCP port (0 picks a free one)`);
@@ -603,6 +634,7 @@ export class Gateway {
       if (info !== undefined) {
         clearTimeout(info.deadline);
         info.ticket?.closed();
+        info.lineTicket?.cancel();
       }
       const client = clientOf(this);
       if (client !== undefined) gateway.intake?.drop(client);
@@ -649,6 +681,7 @@ export class Gateway {
     this.presence.clear();
     this.guard?.clear();
     this.intake?.clear();
+    this.connectLine?.stop();
     for (const ticket of this.heldRefusals) ticket.cancel();
     this.heldRefusals.clear();
     this.throttle?.clear();
@@ -667,10 +700,26 @@ export class Gateway {
     if (info !== undefined) info.keepalive = packet.keepalive;
     // Paced before anything costly (the secret's check, the session): the server's own accounts never wait.
     const service = packet.username !== undefined && this.serviceAccounts.has(packet.username);
-    if (!service && info !== undefined && !(this.connectBucket as TokenBucket).take(performance.now())) {
-      info.paced = true;
-      return done(null, true);
+    if (!service && info !== undefined) {
+      const verdict = (this.connectLine as ConnectLine).admit(() => {
+        info.lineTicket = undefined;
+        // Its socket closed meanwhile (the ticket was cancelled then): nothing to answer.
+        if (!client.conn.destroyed) this.beginLogin(packet, info, done);
+      });
+      if (verdict === 'refused') {
+        info.paced = true;
+        return done(null, true);
+      }
+      if (verdict !== 'now') {
+        info.lineTicket = verdict;
+        return;
+      }
     }
+    this.beginLogin(packet, info, done);
+  }
+
+  /** Its turn has come: the login throttle decides whether its secret is checked at all. */
+  private beginLogin(packet: ConnectPacket, info: ConnectionInfo | undefined, done: (error: Error | null, success: boolean) => void): void {
     const key = this.loginKey(packet.username, info);
     const ticket = (this.throttle as LoginThrottle).begin(key);
     if (ticket !== undefined) {
@@ -1021,6 +1070,65 @@ function forgetConnectPacket(client: Client): void {
   }
   const will = (client as unknown as { _will?: { payload?: unknown } | null })._will;
   if (will !== null && will !== undefined && Buffer.isBuffer(will.payload)) will.payload = Buffer.from(will.payload);
+}
+
+/**
+ * The two streams aedes asks its persistence for at every session start, made
+ * cheap: the outgoing queue (emptyQueue, after the CONNACK) and the retained
+ * messages (after the SUBACK). aedes-persistence's default (CallBackPersistence)
+ * wraps each stream of its in-memory store in a second `Readable.from()`, read
+ * through an async iterator; aedes pipes the outgoing one through a Transform
+ * in a `pipeline()`. For a device both are empty, and measured with a sampling
+ * heap profiler over 10,000 logins (a real `kanjia start`), that machinery was
+ * ~11 KB a login that lived long enough to be promoted to the old space: the
+ * burst left it there as garbage, and the heap (the process's RSS) grew by it
+ * (issue 10: <= 12 KB of RSS per idle connection). Promoted bytes a login,
+ * live ones included: 25.8 KB before, 14.3 KB after.
+ *
+ * - A clean session's outgoing queue is an ended stream. Its own queue is
+ *   empty at CONNECT (its subscriptions are not persisted, so nothing is
+ *   queued for it), and a clean session discards whatever an earlier
+ *   persistent session of its client id left [MQTT-3.1.2-6] (aedes delivers
+ *   none of it either: session-streams.test.ts).
+ * - Every other stream is the store's own, without the wrapper: the same
+ *   packets in the same order.
+ *
+ * Not public API: without `asyncPersistence` and its two methods where
+ * expected, nothing is changed (overload.test.ts "aedes keeps what the
+ * gateway relies on where it looks" says so).
+ */
+export function leanPersistenceStreams(broker: Aedes): boolean {
+  const persistence = (broker as unknown as { persistence?: Record<string, unknown> }).persistence;
+  const inner = persistence?.asyncPersistence as Record<string, unknown> | undefined;
+  if (persistence === undefined || inner === undefined) return false;
+  const outgoingStream = inner.outgoingStream;
+  const createRetainedStreamCombi = inner.createRetainedStreamCombi;
+  if (typeof outgoingStream !== 'function' || typeof createRetainedStreamCombi !== 'function') return false;
+  if (typeof persistence.outgoingStream !== 'function' || typeof persistence.createRetainedStreamCombi !== 'function') return false;
+  persistence.outgoingStream = (client: Client) => (client.clean ? endedStream() : (outgoingStream.call(inner, client) as Readable));
+  persistence.createRetainedStreamCombi = (patterns: string[]) => createRetainedStreamCombi.call(inner, patterns) as Readable;
+  return true;
+}
+
+/**
+ * mqtt-packet keeps one 2-byte buffer for each of the 65,536 packet ids, made
+ * by the first packet it writes (`cacheNumbers`): ~6.5 MB once per process,
+ * whatever the number of devices. Made at start, it is not a cost of the
+ * first device's login (nor counted as 0.65 KB of each of 10,000 connections
+ * by a figure taken around their connects).
+ */
+function warmPacketWriter(): void {
+  generatePacket({ cmd: 'puback', messageId: 1 });
+}
+
+/** A stream of packets that ends at its first read. */
+function endedStream(): Readable {
+  return new Readable({
+    objectMode: true,
+    read() {
+      this.push(null);
+    },
+  });
 }
 
 /** One listener for every socket's 'error' (aedes reports them as clientError). */

@@ -11,7 +11,7 @@ export { DEFAULT_LOGIN_THROTTLE, LoginThrottle } from './login-throttle.js';
 export type { LoginKey, LoginThrottleOptions } from './login-throttle.js';
 export { SummarizedLog } from './log-summary.js';
 export { TokenBucket, SlidingWindowCounter } from './rate-limit.js';
-export { DEFAULT_PRESENCE_DEBOUNCE, PresenceDebouncer, PresenceTracker } from './presence.js';
+export { Batcher, DEFAULT_PRESENCE_DEBOUNCE, PresenceDebouncer, PresenceTracker } from './presence.js';
 export type { DebouncedPresence, PresenceChange, PresenceDebounceSettings } from './presence.js';
 export { SocketListeners, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS } from './socket-listeners.js';
 export type { TlsCertificate } from './socket-listeners.js';

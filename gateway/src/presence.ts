@@ -211,3 +211,92 @@ export class PresenceDebouncer {
     this.emit(out);
   }
 }
+
+/**
+ * Hands items on at most once per `intervalMs`: the first of a quiet moment
+ * at once, those that follow within the interval together at its end, in
+ * order. After a reconnect storm every device sends its `online` status (with
+ * its battery level, written to the device's history): handled one by one,
+ * each arrived in its own turn of the event loop, and the grouped writes made
+ * one commit (one fsync) for each of those turns; in batches they share one
+ * commit per interval (server system.ts). The interval ends after `intervalMs` of
+ * the injected clock or of real time, whichever comes first: a simulated day
+ * driven from timer to timer sees its changes 100 ms of its own time late
+ * (not the seconds it moves on during 100 real ms), and a clock that stands
+ * still (a test's) does not hold them back.
+ */
+export class Batcher<T> {
+  private items: T[] = [];
+  /** The interval running since the last hand-over, on the clock and in real time; undefined: quiet. */
+  private timer: TimerHandle | undefined;
+  private realTimer: ReturnType<typeof setTimeout> | undefined;
+  private stopped = false;
+
+  /** Items handed over but not handled yet: at most `maxPerTurn` a turn of the event loop. */
+  private handing: T[] = [];
+  private turn: ReturnType<typeof setImmediate> | undefined;
+
+  /**
+   * `maxPerTurn`: a batch is handled this many at a time, one turn of the event
+   * loop each, so a storm's batch of hundreds does not hold up an SOS arriving
+   * meanwhile. Default unbounded.
+   */
+  constructor(
+    private readonly clock: Clock,
+    private readonly handle: (items: T[]) => void,
+    private readonly intervalMs: number,
+    private readonly maxPerTurn = Number.POSITIVE_INFINITY,
+  ) {
+    if (!(intervalMs >= 0)) throw new RangeError(`intervalMs: ${intervalMs} must be >= 0`);
+    if (!(maxPerTurn >= 1)) throw new RangeError(`maxPerTurn: ${maxPerTurn} must be >= 1`);
+  }
+
+  /** Hands `item` on at once when quiet (or stopped), else with the others at the end of the interval. */
+  add(item: T): void {
+    this.items.push(item);
+    if (this.timer === undefined || this.stopped) this.handOver();
+  }
+
+  /** Hands on everything queued now, and clears the timers; later items go at once. Idempotent. */
+  stop(): void {
+    this.stopped = true;
+    this.endInterval();
+    clearImmediate(this.turn);
+    this.turn = undefined;
+    for (const item of this.items.splice(0)) this.handing.push(item);
+    this.handSome();
+  }
+
+  private handOver(): void {
+    if (this.items.length === 0) return;
+    const items = this.items;
+    this.items = [];
+    if (!this.stopped && this.intervalMs > 0) {
+      const end = (): void => {
+        this.endInterval();
+        this.handOver();
+      };
+      this.timer = this.clock.setTimeout(end, this.intervalMs);
+      this.realTimer = setTimeout(end, this.intervalMs);
+    }
+    for (const item of items) this.handing.push(item);
+    // Behind what is still being handed over (its next turn is scheduled).
+    if (this.turn === undefined) this.handSome();
+  }
+
+  private endInterval(): void {
+    this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    clearTimeout(this.realTimer);
+    this.realTimer = undefined;
+  }
+
+  private handSome(): void {
+    this.turn = undefined;
+    const count = this.stopped ? this.handing.length : Math.min(this.handing.length, this.maxPerTurn);
+    if (count === 0) return;
+    const items = this.handing.splice(0, count);
+    if (this.handing.length > 0) this.turn = setImmediate(() => this.handSome());
+    this.handle(items);
+  }
+}

@@ -224,8 +224,10 @@ export const Settings = z
     mqttsPort: Port.default(8883),
     /** Plain MQTT on mqttPort (the village LAN); false: devices connect over TLS only. */
     mqttPlain: z.preprocess((v) => (v === 'false' || v === '0' ? false : v === 'true' || v === '1' ? true : v), z.boolean({ error: 'true or false' })).default(true),
-    /** Gateway pacing and backpressure (gateway/README.md); unset: the gateway's defaults (500/s, 1 000, 16). */
+    /** Gateway pacing and backpressure (gateway/README.md); unset: the gateway's defaults (1 000/s waiting at most 5 s, 1 000, 16). */
     mqttConnectsPerSecond: z.coerce.number().int().min(1).max(100_000).optional(),
+    /** How long a login over that rate waits for its turn before CONNACK 3 (gateway connect-line.ts); below the gateway's 10 s connect timeout. */
+    mqttConnectWaitMs: z.coerce.number().int().min(0).max(9_000, { error: 'at most 9000 ms: a login still waiting at the 10 s connect timeout is cut' }).optional(),
     mqttInFlightUplinks: z.coerce.number().int().min(1).max(1_000_000).optional(),
     mqttInFlightPerConnection: z.coerce.number().int().min(1).max(10_000).optional(),
     /** Host names and addresses the HTTP side answers to besides the defaults (hosts.ts); `*` for any. */
@@ -325,6 +327,7 @@ export const ENV_VARS: Record<string, string[]> = {
   KANJIA_MQTTS_PORT: ['mqttsPort'],
   KANJIA_MQTT_PLAIN: ['mqttPlain'],
   KANJIA_MQTT_CONNECTS_PER_SECOND: ['mqttConnectsPerSecond'],
+  KANJIA_MQTT_CONNECT_WAIT_MS: ['mqttConnectWaitMs'],
   KANJIA_MQTT_IN_FLIGHT_UPLINKS: ['mqttInFlightUplinks'],
   KANJIA_MQTT_IN_FLIGHT_PER_CONNECTION: ['mqttInFlightPerConnection'],
   KANJIA_TLS_CERT: ['tlsCert'],

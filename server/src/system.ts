@@ -5,8 +5,8 @@
  * small machine (DESIGN.md "From one village to a province").
  */
 import { AliyunSmsSender, ConsoleSmsSender, DEFAULT_OUTAGE_PROBE, defaultPolicies, EscalationScheduler, OutboxWorker, type SmsOutage, type SmsSender } from '@kanjia/alerts';
-import { Gateway, PresenceDebouncer, type UplinkMessage } from '@kanjia/gateway';
-import { systemClock, type Clock, type TimerHandle } from '@kanjia/protocol';
+import { Batcher, Gateway, PresenceDebouncer, type UplinkMessage } from '@kanjia/gateway';
+import { systemClock, type Clock, type DeviceStatus, type TimerHandle } from '@kanjia/protocol';
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import { createRequire } from 'node:module';
 import type { Server as TlsServer } from 'node:tls';
@@ -48,6 +48,10 @@ import { timeTransactions } from './metrics/sqlite-timing.js';
 const require = createRequire(import.meta.url);
 export const VERSION = (require('../package.json') as { version: string }).version;
 const DEFAULT_DASHBOARD_DIR = fileURLToPath(new URL('../../dashboard/dist', import.meta.url));
+/** Device statuses handed on together within this, ms (gateway Batcher): the battery writes of a reconnect storm share their commits. */
+const STATUS_BATCH_MS = 100;
+/** …and handled at most this many per turn of the event loop (one grouped commit each), so an SOS meanwhile waits for 64, not a storm's 1,000. */
+const STATUS_PER_TURN = 64;
 
 export interface SystemOptions {
   settings: Settings;
@@ -92,6 +96,7 @@ export class KanjiaSystem {
   tsdb: TimeSeriesTelemetry | undefined;
   private householdMap: HouseholdMap | undefined;
   private presence: PresenceDebouncer | undefined;
+  private statusBatch: Batcher<{ deviceId: string; status: DeviceStatus; atMs: number }> | undefined;
   private ready = false;
   private releaseLock: (() => void) | undefined;
   private startedAt = 0;
@@ -209,6 +214,7 @@ export class KanjiaSystem {
       clock: this.clock,
       logger: log.child({ component: 'gateway' }),
       ...(settings.mqttConnectsPerSecond !== undefined ? { connectRateLimit: { connects: settings.mqttConnectsPerSecond, perMs: 1_000 } } : {}),
+      ...(settings.mqttConnectWaitMs !== undefined ? { connectWaitMs: settings.mqttConnectWaitMs } : {}),
       ...(settings.mqttInFlightUplinks !== undefined || settings.mqttInFlightPerConnection !== undefined
         ? { inFlightUplinks: { total: settings.mqttInFlightUplinks ?? 1_000, perConnection: settings.mqttInFlightPerConnection ?? 16 } }
         : {}),
@@ -334,6 +340,21 @@ export class KanjiaSystem {
     const map = householdMap;
     alarmService.observeEvents(pipeline);
 
+    const statusBatch = new Batcher<{ deviceId: string; status: DeviceStatus; atMs: number }>(
+      this.clock,
+      (statuses) => {
+        for (const s of statuses) {
+          try {
+            pipeline.onStatus(s.deviceId, s.status, s.atMs);
+          } catch (err) {
+            log.error({ err, deviceId: s.deviceId }, 'device status could not be handled');
+          }
+        }
+      },
+      STATUS_BATCH_MS,
+      STATUS_PER_TURN,
+    );
+    this.statusBatch = statusBatch;
     // The device's clock may be wrong: detectors run on the time the server received the message.
     gateway.onUplink((msg: UplinkMessage) => {
       switch (msg.value.channel) {
@@ -345,8 +366,9 @@ export class KanjiaSystem {
         case 'accel':
           return pipeline.onAccel(msg.deviceId, msg.value.payload, msg.receivedAtMs);
         case 'status':
-          // Presence changes come through onPresence; a repeated `online` is the device's heartbeat.
-          return pipeline.onStatus(msg.deviceId, msg.value.payload, msg.receivedAtMs);
+          // Presence changes come through onPresence; a repeated `online` is the device's heartbeat
+          // (its battery level written to the device's history: batched as presence is, one commit for a storm's many).
+          return statusBatch.add({ deviceId: msg.deviceId, status: msg.value.payload, atMs: msg.receivedAtMs });
       }
     });
     gateway.onPresence((p) => {
@@ -579,6 +601,7 @@ export class KanjiaSystem {
       this.alarmService?.stop();
       // What it held (the last drops) is stored before the rest stops.
       this.presence?.stop();
+      this.statusBatch?.stop();
       this.householdMap?.stop();
       this.pipeline?.stop();
       // After the pipeline: its last signs of life are written too.

@@ -73,6 +73,10 @@ describe('loadSettings', () => {
     const s = loadSettings({ KANJIA_MQTT_CONNECTS_PER_SECOND: '800', KANJIA_MQTT_IN_FLIGHT_UPLINKS: '2000', KANJIA_MQTT_IN_FLIGHT_PER_CONNECTION: '8' });
     expect(s).toMatchObject({ mqttConnectsPerSecond: 800, mqttInFlightUplinks: 2000, mqttInFlightPerConnection: 8 });
     expect(problemsOf({ KANJIA_MQTT_CONNECTS_PER_SECOND: '0' })).toContain('KANJIA_MQTT_CONNECTS_PER_SECOND');
+    expect(loadSettings({})).not.toHaveProperty('mqttConnectWaitMs');
+    expect(loadSettings({ KANJIA_MQTT_CONNECT_WAIT_MS: '0' })).toMatchObject({ mqttConnectWaitMs: 0 });
+    expect(problemsOf({ KANJIA_MQTT_CONNECT_WAIT_MS: '10000' })).toMatch(/KANJIA_MQTT_CONNECT_WAIT_MS.*at most 9000 ms/);
+    expect(problemsOf({ KANJIA_MQTT_CONNECT_WAIT_MS: '-1' })).toContain('KANJIA_MQTT_CONNECT_WAIT_MS');
     expect(problemsOf({ KANJIA_MQTT_IN_FLIGHT_UPLINKS: '10' })).toMatch(/KANJIA_MQTT_IN_FLIGHT_PER_CONNECTION.*16 uplinks per connection cannot exceed the 10 in all/);
   });
 

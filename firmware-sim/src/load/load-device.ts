@@ -23,6 +23,7 @@
 import net from 'node:net';
 import * as mqttPacket from 'mqtt-packet';
 import { DeviceCommand, topics } from '@kanjia/protocol';
+import { refusedRetryDelayMs, type RefusedRetryPolicy } from '../reconnect.js';
 import { flushDelayMs, resendDelayMs, type RandomSource, type ResendPolicy } from '../resend.js';
 
 export interface LoadDeviceHooks {
@@ -40,7 +41,10 @@ export interface LoadDeviceSettings {
   host: string;
   port: number;
   keepaliveSeconds: number;
+  /** Wait before a reconnect after a cut or a refusal other than 3, ×0.5–1.5 jitter. */
   reconnectPeriodMs: number;
+  /** Wait before a reconnect after CONNACK 3 (../reconnect.ts). */
+  refusedRetry: RefusedRetryPolicy;
   reconnectFlushJitterMs: number;
   resend: ResendPolicy;
   random: RandomSource;
@@ -71,6 +75,10 @@ export class LoadDevice {
   private counter = 0;
   private readonly boot: string;
   private lastSentMs = 0;
+  /** CONNACK 3 in a row (the server unavailable or pacing logins); 0 once a session starts. */
+  private unavailable = 0;
+  /** The connection now closing was refused with CONNACK 3. */
+  private refusedUnavailable = false;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly pending = new Map<string, PendingEvent>();
@@ -199,11 +207,16 @@ export class LoadDevice {
       case 'connack': {
         const code = packet.returnCode ?? 0;
         if (code !== 0) {
+          if (code === 3) {
+            this.unavailable += 1;
+            this.refusedUnavailable = true;
+          }
           this.settings.hooks.refused(this, code);
           this.socket?.destroy();
           return;
         }
         this.state = 'subscribing';
+        this.unavailable = 0;
         this.packetId = (this.packetId % 65535) + 1;
         this.write({ cmd: 'subscribe', messageId: this.packetId, subscriptions: [{ topic: topics.commands(this.deviceId), qos: 1 }] });
         return;
@@ -270,7 +283,11 @@ export class LoadDevice {
     if (this.state === 'stopped') return;
     this.state = 'idle';
     this.settings.hooks.offline(this, wasOnline);
-    const delay = this.settings.reconnectPeriodMs * (0.5 + this.settings.random());
+    // After CONNACK 3 the contract's growing random wait (docs/protocol.md); after a cut, about reconnectPeriodMs.
+    const delay = this.refusedUnavailable
+      ? refusedRetryDelayMs(this.settings.refusedRetry, this.unavailable, this.settings.random)
+      : this.settings.reconnectPeriodMs * (0.5 + this.settings.random());
+    this.refusedUnavailable = false;
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
   }
 }

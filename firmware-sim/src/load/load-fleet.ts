@@ -5,6 +5,7 @@
  * total rate, cuts every connection at once for a reconnect storm, and counts
  * what happened (online, disconnects, refusals, received latencies).
  */
+import { REFUSED_RETRY, type RefusedRetryPolicy } from '../reconnect.js';
 import { RESEND_BASE_MS, resendPolicy, seededRandom, type RandomSource } from '../resend.js';
 import { LoadDevice, type LoadDeviceHooks } from './load-device.js';
 
@@ -15,8 +16,10 @@ export interface LoadFleetOptions {
   devices: ReadonlyArray<{ deviceId: string; secret: string }>;
   /** Default 60 s. */
   keepaliveSeconds?: number;
-  /** Wait before a reconnect, ×0.5–1.5 jitter. Default 1000 ms. */
+  /** Wait before a reconnect after a cut, ×0.5–1.5 jitter. Default 1000 ms. */
   reconnectPeriodMs?: number;
+  /** Wait before a reconnect after CONNACK 3 (../reconnect.ts); default the contract's 1–5 s, doubling up to 60 s. */
+  refusedRetry?: RefusedRetryPolicy;
   /** Connections being set up at once during start(). Default 100. */
   connectConcurrency?: number;
   /** Resend base; default the contract's 5000 ms. */
@@ -84,6 +87,7 @@ export class LoadFleet {
           port: options.port,
           keepaliveSeconds: options.keepaliveSeconds ?? 60,
           reconnectPeriodMs: options.reconnectPeriodMs ?? 1000,
+          refusedRetry: options.refusedRetry ?? REFUSED_RETRY,
           reconnectFlushJitterMs: Math.min(1000, resend.baseMs),
           resend,
           random: this.random,
