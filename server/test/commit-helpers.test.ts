@@ -6,13 +6,12 @@
  * other commit is back at synchronous=FULL, and that nothing changes inside an
  * outer transaction.
  */
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openDatabase, transactionRunner, withRelaxedCommit } from '../src/db/database.js';
+import { transactionRunner, withRelaxedCommit } from '../src/db/database.js';
 import { watchWrites } from '../src/db/write-watch.js';
 import { newId, takeRandom } from '../src/ids.js';
 import { newAnswerCode } from '../src/alarms/answer-codes.js';
-import { tempDataDir } from './helpers.js';
+import { tempDatabase } from './helpers.js';
 
 const FULL = 2;
 const NORMAL = 1;
@@ -23,16 +22,7 @@ describe('commit helpers', () => {
     for (const c of cleanups.splice(0).reverse()) c();
   });
 
-  function open() {
-    const tmp = tempDataDir();
-    const db = openDatabase(join(tmp.dir, 'kanjia.sqlite'));
-    db.exec('CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)');
-    cleanups.push(() => {
-      db.close();
-      tmp.cleanup();
-    });
-    return db;
-  }
+  const open = () => tempDatabase('CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)', cleanups);
   const synchronous = (db: ReturnType<typeof open>) => db.pragma('synchronous', { simple: true });
 
   it('a relaxed commit commits, and the connection is back at FULL after it, also when it throws', () => {

@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { io, type Socket } from 'socket.io-client';
 import type { SqliteUserStore, UserInput } from '../src/auth/user-store.js';
 import type { Settings } from '../src/config.js';
-import { openDatabase } from '../src/db/database.js';
+import { openDatabase, type Db } from '../src/db/database.js';
 import { databaseFile, loadDeviceKey } from '../src/device-key.js';
 import { SqliteRegistryStore } from '../src/registry/registry-store.js';
 
@@ -26,6 +26,18 @@ export class RecordingSender implements SmsSender {
 export function tempDataDir(): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'kanjia-test-'));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A database file of its own (openDatabase: WAL, FULL, the migrations) with `sql` run on it; `cleanups` closes and removes it. */
+export function tempDatabase(sql: string, cleanups: Array<() => void>): Db {
+  const tmp = tempDataDir();
+  const db = openDatabase(join(tmp.dir, 'kanjia.sqlite'));
+  db.exec(sql);
+  cleanups.push(() => {
+    db.close();
+    tmp.cleanup();
+  });
+  return db;
 }
 
 /** One village, one household of one resident with a chain of three contacts, and its devices (an SOS button by default). */

@@ -4,11 +4,10 @@
  * store gets on its thousandth call is the one it got on its first, and a
  * failed write is still seen after any number of calls.
  */
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openDatabase, STATEMENT_CACHE_MAX } from '../src/db/database.js';
+import { STATEMENT_CACHE_MAX } from '../src/db/database.js';
 import { watchWrites } from '../src/db/write-watch.js';
-import { tempDataDir } from './helpers.js';
+import { tempDatabase } from './helpers.js';
 
 describe('the statement cache', () => {
   const cleanups: Array<() => void> = [];
@@ -16,16 +15,7 @@ describe('the statement cache', () => {
     for (const c of cleanups.splice(0).reverse()) c();
   });
 
-  function open() {
-    const tmp = tempDataDir();
-    const db = openDatabase(join(tmp.dir, 'kanjia.sqlite'));
-    db.exec('CREATE TABLE t (k INTEGER PRIMARY KEY)');
-    cleanups.push(() => {
-      db.close();
-      tmp.cleanup();
-    });
-    return db;
-  }
+  const open = () => tempDatabase('CREATE TABLE t (k INTEGER PRIMARY KEY)', cleanups);
 
   it('hands out one compiled statement per SQL text', () => {
     const db = open();
