@@ -6,12 +6,13 @@
 import type { UserRole } from '@kanjia/protocol';
 import { ref } from 'vue';
 
-export const VIEWS = ['alarms', 'map', 'residents', 'devices', 'audit'] as const;
+export const VIEWS = ['alarms', 'map', 'residents', 'devices', 'reports', 'audit'] as const;
 export type ViewName = (typeof VIEWS)[number];
 
 /** The views a role has (the server refuses the audit log to the others anyway). */
 export function viewsFor(role: UserRole | null): readonly ViewName[] {
-  return role === 'admin' ? VIEWS : VIEWS.filter((v) => v !== 'audit');
+  // A helper has no report (the server refuses it: a report covers every person of a village).
+  return role === 'admin' ? VIEWS : VIEWS.filter((v) => v !== 'audit' && !(v === 'reports' && role === 'helper'));
 }
 
 export interface Route {

@@ -13,3 +13,4 @@ export * from './answer.js';
 export * from './map.js';
 export * from './errors.js';
 export * from './spreadsheet-api.js';
+export * from './reports.js';

@@ -2,7 +2,8 @@
  * The `kanjia` command line: start the system, run the demo, manage the
  * registry, run simulated devices. `kanjia help` lists everything.
  */
-import { DEVICE_KINDS, formatZodError, KanjiaError, maskPhone, RegistryFile, type ContactInput, type DeviceKind } from '@kanjia/protocol';
+import { DEVICE_KINDS, formatZodError, KanjiaError, maskPhone, RegistryFile, ReportPeriodCode, type ContactInput, type DeviceKind } from '@kanjia/protocol';
+import { DEFAULT_DEVICE_HEALTH_SETTINGS } from '@kanjia/detection';
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { z } from 'zod';
@@ -21,6 +22,9 @@ import { SqliteTownshipStore } from './township/township-store.js';
 import { registryXlsx } from './township/spreadsheet/registry-export.js';
 import { formatPreview } from './township/spreadsheet/preview-text.js';
 import { SpreadsheetError } from './township/spreadsheet/spreadsheet-errors.js';
+import { parsePeriod } from './township/reports/period.js';
+import { buildReport } from './township/reports/report-source.js';
+import { reportXlsx } from './township/reports/report-xlsx.js';
 
 const HELP = `kanjia — 智慧看家: watches over old people living alone and gets help to them fast
 
@@ -45,6 +49,8 @@ Usage: kanjia <command> [options]
   export registry --out FILE.xlsx [--village NAME] [--force]
                                 the registry in the policy's layout, a sheet per village; ID and phone numbers
                                 in full (the operator's copy): the file is readable by you only (mode 600)
+  export report --period 2026-Q4|2026-11 --out FILE.xlsx [--village NAME] [--force]
+                                the township's report (docs/reports.md), a sheet per section
   village add --name N --lat X --lng Y [--township T] [--county C] [--timezone Z]
   household add --village ID --address A --lat X --lng Y [--key-holder-note TEXT]
   resident add --household ID --name N --contact "name,role,phone" [--contact …] [--sex F|M]
@@ -346,7 +352,8 @@ async function importSheetCommand(args: string[]): Promise<number> {
 /** `kanjia export registry --out FILE.xlsx [--village NAME] [--force]`: full ID and phone numbers, written 0600. */
 async function exportCommand(args: string[]): Promise<number> {
   const [what, ...rest] = args;
-  if (what !== 'registry') throw new UsageError('export knows "registry": kanjia export registry --out FILE.xlsx [--village NAME]');
+  if (what === 'report') return await exportReportCommand(rest);
+  if (what !== 'registry') throw new UsageError('export knows "registry" and "report": kanjia export registry --out FILE.xlsx [--village NAME]');
   const { values } = parse(rest, { 'data-dir': { type: 'string' }, village: { type: 'string' }, out: { type: 'string' }, force: { type: 'boolean' } });
   const outPath = need('out', values.out);
   const { registry, db, close, settings } = openRegistry(values['data-dir']);
@@ -360,6 +367,32 @@ async function exportCommand(args: string[]): Promise<number> {
     out = undefined;
     new SqliteAuditLog(db, Date.now).record({ action: 'registry.export', actor: CLI_ACTOR, target: villageId ?? null, detail: `${villages.length} village(s), ${people} people, full numbers, to ${outPath}` });
     process.stderr.write(`Written to ${outPath}: ${villages.length} village(s), ${people} people, with full ID and phone numbers (readable by you only, mode 600; keep it private).\n`);
+    return 0;
+  } finally {
+    out?.discard();
+    close();
+  }
+}
+
+// --- the township's reports (docs/reports.md) ---
+
+/** `kanjia export report --period 2026-Q4 --out FILE.xlsx [--village NAME] [--force]`: every village (or one), no personal numbers. */
+async function exportReportCommand(args: string[]): Promise<number> {
+  const { values } = parse(args, { 'data-dir': { type: 'string' }, village: { type: 'string' }, out: { type: 'string' }, period: { type: 'string' }, force: { type: 'boolean' } });
+  const outPath = need('out', values.out);
+  const checked = ReportPeriodCode.safeParse(need('period', values.period));
+  if (!checked.success) throw new UsageError(checked.error.issues[0]?.message ?? 'period: a month like 2026-11 or a quarter like 2026-Q4');
+  const { registry, db, close, settings } = openRegistry(values['data-dir']);
+  let out: SecretOutFile | undefined;
+  try {
+    const villageId = values.village === undefined ? undefined : villageNamed(registry, values.village);
+    const villages = registry.allVillages().filter((v) => villageId === undefined || v.id === villageId);
+    const frequencies = { ordinary: settings.visitFrequencyOrdinary, especiallyDifficult: settings.visitFrequencyEspeciallyDifficult };
+    const report = buildReport({ db, registry }, villages, parsePeriod(checked.data), { frequencies, lowBatteryPct: DEFAULT_DEVICE_HEALTH_SETTINGS.lowBatteryPct }, Date.now());
+    out = SecretOutFile.open(outPath, values.force === true);
+    out.commit(await reportXlsx(report, settings.timezone));
+    out = undefined;
+    process.stderr.write(`Written to ${outPath}: ${report.title} ${report.period.code}, ${report.villages.length} village(s)${report.partial ? ' (the period is not over: the figures so far)' : ''}.\n`);
     return 0;
   } finally {
     out?.discard();

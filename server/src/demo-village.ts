@@ -4,7 +4,12 @@
  * 隆回县, 湖南省). Phone numbers use the 1990000xxxx test range, which is not
  * assigned to real subscribers.
  */
-import { categoryFromText, type RegistryFile } from '@kanjia/protocol';
+import { defaultPolicies } from '@kanjia/alerts';
+import { categoryFromText, DAY_MS, DEFAULT_VISIT_FREQUENCY, visitIntervalDays, type AlarmKind, type RegistryFile } from '@kanjia/protocol';
+import { SqliteAlarmStore } from './alarms/alarm-store.js';
+import type { Db } from './db/database.js';
+import { localDateOf, type SqliteRegistryStore } from './registry/registry-store.js';
+import { SqliteTownshipStore } from './township/township-store.js';
 
 const CENTER = { lat: 27.1136, lng: 111.03 };
 
@@ -32,6 +37,10 @@ const PEOPLE: Array<{ name: string; sex: 'F' | 'M'; birthYear: number; group: nu
 ];
 
 const HELPERS = ['刘建军', '陈晓红', '王志强', '周丽华', '李明'];
+/** Each helper's post (职务), as the policies' "1+N" lists them. */
+const HELPER_POSTS = ['村支书', '妇女主任', '网格员', '村医助理', '村委委员'];
+/** The demo registry's people joined this long before the demo was first started (the reports have months to show). */
+const JOINED_DAYS_AGO = 150;
 const GROUP_OFFSETS: Array<[number, number]> = [
   [0.004, -0.006],
   [0.006, 0.002],
@@ -92,8 +101,10 @@ export function demoVillage(): RegistryFile {
                 sex: p.sex,
                 birthYear: p.birthYear,
                 category: categoryFromText(p.category) ?? 'other',
+                // The oldest and the 特困 are especially difficult (visited weekly); the others ordinary (twice a month).
+                careLevel: p.birthYear <= 1938 || p.category === '特困供养' ? ('especiallyDifficult' as const) : ('ordinary' as const),
                 contacts: [
-                  { name: helper, role: 'helper' as const, phone: testPhone(100 + (i % HELPERS.length)), post: '帮扶责任人' },
+                  { name: helper, role: 'helper' as const, phone: testPhone(100 + (i % HELPERS.length)), post: HELPER_POSTS[i % HELPER_POSTS.length] ?? '帮扶责任人' },
                   { name: '赵春梅', role: 'doctor' as const, phone: testPhone(200), post: '村医' },
                   { name: '村委值班室', role: 'duty' as const, phone: testPhone(300), post: '村委值班' },
                   { name: `${p.name.slice(0, 1)}家亲属`, role: 'family' as const, phone: testPhone(400 + i), post: '子女（外出务工）' },
@@ -106,4 +117,113 @@ export function demoVillage(): RegistryFile {
       },
     ],
   };
+}
+
+const DEMO_ACTOR = { userId: null, name: '演示数据' };
+
+/** The past cases of the demo: [resident index, kind, days ago, minutes to take, minutes to on site (null: none), 'resolve' | 'cancel']. */
+const PAST_CASES: ReadonlyArray<[number, AlarmKind, number, number, number | null, 'resolve' | 'cancel']> = [
+  [0, 'sos', 118, 3, 22, 'resolve'],
+  [7, 'inactivity', 104, 6, 35, 'resolve'],
+  [11, 'sos', 96, 2, null, 'cancel'],
+  [4, 'missedCheckIn', 88, 9, null, 'resolve'],
+  [13, 'fall', 75, 1, 18, 'resolve'],
+  [2, 'sos', 61, 4, 27, 'resolve'],
+  [16, 'lowBattery', 55, 45, null, 'resolve'],
+  [9, 'sos', 47, 2, null, 'cancel'],
+  [17, 'inactivity', 40, 12, 41, 'resolve'],
+  [5, 'deviceOffline', 33, 30, null, 'resolve'],
+  [14, 'sos', 26, 5, 24, 'resolve'],
+  [0, 'missedCheckIn', 19, 7, null, 'cancel'],
+  [10, 'fall', 12, 2, 16, 'resolve'],
+  [7, 'sos', 6, 3, 30, 'resolve'],
+  [18, 'inactivity', 3, 8, null, 'cancel'],
+];
+
+/**
+ * Gives the freshly imported demo registry a past, so the registry, the
+ * overdue list and the reports show real figures: everyone joined
+ * JOINED_DAYS_AGO days ago; visits by their helper at their care level's
+ * frequency, a few late and a few people not visited for weeks (overdue
+ * now); two people who left (a death, a move to the children); past cases
+ * taken, reached and resolved or cancelled (none still open, so nothing is
+ * sent and the demo's own SOS opens a new case). All times before `nowMs`.
+ */
+export function seedDemoHistory(db: Db, registry: SqliteRegistryStore, nowMs: number): void {
+  const township = new SqliteTownshipStore(db, registry, () => nowMs, DEFAULT_VISIT_FREQUENCY);
+  const people = registry.residents({});
+  const tz = people[0]?.timezone ?? 'Asia/Shanghai';
+  const joinedOn = localDateOf(tz, nowMs - JOINED_DAYS_AGO * DAY_MS);
+  db.transaction(() => {
+    db.prepare('UPDATE residents SET joined_on = ?').run(joinedOn);
+    people.forEach((p, i) => {
+      const helper = registry.contactsOf(p.id).find((c) => c.role === 'helper');
+      const interval = visitIntervalDays(DEFAULT_VISIT_FREQUENCY[p.careLevel]);
+      // Every fifth person has not been visited for 5 weeks (overdue now); every seventh was visited late once.
+      const stopDaysAgo = i % 5 === 2 ? 35 : 0;
+      let day = JOINED_DAYS_AGO - interval + 1 + (i % 3);
+      let n = 0;
+      while (day > stopDaysAgo) {
+        const at = nowMs - day * DAY_MS + ((i * 37) % 300) * 60_000;
+        const inPerson = n % 3 !== 2;
+        township.addVisit(
+          p.id,
+          {
+            at,
+            ...(helper ? { visitorContactId: helper.id } : {}),
+            mode: inPerson ? 'inPerson' : 'phone',
+            health: n % 4 === 3 ? 'fair' : 'good',
+            mood: n % 5 === 4 ? 'fair' : 'good',
+            ...(inPerson ? { hygiene: 'good' as const, safety: { stove: { status: 'ok' as const }, wiring: { status: 'ok' as const }, heating: { status: 'ok' as const } } } : {}),
+            ...(n % 6 === 1 ? { needs: '冬季棉被', measures: '送米一袋' } : {}),
+          },
+          { userId: null, name: helper?.name ?? DEMO_ACTOR.name },
+        );
+        n++;
+        day -= i % 7 === 3 && n === 4 ? interval + 6 : interval - (i % 2);
+      }
+    });
+  })();
+
+  // Two people of the registry left (kept for the reports): added to existing homes, then off the registry.
+  const leavers: Array<{ home: number; name: string; sex: 'F' | 'M'; birthYear: number; reason: 'died' | 'movedToChildren'; daysAgo: number }> = [
+    { home: 2, name: '张李氏', sex: 'F', birthYear: 1935, reason: 'died', daysAgo: 70 },
+    { home: 9, name: '吴秋莲', sex: 'F', birthYear: 1947, reason: 'movedToChildren', daysAgo: 20 },
+  ];
+  for (const l of leavers) {
+    const home = people[l.home];
+    if (!home) continue;
+    const id = registry.createResident(home.householdId, {
+      name: l.name,
+      sex: l.sex,
+      birthYear: l.birthYear,
+      category: 'leftBehindOrAlone',
+      joinedOn,
+      contacts: registry.contactsOf(home.id).map((c) => ({ name: c.name, role: c.role, phone: c.phone, ...(c.post ? { post: c.post } : {}) })),
+    });
+    township.recordCreated(id, DEMO_ACTOR);
+    township.leave(id, { reason: l.reason, date: localDateOf(tz, nowMs - l.daysAgo * DAY_MS) }, DEMO_ACTOR);
+  }
+
+  const alarms = new SqliteAlarmStore(db, registry, { policies: defaultPolicies(), locale: 'zh-CN', channel: 'demo', publicUrl: 'http://127.0.0.1' });
+  PAST_CASES.forEach(([who, kind, daysAgo, take, site, end], k) => {
+    const p = people[who];
+    if (!p) return;
+    const devices = registry.devices({ householdId: p.householdId });
+    const device = devices.find((d) => d.kind === (kind === 'fall' ? 'pendant' : 'sosButton')) ?? devices[0];
+    if (!device) return;
+    const openedAt = nowMs - daysAgo * DAY_MS + ((k * 53) % 600) * 60_000;
+    const { alarmId } = alarms.raiseFinding({ kind, deviceId: device.id, subjectId: p.id, eventId: `demo-past-${k}`, eventTs: openedAt, reason: 'a past case of the demo' }, openedAt);
+    const by = registry.contactsOf(p.id).find((c) => c.role === 'helper')?.name ?? '村委值班室';
+    alarms.transition(alarmId, 'take', by, undefined, openedAt + take * 60_000);
+    if (site !== null) {
+      alarms.transition(alarmId, 'onTheWay', by, undefined, openedAt + (take + 1) * 60_000);
+      alarms.transition(alarmId, 'onSite', by, undefined, openedAt + site * 60_000);
+    }
+    const closeAt = openedAt + ((site ?? take) + 15) * 60_000;
+    if (end === 'cancel') alarms.transition(alarmId, 'cancel', by, '误按，老人平安', closeAt);
+    else alarms.transition(alarmId, 'resolve', by, site !== null ? '已上门查看，老人平安' : '已电话确认，已处理', closeAt);
+  });
+  // Nothing of the past is sent: its notices were settled when the cases closed; mark what was queued as skipped to be sure.
+  db.prepare("UPDATE notifications SET status = 'skipped' WHERE status IN ('pending', 'sending') AND alarm_id IN (SELECT id FROM alarms WHERE event_id LIKE 'demo-past-%')").run();
 }

@@ -18,7 +18,7 @@ import { z } from 'zod';
 import { waitForSignal } from './cli.js';
 import { loadSettings } from './config.js';
 import { openDatabase } from './db/database.js';
-import { demoVillage } from './demo-village.js';
+import { demoVillage, seedDemoHistory } from './demo-village.js';
 import { databaseFile, loadDeviceKey } from './device-key.js';
 import { generatePassword } from './auth/password.js';
 import { SqliteUserStore } from './auth/user-store.js';
@@ -242,6 +242,7 @@ function ensureDemoRegistry(dataDir: string, deviceKey: Buffer): DemoDevices {
     }
     const file = demoVillage();
     const result = registry.importRegistry(file);
+    seedDemoHistory(db, registry, Date.now());
     const households = file.villages.flatMap((v) => v.households);
     // Devices come back in import order, three per household.
     const perHousehold = households.map((h) => h.devices.length);

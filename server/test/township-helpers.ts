@@ -196,6 +196,7 @@ export async function townshipApp(options: { frequencies?: VisitFrequencies; sta
     residentVillage: (id) => registry.residentContext(id)?.villageId,
     registry: { registry, audit, alarms: alarmStore, activity, deviceHistory, nowMs: () => clock.nowMs(), routineOf: (id, tz) => pipeline.routineOf(id, tz), registryChanged, township: townshipStore },
     township: { registry, township: townshipStore, audit, nowMs: () => clock.nowMs(), registryChanged },
+    reports: { db, registry, frequencies: townshipStore.frequencies, nowMs: () => clock.nowMs(), timezone: 'Asia/Shanghai' },
   });
   const login = (name: string, user: Parameters<typeof loginAs>[2]) => loginAs(app, users, { ...user, name });
   const cookies: Record<Role, string> = {
