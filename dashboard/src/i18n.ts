@@ -6,6 +6,7 @@
  */
 import { ref, watch } from 'vue';
 import { cardEn, cardZh } from './i18n-card';
+import { townshipEn, townshipZh } from './i18n-township';
 
 export const LANGS = ['zh', 'en'] as const;
 export type Lang = (typeof LANGS)[number];
@@ -177,6 +178,7 @@ const zh = {
   'time.inMinutes': '{n}分钟后',
   'time.inHours': '{h}小时{m}分钟后',
   ...cardZh,
+  ...townshipZh,
 
   // --- views and the village map -------------------------------------------
   'view.nav': '页面',
@@ -417,6 +419,7 @@ const en: Record<MessageKey, string> = {
   'time.inMinutes': 'in {n} min',
   'time.inHours': 'in {h} h {m} min',
   ...cardEn,
+  ...townshipEn,
 
   // --- views and the village map -------------------------------------------
   'view.nav': 'Pages',
