@@ -6,6 +6,7 @@ import { lang, LOCALES } from '../i18n';
 import { createTownshipClient } from '../township-api';
 import VisitApp from './VisitApp.vue';
 import '../styles.css';
+import './visit.css';
 
 const residentId = decodeURIComponent(window.location.hash.replace(/^#\/?/, ''));
 document.documentElement.lang = LOCALES[lang.value];
