@@ -74,6 +74,9 @@ describe.skipIf(!hasChromium)('registry and visit pages in Chromium', () => {
     await phone.getByTestId('view-tab-registry').waitFor({ timeout: 10_000 });
     await phone.goto(`${kanjia.httpUrl}/visit.html#/${encodeURIComponent(residentId)}`);
     await expect.poll(() => phone.getByTestId('visit-page').textContent(), { timeout: 10_000 }).toContain('王秀英');
+    // The form's time shows now on the village's clock (Asia/Shanghai, UTC+8), not the browser's (UTC here).
+    const shown = await phone.getByTestId('visit-at').inputValue();
+    expect(Math.abs(Date.parse(`${shown}:00+08:00`) - Date.now())).toBeLessThan(3 * 60_000);
     await phone.getByTestId('visit-mode-inPerson').check();
     await phone.getByTestId('visit-health-fair').check();
     await phone.getByTestId('visit-stove-problem').check();
@@ -85,9 +88,10 @@ describe.skipIf(!hasChromium)('registry and visit pages in Chromium', () => {
     await phone.getByTestId('visit-save').click();
     await expect.poll(() => phone.getByTestId('visit-saved').count(), { timeout: 10_000 }).toBe(1);
 
-    const stored = await api.get<{ visits: Array<{ mode: string; health: string; needs: string | null; safety: { stove: { status: string; note?: string } } | null }> }>(`/api/residents/${residentId}/visits`);
+    const stored = await api.get<{ visits: Array<{ at: number; mode: string; health: string; needs: string | null; safety: { stove: { status: string; note?: string } } | null }> }>(`/api/residents/${residentId}/visits`);
     expect(stored.visits).toHaveLength(1);
     expect(stored.visits[0]).toMatchObject({ mode: 'inPerson', health: 'fair', needs: '冬天的棉被', safety: { stove: { status: 'problem', note: '灶台边堆了柴火' } } });
+    expect(Math.abs(stored.visits[0]!.at - Date.now())).toBeLessThan(3 * 60_000);
     await phone.close();
 
     // The registry page, opened again, no longer counts her overdue.
