@@ -96,6 +96,13 @@ export const ERROR_CATALOG = {
   PLAN_TOO_MANY_PIXELS: { from: 'map', status: 400, meaning: 'The plan is more than 8192 pixels on a side (old duty-room PCs fail to show it).', action: 'Scale it down.' },
   PLAN_NOT_FOUND: { from: 'map', status: 404, meaning: 'The village has no plan image.', action: 'Upload one, or use the map tiles.' },
 
+  // --- registry: spreadsheets in and out (server/src/township/spreadsheet, docs/spreadsheets.md) ---
+  SPREADSHEET_EMPTY: { from: 'registry', status: 400, meaning: 'The uploaded spreadsheet is empty, or has a header row and no person under it.', action: 'Check that the right file was chosen and that it was saved with its rows.' },
+  SPREADSHEET_UNREADABLE: { from: 'registry', status: 400, meaning: 'The upload is not a spreadsheet Kanjia reads (.xlsx, or CSV in UTF-8, UTF-16 or GBK/GB18030); an old .xls is refused with advice.', action: 'Save it as .xlsx (or “CSV UTF-8”) in Excel or WPS and upload that.' },
+  SPREADSHEET_TOO_LARGE: { from: 'registry', status: 413, meaning: 'The uploaded spreadsheet is larger than 5 MiB (or has more than 5000 rows on a sheet).', action: 'Split it by village, or remove pictures and unused sheets.' },
+  SPREADSHEET_NO_HEADER: { from: 'registry', status: 400, meaning: 'No sheet of the file has a header row with 姓名 and at least one more known column in its first 15 rows.', action: 'Name the columns as the registry does (姓名, 性别, 身份证号码, 人员类别 …; docs/spreadsheets.md).' },
+  IMPORT_PLAN_CHANGED: { from: 'registry', status: 409, meaning: 'A confirmed import no longer matches its preview: the file or the registry changed in between. Nothing was imported; the answer holds the new preview.', action: 'Look at the new preview and confirm it.' },
+
   // --- storage ---
   STORAGE_BUSY: { from: 'storage', status: 503, meaning: 'The database is locked by another process for the moment; nothing was changed.', action: 'Try again in a few seconds; if it lasts, close the other process (a sqlite3 shell, a backup tool).' },
   STORAGE_WRITE_FAILED: { from: 'storage', status: 503, systemProblem: true, meaning: 'The database cannot write (disk full, read-only, I/O error); new alarms may not be recorded. /api/health is unhealthy with the reason.', action: 'Fix the disk as the reason says (free space, remount read-write); phone the helpers meanwhile: devices keep resending until it is recorded.' },

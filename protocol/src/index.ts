@@ -12,3 +12,4 @@ export * from './township.js';
 export * from './answer.js';
 export * from './map.js';
 export * from './errors.js';
+export * from './spreadsheet-api.js';

@@ -77,6 +77,9 @@ export const AUDIT_ACTIONS = [
   'registry.change',
   /** A village plan image uploaded or removed. */
   'map.plan',
+  /** A registry spreadsheet imported (confirmed), or exported with personal numbers (docs/spreadsheets.md). */
+  'registry.import',
+  'registry.export',
   'user.add',
   'user.resetPassword',
   /** A user disabled (every session ended) or enabled again, on the command line. */

@@ -11,11 +11,16 @@ import { openDatabase, type Db } from './db/database.js';
 import { explainStartError, StorageStartError } from './db/storage-errors.js';
 import { OutFileError, privatizeStdoutFile, SecretOutFile, usePrivateUmask } from './private-files.js';
 import { databaseFile, loadDeviceKey } from './device-key.js';
-import { RegistryError, SqliteRegistryStore } from './registry/registry-store.js';
+import { localDateOf, RegistryError, SqliteRegistryStore } from './registry/registry-store.js';
 import { CLI_ACTOR, SqliteAuditLog } from './auth/audit-log.js';
 import { generatePassword } from './auth/password.js';
 import { SqliteUserStore, UserError, type UserInput } from './auth/user-store.js';
 import { FIRST_ADMIN_COMMAND, KanjiaSystem } from './system.js';
+import { applyImportPlan, planImport } from './township/spreadsheet/import-plan.js';
+import { SqliteTownshipStore } from './township/township-store.js';
+import { registryXlsx } from './township/spreadsheet/registry-export.js';
+import { formatPreview } from './township/spreadsheet/preview-text.js';
+import { SpreadsheetError } from './township/spreadsheet/spreadsheet-errors.js';
 
 const HELP = `kanjia — 智慧看家: watches over old people living alone and gets help to them fast
 
@@ -33,6 +38,13 @@ Usage: kanjia <command> [options]
   import FILE [--out F [--force]]
                                 import a registry file (docs/registry.md); prints new device secrets once
                                 (--out F writes them to F, readable by you only; --force replaces F)
+  import registry FILE [--village NAME] [--confirm DIGEST]
+                                import people from a spreadsheet (.xlsx or .csv; docs/spreadsheets.md): without
+                                --confirm prints what would be created/updated and every row that cannot be
+                                imported, and writes nothing; --confirm DIGEST (printed by the preview) imports it
+  export registry --out FILE.xlsx [--village NAME] [--force]
+                                the registry in the policy's layout, a sheet per village; ID and phone numbers
+                                in full (the operator's copy): the file is readable by you only (mode 600)
   village add --name N --lat X --lng Y [--township T] [--county C] [--timezone Z]
   household add --village ID --address A --lat X --lng Y [--key-holder-note TEXT]
   resident add --household ID --name N --contact "name,role,phone" [--contact …] [--sex F|M]
@@ -90,7 +102,10 @@ export async function main(argv: string[]): Promise<number> {
         return await runDemo(rest);
       }
       case 'import':
+        if (rest[0] === 'registry' && rest.length > 1) return await importSheetCommand(rest.slice(1));
         return importCommand(rest);
+      case 'export':
+        return await exportCommand(rest);
       case 'village':
       case 'household':
       case 'resident':
@@ -137,7 +152,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`kanjia: ${err.code}: ${err.message}\n`);
       return 1;
     }
-    if (err instanceof RegistryError || err instanceof OutFileError || err instanceof StorageStartError) {
+    if (err instanceof RegistryError || err instanceof OutFileError || err instanceof StorageStartError || err instanceof SpreadsheetError) {
       process.stderr.write(`kanjia: ${err.code}: ${err.message}\n`);
       return 1;
     }
@@ -191,11 +206,11 @@ function openCommandDatabase(settings: Settings): Db {
   }
 }
 
-function openRegistry(dataDir: string | undefined): { registry: SqliteRegistryStore; close: () => void; settings: Settings } {
+function openRegistry(dataDir: string | undefined): { registry: SqliteRegistryStore; db: Db; close: () => void; settings: Settings } {
   const settings = loadSettings(process.env, dataDir ? { overrides: { dataDir } } : {});
   const db = openCommandDatabase(settings);
   try {
-    return { registry: new SqliteRegistryStore(db, loadDeviceKey(settings), Date.now, settings.timezone), close: () => db.close(), settings };
+    return { registry: new SqliteRegistryStore(db, loadDeviceKey(settings), Date.now, settings.timezone), db, close: () => db.close(), settings };
   } catch (err) {
     db.close();
     throw explainStartError(err, settings.dataDir, databaseFile(settings));
@@ -281,6 +296,74 @@ function importCommand(args: string[]): number {
     }
   } finally {
     if (!done) out.discard();
+  }
+}
+
+// --- the registry in and out of spreadsheets (docs/spreadsheets.md) ---
+
+/** A village by id or name; the command line is the operator on the server machine: every village is in scope. */
+function villageNamed(registry: SqliteRegistryStore, nameOrId: string): string {
+  const v = registry.allVillages().find((x) => x.id === nameOrId || x.name === nameOrId);
+  if (!v) throw new RegistryError('VILLAGE_NOT_FOUND', `no village named or with id "${nameOrId}" (kanjia village add makes one)`);
+  return v.id;
+}
+
+/** `kanjia import registry FILE [--village NAME] [--confirm DIGEST]`: the preview, or the import it names. */
+async function importSheetCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { 'data-dir': { type: 'string' }, village: { type: 'string' }, confirm: { type: 'string' } }, true);
+  const [file] = positionals;
+  if (!file || positionals.length > 1) throw new UsageError('import registry takes one spreadsheet: kanjia import registry FILE.xlsx');
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (err) {
+    throw new Error(`${file}: ${(err as Error).message}`);
+  }
+  const { registry, db, close, settings } = openRegistry(values['data-dir']);
+  try {
+    const villageId = values.village === undefined ? undefined : villageNamed(registry, values.village);
+    const plan = await planImport(bytes, registry, { villageIds: 'all' }, villageId === undefined ? {} : { villageId });
+    // The preview is the answer of a preview; with --confirm the answer is the result (JSON) and the preview goes to standard error.
+    (values.confirm === undefined ? process.stdout : process.stderr).write(formatPreview(file, plan));
+    if (values.confirm === undefined) {
+      process.stdout.write(`\nNothing was imported. To import exactly this: kanjia import registry ${file}${values.village ? ` --village ${values.village}` : ''} --confirm ${plan.digest}\n`);
+      return 0;
+    }
+    if (values.confirm !== plan.digest) {
+      throw new SpreadsheetError('IMPORT_PLAN_CHANGED', `the file or the registry changed since the preview with digest ${values.confirm}: nothing was imported; the new preview is above (its digest: ${plan.digest})`);
+    }
+    const result = applyImportPlan(db, registry, plan, { store: new SqliteTownshipStore(db, registry, Date.now, { ordinary: settings.visitFrequencyOrdinary, especiallyDifficult: settings.visitFrequencyEspeciallyDifficult }), by: { userId: null, name: CLI_ACTOR } });
+    new SqliteAuditLog(db, Date.now).record({ action: 'registry.import', actor: CLI_ACTOR, target: file, detail: `${result.created} created, ${result.updated} updated, ${result.skipped} rows not imported` });
+    process.stderr.write(`Imported: ${result.created} created, ${result.updated} updated, ${result.skipped} row(s) not imported, ${result.householdsCreated} household(s) created (placed at the village centre: move their pins on the map).\n`);
+    const { householdIds: _households, ...answer } = result;
+    printJson(answer);
+    return 0;
+  } finally {
+    close();
+  }
+}
+
+/** `kanjia export registry --out FILE.xlsx [--village NAME] [--force]`: full ID and phone numbers, written 0600. */
+async function exportCommand(args: string[]): Promise<number> {
+  const [what, ...rest] = args;
+  if (what !== 'registry') throw new UsageError('export knows "registry": kanjia export registry --out FILE.xlsx [--village NAME]');
+  const { values } = parse(rest, { 'data-dir': { type: 'string' }, village: { type: 'string' }, out: { type: 'string' }, force: { type: 'boolean' } });
+  const outPath = need('out', values.out);
+  const { registry, db, close, settings } = openRegistry(values['data-dir']);
+  let out: SecretOutFile | undefined;
+  try {
+    const villageId = values.village === undefined ? undefined : villageNamed(registry, values.village);
+    out = SecretOutFile.open(outPath, values.force === true);
+    const today = localDateOf(settings.timezone, Date.now());
+    const { bytes, villages, people } = await registryXlsx(registry, { villageIds: 'all', ...(villageId ? { villageId } : {}), phone: (p) => p, idNumber: (id) => id, today });
+    out.commit(bytes);
+    out = undefined;
+    new SqliteAuditLog(db, Date.now).record({ action: 'registry.export', actor: CLI_ACTOR, target: villageId ?? null, detail: `${villages.length} village(s), ${people} people, full numbers, to ${outPath}` });
+    process.stderr.write(`Written to ${outPath}: ${villages.length} village(s), ${people} people, with full ID and phone numbers (readable by you only, mode 600; keep it private).\n`);
+    return 0;
+  } finally {
+    out?.discard();
+    close();
   }
 }
 

@@ -121,10 +121,10 @@ export class SecretOutFile {
     }
   }
 
-  /** Writes `text` and closes the file (renaming it into place with --force). */
-  commit(text: string): void {
+  /** Writes `text` (or bytes: an exported spreadsheet) and closes the file (renaming it into place with --force). */
+  commit(text: string | Uint8Array): void {
     if (this.fd === undefined) throw new Error('the out file is closed');
-    const buffer = Buffer.from(text, 'utf8');
+    const buffer = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
     let offset = 0;
     while (offset < buffer.length) offset += writeSync(this.fd, buffer, offset);
     closeSync(this.fd);

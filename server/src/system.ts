@@ -393,6 +393,13 @@ export class KanjiaSystem {
       township: { registry, township, audit, nowMs: () => this.clock.nowMs(), registryChanged: (deviceIds) => pipeline.registryChanged(deviceIds) },
       // A contact or resident changed: a helper's residents may have too.
       onRegistryWrite: () => feed.rescope(),
+      spreadsheets: {
+        registry, db, audit, township, nowMs: () => this.clock.nowMs(), timezone: settings.timezone,
+        onImported: (deviceIds) => {
+          feed.rescope();
+          pipeline.registryChanged(deviceIds);
+        },
+      },
       villages: () => registry.villages(),
       map: { households: map, plans: new MapPlanStore(db, settings.dataDir), tiles: mapTiles(settings), villages: () => registry.villages(), nowMs: () => this.clock.nowMs(), audit },
       stats: () => {

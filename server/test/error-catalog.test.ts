@@ -16,6 +16,7 @@ import { MapPlanError } from '../src/map/map-plans.js';
 import { OutFileError } from '../src/private-files.js';
 import { RegistryError } from '../src/registry/registry-store.js';
 import { TlsError } from '../src/tls.js';
+import { SpreadsheetError } from '../src/township/spreadsheet/spreadsheet-errors.js';
 
 const thrown = (fn: () => unknown): unknown => {
   try {
@@ -51,6 +52,7 @@ describe('every error class of every package', () => {
       [new StorageStartError('DATA_DIR_FULL', 'x', '/data'), 'StorageStartError'],
       [new StorageError('STORAGE_QUEUE_FULL', 'x'), 'StorageError'],
       [new ApiProblem('FORBIDDEN', 'x'), 'ApiProblem'],
+      [new SpreadsheetError('SPREADSHEET_EMPTY', 'x'), 'SpreadsheetError'],
     ];
     for (const [err, name] of made) {
       expect(err, name).toBeInstanceOf(KanjiaError);

@@ -36,6 +36,7 @@ import { canSeeResident, canSeeVillage, type SessionUser } from './access.js';
 import { authRoutes, type AuthOptions } from './auth-plugin.js';
 import { withRoleTitle } from '../auth/user-store.js';
 import { registryRoutes, type RegistryRouteDeps } from './registry-routes.js';
+import { spreadsheetRoutes, type SpreadsheetRouteDeps } from './spreadsheet-routes.js';
 import { townshipRoutes, type TownshipRouteDeps } from './township-routes.js';
 import { answerRoutes, type AnswerRoutesOptions } from './answer-routes.js';
 import { securityHeadersHook } from './security-headers.js';
@@ -81,6 +82,8 @@ export interface AppDeps {
    * may have changed (the live feed's rooms are recomputed).
    */
   onRegistryWrite?: () => void;
+  /** The registry's spreadsheet import and export (/api/registry/import, /api/registry/export.xlsx); omitted in tests that do not need them. */
+  spreadsheets?: SpreadsheetRouteDeps;
   /** The village map's routes (/api/map/…); omitted in tests that do not need them. */
   map?: MapRouteDeps;
   /** Deadlines and the connection cap of the listener (http-server.ts); HTTP_LIMITS where not given. */
@@ -234,6 +237,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   await app.register(registryRoutes, { ...deps.registry, logger: deps.logger });
+  if (deps.spreadsheets) await app.register(spreadsheetRoutes, deps.spreadsheets);
   if (deps.township) await app.register(townshipRoutes, { ...deps.township, logger: deps.logger });
   if (deps.answer) await app.register(answerRoutes, { ...deps.answer, ...(deps.dashboardDir ? { dashboardDir: deps.dashboardDir } : {}) });
 
