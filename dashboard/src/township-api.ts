@@ -3,7 +3,7 @@
  * leaving, visits and the overdue list) through the desk's API client: every
  * answer checked against protocol's schemas, failures as ApiRequestError.
  */
-import { OverdueVisits, PersonRecord, RegistryPage, VisitList, VisitView, HistoryEntry, type CreateVisitBody, type LeaveBody, type RestoreBody } from '@kanjia/protocol';
+import { SpreadsheetImportAnswer, OverdueVisits, PersonRecord, RegistryPage, VisitList, VisitView, HistoryEntry, type CreateVisitBody, type SpreadsheetImportBody, type LeaveBody, type RestoreBody } from '@kanjia/protocol';
 import { z } from 'zod';
 import { inject, type InjectionKey } from 'vue';
 import type { Api } from './api';
@@ -41,9 +41,14 @@ export function createTownshipClient(api: Pick<Api, 'request'>) {
     restore: (id: string, body: RestoreBody) => call(PersonRecord, `${person(id)}/restore`, body),
     visits: (id: string) => call(VisitList, `${person(id)}/visits`),
     recordVisit: (id: string, body: CreateVisitBody) => call(VisitView, `${person(id)}/visits`, body),
+    /** Without confirmDigest: the preview (nothing written); with the preview's digest: the import. */
+    importSheet: (body: SpreadsheetImportBody) => call(SpreadsheetImportAnswer, '/api/registry/import', body),
     overdue: (villageId?: string) => call(OverdueVisits, `/api/visits/overdue${query({ villageId })}`),
   };
 }
+
+/** Where the registry's XLSX downloads from (a plain link: the session cookie goes with it). */
+export const exportUrl = (villageId?: string): string => `/api/registry/export.xlsx${query({ villageId })}`;
 
 export type TownshipClient = ReturnType<typeof createTownshipClient>;
 
