@@ -16,7 +16,7 @@ export default defineConfig({
     // older Chromium cores), so the bundle must not assume a current browser.
     target: ['chrome87', 'edge88', 'firefox78', 'safari14'],
     // Two pages: the duty desk, and the helper's answer page that the server serves at /a/<code>.
-    rollupOptions: { input: { main: fileURLToPath(new URL('index.html', import.meta.url)), answer: fileURLToPath(new URL('answer.html', import.meta.url)) } },
+    rollupOptions: { input: { main: fileURLToPath(new URL('index.html', import.meta.url)), answer: fileURLToPath(new URL('answer.html', import.meta.url)), visit: fileURLToPath(new URL('visit.html', import.meta.url)) } },
   },
   server: {
     proxy: {

@@ -7,6 +7,7 @@
 import { ref, watch } from 'vue';
 import { cardEn, cardZh } from './i18n-card';
 import { reportEn, reportZh } from './i18n-report';
+import { townshipEn, townshipZh } from './i18n-township';
 
 export const LANGS = ['zh', 'en'] as const;
 export type Lang = (typeof LANGS)[number];
@@ -179,6 +180,7 @@ const zh = {
   'time.inHours': '{h}小时{m}分钟后',
   ...cardZh,
   ...reportZh,
+  ...townshipZh,
 
   // --- views and the village map -------------------------------------------
   'view.nav': '页面',
@@ -422,6 +424,7 @@ const en: Record<MessageKey, string> = {
   'time.inHours': 'in {h} h {m} min',
   ...cardEn,
   ...reportEn,
+  ...townshipEn,
 
   // --- views and the village map -------------------------------------------
   'view.nav': 'Pages',

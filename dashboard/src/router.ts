@@ -6,7 +6,7 @@
 import type { UserRole } from '@kanjia/protocol';
 import { ref } from 'vue';
 
-export const VIEWS = ['alarms', 'map', 'residents', 'devices', 'reports', 'audit'] as const;
+export const VIEWS = ['alarms', 'map', 'residents', 'registry', 'devices', 'reports', 'audit'] as const;
 export type ViewName = (typeof VIEWS)[number];
 
 /** The views a role has (the server refuses the audit log to the others anyway). */
