@@ -26,6 +26,7 @@ import {
   type SmsSender,
   type SmsTemplateKey,
 } from './sms-sender.js';
+import type { NoticeChannel } from '../channels/channel.js';
 
 /**
  * Approved template codes (e.g. SMS_123456789): the generic template of each
@@ -73,8 +74,9 @@ function dysmsapiClientClass(): DysmsapiClientClass {
   return candidate as DysmsapiClientClass;
 }
 
-export class AliyunSmsSender implements SmsSender {
+export class AliyunSmsSender implements NoticeChannel {
   readonly name = 'aliyun';
+  readonly medium = 'sms' as const;
   private readonly client: DysmsapiClient;
   private readonly timeoutMs: number;
   private readonly log: (line: string) => void;

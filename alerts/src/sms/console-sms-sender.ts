@@ -5,14 +5,16 @@
  */
 import { maskPhone } from '@kanjia/protocol';
 import type { SmsMessage, SmsResult, SmsSender } from './sms-sender.js';
+import type { NoticeChannel } from '../channels/channel.js';
 
 export interface ConsoleSmsSenderOptions {
   /** Receives one block of text per SMS, without a trailing newline; default stdout. */
   write?: (block: string) => void;
 }
 
-export class ConsoleSmsSender implements SmsSender {
+export class ConsoleSmsSender implements NoticeChannel {
   readonly name = 'console';
+  readonly medium = 'sms' as const;
   private readonly write: (block: string) => void;
 
   constructor(options: ConsoleSmsSenderOptions = {}) {

@@ -62,18 +62,24 @@ export interface SmsMessage {
  * - `permanent`: this message can never go as it is (a bad number, a template
  *   variable the provider refuses): it fails, and the case's escalation moves
  *   on to the next contact at once.
- * - `retryMessage`: this one message may go later (the provider's limit of SMS
- *   to one number, a sender bug): it is retried with backoff, its attempts
- *   counted; the other messages go on.
+ * - `retryMessage`: this one message may go later (a nonce the provider saw
+ *   twice, a sender bug): it is retried with backoff, its attempts counted;
+ *   the other messages go on.
+ * - `limited`: the provider's flow control for this number, sign name and
+ *   template (Aliyun isv.BUSINESS_LIMIT_CONTROL, documented at 50 a day per
+ *   number, sign and template for notices): sending the same again only
+ *   spends the day's allowance, so it is never retried as it is; the sender
+ *   has already tried its other templates, and the outbox moves the notice to
+ *   its next channel (or fails it, and the escalation moves on).
  * - `account`: the provider refuses the account (signature, key, credit,
  *   sign name or template, the account's own quota or API rate limit):
  *   every message would fail the same way — an outage of the channel.
  * - `transport`: the provider cannot be reached or is broken (timeout,
  *   refused or reset connection, 5xx, an unreadable answer) — an outage too.
  */
-export type SmsFailureKind = 'permanent' | 'retryMessage' | 'account' | 'transport';
+export type SmsFailureKind = 'permanent' | 'retryMessage' | 'limited' | 'account' | 'transport';
 
-export const SMS_FAILURE_KINDS: readonly SmsFailureKind[] = ['permanent', 'retryMessage', 'account', 'transport'];
+export const SMS_FAILURE_KINDS: readonly SmsFailureKind[] = ['permanent', 'retryMessage', 'limited', 'account', 'transport'];
 
 /** Whether a failure of this kind is an outage of the whole channel rather than a verdict on one message. */
 export function isOutageKind(kind: SmsFailureKind): boolean {
