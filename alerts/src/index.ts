@@ -10,3 +10,7 @@ export * from './backoff.js';
 export * from './outbox-worker.js';
 export * from './escalation-scheduler.js';
 export * from './case/index.js';
+export * from './channels/routing.js';
+export * from './channels/channel-outbox.js';
+export * from './channels/delivery-tracker.js';
+export * from './due-scheduler.js';

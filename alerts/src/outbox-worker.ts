@@ -43,12 +43,17 @@ export interface OutboxStore {
    * must not hold up the others: it is left queued, put off, and reported to
    * `onProblem`.
    */
-  claimDueNotifications(nowMs: number, limit: number, onProblem?: (problem: ClaimProblem) => void): OutboxItem[];
+  claimDueNotifications(nowMs: number, limit: number, onProblem?: (problem: ClaimProblem) => void, channel?: string): OutboxItem[];
   // The verdicts below may return the promise of their commit (a store whose writes wait for a
   // grouped commit, or for a locked database): the worker holds the send's place in its window,
   // and tells onChange, only once it has landed.
   markNotificationSent(id: string, nowMs: number, providerRef: string | null): void | Promise<void>;
   markNotificationRetry(id: string, nowMs: number, nextAttemptAtMs: number, error: string): void | Promise<void>;
+  /**
+   * This channel cannot deliver the notice (a permanent failure, the provider's
+   * flow control, the last attempt spent): the store moves it to the next
+   * channel of its route, or, on its last channel, fails it for good.
+   */
   markNotificationFailed(id: string, nowMs: number, error: string): void | Promise<void>;
   /**
    * A send the channel's outage kept from going: back to pending and due,
@@ -62,11 +67,11 @@ export interface OutboxStore {
    * its case's escalation does not move past it while it waits. Returns the
    * alarm ids of the rows newly held.
    */
-  holdPendingNotifications(nowMs: number, error: string): string[];
+  holdPendingNotifications(nowMs: number, error: string, channel?: string): string[];
   /** Earliest next attempt of any pending row, or null when none is pending. */
-  nextNotificationDueAt(): number | null;
+  nextNotificationDueAt(channel?: string): number | null;
   /** Rows left in `sending` by a crash go back to pending; returns how many. */
-  requeueInterruptedNotifications(nowMs: number): number;
+  requeueInterruptedNotifications(nowMs: number, channel?: string): number;
 }
 
 export interface OutboxLogger {
@@ -107,6 +112,12 @@ export interface SmsOutage {
 export interface OutboxWorkerOptions {
   store: OutboxStore;
   sender: SmsSender;
+  /**
+   * The channel name whose rows this worker sends (notifications.channel):
+   * one worker per channel, each with its own window and outage. Undefined:
+   * every row (a system with one channel).
+   */
+  channel?: string;
   clock: Clock;
   logger: OutboxLogger;
   backoff?: BackoffPolicy;
@@ -137,6 +148,8 @@ export interface OutboxStats {
   outages: number;
   /** Claims of a row the store could not get ready to send (each one logged with the notification id). */
   unprepared: number;
+  /** Sends the provider's flow control refused (never retried as they were: moved on, see SmsFailureKind `limited`). */
+  limited: number;
 }
 
 /** Sends under way at most when the channel is up (OutboxWorkerOptions.concurrency). */
@@ -169,7 +182,7 @@ export class OutboxWorker {
   private probeAtMs = 0;
   /** Numbers answered a per-message retry since the last success (see DEFAULT_OUTAGE_AFTER_RECIPIENTS). */
   private readonly limitedRecipients = new Set<string>();
-  readonly stats: OutboxStats = { sent: 0, retried: 0, failed: 0, held: 0, outages: 0, unprepared: 0 };
+  readonly stats: OutboxStats = { sent: 0, retried: 0, failed: 0, held: 0, outages: 0, unprepared: 0, limited: 0 };
 
   constructor(private readonly options: OutboxWorkerOptions) {}
 
@@ -184,7 +197,7 @@ export class OutboxWorker {
     this.running = true;
     this.channel = 'unknown';
     this.stopped = new Promise((resolve) => (this.signalStopped = resolve));
-    const requeued = this.options.store.requeueInterruptedNotifications(this.options.clock.nowMs());
+    const requeued = this.options.store.requeueInterruptedNotifications(this.options.clock.nowMs(), this.options.channel);
     if (requeued > 0) this.options.logger.warn({ requeued }, 'outbox: notifications interrupted by a restart are sent again');
     this.kick();
   }
@@ -226,6 +239,11 @@ export class OutboxWorker {
     }
   }
 
+  /** Nothing being sent and no look asked for (ChannelOutbox.idle). */
+  isIdle(): boolean {
+    return this.inFlight.size === 0 && !this.kickScheduled;
+  }
+
   /** The window's size now: one at a time until the provider has answered (after the start, during an outage). */
   private windowSize(): number {
     return this.channel === 'up' ? Math.max(1, this.options.concurrency ?? DEFAULT_SEND_WINDOW) : 1;
@@ -245,7 +263,7 @@ export class OutboxWorker {
         const room = this.windowSize() - this.inFlight.size;
         if (room <= 0) return;
         const epoch = this.epoch;
-        const items = store.claimDueNotifications(clock.nowMs(), room, (problem) => this.unprepared(problem));
+        const items = store.claimDueNotifications(clock.nowMs(), room, (problem) => this.unprepared(problem), this.options.channel);
         if (items.length === 0) return;
         for (const item of items) this.track(this.sendOne(item, epoch));
       }
@@ -309,7 +327,7 @@ export class OutboxWorker {
     }
     let due: number | null;
     try {
-      due = this.options.store.nextNotificationDueAt();
+      due = this.options.store.nextNotificationDueAt(this.options.channel);
     } catch (err) {
       this.options.logger.error({ err }, 'outbox: could not read the next due time; retrying in 5 s');
       due = this.options.clock.nowMs() + 5_000;
@@ -327,7 +345,7 @@ export class OutboxWorker {
   private holdNew(nowMs: number): void {
     const outage = this.current;
     if (outage === undefined) return;
-    const alarmIds = this.options.store.holdPendingNotifications(nowMs, outageError(outage));
+    const alarmIds = this.options.store.holdPendingNotifications(nowMs, outageError(outage), this.options.channel);
     for (const alarmId of alarmIds) this.changed(alarmId, {});
   }
 
@@ -422,10 +440,18 @@ export class OutboxWorker {
     }
     const error = `${result.code}: ${result.message}`;
     const kind: SmsFailureKind = result.kind;
-    if (kind === 'permanent') {
+    if (kind === 'permanent' || kind === 'limited') {
+      // Flow control is never retried as it was: the same number, sign and template would spend the day's allowance
+      // (the sender has already tried its other templates). Both move the notice to its next channel, if it has one.
       const landed = store.markNotificationFailed(item.id, now, error);
-      this.stats.failed++;
-      logger.error({ ...log, error }, 'sms failed for good: this message cannot be sent; the next contact is texted');
+      if (kind === 'limited') this.stats.limited++;
+      else this.stats.failed++;
+      logger.error(
+        { ...log, error },
+        kind === 'limited'
+          ? "the provider's flow control refused this message: not retried; it moves to the next channel (or the next contact)"
+          : 'sms failed for good on this channel: it moves to the next channel (or the next contact)',
+      );
       // The provider did answer: during an outage the next probe need not wait.
       if (this.channel === 'out' && epoch === this.epoch) this.probeAtMs = Math.min(this.probeAtMs, now);
       return landed;

@@ -132,7 +132,7 @@ describe('OutboxWorker', () => {
     await worker.idle();
     expect(sender.calls).toHaveLength(1);
     expect(store.rows[0]).toMatchObject({ status: 'failed', error: 'isv.MOBILE_NUMBER_ILLEGAL: bad number' });
-    expect(worker.stats).toEqual({ sent: 0, retried: 0, failed: 1, held: 0, outages: 0, unprepared: 0 });
+    expect(worker.stats).toEqual({ sent: 0, retried: 0, failed: 1, held: 0, outages: 0, unprepared: 0, limited: 0 });
   });
 
   it('gives up after 3 attempts when the provider keeps refusing this one message', async () => {

@@ -31,9 +31,45 @@ export const NOTIFICATION_STATUSES = ['pending', 'sending', 'sent', 'failed', 's
 export const NotificationStatus = z.enum(NOTIFICATION_STATUSES);
 export type NotificationStatus = z.infer<typeof NotificationStatus>;
 
+/** What a channel reaches: a phone by SMS, the same phone by a voice call, the village's duty group by its robot. */
+export const NOTIFICATION_MEDIA = ['sms', 'voice', 'group'] as const;
+export const NotificationMedium = z.enum(NOTIFICATION_MEDIA);
+
+/** chain: a contact of the chain (the escalation waits for it); call: a voice call besides the SMS; group: a post to the duty group. */
+export const NOTIFICATION_PURPOSES = ['chain', 'call', 'group'] as const;
+export const NotificationPurpose = z.enum(NOTIFICATION_PURPOSES);
+
+/**
+ * The provider's receipt of a sent notice: waiting (asked until it says),
+ * delivered, failed (it will not arrive, or the call was not answered),
+ * none (the channel gives no receipts), unknown (no answer after 48 hours).
+ */
+export const DELIVERY_STATES = ['waiting', 'delivered', 'failed', 'none', 'unknown'] as const;
+export const DeliveryState = z.enum(DELIVERY_STATES);
+export type DeliveryState = z.infer<typeof DeliveryState>;
+
+/** One move of a notice from a channel to the next of its route. */
+export const FailoverStep = z.object({ at: EpochMs, from: z.string(), to: z.string(), reason: z.string() });
+export type FailoverStep = z.infer<typeof FailoverStep>;
+
 export const NotificationView = z.object({
   id: z.string(),
+  /** The channel it is on now (its last one once sent or failed). */
   channel: z.string(),
+  medium: NotificationMedium,
+  purpose: NotificationPurpose,
+  /** Every channel it may go through, in order. */
+  route: z.array(z.string()),
+  /** Where on `route` it is now. */
+  routeStep: z.number().int().nonnegative(),
+  /** The moves it made, oldest first. */
+  failovers: z.array(FailoverStep),
+  /** The receipt; null until it is sent. */
+  delivery: z.object({ state: DeliveryState, at: EpochMs.nullable(), error: z.string().nullable() }).nullable(),
+  /** A critical case's SMS not delivered within the deadline, or failed: the escalation went on without this contact. */
+  unreached: z.boolean(),
+  /** Failed on the last channel of its route: nobody was reached by it. Red on the dashboard, counted. */
+  undeliverable: z.boolean(),
   contactName: z.string(),
   contactRole: ContactRole,
   /** Phone number masked for display, e.g. 138****5678. */
@@ -219,7 +255,14 @@ export const SystemStats = z.object({
     /** Connections refused or cut by the MQTT connection limits, by limit (keepAlive, preLogin, connectTimeout, pingFlood, subscribeFlood, loginDelayed, loginUnchecked). */
     refused: z.record(z.string(), z.number().int()).optional(),
   }),
-  notifications: z.object({ pending: z.number().int(), sent: z.number().int(), failed: z.number().int() }),
+  notifications: z.object({
+    pending: z.number().int(),
+    sent: z.number().int(),
+    failed: z.number().int(),
+    /** Notices to contacts that no channel could deliver, or that the provider says did not arrive. */
+    undeliverable: z.number().int(),
+    delivered: z.number().int(),
+  }),
   devices: z.object({ registered: z.number().int(), online: z.number().int() }),
   liveClients: z.number().int(),
 });

@@ -105,7 +105,7 @@ describe('auth', () => {
         stats: () => ({
           startedAt: 0,
           gateway: { connected: 0, connections: 0, authFailures: 0, aclDenied: 0, invalidPayloads: {}, oversized: 0, malformedFrames: 0, floodDisconnects: 0, messagesIn: 0, commandsOut: 0, handlerErrors: 0 },
-          notifications: { pending: 0, sent: 0, failed: 0 },
+          notifications: { pending: 0, sent: 0, failed: 0, undeliverable: 0, delivered: 0 },
           devices: { registered: 2, online: 0 },
           liveClients: 0,
         }),

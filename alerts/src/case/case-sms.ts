@@ -5,7 +5,8 @@
  */
 import type { AlarmKind } from '@kanjia/protocol';
 import type { AlarmDetails } from '../messages/alarm-detail.js';
-import { renderSms, type RenderedSms } from '../messages/sms-templates.js';
+import { alarmDetail } from '../messages/alarm-detail.js';
+import { alarmKindLabel, formatLocalTime, renderSms, truncateSmsParam, type RenderedSms } from '../messages/sms-templates.js';
 
 /** What every SMS about a case says. */
 export interface CaseSmsSubject {
@@ -43,6 +44,29 @@ export function caseNoticeSms(
     publicUrl: link.publicUrl,
     minutesUnanswered: Math.round((nowMs - subject.openedAt) / 60_000),
   });
+}
+
+/**
+ * The variables of a voice call about a case (the text-to-speech template reads
+ * the resident's name, village and the kind; see docs/voice-calls.md), and
+ * what it says, for the log and a console channel. No answer code: a call
+ * carries no link.
+ */
+export function caseCallNotice(subject: CaseSmsSubject, options: CaseSmsOptions): RenderedSms {
+  const locale = options.locale;
+  const params: Record<string, string> = {
+    kind: alarmKindLabel(subject.kind, locale),
+    name: truncateSmsParam(subject.residentName),
+    village: truncateSmsParam(subject.villageName),
+    time: formatLocalTime(subject.openedAt, subject.timeZone),
+    address: truncateSmsParam(subject.address),
+    detail: truncateSmsParam(alarmDetail(subject.kind, subject.details, locale)),
+  };
+  const text =
+    locale === 'en'
+      ? `Kanjia emergency call: ${params.kind} alarm for ${params.name} in ${params.village}, since ${params.time}. Please act now.`
+      : `智慧看家紧急通知：${params.village}的${params.name}${params.time}起${params.kind}报警，请马上处理。`;
+  return { params, text };
 }
 
 /** The notice that a critical case was called off: who did, and why ("-" when not recorded). */

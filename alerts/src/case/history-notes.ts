@@ -16,6 +16,17 @@ export function roleLabel(locale: NoteLocale, role: ContactRole): string {
   return ROLE[locale][role];
 }
 
+/** How the history names a channel's medium: 短信, 语音电话, 值班群. */
+const MEDIUM: Record<NoteLocale, Record<'sms' | 'voice' | 'group', string>> = {
+  'zh-CN': { sms: '短信', voice: '语音电话', group: '值班群' },
+  en: { sms: 'SMS', voice: 'voice call', group: 'duty group' },
+};
+
+/** A channel as the history names it: its medium's word and, for a second provider of the same medium, its name. */
+export function channelLabel(locale: NoteLocale, medium: 'sms' | 'voice' | 'group', name: string): string {
+  return `${MEDIUM[locale][medium]}（${name}）`;
+}
+
 export const historyNotes = {
   opened(locale: NoteLocale, kind: AlarmKind, reason: string, details?: Record<string, number | string | boolean>): string {
     const figures = details && Object.keys(details).length > 0 ? ` (${Object.entries(details).map(([k, v]) => `${k}=${String(v)}`).join(', ')})` : '';
@@ -88,5 +99,40 @@ export const historyNotes = {
     return locale === 'en'
       ? 'the resident pressed cancel ("I am fine"): confirm by phone or visit before closing'
       : '老人按了取消键（表示平安）：请电话或上门确认后再关闭';
+  },
+  /** A notice moved to the next channel of its route: why, from which channel to which. */
+  failedOver(locale: NoteLocale, contactName: string, from: string, to: string, reason: string): string {
+    return locale === 'en'
+      ? `the notice to ${contactName} could not go by ${from} (${reason}): now by ${to}`
+      : `发给${contactName}的通知无法通过${from}送达（${reason}），已改用${to}`;
+  },
+  /** A notice that no channel of its route could deliver: counted, shown in red. */
+  undeliverable(locale: NoteLocale, contactName: string, error: string): string {
+    return locale === 'en'
+      ? `no channel could reach ${contactName} (${error}): phone them`
+      : `所有渠道均无法通知${contactName}（${error}），请值班员直接打电话`;
+  },
+  /** A voice call queued besides the SMS. */
+  callQueued(locale: NoteLocale, contactName: string, why: 'night' | 'unanswered'): string {
+    if (locale === 'en') return why === 'night' ? `night-time critical alarm: ${contactName} is also rung` : `${contactName} did not take it by SMS: ${contactName} is rung`;
+    return why === 'night' ? `夜间紧急警报：同时给${contactName}打语音电话` : `${contactName}收到短信后未接警：给${contactName}打语音电话`;
+  },
+  callAnswered(locale: NoteLocale, contactName: string): string {
+    return locale === 'en' ? `${contactName} answered the voice call` : `${contactName}接听了语音电话`;
+  },
+  callNotAnswered(locale: NoteLocale, contactName: string, code: string): string {
+    return locale === 'en' ? `${contactName} did not answer the voice call (${code})` : `${contactName}未接听语音电话（${code}）`;
+  },
+  delivered(locale: NoteLocale, contactName: string, medium: 'sms' | 'voice' | 'group'): string {
+    return locale === 'en' ? `the ${MEDIUM.en[medium]} to ${contactName} was delivered` : `发给${contactName}的${MEDIUM['zh-CN'][medium]}已送达`;
+  },
+  /** The provider says the SMS will not arrive, or it did not within the deadline: the next contact is texted now. */
+  notReached(locale: NoteLocale, contactName: string, why: string, escalates: boolean): string {
+    if (locale === 'en') return `the SMS to ${contactName} was not delivered (${why})${escalates ? ': counted as not reached, the next contact is texted now' : ''}`;
+    return `发给${contactName}的短信未送达（${why}）${escalates ? '，视为未联系上，立即通知下一位联系人' : ''}`;
+  },
+  /** A post to the duty group that could not go. */
+  groupPostFailed(locale: NoteLocale, error: string): string {
+    return locale === 'en' ? `the post to the duty group failed (${error})` : `值班群消息发送失败（${error}）`;
   },
 };

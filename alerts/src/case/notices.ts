@@ -17,6 +17,7 @@
 import type { AlarmStatus, Severity } from '@kanjia/protocol';
 import type { SmsTemplateKey } from '../sms/sms-sender.js';
 import { isClosed } from './lifecycle.js';
+import type { NoticePurpose } from '../channels/routing.js';
 
 export type NoticeStatus = 'pending' | 'sending' | 'sent' | 'failed' | 'skipped';
 
@@ -29,6 +30,8 @@ export interface Notice {
   escalationLevel: number;
   template: SmsTemplateKey;
   status: NoticeStatus;
+  /** What the notice is for (channels/routing.ts); absent: `chain` (rows written before purposes). */
+  purpose?: NoticePurpose;
 }
 
 /** A contact of the resident's chain, as these rules read it. */
@@ -45,14 +48,18 @@ export interface NoticeCase {
 
 /**
  * A queued notice the case in its present state may send: anything of an
- * open case, the first notice of a taken one, the cancelled notice.
+ * open case, the first notice of a taken one, the cancelled notice; a post
+ * to the duty group always (it is the group's record of the case: opened,
+ * taken, closed); a voice call only while nobody has taken the case.
  */
-export function maySend(notice: Pick<Notice, 'template' | 'escalationLevel'>, caseStatus: AlarmStatus): boolean {
+export function maySend(notice: Pick<Notice, 'template' | 'escalationLevel'> & { purpose?: NoticePurpose }, caseStatus: AlarmStatus): boolean {
+  if (notice.purpose === 'group') return true;
+  if (notice.purpose === 'call') return caseStatus === 'open';
   return notice.template === 'cancelled' || caseStatus === 'open' || (notice.escalationLevel === 0 && !isClosed(caseStatus));
 }
 
 /** A queued notice that the case's state has made pointless, or (a cancelled critical case) that may have to change: settle before sending. */
-export function needsSettling(notice: Pick<Notice, 'template' | 'escalationLevel'>, caseStatus: AlarmStatus): boolean {
+export function needsSettling(notice: Pick<Notice, 'template' | 'escalationLevel'> & { purpose?: NoticePurpose }, caseStatus: AlarmStatus): boolean {
   return notice.template !== 'cancelled' && !maySend(notice, caseStatus);
 }
 
@@ -129,9 +136,12 @@ export function planSettlement(c: NoticeCase, notices: readonly Notice[], chain:
  *     stands if sent (that contact has heard of it too), is skipped if it is
  *     to be retried, and if it failed nothing changes (C's notice is on its way).
  */
-export function planCancelledCritical(notices: readonly Notice[], chain: readonly ChainContact[], residentKnown: boolean): SettlePlan {
+export function planCancelledCritical(all: readonly Notice[], chain: readonly ChainContact[], residentKnown: boolean): SettlePlan {
+  // A call that is queued is skipped like any other queued notice; a group post goes whatever the case does.
+  const calls = all.filter((n) => n.purpose === 'call' && n.status === 'pending').map((n) => n.id);
+  const notices = all.filter((n) => (n.purpose ?? 'chain') === 'chain');
   const queued = notices.filter((n) => n.status === 'pending' && n.template !== 'cancelled');
-  const skipAllBut = (keep?: string): string[] => queued.filter((n) => n.id !== keep).map((n) => n.id);
+  const skipAllBut = (keep?: string): string[] => [...queued.filter((n) => n.id !== keep).map((n) => n.id), ...calls];
   const onItsWay = notices.some((n) => n.template === 'cancelled' && (n.status === 'pending' || n.status === 'sending'));
   if (onItsWay || notices.some((n) => n.status === 'sent') || !residentKnown) return { skip: skipAllBut() };
   const failed = notices.filter((n) => n.status === 'failed');

@@ -3,12 +3,40 @@
  * outbox in SQLite. Every state change and the messages it causes are written
  * in one transaction: a crash leaves either all of it or none of it.
  */
-import type { AlarmDetails, AlarmPolicy, CaseSmsSubject, ClaimProblem, EscalationStore, Notice, OutboxItem, OutboxStore, SmsTemplateKey, TransitionAction } from '@kanjia/alerts';
+import type {
+  AlarmDetails,
+  AlarmPolicy,
+  CaseSmsSubject,
+  ChannelMedium,
+  ChannelPlan,
+  ClaimProblem,
+  DeliveryAnswer,
+  DeliveryCheck,
+  DeliveryStore,
+  EscalationStore,
+  GroupPostEvent,
+  GroupPostRenderer,
+  Notice,
+  NoticePurpose,
+  OutboxItem,
+  OutboxStore,
+  SmsTemplateKey,
+  TransitionAction,
+} from '@kanjia/alerts';
 import {
   ABSORBS_REPEATS,
+  DELIVERY_GIVE_UP_MS,
   HISTORY_CAP,
   alarmDetail,
+  callsKind,
+  callsWithFirstNotice,
   cancelledNoticeSms,
+  caseCallNotice,
+  channelLabel,
+  mediumOf,
+  nextDeliveryCheckDelayMs,
+  routeFor,
+  smsOnlyPlan,
   caseNoticeSms,
   decideTransition,
   firstEscalationAt,
@@ -36,6 +64,7 @@ import {
   type CardAlarm,
   type AnswerView,
   type DeviceCommand,
+  type DeliveryState,
   type DeviceEvent,
   maskAnswerCode,
   maskPhone,
@@ -94,9 +123,14 @@ interface AlarmRow {
   history_omitted: number;
 }
 
-/** SQL (alarms aliased `a`): the case's latest notice is not held by an SMS outage. */
-const NOT_HELD = `NOT EXISTS (SELECT 1 FROM notifications h WHERE h.alarm_id = a.id AND h.escalation_level = a.escalation_level
-                               AND h.status IN ('pending', 'sending') AND h.outage_at IS NOT NULL AND h.template <> 'cancelled')`;
+/**
+ * SQL (alarms aliased `a`): the case's latest notice to a contact is not held:
+ * neither waiting out a provider's outage nor on its way by another channel
+ * after the first could not send it (the contact has not been told yet, so
+ * their time to take it has not begun).
+ */
+const NOT_HELD = `NOT EXISTS (SELECT 1 FROM notifications h WHERE h.alarm_id = a.id AND h.escalation_level = a.escalation_level AND h.purpose = 'chain'
+                               AND h.status IN ('pending', 'sending') AND (h.outage_at IS NOT NULL OR h.route_step > 0) AND h.template <> 'cancelled')`;
 
 /** How long a notice that could not be prepared for sending waits before the outbox tries it again. */
 export const UNPREPARED_RETRY_MS = 60_000;
@@ -104,6 +138,7 @@ export const UNPREPARED_RETRY_MS = 60_000;
 /** What an SMS about a case says, and which case it belongs to. */
 interface SmsSubject extends CaseSmsSubject {
   alarmId: string;
+  severity: Severity;
   /** The outbox's order (notifications.priority): the case's severity rank. */
   priority: number;
 }
@@ -114,8 +149,16 @@ const NOTICE_PRIORITY: Readonly<Record<Severity, number>> = { critical: 0, urgen
 export interface AlarmStoreOptions {
   policies: Record<AlarmKind, AlarmPolicy>;
   locale: 'zh-CN' | 'en';
-  /** Name of the SMS channel written on notification rows (e.g. aliyun, console). */
+  /** Name of the SMS channel written on notification rows (e.g. aliyun, console); the plan's first SMS channel when a plan is given. */
   channel: string;
+  /** The channels and their routes (channels/routing.ts); default: `channel` alone. */
+  plan?: ChannelPlan;
+  /** The medium of every channel of the plan (a name not listed is an SMS channel). */
+  media?: Readonly<Record<string, ChannelMedium>>;
+  /** Channels that give delivery receipts: a notice sent on one waits for its receipt. */
+  receipts?: ReadonlySet<string>;
+  /** Renders the duty group's posts; required when the plan has a group channel. */
+  groupPost?: GroupPostRenderer;
   /** SMS sign name shown in 【】 in the rendered text. */
   signName?: string;
   /**
@@ -138,9 +181,10 @@ export interface AnswerGrant {
   live: boolean;
 }
 
-export class SqliteAlarmStore implements OutboxStore, EscalationStore {
+export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryStore {
   /** The commands to devices, written in this store's transactions (device-commands.ts). */
   readonly commands: SqliteDeviceCommandStore;
+  private readonly plan: ChannelPlan;
 
   constructor(
     private readonly db: Db,
@@ -148,6 +192,12 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
     private readonly options: AlarmStoreOptions,
   ) {
     this.commands = new SqliteDeviceCommandStore(db);
+    this.plan = options.plan ?? smsOnlyPlan(options.channel);
+    if (this.plan.group !== undefined && options.groupPost === undefined) throw new Error('AlarmStore: a plan with a duty group channel needs a groupPost renderer');
+  }
+
+  private medium(channel: string): ChannelMedium {
+    return mediumOf(this.options.media ?? {}, channel);
   }
 
   /** `fn` in a transaction (a savepoint when nested): committed when it returns, undone when it throws. */
@@ -255,27 +305,126 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
       );
     this.addHistory(id, nowMs, 'opened', null, historyNotes.opened(this.options.locale, finding.kind, finding.reason, finding.details));
     const first = chain[0];
-    if (first) this.enqueueSms(smsSubject(id, finding.kind, policy.severity, finding.details, nowMs, ctx), first, 0, 'alarm', nowMs);
+    const subject = smsSubject(id, finding.kind, policy.severity, finding.details, nowMs, ctx);
+    if (first) {
+      this.enqueueSms(subject, first, 0, 'alarm', nowMs);
+      // A critical case at night: a ringing phone wakes a helper, an SMS does not.
+      if (callsWithFirstNotice(this.plan, finding.kind, policy.severity, nowMs, ctx.timezone)) this.enqueueCall(subject, first, 0, 'alarm', 'night', nowMs);
+    }
+    this.enqueueGroupPost(id, 'opened', nowMs);
     return id;
   }
 
   private enqueueSms(subject: SmsSubject, contact: ContactRow, level: number, template: 'alarm' | 'escalation', nowMs: number): void {
     const { alarmId } = subject;
-    const notificationId = newId('ntf');
     // The code is written with its notification, in the caller's transaction: a crash
     // leaves both or neither, never an SMS whose link opens nothing.
     const answerCode = newAnswerCode();
     const rendered = caseNoticeSms(template, subject, { answerCode, publicUrl: this.publicUrl() }, nowMs, this.smsOptions());
-    this.db
-      .prepare(
-        `INSERT INTO notifications (id, alarm_id, channel, contact_id, contact_name, contact_role, phone, escalation_level, template,
-                                    params_json, text, status, attempts, created_at, next_attempt_at, priority)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)`,
-      )
-      .run(notificationId, alarmId, this.options.channel, contact.id, contact.name, contact.role, contact.phone, level, template, JSON.stringify(rendered.params), rendered.text, nowMs, nowMs, subject.priority);
+    const notificationId = this.insertNotice({ alarmId, purpose: 'chain', severity: subject.severity, contact, level, template, params: rendered.params, text: rendered.text, nowMs });
+    if (notificationId === undefined) return;
     this.db
       .prepare('INSERT INTO answer_codes (code_hash, alarm_id, notification_id, contact_id, contact_name, contact_role, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
       .run(hashAnswerCode(answerCode), alarmId, notificationId, contact.id, contact.name, contact.role, nowMs, nowMs + ANSWER_CODE_TTL_MS);
+  }
+
+  /** A voice call to `contact` besides their SMS (a critical case at night, or their SMS went unanswered). */
+  private enqueueCall(subject: SmsSubject, contact: ContactRow, level: number, template: 'alarm' | 'escalation', why: 'night' | 'unanswered', nowMs: number): void {
+    const rendered = caseCallNotice(subject, this.smsOptions());
+    const id = this.insertNotice({ alarmId: subject.alarmId, purpose: 'call', severity: subject.severity, contact, level, template, params: rendered.params, text: rendered.text, nowMs });
+    if (id !== undefined) this.addHistory(subject.alarmId, nowMs, 'note', null, historyNotes.callQueued(this.options.locale, contact.name, why));
+  }
+
+  /** A post to the village's duty group about the case (opened, taken, closed), when a group channel is configured. */
+  private enqueueGroupPost(alarmId: string, event: Exclude<GroupPostEvent, 'unreached'>, nowMs: number, by?: string | null, note?: string | null): void {
+    if (this.plan.group === undefined) return;
+    const row = this.getRow(alarmId);
+    const ctx = row ? this.registry.residentContext(row.resident_id) : undefined;
+    if (!row || !ctx) return;
+    const text = this.groupPostText(row, ctx, event, nowMs, by, note);
+    this.insertNotice({
+      alarmId,
+      purpose: 'group',
+      severity: row.severity,
+      contact: { id: null, name: ctx.villageName, role: 'duty', phone: '' },
+      level: row.escalation_level,
+      template: row.status === 'cancelled' ? 'cancelled' : 'alarm',
+      params: {},
+      text,
+      nowMs,
+    });
+  }
+
+  private groupPostText(row: AlarmRow, ctx: ResidentContext, event: GroupPostEvent, nowMs: number, by?: string | null, note?: string | null, contactName?: string): string {
+    const render = this.options.groupPost as GroupPostRenderer;
+    return render({
+      event,
+      kind: row.kind,
+      severity: row.severity,
+      residentName: ctx.residentName,
+      villageName: ctx.villageName,
+      address: ctx.address,
+      openedAt: row.opened_at,
+      timeZone: ctx.timezone,
+      detail: alarmDetail(row.kind, parseCaseDetails(row.details_json), this.options.locale),
+      atMs: nowMs,
+      ...(by !== undefined ? { by } : {}),
+      ...(note !== undefined ? { note } : {}),
+      ...(contactName !== undefined ? { contactName } : {}),
+      link: `${this.publicUrl().replace(/\/+$/, '')}/#/alarms/${row.id}`,
+      locale: this.options.locale,
+    });
+  }
+
+  /**
+   * Writes one notice on the first channel of its route (routeFor); returns
+   * its id, or undefined when the plan has no channel for it (no voice or
+   * group channel configured).
+   */
+  private insertNotice(n: {
+    alarmId: string;
+    purpose: NoticePurpose;
+    severity: Severity;
+    contact: { id: string | null; name: string; role: string; phone: string };
+    level: number;
+    template: SmsTemplateKey;
+    params: Record<string, string>;
+    text: string;
+    nowMs: number;
+  }): string | undefined {
+    const route = routeFor(this.plan, n.purpose, n.severity);
+    const channel = route[0];
+    if (channel === undefined) return undefined;
+    const id = newId('ntf');
+    const failoverAt = route.length > 1 ? n.nowMs + this.plan.failoverAfterMs[n.severity] : null;
+    this.db
+      .prepare(
+        `INSERT INTO notifications (id, alarm_id, channel, contact_id, contact_name, contact_role, phone, escalation_level, template,
+                                    params_json, text, status, attempts, created_at, next_attempt_at, priority,
+                                    purpose, route_json, route_step, channel_since, failover_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?, 0, ?, ?)`,
+      )
+      .run(
+        id,
+        n.alarmId,
+        channel,
+        n.contact.id,
+        n.contact.name,
+        n.contact.role,
+        n.contact.phone,
+        n.level,
+        n.template,
+        JSON.stringify(n.params),
+        n.text,
+        n.nowMs,
+        n.nowMs,
+        NOTICE_PRIORITY[n.severity],
+        n.purpose,
+        JSON.stringify(route),
+        n.nowMs,
+        failoverAt,
+      );
+    return id;
   }
 
   private smsOptions(): { locale: 'zh-CN' | 'en'; signName?: string } {
@@ -341,6 +490,9 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
         )
         .run(t.to, nowMs, takes ? 1 : 0, by, takes ? 1 : 0, nowMs, closes ? 1 : 0, nowMs, closes ? 1 : 0, note ?? null, alarmId);
       this.addHistory(alarmId, nowMs, t.history, by, note ?? null);
+      // The duty group reads the case's life: who took it, who closed it and how.
+      if (closes) this.enqueueGroupPost(alarmId, t.to === 'cancelled' ? 'cancelled' : 'resolved', nowMs, by, note ?? null);
+      else if (takes) this.enqueueGroupPost(alarmId, 'taken', nowMs, by, note ?? null);
       if (t.command) {
         // Every device whose press opened or joined this case hears it, each about its own latest event.
         const pressed = this.db
@@ -397,13 +549,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
       // The code of the old text dies with the text; the case is closed, so it opens nothing anyway.
       this.db.prepare("UPDATE notifications SET template = 'cancelled', params_json = ?, text = ? WHERE id = ?").run(JSON.stringify(rendered.params), rendered.text, target.carrierId);
     } else {
-      this.db
-        .prepare(
-          `INSERT INTO notifications (id, alarm_id, channel, contact_id, contact_name, contact_role, phone, escalation_level, template,
-                                      params_json, text, status, attempts, created_at, next_attempt_at, priority)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'cancelled', ?, ?, 'pending', 0, ?, ?, ?)`,
-        )
-        .run(newId('ntf'), alarm.id, this.options.channel, contact.id, contact.name, contact.role, contact.phone, target.chainIndex, JSON.stringify(rendered.params), rendered.text, nowMs, nowMs, NOTICE_PRIORITY[alarm.severity]);
+      this.insertNotice({ alarmId: alarm.id, purpose: 'chain', severity: alarm.severity, contact, level: target.chainIndex, template: 'cancelled', params: rendered.params, text: rendered.text, nowMs });
     }
     const note = target.redirected ? historyNotes.cancelledNoticeRedirected(this.options.locale, contact.name) : historyNotes.cancelledNoticeKept(this.options.locale, contact.name);
     this.addHistory(alarm.id, nowMs, 'note', null, note);
@@ -412,7 +558,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
   private noticesOf(alarmId: string): Notice[] {
     return this.db
       .prepare(
-        `SELECT id, contact_id AS contactId, contact_name AS contactName, phone, escalation_level AS escalationLevel, template, status
+        `SELECT id, contact_id AS contactId, contact_name AS contactName, phone, escalation_level AS escalationLevel, template, status, purpose
            FROM notifications WHERE alarm_id = ? ORDER BY created_at, rowid`,
       )
       .all(alarmId) as Notice[];
@@ -422,7 +568,9 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
     const why = skipReason(alarm.status);
     const reason = why === 'taken' ? 'CASE_TAKEN: the case was taken before this notice went out' : 'CASE_CLOSED: the case was closed before this notice went out';
     const changed = this.db
-      .prepare("UPDATE notifications SET status = 'skipped', next_attempt_at = NULL, outage_at = NULL, last_error = COALESCE(last_error || '; ', '') || ? WHERE id = ? AND status = 'pending'")
+      .prepare(
+        "UPDATE notifications SET status = 'skipped', next_attempt_at = NULL, outage_at = NULL, failover_at = NULL, last_error = COALESCE(last_error || '; ', '') || ? WHERE id = ? AND status = 'pending'",
+      )
       .run(reason, n.id).changes;
     if (changed === 0) return;
     this.forgetAnswerCode(n.id);
@@ -451,11 +599,11 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
   private settleDueNoticesOfNotOpen(nowMs: number, onProblem: ((problem: ClaimProblem) => void) | undefined): void {
     const due = this.db
       .prepare(
-        `SELECT n.id, n.alarm_id, n.template, n.escalation_level AS escalationLevel, a.status AS caseStatus
+        `SELECT n.id, n.alarm_id, n.template, n.escalation_level AS escalationLevel, n.purpose, a.status AS caseStatus
            FROM notifications n JOIN alarms a ON a.id = n.alarm_id
           WHERE n.status = 'pending' AND n.next_attempt_at <= ? AND a.status <> 'open'`,
       )
-      .all(nowMs) as Array<{ id: string; alarm_id: string; template: SmsTemplateKey; escalationLevel: number; caseStatus: AlarmStatus }>;
+      .all(nowMs) as Array<{ id: string; alarm_id: string; template: SmsTemplateKey; escalationLevel: number; purpose: NoticePurpose; caseStatus: AlarmStatus }>;
     const byAlarm = new Map<string, string[]>();
     for (const n of due) if (needsSettling(n, n.caseStatus)) byAlarm.set(n.alarm_id, [...(byAlarm.get(n.alarm_id) ?? []), n.id]);
     for (const [alarmId, ids] of byAlarm) {
@@ -496,7 +644,10 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
         const chain = this.registry.contactChain(row.resident_id);
         const step = nextEscalationStep(row.escalation_level, chain.length, policy);
         const contact = step ? chain[step.contactIndex] : undefined;
-        if (!step || !contact || !ctx) {
+        const subject = ctx ? smsSubject(row.id, row.kind, row.severity, parseCaseDetails(row.details_json), row.opened_at, ctx) : undefined;
+        // The contact whose SMS went unanswered for the escalation time is rung (critical cases), whatever comes next.
+        if (subject && this.plan.callOnUnanswered && callsKind(this.plan, row.kind, row.severity)) this.callUnanswered(subject, row.escalation_level, nowMs);
+        if (!step || !contact || !ctx || !subject) {
           this.db.prepare('UPDATE alarms SET next_escalation_at = NULL, updated_at = ? WHERE id = ?').run(nowMs, row.id);
           this.addHistory(row.id, nowMs, 'escalated', null, historyNotes.chainExhausted(this.options.locale));
           continue;
@@ -507,10 +658,27 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
         // After the last step the timer runs once more, so the history records when the chain ran out.
         this.addHistory(row.id, nowMs, 'escalated', null, historyNotes.escalated(this.options.locale, contact.name, contact.role, step.level));
         // The escalation repeats the first notice's figures: those of the finding that opened the case.
-        this.enqueueSms(smsSubject(row.id, row.kind, row.severity, parseCaseDetails(row.details_json), row.opened_at, ctx), contact, step.level, 'escalation', nowMs);
+        this.enqueueSms(subject, contact, step.level, 'escalation', nowMs);
+        if (callsWithFirstNotice(this.plan, row.kind, row.severity, nowMs, ctx.timezone)) this.enqueueCall(subject, contact, step.level, 'escalation', 'night', nowMs);
       }
       return due.map((r) => r.id);
     });
+  }
+
+  /**
+   * Rings the contact of the case's step `level` whose SMS went out and was
+   * not answered, unless they were rung at that step already (at night) or
+   * their SMS never reached them (it failed: the escalation went on at once).
+   */
+  private callUnanswered(subject: SmsSubject, level: number, nowMs: number): void {
+    const sms = this.db
+      .prepare("SELECT contact_id, contact_name, contact_role, phone FROM notifications WHERE alarm_id = ? AND escalation_level = ? AND purpose = 'chain' AND status = 'sent' ORDER BY created_at DESC LIMIT 1")
+      .get(subject.alarmId, level) as { contact_id: string | null; contact_name: string; contact_role: ContactRow['role']; phone: string } | undefined;
+    if (!sms) return;
+    const rung = this.db.prepare("SELECT 1 FROM notifications WHERE alarm_id = ? AND escalation_level = ? AND purpose = 'call' AND phone = ?").get(subject.alarmId, level, sms.phone);
+    if (rung) return;
+    const contact = { id: sms.contact_id, name: sms.contact_name, role: sms.contact_role, phone: sms.phone } as ContactRow;
+    this.enqueueCall(subject, contact, level, level === 0 ? 'alarm' : 'escalation', 'unanswered', nowMs);
   }
 
   nextEscalationAt(): number | null {
@@ -526,7 +694,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
   // The most severe first, then the longest due: after an outage every waiting
   // notice is due at once, and an SOS goes before a low battery.
 
-  claimDueNotifications(nowMs: number, limit: number, onProblem?: (problem: ClaimProblem) => void): OutboxItem[] {
+  claimDueNotifications(nowMs: number, limit: number, onProblem?: (problem: ClaimProblem) => void, channel?: string): OutboxItem[] {
     // Not fsync'd on its own (withRelaxedCommit): a claim lost to a power cut leaves its notices pending, which is
     // where a crash puts a `sending` notice back anyway; the SMS goes out either way.
     return withRelaxedCommit(this.db, () => this.runImmediate(() => {
@@ -534,17 +702,31 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
       // Only what a case in its present state may send (maySend). Every due notice it may not
       // was settled above, or put off by a minute when that failed, so the filter below drops
       // nothing the LIMIT counted, unless settling itself is wrong: then it still sends nothing.
-      const rows = this.db
-        .prepare(
-          `SELECT n.id, n.alarm_id, n.phone, n.template, n.escalation_level AS escalationLevel, n.params_json, n.text, n.attempts, a.kind, a.status AS caseStatus
-             FROM notifications n INDEXED BY notifications_claim JOIN alarms a ON a.id = n.alarm_id
-            WHERE n.status = 'pending' AND n.next_attempt_at <= ?
-            ORDER BY n.priority, n.next_attempt_at, n.created_at LIMIT ?`,
-        )
-        .all(nowMs, limit) as Array<{
+      const columns = `n.id, n.alarm_id, n.phone, n.template, n.escalation_level AS escalationLevel, n.params_json, n.text, n.attempts, n.purpose, n.channel,
+                       a.kind, a.status AS caseStatus, a.village_id`;
+      const rows = (
+        channel === undefined
+          ? this.db
+              .prepare(
+                `SELECT ${columns} FROM notifications n INDEXED BY notifications_claim JOIN alarms a ON a.id = n.alarm_id
+                  WHERE n.status = 'pending' AND n.next_attempt_at <= ?
+                  ORDER BY n.priority, n.next_attempt_at, n.created_at LIMIT ?`,
+              )
+              .all(nowMs, limit)
+          : this.db
+              .prepare(
+                `SELECT ${columns} FROM notifications n INDEXED BY notifications_channel_claim JOIN alarms a ON a.id = n.alarm_id
+                  WHERE n.channel = ? AND n.status = 'pending' AND n.next_attempt_at <= ?
+                  ORDER BY n.priority, n.next_attempt_at, n.created_at LIMIT ?`,
+              )
+              .all(channel, nowMs, limit)
+      ) as Array<{
         id: string;
         alarm_id: string;
         phone: string;
+        purpose: NoticePurpose;
+        channel: string;
+        village_id: string;
         template: SmsTemplateKey;
         escalationLevel: number;
         params_json: string;
@@ -562,7 +744,9 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
           // be refused by the generic template that now has it: give it the plain phrase.
           params.detail ??= alarmDetail(r.kind, undefined, this.options.locale);
           mark.run(r.id);
-          items.push({ id: r.id, alarmId: r.alarm_id, attempts: r.attempts, message: { to: r.phone, template: r.template, kind: r.kind, params, text: r.text, outId: r.id } });
+          // A duty group is reached by its village: the group channel looks up that village's robot (or its default).
+          const to = this.medium(r.channel) === 'group' ? r.village_id : r.phone;
+          items.push({ id: r.id, alarmId: r.alarm_id, attempts: r.attempts, message: { to, template: r.template, kind: r.kind, params, text: r.text, outId: r.id } });
         } catch (error) {
           this.putOff(r.id, r.alarm_id, nowMs, error, onProblem);
         }
@@ -578,12 +762,20 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
    */
   markNotificationSent(id: string, nowMs: number, providerRef: string | null): void {
     this.run(() => {
-      const held = this.db.prepare('SELECT outage_at FROM notifications WHERE id = ?').get(id) as { outage_at: number | null } | undefined;
+      const held = this.db.prepare('SELECT outage_at, route_step, channel, purpose FROM notifications WHERE id = ?').get(id) as
+        | { outage_at: number | null; route_step: number; channel: string; purpose: NoticePurpose }
+        | undefined;
+      // A channel with receipts: the notice waits for the provider's word (DeliveryTracker); else sent is all we learn.
+      const waits = held !== undefined && providerRef !== null && (this.options.receipts?.has(held.channel) ?? false);
       this.db
-        .prepare("UPDATE notifications SET status = 'sent', attempts = attempts + 1, sent_at = ?, provider_ref = ?, next_attempt_at = NULL, last_error = NULL, outage_at = NULL WHERE id = ?")
-        .run(nowMs, providerRef, id);
+        .prepare(
+          `UPDATE notifications SET status = 'sent', attempts = attempts + 1, sent_at = ?, provider_ref = ?, next_attempt_at = NULL, last_error = NULL, outage_at = NULL,
+                  failover_at = NULL, delivery = ?, delivery_next_at = ? WHERE id = ?`,
+        )
+        .run(nowMs, providerRef, waits ? 'waiting' : 'none', waits ? nowMs + nextDeliveryCheckDelayMs(0) : null, id);
       this.forgetAnswerCode(id);
-      if (held?.outage_at != null) this.escalationCountsFrom(id, nowMs);
+      // Held by an outage, or gone by another channel after the first could not send it: the contact is told only now.
+      if (held !== undefined && held.purpose === 'chain' && (held.outage_at != null || held.route_step > 0)) this.escalationCountsFrom(id, nowMs);
       this.db.prepare('UPDATE answer_codes SET expires_at = MAX(expires_at, ?) WHERE notification_id = ?').run(nowMs + ANSWER_CODE_TTL_MS, id);
     });
   }
@@ -594,7 +786,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
       const held = this.db.prepare('SELECT outage_at FROM notifications WHERE id = ?').get(id) as { outage_at: number | null } | undefined;
       this.db.prepare("UPDATE notifications SET status = 'pending', attempts = attempts + 1, next_attempt_at = ?, last_error = ?, outage_at = NULL WHERE id = ?").run(nextAttemptAtMs, error, id);
       // Held through an outage, now refused on its own account: the case's escalation runs again, from now.
-      if (held?.outage_at != null) this.escalationCountsFrom(id, nowMs);
+      if (held?.outage_at != null && this.purposeOf(id) === 'chain') this.escalationCountsFrom(id, nowMs);
       const n = this.db.prepare('SELECT alarm_id FROM notifications WHERE id = ?').get(id) as { alarm_id: string } | undefined;
       if (n) this.trySettleNotices(n.alarm_id, nowMs);
     });
@@ -621,12 +813,18 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
    * case does not go past it (escalateDueAlarms): the next contact is not
    * texted early because this one could not be. Returns the cases touched.
    */
-  holdPendingNotifications(nowMs: number, error: string): string[] {
+  holdPendingNotifications(nowMs: number, error: string, channel?: string): string[] {
     return this.run(() => {
-      const rows = this.db.prepare("SELECT DISTINCT alarm_id FROM notifications WHERE status = 'pending' AND outage_at IS NULL").all() as Array<{ alarm_id: string }>;
-      if (rows.length > 0) this.db.prepare("UPDATE notifications SET outage_at = ?, last_error = ? WHERE status = 'pending' AND outage_at IS NULL").run(nowMs, error);
+      const only = channel === undefined ? '' : ' AND channel = @channel';
+      const args = { now: nowMs, error, ...(channel === undefined ? {} : { channel }) };
+      const rows = this.db.prepare(`SELECT DISTINCT alarm_id FROM notifications WHERE status = 'pending' AND outage_at IS NULL${only}`).all(args) as Array<{ alarm_id: string }>;
+      if (rows.length > 0) this.db.prepare(`UPDATE notifications SET outage_at = @now, last_error = @error WHERE status = 'pending' AND outage_at IS NULL${only}`).run(args);
       return rows.map((r) => r.alarm_id);
     });
+  }
+
+  private purposeOf(id: string): NoticePurpose | undefined {
+    return (this.db.prepare('SELECT purpose FROM notifications WHERE id = ?').get(id) as { purpose: NoticePurpose } | undefined)?.purpose;
   }
 
   /**
@@ -638,7 +836,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
     const row = this.db
       .prepare(
         `SELECT a.id, a.kind, a.severity FROM notifications n JOIN alarms a ON a.id = n.alarm_id
-          WHERE n.id = ? AND a.status = 'open' AND a.escalation_level = n.escalation_level AND a.next_escalation_at IS NOT NULL`,
+          WHERE n.id = ? AND n.purpose = 'chain' AND a.status = 'open' AND a.escalation_level = n.escalation_level AND a.next_escalation_at IS NOT NULL`,
       )
       .get(notificationId) as { id: string; kind: AlarmKind; severity: Severity } | undefined;
     if (!row) return;
@@ -646,25 +844,247 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
   }
 
   /**
-   * A notification that failed for good informed nobody: if it was the
-   * latest step of a case still untaken, the next contact is due now instead
-   * of after the take timeout.
+   * This channel cannot deliver the notice. With another channel left in its
+   * route it moves there (failOver). On its last channel it has failed for
+   * good and informed nobody: if it was the latest step of a case still
+   * untaken, the next contact is due now instead of after the take timeout,
+   * and it is counted as undeliverable (red on the dashboard).
    */
   markNotificationFailed(id: string, nowMs: number, error: string): void {
     this.run(() => {
-      this.db.prepare("UPDATE notifications SET status = 'failed', attempts = attempts + 1, next_attempt_at = NULL, last_error = ?, outage_at = NULL WHERE id = ?").run(error, id);
+      const row = this.routeRow(id);
+      if (row && (row.status === 'sending' || row.status === 'pending') && this.nextChannel(row) !== undefined) {
+        this.failOver(row, nowMs, error);
+        return;
+      }
+      this.db
+        .prepare("UPDATE notifications SET status = 'failed', attempts = attempts + 1, next_attempt_at = NULL, last_error = ?, outage_at = NULL, failover_at = NULL WHERE id = ?")
+        .run(error, id);
       this.forgetAnswerCode(id);
-      const n = this.db.prepare('SELECT alarm_id, escalation_level, contact_name FROM notifications WHERE id = ?').get(id) as
-        | { alarm_id: string; escalation_level: number; contact_name: string }
-        | undefined;
-      if (!n) return;
+      if (!row) return;
+      if (row.purpose === 'group') {
+        this.addHistory(row.alarm_id, nowMs, 'note', null, historyNotes.groupPostFailed(this.options.locale, error));
+        return;
+      }
+      if (row.purpose === 'call') {
+        this.addHistory(row.alarm_id, nowMs, 'note', null, historyNotes.callNotAnswered(this.options.locale, row.contact_name, error));
+        return;
+      }
       // Also when the time had passed while the notice was held by an outage: the next contact is due now either way.
       const moved = this.db
         .prepare("UPDATE alarms SET next_escalation_at = MIN(next_escalation_at, ?), updated_at = ? WHERE id = ? AND status = 'open' AND escalation_level = ? AND next_escalation_at IS NOT NULL")
-        .run(nowMs, nowMs, n.alarm_id, n.escalation_level).changes;
-      if (moved > 0) this.addHistory(n.alarm_id, nowMs, 'escalated', null, historyNotes.smsFailed(this.options.locale, n.contact_name, error));
+        .run(nowMs, nowMs, row.alarm_id, row.escalation_level).changes;
+      const routeLength = parseRoute(row.route_json, row.channel).length;
+      if (routeLength > 1) this.addHistory(row.alarm_id, nowMs, 'note', null, historyNotes.undeliverable(this.options.locale, row.contact_name, error));
+      if (moved > 0) this.addHistory(row.alarm_id, nowMs, 'escalated', null, historyNotes.smsFailed(this.options.locale, row.contact_name, error));
       // A cancelled critical case: the cancelled notice may now have to go to the next contact.
-      this.trySettleNotices(n.alarm_id, nowMs);
+      this.trySettleNotices(row.alarm_id, nowMs);
+    });
+  }
+
+  private routeRow(id: string): RouteRow | undefined {
+    return this.db
+      .prepare(
+        `SELECT n.id, n.alarm_id, n.channel, n.route_json, n.route_step, n.purpose, n.status, n.contact_name, n.escalation_level, n.last_error, n.failovers_json, n.template, a.severity
+           FROM notifications n JOIN alarms a ON a.id = n.alarm_id WHERE n.id = ?`,
+      )
+      .get(id) as RouteRow | undefined;
+  }
+
+  private nextChannel(row: Pick<RouteRow, 'route_json' | 'route_step' | 'channel'>): string | undefined {
+    return parseRoute(row.route_json, row.channel)[row.route_step + 1];
+  }
+
+  /**
+   * Moves a notice to the next channel of its route: pending and due now,
+   * attempts from zero, no longer held by the old channel's outage; the
+   * history and the row's failover trail say from where to where and why.
+   * A move to the duty group rewrites the text as the group's "nobody could
+   * reach this contact" post.
+   */
+  private failOver(row: RouteRow, nowMs: number, reason: string): void {
+    const route = parseRoute(row.route_json, row.channel);
+    const step = row.route_step + 1;
+    const to = route[step] as string;
+    const failoverAt = step + 1 < route.length ? nowMs + this.plan.failoverAfterMs[row.severity] : null;
+    const trail = [...parseTrail(row.failovers_json), { at: nowMs, from: row.channel, to, reason: reason.slice(0, 200) }];
+    this.db
+      .prepare(
+        `UPDATE notifications SET channel = ?, route_step = ?, status = 'pending', attempts = 0, next_attempt_at = ?, outage_at = NULL, last_error = ?,
+                channel_since = ?, failover_at = ?, failovers_json = ? WHERE id = ?`,
+      )
+      .run(to, step, nowMs, reason, nowMs, failoverAt, JSON.stringify(trail), row.id);
+    if (this.medium(to) === 'group' && row.purpose === 'chain') {
+      const alarm = this.getRow(row.alarm_id);
+      const ctx = alarm ? this.registry.residentContext(alarm.resident_id) : undefined;
+      if (alarm && ctx) {
+        this.db.prepare('UPDATE notifications SET text = ? WHERE id = ?').run(this.groupPostText(alarm, ctx, 'unreached', nowMs, undefined, reason, row.contact_name), row.id);
+      }
+    }
+    const label = (channel: string) => channelLabel(this.options.locale, this.medium(channel), channel);
+    this.addHistory(row.alarm_id, nowMs, 'note', null, historyNotes.failedOver(this.options.locale, row.contact_name, label(row.channel), label(to), reason));
+    this.touch(row.alarm_id, nowMs);
+  }
+
+  // ---- routes: failover by time, delivery deadline -------------------------------
+  //
+  // A notice that has waited on one channel past the failover time (an outage,
+  // retries) moves to the next; a critical case's SMS the provider accepted but
+  // did not deliver within the deadline counts as not reached.
+
+  /** Moves every notice due to fail over, and marks every SMS past its delivery deadline; returns the cases changed. */
+  sweepRoutes(nowMs: number): string[] {
+    return this.run(() => {
+      const changed = new Set<string>();
+      const due = this.db
+        .prepare(
+          `SELECT n.id, n.purpose, n.template, n.escalation_level AS escalationLevel, n.channel, n.last_error, a.status AS caseStatus
+             FROM notifications n INDEXED BY notifications_failover JOIN alarms a ON a.id = n.alarm_id
+            WHERE n.status = 'pending' AND n.failover_at IS NOT NULL AND n.failover_at <= ? ORDER BY n.failover_at LIMIT 500`,
+        )
+        .all(nowMs) as Array<{ id: string; purpose: NoticePurpose; template: SmsTemplateKey; escalationLevel: number; channel: string; last_error: string | null; caseStatus: AlarmStatus }>;
+      for (const n of due) {
+        if (!maySend(n, n.caseStatus)) {
+          // The claim settles it (skipped); it must not move on meanwhile.
+          this.db.prepare('UPDATE notifications SET failover_at = NULL WHERE id = ?').run(n.id);
+          continue;
+        }
+        const row = this.routeRow(n.id);
+        if (!row || this.nextChannel(row) === undefined) continue;
+        const minutes = Math.round(this.plan.failoverAfterMs[row.severity] / 60_000);
+        this.failOver(row, nowMs, `FAILOVER_TIMEOUT: not sent by ${n.channel} within ${minutes} min${n.last_error ? ` (${n.last_error})` : ''}`);
+        changed.add(row.alarm_id);
+      }
+      for (const id of this.expireUndelivered(nowMs)) changed.add(id);
+      return [...changed];
+    });
+  }
+
+  /** When sweepRoutes next has something to do, or null. */
+  nextRouteSweepAt(): number | null {
+    const failover = (this.db.prepare("SELECT MIN(failover_at) AS t FROM notifications INDEXED BY notifications_failover WHERE status = 'pending' AND failover_at IS NOT NULL").get() as { t: number | null }).t;
+    const sent = (
+      this.db
+        .prepare("SELECT MIN(sent_at) AS t FROM notifications INDEXED BY notifications_undelivered WHERE delivery = 'waiting' AND unreached_at IS NULL AND purpose = 'chain' AND priority = 0")
+        .get() as { t: number | null }
+    ).t;
+    const deadline = sent === null ? null : sent + this.plan.deliveryDeadlineMs;
+    return failover === null ? deadline : deadline === null ? failover : Math.min(failover, deadline);
+  }
+
+  /**
+   * A critical case's SMS the provider accepted and did not deliver within the
+   * deadline: not reached. When it is the case's latest step and nobody has
+   * taken it, the next contact is texted now.
+   */
+  private expireUndelivered(nowMs: number): string[] {
+    const rows = this.db
+      .prepare(
+        `SELECT id, alarm_id, contact_name, escalation_level FROM notifications INDEXED BY notifications_undelivered
+          WHERE delivery = 'waiting' AND unreached_at IS NULL AND purpose = 'chain' AND priority = 0 AND sent_at <= ? LIMIT 500`,
+      )
+      .all(nowMs - this.plan.deliveryDeadlineMs) as Array<{ id: string; alarm_id: string; contact_name: string; escalation_level: number }>;
+    const minutes = Math.round(this.plan.deliveryDeadlineMs / 60_000);
+    for (const r of rows) this.notReached(r, nowMs, this.options.locale === 'en' ? `no receipt within ${minutes} min` : `${minutes}分钟内未收到送达回执`);
+    return [...new Set(rows.map((r) => r.alarm_id))];
+  }
+
+  private notReached(r: { id: string; alarm_id: string; contact_name: string; escalation_level: number }, nowMs: number, why: string): void {
+    this.db.prepare('UPDATE notifications SET unreached_at = ? WHERE id = ?').run(nowMs, r.id);
+    const moved = this.db
+      .prepare("UPDATE alarms SET next_escalation_at = MIN(next_escalation_at, ?), updated_at = ? WHERE id = ? AND status = 'open' AND escalation_level = ? AND next_escalation_at IS NOT NULL")
+      .run(nowMs, nowMs, r.alarm_id, r.escalation_level).changes;
+    this.addHistory(r.alarm_id, nowMs, moved > 0 ? 'escalated' : 'note', null, historyNotes.notReached(this.options.locale, r.contact_name, why, moved > 0));
+    this.touch(r.alarm_id, nowMs);
+  }
+
+  // ---- DeliveryStore ---------------------------------------------------------
+
+  dueDeliveryChecks(nowMs: number, limit: number): DeliveryCheck[] {
+    const rows = this.db
+      .prepare(
+        `SELECT id, alarm_id, channel, provider_ref, phone, sent_at FROM notifications INDEXED BY notifications_delivery
+          WHERE delivery = 'waiting' AND delivery_next_at <= ? ORDER BY delivery_next_at LIMIT ?`,
+      )
+      .all(nowMs, limit) as Array<{ id: string; alarm_id: string; channel: string; provider_ref: string | null; phone: string; sent_at: number }>;
+    return rows
+      .filter((r) => r.provider_ref !== null)
+      .map((r) => ({ id: r.id, alarmId: r.alarm_id, channel: r.channel, query: { providerRef: r.provider_ref as string, to: r.phone, sentAtMs: r.sent_at, outId: r.id } }));
+  }
+
+  /**
+   * The provider's word on a sent notice. Delivered: said in the history. Failed
+   * (the handset will not get it, the call was not answered): a contact's SMS
+   * counts as not reached and moves the escalation on as a failed SMS does.
+   * Pending or unknown: asked again later, until DELIVERY_GIVE_UP_MS.
+   */
+  recordDelivery(id: string, answer: DeliveryAnswer, nowMs: number): void {
+    this.run(() => {
+      const r = this.db
+        .prepare("SELECT id, alarm_id, contact_name, escalation_level, purpose, channel, sent_at, delivery_checks, unreached_at FROM notifications WHERE id = ? AND delivery = 'waiting'")
+        .get(id) as
+        | { id: string; alarm_id: string; contact_name: string; escalation_level: number; purpose: NoticePurpose; channel: string; sent_at: number; delivery_checks: number; unreached_at: number | null }
+        | undefined;
+      if (!r) return;
+      const medium = this.medium(r.channel);
+      if (answer.state === 'delivered') {
+        this.db.prepare("UPDATE notifications SET delivery = 'delivered', delivery_at = ?, delivery_next_at = NULL, delivery_checks = delivery_checks + 1 WHERE id = ?").run(answer.atMs ?? nowMs, id);
+        this.addHistory(r.alarm_id, nowMs, 'note', null, medium === 'voice' ? historyNotes.callAnswered(this.options.locale, r.contact_name) : historyNotes.delivered(this.options.locale, r.contact_name, medium));
+        this.touch(r.alarm_id, nowMs);
+        return;
+      }
+      if (answer.state === 'failed') {
+        const error = `${answer.code}: ${answer.message}`.slice(0, 200);
+        this.db.prepare("UPDATE notifications SET delivery = 'failed', delivery_at = ?, delivery_error = ?, delivery_next_at = NULL, delivery_checks = delivery_checks + 1 WHERE id = ?").run(answer.atMs ?? nowMs, error, id);
+        if (medium === 'voice') this.addHistory(r.alarm_id, nowMs, 'note', null, historyNotes.callNotAnswered(this.options.locale, r.contact_name, answer.code));
+        else if (r.purpose === 'chain' && r.unreached_at === null) this.notReached(r, nowMs, error);
+        else this.touch(r.alarm_id, nowMs);
+        return;
+      }
+      const checks = r.delivery_checks + 1;
+      if (nowMs - r.sent_at >= DELIVERY_GIVE_UP_MS) {
+        this.db.prepare("UPDATE notifications SET delivery = 'unknown', delivery_next_at = NULL, delivery_checks = ?, delivery_error = ? WHERE id = ?").run(checks, answer.state === 'unknown' ? `${answer.code}: ${answer.message}`.slice(0, 200) : null, id);
+        return;
+      }
+      this.db
+        .prepare('UPDATE notifications SET delivery_checks = ?, delivery_next_at = ?, delivery_error = ? WHERE id = ?')
+        .run(checks, nowMs + nextDeliveryCheckDelayMs(checks), answer.state === 'unknown' ? `${answer.code}: ${answer.message}`.slice(0, 200) : null, id);
+    });
+  }
+
+  nextDeliveryCheckAt(): number | null {
+    return (this.db.prepare("SELECT MIN(delivery_next_at) AS t FROM notifications INDEXED BY notifications_delivery WHERE delivery = 'waiting'").get() as { t: number | null }).t;
+  }
+
+  /**
+   * Notices queued on a channel this configuration no longer has (the
+   * operator changed the provider between two runs) go on to the next
+   * channel of their route that exists, or to the first SMS channel: nothing
+   * waits forever for a channel nobody drains. Returns how many moved.
+   */
+  adoptOrphanedNotifications(known: readonly string[], nowMs: number): number {
+    return this.run(() => {
+      const have = new Set(known);
+      const rows = this.db
+        .prepare(`SELECT id, route_json, route_step, channel, purpose FROM notifications WHERE status IN ('pending', 'sending') AND channel NOT IN (SELECT value FROM json_each(?))`)
+        .all(JSON.stringify(known)) as Array<{ id: string; route_json: string | null; route_step: number; channel: string; purpose: NoticePurpose }>;
+      let moved = 0;
+      for (const r of rows) {
+        const route = parseRoute(r.route_json, r.channel);
+        const later = route.findIndex((c, i) => i > r.route_step && have.has(c));
+        const fallback = r.purpose === 'chain' ? this.plan.sms[0] : r.purpose === 'call' ? this.plan.voice : this.plan.group;
+        if (later < 0 && fallback === undefined) {
+          this.db.prepare("UPDATE notifications SET status = 'failed', next_attempt_at = NULL, failover_at = NULL, last_error = ? WHERE id = ?").run(`CHANNEL_GONE: channel ${r.channel} is no longer configured`, r.id);
+          continue;
+        }
+        const newRoute = later >= 0 ? route : [...route.slice(0, r.route_step + 1), fallback as string, ...route.slice(r.route_step + 1)];
+        const step = later >= 0 ? later : r.route_step + 1;
+        this.db
+          .prepare("UPDATE notifications SET channel = ?, route_json = ?, route_step = ?, status = 'pending', next_attempt_at = ?, outage_at = NULL, channel_since = ? WHERE id = ?")
+          .run(newRoute[step], JSON.stringify(newRoute), step, nowMs, nowMs, r.id);
+        moved++;
+      }
+      return moved;
     });
   }
 
@@ -696,13 +1116,18 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
     return row?.alarm_id;
   }
 
-  nextNotificationDueAt(): number | null {
-    const row = this.db.prepare("SELECT MIN(next_attempt_at) AS t FROM notifications WHERE status = 'pending'").get() as { t: number | null };
+  nextNotificationDueAt(channel?: string): number | null {
+    const row = (
+      channel === undefined
+        ? this.db.prepare("SELECT MIN(next_attempt_at) AS t FROM notifications WHERE status = 'pending'").get()
+        : this.db.prepare("SELECT MIN(next_attempt_at) AS t FROM notifications INDEXED BY notifications_channel_claim WHERE channel = ? AND status = 'pending'").get(channel)
+    ) as { t: number | null };
     return row.t;
   }
 
-  requeueInterruptedNotifications(nowMs: number): number {
-    return this.db.prepare("UPDATE notifications SET status = 'pending', next_attempt_at = ? WHERE status = 'sending'").run(nowMs).changes;
+  requeueInterruptedNotifications(nowMs: number, channel?: string): number {
+    if (channel === undefined) return this.db.prepare("UPDATE notifications SET status = 'pending', next_attempt_at = ? WHERE status = 'sending'").run(nowMs).changes;
+    return this.db.prepare("UPDATE notifications SET status = 'pending', next_attempt_at = ? WHERE status = 'sending' AND channel = ?").run(nowMs, channel).changes;
   }
 
   // ---- device commands ---------------------------------------------------------
@@ -776,7 +1201,8 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
     // Only what the view shows: not the SMS text or its parameters (a row's largest columns).
     const notifications = this.db
       .prepare(
-        `SELECT id, channel, contact_name, contact_role, phone, escalation_level, status, attempts, last_error, created_at, sent_at, next_attempt_at, outage_at, template
+        `SELECT id, channel, contact_name, contact_role, phone, escalation_level, status, attempts, last_error, created_at, sent_at, next_attempt_at, outage_at, template,
+                purpose, route_json, route_step, failovers_json, delivery, delivery_at, delivery_error, unreached_at
            FROM notifications WHERE alarm_id = ? ORDER BY created_at, rowid`,
       )
       .all(alarmId) as Array<Record<string, unknown>>;
@@ -784,7 +1210,12 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
     const openedYear = new Date(row.opened_at).getUTCFullYear();
     // While the latest notice waits for the SMS provider the escalation holds: there is no time to show (as NOT_HELD).
     const held = notifications.some(
-      (n) => n.escalation_level === row.escalation_level && (n.status === 'pending' || n.status === 'sending') && n.outage_at != null && n.template !== 'cancelled',
+      (n) =>
+        n.escalation_level === row.escalation_level &&
+        n.purpose === 'chain' &&
+        (n.status === 'pending' || n.status === 'sending') &&
+        (n.outage_at != null || (n.route_step as number) > 0) &&
+        n.template !== 'cancelled',
     );
     return {
       id: row.id,
@@ -821,8 +1252,27 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
         sentAt: (n.sent_at as number | null) ?? null,
         nextAttemptAt: (n.next_attempt_at as number | null) ?? null,
         waitingForProvider: n.status === 'pending' && n.outage_at !== null && n.outage_at !== undefined,
+        ...this.routeView(n),
       })),
       history,
+    };
+  }
+
+  /** A notification's channel, route, moves and receipt, as the dashboard shows them. */
+  private routeView(n: Record<string, unknown>): Pick<AlarmView['notifications'][number], 'medium' | 'purpose' | 'route' | 'routeStep' | 'failovers' | 'delivery' | 'unreached' | 'undeliverable'> {
+    const channel = n.channel as string;
+    const route = parseRoute((n.route_json as string | null) ?? null, channel);
+    const delivery = (n.delivery as DeliveryState | null) ?? null;
+    const purpose = (n.purpose as NoticePurpose | null) ?? 'chain';
+    return {
+      medium: this.medium(channel),
+      purpose,
+      route,
+      routeStep: n.route_step as number,
+      failovers: parseTrail((n.failovers_json as string | null) ?? null),
+      delivery: delivery === null ? null : { state: delivery, at: (n.delivery_at as number | null) ?? null, error: (n.delivery_error as string | null) ?? null },
+      unreached: n.unreached_at != null && delivery !== 'delivered',
+      undeliverable: n.status === 'failed' && purpose === 'chain',
     };
   }
 
@@ -879,10 +1329,17 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore {
   }
 
   /** Notification rows by status, for /api/stats. */
-  notificationCounts(): { pending: number; sent: number; failed: number } {
+  notificationCounts(): { pending: number; sent: number; failed: number; undeliverable: number; delivered: number } {
     const rows = this.db.prepare('SELECT status, COUNT(*) AS n FROM notifications GROUP BY status').all() as Array<{ status: string; n: number }>;
     const count = (s: string) => rows.find((r) => r.status === s)?.n ?? 0;
-    return { pending: count('pending') + count('sending'), sent: count('sent'), failed: count('failed') };
+    const { undeliverable, delivered } = this.db
+      .prepare(
+        `SELECT COALESCE(SUM(CASE WHEN purpose = 'chain' AND (status = 'failed' OR delivery = 'failed' OR (unreached_at IS NOT NULL AND delivery <> 'delivered')) THEN 1 ELSE 0 END), 0) AS undeliverable,
+                COALESCE(SUM(CASE WHEN delivery = 'delivered' THEN 1 ELSE 0 END), 0) AS delivered
+           FROM notifications`,
+      )
+      .get() as { undeliverable: number; delivered: number };
+    return { pending: count('pending') + count('sending'), sent: count('sent'), failed: count('failed'), undeliverable, delivered };
   }
 
   /** The case a (device, event id) opened or joined, if any. */
@@ -925,5 +1382,44 @@ function errorText(err: unknown): string {
 
 /** The subject of a case's SMS: the case, and where its resident lives. */
 function smsSubject(alarmId: string, kind: AlarmKind, severity: Severity, details: AlarmDetails, openedAt: number, ctx: ResidentContext): SmsSubject {
-  return { alarmId, priority: NOTICE_PRIORITY[severity], kind, details, openedAt, residentName: ctx.residentName, address: ctx.address, villageName: ctx.villageName, timeZone: ctx.timezone };
+  return { alarmId, severity, priority: NOTICE_PRIORITY[severity], kind, details, openedAt, residentName: ctx.residentName, address: ctx.address, villageName: ctx.villageName, timeZone: ctx.timezone };
+}
+
+/** A notification's place on its route, as failover reads it. */
+interface RouteRow {
+  id: string;
+  alarm_id: string;
+  channel: string;
+  route_json: string | null;
+  route_step: number;
+  purpose: NoticePurpose;
+  status: string;
+  contact_name: string;
+  escalation_level: number;
+  last_error: string | null;
+  failovers_json: string | null;
+  template: SmsTemplateKey;
+  severity: Severity;
+}
+
+/** A row's route; a row written before routes has its channel alone. */
+function parseRoute(json: string | null, channel: string): string[] {
+  if (json === null) return [channel];
+  try {
+    const parsed: unknown = JSON.parse(json);
+    return Array.isArray(parsed) && parsed.length > 0 && parsed.every((c) => typeof c === 'string') ? (parsed as string[]) : [channel];
+  } catch {
+    return [channel];
+  }
+}
+
+/** The moves a notice made from channel to channel. */
+function parseTrail(json: string | null): Array<{ at: number; from: string; to: string; reason: string }> {
+  if (json === null) return [];
+  try {
+    const parsed: unknown = JSON.parse(json);
+    return Array.isArray(parsed) ? (parsed as Array<{ at: number; from: string; to: string; reason: string }>) : [];
+  } catch {
+    return [];
+  }
 }

@@ -310,4 +310,31 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX visit_follow_ups_open ON visit_follow_ups (resident_id, due_at) WHERE visit_id IS NULL;
   `,
+  `
+  -- migration 14: channels and failover, voice calls, group posts, delivery receipts (issue 12, docs/channels.md)
+  -- What the notice is for: chain (to a contact of the chain; the escalation waits for it), call (a voice call besides
+  -- the SMS), group (a post to the village's duty group).
+  ALTER TABLE notifications ADD COLUMN purpose TEXT NOT NULL DEFAULT 'chain';
+  -- The channels it may go through in order (JSON array of channel names; NULL: its channel alone), and where it is now.
+  ALTER TABLE notifications ADD COLUMN route_json TEXT;
+  ALTER TABLE notifications ADD COLUMN route_step INTEGER NOT NULL DEFAULT 0;
+  -- Since when it is on its channel, and when it moves to the next if still unsent (NULL: on its last channel).
+  ALTER TABLE notifications ADD COLUMN channel_since INTEGER;
+  ALTER TABLE notifications ADD COLUMN failover_at INTEGER;
+  -- Its moves: [{at, from, to, reason}].
+  ALTER TABLE notifications ADD COLUMN failovers_json TEXT;
+  -- The provider's receipt: NULL until sent; waiting, delivered, failed; none (the channel gives no receipts); unknown (gave up asking).
+  ALTER TABLE notifications ADD COLUMN delivery TEXT;
+  ALTER TABLE notifications ADD COLUMN delivery_at INTEGER;
+  ALTER TABLE notifications ADD COLUMN delivery_error TEXT;
+  ALTER TABLE notifications ADD COLUMN delivery_checks INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE notifications ADD COLUMN delivery_next_at INTEGER;
+  -- A critical case's SMS not delivered within the deadline (or failed): not reached, the escalation moved on.
+  ALTER TABLE notifications ADD COLUMN unreached_at INTEGER;
+  UPDATE notifications SET channel_since = created_at;
+  CREATE INDEX notifications_channel_claim ON notifications (channel, status, priority, next_attempt_at, created_at);
+  CREATE INDEX notifications_failover ON notifications (failover_at) WHERE status = 'pending' AND failover_at IS NOT NULL;
+  CREATE INDEX notifications_delivery ON notifications (delivery_next_at) WHERE delivery = 'waiting';
+  CREATE INDEX notifications_undelivered ON notifications (sent_at) WHERE delivery = 'waiting' AND unreached_at IS NULL AND purpose = 'chain' AND priority = 0;
+  `,
 ];
