@@ -14,3 +14,4 @@ export * from './channels/routing.js';
 export * from './channels/channel-outbox.js';
 export * from './channels/delivery-tracker.js';
 export * from './due-scheduler.js';
+export * from './channels/console-group-channel.js';

@@ -3,7 +3,7 @@
  * Parsed once at start into a frozen object; a bad setting stops the start
  * with every problem listed (CONVENTIONS.md §4).
  */
-import { isKindTemplateKey, SMS_TEMPLATE_KEYS } from '@kanjia/alerts';
+import { DEFAULT_DELIVERY_DEADLINE_MS, DEFAULT_FAILOVER_AFTER_MS, DEFAULT_NIGHT, isKindTemplateKey, parseNightWindow, SMS_TEMPLATE_KEYS, type NightWindow } from '@kanjia/alerts';
 import { ALARM_KINDS, DEFAULT_VISIT_FREQUENCY, KanjiaError, parseVisitFrequency, TimeZoneName, type VisitFrequency } from '@kanjia/protocol';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -23,6 +23,22 @@ const VisitFrequencySetting = z.string().transform((text, ctx): VisitFrequency =
     return z.NEVER;
   }
 });
+/** true/false (also 1/0) in the environment, a boolean in the config file. */
+const BooleanSetting = z.preprocess((v) => (v === 'false' || v === '0' ? false : v === 'true' || v === '1' ? true : v), z.boolean({ error: 'true or false' }));
+/** `22:00-07:00` (village time; may span midnight), or `off`; an object in the config file. */
+const NightWindowSetting = z.union([
+  z.literal('off').transform(() => null),
+  z.string().transform((text, ctx): NightWindow => {
+    try {
+      return parseNightWindow(text);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `${(err as Error).message}, or off` });
+      return z.NEVER;
+    }
+  }),
+  z.object({ fromMinute: z.number().int().min(0).max(1439), toMinute: z.number().int().min(0).max(1439) }).strict(),
+  z.null(),
+]);
 const TemplateCode = z.string().regex(/^SMS_\d+$/, 'an approved template code such as SMS_123456789');
 
 /**
@@ -223,7 +239,7 @@ export const Settings = z
     /** MQTT over TLS, when tlsCert and tlsKey are set. */
     mqttsPort: Port.default(8883),
     /** Plain MQTT on mqttPort (the village LAN); false: devices connect over TLS only. */
-    mqttPlain: z.preprocess((v) => (v === 'false' || v === '0' ? false : v === 'true' || v === '1' ? true : v), z.boolean({ error: 'true or false' })).default(true),
+    mqttPlain: BooleanSetting.default(true),
     /** Gateway pacing and backpressure (gateway/README.md); unset: the gateway's defaults (1 000/s waiting at most 5 s, 1 000, 16). */
     mqttConnectsPerSecond: z.coerce.number().int().min(1).max(100_000).optional(),
     /** How long a login over that rate waits for its turn before CONNACK 3 (gateway connect-line.ts); below the gateway's 10 s connect timeout. */
@@ -255,6 +271,25 @@ export const Settings = z
     /** Longest wait, in seconds, between two tries of the SMS provider during an outage (the first comes after 5 s, then doubling). */
     smsOutageProbeMaxSeconds: z.coerce.number().min(1).max(3600).default(120),
     aliyun: AliyunSettings.optional(),
+    /**
+     * Channels besides the SMS (docs/channels.md). A voice channel rings the
+     * contact of a critical case at night and after an unanswered SMS, and is
+     * the next channel of a critical case's notice the SMS channels could not
+     * send; a group channel posts every case's opening, taking and closing to
+     * the village's duty group and is the last channel of every contact's notice.
+     */
+    voiceProvider: z.enum(['off', 'console']).default('off'),
+    groupRobot: z.enum(['off', 'console']).default('off'),
+    /** Hours (village time) in which a critical alarm also rings its contact, e.g. 22:00-07:00; off: never by the hour. */
+    voiceNight: NightWindowSetting.default(DEFAULT_NIGHT),
+    /** Ring the contact whose SMS went unanswered for the escalation time (critical alarms). */
+    voiceOnUnanswered: BooleanSetting.default(true),
+    /** Seconds a notice may wait on one channel (an outage, retries) before it moves to the next, by severity. */
+    failoverCriticalSeconds: z.coerce.number().int().min(10).max(24 * 3600).default(DEFAULT_FAILOVER_AFTER_MS.critical / 1000),
+    failoverUrgentSeconds: z.coerce.number().int().min(10).max(24 * 3600).default(DEFAULT_FAILOVER_AFTER_MS.urgent / 1000),
+    failoverMaintenanceSeconds: z.coerce.number().int().min(10).max(7 * 24 * 3600).default(DEFAULT_FAILOVER_AFTER_MS.maintenance / 1000),
+    /** A critical alarm's SMS not delivered within this many seconds (by the provider's receipt) counts as not reached: the next contact is texted. */
+    deliveryDeadlineSeconds: z.coerce.number().int().min(30).max(24 * 3600).default(DEFAULT_DELIVERY_DEADLINE_MS / 1000),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /**
      * Behind a reverse proxy (nginx with TLS): which X-Forwarded-For/-Proto
@@ -341,6 +376,14 @@ export const ENV_VARS: Record<string, string[]> = {
   KANJIA_FALL_GRACE_SECONDS: ['fallGraceSeconds'],
   KANJIA_SMS_PROVIDER: ['smsProvider'],
   KANJIA_SMS_OUTAGE_PROBE_MAX_SECONDS: ['smsOutageProbeMaxSeconds'],
+  KANJIA_VOICE_PROVIDER: ['voiceProvider'],
+  KANJIA_GROUP_ROBOT: ['groupRobot'],
+  KANJIA_VOICE_NIGHT: ['voiceNight'],
+  KANJIA_VOICE_ON_UNANSWERED: ['voiceOnUnanswered'],
+  KANJIA_FAILOVER_CRITICAL_SECONDS: ['failoverCriticalSeconds'],
+  KANJIA_FAILOVER_URGENT_SECONDS: ['failoverUrgentSeconds'],
+  KANJIA_FAILOVER_MAINTENANCE_SECONDS: ['failoverMaintenanceSeconds'],
+  KANJIA_DELIVERY_DEADLINE_SECONDS: ['deliveryDeadlineSeconds'],
   KANJIA_ALIYUN_ACCESS_KEY_ID: ['aliyun', 'accessKeyId'],
   KANJIA_ALIYUN_ACCESS_KEY_SECRET: ['aliyun', 'accessKeySecret'],
   KANJIA_ALIYUN_SIGN_NAME: ['aliyun', 'signName'],

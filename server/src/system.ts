@@ -4,7 +4,23 @@
  * them together. One process, embedded broker, SQLite: a township on one
  * small machine (DESIGN.md "From one village to a province").
  */
-import { AliyunSmsSender, ConsoleSmsSender, DEFAULT_OUTAGE_PROBE, defaultPolicies, EscalationScheduler, OutboxWorker, type SmsOutage, type SmsSender } from '@kanjia/alerts';
+import {
+  AliyunSmsSender,
+  ChannelOutbox,
+  ConsoleGroupChannel,
+  ConsoleSmsSender,
+  DEFAULT_OUTAGE_PROBE,
+  DeliveryTracker,
+  DueScheduler,
+  defaultPolicies,
+  EscalationScheduler,
+  type ChannelMedium,
+  type ChannelPlan,
+  type GroupPostRenderer,
+  type NoticeChannel,
+  type SmsOutage,
+  type SmsSender,
+} from '@kanjia/alerts';
 import { Batcher, Gateway, PresenceDebouncer, type UplinkMessage } from '@kanjia/gateway';
 import { systemClock, type Clock, type DeviceStatus, type TimerHandle } from '@kanjia/protocol';
 import type { FastifyInstance, RouteOptions } from 'fastify';
@@ -59,6 +75,11 @@ export interface SystemOptions {
   logger?: Logger;
   /** Replaces the sender chosen by the settings (tests, demo). */
   smsSender?: SmsSender;
+  /**
+   * Channels besides the primary SMS one, in their place on every route (tests):
+   * replaces those the settings choose of the same medium.
+   */
+  channels?: { sms?: NoticeChannel[]; voice?: NoticeChannel; group?: NoticeChannel };
   dashboardDir?: string;
   /** Sees every HTTP route as it is registered (the route walk test). */
   onRoute?: (route: RouteOptions) => void;
@@ -87,8 +108,12 @@ export class KanjiaSystem {
   private gateway: Gateway | undefined;
   private app: FastifyInstance | undefined;
   private feed: SocketIoLiveFeed | undefined;
-  private outbox: OutboxWorker | undefined;
+  private outbox: ChannelOutbox | undefined;
   private escalation: EscalationScheduler | undefined;
+  /** Moves notices to their next channel, and marks SMS past their delivery deadline (routing.ts). */
+  private routes: DueScheduler | undefined;
+  /** Asks the providers for delivery receipts. */
+  private receipts: DeliveryTracker | undefined;
   private pipeline: DetectionPipeline | undefined;
   private activity: SqliteActivityLog | undefined;
   private telemetry: SqliteTelemetryStore | undefined;
@@ -124,9 +149,14 @@ export class KanjiaSystem {
     return this.db;
   }
 
-  /** The notification outbox (tests wait for it: `outboxWorker?.idle()`). */
-  get outboxWorker(): OutboxWorker | undefined {
+  /** The notification outbox, one worker per channel (tests wait for it: `outboxWorker?.idle()`). */
+  get outboxWorker(): ChannelOutbox | undefined {
     return this.outbox;
+  }
+
+  /** The delivery receipts' tracker (tests wait for it). */
+  get deliveryTracker(): DeliveryTracker | undefined {
+    return this.receipts;
   }
 
   constructor(private readonly options: SystemOptions) {
@@ -169,11 +199,28 @@ export class KanjiaSystem {
     // The township's person records, their history and visits (docs/township.md).
     const township = new SqliteTownshipStore(db, registry, () => this.clock.nowMs(), { ordinary: settings.visitFrequencyOrdinary, especiallyDifficult: settings.visitFrequencyEspeciallyDifficult });
     // Every provider answer counted, and each accepted SMS's time since it was queued.
-    const sender = metrics.meteredSender(this.options.smsSender ?? createSmsSender(settings, log.child({ component: 'sms' })), metricQueries.notificationQueuedAt, () => this.clock.nowMs());
+    const meter = <S extends SmsSender>(channel: S): S => metrics.meteredSender(channel, metricQueries.notificationQueuedAt, () => this.clock.nowMs());
+    const sender = meter(asSmsChannel(this.options.smsSender ?? createSmsSender(settings, log.child({ component: 'sms' }))));
+    const channels = createChannels(settings, this.options.channels, log);
+    const allChannels: NoticeChannel[] = [sender, ...channels.sms.map(meter), ...(channels.voice ? [meter(channels.voice)] : []), ...(channels.group ? [meter(channels.group)] : [])];
+    const plan: ChannelPlan = {
+      sms: [sender.name, ...channels.sms.map((c) => c.name)],
+      ...(channels.voice ? { voice: channels.voice.name } : {}),
+      ...(channels.group ? { group: channels.group.name } : {}),
+      callAtNight: settings.voiceNight,
+      callOnUnanswered: settings.voiceOnUnanswered,
+      failoverAfterMs: { critical: settings.failoverCriticalSeconds * 1000, urgent: settings.failoverUrgentSeconds * 1000, maintenance: settings.failoverMaintenanceSeconds * 1000 },
+      deliveryDeadlineMs: settings.deliveryDeadlineSeconds * 1000,
+    };
+    const media: Record<string, ChannelMedium> = Object.fromEntries(allChannels.map((c) => [c.name, c.medium]));
     const alarmStore = new SqliteAlarmStore(db, registry, {
       policies: defaultPolicies(settings.escalationTimeoutSeconds * 1000),
       locale: settings.locale,
       channel: sender.name,
+      plan,
+      media,
+      receipts: new Set(allChannels.filter((c) => c.queryDelivery !== undefined).map((c) => c.name)),
+      ...(channels.group ? { groupPost: groupPostRenderer } : {}),
       // Known once the HTTP port is bound (port 0 in tests): until then no SMS is rendered.
       publicUrl: () => this.publicUrl ?? publicUrlOf(settings, settings.httpPort),
       ...(settings.aliyun ? { signName: settings.aliyun.signName } : {}),
@@ -224,12 +271,12 @@ export class KanjiaSystem {
 
     // The service needs the outbox and the scheduler, which report back to the service.
     let service: AlarmService | undefined;
-    const outbox = new OutboxWorker({
+    const outbox = new ChannelOutbox({
       // What the provider answered is recorded through the durable writes: grouped with the other writes of the
       // moment (one commit for many SMS), and kept while the database is locked or full (else the row stays
       // "sending"). The worker waits for each to land before it tells the dashboard and sends the next.
       store: withDurableResults(alarmStore, storage, ['markNotificationSent', 'markNotificationRetry', 'markNotificationFailed', 'markNotificationHeld']),
-      sender,
+      channels: allChannels,
       clock: this.clock,
       logger: log.child({ component: 'outbox' }),
       outageProbe: { initialDelayMs: DEFAULT_OUTAGE_PROBE.initialDelayMs, maxDelayMs: settings.smsOutageProbeMaxSeconds * 1000 },
@@ -237,9 +284,40 @@ export class KanjiaSystem {
         service?.alarmsChanged([alarmId]);
         // A failed SMS may have made the next escalation due now; a sent one, later.
         escalation.reschedule();
+        // A notice moved to another channel has a new failover time; a sent one waits for its receipt.
+        routes.reschedule();
+        receipts.kick();
       },
-      onOutage: (outage) => (outage ? health.raise(smsOutageProblem(sender.name, outage)) : health.clear('SMS_PROVIDER_OUTAGE')),
+      onOutage: (channel) => {
+        const problem = outageProblem(channel.medium, outbox.outages(), media, plan);
+        if (problem) health.raise(problem);
+        else health.clear(OUTAGE_CODES[channel.medium]);
+      },
     });
+    const routes = new DueScheduler({
+      work: { runDue: (nowMs) => alarmStore.sweepRoutes(nowMs), nextDueAt: () => alarmStore.nextRouteSweepAt() },
+      clock: this.clock,
+      logger: log.child({ component: 'routes' }),
+      doneMessage: 'notices moved to their next channel, or not delivered in time',
+      onDone: (ids) => {
+        outbox.kickSoon();
+        escalation.reschedule();
+        service?.alarmsChanged(ids);
+      },
+    });
+    const receipts = new DeliveryTracker({
+      store: withDurableResults(alarmStore, storage, ['recordDelivery']),
+      channels: allChannels,
+      clock: this.clock,
+      logger: log.child({ component: 'receipts' }),
+      onChange: (alarmId) => {
+        service?.alarmsChanged([alarmId]);
+        escalation.reschedule();
+        routes.reschedule();
+      },
+    });
+    this.routes = routes;
+    this.receipts = receipts;
     const escalation = new EscalationScheduler({
       store: alarmStore,
       clock: this.clock,
@@ -458,8 +536,13 @@ export class KanjiaSystem {
     feed.attach(app.server);
     const metricsUrl = settings.metricsAddress && (await openMetricsListener({ metrics, address: settings.metricsAddress, token: settings.metricsToken, logger: log.child({ component: 'metrics' }), opened: (l) => (this.metricsListener = l) }));
     if (certificate && settings.tlsCert !== undefined && settings.tlsKey !== undefined) this.watchCertificate(settings.tlsCert, settings.tlsKey, certificate, gateway, app);
-    // Then the outbox (what a crash left unsent goes out now) and the escalation timers.
+    // Then the outbox (what a crash left unsent goes out now) and the escalation timers. A notice queued on a
+    // channel this configuration no longer has goes on to one it has.
+    const adopted = alarmStore.adoptOrphanedNotifications(outbox.channelNames(), this.clock.nowMs());
+    if (adopted > 0) log.warn({ adopted, channels: outbox.channelNames() }, 'notices queued on a channel that is no longer configured go by the next one');
     outbox.start();
+    routes.start();
+    receipts.start();
     // Commands a crash left unacknowledged go out as their devices come online.
     alarmService.start();
     escalation.start();
@@ -491,7 +574,7 @@ export class KanjiaSystem {
       ...(mqttsUrl !== undefined && mqttsPort !== undefined ? { mqttsPort, mqttsUrl } : {}),
       ...(metricsUrl ? { metricsUrl } : {}),
     };
-    log.info({ ...running, publicUrl: this.publicUrl, sms: sender.name, dataDir: settings.dataDir, allowedHosts: allowedHosts.list() }, 'kanjia ready');
+    log.info({ ...running, publicUrl: this.publicUrl, sms: sender.name, channels: outbox.channelNames(), dataDir: settings.dataDir, allowedHosts: allowedHosts.list() }, 'kanjia ready');
     this.pruneAuth(users, audit);
     if (users.count() === 0) log.warn({ command: FIRST_ADMIN_COMMAND }, `no users yet: nobody can log in to the dashboard. Make the first admin with: ${FIRST_ADMIN_COMMAND}`);
     return running;
@@ -611,6 +694,8 @@ export class KanjiaSystem {
       // What the time-series database did not take yet is on disk for the next start.
       await this.tsdb?.stop();
       this.escalation?.stop();
+      this.routes?.stop();
+      await this.receipts?.stop();
       await this.outbox?.stop();
       await this.feed?.stop();
       await this.metricsListener?.stop();
@@ -693,16 +778,60 @@ export function consoleSmsWarning(settings: Settings): string | undefined {
   return `the console SMS provider prints every SMS with its live answer link to the output (and the log), and this server listens on ${settings.httpHost}, beyond this machine: anyone who reads the output can take and close cases. It is for the demo and trying out; set KANJIA_SMS_PROVIDER=aliyun for real use`;
 }
 
+/** The system problem of each medium's outage. */
+export const OUTAGE_CODES: Readonly<Record<ChannelMedium, string>> = { sms: 'SMS_PROVIDER_OUTAGE', voice: 'VOICE_PROVIDER_OUTAGE', group: 'GROUP_ROBOT_OUTAGE' };
+
 /** The system problem of an SMS outage: critical (alarms do not reach anybody), yet the node works: not unhealthy. */
-export function smsOutageProblem(channel: string, outage: SmsOutage): Parameters<SystemHealth['raise']>[0] {
+export function smsOutageProblem(channel: string, outage: SmsOutage, fallback?: { to: string; afterMs: number }): Parameters<SystemHealth['raise']>[0] {
   const what = outage.kind === 'account' ? 'refuses every SMS' : 'cannot be reached';
+  const then = fallback
+    ? `Every notice waits on it (none is marked failed) and after ${Math.round(fallback.afterMs / 60_000)} min (critical alarms) moves on to ${fallback.to}.`
+    : 'No alarm SMS goes out; every notice waits (none is marked failed), the escalation holds, and all are sent when the provider answers again.';
   return {
     code: 'SMS_PROVIDER_OUTAGE',
     severity: 'critical',
     unhealthy: false,
-    message: `the SMS provider (${channel}) ${what}: ${outage.code}. No alarm SMS goes out; every notice waits (none is marked failed), the escalation holds, and all are sent when the provider answers again. Phone the helpers meanwhile.`,
+    message: `the SMS provider (${channel}) ${what}: ${outage.code}. ${then} Phone the helpers meanwhile.`,
     details: { reason: outage.code, kind: outage.kind, channel, inferred: outage.inferred },
   };
+}
+
+/**
+ * The problem to show for `medium` given every channel's outage now, or
+ * undefined when no channel of that medium is out. The SMS problem names
+ * the first SMS channel out and where its notices go next.
+ */
+export function outageProblem(medium: ChannelMedium, outages: Record<string, SmsOutage>, media: Readonly<Record<string, ChannelMedium>>, plan: ChannelPlan): Parameters<SystemHealth['raise']>[0] | undefined {
+  const out = Object.entries(outages).filter(([name]) => (media[name] ?? 'sms') === medium);
+  const first = out[0];
+  if (first === undefined) return undefined;
+  const [name, outage] = first;
+  if (medium === 'sms') {
+    const route = [...plan.sms, ...(plan.voice ? [plan.voice] : []), ...(plan.group ? [plan.group] : [])];
+    const next = route.slice(route.indexOf(name) + 1).find((c) => outages[c] === undefined);
+    return smsOutageProblem(name, outage, next === undefined ? undefined : { to: next, afterMs: plan.failoverAfterMs.critical });
+  }
+  const what = medium === 'voice' ? 'voice calls cannot be made' : "the duty group's robot cannot post";
+  return {
+    code: OUTAGE_CODES[medium],
+    severity: medium === 'voice' ? 'critical' : 'warning',
+    unhealthy: false,
+    message: `${what} (${name}): ${outage.code}. The SMS still go out; the waiting ${medium === 'voice' ? 'calls' : 'posts'} are sent when it answers again.`,
+    details: { reason: outage.code, kind: outage.kind, channel: name, inferred: outage.inferred },
+  };
+}
+
+/** An SMS sender handed in without a medium (tests, older code) is an SMS channel. */
+function asSmsChannel(sender: SmsSender): NoticeChannel {
+  return 'medium' in sender ? (sender as NoticeChannel) : Object.assign(Object.create(sender) as SmsSender, { medium: 'sms' as const });
+}
+
+/** The channels the settings name besides the primary SMS one, or those handed in (tests). */
+export function createChannels(settings: Settings, given: SystemOptions['channels'], logger: Logger): { sms: NoticeChannel[]; voice?: NoticeChannel; group?: NoticeChannel } {
+  void logger;
+  const voice = given?.voice ?? (settings.voiceProvider === 'console' ? consoleVoiceChannel() : undefined);
+  const group = given?.group ?? (settings.groupRobot === 'console' ? new ConsoleGroupChannel() : undefined);
+  return { sms: given?.sms ?? [], ...(voice ? { voice } : {}), ...(group ? { group } : {}) };
 }
 
 export function createSmsSender(settings: Settings, logger: Logger): SmsSender {
@@ -720,3 +849,18 @@ export function createSmsSender(settings: Settings, logger: Logger): SmsSender {
   }
   return new ConsoleSmsSender();
 }
+
+/** The demo's voice channel until the console voice caller is merged: prints the call. */
+function consoleVoiceChannel(): NoticeChannel {
+  return {
+    name: 'console-voice',
+    medium: 'voice',
+    send: async (m) => {
+      process.stdout.write(`──── voice call to ${m.to.slice(0, 3)}****${m.to.slice(-4)} · ${m.outId} ────\n${m.text}\n${'─'.repeat(40)}\n`);
+      return { ok: true, providerRef: null };
+    },
+  };
+}
+
+/** The duty group's posts until group-posts.ts is merged. */
+const groupPostRenderer: GroupPostRenderer = (input) => `${input.event}: ${input.residentName} ${input.kind}`;

@@ -8,7 +8,7 @@
  * provider errors, event-loop lag, SQLite commit time. And who may read it:
  * the bearer token on the main port, the separate listener, the settings.
  */
-import type { SmsResult } from '@kanjia/alerts';
+import type { SmsResult, SmsSender } from '@kanjia/alerts';
 import type { LocalAliyunSmsServer } from '@kanjia/alerts/testing';
 import { SimDevice } from '@kanjia/firmware-sim';
 import { Gateway } from '@kanjia/gateway';
@@ -339,7 +339,7 @@ describe('KanjiaMetrics on its own', () => {
   it(`gives at most ${MAX_SMS_ERROR_CODES} provider error codes a label of their own, the rest are "other"`, async () => {
     const metrics = new KanjiaMetrics({ version: '0.0.0' });
     let n = 0;
-    const failing = { name: 'failing', send: async (): Promise<SmsResult> => ({ ok: false, kind: 'permanent', code: `isv.CODE_${n++}`, message: 'refused' }) };
+    const failing: SmsSender = { name: 'failing', send: async (): Promise<SmsResult> => ({ ok: false, kind: 'permanent', code: `isv.CODE_${n++}`, message: 'refused' }) };
     const sender = metrics.meteredSender(failing, () => undefined, () => 0);
     const message = { to: '13800000001', template: 'alarm' as const, kind: 'sos' as const, params: {}, text: '', outId: 'ntf_1' };
     for (let i = 0; i < MAX_SMS_ERROR_CODES + 6; i++) await sender.send(message);

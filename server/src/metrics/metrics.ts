@@ -163,7 +163,7 @@ export class KanjiaMetrics {
    * duration, and for an accepted SMS the time since its row was queued
    * (`queuedAtMs` of its notification id, on the system's clock `nowMs`).
    */
-  meteredSender(sender: SmsSender, queuedAtMs: (notificationId: string) => number | undefined, nowMs: () => number): SmsSender {
+  meteredSender<S extends SmsSender>(sender: S, queuedAtMs: (notificationId: string) => number | undefined, nowMs: () => number): S {
     const send = async (message: SmsMessage): Promise<SmsResult> => {
       const started = performance.now();
       const result = await sender.send(message);
@@ -177,7 +177,8 @@ export class KanjiaMetrics {
       }
       return result;
     };
-    return { name: sender.name, send };
+    // The channel's other faces (its medium, its delivery queries) stay as they are.
+    return Object.assign(Object.create(sender) as S, { send });
   }
 
   /** The exposition: this system's metrics, then the process's (Prometheus text format 0.0.4). */
