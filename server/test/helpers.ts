@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SMS_TEMPLATES, type SmsMessage, type SmsResult, type SmsSender } from '@kanjia/alerts';
+import { SMS_TEMPLATES, type ChannelMedium, type DeliveryAnswer, type DeliveryQuery, type NoticeChannel, type SmsMessage, type SmsResult, type SmsSender } from '@kanjia/alerts';
 import { LocalAliyunSmsServer } from '@kanjia/alerts/testing';
 import type { RegistryFile } from '@kanjia/protocol';
 import type { FastifyInstance } from 'fastify';
@@ -211,5 +211,32 @@ export function importBeforeStart(settings: Settings, registry: RegistryFile): A
     return new SqliteRegistryStore(db, loadDeviceKey(settings)).importRegistry(registry).devices;
   } finally {
     db.close();
+  }
+}
+
+/**
+ * A channel whose answers the test sets: `answer` decides each send (default:
+ * accepted, with a provider reference); `receipts` holds the provider's word
+ * on each reference (default: still pending). Every message it is given is kept.
+ * For the rules of the outbox and the routes; the providers' own protocols are
+ * tested against their local stand-ins.
+ */
+export class ScriptedChannel implements NoticeChannel {
+  readonly sent: SmsMessage[] = [];
+  readonly receipts = new Map<string, DeliveryAnswer>();
+  answer: (message: SmsMessage) => SmsResult = () => ({ ok: true, providerRef: `${this.name}-${this.sent.length}` });
+  queryDelivery?: (query: DeliveryQuery) => Promise<DeliveryAnswer>;
+
+  constructor(
+    readonly name: string,
+    readonly medium: ChannelMedium = 'sms',
+    withReceipts = false,
+  ) {
+    if (withReceipts) this.queryDelivery = async (query) => this.receipts.get(query.providerRef) ?? { state: 'pending' };
+  }
+
+  async send(message: SmsMessage): Promise<SmsResult> {
+    this.sent.push(message);
+    return this.answer(message);
   }
 }

@@ -188,8 +188,8 @@ export class AlarmService {
     const { store, clock } = this.deps;
     store.transition(alarmId, action, by, note, clock.nowMs());
     this.deps.escalation.reschedule();
-    // A cancelled critical case's first SMS was rewritten to say so and is due.
-    if (action === 'cancel') this.deps.outbox.kick();
+    // A cancelled critical case's first SMS was rewritten to say so and is due; a taking or a closing is posted to the duty group.
+    this.deps.outbox.kick();
     const view = this.publishAlarm(alarmId);
     if (!view) throw new Error(`alarm ${alarmId} vanished`);
     this.commandQueue.kick();
