@@ -15,3 +15,4 @@ export * from './channels/channel-outbox.js';
 export * from './channels/delivery-tracker.js';
 export * from './due-scheduler.js';
 export * from './channels/console-group-channel.js';
+export * from './channels/bundles.js';

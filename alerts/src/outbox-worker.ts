@@ -26,6 +26,8 @@ export interface OutboxItem {
   message: SmsMessage;
   /** Failed attempts so far. */
   attempts: number;
+  /** Other cases whose notices went in this one message (a bundle): told of the verdict too. */
+  alsoAlarmIds?: string[];
 }
 
 /** A due row the store could not get ready to send; it stays queued and is tried again later. */
@@ -423,6 +425,7 @@ export class OutboxWorker {
       logger.error({ ...log, err }, 'outbox: could not record the result of a send');
     }
     this.changed(item.alarmId, log);
+    for (const alarmId of item.alsoAlarmIds ?? []) this.changed(alarmId, log);
   }
 
   /** Writes the verdict of one send and moves the channel's state; returns the verdict's commit when the store gives one. */

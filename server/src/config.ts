@@ -3,7 +3,7 @@
  * Parsed once at start into a frozen object; a bad setting stops the start
  * with every problem listed (CONVENTIONS.md §4).
  */
-import { DEFAULT_DELIVERY_DEADLINE_MS, DEFAULT_FAILOVER_AFTER_MS, DEFAULT_NIGHT, isKindTemplateKey, parseNightWindow, SMS_TEMPLATE_KEYS, type NightWindow } from '@kanjia/alerts';
+import { DEFAULT_BUNDLE_WINDOW_MS, DEFAULT_DELIVERY_DEADLINE_MS, DEFAULT_FAILOVER_AFTER_MS, DEFAULT_NIGHT, isKindTemplateKey, parseNightWindow, SMS_TEMPLATE_KEYS, type NightWindow } from '@kanjia/alerts';
 import { ALARM_KINDS, DEFAULT_VISIT_FREQUENCY, KanjiaError, parseVisitFrequency, TimeZoneName, type VisitFrequency } from '@kanjia/protocol';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -288,6 +288,8 @@ export const Settings = z
     failoverCriticalSeconds: z.coerce.number().int().min(10).max(24 * 3600).default(DEFAULT_FAILOVER_AFTER_MS.critical / 1000),
     failoverUrgentSeconds: z.coerce.number().int().min(10).max(24 * 3600).default(DEFAULT_FAILOVER_AFTER_MS.urgent / 1000),
     failoverMaintenanceSeconds: z.coerce.number().int().min(10).max(7 * 24 * 3600).default(DEFAULT_FAILOVER_AFTER_MS.maintenance / 1000),
+    /** Alarms for one number within this many seconds of its last SMS go out together as one SMS at the end of it (critical ones never wait); 0: never. */
+    smsBundleWindowSeconds: z.coerce.number().int().min(0).max(600).default(DEFAULT_BUNDLE_WINDOW_MS / 1000),
     /** A critical alarm's SMS not delivered within this many seconds (by the provider's receipt) counts as not reached: the next contact is texted. */
     deliveryDeadlineSeconds: z.coerce.number().int().min(30).max(24 * 3600).default(DEFAULT_DELIVERY_DEADLINE_MS / 1000),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -384,6 +386,7 @@ export const ENV_VARS: Record<string, string[]> = {
   KANJIA_FAILOVER_URGENT_SECONDS: ['failoverUrgentSeconds'],
   KANJIA_FAILOVER_MAINTENANCE_SECONDS: ['failoverMaintenanceSeconds'],
   KANJIA_DELIVERY_DEADLINE_SECONDS: ['deliveryDeadlineSeconds'],
+  KANJIA_SMS_BUNDLE_WINDOW_SECONDS: ['smsBundleWindowSeconds'],
   KANJIA_ALIYUN_ACCESS_KEY_ID: ['aliyun', 'accessKeyId'],
   KANJIA_ALIYUN_ACCESS_KEY_SECRET: ['aliyun', 'accessKeySecret'],
   KANJIA_ALIYUN_SIGN_NAME: ['aliyun', 'signName'],

@@ -220,6 +220,7 @@ export class KanjiaSystem {
       plan,
       media,
       receipts: new Set(allChannels.filter((c) => c.queryDelivery !== undefined).map((c) => c.name)),
+      bundleWindowMs: settings.smsBundleWindowSeconds * 1000,
       ...(channels.group ? { groupPost: groupPostRenderer } : {}),
       // Known once the HTTP port is bound (port 0 in tests): until then no SMS is rendered.
       publicUrl: () => this.publicUrl ?? publicUrlOf(settings, settings.httpPort),

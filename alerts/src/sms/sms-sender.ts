@@ -54,6 +54,13 @@ export interface SmsMessage {
   text: string;
   /** Our notification id, passed to the provider for correlation (Aliyun OutId). */
   outId: string;
+  /**
+   * Several alarms for one recipient in one message (the provider's limit per
+   * number, see alerts/README.md "Bundles"): how many. The params are then the
+   * generic template's, filled with all of them; a provider must use the
+   * generic template of `template`, never a per-kind one.
+   */
+  bundled?: number;
 }
 
 /**

@@ -25,11 +25,15 @@ import type {
 } from '@kanjia/alerts';
 import {
   ABSORBS_REPEATS,
+  DEFAULT_SMS_SIGN_NAME,
   DELIVERY_GIVE_UP_MS,
   HISTORY_CAP,
   alarmDetail,
+  bundleable,
+  bundleMessage,
   callsKind,
   callsWithFirstNotice,
+  gatheredUntil,
   cancelledNoticeSms,
   caseCallNotice,
   channelLabel,
@@ -159,6 +163,8 @@ export interface AlarmStoreOptions {
   receipts?: ReadonlySet<string>;
   /** Renders the duty group's posts; required when the plan has a group channel. */
   groupPost?: GroupPostRenderer;
+  /** Several alarms for one number within this many ms go as one SMS (channels/bundles.ts); 0 or absent: never. */
+  bundleWindowMs?: number;
   /** SMS sign name shown in 【】 in the rendered text. */
   signName?: string;
   /**
@@ -376,6 +382,16 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
     });
   }
 
+  /** When a new SMS notice may go: at the end of the bundle window of the last one this channel sent the number (bundles.ts). */
+  private gatheredUntil(n: { purpose: NoticePurpose; severity: Severity; template: SmsTemplateKey; contact: { phone: string }; nowMs: number }, channel: string): number {
+    const windowMs = this.options.bundleWindowMs ?? 0;
+    if (windowMs <= 0 || n.purpose !== 'chain' || n.severity === 'critical' || !bundleable(n) || this.medium(channel) !== 'sms') return n.nowMs;
+    const last = this.db
+      .prepare("SELECT MAX(sent_at) AS t FROM notifications INDEXED BY notifications_recipient WHERE phone = ? AND channel = ? AND purpose = 'chain' AND sent_at > ?")
+      .get(n.contact.phone, channel, n.nowMs - windowMs) as { t: number | null };
+    return gatheredUntil(n.nowMs, last.t, windowMs, false);
+  }
+
   /**
    * Writes one notice on the first channel of its route (routeFor); returns
    * its id, or undefined when the plan has no channel for it (no voice or
@@ -397,6 +413,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
     if (channel === undefined) return undefined;
     const id = newId('ntf');
     const failoverAt = route.length > 1 ? n.nowMs + this.plan.failoverAfterMs[n.severity] : null;
+    const dueAt = this.gatheredUntil(n, channel);
     this.db
       .prepare(
         `INSERT INTO notifications (id, alarm_id, channel, contact_id, contact_name, contact_role, phone, escalation_level, template,
@@ -417,7 +434,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
         JSON.stringify(n.params),
         n.text,
         n.nowMs,
-        n.nowMs,
+        dueAt,
         NOTICE_PRIORITY[n.severity],
         n.purpose,
         JSON.stringify(route),
@@ -702,7 +719,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
       // Only what a case in its present state may send (maySend). Every due notice it may not
       // was settled above, or put off by a minute when that failed, so the filter below drops
       // nothing the LIMIT counted, unless settling itself is wrong: then it still sends nothing.
-      const columns = `n.id, n.alarm_id, n.phone, n.template, n.escalation_level AS escalationLevel, n.params_json, n.text, n.attempts, n.purpose, n.channel,
+      const columns = `n.id, n.alarm_id, n.phone, n.template, n.escalation_level AS escalationLevel, n.params_json, n.text, n.attempts, n.purpose, n.channel, n.bundle_of,
                        a.kind, a.status AS caseStatus, a.village_id`;
       const rows = (
         channel === undefined
@@ -726,6 +743,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
         phone: string;
         purpose: NoticePurpose;
         channel: string;
+        bundle_of: string | null;
         village_id: string;
         template: SmsTemplateKey;
         escalationLevel: number;
@@ -737,6 +755,9 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
       }>;
       const mark = this.db.prepare("UPDATE notifications SET status = 'sending' WHERE id = ?");
       const items: OutboxItem[] = [];
+      // Several due for one number on one SMS channel: one message (bundles.ts), the first (most severe, oldest) carries it.
+      const carriers = new Map<string, OutboxItem>();
+      const members = new Map<OutboxItem, OutboxItem[]>();
       for (const r of rows.filter((row) => maySend(row, row.caseStatus))) {
         try {
           const params = JSON.parse(r.params_json) as Record<string, string>;
@@ -745,14 +766,58 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
           params.detail ??= alarmDetail(r.kind, undefined, this.options.locale);
           mark.run(r.id);
           // A duty group is reached by its village: the group channel looks up that village's robot (or its default).
-          const to = this.medium(r.channel) === 'group' ? r.village_id : r.phone;
-          items.push({ id: r.id, alarmId: r.alarm_id, attempts: r.attempts, message: { to, template: r.template, kind: r.kind, params, text: r.text, outId: r.id } });
+          const medium = this.medium(r.channel);
+          const to = medium === 'group' ? r.village_id : r.phone;
+          const item: OutboxItem = { id: r.id, alarmId: r.alarm_id, attempts: r.attempts, message: { to, template: r.template, kind: r.kind, params, text: r.text, outId: r.id } };
+          const key = `${r.channel}\u0000${r.phone}`;
+          const carrier = (this.options.bundleWindowMs ?? 0) > 0 && medium === 'sms' && r.purpose === 'chain' && r.bundle_of !== '-' && bundleable(r) ? carriers.get(key) : undefined;
+          if (carrier !== undefined) {
+            members.get(carrier)?.push(item);
+            continue;
+          }
+          if ((this.options.bundleWindowMs ?? 0) > 0 && medium === 'sms' && r.purpose === 'chain' && r.bundle_of !== '-' && bundleable(r)) {
+            carriers.set(key, item);
+            members.set(item, []);
+          }
+          items.push(item);
         } catch (error) {
           this.putOff(r.id, r.alarm_id, nowMs, error, onProblem);
         }
       }
+      const bundleInto = this.db.prepare('UPDATE notifications SET bundle_of = ? WHERE id = ?');
+      for (const [carrier, with_] of members) {
+        if (with_.length === 0) continue;
+        for (const m of with_) bundleInto.run(carrier.id, m.id);
+        carrier.message = bundleMessage([carrier.message, ...with_.map((m) => m.message)], this.options.locale, this.options.signName ?? DEFAULT_SMS_SIGN_NAME);
+        carrier.alsoAlarmIds = [...new Set(with_.map((m) => m.alarmId))];
+      }
       return items;
     }));
+  }
+
+  /**
+   * The notices sent inside `carrierId`'s message go back to the queue on
+   * their own (the carrier's verdict was not "sent"): due at `dueAtMs`, held
+   * by an outage as the carrier is (`outageAtMs`), never bundled again when the
+   * bundle itself may be what was refused.
+   */
+  private releaseBundle(carrierId: string, dueAtMs: number, opts: { outageAtMs?: number; error?: string; neverAgain?: boolean } = {}): void {
+    this.db
+      .prepare(
+        `UPDATE notifications SET status = 'pending', next_attempt_at = ?, bundle_of = ?, outage_at = COALESCE(outage_at, ?), last_error = COALESCE(?, last_error)
+          WHERE bundle_of = ? AND status = 'sending'`,
+      )
+      .run(dueAtMs, opts.neverAgain ? '-' : null, opts.outageAtMs ?? null, opts.error ?? null, carrierId);
+  }
+
+  /** The notices sent inside `carrierId`'s message. */
+  private bundleMembers(carrierId: string): Array<{ id: string; alarm_id: string; outage_at: number | null; route_step: number }> {
+    return this.db.prepare("SELECT id, alarm_id, outage_at, route_step FROM notifications WHERE bundle_of = ? AND status = 'sending'").all(carrierId) as Array<{
+      id: string;
+      alarm_id: string;
+      outage_at: number | null;
+      route_step: number;
+    }>;
   }
 
   /**
@@ -776,6 +841,19 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
       this.forgetAnswerCode(id);
       // Held by an outage, or gone by another channel after the first could not send it: the contact is told only now.
       if (held !== undefined && held.purpose === 'chain' && (held.outage_at != null || held.route_step > 0)) this.escalationCountsFrom(id, nowMs);
+      // The alarms that went in the same message: sent with it; their receipt is the carrier's (recordDelivery copies it).
+      for (const m of this.bundleMembers(id)) {
+        this.db
+          .prepare(
+            `UPDATE notifications SET status = 'sent', attempts = attempts + 1, sent_at = ?, provider_ref = ?, next_attempt_at = NULL, last_error = NULL, outage_at = NULL,
+                    failover_at = NULL, delivery = ?, delivery_next_at = NULL WHERE id = ?`,
+          )
+          .run(nowMs, providerRef, waits ? 'waiting' : 'none', m.id);
+        this.forgetAnswerCode(m.id);
+        if (m.outage_at != null || m.route_step > 0) this.escalationCountsFrom(m.id, nowMs);
+        this.db.prepare('UPDATE answer_codes SET expires_at = MAX(expires_at, ?) WHERE notification_id = ?').run(nowMs + ANSWER_CODE_TTL_MS, m.id);
+        this.touch(m.alarm_id, nowMs);
+      }
       this.db.prepare('UPDATE answer_codes SET expires_at = MAX(expires_at, ?) WHERE notification_id = ?').run(nowMs + ANSWER_CODE_TTL_MS, id);
     });
   }
@@ -785,6 +863,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
     this.run(() => {
       const held = this.db.prepare('SELECT outage_at FROM notifications WHERE id = ?').get(id) as { outage_at: number | null } | undefined;
       this.db.prepare("UPDATE notifications SET status = 'pending', attempts = attempts + 1, next_attempt_at = ?, last_error = ?, outage_at = NULL WHERE id = ?").run(nextAttemptAtMs, error, id);
+      this.releaseBundle(id, nextAttemptAtMs, { error });
       // Held through an outage, now refused on its own account: the case's escalation runs again, from now.
       if (held?.outage_at != null && this.purposeOf(id) === 'chain') this.escalationCountsFrom(id, nowMs);
       const n = this.db.prepare('SELECT alarm_id FROM notifications WHERE id = ?').get(id) as { alarm_id: string } | undefined;
@@ -801,6 +880,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
       this.db
         .prepare("UPDATE notifications SET status = 'pending', next_attempt_at = ?, last_error = ?, outage_at = COALESCE(outage_at, ?) WHERE id = ? AND status = 'sending'")
         .run(Math.max(nowMs, (behind.t ?? 0) + 1), error, nowMs, id);
+      this.releaseBundle(id, Math.max(nowMs, (behind.t ?? 0) + 1), { outageAtMs: nowMs, error });
       const n = this.db.prepare('SELECT alarm_id FROM notifications WHERE id = ?').get(id) as { alarm_id: string } | undefined;
       if (n) this.trySettleNotices(n.alarm_id, nowMs);
     });
@@ -852,6 +932,8 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
    */
   markNotificationFailed(id: string, nowMs: number, error: string): void {
     this.run(() => {
+      // What was refused may be the bundle itself (its variables): the others go on their own, now.
+      this.releaseBundle(id, nowMs, { neverAgain: true });
       const row = this.routeRow(id);
       if (row && (row.status === 'sending' || row.status === 'pending') && this.nextChannel(row) !== undefined) {
         this.failOver(row, nowMs, error);
@@ -1020,6 +1102,15 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
    */
   recordDelivery(id: string, answer: DeliveryAnswer, nowMs: number): void {
     this.run(() => {
+      // The alarms that went in the same message have the same fate (their delivery is never asked for on its own).
+      const members = answer.state === 'delivered' || answer.state === 'failed' ? (this.db.prepare("SELECT id FROM notifications WHERE bundle_of = ? AND delivery = 'waiting'").all(id) as Array<{ id: string }>) : [];
+      this.recordOneDelivery(id, answer, nowMs);
+      for (const m of members) this.recordOneDelivery(m.id, answer, nowMs);
+    });
+  }
+
+  private recordOneDelivery(id: string, answer: DeliveryAnswer, nowMs: number): void {
+    {
       const r = this.db
         .prepare("SELECT id, alarm_id, contact_name, escalation_level, purpose, channel, sent_at, delivery_checks, unreached_at FROM notifications WHERE id = ? AND delivery = 'waiting'")
         .get(id) as
@@ -1049,7 +1140,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
       this.db
         .prepare('UPDATE notifications SET delivery_checks = ?, delivery_next_at = ?, delivery_error = ? WHERE id = ?')
         .run(checks, nowMs + nextDeliveryCheckDelayMs(checks), answer.state === 'unknown' ? `${answer.code}: ${answer.message}`.slice(0, 200) : null, id);
-    });
+    }
   }
 
   nextDeliveryCheckAt(): number | null {
@@ -1126,8 +1217,9 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
   }
 
   requeueInterruptedNotifications(nowMs: number, channel?: string): number {
-    if (channel === undefined) return this.db.prepare("UPDATE notifications SET status = 'pending', next_attempt_at = ? WHERE status = 'sending'").run(nowMs).changes;
-    return this.db.prepare("UPDATE notifications SET status = 'pending', next_attempt_at = ? WHERE status = 'sending' AND channel = ?").run(nowMs, channel).changes;
+    const unbundle = "bundle_of = CASE WHEN bundle_of = '-' THEN '-' ELSE NULL END";
+    if (channel === undefined) return this.db.prepare(`UPDATE notifications SET status = 'pending', next_attempt_at = ?, ${unbundle} WHERE status = 'sending'`).run(nowMs).changes;
+    return this.db.prepare(`UPDATE notifications SET status = 'pending', next_attempt_at = ?, ${unbundle} WHERE status = 'sending' AND channel = ?`).run(nowMs, channel).changes;
   }
 
   // ---- device commands ---------------------------------------------------------
