@@ -2,3 +2,5 @@
 export * from './acs3-signature.js';
 export * from './local-aliyun-sms-server.js';
 export { runLocalAliyunSmsCommand, LOCAL_ALIYUN_SMS_USAGE, type CommandIo, type RunningLocalAliyunSms } from './local-aliyun-sms-command.js';
+export * from './local-twilio-server.js';
+export * from './local-robot-server.js';
