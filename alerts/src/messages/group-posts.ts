@@ -198,7 +198,8 @@ function urgentLine(text: string, dialect: GroupPostDialect): string {
 /**
  * One line of a value: whitespace collapsed; markdown's and HTML's special
  * characters replaced by their full-width forms (a name cannot turn into a
- * link, a heading or a colour); any mobile number masked; at most
+ * link, a heading or a colour, and a masked number's stars do not turn
+ * into bold); any mobile number masked; at most
  * GROUP_POST_VALUE_MAX_CHARS characters.
  */
 function cleanValue(value: string): string {
