@@ -6,18 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { GROUP_POST_EVENTS, renderGroupPost, type GroupPostEvent, type GroupPostInput } from '../src/messages/group-posts.js';
 import { SMS_LOCALES, type SmsLocale } from '../src/messages/sms-templates.js';
+import { WANG_FALL_OPENED } from './group-post-fixtures.js';
 
-const BASE = {
-  alarmKind: 'fall',
-  severity: 'critical',
-  residentName: '王秀英',
-  villageName: '王庄村',
-  address: '王庄村3组12号',
-  // 02:00 UTC is 10:00 in Asia/Shanghai.
-  alarmAtMs: Date.UTC(2026, 0, 15, 2, 0),
-  timeZone: 'Asia/Shanghai',
-  link: 'https://kanjia.example.cn/alarms/al-0042',
-} as const;
+const { event: _opened, ...BASE } = WANG_FALL_OPENED;
 
 function input(event: GroupPostEvent, locale: SmsLocale, extra: Partial<Record<string, unknown>> = {}): GroupPostInput {
   const at = BASE.alarmAtMs + 7 * 60_000;

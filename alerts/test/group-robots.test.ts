@@ -12,6 +12,7 @@ import { DingTalkRobotChannel, dingTalkSignature, type DingTalkRobotSettingsInpu
 import { groupPostParams, markdownToPlain } from '../src/robots/group-robots.js';
 import { WeComRobotChannel, type WeComRobotSettingsInput } from '../src/robots/wecom-robot.js';
 import type { SmsMessage } from '../src/sms/sms-sender.js';
+import { WANG_FALL_OPENED } from './group-post-fixtures.js';
 
 const SECRET = 'SEC0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd';
 const DEFAULT_TOKEN = 'a'.repeat(64);
@@ -21,17 +22,7 @@ const WECOM_DEFAULT_KEY = '693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa';
 const WECOM_VILLAGE_KEY = '11111111-2222-3333-4444-555555555555';
 const VILLAGE = 'v-wangzhuang';
 
-const OPENED: GroupPostInput = {
-  event: 'opened',
-  alarmKind: 'fall',
-  severity: 'critical',
-  residentName: '王秀英',
-  villageName: '王庄村',
-  address: '王庄村3组12号',
-  alarmAtMs: Date.UTC(2026, 0, 15, 2, 0),
-  timeZone: 'Asia/Shanghai',
-  link: 'https://kanjia.example.cn/alarms/al-0042',
-};
+const OPENED = WANG_FALL_OPENED;
 
 function groupMessage(post: GroupPostInput, to = VILLAGE, overrides: Partial<SmsMessage> = {}): SmsMessage {
   const rendered = renderGroupPost(post);

@@ -14,17 +14,17 @@ import { createHmac } from 'node:crypto';
 import { systemClock, type Clock } from '@kanjia/protocol';
 import { z } from 'zod';
 import type { NoticeChannel } from '../channels/channel.js';
+import { parseChannelSettings } from '../channels/channel-settings.js';
 import type { SmsMessage, SmsResult } from '../sms/sms-sender.js';
 import {
-  baseUrlSetting,
-  groupMapSetting,
   groupResult,
   notConfigured,
   postMentionsAll,
   postTitle,
   postToRobot,
   robotOfGroup,
-  RobotTimeoutSetting,
+  webhookCredential,
+  robotSettings,
   type RobotCodeTable,
 } from './group-robots.js';
 
@@ -64,24 +64,7 @@ export const DINGTALK_CODES: RobotCodeTable = {
 };
 
 /** The robot's access token: the webhook as DingTalk shows it (…/robot/send?access_token=T), or T alone. */
-const AccessToken = z
-  .string()
-  .trim()
-  .transform((value, ctx) => {
-    let token = value;
-    if (/^https?:\/\//.test(value)) {
-      try {
-        token = new URL(value).searchParams.get('access_token') ?? '';
-      } catch {
-        token = '';
-      }
-    }
-    if (!/^[A-Za-z0-9]{16,128}$/.test(token)) {
-      ctx.addIssue({ code: 'custom', message: 'the robot webhook (https://oapi.dingtalk.com/robot/send?access_token=…) or its access token' });
-      return z.NEVER;
-    }
-    return token;
-  });
+const AccessToken = webhookCredential('access_token', /^[A-Za-z0-9]{16,128}$/, 'the robot webhook (https://oapi.dingtalk.com/robot/send?access_token=…) or its access token');
 
 export const DingTalkGroupRobot = z
   .object({
@@ -94,13 +77,7 @@ export const DingTalkGroupRobot = z
 const DINGTALK_EXAMPLE = '{"default":{"webhook":"https://oapi.dingtalk.com/robot/send?access_token=…","secret":"SEC…"}}';
 
 /** The settings of DingTalkRobotChannel (docs/channels.md): one robot per group key, `default` for every other village. */
-export const DingTalkRobotSettings = z
-  .object({
-    groups: groupMapSetting(DingTalkGroupRobot, DINGTALK_EXAMPLE),
-    baseUrl: baseUrlSetting(DINGTALK_DEFAULT_BASE_URL),
-    timeoutMs: RobotTimeoutSetting,
-  })
-  .strict();
+export const DingTalkRobotSettings = robotSettings(DingTalkGroupRobot, DINGTALK_EXAMPLE, DINGTALK_DEFAULT_BASE_URL);
 export type DingTalkRobotSettings = z.output<typeof DingTalkRobotSettings>;
 export type DingTalkRobotSettingsInput = z.input<typeof DingTalkRobotSettings>;
 
@@ -124,11 +101,7 @@ export class DingTalkRobotChannel implements NoticeChannel {
   private readonly log: (line: string) => void;
 
   constructor(settings: DingTalkRobotSettingsInput, options: DingTalkRobotOptions = {}) {
-    const parsed = DingTalkRobotSettings.safeParse(settings);
-    if (!parsed.success) {
-      throw new Error(`DingTalkRobotChannel: bad settings:\n- ${parsed.error.issues.map((i) => `${i.path.join('.') || '(settings)'}: ${i.message}`).join('\n- ')}`);
-    }
-    this.settings = parsed.data;
+    this.settings = parseChannelSettings(DingTalkRobotSettings, settings, 'DingTalkRobotChannel');
     this.clock = options.clock ?? systemClock;
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
   }

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import type { GroupPost } from '../messages/group-posts.js';
+import { httpAddress } from '../channels/channel-settings.js';
 import { httpJson, type ChannelFailure } from '../channels/http-json.js';
 import { SMS_ERROR_CODES, type SmsFailureKind, type SmsMessage, type SmsResult } from '../sms/sms-sender.js';
 
@@ -48,16 +49,43 @@ export function groupMapSetting<T extends z.ZodType>(robot: T, example: string) 
   );
 }
 
-/** An http(s) base address without a trailing slash. */
-export function baseUrlSetting(defaultUrl: string) {
+/**
+ * The credential of a robot's webhook: the address as the app shows it
+ * (`…?{param}=X`), or X alone; X must match `pattern`.
+ */
+export function webhookCredential(param: string, pattern: RegExp, hint: string) {
   return z
-    .url({ protocol: /^https?$/, error: `an http(s) address such as ${defaultUrl}` })
-    .refine((u) => !/[?#]/.test(u), 'the address alone, without ? or #')
-    .transform((u) => u.replace(/\/+$/, ''))
-    .default(defaultUrl);
+    .string()
+    .trim()
+    .transform((value, ctx) => {
+      let credential = value;
+      if (/^https?:\/\//.test(value)) {
+        try {
+          credential = new URL(value).searchParams.get(param) ?? '';
+        } catch {
+          credential = '';
+        }
+      }
+      if (!pattern.test(credential)) {
+        ctx.addIssue({ code: 'custom', message: hint });
+        return z.NEVER;
+      }
+      return credential;
+    });
 }
 
-export const RobotTimeoutSetting = z.coerce.number().int().min(100).max(60_000).default(DEFAULT_ROBOT_TIMEOUT_MS);
+/** A robot channel's settings: its groups (a JSON map, see groupMapSetting), its base URL, its deadline. */
+export function robotSettings<T extends z.ZodType>(robot: T, example: string, defaultBaseUrl: string) {
+  return z
+    .object({
+      groups: groupMapSetting(robot, example),
+      /** The robot API's address; the local stand-in's url in tests. */
+      baseUrl: httpAddress(defaultBaseUrl).default(defaultBaseUrl),
+      /** Deadline of one post, answer included. */
+      timeoutMs: z.coerce.number().int().min(100).max(60_000).default(DEFAULT_ROBOT_TIMEOUT_MS),
+    })
+    .strict();
+}
 
 /** The robot of group `key`, else that of `default`; undefined when neither has one (or the key is malformed). */
 export function robotOfGroup<T>(groups: Readonly<Record<string, T>>, key: string): { key: string; robot: T } | undefined {

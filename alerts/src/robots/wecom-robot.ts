@@ -13,17 +13,17 @@
  */
 import { z } from 'zod';
 import type { NoticeChannel } from '../channels/channel.js';
+import { parseChannelSettings } from '../channels/channel-settings.js';
 import type { SmsMessage, SmsResult } from '../sms/sms-sender.js';
 import {
-  baseUrlSetting,
-  groupMapSetting,
   groupResult,
   markdownToPlain,
   notConfigured,
   postMentionsAll,
   postToRobot,
   robotOfGroup,
-  RobotTimeoutSetting,
+  webhookCredential,
+  robotSettings,
   type RobotCodeTable,
 } from './group-robots.js';
 
@@ -50,24 +50,7 @@ export const WECOM_CODES: RobotCodeTable = {
 };
 
 /** The robot's key: the webhook as WeCom shows it (…/webhook/send?key=K), or K alone. */
-const WebhookKey = z
-  .string()
-  .trim()
-  .transform((value, ctx) => {
-    let key = value;
-    if (/^https?:\/\//.test(value)) {
-      try {
-        key = new URL(value).searchParams.get('key') ?? '';
-      } catch {
-        key = '';
-      }
-    }
-    if (!/^[A-Za-z0-9-]{8,128}$/.test(key)) {
-      ctx.addIssue({ code: 'custom', message: 'the robot webhook (https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…) or its key' });
-      return z.NEVER;
-    }
-    return key;
-  });
+const WebhookKey = webhookCredential('key', /^[A-Za-z0-9-]{8,128}$/, 'the robot webhook (https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…) or its key');
 
 export const WeComGroupRobot = z
   .object({
@@ -80,13 +63,7 @@ export const WeComGroupRobot = z
 const WECOM_EXAMPLE = '{"default":{"webhook":"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…"}}';
 
 /** The settings of WeComRobotChannel (docs/channels.md): one robot per group key, `default` for every other village. */
-export const WeComRobotSettings = z
-  .object({
-    groups: groupMapSetting(WeComGroupRobot, WECOM_EXAMPLE),
-    baseUrl: baseUrlSetting(WECOM_DEFAULT_BASE_URL),
-    timeoutMs: RobotTimeoutSetting,
-  })
-  .strict();
+export const WeComRobotSettings = robotSettings(WeComGroupRobot, WECOM_EXAMPLE, WECOM_DEFAULT_BASE_URL);
 export type WeComRobotSettings = z.output<typeof WeComRobotSettings>;
 export type WeComRobotSettingsInput = z.input<typeof WeComRobotSettings>;
 
@@ -102,11 +79,7 @@ export class WeComRobotChannel implements NoticeChannel {
   private readonly log: (line: string) => void;
 
   constructor(settings: WeComRobotSettingsInput, options: WeComRobotOptions = {}) {
-    const parsed = WeComRobotSettings.safeParse(settings);
-    if (!parsed.success) {
-      throw new Error(`WeComRobotChannel: bad settings:\n- ${parsed.error.issues.map((i) => `${i.path.join('.') || '(settings)'}: ${i.message}`).join('\n- ')}`);
-    }
-    this.settings = parsed.data;
+    this.settings = parseChannelSettings(WeComRobotSettings, settings, 'WeComRobotChannel');
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
   }
 

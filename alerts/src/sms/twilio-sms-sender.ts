@@ -14,6 +14,7 @@
 import { maskPhone } from '@kanjia/protocol';
 import { z } from 'zod';
 import type { DeliveryAnswer, DeliveryQuery, NoticeChannel } from '../channels/channel.js';
+import { httpAddress, parseChannelSettings } from '../channels/channel-settings.js';
 import { httpJson, scrubSecrets, type ChannelFailure, type HttpJsonAnswer } from '../channels/http-json.js';
 import { classifyTwilioFailure } from './twilio-error-codes.js';
 import { normalizeMainlandMobile, SMS_ERROR_CODES, type SmsMessage, type SmsResult } from './sms-sender.js';
@@ -28,12 +29,6 @@ export const E164_NUMBER = /^\+[1-9]\d{6,14}$/;
 const ALPHANUMERIC_SENDER = /^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$/;
 /** SIDs go into the URL's path: letters, digits, - and _ only (Twilio's are AC/SK/MG and 32 hex digits; compatible providers differ). */
 const SID = /^[A-Za-z0-9_-]{1,64}$/;
-
-const HttpUrl = (example: string) =>
-  z
-    .url({ protocol: /^https?$/, error: `an http(s) address such as ${example}` })
-    .refine((u) => !/[?#]/.test(u), 'the address alone, without ? or #')
-    .transform((u) => u.replace(/\/+$/, ''));
 
 /**
  * The settings of TwilioSmsSender (docs/channels.md lists their environment
@@ -53,9 +48,9 @@ export const TwilioSmsSettings = z
       .optional(),
     messagingServiceSid: z.string().regex(SID, 'a Messaging Service SID (MG followed by 32 hex digits at Twilio)').optional(),
     /** Where the provider posts status changes; optional: the outbox asks with queryDelivery anyway. */
-    statusCallback: HttpUrl('https://kanjia.example.cn/twilio/status').optional(),
+    statusCallback: httpAddress('https://kanjia.example.cn/twilio/status').optional(),
     /** Default https://api.twilio.com; the local stand-in's url in tests. */
-    baseUrl: HttpUrl(TWILIO_DEFAULT_BASE_URL).default(TWILIO_DEFAULT_BASE_URL),
+    baseUrl: httpAddress(TWILIO_DEFAULT_BASE_URL).default(TWILIO_DEFAULT_BASE_URL),
     /** Deadline for one API call, connection and answer included. */
     timeoutMs: z.coerce.number().int().min(100).max(60_000).default(TWILIO_DEFAULT_TIMEOUT_MS),
   })
@@ -96,12 +91,6 @@ const PENDING_STATUSES: ReadonlySet<string> = new Set(['scheduled', 'accepted', 
 const DELIVERED_STATUSES: ReadonlySet<string> = new Set(['delivered', 'read']);
 const FAILED_STATUSES: ReadonlySet<string> = new Set(['undelivered', 'failed', 'canceled']);
 
-/** A parse failure of the settings, every problem on its own line. */
-function settingsError(error: z.ZodError): Error {
-  const problems = error.issues.map((i) => `${i.path.join('.') || '(settings)'}: ${i.message}`);
-  return new Error(`TwilioSmsSender: bad settings:\n- ${problems.join('\n- ')}`);
-}
-
 export class TwilioSmsSender implements NoticeChannel {
   readonly name = 'twilio';
   readonly medium = 'sms' as const;
@@ -110,9 +99,7 @@ export class TwilioSmsSender implements NoticeChannel {
   private readonly log: (line: string) => void;
 
   constructor(settings: TwilioSmsSettingsInput, options: TwilioSmsSenderOptions = {}) {
-    const parsed = TwilioSmsSettings.safeParse(settings);
-    if (!parsed.success) throw settingsError(parsed.error);
-    this.settings = parsed.data;
+    this.settings = parseChannelSettings(TwilioSmsSettings, settings, 'TwilioSmsSender');
     const user = this.settings.apiKeySid ?? this.settings.accountSid;
     const password = this.settings.apiKeySecret ?? this.settings.authToken ?? '';
     this.authorization = `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;

@@ -17,10 +17,10 @@
  * outage (503, or the connection reset without an answer).
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { systemClock, type Clock } from '@kanjia/protocol';
 import { z } from 'zod';
-import { AcceptedWaiters, closeServer, listenOn, readRequestBody, writeJson } from './stand-in-http.js';
+import { AcceptedWaiters, LoopbackListener, readRequestBody, writeJson } from './stand-in-http.js';
 
 export const LOCAL_ROBOT_MODES = ['ok', 'error', 'rate-limited', 'outage-503', 'outage-reset'] as const;
 export type LocalRobotMode = (typeof LOCAL_ROBOT_MODES)[number];
@@ -103,8 +103,7 @@ interface Reply {
 type Robot = LocalRobotPost['robot'];
 
 export class LocalRobotServer {
-  private server: Server | undefined;
-  private address: { port: number; url: string } | undefined;
+  private readonly listener: LoopbackListener;
   private readonly postList: LocalRobotPost[] = [];
   private readonly rejectedList: LocalRobotRejection[] = [];
   private readonly waiters = new AcceptedWaiters<LocalRobotPost>('robot post');
@@ -120,6 +119,7 @@ export class LocalRobotServer {
 
   constructor(private readonly options: LocalRobotServerOptions) {
     this.clock = options.clock ?? systemClock;
+    this.listener = new LoopbackListener(options.host ?? '127.0.0.1', options.port ?? 0);
     this.modeNow = options.mode ?? 'ok';
     this.postsPerMinute = options.postsPerMinute ?? 20;
     this.signWindowMs = options.signWindowMs ?? DINGTALK_SIGN_WINDOW_MS;
@@ -127,24 +127,13 @@ export class LocalRobotServer {
 
   /** Listens (127.0.0.1, port 0 unless told otherwise); `url` is the baseUrl of both robot channels. */
   async start(): Promise<{ port: number; url: string }> {
-    if (this.address) return this.address;
-    const server = createServer((req, res) => {
-      this.handle(req, res).catch((err: unknown) => writeJson(res, 500, { errcode: -1, errmsg: `system busy: ${String(err)}` }));
-    });
-    this.server = server;
-    const host = this.options.host ?? '127.0.0.1';
-    const port = await listenOn(server, host, this.options.port ?? 0);
-    this.address = { port, url: `http://${host}:${port}` };
-    return this.address;
+    return this.listener.start((req, res) => this.handle(req, res), (err) => ({ errcode: -1, errmsg: `system busy: ${String(err)}` }));
   }
 
   /** Closes the port and every connection, fails pending waitFor calls. Idempotent. */
   async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    this.address = undefined;
     this.waiters.rejectAll('LocalRobotServer stopped while waiting for a post');
-    if (server !== undefined) await closeServer(server);
+    await this.listener.stop();
   }
 
   /** Every accepted post, oldest first. */

@@ -14,10 +14,10 @@
  * PUT /_control/messages/{Sid} {"status": "delivered" | "undelivered" | …, "errorCode": 30003}.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { maskPhone, systemClock, type Clock } from '@kanjia/protocol';
 import { z } from 'zod';
-import { AcceptedWaiters, closeServer, listenOn, readRequestBody, writeJson } from './stand-in-http.js';
+import { AcceptedWaiters, LoopbackListener, readRequestBody, writeJson } from './stand-in-http.js';
 
 export const LOCAL_TWILIO_MODES = ['ok', 'error', 'rate-limit', 'outage-503', 'outage-reset'] as const;
 export type LocalTwilioMode = (typeof LOCAL_TWILIO_MODES)[number];
@@ -114,8 +114,7 @@ interface Reply {
 }
 
 export class LocalTwilioServer {
-  private server: Server | undefined;
-  private address: LocalTwilioAddress | undefined;
+  private readonly listener: LoopbackListener;
   private readonly messageList: LocalTwilioMessage[] = [];
   private readonly bySid = new Map<string, LocalTwilioMessage>();
   private readonly rejectedList: LocalTwilioRejection[] = [];
@@ -130,31 +129,21 @@ export class LocalTwilioServer {
 
   constructor(private readonly options: LocalTwilioServerOptions) {
     this.clock = options.clock ?? systemClock;
+    this.listener = new LoopbackListener(options.host ?? '127.0.0.1', options.port ?? 0);
     this.modeNow = options.mode ?? 'ok';
   }
 
-  /** Listens (127.0.0.1, port 0 unless told otherwise); resolves with where. */
+  /** Listens (127.0.0.1, port 0 unless told otherwise); `url` is the baseUrl of TwilioSmsSender. */
   async start(): Promise<LocalTwilioAddress> {
-    if (this.address) return this.address;
-    const server = createServer((req, res) => {
-      this.handle(req, res).catch((err: unknown) => writeJson(res, 500, twilioError(20500, `Internal Server Error: ${String(err)}`, 500)));
-    });
-    this.server = server;
-    const host = this.options.host ?? '127.0.0.1';
-    const port = await listenOn(server, host, this.options.port ?? 0);
-    this.address = { port, url: `http://${host}:${port}` };
-    return this.address;
+    return this.listener.start((req, res) => this.handle(req, res), (err) => twilioError(20500, `Internal Server Error: ${String(err)}`, 500));
   }
 
   /** Closes the port and every connection, drops delayed answers, fails pending waitFor calls. Idempotent. */
   async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    this.address = undefined;
     for (const timer of this.replyTimers) clearTimeout(timer);
     this.replyTimers.clear();
     this.waiters.rejectAll('LocalTwilioServer stopped while waiting for a message');
-    if (server !== undefined) await closeServer(server);
+    await this.listener.stop();
   }
 
   /** Every accepted message, oldest first. */

@@ -3,7 +3,7 @@
  * bounded body, answering JSON, and waiters for "the next accepted item
  * that matches", failed when the stand-in stops.
  */
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** The body of `req`, at most `maxBytes`; rejects beyond. */
@@ -77,22 +77,44 @@ export class AcceptedWaiters<T> {
   }
 }
 
-/** Starts `server` on host:port (0: a free one); resolves with the port. */
-export async function listenOn(server: Server, host: string, port: number): Promise<number> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return (server.address() as AddressInfo).port;
-}
+/** A stand-in's HTTP listener on loopback: start() listens (port 0: a free one), stop() closes every connection. */
+export class LoopbackListener {
+  private server: Server | undefined;
+  private address: { port: number; url: string } | undefined;
 
-/** Closes `server` and every connection it still holds. */
-export async function closeServer(server: Server): Promise<void> {
-  await new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
+  constructor(
+    private readonly host: string,
+    private readonly port: number,
+  ) {}
+
+  /** Listens with `handle`; a handler that throws answers `failed(err)` as JSON with HTTP 500. Resolves with where. */
+  async start(handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>, failed: (err: unknown) => unknown): Promise<{ port: number; url: string }> {
+    if (this.address) return this.address;
+    const server = createServer((req, res) => {
+      handle(req, res).catch((err: unknown) => writeJson(res, 500, failed(err)));
+    });
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, this.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const { port } = server.address() as AddressInfo;
+    this.address = { port, url: `http://${this.host}:${port}` };
+    return this.address;
+  }
+
+  /** Closes the port and every connection. Idempotent. */
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    this.address = undefined;
+    if (server === undefined) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
 }
