@@ -90,6 +90,15 @@ describe('DingTalkRobotChannel against the local robot server', () => {
     expect(server.posts).toEqual([]);
   });
 
+  it('a phone number given as the group key by mistake is masked in the failure and the log', async () => {
+    const only = channel({ groups: { [VILLAGE]: { webhook: VILLAGE_TOKEN, secret: VILLAGE_SECRET } } });
+    const result = await only.send(groupMessage(OPENED, '13812345678'));
+    expect(result).toMatchObject({ ok: false, code: 'GROUP_NOT_CONFIGURED' });
+    expect(JSON.stringify(result)).not.toContain('13812345678');
+    expect(logs.join('\n')).toContain('138****5678');
+    expect(logs.join('\n')).not.toContain('13812345678');
+  });
+
   it('a taken post does not wake the group', async () => {
     expect((await channel().send(groupMessage({ ...OPENED, event: 'taken', by: '帮扶责任人 张三', atMs: OPENED.alarmAtMs + 7 * 60_000 })))).toMatchObject({ ok: true });
     expect(server.posts[0]?.mentionAll).toBe(false);

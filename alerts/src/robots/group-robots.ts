@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import type { GroupPost } from '../messages/group-posts.js';
 import { httpAddress } from '../channels/channel-settings.js';
-import { httpJson, type ChannelFailure } from '../channels/http-json.js';
+import { httpJson, scrubSecrets, type ChannelFailure } from '../channels/http-json.js';
 import { SMS_ERROR_CODES, type SmsFailureKind, type SmsMessage, type SmsResult } from '../sms/sms-sender.js';
 
 /** The group every village without a robot of its own posts to. */
@@ -185,7 +185,7 @@ export async function postToRobot(post: RobotPost): Promise<{ ok: true } | { ok:
 export function groupResult(robot: string, message: SmsMessage, groupKey: string | undefined, outcome: { ok: true } | { ok: false; failure: ChannelFailure }, log: (line: string) => void): SmsResult {
   if (outcome.ok) return { ok: true, providerRef: null };
   const { failure } = outcome;
-  log(`${robot} robot: ${failure.code} for group ${groupKey ?? message.to} (outId ${message.outId}, ${failure.kind}): ${failure.message}`);
+  log(`${robot} robot: ${failure.code} for group ${groupKey ?? scrubSecrets(message.to)} (outId ${message.outId}, ${failure.kind}): ${failure.message}`);
   return { ok: false, kind: failure.kind, code: failure.code, message: failure.message };
 }
 
@@ -193,6 +193,6 @@ export function groupResult(robot: string, message: SmsMessage, groupKey: string
 export function notConfigured(robot: string, message: SmsMessage): { ok: false; failure: ChannelFailure } {
   return {
     ok: false,
-    failure: { kind: 'permanent', code: GROUP_ERROR_CODES.notConfigured, message: `no ${robot} robot for group "${message.to.slice(0, 64)}" and none for "${DEFAULT_GROUP_KEY}" (docs/channels.md)` },
+    failure: { kind: 'permanent', code: GROUP_ERROR_CODES.notConfigured, message: `no ${robot} robot for group "${scrubSecrets(message.to).slice(0, 64)}" and none for "${DEFAULT_GROUP_KEY}" (docs/channels.md)` },
   };
 }
