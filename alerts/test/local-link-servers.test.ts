@@ -5,8 +5,10 @@
  */
 import { createHmac } from 'node:crypto';
 import { FakeClock } from '@kanjia/protocol';
-import { DINGTALK_THROTTLE_MS, LocalRobotServer, LocalTwilioServer } from '@kanjia/alerts/testing';
+import { DINGTALK_THROTTLE_MS, LocalRobotServer, LocalTwilioServer, runLocalLinksCommand } from '@kanjia/alerts/testing';
 import { afterEach, describe, expect, it } from 'vitest';
+import { DingTalkRobotChannel } from '../src/robots/dingtalk-robot.js';
+import { TwilioSmsSender } from '../src/sms/twilio-sms-sender.js';
 
 const SECRET = 'SEC0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd';
 const TOKEN = 'a'.repeat(64);
@@ -120,5 +122,40 @@ describe('LocalTwilioServer', () => {
     const { status, body } = await create({ To: '+8613812345678', From: '+15005550006', Body: 'x' }, `${ACCOUNT}:wrong`);
     expect(status).toBe(401);
     expect(body.code).toBe(20003);
+  });
+});
+
+describe('the local-links command', () => {
+  it('robots: prints the listening line and each accepted post; a wrong secret goes to stderr', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const { server, address } = await runLocalLinksCommand(['robots', '--dingtalk', `${TOKEN}=${SECRET}`, '--keyword', '智慧看家'], { stdout: (l) => out.push(l), stderr: (l) => err.push(l), env: {} });
+    try {
+      expect(JSON.parse(out[0] ?? '')).toEqual({ type: 'listening', port: address.port, url: address.url });
+      const robot = (secret: string) => new DingTalkRobotChannel({ groups: { default: { webhook: TOKEN, secret } }, baseUrl: address.url }, { log: (l) => err.push(l) });
+      const message = { to: 'default', template: 'alarm' as const, kind: 'sos' as const, params: { title: '【智慧看家】紧急呼叫 · 王秀英', mentionAll: 'true' }, text: '### 【智慧看家】紧急呼叫 · 王秀英', outId: 'ntf-cli' };
+      expect((await robot(SECRET).send(message)).ok).toBe(true);
+      expect((await robot('SECwrong').send(message)).ok).toBe(false);
+      expect(out).toHaveLength(2);
+      expect(JSON.parse(out[1] ?? '')).toMatchObject({ type: 'post', robot: 'dingtalk', signed: true, mentionAll: true, title: '【智慧看家】紧急呼叫 · 王秀英' });
+      expect(err.join('\n')).toContain('310000');
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('twilio: prints each accepted message, numbers masked with --mask-phones; refuses a call without the stand-in\'s name', async () => {
+    const out: string[] = [];
+    const account = `AC${'0'.repeat(32)}`;
+    const { server, address } = await runLocalLinksCommand(['twilio', '--account-sid', account, '--auth-token', 'token', '--mask-phones'], { stdout: (l) => out.push(l), stderr: () => undefined, env: {} });
+    try {
+      const sender = new TwilioSmsSender({ accountSid: account, authToken: 'token', from: '+15005550006', baseUrl: address.url }, { log: () => undefined });
+      expect((await sender.send({ to: '13812345678', template: 'alarm', kind: 'sos', params: {}, text: '测试', outId: 'ntf-cli' })).ok).toBe(true);
+      expect(JSON.parse(out[1] ?? '')).toMatchObject({ type: 'sms', to: '138****5678', body: '测试' });
+    } finally {
+      await server.stop();
+    }
+    await expect(runLocalLinksCommand(['--port', '0'], { stdout: () => undefined, stderr: () => undefined, env: {} })).rejects.toThrow(/twilio or robots/);
+    await expect(runLocalLinksCommand(['robots'], { stdout: () => undefined, stderr: () => undefined, env: {} })).rejects.toThrow(/at least one --dingtalk or --wecom/);
   });
 });

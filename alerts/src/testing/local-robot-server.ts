@@ -66,6 +66,10 @@ export interface LocalRobotServerOptions {
   /** Server clock of the signature window, the per-minute limit and the records; default the system clock. */
   clock?: Pick<Clock, 'nowMs'>;
   mode?: LocalRobotMode;
+  /** Called for each accepted post (the command prints them). */
+  onAccepted?: (post: LocalRobotPost) => void;
+  /** Called for each refused post. */
+  onRejected?: (rejection: LocalRobotRejection) => void;
 }
 
 export interface LocalRobotPost {
@@ -303,12 +307,15 @@ export class LocalRobotServer {
     const id = `${post.robot}:${post.token}`;
     this.recent.set(id, [...(this.recent.get(id) ?? []), post.receivedAtMs]);
     this.postList.push(post);
+    this.options.onAccepted?.(post);
     this.waiters.notify(post);
     return { status: 200, body };
   }
 
   private reject(robot: Robot | undefined, receivedAtMs: number, httpStatus: number, errcode: number, errmsg: string, injected = false): Reply {
-    this.rejectedList.push({ robot: robot ?? 'unknown', errcode, errmsg, httpStatus, receivedAtMs, injected });
+    const rejection: LocalRobotRejection = { robot: robot ?? 'unknown', errcode, errmsg, httpStatus, receivedAtMs, injected };
+    this.rejectedList.push(rejection);
+    this.options.onRejected?.(rejection);
     return { status: httpStatus, body: { errcode, errmsg } };
   }
 

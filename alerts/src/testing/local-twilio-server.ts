@@ -98,8 +98,10 @@ export interface LocalTwilioServerOptions {
   /** Server clock of the records and the dates answered; default the system clock. */
   clock?: Pick<Clock, 'nowMs'>;
   mode?: LocalTwilioMode;
-  /** Called for each accepted message (a command could print it). */
+  /** Called for each accepted message (the command prints them). */
   onAccepted?: (message: LocalTwilioMessage) => void;
+  /** Called for each refused request (its message may quote the number: mask it before logging). */
+  onRejected?: (rejection: LocalTwilioRejection) => void;
 }
 
 export interface LocalTwilioAddress {
@@ -349,7 +351,9 @@ export class LocalTwilioServer {
   }
 
   private reject(receivedAtMs: number, httpStatus: number, code: number, message: string, injected = false): Reply {
-    this.rejectedList.push({ code, httpStatus, message, receivedAtMs, injected });
+    const rejection: LocalTwilioRejection = { code, httpStatus, message, receivedAtMs, injected };
+    this.rejectedList.push(rejection);
+    this.options.onRejected?.(rejection);
     return { status: httpStatus, body: twilioError(code, message, httpStatus) };
   }
 
