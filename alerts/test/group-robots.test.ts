@@ -99,6 +99,27 @@ describe('DingTalkRobotChannel against the local robot server', () => {
     expect(logs.join('\n')).not.toContain('13812345678');
   });
 
+  it('without the post params, the first line is the title and an alarm wakes the group, a cancellation not', async () => {
+    const rendered = renderGroupPost(OPENED);
+    expect((await channel().send({ ...groupMessage(OPENED), params: {} })).ok).toBe(true);
+    expect(server.posts[0]).toMatchObject({ title: rendered.title, mentionAll: true });
+    expect((await channel().send({ ...groupMessage(OPENED), params: {}, template: 'cancelled' })).ok).toBe(true);
+    expect(server.posts[1]?.mentionAll).toBe(false);
+  });
+
+  it('a robot without a secret (secured by its keyword) posts unsigned', async () => {
+    const unsignedToken = 'd'.repeat(64);
+    const keywordOnly = new LocalRobotServer({ dingtalk: { [unsignedToken]: { keywords: ['智慧看家'] } } });
+    const { url } = await keywordOnly.start();
+    try {
+      const robot = new DingTalkRobotChannel({ groups: { default: { webhook: unsignedToken } }, baseUrl: url }, { log: (line) => logs.push(line) });
+      expect((await robot.send(groupMessage(OPENED))).ok).toBe(true);
+      expect(keywordOnly.posts[0]).toMatchObject({ signed: false, token: unsignedToken });
+    } finally {
+      await keywordOnly.stop();
+    }
+  });
+
   it('a taken post does not wake the group', async () => {
     expect((await channel().send(groupMessage({ ...OPENED, event: 'taken', by: '帮扶责任人 张三', atMs: OPENED.alarmAtMs + 7 * 60_000 })))).toMatchObject({ ok: true });
     expect(server.posts[0]?.mentionAll).toBe(false);
