@@ -129,6 +129,7 @@ describe('DingTalkRobotChannel against the local robot server', () => {
     const wrong = channel({ groups: { default: { webhook: DEFAULT_TOKEN, secret: 'SECnot-the-secret' } } });
     expect(await wrong.send(groupMessage(OPENED))).toMatchObject({ ok: false, kind: 'account', code: 'dingtalk.310000' });
     expect(server.rejected[0]).toMatchObject({ errcode: 310000, errmsg: 'sign not match' });
+    expect(await wrong.send(groupMessage(OPENED, VILLAGE))).toMatchObject({ message: 'sign not match (HTTP 200); robot of group default' });
   });
 
   it('a timestamp more than an hour from DingTalk\'s clock is refused (310000 invalid timestamp)', async () => {

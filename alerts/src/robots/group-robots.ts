@@ -186,7 +186,9 @@ export function groupResult(robot: string, message: SmsMessage, groupKey: string
   if (outcome.ok) return { ok: true, providerRef: null };
   const { failure } = outcome;
   log(`${robot} robot: ${failure.code} for group ${groupKey ?? scrubSecrets(message.to)} (outId ${message.outId}, ${failure.kind}): ${failure.message}`);
-  return { ok: false, kind: failure.kind, code: failure.code, message: failure.message };
+  // Which group's robot answered: one village's broken robot is fixed by whoever runs that group.
+  const text = groupKey === undefined ? failure.message : `${failure.message}; robot of group ${groupKey}`;
+  return { ok: false, kind: failure.kind, code: failure.code, message: text };
 }
 
 /** The permanent failure of a notice whose group has no robot, default included. */
