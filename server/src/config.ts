@@ -3,6 +3,7 @@
  * Parsed once at start into a frozen object; a bad setting stops the start
  * with every problem listed (CONVENTIONS.md §4).
  */
+import { DingTalkRobotSettings, TwilioSmsSettings, WeComRobotSettings } from '@kanjia/alerts';
 import { DEFAULT_BUNDLE_WINDOW_MS, DEFAULT_DELIVERY_DEADLINE_MS, DEFAULT_FAILOVER_AFTER_MS, DEFAULT_NIGHT, isKindTemplateKey, parseNightWindow, SMS_TEMPLATE_KEYS, type NightWindow } from '@kanjia/alerts';
 import { ALARM_KINDS, DEFAULT_VISIT_FREQUENCY, KanjiaError, parseVisitFrequency, TimeZoneName, type VisitFrequency } from '@kanjia/protocol';
 import { readFileSync } from 'node:fs';
@@ -267,7 +268,11 @@ export const Settings = z
     escalationTimeoutSeconds: z.coerce.number().min(1).max(24 * 3600).default(300),
     /** Seconds a detected fall waits, beeping, for the person to cancel it with a press before the alarm goes out. */
     fallGraceSeconds: z.coerce.number().min(0).max(600).default(30),
-    smsProvider: z.enum(['console', 'aliyun']).default('console'),
+    smsProvider: z.enum(['console', 'aliyun', 'twilio']).default('console'),
+    /** A second SMS provider: a notice the first cannot send (a refusal, its flow control, an outage past the failover time) goes by this one. */
+    smsFallback: z.enum(['aliyun', 'twilio']).optional(),
+    /** A Twilio-compatible SMS provider (the Messages API), as the SMS provider or its fallback (docs/channels.md). */
+    twilio: TwilioSmsSettings.optional(),
     /** Longest wait, in seconds, between two tries of the SMS provider during an outage (the first comes after 5 s, then doubling). */
     smsOutageProbeMaxSeconds: z.coerce.number().min(1).max(3600).default(120),
     aliyun: AliyunSettings.optional(),
@@ -279,7 +284,11 @@ export const Settings = z
      * the village's duty group and is the last channel of every contact's notice.
      */
     voiceProvider: z.enum(['off', 'console']).default('off'),
-    groupRobot: z.enum(['off', 'console']).default('off'),
+    groupRobot: z.enum(['off', 'console', 'dingtalk', 'wecom']).default('off'),
+    /** The DingTalk group robots, per village id and `default` (docs/channels.md). */
+    dingtalk: DingTalkRobotSettings.optional(),
+    /** The WeCom group robots, per village id and `default`. */
+    wecom: WeComRobotSettings.optional(),
     /** Hours (village time) in which a critical alarm also rings its contact, e.g. 22:00-07:00; off: never by the hour. */
     voiceNight: NightWindowSetting.default(DEFAULT_NIGHT),
     /** Ring the contact whose SMS went unanswered for the escalation time (critical alarms). */
@@ -327,6 +336,23 @@ export const Settings = z
   })
   .strict()
   .superRefine((s, ctx) => {
+    for (const [which, provider] of [['smsProvider', s.smsProvider], ['smsFallback', s.smsFallback]] as const) {
+      if (provider === 'twilio' && s.twilio === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['twilio'], message: `${which === 'smsProvider' ? 'the SMS provider' : 'the fallback SMS provider'} is twilio: set KANJIA_TWILIO_ACCOUNT_SID, KANJIA_TWILIO_AUTH_TOKEN (or an API key) and KANJIA_TWILIO_FROM (or KANJIA_TWILIO_MESSAGING_SERVICE_SID)` });
+      }
+    }
+    if (s.smsFallback !== undefined && s.smsFallback === s.smsProvider) {
+      ctx.addIssue({ code: 'custom', path: ['smsFallback'], message: `the fallback SMS provider must differ from the SMS provider (${s.smsProvider})` });
+    }
+    if (s.smsFallback === 'aliyun' && s.aliyun === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['aliyun'], message: 'the fallback SMS provider is aliyun: set the KANJIA_ALIYUN_* settings (docs/sms-templates.md)' });
+    }
+    if (s.groupRobot === 'dingtalk' && s.dingtalk === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['dingtalk'], message: 'the group robot is dingtalk: set KANJIA_DINGTALK_ROBOTS (a JSON map of village id or "default" to {"webhook","secret"}) or KANJIA_DINGTALK_WEBHOOK and KANJIA_DINGTALK_SECRET' });
+    }
+    if (s.groupRobot === 'wecom' && s.wecom === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['wecom'], message: 'the group robot is wecom: set KANJIA_WECOM_ROBOTS (a JSON map of village id or "default" to {"webhook"}) or KANJIA_WECOM_WEBHOOK' });
+    }
     if (s.smsProvider === 'aliyun' && s.aliyun === undefined) {
       ctx.addIssue({ code: 'custom', path: ['aliyun'], message: 'the SMS provider is aliyun: set KANJIA_ALIYUN_ACCESS_KEY_ID, KANJIA_ALIYUN_ACCESS_KEY_SECRET, KANJIA_ALIYUN_SIGN_NAME, KANJIA_ALIYUN_TEMPLATE_ALARM, KANJIA_ALIYUN_TEMPLATE_ESCALATION and KANJIA_ALIYUN_TEMPLATE_CANCELLED' });
     }
@@ -378,6 +404,25 @@ export const ENV_VARS: Record<string, string[]> = {
   KANJIA_FALL_GRACE_SECONDS: ['fallGraceSeconds'],
   KANJIA_SMS_PROVIDER: ['smsProvider'],
   KANJIA_SMS_OUTAGE_PROBE_MAX_SECONDS: ['smsOutageProbeMaxSeconds'],
+  KANJIA_SMS_FALLBACK: ['smsFallback'],
+  KANJIA_TWILIO_ACCOUNT_SID: ['twilio', 'accountSid'],
+  KANJIA_TWILIO_AUTH_TOKEN: ['twilio', 'authToken'],
+  KANJIA_TWILIO_API_KEY_SID: ['twilio', 'apiKeySid'],
+  KANJIA_TWILIO_API_KEY_SECRET: ['twilio', 'apiKeySecret'],
+  KANJIA_TWILIO_FROM: ['twilio', 'from'],
+  KANJIA_TWILIO_MESSAGING_SERVICE_SID: ['twilio', 'messagingServiceSid'],
+  KANJIA_TWILIO_STATUS_CALLBACK: ['twilio', 'statusCallback'],
+  KANJIA_TWILIO_BASE_URL: ['twilio', 'baseUrl'],
+  KANJIA_TWILIO_TIMEOUT_MS: ['twilio', 'timeoutMs'],
+  KANJIA_DINGTALK_ROBOTS: ['dingtalk', 'groups'],
+  KANJIA_DINGTALK_WEBHOOK: ['dingtalk', 'groups', 'default', 'webhook'],
+  KANJIA_DINGTALK_SECRET: ['dingtalk', 'groups', 'default', 'secret'],
+  KANJIA_DINGTALK_BASE_URL: ['dingtalk', 'baseUrl'],
+  KANJIA_DINGTALK_TIMEOUT_MS: ['dingtalk', 'timeoutMs'],
+  KANJIA_WECOM_ROBOTS: ['wecom', 'groups'],
+  KANJIA_WECOM_WEBHOOK: ['wecom', 'groups', 'default', 'webhook'],
+  KANJIA_WECOM_BASE_URL: ['wecom', 'baseUrl'],
+  KANJIA_WECOM_TIMEOUT_MS: ['wecom', 'timeoutMs'],
   KANJIA_VOICE_PROVIDER: ['voiceProvider'],
   KANJIA_GROUP_ROBOT: ['groupRobot'],
   KANJIA_VOICE_NIGHT: ['voiceNight'],

@@ -9,6 +9,9 @@ import {
   ChannelOutbox,
   ConsoleGroupChannel,
   ConsoleSmsSender,
+  DingTalkRobotChannel,
+  TwilioSmsSender,
+  WeComRobotChannel,
   DEFAULT_OUTAGE_PROBE,
   DeliveryTracker,
   DueScheduler,
@@ -16,7 +19,6 @@ import {
   EscalationScheduler,
   type ChannelMedium,
   type ChannelPlan,
-  type GroupPostRenderer,
   type NoticeChannel,
   type SmsOutage,
   type SmsSender,
@@ -221,7 +223,6 @@ export class KanjiaSystem {
       media,
       receipts: new Set(allChannels.filter((c) => c.queryDelivery !== undefined).map((c) => c.name)),
       bundleWindowMs: settings.smsBundleWindowSeconds * 1000,
-      ...(channels.group ? { groupPost: groupPostRenderer } : {}),
       // Known once the HTTP port is bound (port 0 in tests): until then no SMS is rendered.
       publicUrl: () => this.publicUrl ?? publicUrlOf(settings, settings.httpPort),
       ...(settings.aliyun ? { signName: settings.aliyun.signName } : {}),
@@ -554,7 +555,7 @@ export class KanjiaSystem {
     const address = app.server.address();
     const httpPort = typeof address === 'object' && address ? address.port : settings.httpPort;
     this.publicUrl = publicUrlOf(settings, httpPort);
-    if (settings.smsProvider === 'aliyun' && isLoopbackUrl(this.publicUrl)) {
+    if (settings.smsProvider !== 'console' && isLoopbackUrl(this.publicUrl)) {
       log.warn(
         { publicUrl: this.publicUrl },
         'the answer link in every SMS points at a loopback address that no phone can open: set KANJIA_PUBLIC_URL to the address phones reach this server at (it must match the registered SMS templates)',
@@ -829,14 +830,24 @@ function asSmsChannel(sender: SmsSender): NoticeChannel {
 
 /** The channels the settings name besides the primary SMS one, or those handed in (tests). */
 export function createChannels(settings: Settings, given: SystemOptions['channels'], logger: Logger): { sms: NoticeChannel[]; voice?: NoticeChannel; group?: NoticeChannel } {
-  void logger;
+  const fallback = settings.smsFallback === undefined ? undefined : asSmsChannel(createSmsSender(settings, logger.child({ component: 'sms-fallback' }), settings.smsFallback));
   const voice = given?.voice ?? (settings.voiceProvider === 'console' ? consoleVoiceChannel() : undefined);
-  const group = given?.group ?? (settings.groupRobot === 'console' ? new ConsoleGroupChannel() : undefined);
-  return { sms: given?.sms ?? [], ...(voice ? { voice } : {}), ...(group ? { group } : {}) };
+  const log = logger.child({ component: 'group-robot' });
+  const robot =
+    settings.groupRobot === 'dingtalk' && settings.dingtalk
+      ? new DingTalkRobotChannel(settings.dingtalk, { log: (line) => log.warn({}, line) })
+      : settings.groupRobot === 'wecom' && settings.wecom
+        ? new WeComRobotChannel(settings.wecom, { log: (line) => log.warn({}, line) })
+        : settings.groupRobot === 'console'
+          ? new ConsoleGroupChannel()
+          : undefined;
+  const group = given?.group ?? robot;
+  return { sms: given?.sms ?? (fallback ? [fallback] : []), ...(voice ? { voice } : {}), ...(group ? { group } : {}) };
 }
 
-export function createSmsSender(settings: Settings, logger: Logger): SmsSender {
-  if (settings.smsProvider === 'aliyun' && settings.aliyun) {
+export function createSmsSender(settings: Settings, logger: Logger, provider: Settings['smsProvider'] = settings.smsProvider): SmsSender {
+  if (provider === 'twilio' && settings.twilio) return new TwilioSmsSender(settings.twilio, { log: (line) => logger.warn({}, line) });
+  if (provider === 'aliyun' && settings.aliyun) {
     const a = settings.aliyun;
     return new AliyunSmsSender({
       accessKeyId: a.accessKeyId,
@@ -862,6 +873,3 @@ function consoleVoiceChannel(): NoticeChannel {
     },
   };
 }
-
-/** The duty group's posts until group-posts.ts is merged. */
-const groupPostRenderer: GroupPostRenderer = (input) => `${input.event}: ${input.residentName} ${input.kind}`;

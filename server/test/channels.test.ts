@@ -203,8 +203,8 @@ describe('failover from channel to channel', () => {
     h.primary.answer = (m) => (m.to === '13800000001' ? refuse() : { ok: true, providerRef: 'p' });
     h.backup.answer = refuse;
     h.voice.answer = refuse;
-    // The contact's own notice, moved to the group (it still carries its answer code), is refused there too; the case's posts go.
-    h.group.answer = (m) => (m.params.code !== undefined ? refuse() : { ok: true, providerRef: null });
+    // The contact's own notice, moved to the group ("nobody reached 刘建军, phone them"), is refused there too; the case's posts go.
+    h.group.answer = (m) => (m.text.includes('刘建军') ? refuse() : { ok: true, providerRef: null });
     const alarmId = await h.sos();
     await h.eventually('the second contact texted', () => h.primary.sent.some((m) => m.to === '13800000002'));
     const view = await h.view(alarmId);
@@ -230,6 +230,9 @@ describe("the duty group's posts", () => {
     const view = await h.view(alarmId);
     expect(h.group.sent.every((m) => m.to === view.village.id)).toBe(true);
     expect(h.group.sent.every((m) => m.text.includes('王秀英'))).toBe(true);
+    expect(h.group.sent.map((m) => m.params.title)).toEqual(['【智慧看家】紧急呼叫 · 王秀英', '【智慧看家】已接警：紧急呼叫 · 王秀英', '【智慧看家】已处理：紧急呼叫 · 王秀英']);
+    expect(h.group.sent[2]!.text).toContain('老人平安，误按');
+    expect(h.group.sent[0]!.params.mentionAll).toBe('true');
     for (const m of h.group.sent) expect(m.text).not.toMatch(/1[3-9]\d{9}/);
   });
 });

@@ -124,35 +124,3 @@ function minuteFormatter(timeZone: string): Intl.DateTimeFormat {
   }
   return f;
 }
-
-/** What a post to the duty group is about. */
-export type GroupPostEvent = 'opened' | 'taken' | 'resolved' | 'cancelled' | 'unreached';
-
-/** What a post to the duty group says, as the store knows it. */
-export interface GroupPostInput {
-  event: GroupPostEvent;
-  kind: AlarmKind;
-  severity: Severity;
-  residentName: string;
-  villageName: string;
-  address: string;
-  /** When the case opened, and the village's zone. */
-  openedAt: number;
-  timeZone: string;
-  /** The finding's detail phrase. */
-  detail: string;
-  /** When the event happened. */
-  atMs: number;
-  /** Who took or closed it (taken, resolved, cancelled), as the history names them. */
-  by?: string | null;
-  /** The closing note or the reason (resolved, cancelled), or why a contact could not be reached (unreached). */
-  note?: string | null;
-  /** The contact no channel could reach (unreached). */
-  contactName?: string;
-  /** The case on the dashboard. */
-  link?: string;
-  locale: 'zh-CN' | 'en';
-}
-
-/** Renders a duty group post (markdown); messages/group-posts.ts has the texts. */
-export type GroupPostRenderer = (input: GroupPostInput) => string;

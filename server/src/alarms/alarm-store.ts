@@ -14,8 +14,7 @@ import type {
   DeliveryCheck,
   DeliveryStore,
   EscalationStore,
-  GroupPostEvent,
-  GroupPostRenderer,
+  GroupPostInput,
   Notice,
   NoticePurpose,
   OutboxItem,
@@ -34,6 +33,8 @@ import {
   callsKind,
   callsWithFirstNotice,
   gatheredUntil,
+  groupPostParams,
+  renderGroupPost,
   cancelledNoticeSms,
   caseCallNotice,
   channelLabel,
@@ -161,8 +162,6 @@ export interface AlarmStoreOptions {
   media?: Readonly<Record<string, ChannelMedium>>;
   /** Channels that give delivery receipts: a notice sent on one waits for its receipt. */
   receipts?: ReadonlySet<string>;
-  /** Renders the duty group's posts; required when the plan has a group channel. */
-  groupPost?: GroupPostRenderer;
   /** Several alarms for one number within this many ms go as one SMS (channels/bundles.ts); 0 or absent: never. */
   bundleWindowMs?: number;
   /** SMS sign name shown in 【】 in the rendered text. */
@@ -199,7 +198,6 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
   ) {
     this.commands = new SqliteDeviceCommandStore(db);
     this.plan = options.plan ?? smsOnlyPlan(options.channel);
-    if (this.plan.group !== undefined && options.groupPost === undefined) throw new Error('AlarmStore: a plan with a duty group channel needs a groupPost renderer');
   }
 
   private medium(channel: string): ChannelMedium {
@@ -317,7 +315,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
       // A critical case at night: a ringing phone wakes a helper, an SMS does not.
       if (callsWithFirstNotice(this.plan, finding.kind, policy.severity, nowMs, ctx.timezone)) this.enqueueCall(subject, first, 0, 'alarm', 'night', nowMs);
     }
-    this.enqueueGroupPost(id, 'opened', nowMs);
+    this.enqueueGroupPost(id, { event: 'opened' }, nowMs);
     return id;
   }
 
@@ -341,13 +339,13 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
     if (id !== undefined) this.addHistory(subject.alarmId, nowMs, 'note', null, historyNotes.callQueued(this.options.locale, contact.name, why));
   }
 
-  /** A post to the village's duty group about the case (opened, taken, closed), when a group channel is configured. */
-  private enqueueGroupPost(alarmId: string, event: Exclude<GroupPostEvent, 'unreached'>, nowMs: number, by?: string | null, note?: string | null): void {
+  /** A post to the village's duty group about the case (opened, escalated, taken, closed), when a group channel is configured. */
+  private enqueueGroupPost(alarmId: string, event: GroupEvent, nowMs: number): void {
     if (this.plan.group === undefined) return;
     const row = this.getRow(alarmId);
     const ctx = row ? this.registry.residentContext(row.resident_id) : undefined;
     if (!row || !ctx) return;
-    const text = this.groupPostText(row, ctx, event, nowMs, by, note);
+    const post = this.groupPost(row, ctx, event, nowMs);
     this.insertNotice({
       alarmId,
       purpose: 'group',
@@ -355,31 +353,40 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
       contact: { id: null, name: ctx.villageName, role: 'duty', phone: '' },
       level: row.escalation_level,
       template: row.status === 'cancelled' ? 'cancelled' : 'alarm',
-      params: {},
-      text,
+      params: post.params,
+      text: post.text,
       nowMs,
     });
   }
 
-  private groupPostText(row: AlarmRow, ctx: ResidentContext, event: GroupPostEvent, nowMs: number, by?: string | null, note?: string | null, contactName?: string): string {
-    const render = this.options.groupPost as GroupPostRenderer;
-    return render({
-      event,
-      kind: row.kind,
+  /** The duty group's post (messages/group-posts.ts) in the markdown of the group channel's robot. */
+  private groupPost(row: AlarmRow, ctx: ResidentContext, event: GroupEvent, nowMs: number): { text: string; params: Record<string, string> } {
+    const base = {
+      alarmKind: row.kind,
       severity: row.severity,
       residentName: ctx.residentName,
       villageName: ctx.villageName,
       address: ctx.address,
-      openedAt: row.opened_at,
+      alarmAtMs: row.opened_at,
       timeZone: ctx.timezone,
-      detail: alarmDetail(row.kind, parseCaseDetails(row.details_json), this.options.locale),
-      atMs: nowMs,
-      ...(by !== undefined ? { by } : {}),
-      ...(note !== undefined ? { note } : {}),
-      ...(contactName !== undefined ? { contactName } : {}),
+      details: parseCaseDetails(row.details_json),
       link: `${this.publicUrl().replace(/\/+$/, '')}/#/alarms/${row.id}`,
       locale: this.options.locale,
-    });
+      dialect: this.plan.group === 'wecom' ? ('wecom' as const) : ('dingtalk' as const),
+      ...(this.options.signName ? { signName: this.options.signName } : {}),
+    };
+    const input: GroupPostInput =
+      event.event === 'taken'
+        ? { ...base, event: 'taken', by: event.by, atMs: nowMs }
+        : event.event === 'closed'
+          ? { ...base, event: 'closed', outcome: event.outcome, by: event.by, reason: event.reason, atMs: nowMs }
+          : event.event === 'escalated'
+            ? { ...base, event: 'escalated', minutesUnanswered: (nowMs - row.opened_at) / 60_000, nextContact: event.nextContact }
+            : event.event === 'fellOver'
+              ? { ...base, event: 'fellOver', contact: event.contact }
+              : { ...base, event: 'opened' };
+    const post = renderGroupPost(input);
+    return { text: post.markdown, params: groupPostParams(post) };
   }
 
   /** When a new SMS notice may go: at the end of the bundle window of the last one this channel sent the number (bundles.ts). */
@@ -508,8 +515,8 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
         .run(t.to, nowMs, takes ? 1 : 0, by, takes ? 1 : 0, nowMs, closes ? 1 : 0, nowMs, closes ? 1 : 0, note ?? null, alarmId);
       this.addHistory(alarmId, nowMs, t.history, by, note ?? null);
       // The duty group reads the case's life: who took it, who closed it and how.
-      if (closes) this.enqueueGroupPost(alarmId, t.to === 'cancelled' ? 'cancelled' : 'resolved', nowMs, by, note ?? null);
-      else if (takes) this.enqueueGroupPost(alarmId, 'taken', nowMs, by, note ?? null);
+      if (closes) this.enqueueGroupPost(alarmId, { event: 'closed', outcome: t.to === 'cancelled' ? 'cancelled' : 'resolved', by, reason: note ?? '-' }, nowMs);
+      else if (takes) this.enqueueGroupPost(alarmId, { event: 'taken', by }, nowMs);
       if (t.command) {
         // Every device whose press opened or joined this case hears it, each about its own latest event.
         const pressed = this.db
@@ -676,6 +683,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
         this.addHistory(row.id, nowMs, 'escalated', null, historyNotes.escalated(this.options.locale, contact.name, contact.role, step.level));
         // The escalation repeats the first notice's figures: those of the finding that opened the case.
         this.enqueueSms(subject, contact, step.level, 'escalation', nowMs);
+        this.enqueueGroupPost(row.id, { event: 'escalated', nextContact: `${roleLabel(this.options.locale, contact.role)} ${contact.name}` }, nowMs);
         if (callsWithFirstNotice(this.plan, row.kind, row.severity, nowMs, ctx.timezone)) this.enqueueCall(subject, contact, step.level, 'escalation', 'night', nowMs);
       }
       return due.map((r) => r.id);
@@ -967,7 +975,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
   private routeRow(id: string): RouteRow | undefined {
     return this.db
       .prepare(
-        `SELECT n.id, n.alarm_id, n.channel, n.route_json, n.route_step, n.purpose, n.status, n.contact_name, n.escalation_level, n.last_error, n.failovers_json, n.template, a.severity
+        `SELECT n.id, n.alarm_id, n.channel, n.route_json, n.route_step, n.purpose, n.status, n.contact_name, n.contact_role, n.escalation_level, n.last_error, n.failovers_json, n.template, a.severity
            FROM notifications n JOIN alarms a ON a.id = n.alarm_id WHERE n.id = ?`,
       )
       .get(id) as RouteRow | undefined;
@@ -1000,7 +1008,9 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
       const alarm = this.getRow(row.alarm_id);
       const ctx = alarm ? this.registry.residentContext(alarm.resident_id) : undefined;
       if (alarm && ctx) {
-        this.db.prepare('UPDATE notifications SET text = ? WHERE id = ?').run(this.groupPostText(alarm, ctx, 'unreached', nowMs, undefined, reason, row.contact_name), row.id);
+        // The answer link is not for a group: the post replaces the SMS's text and variables.
+        const post = this.groupPost(alarm, ctx, { event: 'fellOver', contact: `${roleLabel(this.options.locale, row.contact_role)} ${row.contact_name}` }, nowMs);
+        this.db.prepare('UPDATE notifications SET text = ?, params_json = ? WHERE id = ?').run(post.text, JSON.stringify(post.params), row.id);
       }
     }
     const label = (channel: string) => channelLabel(this.options.locale, this.medium(channel), channel);
@@ -1487,6 +1497,7 @@ interface RouteRow {
   purpose: NoticePurpose;
   status: string;
   contact_name: string;
+  contact_role: ContactRow['role'];
   escalation_level: number;
   last_error: string | null;
   failovers_json: string | null;
@@ -1515,3 +1526,11 @@ function parseTrail(json: string | null): Array<{ at: number; from: string; to: 
     return [];
   }
 }
+
+/** What the store posts to the duty group about. */
+type GroupEvent =
+  | { event: 'opened' }
+  | { event: 'escalated'; nextContact: string }
+  | { event: 'taken'; by: string }
+  | { event: 'closed'; outcome: 'resolved' | 'cancelled'; by: string; reason: string }
+  | { event: 'fellOver'; contact: string };
