@@ -65,7 +65,7 @@ describe('classifyAliyunFailure', () => {
     [SMS_ERROR_CODES.network, 0, 'transport'],
     [SMS_ERROR_CODES.badResponse, 200, 'transport'],
     // This one message, later: the limit of SMS to one number, a used nonce, anything unknown below 500.
-    ['isv.BUSINESS_LIMIT_CONTROL', 200, 'retryMessage'],
+    ['isv.BUSINESS_LIMIT_CONTROL', 200, 'limited'],
     ['SignatureNonceUsed', 400, 'retryMessage'],
     ['isv.SOMETHING_NEW', 200, 'retryMessage'],
     ['SomethingNew', 403, 'retryMessage'],

@@ -232,7 +232,7 @@ describe('AliyunSmsSender against the local Aliyun SMS server', () => {
   });
 
   it.each([
-    ['isv.BUSINESS_LIMIT_CONTROL (HTTP 200, per-number frequency limit)', 'retryMessage', { code: 'isv.BUSINESS_LIMIT_CONTROL' }, 'isv.BUSINESS_LIMIT_CONTROL'],
+    ['isv.BUSINESS_LIMIT_CONTROL (HTTP 200, per-number frequency limit)', 'limited', { code: 'isv.BUSINESS_LIMIT_CONTROL' }, 'isv.BUSINESS_LIMIT_CONTROL'],
     ['Throttling.User (HTTP 400, API rate limit)', 'account', { code: 'Throttling.User' }, 'Throttling.User'],
     ['isv.AMOUNT_NOT_ENOUGH (HTTP 200, no credit)', 'account', { code: 'isv.AMOUNT_NOT_ENOUGH' }, 'isv.AMOUNT_NOT_ENOUGH'],
     ['HTTP 500', 'transport', { httpStatus: 500 }, 'InternalError'],
@@ -289,7 +289,7 @@ describe('AliyunSmsSender against the local Aliyun SMS server', () => {
     ['key-disabled', 'account', 'InvalidAccessKeyId.Inactive'],
     ['no-credit', 'account', 'isv.AMOUNT_NOT_ENOUGH'],
     ['out-of-service', 'account', 'isv.OUT_OF_SERVICE'],
-    ['flow-control', 'retryMessage', 'isv.BUSINESS_LIMIT_CONTROL'],
+    ['flow-control', 'limited', 'isv.BUSINESS_LIMIT_CONTROL'],
     ['outage-503', 'transport', 'ServiceUnavailable'],
     ['outage-reset', 'transport', 'SMS_NETWORK_ERROR'],
   ] as const)('the local server in mode %s is a %s failure (%s) through the SDK', async (mode, kind, code) => {

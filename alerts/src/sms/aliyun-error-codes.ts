@@ -98,15 +98,21 @@ export const ALIYUN_TRANSPORT_CODES: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * Codes about this one message that may go through later:
- * isv.BUSINESS_LIMIT_CONTROL is Aliyun's limit of SMS to one number (by default
- * 1 a minute, 5 an hour, 10 a day for verification codes, 50 a day per template
- * for notices: "触发分钟级流控Permits:1"); SignatureNonceUsed is answered
- * afresh with a new nonce. When the same limit is answered for several
- * different numbers with nothing getting through, the limit is the account's:
- * the outbox then takes it as an outage (see OutboxWorker).
+ * Codes about this one message that may go through later: SignatureNonceUsed
+ * is answered afresh with a new nonce.
  */
-export const ALIYUN_RETRY_MESSAGE_CODES: ReadonlySet<string> = new Set(['isv.BUSINESS_LIMIT_CONTROL', 'SignatureNonceUsed']);
+export const ALIYUN_RETRY_MESSAGE_CODES: ReadonlySet<string> = new Set(['SignatureNonceUsed']);
+
+/**
+ * The provider's flow control for this number, sign name and template:
+ * isv.BUSINESS_LIMIT_CONTROL is Aliyun's limit of SMS to one number (by default
+ * 1 a minute, 5 an hour, 10 a day for verification codes, 50 a day per number,
+ * sign and template for notices: "触发天级流控Permits:50"). Sending the same
+ * again only spends what is left of the allowance, so it is never retried as
+ * it is: the sender tries its other template, and the outbox moves the notice
+ * to its next channel (SmsFailureKind `limited`).
+ */
+export const ALIYUN_LIMITED_CODES: ReadonlySet<string> = new Set(['isv.BUSINESS_LIMIT_CONTROL']);
 
 /**
  * The kind of an Aliyun failure `code` answered with HTTP `httpStatus`
@@ -118,6 +124,7 @@ export function classifyAliyunFailure(code: string, httpStatus: number): SmsFail
   if (ALIYUN_PERMANENT_CODES.has(code)) return 'permanent';
   if (ALIYUN_ACCOUNT_CODES.has(code) || ACCOUNT_PREFIXES.some((prefix) => code.startsWith(prefix))) return 'account';
   if (ALIYUN_TRANSPORT_CODES.has(code)) return 'transport';
+  if (ALIYUN_LIMITED_CODES.has(code)) return 'limited';
   if (ALIYUN_RETRY_MESSAGE_CODES.has(code)) return 'retryMessage';
   if (httpStatus >= 500) return 'transport';
   return 'retryMessage';
