@@ -422,7 +422,7 @@ export class KanjiaSystem {
           pipeline.registryChanged(deviceIds);
         },
       },
-      reports: { db, registry, frequencies: township.frequencies, nowMs: () => this.clock.nowMs(), timezone: settings.timezone },
+      reports: { db, registry, frequencies: township.frequencies, nowMs: () => this.clock.nowMs(), timezone: settings.timezone, audit },
       villages: () => registry.villages(),
       map: { households: map, plans: new MapPlanStore(db, settings.dataDir), tiles: mapTiles(settings), villages: () => registry.villages(), nowMs: () => this.clock.nowMs(), audit },
       stats: () => {
