@@ -168,6 +168,7 @@ export class KanjiaSystem {
     const registry = new SqliteRegistryStore(db, deviceKey, () => this.clock.nowMs(), settings.timezone);
     // The township's person records, their history and visits (docs/township.md).
     const township = new SqliteTownshipStore(db, registry, () => this.clock.nowMs(), { ordinary: settings.visitFrequencyOrdinary, especiallyDifficult: settings.visitFrequencyEspeciallyDifficult });
+    for (const f of township.openMissedFollowUps()) log.warn({ alarmId: f.alarmId, residentId: f.residentId, open: f.open }, 'follow-up visit opened at start: the case was resolved without one (a crash after the resolution)');
     // Every provider answer counted, and each accepted SMS's time since it was queued.
     const sender = metrics.meteredSender(this.options.smsSender ?? createSmsSender(settings, log.child({ component: 'sms' })), metricQueries.notificationQueuedAt, () => this.clock.nowMs());
     const alarmStore = new SqliteAlarmStore(db, registry, {
