@@ -10,7 +10,7 @@
  */
 import type { SmsMessage, SmsResult, SmsSender } from '@kanjia/alerts';
 import { defaultPolicies } from '@kanjia/alerts';
-import { DEFAULT_VISIT_FREQUENCY, FakeClock } from '@kanjia/protocol';
+import { CreateVisitBody, DEFAULT_VISIT_FREQUENCY, FakeClock } from '@kanjia/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteAlarmStore } from '../src/alarms/alarm-store.js';
 import { loadSettings, type Settings } from '../src/config.js';
@@ -70,7 +70,7 @@ describe('the start-up sweep of follow-up visits lost in a crash', () => {
     cases.recent = closedCase(people.wang, 'recent', NOW - 20 * HOUR);
     // 李桂兰's case was resolved two days ago and a helper has visited her since: the follow-up is answered already.
     cases.visited = closedCase(people.li, 'visited', NOW - 2 * DAY);
-    visitId = townshipStore.addVisit(people.li, visitBody({ at: NOW - 2 * DAY + 3 * HOUR }), { userId: null, name: '张伟' }).id;
+    visitId = townshipStore.addVisit(people.li, CreateVisitBody.parse(visitBody({ at: NOW - 2 * DAY + 3 * HOUR })), { userId: null, name: '张伟' }).id;
     // 张德福's case: one the hook did open (untouched by the sweep); then another, and he left the registry (died) before the restart.
     cases.hooked = closedCase(people.zhang, 'hooked', NOW - 3 * DAY);
     expect(townshipStore.openFollowUp(cases.hooked, people.zhang, NOW - 3 * DAY)).toBe(true);
