@@ -6,7 +6,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { REPO_ROOT } from './harness.js';
 
 /** The folders a shot goes to, created. */
@@ -16,9 +16,9 @@ export function screenshotDirs(): string[] {
   return dirs;
 }
 
-/** Saves a screenshot of `page` as `name` (a .png file name) in every folder; the paths written. */
-export async function saveScreenshot(page: Page, name: string, options: { fullPage?: boolean } = {}): Promise<string[]> {
-  const bytes = await page.screenshot({ fullPage: options.fullPage ?? false });
+/** Saves a screenshot of a page (its viewport, or all of it) or of one element as `name` (a .png file name) in every folder; the paths written. */
+export async function saveScreenshot(target: Page | Locator, name: string, options: { fullPage?: boolean } = {}): Promise<string[]> {
+  const bytes = 'goto' in target ? await target.screenshot({ fullPage: options.fullPage ?? false }) : await target.screenshot();
   return saveBytes(name, bytes);
 }
 

@@ -223,6 +223,8 @@ describe.skipIf(!hasChromium)('registry and visit pages in Chromium', () => {
   });
 
   it('edits the record: a bad value is refused next to its field in Chinese, the saved change is in the history at once', async () => {
+    // Tall enough for the whole record: the screenshots show it without the sticky header cutting through (a full-page shot scrolls under it).
+    await desk.setViewportSize({ width: 1366, height: 1900 });
     await desk.goto(`${kanjia.httpUrl}/#/registry/${encodeURIComponent(residentId)}`);
     await desk.getByTestId('person-edit').click();
     const form = desk.getByTestId('person-edit-form');
@@ -238,7 +240,7 @@ describe.skipIf(!hasChromium)('registry and visit pages in Chromium', () => {
     await expect.poll(() => desk.getByTestId('edit-error-phone').count(), { timeout: 10_000 }).toBe(1);
     expect(await desk.getByTestId('edit-error-phone').textContent()).toContain('请填写11位手机号码');
     expect(await desk.getByTestId('edit-error-idNumber').textContent()).toBe('身份证号码最后一位（校验码）应为 0，不是 1：请检查是否输错。');
-    await saveScreenshot(desk, 'person-edit-refused.png', { fullPage: true });
+    await saveScreenshot(desk, 'person-edit-refused.png');
     // Refused: nothing changed.
     const unchanged = await township.get<{ phone: string | null; careLevel: string; idNumber: string }>(`/api/registry/people/${residentId}`);
     expect(unchanged).toMatchObject({ phone: null, careLevel: 'ordinary', idNumber: ID_WANG });
@@ -253,7 +255,10 @@ describe.skipIf(!hasChromium)('registry and visit pages in Chromium', () => {
     await desk.getByTestId('edit-helper-name-1').fill('陈明');
     await desk.getByTestId('edit-helper-phone-1').fill('13800000005');
     await desk.getByTestId('edit-helper-post-1').fill('网格员');
-    await saveScreenshot(desk, 'person-edit-form.png', { fullPage: true });
+    // A corrected value no longer has its refusal beside it.
+    expect(await desk.getByTestId('edit-error-phone').count()).toBe(0);
+    expect(await desk.getByTestId('edit-error-idNumber').count()).toBe(0);
+    await saveScreenshot(desk, 'person-edit-form.png');
     await desk.getByTestId('edit-save').click();
     await desk.getByTestId('person-saved').waitFor({ timeout: 10_000 });
     expect(await desk.getByTestId('person-edit-form').count()).toBe(0);
@@ -272,7 +277,8 @@ describe.skipIf(!hasChromium)('registry and visit pages in Chromium', () => {
     expect(fields).toContain('特别困难');
     expect(fields).toContain('刘建军（村支书）');
     expect(fields).toContain('陈明（网格员）');
-    await saveScreenshot(desk, 'person-saved.png', { fullPage: true });
+    await saveScreenshot(desk, 'person-saved.png');
+    await desk.setViewportSize({ width: 1366, height: 900 });
 
     // And through the API.
     const record = await township.get<{ phone: string; careLevel: string; measures: string; livingSituation: string; guardian: { workplace: string }; helpers: Array<{ name: string; post: string | null }> }>(`/api/registry/people/${residentId}`);
