@@ -49,6 +49,9 @@ export interface AlarmList {
   invalid: number;
 }
 
+/** The verbs other than GET and POST a route may take. */
+export type WriteMethod = 'PATCH' | 'PUT' | 'DELETE';
+
 export type AlarmStep = 'take' | 'on-the-way' | 'on-site' | 'resolve' | 'cancel';
 
 export interface ApiOptions {
@@ -103,8 +106,8 @@ export interface Api {
   me(): Promise<MeResponse>;
   login(body: LoginBody): Promise<MeResponse>;
   logout(): Promise<void>;
-  /** Any other JSON route: GET, or POST with `body`; the answer checked against `schema`. */
-  request<T>(schema: Schema<T>, path: string, body?: unknown): Promise<T>;
+  /** Any other JSON route: GET, or POST with `body` (or `method`: PATCH, PUT, DELETE); the answer checked against `schema`. */
+  request<T>(schema: Schema<T>, path: string, body?: unknown, method?: WriteMethod): Promise<T>;
 }
 
 const LogoutAnswer: Schema<{ message: string }> = {
@@ -119,14 +122,14 @@ export function createApi(options: ApiOptions = {}): Api {
   const doFetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
 
-  async function request<T>(schema: Schema<T>, path: string, body?: unknown, quiet401 = false): Promise<T> {
+  async function request<T>(schema: Schema<T>, path: string, body?: unknown, quiet401 = false, method?: WriteMethod): Promise<T> {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), timeoutMs);
     const sentAt = Date.now();
     let res: Response;
     try {
       res = await doFetch(path, {
-        method: body === undefined ? 'GET' : 'POST',
+        method: method ?? (body === undefined ? 'GET' : 'POST'),
         headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: controller.signal,
@@ -204,6 +207,6 @@ export function createApi(options: ApiOptions = {}): Api {
     logout: async () => {
       await request(LogoutAnswer, '/api/auth/logout', {}, true);
     },
-    request: (schema, path, body) => request(schema, path, body),
+    request: (schema, path, body, method) => request(schema, path, body, false, method),
   };
 }

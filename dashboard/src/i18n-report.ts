@@ -64,6 +64,7 @@ export const reportZh = {
   'rep.problem.neverSeen': '从未上线',
   'rep.duringText': '离线 {o} 次，电量低 {b} 次',
   'rep.noDevices': '没有异常设备。',
+  'audit.action.report.export': '导出工作报告',
 };
 
 export const reportEn: Record<keyof typeof reportZh, string> = {
@@ -127,4 +128,5 @@ export const reportEn: Record<keyof typeof reportZh, string> = {
   'rep.problem.neverSeen': 'never seen',
   'rep.duringText': 'offline {o}×, low battery {b}×',
   'rep.noDevices': 'No device problems.',
+  'audit.action.report.export': 'Report exported',
 };

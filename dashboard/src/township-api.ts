@@ -3,12 +3,30 @@
  * leaving, visits and the overdue list) through the desk's API client: every
  * answer checked against protocol's schemas, failures as ApiRequestError.
  */
-import { SpreadsheetImportAnswer, OverdueVisits, PersonRecord, RegistryPage, VisitList, VisitView, HistoryEntry, type CreateVisitBody, type SpreadsheetImportBody, type LeaveBody, type RestoreBody } from '@kanjia/protocol';
+import {
+  ContactView,
+  SpreadsheetImportAnswer,
+  OverdueVisits,
+  PersonRecord,
+  RegistryPage,
+  ResidentView,
+  VisitList,
+  VisitView,
+  HistoryEntry,
+  type CreateContactBody,
+  type CreateVisitBody,
+  type SpreadsheetImportBody,
+  type LeaveBody,
+  type RestoreBody,
+  type UpdateContactBody,
+  type UpdateResidentBody,
+} from '@kanjia/protocol';
 import { z } from 'zod';
 import { inject, type InjectionKey } from 'vue';
 import type { Api } from './api';
 
 const History = z.object({ entries: z.array(HistoryEntry) });
+const Chain = z.object({ contacts: z.array(ContactView) });
 
 /** The registry list's filters, as the server's query string takes them. */
 export interface RegistryFilter {
@@ -37,6 +55,12 @@ export function createTownshipClient(api: Pick<Api, 'request'>) {
     people: (f: RegistryFilter) => call(RegistryPage, `/api/registry/people${query({ ...f })}`),
     record: (id: string) => call(PersonRecord, `/api/registry/people/${encodeURIComponent(id)}`),
     history: (id: string) => call(History, `${person(id)}/history`),
+    /** The record's own fields (PATCH: only the ones given; null clears one). */
+    updateRecord: (id: string, body: UpdateResidentBody) => call(ResidentView, person(id), body, 'PATCH'),
+    /** The chain (admin, township): a helper's name, phone or post (职务); a new helper at the end; one taken off. */
+    updateContact: (contactId: string, body: UpdateContactBody) => call(Chain, `/api/contacts/${encodeURIComponent(contactId)}`, body, 'PATCH'),
+    addContact: (id: string, body: CreateContactBody) => call(Chain, `${person(id)}/contacts`, body),
+    removeContact: (contactId: string) => call(Chain, `/api/contacts/${encodeURIComponent(contactId)}`, undefined, 'DELETE'),
     leave: (id: string, body: LeaveBody) => call(PersonRecord, `${person(id)}/leave`, body),
     restore: (id: string, body: RestoreBody) => call(PersonRecord, `${person(id)}/restore`, body),
     visits: (id: string) => call(VisitList, `${person(id)}/visits`),

@@ -334,7 +334,13 @@ export const PersonRecord = PersonSummary.extend({
   guardian: z.object({ name: z.string().nullable(), workplace: z.string().nullable(), phone: z.string().nullable() }),
   visitFrequency: z.object({ count: z.number().int(), per: z.enum(['week', 'month']), intervalDays: z.number().int() }),
   canEdit: z.boolean(),
+  /** May change the ID number (admin, township: the roles that see it in clear). */
+  canEditIdNumber: z.boolean(),
+  /** May change the chain: the helpers and their posts (admin, township). */
+  canEditChain: z.boolean(),
   canVisit: z.boolean(),
+  /** The village's IANA time zone: the pages show the record's times and dates in it, whatever the browser's. */
+  timezone: z.string(),
 });
 export type PersonRecord = z.infer<typeof PersonRecord>;
 

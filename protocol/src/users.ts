@@ -80,6 +80,8 @@ export const AUDIT_ACTIONS = [
   /** A registry spreadsheet imported (confirmed), or exported with personal numbers (docs/spreadsheets.md). */
   'registry.import',
   'registry.export',
+  /** A report's workbook downloaded (docs/reports.md). */
+  'report.export',
   'user.add',
   'user.resetPassword',
   /** A user disabled (every session ended) or enabled again, on the command line. */

@@ -200,6 +200,7 @@ export class KanjiaSystem {
     const registry = new SqliteRegistryStore(db, deviceKey, () => this.clock.nowMs(), settings.timezone);
     // The township's person records, their history and visits (docs/township.md).
     const township = new SqliteTownshipStore(db, registry, () => this.clock.nowMs(), { ordinary: settings.visitFrequencyOrdinary, especiallyDifficult: settings.visitFrequencyEspeciallyDifficult });
+    for (const f of township.openMissedFollowUps()) log.warn({ alarmId: f.alarmId, residentId: f.residentId, open: f.open }, 'follow-up visit opened at start: the case was resolved without one (a crash after the resolution)');
     // Every provider answer counted, and each accepted SMS's time since it was queued.
     const meter = <S extends SmsSender>(channel: S): S => metrics.meteredSender(channel, metricQueries.notificationQueuedAt, () => this.clock.nowMs());
     const sender = meter(asSmsChannel(this.options.smsSender ?? createSmsSender(settings, log.child({ component: 'sms' }))));
@@ -502,7 +503,7 @@ export class KanjiaSystem {
           pipeline.registryChanged(deviceIds);
         },
       },
-      reports: { db, registry, frequencies: township.frequencies, nowMs: () => this.clock.nowMs(), timezone: settings.timezone },
+      reports: { db, registry, frequencies: township.frequencies, nowMs: () => this.clock.nowMs(), timezone: settings.timezone, audit },
       villages: () => registry.villages(),
       map: { households: map, plans: new MapPlanStore(db, settings.dataDir), tiles: mapTiles(settings), villages: () => registry.villages(), nowMs: () => this.clock.nowMs(), audit },
       stats: () => {

@@ -198,4 +198,20 @@ describe('the XLSX download', () => {
     expect(wb.getWorksheet('设备')!.getRow(4).getCell(5).value).toMatch(/离线|电量低/);
     expect((await t.as('helper', 'GET', '/api/reports/export.xlsx?period=2026-11')).statusCode).toBe(403);
   });
+
+  it('is audited (report.export): who, the period and the villages; viewing the figures on screen is not', async () => {
+    const before = t.audit.page(undefined, 1000).entries.filter((e) => e.action === 'report.export').length;
+    await get('township', 'period=2026-11');
+    expect(t.audit.page(undefined, 1000).entries.filter((e) => e.action === 'report.export')).toHaveLength(before);
+    expect((await t.as('duty', 'GET', `/api/reports/export.xlsx?period=2026-Q4&villageId=${t.ids.shimen}`)).statusCode).toBe(200);
+    const entries = t.audit.page(undefined, 1000).entries.filter((e) => e.action === 'report.export');
+    expect(entries).toHaveLength(before + 1);
+    expect(entries[0]).toMatchObject({ action: 'report.export', actor: '值班员 李明', target: t.ids.shimen, detail: '2026-Q4, 1 village(s)' });
+    // A refused download (a helper, or a village out of scope) records nothing.
+    expect((await t.as('dutyB', 'GET', `/api/reports/export.xlsx?period=2026-Q4&villageId=${t.ids.shimen}`)).statusCode).toBe(404);
+    expect(t.audit.page(undefined, 1000).entries.filter((e) => e.action === 'report.export')).toHaveLength(before + 1);
+    // The audit page lists it for an admin, with its action code.
+    const page = (await t.as('admin', 'GET', '/api/audit?limit=200')).json() as { entries: Array<{ action: string }> };
+    expect(page.entries.map((e) => e.action)).toContain('report.export');
+  });
 });

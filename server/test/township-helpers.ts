@@ -119,6 +119,7 @@ export interface TownshipApp {
   alarms: AlarmService;
   alarmStore: SqliteAlarmStore;
   pipeline: DetectionPipeline;
+  audit: SqliteAuditLog;
   /** Device ids the detectors were told to re-read. */
   changed: string[];
   ids: { shimen: string; qingshan: string; wang: string; zhang: string; li: string; wangHousehold: string; wangSos: string; wangMotion: string; liuForWang: string; chenForZhang: string };
@@ -196,7 +197,7 @@ export async function townshipApp(options: { frequencies?: VisitFrequencies; sta
     residentVillage: (id) => registry.residentContext(id)?.villageId,
     registry: { registry, audit, alarms: alarmStore, activity, deviceHistory, nowMs: () => clock.nowMs(), routineOf: (id, tz) => pipeline.routineOf(id, tz), registryChanged, township: townshipStore },
     township: { registry, township: townshipStore, audit, nowMs: () => clock.nowMs(), registryChanged },
-    reports: { db, registry, frequencies: townshipStore.frequencies, nowMs: () => clock.nowMs(), timezone: 'Asia/Shanghai' },
+    reports: { db, registry, frequencies: townshipStore.frequencies, nowMs: () => clock.nowMs(), timezone: 'Asia/Shanghai', audit },
   });
   const login = (name: string, user: Parameters<typeof loginAs>[2]) => loginAs(app, users, { ...user, name });
   const cookies: Record<Role, string> = {
@@ -218,6 +219,7 @@ export async function townshipApp(options: { frequencies?: VisitFrequencies; sta
     alarms,
     alarmStore,
     pipeline,
+    audit,
     changed,
     ids,
     as,

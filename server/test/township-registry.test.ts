@@ -238,6 +238,24 @@ describe('role scoping of the person record', () => {
     expect(asTownship).toMatchObject({ idNumber: ID_WANG, idNumberMasked: false, canEdit: true });
   });
 
+  it('says in the record what each role may change, as the routes allow it, and in which time zone its village is', async () => {
+    const rights = async (role: Parameters<typeof t.as>[0]) => {
+      const r = (await t.as(role, 'GET', `/api/registry/people/${t.ids.wang}`)).json();
+      return [r.canEdit, r.canEditIdNumber, r.canEditChain, r.timezone];
+    };
+    expect(await rights('admin')).toEqual([true, true, true, 'Asia/Shanghai']);
+    expect(await rights('township')).toEqual([true, true, true, 'Asia/Shanghai']);
+    expect(await rights('duty')).toEqual([true, false, false, 'Asia/Shanghai']);
+    expect(await rights('helper')).toEqual([false, false, false, 'Asia/Shanghai']);
+    // The zone is the village's: another zone shows.
+    t.db.prepare('UPDATE villages SET timezone = ? WHERE id = ?').run('Asia/Urumqi', t.ids.shimen);
+    try {
+      expect((await rights('duty'))[3]).toBe('Asia/Urumqi');
+    } finally {
+      t.db.prepare('UPDATE villages SET timezone = ? WHERE id = ?').run('Asia/Shanghai', t.ids.shimen);
+    }
+  });
+
   it('lets duty edit the record of their villages but not the ID number, the chain or another village; a helper edits nothing', async () => {
     expect((await t.as('duty', 'PATCH', `/api/residents/${t.ids.wang}`, { notes: '已安装烟感' })).statusCode).toBe(200);
     const id = await t.as('duty', 'PATCH', `/api/residents/${t.ids.wang}`, { idNumber: ID_LI });

@@ -4,17 +4,17 @@
  * print preview (print media) shows the township's name and the period and
  * every section, with no tabs or buttons; the page prints to A4 with a page
  * per section. Screenshots and the PDF go to tests/screenshots/ (git-ignored)
- * for a human look.
+ * and to $KANJIA_SCREENSHOT_DIR when set, for a human look (the paths are logged).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM, launchChromium, logIn } from '../src/browser.js';
-import { REPO_ROOT, apiClient, haveBinary, kanjiaEnv, runKanjia, startKanjia, tempDir, type KanjiaProcess } from '../src/harness.js';
+import { apiClient, haveBinary, kanjiaEnv, runKanjia, startKanjia, tempDir, type KanjiaProcess } from '../src/harness.js';
+import { saveBytes, saveScreenshot } from '../src/screenshots.js';
 
 const hasChromium = haveBinary(CHROMIUM, 'apt-get install chromium');
-const SHOTS = join(REPO_ROOT, 'tests', 'screenshots');
 const SECTIONS = ['people', 'alarms', 'visits', 'devices'] as const;
 
 describe.skipIf(!hasChromium)('the report page in Chromium', () => {
@@ -24,7 +24,6 @@ describe.skipIf(!hasChromium)('the report page in Chromium', () => {
   let page: Page;
 
   beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true });
     const { env } = await kanjiaEnv(tmp.dir);
     const helper = (phone: string) => [{ name: '刘建军', role: 'helper', phone, post: '村支书' }];
     const file = join(tmp.dir, 'registry.json');
@@ -76,7 +75,7 @@ describe.skipIf(!hasChromium)('the report page in Chromium', () => {
     for (const s of SECTIONS) expect(await page.getByTestId(`report-section-${s}`).isVisible()).toBe(true);
     expect(await page.getByTestId('report-chart').count()).toBeGreaterThanOrEqual(2);
     expect(await page.getByTestId('report-section-people').textContent()).toContain('分散供养特困人员');
-    await page.screenshot({ path: join(SHOTS, 'report-screen.png'), fullPage: true });
+    await saveScreenshot(page, 'report-screen.png', { fullPage: true });
     // The picker moves to a month (the hash follows, so it can be bookmarked).
     await page.getByTestId('report-kind').selectOption('month');
     await expect.poll(() => page.evaluate(() => (globalThis as unknown as { location: { hash: string } }).location.hash), { timeout: 5000 }).toBe('#/reports/2026-10');
@@ -89,8 +88,8 @@ describe.skipIf(!hasChromium)('the report page in Chromium', () => {
     await page.goto(`${kanjia.httpUrl}/#/reports/2026-Q4`);
     await page.getByTestId('report-sheet').waitFor({ timeout: 15_000 });
     await page.emulateMedia({ media: 'print' });
-    // A4 at 96 dpi: 794 px wide.
-    await page.setViewportSize({ width: 794, height: 1123 });
+    // A4 at 96 dpi is 794 × 1123 px; less the 14 mm margins (@page), the content is 182 mm = 688 px wide: the page lays out at that width when printed.
+    await page.setViewportSize({ width: 688, height: 1123 });
     expect(await page.getByTestId('report-header').isVisible()).toBe(true);
     for (const s of SECTIONS) expect(await page.getByTestId(`report-section-${s}`).isVisible()).toBe(true);
     expect(await page.getByTestId('report-controls').isVisible()).toBe(false);
@@ -98,9 +97,13 @@ describe.skipIf(!hasChromium)('the report page in Chromium', () => {
     expect(await page.getByTestId('report-print').isVisible()).toBe(false);
     const font = await page.getByTestId('report-page').evaluate((el) => (globalThis as unknown as { getComputedStyle: (e: unknown) => { fontFamily: string } }).getComputedStyle(el).fontFamily);
     expect(font).toContain('WenQuanYi Micro Hei');
-    await page.screenshot({ path: join(SHOTS, 'report-print.png'), fullPage: true });
+    // Nothing runs past the paper's right edge: no column or figure box is cut off.
+    expect(await page.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth)).toBeLessThanOrEqual(688);
+    // The A4 print preview, whole, then its first page as a sheet of paper shows it.
+    await saveScreenshot(page, 'report-print-a4.png', { fullPage: true });
+    await saveScreenshot(page, 'report-print-a4-page1.png');
     const pdf = await page.pdf({ format: 'A4', printBackground: true, preferCSSPageSize: true });
-    writeFileSync(join(SHOTS, 'report.pdf'), pdf);
+    saveBytes('report-print.pdf', pdf);
     const pages = pdf.toString('latin1').match(/\/Type\s*\/Page[^s]/g)?.length ?? 0;
     // One section a page, at least.
     expect(pages).toBeGreaterThanOrEqual(4);

@@ -130,7 +130,11 @@ export async function townshipRoutes(app: FastifyInstance, deps: TownshipRouteDe
       guardian: { name: row.guardianName, workplace: row.guardianWorkplace, phone: phoneFor(user, row.guardianPhone) },
       visitFrequency: { ...frequency, intervalDays: visitIntervalDays(frequency) },
       canEdit: canEditRegistry(user) || (user.role === 'duty' && canSeeVillage(user, row.villageId)),
+      // As PATCH /api/residents/:id and the contact routes allow (registry-routes.ts).
+      canEditIdNumber: canEditRegistry(user) && seesIdNumbers(user),
+      canEditChain: canEditRegistry(user),
       canVisit: row.leftOn === null,
+      timezone: row.timezone,
     };
   };
   const maskChange = (user: SessionUser, c: HistoryChange): HistoryChange => {

@@ -18,7 +18,7 @@ import {
 import type { Db } from '../db/database.js';
 import { newId } from '../ids.js';
 import { localDateOf, type ContactDetailRow, type ResidentRow, type SqliteRegistryStore } from '../registry/registry-store.js';
-import { FOLLOW_UP_WITHIN_MS, nextVisitDue, type VisitFrequencies } from './visit-schedule.js';
+import { FOLLOW_UP_SWEEP_MS, FOLLOW_UP_WITHIN_MS, nextVisitDue, type VisitFrequencies } from './visit-schedule.js';
 
 export type TownshipErrorCode = CatalogCodes<'RESIDENT_NOT_FOUND' | 'RESIDENT_HAS_LEFT' | 'RESIDENT_NOT_LEFT' | 'VISITOR_NOT_A_HELPER' | 'BAD_REQUEST'>;
 
@@ -280,6 +280,37 @@ export class SqliteTownshipStore {
         .prepare('INSERT OR IGNORE INTO visit_follow_ups (alarm_id, resident_id, created_at, due_at) VALUES (?, ?, ?, ?)')
         .run(alarmId, residentId, resolvedAtMs, resolvedAtMs + FOLLOW_UP_WITHIN_MS).changes === 1
     );
+  }
+
+  /**
+   * The start-up sweep: every case resolved in the last `withinMs` whose
+   * follow-up was never opened (the hook runs after the resolution's commit:
+   * a crash between the two loses it) gets it now, due 24 hours after the
+   * resolution, as the hook would have made it. A visit already recorded
+   * since the resolution answers it at once (closed, as addVisit would have
+   * closed it). Idempotent (one follow-up per case); none for a person who
+   * left, nor for a cancelled (false) alarm. Returns the cases it opened.
+   */
+  openMissedFollowUps(withinMs = FOLLOW_UP_SWEEP_MS): Array<{ alarmId: string; residentId: string; open: boolean }> {
+    const since = this.nowMs() - withinMs;
+    return this.db.transaction(() => {
+      const missed = this.db
+        .prepare(
+          `SELECT a.id AS alarmId, a.resident_id AS residentId, a.resolved_at AS resolvedAt FROM alarms a
+             JOIN residents r ON r.id = a.resident_id
+           WHERE a.status = 'resolved' AND a.resolved_at >= ? AND r.left_on IS NULL
+             AND NOT EXISTS (SELECT 1 FROM visit_follow_ups f WHERE f.alarm_id = a.id)
+           ORDER BY a.resolved_at`,
+        )
+        .all(since) as Array<{ alarmId: string; residentId: string; resolvedAt: number }>;
+      const firstVisitSince = this.db.prepare('SELECT id FROM visits WHERE resident_id = ? AND visited_at >= ? ORDER BY visited_at, rowid LIMIT 1');
+      const insert = this.db.prepare('INSERT OR IGNORE INTO visit_follow_ups (alarm_id, resident_id, created_at, due_at, visit_id, closed_at) VALUES (?, ?, ?, ?, ?, ?)');
+      return missed.map((m) => {
+        const visit = firstVisitSince.get(m.residentId, m.resolvedAt) as { id: string } | undefined;
+        insert.run(m.alarmId, m.residentId, m.resolvedAt, m.resolvedAt + FOLLOW_UP_WITHIN_MS, visit?.id ?? null, visit ? this.nowMs() : null);
+        return { alarmId: m.alarmId, residentId: m.residentId, open: visit === undefined };
+      });
+    })();
   }
 
   /** The next visit due of one person; null for a person who left. */

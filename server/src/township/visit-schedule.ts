@@ -11,6 +11,14 @@ import { localDateOf } from '../registry/registry-store.js';
 /** A resolved alarm asks for a visit within this long (issue 11). */
 export const FOLLOW_UP_WITHIN_MS = 24 * 3_600_000;
 
+/**
+ * How far back the start-up sweep looks for resolved cases without their
+ * follow-up (a crash between the resolution's commit and the hook): a week
+ * covers a server down over a long weekend; older cases were answered or
+ * reported on long ago and would only add stale overdue lines.
+ */
+export const FOLLOW_UP_SWEEP_MS = 7 * 24 * 3_600_000;
+
 export type VisitFrequencies = Readonly<Record<CareLevelCode, VisitFrequency>>;
 
 export interface ScheduleInput {
