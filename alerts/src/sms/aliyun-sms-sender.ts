@@ -8,9 +8,8 @@
  * both are mapped to the same stable codes here, each with its kind
  * (aliyun-error-codes.ts): a verdict on the message or an outage of the channel.
  */
-import DysmsapiModule, { SendSmsRequest } from '@alicloud/dysmsapi20170525';
+import DysmsapiModule, { QuerySendDetailsRequest, SendSmsRequest } from '@alicloud/dysmsapi20170525';
 import { $OpenApiUtil } from '@alicloud/openapi-core';
-import * as $dara from '@darabonba/typescript';
 import { ALARM_KINDS, maskPhone } from '@kanjia/protocol';
 import { SMS_KIND_TEMPLATES, SMS_PARAM_MAX_CHARS, SMS_TEMPLATES, truncateSmsParam } from '../messages/sms-templates.js';
 import { classifyAliyunFailure } from './aliyun-error-codes.js';
@@ -26,7 +25,8 @@ import {
   type SmsSender,
   type SmsTemplateKey,
 } from './sms-sender.js';
-import type { NoticeChannel } from '../channels/channel.js';
+import type { DeliveryAnswer, DeliveryQuery, NoticeChannel } from '../channels/channel.js';
+import { aliyunDay, aliyunRuntime, classifyThrown, parseAliyunDateTime, scrubProviderText as scrub, sdkClientClass, withDeadline, type AliyunFailure as Failure } from './aliyun-api-call.js';
 
 /**
  * Approved template codes (e.g. SMS_123456789): the generic template of each
@@ -61,17 +61,8 @@ export const ALIYUN_DEFAULT_TIMEOUT_MS = 5_000;
 type DysmsapiClientClass = typeof DysmsapiModule.default;
 type DysmsapiClient = InstanceType<DysmsapiClientClass>;
 
-/**
- * The SDK is CommonJS with `exports.default = Client`. Node's ESM loader makes the
- * default import module.exports, so the class is `.default` (what TypeScript's
- * NodeNext types say); vitest's loader applies the usual interop and makes the
- * default import the class itself. Accept both.
- */
 function dysmsapiClientClass(): DysmsapiClientClass {
-  const imported: unknown = DysmsapiModule;
-  const candidate = typeof imported === 'function' ? imported : (imported as { default?: unknown } | null)?.default;
-  if (typeof candidate !== 'function') throw new Error('@alicloud/dysmsapi20170525: no Client class found in the module');
-  return candidate as DysmsapiClientClass;
+  return sdkClientClass<DysmsapiClientClass>(DysmsapiModule, '@alicloud/dysmsapi20170525');
 }
 
 export class AliyunSmsSender implements NoticeChannel {
@@ -137,7 +128,6 @@ export class AliyunSmsSender implements NoticeChannel {
       if (value !== undefined) params[variable] = truncateSmsParam(value, SMS_PARAM_MAX_CHARS);
     }
     const failed = (failure: Failure) => ({ ok: false as const, ...failure });
-    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       const request = new SendSmsRequest({
         phoneNumbers: phone,
@@ -146,20 +136,10 @@ export class AliyunSmsSender implements NoticeChannel {
         templateParam: JSON.stringify(params),
         outId: message.outId,
       });
-      // The SDK retries nothing (the outbox does, with backoff), and its timeouts do
-      // not cover reading the answer's body, so one overall deadline bounds the call.
-      const runtime = new $dara.RuntimeOptions({ autoretry: false, readTimeout: this.timeoutMs, connectTimeout: this.timeoutMs });
-      const deadline = new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), this.timeoutMs);
-      });
-      const call = this.client.sendSmsWithOptions(request, runtime);
-      const response = await Promise.race([call, deadline]);
-      if (response === 'timeout') {
-        // Whatever the abandoned call ends with no longer matters. SendSms is not
-        // idempotent, so the retry may text twice: for an alarm, better twice than never.
-        call.catch(() => undefined);
-        return failed({ kind: 'transport', code: SMS_ERROR_CODES.timeout, message: `no answer from Aliyun within ${this.timeoutMs} ms` });
-      }
+      // The SDK retries nothing (the outbox does, with backoff). SendSms is not idempotent, so
+      // the retry after a timeout may text twice: for an alarm, better twice than never.
+      const response = await withDeadline(this.client.sendSmsWithOptions(request, aliyunRuntime(this.timeoutMs)), this.timeoutMs);
+      if (response === 'timeout') return failed({ kind: 'transport', code: SMS_ERROR_CODES.timeout, message: `no answer from Aliyun within ${this.timeoutMs} ms` });
       const body = response.body;
       const code = body?.code;
       if (code === 'OK') return { ok: true, providerRef: body?.bizId ?? null };
@@ -172,9 +152,41 @@ export class AliyunSmsSender implements NoticeChannel {
         message: scrub(`${body?.message ?? ''} (request id ${body?.requestId ?? 'unknown'})`),
       });
     } catch (err) {
-      return failed(classifyThrown(err));
-    } finally {
-      clearTimeout(timer);
+      return failed(classifyThrown(err, classifyAliyunFailure));
+    }
+  }
+
+  /**
+   * The handset's receipt of one SMS, by QuerySendDetails (PhoneNumber, BizId and the
+   * day it was sent, Beijing time): SendStatus 3 delivered (ReceiveDate), 2 failed
+   * (ErrCode, the operator's state code such as MK:0001 or a switched-off handset's),
+   * 1 waiting for the receipt. No record yet is pending too: Aliyun's records trail
+   * the send by a few seconds. Never throws: a failed query is `unknown`.
+   */
+  async queryDelivery(query: DeliveryQuery): Promise<DeliveryAnswer> {
+    const phone = normalizeMainlandMobile(query.to);
+    if (phone === null) return { state: 'unknown', code: 'isv.MOBILE_NUMBER_ILLEGAL', message: 'not a mainland mobile number' };
+    try {
+      const request = new QuerySendDetailsRequest({ phoneNumber: phone, bizId: query.providerRef, sendDate: aliyunDay(query.sentAtMs), pageSize: 10, currentPage: 1 });
+      const response = await withDeadline(this.client.querySendDetailsWithOptions(request, aliyunRuntime(this.timeoutMs)), this.timeoutMs);
+      if (response === 'timeout') return { state: 'unknown', code: SMS_ERROR_CODES.timeout, message: `no answer from Aliyun within ${this.timeoutMs} ms` };
+      const body = response.body;
+      if (body?.code !== 'OK') {
+        return { state: 'unknown', code: typeof body?.code === 'string' && body.code !== '' ? body.code : SMS_ERROR_CODES.badResponse, message: scrub(body?.message ?? 'answer without a Code') };
+      }
+      const details = body.smsSendDetailDTOs?.smsSendDetailDTO ?? [];
+      const detail = details.find((d) => d.outId === query.outId) ?? details[0];
+      if (detail === undefined) return { state: 'pending' };
+      const atMs = parseAliyunDateTime(detail.receiveDate);
+      if (detail.sendStatus === 3) return { state: 'delivered', atMs, ...(detail.errCode ? { detail: detail.errCode } : {}) };
+      if (detail.sendStatus === 2) {
+        const code = detail.errCode || 'UNKNOWN';
+        return { state: 'failed', code, message: `the handset did not receive the SMS (${code})`, atMs };
+      }
+      return { state: 'pending' };
+    } catch (err) {
+      const failure = classifyThrown(err, classifyAliyunFailure);
+      return { state: 'unknown', code: failure.code, message: failure.message };
     }
   }
 
@@ -237,50 +249,4 @@ function settingsProblems(settings: AliyunSmsSettings): string[] {
   if (settings.timeoutMs !== undefined && !(Number.isFinite(settings.timeoutMs) && settings.timeoutMs > 0)) problems.push('timeoutMs: a positive number of milliseconds');
   if (settings.endpoint !== undefined && !/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(settings.endpoint)) problems.push('endpoint: host or host:port, without scheme or path');
   return problems;
-}
-
-/** A failed send before it becomes an SmsResult. */
-interface Failure {
-  kind: SmsFailureKind;
-  code: string;
-  message: string;
-}
-
-interface ThrownShape {
-  name?: unknown;
-  code?: unknown;
-  statusCode?: unknown;
-  message?: unknown;
-}
-
-/** Maps what the SDK throws: ClientError/ServerError/ThrottlingError carry statusCode and Code; network errors an errno. */
-function classifyThrown(err: unknown): Failure {
-  const e = (typeof err === 'object' && err !== null ? err : {}) as ThrownShape;
-  const text = scrub(typeof e.message === 'string' ? e.message : String(err));
-  const name = typeof e.name === 'string' ? e.name : '';
-  const errno = typeof e.code === 'string' ? e.code : '';
-  if (typeof e.statusCode === 'number') {
-    const code = errno !== '' && errno !== 'undefined' ? errno : `HTTP_${e.statusCode}`;
-    return { kind: classifyAliyunFailure(code, e.statusCode), code, message: text };
-  }
-  if (name.includes('Timeout') || errno === 'ETIMEDOUT') return { kind: 'transport', code: SMS_ERROR_CODES.timeout, message: text };
-  if (err instanceof SyntaxError) return { kind: 'transport', code: SMS_ERROR_CODES.badResponse, message: text };
-  // ECONNREFUSED, ECONNRESET, ENOTFOUND, EAI_AGAIN, socket hang up, …: the network, not the message.
-  return { kind: 'transport', code: SMS_ERROR_CODES.network, message: errno !== '' ? `${errno}: ${text}` : text };
-}
-
-/**
- * The SDK's network errors quote the whole request URL, whose query string holds
- * the phone number, the resident's name and address. Cut query strings and mask
- * any mobile number left, so the message can go to logs and the dashboard.
- */
-function scrub(text: string): string {
-  return text
-    .replace(/\?[A-Za-z][\w.-]*=[^\s]*/g, '?…')
-    // httpx glues "GET https://…" to the previous sentence.
-    .replace(/(\S)((?:GET|POST) https?:\/\/)/g, '$1 $2')
-    .replace(/\s+/g, ' ')
-    .trim()
-    .replace(/(?<!\d)(?:\+?86)?1[3-9]\d{9}(?!\d)/g, (phone) => maskPhone(phone))
-    .slice(0, 300);
 }
