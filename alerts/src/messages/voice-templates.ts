@@ -58,7 +58,8 @@ const KIND_CONTENT: Readonly<Record<VoiceTemplateKey, Readonly<Record<SmsLocale,
 };
 
 function kindTemplate(role: VoiceTemplateKey, kind: AlarmKind): SmsTemplateDefinition {
-  const of = (locale: SmsLocale) => KIND_CONTENT[role][locale].replace('${kind}', ALARM_KIND_LABELS[locale][kind]);
+  // The label as fixed text obeys the template rules too ("Missed check-in" has a forbidden -).
+  const of = (locale: SmsLocale) => KIND_CONTENT[role][locale].replace('${kind}', voiceParamValue(ALARM_KIND_LABELS[locale][kind]));
   const content = { 'zh-CN': of('zh-CN'), en: of('en') };
   return { variables: templateVariables(content['zh-CN']), content };
 }
