@@ -6,13 +6,44 @@
  */
 import { maskPhone } from '@kanjia/protocol';
 import * as $dara from '@darabonba/typescript';
-import { SMS_ERROR_CODES, type SmsFailureKind } from './sms-sender.js';
+import { SMS_ERROR_CODES, type SmsFailureKind, type SmsResult } from './sms-sender.js';
 
 /** A failed provider call before it becomes an SmsResult or a DeliveryAnswer. */
 export interface AliyunFailure {
   kind: SmsFailureKind;
   code: string;
   message: string;
+}
+
+/** One attempt of a send with one template, its failure not yet logged. */
+export type AliyunAttempt = { ok: true; providerRef: string | null } | ({ ok: false } & AliyunFailure);
+
+export interface GenericFallback<P extends { key: string }> {
+  /** The template picked for the message: the kind's own, or the role's generic one. */
+  picked: P;
+  /** The role's generic template when `picked` is a kind's own; undefined otherwise. */
+  generic: P | undefined;
+  attempt: (template: P) => Promise<AliyunAttempt>;
+  /** Answers that say a kind's own template is wrong (not registered, other variables), not the message. */
+  fallbackCodes: ReadonlySet<string>;
+  /** Says in the log that the generic template is used instead, and why. */
+  onFallback: (picked: P, code: string, generic: P) => void;
+  /** Logs a failure of the template named and makes it the result. */
+  fail: (template: string, failure: AliyunFailure) => SmsResult;
+}
+
+/**
+ * Sends with the template picked and, when a kind's own template is refused as a
+ * setup mistake of that one template, once more with the role's generic one, rather
+ * than that kind's alarms being refused one after the other.
+ */
+export async function sendWithGenericFallback<P extends { key: string }>(send: GenericFallback<P>): Promise<SmsResult> {
+  const result = await send.attempt(send.picked);
+  if (result.ok) return result;
+  if (send.generic === undefined || !send.fallbackCodes.has(result.code)) return send.fail(send.picked.key, result);
+  send.onFallback(send.picked, result.code, send.generic);
+  const again = await send.attempt(send.generic);
+  return again.ok ? again : send.fail(send.generic.key, again);
 }
 
 /**

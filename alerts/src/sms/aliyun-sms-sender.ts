@@ -26,7 +26,18 @@ import {
   type SmsTemplateKey,
 } from './sms-sender.js';
 import type { DeliveryAnswer, DeliveryQuery, NoticeChannel } from '../channels/channel.js';
-import { aliyunDay, aliyunRuntime, classifyThrown, parseAliyunDateTime, scrubProviderText as scrub, sdkClientClass, withDeadline, type AliyunFailure as Failure } from './aliyun-api-call.js';
+import {
+  aliyunDay,
+  aliyunRuntime,
+  classifyThrown,
+  parseAliyunDateTime,
+  scrubProviderText as scrub,
+  sdkClientClass,
+  sendWithGenericFallback,
+  withDeadline,
+  type AliyunAttempt,
+  type AliyunFailure as Failure,
+} from './aliyun-api-call.js';
 
 /**
  * Approved template codes (e.g. SMS_123456789): the generic template of each
@@ -108,18 +119,21 @@ export class AliyunSmsSender implements NoticeChannel {
     if (picked === undefined) {
       return this.fail(message, message.template, { kind: 'permanent', code: SMS_ERROR_CODES.unknownTemplate, message: `no Aliyun template code for "${message.template}"` });
     }
-    const result = await this.sendWith(message, phone, picked);
-    const generic = picked.key === message.template ? undefined : this.genericTemplate(message);
-    if (result.ok || generic === undefined || !KIND_TEMPLATE_FALLBACK_CODES.has(result.code)) return result.ok ? result : this.fail(message, picked.key, result);
-    this.log(
-      `aliyun sms: the template ${picked.key} (${picked.templateCode}) was refused with ${result.code}: outId ${message.outId} goes with the generic template ${generic.key} instead; fix its code in KANJIA_ALIYUN_TEMPLATE_CODES (docs/sms-templates.md)`,
-    );
-    const again = await this.sendWith(message, phone, generic);
-    return again.ok ? again : this.fail(message, generic.key, again);
+    return sendWithGenericFallback({
+      picked,
+      generic: picked.key === message.template ? undefined : this.genericTemplate(message),
+      attempt: (template) => this.sendWith(message, phone, template),
+      fallbackCodes: KIND_TEMPLATE_FALLBACK_CODES,
+      onFallback: (kindOwn, code, generic) =>
+        this.log(
+          `aliyun sms: the template ${kindOwn.key} (${kindOwn.templateCode}) was refused with ${code}: outId ${message.outId} goes with the generic template ${generic.key} instead; fix its code in KANJIA_ALIYUN_TEMPLATE_CODES (docs/sms-templates.md)`,
+        ),
+      fail: (template, failure) => this.fail(message, template, failure),
+    });
   }
 
   /** One SendSms call with the template `picked`; a failure is returned unlogged. */
-  private async sendWith(message: SmsMessage, phone: string, picked: PickedTemplate): Promise<{ ok: true; providerRef: string | null } | ({ ok: false } & Failure)> {
+  private async sendWith(message: SmsMessage, phone: string, picked: PickedTemplate): Promise<AliyunAttempt> {
     const { templateCode, variables } = picked;
     // Exactly the variables of the template picked: a per-kind template has fewer than the generic one.
     const params: Record<string, string> = {};

@@ -543,6 +543,13 @@ function replaceNumbers(set: Set<string>, numbers: readonly string[] | undefined
   for (const n of numbers) set.add(bareNumber(n));
 }
 
+/** Replaces a per-number setting (a receipt, a call outcome) with `entries`, the numbers bare; undefined leaves it as it is. */
+export function replacePerNumber<V>(map: Map<string, V>, entries: Readonly<Record<string, V>> | undefined): void {
+  if (entries === undefined) return;
+  map.clear();
+  for (const [number, value] of Object.entries(entries)) map.set(bareNumber(number), value);
+}
+
 /** A template's JSON variables as Aliyun reads them: an object of string (or number) values; null when it is not one. */
 export function parseTemplateParam(raw: string): Record<string, string> | null {
   let parsed: unknown;

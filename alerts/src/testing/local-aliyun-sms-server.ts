@@ -28,6 +28,7 @@ import {
   bareNumber,
   isReply,
   LocalAliyunApiServer,
+  replacePerNumber,
   LocalApiControl,
   type LocalAliyunApiServerOptions,
   type LocalApiState,
@@ -111,10 +112,7 @@ export class LocalAliyunSmsServer extends LocalAliyunApiServer<AcceptedSms, Loca
   /** Changes what `control` names (mode, bad and limited numbers, receipts, the delivery delay); what it leaves out stays. */
   setState(control: LocalSmsControl): void {
     this.setBaseState(control);
-    if (control.receipts !== undefined) {
-      this.receipts.clear();
-      for (const [number, receipt] of Object.entries(control.receipts)) this.receipts.set(bareNumber(number), receipt);
-    }
+    replacePerNumber(this.receipts, control.receipts);
     if (control.deliveredAfterMs !== undefined) this.deliveredAfterMs = control.deliveredAfterMs;
   }
 

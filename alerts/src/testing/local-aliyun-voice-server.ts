@@ -22,7 +22,7 @@ import { maskPhone } from '@kanjia/protocol';
 import { z } from 'zod';
 import { aliyunDateTime, aliyunDay } from '../sms/aliyun-api-call.js';
 import { ALIYUN_VOICE_NOTIFICATION_PROD_ID } from '../voice/aliyun-voice-error-codes.js';
-import { bareNumber, isReply, LocalAliyunApiServer, LocalApiControl, type LocalAliyunApiServerOptions, type LocalApiState, type Reply, type RequestContext } from './local-aliyun-api-server.js';
+import { bareNumber, isReply, LocalAliyunApiServer, LocalApiControl, replacePerNumber, type LocalAliyunApiServerOptions, type LocalApiState, type Reply, type RequestContext } from './local-aliyun-api-server.js';
 
 export const SINGLE_CALL_BY_TTS_ACTION = 'SingleCallByTts';
 export const QUERY_CALL_DETAIL_ACTION = 'QueryCallDetailByCallId';
@@ -100,10 +100,7 @@ export class LocalAliyunVoiceServer extends LocalAliyunApiServer<AcceptedCall, L
   /** Changes what `control` names (mode, bad and limited numbers, outcomes, when calls end); what it leaves out stays. */
   setState(control: LocalVoiceControl): void {
     this.setBaseState(control);
-    if (control.outcomes !== undefined) {
-      this.outcomes.clear();
-      for (const [number, outcome] of Object.entries(control.outcomes)) this.outcomes.set(bareNumber(number), outcome);
-    }
+    replacePerNumber(this.outcomes, control.outcomes);
     if (control.settleAfterMs !== undefined) this.settleAfterMs = control.settleAfterMs;
   }
 

@@ -21,7 +21,17 @@ import { ALARM_KINDS, maskPhone } from '@kanjia/protocol';
 import { z } from 'zod';
 import type { DeliveryAnswer, DeliveryQuery, NoticeChannel } from '../channels/channel.js';
 import { VOICE_KIND_TEMPLATES, VOICE_TEMPLATES, VOICE_TEMPLATE_KEYS, isVoiceTemplateKey, voiceParams } from '../messages/voice-templates.js';
-import { aliyunRuntime, classifyThrown, parseAliyunDateTime, scrubProviderText, sdkClientClass, withDeadline, type AliyunFailure } from '../sms/aliyun-api-call.js';
+import {
+  aliyunRuntime,
+  classifyThrown,
+  parseAliyunDateTime,
+  scrubProviderText,
+  sdkClientClass,
+  sendWithGenericFallback,
+  withDeadline,
+  type AliyunAttempt,
+  type AliyunFailure,
+} from '../sms/aliyun-api-call.js';
 import { isKindTemplateKey, normalizeMainlandMobile, SMS_ERROR_CODES, type SmsMessage, type SmsResult } from '../sms/sms-sender.js';
 import { ALIYUN_CALL_ANSWERED_STATES, ALIYUN_CALL_FAILED_STATES, ALIYUN_VOICE_NOTIFICATION_PROD_ID, callStateOutcome, classifyAliyunVoiceFailure } from './aliyun-voice-error-codes.js';
 
@@ -147,13 +157,15 @@ export class AliyunVoiceCaller implements NoticeChannel {
     if (picked === undefined) {
       return this.fail(message, message.template, { kind: 'permanent', code: SMS_ERROR_CODES.unknownTemplate, message: `no Aliyun TTS template code for "${message.template}.${message.kind}" or "${message.template}"` });
     }
-    const result = await this.callWith(message, called, picked);
-    const generic = picked.key === message.template ? undefined : this.genericTemplate(message);
-    if (result.ok) return result;
-    if (generic === undefined || !KIND_TTS_FALLBACK_CODES.has(result.code)) return this.fail(message, picked.key, result);
-    this.log(`aliyun voice: the TTS template ${picked.key} (${picked.ttsCode}) was refused with ${result.code}: outId ${message.outId} is rung with the generic template ${generic.key} instead; fix its code (docs/voice-calls.md)`);
-    const again = await this.callWith(message, called, generic);
-    return again.ok ? again : this.fail(message, generic.key, again);
+    return sendWithGenericFallback({
+      picked,
+      generic: picked.key === message.template ? undefined : this.genericTemplate(message),
+      attempt: (template) => this.callWith(message, called, template),
+      fallbackCodes: KIND_TTS_FALLBACK_CODES,
+      onFallback: (kindOwn, code, generic) =>
+        this.log(`aliyun voice: the TTS template ${kindOwn.key} (${kindOwn.ttsCode}) was refused with ${code}: outId ${message.outId} is rung with the generic template ${generic.key} instead; fix its code (docs/voice-calls.md)`),
+      fail: (template, failure) => this.fail(message, template, failure),
+    });
   }
 
   /**
@@ -184,7 +196,7 @@ export class AliyunVoiceCaller implements NoticeChannel {
   }
 
   /** One SingleCallByTts with the template `picked`; a failure is returned unlogged. */
-  private async callWith(message: SmsMessage, called: string, picked: PickedTts): Promise<{ ok: true; providerRef: string | null } | ({ ok: false } & AliyunFailure)> {
+  private async callWith(message: SmsMessage, called: string, picked: PickedTts): Promise<AliyunAttempt> {
     const { showNumber, playTimes, volume, speed } = this.settings;
     // Not idempotent: a retry after a timeout may ring twice. For an alarm, better twice than never.
     const outcome = await this.callApi('SingleCallByTts', {
