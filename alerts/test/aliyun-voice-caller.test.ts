@@ -84,10 +84,12 @@ describe('AliyunVoiceCaller', () => {
     expect(logs.join('\n')).toContain('alarm.co (TTS_NOT_REGISTERED) was refused with isv.TTS_TEMPLATE_ILLEGAL');
   });
 
-  it('refuses before calling: a cancelled notice (never rung), a kind without any code, a number that is no phone', async () => {
+  it('refuses before calling: a cancelled notice (never rung) and a kind without any code go to the next channel (limited), a number that is no phone is permanent', async () => {
     const voice = caller({ ttsCodes: { 'alarm.fall': 'TTS_FALL' } });
-    expect(await voice.send(message({ template: 'cancelled' }))).toMatchObject({ ok: false, kind: 'permanent', code: 'SMS_UNKNOWN_TEMPLATE' });
-    expect(await voice.send(message())).toMatchObject({ ok: false, kind: 'permanent', code: 'SMS_UNKNOWN_TEMPLATE' });
+    expect(await voice.send(message({ template: 'cancelled' }))).toMatchObject({ ok: false, kind: 'limited', code: 'SMS_UNKNOWN_TEMPLATE' });
+    expect(await voice.send(message())).toMatchObject({ ok: false, kind: 'limited', code: 'SMS_UNKNOWN_TEMPLATE' });
+    expect([voice.ringsFor('alarm', 'fall'), voice.ringsFor('alarm', 'sos'), voice.ringsFor('escalation', 'fall'), voice.ringsFor('cancelled', 'fall')]).toEqual([true, false, false, false]);
+    expect(caller().ringsFor('escalation', 'gas')).toBe(true);
     expect(await caller().send(message({ to: '12345' }))).toMatchObject({ ok: false, kind: 'permanent', code: 'isv.MOBILE_NUMBER_ILLEGAL' });
     expect(server.accepted).toEqual([]);
     expect(server.rejected).toEqual([]);

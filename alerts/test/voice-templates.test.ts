@@ -60,7 +60,7 @@ describe('ConsoleVoiceCaller', () => {
     expect(blocks[0]).toContain('CALL to 138****5678 · alarm.fall · ntf-c1 · said 2×');
     expect(blocks[0]).toContain('智慧看家紧急通知，王庄村的王秀英家跌倒报警，请马上处理。');
     expect(blocks[0]).not.toContain('13812345678');
-    expect(await caller.send({ to: '13812345678', template: 'cancelled', kind: 'fall', params, text: '', outId: 'ntf-c2' })).toMatchObject({ ok: false, kind: 'permanent' });
+    expect(await caller.send({ to: '13812345678', template: 'cancelled', kind: 'fall', params, text: '', outId: 'ntf-c2' })).toMatchObject({ ok: false, kind: 'limited' });
     expect(blocks).toHaveLength(1);
   });
 });

@@ -117,7 +117,7 @@ const KIND_TTS_FALLBACK_CODES: ReadonlySet<string> = new Set(['isv.TTS_TEMPLATE_
 export class AliyunVoiceCaller implements NoticeChannel {
   readonly name = 'aliyun-voice';
   readonly medium = 'voice' as const;
-  readonly settings: AliyunVoiceSettings;
+  private readonly settings: AliyunVoiceSettings;
   private readonly client: OpenApiClient;
   private readonly log: (line: string) => void;
 
@@ -155,7 +155,10 @@ export class AliyunVoiceCaller implements NoticeChannel {
     }
     const picked = this.pickTemplate(message);
     if (picked === undefined) {
-      return this.fail(message, message.template, { kind: 'permanent', code: SMS_ERROR_CODES.unknownTemplate, message: `no Aliyun TTS template code for "${message.template}.${message.kind}" or "${message.template}"` });
+      // This channel cannot carry this notice (a cancelled alarm is never rung; a kind without a TTS
+      // template), but the next channel of its route can: `limited` moves it there, where `permanent`
+      // would fail it and skip the contact.
+      return this.fail(message, message.template, { kind: 'limited', code: SMS_ERROR_CODES.unknownTemplate, message: `no Aliyun TTS template code for "${message.template}.${message.kind}" or "${message.template}"` });
     }
     return sendWithGenericFallback({
       picked,
@@ -166,6 +169,11 @@ export class AliyunVoiceCaller implements NoticeChannel {
         this.log(`aliyun voice: the TTS template ${kindOwn.key} (${kindOwn.ttsCode}) was refused with ${code}: outId ${message.outId} is rung with the generic template ${generic.key} instead; fix its code (docs/voice-calls.md)`),
       fail: (template, failure) => this.fail(message, template, failure),
     });
+  }
+
+  /** Whether a notice of this role and kind can be rung: a TTS code is configured for it (the router can skip voice otherwise). */
+  ringsFor(template: SmsMessage['template'], kind: SmsMessage['kind']): boolean {
+    return this.pickTemplate({ template, kind, params: {} }) !== undefined;
   }
 
   /**
@@ -250,7 +258,7 @@ export class AliyunVoiceCaller implements NoticeChannel {
   }
 
   /** The role's generic template, when its code is configured. */
-  private genericTemplate(message: SmsMessage): PickedTts | undefined {
+  private genericTemplate(message: Pick<SmsMessage, 'template' | 'kind' | 'params'>): PickedTts | undefined {
     if (!isVoiceTemplateKey(message.template)) return undefined;
     const ttsCode = this.settings.ttsCodes[message.template];
     if (ttsCode === undefined) return undefined;
@@ -258,7 +266,7 @@ export class AliyunVoiceCaller implements NoticeChannel {
   }
 
   /** The kind's own template when its code is configured, else the role's generic one; undefined when neither is (or the role is never rung). */
-  private pickTemplate(message: SmsMessage): PickedTts | undefined {
+  private pickTemplate(message: Pick<SmsMessage, 'template' | 'kind' | 'params'>): PickedTts | undefined {
     if (!isVoiceTemplateKey(message.template)) return undefined;
     const kindKey = `${message.template}.${message.kind}` as const;
     const ttsCode = this.settings.ttsCodes[kindKey];

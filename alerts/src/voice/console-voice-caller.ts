@@ -32,11 +32,11 @@ export class ConsoleVoiceCaller implements NoticeChannel {
     this.locale = options.locale ?? 'zh-CN';
   }
 
-  /** Prints the call with the kind's own text; always succeeds, except for a role that is never rung (cancelled), refused as the Aliyun caller refuses it. */
+  /** Prints the call with the kind's own text; always succeeds, except for a role that is never rung (cancelled), passed on to the next channel as the Aliyun caller does. */
   async send(message: SmsMessage): Promise<SmsResult> {
     const text = voiceText(message, this.locale, true);
     if (text === undefined) {
-      return { ok: false, kind: 'permanent', code: SMS_ERROR_CODES.unknownTemplate, message: `a "${message.template}" notice is not rung` };
+      return { ok: false, kind: 'limited', code: SMS_ERROR_CODES.unknownTemplate, message: `a "${message.template}" notice is not rung` };
     }
     this.write(
       [`──── CALL to ${maskPhone(message.to)} · ${message.template}.${message.kind} · ${message.outId} · said ${this.playTimes}× ────`, text, '─'.repeat(40)].join('\n'),
