@@ -6,7 +6,7 @@ import { LocalAliyunVoiceServer } from '@kanjia/alerts/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DeliveryQuery } from '../src/channels/channel.js';
 import type { SmsMessage } from '../src/sms/sms-sender.js';
-import { AliyunVoiceCaller, AliyunVoiceSettingsSchema, normalizeCalledNumber, type AliyunVoiceSettingsInput } from '../src/voice/aliyun-voice-caller.js';
+import { AliyunVoiceCaller, AliyunVoiceSettingsSchema, normalizeCalledNumber, voiceOutId, type AliyunVoiceSettingsInput } from '../src/voice/aliyun-voice-caller.js';
 
 const KEY = { accessKeyId: 'LTAI5tKanjiaVoiceKey', accessKeySecret: 'kanjia-voice-secret-0123456789' };
 const SHOW_NUMBER = '057112345678';
@@ -69,6 +69,13 @@ describe('AliyunVoiceCaller', () => {
       ['TTS_FALL', { village: '王庄村', name: '王秀英' }, 3, 100],
       ['TTS_ESC', { village: '王庄村', name: '王秀英', kind: '紧急呼叫', minutes: '5' }, 3, 100],
     ]);
+  });
+
+  it('sends our notification id as OutId within Aliyun’s 15 bytes: as it is, without its prefix, or not at all', async () => {
+    const voice = caller();
+    for (const outId of ['ntf_3k9x2a7fq1mz', 'a-notification-id-of-30-bytes!']) expect((await voice.send(message({ outId }))).ok).toBe(true);
+    expect(server.accepted.map((c) => c.outId)).toEqual(['3k9x2a7fq1mz', null]);
+    expect([voiceOutId('ntf-1'), voiceOutId('ntf_3k9x2a7fq1mz'), voiceOutId('x'.repeat(16))]).toEqual(['ntf-1', '3k9x2a7fq1mz', undefined]);
   });
 
   it('leaves CalledShowNumber out in the shared mode (no showNumber)', async () => {

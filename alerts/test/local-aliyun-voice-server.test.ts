@@ -68,6 +68,8 @@ describe('LocalAliyunVoiceServer', () => {
     ['a link in a variable', { TtsParam: JSON.stringify({ village: 'www.kanjia.cn', name: '王秀英', kind: '跌倒' }) }, 'isv.PARAM_NOT_SUPPORT_URL'],
     ['PlayTimes 4', { PlayTimes: '4' }, 'isv.INVALID_PARAMETERS'],
     ['Volume 101', { Volume: '101' }, 'isv.INVALID_PARAMETERS'],
+    ['an OutId of 16 bytes', { OutId: 'ntf_3k9x2a7fq1mz' }, 'isv.INVALID_PARAMETERS'],
+    ['variables of 250 characters together', { TtsParam: JSON.stringify({ village: '村'.repeat(200), name: '王'.repeat(48), kind: '跌倒' }) }, 'isv.PARAM_LENGTH_LIMIT'],
   ])('refuses %s with HTTP 200 and %s, and records nothing', async (_label, change, code) => {
     const { status, body } = await post('SingleCallByTts', { ...CALL, ...change });
     expect(status).toBe(200);

@@ -28,6 +28,12 @@ export const SINGLE_CALL_BY_TTS_ACTION = 'SingleCallByTts';
 export const QUERY_CALL_DETAIL_ACTION = 'QueryCallDetailByCallId';
 /** By default a call has ended, and is in the records, 2 s after it was accepted (server clock). */
 export const LOCAL_VOICE_DEFAULT_SETTLE_AFTER_MS = 2_000;
+/**
+ * SingleCallByTts (help.aliyun.com/document_detail/114035): the variables together
+ * under 250 characters, no limit on one variable; OutId 1 to 15 bytes.
+ */
+const MAX_TTS_PARAM_CHARS = 250;
+const MAX_OUT_ID_BYTES = 15;
 /** A mainland mobile with the usual prefixes, or a fixed line with its area code. */
 const CALLED_NUMBER = /^(?:(?:\+|\+86|0086|86)?1[3-9]\d{9}|0[1-9]\d{8,10})$/;
 
@@ -94,7 +100,8 @@ export class LocalAliyunVoiceServer extends LocalAliyunApiServer<AcceptedCall, L
   private settleAfterMs = LOCAL_VOICE_DEFAULT_SETTLE_AFTER_MS;
 
   constructor(protected override readonly options: LocalAliyunVoiceServerOptions) {
-    super(options, SPEC, LocalVoiceControl);
+    // One variable has no length limit of its own; their total has (MAX_TTS_PARAM_CHARS).
+    super({ maxParamChars: Number.POSITIVE_INFINITY, ...options }, SPEC, LocalVoiceControl);
   }
 
   /** Changes what `control` names (mode, bad and limited numbers, outcomes, when calls end); what it leaves out stays. */
@@ -132,6 +139,10 @@ export class LocalAliyunVoiceServer extends LocalAliyunApiServer<AcceptedCall, L
     if (ttsCode === '' || variables === null) return this.reject(ctx, 200, 'isv.TTS_TEMPLATE_ILLEGAL', 'TTS模板不合法');
     const ttsParam = this.checkTemplateParam(ctx, params.get('TtsParam'), variables, 'isv.INVALID_PARAMETERS');
     if (isReply(ttsParam)) return ttsParam;
+    const totalChars = Object.values(ttsParam).reduce((sum, value) => sum + Array.from(value).length, 0);
+    if (totalChars >= MAX_TTS_PARAM_CHARS) return this.reject(ctx, 200, 'isv.PARAM_LENGTH_LIMIT', `参数长度受限: the variables hold ${totalChars} characters, fewer than ${MAX_TTS_PARAM_CHARS} allowed`);
+    const outId = params.get('OutId');
+    if (outId !== undefined && (outId === '' || Buffer.byteLength(outId) > MAX_OUT_ID_BYTES)) return this.reject(ctx, 200, 'isv.INVALID_PARAMETERS', `参数异常: OutId must be 1..${MAX_OUT_ID_BYTES} bytes`);
     const numbers: Record<'PlayTimes' | 'Volume' | 'Speed', number | null> = { PlayTimes: null, Volume: null, Speed: null };
     const ranges = { PlayTimes: [1, 3], Volume: [0, 100], Speed: [-500, 500] } as const;
     for (const name of ['PlayTimes', 'Volume', 'Speed'] as const) {

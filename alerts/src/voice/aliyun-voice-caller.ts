@@ -96,6 +96,21 @@ export function normalizeCalledNumber(phone: string): string | null {
   return /^0[1-9]\d{8,10}$/.test(digits) ? digits : null;
 }
 
+/** SingleCallByTts' OutId is 1 to 15 bytes (help.aliyun.com/document_detail/114035). */
+export const ALIYUN_VOICE_OUT_ID_MAX_BYTES = 15;
+
+/**
+ * Our notification id as an OutId Aliyun takes: as it is when it fits 15 bytes,
+ * else without its prefix (`ntf_3k9x2a7fq1mz` → `3k9x2a7fq1mz`), else none —
+ * receipts are read by CallId, so the OutId only helps a person reading Aliyun's console.
+ */
+export function voiceOutId(outId: string): string | undefined {
+  const fits = (id: string) => id !== '' && Buffer.byteLength(id) <= ALIYUN_VOICE_OUT_ID_MAX_BYTES;
+  if (fits(outId)) return outId;
+  const unprefixed = outId.slice(outId.indexOf('_') + 1);
+  return fits(unprefixed) ? unprefixed : undefined;
+}
+
 /** The shape of SingleCallByTts' and QueryCallDetailByCallId's JSON answers (the generic client does not map names). */
 interface DyvmsAnswer {
   Code?: unknown;
@@ -208,14 +223,14 @@ export class AliyunVoiceCaller implements NoticeChannel {
     const { showNumber, playTimes, volume, speed } = this.settings;
     // Not idempotent: a retry after a timeout may ring twice. For an alarm, better twice than never.
     const outcome = await this.callApi('SingleCallByTts', {
-      ...(showNumber === undefined ? {} : { CalledShowNumber: showNumber }),
+      ...optional('CalledShowNumber', showNumber),
       CalledNumber: called,
       TtsCode: picked.ttsCode,
       TtsParam: JSON.stringify(picked.variables),
       PlayTimes: playTimes,
-      ...(volume === undefined ? {} : { Volume: volume }),
-      ...(speed === undefined ? {} : { Speed: speed }),
-      OutId: message.outId,
+      ...optional('Volume', volume),
+      ...optional('Speed', speed),
+      ...optional('OutId', voiceOutId(message.outId)),
     });
     if (!outcome.ok) return outcome;
     const callId = outcome.body.CallId;
@@ -279,6 +294,11 @@ export class AliyunVoiceCaller implements NoticeChannel {
     this.log(`aliyun voice: ${failure.code} to ${maskPhone(message.to)} (outId ${message.outId}, template ${template}, ${failure.kind}): ${failure.message}`);
     return { ok: false, kind: failure.kind, code: failure.code, message: failure.message };
   }
+}
+
+/** A query parameter only when it has a value. */
+function optional(name: string, value: string | number | undefined): Record<string, string | number> {
+  return value === undefined ? {} : { [name]: value };
 }
 
 /** The call detail Aliyun answers in Data: a JSON object in a string; null when empty (not yet recorded) or unreadable. */
