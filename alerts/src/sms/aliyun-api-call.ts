@@ -19,10 +19,12 @@ export interface AliyunFailure {
 export type AliyunAttempt = { ok: true; providerRef: string | null } | ({ ok: false } & AliyunFailure);
 
 export interface GenericFallback<P extends { key: string }> {
-  /** The template picked for the message: the kind's own, or the role's generic one. */
-  picked: P;
-  /** The role's generic template when `picked` is a kind's own; undefined otherwise. */
-  generic: P | undefined;
+  /** The template picked for the message: the kind's own, or the role's generic one; undefined when there is none. */
+  picked: P | undefined;
+  /** What a message without a template fails with, under its role's name. */
+  noTemplate: { role: string; failure: AliyunFailure };
+  /** The role's generic template, used when a kind's own one is refused. */
+  generic: () => P | undefined;
   attempt: (template: P) => Promise<AliyunAttempt>;
   /** Answers that say a kind's own template is wrong (not registered, other variables), not the message. */
   fallbackCodes: ReadonlySet<string>;
@@ -38,12 +40,15 @@ export interface GenericFallback<P extends { key: string }> {
  * than that kind's alarms being refused one after the other.
  */
 export async function sendWithGenericFallback<P extends { key: string }>(send: GenericFallback<P>): Promise<SmsResult> {
-  const result = await send.attempt(send.picked);
+  const { picked } = send;
+  if (picked === undefined) return send.fail(send.noTemplate.role, send.noTemplate.failure);
+  const result = await send.attempt(picked);
   if (result.ok) return result;
-  if (send.generic === undefined || !send.fallbackCodes.has(result.code)) return send.fail(send.picked.key, result);
-  send.onFallback(send.picked, result.code, send.generic);
-  const again = await send.attempt(send.generic);
-  return again.ok ? again : send.fail(send.generic.key, again);
+  const generic = picked.key === send.noTemplate.role ? undefined : send.generic();
+  if (generic === undefined || !send.fallbackCodes.has(result.code)) return send.fail(picked.key, result);
+  send.onFallback(picked, result.code, generic);
+  const again = await send.attempt(generic);
+  return again.ok ? again : send.fail(generic.key, again);
 }
 
 /**

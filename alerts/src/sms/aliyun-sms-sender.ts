@@ -115,13 +115,10 @@ export class AliyunSmsSender implements NoticeChannel {
     if (phone === null) {
       return this.fail(message, message.template, { kind: 'permanent', code: 'isv.MOBILE_NUMBER_ILLEGAL', message: 'not a mainland mobile number (checked before sending)' });
     }
-    const picked = this.pickTemplate(message);
-    if (picked === undefined) {
-      return this.fail(message, message.template, { kind: 'permanent', code: SMS_ERROR_CODES.unknownTemplate, message: `no Aliyun template code for "${message.template}"` });
-    }
     return sendWithGenericFallback({
-      picked,
-      generic: picked.key === message.template ? undefined : this.genericTemplate(message),
+      picked: this.pickTemplate(message),
+      noTemplate: { role: message.template, failure: { kind: 'permanent', code: SMS_ERROR_CODES.unknownTemplate, message: `no Aliyun template code for "${message.template}"` } },
+      generic: () => this.genericTemplate(message),
       attempt: (template) => this.sendWith(message, phone, template),
       fallbackCodes: KIND_TEMPLATE_FALLBACK_CODES,
       onFallback: (kindOwn, code, generic) =>

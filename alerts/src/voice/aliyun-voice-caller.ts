@@ -168,16 +168,16 @@ export class AliyunVoiceCaller implements NoticeChannel {
     if (called === null) {
       return this.fail(message, message.template, { kind: 'permanent', code: 'isv.MOBILE_NUMBER_ILLEGAL', message: 'not a mainland mobile or fixed-line number (checked before calling)' });
     }
-    const picked = this.pickTemplate(message);
-    if (picked === undefined) {
+    return sendWithGenericFallback({
+      picked: this.pickTemplate(message),
       // This channel cannot carry this notice (a cancelled alarm is never rung; a kind without a TTS
       // template), but the next channel of its route can: `limited` moves it there, where `permanent`
       // would fail it and skip the contact.
-      return this.fail(message, message.template, { kind: 'limited', code: SMS_ERROR_CODES.unknownTemplate, message: `no Aliyun TTS template code for "${message.template}.${message.kind}" or "${message.template}"` });
-    }
-    return sendWithGenericFallback({
-      picked,
-      generic: picked.key === message.template ? undefined : this.genericTemplate(message),
+      noTemplate: {
+        role: message.template,
+        failure: { kind: 'limited', code: SMS_ERROR_CODES.unknownTemplate, message: `no Aliyun TTS template code for "${message.template}.${message.kind}" or "${message.template}"` },
+      },
+      generic: () => this.genericTemplate(message),
       attempt: (template) => this.callWith(message, called, template),
       fallbackCodes: KIND_TTS_FALLBACK_CODES,
       onFallback: (kindOwn, code, generic) =>
