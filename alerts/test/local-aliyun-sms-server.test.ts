@@ -275,7 +275,7 @@ describe('LocalAliyunSmsServer', () => {
       expect((await to('13800000001')).body.Code).toBe('isv.MOBILE_NUMBER_ILLEGAL');
       expect((await to('8613800000002')).body.Code).toBe('isv.BUSINESS_LIMIT_CONTROL');
       expect((await to('13800000003')).body.Code).toBe('OK');
-      expect(server.state()).toEqual({ mode: 'ok', badNumbers: ['13800000001'], limitedNumbers: ['13800000002'], accepted: 1, rejected: 2 });
+      expect(server.state()).toEqual({ mode: 'ok', badNumbers: ['13800000001'], limitedNumbers: ['13800000002'], accepted: 1, rejected: 2, receipts: {}, deliveredAfterMs: 2_000 });
       server.reset();
       expect((await to('13800000001')).body.Code).toBe('OK');
     });
@@ -284,7 +284,7 @@ describe('LocalAliyunSmsServer', () => {
       const put = (body: string) => fetch(`${url}${LOCAL_SMS_CONTROL_PATH}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body });
       const changed = await put(JSON.stringify({ mode: 'no-credit', badNumbers: ['13800000009'] }));
       expect(changed.status).toBe(200);
-      expect(await changed.json()).toEqual({ mode: 'no-credit', badNumbers: ['13800000009'], limitedNumbers: [], accepted: 0, rejected: 0 });
+      expect(await changed.json()).toEqual({ mode: 'no-credit', badNumbers: ['13800000009'], limitedNumbers: [], accepted: 0, rejected: 0, receipts: {}, deliveredAfterMs: 2_000 });
       expect((await post(craft())).body.Code).toBe('isv.AMOUNT_NOT_ENOUGH');
       for (const bad of ['{"mode":"broken"}', '{"mode":"ok","extra":1}', 'not json', '{"badNumbers":["abc"]}']) {
         const res = await put(bad);

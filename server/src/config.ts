@@ -3,7 +3,7 @@
  * Parsed once at start into a frozen object; a bad setting stops the start
  * with every problem listed (CONVENTIONS.md §4).
  */
-import { DingTalkRobotSettings, TwilioSmsSettings, WeComRobotSettings } from '@kanjia/alerts';
+import { AliyunVoiceSettingsSchema, DingTalkRobotSettings, TwilioSmsSettings, WeComRobotSettings, type AliyunVoiceSettingsInput } from '@kanjia/alerts';
 import { DEFAULT_BUNDLE_WINDOW_MS, DEFAULT_DELIVERY_DEADLINE_MS, DEFAULT_FAILOVER_AFTER_MS, DEFAULT_NIGHT, isKindTemplateKey, parseNightWindow, SMS_TEMPLATE_KEYS, type NightWindow } from '@kanjia/alerts';
 import { ALARM_KINDS, DEFAULT_VISIT_FREQUENCY, KanjiaError, parseVisitFrequency, TimeZoneName, type VisitFrequency } from '@kanjia/protocol';
 import { readFileSync } from 'node:fs';
@@ -68,6 +68,56 @@ const KindTemplateCodes = z.preprocess(
       }
     }),
 );
+
+/** A JSON object in the environment variable, an object in the config file (TTS codes of kinds). */
+const JsonStringRecord = z.preprocess(
+  (value, ctx) => {
+    if (typeof value !== 'string') return value;
+    try {
+      return JSON.parse(value) as unknown;
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `not valid JSON (${(err as Error).message}); expected an object such as {"alarm.fall":"TTS_123456789"}` });
+      return z.NEVER;
+    }
+  },
+  z.record(z.string(), z.string().min(1), { error: 'a JSON object of key → code, such as {"alarm.fall":"TTS_123456789"}' }),
+);
+
+/** Aliyun's voice service (docs/voice-calls.md); the access key defaults to the SMS one. */
+const AliyunVoiceSettings = z
+  .object({
+    accessKeyId: z.string().min(1).optional(),
+    accessKeySecret: z.string().min(1).optional(),
+    showNumber: z.string().min(1).optional(),
+    ttsCodeAlarm: z.string().min(1).optional(),
+    ttsCodeEscalation: z.string().min(1).optional(),
+    ttsCodes: JsonStringRecord.optional(),
+    playTimes: z.coerce.number().optional(),
+    volume: z.coerce.number().optional(),
+    speed: z.coerce.number().optional(),
+    endpoint: z.string().min(1).optional(),
+    protocol: z.enum(['https', 'http']).optional(),
+    timeoutMs: z.coerce.number().optional(),
+  })
+  .strict();
+
+/** The voice caller's own settings from ours (the SMS key when the voice service has none of its own). */
+export function aliyunVoiceCallerSettings(s: { aliyunVoice?: z.output<typeof AliyunVoiceSettings>; aliyun?: { accessKeyId: string; accessKeySecret: string } }): AliyunVoiceSettingsInput {
+  const v = s.aliyunVoice ?? {};
+  const ttsCodes: Record<string, string> = { ...v.ttsCodes, ...(v.ttsCodeAlarm ? { alarm: v.ttsCodeAlarm } : {}), ...(v.ttsCodeEscalation ? { escalation: v.ttsCodeEscalation } : {}) };
+  return {
+    accessKeyId: v.accessKeyId ?? s.aliyun?.accessKeyId ?? '',
+    accessKeySecret: v.accessKeySecret ?? s.aliyun?.accessKeySecret ?? '',
+    ttsCodes,
+    ...(v.showNumber !== undefined ? { showNumber: v.showNumber } : {}),
+    ...(v.playTimes !== undefined ? { playTimes: v.playTimes } : {}),
+    ...(v.volume !== undefined ? { volume: v.volume } : {}),
+    ...(v.speed !== undefined ? { speed: v.speed } : {}),
+    ...(v.endpoint !== undefined ? { endpoint: v.endpoint } : {}),
+    ...(v.protocol !== undefined ? { protocol: v.protocol } : {}),
+    ...(v.timeoutMs !== undefined ? { timeoutMs: v.timeoutMs } : {}),
+  } as AliyunVoiceSettingsInput;
+}
 
 /** One proxy address, or a CIDR block of them: 127.0.0.1, 10.0.0.0/8, ::1, fd00::/8. */
 function isAddressOrCidr(text: string): boolean {
@@ -283,7 +333,8 @@ export const Settings = z
      * send; a group channel posts every case's opening, taking and closing to
      * the village's duty group and is the last channel of every contact's notice.
      */
-    voiceProvider: z.enum(['off', 'console']).default('off'),
+    voiceProvider: z.enum(['off', 'console', 'aliyun']).default('off'),
+    aliyunVoice: AliyunVoiceSettings.optional(),
     groupRobot: z.enum(['off', 'console', 'dingtalk', 'wecom']).default('off'),
     /** The DingTalk group robots, per village id and `default` (docs/channels.md). */
     dingtalk: DingTalkRobotSettings.optional(),
@@ -346,6 +397,20 @@ export const Settings = z
     }
     if (s.smsFallback === 'aliyun' && s.aliyun === undefined) {
       ctx.addIssue({ code: 'custom', path: ['aliyun'], message: 'the fallback SMS provider is aliyun: set the KANJIA_ALIYUN_* settings (docs/sms-templates.md)' });
+    }
+    if (s.voiceProvider === 'aliyun') {
+      const checked = AliyunVoiceSettingsSchema.safeParse(aliyunVoiceCallerSettings(s));
+      for (const issue of checked.success ? [] : checked.error.issues) {
+        const key = String(issue.path[0] ?? '');
+        const path = key === 'ttsCodes' ? ['aliyunVoice', 'ttsCodeAlarm'] : ['aliyunVoice', ...issue.path.map(String)];
+        const message =
+          key === 'accessKeyId' || key === 'accessKeySecret'
+            ? 'the voice provider is aliyun: set KANJIA_ALIYUN_VOICE_ACCESS_KEY_ID and _SECRET, or the SMS key (KANJIA_ALIYUN_ACCESS_KEY_ID and _SECRET)'
+            : key === 'ttsCodes'
+              ? `the voice provider is aliyun: ${issue.message}: set KANJIA_ALIYUN_VOICE_TTS_CODE_ALARM (and _ESCALATION), or KANJIA_ALIYUN_VOICE_TTS_CODES`
+              : issue.message;
+        ctx.addIssue({ code: 'custom', path, message });
+      }
     }
     if (s.groupRobot === 'dingtalk' && s.dingtalk === undefined) {
       ctx.addIssue({ code: 'custom', path: ['dingtalk'], message: 'the group robot is dingtalk: set KANJIA_DINGTALK_ROBOTS (a JSON map of village id or "default" to {"webhook","secret"}) or KANJIA_DINGTALK_WEBHOOK and KANJIA_DINGTALK_SECRET' });
@@ -424,6 +489,18 @@ export const ENV_VARS: Record<string, string[]> = {
   KANJIA_WECOM_BASE_URL: ['wecom', 'baseUrl'],
   KANJIA_WECOM_TIMEOUT_MS: ['wecom', 'timeoutMs'],
   KANJIA_VOICE_PROVIDER: ['voiceProvider'],
+  KANJIA_ALIYUN_VOICE_ACCESS_KEY_ID: ['aliyunVoice', 'accessKeyId'],
+  KANJIA_ALIYUN_VOICE_ACCESS_KEY_SECRET: ['aliyunVoice', 'accessKeySecret'],
+  KANJIA_ALIYUN_VOICE_SHOW_NUMBER: ['aliyunVoice', 'showNumber'],
+  KANJIA_ALIYUN_VOICE_TTS_CODE_ALARM: ['aliyunVoice', 'ttsCodeAlarm'],
+  KANJIA_ALIYUN_VOICE_TTS_CODE_ESCALATION: ['aliyunVoice', 'ttsCodeEscalation'],
+  KANJIA_ALIYUN_VOICE_TTS_CODES: ['aliyunVoice', 'ttsCodes'],
+  KANJIA_ALIYUN_VOICE_PLAY_TIMES: ['aliyunVoice', 'playTimes'],
+  KANJIA_ALIYUN_VOICE_VOLUME: ['aliyunVoice', 'volume'],
+  KANJIA_ALIYUN_VOICE_SPEED: ['aliyunVoice', 'speed'],
+  KANJIA_ALIYUN_VOICE_ENDPOINT: ['aliyunVoice', 'endpoint'],
+  KANJIA_ALIYUN_VOICE_PROTOCOL: ['aliyunVoice', 'protocol'],
+  KANJIA_ALIYUN_VOICE_TIMEOUT_MS: ['aliyunVoice', 'timeoutMs'],
   KANJIA_GROUP_ROBOT: ['groupRobot'],
   KANJIA_VOICE_NIGHT: ['voiceNight'],
   KANJIA_VOICE_ON_UNANSWERED: ['voiceOnUnanswered'],

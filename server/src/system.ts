@@ -6,7 +6,9 @@
  */
 import {
   AliyunSmsSender,
+  AliyunVoiceCaller,
   ChannelOutbox,
+  ConsoleVoiceCaller,
   ConsoleGroupChannel,
   ConsoleSmsSender,
   DingTalkRobotChannel,
@@ -31,7 +33,7 @@ import type { Server as TlsServer } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { AlarmService } from './alarms/alarm-service.js';
 import { SqliteAlarmStore } from './alarms/alarm-store.js';
-import { SettingsError, trustProxyOption, trustProxyWarning, type Settings } from './config.js';
+import { aliyunVoiceCallerSettings, SettingsError, trustProxyOption, trustProxyWarning, type Settings } from './config.js';
 import { CertificateWatcher, loadCertificate, TlsError, type LoadedCertificate } from './tls.js';
 import { openDatabase, SERVER_BUSY_TIMEOUT_MS, type Db } from './db/database.js';
 import { explainStartError, storageFault } from './db/storage-errors.js';
@@ -832,7 +834,14 @@ function asSmsChannel(sender: SmsSender): NoticeChannel {
 /** The channels the settings name besides the primary SMS one, or those handed in (tests). */
 export function createChannels(settings: Settings, given: SystemOptions['channels'], logger: Logger): { sms: NoticeChannel[]; voice?: NoticeChannel; group?: NoticeChannel } {
   const fallback = settings.smsFallback === undefined ? undefined : asSmsChannel(createSmsSender(settings, logger.child({ component: 'sms-fallback' }), settings.smsFallback));
-  const voice = given?.voice ?? (settings.voiceProvider === 'console' ? consoleVoiceChannel() : undefined);
+  const voiceLog = logger.child({ component: 'voice' });
+  const voice =
+    given?.voice ??
+    (settings.voiceProvider === 'aliyun'
+      ? new AliyunVoiceCaller(aliyunVoiceCallerSettings(settings), { log: (line) => voiceLog.warn({}, line) })
+      : settings.voiceProvider === 'console'
+        ? new ConsoleVoiceCaller({ locale: settings.locale })
+        : undefined);
   const log = logger.child({ component: 'group-robot' });
   const robot =
     settings.groupRobot === 'dingtalk' && settings.dingtalk
@@ -861,16 +870,4 @@ export function createSmsSender(settings: Settings, logger: Logger, provider: Se
     }, { log: (line) => logger.debug({}, line) });
   }
   return new ConsoleSmsSender();
-}
-
-/** The demo's voice channel until the console voice caller is merged: prints the call. */
-function consoleVoiceChannel(): NoticeChannel {
-  return {
-    name: 'console-voice',
-    medium: 'voice',
-    send: async (m) => {
-      process.stdout.write(`──── voice call to ${m.to.slice(0, 3)}****${m.to.slice(-4)} · ${m.outId} ────\n${m.text}\n${'─'.repeat(40)}\n`);
-      return { ok: true, providerRef: null };
-    },
-  };
 }

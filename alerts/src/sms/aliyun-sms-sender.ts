@@ -8,12 +8,11 @@
  * both are mapped to the same stable codes here, each with its kind
  * (aliyun-error-codes.ts): a verdict on the message or an outage of the channel.
  */
-import DysmsapiModule, { SendSmsRequest } from '@alicloud/dysmsapi20170525';
+import DysmsapiModule, { QuerySendDetailsRequest, SendSmsRequest } from '@alicloud/dysmsapi20170525';
 import { $OpenApiUtil } from '@alicloud/openapi-core';
-import * as $dara from '@darabonba/typescript';
 import { ALARM_KINDS, maskPhone } from '@kanjia/protocol';
 import { SMS_KIND_TEMPLATES, SMS_PARAM_MAX_CHARS, SMS_TEMPLATES, truncateSmsParam } from '../messages/sms-templates.js';
-import { classifyAliyunFailure } from './aliyun-error-codes.js';
+import { ALIYUN_LIMITED_CODES, classifyAliyunFailure } from './aliyun-error-codes.js';
 import {
   isKindTemplateKey,
   normalizeMainlandMobile,
@@ -26,7 +25,19 @@ import {
   type SmsSender,
   type SmsTemplateKey,
 } from './sms-sender.js';
-import type { NoticeChannel } from '../channels/channel.js';
+import type { DeliveryAnswer, DeliveryQuery, NoticeChannel } from '../channels/channel.js';
+import {
+  aliyunDay,
+  aliyunRuntime,
+  classifyThrown,
+  parseAliyunDateTime,
+  scrubProviderText as scrub,
+  sdkClientClass,
+  sendWithGenericFallback,
+  withDeadline,
+  type AliyunAttempt,
+  type AliyunFailure as Failure,
+} from './aliyun-api-call.js';
 
 /**
  * Approved template codes (e.g. SMS_123456789): the generic template of each
@@ -61,17 +72,8 @@ export const ALIYUN_DEFAULT_TIMEOUT_MS = 5_000;
 type DysmsapiClientClass = typeof DysmsapiModule.default;
 type DysmsapiClient = InstanceType<DysmsapiClientClass>;
 
-/**
- * The SDK is CommonJS with `exports.default = Client`. Node's ESM loader makes the
- * default import module.exports, so the class is `.default` (what TypeScript's
- * NodeNext types say); vitest's loader applies the usual interop and makes the
- * default import the class itself. Accept both.
- */
 function dysmsapiClientClass(): DysmsapiClientClass {
-  const imported: unknown = DysmsapiModule;
-  const candidate = typeof imported === 'function' ? imported : (imported as { default?: unknown } | null)?.default;
-  if (typeof candidate !== 'function') throw new Error('@alicloud/dysmsapi20170525: no Client class found in the module');
-  return candidate as DysmsapiClientClass;
+  return sdkClientClass<DysmsapiClientClass>(DysmsapiModule, '@alicloud/dysmsapi20170525');
 }
 
 export class AliyunSmsSender implements NoticeChannel {
@@ -113,22 +115,25 @@ export class AliyunSmsSender implements NoticeChannel {
     if (phone === null) {
       return this.fail(message, message.template, { kind: 'permanent', code: 'isv.MOBILE_NUMBER_ILLEGAL', message: 'not a mainland mobile number (checked before sending)' });
     }
-    const picked = this.pickTemplate(message);
-    if (picked === undefined) {
-      return this.fail(message, message.template, { kind: 'permanent', code: SMS_ERROR_CODES.unknownTemplate, message: `no Aliyun template code for "${message.template}"` });
-    }
-    const result = await this.sendWith(message, phone, picked);
-    const generic = picked.key === message.template ? undefined : this.genericTemplate(message);
-    if (result.ok || generic === undefined || !KIND_TEMPLATE_FALLBACK_CODES.has(result.code)) return result.ok ? result : this.fail(message, picked.key, result);
-    this.log(
-      `aliyun sms: the template ${picked.key} (${picked.templateCode}) was refused with ${result.code}: outId ${message.outId} goes with the generic template ${generic.key} instead; fix its code in KANJIA_ALIYUN_TEMPLATE_CODES (docs/sms-templates.md)`,
-    );
-    const again = await this.sendWith(message, phone, generic);
-    return again.ok ? again : this.fail(message, generic.key, again);
+    return sendWithGenericFallback({
+      picked: this.pickTemplate(message),
+      noTemplate: { role: message.template, failure: { kind: 'permanent', code: SMS_ERROR_CODES.unknownTemplate, message: `no Aliyun template code for "${message.template}"` } },
+      generic: () => this.genericTemplate(message),
+      attempt: (template) => this.sendWith(message, phone, template),
+      // Flow control counts per number, sign and template: the generic template is another allowance.
+      fallbackCodes: KIND_TEMPLATE_OR_LIMIT_FALLBACK_CODES,
+      onFallback: (kindOwn, code, generic) =>
+        this.log(
+          ALIYUN_LIMITED_CODES.has(code)
+            ? `aliyun sms: the template ${kindOwn.key} (${kindOwn.templateCode}) hit the provider's flow control for this number (${code}): outId ${message.outId} goes with the generic template ${generic.key} instead`
+            : `aliyun sms: the template ${kindOwn.key} (${kindOwn.templateCode}) was refused with ${code}: outId ${message.outId} goes with the generic template ${generic.key} instead; fix its code in KANJIA_ALIYUN_TEMPLATE_CODES (docs/sms-templates.md)`,
+        ),
+      fail: (template, failure) => this.fail(message, template, failure),
+    });
   }
 
   /** One SendSms call with the template `picked`; a failure is returned unlogged. */
-  private async sendWith(message: SmsMessage, phone: string, picked: PickedTemplate): Promise<{ ok: true; providerRef: string | null } | ({ ok: false } & Failure)> {
+  private async sendWith(message: SmsMessage, phone: string, picked: PickedTemplate): Promise<AliyunAttempt> {
     const { templateCode, variables } = picked;
     // Exactly the variables of the template picked: a per-kind template has fewer than the generic one.
     const params: Record<string, string> = {};
@@ -137,7 +142,6 @@ export class AliyunSmsSender implements NoticeChannel {
       if (value !== undefined) params[variable] = truncateSmsParam(value, SMS_PARAM_MAX_CHARS);
     }
     const failed = (failure: Failure) => ({ ok: false as const, ...failure });
-    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       const request = new SendSmsRequest({
         phoneNumbers: phone,
@@ -146,20 +150,10 @@ export class AliyunSmsSender implements NoticeChannel {
         templateParam: JSON.stringify(params),
         outId: message.outId,
       });
-      // The SDK retries nothing (the outbox does, with backoff), and its timeouts do
-      // not cover reading the answer's body, so one overall deadline bounds the call.
-      const runtime = new $dara.RuntimeOptions({ autoretry: false, readTimeout: this.timeoutMs, connectTimeout: this.timeoutMs });
-      const deadline = new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), this.timeoutMs);
-      });
-      const call = this.client.sendSmsWithOptions(request, runtime);
-      const response = await Promise.race([call, deadline]);
-      if (response === 'timeout') {
-        // Whatever the abandoned call ends with no longer matters. SendSms is not
-        // idempotent, so the retry may text twice: for an alarm, better twice than never.
-        call.catch(() => undefined);
-        return failed({ kind: 'transport', code: SMS_ERROR_CODES.timeout, message: `no answer from Aliyun within ${this.timeoutMs} ms` });
-      }
+      // The SDK retries nothing (the outbox does, with backoff). SendSms is not idempotent, so
+      // the retry after a timeout may text twice: for an alarm, better twice than never.
+      const response = await withDeadline(this.client.sendSmsWithOptions(request, aliyunRuntime(this.timeoutMs)), this.timeoutMs);
+      if (response === 'timeout') return failed({ kind: 'transport', code: SMS_ERROR_CODES.timeout, message: `no answer from Aliyun within ${this.timeoutMs} ms` });
       const body = response.body;
       const code = body?.code;
       if (code === 'OK') return { ok: true, providerRef: body?.bizId ?? null };
@@ -172,9 +166,41 @@ export class AliyunSmsSender implements NoticeChannel {
         message: scrub(`${body?.message ?? ''} (request id ${body?.requestId ?? 'unknown'})`),
       });
     } catch (err) {
-      return failed(classifyThrown(err));
-    } finally {
-      clearTimeout(timer);
+      return failed(classifyThrown(err, classifyAliyunFailure));
+    }
+  }
+
+  /**
+   * The handset's receipt of one SMS, by QuerySendDetails (PhoneNumber, BizId and the
+   * day it was sent, Beijing time): SendStatus 3 delivered (ReceiveDate), 2 failed
+   * (ErrCode, the operator's state code such as MK:0001 or a switched-off handset's),
+   * 1 waiting for the receipt. No record yet is pending too: Aliyun's records trail
+   * the send by a few seconds. Never throws: a failed query is `unknown`.
+   */
+  async queryDelivery(query: DeliveryQuery): Promise<DeliveryAnswer> {
+    const phone = normalizeMainlandMobile(query.to);
+    if (phone === null) return { state: 'unknown', code: 'isv.MOBILE_NUMBER_ILLEGAL', message: 'not a mainland mobile number' };
+    try {
+      const request = new QuerySendDetailsRequest({ phoneNumber: phone, bizId: query.providerRef, sendDate: aliyunDay(query.sentAtMs), pageSize: 10, currentPage: 1 });
+      const response = await withDeadline(this.client.querySendDetailsWithOptions(request, aliyunRuntime(this.timeoutMs)), this.timeoutMs);
+      if (response === 'timeout') return { state: 'unknown', code: SMS_ERROR_CODES.timeout, message: `no answer from Aliyun within ${this.timeoutMs} ms` };
+      const body = response.body;
+      if (body?.code !== 'OK') {
+        return { state: 'unknown', code: typeof body?.code === 'string' && body.code !== '' ? body.code : SMS_ERROR_CODES.badResponse, message: scrub(body?.message ?? 'answer without a Code') };
+      }
+      const details = body.smsSendDetailDTOs?.smsSendDetailDTO ?? [];
+      const detail = details.find((d) => d.outId === query.outId) ?? details[0];
+      if (detail === undefined) return { state: 'pending' };
+      const atMs = parseAliyunDateTime(detail.receiveDate);
+      if (detail.sendStatus === 3) return { state: 'delivered', atMs, ...(detail.errCode ? { detail: detail.errCode } : {}) };
+      if (detail.sendStatus === 2) {
+        const code = detail.errCode || 'UNKNOWN';
+        return { state: 'failed', code, message: `the handset did not receive the SMS (${code})`, atMs };
+      }
+      return { state: 'pending' };
+    } catch (err) {
+      const failure = classifyThrown(err, classifyAliyunFailure);
+      return { state: 'unknown', code: failure.code, message: failure.message };
     }
   }
 
@@ -186,8 +212,13 @@ export class AliyunSmsSender implements NoticeChannel {
     return { key: message.template, templateCode, variables: SMS_TEMPLATES[message.template].variables };
   }
 
-  /** The kind's own template when its code is configured, else the role's generic one; undefined for an unknown role. */
+  /**
+   * The kind's own template when its code is configured, else the role's generic one;
+   * undefined for an unknown role. A bundle (several alarms in one SMS) is always the
+   * generic one: only its variables can name several kinds.
+   */
   private pickTemplate(message: SmsMessage): PickedTemplate | undefined {
+    if (message.bundled !== undefined) return this.genericTemplate(message);
     const kindKey = `${message.template}.${message.kind}`;
     if (isKindTemplateKey(kindKey)) {
       const templateCode = this.settings.templateCodes[kindKey];
@@ -216,6 +247,8 @@ interface PickedTemplate {
  * (not registered or not approved; its variables not those we send): the generic one is used.
  */
 const KIND_TEMPLATE_FALLBACK_CODES: ReadonlySet<string> = new Set(['isv.SMS_TEMPLATE_ILLEGAL', 'isv.TEMPLATE_MISSING_PARAMETERS']);
+/** …and the provider's flow control, which counts per template: the generic one may still have room. */
+const KIND_TEMPLATE_OR_LIMIT_FALLBACK_CODES: ReadonlySet<string> = new Set([...KIND_TEMPLATE_FALLBACK_CODES, ...ALIYUN_LIMITED_CODES]);
 
 function settingsProblems(settings: AliyunSmsSettings): string[] {
   const problems: string[] = [];
@@ -237,50 +270,4 @@ function settingsProblems(settings: AliyunSmsSettings): string[] {
   if (settings.timeoutMs !== undefined && !(Number.isFinite(settings.timeoutMs) && settings.timeoutMs > 0)) problems.push('timeoutMs: a positive number of milliseconds');
   if (settings.endpoint !== undefined && !/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(settings.endpoint)) problems.push('endpoint: host or host:port, without scheme or path');
   return problems;
-}
-
-/** A failed send before it becomes an SmsResult. */
-interface Failure {
-  kind: SmsFailureKind;
-  code: string;
-  message: string;
-}
-
-interface ThrownShape {
-  name?: unknown;
-  code?: unknown;
-  statusCode?: unknown;
-  message?: unknown;
-}
-
-/** Maps what the SDK throws: ClientError/ServerError/ThrottlingError carry statusCode and Code; network errors an errno. */
-function classifyThrown(err: unknown): Failure {
-  const e = (typeof err === 'object' && err !== null ? err : {}) as ThrownShape;
-  const text = scrub(typeof e.message === 'string' ? e.message : String(err));
-  const name = typeof e.name === 'string' ? e.name : '';
-  const errno = typeof e.code === 'string' ? e.code : '';
-  if (typeof e.statusCode === 'number') {
-    const code = errno !== '' && errno !== 'undefined' ? errno : `HTTP_${e.statusCode}`;
-    return { kind: classifyAliyunFailure(code, e.statusCode), code, message: text };
-  }
-  if (name.includes('Timeout') || errno === 'ETIMEDOUT') return { kind: 'transport', code: SMS_ERROR_CODES.timeout, message: text };
-  if (err instanceof SyntaxError) return { kind: 'transport', code: SMS_ERROR_CODES.badResponse, message: text };
-  // ECONNREFUSED, ECONNRESET, ENOTFOUND, EAI_AGAIN, socket hang up, …: the network, not the message.
-  return { kind: 'transport', code: SMS_ERROR_CODES.network, message: errno !== '' ? `${errno}: ${text}` : text };
-}
-
-/**
- * The SDK's network errors quote the whole request URL, whose query string holds
- * the phone number, the resident's name and address. Cut query strings and mask
- * any mobile number left, so the message can go to logs and the dashboard.
- */
-function scrub(text: string): string {
-  return text
-    .replace(/\?[A-Za-z][\w.-]*=[^\s]*/g, '?…')
-    // httpx glues "GET https://…" to the previous sentence.
-    .replace(/(\S)((?:GET|POST) https?:\/\/)/g, '$1 $2')
-    .replace(/\s+/g, ' ')
-    .trim()
-    .replace(/(?<!\d)(?:\+?86)?1[3-9]\d{9}(?!\d)/g, (phone) => maskPhone(phone))
-    .slice(0, 300);
 }

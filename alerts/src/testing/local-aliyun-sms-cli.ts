@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * node alerts/dist/testing/local-aliyun-sms-cli.js --port 0 --access-key-id ID --access-key-secret SECRET
- * Prints one JSON line when listening and one per accepted SMS; stops on SIGINT/SIGTERM.
+ * node alerts/dist/testing/local-aliyun-sms-cli.js [--api voice] --port 0 --access-key-id ID --access-key-secret SECRET
+ * Prints one JSON line when listening and one per accepted SMS (or call); stops on SIGINT/SIGTERM.
  */
 import { runLocalAliyunSmsCommand } from './local-aliyun-sms-command.js';
 

@@ -1,36 +1,38 @@
 /**
- * The local Aliyun SMS server as a command, for end-to-end tests and benchmarks
- * that run in other processes (entry point: local-aliyun-sms-cli.ts).
+ * The local Aliyun SMS server (or, with --api voice, the voice server) as a
+ * command, for end-to-end tests and benchmarks that run in other processes
+ * (entry point: local-aliyun-sms-cli.ts).
  *
  * stdout carries JSON lines only: first {"type":"listening","port","url","endpoint"},
- * then one {"type":"sms",…AcceptedSms} per accepted SMS. The phone numbers are
+ * then one {"type":"sms",…AcceptedSms} per accepted SMS (or {"type":"call",
+ * …AcceptedCall} per accepted call). The phone numbers are
  * printed in full because this output stands for Aliyun's own delivery record and
  * tests check who was texted; --mask-phones masks them. Rejections go to stderr.
  * The mode (--mode, and PUT /_control while it runs) plays the provider's failures.
  */
 import { parseArgs } from 'node:util';
-import {
-  describeRejection,
-  LOCAL_SMS_CONTROL_PATH,
-  LOCAL_SMS_MODES,
-  LocalAliyunSmsServer,
-  LocalSmsControl,
-  maskAcceptedSms,
-  type LocalAliyunSmsAddress,
-} from './local-aliyun-sms-server.js';
+import { describeRejection, LOCAL_SMS_CONTROL_PATH, LOCAL_SMS_MODES, LocalApiControl, type LocalAliyunSmsAddress } from './local-aliyun-api-server.js';
+import { LocalAliyunSmsServer, maskAcceptedSms } from './local-aliyun-sms-server.js';
+import { LocalAliyunVoiceServer, maskAcceptedCall } from './local-aliyun-voice-server.js';
 
 export const LOCAL_ALIYUN_SMS_USAGE = `usage: local-aliyun-sms-cli --access-key-id ID --access-key-secret SECRET [options]
+  --api sms|voice          which API to serve: SMS (SendSms, QuerySendDetails) or voice
+                           (SingleCallByTts, QueryCallDetailByCallId); default sms
   --port N                 port to listen on (default 0: a free one)
   --host H                 address to listen on (default 127.0.0.1)
   --sign-name NAME         approved sign name (repeatable; default: any)
-  --template CODE=a,b,c    approved template code and its variables (repeatable; default: any)
+  --template CODE=a,b,c    approved template code and its variables (repeatable; default: any);
+                           with --api voice, the approved TTS templates
+  --show-number N          voice: registered display number (repeatable; default: any)
   --latency-ms N           delay every answer by N ms
-  --mask-phones            mask phone numbers in the SMS lines
+  --mask-phones            mask phone numbers in the SMS (call) lines
   --mode MODE              how to answer: ${LOCAL_SMS_MODES.join(', ')} (default ok)
   --bad-number N           answer isv.MOBILE_NUMBER_ILLEGAL for this number (repeatable)
   --limited-number N       answer isv.BUSINESS_LIMIT_CONTROL for this number (repeatable)
 While it runs, GET ${LOCAL_SMS_CONTROL_PATH} shows the mode and PUT ${LOCAL_SMS_CONTROL_PATH} with
-{"mode":"no-credit","badNumbers":["13800000001"]} changes it (no authentication: keep it on loopback).
+{"mode":"no-credit","badNumbers":["13800000001"]} changes it (no authentication: keep it on loopback);
+the SMS server also takes {"receipts":{"13800000001":"failed:MK:0001"},"deliveredAfterMs":0},
+the voice server {"outcomes":{"13800000001":"no-answer"},"settleAfterMs":0}.
 The key may also come from ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET.`;
 
 export interface CommandIo {
@@ -40,7 +42,7 @@ export interface CommandIo {
 }
 
 export interface RunningLocalAliyunSms {
-  server: LocalAliyunSmsServer;
+  server: LocalAliyunSmsServer | LocalAliyunVoiceServer;
   address: LocalAliyunSmsAddress;
 }
 
@@ -51,11 +53,13 @@ export async function runLocalAliyunSmsCommand(argv: readonly string[], io: Comm
     strict: true,
     allowPositionals: false,
     options: {
+      api: { type: 'string', default: 'sms' },
       port: { type: 'string', default: '0' },
       host: { type: 'string', default: '127.0.0.1' },
       'access-key-id': { type: 'string' },
       'access-key-secret': { type: 'string' },
       'sign-name': { type: 'string', multiple: true },
+      'show-number': { type: 'string', multiple: true },
       template: { type: 'string', multiple: true },
       'latency-ms': { type: 'string', default: '0' },
       'mask-phones': { type: 'boolean', default: false },
@@ -65,6 +69,7 @@ export async function runLocalAliyunSmsCommand(argv: readonly string[], io: Comm
     },
   });
   const problems: string[] = [];
+  if (values.api !== 'sms' && values.api !== 'voice') problems.push('--api must be sms or voice');
   const accessKeyId = values['access-key-id'] ?? io.env.ALIBABA_CLOUD_ACCESS_KEY_ID ?? '';
   const accessKeySecret = values['access-key-secret'] ?? io.env.ALIBABA_CLOUD_ACCESS_KEY_SECRET ?? '';
   if (accessKeyId === '') problems.push('--access-key-id is required');
@@ -84,7 +89,7 @@ export async function runLocalAliyunSmsCommand(argv: readonly string[], io: Comm
     templates ??= {};
     templates[code] = eq < 0 ? [] : spec.slice(eq + 1).split(',').map((v) => v.trim()).filter((v) => v !== '');
   }
-  const control = LocalSmsControl.safeParse({ mode: values.mode, badNumbers: values['bad-number'] ?? [], limitedNumbers: values['limited-number'] ?? [] });
+  const control = LocalApiControl.safeParse({ mode: values.mode, badNumbers: values['bad-number'] ?? [], limitedNumbers: values['limited-number'] ?? [] });
   if (!control.success) {
     for (const issue of control.error.issues) {
       const flag = { mode: '--mode', badNumbers: '--bad-number', limitedNumbers: '--limited-number' }[String(issue.path[0]) as 'mode'] ?? '--?';
@@ -94,19 +99,28 @@ export async function runLocalAliyunSmsCommand(argv: readonly string[], io: Comm
   if (problems.length > 0 || !control.success) throw new Error(`${problems.join('\n')}\n${LOCAL_ALIYUN_SMS_USAGE}`);
 
   const maskPhones = values['mask-phones'] === true;
-  const server = new LocalAliyunSmsServer({
-    accessKeyId,
-    accessKeySecret,
-    host: values.host,
-    port,
-    ...(values['sign-name'] ? { signNames: values['sign-name'] } : {}),
-    ...(templates ? { templates } : {}),
-    onAccepted: (sms) => io.stdout(JSON.stringify({ type: 'sms', ...(maskPhones ? maskAcceptedSms(sms) : sms) })),
-    onRejected: (rejection) => io.stderr(describeRejection(rejection)),
-  });
+  const common = { accessKeyId, accessKeySecret, host: values.host, port, onRejected: describeAndPrint(io) };
+  const server =
+    values.api === 'voice'
+      ? new LocalAliyunVoiceServer({
+          ...common,
+          ...(values['show-number'] ? { showNumbers: values['show-number'] } : {}),
+          ...(templates ? { ttsTemplates: templates } : {}),
+          onAccepted: (call) => io.stdout(JSON.stringify({ type: 'call', ...(maskPhones ? maskAcceptedCall(call) : call) })),
+        })
+      : new LocalAliyunSmsServer({
+          ...common,
+          ...(values['sign-name'] ? { signNames: values['sign-name'] } : {}),
+          ...(templates ? { templates } : {}),
+          onAccepted: (sms) => io.stdout(JSON.stringify({ type: 'sms', ...(maskPhones ? maskAcceptedSms(sms) : sms) })),
+        });
   server.setLatencyMs(latencyMs);
   server.setState(control.data);
   const address = await server.start();
   io.stdout(JSON.stringify({ type: 'listening', ...address }));
   return { server, address };
+}
+
+function describeAndPrint(io: CommandIo): (rejection: Parameters<typeof describeRejection>[0]) => void {
+  return (rejection) => io.stderr(describeRejection(rejection));
 }
