@@ -5,6 +5,9 @@
  * DingTalk group robot with a signed webhook (its stand-in checks the sign
  * as DingTalk does). A simulated button presses SOS over MQTT.
  *
+ * - a critical alarm at night (the night set to the whole day here) rings
+ *   the first helper through Aliyun's voice service (its stand-in checks the
+ *   signature, the TTS template and its variables) and texts them;
  * - the duty group hears of the case's opening, taking and closing, each
  *   post signed correctly;
  * - Aliyun answering errors (503): the helper's SMS falls over to Twilio
@@ -12,8 +15,8 @@
  * - Aliyun's flow control (isv.BUSINESS_LIMIT_CONTROL) is not retried: the
  *   SMS goes by Twilio at once.
  */
-import { SMS_TEMPLATES } from '@kanjia/alerts';
-import { LocalAliyunSmsServer, LocalRobotServer, LocalTwilioServer } from '@kanjia/alerts/testing';
+import { SMS_TEMPLATES, VOICE_TEMPLATES } from '@kanjia/alerts';
+import { LocalAliyunSmsServer, LocalAliyunVoiceServer, LocalRobotServer, LocalTwilioServer } from '@kanjia/alerts/testing';
 import { SimDevice } from '@kanjia/firmware-sim';
 import type { AlarmView } from '@kanjia/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,6 +38,7 @@ describe('channels through real processes: failover to a second SMS provider, fl
   });
   const twilio = new LocalTwilioServer({ ...TWILIO, senders: ['+8610690000'] });
   const robots = new LocalRobotServer({ dingtalk: { [DINGTALK.token]: { secret: DINGTALK.secret } } });
+  const voice = new LocalAliyunVoiceServer({ ...ALIYUN, showNumbers: ['057188880000'], ttsTemplates: { TTS_300001: VOICE_TEMPLATES.alarm.variables, TTS_300002: VOICE_TEMPLATES.escalation.variables } });
   let kanjia: KanjiaProcess;
   let api: ApiClient;
   const devices: SimDevice[] = [];
@@ -43,6 +47,7 @@ describe('channels through real processes: failover to a second SMS provider, fl
     const address = await aliyun.start();
     const twilioAt = await twilio.start();
     const robotsAt = await robots.start();
+    const voiceAt = await voice.start();
     const made = await kanjiaEnv(tmp.dir, { ...address, ...ALIYUN });
     const env = {
       ...made.env,
@@ -56,6 +61,14 @@ describe('channels through real processes: failover to a second SMS provider, fl
       KANJIA_DINGTALK_ROBOTS: JSON.stringify({ default: { webhook: `https://oapi.dingtalk.com/robot/send?access_token=${DINGTALK.token}`, secret: DINGTALK.secret } }),
       KANJIA_DINGTALK_BASE_URL: robotsAt.url,
       KANJIA_FAILOVER_CRITICAL_SECONDS: String(FAILOVER_SECONDS),
+      // Voice calls by Aliyun's voice service (the SMS key), and "night" all day long.
+      KANJIA_VOICE_PROVIDER: 'aliyun',
+      KANJIA_VOICE_NIGHT: '00:00-23:59',
+      KANJIA_ALIYUN_VOICE_SHOW_NUMBER: '057188880000',
+      KANJIA_ALIYUN_VOICE_TTS_CODE_ALARM: 'TTS_300001',
+      KANJIA_ALIYUN_VOICE_TTS_CODE_ESCALATION: 'TTS_300002',
+      KANJIA_ALIYUN_VOICE_ENDPOINT: voiceAt.endpoint,
+      KANJIA_ALIYUN_VOICE_PROTOCOL: 'http',
       // Three households, each pressing once: no bundling of their SMS to one helper's number.
       KANJIA_SMS_BUNDLE_WINDOW_SECONDS: '0',
     };
@@ -80,15 +93,22 @@ describe('channels through real processes: failover to a second SMS provider, fl
     await aliyun.stop();
     await twilio.stop();
     await robots.stop();
+    await voice.stop();
     tmp.cleanup();
   });
 
   const view = (alarmId: string) => api.get<AlarmView>(`/api/alarms/${alarmId}`);
 
-  it("posts the case's opening, taking and closing to the duty group, each with DingTalk's signature right", async () => {
+  it("a critical alarm at night rings the first helper and texts them; the case's opening, taking and closing go to the duty group, each with DingTalk's signature right", async () => {
     const alarmId = (await devices[0]!.pressSos().received).alarmId as string;
     const sms = await aliyun.waitFor((m) => m.phoneNumbers === '13800000001', 10_000);
     expect(sms).toMatchObject({ signName: '智慧看家', templateCode: 'SMS_100001', templateParam: { name: '王秀英' } });
+    const call = await voice.waitFor((c) => c.calledNumber === '13800000001', 10_000);
+    expect(call).toMatchObject({ calledShowNumber: '057188880000', ttsCode: 'TTS_300001', playTimes: 2, ttsParam: { name: '王秀英', village: '石门村' } });
+    await expect
+      .poll(async () => (await view(alarmId)).notifications.filter((n) => n.purpose === 'call').map((n) => [n.medium, n.channel, n.status]), { timeout: 10_000 })
+      .toEqual([['voice', 'aliyun-voice', 'sent']]);
+    expect((await view(alarmId)).history.map((e) => e.note)).toContain('夜间紧急警报：同时给刘建军打语音电话');
     const opened = await robots.waitFor((p) => p.text.includes('王秀英'), 10_000);
     expect(opened).toMatchObject({ robot: 'dingtalk', token: DINGTALK.token, signed: true, msgtype: 'markdown', mentionAll: true, mentionedMobiles: [] });
     expect(opened.title).toBe('【智慧看家】紧急呼叫 · 王秀英');
@@ -119,7 +139,7 @@ describe('channels through real processes: failover to a second SMS provider, fl
       .poll(async () => (await view(alarmId)).notifications.find((n) => n.purpose === 'chain')?.status, { timeout: 10_000 })
       .toBe('sent');
     const n = (await view(alarmId)).notifications.find((x) => x.purpose === 'chain')!;
-    expect(n).toMatchObject({ channel: 'twilio', routeStep: 1, route: ['aliyun', 'twilio', 'dingtalk'] });
+    expect(n).toMatchObject({ channel: 'twilio', routeStep: 1, route: ['aliyun', 'twilio', 'aliyun-voice', 'dingtalk'] });
     expect(n.failovers[0]).toMatchObject({ from: 'aliyun', to: 'twilio' });
     expect(n.failovers[0]!.reason).toMatch(/^FAILOVER_TIMEOUT/);
     expect((await view(alarmId)).history.map((e) => e.note)).toContainEqual(expect.stringMatching(/^发给王志强的通知无法通过短信（aliyun）送达.*已改用短信（twilio）$/));
