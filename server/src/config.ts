@@ -27,19 +27,21 @@ const VisitFrequencySetting = z.string().transform((text, ctx): VisitFrequency =
 /** true/false (also 1/0) in the environment, a boolean in the config file. */
 const BooleanSetting = z.preprocess((v) => (v === 'false' || v === '0' ? false : v === 'true' || v === '1' ? true : v), z.boolean({ error: 'true or false' }));
 /** `22:00-07:00` (village time; may span midnight), or `off`; an object in the config file. */
-const NightWindowSetting = z.union([
-  z.literal('off').transform(() => null),
-  z.string().transform((text, ctx): NightWindow => {
+const NightWindowSetting = z.unknown().transform((value, ctx): NightWindow | null => {
+  if (value === null || value === 'off') return null;
+  if (typeof value === 'string') {
     try {
-      return parseNightWindow(text);
+      return parseNightWindow(value);
     } catch (err) {
       ctx.addIssue({ code: 'custom', message: `${(err as Error).message}, or off` });
       return z.NEVER;
     }
-  }),
-  z.object({ fromMinute: z.number().int().min(0).max(1439), toMinute: z.number().int().min(0).max(1439) }).strict(),
-  z.null(),
-]);
+  }
+  const window = z.object({ fromMinute: z.number().int().min(0).max(1439), toMinute: z.number().int().min(0).max(1439) }).strict().safeParse(value);
+  if (window.success && window.data.fromMinute !== window.data.toMinute) return window.data;
+  ctx.addIssue({ code: 'custom', message: 'a time window like 22:00-07:00 (village time), or off' });
+  return z.NEVER;
+});
 const TemplateCode = z.string().regex(/^SMS_\d+$/, 'an approved template code such as SMS_123456789');
 
 /**
@@ -557,10 +559,14 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
 }
 
 /** The variable of a problem's path; a key inside an object-valued setting follows it, as in `KANJIA_ALIYUN_TEMPLATE_CODES "alarm.foo"`. */
-function envNameOf(path: PropertyKey[]): string | undefined {
+function envNameOf(path: PropertyKey[], set: ReadonlySet<string> = new Set()): string | undefined {
   let best: { name: string; length: number } | undefined;
-  for (const [name, p] of Object.entries(ENV_VARS)) {
-    if (p.length <= path.length && p.every((key, i) => key === path[i]) && p.length > (best?.length ?? 0)) best = { name, length: p.length };
+  // The longest variable whose path leads to the problem, of those set when any is (KANJIA_DINGTALK_ROBOTS before the
+  // shorthand KANJIA_DINGTALK_WEBHOOK, when the map is what was given).
+  const candidates = Object.entries(ENV_VARS).filter(([, p]) => p.length <= path.length && p.every((key, i) => key === path[i]));
+  const given = candidates.filter(([name]) => set.has(name));
+  for (const [name, p] of given.length > 0 ? given : candidates) {
+    if (p.length > (best?.length ?? 0)) best = { name, length: p.length };
   }
   if (best === undefined) return undefined;
   const inside = path.slice(best.length);
@@ -596,7 +602,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, options: { co
   const result = Settings.safeParse(raw);
   if (!result.success) {
     for (const issue of result.error.issues) {
-      const where = envNameOf(issue.path) ?? (issue.path.join('.') || '(settings)');
+      const where = envNameOf(issue.path, new Set(Object.keys(env).filter((name) => env[name] !== undefined && env[name] !== ''))) ?? (issue.path.join('.') || '(settings)');
       problems.push(`${where}: ${issue.message}`);
     }
   }

@@ -8,7 +8,7 @@
  * `--speed 60` lives a day in 24 minutes (server and homes share the clock);
  * `--incident 刘玉珍:co@+2h` scripts a drill.
  */
-import { ConsoleSmsSender } from '@kanjia/alerts';
+import { ConsoleGroupChannel, ConsoleSmsSender, ConsoleVoiceCaller } from '@kanjia/alerts';
 import { describeIncident, HouseholdLifeRunner, IncidentSpecError, parseIncidentSpec, planHouseholdLife, type LifeIncident, type SimDevice, type SimLogger } from '@kanjia/firmware-sim';
 import { DeviceCredentials, ScaledClock, systemClock, type Clock } from '@kanjia/protocol';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -48,10 +48,10 @@ export async function runDemo(args: string[]): Promise<number> {
   const dataDir = values['data-dir'] ?? process.env.KANJIA_DATA_DIR ?? './data/demo';
   if (values.fresh) rmSync(dataDir, { recursive: true, force: true });
 
-  // Demo defaults: console SMS, only error logs (the demo prints its own readable lines), and a 2-minute escalation so the
-  // escalation can be watched; every KANJIA_* variable still wins.
+  // Demo defaults: console SMS, voice calls and duty group posts (printed), only error logs (the demo prints its own
+  // readable lines), and a 2-minute escalation so the escalation can be watched; every KANJIA_* variable still wins.
   const settings = loadSettings(
-    { KANJIA_LOG_LEVEL: 'error', KANJIA_ESCALATION_TIMEOUT_SECONDS: '120', ...process.env, KANJIA_DATA_DIR: dataDir, KANJIA_SMS_PROVIDER: 'console' },
+    { KANJIA_LOG_LEVEL: 'error', KANJIA_ESCALATION_TIMEOUT_SECONDS: '120', KANJIA_VOICE_PROVIDER: 'console', KANJIA_GROUP_ROBOT: 'console', ...process.env, KANJIA_DATA_DIR: dataDir, KANJIA_SMS_PROVIDER: 'console' },
   );
   const devices = ensureDemoRegistry(settings.dataDir, loadDeviceKey(settings));
   const demoLogin = await ensureDemoLogin(settings.dataDir, values.login);
@@ -64,7 +64,17 @@ export async function runDemo(args: string[]): Promise<number> {
   const incidents = parseDemoIncidents(values.incident, households, clock.nowMs(), settings.timezone);
 
   const out = (line: string) => process.stdout.write(`${line}\n`);
-  const system = new KanjiaSystem({ settings, clock, smsSender: new ConsoleSmsSender({ write: (block) => out(`\n${block}\n`) }) });
+  const print = { write: (block: string) => out(`\n${block}\n`) };
+  const system = new KanjiaSystem({
+    settings,
+    clock,
+    smsSender: new ConsoleSmsSender(print),
+    // Printed like the SMS, when the settings keep the demo's console channels.
+    channels: {
+      ...(settings.voiceProvider === 'console' ? { voice: new ConsoleVoiceCaller({ ...print, locale: settings.locale }) } : {}),
+      ...(settings.groupRobot === 'console' ? { group: new ConsoleGroupChannel(print) } : {}),
+    },
+  });
   const running = await system.start();
 
   // The household whose button will be pressed speaks (its beeps are the acknowledgements); the others are quiet.
