@@ -32,6 +32,8 @@ const zh = {
   // The system's own problems (protocol SYSTEM_PROBLEM_CODES): the red banner under the header.
   'system.SMS_PROVIDER_OUTAGE': '短信平台自 {since} 起无法发送（{reason}）。告警短信暂未送达，平台恢复后会自动补发。请立即电话通知帮扶责任人！',
   'system.STORAGE_WRITE_FAILED': '服务器自 {since} 起无法保存数据（{reason}）。新的告警可能无法记录，请立即联系技术支持，并电话确认紧急情况！',
+  'system.VOICE_PROVIDER_OUTAGE': '语音电话平台自 {since} 起无法拨打（{reason}）。紧急警报仍有短信，但不会打电话：夜间请值班员直接打电话通知帮扶责任人！',
+  'system.GROUP_ROBOT_OUTAGE': '值班群机器人自 {since} 起无法发消息（{reason}）。短信和电话不受影响；请检查群机器人设置。',
   'system.TLS_CERT_EXPIRING': '服务器的安全证书有效期至 {reason}，即将或已经过期：过期后浏览器和通过 4G 连接的设备将无法连接。请通知系统管理员更新证书。',
   'system.other': '系统故障（自 {since} 起）：{reason}。请联系技术支持。',
 
@@ -297,6 +299,8 @@ const en: Record<MessageKey, string> = {
 
   'system.SMS_PROVIDER_OUTAGE': 'The SMS provider has not been sending since {since} ({reason}). Alarm SMS are waiting and will be resent when it recovers. Phone the helpers now!',
   'system.STORAGE_WRITE_FAILED': 'The server has not been able to save data since {since} ({reason}). New alarms may not be recorded: call technical support now and confirm emergencies by phone!',
+  'system.VOICE_PROVIDER_OUTAGE': 'The voice service has not been calling since {since} ({reason}). Critical alarms are still texted but nobody is rung: at night, phone the helpers yourself!',
+  'system.GROUP_ROBOT_OUTAGE': 'The duty group’s robot has not been posting since {since} ({reason}). SMS and calls are not affected; check the robot’s settings.',
   'system.TLS_CERT_EXPIRING': 'The server’s security certificate is valid until {reason} and is about to end or has ended: browsers and devices connecting over 4G will then fail to connect. Tell the system administrator to renew it.',
   'system.other': 'System problem (since {since}): {reason}. Call technical support.',
 

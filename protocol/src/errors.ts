@@ -117,7 +117,9 @@ export const ERROR_CATALOG = {
   DATABASE_DAMAGED: { from: 'storage', meaning: 'At start: the database file is damaged.', action: 'Stop Kanjia and restore the database from the latest backup.' },
 
   // --- system ---
-  SMS_PROVIDER_OUTAGE: { from: 'system', systemProblem: true, meaning: 'The SMS provider refuses every message (signature, credit, a disabled key, flow control) or cannot be reached; notices wait and are resent when it answers again.', action: 'Phone the contacts of open cases now; fix the provider account as the reason says (top up, enable the key).' },
+  SMS_PROVIDER_OUTAGE: { from: 'system', systemProblem: true, meaning: 'An SMS provider refuses every message (signature, credit, a disabled key, the account\'s quota) or cannot be reached; its notices wait and are resent when it answers again, or after the failover time go by the next channel of their route (a second SMS provider, a voice call, the duty group; docs/channels.md).', action: 'Phone the contacts of open cases now; fix the provider account as the reason says (top up, enable the key).' },
+  VOICE_PROVIDER_OUTAGE: { from: 'system', systemProblem: true, meaning: 'The voice service refuses every call or cannot be reached: critical alarms are texted but nobody is rung; waiting calls go when it answers again.', action: 'Phone the contacts of open critical cases at night; fix the voice account as the reason says (docs/voice-calls.md).' },
+  GROUP_ROBOT_OUTAGE: { from: 'system', systemProblem: true, meaning: 'The duty group\'s robot (DingTalk, WeCom) refuses every post or cannot be reached: the group does not see the cases; the SMS and calls are not affected.', action: 'Check the robot\'s webhook, its 加签 secret or keyword and its 20-posts-a-minute limit (docs/channels.md).' },
   TLS_CERT_EXPIRING: { from: 'system', systemProblem: true, meaning: 'The TLS certificate ends within 14 days or has ended; browsers and 4G devices over TLS will fail to connect.', action: 'Renew the certificate (it is reloaded from disk without a restart).' },
 
   // --- server ---
