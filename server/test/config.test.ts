@@ -5,28 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { loadSettings, SettingsError, trustProxyOption, trustProxyWarning } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { consoleSmsWarning, createSmsSender, isLoopbackUrl, publicUrlOf } from '../src/system.js';
-import { tempDataDir } from './helpers.js';
+import { ALIYUN_ENV, settingsProblems, tempDataDir } from './helpers.js';
 
-const ALIYUN_ENV = {
-  KANJIA_SMS_PROVIDER: 'aliyun',
-  KANJIA_ALIYUN_ACCESS_KEY_ID: 'LTAIexample',
-  KANJIA_ALIYUN_ACCESS_KEY_SECRET: 'secret-0123456789',
-  KANJIA_ALIYUN_SIGN_NAME: '智慧看家',
-  KANJIA_ALIYUN_TEMPLATE_ALARM: 'SMS_100',
-  KANJIA_ALIYUN_TEMPLATE_ESCALATION: 'SMS_101',
-  KANJIA_ALIYUN_TEMPLATE_CANCELLED: 'SMS_102',
-};
 
-/** The problems loadSettings lists for `env`, one string. */
-function problemsOf(env: Record<string, string>): string {
-  try {
-    loadSettings(env);
-  } catch (err) {
-    if (err instanceof SettingsError) return err.problems.join('\n');
-    throw err;
-  }
-  throw new Error('loadSettings accepted the settings');
-}
 
 describe('loadSettings', () => {
   it('uses embedded defaults when nothing is set', () => {
@@ -72,12 +53,12 @@ describe('loadSettings', () => {
     expect(loadSettings({})).not.toHaveProperty('mqttConnectsPerSecond');
     const s = loadSettings({ KANJIA_MQTT_CONNECTS_PER_SECOND: '800', KANJIA_MQTT_IN_FLIGHT_UPLINKS: '2000', KANJIA_MQTT_IN_FLIGHT_PER_CONNECTION: '8' });
     expect(s).toMatchObject({ mqttConnectsPerSecond: 800, mqttInFlightUplinks: 2000, mqttInFlightPerConnection: 8 });
-    expect(problemsOf({ KANJIA_MQTT_CONNECTS_PER_SECOND: '0' })).toContain('KANJIA_MQTT_CONNECTS_PER_SECOND');
+    expect(settingsProblems({ KANJIA_MQTT_CONNECTS_PER_SECOND: '0' })).toContain('KANJIA_MQTT_CONNECTS_PER_SECOND');
     expect(loadSettings({})).not.toHaveProperty('mqttConnectWaitMs');
     expect(loadSettings({ KANJIA_MQTT_CONNECT_WAIT_MS: '0' })).toMatchObject({ mqttConnectWaitMs: 0 });
-    expect(problemsOf({ KANJIA_MQTT_CONNECT_WAIT_MS: '10000' })).toMatch(/KANJIA_MQTT_CONNECT_WAIT_MS.*at most 9000 ms/);
-    expect(problemsOf({ KANJIA_MQTT_CONNECT_WAIT_MS: '-1' })).toContain('KANJIA_MQTT_CONNECT_WAIT_MS');
-    expect(problemsOf({ KANJIA_MQTT_IN_FLIGHT_UPLINKS: '10' })).toMatch(/KANJIA_MQTT_IN_FLIGHT_PER_CONNECTION.*16 uplinks per connection cannot exceed the 10 in all/);
+    expect(settingsProblems({ KANJIA_MQTT_CONNECT_WAIT_MS: '10000' })).toMatch(/KANJIA_MQTT_CONNECT_WAIT_MS.*at most 9000 ms/);
+    expect(settingsProblems({ KANJIA_MQTT_CONNECT_WAIT_MS: '-1' })).toContain('KANJIA_MQTT_CONNECT_WAIT_MS');
+    expect(settingsProblems({ KANJIA_MQTT_IN_FLIGHT_UPLINKS: '10' })).toMatch(/KANJIA_MQTT_IN_FLIGHT_PER_CONNECTION.*16 uplinks per connection cannot exceed the 10 in all/);
   });
 
   it('reads the per-kind template codes of KANJIA_ALIYUN_TEMPLATE_CODES (JSON) and leaves them out when unset', () => {
@@ -105,11 +86,11 @@ describe('loadSettings', () => {
     ['a generic key', '{"alarm":"SMS_1"}', /KANJIA_ALIYUN_TEMPLATE_CODES "alarm": the generic alarm template has its own setting \(KANJIA_ALIYUN_TEMPLATE_ALARM\)/],
     ['a code that is not SMS_ and digits', '{"alarm.co":"co-template"}', /KANJIA_ALIYUN_TEMPLATE_CODES "alarm\.co": an approved template code such as SMS_123456789/],
   ])('refuses KANJIA_ALIYUN_TEMPLATE_CODES with %s, naming the variable and the key', (_what, value, problem) => {
-    expect(problemsOf({ ...ALIYUN_ENV, KANJIA_ALIYUN_TEMPLATE_CODES: value })).toMatch(problem);
+    expect(settingsProblems({ ...ALIYUN_ENV, KANJIA_ALIYUN_TEMPLATE_CODES: value })).toMatch(problem);
   });
 
   it('lists a bad KANJIA_ALIYUN_TEMPLATE_CODES with the other problems, every bad key once', () => {
-    const problems = problemsOf({ ...ALIYUN_ENV, KANJIA_HTTP_PORT: 'eighty', KANJIA_ALIYUN_TEMPLATE_CODES: '{"alarm.flood":"SMS_1","escalation.co":"nope","alarm.gas":"SMS_2"}' }).split('\n');
+    const problems = settingsProblems({ ...ALIYUN_ENV, KANJIA_HTTP_PORT: 'eighty', KANJIA_ALIYUN_TEMPLATE_CODES: '{"alarm.flood":"SMS_1","escalation.co":"nope","alarm.gas":"SMS_2"}' }).split('\n');
     expect(problems.filter((p) => p.startsWith('KANJIA_HTTP_PORT'))).toHaveLength(1);
     expect(problems.filter((p) => p.startsWith('KANJIA_ALIYUN_TEMPLATE_CODES "alarm.flood"'))).toHaveLength(1);
     expect(problems.filter((p) => p.startsWith('KANJIA_ALIYUN_TEMPLATE_CODES "escalation.co"'))).toHaveLength(1);
@@ -145,9 +126,9 @@ describe('loadSettings', () => {
     expect(loadSettings({ KANJIA_PUBLIC_URL: 'https://kanjia.example.cn/' }).publicUrl).toBe('https://kanjia.example.cn');
     expect(loadSettings({ KANJIA_PUBLIC_URL: 'https://gov.example.cn/kanjia' }).publicUrl).toBe('https://gov.example.cn/kanjia');
     expect(loadSettings({}).publicUrl).toBeUndefined();
-    expect(problemsOf({ KANJIA_PUBLIC_URL: 'kanjia.example.cn' })).toMatch(/KANJIA_PUBLIC_URL: an http\(s\) address/);
-    expect(problemsOf({ KANJIA_PUBLIC_URL: 'ftp://kanjia.example.cn' })).toMatch(/KANJIA_PUBLIC_URL/);
-    expect(problemsOf({ KANJIA_PUBLIC_URL: 'https://kanjia.example.cn/?x=1' })).toMatch(/KANJIA_PUBLIC_URL: the address alone/);
+    expect(settingsProblems({ KANJIA_PUBLIC_URL: 'kanjia.example.cn' })).toMatch(/KANJIA_PUBLIC_URL: an http\(s\) address/);
+    expect(settingsProblems({ KANJIA_PUBLIC_URL: 'ftp://kanjia.example.cn' })).toMatch(/KANJIA_PUBLIC_URL/);
+    expect(settingsProblems({ KANJIA_PUBLIC_URL: 'https://kanjia.example.cn/?x=1' })).toMatch(/KANJIA_PUBLIC_URL: the address alone/);
   });
 
   it('derives the default public address from the HTTP listener, and knows a loopback address when it sees one', () => {
@@ -160,7 +141,7 @@ describe('loadSettings', () => {
 
   it('refuses the aliyun provider without the cancelled template, naming it', () => {
     const { KANJIA_ALIYUN_TEMPLATE_CANCELLED: _dropped, ...withoutCancelled } = ALIYUN_ENV;
-    expect(problemsOf(withoutCancelled)).toMatch(/KANJIA_ALIYUN_TEMPLATE_CANCELLED/);
+    expect(settingsProblems(withoutCancelled)).toMatch(/KANJIA_ALIYUN_TEMPLATE_CANCELLED/);
   });
 
   it('refuses the aliyun provider without its settings, saying which to set', () => {
@@ -174,8 +155,8 @@ describe('loadSettings', () => {
     expect(trustProxyOption(legacy)).toEqual(['loopback']);
     expect(trustProxyWarning(legacy)).toMatch(/choose its own address.*read as loopback/);
     expect(trustProxyWarning(loadSettings({ KANJIA_TRUST_PROXY: '127.0.0.1' }).trustProxy)).toBeUndefined();
-    expect(problemsOf({ KANJIA_TRUST_PROXY: '2' })).toMatch(/^KANJIA_TRUST_PROXY "0": not an IP address.*hop count cannot tell a proxy from a client/);
-    expect(problemsOf({ KANJIA_TRUST_PROXY: '10.0.0.0/33' })).toMatch(/KANJIA_TRUST_PROXY/);
+    expect(settingsProblems({ KANJIA_TRUST_PROXY: '2' })).toMatch(/^KANJIA_TRUST_PROXY "0": not an IP address.*hop count cannot tell a proxy from a client/);
+    expect(settingsProblems({ KANJIA_TRUST_PROXY: '10.0.0.0/33' })).toMatch(/KANJIA_TRUST_PROXY/);
   });
 
   it('warns that the console SMS provider prints live answer links when the server listens beyond this machine', () => {

@@ -7,7 +7,7 @@ import type { RegistryFile } from '@kanjia/protocol';
 import type { FastifyInstance } from 'fastify';
 import { io, type Socket } from 'socket.io-client';
 import type { SqliteUserStore, UserInput } from '../src/auth/user-store.js';
-import type { Settings } from '../src/config.js';
+import { loadSettings, SettingsError, type Settings } from '../src/config.js';
 import { openDatabase, type Db } from '../src/db/database.js';
 import { databaseFile, loadDeviceKey } from '../src/device-key.js';
 import { SqliteRegistryStore } from '../src/registry/registry-store.js';
@@ -239,4 +239,26 @@ export class ScriptedChannel implements NoticeChannel {
     this.sent.push(message);
     return this.answer(message);
   }
+}
+
+/** The settings of an Aliyun SMS account (the provider, its key, its sign name and templates), as the environment gives them. */
+export const ALIYUN_ENV = {
+  KANJIA_SMS_PROVIDER: 'aliyun',
+  KANJIA_ALIYUN_ACCESS_KEY_ID: 'LTAIexample',
+  KANJIA_ALIYUN_ACCESS_KEY_SECRET: 'secret-0123456789',
+  KANJIA_ALIYUN_SIGN_NAME: '智慧看家',
+  KANJIA_ALIYUN_TEMPLATE_ALARM: 'SMS_100',
+  KANJIA_ALIYUN_TEMPLATE_ESCALATION: 'SMS_101',
+  KANJIA_ALIYUN_TEMPLATE_CANCELLED: 'SMS_102',
+};
+
+/** The problems loadSettings lists for `env`, one string; throws when it accepts them. */
+export function settingsProblems(env: Record<string, string>): string {
+  try {
+    loadSettings(env);
+  } catch (err) {
+    if (err instanceof SettingsError) return err.problems.join('\n');
+    throw err;
+  }
+  throw new Error('loadSettings accepted the settings');
 }
