@@ -216,6 +216,23 @@ describe('failover from channel to channel', () => {
     const stats = await admin.get<{ notifications: { undeliverable: number } }>('/api/stats');
     expect(stats.notifications.undeliverable).toBe(1);
   });
+
+  it('a notice that reached only the duty group counts as not reached: the group is told to phone, and the next contact is texted at once', async () => {
+    const h = await harness(DAY);
+    const refuse = () => ({ ok: false as const, kind: 'permanent' as const, code: 'isv.MOBILE_NUMBER_ILLEGAL', message: 'bad number' });
+    h.primary.answer = (m) => (m.to === '13800000001' ? refuse() : { ok: true, providerRef: 'p' });
+    h.backup.answer = refuse;
+    h.voice.answer = refuse;
+    const alarmId = await h.sos();
+    await h.eventually('the second contact texted', () => h.primary.sent.some((m) => m.to === '13800000002'));
+    const fellOver = h.group.sent.find((m) => m.text.includes('刘建军'))!;
+    expect(fellOver.params.title).toBe('【智慧看家】联系不上：紧急呼叫 · 王秀英');
+    expect(fellOver.params.mentionAll).toBe('true');
+    expect(fellOver.text).not.toMatch(/1[3-9]\d{9}/);
+    expect(fellOver.params.code).toBeUndefined();
+    const first = chainOf(await h.view(alarmId))[0]!;
+    expect(first).toMatchObject({ status: 'sent', channel: 'group', medium: 'group', unreached: true, undeliverable: false });
+  });
 });
 
 describe("the duty group's posts", () => {

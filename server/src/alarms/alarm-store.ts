@@ -847,8 +847,18 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
         )
         .run(nowMs, providerRef, waits ? 'waiting' : 'none', waits ? nowMs + nextDeliveryCheckDelayMs(0) : null, id);
       this.forgetAnswerCode(id);
-      // Held by an outage, or gone by another channel after the first could not send it: the contact is told only now.
-      if (held !== undefined && held.purpose === 'chain' && (held.outage_at != null || held.route_step > 0)) this.escalationCountsFrom(id, nowMs);
+      if (held !== undefined && held.purpose === 'chain' && this.medium(held.channel) === 'group') {
+        // The contact's notice reached only the duty group ("nobody could reach them: phone them"): the contact was
+        // not told, so the next contact is due now, as after a failure; the group knows to phone.
+        this.db.prepare('UPDATE notifications SET unreached_at = ? WHERE id = ?').run(nowMs, id);
+        const row = this.db.prepare('SELECT alarm_id, escalation_level FROM notifications WHERE id = ?').get(id) as { alarm_id: string; escalation_level: number };
+        this.db
+          .prepare("UPDATE alarms SET next_escalation_at = MIN(next_escalation_at, ?), updated_at = ? WHERE id = ? AND status = 'open' AND escalation_level = ? AND next_escalation_at IS NOT NULL")
+          .run(nowMs, nowMs, row.alarm_id, row.escalation_level);
+      } else if (held !== undefined && held.purpose === 'chain' && (held.outage_at != null || held.route_step > 0)) {
+        // Held by an outage, or gone by another channel after the first could not send it: the contact is told only now.
+        this.escalationCountsFrom(id, nowMs);
+      }
       // The alarms that went in the same message: sent with it; their receipt is the carrier's (recordDelivery copies it).
       for (const m of this.bundleMembers(id)) {
         this.db
