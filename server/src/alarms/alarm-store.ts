@@ -190,6 +190,8 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
   /** The commands to devices, written in this store's transactions (device-commands.ts). */
   readonly commands: SqliteDeviceCommandStore;
   private readonly plan: ChannelPlan;
+  /** When each number was last sent a chain SMS, by channel (`channel\0phone`): the bundle window. */
+  private readonly lastSentTo = new Map<string, number>();
 
   constructor(
     private readonly db: Db,
@@ -389,14 +391,24 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
     return { text: post.markdown, params: groupPostParams(post) };
   }
 
-  /** When a new SMS notice may go: at the end of the bundle window of the last one this channel sent the number (bundles.ts). */
+  /**
+   * When a new SMS notice may go: at the end of the bundle window of the last one this channel sent the number
+   * (bundles.ts). The last sends are kept in memory (lastSentTo): after a restart the first notice to a number
+   * goes at once, which costs at most one SMS of the allowance; an index on every send would cost every SOS.
+   */
   private gatheredUntil(n: { purpose: NoticePurpose; severity: Severity; template: SmsTemplateKey; contact: { phone: string }; nowMs: number }, channel: string): number {
     const windowMs = this.options.bundleWindowMs ?? 0;
     if (windowMs <= 0 || n.purpose !== 'chain' || n.severity === 'critical' || !bundleable(n) || this.medium(channel) !== 'sms') return n.nowMs;
-    const last = this.db
-      .prepare("SELECT MAX(sent_at) AS t FROM notifications INDEXED BY notifications_recipient WHERE phone = ? AND channel = ? AND purpose = 'chain' AND sent_at > ?")
-      .get(n.contact.phone, channel, n.nowMs - windowMs) as { t: number | null };
-    return gatheredUntil(n.nowMs, last.t, windowMs, false);
+    const last = this.lastSentTo.get(`${channel}\u0000${n.contact.phone}`);
+    return gatheredUntil(n.nowMs, last !== undefined && last > n.nowMs - windowMs ? last : null, windowMs, false);
+  }
+
+  /** Remembers a chain SMS sent to a number (the bundle window); forgets what is older than the window. */
+  private rememberSent(channel: string, phone: string, nowMs: number): void {
+    const windowMs = this.options.bundleWindowMs ?? 0;
+    if (windowMs <= 0 || this.medium(channel) !== 'sms') return;
+    if (this.lastSentTo.size > 10_000) for (const [key, at] of this.lastSentTo) if (at <= nowMs - windowMs) this.lastSentTo.delete(key);
+    this.lastSentTo.set(`${channel}\u0000${phone}`, nowMs);
   }
 
   /**
@@ -835,9 +847,10 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
    */
   markNotificationSent(id: string, nowMs: number, providerRef: string | null): void {
     this.run(() => {
-      const held = this.db.prepare('SELECT outage_at, route_step, channel, purpose FROM notifications WHERE id = ?').get(id) as
-        | { outage_at: number | null; route_step: number; channel: string; purpose: NoticePurpose }
+      const held = this.db.prepare('SELECT outage_at, route_step, channel, purpose, phone FROM notifications WHERE id = ?').get(id) as
+        | { outage_at: number | null; route_step: number; channel: string; purpose: NoticePurpose; phone: string }
         | undefined;
+      if (held?.purpose === 'chain') this.rememberSent(held.channel, held.phone, nowMs);
       // A channel with receipts: the notice waits for the provider's word (DeliveryTracker); else sent is all we learn.
       const waits = held !== undefined && providerRef !== null && (this.options.receipts?.has(held.channel) ?? false);
       this.db

@@ -334,7 +334,6 @@ export const MIGRATIONS: readonly string[] = [
   -- Sent inside another notice's message (several alarms for one number in one SMS): that notice's id; '-': never bundle it again.
   ALTER TABLE notifications ADD COLUMN bundle_of TEXT;
   UPDATE notifications SET channel_since = created_at;
-  CREATE INDEX notifications_recipient ON notifications (phone, channel, sent_at) WHERE purpose = 'chain';
   CREATE INDEX notifications_bundle ON notifications (bundle_of) WHERE bundle_of IS NOT NULL;
   CREATE INDEX notifications_channel_claim ON notifications (channel, status, priority, next_attempt_at, created_at);
   CREATE INDEX notifications_failover ON notifications (failover_at) WHERE status = 'pending' AND failover_at IS NOT NULL;
