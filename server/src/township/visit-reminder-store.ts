@@ -116,7 +116,7 @@ export class SqliteVisitReminderStore {
    * does not remind of a day gone by). Returns the ones to send.
    */
   due(nowMs: number): ReminderRow[] {
-    const pending = (this.db.prepare(`${SELECT} WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, decided_at`).all(nowMs) as DbRow[]).map(rowOf);
+    const pending = (this.db.prepare(`${SELECT} WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, decided_at, phone`).all(nowMs) as DbRow[]).map(rowOf);
     const expire = this.db.prepare("UPDATE visit_reminders SET status = 'expired', next_attempt_at = NULL, updated_at = ? WHERE id = ? AND status = 'pending'");
     const out: ReminderRow[] = [];
     this.db.transaction(() => {
@@ -164,7 +164,7 @@ export class SqliteVisitReminderStore {
 
   /** Every reminder of a due date, by number (tests, the operator). */
   reminders(dueDate?: string): ReminderRow[] {
-    const rows = dueDate === undefined ? this.db.prepare(`${SELECT} ORDER BY decided_at, id`).all() : this.db.prepare(`${SELECT} WHERE due_date = ? ORDER BY decided_at, id`).all(dueDate);
+    const rows = dueDate === undefined ? this.db.prepare(`${SELECT} ORDER BY decided_at, phone`).all() : this.db.prepare(`${SELECT} WHERE due_date = ? ORDER BY decided_at, phone`).all(dueDate);
     return (rows as DbRow[]).map(rowOf);
   }
 

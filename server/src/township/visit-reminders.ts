@@ -33,6 +33,8 @@ export class VisitReminders {
   private running = false;
   private busy: Promise<void> | undefined;
   private again = false;
+  /** When the last round began: a window that opened since then is decided at once. */
+  private roundAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: VisitRemindersOptions) {}
 
@@ -74,6 +76,7 @@ export class VisitReminders {
   /** One round: decide (one transaction), then send every reminder due, one after the other. */
   private async round(): Promise<void> {
     const { store, sender, clock, logger } = this.options;
+    this.roundAt = clock.nowMs();
     const decided = store.decide(clock.nowMs(), this.options.hour, (r) =>
       renderVisitReminder({ ...r, locale: this.options.locale, ...(this.options.signName ? { signName: this.options.signName } : {}) }),
     );
@@ -102,16 +105,21 @@ export class VisitReminders {
     const { clock, store, hour } = this.options;
     const now = clock.nowMs();
     let next = now + WATCHDOG_MS;
+    let opened = false;
     const attempt = store.nextAttemptAt();
     if (attempt !== null) next = Math.min(next, attempt);
     for (const zone of new Set(this.options.zones())) {
       next = Math.min(next, nextLocalMinute(zone, now, hour * 60));
-      if (inReminderWindow(zone, now, hour)) next = Math.min(next, now + REMINDER_RECHECK_MS);
+      if (inReminderWindow(zone, now, hour)) {
+        next = Math.min(next, now + REMINDER_RECHECK_MS);
+        // The window opened while the last round ran (its timer came and went): decide now, not at the recheck.
+        if (!inReminderWindow(zone, this.roundAt, hour)) opened = true;
+      }
     }
     this.options.clock.clearTimeout(this.timer);
     this.timer = clock.setTimeout(() => {
       this.timer = undefined;
       this.wake();
-    }, Math.max(1_000, next - now)); // at least a second: a round that failed leaves its attempts due, and must not spin
+    }, opened ? 0 : Math.max(1_000, next - now)); // at least a second: a round that failed leaves its attempts due, and must not spin
   }
 }
