@@ -114,11 +114,15 @@ export class TwilioSmsSender implements NoticeChannel, SmsNoticeSender {
 
   /** Sends a notice's full text, as an alarm SMS goes. */
   sendNotice(notice: SmsNotice): Promise<SmsResult> {
-    return this.send(notice);
+    return this.post(notice);
   }
 
   /** Sends one SMS (its full `text`); returns ok:false with a stable code for every provider or network failure. */
-  async send(message: Pick<SmsMessage, 'to' | 'text' | 'outId'>): Promise<SmsResult> {
+  send(message: SmsMessage): Promise<SmsResult> {
+    return this.post(message);
+  }
+
+  private async post(message: Pick<SmsMessage, 'to' | 'text' | 'outId'>): Promise<SmsResult> {
     const to = twilioRecipient(message.to);
     if (to === null) return this.fail(message, { kind: 'permanent', code: '21211', message: 'not a mainland mobile or E.164 number (checked before sending)' });
     const form = new URLSearchParams({ To: to, Body: message.text });
