@@ -404,7 +404,7 @@ function formatMinute(atMs: number, timeZone: string): string {
  */
 export const SMS_NOTICE_TEMPLATES: Readonly<Record<SmsNoticeKey, SmsTemplateDefinition>> = {
   visitReminder: {
-    variables: ['helper', 'count', 'names', 'date'],
+    variables: ['helper', 'count', 'date', 'names'],
     content: {
       'zh-CN': '探访提醒：${helper}您好，您帮扶的${count}位老人${date}到期应探访：${names}。请按时上门或电话探访，并记录探访情况。',
       en: 'Visit reminder: ${helper}, ${count} of the people you help are due a visit on ${date}: ${names}. Please visit or call them and record the visit.',
