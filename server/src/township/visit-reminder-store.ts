@@ -176,24 +176,9 @@ export class SqliteVisitReminderStore {
   }
 }
 
-interface DbRow {
-  id: string;
-  phone: string;
-  dueDate: string;
-  helperName: string;
+interface DbRow extends Omit<ReminderRow, 'residentIds' | 'params'> {
   residentIdsJson: string;
-  timezone: string;
   paramsJson: string;
-  text: string;
-  status: ReminderStatus;
-  attempts: number;
-  nextAttemptAt: number | null;
-  channel: string | null;
-  providerRef: string | null;
-  lastCode: string | null;
-  lastError: string | null;
-  decidedAt: number;
-  sentAt: number | null;
 }
 
 const SELECT = `SELECT id, phone, due_date AS dueDate, helper_name AS helperName, resident_ids_json AS residentIdsJson, timezone, params_json AS paramsJson, text, status,
