@@ -1,4 +1,5 @@
 export * from './sms/sms-sender.js';
+export * from './sms/sms-notices.js';
 export * from './channels/channel.js';
 export * from './sms/aliyun-sms-sender.js';
 export * from './sms/aliyun-error-codes.js';

@@ -7,7 +7,9 @@ import {
   fillTemplate,
   formatLocalTime,
   renderSms,
+  renderVisitReminder,
   SMS_KIND_TEMPLATES,
+  SMS_NOTICE_TEMPLATES,
   SMS_LOCALES,
   SMS_PARAM_MAX_CHARS,
   SMS_TEMPLATES,
@@ -16,6 +18,7 @@ import {
   type RenderSmsInput,
 } from '../src/messages/sms-templates.js';
 import { SMS_KIND_ROLES, SMS_KIND_TEMPLATE_KEYS, SMS_TEMPLATE_KEYS } from '../src/sms/sms-sender.js';
+import { SMS_NOTICE_KEYS } from '../src/sms/sms-notices.js';
 
 /** 2026-01-15T02:00:00Z = 10:00 in Beijing time. */
 const AT_MS = Date.UTC(2026, 0, 15, 2, 0, 0);
@@ -278,13 +281,34 @@ describe('ALARM_KIND_LABELS', () => {
   });
 });
 
+describe('the visit reminder (visitReminder)', () => {
+  it('has exactly the variables its texts use, in both languages', () => {
+    for (const locale of SMS_LOCALES) expect(templateVariables(SMS_NOTICE_TEMPLATES.visitReminder.content[locale])).toEqual([...SMS_NOTICE_TEMPLATES.visitReminder.variables]);
+  });
+
+  it('renders the helper, the count, the names and the due date; each variable cut to 35 characters, the text in full', () => {
+    const zh = renderVisitReminder({ helperName: '刘建军', residentNames: ['王秀英', '张德福'], dueDate: '2026-12-03' });
+    expect(zh.params).toEqual({ helper: '刘建军', count: '2', names: '王秀英、张德福', date: '12月3日' });
+    const en = renderVisitReminder({ helperName: 'Liu Jianjun', residentNames: ['Wang Xiuying', 'Zhang Defu'], dueDate: '2026-01-09', locale: 'en', signName: 'Kanjia' });
+    expect(en.text).toBe('【Kanjia】Visit reminder: Liu Jianjun, 2 of the people you help are due a visit on 9 Jan: Wang Xiuying, Zhang Defu. Please visit or call them and record the visit.');
+    const many = renderVisitReminder({ helperName: '刘建军', residentNames: Array.from({ length: 12 }, (_, i) => `老人${i + 1}号`), dueDate: '2026-12-03' });
+    expect(Array.from(many.params.names!)).toHaveLength(SMS_PARAM_MAX_CHARS);
+    expect(many.text).toContain('老人12号');
+    expect(() => renderVisitReminder({ helperName: 'x', residentNames: ['y'], dueDate: '12/03' })).toThrow(/YYYY-MM-DD/);
+  });
+});
+
 describe('docs/sms-templates.md', () => {
   const doc = readFileSync(new URL('../../docs/sms-templates.md', import.meta.url), 'utf8');
   /** The table row of a template key: `| \`key\` | name | \`content\` | variables |`. */
   const rowsOf = (key: string) => doc.split('\n').filter((line) => line.startsWith(`| \`${key}\` |`));
 
   it('lists every template in both languages exactly as the operator must register it, with its variables', () => {
-    const all = [...SMS_TEMPLATE_KEYS.map((key) => [key, SMS_TEMPLATES[key]] as const), ...SMS_KIND_TEMPLATE_KEYS.map((key) => [key, SMS_KIND_TEMPLATES[key]] as const)];
+    const all = [
+      ...SMS_TEMPLATE_KEYS.map((key) => [key, SMS_TEMPLATES[key]] as const),
+      ...SMS_KIND_TEMPLATE_KEYS.map((key) => [key, SMS_KIND_TEMPLATES[key]] as const),
+      ...SMS_NOTICE_KEYS.map((key) => [key, SMS_NOTICE_TEMPLATES[key]] as const),
+    ];
     for (const [key, definition] of all) {
       const rows = rowsOf(key);
       expect(rows, key).toHaveLength(SMS_LOCALES.length);

@@ -243,6 +243,8 @@ const AliyunSettings = z
     templateCancelled: TemplateCode,
     /** Optional templates of one kind each (docs/sms-templates.md); a kind without one uses the generic template. */
     templateCodes: KindTemplateCodes.optional(),
+    /** The visit reminder's template (docs/sms-templates.md); without it the reminder is off with Aliyun. */
+    templateVisitReminder: TemplateCode.optional(),
     endpoint: z.string().min(1).default('dysmsapi.aliyuncs.com'),
     protocol: z.enum(['https', 'http']).default('https'),
     timeoutMs: z.coerce.number().int().min(1000).max(60_000).default(10_000),
@@ -386,6 +388,13 @@ export const Settings = z
     /** How often people are visited (探访), per care level (docs/township.md); the policies: ordinary 2/month, especially difficult 1/week; some townships 1/month. */
     visitFrequencyOrdinary: VisitFrequencySetting.default(DEFAULT_VISIT_FREQUENCY.ordinary),
     visitFrequencyEspeciallyDifficult: VisitFrequencySetting.default(DEFAULT_VISIT_FREQUENCY.especiallyDifficult),
+    /** The village-local hour of the SMS reminder to helpers whose visits are due tomorrow (docs/township.md); absent: no reminder. */
+    visitReminderHour: z.coerce
+      .number({ message: 'a whole hour of the village\'s day, 0–23 (18 sends the reminders at 18:00 village time)' })
+      .int('a whole hour of the village\'s day, 0–23 (18 sends the reminders at 18:00 village time)')
+      .min(0, 'a whole hour of the village\'s day, 0–23 (18 sends the reminders at 18:00 village time)')
+      .max(23, 'a whole hour of the village\'s day, 0–23 (18 sends the reminders at 18:00 village time)')
+      .optional(),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -518,6 +527,7 @@ export const ENV_VARS: Record<string, string[]> = {
   KANJIA_ALIYUN_TEMPLATE_ESCALATION: ['aliyun', 'templateEscalation'],
   KANJIA_ALIYUN_TEMPLATE_CANCELLED: ['aliyun', 'templateCancelled'],
   KANJIA_ALIYUN_TEMPLATE_CODES: ['aliyun', 'templateCodes'],
+  KANJIA_ALIYUN_TEMPLATE_VISIT_REMINDER: ['aliyun', 'templateVisitReminder'],
   KANJIA_ALIYUN_ENDPOINT: ['aliyun', 'endpoint'],
   KANJIA_ALIYUN_PROTOCOL: ['aliyun', 'protocol'],
   KANJIA_ALIYUN_TIMEOUT_MS: ['aliyun', 'timeoutMs'],
@@ -537,6 +547,7 @@ export const ENV_VARS: Record<string, string[]> = {
   KANJIA_INFLUX_BUFFER_MB: ['influx', 'bufferMb'],
   KANJIA_VISIT_FREQUENCY_ORDINARY: ['visitFrequencyOrdinary'],
   KANJIA_VISIT_FREQUENCY_ESPECIALLY_DIFFICULT: ['visitFrequencyEspeciallyDifficult'],
+  KANJIA_VISIT_REMINDER_HOUR: ['visitReminderHour'],
 };
 /** Read by loadSettings itself, not a setting. */
 const META_VARS = new Set(['KANJIA_CONFIG_FILE']);

@@ -49,9 +49,10 @@ export async function runDemo(args: string[]): Promise<number> {
   if (values.fresh) rmSync(dataDir, { recursive: true, force: true });
 
   // Demo defaults: console SMS, voice calls and duty group posts (printed), only error logs (the demo prints its own
-  // readable lines), and a 2-minute escalation so the escalation can be watched; every KANJIA_* variable still wins.
+  // readable lines), a 2-minute escalation so the escalation can be watched, and the visit reminder at 18:00 (printed
+  // like the SMS); every KANJIA_* variable still wins.
   const settings = loadSettings(
-    { KANJIA_LOG_LEVEL: 'error', KANJIA_ESCALATION_TIMEOUT_SECONDS: '120', KANJIA_VOICE_PROVIDER: 'console', KANJIA_GROUP_ROBOT: 'console', ...process.env, KANJIA_DATA_DIR: dataDir, KANJIA_SMS_PROVIDER: 'console' },
+    { KANJIA_LOG_LEVEL: 'error', KANJIA_ESCALATION_TIMEOUT_SECONDS: '120', KANJIA_VOICE_PROVIDER: 'console', KANJIA_GROUP_ROBOT: 'console', KANJIA_VISIT_REMINDER_HOUR: '18', ...process.env, KANJIA_DATA_DIR: dataDir, KANJIA_SMS_PROVIDER: 'console' },
   );
   const devices = ensureDemoRegistry(settings.dataDir, loadDeviceKey(settings));
   const demoLogin = await ensureDemoLogin(settings.dataDir, values.login);

@@ -24,6 +24,7 @@ import {
   type NoticeChannel,
   type SmsOutage,
   type SmsSender,
+  sendsNotices,
 } from '@kanjia/alerts';
 import { Batcher, Gateway, PresenceDebouncer, type UplinkMessage } from '@kanjia/gateway';
 import { systemClock, type Clock, type DeviceStatus, type TimerHandle } from '@kanjia/protocol';
@@ -55,6 +56,8 @@ import { SQLITE_TELEMETRY_WINDOW_WITH_TSDB_MS, TimeSeriesTelemetry } from './tel
 import { DEFAULT_ACTIVITY_RETENTION_MS, SqliteActivityLog } from './pipeline/activity-log.js';
 import { SqliteDeviceHistory } from './registry/device-history.js';
 import { SqliteTownshipStore } from './township/township-store.js';
+import { SqliteVisitReminderStore } from './township/visit-reminder-store.js';
+import { VisitReminders } from './township/visit-reminders.js';
 import { SqliteRegistryStore } from './registry/registry-store.js';
 import { HouseholdMap } from './map/household-map.js';
 import { MapPlanStore } from './map/map-plans.js';
@@ -139,6 +142,9 @@ export class KanjiaSystem {
   /** Person records' history, leaving, visits (docs/township.md). */
   township: SqliteTownshipStore | undefined;
   alarmService: AlarmService | undefined;
+  /** The evening SMS to helpers whose visits are due tomorrow (KANJIA_VISIT_REMINDER_HOUR; docs/township.md). */
+  visitReminders: VisitReminders | undefined;
+  visitReminderStore: SqliteVisitReminderStore | undefined;
   users: SqliteUserStore | undefined;
   /** The system's own problems (SMS provider, storage): /api/health and the dashboard's banner. */
   systemHealth: SystemHealth | undefined;
@@ -555,6 +561,7 @@ export class KanjiaSystem {
     activity.start();
     telemetry.start();
     map.start();
+    this.startVisitReminders(db, registry, township, sender);
     const address = app.server.address();
     const httpPort = typeof address === 'object' && address ? address.port : settings.httpPort;
     this.publicUrl = publicUrlOf(settings, httpPort);
@@ -583,6 +590,37 @@ export class KanjiaSystem {
     this.pruneAuth(users, audit);
     if (users.count() === 0) log.warn({ command: FIRST_ADMIN_COMMAND }, `no users yet: nobody can log in to the dashboard. Make the first admin with: ${FIRST_ADMIN_COMMAND}`);
     return running;
+  }
+
+  /**
+   * The visit reminder (docs/township.md), when KANJIA_VISIT_REMINDER_HOUR is set: through the primary SMS sender,
+   * which must have the template (Aliyun: KANJIA_ALIYUN_TEMPLATE_VISIT_REMINDER); else off, with one warning.
+   */
+  private startVisitReminders(db: Db, registry: SqliteRegistryStore, township: SqliteTownshipStore, sender: SmsSender): void {
+    const { settings } = this.options;
+    this.visitReminderStore = new SqliteVisitReminderStore(db, registry, township);
+    if (settings.visitReminderHour === undefined) return;
+    const log = this.logger.child({ component: 'visit-reminders' });
+    if (!sendsNotices(sender) || !sender.canSendNotice('visitReminder')) {
+      log.warn(
+        { sms: sender.name, hour: settings.visitReminderHour },
+        sender.name === 'aliyun'
+          ? 'the visit reminder is off: KANJIA_VISIT_REMINDER_HOUR is set, but Aliyun sends only registered templates: register the visitReminder template (docs/sms-templates.md) and set KANJIA_ALIYUN_TEMPLATE_VISIT_REMINDER'
+          : `the visit reminder is off: the SMS sender ${sender.name} cannot send it`,
+      );
+      return;
+    }
+    this.visitReminders = new VisitReminders({
+      store: this.visitReminderStore,
+      sender,
+      hour: settings.visitReminderHour,
+      zones: () => registry.villages().map((v) => v.timezone),
+      clock: this.clock,
+      logger: log,
+      locale: settings.locale,
+      ...(settings.aliyun ? { signName: settings.aliyun.signName } : {}),
+    });
+    this.visitReminders.start();
   }
 
   /**
@@ -699,6 +737,7 @@ export class KanjiaSystem {
       // What the time-series database did not take yet is on disk for the next start.
       await this.tsdb?.stop();
       this.escalation?.stop();
+      this.visitReminders?.stop();
       this.routes?.stop();
       await this.receipts?.stop();
       await this.outbox?.stop();
@@ -864,6 +903,7 @@ export function createSmsSender(settings: Settings, logger: Logger, provider: Se
       accessKeySecret: a.accessKeySecret,
       signName: a.signName,
       templateCodes: { ...a.templateCodes, alarm: a.templateAlarm, escalation: a.templateEscalation, cancelled: a.templateCancelled },
+      ...(a.templateVisitReminder ? { noticeTemplateCodes: { visitReminder: a.templateVisitReminder } } : {}),
       endpoint: a.endpoint,
       protocol: a.protocol,
       timeoutMs: a.timeoutMs,

@@ -22,6 +22,7 @@ import { ALARM_KINDS } from '@kanjia/protocol';
 import { kindTemplateKey, SMS_KIND_ROLES, type SmsKindRole, type SmsKindTemplateKey, type SmsTemplateKey } from '../sms/sms-sender.js';
 import { alarmDetail, type AlarmDetails } from './alarm-detail.js';
 import { truncateSmsParam } from './sms-param.js';
+import type { SmsNoticeKey } from '../sms/sms-notices.js';
 
 export { SMS_PARAM_MAX_CHARS, truncateSmsParam } from './sms-param.js';
 
@@ -390,4 +391,53 @@ function formatMinute(atMs: number, timeZone: string): string {
   const hour = parts.find((p) => p.type === 'hour')?.value ?? '00';
   const minute = parts.find((p) => p.type === 'minute')?.value ?? '00';
   return `${hour.padStart(2, '0')}:${minute.padStart(2, '0')}`;
+}
+
+/**
+ * The notices that are not about a case (sms/sms-notices.ts), each a template
+ * of its own to register. `visitReminder`, the evening before visits fall due
+ * (docs/township.md): `helper` the helper's name, `count` how many of their
+ * people are due, `names` those people's names (cut to the variable limit;
+ * the free text has them all), `date` the day they are due (12月4日 / 4 Dec).
+ * The date is written out rather than "明天": a reminder re-sent after midnight
+ * (a restart) must still be right.
+ */
+export const SMS_NOTICE_TEMPLATES: Readonly<Record<SmsNoticeKey, SmsTemplateDefinition>> = {
+  visitReminder: {
+    variables: ['helper', 'count', 'date', 'names'],
+    content: {
+      'zh-CN': '探访提醒：${helper}您好，您帮扶的${count}位老人${date}到期应探访：${names}。请按时上门或电话探访，并记录探访情况。',
+      en: 'Visit reminder: ${helper}, ${count} of the people you help are due a visit on ${date}: ${names}. Please visit or call them and record the visit.',
+    },
+  },
+};
+
+export interface RenderVisitReminderInput {
+  helperName: string;
+  /** The people due, in the order they are listed. */
+  residentNames: readonly string[];
+  /** The day they are due, YYYY-MM-DD in the village's calendar. */
+  dueDate: string;
+  locale?: SmsLocale;
+  signName?: string;
+}
+
+const MONTHS_EN = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** The variables (each cut to the provider's limit) and the full text of one visit reminder. */
+export function renderVisitReminder(input: RenderVisitReminderInput): RenderedSms {
+  const locale = input.locale ?? DEFAULT_SMS_LOCALE;
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(input.dueDate);
+  if (m === null) throw new RangeError(`renderVisitReminder: dueDate must be YYYY-MM-DD, got "${input.dueDate}"`);
+  const [month, day] = [Number(m[2]), Number(m[3])];
+  const values: Record<string, string> = {
+    helper: cleanValue(input.helperName),
+    count: String(input.residentNames.length),
+    names: cleanValue(input.residentNames.map(cleanValue).join(locale === 'en' ? ', ' : '、')),
+    date: locale === 'en' ? `${day} ${MONTHS_EN[month - 1] ?? ''}` : `${month}月${day}日`,
+  };
+  const definition = SMS_NOTICE_TEMPLATES.visitReminder;
+  const params: Record<string, string> = {};
+  for (const variable of definition.variables) params[variable] = truncateSmsParam(values[variable] ?? '');
+  return { params, text: `【${input.signName ?? DEFAULT_SMS_SIGN_NAME}】${fillTemplate(definition.content[locale], values)}` };
 }

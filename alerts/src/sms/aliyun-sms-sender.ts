@@ -26,6 +26,7 @@ import {
   type SmsTemplateKey,
 } from './sms-sender.js';
 import type { DeliveryAnswer, DeliveryQuery, NoticeChannel } from '../channels/channel.js';
+import { SMS_NOTICE_KEYS, type SmsNotice, type SmsNoticeKey, type SmsNoticeSender } from './sms-notices.js';
 import {
   aliyunDay,
   aliyunRuntime,
@@ -53,6 +54,8 @@ export interface AliyunSmsSettings {
   signName: string;
   /** Approved template code of each registered template: both generic ones, and any per-kind ones. */
   templateCodes: AliyunTemplateCodes;
+  /** Approved template codes of the notices that are not about a case (sms-notices.ts); a notice without one is not sent. */
+  noticeTemplateCodes?: Readonly<Partial<Record<SmsNoticeKey, string>>>;
   /** Host[:port] of the API; default dysmsapi.aliyuncs.com. */
   endpoint?: string;
   /** Default https; http only for a local stand-in. */
@@ -76,7 +79,7 @@ function dysmsapiClientClass(): DysmsapiClientClass {
   return sdkClientClass<DysmsapiClientClass>(DysmsapiModule, '@alicloud/dysmsapi20170525');
 }
 
-export class AliyunSmsSender implements NoticeChannel {
+export class AliyunSmsSender implements NoticeChannel, SmsNoticeSender {
   readonly name = 'aliyun';
   readonly medium = 'sms' as const;
   private readonly client: DysmsapiClient;
@@ -132,8 +135,23 @@ export class AliyunSmsSender implements NoticeChannel {
     });
   }
 
+  /** Whether the notice's template code is configured (KANJIA_ALIYUN_TEMPLATE_VISIT_REMINDER). */
+  canSendNotice(template: SmsNoticeKey): boolean {
+    return Boolean(this.settings.noticeTemplateCodes?.[template]);
+  }
+
+  /** Sends one notice with its own registered template (no generic fallback: an alarm template would say the wrong thing). */
+  async sendNotice(notice: SmsNotice): Promise<SmsResult> {
+    const phone = normalizeMainlandMobile(notice.to);
+    if (phone === null) return this.fail(notice, notice.template, { kind: 'permanent', code: 'isv.MOBILE_NUMBER_ILLEGAL', message: 'not a mainland mobile number (checked before sending)' });
+    const templateCode = this.settings.noticeTemplateCodes?.[notice.template];
+    if (!templateCode) return this.fail(notice, notice.template, { kind: 'permanent', code: SMS_ERROR_CODES.unknownTemplate, message: `no Aliyun template code for "${notice.template}"` });
+    const result = await this.sendWith(notice, phone, { key: notice.template, templateCode, variables: Object.keys(notice.params) });
+    return result.ok ? result : this.fail(notice, notice.template, result);
+  }
+
   /** One SendSms call with the template `picked`; a failure is returned unlogged. */
-  private async sendWith(message: SmsMessage, phone: string, picked: PickedTemplate): Promise<AliyunAttempt> {
+  private async sendWith(message: Pick<SmsMessage, 'params' | 'outId'>, phone: string, picked: PickedTemplate): Promise<AliyunAttempt> {
     const { templateCode, variables } = picked;
     // Exactly the variables of the template picked: a per-kind template has fewer than the generic one.
     const params: Record<string, string> = {};
@@ -228,7 +246,7 @@ export class AliyunSmsSender implements NoticeChannel {
   }
 
   /** Logs a failure (phone masked) with the template it was sent with, and returns it as the result. */
-  private fail(message: SmsMessage, template: string, failure: Failure): SmsResult {
+  private fail(message: Pick<SmsMessage, 'to' | 'outId'>, template: string, failure: Failure): SmsResult {
     this.log(
       `aliyun sms: ${failure.code} to ${maskPhone(message.to)} (outId ${message.outId}, template ${template}, ${failure.kind}): ${failure.message}`,
     );
@@ -265,6 +283,10 @@ function settingsProblems(settings: AliyunSmsSettings): string[] {
     } else if (code !== undefined && (typeof code !== 'string' || code === '')) {
       problems.push(`templateCodes.${key}: an approved template code such as SMS_123456789, or leave the key out`);
     }
+  }
+  for (const [key, code] of Object.entries(settings.noticeTemplateCodes ?? {})) {
+    if (!(SMS_NOTICE_KEYS as readonly string[]).includes(key)) problems.push(`noticeTemplateCodes.${key}: unknown notice (${SMS_NOTICE_KEYS.join(', ')})`);
+    else if (code !== undefined && (typeof code !== 'string' || code === '')) problems.push(`noticeTemplateCodes.${key}: an approved template code such as SMS_123456789, or leave the key out`);
   }
   if (settings.protocol !== undefined && settings.protocol !== 'https' && settings.protocol !== 'http') problems.push('protocol: https or http');
   if (settings.timeoutMs !== undefined && !(Number.isFinite(settings.timeoutMs) && settings.timeoutMs > 0)) problems.push('timeoutMs: a positive number of milliseconds');

@@ -6,13 +6,14 @@
 import { maskPhone } from '@kanjia/protocol';
 import type { SmsMessage, SmsResult, SmsSender } from './sms-sender.js';
 import type { NoticeChannel } from '../channels/channel.js';
+import type { SmsNotice, SmsNoticeKey, SmsNoticeSender } from './sms-notices.js';
 
 export interface ConsoleSmsSenderOptions {
   /** Receives one block of text per SMS, without a trailing newline; default stdout. */
   write?: (block: string) => void;
 }
 
-export class ConsoleSmsSender implements NoticeChannel {
+export class ConsoleSmsSender implements NoticeChannel, SmsNoticeSender {
   readonly name = 'console';
   readonly medium = 'sms' as const;
   private readonly write: (block: string) => void;
@@ -30,6 +31,17 @@ export class ConsoleSmsSender implements NoticeChannel {
         '─'.repeat(40),
       ].join('\n'),
     );
+    return { ok: true, providerRef: null };
+  }
+
+  /** Prints any notice: the console needs no registered template. */
+  canSendNotice(_template: SmsNoticeKey): boolean {
+    return true;
+  }
+
+  /** Prints the notice like an SMS; always succeeds. */
+  async sendNotice(notice: SmsNotice): Promise<SmsResult> {
+    this.write([`──── SMS to ${maskPhone(notice.to)} · ${notice.template} · ${notice.outId} ────`, notice.text, '─'.repeat(40)].join('\n'));
     return { ok: true, providerRef: null };
   }
 }

@@ -18,6 +18,7 @@ import { httpAddress, parseChannelSettings } from '../channels/channel-settings.
 import { httpJson, scrubSecrets, type ChannelFailure, type HttpJsonAnswer } from '../channels/http-json.js';
 import { classifyTwilioFailure } from './twilio-error-codes.js';
 import { normalizeMainlandMobile, SMS_ERROR_CODES, type SmsMessage, type SmsResult } from './sms-sender.js';
+import type { SmsNotice, SmsNoticeKey, SmsNoticeSender } from './sms-notices.js';
 
 export const TWILIO_DEFAULT_BASE_URL = 'https://api.twilio.com';
 export const TWILIO_API_VERSION = '2010-04-01';
@@ -91,7 +92,7 @@ const PENDING_STATUSES: ReadonlySet<string> = new Set(['scheduled', 'accepted', 
 const DELIVERED_STATUSES: ReadonlySet<string> = new Set(['delivered', 'read']);
 const FAILED_STATUSES: ReadonlySet<string> = new Set(['undelivered', 'failed', 'canceled']);
 
-export class TwilioSmsSender implements NoticeChannel {
+export class TwilioSmsSender implements NoticeChannel, SmsNoticeSender {
   readonly name = 'twilio';
   readonly medium = 'sms' as const;
   private readonly settings: TwilioSmsSettings;
@@ -106,8 +107,22 @@ export class TwilioSmsSender implements NoticeChannel {
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
   }
 
+  /** Free text needs no registered template: every notice can go. */
+  canSendNotice(_template: SmsNoticeKey): boolean {
+    return true;
+  }
+
+  /** Sends a notice's full text, as an alarm SMS goes. */
+  sendNotice(notice: SmsNotice): Promise<SmsResult> {
+    return this.post(notice);
+  }
+
   /** Sends one SMS (its full `text`); returns ok:false with a stable code for every provider or network failure. */
-  async send(message: SmsMessage): Promise<SmsResult> {
+  send(message: SmsMessage): Promise<SmsResult> {
+    return this.post(message);
+  }
+
+  private async post(message: Pick<SmsMessage, 'to' | 'text' | 'outId'>): Promise<SmsResult> {
     const to = twilioRecipient(message.to);
     if (to === null) return this.fail(message, { kind: 'permanent', code: '21211', message: 'not a mainland mobile or E.164 number (checked before sending)' });
     const form = new URLSearchParams({ To: to, Body: message.text });
@@ -162,7 +177,7 @@ export class TwilioSmsSender implements NoticeChannel {
   }
 
   /** Logs a failure (phone masked) and returns it as the result. */
-  private fail(message: SmsMessage, failure: ChannelFailure): SmsResult {
+  private fail(message: Pick<SmsMessage, 'to' | 'outId'>, failure: ChannelFailure): SmsResult {
     this.log(`twilio sms: ${failure.code} to ${maskPhone(message.to)} (outId ${message.outId}, ${failure.kind}): ${failure.message}`);
     return { ok: false, kind: failure.kind, code: failure.code, message: failure.message };
   }

@@ -340,4 +340,19 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX notifications_delivery ON notifications (delivery_next_at) WHERE delivery = 'waiting';
   CREATE INDEX notifications_undelivered ON notifications (sent_at) WHERE delivery = 'waiting' AND unreached_at IS NULL AND purpose = 'chain' AND priority = 0;
   `,
+  `
+  -- migration 15: the SMS reminder the evening before visits fall due (issue 11, docs/township.md "The visit reminder").
+  -- One row per (helper's number, due date), written in the transaction that decides to send it: nobody gets two for
+  -- the same day, across restarts. status: pending (decided, not yet sent: a crash leaves it so and the start sends
+  -- it), sent, failed (the provider refused it, or three attempts failed), expired (still pending after its due date).
+  CREATE TABLE visit_reminders (
+    id TEXT PRIMARY KEY, phone TEXT NOT NULL, due_date TEXT NOT NULL, helper_name TEXT NOT NULL,
+    resident_ids_json TEXT NOT NULL, timezone TEXT NOT NULL, params_json TEXT NOT NULL, text TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER,
+    channel TEXT, provider_ref TEXT, last_code TEXT, last_error TEXT,
+    decided_at INTEGER NOT NULL, sent_at INTEGER, updated_at INTEGER NOT NULL,
+    UNIQUE (phone, due_date)
+  );
+  CREATE INDEX visit_reminders_pending ON visit_reminders (next_attempt_at) WHERE status = 'pending';
+  `,
 ];
