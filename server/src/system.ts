@@ -737,7 +737,7 @@ export class KanjiaSystem {
       // What the time-series database did not take yet is on disk for the next start.
       await this.tsdb?.stop();
       this.escalation?.stop();
-      this.visitReminders?.stop();
+      await this.visitReminders?.stop();
       this.routes?.stop();
       await this.receipts?.stop();
       await this.outbox?.stop();

@@ -125,8 +125,8 @@ describe('the visit reminder at 18:00 village time', () => {
     w.township.addVisit(w.id('赵大爷'), { ...visitBody(), at: EVE - 2 * HOUR } as CreateVisitBody, actor);
   });
 
-  afterEach(() => {
-    for (const r of running.splice(0)) r.stop();
+  afterEach(async () => {
+    for (const r of running.splice(0)) await r.stop();
     w.db.close();
     tmp.cleanup();
   });
@@ -182,7 +182,7 @@ describe('the visit reminder at 18:00 village time', () => {
     await advance(first, 3 * HOUR, 10 * MINUTE);
     expect(sender.notices).toHaveLength(3);
     // A restart within the window (a new scheduler on the same database): nothing again.
-    first.stop();
+    await first.stop();
     const second = start(sender);
     await second.idle();
     expect(sender.notices).toHaveLength(3);

@@ -45,10 +45,12 @@ export class VisitReminders {
     this.wake();
   }
 
-  stop(): void {
+  /** Stops waking; resolves when the send in flight (if any) is recorded, before the database closes. */
+  async stop(): Promise<void> {
     this.running = false;
     this.options.clock.clearTimeout(this.timer);
     this.timer = undefined;
+    await this.idle();
   }
 
   /** Resolves when no round is running (tests). */
