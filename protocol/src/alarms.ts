@@ -200,6 +200,10 @@ export const SYSTEM_PROBLEM_CODES = [
   'STORAGE_WRITE_FAILED',
   /** The TLS certificate ends within 14 days or has ended (details.reason: its last day): browsers and devices over TLS will fail to connect. */
   'TLS_CERT_EXPIRING',
+  /** The voice service refuses every call or cannot be reached: critical alarms are texted, nobody is rung. */
+  'VOICE_PROVIDER_OUTAGE',
+  /** The duty group's robot refuses every post or cannot be reached: SMS and calls are not affected. */
+  'GROUP_ROBOT_OUTAGE',
 ] as const;
 export type SystemProblemCode = (typeof SYSTEM_PROBLEM_CODES)[number];
 

@@ -27,7 +27,7 @@ import {
   sendsNotices,
 } from '@kanjia/alerts';
 import { Batcher, Gateway, PresenceDebouncer, type UplinkMessage } from '@kanjia/gateway';
-import { systemClock, type Clock, type DeviceStatus, type TimerHandle } from '@kanjia/protocol';
+import { systemClock, type Clock, type DeviceStatus, type SystemProblemCode, type TimerHandle } from '@kanjia/protocol';
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import { createRequire } from 'node:module';
 import type { Server as TlsServer } from 'node:tls';
@@ -823,7 +823,7 @@ export function consoleSmsWarning(settings: Settings): string | undefined {
 }
 
 /** The system problem of each medium's outage. */
-export const OUTAGE_CODES: Readonly<Record<ChannelMedium, string>> = { sms: 'SMS_PROVIDER_OUTAGE', voice: 'VOICE_PROVIDER_OUTAGE', group: 'GROUP_ROBOT_OUTAGE' };
+export const OUTAGE_CODES: Readonly<Record<ChannelMedium, SystemProblemCode>> = { sms: 'SMS_PROVIDER_OUTAGE', voice: 'VOICE_PROVIDER_OUTAGE', group: 'GROUP_ROBOT_OUTAGE' };
 
 /** The system problem of an SMS outage: critical (alarms do not reach anybody), yet the node works: not unhealthy. */
 export function smsOutageProblem(channel: string, outage: SmsOutage, fallback?: { to: string; afterMs: number }): Parameters<SystemHealth['raise']>[0] {

@@ -110,7 +110,8 @@ describe.skipIf(!hasMosquitto || !hasChromium || !hasOpenssl)('HTTPS and MQTT ov
 
       // The simulated button, over TLS with the CA: its SOS is received, and the desk shows it without a reload.
       const button = devices[2]!;
-      const sim = spawn(process.execPath, [KANJIA_BIN, 'sim', 'device', '--url', `mqtts://localhost:${mqttsPort}`, '--ca', certs.caFile, '--id', button.deviceId, '--secret', button.secret, '--press', 'sos', '--timeout-ms', '20000'], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+      // --secret=…: a secret may begin with a dash, which the option parser would take for an option.
+      const sim = spawn(process.execPath, [KANJIA_BIN, 'sim', 'device', '--url', `mqtts://localhost:${mqttsPort}`, '--ca', certs.caFile, '--id', button.deviceId, `--secret=${button.secret}`, '--press', 'sos', '--timeout-ms', '20000'], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
       let simOut = '';
       sim.stdout.on('data', (d: Buffer) => (simOut += d.toString()));
       sim.stderr.on('data', (d: Buffer) => (simOut += d.toString()));
