@@ -159,6 +159,12 @@ describe('press 1 to take it (IvrCall and the receipt push)', () => {
     expect(answer.message).toContain('[0] call_id');
     await h.eventually('the good report handled: the next contact texted', () => h.sms.sent.find((m) => m.to === '13800000002'));
 
+    // Wrong tokens are counted per address like the answer page's unknown codes: 300 per 5 minutes, then 429.
+    for (let i = 0; i < 299; i++) expect((await h.push([], `wrong-token-${String(i).padStart(20, '0')}`)).status).toBe(404);
+    const limited = await h.push([], 'y'.repeat(30));
+    expect(limited.status).toBe(429);
+    expect(await limited.json()).toMatchObject({ code: 'RATE_LIMITED' });
+    // The right token still works: Aliyun's pushes are not limited.
     const unknown = await h.push([{ call_id: '999999^000000', dtmf: '1', status_code: '200000' }]);
     expect(unknown.status).toBe(200);
     expect((await h.view(alarmId)).status).toBe('open');
