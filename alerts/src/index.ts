@@ -28,3 +28,4 @@ export * from './robots/group-robots.js';
 export * from './robots/dingtalk-robot.js';
 export * from './robots/wecom-robot.js';
 export * from './messages/group-posts.js';
+export { parseAliyunDateTime } from './sms/aliyun-api-call.js';

@@ -102,6 +102,25 @@ describe('AliyunVoiceCaller', () => {
     expect(server.rejected).toEqual([]);
   });
 
+  it('with ivr: rings by IvrCall (StartCode, StartTtsParams, MenuKeyMap 1 take / 2 pass, Timeout, OutId), same send() result; without a display number the settings are refused', async () => {
+    const ivrCaller = caller({ ttsCodes: { alarm: 'TTS_ALARM' }, ivr: { takeCode: 'TTS_FALL', passCode: 'TTS_ESC', keyTimeoutMs: 8_000 } });
+    const result = await ivrCaller.send(message());
+    expect(result).toEqual({ ok: true, providerRef: server.accepted[0]?.callId });
+    expect(server.accepted[0]).toMatchObject({
+      calledNumber: HELPER,
+      calledShowNumber: SHOW_NUMBER,
+      ttsCode: 'TTS_ALARM',
+      ttsParam: { village: '王庄村', name: '王秀英', kind: '紧急呼叫' },
+      playTimes: 2,
+      outId: 'ntf-voice-1',
+      ivr: { menuKeys: { '1': 'TTS_FALL', '2': 'TTS_ESC' }, timeoutMs: 8_000 },
+    });
+    // A key code Aliyun does not know is refused as the template is.
+    const bad = await caller({ ivr: { takeCode: 'TTS_NOPE', passCode: 'TTS_ESC' } }).send(message());
+    expect(bad).toMatchObject({ ok: false, code: 'isv.TTS_TEMPLATE_ILLEGAL' });
+    expect(() => caller({ showNumber: undefined, ivr: { takeCode: 'TTS_FALL', passCode: 'TTS_ESC' } })).toThrow(/showNumber: required with ivr/);
+  });
+
   it('rings a fixed line with its area code', async () => {
     expect(normalizeCalledNumber('+86 571 8765 4321')).toBe('057187654321');
     expect((await caller().send(message({ to: '0571-87654321' }))).ok).toBe(true);

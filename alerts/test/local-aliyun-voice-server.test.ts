@@ -101,7 +101,7 @@ describe('LocalAliyunVoiceServer', () => {
   it('is switched over HTTP: outcomes and settleAfterMs in PUT /_control, a bad outcome refused with BAD_CONTROL', async () => {
     const put = (body: string) => fetch(`${url}${LOCAL_SMS_CONTROL_PATH}`, { method: 'PUT', body });
     const changed = await put(JSON.stringify({ mode: 'flow-control', outcomes: { '13900000001': 'no-answer' }, settleAfterMs: 0 }));
-    expect(await changed.json()).toEqual({ mode: 'flow-control', badNumbers: [], limitedNumbers: [], accepted: 0, rejected: 0, outcomes: { '13900000001': 'no-answer' }, settleAfterMs: 0 });
+    expect(await changed.json()).toEqual({ mode: 'flow-control', badNumbers: [], limitedNumbers: [], accepted: 0, rejected: 0, outcomes: { '13900000001': 'no-answer' }, settleAfterMs: 0, keys: {}, receiptUrl: null, pushes: [] });
     expect((await post('SingleCallByTts', CALL)).body.Code).toBe('isv.BUSINESS_LIMIT_CONTROL');
     const refused = await put(JSON.stringify({ outcomes: { '13900000001': 'maybe' } }));
     expect(refused.status).toBe(400);

@@ -100,6 +100,13 @@ const AliyunVoiceSettings = z
     endpoint: z.string().min(1).optional(),
     protocol: z.enum(['https', 'http']).optional(),
     timeoutMs: z.coerce.number().optional(),
+    /** "Press 1 to take it": calls by IvrCall; needs ivrTakeCode, ivrPassCode and the receipt token (docs/voice-calls.md). */
+    ivr: BooleanSetting.optional(),
+    ivrTakeCode: z.string().min(1).optional(),
+    ivrPassCode: z.string().min(1).optional(),
+    ivrKeyTimeoutMs: z.coerce.number().optional(),
+    /** The secret part of the receipt URL Aliyun pushes to (POST /api/voice/receipts/<token>); without it the route does not exist. */
+    receiptToken: z.string().min(24, 'at least 24 characters (e.g. openssl rand -hex 16)').regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only (it is part of a URL)').optional(),
   })
   .strict();
 
@@ -118,6 +125,7 @@ export function aliyunVoiceCallerSettings(s: { aliyunVoice?: z.output<typeof Ali
     ...(v.endpoint !== undefined ? { endpoint: v.endpoint } : {}),
     ...(v.protocol !== undefined ? { protocol: v.protocol } : {}),
     ...(v.timeoutMs !== undefined ? { timeoutMs: v.timeoutMs } : {}),
+    ...(v.ivr ? { ivr: { takeCode: v.ivrTakeCode ?? '', passCode: v.ivrPassCode ?? '', ...(v.ivrKeyTimeoutMs !== undefined ? { keyTimeoutMs: v.ivrKeyTimeoutMs } : {}) } } : {}),
   } as AliyunVoiceSettingsInput;
 }
 
@@ -422,6 +430,9 @@ export const Settings = z
               : issue.message;
         ctx.addIssue({ code: 'custom', path, message });
       }
+      if (s.aliyunVoice?.ivr && (s.aliyunVoice.receiptToken === undefined || s.aliyunVoice.showNumber === undefined)) {
+        ctx.addIssue({ code: 'custom', path: ['aliyunVoice', 'ivr'], message: 'press 1 to take it needs the receipts pushed back and a display number: set KANJIA_ALIYUN_VOICE_RECEIPT_TOKEN and KANJIA_ALIYUN_VOICE_SHOW_NUMBER (docs/voice-calls.md)' });
+      }
     }
     if (s.groupRobot === 'dingtalk' && s.dingtalk === undefined) {
       ctx.addIssue({ code: 'custom', path: ['dingtalk'], message: 'the group robot is dingtalk: set KANJIA_DINGTALK_ROBOTS (a JSON map of village id or "default" to {"webhook","secret"}) or KANJIA_DINGTALK_WEBHOOK and KANJIA_DINGTALK_SECRET' });
@@ -512,6 +523,11 @@ export const ENV_VARS: Record<string, string[]> = {
   KANJIA_ALIYUN_VOICE_ENDPOINT: ['aliyunVoice', 'endpoint'],
   KANJIA_ALIYUN_VOICE_PROTOCOL: ['aliyunVoice', 'protocol'],
   KANJIA_ALIYUN_VOICE_TIMEOUT_MS: ['aliyunVoice', 'timeoutMs'],
+  KANJIA_ALIYUN_VOICE_IVR: ['aliyunVoice', 'ivr'],
+  KANJIA_ALIYUN_VOICE_IVR_TAKE_CODE: ['aliyunVoice', 'ivrTakeCode'],
+  KANJIA_ALIYUN_VOICE_IVR_PASS_CODE: ['aliyunVoice', 'ivrPassCode'],
+  KANJIA_ALIYUN_VOICE_IVR_KEY_TIMEOUT_MS: ['aliyunVoice', 'ivrKeyTimeoutMs'],
+  KANJIA_ALIYUN_VOICE_RECEIPT_TOKEN: ['aliyunVoice', 'receiptToken'],
   KANJIA_GROUP_ROBOT: ['groupRobot'],
   KANJIA_VOICE_NIGHT: ['voiceNight'],
   KANJIA_VOICE_ON_UNANSWERED: ['voiceOnUnanswered'],

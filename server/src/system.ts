@@ -481,6 +481,24 @@ export class KanjiaSystem {
       hosts: { allowed: allowedHosts, onRefused: (host, address) => logRefusedHost(host, 'http', address) },
       residentVillage: (residentId) => registry.residentContext(residentId)?.villageId,
       answer: { alarms: alarmService, store: alarmStore, clock: this.clock, audit },
+      ...(settings.aliyunVoice?.receiptToken && settings.voiceProvider === 'aliyun'
+        ? {
+            voiceReceipts: {
+              token: settings.aliyunVoice.receiptToken,
+              channel: 'aliyun-voice',
+              alarms: alarmService,
+              store: alarmStore,
+              clock: this.clock,
+              audit,
+              locale: settings.locale,
+              onChange: (alarmId: string) => {
+                alarmService.alarmsChanged([alarmId]);
+                this.escalation?.reschedule();
+                this.routes?.reschedule();
+              },
+            },
+          }
+        : {}),
       setAway: (residentId, away, by, note) => {
         const result = registry.setAway(residentId, away, this.clock.nowMs());
         if (result) {

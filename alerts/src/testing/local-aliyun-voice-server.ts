@@ -1,6 +1,6 @@
 /**
- * A stand-in for Aliyun's voice API (Dyvmsapi 2017-05-25: SingleCallByTts and
- * QueryCallDetailByCallId) on 127.0.0.1. The signature, the date window, nonces,
+ * A stand-in for Aliyun's voice API (Dyvmsapi 2017-05-25: SingleCallByTts,
+ * IvrCall with its receipt pushed to a URL, and QueryCallDetailByCallId) on 127.0.0.1. The signature, the date window, nonces,
  * the modes (ok, signature-error, key-disabled, no-credit, out-of-service,
  * flow-control, outage-503, outage-reset) and the control endpoint are those of
  * every local Aliyun API (local-aliyun-api-server.ts).
@@ -26,6 +26,9 @@ import { bareNumber, isReply, LocalAliyunApiServer, LocalApiControl, replacePerN
 
 export const SINGLE_CALL_BY_TTS_ACTION = 'SingleCallByTts';
 export const QUERY_CALL_DETAIL_ACTION = 'QueryCallDetailByCallId';
+export const IVR_CALL_ACTION = 'IvrCall';
+/** A receipt is pushed this long after the IvrCall was accepted (wall clock), like Aliyun's, which follows the call's end. */
+export const LOCAL_VOICE_DEFAULT_PUSH_DELAY_MS = 200;
 /** By default a call has ended, and is in the records, 2 s after it was accepted (server clock). */
 export const LOCAL_VOICE_DEFAULT_SETTLE_AFTER_MS = 2_000;
 /**
@@ -61,12 +64,27 @@ export const LocalVoiceControl = LocalApiControl.extend({
   outcomes: z.record(z.string().regex(/^\+?\d{5,20}$/), z.enum(OUTCOME_NAMES)).optional(),
   /** How long after its acceptance a call has ended and is in the records. */
   settleAfterMs: z.number().int().min(0).max(86_400_000).optional(),
+  /** Number → the key its contact presses in an IvrCall (pushed as the receipt's dtmf); numbers left out press none. Replaces the whole map. */
+  keys: z.record(z.string().regex(/^\+?\d{5,20}$/), z.enum(['1', '2'])).optional(),
+  /** Where the IvrCall receipts are pushed (HTTP批量推送); null stops pushing. */
+  receiptUrl: z.string().url().nullable().optional(),
 }).strict();
 export type LocalVoiceControl = z.infer<typeof LocalVoiceControl>;
 
 export interface LocalVoiceState extends LocalApiState {
   outcomes: Record<string, LocalCallOutcome>;
   settleAfterMs: number;
+  keys: Record<string, '1' | '2'>;
+  receiptUrl: string | null;
+  /** Every receipt push made, with the HTTP status and body our server answered (0 when it could not be reached). */
+  pushes: LocalReceiptPush[];
+}
+
+export interface LocalReceiptPush {
+  callId: string;
+  report: Record<string, string | number>;
+  status: number;
+  answer: string;
 }
 
 export interface LocalAliyunVoiceServerOptions extends LocalAliyunApiServerOptions<AcceptedCall> {
@@ -74,6 +92,10 @@ export interface LocalAliyunVoiceServerOptions extends LocalAliyunApiServerOptio
   showNumbers?: readonly string[];
   /** Approved TTS templates: code → variable names; when given, other codes are isv.TTS_TEMPLATE_ILLEGAL and missing variables isv.TEMPLATE_MISSING_PARAMETERS. */
   ttsTemplates?: Readonly<Record<string, readonly string[]>>;
+  /** Where IvrCall receipts are pushed (the control endpoint's receiptUrl changes it); none: no push. */
+  receiptUrl?: string;
+  /** How long after an IvrCall its receipt is pushed; default 200 ms. */
+  pushDelayMs?: number;
 }
 
 export interface AcceptedCall {
@@ -90,18 +112,36 @@ export interface AcceptedCall {
   speed: number | null;
   outId: string | null;
   receivedAtMs: number;
+  /** For an IvrCall: key → the TTS code read after it (MenuKeyMap), and the key timeout (null: Aliyun's default). */
+  ivr?: { menuKeys: Record<string, string>; timeoutMs: number | null };
 }
 
-const SPEC = { actions: new Set([SINGLE_CALL_BY_TTS_ACTION, QUERY_CALL_DETAIL_ACTION]), sendingActions: new Set([SINGLE_CALL_BY_TTS_ACTION]), hostId: 'dyvmsapi.aliyuncs.com', noun: 'call' };
+const SPEC = { actions: new Set([SINGLE_CALL_BY_TTS_ACTION, IVR_CALL_ACTION, QUERY_CALL_DETAIL_ACTION]), sendingActions: new Set([SINGLE_CALL_BY_TTS_ACTION, IVR_CALL_ACTION]), hostId: 'dyvmsapi.aliyuncs.com', noun: 'call' };
 
 export class LocalAliyunVoiceServer extends LocalAliyunApiServer<AcceptedCall, LocalVoiceControl, LocalVoiceState> {
   private callSeq = 0;
   private readonly outcomes = new Map<string, LocalCallOutcome>();
   private settleAfterMs = LOCAL_VOICE_DEFAULT_SETTLE_AFTER_MS;
+  private readonly keys = new Map<string, '1' | '2'>();
+  private receiptUrl: string | null;
+  private readonly pushList: LocalReceiptPush[] = [];
+  private readonly pushTimers = new Set<ReturnType<typeof setTimeout>>();
 
   constructor(protected override readonly options: LocalAliyunVoiceServerOptions) {
     // One variable has no length limit of its own; their total has (MAX_TTS_PARAM_CHARS).
     super({ maxParamChars: Number.POSITIVE_INFINITY, ...options }, SPEC, LocalVoiceControl);
+    this.receiptUrl = options.receiptUrl ?? null;
+  }
+
+  override async stop(): Promise<void> {
+    for (const timer of this.pushTimers) clearTimeout(timer);
+    this.pushTimers.clear();
+    await super.stop();
+  }
+
+  /** The receipt pushes made so far. */
+  pushes(): readonly LocalReceiptPush[] {
+    return this.pushList;
   }
 
   /** Changes what `control` names (mode, bad and limited numbers, outcomes, when calls end); what it leaves out stays. */
@@ -109,19 +149,91 @@ export class LocalAliyunVoiceServer extends LocalAliyunApiServer<AcceptedCall, L
     this.setBaseState(control);
     replacePerNumber(this.outcomes, control.outcomes);
     if (control.settleAfterMs !== undefined) this.settleAfterMs = control.settleAfterMs;
+    replacePerNumber(this.keys, control.keys);
+    if (control.receiptUrl !== undefined) this.receiptUrl = control.receiptUrl;
   }
 
   state(): LocalVoiceState {
-    return { ...this.baseState(), outcomes: Object.fromEntries(this.outcomes), settleAfterMs: this.settleAfterMs };
+    return { ...this.baseState(), outcomes: Object.fromEntries(this.outcomes), settleAfterMs: this.settleAfterMs, keys: Object.fromEntries(this.keys), receiptUrl: this.receiptUrl, pushes: [...this.pushList] };
   }
 
   protected resetOwn(): void {
     this.outcomes.clear();
     this.settleAfterMs = LOCAL_VOICE_DEFAULT_SETTLE_AFTER_MS;
+    this.keys.clear();
+    this.pushList.length = 0;
   }
 
   protected answer(action: string, params: ReadonlyMap<string, string>, ctx: RequestContext): Reply {
-    return action === QUERY_CALL_DETAIL_ACTION ? this.queryCallDetail(params, ctx) : this.singleCallByTts(params, ctx);
+    if (action === QUERY_CALL_DETAIL_ACTION) return this.queryCallDetail(params, ctx);
+    return action === IVR_CALL_ACTION ? this.ivrCall(params, ctx) : this.singleCallByTts(params, ctx);
+  }
+
+  /**
+   * IvrCall (help.aliyun.com/document_detail/393521): as SingleCallByTts, but the
+   * display number is required (no shared mode), the prompt is StartCode with
+   * StartTtsParams, and MenuKeyMap.N.Key / .Code name the keys (each Code a
+   * registered template). The receipt is pushed after pushDelayMs when a
+   * receiptUrl is set: the call's outcome, and the number's key as dtmf.
+   */
+  private ivrCall(params: ReadonlyMap<string, string>, ctx: RequestContext): Reply {
+    const showNumber = params.get('CalledShowNumber') ?? '';
+    if (showNumber === '') return this.reject(ctx, 200, 'isv.INVALID_PARAMETERS', '参数异常: CalledShowNumber is required');
+    const menuKeys: Record<string, string> = {};
+    for (let n = 1; params.has(`MenuKeyMap.${n}.Key`); n++) {
+      const key = params.get(`MenuKeyMap.${n}.Key`) ?? '';
+      const code = params.get(`MenuKeyMap.${n}.Code`) ?? '';
+      if (!/^[0-9*#]$/.test(key) || code === '') return this.reject(ctx, 200, 'isv.INVALID_PARAMETERS', `参数异常: MenuKeyMap.${n} needs a Key (0-9, * or #) and a Code`);
+      const templates = this.options.ttsTemplates;
+      if (templates !== undefined && !Object.hasOwn(templates, code)) return this.reject(ctx, 200, 'isv.TTS_TEMPLATE_ILLEGAL', `TTS模板不合法: MenuKeyMap.${n}.Code`);
+      menuKeys[key] = code;
+    }
+    if (Object.keys(menuKeys).length === 0) return this.reject(ctx, 200, 'isv.INVALID_PARAMETERS', '参数异常: MenuKeyMap is required');
+    const timeout = params.get('Timeout');
+    if (timeout !== undefined && !/^\d+$/.test(timeout)) return this.reject(ctx, 200, 'isv.INVALID_PARAMETERS', '参数异常: Timeout must be milliseconds');
+    // The rest is checked as SingleCallByTts checks it, under IvrCall's names.
+    const asTts = new Map(params);
+    asTts.set('TtsCode', params.get('StartCode') ?? '');
+    const startParams = params.get('StartTtsParams');
+    if (startParams === undefined) asTts.delete('TtsParam');
+    else asTts.set('TtsParam', startParams);
+    const reply = this.singleCallByTts(asTts, ctx);
+    const call = this.acceptedList.at(-1);
+    if (reply.status !== 200 || call === undefined || call.requestId !== ctx.requestId) return reply;
+    call.ivr = { menuKeys, timeoutMs: timeout === undefined ? null : Number(timeout) };
+    this.schedulePush(call);
+    return reply;
+  }
+
+  /** Pushes the call's receipt as Aliyun's HTTP batch push does: a JSON array of one VoiceReport. */
+  private schedulePush(call: AcceptedCall): void {
+    const url = this.receiptUrl;
+    if (url === null) return;
+    const bare = bareNumber(call.calledNumber);
+    const outcome = LOCAL_CALL_OUTCOMES[this.outcomes.get(bare) ?? 'answered'];
+    const key = outcome.answered ? this.keys.get(bare) : undefined;
+    const startMs = call.receivedAtMs + Math.floor(this.settleAfterMs / 2);
+    const endMs = call.receivedAtMs + this.settleAfterMs;
+    const report: Record<string, string | number> = {
+      call_id: call.callId,
+      ...(call.outId !== null ? { out_id: call.outId } : {}),
+      status_code: outcome.state,
+      status_msg: outcome.desc,
+      start_time: outcome.answered ? aliyunDateTime(startMs) : '',
+      end_time: aliyunDateTime(endMs),
+      duration: outcome.answered ? Math.round((endMs - startMs) / 1000) : 0,
+      ...(key !== undefined ? { dtmf: key } : {}),
+      toll_type: 'LOCAL',
+      hangup_direction: outcome.answered ? '1' : '',
+    };
+    const timer = setTimeout(() => {
+      this.pushTimers.delete(timer);
+      void fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([report]) })
+        .then(async (res) => ({ status: res.status, answer: await res.text() }))
+        .catch((err: unknown) => ({ status: 0, answer: String(err) }))
+        .then((result) => this.pushList.push({ callId: call.callId, report, ...result }));
+    }, this.options.pushDelayMs ?? LOCAL_VOICE_DEFAULT_PUSH_DELAY_MS);
+    this.pushTimers.add(timer);
   }
 
   private singleCallByTts(params: ReadonlyMap<string, string>, ctx: RequestContext): Reply {

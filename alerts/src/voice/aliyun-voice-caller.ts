@@ -11,10 +11,12 @@
  * /, RPC style, the parameters in the query string, ACS3-HMAC-SHA256): the
  * request and its signature are the official SDK's.
  *
- * "Press 1 to take it" is not offered: Aliyun reports the key pressed in an
- * IvrCall only through its receipts (VoiceCallReport, by the MNS message queue
- * or an HTTP push), not through QueryCallDetailByCallId, whose Data has no key
- * (see docs/voice-calls.md for the sources).
+ * "Press 1 to take it" (settings.ivr): the call is placed by IvrCall with the
+ * keys 1 (take the case) and 2 (ring the next one). Aliyun reports the key
+ * pressed only through its receipts (VoiceReport / VoiceCallReport `dtmf`, by
+ * the MNS queue or an HTTP push), not through QueryCallDetailByCallId: the
+ * server's receipt route reads the push (server/src/http/voice-receipt-routes.ts,
+ * docs/voice-calls.md for the sources).
  */
 import OpenApiModule, { $OpenApiUtil, OpenApiUtil } from '@alicloud/openapi-core';
 import { ALARM_KINDS, maskPhone } from '@kanjia/protocol';
@@ -74,8 +76,29 @@ export const AliyunVoiceSettingsSchema = z
     protocol: z.enum(['https', 'http']).default('https'),
     /** Deadline of one API call, answer included; default 5000 ms. */
     timeoutMs: z.number().int().positive().default(ALIYUN_VOICE_DEFAULT_TIMEOUT_MS),
+    /**
+     * "Press 1 to take it": the call is placed by IvrCall, the ttsCodes being the
+     * IVR's start prompts (their text ends "…请按1接警，按2转给下一位"), and the key
+     * pressed comes back in the receipts Aliyun pushes to the server (docs/voice-calls.md).
+     * Left out: SingleCallByTts, no key.
+     */
+    ivr: z
+      .object({
+        /** The TTS template read after key 1 (e.g. "您已接警，请尽快前往。"): no variables. */
+        takeCode: z.string().min(1, 'an approved TTS template code such as TTS_123456789'),
+        /** The TTS template read after key 2 (e.g. "好的，已转给下一位。"): no variables. */
+        passCode: z.string().min(1, 'an approved TTS template code such as TTS_123456789'),
+        /** How long Aliyun waits for a key, in ms (IvrCall Timeout); Aliyun's default when left out. */
+        keyTimeoutMs: z.number().int().min(1_000).max(60_000).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
+
+/** The keys of an IVR call and what they mean (the receipt route reads them back). */
+export const IVR_KEYS = { take: '1', pass: '2' } as const;
+export const IVR_CALL_ACTION = 'IvrCall';
 
 export type AliyunVoiceSettingsInput = z.input<typeof AliyunVoiceSettingsSchema>;
 export type AliyunVoiceSettings = z.output<typeof AliyunVoiceSettingsSchema>;
@@ -142,6 +165,9 @@ export class AliyunVoiceCaller implements NoticeChannel {
     if (!parsed.success) {
       const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(settings)'}: ${issue.message}`);
       throw new Error(`AliyunVoiceCaller: bad settings:\n- ${problems.join('\n- ')}`);
+    }
+    if (parsed.data.ivr && parsed.data.showNumber === undefined) {
+      throw new Error('AliyunVoiceCaller: bad settings:\n- showNumber: required with ivr (IvrCall rings from a number of the deployment, there is no shared mode)');
     }
     this.settings = Object.freeze(parsed.data);
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
@@ -220,9 +246,25 @@ export class AliyunVoiceCaller implements NoticeChannel {
 
   /** One SingleCallByTts with the template `picked`; a failure is returned unlogged. */
   private async callWith(message: SmsMessage, called: string, picked: PickedTts): Promise<AliyunAttempt> {
-    const { showNumber, playTimes, volume, speed } = this.settings;
+    const { showNumber, playTimes, volume, speed, ivr } = this.settings;
     // Not idempotent: a retry after a timeout may ring twice. For an alarm, better twice than never.
-    const outcome = await this.callApi('SingleCallByTts', {
+    const outcome = ivr
+      ? await this.callApi(IVR_CALL_ACTION, {
+          // IvrCall has no shared mode: the display number is required (help.aliyun.com/document_detail/393521).
+          ...optional('CalledShowNumber', showNumber),
+          CalledNumber: called,
+          StartCode: picked.ttsCode,
+          StartTtsParams: JSON.stringify(picked.variables),
+          PlayTimes: playTimes,
+          ...optional('Timeout', ivr.keyTimeoutMs),
+          ...optional('OutId', voiceOutId(message.outId)),
+          // Flattened by the SDK as MenuKeyMap.1.Key, MenuKeyMap.1.Code …
+          MenuKeyMap: [
+            { Key: IVR_KEYS.take, Code: ivr.takeCode },
+            { Key: IVR_KEYS.pass, Code: ivr.passCode },
+          ],
+        })
+      : await this.callApi('SingleCallByTts', {
       ...optional('CalledShowNumber', showNumber),
       CalledNumber: called,
       TtsCode: picked.ttsCode,
@@ -238,7 +280,7 @@ export class AliyunVoiceCaller implements NoticeChannel {
   }
 
   /** One RPC call of Dyvmsapi as the generated SDK makes it; ok only with Code OK. */
-  private async callApi(action: string, query: Record<string, string | number>): Promise<{ ok: true; body: DyvmsAnswer } | ({ ok: false } & AliyunFailure)> {
+  private async callApi(action: string, query: Record<string, string | number | ReadonlyArray<Record<string, string>>>): Promise<{ ok: true; body: DyvmsAnswer } | ({ ok: false } & AliyunFailure)> {
     const failed = (failure: AliyunFailure) => ({ ok: false as const, ...failure });
     const timeoutMs = this.settings.timeoutMs;
     try {

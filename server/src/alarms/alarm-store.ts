@@ -175,6 +175,18 @@ export interface AlarmStoreOptions {
 }
 
 /** What an answer code opens: one case, for one contact. */
+/** A voice call as a pushed receipt finds it (voiceCallByRef). */
+export interface VoiceCallRef {
+  /** The notification id. */
+  id: string;
+  alarmId: string;
+  /** The contact as the case history names them, e.g. "帮扶责任人 刘建军". */
+  actor: string;
+  alarmStatus: AlarmStatus;
+  /** The escalation already moved on past this call (callPassedOn, or not reached). */
+  passedOn: boolean;
+}
+
 export interface AnswerGrant {
   alarmId: string;
   contactName: string;
@@ -1174,6 +1186,41 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
         .prepare('UPDATE notifications SET delivery_checks = ?, delivery_next_at = ?, delivery_error = ? WHERE id = ?')
         .run(checks, nowMs + nextDeliveryCheckDelayMs(checks), answer.state === 'unknown' ? `${answer.code}: ${answer.message}`.slice(0, 200) : null, id);
     }
+  }
+
+  /**
+   * The voice call a receipt pushed by the provider is about: by the provider's
+   * reference (CallId), else by our OutId (the notification id, maybe without
+   * its prefix: voiceOutId); only calls (purpose 'call') of `channel`.
+   */
+  voiceCallByRef(channel: string, providerRef: string, outId: string | undefined): VoiceCallRef | undefined {
+    const select = `SELECT n.id, n.alarm_id, n.contact_name, n.contact_role, n.unreached_at, a.status FROM notifications n JOIN alarms a ON a.id = n.alarm_id
+      WHERE n.purpose = 'call' AND n.channel = ? AND `;
+    type Row = { id: string; alarm_id: string; contact_name: string; contact_role: ContactRow['role']; unreached_at: number | null; status: AlarmStatus };
+    const row = (this.db.prepare(`${select} n.provider_ref = ?`).get(channel, providerRef) ??
+      (outId ? this.db.prepare(`${select} (n.id = ? OR n.id = 'ntf_' || ?)`).get(channel, outId, outId) : undefined)) as Row | undefined;
+    if (!row) return undefined;
+    return { id: row.id, alarmId: row.alarm_id, actor: `${roleLabel(this.options.locale, row.contact_role)} ${row.contact_name}`, alarmStatus: row.status, passedOn: row.unreached_at !== null };
+  }
+
+  /**
+   * A key pressed in this call that does not take the case: `note` goes in the
+   * history; with `passOn` ("ring the next one") the escalation moves on now,
+   * once (false when it already had: a repeated receipt).
+   */
+  callKeyPressed(notificationId: string, note: string, passOn: boolean, nowMs: number): boolean {
+    return this.run(() => {
+      const r = this.db.prepare("SELECT id, alarm_id, contact_name, escalation_level, unreached_at FROM notifications WHERE id = ? AND purpose = 'call'").get(notificationId) as
+        | { id: string; alarm_id: string; contact_name: string; escalation_level: number; unreached_at: number | null }
+        | undefined;
+      if (!r || (passOn && r.unreached_at !== null)) return false;
+      if (passOn) this.notReached(r, nowMs, note);
+      else {
+        this.addHistory(r.alarm_id, nowMs, 'note', null, note);
+        this.touch(r.alarm_id, nowMs);
+      }
+      return true;
+    });
   }
 
   nextDeliveryCheckAt(): number | null {

@@ -40,6 +40,7 @@ import { spreadsheetRoutes, type SpreadsheetRouteDeps } from './spreadsheet-rout
 import { reportRoutes, type ReportRouteDeps } from './report-routes.js';
 import { townshipRoutes, type TownshipRouteDeps } from './township-routes.js';
 import { answerRoutes, type AnswerRoutesOptions } from './answer-routes.js';
+import { voiceReceiptRoutes, type VoiceReceiptRoutesOptions } from './voice-receipt-routes.js';
 import { securityHeadersHook } from './security-headers.js';
 import { hostCheckHook, type AllowedHosts } from './hosts.js';
 import { createKanjiaServer, HTTP_LIMITS, type HttpLimits, type TlsCredentials } from './http-server.js';
@@ -77,6 +78,8 @@ export interface AppDeps {
   bodyLimit?: number;
   /** The helper's answer page and its API (/a/<code>, /api/answer/<code>). */
   answer?: Omit<AnswerRoutesOptions, 'dashboardDir'>;
+  /** The voice service's receipt push (POST /api/voice/receipts/<token>): only with a token. */
+  voiceReceipts?: VoiceReceiptRoutesOptions;
   /**
    * A write to the registry (villages, households, residents, contacts,
    * devices) succeeded: the scopes of helpers, which follow contact chains,
@@ -244,6 +247,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (deps.reports) await app.register(reportRoutes, deps.reports);
   if (deps.township) await app.register(townshipRoutes, { ...deps.township, logger: deps.logger });
   if (deps.answer) await app.register(answerRoutes, { ...deps.answer, ...(deps.dashboardDir ? { dashboardDir: deps.dashboardDir } : {}) });
+  if (deps.voiceReceipts) await app.register(voiceReceiptRoutes, deps.voiceReceipts);
 
   if (deps.dashboardDir && existsSync(deps.dashboardDir)) {
     const root = deps.dashboardDir;
