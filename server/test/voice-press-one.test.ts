@@ -123,7 +123,7 @@ describe('press 1 to take it (IvrCall and the receipt push)', () => {
     await h.eventually('the next contact texted', () => h.sms.sent.find((m) => m.to === '13800000002'));
     const v = await h.view(alarmId);
     expect(v.status).toBe('open');
-    expect(v.history.map((e) => e.note ?? '').join('\n')).toContain('电话中按2，转给下一位');
+    expect(v.history.map((e) => e.note ?? '').join('\n')).toContain('在语音电话中按2：转给下一位联系人');
   });
 
   it('a key 1 after someone else took the case does not take it again: noted in the history, acknowledged', async () => {

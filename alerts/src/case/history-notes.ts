@@ -131,6 +131,11 @@ export const historyNotes = {
     if (locale === 'en') return `the SMS to ${contactName} was not delivered (${why})${escalates ? ': counted as not reached, the next contact is texted now' : ''}`;
     return `发给${contactName}的短信未送达（${why}）${escalates ? '，视为未联系上，立即通知下一位联系人' : ''}`;
   },
+  /** The contact rung pressed 2 ("ring the next one"): the next contact is texted now, if the case still waits at their level. */
+  callPassedOn(locale: NoteLocale, contactName: string, escalates: boolean): string {
+    if (locale === 'en') return `${contactName} pressed 2 on the voice call: pass it on${escalates ? '; the next contact is texted now' : ''}`;
+    return `${contactName}在语音电话中按2：转给下一位联系人${escalates ? '，立即通知下一位联系人' : ''}`;
+  },
   /** A post to the duty group that could not go. */
   groupPostFailed(locale: NoteLocale, error: string): string {
     return locale === 'en' ? `the post to the duty group failed (${error})` : `值班群消息发送失败（${error}）`;

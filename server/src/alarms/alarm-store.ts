@@ -174,7 +174,14 @@ export interface AlarmStoreOptions {
   publicUrl: string | (() => string);
 }
 
-/** What an answer code opens: one case, for one contact. */
+/** A notice whose contact will not answer: what moving on from it needs. */
+interface UnreachedRow {
+  id: string;
+  alarm_id: string;
+  contact_name: string;
+  escalation_level: number;
+}
+
 /** A voice call as a pushed receipt finds it (voiceCallByRef). */
 export interface VoiceCallRef {
   /** The notification id. */
@@ -187,6 +194,7 @@ export interface VoiceCallRef {
   passedOn: boolean;
 }
 
+/** What an answer code opens: one case, for one contact. */
 export interface AnswerGrant {
   alarmId: string;
   contactName: string;
@@ -1116,12 +1124,22 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
     return [...new Set(rows.map((r) => r.alarm_id))];
   }
 
-  private notReached(r: { id: string; alarm_id: string; contact_name: string; escalation_level: number }, nowMs: number, why: string): void {
+  private notReached(r: UnreachedRow, nowMs: number, why: string): void {
+    this.moveOnFrom(r, nowMs, (escalates) => historyNotes.notReached(this.options.locale, r.contact_name, why, escalates));
+  }
+
+  /**
+   * This contact will not answer (their notice was not delivered, or they
+   * pressed 2 on the call): marked on the notice, and the next contact is due
+   * now if the case still waits at their level. `note` says which, in the
+   * history.
+   */
+  private moveOnFrom(r: UnreachedRow, nowMs: number, note: (escalates: boolean) => string): void {
     this.db.prepare('UPDATE notifications SET unreached_at = ? WHERE id = ?').run(nowMs, r.id);
     const moved = this.db
       .prepare("UPDATE alarms SET next_escalation_at = MIN(next_escalation_at, ?), updated_at = ? WHERE id = ? AND status = 'open' AND escalation_level = ? AND next_escalation_at IS NOT NULL")
       .run(nowMs, nowMs, r.alarm_id, r.escalation_level).changes;
-    this.addHistory(r.alarm_id, nowMs, moved > 0 ? 'escalated' : 'note', null, historyNotes.notReached(this.options.locale, r.contact_name, why, moved > 0));
+    this.addHistory(r.alarm_id, nowMs, moved > 0 ? 'escalated' : 'note', null, note(moved > 0));
     this.touch(r.alarm_id, nowMs);
   }
 
@@ -1197,30 +1215,41 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
     const select = `SELECT n.id, n.alarm_id, n.contact_name, n.contact_role, n.unreached_at, a.status FROM notifications n JOIN alarms a ON a.id = n.alarm_id
       WHERE n.purpose = 'call' AND n.channel = ? AND `;
     type Row = { id: string; alarm_id: string; contact_name: string; contact_role: ContactRow['role']; unreached_at: number | null; status: AlarmStatus };
-    const row = (this.db.prepare(`${select} n.provider_ref = ?`).get(channel, providerRef) ??
+    const row = (this.db.prepare(`${select} n.provider_ref = ? AND n.provider_ref IS NOT NULL`).get(channel, providerRef) ??
       (outId ? this.db.prepare(`${select} (n.id = ? OR n.id = 'ntf_' || ?)`).get(channel, outId, outId) : undefined)) as Row | undefined;
     if (!row) return undefined;
     return { id: row.id, alarmId: row.alarm_id, actor: `${roleLabel(this.options.locale, row.contact_role)} ${row.contact_name}`, alarmStatus: row.status, passedOn: row.unreached_at !== null };
   }
 
   /**
-   * A key pressed in this call that does not take the case: `note` goes in the
-   * history; with `passOn` ("ring the next one") the escalation moves on now,
-   * once (false when it already had: a repeated receipt).
+   * Key 2 pressed in this call ("ring the next one"): the escalation moves on
+   * now, once (false when it already had: a repeated receipt, or the notice
+   * was already counted as not reached).
    */
-  callKeyPressed(notificationId: string, note: string, passOn: boolean, nowMs: number): boolean {
+  callPassedOn(notificationId: string, nowMs: number): boolean {
     return this.run(() => {
-      const r = this.db.prepare("SELECT id, alarm_id, contact_name, escalation_level, unreached_at FROM notifications WHERE id = ? AND purpose = 'call'").get(notificationId) as
-        | { id: string; alarm_id: string; contact_name: string; escalation_level: number; unreached_at: number | null }
-        | undefined;
-      if (!r || (passOn && r.unreached_at !== null)) return false;
-      if (passOn) this.notReached(r, nowMs, note);
-      else {
-        this.addHistory(r.alarm_id, nowMs, 'note', null, note);
-        this.touch(r.alarm_id, nowMs);
-      }
+      const r = this.callRow(notificationId);
+      if (!r || r.unreached_at !== null) return false;
+      this.moveOnFrom(r, nowMs, (escalates) => historyNotes.callPassedOn(this.options.locale, r.contact_name, escalates));
       return true;
     });
+  }
+
+  /** A key pressed in this call that changes nothing (1 when somebody was first): `note` goes in the history. */
+  callKeyNoted(notificationId: string, note: string, nowMs: number): boolean {
+    return this.run(() => {
+      const r = this.callRow(notificationId);
+      if (!r) return false;
+      this.addHistory(r.alarm_id, nowMs, 'note', null, note);
+      this.touch(r.alarm_id, nowMs);
+      return true;
+    });
+  }
+
+  private callRow(notificationId: string): (UnreachedRow & { unreached_at: number | null }) | undefined {
+    return this.db.prepare("SELECT id, alarm_id, contact_name, escalation_level, unreached_at FROM notifications WHERE id = ? AND purpose = 'call'").get(notificationId) as
+      | (UnreachedRow & { unreached_at: number | null })
+      | undefined;
   }
 
   nextDeliveryCheckAt(): number | null {

@@ -355,4 +355,9 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX visit_reminders_pending ON visit_reminders (next_attempt_at) WHERE status = 'pending';
   `,
+  `
+  -- migration 16: a voice call found by the provider's CallId, as a pushed receipt names it (press 1 to take it,
+  -- issue 12, docs/voice-calls.md). Without it every push scanned the whole notifications table.
+  CREATE INDEX notifications_call_ref ON notifications (channel, provider_ref) WHERE purpose = 'call' AND provider_ref IS NOT NULL;
+  `,
 ];

@@ -68,7 +68,7 @@ export interface VoiceReceiptRoutesOptions {
   /** The channel whose calls these receipts are about ('aliyun-voice'). */
   channel: string;
   alarms: Pick<AlarmService, 'act'>;
-  store: Pick<SqliteAlarmStore, 'voiceCallByRef' | 'callKeyPressed' | 'recordDelivery'>;
+  store: Pick<SqliteAlarmStore, 'voiceCallByRef' | 'callPassedOn' | 'callKeyNoted' | 'recordDelivery'>;
   clock: Pick<Clock, 'nowMs'>;
   audit?: Pick<SqliteAuditLog, 'record'>;
   locale?: Locale;
@@ -94,7 +94,6 @@ const notes = {
   takenByOther: (l: Locale, actor: string, why: string) => (l === 'en' ? `${actor} pressed 1 on the call, but ${why}` : `${actor}电话按1接警，但${why}`),
   alreadyTaken: (l: Locale) => (l === 'en' ? 'the case was already taken' : '此案已有人接警'),
   closed: (l: Locale) => (l === 'en' ? 'the case was already closed' : '此案已结束'),
-  passed: (l: Locale) => (l === 'en' ? 'pressed 2 on the call: ring the next one' : '电话中按2，转给下一位'),
 };
 
 export const voiceReceiptRoutes: FastifyPluginAsync<VoiceReceiptRoutesOptions> = async (app, options) => {
@@ -113,7 +112,7 @@ export const voiceReceiptRoutes: FastifyPluginAsync<VoiceReceiptRoutesOptions> =
     let changed = recordAnswer(call, report);
     const key = (report.dtmf ?? '').trim().charAt(0);
     if (key === IVR_TAKE_KEY) changed = take(call, address) || changed;
-    else if (key === IVR_PASS_KEY) changed = options.store.callKeyPressed(call.id, notes.passed(locale), true, now()) || changed;
+    else if (key === IVR_PASS_KEY) changed = options.store.callPassedOn(call.id, now()) || changed;
     if (changed) options.onChange?.(call.alarmId);
   };
 
@@ -143,7 +142,7 @@ export const voiceReceiptRoutes: FastifyPluginAsync<VoiceReceiptRoutesOptions> =
     } catch (err) {
       if (!(err instanceof AlarmError) || (err.code !== 'ALARM_ALREADY_TAKEN' && err.code !== 'ALARM_CLOSED')) throw err;
       const why = err.code === 'ALARM_CLOSED' ? notes.closed(locale) : notes.alreadyTaken(locale);
-      return options.store.callKeyPressed(call.id, notes.takenByOther(locale, call.actor, why), false, now());
+      return options.store.callKeyNoted(call.id, notes.takenByOther(locale, call.actor, why), now());
     }
   };
 
