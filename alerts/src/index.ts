@@ -27,5 +27,6 @@ export * from './sms/twilio-error-codes.js';
 export * from './robots/group-robots.js';
 export * from './robots/dingtalk-robot.js';
 export * from './robots/wecom-robot.js';
+export * from './robots/robot-gate.js';
 export * from './messages/group-posts.js';
 export { parseAliyunDateTime } from './sms/aliyun-api-call.js';

@@ -50,7 +50,8 @@ export interface OutboxStore {
   // grouped commit, or for a locked database): the worker holds the send's place in its window,
   // and tells onChange, only once it has landed.
   markNotificationSent(id: string, nowMs: number, providerRef: string | null): void | Promise<void>;
-  markNotificationRetry(id: string, nowMs: number, nextAttemptAtMs: number, error: string): void | Promise<void>;
+  /** Pending again until `nextAttemptAtMs`; `counted` false: the attempt is not counted (the channel held it back itself). */
+  markNotificationRetry(id: string, nowMs: number, nextAttemptAtMs: number, error: string, counted?: boolean): void | Promise<void>;
   /**
    * This channel cannot deliver the notice (a permanent failure, the provider's
    * flow control, the last attempt spent): the store moves it to the next
@@ -457,6 +458,21 @@ export class OutboxWorker {
       );
       // The provider did answer: during an outage the next probe need not wait.
       if (this.channel === 'out' && epoch === this.epoch) this.probeAtMs = Math.min(this.probeAtMs, now);
+      return landed;
+    }
+    if (kind === 'retryMessage' && result.retryAtMs !== undefined) {
+      // The channel says when this one recipient (one group) may be tried again; it says nothing of the channel.
+      const counted = result.uncounted !== true;
+      if (!counted || item.attempts + 1 < backoff.maxAttempts) {
+        const next = Math.max(result.retryAtMs, now + 1);
+        const landed = store.markNotificationRetry(item.id, now, next, error, counted);
+        this.stats.retried++;
+        logger.warn({ ...log, error, nextAttemptAt: new Date(next).toISOString() }, 'not sent now: this recipient waits, the others go on');
+        return landed;
+      }
+      const landed = store.markNotificationFailed(item.id, now, error);
+      this.stats.failed++;
+      logger.error({ ...log, error }, 'not sent after its last attempt: it moves to the next channel (or the next contact)');
       return landed;
     }
     if (this.channel !== 'out' && isOutageKind(kind)) {

@@ -132,9 +132,9 @@ describe('DingTalkRobotChannel against the local robot server', () => {
     expect(await wrong.send(groupMessage(OPENED, VILLAGE))).toMatchObject({ message: 'sign not match (HTTP 200); robot of group default' });
   });
 
-  it('a timestamp more than an hour from DingTalk\'s clock is refused (310000 invalid timestamp)', async () => {
+  it('a timestamp more than an hour from DingTalk\'s clock is refused (310000 invalid timestamp): with a robot per village, that group waits', async () => {
     const late = new FakeClock(Date.now() - 61 * 60_000);
-    expect(await channel({}, late).send(groupMessage(OPENED))).toMatchObject({ ok: false, kind: 'account', code: 'dingtalk.310000' });
+    expect(await channel({}, late).send(groupMessage(OPENED))).toMatchObject({ ok: false, kind: 'retryMessage', code: 'dingtalk.310000', retryAtMs: late.nowMs() + 30_000 });
     expect(server.rejected[0]?.errmsg).toBe('invalid timestamp');
     const recent = new FakeClock(Date.now() - 59 * 60_000);
     expect((await channel({}, recent).send(groupMessage(OPENED))).ok).toBe(true);
@@ -145,12 +145,27 @@ describe('DingTalkRobotChannel against the local robot server', () => {
     expect(await stray.send(groupMessage(OPENED))).toMatchObject({ ok: false, kind: 'account', code: 'dingtalk.300001' });
   });
 
-  it('the 21st post in a minute is 130101: limited (the notice moves to its next channel), and the robot stays refused', async () => {
-    const robot = channel();
+  it('the 21st post in a minute is held back by the channel, not sent: DingTalk would refuse it with 130101 and throttle the robot for 10 minutes', async () => {
+    const clock = new FakeClock(Date.now());
+    const robot = channel({}, clock);
     for (let i = 0; i < 20; i++) expect((await robot.send(groupMessage(OPENED, VILLAGE, { outId: `ntf-${i}` }))).ok).toBe(true);
-    expect(await robot.send(groupMessage(OPENED))).toMatchObject({ ok: false, kind: 'limited', code: 'dingtalk.130101' });
+    expect(await robot.send(groupMessage(OPENED))).toMatchObject({ ok: false, kind: 'retryMessage', code: 'GROUP_ROBOT_PACED', retryAtMs: clock.nowMs() + 60_000, uncounted: true });
+    expect(server.posts).toHaveLength(20);
+    expect(server.rejected).toHaveLength(0);
     // Another group's robot has its own 20.
     expect((await robot.send(groupMessage(OPENED, 'default'))).ok).toBe(true);
+  });
+
+  it('the robot\'s own throttle (130101, another program posting to it too) holds that group for DingTalk\'s 10 minutes; never failed for it', async () => {
+    const limited = new LocalRobotServer({ dingtalk: { [VILLAGE_TOKEN]: { secret: VILLAGE_SECRET } }, postsPerMinute: 0 });
+    const at = await limited.start();
+    try {
+      const clock = new FakeClock(Date.now());
+      const robot = channel({ baseUrl: at.url }, clock);
+      expect(await robot.send(groupMessage(OPENED))).toMatchObject({ ok: false, kind: 'retryMessage', code: 'dingtalk.130101', retryAtMs: clock.nowMs() + 10 * 60_000, uncounted: true });
+    } finally {
+      await limited.stop();
+    }
   });
 
   it('content the platform refuses is permanent; system busy (-1), 503 and a reset are the transport', async () => {
@@ -168,14 +183,14 @@ describe('DingTalkRobotChannel against the local robot server', () => {
 
   it('a post without the robot\'s keyword is refused (310000 keywords not in content)', async () => {
     const message = groupMessage(OPENED, 'default', { text: '### 跌倒 · 王秀英', params: { title: '跌倒 · 王秀英', mentionAll: 'true' } });
-    expect(await channel().send(message)).toMatchObject({ ok: false, kind: 'account', code: 'dingtalk.310000' });
+    expect(await channel().send(message)).toMatchObject({ ok: false, kind: 'retryMessage', code: 'dingtalk.310000' });
     expect(server.rejected[0]?.errmsg).toBe('keywords not in content');
   });
 
   it('the control endpoint switches the mode: rate-limited answers 130101', async () => {
     const answer = await fetch(`${baseUrl}${LOCAL_ROBOT_CONTROL_PATH}`, { method: 'PUT', body: JSON.stringify({ mode: 'rate-limited' }) });
     expect(answer.status).toBe(200);
-    expect(await channel().send(groupMessage(OPENED))).toMatchObject({ ok: false, kind: 'limited', code: 'dingtalk.130101' });
+    expect(await channel().send(groupMessage(OPENED))).toMatchObject({ ok: false, kind: 'retryMessage', code: 'dingtalk.130101', uncounted: true });
   });
 
   it('refuses settings without a token or with a malformed group map, every problem listed', () => {
@@ -249,10 +264,11 @@ describe('WeComRobotChannel against the local robot server', () => {
     expect(await stray.send(groupMessage(OPENED))).toMatchObject({ ok: false, kind: 'account', code: 'wecom.93000' });
   });
 
-  it('the 21st post in a minute is 45009: limited', async () => {
+  it('the 21st post in a minute is held back by the channel (WeCom would refuse it with 45009)', async () => {
     const robot = channel();
     for (let i = 0; i < 20; i++) expect((await robot.send(groupMessage(OPENED, VILLAGE, { outId: `ntf-${i}` }))).ok).toBe(true);
-    expect(await robot.send(groupMessage(OPENED))).toMatchObject({ ok: false, kind: 'limited', code: 'wecom.45009' });
+    expect(await robot.send(groupMessage(OPENED))).toMatchObject({ ok: false, kind: 'retryMessage', code: 'GROUP_ROBOT_PACED', uncounted: true });
+    expect(server.posts).toHaveLength(20);
   });
 
   it('a bad parameter (40058) is permanent; 503 is the transport', async () => {

@@ -47,8 +47,8 @@ class MemoryOutbox implements OutboxStore {
   markNotificationSent(id: string): void {
     Object.assign(this.row(id), { status: 'sent', attempts: this.row(id).attempts + 1, nextAttemptAt: null, heldAt: null });
   }
-  markNotificationRetry(id: string, _now: number, next: number, error: string): void {
-    Object.assign(this.row(id), { status: 'pending', attempts: this.row(id).attempts + 1, nextAttemptAt: next, error, heldAt: null });
+  markNotificationRetry(id: string, _now: number, next: number, error: string, counted = true): void {
+    Object.assign(this.row(id), { status: 'pending', attempts: this.row(id).attempts + (counted ? 1 : 0), nextAttemptAt: next, error, heldAt: null });
   }
   markNotificationFailed(id: string, _now: number, error: string): void {
     Object.assign(this.row(id), { status: 'failed', attempts: this.row(id).attempts + 1, nextAttemptAt: null, error, heldAt: null });
@@ -121,6 +121,40 @@ describe('OutboxWorker', () => {
     await worker.idle();
     expect(sender.calls).toHaveLength(3);
     expect(store.rows[0]).toMatchObject({ status: 'sent', attempts: 3 });
+  });
+
+  it('a channel that says when to try a recipient again (retryAtMs) is taken at its word, for any number of recipients, without an outage; an uncounted hold spends no attempt', async () => {
+    const at = 1_000_000 + 10 * 60_000;
+    const hold = (to: string, uncounted: boolean): SmsResult => ({ ok: false, kind: 'retryMessage', code: 'dingtalk.130101', message: `group ${to} throttled`, retryAtMs: at, ...(uncounted ? { uncounted } : {}) });
+    const { clock, store, sender, worker } = setup([hold('g1', true), hold('g2', true), hold('g3', true), hold('g4', false)], 3);
+    for (const [i, to] of ['g1', 'g2', 'g3', 'g4'].entries()) store.add(`n${i + 1}`, 1_000_000, 'pending', to);
+    worker.start();
+    await worker.idle();
+    // Four different recipients held: per-message retries for three would have been the account's limit, an outage.
+    expect(worker.outage()).toBeUndefined();
+    expect(store.rows.map((r) => [r.status, r.attempts, r.nextAttemptAt])).toEqual([
+      ['pending', 0, at],
+      ['pending', 0, at],
+      ['pending', 0, at],
+      ['pending', 1, at],
+    ]);
+    clock.advance(10 * 60_000 - 1);
+    await flush();
+    await worker.idle();
+    expect(sender.calls).toHaveLength(4);
+    clock.advance(1);
+    await flush();
+    await worker.idle();
+    expect(sender.calls).toHaveLength(8);
+    expect(store.rows.every((r) => r.status === 'sent')).toBe(true);
+  });
+
+  it('a counted hold on the last attempt fails the notice (a group nobody fixes ends red)', async () => {
+    const { store, worker } = setup([{ ok: false, kind: 'retryMessage', code: 'dingtalk.310000', message: 'sign not match', retryAtMs: 2_000_000 }], 1);
+    store.add('n1', 1_000_000);
+    worker.start();
+    await worker.idle();
+    expect(store.rows[0]).toMatchObject({ status: 'failed', error: 'dingtalk.310000: sign not match' });
   });
 
   it('marks a permanent failure failed at once, with its code, and never retries it', async () => {

@@ -34,6 +34,7 @@ const zh = {
   'system.STORAGE_WRITE_FAILED': '服务器自 {since} 起无法保存数据（{reason}）。新的告警可能无法记录，请立即联系技术支持，并电话确认紧急情况！',
   'system.VOICE_PROVIDER_OUTAGE': '语音电话平台自 {since} 起无法拨打（{reason}）。紧急警报仍有短信，但不会打电话：夜间请值班员直接打电话通知帮扶责任人！',
   'system.GROUP_ROBOT_OUTAGE': '值班群机器人自 {since} 起无法发消息（{reason}）。短信和电话不受影响；请检查群机器人设置。',
+  'system.GROUP_ROBOT_FAULT': '{groups}的值班群机器人自 {since} 起无法发消息（{reason}）。其他村的群、短信和电话不受影响；请检查这些群的机器人设置。',
   'system.TLS_CERT_EXPIRING': '服务器的安全证书有效期至 {reason}，即将或已经过期：过期后浏览器和通过 4G 连接的设备将无法连接。请通知系统管理员更新证书。',
   'system.other': '系统故障（自 {since} 起）：{reason}。请联系技术支持。',
 
@@ -300,6 +301,7 @@ const en: Record<MessageKey, string> = {
   'system.STORAGE_WRITE_FAILED': 'The server has not been able to save data since {since} ({reason}). New alarms may not be recorded: call technical support now and confirm emergencies by phone!',
   'system.VOICE_PROVIDER_OUTAGE': 'The voice service has not been calling since {since} ({reason}). Critical alarms are still texted but nobody is rung: at night, phone the helpers yourself!',
   'system.GROUP_ROBOT_OUTAGE': 'The duty group’s robot has not been posting since {since} ({reason}). SMS and calls are not affected; check the robot’s settings.',
+  'system.GROUP_ROBOT_FAULT': 'The duty-group robot of {groups} has not been posting since {since} ({reason}). Other villages’ groups, SMS and calls are not affected; check those groups’ robot settings.',
   'system.TLS_CERT_EXPIRING': 'The server’s security certificate is valid until {reason} and is about to end or has ended: browsers and devices connecting over 4G will then fail to connect. Tell the system administrator to renew it.',
   'system.other': 'System problem (since {since}): {reason}. Call technical support.',
 

@@ -204,6 +204,8 @@ export const SYSTEM_PROBLEM_CODES = [
   'VOICE_PROVIDER_OUTAGE',
   /** The duty group's robot refuses every post or cannot be reached: SMS and calls are not affected. */
   'GROUP_ROBOT_OUTAGE',
+  /** The robot of some villages' duty groups refuses or throttles their posts (details.groups names them): the other groups are not affected. */
+  'GROUP_ROBOT_FAULT',
 ] as const;
 export type SystemProblemCode = (typeof SYSTEM_PROBLEM_CODES)[number];
 

@@ -14,11 +14,13 @@ import {
   DingTalkRobotChannel,
   TwilioSmsSender,
   WeComRobotChannel,
+  DEFAULT_GROUP_KEY,
   DEFAULT_OUTAGE_PROBE,
   DeliveryTracker,
   DueScheduler,
   defaultPolicies,
   EscalationScheduler,
+  type ChannelFault,
   type ChannelMedium,
   type ChannelPlan,
   type NoticeChannel,
@@ -212,7 +214,13 @@ export class KanjiaSystem {
     // Every provider answer counted, and each accepted SMS's time since it was queued.
     const meter = <S extends SmsSender>(channel: S): S => metrics.meteredSender(channel, metricQueries.notificationQueuedAt, () => this.clock.nowMs());
     const sender = meter(asSmsChannel(this.options.smsSender ?? createSmsSender(settings, log.child({ component: 'sms' }))));
-    const channels = createChannels(settings, this.options.channels, log);
+    const channels = createChannels(settings, this.options.channels, log, this.clock);
+    // One village's robot refusing or throttled: named on the banner; the other groups go on (robot-gate.ts).
+    channels.group?.watchFaults?.((faults) => {
+      const problem = groupFaultProblem(channels.group?.name ?? 'group', faults, (id) => registry.village(id)?.name);
+      if (problem) health.raise(problem);
+      else health.clear('GROUP_ROBOT_FAULT');
+    });
     const allChannels: NoticeChannel[] = [sender, ...channels.sms.map(meter), ...(channels.voice ? [meter(channels.voice)] : []), ...(channels.group ? [meter(channels.group)] : [])];
     const plan: ChannelPlan = {
       sms: [sender.name, ...channels.sms.map((c) => c.name)],
@@ -883,13 +891,34 @@ export function outageProblem(medium: ChannelMedium, outages: Record<string, Sms
   };
 }
 
+/**
+ * The problem of the duty groups whose robot refuses or throttles their
+ * posts while the others work (undefined when none): a warning, it names the
+ * villages (a group key is a village id, or `default`: every village without
+ * a robot of its own).
+ */
+export function groupFaultProblem(channel: string, faults: readonly ChannelFault[], villageName: (id: string) => string | undefined): Parameters<SystemHealth['raise']>[0] | undefined {
+  const first = faults[0];
+  if (first === undefined) return undefined;
+  const name = (key: string) => (key === DEFAULT_GROUP_KEY ? '默认群（default）' : (villageName(key) ?? key));
+  const groups = faults.map((f) => name(f.target)).join('、');
+  const what = faults.every((f) => f.kind === 'throttled') ? 'throttles the posts' : 'refuses the posts';
+  return {
+    code: 'GROUP_ROBOT_FAULT',
+    severity: 'warning',
+    unhealthy: false,
+    message: `the ${channel} robot of ${faults.length} duty group(s) (${faults.map((f) => f.target).join(', ')}) ${what}: ${first.code}. Their posts wait and go when it takes them again; the other groups, the SMS and the calls are not affected.`,
+    details: { reason: first.code, kind: first.kind, channel, groups, targets: faults.map((f) => f.target).join(','), count: faults.length },
+  };
+}
+
 /** An SMS sender handed in without a medium (tests, older code) is an SMS channel. */
 function asSmsChannel(sender: SmsSender): NoticeChannel {
   return 'medium' in sender ? (sender as NoticeChannel) : Object.assign(Object.create(sender) as SmsSender, { medium: 'sms' as const });
 }
 
 /** The channels the settings name besides the primary SMS one, or those handed in (tests). */
-export function createChannels(settings: Settings, given: SystemOptions['channels'], logger: Logger): { sms: NoticeChannel[]; voice?: NoticeChannel; group?: NoticeChannel } {
+export function createChannels(settings: Settings, given: SystemOptions['channels'], logger: Logger, clock: Pick<Clock, 'nowMs'> = systemClock): { sms: NoticeChannel[]; voice?: NoticeChannel; group?: NoticeChannel } {
   const fallback = settings.smsFallback === undefined ? undefined : asSmsChannel(createSmsSender(settings, logger.child({ component: 'sms-fallback' }), settings.smsFallback));
   const voiceLog = logger.child({ component: 'voice' });
   const voice =
@@ -902,9 +931,9 @@ export function createChannels(settings: Settings, given: SystemOptions['channel
   const log = logger.child({ component: 'group-robot' });
   const robot =
     settings.groupRobot === 'dingtalk' && settings.dingtalk
-      ? new DingTalkRobotChannel(settings.dingtalk, { log: (line) => log.warn({}, line) })
+      ? new DingTalkRobotChannel(settings.dingtalk, { clock, log: (line) => log.warn({}, line) })
       : settings.groupRobot === 'wecom' && settings.wecom
-        ? new WeComRobotChannel(settings.wecom, { log: (line) => log.warn({}, line) })
+        ? new WeComRobotChannel(settings.wecom, { clock, log: (line) => log.warn({}, line) })
         : settings.groupRobot === 'console'
           ? new ConsoleGroupChannel()
           : undefined;

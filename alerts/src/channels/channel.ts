@@ -60,4 +60,25 @@ export interface NoticeChannel extends SmsSender {
    * `unknown`.
    */
   queryDelivery?(query: DeliveryQuery): Promise<DeliveryAnswer>;
+  /**
+   * A channel that reaches several targets through credentials of their own
+   * (a group robot per village) reports here the targets it cannot reach
+   * while the others work: the whole list, each time it changes. A fault of
+   * every target is an outage instead (`account`, `transport`).
+   */
+  watchFaults?(listener: (faults: readonly ChannelFault[]) => void): void;
+}
+
+/** One target of a channel that does not work while the others do. */
+export interface ChannelFault {
+  /** The target: a group key (a village id, or `default`). */
+  target: string;
+  /** The provider's code (dingtalk.310000, wecom.45009). */
+  code: string;
+  message: string;
+  /** `setup`: the target's credentials or group are refused until somebody fixes them; `throttled`: it refuses posts for a while. */
+  kind: 'setup' | 'throttled';
+  sinceMs: number;
+  /** When the next post to it is tried. */
+  retryAtMs: number;
 }

@@ -13,7 +13,7 @@
 import { createHmac } from 'node:crypto';
 import { systemClock, type Clock } from '@kanjia/protocol';
 import { z } from 'zod';
-import type { NoticeChannel } from '../channels/channel.js';
+import type { ChannelFault, NoticeChannel } from '../channels/channel.js';
 import { parseChannelSettings } from '../channels/channel-settings.js';
 import type { SmsMessage, SmsResult } from '../sms/sms-sender.js';
 import {
@@ -27,6 +27,7 @@ import {
   robotSettings,
   type RobotCodeTable,
 } from './group-robots.js';
+import { RobotGate } from './robot-gate.js';
 
 export const DINGTALK_DEFAULT_BASE_URL = 'https://oapi.dingtalk.com';
 export const DINGTALK_SEND_PATH = '/robot/send';
@@ -36,7 +37,9 @@ export const DINGTALK_MAX_CLOCK_SKEW_MS = 60 * 60_000;
 /**
  * What DingTalk's errcodes mean for the outbox. The robot's setup (its token,
  * its secret, its keyword, its IP list, the group itself) answers every post
- * the same way: an outage of the channel until an administrator fixes it.
+ * the same way: with one robot, an outage of the channel until an
+ * administrator fixes it; with a robot per village, that group's fault only
+ * (robot-gate.ts).
  */
 export const DINGTALK_CODES: RobotCodeTable = {
   permanent: new Set([
@@ -56,6 +59,7 @@ export const DINGTALK_CODES: RobotCodeTable = {
     400106, // 机器人不存在
     400013, // 群已被解散
   ]),
+  // The robot's throttle: its group's posts wait it out (robot-gate.ts), never failed for it.
   limited: new Set([
     130101, // send too fast, exceed 20 times per minute: the robot is throttled for 10 minutes
     410100, // 发送速度太快而限流
@@ -99,17 +103,25 @@ export class DingTalkRobotChannel implements NoticeChannel {
   private readonly settings: DingTalkRobotSettings;
   private readonly clock: Pick<Clock, 'nowMs'>;
   private readonly log: (line: string) => void;
+  private readonly gate: RobotGate;
 
   constructor(settings: DingTalkRobotSettingsInput, options: DingTalkRobotOptions = {}) {
     this.settings = parseChannelSettings(DingTalkRobotSettings, settings, 'DingTalkRobotChannel');
     this.clock = options.clock ?? systemClock;
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.gate = new RobotGate({ clock: this.clock, groups: Object.keys(this.settings.groups).length, throttleMs: dingTalkThrottleMs });
   }
 
-  /** Posts the message's markdown to the robot of its group (`to`), or of `default`. */
+  watchFaults(listener: (faults: readonly ChannelFault[]) => void): void {
+    this.gate.watch(listener);
+  }
+
+  /** Posts the message's markdown to the robot of its group (`to`), or of `default`: paced, and held while that robot refuses (robot-gate.ts). */
   async send(message: SmsMessage): Promise<SmsResult> {
     const found = robotOfGroup(this.settings.groups, message.to);
     if (found === undefined) return groupResult(this.name, message, undefined, notConfigured(this.name, message), this.log);
+    const held = this.gate.hold(found.key, found.robot.webhook);
+    if (held !== undefined) return held;
     const query = new URLSearchParams({ access_token: found.robot.webhook });
     if (found.robot.secret !== undefined) {
       const timestampMs = this.clock.nowMs();
@@ -126,6 +138,11 @@ export class DingTalkRobotChannel implements NoticeChannel {
       timeoutMs: this.settings.timeoutMs,
       codes: DINGTALK_CODES,
     });
-    return groupResult(this.name, message, found.key, outcome, this.log);
+    return this.gate.judge(found.key, groupResult(this.name, message, found.key, outcome, this.log));
   }
+}
+
+/** How long DingTalk refuses a robot after a throttle answer: 130101 says 10 minutes; anything else, a minute. */
+export function dingTalkThrottleMs(code: string): number {
+  return code === 'dingtalk.130101' ? 10 * 60_000 : 60_000;
 }

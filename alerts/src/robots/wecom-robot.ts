@@ -11,8 +11,9 @@
  * 2048 bytes, markdown at most 4096 bytes, 20 posts a minute per robot; and
  * its global error codes (path/90313).
  */
+import { systemClock, type Clock } from '@kanjia/protocol';
 import { z } from 'zod';
-import type { NoticeChannel } from '../channels/channel.js';
+import type { ChannelFault, NoticeChannel } from '../channels/channel.js';
 import { parseChannelSettings } from '../channels/channel-settings.js';
 import type { SmsMessage, SmsResult } from '../sms/sms-sender.js';
 import {
@@ -26,6 +27,7 @@ import {
   robotSettings,
   type RobotCodeTable,
 } from './group-robots.js';
+import { RobotGate } from './robot-gate.js';
 
 export const WECOM_DEFAULT_BASE_URL = 'https://qyapi.weixin.qq.com';
 export const WECOM_SEND_PATH = '/cgi-bin/webhook/send';
@@ -70,6 +72,8 @@ export type WeComRobotSettingsInput = z.input<typeof WeComRobotSettings>;
 export interface WeComRobotOptions {
   /** Where failures are reported, one line each; default stderr. */
   log?: (line: string) => void;
+  /** The clock of the posts' pacing; default the system clock. */
+  clock?: Pick<Clock, 'nowMs'>;
 }
 
 export class WeComRobotChannel implements NoticeChannel {
@@ -77,16 +81,25 @@ export class WeComRobotChannel implements NoticeChannel {
   readonly medium = 'group' as const;
   private readonly settings: WeComRobotSettings;
   private readonly log: (line: string) => void;
+  private readonly gate: RobotGate;
 
   constructor(settings: WeComRobotSettingsInput, options: WeComRobotOptions = {}) {
     this.settings = parseChannelSettings(WeComRobotSettings, settings, 'WeComRobotChannel');
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+    // WeCom documents no throttle time after 45009 (its limit is per minute): a minute.
+    this.gate = new RobotGate({ clock: options.clock ?? systemClock, groups: Object.keys(this.settings.groups).length, throttleMs: () => 60_000 });
   }
 
-  /** Posts the message to the robot of its group (`to`), or of `default`. */
+  watchFaults(listener: (faults: readonly ChannelFault[]) => void): void {
+    this.gate.watch(listener);
+  }
+
+  /** Posts the message to the robot of its group (`to`), or of `default`: paced, and held while that robot refuses (robot-gate.ts). */
   async send(message: SmsMessage): Promise<SmsResult> {
     const found = robotOfGroup(this.settings.groups, message.to);
     if (found === undefined) return groupResult(this.name, message, undefined, notConfigured(this.name, message), this.log);
+    const held = this.gate.hold(found.key, found.robot.webhook);
+    if (held !== undefined) return held;
     const body =
       found.robot.mentionAll && postMentionsAll(message)
         ? { msgtype: 'text', text: { content: cutUtf8(markdownToPlain(message.text), WECOM_MAX_TEXT_BYTES), mentioned_list: ['@all'] } }
@@ -98,7 +111,7 @@ export class WeComRobotChannel implements NoticeChannel {
       timeoutMs: this.settings.timeoutMs,
       codes: WECOM_CODES,
     });
-    return groupResult(this.name, message, found.key, outcome, this.log);
+    return this.gate.judge(found.key, groupResult(this.name, message, found.key, outcome, this.log));
   }
 }
 

@@ -103,6 +103,15 @@ export type SmsResult =
       code: string;
       /** A sentence for the dashboard and logs; never contains a phone number in clear. */
       message: string;
+      /**
+       * `retryMessage` only: try this message again at this time, not by the
+       * backoff, and infer nothing about the channel from it (a group robot
+       * holding one group's posts while that robot is throttled or refuses
+       * them: the other groups go on).
+       */
+      retryAtMs?: number;
+      /** With `retryAtMs`: the message was never offered to the provider (the channel's own pacing): no attempt is counted. */
+      uncounted?: boolean;
     };
 
 /** Codes of failures that happen on our side of the provider's API. */

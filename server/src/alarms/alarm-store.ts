@@ -910,10 +910,10 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
   }
 
   /** Back to the queue for another attempt, unless its case no longer needs it (then skipped, or the cancelled notice, at once). */
-  markNotificationRetry(id: string, nowMs: number, nextAttemptAtMs: number, error: string): void {
+  markNotificationRetry(id: string, nowMs: number, nextAttemptAtMs: number, error: string, counted = true): void {
     this.run(() => {
       const held = this.db.prepare('SELECT outage_at FROM notifications WHERE id = ?').get(id) as { outage_at: number | null } | undefined;
-      this.db.prepare("UPDATE notifications SET status = 'pending', attempts = attempts + 1, next_attempt_at = ?, last_error = ?, outage_at = NULL WHERE id = ?").run(nextAttemptAtMs, error, id);
+      this.db.prepare("UPDATE notifications SET status = 'pending', attempts = attempts + ?, next_attempt_at = ?, last_error = ?, outage_at = NULL WHERE id = ?").run(counted ? 1 : 0, nextAttemptAtMs, error, id);
       this.releaseBundle(id, nextAttemptAtMs, { error });
       // Held through an outage, now refused on its own account: the case's escalation runs again, from now.
       if (held?.outage_at != null && this.purposeOf(id) === 'chain') this.escalationCountsFrom(id, nowMs);
