@@ -4,7 +4,7 @@
  * components only read this and call its methods.
  */
 import { computed, ref, shallowRef, type ComputedRef, type Ref } from 'vue';
-import type { AlarmView, DevicePresenceEvent, HouseholdStateEvent, Severity, SystemProblem } from '@kanjia/protocol';
+import type { AlarmOutcome, AlarmView, DevicePresenceEvent, HouseholdStateEvent, Severity, SystemProblem } from '@kanjia/protocol';
 import { ApiRequestError, type Api } from './api';
 import { connectLive, type ConnectionState, type LiveFeed } from './live';
 import {
@@ -89,7 +89,8 @@ export interface Desk {
   onHousehold(listener: HouseholdListener): () => void;
   setShowClosed(show: boolean): void;
   /** Runs an action; resolves true when the server accepted it. */
-  act(alarmId: string, action: ActionKind, note?: string): Promise<boolean>;
+  /** `outcome`: how a resolved case ended (resolve only). */
+  act(alarmId: string, action: ActionKind, note?: string, outcome?: AlarmOutcome): Promise<boolean>;
   dismissError(alarmId: string): void;
 }
 
@@ -267,7 +268,7 @@ export function createDesk(deps: DeskDeps): Desk {
     errors.value = next;
   }
 
-  async function act(alarmId: string, action: ActionKind, note?: string): Promise<boolean> {
+  async function act(alarmId: string, action: ActionKind, note?: string, outcome?: AlarmOutcome): Promise<boolean> {
     if (pending.value[alarmId]) return false;
     setPending(alarmId, action);
     setError(alarmId, null);
@@ -287,7 +288,7 @@ export function createDesk(deps: DeskDeps): Desk {
           updated = await api.onSite(alarmId, step);
           break;
         case 'resolve':
-          updated = await api.resolve(alarmId, { note: trimmed ?? '' });
+          updated = await api.resolve(alarmId, { note: trimmed ?? '', ...(outcome ? { outcome } : {}) });
           break;
         case 'cancel':
           updated = await api.cancel(alarmId, { reason: trimmed ?? '' });

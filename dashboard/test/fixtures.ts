@@ -22,6 +22,7 @@ export function alarm(overrides: Partial<AlarmView> & { id: string }): AlarmView
     takenAt: null,
     resolvedAt: null,
     resolutionNote: null,
+    outcome: null,
     escalationLevel: 0,
     nextEscalationAt: null,
     notifications: [],

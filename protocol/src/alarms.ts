@@ -100,6 +100,16 @@ export const AlarmHistoryEntry = z.object({
 export type AlarmHistoryEntry = z.infer<typeof AlarmHistoryEntry>;
 
 /**
+ * How a resolved case ended, for the reports' share of false alarms:
+ * `real`: somebody needed help, or there was a real danger (a fall, gas, a
+ * fire, an illness, a fright); `falseAlarm`: nobody needed help (pressed by
+ * mistake, a test, a false detection). A cancelled case is a false alarm too.
+ */
+export const ALARM_OUTCOMES = ['real', 'falseAlarm'] as const;
+export const AlarmOutcome = z.enum(ALARM_OUTCOMES, { error: `outcome: one of ${ALARM_OUTCOMES.join(', ')}` });
+export type AlarmOutcome = z.infer<typeof AlarmOutcome>;
+
+/**
  * A case triggered more than once while nobody had taken it (a stuck SOS
  * button, a device reporting its fall again, a detector finding the same
  * thing): the presses are counted here, not written one by one into the history.
@@ -139,6 +149,8 @@ export const AlarmView = z.object({
   takenAt: EpochMs.nullable(),
   resolvedAt: EpochMs.nullable(),
   resolutionNote: z.string().nullable(),
+  /** How a resolved case ended, as whoever resolved it said (AlarmOutcome); null while open, for a cancelled case, and when it was not said. */
+  outcome: AlarmOutcome.nullable(),
   escalationLevel: z.number().int().nonnegative(),
   /** When the next contact will be texted if nobody takes the case; null once taken or closed, and while the latest SMS waits for the provider (an outage holds the escalation). */
   nextEscalationAt: EpochMs.nullable(),
@@ -151,6 +163,7 @@ export const AlarmView = z.object({
 });
 export type AlarmView = z.infer<typeof AlarmView>;
 
+
 // Who acts comes from the session (the user's display name), never from the body.
 const Note = z.string().trim().max(2000);
 
@@ -161,7 +174,11 @@ export const AlarmStepBody = z.object({ note: Note.optional() }).strict();
 export type AlarmStepBody = z.infer<typeof AlarmStepBody>;
 
 export const ResolveAlarmBody = z
-  .object({ note: Note.min(1, 'note: describe what happened before closing the case') })
+  .object({
+    note: Note.min(1, 'note: describe what happened before closing the case'),
+    /** Optional for API clients; the dashboard and the answer page always ask it. */
+    outcome: AlarmOutcome.optional(),
+  })
   .strict();
 export type ResolveAlarmBody = z.infer<typeof ResolveAlarmBody>;
 

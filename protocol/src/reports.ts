@@ -78,10 +78,13 @@ export const ReportFigures = z.object({
     timeToTake: DurationStats,
     /** Opened → on site, over the cases someone reached. */
     timeToSite: DurationStats,
-    /** Closed cases among those opened in the period; false: cancelled ones. */
+    /** Closed cases among those opened in the period. */
     closed: Count,
+    /** False alarms among them: cancelled, or resolved with the outcome falseAlarm. */
     falseAlarms: Count,
     falseShare: Share,
+    /** Resolved without an outcome said (an API client, or before outcomes were recorded): counted as real. */
+    unclassified: Count,
   }),
   visits: z.object({
     /** Visits recorded in the period. */

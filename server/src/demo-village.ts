@@ -121,24 +121,40 @@ export function demoVillage(): RegistryFile {
 
 const DEMO_ACTOR = { userId: null, name: '演示数据' };
 
-/** The past cases of the demo: [resident index, kind, days ago, minutes to take, minutes to on site (null: none), 'resolve' | 'cancel']. */
-const PAST_CASES: ReadonlyArray<[number, AlarmKind, number, number, number | null, 'resolve' | 'cancel']> = [
-  [0, 'sos', 118, 3, 22, 'resolve'],
-  [7, 'inactivity', 104, 6, 35, 'resolve'],
+/**
+ * The past cases of the demo: [resident index, kind, days ago, minutes to
+ * take, minutes to on site (null: none), how it ended: resolved as real,
+ * resolved as a false alarm, or cancelled].
+ */
+const PAST_CASES: ReadonlyArray<[number, AlarmKind, number, number, number | null, 'real' | 'false' | 'cancel']> = [
+  [0, 'sos', 118, 3, 22, 'real'],
+  [7, 'inactivity', 104, 6, 35, 'real'],
   [11, 'sos', 96, 2, null, 'cancel'],
-  [4, 'missedCheckIn', 88, 9, null, 'resolve'],
-  [13, 'fall', 75, 1, 18, 'resolve'],
-  [2, 'sos', 61, 4, 27, 'resolve'],
-  [16, 'lowBattery', 55, 45, null, 'resolve'],
+  [4, 'missedCheckIn', 88, 9, null, 'false'],
+  [13, 'fall', 75, 1, 18, 'real'],
+  [2, 'sos', 61, 4, 27, 'false'],
+  [16, 'lowBattery', 55, 45, null, 'real'],
   [9, 'sos', 47, 2, null, 'cancel'],
-  [17, 'inactivity', 40, 12, 41, 'resolve'],
-  [5, 'deviceOffline', 33, 30, null, 'resolve'],
-  [14, 'sos', 26, 5, 24, 'resolve'],
+  [17, 'inactivity', 40, 12, 41, 'real'],
+  [5, 'deviceOffline', 33, 30, null, 'real'],
+  [14, 'sos', 26, 5, 24, 'real'],
   [0, 'missedCheckIn', 19, 7, null, 'cancel'],
-  [10, 'fall', 12, 2, 16, 'resolve'],
-  [7, 'sos', 6, 3, 30, 'resolve'],
+  [10, 'fall', 12, 2, 16, 'real'],
+  [7, 'sos', 6, 3, 30, 'false'],
   [18, 'inactivity', 3, 8, null, 'cancel'],
 ];
+
+/** What the helper wrote on resolving a past case of the demo. */
+const RESOLUTION_NOTES: Partial<Record<AlarmKind, string>> & { false: string; onSite: string; byPhone: string } = {
+  sos: '老人胸闷，已陪同到镇卫生院检查，无大碍',
+  fall: '老人在院子里摔倒，已扶起，膝盖擦伤已处理，已通知子女',
+  inactivity: '老人感冒卧床，已联系村医上门',
+  lowBattery: '已更换按钮电池',
+  deviceOffline: '家中停电，来电后设备已恢复在线',
+  false: '老人平安，误按',
+  onSite: '已上门查看，已处理',
+  byPhone: '已电话确认，已处理',
+};
 
 /**
  * Gives the freshly imported demo registry a past, so the registry, the
@@ -222,7 +238,8 @@ export function seedDemoHistory(db: Db, registry: SqliteRegistryStore, nowMs: nu
     }
     const closeAt = openedAt + ((site ?? take) + 15) * 60_000;
     if (end === 'cancel') alarms.transition(alarmId, 'cancel', by, '误按，老人平安', closeAt);
-    else alarms.transition(alarmId, 'resolve', by, site !== null ? '已上门查看，老人平安' : '已电话确认，已处理', closeAt);
+    else if (end === 'false') alarms.transition(alarmId, 'resolve', by, RESOLUTION_NOTES.false, closeAt, 'falseAlarm');
+    else alarms.transition(alarmId, 'resolve', by, RESOLUTION_NOTES[kind] ?? (site !== null ? RESOLUTION_NOTES.onSite : RESOLUTION_NOTES.byPhone), closeAt, 'real');
   });
   // Nothing of the past is sent: its notices were settled when the cases closed; mark what was queued as skipped to be sure.
   db.prepare("UPDATE notifications SET status = 'skipped' WHERE status IN ('pending', 'sending') AND alarm_id IN (SELECT id FROM alarms WHERE event_id LIKE 'demo-past-%')").run();

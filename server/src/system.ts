@@ -360,9 +360,9 @@ export class KanjiaSystem {
       devicePresence: (deviceId: string, online: boolean, atMs: number, unstable?: boolean) => feed.devicePresence(deviceId, online, atMs, unstable),
     };
     service = new AlarmService({ store: alarmStore, registry, commands: gateway, clock: this.clock, logger: log.child({ component: 'alarms' }), outbox, escalation, feed: mapFeed, writes: storage,
-      // A resolved case asks for a follow-up visit within 24 hours (issue 11).
+      // A resolved case asks for a follow-up visit within 24 hours (issue 11); a false alarm does not, as a cancelled one.
       onResolved: (alarm) => {
-        if (alarm.resolvedAt !== null && township.openFollowUp(alarm.id, alarm.resident.id, alarm.resolvedAt)) log.info({ alarmId: alarm.id, residentId: alarm.resident.id }, 'follow-up visit due within 24 hours');
+        if (alarm.resolvedAt !== null && alarm.outcome !== 'falseAlarm' && township.openFollowUp(alarm.id, alarm.resident.id, alarm.resolvedAt)) log.info({ alarmId: alarm.id, residentId: alarm.resident.id }, 'follow-up visit due within 24 hours');
       },
     });
     this.alarmService = service;

@@ -130,6 +130,7 @@ describe('REST API', () => {
       { url: `/api/alarms/${alarmId}/take`, payload: { extra: 1 }, expect: /extra|unrecognized/i },
       { url: `/api/alarms/${alarmId}/resolve`, payload: {}, expect: /note/ },
       { url: `/api/alarms/${alarmId}/resolve`, payload: { note: '   ' }, expect: /describe what happened/ },
+      { url: `/api/alarms/${alarmId}/resolve`, payload: { note: '老人平安', outcome: 'maybe' }, expect: /outcome: one of real, falseAlarm/ },
       { url: `/api/alarms/${alarmId}/cancel`, payload: {}, expect: /reason/ },
     ];
     for (const c of cases) {
@@ -153,6 +154,16 @@ describe('REST API', () => {
     expect(res.statusCode).toBe(404);
     expect(res.json().code).toBe('ALARM_NOT_FOUND');
     expect((await as(liming, 'GET', '/api/nothing')).json().code).toBe('NOT_FOUND');
+  });
+
+  it('records how a resolved case ended: said (real, falseAlarm) or not (null); in the view and the audit', async () => {
+    expect(store.view(alarmId)!.outcome).toBeNull();
+    const res = await as(liming, 'POST', `/api/alarms/${alarmId}/resolve`, { note: '老人平安，误按', outcome: 'falseAlarm' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ status: 'resolved', outcome: 'falseAlarm', resolutionNote: '老人平安，误按' });
+    expect(store.view(alarmId)!.outcome).toBe('falseAlarm');
+    const other = store.raiseFinding({ kind: 'sos', deviceId: store.view(alarmId)!.deviceId, eventId: 'evt-outcome-2', eventTs: 2_000, reason: 'test' }, 2_000).alarmId;
+    expect((await as(liming, 'POST', `/api/alarms/${other}/resolve`, { note: '已处理' })).json()).toMatchObject({ status: 'resolved', outcome: null });
   });
 
   it('answers 413 for a body over the limit', async () => {

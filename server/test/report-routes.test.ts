@@ -6,7 +6,7 @@
  * month's end; the period's bounds in village time; bad periods; scoping per
  * role; the XLSX download read back.
  */
-import type { TownshipReport } from '@kanjia/protocol';
+import type { AlarmOutcome, TownshipReport } from '@kanjia/protocol';
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteDeviceHistory } from '../src/registry/device-history.js';
@@ -21,9 +21,9 @@ let zhangSos: string;
 let liSos: string;
 
 /** Opens a case at `openedAt` and moves it along: steps are [action, minutes after opening]. */
-function seedCase(kind: 'sos' | 'co' | 'deviceOffline', deviceId: string, eventId: string, openedAt: number, steps: Array<['take' | 'onTheWay' | 'onSite' | 'resolve' | 'cancel', number]>): void {
+function seedCase(kind: 'sos' | 'co' | 'deviceOffline', deviceId: string, eventId: string, openedAt: number, steps: Array<['take' | 'onTheWay' | 'onSite' | 'resolve' | 'cancel', number, AlarmOutcome?]>): void {
   const { alarmId } = t.alarmStore.raiseFinding({ kind, deviceId, eventId, eventTs: openedAt, reason: 'seeded for the report' }, openedAt);
-  for (const [action, after] of steps) t.alarmStore.transition(alarmId, action, '值班员 李明', action === 'resolve' || action === 'cancel' ? '已处理' : undefined, openedAt + after * MIN);
+  for (const [action, after, outcome] of steps) t.alarmStore.transition(alarmId, action, '值班员 李明', action === 'resolve' || action === 'cancel' ? '已处理' : undefined, openedAt + after * MIN, outcome);
 }
 
 beforeAll(async () => {
@@ -35,10 +35,12 @@ beforeAll(async () => {
   t.db.prepare('UPDATE devices SET created_at = ?').run(cst('2026-10-20'));
 
   // --- alarms in 石门村 (times to take: 2, 5, 1, 10, 30, 3 min; on site: 20, 35, 50 min) ---
-  seedCase('sos', t.ids.wangSos, 'a1', cst('2026-11-01', 0, 30), [['take', 2], ['onTheWay', 5], ['onSite', 20], ['resolve', 40]]); // 00:30 local = 10-31 16:30 UTC: in November
-  seedCase('sos', t.ids.wangSos, 'a2', cst('2026-11-10', 20), [['take', 5], ['onTheWay', 6], ['onSite', 35], ['resolve', 60]]);
+  seedCase('sos', t.ids.wangSos, 'a1', cst('2026-11-01', 0, 30), [['take', 2], ['onTheWay', 5], ['onSite', 20], ['resolve', 40, 'real']]); // 00:30 local = 10-31 16:30 UTC: in November
+  seedCase('sos', t.ids.wangSos, 'a2', cst('2026-11-10', 20), [['take', 5], ['onTheWay', 6], ['onSite', 35], ['resolve', 60, 'real']]);
   seedCase('co', t.ids.wangMotion, 'a3', cst('2026-11-15', 12), [['take', 1], ['cancel', 4]]); // false alarm
-  seedCase('sos', zhangSos, 'a4', cst('2026-11-20', 9), [['take', 10], ['onTheWay', 12], ['onSite', 50], ['resolve', 80]]);
+  // Pressed by mistake: found so on site and resolved as a false alarm.
+  seedCase('sos', zhangSos, 'a4', cst('2026-11-20', 9), [['take', 10], ['onTheWay', 12], ['onSite', 50], ['resolve', 80, 'falseAlarm']]);
+  // Resolved without saying how it ended (an API client): counted as real, and counted as unclassified.
   seedCase('deviceOffline', t.ids.wangMotion, 'a5', cst('2026-11-25', 3), [['take', 30], ['resolve', 90]]);
   seedCase('sos', zhangSos, 'a6', cst('2026-11-28', 22), [['take', 3], ['cancel', 6]]); // false alarm
   // Outside November in village time (in it in UTC, for the second): not counted.
@@ -101,12 +103,12 @@ describe('the report figures (2026-11, seeded)', () => {
     expect(alarms.timeToTake).toEqual({ count: 6, medianMs: 4 * MIN, p90Ms: 30 * MIN });
     // On site: 20, 35, 50 min → median 35; p90 = the ⌈2.7⌉ = 3rd = 50.
     expect(alarms.timeToSite).toEqual({ count: 3, medianMs: 35 * MIN, p90Ms: 50 * MIN });
-    // 6 closed, 2 cancelled (a3, a6): 1/3.
-    expect(alarms).toMatchObject({ closed: 6, falseAlarms: 2 });
-    expect(alarms.falseShare).toBeCloseTo(1 / 3, 10);
+    // 6 closed: 2 cancelled (a3, a6) and 1 resolved as a false alarm (a4): 1/2; a5 resolved without an outcome.
+    expect(alarms).toMatchObject({ closed: 6, falseAlarms: 3, unclassified: 1 });
+    expect(alarms.falseShare).toBeCloseTo(1 / 2, 10);
     // The township pools the durations: take 1, 2, 3, 4, 5, 10, 30 → median 4, p90 the 7th = 30; b1 is not closed.
     expect(report.total.alarms.timeToTake).toEqual({ count: 7, medianMs: 4 * MIN, p90Ms: 30 * MIN });
-    expect(report.total.alarms).toMatchObject({ total: 7, closed: 6, falseAlarms: 2 });
+    expect(report.total.alarms).toMatchObject({ total: 7, closed: 6, falseAlarms: 3, unclassified: 1 });
   });
 
   it('gives the share of people whose visits met their care level’s frequency', async () => {
@@ -194,7 +196,8 @@ describe('the XLSX download', () => {
     const headers = (alarms.getRow(3).values as unknown[]).slice(1);
     expect(headers).toContain('接警90%分位（分钟）');
     expect(alarms.getRow(4).getCell(headers.indexOf('接警中位数（分钟）') + 1).value).toBe(4);
-    expect(alarms.getRow(4).getCell(headers.indexOf('误报比例') + 1).value).toBe('33.3%');
+    expect(alarms.getRow(4).getCell(headers.indexOf('误报比例') + 1).value).toBe('50.0%');
+    expect(alarms.getRow(4).getCell(headers.indexOf('处理时未注明是否误报') + 1).value).toBe(1);
     expect(wb.getWorksheet('设备')!.getRow(4).getCell(5).value).toMatch(/离线|电量低/);
     expect((await t.as('helper', 'GET', '/api/reports/export.xlsx?period=2026-11')).statusCode).toBe(403);
   });

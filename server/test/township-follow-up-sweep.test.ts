@@ -10,7 +10,7 @@
  */
 import type { SmsMessage, SmsResult, SmsSender } from '@kanjia/alerts';
 import { defaultPolicies } from '@kanjia/alerts';
-import { CreateVisitBody, DEFAULT_VISIT_FREQUENCY, FakeClock } from '@kanjia/protocol';
+import { CreateVisitBody, DEFAULT_VISIT_FREQUENCY, FakeClock, type AlarmOutcome } from '@kanjia/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteAlarmStore } from '../src/alarms/alarm-store.js';
 import { loadSettings, type Settings } from '../src/config.js';
@@ -41,7 +41,7 @@ interface FollowUpRow {
 describe('the start-up sweep of follow-up visits lost in a crash', () => {
   let tmp: ReturnType<typeof tempDataDir>;
   let settings: Settings;
-  const cases: Record<'recent' | 'visited' | 'cancelled' | 'old' | 'leftPerson' | 'hooked', string> = { recent: '', visited: '', cancelled: '', old: '', leftPerson: '', hooked: '' };
+  const cases: Record<'recent' | 'visited' | 'cancelled' | 'falseAlarm' | 'old' | 'leftPerson' | 'hooked', string> = { recent: '', visited: '', cancelled: '', falseAlarm: '', old: '', leftPerson: '', hooked: '' };
   const people: Record<'wang' | 'zhang' | 'li', string> = { wang: '', zhang: '', li: '' };
   let visitId = '';
 
@@ -59,14 +59,15 @@ describe('the start-up sweep of follow-up visits lost in a crash', () => {
     people.li = byName('李桂兰');
     const deviceOf = (residentId: string) => devices.find((d) => registry.device(d.deviceId)?.householdId === registry.resident(residentId)!.householdId)!.deviceId;
     /** A case opened and closed (`resolve` or `cancel`) at `closedAt`, committed, its hook never run: what a crash right after the commit leaves. */
-    const closedCase = (residentId: string, eventId: string, closedAt: number, action: 'resolve' | 'cancel' = 'resolve'): string => {
+    const closedCase = (residentId: string, eventId: string, closedAt: number, action: 'resolve' | 'cancel' = 'resolve', outcome?: AlarmOutcome): string => {
       const { alarmId } = store.raiseFinding({ kind: 'sos', deviceId: deviceOf(residentId), eventId, eventTs: closedAt - HOUR, reason: 'seeded' }, closedAt - HOUR);
       store.transition(alarmId, 'take', '值班员 李明', undefined, closedAt - HOUR + 60_000);
-      store.transition(alarmId, action, '值班员 李明', '已处理', closedAt);
+      store.transition(alarmId, action, '值班员 李明', '已处理', closedAt, outcome);
       return alarmId;
     };
     cases.old = closedCase(people.wang, 'old', NOW - 10 * DAY);
     cases.cancelled = closedCase(people.wang, 'cancelled', NOW - 2 * DAY, 'cancel');
+    cases.falseAlarm = closedCase(people.wang, 'false-alarm', NOW - 36 * HOUR, 'resolve', 'falseAlarm');
     cases.recent = closedCase(people.wang, 'recent', NOW - 20 * HOUR);
     // 李桂兰's case was resolved two days ago and a helper has visited her since: the follow-up is answered already.
     cases.visited = closedCase(people.li, 'visited', NOW - 2 * DAY);
@@ -92,7 +93,7 @@ describe('the start-up sweep of follow-up visits lost in a crash', () => {
     await system.stop();
   }
 
-  it('opens the missing follow-up due 24 h after the resolution, answers it with a visit made since, skips cancelled, old and left cases, and is idempotent', async () => {
+  it('opens the missing follow-up due 24 h after the resolution, answers it with a visit made since, skips cancelled and false alarms, old and left cases, and is idempotent', async () => {
     await startAndStop();
     const db = openDatabase(databaseFile(settings));
     try {

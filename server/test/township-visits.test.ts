@@ -184,7 +184,7 @@ describe('a resolved alarm asks for a follow-up visit within 24 hours (the real 
     expect((await api.post(`/api/alarms/${alarmId}/take`, {})).status).toBe(200);
     clock.advance(20 * 60_000);
     const resolvedAt = clock.nowMs();
-    expect((await api.post(`/api/alarms/${alarmId}/resolve`, { note: '误按，老人平安' })).status).toBe(200);
+    expect((await api.post(`/api/alarms/${alarmId}/resolve`, { note: '老人头晕，已扶到床上休息', outcome: 'real' })).status).toBe(200);
 
     const before = await api.get<{ nextVisit: { reason: string; alarmId: string; dueAt: number; overdue: boolean } }>(`/api/residents/${residentId}/visits`);
     // Ordinary care would be due on 12-10; the follow-up comes first.
@@ -199,6 +199,16 @@ describe('a resolved alarm asks for a follow-up visit within 24 hours (the real 
     expect(((await visit.json()) as { followedUpAlarmIds: string[] }).followedUpAlarmIds).toEqual([alarmId]);
     const after = await api.get<{ nextVisit: { reason: string; overdue: boolean } }>(`/api/residents/${residentId}/visits`);
     expect(after.nextVisit).toMatchObject({ reason: 'regular', overdue: false });
+  });
+
+  it('asks for no follow-up visit after a case resolved as a false alarm', async () => {
+    const api = systemClient(() => system.users, running.httpUrl);
+    await system.alarmService!.handleEvent(devices[0]!, { id: 'sos-false', ts: clock.nowMs(), type: 'sos' });
+    const alarmId = system.alarmStore!.alarmIdFor(devices[0]!, 'sos-false')!;
+    expect((await api.post(`/api/alarms/${alarmId}/take`, {})).status).toBe(200);
+    expect((await api.post(`/api/alarms/${alarmId}/resolve`, { note: '老人平安，误按', outcome: 'falseAlarm' })).status).toBe(200);
+    expect(system.township!.openFollowUps().size).toBe(0);
+    expect((await api.get<{ nextVisit: { reason: string } }>(`/api/residents/${residentId}/visits`)).nextVisit.reason).toBe('regular');
   });
 
   it('keeps a left person’s SOS button working, and asks for no follow-up visit then', async () => {

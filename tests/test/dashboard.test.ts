@@ -78,12 +78,18 @@ describe.skipIf(!hasChromium)('dashboard: the live alarm queue in Chromium', () 
 
     await card.getByTestId('resolve-button').click();
     await page.getByTestId('resolve-note').fill('老人按错了按钮，已电话确认平安');
+    // How it ended must be chosen: without it nothing is sent and the dialog says so.
+    await page.getByTestId('confirm-button').click();
+    expect(await page.getByTestId('resolve-outcome').getByRole('alert').textContent()).toContain('请选择：确有情况，还是误报');
+    expect(await card.getAttribute('data-status')).toBe('taken');
+    await page.getByTestId('outcome-falseAlarm').click();
+    expect(await page.getByTestId('outcome-falseAlarm').getAttribute('aria-checked')).toBe('true');
     await page.getByTestId('confirm-button').click();
     await expect.poll(() => page.getByTestId('empty-state').count(), { timeout: 10_000 }).toBe(1);
     const api = await apiClient(kanjia.httpUrl, undefined, { name: 'liming' });
-    const { alarms } = await api.get<{ alarms: Array<{ status: string; takenBy: string; resolutionNote: string }> }>('/api/alarms?status=closed');
+    const { alarms } = await api.get<{ alarms: Array<{ status: string; takenBy: string; resolutionNote: string; outcome: string | null }> }>('/api/alarms?status=closed');
     // The actor is the logged-in user, not a typed name.
-    expect(alarms[0]).toMatchObject({ status: 'resolved', takenBy: '值班员 李明', resolutionNote: '老人按错了按钮，已电话确认平安' });
+    expect(alarms[0]).toMatchObject({ status: 'resolved', takenBy: '值班员 李明', resolutionNote: '老人按错了按钮，已电话确认平安', outcome: 'falseAlarm' });
   });
 
   it('logging out goes back to the login screen, and the API refuses the old session', async () => {

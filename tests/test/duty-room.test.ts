@@ -109,6 +109,8 @@ describe.skipIf(!hasChromium || !hasMosquitto)('the duty room: map, queue and th
     await page.screenshot({ path: join(SCREENSHOTS, 'duty-room-queue-on-site.png') });
     await card.getByTestId('resolve-button').click();
     await page.getByTestId('resolve-note').fill('老人在院子里滑倒，已扶起，无外伤');
+    await page.getByTestId('outcome-real').click();
+    await page.screenshot({ path: join(SCREENSHOTS, 'duty-room-resolve-dialog.png') });
     await page.getByTestId('confirm-button').click();
     await expect.poll(() => page.getByTestId('empty-state').count(), { timeout: 10_000 }).toBe(1);
 

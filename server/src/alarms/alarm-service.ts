@@ -7,7 +7,7 @@
 import type { EscalationScheduler, OutboxWorker } from '@kanjia/alerts';
 import { findingsFromEvent } from '@kanjia/detection';
 import type { Finding } from '@kanjia/detection';
-import { ACTIVE_STATUSES, type AlarmView, type DeviceCommand, type DeviceEvent } from '@kanjia/protocol';
+import { ACTIVE_STATUSES, type AlarmOutcome, type AlarmView, type DeviceCommand, type DeviceEvent } from '@kanjia/protocol';
 import { createHash } from 'node:crypto';
 import type { Clock } from '@kanjia/protocol';
 import { immediateWrites, type DurableWrites } from '../db/storage-guard.js';
@@ -184,9 +184,9 @@ export class AlarmService {
   }
 
   /** Applies a duty-staff action, then pushes the case and tells the device. */
-  act(alarmId: string, action: TransitionAction, by: string, note?: string): AlarmView {
+  act(alarmId: string, action: TransitionAction, by: string, note?: string, outcome?: AlarmOutcome): AlarmView {
     const { store, clock } = this.deps;
-    store.transition(alarmId, action, by, note, clock.nowMs());
+    store.transition(alarmId, action, by, note, clock.nowMs(), outcome);
     this.deps.escalation.reschedule();
     // A cancelled critical case's first SMS was rewritten to say so and is due; a taking or a closing is posted to the duty group.
     this.deps.outbox.kick();

@@ -74,6 +74,7 @@ import {
   maskAnswerCode,
   maskPhone,
   Severity,
+  type AlarmOutcome,
 } from '@kanjia/protocol';
 import { transactionRunner, withRelaxedCommit, type Db } from '../db/database.js';
 import { newId } from '../ids.js';
@@ -116,6 +117,8 @@ interface AlarmRow {
   taken_at: number | null;
   resolved_at: number | null;
   resolution_note: string | null;
+  /** How a resolved case ended (migration 17); null while open, cancelled, or not said. */
+  outcome: AlarmOutcome | null;
   escalation_level: number;
   next_escalation_at: number | null;
   /** JSON of the opening finding's `details`; null without details or for a case opened before migration 3. */
@@ -527,8 +530,11 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
     };
   }
 
-  /** Moves a case along its lifecycle; throws AlarmError with a stable code when the move is not allowed. */
-  transition(alarmId: string, action: TransitionAction, by: string, note: string | undefined, nowMs: number): void {
+  /**
+   * Moves a case along its lifecycle; throws AlarmError with a stable code
+   * when the move is not allowed. `outcome` is kept when the move resolves it.
+   */
+  transition(alarmId: string, action: TransitionAction, by: string, note: string | undefined, nowMs: number, outcome?: AlarmOutcome): void {
     this.run(() => {
       const row = this.getRow(alarmId);
       if (!row) throw new AlarmError('ALARM_NOT_FOUND', `no alarm with id ${alarmId}`);
@@ -541,10 +547,11 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
           `UPDATE alarms SET status = ?, updated_at = ?, next_escalation_at = NULL,
                   taken_by = CASE WHEN ? THEN ? ELSE taken_by END, taken_at = CASE WHEN ? THEN ? ELSE taken_at END,
                   resolved_at = CASE WHEN ? THEN ? ELSE resolved_at END,
-                  resolution_note = CASE WHEN ? THEN ? ELSE resolution_note END
+                  resolution_note = CASE WHEN ? THEN ? ELSE resolution_note END,
+                  outcome = CASE WHEN ? THEN ? ELSE outcome END
             WHERE id = ?`,
         )
-        .run(t.to, nowMs, takes ? 1 : 0, by, takes ? 1 : 0, nowMs, closes ? 1 : 0, nowMs, closes ? 1 : 0, note ?? null, alarmId);
+        .run(t.to, nowMs, takes ? 1 : 0, by, takes ? 1 : 0, nowMs, closes ? 1 : 0, nowMs, closes ? 1 : 0, note ?? null, t.to === 'resolved' ? 1 : 0, outcome ?? null, alarmId);
       this.addHistory(alarmId, nowMs, t.history, by, note ?? null);
       // The duty group reads the case's life: who took it, who closed it and how.
       if (closes) this.enqueueGroupPost(alarmId, { event: 'closed', outcome: t.to === 'cancelled' ? 'cancelled' : 'resolved', by, reason: note ?? '-' }, nowMs);
@@ -1435,6 +1442,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
       takenAt: row.taken_at,
       resolvedAt: row.resolved_at,
       resolutionNote: row.resolution_note,
+      outcome: row.outcome ?? null,
       escalationLevel: row.escalation_level,
       nextEscalationAt: row.status === 'open' && !held ? row.next_escalation_at : null,
       repeats: row.repeat_count > 1 ? { count: row.repeat_count, firstAt: row.opened_at, lastAt: row.repeat_last_at ?? row.opened_at } : null,

@@ -360,4 +360,10 @@ export const MIGRATIONS: readonly string[] = [
   -- issue 12, docs/voice-calls.md). Without it every push scanned the whole notifications table.
   CREATE INDEX notifications_call_ref ON notifications (channel, provider_ref) WHERE purpose = 'call' AND provider_ref IS NOT NULL;
   `,
+  `
+  -- migration 17: how a resolved case ended, as whoever resolved it said: 'real' or 'falseAlarm' (docs/reports.md, the
+  -- share of false alarms). NULL while open, for a cancelled case, and for cases resolved before this migration or
+  -- by an API client that did not say.
+  ALTER TABLE alarms ADD COLUMN outcome TEXT;
+  `,
 ];

@@ -20,6 +20,7 @@ import {
   TakeAlarmBody,
   VillageSummary,
   type UserRole,
+  type AlarmOutcome,
 } from '@kanjia/protocol';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type RouteOptions } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -204,9 +205,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       r.post(path, { schema: { params: AlarmIdParams, body, response: { 200: AlarmView, ...errors } } }, async (req, reply) => {
         const user = userOf(req);
         if (!alarmInScope(user, req.params.id)) return reply.code(404).send(alarmNotFound(req.params.id));
-        const b = req.body as { note?: string };
-        const view = deps.alarms.act(req.params.id, action, user.displayName, b.note);
-        audit.record({ action: `alarm.${action}`, userId: user.id, actor: user.displayName, target: req.params.id, detail: b.note ?? null, address: req.ip });
+        const b = req.body as { note?: string; outcome?: AlarmOutcome };
+        const view = deps.alarms.act(req.params.id, action, user.displayName, b.note, b.outcome);
+        const detail = b.outcome !== undefined ? `[${b.outcome}] ${b.note ?? ''}`.trim() : (b.note ?? null);
+        audit.record({ action: `alarm.${action}`, userId: user.id, actor: user.displayName, target: req.params.id, detail, address: req.ip });
         return view;
       });
     step('/api/alarms/:id/take', 'take', TakeAlarmBody);

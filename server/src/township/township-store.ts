@@ -289,7 +289,8 @@ export class SqliteTownshipStore {
    * resolution, as the hook would have made it. A visit already recorded
    * since the resolution answers it at once (closed, as addVisit would have
    * closed it). Idempotent (one follow-up per case); none for a person who
-   * left, nor for a cancelled (false) alarm. Returns the cases it opened.
+   * left, nor for a false alarm (cancelled, or resolved as one). Returns the
+   * cases it opened.
    */
   openMissedFollowUps(withinMs = FOLLOW_UP_SWEEP_MS): Array<{ alarmId: string; residentId: string; open: boolean }> {
     const since = this.nowMs() - withinMs;
@@ -298,7 +299,7 @@ export class SqliteTownshipStore {
         .prepare(
           `SELECT a.id AS alarmId, a.resident_id AS residentId, a.resolved_at AS resolvedAt FROM alarms a
              JOIN residents r ON r.id = a.resident_id
-           WHERE a.status = 'resolved' AND a.resolved_at >= ? AND r.left_on IS NULL
+           WHERE a.status = 'resolved' AND a.resolved_at >= ? AND r.left_on IS NULL AND a.outcome IS NOT 'falseAlarm'
              AND NOT EXISTS (SELECT 1 FROM visit_follow_ups f WHERE f.alarm_id = a.id)
            ORDER BY a.resolved_at`,
         )

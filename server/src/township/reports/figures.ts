@@ -12,6 +12,7 @@ import {
   PERSON_CATEGORIES,
   visitIntervalDays,
   type AlarmKind,
+  type AlarmOutcome,
   type AlarmStatus,
   type CareLevelCode,
   type ReportDeviceProblem,
@@ -37,6 +38,8 @@ export interface PersonFacts {
 export interface AlarmFacts {
   kind: AlarmKind;
   status: AlarmStatus;
+  /** How a resolved case ended, as its resolver said; null when not said (and for open and cancelled cases). */
+  outcome: AlarmOutcome | null;
   openedAt: number;
   /** When the case was first taken (its history), null if never. */
   takenAt: number | null;
@@ -172,7 +175,9 @@ export function villageFigures(rows: VillageRows, period: ReportPeriod, settings
   const takeMs = alarms.filter((a) => a.takenAt !== null).map((a) => (a.takenAt as number) - a.openedAt);
   const siteMs = alarms.filter((a) => a.onSiteAt !== null).map((a) => (a.onSiteAt as number) - a.openedAt);
   const closed = alarms.filter((a) => a.status === 'resolved' || a.status === 'cancelled');
-  const falseAlarms = closed.filter((a) => a.status === 'cancelled').length;
+  // A false alarm: called off (cancelled), or resolved by someone who found nobody needed help.
+  const falseAlarms = closed.filter((a) => a.status === 'cancelled' || a.outcome === 'falseAlarm').length;
+  const unclassified = closed.filter((a) => a.status === 'resolved' && a.outcome === null).length;
 
   // --- visits ---
   const visitsOf = new Map<string, number[]>();
@@ -214,7 +219,7 @@ export function villageFigures(rows: VillageRows, period: ReportPeriod, settings
     siteMs,
     figures: {
       people: { total: present.length, byCategory, byCareLevel, joined: rows.people.filter((p) => inPeriod(p.joinedOn)).length, left: leavers.length, leftByReason },
-      alarms: { total: alarms.length, byKind, timeToTake: durationStats(takeMs), timeToSite: durationStats(siteMs), closed: closed.length, falseAlarms, falseShare: share(falseAlarms, closed.length) },
+      alarms: { total: alarms.length, byKind, timeToTake: durationStats(takeMs), timeToSite: durationStats(siteMs), closed: closed.length, falseAlarms, falseShare: share(falseAlarms, closed.length), unclassified },
       visits: { count: visitCount, people: scheduled, compliant, share: share(compliant, scheduled) },
       devices: {
         total: devices.length,
@@ -231,7 +236,7 @@ export function villageFigures(rows: VillageRows, period: ReportPeriod, settings
 export function emptyFigures(): ReportFigures {
   return {
     people: { total: 0, byCategory: zeroes(PERSON_CATEGORIES.map((c) => c.code)), byCareLevel: zeroes(CARE_LEVELS.map((c) => c.code)), joined: 0, left: 0, leftByReason: zeroes(LEAVE_REASONS.map((r) => r.code)) },
-    alarms: { total: 0, byKind: {}, timeToTake: durationStats([]), timeToSite: durationStats([]), closed: 0, falseAlarms: 0, falseShare: null },
+    alarms: { total: 0, byKind: {}, timeToTake: durationStats([]), timeToSite: durationStats([]), closed: 0, falseAlarms: 0, falseShare: null, unclassified: 0 },
     visits: { count: 0, people: 0, compliant: 0, share: null },
     devices: { total: 0, notWorkingAtEnd: 0, atEndByProblem: zeroes(REPORT_DEVICE_PROBLEMS), troubledDuring: 0, lines: [] },
   };
@@ -269,6 +274,7 @@ export function combineFigures(parts: readonly FigureParts[]): ReportFigures {
         closed,
         falseAlarms,
         falseShare: share(falseAlarms, closed),
+        unclassified: acc.alarms.unclassified + f.alarms.unclassified,
       },
       visits: { count: acc.visits.count + f.visits.count, people, compliant, share: share(compliant, people) },
       devices: {

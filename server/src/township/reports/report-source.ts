@@ -3,7 +3,7 @@
  * alarms and their history, devices and their presence/battery history), and
  * the report itself: per village in its time zone, and together.
  */
-import type { AlarmKind, AlarmStatus, ReportPeriod, TownshipReport } from '@kanjia/protocol';
+import type { AlarmKind, AlarmOutcome, AlarmStatus, ReportPeriod, TownshipReport } from '@kanjia/protocol';
 import type { Db } from '../../db/database.js';
 import type { DeviceRow, SqliteRegistryStore, VillageRow } from '../../registry/registry-store.js';
 import { combineFigures, villageFigures, type DeviceFacts, type FigureParts, type FigureSettings, type VillageRows } from './figures.js';
@@ -24,12 +24,12 @@ export function villageRows(src: ReportSource, village: VillageRow, period: Repo
   // Taken and on site: the first time the case history says so (a case can be taken back and forth); the case row as a fallback.
   const alarms = src.db
       .prepare(
-        `SELECT a.kind, a.status, a.opened_at AS openedAt,
+        `SELECT a.kind, a.status, a.outcome, a.opened_at AS openedAt,
                 COALESCE((SELECT MIN(h.at) FROM alarm_history h WHERE h.alarm_id = a.id AND h.action = 'taken'), a.taken_at) AS takenAt,
                 (SELECT MIN(h.at) FROM alarm_history h WHERE h.alarm_id = a.id AND h.action = 'onSite') AS onSiteAt
            FROM alarms a WHERE a.village_id = ? AND a.opened_at >= ? AND a.opened_at < ?`,
       )
-    .all(village.id, startMs, endMs) as Array<{ kind: AlarmKind; status: AlarmStatus; openedAt: number; takenAt: number | null; onSiteAt: number | null }>;
+    .all(village.id, startMs, endMs) as Array<{ kind: AlarmKind; status: AlarmStatus; outcome: AlarmOutcome | null; openedAt: number; takenAt: number | null; onSiteAt: number | null }>;
   const deviceAlarms = src.db
     .prepare(`SELECT device_id AS deviceId, kind, COUNT(*) AS n FROM alarms WHERE village_id = ? AND kind IN ('deviceOffline', 'lowBattery') AND opened_at >= ? AND opened_at < ? GROUP BY device_id, kind`)
     .all(village.id, startMs, endMs) as Array<{ deviceId: string; kind: 'deviceOffline' | 'lowBattery'; n: number }>;

@@ -56,7 +56,7 @@ export function reportSections(report: TownshipReport): Section[] {
     },
     {
       name: '报警',
-      headers: ['村', '报警总数', ...kinds.map((k) => zh[k]), '已接警', '接警中位数（分钟）', '接警90%分位（分钟）', '已到场', '到场中位数（分钟）', '到场90%分位（分钟）', '已关闭', '误报（取消）', '误报比例'],
+      headers: ['村', '报警总数', ...kinds.map((k) => zh[k]), '已接警', '接警中位数（分钟）', '接警90%分位（分钟）', '已到场', '到场中位数（分钟）', '到场90%分位（分钟）', '已关闭', '误报', '误报比例', '处理时未注明是否误报'],
       rows: lines(report).map(({ name, f }) => [
         name,
         f.alarms.total,
@@ -66,6 +66,7 @@ export function reportSections(report: TownshipReport): Section[] {
         f.alarms.closed,
         f.alarms.falseAlarms,
         percent(f.alarms.falseShare),
+        f.alarms.unclassified,
       ]),
     },
     {
