@@ -462,18 +462,10 @@ export class OutboxWorker {
     }
     if (kind === 'retryMessage' && result.retryAtMs !== undefined) {
       // The channel says when this one recipient (one group) may be tried again; it says nothing of the channel.
-      const counted = result.uncounted !== true;
-      if (!counted || item.attempts + 1 < backoff.maxAttempts) {
-        const next = Math.max(result.retryAtMs, now + 1);
-        const landed = store.markNotificationRetry(item.id, now, next, error, counted);
-        this.stats.retried++;
-        logger.warn({ ...log, error, nextAttemptAt: new Date(next).toISOString() }, 'not sent now: this recipient waits, the others go on');
-        return landed;
-      }
-      const landed = store.markNotificationFailed(item.id, now, error);
-      this.stats.failed++;
-      logger.error({ ...log, error }, 'not sent after its last attempt: it moves to the next channel (or the next contact)');
-      return landed;
+      return this.retryOrFail(item, now, Math.max(result.retryAtMs, now + 1), error, log, result.uncounted !== true, {
+        retry: 'not sent now: this recipient waits, the others go on',
+        last: 'not sent after its last attempt: it moves to the next channel (or the next contact)',
+      });
     }
     if (this.channel !== 'out' && isOutageKind(kind)) {
       this.enterOutage(kind as 'account' | 'transport', result.code, result.message, false, now);
@@ -483,18 +475,10 @@ export class OutboxWorker {
       if (this.limitedRecipients.size >= (this.options.outageAfterRecipients ?? DEFAULT_OUTAGE_AFTER_RECIPIENTS)) {
         this.enterOutage('account', result.code, `${result.message} (answered for ${this.limitedRecipients.size} different numbers, nothing sent in between: the account's limit)`, true, now);
       } else {
-        const attempts = item.attempts + 1;
-        if (attempts < backoff.maxAttempts) {
-          const next = now + backoffDelayMs(attempts, backoff, this.options.random);
-          const landed = store.markNotificationRetry(item.id, now, next, error);
-          this.stats.retried++;
-          logger.warn({ ...log, error, nextAttemptAt: new Date(next).toISOString() }, 'sms failed, will retry');
-          return landed;
-        }
-        const landed = store.markNotificationFailed(item.id, now, error);
-        this.stats.failed++;
-        logger.error({ ...log, error }, 'sms failed for good after its last attempt; the next contact is texted');
-        return landed;
+        return this.retryOrFail(item, now, now + backoffDelayMs(item.attempts + 1, backoff, this.options.random), error, log, true, {
+          retry: 'sms failed, will retry',
+          last: 'sms failed for good after its last attempt; the next contact is texted',
+        });
       }
     }
     // The channel is out: the message is not judged, it waits.
@@ -513,6 +497,24 @@ export class OutboxWorker {
       }
     }
     logger.warn({ ...log, error, ...(outage ? { outageSince: new Date(outage.sinceMs).toISOString(), nextProbeAt: new Date(this.probeAtMs).toISOString() } : {}) }, 'sms not sent: the provider is out; the notice waits');
+    return landed;
+  }
+
+  /**
+   * Pending again at `next` while it has attempts left (a hold that is not
+   * `counted` always has), else failed for good on this channel.
+   */
+  private retryOrFail(item: OutboxItem, now: number, next: number, error: string, log: object, counted: boolean, say: { retry: string; last: string }): void | Promise<void> {
+    const { store, logger } = this.options;
+    if (!counted || item.attempts + 1 < (this.options.backoff ?? DEFAULT_BACKOFF).maxAttempts) {
+      const landed = store.markNotificationRetry(item.id, now, next, error, counted);
+      this.stats.retried++;
+      logger.warn({ ...log, error, nextAttemptAt: new Date(next).toISOString() }, say.retry);
+      return landed;
+    }
+    const landed = store.markNotificationFailed(item.id, now, error);
+    this.stats.failed++;
+    logger.error({ ...log, error }, say.last);
     return landed;
   }
 

@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SMS_TEMPLATES } from '@kanjia/alerts';
 import { httpsRequest } from './certificates.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -147,6 +148,24 @@ export interface LocalAliyunSettings {
  * KANJIA_* settings for a system on free loopback ports with its data in
  * `dataDir`; with `aliyun`, SMS go to that local SendSms server over http.
  */
+/** The Aliyun template codes kanjiaEnv sets, with the variables each is registered with: the stand-in's `templates`. */
+export const ALIYUN_TEST_TEMPLATES = {
+  SMS_100001: SMS_TEMPLATES.alarm.variables,
+  SMS_100002: SMS_TEMPLATES.escalation.variables,
+  SMS_100003: SMS_TEMPLATES.cancelled.variables,
+} as const;
+
+/** The settings that make a Twilio stand-in at `url` the fallback SMS provider (KANJIA_SMS_FALLBACK), sending from `from`. */
+export function twilioFallbackEnv(twilio: { accountSid: string; authToken: string }, url: string, from = '+8610690000'): Record<string, string> {
+  return {
+    KANJIA_SMS_FALLBACK: 'twilio',
+    KANJIA_TWILIO_ACCOUNT_SID: twilio.accountSid,
+    KANJIA_TWILIO_AUTH_TOKEN: twilio.authToken,
+    KANJIA_TWILIO_FROM: from,
+    KANJIA_TWILIO_BASE_URL: url,
+  };
+}
+
 export async function kanjiaEnv(dataDir: string, aliyun?: LocalAliyunSettings): Promise<{ env: Record<string, string>; mqttPort: number }> {
   const mqttPort = await freePort();
   const env: Record<string, string> = {

@@ -15,12 +15,12 @@
  * - Aliyun's flow control (isv.BUSINESS_LIMIT_CONTROL) is not retried: the
  *   SMS goes by Twilio at once.
  */
-import { SMS_TEMPLATES, VOICE_TEMPLATES } from '@kanjia/alerts';
+import { VOICE_TEMPLATES } from '@kanjia/alerts';
 import { LocalAliyunSmsServer, LocalAliyunVoiceServer, LocalRobotServer, LocalTwilioServer } from '@kanjia/alerts/testing';
 import { SimDevice } from '@kanjia/firmware-sim';
 import type { AlarmView } from '@kanjia/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addUser, apiClient, household, importVillage, kanjiaEnv, sleep, startKanjia, tempDir, type ApiClient, type KanjiaProcess } from '../src/harness.js';
+import { addUser, ALIYUN_TEST_TEMPLATES, apiClient, twilioFallbackEnv, household, importVillage, kanjiaEnv, sleep, startKanjia, tempDir, type ApiClient, type KanjiaProcess } from '../src/harness.js';
 
 const silent = { info: () => undefined, warn: () => undefined };
 const ALIYUN = { accessKeyId: 'LTAI5tKanjiaChannelsE2E', accessKeySecret: 'channels-e2e-secret-0123456789' };
@@ -34,7 +34,7 @@ describe('channels through real processes: failover to a second SMS provider, fl
   const aliyun = new LocalAliyunSmsServer({
     ...ALIYUN,
     signNames: ['智慧看家'],
-    templates: { SMS_100001: SMS_TEMPLATES.alarm.variables, SMS_100002: SMS_TEMPLATES.escalation.variables, SMS_100003: SMS_TEMPLATES.cancelled.variables },
+    templates: ALIYUN_TEST_TEMPLATES,
   });
   const twilio = new LocalTwilioServer({ ...TWILIO, senders: ['+8610690000'] });
   const robots = new LocalRobotServer({ dingtalk: { [DINGTALK.token]: { secret: DINGTALK.secret } } });
@@ -52,11 +52,7 @@ describe('channels through real processes: failover to a second SMS provider, fl
     const env = {
       ...made.env,
       KANJIA_SMS_OUTAGE_PROBE_MAX_SECONDS: '1',
-      KANJIA_SMS_FALLBACK: 'twilio',
-      KANJIA_TWILIO_ACCOUNT_SID: TWILIO.accountSid,
-      KANJIA_TWILIO_AUTH_TOKEN: TWILIO.authToken,
-      KANJIA_TWILIO_FROM: '+8610690000',
-      KANJIA_TWILIO_BASE_URL: twilioAt.url,
+      ...twilioFallbackEnv(TWILIO, twilioAt.url),
       KANJIA_GROUP_ROBOT: 'dingtalk',
       KANJIA_DINGTALK_ROBOTS: JSON.stringify({ default: { webhook: `https://oapi.dingtalk.com/robot/send?access_token=${DINGTALK.token}`, secret: DINGTALK.secret } }),
       KANJIA_DINGTALK_BASE_URL: robotsAt.url,

@@ -33,14 +33,13 @@
  * 9, three of each mode; 12 runs took 73 s here, 15 runs 85 s, most
  * of it the outage runs waiting out the 10 s).
  */
-import { SMS_TEMPLATES } from '@kanjia/alerts';
 import { LocalAliyunSmsServer, LocalTwilioServer } from '@kanjia/alerts/testing';
 import { SimDevice } from '@kanjia/firmware-sim';
 import type { AlarmView, DeviceCredentials } from '@kanjia/protocol';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addUser, apiClient, household, importVillage, kanjiaEnv, sleep, startKanjia, tempDir, waitFor, type ApiClient, type KanjiaProcess } from '../src/harness.js';
+import { addUser, ALIYUN_TEST_TEMPLATES, apiClient, twilioFallbackEnv, household, importVillage, kanjiaEnv, sleep, startKanjia, tempDir, waitFor, type ApiClient, type KanjiaProcess } from '../src/harness.js';
 
 const RUNS = Number(process.env.KANJIA_FAILOVER_DURABILITY_RUNS_FOR_TESTS ?? 9);
 const FAILOVER_SECONDS = 10;
@@ -97,7 +96,7 @@ describe('failover across SIGKILL of the server: Aliyun refusing, flow control, 
   const aliyun = new LocalAliyunSmsServer({
     ...ALIYUN,
     signNames: ['智慧看家'],
-    templates: { SMS_100001: SMS_TEMPLATES.alarm.variables, SMS_100002: SMS_TEMPLATES.escalation.variables, SMS_100003: SMS_TEMPLATES.cancelled.variables },
+    templates: ALIYUN_TEST_TEMPLATES,
   });
   const twilio = new LocalTwilioServer({ ...TWILIO, senders: ['+8610690000'] });
   let env: Record<string, string>;
@@ -118,11 +117,7 @@ describe('failover across SIGKILL of the server: Aliyun refusing, flow control, 
     env = {
       ...made.env,
       KANJIA_SMS_OUTAGE_PROBE_MAX_SECONDS: '1',
-      KANJIA_SMS_FALLBACK: 'twilio',
-      KANJIA_TWILIO_ACCOUNT_SID: TWILIO.accountSid,
-      KANJIA_TWILIO_AUTH_TOKEN: TWILIO.authToken,
-      KANJIA_TWILIO_FROM: '+8610690000',
-      KANJIA_TWILIO_BASE_URL: twilioAt.url,
+      ...twilioFallbackEnv(TWILIO, twilioAt.url),
       KANJIA_FAILOVER_CRITICAL_SECONDS: String(FAILOVER_SECONDS),
       KANJIA_SMS_BUNDLE_WINDOW_SECONDS: '0',
     };

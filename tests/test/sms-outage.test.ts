@@ -8,7 +8,6 @@
  * goes away, and the escalation resumes from then. The screenshot goes to
  * tests/screenshots/ (git-ignored).
  */
-import { SMS_TEMPLATES } from '@kanjia/alerts';
 import { LOCAL_SMS_CONTROL_PATH, LocalAliyunSmsServer } from '@kanjia/alerts/testing';
 import { SimDevice } from '@kanjia/firmware-sim';
 import type { AlarmView, HealthResponse } from '@kanjia/protocol';
@@ -17,7 +16,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM, launchChromium, logIn } from '../src/browser.js';
-import { addUser, apiClient, haveBinary, REPO_ROOT, household, importVillage, kanjiaEnv, sleep, startKanjia, tempDir, waitFor, type ApiClient, type KanjiaProcess } from '../src/harness.js';
+import { addUser, ALIYUN_TEST_TEMPLATES, apiClient, haveBinary, REPO_ROOT, household, importVillage, kanjiaEnv, sleep, startKanjia, tempDir, waitFor, type ApiClient, type KanjiaProcess } from '../src/harness.js';
 
 const hasChromium = haveBinary(CHROMIUM, 'apt-get install chromium');
 const silent = { info: () => undefined, warn: () => undefined };
@@ -31,7 +30,7 @@ describe.skipIf(!hasChromium)('SMS provider without credit, then fixed: real pro
   const sms = new LocalAliyunSmsServer({
     ...KEY,
     signNames: ['智慧看家'],
-    templates: { SMS_100001: SMS_TEMPLATES.alarm.variables, SMS_100002: SMS_TEMPLATES.escalation.variables, SMS_100003: SMS_TEMPLATES.cancelled.variables },
+    templates: ALIYUN_TEST_TEMPLATES,
   });
   let smsUrl: string;
   let kanjia: KanjiaProcess;
