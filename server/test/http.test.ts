@@ -126,7 +126,7 @@ describe('REST API', () => {
   it('answers 400 with a clear message for invalid bodies', async () => {
     const cases = [
       // The actor comes from the session: a typed name is refused, not believed.
-      { url: `/api/alarms/${alarmId}/take`, payload: { by: '李值班' }, expect: /by|unrecognized/i },
+      { url: `/api/alarms/${alarmId}/take`, payload: { by: '李值班' }, expect: /^body: Unrecognized key: "by"$/ },
       { url: `/api/alarms/${alarmId}/take`, payload: { extra: 1 }, expect: /extra|unrecognized/i },
       { url: `/api/alarms/${alarmId}/resolve`, payload: {}, expect: /note/ },
       { url: `/api/alarms/${alarmId}/resolve`, payload: { note: '   ' }, expect: /describe what happened/ },

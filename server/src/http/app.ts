@@ -120,7 +120,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.setErrorHandler((err, request, reply) => {
     if (hasZodFastifySchemaValidationErrors(err)) {
-      const message = err.validation.map((v) => `${err.validationContext ?? 'request'}${v.instancePath.replace(/\//g, '.')}: ${v.message}`).join('; ');
+      // "body.note: …"; a problem of the whole body (an unknown key) is "body: …".
+      const message = err.validation
+        .map((v) => {
+          const at = v.instancePath.replace(/^\/+/, '').replace(/\//g, '.');
+          return `${err.validationContext ?? 'request'}${at === '' ? '' : `.${at}`}: ${v.message}`;
+        })
+        .join('; ');
       return sendApiError(reply, 'BAD_REQUEST', message);
     }
     // AlarmError, RegistryError, MapPlanError, ApiProblem…: the catalog's status for the code.
