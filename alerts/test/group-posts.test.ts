@@ -77,6 +77,9 @@ describe('renderGroupPost', () => {
     expect(cancelled.markdown).toContain('值班员 李明 cancelled it at 10:40');
     expect(cancelled.markdown).toContain('Reason: pressed by mistake');
     expect(cancelled.mentionAll).toBe(false);
+    const falseAlarm = renderGroupPost(input('closed', 'zh-CN', { falseAlarm: true, reason: '老人平安，误按' }));
+    expect(falseAlarm.title).toBe('【智慧看家】已处理（误报）：跌倒 · 王秀英');
+    expect(renderGroupPost(input('closed', 'en', { falseAlarm: true, reason: 'fine, pressed by mistake' })).title).toBe('【智慧看家】Resolved (false alarm): Fall · 王秀英');
   });
 
   it('fellOver: red and bold "phone them now" for the duty officers, in each robot\'s colour; wakes the group', () => {

@@ -242,12 +242,12 @@ describe("the duty group's posts", () => {
     await until('the opening post', () => h.group.sent.length === 1);
     expect((await h.api.post(`/api/alarms/${alarmId}/take`, {})).status).toBe(200);
     await h.eventually('the taking post', () => h.group.sent.length === 2);
-    expect((await h.api.post(`/api/alarms/${alarmId}/resolve`, { note: '老人平安，误按' })).status).toBe(200);
+    expect((await h.api.post(`/api/alarms/${alarmId}/resolve`, { note: '老人平安，误按', outcome: 'falseAlarm' })).status).toBe(200);
     await h.eventually('the closing post', () => h.group.sent.length === 3);
     const view = await h.view(alarmId);
     expect(h.group.sent.every((m) => m.to === view.village.id)).toBe(true);
     expect(h.group.sent.every((m) => m.text.includes('王秀英'))).toBe(true);
-    expect(h.group.sent.map((m) => m.params.title)).toEqual(['【智慧看家】紧急呼叫 · 王秀英', '【智慧看家】已接警：紧急呼叫 · 王秀英', '【智慧看家】已处理：紧急呼叫 · 王秀英']);
+    expect(h.group.sent.map((m) => m.params.title)).toEqual(['【智慧看家】紧急呼叫 · 王秀英', '【智慧看家】已接警：紧急呼叫 · 王秀英', '【智慧看家】已处理（误报）：紧急呼叫 · 王秀英']);
     expect(h.group.sent[2]!.text).toContain('老人平安，误按');
     expect(h.group.sent[0]!.params.mentionAll).toBe('true');
     for (const m of h.group.sent) expect(m.text).not.toMatch(/1[3-9]\d{9}/);

@@ -52,8 +52,8 @@ export type GroupPostInput = GroupPostBase &
     | { event: 'escalated'; minutesUnanswered: number; nextContact: string }
     /** `by` ("帮扶责任人 张三") took it at `atMs`. */
     | { event: 'taken'; by: string; atMs: number }
-    /** Resolved or cancelled by `by` at `atMs`, for `reason` (the outcome note or the cancel reason). */
-    | { event: 'closed'; outcome: 'resolved' | 'cancelled'; by: string; reason: string; atMs: number }
+    /** Resolved or cancelled by `by` at `atMs`, for `reason` (the outcome note or the cancel reason); `falseAlarm`: resolved as one. */
+    | { event: 'closed'; outcome: 'resolved' | 'cancelled'; by: string; reason: string; atMs: number; falseAlarm?: boolean }
     /** No channel reached `contact` ("帮扶责任人 张三"): the duty officers must phone. */
     | { event: 'fellOver'; contact: string }
   );
@@ -76,6 +76,7 @@ interface Words {
   titleEscalated: string;
   titleTaken: string;
   titleResolved: string;
+  titleFalseAlarm: string;
   titleCancelled: string;
   titleFellOver: string;
   address: string;
@@ -97,6 +98,7 @@ const WORDS: Readonly<Record<SmsLocale, Words>> = {
     titleEscalated: '无人接警',
     titleTaken: '已接警',
     titleResolved: '已处理',
+    titleFalseAlarm: '已处理（误报）',
     titleCancelled: '已取消',
     titleFellOver: '联系不上',
     address: '地址：',
@@ -116,6 +118,7 @@ const WORDS: Readonly<Record<SmsLocale, Words>> = {
     titleEscalated: 'not taken',
     titleTaken: 'Taken',
     titleResolved: 'Resolved',
+    titleFalseAlarm: 'Resolved (false alarm)',
     titleCancelled: 'Cancelled',
     titleFellOver: 'Nobody reached',
     address: 'Address: ',
@@ -172,7 +175,7 @@ export function renderGroupPost(input: GroupPostInput): GroupPost {
       const resolved = input.outcome === 'resolved';
       const by = cleanValue(input.by);
       const time = formatLocalTime(input.atMs, input.timeZone);
-      title = `${sign}${resolved ? w.titleResolved : w.titleCancelled}${separator}${kind} · ${name}`;
+      title = `${sign}${resolved ? (input.falseAlarm === true ? w.titleFalseAlarm : w.titleResolved) : w.titleCancelled}${separator}${kind} · ${name}`;
       lines = [resolved ? w.resolved(by, time) : w.cancelled(by, time), `${resolved ? w.result : w.reason}${cleanValue(input.reason)}`, `${w.alarmAt}${cleanValue(input.villageName)} ${alarmTime}`];
       mentionAll = false;
       break;

@@ -404,7 +404,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
       event.event === 'taken'
         ? { ...base, event: 'taken', by: event.by, atMs: nowMs }
         : event.event === 'closed'
-          ? { ...base, event: 'closed', outcome: event.outcome, by: event.by, reason: event.reason, atMs: nowMs }
+          ? { ...base, event: 'closed', outcome: event.outcome, by: event.by, reason: event.reason, atMs: nowMs, ...(event.falseAlarm === true ? { falseAlarm: true } : {}) }
           : event.event === 'escalated'
             ? { ...base, event: 'escalated', minutesUnanswered: (nowMs - row.opened_at) / 60_000, nextContact: event.nextContact }
             : event.event === 'fellOver'
@@ -554,7 +554,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
         .run(t.to, nowMs, takes ? 1 : 0, by, takes ? 1 : 0, nowMs, closes ? 1 : 0, nowMs, closes ? 1 : 0, note ?? null, t.to === 'resolved' ? 1 : 0, outcome ?? null, alarmId);
       this.addHistory(alarmId, nowMs, t.history, by, note ?? null);
       // The duty group reads the case's life: who took it, who closed it and how.
-      if (closes) this.enqueueGroupPost(alarmId, { event: 'closed', outcome: t.to === 'cancelled' ? 'cancelled' : 'resolved', by, reason: note ?? '-' }, nowMs);
+      if (closes) this.enqueueGroupPost(alarmId, { event: 'closed', outcome: t.to === 'cancelled' ? 'cancelled' : 'resolved', by, reason: note ?? '-', ...(outcome === 'falseAlarm' && t.to === 'resolved' ? { falseAlarm: true } : {}) }, nowMs);
       else if (takes) this.enqueueGroupPost(alarmId, { event: 'taken', by }, nowMs);
       if (t.command) {
         // Every device whose press opened or joined this case hears it, each about its own latest event.
@@ -1639,5 +1639,5 @@ type GroupEvent =
   | { event: 'opened' }
   | { event: 'escalated'; nextContact: string }
   | { event: 'taken'; by: string }
-  | { event: 'closed'; outcome: 'resolved' | 'cancelled'; by: string; reason: string }
+  | { event: 'closed'; outcome: 'resolved' | 'cancelled'; by: string; reason: string; falseAlarm?: boolean }
   | { event: 'fellOver'; contact: string };
