@@ -527,7 +527,19 @@ export class KanjiaSystem {
         registryChanged: (deviceIds) => pipeline.registryChanged(deviceIds),
         township,
       },
-      township: { registry, township, audit, nowMs: () => this.clock.nowMs(), registryChanged: (deviceIds) => pipeline.registryChanged(deviceIds) },
+      township: {
+        registry, township, audit, nowMs: () => this.clock.nowMs(), registryChanged: (deviceIds) => pipeline.registryChanged(deviceIds),
+        // The visit reminders' outcome for the dashboard; startVisitReminders (below) makes the store and decides on or off.
+        visitReminders: {
+          reminders: (dueDate) => this.visitReminderStore?.reminders(dueDate) ?? [],
+          state: () => {
+            const hour = settings.visitReminderHour;
+            if (hour === undefined) return { hour: null, off: 'notSet' };
+            return this.visitReminders ? { hour, off: null } : { hour: null, off: 'noTemplate' };
+          },
+          timezone: settings.timezone,
+        },
+      },
       // A contact or resident changed: a helper's residents may have too.
       onRegistryWrite: () => feed.rescope(),
       spreadsheets: {
