@@ -330,8 +330,11 @@ describe('the reminder through Aliyun (the local SendSms stand-in checks the sig
           return bindings.component === 'visit-reminders' ? Object.assign(Object.create(c) as typeof c, { warn: (_o: object, msg?: string) => warnings.push(msg ?? '') }) : c;
         },
       }) });
-      await system.start();
+      const running = await system.start();
       expect(system.visitReminders).toBeUndefined();
+      // The dashboard's panel is told why (the hour is set, the template is not).
+      const answer = VisitRemindersAnswer.parse(await systemClient(() => system.users, running.httpUrl).get('/api/visits/reminders'));
+      expect([answer.enabled, answer.hour, answer.off]).toEqual([false, null, 'noTemplate']);
       await system.stop();
       expect(warnings).toHaveLength(1);
       expect(warnings[0]).toContain('KANJIA_ALIYUN_TEMPLATE_VISIT_REMINDER');
@@ -471,7 +474,7 @@ describe('GET /api/visits/reminders (the dashboard\'s panel) on the real system'
     ] as const) {
       const res = await admin.request(`/api/visits/reminders${query}`);
       const body = (await res.json()) as { code: string; message: string };
-      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect([res.status, body.code], JSON.stringify(body)).toEqual([400, 'BAD_REQUEST']);
       expect(body.message).toMatch(message);
     }
   });
