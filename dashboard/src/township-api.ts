@@ -13,6 +13,7 @@ import {
   VisitList,
   VisitView,
   HistoryEntry,
+  VisitRemindersAnswer,
   type CreateContactBody,
   type CreateVisitBody,
   type SpreadsheetImportBody,
@@ -68,6 +69,8 @@ export function createTownshipClient(api: Pick<Api, 'request'>) {
     /** Without confirmDigest: the preview (nothing written); with the preview's digest: the import. */
     importSheet: (body: SpreadsheetImportBody) => call(SpreadsheetImportAnswer, '/api/registry/import', body),
     overdue: (villageId?: string) => call(OverdueVisits, `/api/visits/overdue${query({ villageId })}`),
+    /** The evening SMS reminders of a due date (default: tomorrow), failed ones first. */
+    reminders: (date?: string) => call(VisitRemindersAnswer, `/api/visits/reminders${query({ date })}`),
   };
 }
 

@@ -14,3 +14,4 @@ export * from './map.js';
 export * from './errors.js';
 export * from './spreadsheet-api.js';
 export * from './reports.js';
+export * from './visit-reminders.js';

@@ -25,6 +25,7 @@ import {
   type ChannelPlan,
   type NoticeChannel,
   type SmsOutage,
+  type SmsNoticeSender,
   type SmsSender,
   sendsNotices,
 } from '@kanjia/alerts';
@@ -527,7 +528,19 @@ export class KanjiaSystem {
         registryChanged: (deviceIds) => pipeline.registryChanged(deviceIds),
         township,
       },
-      township: { registry, township, audit, nowMs: () => this.clock.nowMs(), registryChanged: (deviceIds) => pipeline.registryChanged(deviceIds) },
+      township: {
+        registry, township, audit, nowMs: () => this.clock.nowMs(), registryChanged: (deviceIds) => pipeline.registryChanged(deviceIds),
+        // The visit reminders' outcome for the dashboard; startVisitReminders (below) makes the store and decides on or off.
+        visitReminders: {
+          reminders: (dueDate) => this.visitReminderStore?.reminders(dueDate) ?? [],
+          state: () => {
+            const hour = settings.visitReminderHour;
+            if (hour === undefined) return { hour: null, off: 'notSet' };
+            return sendsVisitReminders(sender) ? { hour, off: null } : { hour: null, off: 'noTemplate' };
+          },
+          timezone: settings.timezone,
+        },
+      },
       // A contact or resident changed: a helper's residents may have too.
       onRegistryWrite: () => feed.rescope(),
       spreadsheets: {
@@ -627,7 +640,7 @@ export class KanjiaSystem {
     this.visitReminderStore = new SqliteVisitReminderStore(db, registry, township);
     if (settings.visitReminderHour === undefined) return;
     const log = this.logger.child({ component: 'visit-reminders' });
-    if (!sendsNotices(sender) || !sender.canSendNotice('visitReminder')) {
+    if (!sendsVisitReminders(sender)) {
       log.warn(
         { sms: sender.name, hour: settings.visitReminderHour },
         sender.name === 'aliyun'
@@ -910,6 +923,11 @@ export function groupFaultProblem(channel: string, faults: readonly ChannelFault
     message: `the ${channel} robot of ${faults.length} duty group(s) (${faults.map((f) => f.target).join(', ')}) ${what}: ${first.code}. Their posts wait and go when it takes them again; the other groups, the SMS and the calls are not affected.`,
     details: { reason: first.code, kind: first.kind, channel, groups, targets: faults.map((f) => f.target).join(','), count: faults.length },
   };
+}
+
+/** Whether the primary SMS sender can send the visit reminder (Aliyun only with its template code). */
+function sendsVisitReminders(sender: SmsSender): sender is SmsSender & SmsNoticeSender {
+  return sendsNotices(sender) && sender.canSendNotice('visitReminder');
 }
 
 /** An SMS sender handed in without a medium (tests, older code) is an SMS channel. */

@@ -10,7 +10,7 @@
  */
 import { AliyunSmsSender, SMS_NOTICE_TEMPLATES, SMS_TEMPLATES, type SmsMessage, type SmsNotice, type SmsNoticeKey, type SmsNoticeSender, type SmsResult, type SmsSender } from '@kanjia/alerts';
 import { LocalAliyunSmsServer } from '@kanjia/alerts/testing';
-import { CreateVisitBody, DEFAULT_VISIT_FREQUENCY, FakeClock, type RegistryFileInput } from '@kanjia/protocol';
+import { CreateVisitBody, DEFAULT_VISIT_FREQUENCY, FakeClock, VisitRemindersAnswer, type RegistryFileInput } from '@kanjia/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadSettings } from '../src/config.js';
 import { openDatabase, type Db } from '../src/db/database.js';
@@ -21,7 +21,8 @@ import { KanjiaSystem } from '../src/system.js';
 import { SqliteTownshipStore } from '../src/township/township-store.js';
 import { REMINDER_RETRY_MS, SqliteVisitReminderStore } from '../src/township/visit-reminder-store.js';
 import { VisitReminders } from '../src/township/visit-reminders.js';
-import { settingsProblems, tempDataDir } from './helpers.js';
+import { reminderFailureReason } from '../src/township/reminder-reasons.js';
+import { settingsProblems, systemClient, tempDataDir } from './helpers.js';
 import { visitBody } from './township-helpers.js';
 
 const MINUTE = 60_000;
@@ -329,8 +330,11 @@ describe('the reminder through Aliyun (the local SendSms stand-in checks the sig
           return bindings.component === 'visit-reminders' ? Object.assign(Object.create(c) as typeof c, { warn: (_o: object, msg?: string) => warnings.push(msg ?? '') }) : c;
         },
       }) });
-      await system.start();
+      const running = await system.start();
       expect(system.visitReminders).toBeUndefined();
+      // The dashboard's panel is told why (the hour is set, the template is not).
+      const answer = VisitRemindersAnswer.parse(await systemClient(() => system.users, running.httpUrl).get('/api/visits/reminders'));
+      expect([answer.enabled, answer.hour, answer.off]).toEqual([false, null, 'noTemplate']);
       await system.stop();
       expect(warnings).toHaveLength(1);
       expect(warnings[0]).toContain('KANJIA_ALIYUN_TEMPLATE_VISIT_REMINDER');
@@ -349,5 +353,136 @@ describe('KANJIA_VISIT_REMINDER_HOUR', () => {
       expect(settingsProblems({ KANJIA_VISIT_REMINDER_HOUR: bad })).toMatch(/^KANJIA_VISIT_REMINDER_HOUR: a whole hour of the village's day, 0–23/);
     }
     expect(settingsProblems({ KANJIA_ALIYUN_TEMPLATE_VISIT_REMINDER: 'reminder', KANJIA_SMS_PROVIDER: 'aliyun' })).toContain('KANJIA_ALIYUN_TEMPLATE_VISIT_REMINDER: an approved template code such as SMS_123456789');
+  });
+});
+
+describe('GET /api/visits/reminders (the dashboard\'s panel) on the real system', () => {
+  let tmp: ReturnType<typeof tempDataDir>;
+  let system: KanjiaSystem | undefined;
+  afterEach(async () => {
+    await system?.stop();
+    system = undefined;
+    tmp.cleanup();
+  });
+
+  /** Starts the real system at `startMs` on the test registry, reminding at `hour` (undefined: off); the sender answers as told. */
+  async function startSystem(startMs: number, hour: number | undefined, sender: NoticeRecorder) {
+    tmp = tempDataDir();
+    const settings = loadSettings({}, { overrides: { dataDir: tmp.dir, httpPort: 0, mqttPort: 0, mqttHost: '127.0.0.1', logLevel: 'silent', ...(hour === undefined ? {} : { visitReminderHour: hour }) } });
+    const db = openDatabase(databaseFile(settings));
+    new SqliteRegistryStore(db, loadDeviceKey(settings)).importRegistry(registryFile());
+    db.close();
+    const clock = new FakeClock(startMs);
+    const started = new KanjiaSystem({ settings, clock, smsSender: sender, logger: createLogger('silent') });
+    system = started;
+    const running = await started.start();
+    await started.visitReminders?.idle();
+    const client = (user: Parameters<typeof systemClient>[2]) => systemClient(() => started.users, running.httpUrl, user);
+    const read = async (c: ReturnType<typeof client>, query = '') => {
+      const res = await c.request(`/api/visits/reminders${query}`);
+      expect(res.status, await res.clone().text()).toBe(200);
+      return VisitRemindersAnswer.parse(await res.json());
+    };
+    /** Moves the fake clock in 10-minute steps, letting each round finish. */
+    const advance = async (ms: number) => {
+      for (let done = 0; done < ms; done += 10 * MINUTE) {
+        clock.advance(Math.min(10 * MINUTE, ms - done));
+        await started.visitReminders?.idle();
+        clock.advance(0);
+        await started.visitReminders?.idle();
+      }
+    };
+    return { client, read, advance };
+  }
+
+  it("lists tonight's sent and failed reminders with the provider's code and reason, a retry waiting, and counts per status", async () => {
+    const sender = new NoticeRecorder();
+    let liuTries = 0;
+    sender.answer = (n) => {
+      if (n.to === CHEN) return { ok: false, kind: 'permanent', code: 'isv.MOBILE_NUMBER_ILLEGAL', message: '非法手机号' };
+      if (n.to === ZHANG_WEI) return { ok: false, kind: 'limited', code: 'isv.BUSINESS_LIMIT_CONTROL', message: '触发天级流控Permits:50' };
+      return ++liuTries === 1 ? { ok: false, kind: 'transport', code: 'SMS_TIMEOUT', message: 'no answer within 5000 ms' } : { ok: true, providerRef: 'biz-liu' };
+    };
+    const { client, read, advance } = await startSystem(EVE + MINUTE, 18, sender); // 18:00 Beijing
+    const admin = client({ name: 'admin', role: 'admin' });
+
+    // 18:00: 刘建军's first attempt timed out (tried again at 18:10), 陈明's number is refused (not retried).
+    const first = await read(admin, '?date=2026-12-03');
+    expect([first.date, first.enabled, first.hour, first.off]).toEqual(['2026-12-03', true, 18, null]);
+    expect(first.counts).toEqual({ pending: 1, sent: 0, failed: 1, expired: 0 });
+    const chen = first.reminders[0]!;
+    expect([chen.helperName, chen.phone, chen.phoneMasked, chen.status, chen.attempts, chen.code, chen.error, chen.reason, chen.nextAttemptAt, chen.sentAt]).toEqual(
+      ['陈明', CHEN, false, 'failed', 1, 'isv.MOBILE_NUMBER_ILLEGAL', '非法手机号', 'badNumber', null, null],
+    );
+    // Nobody left or was visited in this database: 陈明 is reminded of all three of his people.
+    expect(chen.residents.map((p) => [p.name, p.villageName])).toEqual([['张德福', '石门村'], ['李桂兰', '石门村'], ['赵大爷', '石门村']]);
+    const liu = first.reminders[1]!;
+    expect([liu.helperName, liu.status, liu.attempts, liu.code, liu.reason, liu.nextAttemptAt]).toEqual(['刘建军', 'pending', 1, 'SMS_TIMEOUT', 'unreachable', EVE + MINUTE + REMINDER_RETRY_MS]);
+    expect(liu.residents.map((p) => p.name)).toEqual(['王秀英', '张德福']);
+
+    // 18:10: the retry went through; at 20:00 Beijing (18:00 in Urumqi) 张伟 hits the provider's flow control.
+    await advance(2 * HOUR);
+    const later = await read(admin, '?date=2026-12-03');
+    expect(later.counts).toEqual({ pending: 0, sent: 1, failed: 2, expired: 0 });
+    expect(later.reminders.map((x) => [x.helperName, x.status, x.reason])).toEqual([
+      ['陈明', 'failed', 'badNumber'],
+      ['张伟', 'failed', 'flowControl'],
+      ['刘建军', 'sent', null],
+    ]);
+    const sent = later.reminders[2]!;
+    expect([sent.attempts, sent.sentAt, sent.code]).toEqual([2, EVE + MINUTE + REMINDER_RETRY_MS, 'SMS_TIMEOUT']);
+    expect(later.reminders[1]!.residents.map((p) => [p.name, p.villageName])).toEqual([['阿依古丽', '天山村']]);
+    // Without a date: tomorrow in the asker's first village by name (天山村, Asia/Urumqi, where it is 18:01 on 12-02 now).
+    expect((await read(admin)).date).toBe('2026-12-03');
+  });
+
+  it('scopes the reminders to the asker: a duty officer of another village sees none, a helper only their people with numbers masked', async () => {
+    const sender = new NoticeRecorder();
+    sender.answer = (n) => (n.to === CHEN ? { ok: false, kind: 'permanent', code: 'isv.MOBILE_NUMBER_ILLEGAL', message: '非法手机号' } : { ok: true, providerRef: 'biz' });
+    const { client, read } = await startSystem(EVE + MINUTE, 18, sender);
+
+    const shimen = await read(client({ name: 'shimen', role: 'duty', villages: ['石门村'] }), '?date=2026-12-03');
+    expect(shimen.reminders.map((x) => [x.helperName, x.phone, x.status])).toEqual([['陈明', CHEN, 'failed'], ['刘建军', LIU, 'sent']]);
+    expect(shimen.timezone).toBe('Asia/Shanghai');
+
+    const tianshan = await read(client({ name: 'tianshan', role: 'duty', villages: ['天山村'] }), '?date=2026-12-03');
+    expect(tianshan.reminders).toEqual([]);
+    expect(tianshan.counts).toEqual({ pending: 0, sent: 0, failed: 0, expired: 0 });
+    expect(tianshan.timezone).toBe('Asia/Urumqi');
+
+    // 陈明 helps 张德福, 李桂兰 and 赵大爷: his own reminder, and 刘建军's naming only 张德福 of his two people.
+    const helper = await read(client({ name: 'chen', role: 'helper', phone: CHEN }), '?date=2026-12-03');
+    expect(helper.reminders.map((x) => [x.helperName, x.phone, x.phoneMasked, x.residents.map((p) => p.name)])).toEqual([
+      ['陈明', '138****0005', true, ['张德福', '李桂兰', '赵大爷']],
+      ['刘建军', '138****0001', true, ['张德福']],
+    ]);
+    expect(JSON.stringify(helper)).not.toContain(LIU);
+  });
+
+  it('says the reminder is off when KANJIA_VISIT_REMINDER_HOUR is not set, and answers a bad date with 400 naming the format', async () => {
+    const sender = new NoticeRecorder();
+    const { client, read } = await startSystem(EVE + MINUTE, undefined, sender);
+    const admin = client({ name: 'admin', role: 'admin' });
+    const off = await read(admin, '?date=2026-12-03');
+    expect([off.enabled, off.hour, off.off, off.reminders]).toEqual([false, null, 'notSet', []]);
+    expect(sender.notices).toEqual([]);
+
+    for (const [query, message] of [
+      ['?date=tomorrow', /date.*YYYY-MM-DD, such as 2026-12-01/],
+      ['?date=2026-02-30', /date.*not a real date/],
+      ['?day=2026-12-03', /day/],
+    ] as const) {
+      const res = await admin.request(`/api/visits/reminders${query}`);
+      const body = (await res.json()) as { code: string; message: string };
+      expect([res.status, body.code], JSON.stringify(body)).toEqual([400, 'BAD_REQUEST']);
+      expect(body.message).toMatch(message);
+    }
+  });
+
+  it('names the reason of each provider code the office acts on', () => {
+    expect(['isv.MOBILE_NUMBER_ILLEGAL', '21211', 'isv.BUSINESS_LIMIT_CONTROL', 'isv.AMOUNT_NOT_ENOUGH', 'SMS_UNKNOWN_TEMPLATE', 'SMS_TIMEOUT', 'isp.SYSTEM_ERROR', 'isv.TEMPLATE_PARAMS_ILLEGAL'].map(reminderFailureReason)).toEqual(
+      ['badNumber', 'badNumber', 'flowControl', 'account', 'account', 'unreachable', 'unreachable', 'refused'],
+    );
+    expect(reminderFailureReason(null)).toBeNull();
   });
 });

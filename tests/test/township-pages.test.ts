@@ -118,6 +118,8 @@ describe.skipIf(!hasChromium)('registry and visit pages in Chromium', () => {
     expect(await rows.getByTestId('registry-next-visit').textContent()).toMatch(/已逾期 \d+ 天/);
     expect(await page.getByTestId('overdue-panel').textContent()).toContain('王秀英');
     expect(await page.getByTestId('overdue-panel').textContent()).not.toContain('桃源村');
+    // This system has no KANJIA_VISIT_REMINDER_HOUR: the reminder panel says it is off and what turns it on.
+    expect(await page.getByTestId('reminders-off').textContent()).toContain('探访提醒短信未开启。设置 KANJIA_VISIT_REMINDER_HOUR');
     await saveScreenshot(page, 'registry-duty.png');
   });
 

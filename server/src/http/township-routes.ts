@@ -38,6 +38,10 @@ import {
   type PersonSummary,
   type UserRole,
   type VisitDue,
+  VisitRemindersAnswer,
+  VisitRemindersQuery,
+  type ReminderOffReason,
+  type VisitReminderView,
 } from '@kanjia/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -45,6 +49,9 @@ import { z } from 'zod';
 import type { Logger } from '../logger.js';
 import { localDateOf, RegistryError, type ResidentRow, type SqliteRegistryStore } from '../registry/registry-store.js';
 import type { SqliteAuditLog } from '../auth/audit-log.js';
+import { reminderFailureReason } from '../township/reminder-reasons.js';
+import type { ReminderRow, ReminderStatus } from '../township/visit-reminder-store.js';
+import { addDays } from '../township/visit-schedule.js';
 import { ID_FIELDS, isContactField, PHONE_FIELDS, type Actor, type HistoryRow, type SqliteTownshipStore } from '../township/township-store.js';
 import { auditChanges } from './audit-changes.js';
 import { canEditRegistry, canSeeResident, canSeeVillage, seesIdNumbers, seesPhoneNumbers, type SessionUser } from './access.js';
@@ -59,6 +66,17 @@ export interface TownshipRouteDeps {
   audit?: Pick<SqliteAuditLog, 'record'>;
   /** A person left or came back: the detectors re-read their devices (no checks for an empty home). */
   registryChanged: (deviceIds: readonly string[]) => void;
+  /** The evening visit reminders (GET /api/visits/reminders); absent: that route is not there. */
+  visitReminders?: VisitReminderRouteDeps;
+}
+
+/** What the reminder route reads: the rows of a due date, and whether the reminder is on. */
+export interface VisitReminderRouteDeps {
+  reminders: (dueDate: string) => ReminderRow[];
+  /** On at a village-local hour, or off and why. */
+  state: () => { hour: number; off: null } | { hour: null; off: ReminderOffReason };
+  /** The deployment's time zone (KANJIA_TIMEZONE): the default date's when the asker has no village. */
+  timezone: string;
 }
 
 /** Who may take a person off the registry or bring them back: the registry keepers and the village's duty officer, who hears first. */
@@ -248,4 +266,48 @@ export async function townshipRoutes(app: FastifyInstance, deps: TownshipRouteDe
       byVillage: [...villages.values()].sort((a, b) => a.villageName.localeCompare(b.villageName)),
     };
   });
+
+  // --- the evening visit reminders (docs/township.md "The visit reminder") ---
+  const reminders = deps.visitReminders;
+  if (reminders) {
+    /** Failed first (the office phones those helpers), then waiting, sent, expired. */
+    const ORDER: readonly ReminderStatus[] = ['failed', 'pending', 'sent', 'expired'];
+    const reminderView = (user: SessionUser, row: ReminderRow): VisitReminderView | null => {
+      // A reminder is the asker's when one of its people is in scope, and it shows only those (a left person is still named).
+      const people = row.residentIds.map((id) => registry.resident(id)).filter((x): x is ResidentRow => x !== undefined && canSeeResident(user, x.villageId, x.id));
+      if (people.length === 0) return null;
+      const failedOrWaiting = row.status === 'failed' || (row.status === 'pending' && row.lastCode !== null);
+      return {
+        id: row.id,
+        helperName: row.helperName,
+        phone: phoneFor(user, row.phone),
+        phoneMasked: !seesPhoneNumbers(user),
+        residents: people.map((p) => ({ id: p.id, name: p.name, villageId: p.villageId, villageName: p.villageName })),
+        status: row.status,
+        attempts: row.attempts,
+        sentAt: row.sentAt,
+        nextAttemptAt: row.nextAttemptAt,
+        code: row.lastCode,
+        error: row.lastError,
+        reason: failedOrWaiting ? reminderFailureReason(row.lastCode) : null,
+        timezone: row.timezone,
+      };
+    };
+
+    // Every role: a helper sees the reminders naming their people (theirs, and a co-helper's of the same person), numbers masked.
+    r.get('/api/visits/reminders', { schema: { querystring: VisitRemindersQuery, response: { 200: VisitRemindersAnswer, ...errors } } }, async (req) => {
+      const user = userOf(req);
+      const timezone = registry.villages().find((v) => canSeeVillage(user, v.id))?.timezone ?? reminders.timezone;
+      const date = req.query.date ?? addDays(localDateOf(timezone, now()), 1);
+      const views = reminders
+        .reminders(date)
+        .map((row) => reminderView(user, row))
+        .filter((v): v is VisitReminderView => v !== null)
+        .sort((a, b) => ORDER.indexOf(a.status) - ORDER.indexOf(b.status) || a.helperName.localeCompare(b.helperName, 'zh-CN'));
+      const counts: Record<ReminderStatus, number> = { pending: 0, sent: 0, failed: 0, expired: 0 };
+      for (const v of views) counts[v.status]++;
+      const state = reminders.state();
+      return { date, timezone, enabled: state.off === null, hour: state.hour, off: state.off, counts, reminders: views };
+    });
+  }
 }
