@@ -12,13 +12,13 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SMS_NOTICE_TEMPLATES, SMS_TEMPLATES } from '@kanjia/alerts';
+import { SMS_NOTICE_TEMPLATES } from '@kanjia/alerts';
 import { LocalAliyunSmsServer } from '@kanjia/alerts/testing';
 import type { VisitRemindersAnswer } from '@kanjia/protocol';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM, launchChromium, logIn } from '../src/browser.js';
-import { apiClient, haveBinary, kanjiaEnv, runKanjia, startKanjia, tempDir, type ApiClient, type KanjiaProcess } from '../src/harness.js';
+import { ALIYUN_TEST_TEMPLATES, apiClient, haveBinary, kanjiaEnv, runKanjia, sleep, startKanjia, tempDir, type ApiClient, type KanjiaProcess } from '../src/harness.js';
 import { saveScreenshot } from '../src/screenshots.js';
 
 const hasChromium = haveBinary(CHROMIUM, 'apt-get install chromium');
@@ -39,15 +39,19 @@ describe.skipIf(!hasChromium)('the visit reminder panel in Chromium', () => {
     accessKeyId: ACCESS_KEY_ID,
     accessKeySecret: ACCESS_KEY_SECRET,
     signNames: ['智慧看家'],
-    templates: { SMS_100001: SMS_TEMPLATES.alarm.variables, SMS_100002: SMS_TEMPLATES.escalation.variables, SMS_100003: SMS_TEMPLATES.cancelled.variables, SMS_100004: SMS_NOTICE_TEMPLATES.visitReminder.variables },
+    templates: { ...ALIYUN_TEST_TEMPLATES, SMS_100004: SMS_NOTICE_TEMPLATES.visitReminder.variables },
   });
   let kanjia: KanjiaProcess;
   let browser: Browser;
   let page: Page;
   let township: ApiClient;
-  const hour = beijing(Date.now()).hour;
+  let hour: number;
 
   beforeAll(async () => {
+    // The test reads "tomorrow" and the hour on Beijing's clock, as the server does: not across its midnight.
+    const toMidnight = DAY_MS - ((Date.now() + 8 * 3_600_000) % DAY_MS);
+    if (toMidnight < 3 * 60_000) await sleep(toMidnight + 5_000);
+    hour = beijing(Date.now()).hour;
     const aliyun = await sms.start();
     sms.setState({ badNumbers: [LIU] });
     const { env } = await kanjiaEnv(tmp.dir, { ...aliyun, accessKeyId: ACCESS_KEY_ID, accessKeySecret: ACCESS_KEY_SECRET });
@@ -81,7 +85,7 @@ describe.skipIf(!hasChromium)('the visit reminder panel in Chromium', () => {
     township = await apiClient(kanjia.httpUrl, env, { name: 'zhen', role: 'township', township: '石门镇', displayName: '镇民政办 王' });
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1366, height: 800 }, locale: 'zh-CN' });
-  }, 60_000);
+  }, 4 * 60_000);
 
   afterAll(async () => {
     await browser?.close();
