@@ -54,7 +54,7 @@ const zh = {
   'answer.bundle.who': '{name}（{village}）',
   'answer.bundle.shown': '▼ 正在查看',
   'answer.bundle.left': '此短信还有{n}起报警未处理完。',
-  'answer.bundle.next': '下一起：{kind} {who}',
+  'answer.bundle.next': '看下一起：{name} {kind}',
   'answer.bundle.movedOn': '您刚才查看的警报已处理完毕，现在显示下一起。',
 } as const;
 
@@ -107,7 +107,7 @@ const en: Record<AnswerKey, string> = {
   'answer.bundle.who': '{name} ({village})',
   'answer.bundle.shown': '▼ shown below',
   'answer.bundle.left': '{n} more alarms of this SMS are not finished.',
-  'answer.bundle.next': 'Next: {kind}, {who}',
+  'answer.bundle.next': 'Next: {name}, {kind}',
   'answer.bundle.movedOn': 'The alarm you were looking at has been dealt with; here is the next one.',
 };
 
