@@ -221,6 +221,23 @@ describe('the cases of a bundled SMS, in the store', () => {
     tmp.cleanup();
   });
 
+  it('lists critical cases first, then the oldest, whichever case is shown', () => {
+    // devices: [2h] sos, [2h + 1] water of household h (1 张德福, 2 李桂兰, 3 赵大爷), all due at one claim.
+    const leak = store.raiseFinding({ kind: 'waterLeak', deviceId: devices[3]!, eventId: 'w-1', eventTs: T0, reason: 'leak' }, T0).alarmId;
+    const sos1 = store.raiseFinding({ kind: 'sos', deviceId: devices[4]!, eventId: 's-2', eventTs: T0 + S, reason: 'sos' }, T0 + S).alarmId;
+    const sos2 = store.raiseFinding({ kind: 'sos', deviceId: devices[6]!, eventId: 's-3', eventTs: T0 + 2 * S, reason: 'sos' }, T0 + 2 * S).alarmId;
+    const [bundle] = store.claimDueNotifications(T0 + 3 * S, 10);
+    expect(bundle).toMatchObject({ alarmId: sos1, message: { bundled: 3 } });
+    const carrier = store.answerGrant(hashAnswerCode(bundle!.message.params.code!), T0 + 3 * S)!;
+    const grants = store.answerBundle(carrier, T0 + 3 * S);
+    expect(grants.map((g) => g.alarmId)).toEqual([sos1, sos2, leak]);
+    expect(store.answerView(carrier, grants)!.otherCases.map((c) => [c.alarmId, c.severity])).toEqual([
+      [sos2, 'critical'],
+      [leak, 'maintenance'],
+    ]);
+    expect(store.answerView(grants[2]!, grants)!.otherCases.map((c) => c.alarmId)).toEqual([sos1, sos2]);
+  });
+
   it('a refused bundle’s members go on their own and leave it: the carrier’s code then opens only its own case', () => {
     for (const [n, h] of [1, 2, 3].entries()) store.raiseFinding({ kind: 'waterLeak', deviceId: devices[2 * h + 1]!, eventId: `w-${h}`, eventTs: T0, reason: 'leak' }, T0 + n);
     const [bundle] = store.claimDueNotifications(T0 + 10, 10);
