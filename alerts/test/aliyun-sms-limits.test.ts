@@ -76,7 +76,12 @@ describe('AliyunSmsSender and the provider flow control', () => {
     expect((await sender.send(bundle)).ok).toBe(true);
     const [sms] = server.accepted;
     expect(sms!.templateCode).toBe(CODES.alarm);
-    expect(sms!.templateParam).toMatchObject({ kind: '跌倒等2起', name: '王秀英、张德福', detail: '共2起报警未处理，请逐一电话确认' });
+    expect(sms!.templateParam).toMatchObject({ kind: '跌倒等2起', name: '王秀英、张德福', detail: '共2起报警未处理，请逐一确认，链接中可查看全部' });
     expect(sms!.templateParam.code).toBe(message('王秀英', 'fall', 'ntf_0003').params.code);
+    // Free-text channels get the list, and the one link says it opens them all.
+    expect(bundle.text).toMatch(/^【智慧看家】2起报警待处理：王秀英（王庄村）跌倒，10:00；张德福（王庄村）设备离线，10:00。请逐一电话确认，或打开链接查看全部并接警：https:\/\/kanjia\.example\.cn\/a\/k7m2p9x40003$/);
+    expect(bundleMessage([message('王秀英', 'fall', 'ntf_0003'), message('张德福', 'deviceOffline', 'ntf_0004')], 'en', 'Kanjia').text).toMatch(
+      /Check each by phone, or open the link to see them all and take them: https:\/\/kanjia\.example\.cn\/a\/k7m2p9x40003$/,
+    );
   });
 });

@@ -1,8 +1,10 @@
 /**
  * The helper's answer page (`/a/<code>`): the link in every alarm SMS opens
- * one case for the one contact it was sent to. The code in the URL is the
- * credential, so the page shows only what a helper on the way needs, with no
- * phone numbers, ID numbers or health data.
+ * the case it was sent about, for the one contact it was sent to; the link of
+ * an SMS that named several cases (a bundle) opens each of them, each acted on
+ * as that case's own link would. The code in the URL is the credential, so the
+ * page shows only what a helper on the way needs, with no phone numbers, ID
+ * numbers or health data.
  */
 import { z } from 'zod';
 import { AlarmKind, AlarmStatus, ContactRole, Severity } from './alarms.js';
@@ -25,6 +27,25 @@ export const AnswerCode = z
 export const AnswerCodeParams = z.object({ code: AnswerCode }).strict();
 export type AnswerCodeParams = z.infer<typeof AnswerCodeParams>;
 
+/**
+ * `GET /api/answer/<code>?case=<alarmId>`: which case of a bundled SMS to show.
+ * Without it, the first case of the SMS still open.
+ */
+export const AnswerCaseQuery = z.object({ case: z.string().min(1).max(64).optional() }).strict();
+export type AnswerCaseQuery = z.infer<typeof AnswerCaseQuery>;
+
+/** Another case the same SMS named (a bundle): what the page needs to list it and let the helper open it. */
+export const AnswerOtherCase = z.object({
+  alarmId: z.string(),
+  kind: AlarmKind,
+  severity: Severity,
+  status: AlarmStatus,
+  openedAt: EpochMs,
+  resident: z.object({ name: z.string() }),
+  village: z.object({ name: z.string(), timezone: z.string() }),
+});
+export type AnswerOtherCase = z.infer<typeof AnswerOtherCase>;
+
 /** The case as the answer page shows it. */
 export const AnswerView = z.object({
   alarmId: z.string(),
@@ -43,15 +64,21 @@ export const AnswerView = z.object({
   takenBy: z.string().nullable(),
   takenAt: EpochMs.nullable(),
   resolutionNote: z.string().nullable(),
-  /** When the link stops working (it also stops when the case closes). */
+  /** When the link stops working for this case (it also stops when the case closes). */
   expiresAt: EpochMs,
+  /**
+   * The other cases the same SMS named, critical first, then the oldest; each
+   * opened with `?case=` and acted on with its own grant. Empty for an SMS of one case.
+   */
+  otherCases: z.array(AnswerOtherCase),
 });
 export type AnswerView = z.infer<typeof AnswerView>;
 
 /**
  * A step from the page. `alarmId` is the case the page shows: a code names
- * one case, and a step about another is answered 404 as if it did not exist.
- * There is no `by`: the actor is the contact the code was sent to.
+ * the cases of its SMS, and a step about another is answered 404 as if it did
+ * not exist. There is no `by`: the actor is the contact that case's notice was
+ * sent to.
  */
 export const AnswerStepBody = z.object({ alarmId: z.string().min(1).max(64), note: z.string().trim().max(2000).optional() }).strict();
 export type AnswerStepBody = z.infer<typeof AnswerStepBody>;

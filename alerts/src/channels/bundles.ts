@@ -13,8 +13,9 @@
  * - **Bundling**: the notices due for one number on one channel at one claim
  *   go as one message, in the generic template of the first one's role (every
  *   provider account has it registered), its variables filled with all of
- *   them; the first notice's answer link opens its case, and the text says how
- *   many more there are.
+ *   them; the first notice's answer link opens every case of the message (the
+ *   server's answer routes: each case taken with its own notice's grant), and
+ *   the text says so.
  */
 import type { SmsLocale } from '../messages/sms-templates.js';
 import { truncateSmsParam } from '../messages/sms-param.js';
@@ -52,11 +53,11 @@ export function bundleMessage(messages: readonly SmsMessage[], locale: SmsLocale
   params.name = truncateSmsParam(distinct('name').join(zh ? '、' : ', '));
   params.village = truncateSmsParam(distinct('village').join(zh ? '、' : ', '));
   params.address = truncateSmsParam(n > 1 && distinct('address').length > 1 ? (zh ? `${p(carrier, 'address')}等${distinct('address').length}处` : `${p(carrier, 'address')} and others`) : p(carrier, 'address'));
-  params.detail = truncateSmsParam(zh ? `共${n}起报警未处理，请逐一电话确认` : `${n} alarms not taken; check each by phone`);
+  params.detail = truncateSmsParam(zh ? `共${n}起报警未处理，请逐一确认，链接中可查看全部` : `${n} alarms not taken; the link shows them all`);
   const lines = messages.map((m) => (zh ? `${p(m, 'name')}（${p(m, 'village')}）${p(m, 'kind')}，${p(m, 'time')}` : `${p(m, 'name')} (${p(m, 'village')}) ${p(m, 'kind')}, ${p(m, 'time')}`));
   const link = /https?:\/\/\S+$/.exec(carrier.text)?.[0] ?? '';
   const text = zh
-    ? `【${signName}】${n}起报警待处理：${lines.join('；')}。请逐一电话确认，或打开值班台查看全部。第一起接警：${link}`
-    : `【${signName}】${n} alarms need you: ${lines.join('; ')}. Check each by phone or on the duty desk. Take the first: ${link}`;
+    ? `【${signName}】${n}起报警待处理：${lines.join('；')}。请逐一电话确认，或打开链接查看全部并接警：${link}`
+    : `【${signName}】${n} alarms need you: ${lines.join('; ')}. Check each by phone, or open the link to see them all and take them: ${link}`;
   return { ...carrier, params, text, bundled: n };
 }

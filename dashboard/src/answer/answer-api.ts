@@ -34,9 +34,16 @@ async function call(url: string, init?: RequestInit): Promise<AnswerResult> {
   return { ok: false, status: res.status, code, message, ...(reason ? { reason } : {}), ...(retryAfterSeconds ? { retryAfterSeconds } : {}) };
 }
 
-/** The case this code opens. */
-export function fetchAnswer(code: string): Promise<AnswerResult> {
-  return call(`/api/answer/${encodeURIComponent(code)}`);
+/** The case `?case=` of this page's URL names, when there is one (a bundled SMS's link opens several). */
+export function caseFromSearch(search: string): string | undefined {
+  const value = new URLSearchParams(search).get('case');
+  return value === null || value === '' ? undefined : value;
+}
+
+/** The case this code opens: `caseId` of a bundled SMS, else the first still open. */
+export function fetchAnswer(code: string, caseId?: string): Promise<AnswerResult> {
+  const query = caseId === undefined ? '' : `?case=${encodeURIComponent(caseId)}`;
+  return call(`/api/answer/${encodeURIComponent(code)}${query}`);
 }
 
 /** One step on the case shown (its id is sent, so a step never lands on another case). */

@@ -50,6 +50,12 @@ const zh = {
   'answer.error.network': '无法连接服务器，请检查网络后重试。',
   'answer.error.other': '出错了：{message}',
   'answer.lang': 'English',
+  'answer.bundle.title': '此短信共{n}起报警',
+  'answer.bundle.who': '{name}（{village}）',
+  'answer.bundle.shown': '▼ 正在查看',
+  'answer.bundle.left': '此短信还有{n}起报警未处理完。',
+  'answer.bundle.next': '看下一起：{name} {kind}',
+  'answer.bundle.movedOn': '您刚才查看的警报已处理完毕，现在显示下一起。',
 } as const;
 
 export type AnswerKey = keyof typeof zh;
@@ -97,6 +103,12 @@ const en: Record<AnswerKey, string> = {
   'answer.error.network': 'Cannot reach the server. Check the network and try again.',
   'answer.error.other': 'Something went wrong: {message}',
   'answer.lang': '中文',
+  'answer.bundle.title': 'This SMS names {n} alarms',
+  'answer.bundle.who': '{name} ({village})',
+  'answer.bundle.shown': '▼ shown below',
+  'answer.bundle.left': '{n} more alarms of this SMS are not finished.',
+  'answer.bundle.next': 'Next: {name}, {kind}',
+  'answer.bundle.movedOn': 'The alarm you were looking at has been dealt with; here is the next one.',
 };
 
 export const ANSWER_MESSAGES: Readonly<Record<Lang, Readonly<Record<AnswerKey, string>>>> = { zh, en };

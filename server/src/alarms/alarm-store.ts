@@ -200,6 +200,8 @@ export interface VoiceCallRef {
 /** What an answer code opens: one case, for one contact. */
 export interface AnswerGrant {
   alarmId: string;
+  /** The notice whose SMS carried the code (the carrier of a bundle: answerBundle). */
+  notificationId: string;
   contactName: string;
   contactRole: ContactRow['role'];
   /** How the case history names this contact: "帮扶责任人 刘建军". */
@@ -207,6 +209,16 @@ export interface AnswerGrant {
   expiresAt: number;
   /** False once the case has closed or the 24 hours have passed: the page then shows nothing of the case. */
   live: boolean;
+}
+
+/** An answer code row joined with its case's status. */
+interface AnswerGrantRow {
+  alarm_id: string;
+  notification_id: string;
+  contact_name: string;
+  contact_role: ContactRow['role'];
+  expires_at: number;
+  status: AlarmStatus;
 }
 
 export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryStore {
@@ -514,14 +526,46 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
   answerGrant(codeHash: string, nowMs: number): AnswerGrant | undefined {
     const row = this.db
       .prepare(
-        `SELECT c.alarm_id, c.contact_name, c.contact_role, c.expires_at, a.status
+        `SELECT c.alarm_id, c.notification_id, c.contact_name, c.contact_role, c.expires_at, a.status
            FROM answer_codes c JOIN alarms a ON a.id = c.alarm_id WHERE c.code_hash = ?`,
       )
-      .get(codeHash) as { alarm_id: string; contact_name: string; contact_role: ContactRow['role']; expires_at: number; status: AlarmStatus } | undefined;
-    if (!row) return undefined;
+      .get(codeHash) as AnswerGrantRow | undefined;
+    return row && this.grantOf(row, nowMs);
+  }
+
+  /**
+   * Every grant the SMS of `grant` carries: its own first, then, when it was a
+   * bundle (several alarms in one message, bundles.ts), the grant of each other
+   * case that went in it: that notice's own answer code row (its contact, role,
+   * expiry), so a step on it is recorded exactly as its own link would record it.
+   * A notice taken out of the bundle (its message refused or interrupted:
+   * bundle_of NULL or '-') is not in it. One grant per case; the others critical
+   * first, then the oldest. Just [grant] for an SMS of one case.
+   */
+  answerBundle(grant: AnswerGrant, nowMs: number): AnswerGrant[] {
+    const rows = this.db
+      .prepare(
+        `SELECT c.alarm_id, c.notification_id, c.contact_name, c.contact_role, c.expires_at, a.status, a.severity, a.opened_at
+           FROM notifications n INDEXED BY notifications_bundle
+           JOIN answer_codes c INDEXED BY answer_codes_notification ON c.notification_id = n.id
+           JOIN alarms a ON a.id = c.alarm_id
+          WHERE n.bundle_of = ?
+          ORDER BY n.created_at, n.rowid`,
+      )
+      .all(grant.notificationId) as Array<AnswerGrantRow & { severity: Severity; opened_at: number }>;
+    // A case with two notices in the message (its alarm and its escalation to one number) is listed once.
+    const byCase = new Map<string, (typeof rows)[number]>();
+    for (const r of rows) if (r.alarm_id !== grant.alarmId && !byCase.has(r.alarm_id)) byCase.set(r.alarm_id, r);
+    const others = [...byCase.values()];
+    others.sort((a, b) => Severity.options.indexOf(a.severity) - Severity.options.indexOf(b.severity) || a.opened_at - b.opened_at);
+    return [grant, ...others.map((r) => this.grantOf(r, nowMs))];
+  }
+
+  private grantOf(row: AnswerGrantRow, nowMs: number): AnswerGrant {
     const closed = row.status === 'resolved' || row.status === 'cancelled';
     return {
       alarmId: row.alarm_id,
+      notificationId: row.notification_id,
       contactName: row.contact_name,
       contactRole: row.contact_role,
       actor: `${roleLabel(this.options.locale, row.contact_role)} ${row.contact_name}`,
@@ -1485,8 +1529,12 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
     };
   }
 
-  /** The case as the answer page shows it to the contact of `grant`: no phone numbers, no history. */
-  answerView(grant: AnswerGrant): AnswerView | undefined {
+  /**
+   * The case as the answer page shows it to the contact of `grant`: no phone
+   * numbers, no history; with the other cases of `bundle` (answerBundle: the
+   * grants of the same SMS) listed by kind, resident, village and status.
+   */
+  answerView(grant: AnswerGrant, bundle: readonly AnswerGrant[] = [grant]): AnswerView | undefined {
     const view = this.view(grant.alarmId);
     const row = this.getRow(grant.alarmId);
     if (!view || !row) return undefined;
@@ -1505,7 +1553,23 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
       takenAt: view.takenAt,
       resolutionNote: view.resolutionNote,
       expiresAt: grant.expiresAt,
+      otherCases: this.answerOtherCases(bundle.filter((g) => g.alarmId !== grant.alarmId).map((g) => g.alarmId)),
     };
+  }
+
+  /** The cases `alarmIds` as the answer page lists them, critical first, then the oldest. */
+  private answerOtherCases(alarmIds: readonly string[]): AnswerView['otherCases'] {
+    if (alarmIds.length === 0) return [];
+    const rows = this.db
+      .prepare(
+        `SELECT a.id, a.kind, a.severity, a.status, a.opened_at, r.name AS r_name, v.name AS v_name, v.timezone AS v_timezone
+           FROM alarms a JOIN residents r ON r.id = a.resident_id JOIN villages v ON v.id = a.village_id
+          WHERE a.id IN (SELECT value FROM json_each(?))`,
+      )
+      .all(JSON.stringify(alarmIds)) as Array<{ id: string; kind: AlarmKind; severity: Severity; status: AlarmStatus; opened_at: number; r_name: string; v_name: string; v_timezone: string }>;
+    return rows
+      .map((r) => ({ alarmId: r.id, kind: r.kind, severity: r.severity, status: r.status, openedAt: r.opened_at, resident: { name: r.r_name }, village: { name: r.v_name, timezone: r.v_timezone } }))
+      .sort((a, b) => Severity.options.indexOf(a.severity) - Severity.options.indexOf(b.severity) || a.openedAt - b.openedAt);
   }
 
   /**

@@ -8,6 +8,13 @@
  * is counted per code; unknown and expired codes are counted per client
  * address. Codes are never logged.
  *
+ * A bundled SMS (several alarms for one number in one message) carries only
+ * its first notice's code; that code opens every case of the message
+ * (store.answerBundle), each acted on with that case's own grant: its contact,
+ * role and expiry, so history, audit and the device's `taken` are as if its
+ * own link had been used. `?case=<alarmId>` picks the case to show; the link
+ * has expired only when no case of the message is still live.
+ *
  * Why valid codes do not count against the address: a village office, a
  * township LAN or a mobile carrier's NAT puts many helpers behind one address,
  * and one person guessing (or a script) from it would otherwise lock out every
@@ -19,6 +26,7 @@
 import {
   type AuditAction,
   ANSWER_STEPS,
+  AnswerCaseQuery,
   AnswerCodeParams,
   AnswerError,
   AnswerResolveBody,
@@ -41,7 +49,7 @@ import { apiError, sendApiError } from './api-errors.js';
 
 export interface AnswerRoutesOptions {
   alarms: Pick<AlarmService, 'act'>;
-  store: Pick<SqliteAlarmStore, 'answerGrant' | 'answerView'>;
+  store: Pick<SqliteAlarmStore, 'answerGrant' | 'answerBundle' | 'answerView'>;
   clock: Pick<Clock, 'nowMs'>;
   /** Where each step a helper takes is recorded (who, which case, from which address). */
   audit?: Pick<SqliteAuditLog, 'record'>;
@@ -86,25 +94,35 @@ export const answerRoutes: FastifyPluginAsync<AnswerRoutesOptions> = async (app,
   };
 
   /**
-   * The live grant of a code, counted against the code; or, for a code that
-   * opens nothing (unknown, expired), counted against the address, with the
-   * answer that says why (nothing of the case in it), or 429 over the limit.
+   * The grants of a code's SMS (its own first, then the other cases of a
+   * bundled SMS) while one of them is live, counted against the code; or, for
+   * a code that opens nothing (unknown, or no case of its SMS live), counted
+   * against the address, with the answer that says why (nothing of the cases
+   * in it), or 429 over the limit.
    */
-  const grantOr = (reply: FastifyReply, ip: string, codeHash: string): AnswerGrant | undefined => {
+  const grantsOr = (reply: FastifyReply, ip: string, codeHash: string): AnswerGrant[] | undefined => {
     const grant = options.store.answerGrant(codeHash, now());
-    if (!grant || !grant.live) {
+    const grants = grant ? options.store.answerBundle(grant, now()) : [];
+    if (!grant || !grants.some((g) => g.live)) {
       if (refused(reply, perAddress.hit(`ip:${ip}`))) return undefined;
       if (!grant) {
         void sendApiError(reply, 'ANSWER_CODE_UNKNOWN', '此链接无效，请核对短信中的链接。This link is not valid; check it against the SMS.');
       } else {
-        const reason = now() >= grant.expiresAt ? 'timeout' : 'closed';
-        void sendApiError(reply, 'ANSWER_CODE_EXPIRED', '此链接已失效。This link has expired.', { reason });
+        expired(reply, grants);
       }
       return undefined;
     }
     if (refused(reply, perCode.hit(`code:${codeHash}`))) return undefined;
-    return grant;
+    return grants;
   };
+
+  /** 410: closed when every case of `grants` closed within its 24 hours, else timed out. */
+  const expired = (reply: FastifyReply, grants: readonly AnswerGrant[]): void => {
+    const reason = grants.every((g) => now() < g.expiresAt) ? 'closed' : 'timeout';
+    void sendApiError(reply, 'ANSWER_CODE_EXPIRED', '此链接已失效。This link has expired.', { reason });
+  };
+
+  const notFound = (reply: FastifyReply, alarmId: string) => reply.code(404).send(apiError('ALARM_NOT_FOUND', `no alarm with id ${alarmId}`));
 
   r.get('/a/:code', { config: { access: 'code' } }, async (_req, reply) => {
     const file = options.dashboardDir ? join(options.dashboardDir, 'answer.html') : undefined;
@@ -113,25 +131,42 @@ export const answerRoutes: FastifyPluginAsync<AnswerRoutesOptions> = async (app,
     return reply.type('text/html; charset=utf-8').send(html);
   });
 
-  r.get('/api/answer/:code', { config: { access: 'code' }, schema: { params: AnswerCodeParams, response: { 200: AnswerView, ...errors } } }, async (req, reply) => {
-    const grant = grantOr(reply, req.ip, hashAnswerCode(req.params.code));
-    if (!grant) return reply;
-    const view = options.store.answerView(grant);
-    if (!view) return reply.code(404).send(apiError('ANSWER_CODE_UNKNOWN', 'no such case'));
-    return reply.send(view);
-  });
+  r.get(
+    '/api/answer/:code',
+    { config: { access: 'code' }, schema: { params: AnswerCodeParams, querystring: AnswerCaseQuery, response: { 200: AnswerView, ...errors } } },
+    async (req, reply) => {
+      const grants = grantsOr(reply, req.ip, hashAnswerCode(req.params.code));
+      if (!grants) return reply;
+      const wanted = req.query.case;
+      const asked = wanted === undefined ? undefined : grants.find((g) => g.alarmId === wanted);
+      // A case of another SMS answers as if it did not exist.
+      if (wanted !== undefined && !asked) return notFound(reply, wanted);
+      // The case asked for (the carrier's without `case`) while it is live; else the first live one: a closed case shows nothing.
+      const shown = asked ?? grants[0]!;
+      const grant = shown.live ? shown : grants.find((g) => g.live)!;
+      const view = options.store.answerView(grant, grants);
+      if (!view) return reply.code(404).send(apiError('ANSWER_CODE_UNKNOWN', 'no such case'));
+      return reply.send(view);
+    },
+  );
 
   for (const step of ANSWER_STEPS) {
     const body = step === 'resolve' ? AnswerResolveBody : AnswerStepBody;
     r.post(`/api/answer/:code/${step}`, { config: { access: 'code' }, schema: { params: AnswerCodeParams, body, response: { 200: AnswerView, ...errors } } }, async (req, reply) => {
-      const grant = grantOr(reply, req.ip, hashAnswerCode(req.params.code));
-      if (!grant) return reply;
+      const grants = grantsOr(reply, req.ip, hashAnswerCode(req.params.code));
+      if (!grants) return reply;
       const { alarmId, note } = req.body as AnswerStepBody;
-      // A code opens one case: a step about any other answers as if that case did not exist.
-      if (alarmId !== grant.alarmId) return reply.code(404).send(apiError('ALARM_NOT_FOUND', `no alarm with id ${alarmId}`));
+      // A code opens the cases of its SMS: a step about any other answers as if that case did not exist.
+      const grant = grants.find((g) => g.alarmId === alarmId);
+      if (!grant) return notFound(reply, alarmId);
+      // A case of the SMS that closed (or whose 24 hours passed) answers as its own link would.
+      if (!grant.live) {
+        expired(reply, [grant]);
+        return reply;
+      }
       options.alarms.act(grant.alarmId, ACTION_OF[step], grant.actor, note);
       options.audit?.record({ action: AUDIT_OF[step], actor: grant.actor, target: grant.alarmId, detail: note ? `SMS link: ${note}` : 'SMS link', address: req.ip });
-      const view = options.store.answerView(grant);
+      const view = options.store.answerView(grant, grants);
       if (!view) return reply.code(404).send(apiError('ANSWER_CODE_UNKNOWN', 'no such case'));
       return reply.send(view);
     });
