@@ -7,7 +7,7 @@
  * numbers or health data.
  */
 import { z } from 'zod';
-import { AlarmKind, AlarmStatus, ContactRole, Severity } from './alarms.js';
+import { AlarmKind, AlarmOutcome, AlarmStatus, ContactRole, Severity } from './alarms.js';
 import { EpochMs } from './mqtt.js';
 import { ApiError, ApiErrorAnswer, type CatalogCodes } from './errors.js';
 
@@ -84,7 +84,12 @@ export const AnswerStepBody = z.object({ alarmId: z.string().min(1).max(64), not
 export type AnswerStepBody = z.infer<typeof AnswerStepBody>;
 
 export const AnswerResolveBody = z
-  .object({ alarmId: z.string().min(1).max(64), note: z.string().trim().min(1, 'note: describe what happened before closing the case').max(2000) })
+  .object({
+    alarmId: z.string().min(1).max(64),
+    note: z.string().trim().min(1, 'note: describe what happened before closing the case').max(2000),
+    /** How it ended (real, or a false alarm): the page always asks it; optional for an older page still open on a phone. */
+    outcome: AlarmOutcome.optional(),
+  })
   .strict();
 export type AnswerResolveBody = z.infer<typeof AnswerResolveBody>;
 

@@ -73,7 +73,7 @@ export const ERROR_CATALOG = {
   ALARM_CLOSED: { from: 'alarms', status: 409, meaning: 'The alarm case is resolved or cancelled already.', action: 'Nothing to do; reload to see how it ended.' },
   ALARM_WRONG_STATE: { from: 'alarms', status: 409, meaning: 'This step does not fit the case’s state now (e.g. on site before it was taken).', action: 'Reload and take the step that the case offers.' },
   ANSWER_CODE_UNKNOWN: { from: 'alarms', status: 404, meaning: 'The answer link’s code was never issued (mistyped or cut off).', action: 'Check the link against the SMS, or phone the duty room.' },
-  ANSWER_CODE_EXPIRED: { from: 'alarms', status: 410, meaning: 'The answer link no longer works: its case is closed, or 24 hours have passed (reason says which).', action: 'Nothing if the case is closed; otherwise phone the duty room.' },
+  ANSWER_CODE_EXPIRED: { from: 'alarms', status: 410, meaning: 'The answer link no longer works: its case is closed (for an SMS naming several cases: every one of them), or 24 hours have passed (reason says which).', action: 'Nothing if the case is closed; otherwise phone the duty room.' },
 
   // --- registry ---
   VILLAGE_NOT_FOUND: { from: 'registry', status: 404, meaning: 'No village has this id or name, or it is outside the user’s scope.', action: 'Check the id (kanjia import or the registry list shows it).' },

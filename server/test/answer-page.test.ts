@@ -179,9 +179,11 @@ describe('the answer link of an alarm SMS', () => {
     expect((await post(code, 'on-the-way', { alarmId })).status).toBe(200);
     expect((await post(code, 'on-site', { alarmId })).status).toBe(200);
     expect(await (await post(code, 'resolve', { alarmId })).json()).toMatchObject({ code: 'BAD_REQUEST' }); // a note is required
-    const resolved = await post(code, 'resolve', { alarmId, note: '老人摔倒后已扶起，无外伤' });
+    expect(await (await post(code, 'resolve', { alarmId, note: '老人摔倒后已扶起', outcome: 'maybe' })).json()).toMatchObject({ code: 'BAD_REQUEST', message: expect.stringContaining('outcome: one of real, falseAlarm') });
+    const resolved = await post(code, 'resolve', { alarmId, note: '老人摔倒后已扶起，无外伤', outcome: 'real' });
     expect(resolved.status).toBe(200);
     expect(await resolved.json()).toMatchObject({ status: 'resolved', resolutionNote: '老人摔倒后已扶起，无外伤' });
+    expect(system.alarmStore!.view(alarmId)!.outcome).toBe('real');
     expect(system.alarmStore!.view(alarmId)!.history.map((h) => [h.action, h.by])).toEqual([
       ['opened', null],
       ['taken', '帮扶责任人 刘建军'],

@@ -152,6 +152,7 @@ describe.skipIf(!hasChromium)('the link of a bundled SMS on a phone', () => {
     expect(new URL(phone.url()).searchParams.get('case')).toBe(byName.get('张德福'));
     await phone.getByTestId('answer-resolve').click();
     await phone.getByTestId('answer-note').fill('水管接头松了，已拧紧');
+    await phone.getByTestId('answer-outcome-real').click();
     await phone.getByTestId('answer-resolve-confirm').click();
     await expect.poll(() => phone.getByTestId('answer-status').getAttribute('data-status'), { timeout: 10_000 }).toBe('resolved');
     expect(await rows.nth(0).getAttribute('data-status')).toBe('resolved');

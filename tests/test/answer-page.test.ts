@@ -153,6 +153,11 @@ describe.skipIf(!hasMosquitto || !hasChromium)('the helper answers from the SMS 
     await expect.poll(() => phone.getByTestId('answer-status').getAttribute('data-status'), { timeout: 10_000 }).toBe('onSite');
     await phone.getByTestId('answer-resolve').click();
     await phone.getByTestId('answer-note').fill('老人按错了按钮，已到家中确认平安');
+    // How it ended must be chosen first: the button waits for it and the page says so.
+    expect(await phone.getByTestId('answer-resolve-confirm').isDisabled()).toBe(true);
+    expect(await phone.getByTestId('answer-outcome-needed').textContent()).toContain('请先选择');
+    await phone.getByTestId('answer-outcome-falseAlarm').click();
+    expect(await phone.getByTestId('answer-outcome-falseAlarm').getAttribute('aria-checked')).toBe('true');
     await phone.screenshot({ path: join(SCREENSHOTS, 'answer-resolve-note.png'), fullPage: true });
     await phone.getByTestId('answer-resolve-confirm').click();
     await expect.poll(() => phone.getByTestId('answer-status').getAttribute('data-status'), { timeout: 10_000 }).toBe('resolved');
@@ -160,7 +165,7 @@ describe.skipIf(!hasMosquitto || !hasChromium)('the helper answers from the SMS 
     await phone.screenshot({ path: join(SCREENSHOTS, 'answer-resolved.png'), fullPage: true });
 
     const closed = await api.get<{ alarms: AlarmView[] }>('/api/alarms?status=closed');
-    expect(closed.alarms[0]).toMatchObject({ status: 'resolved', takenBy: '帮扶责任人 刘建军', resolutionNote: '老人按错了按钮，已到家中确认平安' });
+    expect(closed.alarms[0]).toMatchObject({ status: 'resolved', takenBy: '帮扶责任人 刘建军', resolutionNote: '老人按错了按钮，已到家中确认平安', outcome: 'falseAlarm' });
     expect(closed.alarms[0]!.history.map((h) => [h.action, h.by])).toEqual([
       ['opened', null],
       ['taken', '帮扶责任人 刘建军'],

@@ -3,7 +3,7 @@
  * answer checked with the protocol's zod schemas (a broken answer is an
  * error, never half a page).
  */
-import { AnswerErrorAnswer, AnswerView, type AnswerStep } from '@kanjia/protocol';
+import { AnswerErrorAnswer, AnswerView, type AlarmOutcome, type AnswerStep } from '@kanjia/protocol';
 
 export type AnswerResult =
   | { ok: true; view: AnswerView }
@@ -47,10 +47,10 @@ export function fetchAnswer(code: string, caseId?: string): Promise<AnswerResult
 }
 
 /** One step on the case shown (its id is sent, so a step never lands on another case). */
-export function postStep(code: string, step: AnswerStep, alarmId: string, note?: string): Promise<AnswerResult> {
+export function postStep(code: string, step: AnswerStep, alarmId: string, note?: string, outcome?: AlarmOutcome): Promise<AnswerResult> {
   return call(`/api/answer/${encodeURIComponent(code)}/${step}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(note === undefined ? { alarmId } : { alarmId, note }),
+    body: JSON.stringify({ alarmId, ...(note === undefined ? {} : { note }), ...(outcome === undefined ? {} : { outcome }) }),
   });
 }

@@ -32,6 +32,7 @@ import {
   AnswerResolveBody,
   AnswerStepBody,
   AnswerView,
+  type AlarmOutcome,
   type AnswerStep,
   type Clock,
 } from '@kanjia/protocol';
@@ -155,7 +156,7 @@ export const answerRoutes: FastifyPluginAsync<AnswerRoutesOptions> = async (app,
     r.post(`/api/answer/:code/${step}`, { config: { access: 'code' }, schema: { params: AnswerCodeParams, body, response: { 200: AnswerView, ...errors } } }, async (req, reply) => {
       const grants = grantsOr(reply, req.ip, hashAnswerCode(req.params.code));
       if (!grants) return reply;
-      const { alarmId, note } = req.body as AnswerStepBody;
+      const { alarmId, note, outcome } = req.body as AnswerStepBody & { outcome?: AlarmOutcome };
       // A code opens the cases of its SMS: a step about any other answers as if that case did not exist.
       const grant = grants.find((g) => g.alarmId === alarmId);
       if (!grant) return notFound(reply, alarmId);
@@ -164,8 +165,9 @@ export const answerRoutes: FastifyPluginAsync<AnswerRoutesOptions> = async (app,
         expired(reply, [grant]);
         return reply;
       }
-      options.alarms.act(grant.alarmId, ACTION_OF[step], grant.actor, note);
-      options.audit?.record({ action: AUDIT_OF[step], actor: grant.actor, target: grant.alarmId, detail: note ? `SMS link: ${note}` : 'SMS link', address: req.ip });
+      options.alarms.act(grant.alarmId, ACTION_OF[step], grant.actor, note, outcome);
+      const said = [outcome ? `[${outcome}]` : '', note ?? ''].filter((s) => s !== '').join(' ');
+      options.audit?.record({ action: AUDIT_OF[step], actor: grant.actor, target: grant.alarmId, detail: said ? `SMS link: ${said}` : 'SMS link', address: req.ip });
       const view = options.store.answerView(grant, grants);
       if (!view) return reply.code(404).send(apiError('ANSWER_CODE_UNKNOWN', 'no such case'));
       return reply.send(view);
