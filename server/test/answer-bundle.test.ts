@@ -8,7 +8,6 @@
  */
 import { defaultPolicies } from '@kanjia/alerts';
 import { FakeClock, type AnswerView, type RegistryFile } from '@kanjia/protocol';
-import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteAlarmStore } from '../src/alarms/alarm-store.js';
 import { hashAnswerCode } from '../src/alarms/answer-codes.js';
@@ -18,7 +17,7 @@ import { databaseFile, loadDeviceKey } from '../src/device-key.js';
 import { createLogger } from '../src/logger.js';
 import { SqliteRegistryStore } from '../src/registry/registry-store.js';
 import { KanjiaSystem, type RunningSystem } from '../src/system.js';
-import { oneHousehold, RecordingSender, systemClient, tempDataDir, until } from './helpers.js';
+import { logCapture, oneHousehold, RecordingSender, systemClient, tempDataDir, until } from './helpers.js';
 
 const S = 1000;
 const T0 = Date.UTC(2026, 0, 15, 2, 0, 0);
@@ -56,7 +55,7 @@ describe('the link of a bundled SMS opens every case it names', () => {
   let running: RunningSystem;
   /** deviceId by household (0 王秀英, 1 张德福, 2 李桂兰, 3 赵大爷) and kind. */
   let devices: Array<{ sos: string; water: string }>;
-  let logs: string;
+  let logs: ReturnType<typeof logCapture>;
 
   beforeEach(async () => {
     tmp = tempDataDir();
@@ -67,14 +66,8 @@ describe('the link of a bundled SMS opens every case it names', () => {
     devices = [0, 1, 2, 3].map((h) => ({ sos: imported[2 * h]!, water: imported[2 * h + 1]! }));
     clock = new FakeClock(T0);
     sender = new RecordingSender();
-    logs = '';
-    const capture = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        logs += chunk.toString();
-        done();
-      },
-    });
-    system = new KanjiaSystem({ settings, clock, smsSender: sender, logger: createLogger('trace', capture) });
+    logs = logCapture();
+    system = new KanjiaSystem({ settings, clock, smsSender: sender, logger: createLogger('trace', logs.stream) });
     running = await system.start();
   });
   afterEach(async () => {
@@ -155,7 +148,7 @@ describe('the link of a bundled SMS opens every case it names', () => {
     const { entries } = await admin.get<{ entries: Array<{ action: string; actor: string; target: string; detail: string }> }>('/api/audit');
     expect(entries.filter((e) => e.detail?.startsWith('SMS link')).map((e) => [e.action, e.actor, e.target])).toEqual([['alarm.take', '村委值班 李主任', li]]);
     expect(JSON.stringify(entries)).not.toContain(code);
-    expect(logs).not.toContain(code);
+    expect(logs.text()).not.toContain(code);
   });
 
   it('a case of another SMS, by `?case=` or by a step, is 404 and changes nothing; that SMS’s own view lists no other case', async () => {

@@ -8,7 +8,6 @@
 import type { SmsMessage, SmsResult } from '@kanjia/alerts';
 import { FakeClock, type AnswerView, type RegistryFile } from '@kanjia/protocol';
 import Database from 'better-sqlite3';
-import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadSettings, type Settings } from '../src/config.js';
 import { openDatabase } from '../src/db/database.js';
@@ -16,7 +15,7 @@ import { databaseFile, loadDeviceKey } from '../src/device-key.js';
 import { createLogger } from '../src/logger.js';
 import { SqliteRegistryStore } from '../src/registry/registry-store.js';
 import { KanjiaSystem, type RunningSystem } from '../src/system.js';
-import { oneHousehold, RecordingSender, systemClient, tempDataDir, until } from './helpers.js';
+import { logCapture, oneHousehold, RecordingSender, systemClient, tempDataDir, until } from './helpers.js';
 
 const MINUTE = 60_000;
 const LINK = /(http:\/\/127\.0\.0\.1:\d+)\/a\/([0-9a-z]{12})$/;
@@ -43,7 +42,7 @@ describe('the answer link of an alarm SMS', () => {
   let running: RunningSystem;
   let settings: Settings;
   let devices: string[];
-  let logs: string;
+  let logs: ReturnType<typeof logCapture>;
 
   beforeEach(async () => {
     tmp = tempDataDir();
@@ -53,14 +52,8 @@ describe('the answer link of an alarm SMS', () => {
     db.close();
     clock = new FakeClock(Date.UTC(2026, 0, 15, 2, 0, 0));
     sender = new RecordingSender();
-    logs = '';
-    const capture = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        logs += chunk.toString();
-        done();
-      },
-    });
-    system = new KanjiaSystem({ settings, clock, smsSender: sender, logger: createLogger('trace', capture) });
+    logs = logCapture();
+    system = new KanjiaSystem({ settings, clock, smsSender: sender, logger: createLogger('trace', logs.stream) });
     running = await system.start();
   });
   afterEach(async () => {
@@ -259,9 +252,9 @@ describe('the answer link of an alarm SMS', () => {
     for (let i = 0; i < 62; i++) await get(code); // 429
     await until('the sent mark', () => (system.alarmStore!.view(alarmId)!.notifications[0]?.status === 'sent' ? true : undefined));
 
-    expect(logs.length).toBeGreaterThan(0);
-    expect(logs).toContain(alarmId);
-    expect(logs).not.toContain(code);
+    expect(logs.text().length).toBeGreaterThan(0);
+    expect(logs.text()).toContain(alarmId);
+    expect(logs.text()).not.toContain(code);
     const db = new Database(databaseFile(settings), { readonly: true });
     try {
       const rows = db.prepare('SELECT params_json, text FROM notifications WHERE alarm_id = ?').all(alarmId) as Array<{ params_json: string; text: string }>;

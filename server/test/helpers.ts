@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -261,4 +262,16 @@ export function settingsProblems(env: Record<string, string>): string {
     throw err;
   }
   throw new Error('loadSettings accepted the settings');
+}
+
+/** A log stream that keeps what is written: for what the logs must hold, and what they must never (codes, numbers). */
+export function logCapture(): { stream: Writable; text: () => string } {
+  let text = '';
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      text += chunk.toString();
+      done();
+    },
+  });
+  return { stream, text: () => text };
 }
