@@ -235,6 +235,29 @@ describe('failover from channel to channel', () => {
   });
 });
 
+describe("a notice that fell over to the duty group", () => {
+  it("does not hold the escalation while the group's robot holds its post (throttled for 10 minutes): the next contact is texted at once", async () => {
+    const h = await harness(DAY);
+    const refuse = () => ({ ok: false as const, kind: 'permanent' as const, code: 'isv.MOBILE_NUMBER_ILLEGAL', message: 'bad number' });
+    h.primary.answer = (m) => (m.to === '13800000001' ? refuse() : { ok: true, providerRef: 'p' });
+    h.backup.answer = refuse;
+    h.voice.answer = refuse;
+    // The robot is throttled: every post waits 10 minutes, uncounted (robot-gate.ts).
+    h.group.answer = () => ({ ok: false, kind: 'retryMessage', code: 'dingtalk.130101', message: 'send too fast', retryAtMs: h.clock.nowMs() + 10 * MINUTE, uncounted: true });
+    const alarmId = await h.sos();
+    await h.eventually('the second contact texted', () => h.primary.sent.some((m) => m.to === '13800000002'));
+    const first = chainOf(await h.view(alarmId))[0]!;
+    expect(first).toMatchObject({ channel: 'group', status: 'pending', unreached: true });
+    // Later the robot takes it: the post goes, nothing else changes.
+    h.group.answer = () => ({ ok: true, providerRef: null });
+    await h.advance(10 * MINUTE);
+    await until('the post sent', async () => chainOf(await h.view(alarmId))[0]!.status === 'sent');
+    // The chain went on by its own times meanwhile: the third contact after the escalation time.
+    expect(h.primary.sent.find((m) => m.to === '13800000002')!.text).toContain('已0分钟无人接警');
+    expect(h.primary.sent.find((m) => m.to === '13800000003')!.text).toContain('已5分钟无人接警');
+  });
+});
+
 describe("the duty group's posts", () => {
   it('posts the opening, the taking and the closing of a case to the village group', async () => {
     const h = await harness(DAY);

@@ -135,10 +135,13 @@ interface AlarmRow {
  * SQL (alarms aliased `a`): the case's latest notice to a contact is not held:
  * neither waiting out a provider's outage nor on its way by another channel
  * after the first could not send it (the contact has not been told yet, so
- * their time to take it has not begun).
+ * their time to take it has not begun). A notice already counted as not
+ * reached (it fell over to the duty group: SMS and call could not reach the
+ * contact) holds nothing: the next contact is texted whatever the group's
+ * robot does.
  */
 const NOT_HELD = `NOT EXISTS (SELECT 1 FROM notifications h WHERE h.alarm_id = a.id AND h.escalation_level = a.escalation_level AND h.purpose = 'chain'
-                               AND h.status IN ('pending', 'sending') AND (h.outage_at IS NOT NULL OR h.route_step > 0) AND h.template <> 'cancelled')`;
+                               AND h.status IN ('pending', 'sending') AND (h.outage_at IS NOT NULL OR h.route_step > 0) AND h.unreached_at IS NULL AND h.template <> 'cancelled')`;
 
 /** How long a notice that could not be prepared for sending waits before the outbox tries it again. */
 export const UNPREPARED_RETRY_MS = 60_000;
@@ -933,8 +936,9 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
       this.forgetAnswerCode(id);
       if (held !== undefined && held.purpose === 'chain' && this.medium(held.channel) === 'group') {
         // The contact's notice reached only the duty group ("nobody could reach them: phone them"): the contact was
-        // not told, so the next contact is due now, as after a failure; the group knows to phone.
-        this.db.prepare('UPDATE notifications SET unreached_at = ? WHERE id = ?').run(nowMs, id);
+        // not told, so the next contact is due now, as after a failure; the group knows to phone. (Marked so when it
+        // fell over to the group already; kept from then.)
+        this.db.prepare('UPDATE notifications SET unreached_at = COALESCE(unreached_at, ?) WHERE id = ?').run(nowMs, id);
         const row = this.db.prepare('SELECT alarm_id, escalation_level FROM notifications WHERE id = ?').get(id) as { alarm_id: string; escalation_level: number };
         this.db
           .prepare("UPDATE alarms SET next_escalation_at = MIN(next_escalation_at, ?), updated_at = ? WHERE id = ? AND status = 'open' AND escalation_level = ? AND next_escalation_at IS NOT NULL")
@@ -1099,6 +1103,12 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
       )
       .run(to, step, nowMs, reason, nowMs, failoverAt, JSON.stringify(trail), row.id);
     if (this.medium(to) === 'group' && row.purpose === 'chain') {
+      // No SMS and no call reached the contact: not reached now, and the next contact is due now, whenever the
+      // group's robot takes the post (it may be paced or throttled for minutes).
+      this.db.prepare('UPDATE notifications SET unreached_at = ? WHERE id = ?').run(nowMs, row.id);
+      this.db
+        .prepare("UPDATE alarms SET next_escalation_at = MIN(next_escalation_at, ?), updated_at = ? WHERE id = ? AND status = 'open' AND escalation_level = ? AND next_escalation_at IS NOT NULL")
+        .run(nowMs, nowMs, row.alarm_id, row.escalation_level);
       const alarm = this.getRow(row.alarm_id);
       const ctx = alarm ? this.registry.residentContext(alarm.resident_id) : undefined;
       if (alarm && ctx) {
