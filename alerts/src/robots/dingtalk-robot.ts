@@ -120,25 +120,28 @@ export class DingTalkRobotChannel implements NoticeChannel {
   async send(message: SmsMessage): Promise<SmsResult> {
     const found = robotOfGroup(this.settings.groups, message.to);
     if (found === undefined) return groupResult(this.name, message, undefined, notConfigured(this.name, message), this.log);
-    const held = this.gate.hold(found.key, found.robot.webhook);
-    if (held !== undefined) return held;
-    const query = new URLSearchParams({ access_token: found.robot.webhook });
-    if (found.robot.secret !== undefined) {
+    const { key, robot } = found;
+    return this.gate.run(key, robot.webhook, async () => groupResult(this.name, message, key, await this.post(robot, message), this.log));
+  }
+
+  /** The one request to the robot's webhook. */
+  private async post(robot: DingTalkRobotSettings['groups'][string], message: SmsMessage) {
+    const query = new URLSearchParams({ access_token: robot.webhook });
+    if (robot.secret !== undefined) {
       const timestampMs = this.clock.nowMs();
       query.set('timestamp', String(timestampMs));
-      query.set('sign', dingTalkSignature(found.robot.secret, timestampMs));
+      query.set('sign', dingTalkSignature(robot.secret, timestampMs));
     }
     const body: Record<string, unknown> = { msgtype: 'markdown', markdown: { title: postTitle(message), text: message.text } };
     // @all, never atMobiles: a mobile number in a group post is one more copy of it.
     if (postMentionsAll(message)) body.at = { isAtAll: true };
-    const outcome = await postToRobot({
+    return postToRobot({
       robot: this.name,
       url: `${this.settings.baseUrl}${DINGTALK_SEND_PATH}?${query.toString()}`,
       body,
       timeoutMs: this.settings.timeoutMs,
       codes: DINGTALK_CODES,
     });
-    return this.gate.judge(found.key, groupResult(this.name, message, found.key, outcome, this.log));
   }
 }
 

@@ -9,17 +9,21 @@
  *   place frees: it is not sent, not counted as an attempt, and goes later.
  * - **The robot's own throttle.** Should the robot still refuse for speed
  *   (another program posting to the same robot), its group's posts wait out
- *   the throttle (DingTalk's 10 minutes, otherwise a minute) and then go;
- *   they are never failed for it.
+ *   the throttle (DingTalk's 10 minutes, otherwise a minute) and then go.
  * - **One robot's setup.** With a robot per village, a refused token or
  *   secret, a dissolved group or a stopped robot is that village's problem:
  *   the other groups go on, the refused group's posts wait for a probe
- *   (30 s, doubling to 5 minutes: one post tries it, the others stay held), and
- *   the fault is reported (`watchFaults`) until a post goes through. Each
- *   wait counts as an attempt of that post: a group nobody fixes ends with
- *   its posts failed (red on the dashboard) after the outbox's last attempt.
- *   With one robot for every village the same refusal is an outage of the
- *   whole channel (`account`), as before.
+ *   (30 s, doubling to 5 minutes: one post tries it, the others wait for its
+ *   answer), and the fault is reported (`watchFaults`) until a post goes
+ *   through. When every group's robot refuses, it is an outage of the
+ *   channel (`account`), as with a single robot for every village.
+ *
+ * Waiting here spends no attempt of the outbox, so it is bounded in time
+ * instead: once a group's fault has lasted `giveUpAfterMs` (default 45
+ * minutes), its posts fail (red on the dashboard) rather than wait, except
+ * the one that probes, every 5 minutes, so that a robot fixed later is seen.
+ * A contact's notice that fell over to the group does not hold the
+ * escalation meanwhile (the store counts it as not reached at once).
  */
 import type { Clock } from '@kanjia/protocol';
 import type { ChannelFault } from '../channels/channel.js';
@@ -33,15 +37,21 @@ const MINUTE_MS = 60_000;
 /** The first probe of a group whose robot refused its setup, then doubling up to the longest. */
 export const ROBOT_FIRST_PROBE_MS = 30_000;
 export const ROBOT_MAX_PROBE_MS = 5 * MINUTE_MS;
+/** How long a group's posts wait for its robot before they fail. */
+export const ROBOT_GIVE_UP_MS = 45 * MINUTE_MS;
+/** A post held while another probes the robot looks again this much later (the probe's answer is in by then). */
+const WHILE_PROBING_MS = 5_000;
 
 export interface RobotGateOptions {
   clock: Pick<Clock, 'nowMs'>;
-  /** How many groups the channel has robots for: with one, a setup refusal is the channel's outage. */
+  /** How many groups the channel has robots for: a setup refusal from every one of them is the channel's outage. */
   groups: number;
   /** How long the robot refuses posts after its throttle answer `code`. */
   throttleMs: (code: string) => number;
   /** Posts per robot per minute; default 20. */
   perMinute?: number;
+  /** Default ROBOT_GIVE_UP_MS. */
+  giveUpAfterMs?: number;
 }
 
 type Fault = ChannelFault & { probes: number; probing: boolean };
@@ -55,50 +65,71 @@ export class RobotGate {
   constructor(private readonly options: RobotGateOptions) {}
 
   /**
-   * Before a post to group `group` through the robot `robot` (its webhook
-   * credential): the result that holds it back, or undefined to post it now
-   * (then it is counted against the robot's minute).
+   * One post to group `group` through the robot `robot` (its webhook
+   * credential): held back, or `post()` called and its result judged. Never
+   * throws: a `post` that throws is a failure of this message, and the
+   * group's probe ends with it.
    */
-  hold(group: string, robot: string): SmsResult | undefined {
+  async run(group: string, robot: string, post: () => Promise<SmsResult>): Promise<SmsResult> {
     const nowMs = this.options.clock.nowMs();
     const fault = this.faults.get(group);
+    let probe = false;
     if (fault !== undefined) {
-      if (nowMs < fault.retryAtMs || fault.probing) return held(fault.code, `${fault.message}; the posts to group ${group} wait (next try ${iso(fault.retryAtMs)})`, Math.max(fault.retryAtMs, nowMs + 1_000), fault.kind === 'setup');
-      // This post is the probe: the others wait for its answer.
+      if (nowMs < fault.retryAtMs || fault.probing) {
+        const at = fault.probing ? nowMs + WHILE_PROBING_MS : fault.retryAtMs;
+        if (this.givenUp(fault, nowMs)) return this.givenUpResult(group, fault);
+        return held(fault.code, `${fault.message}; the posts to group ${group} wait (next try ${iso(at)})`, at);
+      }
+      probe = true;
       fault.probing = true;
     }
     const perMinute = this.options.perMinute ?? ROBOT_POSTS_PER_MINUTE;
     const times = (this.posted.get(robot) ?? []).filter((t) => t > nowMs - MINUTE_MS);
+    this.posted.set(robot, times);
     if (times.length >= perMinute) {
-      this.posted.set(robot, times);
       if (fault !== undefined) fault.probing = false;
       const at = (times[0] as number) + MINUTE_MS;
-      return held(ROBOT_PACED_CODE, `the robot of group ${group} takes ${perMinute} posts a minute: this one goes at ${iso(at)}`, at, false);
+      return held(ROBOT_PACED_CODE, `the robot of group ${group} takes ${perMinute} posts a minute: this one goes at ${iso(at)}`, at);
     }
     times.push(nowMs);
-    this.posted.set(robot, times);
-    return undefined;
+    let result: SmsResult;
+    try {
+      result = await post();
+    } catch (err) {
+      result = { ok: false, kind: 'retryMessage', code: 'SENDER_THREW', message: (err as Error).message };
+    } finally {
+      const now = this.faults.get(group);
+      if (probe && now !== undefined) now.probing = false;
+    }
+    return this.judge(group, result, probe);
   }
 
-  /** After a post to `group`: the result as the outbox must read it; the group's fault set or cleared. */
-  judge(group: string, result: SmsResult): SmsResult {
+  /** The result of a post, as the outbox must read it; the group's fault set or cleared. */
+  private judge(group: string, result: SmsResult, probe: boolean): SmsResult {
     const nowMs = this.options.clock.nowMs();
     const fault = this.faults.get(group);
-    if (fault !== undefined) fault.probing = false;
     if (result.ok) {
       if (this.faults.delete(group)) this.tell();
       return result;
     }
     if (result.kind === 'limited') {
       const retryAtMs = nowMs + this.options.throttleMs(result.code);
-      this.setFault(group, { kind: 'throttled', code: result.code, message: result.message, sinceMs: fault?.sinceMs ?? nowMs, retryAtMs, probes: 0, probing: false, target: group });
+      const next: Fault = { target: group, kind: 'throttled', code: result.code, message: result.message, sinceMs: fault?.sinceMs ?? nowMs, retryAtMs, probes: 0, probing: false };
+      this.setFault(group, next);
+      if (this.givenUp(next, nowMs)) return this.givenUpResult(group, next);
       return { ...result, kind: 'retryMessage', retryAtMs, uncounted: true, message: `${result.message}; the robot refuses posts for a while: this one goes again at ${iso(retryAtMs)}` };
     }
     if (result.kind === 'account' && this.options.groups > 1) {
-      const probes = fault?.kind === 'setup' ? fault.probes + 1 : 1;
-      const retryAtMs = nowMs + Math.min(ROBOT_MAX_PROBE_MS, ROBOT_FIRST_PROBE_MS * 2 ** (probes - 1));
-      this.setFault(group, { kind: 'setup', code: result.code, message: result.message, sinceMs: fault?.kind === 'setup' ? fault.sinceMs : nowMs, retryAtMs, probes, probing: false, target: group });
-      return { ...result, kind: 'retryMessage', retryAtMs, message: `${result.message}; only this group's robot refuses: its posts wait, the other groups go on` };
+      // Posts already on their way when the fault began answer the same: only the probe moves the next probe on.
+      const setup = fault?.kind === 'setup' ? fault : undefined;
+      const probes = setup === undefined ? 1 : probe ? setup.probes + 1 : setup.probes;
+      const retryAtMs = setup !== undefined && !probe ? setup.retryAtMs : nowMs + Math.min(ROBOT_MAX_PROBE_MS, ROBOT_FIRST_PROBE_MS * 2 ** (probes - 1));
+      const next: Fault = { target: group, kind: 'setup', code: result.code, message: result.message, sinceMs: setup?.sinceMs ?? nowMs, retryAtMs, probes, probing: false };
+      this.setFault(group, next);
+      // Every group refuses: the channel's own setup (its IP list, the organisation), an outage like a single robot's.
+      if ([...this.faults.values()].filter((f) => f.kind === 'setup').length >= this.options.groups) return result;
+      if (this.givenUp(next, nowMs)) return this.givenUpResult(group, next);
+      return { ...result, kind: 'retryMessage', retryAtMs, uncounted: true, message: `${result.message}; only this group's robot refuses: its posts wait, the other groups go on` };
     }
     return result;
   }
@@ -110,6 +141,15 @@ export class RobotGate {
 
   watch(listener: (faults: readonly ChannelFault[]) => void): void {
     this.listeners.push(listener);
+  }
+
+  private givenUp(fault: Fault, nowMs: number): boolean {
+    return nowMs - fault.sinceMs >= (this.options.giveUpAfterMs ?? ROBOT_GIVE_UP_MS);
+  }
+
+  private givenUpResult(group: string, fault: Fault): SmsResult {
+    const minutes = Math.round((this.options.giveUpAfterMs ?? ROBOT_GIVE_UP_MS) / MINUTE_MS);
+    return { ok: false, kind: 'permanent', code: fault.code, message: `${fault.message}; the robot of group ${group} has not taken posts for ${minutes} min: this one is not sent` };
   }
 
   private setFault(group: string, fault: Fault): void {
@@ -124,8 +164,9 @@ export class RobotGate {
   }
 }
 
-function held(code: string, message: string, retryAtMs: number, counted: boolean): SmsResult {
-  return { ok: false, kind: 'retryMessage', code, message, retryAtMs, ...(counted ? {} : { uncounted: true }) };
+/** Held back by the gate itself: no attempt spent (the wait is bounded by giveUpAfterMs instead). */
+function held(code: string, message: string, retryAtMs: number): SmsResult {
+  return { ok: false, kind: 'retryMessage', code, message, retryAtMs, uncounted: true };
 }
 
 function iso(ms: number): string {

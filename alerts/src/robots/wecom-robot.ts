@@ -98,20 +98,23 @@ export class WeComRobotChannel implements NoticeChannel {
   async send(message: SmsMessage): Promise<SmsResult> {
     const found = robotOfGroup(this.settings.groups, message.to);
     if (found === undefined) return groupResult(this.name, message, undefined, notConfigured(this.name, message), this.log);
-    const held = this.gate.hold(found.key, found.robot.webhook);
-    if (held !== undefined) return held;
+    const { key, robot } = found;
+    return this.gate.run(key, robot.webhook, async () => groupResult(this.name, message, key, await this.post(robot, message), this.log));
+  }
+
+  /** The one request to the robot's webhook. */
+  private async post(robot: WeComRobotSettings['groups'][string], message: SmsMessage) {
     const body =
-      found.robot.mentionAll && postMentionsAll(message)
+      robot.mentionAll && postMentionsAll(message)
         ? { msgtype: 'text', text: { content: cutUtf8(markdownToPlain(message.text), WECOM_MAX_TEXT_BYTES), mentioned_list: ['@all'] } }
         : { msgtype: 'markdown', markdown: { content: cutUtf8(message.text, WECOM_MAX_MARKDOWN_BYTES) } };
-    const outcome = await postToRobot({
+    return postToRobot({
       robot: this.name,
-      url: `${this.settings.baseUrl}${WECOM_SEND_PATH}?${new URLSearchParams({ key: found.robot.webhook }).toString()}`,
+      url: `${this.settings.baseUrl}${WECOM_SEND_PATH}?${new URLSearchParams({ key: robot.webhook }).toString()}`,
       body,
       timeoutMs: this.settings.timeoutMs,
       codes: WECOM_CODES,
     });
-    return this.gate.judge(found.key, groupResult(this.name, message, found.key, outcome, this.log));
   }
 }
 

@@ -110,7 +110,7 @@ export type SmsResult =
        * them: the other groups go on).
        */
       retryAtMs?: number;
-      /** With `retryAtMs`: the message was never offered to the provider (the channel's own pacing): no attempt is counted. */
+      /** With `retryAtMs`: no attempt is counted (the channel's own pacing, or a wait it bounds in time itself: robot-gate.ts). */
       uncounted?: boolean;
     };
 
