@@ -10,7 +10,7 @@
  */
 import { AliyunSmsSender, SMS_NOTICE_TEMPLATES, SMS_TEMPLATES, type SmsMessage, type SmsNotice, type SmsNoticeKey, type SmsNoticeSender, type SmsResult, type SmsSender } from '@kanjia/alerts';
 import { LocalAliyunSmsServer } from '@kanjia/alerts/testing';
-import { CreateVisitBody, DEFAULT_VISIT_FREQUENCY, FakeClock, VisitRemindersAnswer, type RegistryFileInput } from '@kanjia/protocol';
+import { CreateVisitBody, DEFAULT_VISIT_FREQUENCY, FakeClock, maskPhone, VisitRemindersAnswer, type RegistryFileInput } from '@kanjia/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadSettings } from '../src/config.js';
 import { openDatabase, type Db } from '../src/db/database.js';
@@ -438,7 +438,8 @@ describe('GET /api/visits/reminders (the dashboard\'s panel) on the real system'
 
   it('scopes the reminders to the asker: a duty officer of another village sees none, a helper only their people with numbers masked', async () => {
     const sender = new NoticeRecorder();
-    sender.answer = (n) => (n.to === CHEN ? { ok: false, kind: 'permanent', code: 'isv.MOBILE_NUMBER_ILLEGAL', message: '非法手机号' } : { ok: true, providerRef: 'biz' });
+    // The provider's words may hold the number itself (Twilio's do): the answer never shows it in clear.
+    sender.answer = (n) => (n.to === CHEN ? { ok: false, kind: 'permanent', code: '21211', message: `The 'To' number +86${CHEN} is not a valid phone number.` } : { ok: true, providerRef: 'biz' });
     const { client, read } = await startSystem(EVE + MINUTE, 18, sender);
 
     const shimen = await read(client({ name: 'shimen', role: 'duty', villages: ['石门村'] }), '?date=2026-12-03');
@@ -457,6 +458,8 @@ describe('GET /api/visits/reminders (the dashboard\'s panel) on the real system'
       ['刘建军', '138****0001', true, ['张德福']],
     ]);
     expect(JSON.stringify(helper)).not.toContain(LIU);
+    expect(JSON.stringify(helper)).not.toContain(CHEN);
+    expect(helper.reminders[0]!.error).toBe(`The 'To' number ${maskPhone(`+86${CHEN}`)} is not a valid phone number.`);
   });
 
   it('says the reminder is off when KANJIA_VISIT_REMINDER_HOUR is not set, and answers a bad date with 400 naming the format', async () => {

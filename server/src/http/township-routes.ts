@@ -43,6 +43,7 @@ import {
   type ReminderOffReason,
   type VisitReminderView,
 } from '@kanjia/protocol';
+import { scrubSecrets } from '@kanjia/alerts';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -288,7 +289,8 @@ export async function townshipRoutes(app: FastifyInstance, deps: TownshipRouteDe
         sentAt: row.sentAt,
         nextAttemptAt: row.nextAttemptAt,
         code: row.lastCode,
-        error: row.lastError,
+        // The provider's words may hold a number (Twilio's do): masked, as in the logs.
+        error: row.lastError === null ? null : scrubSecrets(row.lastError),
         reason: failedOrWaiting ? reminderFailureReason(row.lastCode) : null,
         timezone: row.timezone,
       };
