@@ -559,8 +559,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
     // A case with two notices in the message (its alarm and its escalation to one number) is listed once.
     const byCase = new Map<string, (typeof rows)[number]>();
     for (const r of rows) if (r.alarm_id !== grant.alarmId && !byCase.has(r.alarm_id)) byCase.set(r.alarm_id, r);
-    const others = [...byCase.values()];
-    others.sort((a, b) => Severity.options.indexOf(a.severity) - Severity.options.indexOf(b.severity) || a.opened_at - b.opened_at);
+    const others = [...byCase.values()].sort((a, b) => mostSevereFirst({ severity: a.severity, openedAt: a.opened_at }, { severity: b.severity, openedAt: b.opened_at }));
     return [grant, ...others.map((r) => this.grantOf(r, nowMs))];
   }
 
@@ -940,9 +939,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
         // fell over to the group already; kept from then.)
         this.db.prepare('UPDATE notifications SET unreached_at = COALESCE(unreached_at, ?) WHERE id = ?').run(nowMs, id);
         const row = this.db.prepare('SELECT alarm_id, escalation_level FROM notifications WHERE id = ?').get(id) as { alarm_id: string; escalation_level: number };
-        this.db
-          .prepare("UPDATE alarms SET next_escalation_at = MIN(next_escalation_at, ?), updated_at = ? WHERE id = ? AND status = 'open' AND escalation_level = ? AND next_escalation_at IS NOT NULL")
-          .run(nowMs, nowMs, row.alarm_id, row.escalation_level);
+        this.nextContactDueNow(row.alarm_id, row.escalation_level, nowMs);
       } else if (held !== undefined && held.purpose === 'chain' && (held.outage_at != null || held.route_step > 0)) {
         // Held by an outage, or gone by another channel after the first could not send it: the contact is told only now.
         this.escalationCountsFrom(id, nowMs);
@@ -1059,9 +1056,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
         return;
       }
       // Also when the time had passed while the notice was held by an outage: the next contact is due now either way.
-      const moved = this.db
-        .prepare("UPDATE alarms SET next_escalation_at = MIN(next_escalation_at, ?), updated_at = ? WHERE id = ? AND status = 'open' AND escalation_level = ? AND next_escalation_at IS NOT NULL")
-        .run(nowMs, nowMs, row.alarm_id, row.escalation_level).changes;
+      const moved = this.nextContactDueNow(row.alarm_id, row.escalation_level, nowMs);
       const routeLength = parseRoute(row.route_json, row.channel).length;
       if (routeLength > 1) this.addHistory(row.alarm_id, nowMs, 'note', null, historyNotes.undeliverable(this.options.locale, row.contact_name, error));
       if (moved > 0) this.addHistory(row.alarm_id, nowMs, 'escalated', null, historyNotes.smsFailed(this.options.locale, row.contact_name, error));
@@ -1106,9 +1101,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
       // No SMS and no call reached the contact: not reached now, and the next contact is due now, whenever the
       // group's robot takes the post (it may be paced or throttled for minutes).
       this.db.prepare('UPDATE notifications SET unreached_at = ? WHERE id = ?').run(nowMs, row.id);
-      this.db
-        .prepare("UPDATE alarms SET next_escalation_at = MIN(next_escalation_at, ?), updated_at = ? WHERE id = ? AND status = 'open' AND escalation_level = ? AND next_escalation_at IS NOT NULL")
-        .run(nowMs, nowMs, row.alarm_id, row.escalation_level);
+      this.nextContactDueNow(row.alarm_id, row.escalation_level, nowMs);
       const alarm = this.getRow(row.alarm_id);
       const ctx = alarm ? this.registry.residentContext(alarm.resident_id) : undefined;
       if (alarm && ctx) {
@@ -1197,11 +1190,20 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
    */
   private moveOnFrom(r: UnreachedRow, nowMs: number, note: (escalates: boolean) => string): void {
     this.db.prepare('UPDATE notifications SET unreached_at = ? WHERE id = ?').run(nowMs, r.id);
-    const moved = this.db
-      .prepare("UPDATE alarms SET next_escalation_at = MIN(next_escalation_at, ?), updated_at = ? WHERE id = ? AND status = 'open' AND escalation_level = ? AND next_escalation_at IS NOT NULL")
-      .run(nowMs, nowMs, r.alarm_id, r.escalation_level).changes;
+    const moved = this.nextContactDueNow(r.alarm_id, r.escalation_level, nowMs);
     this.addHistory(r.alarm_id, nowMs, moved > 0 ? 'escalated' : 'note', null, note(moved > 0));
     this.touch(r.alarm_id, nowMs);
+  }
+
+  /**
+   * The next contact of a case still untaken at `level` is due now (not after
+   * the take timeout): its contact at that level could not be reached. Returns
+   * 1 when the case was moved, 0 when it had moved on, was taken or closed.
+   */
+  private nextContactDueNow(alarmId: string, level: number, nowMs: number): number {
+    return this.db
+      .prepare("UPDATE alarms SET next_escalation_at = MIN(next_escalation_at, ?), updated_at = ? WHERE id = ? AND status = 'open' AND escalation_level = ? AND next_escalation_at IS NOT NULL")
+      .run(nowMs, nowMs, alarmId, level).changes;
   }
 
   // ---- DeliveryStore ---------------------------------------------------------
@@ -1579,7 +1581,7 @@ export class SqliteAlarmStore implements OutboxStore, EscalationStore, DeliveryS
       .all(JSON.stringify(alarmIds)) as Array<{ id: string; kind: AlarmKind; severity: Severity; status: AlarmStatus; opened_at: number; r_name: string; v_name: string; v_timezone: string }>;
     return rows
       .map((r) => ({ alarmId: r.id, kind: r.kind, severity: r.severity, status: r.status, openedAt: r.opened_at, resident: { name: r.r_name }, village: { name: r.v_name, timezone: r.v_timezone } }))
-      .sort((a, b) => Severity.options.indexOf(a.severity) - Severity.options.indexOf(b.severity) || a.openedAt - b.openedAt);
+      .sort(mostSevereFirst);
   }
 
   /**
@@ -1706,6 +1708,11 @@ function parseTrail(json: string | null): Array<{ at: number; from: string; to: 
   } catch {
     return [];
   }
+}
+
+/** The answer page's order of cases: critical first, then the oldest. */
+function mostSevereFirst(a: { severity: Severity; openedAt: number }, b: { severity: Severity; openedAt: number }): number {
+  return Severity.options.indexOf(a.severity) - Severity.options.indexOf(b.severity) || a.openedAt - b.openedAt;
 }
 
 /** What the store posts to the duty group about. */

@@ -64,6 +64,12 @@ export interface AnswerRoutesOptions {
 
 const FIVE_MINUTES_MS = 5 * 60_000;
 
+/** The audit detail of a step on a case: the outcome a resolve said, then the note ("[falseAlarm] 老人平安，误按"); null: neither. */
+export function stepAuditDetail(note: string | undefined, outcome: AlarmOutcome | undefined): string | null {
+  const said = [outcome === undefined ? '' : `[${outcome}]`, note ?? ''].filter((s) => s !== '').join(' ');
+  return said === '' ? null : said;
+}
+
 const ACTION_OF: Record<AnswerStep, TransitionAction> = { take: 'take', 'on-the-way': 'onTheWay', 'on-site': 'onSite', resolve: 'resolve' };
 const AUDIT_OF: Record<AnswerStep, AuditAction> = { take: 'alarm.take', 'on-the-way': 'alarm.onTheWay', 'on-site': 'alarm.onSite', resolve: 'alarm.resolve' };
 
@@ -166,8 +172,8 @@ export const answerRoutes: FastifyPluginAsync<AnswerRoutesOptions> = async (app,
         return reply;
       }
       options.alarms.act(grant.alarmId, ACTION_OF[step], grant.actor, note, outcome);
-      const said = [outcome ? `[${outcome}]` : '', note ?? ''].filter((s) => s !== '').join(' ');
-      options.audit?.record({ action: AUDIT_OF[step], actor: grant.actor, target: grant.alarmId, detail: said ? `SMS link: ${said}` : 'SMS link', address: req.ip });
+      const said = stepAuditDetail(note, outcome);
+      options.audit?.record({ action: AUDIT_OF[step], actor: grant.actor, target: grant.alarmId, detail: said === null ? 'SMS link' : `SMS link: ${said}`, address: req.ip });
       const view = options.store.answerView(grant, grants);
       if (!view) return reply.code(404).send(apiError('ANSWER_CODE_UNKNOWN', 'no such case'));
       return reply.send(view);

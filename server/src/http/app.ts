@@ -40,7 +40,7 @@ import { registryRoutes, type RegistryRouteDeps } from './registry-routes.js';
 import { spreadsheetRoutes, type SpreadsheetRouteDeps } from './spreadsheet-routes.js';
 import { reportRoutes, type ReportRouteDeps } from './report-routes.js';
 import { townshipRoutes, type TownshipRouteDeps } from './township-routes.js';
-import { answerRoutes, type AnswerRoutesOptions } from './answer-routes.js';
+import { answerRoutes, stepAuditDetail, type AnswerRoutesOptions } from './answer-routes.js';
 import { voiceReceiptRoutes, type VoiceReceiptRoutesOptions } from './voice-receipt-routes.js';
 import { securityHeadersHook } from './security-headers.js';
 import { hostCheckHook, type AllowedHosts } from './hosts.js';
@@ -213,8 +213,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         if (!alarmInScope(user, req.params.id)) return reply.code(404).send(alarmNotFound(req.params.id));
         const b = req.body as { note?: string; outcome?: AlarmOutcome };
         const view = deps.alarms.act(req.params.id, action, user.displayName, b.note, b.outcome);
-        const detail = b.outcome !== undefined ? `[${b.outcome}] ${b.note ?? ''}`.trim() : (b.note ?? null);
-        audit.record({ action: `alarm.${action}`, userId: user.id, actor: user.displayName, target: req.params.id, detail, address: req.ip });
+        audit.record({ action: `alarm.${action}`, userId: user.id, actor: user.displayName, target: req.params.id, detail: stepAuditDetail(b.note, b.outcome), address: req.ip });
         return view;
       });
     step('/api/alarms/:id/take', 'take', TakeAlarmBody);
