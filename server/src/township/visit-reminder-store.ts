@@ -10,7 +10,7 @@
  * and the next start sends it (at least once).
  */
 import { normalizeMainlandMobile, type RenderedSms, type SmsFailureKind } from '@kanjia/alerts';
-import { localDayMinute } from '@kanjia/protocol';
+import { localDayMinute, type VisitReminderStatus } from '@kanjia/protocol';
 import type { Db } from '../db/database.js';
 import { newId } from '../ids.js';
 import { localDateOf, type SqliteRegistryStore } from '../registry/registry-store.js';
@@ -28,7 +28,8 @@ export const REMINDER_RETRY_MS = 10 * 60_000;
 /** The first attempt and two retries. */
 export const REMINDER_MAX_ATTEMPTS = 3;
 
-export type ReminderStatus = 'pending' | 'sent' | 'failed' | 'expired';
+/** A reminder row's status (the protocol's, as the dashboard reads it). */
+export type ReminderStatus = VisitReminderStatus;
 
 export interface ReminderRow {
   id: string;
